@@ -1,0 +1,287 @@
+/* crossdev — reproducible float32 math, shared by the OpenCL kernels and the
+ * host library (the host build is the bitwise reference).
+ *
+ * Everything here is built from operations that IEEE 754 and the OpenCL C
+ * spec define exactly: +, -, *, fma, rint, comparisons and bit moves, plus
+ * division and sqrt through xd_div / xd_sqrt, which are correctly rounded on
+ * every path (see below).  Polynomials are written as explicit fma chains in a
+ * fixed order, so no compiler contraction or reassociation can change a bit
+ * (kernels use FP_CONTRACT OFF; the host is built with -ffp-contract=off).
+ *
+ * Subnormal policy: subnormals are kept (never flushed).  Reproducible mode
+ * refuses a device that does not report CL_FP_DENORM, so a flushing device
+ * can never silently disagree with a non-flushing one. */
+#ifndef XD_MATH_H
+#define XD_MATH_H
+
+#ifdef __OPENCL_VERSION__
+#ifndef XD_FAST
+#pragma OPENCL FP_CONTRACT OFF
+#endif
+#define XD_INLINE inline
+#define XD_FMA(a, b, c) fma((a), (b), (c))
+#define XD_RINT(a) rint(a)
+#define XD_AS_UINT(f) as_uint(f)
+#define XD_AS_FLOAT(u) as_float(u)
+typedef uint xd_u32;
+typedef int xd_i32;
+typedef ulong xd_u64;
+#else
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#define XD_INLINE static inline
+#define XD_FMA(a, b, c) fmaf((a), (b), (c))
+#define XD_RINT(a) rintf(a)
+typedef uint32_t xd_u32;
+typedef int32_t xd_i32;
+typedef uint64_t xd_u64;
+XD_INLINE xd_u32 xd_as_uint_(float f) { xd_u32 u; memcpy(&u, &f, 4); return u; }
+XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
+#define XD_AS_UINT(f) xd_as_uint_(f)
+#define XD_AS_FLOAT(u) xd_as_float_(u)
+#endif
+
+/* ---- division and square root, correctly rounded -------------------------
+ * XD_DIV_MODE 0: the device reports CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT and
+ *   the program is built with -cl-fp32-correctly-rounded-divide-sqrt (the
+ *   host is IEEE: / and sqrtf are correctly rounded).
+ * XD_DIV_MODE 1: via double.  OpenCL requires fp64 / and sqrt to be correctly
+ *   rounded, and rounding a correctly rounded double quotient or root to
+ *   float is innocuous (53 >= 2*24 + 2), so the result is the correctly
+ *   rounded float.
+ * XD_DIV_MODE 2: software, no fp64: a first estimate from the device's /,
+ *   then the candidate q and its neighbours are tested against the midpoints
+ *   with exact fma residuals.  Correctly rounded whenever the result and
+ *   the residuals are normal numbers (the case for every use in crossdev;
+ *   see docs/reproducibility.md). */
+#ifndef XD_DIV_MODE
+#define XD_DIV_MODE 0
+#endif
+
+#if defined(__OPENCL_VERSION__) && XD_DIV_MODE == 1
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+XD_INLINE float xd_div(float a, float b) { return (float)((double)a / (double)b); }
+XD_INLINE float xd_sqrt(float a) { return (float)sqrt((double)a); }
+#elif XD_DIV_MODE == 2
+XD_INLINE float xd_next_up_(float x) { return XD_AS_FLOAT(XD_AS_UINT(x) + 1u); }
+XD_INLINE float xd_next_down_(float x) { return XD_AS_FLOAT(XD_AS_UINT(x) - 1u); }
+XD_INLINE float xd_div(float a, float b)
+{
+    float q = a / b;
+    /* Special operands and results are exact on every conforming device. */
+    if (!(q == q) || q == 0.0f || q * 0.0f != 0.0f || b * 0.0f != 0.0f) return q;
+    float sb = b < 0.0f ? -b : b;
+    float sa = a < 0.0f ? -a : a;
+    float sq = q < 0.0f ? -q : q;
+    /* Walk |q| to the candidate whose rounding interval holds |a|/|b|:
+     * |a| - (c + h)|b| > 0 means the true quotient lies above the midpoint. */
+    for (int it = 0; it < 4; ++it) {
+        float up = xd_next_up_(sq);
+        float h = (up - sq) * 0.5f;          /* half an ulp, exact */
+        float r = XD_FMA(-sq, sb, sa);       /* exact residual */
+        float hb = h * sb;                   /* exact (power of two scaling) */
+        if (r > hb || (r == hb && (XD_AS_UINT(sq) & 1u))) { sq = up; continue; }
+        float dn = xd_next_down_(sq);
+        float hd = (sq - dn) * 0.5f;
+        float hdb = hd * sb;
+        if (-r > hdb || (-r == hdb && (XD_AS_UINT(sq) & 1u))) { sq = dn; continue; }
+        break;
+    }
+    return (q < 0.0f) ? -sq : sq;
+}
+XD_INLINE float xd_sqrt(float a)
+{
+    float s = sqrt(a);
+    if (!(a > 0.0f) || a * 0.0f != 0.0f) return s;
+    /* With r = a - s*s exact and t = 2 s h (h half an ulp above s):
+     * sqrt(a) > s + h  <=>  r > t + h*h  <=>  r > t, because h*h is below
+     * the spacing of floats near t.  Below s likewise with <=.  sqrt has no
+     * ties. */
+    for (int it = 0; it < 4; ++it) {
+        float r = XD_FMA(-s, s, a);
+        float up = xd_next_up_(s);
+        float t = (up - s) * s;               /* 2 s h, exact */
+        if (r > t) { s = up; continue; }
+        float dn = xd_next_down_(s);
+        float td = (s - dn) * s;
+        if (r <= -td) { s = dn; continue; }
+        break;
+    }
+    return s;
+}
+#else
+XD_INLINE float xd_div(float a, float b) { return a / b; }
+#ifdef __OPENCL_VERSION__
+XD_INLINE float xd_sqrt(float a) { return sqrt(a); }
+#else
+XD_INLINE float xd_sqrt(float a) { return sqrtf(a); }
+#endif
+#endif
+
+/* ---- exp ------------------------------------------------------------------
+ * x = k ln2 + r, |r| <= ln2/2, with k = rint(x log2 e) and r from a two-part
+ * (Cody-Waite) ln2; exp(r) by its Taylor polynomial to degree 7 (truncation
+ * error < 2e-9 relative) in Horner form; 2^k applied by building the
+ * exponent bits, in two steps so subnormal results round once. */
+XD_INLINE float xd_exp(float x)
+{
+    if (!(x == x)) return x;                    /* NaN */
+    if (x > 88.72283935546875f) return XD_AS_FLOAT(0x7f800000u);   /* +inf */
+    if (x < -103.972084045410156f) return 0.0f;
+    float k = XD_RINT(x * 1.44269502162933349609f);
+    float r = XD_FMA(-k, 0.693145751953125f, x);           /* ln2 high part, 16 bits */
+    r = XD_FMA(-k, 1.428606765330187045e-06f, r);          /* ln2 low part */
+    float p = 1.98412701138295233250e-04f;                 /* 1/5040 */
+    p = XD_FMA(p, r, 1.38888889551162719727e-03f);         /* 1/720 */
+    p = XD_FMA(p, r, 8.33333376795053482056e-03f);         /* 1/120 */
+    p = XD_FMA(p, r, 4.16666679084300994873e-02f);         /* 1/24 */
+    p = XD_FMA(p, r, 1.66666671633720397949e-01f);         /* 1/6 */
+    p = XD_FMA(p, r, 0.5f);
+    p = XD_FMA(p, r, 1.0f);
+    p = XD_FMA(p, r, 1.0f);
+    xd_i32 ki = (xd_i32)k;                                 /* -150 .. 128 */
+    /* split 2^k = 2^k1 * 2^k2 with both factors normal */
+    xd_i32 k1 = ki / 2;
+    xd_i32 k2 = ki - k1;
+    float s1 = XD_AS_FLOAT((xd_u32)(k1 + 127) << 23);
+    float s2 = XD_AS_FLOAT((xd_u32)(k2 + 127) << 23);
+    return (p * s1) * s2;
+}
+
+/* ---- log ------------------------------------------------------------------
+ * x = 2^e m with m in [sqrt(1/2), sqrt(2)); log(m) = 2 atanh(s), s = (m-1)/(m+1)
+ * (|s| <= 0.1716, one correctly rounded division), series to s^11; then
+ * e ln2 added with a two-part ln2. */
+XD_INLINE float xd_log(float x)
+{
+    if (!(x == x)) return x;
+    if (x < 0.0f) return XD_AS_FLOAT(0x7fc00000u);         /* NaN */
+    if (x == 0.0f) return XD_AS_FLOAT(0xff800000u);        /* -inf */
+    if (x * 0.0f != 0.0f) return x;                        /* +inf */
+    xd_i32 e = 0;
+    if (x < 1.17549435082228750797e-38f) {                 /* subnormal: scale up exactly */
+        x = x * 16777216.0f;
+        e = -24;
+    }
+    xd_u32 u = XD_AS_UINT(x);
+    e += (xd_i32)((u >> 23) & 0xffu) - 127;
+    float m = XD_AS_FLOAT((u & 0x007fffffu) | 0x3f800000u); /* [1, 2) */
+    if (m > 1.41421353816986083984f) {
+        m = m * 0.5f;
+        e += 1;
+    }
+    float f = m - 1.0f;                                    /* exact (Sterbenz) */
+    float s = xd_div(f, m + 1.0f);
+    float z = s * s;
+    float p = 9.09090936183929443359e-02f;                 /* 1/11 */
+    p = XD_FMA(p, z, 1.11111111938953399658e-01f);         /* 1/9 */
+    p = XD_FMA(p, z, 1.42857149243354797363e-01f);         /* 1/7 */
+    p = XD_FMA(p, z, 2.00000002980232238770e-01f);         /* 1/5 */
+    p = XD_FMA(p, z, 3.33333343267440795898e-01f);         /* 1/3 */
+    float logm = XD_FMA(2.0f * s * z, p, 2.0f * s);
+    float fe = (float)e;
+    return XD_FMA(fe, 0.693145751953125f, XD_FMA(fe, 1.428606765330187045e-06f, logm));
+}
+
+/* ---- Philox4x32-10 (Salmon et al., SC'11) ------------------------------- */
+XD_INLINE void xd_philox4x32_10(xd_u32 c[4], xd_u32 k0, xd_u32 k1)
+{
+    for (int round = 0; round < 10; ++round) {
+        xd_u64 p0 = (xd_u64)0xD2511F53u * c[0];
+        xd_u64 p1 = (xd_u64)0xCD9E8D57u * c[2];
+        xd_u32 n0 = (xd_u32)(p1 >> 32) ^ c[1] ^ k0;
+        xd_u32 n1 = (xd_u32)p1;
+        xd_u32 n2 = (xd_u32)(p0 >> 32) ^ c[3] ^ k1;
+        xd_u32 n3 = (xd_u32)p0;
+        c[0] = n0; c[1] = n1; c[2] = n2; c[3] = n3;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+}
+
+/* Word j of stream `stream` under key `seed`: block j/4, counter
+ * (block lo, block hi, stream lo, stream hi). */
+XD_INLINE xd_u32 xd_philox_word(xd_u64 seed, xd_u64 stream, xd_u64 j)
+{
+    xd_u64 block = j >> 2;
+    xd_u32 c[4];
+    c[0] = (xd_u32)block;
+    c[1] = (xd_u32)(block >> 32);
+    c[2] = (xd_u32)stream;
+    c[3] = (xd_u32)(stream >> 32);
+    xd_philox4x32_10(c, (xd_u32)seed, (xd_u32)(seed >> 32));
+    return c[j & 3u];
+}
+
+/* Uniform on [-L, L) from a 24-bit draw m: (m - 2^23) * (L 2^-23), one
+ * rounding (the integer is exact in float; scale = L * 2^-23 is exact). */
+XD_INLINE float xd_uniform_sym(xd_u32 word, float scale)
+{
+    xd_i32 m = (xd_i32)(word >> 8);
+    return (float)(m - 8388608) * scale;
+}
+
+
+/* ---- sin/cos of pi*x, for Box-Muller -------------------------------------
+ * Exact reductions (Sterbenz) to [0, 1/4], then Taylor polynomials in
+ * t = pi*x to t^12 / t^11 (truncation < 1e-11). */
+XD_INLINE float xd_cos_poly_(float t)
+{
+    float z = t * t;
+    float p = 2.08767569878680989792e-09f;                 /* 1/12! */
+    p = XD_FMA(p, z, -2.75573192239858906526e-07f);        /* -1/10! */
+    p = XD_FMA(p, z, 2.48015873015873015873e-05f);         /* 1/8! */
+    p = XD_FMA(p, z, -1.38888888888888888889e-03f);        /* -1/6! */
+    p = XD_FMA(p, z, 4.16666666666666666667e-02f);         /* 1/4! */
+    p = XD_FMA(p, z, -0.5f);
+    return XD_FMA(p, z, 1.0f);
+}
+XD_INLINE float xd_sin_poly_(float t)
+{
+    float z = t * t;
+    float p = -2.50521083854417187751e-08f;                /* -1/11! */
+    p = XD_FMA(p, z, 2.75573192239858906526e-06f);         /* 1/9! */
+    p = XD_FMA(p, z, -1.98412698412698412698e-04f);        /* -1/7! */
+    p = XD_FMA(p, z, 8.33333333333333333333e-03f);         /* 1/5! */
+    p = XD_FMA(p, z, -1.66666666666666666667e-01f);        /* -1/3! */
+    return XD_FMA(p * z, t, t);
+}
+/* cos(pi x) for x in [0, 2). */
+XD_INLINE float xd_cospi_0_2(float x)
+{
+    if (x > 1.0f) x = 2.0f - x;
+    float sign = 1.0f;
+    if (x > 0.5f) { x = 1.0f - x; sign = -1.0f; }
+    float r = (x > 0.25f) ? xd_sin_poly_((0.5f - x) * 3.14159274101257324219f)
+                          : xd_cos_poly_(x * 3.14159274101257324219f);
+    return sign * r;
+}
+
+/* Standard normal draw j of a stream: Box-Muller on words 2j and 2j+1,
+ * u1 = (2 m1 + 1) 2^-25 in (0, 1) and u2 = m2 2^-24 in [0, 1), both exact. */
+XD_INLINE float xd_normal(xd_u64 seed, xd_u64 stream, xd_u64 j)
+{
+    xd_u32 w1 = xd_philox_word(seed, stream, 2 * j);
+    xd_u32 w2 = xd_philox_word(seed, stream, 2 * j + 1);
+    float u1 = (float)(2u * (w1 >> 8) + 1u) * 2.98023223876953125e-08f;
+    float u2 = (float)(w2 >> 8) * 5.9604644775390625e-08f;
+    float radius = xd_sqrt(-2.0f * xd_log(u1));
+    return radius * xd_cospi_0_2(2.0f * u2);
+}
+
+/* Fast mode: the device's own builtins, contraction allowed (-cl-mad-enable).
+ * Results then differ between devices; crossdev-compare quantifies by how much. */
+#if defined(__OPENCL_VERSION__) && defined(XD_FAST)
+#define XD_EXP(x) exp(x)
+#define XD_LOG(x) log(x)
+#define XD_DIV(a, b) ((a) / (b))
+#define XD_SQRT(x) sqrt(x)
+#else
+#define XD_EXP(x) xd_exp(x)
+#define XD_LOG(x) xd_log(x)
+#define XD_DIV(a, b) xd_div((a), (b))
+#define XD_SQRT(x) xd_sqrt(x)
+#endif
+
+#endif /* XD_MATH_H */

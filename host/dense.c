@@ -1,0 +1,111 @@
+/* Dense layer host API: y = x W^T + b with x [N, ...] flattened to [N, I]. */
+#include "internal.h"
+
+#define XD_KCHUNK 256 /* must match cl/dense.cl: part of the summation order */
+
+/* N and I of x seen as [N, I]. */
+static xd_status flat(xd_context *ctx, const char *op, const char *name, const xd_tensor *x, cl_uint *N, cl_uint *I)
+{
+    xd_status st = xd_check_tensor(ctx, op, name, x, XD_DTYPE_F32, 2);
+    if (st != XD_OK) return st;
+    if ((st = xd_check_u32(ctx, op, name, x->count)) != XD_OK) return st;
+    *N = (cl_uint)x->shape[0];
+    *I = (cl_uint)(x->count / (size_t)x->shape[0]);
+    return XD_OK;
+}
+
+static xd_status check_w(xd_context *ctx, const char *op, const xd_tensor *w, cl_uint I, cl_uint *O)
+{
+    xd_status st = xd_check_tensor(ctx, op, "w", w, XD_DTYPE_F32, 2);
+    if (st != XD_OK) return st;
+    if (w->ndim != 2 || w->shape[1] != (int64_t)I)
+        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: w must be [O, %u] (out, in), got %d-D with %lld inputs", op, I,
+                       w->ndim, (long long)(w->ndim >= 2 ? w->shape[1] : -1));
+    if ((st = xd_check_u32(ctx, op, "w", w->count)) != XD_OK) return st;
+    *O = (cl_uint)w->shape[0];
+    return XD_OK;
+}
+
+static xd_status check_dy(xd_context *ctx, const char *op, const xd_tensor *dy, cl_uint N, cl_uint O)
+{
+    xd_status st = xd_check_tensor(ctx, op, "dy", dy, XD_DTYPE_F32, 2);
+    if (st != XD_OK) return st;
+    if (dy->ndim != 2 || dy->shape[0] != (int64_t)N || dy->shape[1] != (int64_t)O)
+        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: dy/y must be [%u, %u]", op, N, O);
+    return XD_OK;
+}
+
+xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *w, const xd_tensor *b, xd_tensor *y)
+{
+    const char *op = "dense_forward";
+    cl_uint N, I, O;
+    xd_status st;
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    if ((st = flat(ctx, op, "x", x, &N, &I)) != XD_OK) return st;
+    if ((st = check_w(ctx, op, w, I, &O)) != XD_OK) return st;
+    if ((st = check_dy(ctx, op, y, N, O)) != XD_OK) return st;
+    if (b) {
+        if ((st = xd_check_tensor(ctx, op, "b", b, XD_DTYPE_F32, 1)) != XD_OK) return st;
+        if (b->count != O) return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: b has %zu elements, w has %u outputs", op, b->count, O);
+    }
+    cl_uint nch = (I + XD_KCHUNK - 1) / XD_KCHUNK;
+    size_t parts = (size_t)N * O * nch;
+    cl_mem part;
+    if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;
+    size_t nob = (O + 3) / 4;
+    st = XD_LAUNCH(ctx, XD_K_dense_fwd_partial, (size_t)nch * N * nob, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(part),
+                   XD_ARG(N), XD_ARG(I), XD_ARG(O), XD_ARG(nch));
+    if (st != XD_OK) return st;
+    cl_uint P = N * O;
+    cl_int has_bias = b != NULL;
+    cl_mem bm = b ? b->mem : part;
+    return XD_LAUNCH(ctx, XD_K_reduce_rows, P, XD_ARG(part), XD_ARG(bm), XD_ARG(y->mem), XD_ARG(P), XD_ARG(nch), XD_ARG(O),
+                     XD_ARG(has_bias));
+}
+
+xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_tensor *w, xd_tensor *dx)
+{
+    const char *op = "dense_backward_data";
+    cl_uint N, I, O;
+    xd_status st;
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    if ((st = flat(ctx, op, "dx", dx, &N, &I)) != XD_OK) return st;
+    if ((st = check_w(ctx, op, w, I, &O)) != XD_OK) return st;
+    if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
+    return XD_LAUNCH(ctx, XD_K_dense_bwd_data, (size_t)N * I, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
+                     XD_ARG(I), XD_ARG(O));
+}
+
+xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy, xd_tensor *dw)
+{
+    const char *op = "dense_backward_weights";
+    cl_uint N, I, O;
+    xd_status st;
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    if ((st = flat(ctx, op, "x", x, &N, &I)) != XD_OK) return st;
+    if ((st = check_w(ctx, op, dw, I, &O)) != XD_OK) return st;
+    if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
+    return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, (size_t)O * I, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem),
+                     XD_ARG(N), XD_ARG(I), XD_ARG(O));
+}
+
+xd_status xd_dense_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tensor *db)
+{
+    const char *op = "dense_backward_bias";
+    xd_status st;
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    if ((st = xd_check_tensor(ctx, op, "dy", dy, XD_DTYPE_F32, 2)) != XD_OK) return st;
+    if ((st = xd_check_tensor(ctx, op, "db", db, XD_DTYPE_F32, 1)) != XD_OK) return st;
+    if (dy->ndim != 2 || (int64_t)db->count != dy->shape[1])
+        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: dy must be [N, O] and db [O]", op);
+    if ((st = xd_check_u32(ctx, op, "dy", dy->count)) != XD_OK) return st;
+    cl_uint N = (cl_uint)dy->shape[0], O = (cl_uint)dy->shape[1];
+    cl_mem part;
+    if ((st = xd_scratch(ctx, 0, dy->count * 4, &part)) != XD_OK) return st;
+    if ((st = XD_LAUNCH(ctx, XD_K_transpose, dy->count, XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N), XD_ARG(O))) != XD_OK)
+        return st;
+    cl_uint mod = 1;
+    cl_int has_bias = 0;
+    return XD_LAUNCH(ctx, XD_K_reduce_rows, O, XD_ARG(part), XD_ARG(part), XD_ARG(db->mem), XD_ARG(O), XD_ARG(N),
+                     XD_ARG(mod), XD_ARG(has_bias));
+}

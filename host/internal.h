@@ -1,0 +1,108 @@
+/* Library internals shared between host/ files; never installed. */
+#ifndef XD_HOST_INTERNAL_H
+#define XD_HOST_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "cl.h"
+#include "crossdev/crossdev.h"
+
+#if defined(__GNUC__)
+#define XD_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define XD_PRINTF(a, b)
+#endif
+
+/* snprintf into an optional buffer (NULL or cap 0: nothing). */
+void xd_format(char *buf, size_t cap, const char *fmt, ...) XD_PRINTF(3, 4);
+char *xd_strdup(const char *s);
+const char *xd_cl_error_name(cl_int code);
+
+/* Every kernel the library launches; name in the .cl files is "xd_" #name. */
+#define XD_KERNEL_LIST(X)                                                    \
+    X(init_uniform) X(init_normal) X(probe_math) X(reduce_rows)              \
+    X(dense_fwd_partial) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) \
+    X(conv2d_fwd) X(conv2d_bwd_data) X(conv2d_bwd_weights_partial)           \
+    X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)                       \
+    X(softmax_xent_rows) X(mean) X(adam)
+
+typedef enum xd_kernel_id {
+#define XD_KERNEL_ENUM_(name) XD_K_##name,
+    XD_KERNEL_LIST(XD_KERNEL_ENUM_)
+#undef XD_KERNEL_ENUM_
+    XD_K_COUNT_
+} xd_kernel_id;
+
+struct xd_context {
+    xd_device_info device;
+    xd_mode mode;
+    cl_context cl_ctx;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel kernels[XD_K_COUNT_];
+    size_t local_size;            /* explicit local size for 1-D launches */
+    int div_mode;                 /* XD_DIV_MODE of the built program */
+    char options[512];            /* build options actually used */
+    char guarantee[256];
+    cl_mem scratch;               /* split-reduction partials, grown on demand */
+    size_t scratch_bytes;
+    cl_mem scratch2;
+    size_t scratch2_bytes;
+    cl_int last_cl;
+    char *last_error;             /* heap: may hold a whole build log */
+    uint64_t device_bytes;        /* bytes currently allocated by tensors + scratch */
+    uint64_t device_bytes_peak;
+};
+
+struct xd_tensor {
+    xd_context *ctx;
+    xd_dtype dtype;
+    int ndim;
+    int64_t shape[XD_MAX_DIMS];
+    size_t count;
+    cl_mem mem;
+};
+
+/* Set the context's last error and return status. */
+xd_status xd_fail(xd_context *ctx, xd_status st, cl_int clerr, const char *fmt, ...) XD_PRINTF(4, 5);
+/* Map an OpenCL error of `what` to a status with a message. */
+xd_status xd_fail_cl(xd_context *ctx, cl_int clerr, const char *what);
+
+/* jansson object for a device record (host/device_json.c). */
+struct json_t;
+struct json_t *xd_device_info_to_json(const xd_device_info *d);
+
+/* Sources: embedded at build time, or from $XD_KERNEL_DIR during development. */
+typedef struct xd_embedded_source {
+    const char *name;
+    const unsigned char *data;
+    size_t size;
+} xd_embedded_source;
+extern const xd_embedded_source xd_embedded_sources[];
+extern const size_t xd_embedded_source_count;
+/* The whole program text (every cl source with xd_math.h inlined), malloc-ed. */
+xd_status xd_program_source(xd_context *ctx, char **out);
+
+/* Kernel launch: args, then a 1-D range of n work-items with the context's
+ * explicit local size (global rounded up; kernels bound-check). */
+typedef struct xd_arg {
+    size_t size;
+    const void *ptr;
+} xd_arg;
+#define XD_ARG(v) ((xd_arg){sizeof(v), &(v)})
+xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *args, size_t nargs);
+#define XD_LAUNCH(ctx, k, n, ...)                                                 \
+    xd_launch((ctx), (k), (n), (const xd_arg[]){__VA_ARGS__},                     \
+              sizeof((const xd_arg[]){__VA_ARGS__}) / sizeof(xd_arg))
+
+/* Scratch buffers of at least `bytes`, owned by the context. */
+xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out);
+
+/* Shape checks used by the ops: fill the context error and return a status. */
+xd_status xd_check_tensor(xd_context *ctx, const char *op, const char *name, const xd_tensor *t,
+                          xd_dtype dtype, int min_ndim);
+/* A count that fits the kernels' uint indexing. */
+xd_status xd_check_u32(xd_context *ctx, const char *op, const char *what, uint64_t v);
+
+#endif

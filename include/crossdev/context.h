@@ -1,0 +1,77 @@
+/* crossdev — context (device + queue + built program) and tensors. */
+#ifndef CROSSDEV_CONTEXT_H
+#define CROSSDEV_CONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crossdev/device.h"
+#include "crossdev/io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum xd_mode { XD_MODE_REPRODUCIBLE = 0, XD_MODE_FAST = 1 } xd_mode;
+XD_API const char *xd_mode_string(xd_mode m);        /* "reproducible" / "fast" */
+XD_API xd_status xd_mode_parse(const char *s, xd_mode *out);
+
+typedef struct xd_context xd_context;
+
+/* Creates an OpenCL context and in-order profiling queue on the device and
+ * builds every crossdev kernel for the mode.  *out is set whenever memory
+ * allows, also on failure, so that xd_context_last_error() can say why (a
+ * missing capability in reproducible mode, the whole build log after a
+ * failed build); the caller destroys it in every case. */
+XD_API xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_context **out);
+XD_API void xd_context_destroy(xd_context *ctx);
+
+XD_API const char *xd_context_last_error(const xd_context *ctx);  /* "" when none */
+XD_API int xd_context_last_cl_error(const xd_context *ctx);       /* raw cl_int, 0 when none */
+XD_API const xd_device_info *xd_context_device(const xd_context *ctx);
+XD_API xd_mode xd_context_mode(const xd_context *ctx);
+XD_API const char *xd_context_build_options(const xd_context *ctx);
+/* What the context guarantees, e.g. "bitwise (div/sqrt: correctly rounded builtins)". */
+XD_API const char *xd_context_guarantee(const xd_context *ctx);
+XD_API xd_status xd_context_finish(xd_context *ctx);
+XD_API uint64_t xd_context_device_bytes_peak(const xd_context *ctx);
+
+/* Reproducible-mode requirements for a device, without creating a context:
+ * XD_OK, or XD_UNSUPPORTED with the missing capability in msg. */
+XD_API xd_status xd_device_check_reproducible(const xd_device_info *device, char *msg, size_t cap);
+
+/* Self-test: runs the reproducible math kernel on a fixed set of inputs and
+ * compares every result bitwise with the host build.  XD_OK when all agree;
+ * *mismatches (optional) gets the count. */
+XD_API xd_status xd_context_probe(xd_context *ctx, size_t *mismatches);
+
+/* Builds arbitrary OpenCL C with the context's mode options (used to test
+ * build-failure handling, and by users adding kernels).  On failure the
+ * build log is in xd_context_last_error(). */
+typedef struct xd_program xd_program;
+XD_API xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options,
+                                   xd_program **out);
+XD_API void xd_program_destroy(xd_program *prog);
+
+/* ---- tensors: device buffers with a shape ---------------------------------- */
+#define XD_MAX_DIMS 8
+typedef struct xd_tensor xd_tensor;
+XD_API xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int64_t *shape,
+                                  xd_tensor **out);
+XD_API void xd_tensor_destroy(xd_tensor *t);
+XD_API int xd_tensor_ndim(const xd_tensor *t);
+XD_API const int64_t *xd_tensor_shape(const xd_tensor *t);
+XD_API size_t xd_tensor_count(const xd_tensor *t);
+XD_API xd_dtype xd_tensor_dtype(const xd_tensor *t);
+/* Blocking copies; bytes must equal count * 4. */
+XD_API xd_status xd_tensor_write(xd_tensor *t, const void *host, size_t bytes);
+XD_API xd_status xd_tensor_read(const xd_tensor *t, void *host, size_t bytes);
+XD_API xd_status xd_tensor_copy(xd_tensor *dst, const xd_tensor *src);
+XD_API xd_status xd_tensor_fill_zero(xd_tensor *t);
+/* The cl_mem, for interoperation (owned by the tensor). */
+XD_API void *xd_tensor_cl_mem(xd_tensor *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,34 @@
+/* crossdev — the host build of the reproducible math (cl/xd_math.h compiled
+ * as C with -ffp-contract=off): the bitwise reference for the kernels. */
+#ifndef CROSSDEV_HOSTMATH_H
+#define CROSSDEV_HOSTMATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crossdev/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+XD_API float xd_host_exp(float x);
+XD_API float xd_host_log(float x);
+XD_API float xd_host_div(float a, float b);
+XD_API float xd_host_sqrt(float a);
+/* Software division/sqrt (XD_DIV_MODE 2), for tests of that path. */
+XD_API float xd_host_div_soft(float a, float b);
+XD_API float xd_host_sqrt_soft(float a);
+/* Philox4x32-10 of counter c under key (k0, k1), in place. */
+XD_API void xd_host_philox4x32_10(uint32_t c[4], uint32_t k0, uint32_t k1);
+XD_API uint32_t xd_host_philox_word(uint64_t seed, uint64_t stream, uint64_t j);
+/* The same values xd_init_uniform / xd_init_he_normal write. */
+XD_API void xd_host_init_uniform(float *out, size_t n, uint64_t seed, uint64_t stream, double limit);
+XD_API void xd_host_init_normal(float *out, size_t n, uint64_t seed, uint64_t stream, double stddev);
+/* The float scale the uniform init uses: (float)limit * 2^-23. */
+XD_API float xd_uniform_scale(double limit);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
