@@ -66,11 +66,26 @@ XD_INLINE float xd_sqrt(float a) { return (float)sqrt((double)a); }
 #elif XD_DIV_MODE == 2
 XD_INLINE float xd_next_up_(float x) { return XD_AS_FLOAT(XD_AS_UINT(x) + 1u); }
 XD_INLINE float xd_next_down_(float x) { return XD_AS_FLOAT(XD_AS_UINT(x) - 1u); }
-XD_INLINE float xd_div(float a, float b)
+/* x * 2^k for |k| <= 120 in exact steps (power-of-two factors stay normal). */
+XD_INLINE float xd_scale2_(float x, int k)
+{
+    while (k > 60) { x = x * 1.152921504606846976e18f; k -= 60; }
+    while (k < -60) { x = x * 8.673617379884035472e-19f; k += 60; }
+    return x * XD_AS_FLOAT((xd_u32)(k + 127) << 23);
+}
+/* Binary exponent of a finite non-zero float (subnormals included). */
+XD_INLINE int xd_exponent_(float x)
+{
+    xd_u32 e = (XD_AS_UINT(x) >> 23) & 0xffu;
+    if (e) return (int)e - 127;
+    /* subnormal: scale up exactly (no recursion in OpenCL C) */
+    return (int)((XD_AS_UINT(x * 16777216.0f) >> 23) & 0xffu) - 127 - 24;
+}
+/* Correctly rounded quotient of operands with exponents near 0: residuals
+ * cannot underflow there, so fma gives them exactly. */
+XD_INLINE float xd_div_core_(float a, float b)
 {
     float q = a / b;
-    /* Special operands and results are exact on every conforming device. */
-    if (!(q == q) || q == 0.0f || q * 0.0f != 0.0f || b * 0.0f != 0.0f) return q;
     float sb = b < 0.0f ? -b : b;
     float sa = a < 0.0f ? -a : a;
     float sq = q < 0.0f ? -q : q;
@@ -90,10 +105,24 @@ XD_INLINE float xd_div(float a, float b)
     }
     return (q < 0.0f) ? -sq : sq;
 }
+XD_INLINE float xd_div(float a, float b)
+{
+    float q = a / b;
+    /* Special operands and results are exact on every conforming device. */
+    if (!(q == q) || a == 0.0f || a * 0.0f != 0.0f || b * 0.0f != 0.0f) return q;
+    /* Bring both operands to exponent 0, divide there, scale back (exact
+     * whenever the quotient is a normal number). */
+    int ea = xd_exponent_(a), eb = xd_exponent_(b);
+    float qc = xd_div_core_(xd_scale2_(a, -ea), xd_scale2_(b, -eb));
+    return xd_scale2_(qc, ea - eb);
+}
 XD_INLINE float xd_sqrt(float a)
 {
+    if (!(a > 0.0f) || a * 0.0f != 0.0f) return sqrt(a);
+    /* Work at an even exponent near 0 so the residual cannot underflow. */
+    int e = xd_exponent_(a) & ~1;
+    a = xd_scale2_(a, -e);
     float s = sqrt(a);
-    if (!(a > 0.0f) || a * 0.0f != 0.0f) return s;
     /* With r = a - s*s exact and t = 2 s h (h half an ulp above s):
      * sqrt(a) > s + h  <=>  r > t + h*h  <=>  r > t, because h*h is below
      * the spacing of floats near t.  Below s likewise with <=.  sqrt has no
@@ -108,7 +137,7 @@ XD_INLINE float xd_sqrt(float a)
         if (r <= -td) { s = dn; continue; }
         break;
     }
-    return s;
+    return xd_scale2_(s, e / 2);
 }
 #else
 XD_INLINE float xd_div(float a, float b) { return a / b; }

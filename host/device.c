@@ -339,8 +339,10 @@ xd_status xd_device_select(const xd_device_list *list, const char *selector, siz
     }
     xd_status st = XD_OK;
     int items = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    /* Split on every comma (strtok would hide empty items like "a,,b"). */
+    for (char *tok = copy, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = '\0';
         while (isspace((unsigned char)*tok)) ++tok;
         size_t tl = strlen(tok);
         while (tl && isspace((unsigned char)tok[tl - 1])) tok[--tl] = '\0';

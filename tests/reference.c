@@ -1,0 +1,183 @@
+/* Double-precision reference ops (see reference.h).  The backward passes are
+ * written as scatters over the forward's (output, tap) pairs, not as the
+ * kernels' gathers, so that an index slip in either cannot hide in both. */
+#include "reference.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int xdr_conv_init(xdr_conv *s, int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t kh, int64_t kw,
+                  xd_conv2d_params p)
+{
+    s->n = n, s->c = c, s->h = h, s->w = w, s->o = o, s->kh = kh, s->kw = kw, s->p = p;
+    /* out = floor((in + pads - k) / stride) + 1, written out here rather than
+     * taken from xd_conv2d_out_size so that the reference checks it too */
+    int64_t sh = h + p.pad_top + p.pad_bottom - kh, sw = w + p.pad_left + p.pad_right - kw;
+    s->oh = sh < 0 || p.stride_h < 1 ? 0 : sh / p.stride_h + 1;
+    s->ow = sw < 0 || p.stride_w < 1 ? 0 : sw / p.stride_w + 1;
+    return s->oh > 0 && s->ow > 0;
+}
+
+size_t xdr_conv_x_count(const xdr_conv *s) { return (size_t)(s->n * s->c * s->h * s->w); }
+size_t xdr_conv_w_count(const xdr_conv *s) { return (size_t)(s->o * s->c * s->kh * s->kw); }
+size_t xdr_conv_y_count(const xdr_conv *s) { return (size_t)(s->n * s->o * s->oh * s->ow); }
+
+/* Visits every (output element, weight tap, input element) triple of the
+ * convolution that lies inside the input; f gets the three flat indices. */
+typedef void (*tap_fn)(void *ctx, size_t yi, size_t wi, size_t xi);
+static void conv_taps(const xdr_conv *s, tap_fn f, void *ctx)
+{
+    for (int64_t n = 0; n < s->n; ++n)
+        for (int64_t o = 0; o < s->o; ++o)
+            for (int64_t oh = 0; oh < s->oh; ++oh)
+                for (int64_t ow = 0; ow < s->ow; ++ow) {
+                    size_t yi = (size_t)(((n * s->o + o) * s->oh + oh) * s->ow + ow);
+                    for (int64_t c = 0; c < s->c; ++c)
+                        for (int64_t kh = 0; kh < s->kh; ++kh) {
+                            int64_t ih = oh * s->p.stride_h - s->p.pad_top + kh;
+                            if (ih < 0 || ih >= s->h) continue;
+                            for (int64_t kw = 0; kw < s->kw; ++kw) {
+                                int64_t iw = ow * s->p.stride_w - s->p.pad_left + kw;
+                                if (iw < 0 || iw >= s->w) continue;
+                                f(ctx, yi, (size_t)(((o * s->c + c) * s->kh + kh) * s->kw + kw),
+                                  (size_t)(((n * s->c + c) * s->h + ih) * s->w + iw));
+                            }
+                        }
+                }
+}
+
+typedef struct tap_args {
+    const double *a, *b;
+    double *out;
+} tap_args;
+static void tap_fwd(void *p, size_t yi, size_t wi, size_t xi)
+{
+    tap_args *t = p; /* a = x, b = w */
+    t->out[yi] += t->a[xi] * t->b[wi];
+}
+static void tap_bwd_data(void *p, size_t yi, size_t wi, size_t xi)
+{
+    tap_args *t = p; /* a = dy, b = w */
+    t->out[xi] += t->a[yi] * t->b[wi];
+}
+static void tap_bwd_weights(void *p, size_t yi, size_t wi, size_t xi)
+{
+    tap_args *t = p; /* a = x, b = dy */
+    t->out[wi] += t->a[xi] * t->b[yi];
+}
+
+static double relu1(double v) { return v > 0 ? v : (isnan(v) ? v : 0.0); }
+
+void xdr_conv2d_forward(const xdr_conv *s, const double *x, const double *w, const double *b, int relu, double *y)
+{
+    size_t ny = xdr_conv_y_count(s), plane = (size_t)(s->oh * s->ow);
+    memset(y, 0, ny * sizeof *y);
+    tap_args t = {x, w, y};
+    conv_taps(s, tap_fwd, &t);
+    for (size_t i = 0; i < ny; ++i) {
+        if (b) y[i] += b[(i / plane) % (size_t)s->o];
+        if (relu) y[i] = relu1(y[i]);
+    }
+}
+
+void xdr_conv2d_backward_data(const xdr_conv *s, const double *dy, const double *w, double *dx)
+{
+    memset(dx, 0, xdr_conv_x_count(s) * sizeof *dx);
+    tap_args t = {dy, w, dx};
+    conv_taps(s, tap_bwd_data, &t);
+}
+
+void xdr_conv2d_backward_weights(const xdr_conv *s, const double *x, const double *dy, double *dw)
+{
+    memset(dw, 0, xdr_conv_w_count(s) * sizeof *dw);
+    tap_args t = {x, dy, dw};
+    conv_taps(s, tap_bwd_weights, &t);
+}
+
+void xdr_conv2d_backward_bias(const xdr_conv *s, const double *dy, double *db)
+{
+    size_t plane = (size_t)(s->oh * s->ow);
+    memset(db, 0, (size_t)s->o * sizeof *db);
+    for (size_t i = 0; i < xdr_conv_y_count(s); ++i) db[(i / plane) % (size_t)s->o] += dy[i];
+}
+
+void xdr_relu_forward(const double *x, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) y[i] = relu1(x[i]);
+}
+
+void xdr_relu_backward(const double *y, const double *dy, double *dx, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) dx[i] = y[i] > 0 ? dy[i] : 0.0;
+}
+
+void xdr_dense_forward(int64_t n, int64_t in, int64_t out, const double *x, const double *w, const double *b,
+                       double *y)
+{
+    for (int64_t r = 0; r < n; ++r)
+        for (int64_t o = 0; o < out; ++o) {
+            double acc = b ? b[o] : 0.0;
+            for (int64_t i = 0; i < in; ++i) acc += x[r * in + i] * w[o * in + i];
+            y[r * out + o] = acc;
+        }
+}
+
+void xdr_dense_backward_data(int64_t n, int64_t in, int64_t out, const double *dy, const double *w, double *dx)
+{
+    memset(dx, 0, (size_t)(n * in) * sizeof *dx);
+    for (int64_t r = 0; r < n; ++r)
+        for (int64_t o = 0; o < out; ++o)
+            for (int64_t i = 0; i < in; ++i) dx[r * in + i] += dy[r * out + o] * w[o * in + i];
+}
+
+void xdr_dense_backward_weights(int64_t n, int64_t in, int64_t out, const double *x, const double *dy, double *dw)
+{
+    memset(dw, 0, (size_t)(out * in) * sizeof *dw);
+    for (int64_t r = 0; r < n; ++r)
+        for (int64_t o = 0; o < out; ++o)
+            for (int64_t i = 0; i < in; ++i) dw[o * in + i] += dy[r * out + o] * x[r * in + i];
+}
+
+void xdr_dense_backward_bias(int64_t n, int64_t out, const double *dy, double *db)
+{
+    memset(db, 0, (size_t)out * sizeof *db);
+    for (int64_t r = 0; r < n; ++r)
+        for (int64_t o = 0; o < out; ++o) db[o] += dy[r * out + o];
+}
+
+double xdr_softmax_xent(int64_t n, int64_t k, const double *z, const int32_t *labels, double *dz, double *row_loss)
+{
+    double total = 0;
+    for (int64_t r = 0; r < n; ++r) {
+        const double *zr = z + r * k;
+        double m = zr[0], s = 0;
+        for (int64_t j = 1; j < k; ++j) m = zr[j] > m ? zr[j] : m;
+        for (int64_t j = 0; j < k; ++j) s += exp(zr[j] - m);
+        double loss = log(s) - (zr[labels[r]] - m);
+        total += loss;
+        if (row_loss) row_loss[r] = loss;
+        if (dz)
+            for (int64_t j = 0; j < k; ++j) dz[r * k + j] = (exp(zr[j] - m) / s - (j == labels[r])) / (double)n;
+    }
+    return total / (double)n;
+}
+
+void xdr_adam_step(const xd_adam_params *p, int64_t t, double *w, const double *g, double *m, double *v, size_t n)
+{
+    double step = p->lr / (1.0 - pow(p->beta1, (double)t));
+    double sqrt_bc2 = sqrt(1.0 - pow(p->beta2, (double)t));
+    for (size_t i = 0; i < n; ++i) {
+        m[i] = p->beta1 * m[i] + (1.0 - p->beta1) * g[i];
+        v[i] = p->beta2 * v[i] + (1.0 - p->beta2) * g[i] * g[i];
+        w[i] -= step * m[i] / (sqrt(v[i]) / sqrt_bc2 + p->eps);
+    }
+}
+
+double *xdr_from_float(const float *v, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    if (d)
+        for (size_t i = 0; i < n; ++i) d[i] = v[i];
+    return d;
+}

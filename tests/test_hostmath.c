@@ -1,0 +1,105 @@
+/* The host build of the reproducible math: Philox known answers, exp/log
+ * accuracy against libm in double, software division/sqrt against IEEE. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+static double ulp_err(float got, double want)
+{
+    if (isinf(want) || isinf(got)) return (isinf(want) && isinf(got) && (want > 0) == (got > 0)) ? 0 : INFINITY;
+    float wf = (float)want;
+    double ulp = fabs((double)nextafterf(wf, INFINITY) - (double)wf);
+    if (ulp == 0 || fabs(want) < 1.17549435e-38) ulp = 1.4012984643e-45;
+    return fabs((double)got - want) / ulp;
+}
+
+int main(void)
+{
+    xdt t = {.name = "test_hostmath"};
+
+    /* Philox4x32-10 known answers (Random123 kat_vectors). */
+    static const struct {
+        uint32_t ctr[4], key[2], out[4];
+    } kat[] = {
+        {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+        {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+         {0xffffffff, 0xffffffff},
+         {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+        {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+         {0xa4093822, 0x299f31d0},
+         {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+    };
+    for (size_t i = 0; i < 3; ++i) {
+        uint32_t c[4];
+        memcpy(c, kat[i].ctr, sizeof c);
+        xd_host_philox4x32_10(c, kat[i].key[0], kat[i].key[1]);
+        xdt_check(&t, memcmp(c, kat[i].out, sizeof c) == 0, "philox KAT %zu: got %08x %08x %08x %08x", i, c[0], c[1],
+                  c[2], c[3]);
+    }
+    /* word j of a stream = word j%4 of block j/4 */
+    uint32_t c[4] = {1, 0, 7, 0};
+    xd_host_philox4x32_10(c, 42, 0);
+    xdt_check(&t, xd_host_philox_word(42, 7, 6) == c[2], "philox word indexing");
+
+    /* exp/log: at most 2 ulp from the correctly rounded value, over a sweep. */
+    double worst_exp = 0, worst_log = 0;
+    for (float x = -103.0f; x < 88.7f; x += 0.00731f) {
+        double e = ulp_err(xd_host_exp(x), exp((double)x));
+        if (e > worst_exp) worst_exp = e;
+    }
+    uint32_t bits;
+    for (bits = 0x00000001u; bits < 0x7f800000u; bits += 0x0000f1a3u) {
+        float x;
+        memcpy(&x, &bits, 4);
+        double e = ulp_err(xd_host_log(x), log((double)x));
+        if (e > worst_log) worst_log = e;
+    }
+    printf("exp max error %.3f ulp, log max error %.3f ulp\n", worst_exp, worst_log);
+    xdt_check(&t, worst_exp <= 2.0, "exp within 2 ulp (%.3f)", worst_exp);
+    xdt_check(&t, worst_log <= 2.0, "log within 2 ulp (%.3f)", worst_log);
+    xdt_check(&t, isinf(xd_host_exp(100.0f)) && xd_host_exp(-200.0f) == 0.0f, "exp overflow/underflow");
+    xdt_check(&t, xd_host_exp(0.0f) == 1.0f && xd_host_log(1.0f) == 0.0f, "exp(0) = 1, log(1) = 0");
+    xdt_check(&t, isnan(xd_host_log(-1.0f)) && isinf(xd_host_log(0.0f)) && xd_host_log(0.0f) < 0, "log special");
+    xdt_check(&t, isnan(xd_host_exp(NAN)) && isnan(xd_host_log(NAN)), "NaN propagates");
+
+    /* Software division and sqrt are correctly rounded (= IEEE) for normal
+     * results, across binades and near ties. */
+    uint32_t s = 1u;
+    size_t bad_div = 0, bad_sqrt = 0, n = 2000000;
+    for (size_t i = 0; i < n; ++i) {
+        s = s * 1664525u + 1013904223u;
+        uint32_t ua = (s & 0x807fffffu) | ((64u + (s >> 24) % 128u) << 23);
+        s = s * 1664525u + 1013904223u;
+        uint32_t ub = (s & 0x807fffffu) | ((64u + (s >> 24) % 128u) << 23);
+        if (i % 7 == 0) ub = (ub & 0xff800000u) | (i & 0xffu); /* divisors near powers of two */
+        float a, b;
+        memcpy(&a, &ua, 4);
+        memcpy(&b, &ub, 4);
+        float q = a / b, qs = xd_host_div_soft(a, b);
+        if (memcmp(&q, &qs, 4) != 0 && fabsf(q) >= 1.17549435e-38f) {
+            if (bad_div < 5) printf("  div(%a, %a): soft %a, IEEE %a\n", (double)a, (double)b, (double)qs, (double)q);
+            ++bad_div;
+        }
+        float r = sqrtf(fabsf(a)), rs = xd_host_sqrt_soft(fabsf(a));
+        if (memcmp(&r, &rs, 4) != 0) {
+            if (bad_sqrt < 5) printf("  sqrt(%a): soft %a, IEEE %a\n", (double)fabsf(a), (double)rs, (double)r);
+            ++bad_sqrt;
+        }
+    }
+    xdt_check(&t, bad_div == 0, "software division: %zu of %zu differ from IEEE", bad_div, n);
+    xdt_check(&t, bad_sqrt == 0, "software sqrt: %zu of %zu differ from IEEE", bad_sqrt, n);
+    xdt_check(&t, xd_host_div_soft(1.0f, 0.0f) == INFINITY && isnan(xd_host_div_soft(0.0f, 0.0f)), "div special");
+
+    /* The uniform init maps 24-bit draws onto [-L, L) exactly. */
+    float u[4096];
+    xd_host_init_uniform(u, 4096, 42, 1, 0.1);
+    float lim = 0.1f;
+    int inside = 1;
+    for (int i = 0; i < 4096; ++i) inside &= (u[i] >= -lim && u[i] < lim);
+    xdt_check(&t, inside, "uniform draws inside [-L, L)");
+
+    printf("test_hostmath: %d passed, %d failed\n", t.passed, t.failed);
+    return t.failed ? 1 : 0;
+}

@@ -1,0 +1,81 @@
+/* Selector parsing on a fake device list: index, substring, list, all, no
+ * match, malformed.  Needs no OpenCL device. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+static xd_device_info fake(unsigned p, unsigned d, const char *id)
+{
+    xd_device_info info;
+    memset(&info, 0, sizeof info);
+    info.platform_index = p;
+    info.device_index = d;
+    snprintf(info.id, sizeof info.id, "%s", id);
+    return info;
+}
+
+int main(void)
+{
+    xdt t = {.name = "test_selector"};
+    xd_device_info infos[] = {fake(0, 0, "oclgrind/oclgrind-simulator"), fake(1, 0, "pocl/basic-skylake"),
+                              fake(1, 1, "pocl/pthread-skylake"), fake(2, 0, "nvidia-cuda/nvidia-h100")};
+    xd_device_list *list = NULL;
+    xdt_check(&t, xd_device_list_from_infos(infos, 4, &list) == XD_OK, "list from infos");
+    size_t idx[4], n = 99;
+    char err[512];
+
+    static const struct {
+        const char *sel;
+        xd_status st;
+        size_t n;
+        size_t first;
+    } cases[] = {
+        {"all", XD_OK, 4, 0},          {"1:1", XD_OK, 1, 2},          {"2:0", XD_OK, 1, 3},
+        {"pocl", XD_OK, 2, 1},         {"POCL/PTHREAD", XD_OK, 1, 2}, {"nvidia,0:0", XD_OK, 2, 0},
+        {"pthread, basic", XD_OK, 2, 1}, {"pocl,pthread", XD_OK, 2, 1}, /* duplicates appear once */
+        {"amd", XD_NO_DEVICE, 0, 0},   {"3:0", XD_NO_DEVICE, 0, 0},   {"1:", XD_INVALID_ARGUMENT, 0, 0},
+        {"1:x", XD_INVALID_ARGUMENT, 0, 0}, {"1:2:3", XD_INVALID_ARGUMENT, 0, 0}, {"", XD_INVALID_ARGUMENT, 0, 0},
+        {"pocl,,basic", XD_INVALID_ARGUMENT, 0, 0}, {",", XD_INVALID_ARGUMENT, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        err[0] = '\0';
+        xd_status st = xd_device_select(list, cases[i].sel, idx, &n, err, sizeof err);
+        xdt_check(&t, st == cases[i].st, "'%s': status %s, expected %s (%s)", cases[i].sel, xd_status_name(st),
+                  xd_status_name(cases[i].st), err);
+        if (st == XD_OK && cases[i].st == XD_OK) {
+            xdt_check(&t, n == cases[i].n, "'%s': %zu devices, expected %zu", cases[i].sel, n, cases[i].n);
+            xdt_check(&t, n > 0 && idx[0] == cases[i].first, "'%s': first index %zu, expected %zu", cases[i].sel,
+                      n ? idx[0] : 99, cases[i].first);
+        } else if (st != XD_OK) {
+            xdt_check(&t, err[0] != '\0', "'%s': no error message", cases[i].sel);
+        }
+    }
+    /* A selector that matches nothing names the devices that exist. */
+    xd_device_select(list, "amd", idx, &n, err, sizeof err);
+    xdt_check(&t, strstr(err, "pocl/pthread-skylake") && strstr(err, "'amd'"), "no-match message: %s", err);
+
+    /* Empty list: nothing matches, not even "all". */
+    xd_device_list *empty = NULL;
+    xd_device_list_from_infos(NULL, 0, &empty);
+    xdt_check(&t, xd_device_select(empty, "all", NULL, &n, err, sizeof err) == XD_NO_DEVICE, "all on empty list");
+
+    /* Slugs: (R)/(TM) dropped, punctuation collapsed. */
+    char slug[64];
+    xd_slugify("Intel(R) Xeon(R) Processor  @ 2.0GHz", slug, sizeof slug);
+    xdt_check(&t, strcmp(slug, "intel-xeon-processor-2.0ghz") == 0, "slug '%s'", slug);
+    xd_slugify("NVIDIA H100 80GB HBM3", slug, sizeof slug);
+    xdt_check(&t, strcmp(slug, "nvidia-h100-80gb-hbm3") == 0, "slug '%s'", slug);
+    xd_slugify("a very long name that will not fit", slug, 8);
+    xdt_check(&t, strlen(slug) < 8, "slug truncated to the buffer");
+
+    /* Status names come from the one list. */
+    xdt_check(&t, strcmp(xd_status_name(XD_BUILD_FAILED), "XD_BUILD_FAILED") == 0, "status name");
+    xdt_check(&t, strcmp(xd_status_name((xd_status)999), "XD_UNKNOWN_STATUS") == 0, "unknown status name");
+    xdt_check(&t, strlen(xd_status_string(XD_NO_DEVICE)) > 0, "status string");
+
+    xd_device_list_destroy(list);
+    xd_device_list_destroy(empty);
+    printf("test_selector: %d passed, %d failed\n", t.passed, t.failed);
+    return t.failed ? 1 : 0;
+}
