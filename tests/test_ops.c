@@ -1,3 +1,776 @@
-/* placeholder being written */
+/* Per-device op tests: every op against the double reference (reference.c)
+ * on a table of shapes, backward ops against central finite differences of
+ * the double forward, Adam over many steps, ReLU edge cases, argument
+ * checks, init against the host build, and run-to-run bitwise repeatability.
+ *
+ *   test_ops --device ID [--small] [--mode reproducible|fast]
+ *
+ * --small (the simulator) keeps the shapes tiny but still covers every op,
+ * batch 1, an odd size, stride 2 and same padding. */
+#include <math.h>
 #include <stdio.h>
-int main(void) { puts("not written yet"); return 1; }
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+#include "reference.h"
+
+/* ---- tolerances ---------------------------------------------------------------
+ * An element passes when |got - ref| <= abs * sqrt(K) * rms(ref) + rel * |ref|,
+ * K the length of the reduction behind it (1 for elementwise results).  Float
+ * rounding in a K-term sum of terms of either sign grows like
+ * u * sqrt(K) * (size of the partial sums) ~ u * sqrt(K) * rms(result), with
+ * u = 2^-24 = 6e-8 the unit roundoff: abs 4e-7 is about 7u, rel 2u covers the
+ * final rounding.  Adam is checked per element after t steps against
+ * rel * t * scale (each step adds at most a few u of relative error, and
+ * neither recurrence shrinks it): scale is v for v, the same recurrence on |g|
+ * for m, and sum |w_k - w_k-1| + max |w_k| for w (the updates and the
+ * per-step rounding of w).  An off-by-one tap, a wrong index or a scalar
+ * computed in float (1 - 0.999f is 4.7e-5 off) is orders of magnitude more. */
+enum {
+    T_CONV_FWD, T_CONV_BWD_DATA, T_CONV_BWD_W, T_CONV_BWD_B,
+    T_DENSE_FWD, T_DENSE_BWD_DATA, T_DENSE_BWD_W, T_DENSE_BWD_B,
+    T_XENT_LOSS, T_XENT_GRAD, T_ADAM, T_FD, T_COUNT
+};
+static const struct tol {
+    const char *op;
+    double abs, rel;
+} TOL[T_COUNT] = {
+    /*                                              abs (x sqrt(K) rms)  rel */
+    [T_CONV_FWD] =       {"conv2d_forward",          4e-7, 1.2e-7},  /* K = C*KH*KW */
+    [T_CONV_BWD_DATA] =  {"conv2d_backward_data",    4e-7, 1.2e-7},  /* K = O*KH*KW */
+    [T_CONV_BWD_W] =     {"conv2d_backward_weights", 4e-7, 1.2e-7},  /* K = N*OH*OW */
+    [T_CONV_BWD_B] =     {"conv2d_backward_bias",    4e-7, 1.2e-7},  /* K = N*OH*OW */
+    [T_DENSE_FWD] =      {"dense_forward",           4e-7, 1.2e-7},  /* K = I */
+    [T_DENSE_BWD_DATA] = {"dense_backward_data",     4e-7, 1.2e-7},  /* K = O */
+    [T_DENSE_BWD_W] =    {"dense_backward_weights",  4e-7, 1.2e-7},  /* K = N */
+    [T_DENSE_BWD_B] =    {"dense_backward_bias",     4e-7, 1.2e-7},  /* K = N */
+    [T_XENT_LOSS] =      {"softmax_xent loss",       4e-7, 2.4e-7},  /* K = classes (+ N for the mean) */
+    [T_XENT_GRAD] =      {"softmax_xent dlogits",    4e-7, 2.4e-7},  /* K = classes */
+    [T_ADAM] =           {"adam_step w, m, v",       0, 2.4e-7},     /* rel x t x scale, see above */
+    /* device backward vs central differences of the double forward (K = 1) */
+    [T_FD] =             {"finite differences",      2e-5, 2e-5},
+};
+static struct {
+    double max_err, max_ratio; /* largest |got - ref|, largest error / allowed */
+    int checks;
+} seen[T_COUNT];
+
+/* |got - ref| <= abs + rel * |base| (base: ref when NULL); prints the first
+ * ten mismatches; records the worst error of the op. */
+static int close_to(xdt *t, int op, const char *what, const float *got, const double *ref, const double *base,
+                    size_t n, double abs, double rel)
+{
+    size_t bad = 0;
+    double worst = 0, ratio = 0;
+    for (size_t i = 0; i < n; ++i) {
+        double err = fabs((double)got[i] - ref[i]);
+        double lim = abs + rel * fabs(base ? base[i] : ref[i]);
+        if (!(err <= lim)) {
+            if (bad < 10)
+                printf("  %s [%zu]: got %.9g, reference %.9g, error %.3g > %.3g\n", what, i, (double)got[i], ref[i],
+                       err, lim);
+            ++bad;
+        }
+        if (err > worst || isnan(err)) worst = err;
+        if (lim > 0 && err / lim > ratio) ratio = err / lim;
+        if (lim == 0 && err > 0) ratio = INFINITY;
+    }
+    if (worst > seen[op].max_err || isnan(worst)) seen[op].max_err = worst;
+    if (ratio > seen[op].max_ratio) seen[op].max_ratio = ratio;
+    seen[op].checks++;
+    return xdt_check(t, bad == 0, "%s: %zu of %zu elements beyond %s tolerance (abs %.3g + rel %.2g; max error %.3g)",
+                     what, bad, n, TOL[op].op, abs, rel, worst);
+}
+
+static double rms(const double *v, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; ++i) s += v[i] * v[i];
+    return n ? sqrt(s / (double)n) : 0;
+}
+
+/* The table's rule for a result of a K-term reduction. */
+static int check(xdt *t, int op, const char *what, const float *got, const double *ref, size_t n, double k)
+{
+    return close_to(t, op, what, got, ref, NULL, n, TOL[op].abs * sqrt(k) * rms(ref, n), TOL[op].rel);
+}
+
+/* ---- allocation helpers: everything of one case in one arena ------------------ */
+typedef struct arena {
+    void *mem[64];
+    xd_tensor *ten[32];
+    int nm, nt, bad;
+} arena;
+
+static void *akeep(arena *a, void *p)
+{
+    if (!p || a->nm == (int)(sizeof a->mem / sizeof a->mem[0])) {
+        a->bad = 1;
+        free(p);
+        return NULL;
+    }
+    return a->mem[a->nm++] = p;
+}
+static float *af(arena *a, size_t n) { return akeep(a, calloc(n ? n : 1, sizeof(float))); }
+static double *ad(arena *a, size_t n) { return akeep(a, calloc(n ? n : 1, sizeof(double))); }
+static double *adbl(arena *a, const float *v, size_t n) { return v ? akeep(a, xdr_from_float(v, n)) : NULL; }
+static float *afill(arena *a, size_t n, uint32_t seed, float lo, float hi)
+{
+    float *v = af(a, n);
+    if (v) xdt_fill(v, n, seed, lo, hi);
+    return v;
+}
+/* Device tensor (f32 unless dtype says otherwise) from data, or zeros when data is NULL. */
+static xd_tensor *aup(arena *a, xdt *t, xd_dtype dtype, int ndim, const int64_t *shape, const void *data)
+{
+    xd_tensor *x = a->bad ? NULL : xdt_upload(t, dtype, ndim, shape, data);
+    if (x && !data && xd_tensor_fill_zero(x) != XD_OK) a->bad = 1;
+    if (!x || a->nt == (int)(sizeof a->ten / sizeof a->ten[0])) {
+        a->bad = 1;
+        xd_tensor_destroy(x);
+        return NULL;
+    }
+    return a->ten[a->nt++] = x;
+}
+static float *adown(arena *a, xdt *t, const xd_tensor *x) { return akeep(a, a->bad ? NULL : xdt_download(t, x)); }
+static void afree(arena *a)
+{
+    for (int i = 0; i < a->nt; ++i) xd_tensor_destroy(a->ten[i]);
+    for (int i = 0; i < a->nm; ++i) free(a->mem[i]);
+    memset(a, 0, sizeof *a);
+}
+
+/* One output of a case: device results of two identical runs and the reference. */
+typedef struct out_spec {
+    const char *name;
+    int tol;
+    size_t n;
+    double k;        /* reduction length for the tolerance */
+    float *got[2];
+    double *ref;
+} out_spec;
+
+/* Run-to-run bitwise equality, then the reference comparison, for every output. */
+static void compare_outputs(xdt *t, const char *tag, const out_spec *o, int nout)
+{
+    char what[256];
+    for (int i = 0; i < nout; ++i) {
+        snprintf(what, sizeof what, "%s %s run-to-run", tag, o[i].name);
+        xdt_bitwise(t, what, o[i].got[0], o[i].got[1], o[i].n);
+        snprintf(what, sizeof what, "%s %s", tag, o[i].name);
+        check(t, o[i].tol, what, o[i].got[0], o[i].ref, o[i].n, o[i].k);
+    }
+}
+
+/* ---- finite differences -----------------------------------------------------------
+ * The device gradient at up to FD_MAX evenly spread elements of param against
+ * the central difference of a double loss (param is perturbed in place). */
+#define FD_MAX 96
+typedef double (*loss_fn)(void *ctx);
+static void fd_check(xdt *t, const char *what, loss_fn f, void *ctx, double *param, size_t n, const float *grad,
+                     double h)
+{
+    size_t m = n < FD_MAX ? n : FD_MAX;
+    float got[FD_MAX];
+    double fd[FD_MAX];
+    for (size_t q = 0; q < m; ++q) {
+        size_t j = m == 1 ? 0 : q * (n - 1) / (m - 1);
+        double save = param[j];
+        param[j] = save + h;
+        double lp = f(ctx);
+        param[j] = save - h;
+        double lm = f(ctx);
+        param[j] = save;
+        fd[q] = (lp - lm) / (2 * h);
+        got[q] = grad[j];
+    }
+    check(t, T_FD, what, got, fd, m, 1);
+}
+
+/* ---- conv2d ----------------------------------------------------------------------- */
+typedef struct conv_case {
+    int n, c, h, w, o, kh, kw, sh, sw;
+    char pad;               /* 'v' valid, 's' same, 'e' explicit pt/pb/pl/pr */
+    int pt, pb, pl, pr;
+    int small;              /* also in --small */
+} conv_case;
+static const conv_case CONV[] = {
+    /* n   c   h   w   o  kh kw sh sw pad pt pb pl pr small */
+    {1, 1, 7, 7, 1, 3, 3, 1, 1, 'v', 0, 0, 0, 0, 1},
+    {2, 3, 7, 7, 5, 3, 3, 2, 2, 's', 0, 0, 0, 0, 1},
+    {1, 3, 9, 8, 6, 3, 5, 2, 1, 'e', 2, 0, 1, 3, 1},
+    {2, 1, 9, 7, 3, 1, 1, 2, 2, 'v', 0, 0, 0, 0, 1},
+    {1, 1, 33, 33, 2, 5, 5, 1, 1, 's', 0, 0, 0, 0, 0},
+    {3, 3, 33, 7, 4, 5, 5, 2, 2, 's', 0, 0, 0, 0, 0},
+    {4, 2, 8, 8, 7, 5, 5, 2, 2, 's', 0, 0, 0, 0, 0},
+    {2, 3, 11, 13, 9, 5, 3, 1, 2, 'e', 4, 1, 0, 2, 0},
+    {5, 3, 33, 33, 8, 1, 1, 1, 1, 'v', 0, 0, 0, 0, 0},
+    {32, 1, 28, 28, 32, 3, 3, 1, 1, 'v', 0, 0, 0, 0, 0}, /* the seed model's conv layer */
+};
+
+typedef struct conv_loss {
+    const xdr_conv *s;
+    const double *x, *w, *b, *r;
+    double *y;
+} conv_loss;
+/* L = sum(conv(x, w) + b) * r), so dL/dy = r. */
+static double conv_loss_fn(void *p)
+{
+    conv_loss *c = p;
+    xdr_conv2d_forward(c->s, c->x, c->w, c->b, 0, c->y);
+    double l = 0;
+    for (size_t i = 0; i < xdr_conv_y_count(c->s); ++i) l += c->y[i] * c->r[i];
+    return l;
+}
+
+static void test_conv(xdt *t, const conv_case *cc, int idx)
+{
+    xd_conv2d_params p = {cc->sh, cc->sw, cc->pt, cc->pb, cc->pl, cc->pr};
+    if (cc->pad == 'v') p = xd_conv2d_valid(cc->sh, cc->sw);
+    if (cc->pad == 's') p = xd_conv2d_same(cc->h, cc->w, cc->kh, cc->kw, cc->sh, cc->sw);
+    char tag[160];
+    snprintf(tag, sizeof tag, "conv[%d] x%dx%dx%dx%d w%dx%dx%dx%d s%d,%d pad %d,%d,%d,%d", idx, cc->n, cc->c, cc->h,
+             cc->w, cc->o, cc->c, cc->kh, cc->kw, cc->sh, cc->sw, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right);
+    xdr_conv s;
+    if (!xdt_check(t, xdr_conv_init(&s, cc->n, cc->c, cc->h, cc->w, cc->o, cc->kh, cc->kw, p), "%s: empty", tag))
+        return;
+    xdt_check(t, xd_conv2d_out_size(cc->h, cc->kh, p.stride_h, p.pad_top, p.pad_bottom) == s.oh &&
+                     xd_conv2d_out_size(cc->w, cc->kw, p.stride_w, p.pad_left, p.pad_right) == s.ow,
+              "%s: xd_conv2d_out_size disagrees with %lldx%lld", tag, (long long)s.oh, (long long)s.ow);
+    if (cc->pad == 's')
+        xdt_check(t, s.oh == (cc->h + cc->sh - 1) / cc->sh && s.ow == (cc->w + cc->sw - 1) / cc->sw,
+                  "%s: same padding gives %lldx%lld, not ceil(in / stride)", tag, (long long)s.oh, (long long)s.ow);
+    size_t nx = xdr_conv_x_count(&s), nw = xdr_conv_w_count(&s), ny = xdr_conv_y_count(&s), no = (size_t)s.o;
+    arena a = {0};
+    uint32_t seed = 100u * (uint32_t)idx;
+    float *x = afill(&a, nx, seed + 1, -1, 1), *w = afill(&a, nw, seed + 2, -1, 1);
+    float *b = afill(&a, no, seed + 3, -1, 1), *dy = afill(&a, ny, seed + 4, -1, 1);
+    int64_t xs[4] = {s.n, s.c, s.h, s.w}, ws[4] = {s.o, s.c, s.kh, s.kw}, ys[4] = {s.n, s.o, s.oh, s.ow};
+    int64_t bs[1] = {s.o};
+    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 4, xs, x), *tw = aup(&a, t, XD_DTYPE_F32, 4, ws, w);
+    xd_tensor *tb = aup(&a, t, XD_DTYPE_F32, 1, bs, b), *tdy = aup(&a, t, XD_DTYPE_F32, 4, ys, dy);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL), *tyr = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL);
+    xd_tensor *ty0 = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
+    xd_tensor *tdw = aup(&a, t, XD_DTYPE_F32, 4, ws, NULL), *tdb = aup(&a, t, XD_DTYPE_F32, 1, bs, NULL);
+    if (a.bad) goto done;
+    double kf = (double)(s.c * s.kh * s.kw), kd = (double)(s.o * s.kh * s.kw), kwt = (double)(s.n * s.oh * s.ow);
+    out_spec o[6] = {{"forward", T_CONV_FWD, ny, kf, {0}, 0},
+                     {"forward_relu", T_CONV_FWD, ny, kf, {0}, 0},
+                     {"forward (no bias)", T_CONV_FWD, ny, kf, {0}, 0},
+                     {"backward_data", T_CONV_BWD_DATA, nx, kd, {0}, 0},
+                     {"backward_weights", T_CONV_BWD_W, nw, kwt, {0}, 0},
+                     {"backward_bias", T_CONV_BWD_B, no, kwt, {0}, 0}};
+    xd_tensor *outs[6] = {ty, tyr, ty0, tdx, tdw, tdb};
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, xd_conv2d_forward(t->ctx, &p, tx, tw, tb, ty), "conv2d_forward");
+        xdt_ok(t, xd_conv2d_forward_relu(t->ctx, &p, tx, tw, tb, tyr), "conv2d_forward_relu");
+        xdt_ok(t, xd_conv2d_forward(t->ctx, &p, tx, tw, NULL, ty0), "conv2d_forward (no bias)");
+        xdt_ok(t, xd_conv2d_backward_data(t->ctx, &p, tdy, tw, tdx), "conv2d_backward_data");
+        xdt_ok(t, xd_conv2d_backward_weights(t->ctx, &p, tx, tdy, tdw), "conv2d_backward_weights");
+        xdt_ok(t, xd_conv2d_backward_bias(t->ctx, tdy, tdb), "conv2d_backward_bias");
+        for (int i = 0; i < 6; ++i) o[i].got[run] = adown(&a, t, outs[i]);
+    }
+    double *xd = adbl(&a, x, nx), *wd = adbl(&a, w, nw), *bd = adbl(&a, b, no), *dyd = adbl(&a, dy, ny);
+    o[0].ref = ad(&a, ny), o[1].ref = ad(&a, ny), o[2].ref = ad(&a, ny);
+    o[3].ref = ad(&a, nx), o[4].ref = ad(&a, nw), o[5].ref = ad(&a, no);
+    if (a.bad) goto done;
+    xdr_conv2d_forward(&s, xd, wd, bd, 0, o[0].ref);
+    xdr_conv2d_forward(&s, xd, wd, bd, 1, o[1].ref);
+    xdr_conv2d_forward(&s, xd, wd, NULL, 0, o[2].ref);
+    xdr_conv2d_backward_data(&s, dyd, wd, o[3].ref);
+    xdr_conv2d_backward_weights(&s, xd, dyd, o[4].ref);
+    xdr_conv2d_backward_bias(&s, dyd, o[5].ref);
+    compare_outputs(t, tag, o, 6);
+
+    /* the fused ReLU is the ReLU of the same sums, bit for bit */
+    float *relu = af(&a, ny);
+    if (!relu) goto done;
+    for (size_t i = 0; i < ny; ++i) relu[i] = o[0].got[0][i] > 0 ? o[0].got[0][i] : 0.0f;
+    char what[200];
+    snprintf(what, sizeof what, "%s forward_relu == relu(forward)", tag);
+    xdt_bitwise(t, what, o[1].got[0], relu, ny);
+
+    /* gradients against finite differences of the double forward (cheap cases) */
+    if ((double)ny * kf * (double)(nx + nw + no) < 4e7) {
+        conv_loss cl = {&s, xd, wd, bd, dyd, ad(&a, ny)};
+        if (!cl.y) goto done;
+        snprintf(what, sizeof what, "%s FD dL/dx", tag);
+        fd_check(t, what, conv_loss_fn, &cl, xd, nx, o[3].got[0], 1e-3);
+        snprintf(what, sizeof what, "%s FD dL/dw", tag);
+        fd_check(t, what, conv_loss_fn, &cl, wd, nw, o[4].got[0], 1e-3);
+        snprintf(what, sizeof what, "%s FD dL/db", tag);
+        fd_check(t, what, conv_loss_fn, &cl, bd, no, o[5].got[0], 1e-3);
+    }
+done:
+    afree(&a);
+}
+
+/* ---- dense -------------------------------------------------------------------------- */
+typedef struct dense_case {
+    int n, in, out;
+    int x4d;                /* x given as [n, in/100, 10, 10] (flattened by the op) */
+    int small;
+} dense_case;
+static const dense_case DENSE[] = {
+    /* n    in  out 4d small */
+    {1, 7, 3, 0, 1},
+    {2, 33, 10, 0, 1},
+    {3, 300, 5, 1, 1},      /* two K chunks of 256, 4-D input */
+    {33, 1, 1, 0, 0},
+    {5, 513, 7, 0, 0},
+    {7, 1000, 33, 1, 0},
+    {32, 21632, 10, 0, 0},  /* the seed model's dense layer */
+};
+
+typedef struct dense_loss {
+    int64_t n, in, out;
+    const double *x, *w, *b, *r;
+    double *y;
+} dense_loss;
+static double dense_loss_fn(void *p)
+{
+    dense_loss *d = p;
+    xdr_dense_forward(d->n, d->in, d->out, d->x, d->w, d->b, d->y);
+    double l = 0;
+    for (int64_t i = 0; i < d->n * d->out; ++i) l += d->y[i] * d->r[i];
+    return l;
+}
+
+static void test_dense(xdt *t, const dense_case *dc, int idx)
+{
+    char tag[96];
+    snprintf(tag, sizeof tag, "dense[%d] x%dx%d%s w%dx%d", idx, dc->n, dc->in, dc->x4d ? " (4-D)" : "", dc->out,
+             dc->in);
+    size_t nx = (size_t)dc->n * (size_t)dc->in, nw = (size_t)dc->out * (size_t)dc->in;
+    size_t ny = (size_t)dc->n * (size_t)dc->out, no = (size_t)dc->out;
+    arena a = {0};
+    uint32_t seed = 1000u + 100u * (uint32_t)idx;
+    float *x = afill(&a, nx, seed + 1, -1, 1), *w = afill(&a, nw, seed + 2, -1, 1);
+    float *b = afill(&a, no, seed + 3, -1, 1), *dy = afill(&a, ny, seed + 4, -1, 1);
+    int64_t xs4[4] = {dc->n, dc->in / 100, 10, 10}, xs2[2] = {dc->n, dc->in}, ws[2] = {dc->out, dc->in};
+    int64_t ys[2] = {dc->n, dc->out}, bs[1] = {dc->out};
+    int xnd = dc->x4d ? 4 : 2;
+    const int64_t *xs = dc->x4d ? xs4 : xs2;
+    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, xnd, xs, x), *tw = aup(&a, t, XD_DTYPE_F32, 2, ws, w);
+    xd_tensor *tb = aup(&a, t, XD_DTYPE_F32, 1, bs, b), *tdy = aup(&a, t, XD_DTYPE_F32, 2, ys, dy);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, ys, NULL), *ty0 = aup(&a, t, XD_DTYPE_F32, 2, ys, NULL);
+    xd_tensor *tdx = aup(&a, t, XD_DTYPE_F32, xnd, xs, NULL), *tdw = aup(&a, t, XD_DTYPE_F32, 2, ws, NULL);
+    xd_tensor *tdb = aup(&a, t, XD_DTYPE_F32, 1, bs, NULL);
+    if (a.bad) goto done;
+    out_spec o[5] = {{"forward", T_DENSE_FWD, ny, dc->in, {0}, 0},
+                     {"forward (no bias)", T_DENSE_FWD, ny, dc->in, {0}, 0},
+                     {"backward_data", T_DENSE_BWD_DATA, nx, dc->out, {0}, 0},
+                     {"backward_weights", T_DENSE_BWD_W, nw, dc->n, {0}, 0},
+                     {"backward_bias", T_DENSE_BWD_B, no, dc->n, {0}, 0}};
+    xd_tensor *outs[5] = {ty, ty0, tdx, tdw, tdb};
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, xd_dense_forward(t->ctx, tx, tw, tb, ty), "dense_forward");
+        xdt_ok(t, xd_dense_forward(t->ctx, tx, tw, NULL, ty0), "dense_forward (no bias)");
+        xdt_ok(t, xd_dense_backward_data(t->ctx, tdy, tw, tdx), "dense_backward_data");
+        xdt_ok(t, xd_dense_backward_weights(t->ctx, tx, tdy, tdw), "dense_backward_weights");
+        xdt_ok(t, xd_dense_backward_bias(t->ctx, tdy, tdb), "dense_backward_bias");
+        for (int i = 0; i < 5; ++i) o[i].got[run] = adown(&a, t, outs[i]);
+    }
+    double *xd = adbl(&a, x, nx), *wd = adbl(&a, w, nw), *bd = adbl(&a, b, no), *dyd = adbl(&a, dy, ny);
+    o[0].ref = ad(&a, ny), o[1].ref = ad(&a, ny), o[2].ref = ad(&a, nx), o[3].ref = ad(&a, nw), o[4].ref = ad(&a, no);
+    if (a.bad) goto done;
+    xdr_dense_forward(dc->n, dc->in, dc->out, xd, wd, bd, o[0].ref);
+    xdr_dense_forward(dc->n, dc->in, dc->out, xd, wd, NULL, o[1].ref);
+    xdr_dense_backward_data(dc->n, dc->in, dc->out, dyd, wd, o[2].ref);
+    xdr_dense_backward_weights(dc->n, dc->in, dc->out, xd, dyd, o[3].ref);
+    xdr_dense_backward_bias(dc->n, dc->out, dyd, o[4].ref);
+    compare_outputs(t, tag, o, 5);
+
+    if ((double)ny * (double)dc->in * (double)(nx + nw + no) < 4e7) {
+        dense_loss dl = {dc->n, dc->in, dc->out, xd, wd, bd, dyd, ad(&a, ny)};
+        if (!dl.y) goto done;
+        char what[160];
+        snprintf(what, sizeof what, "%s FD dL/dx", tag);
+        fd_check(t, what, dense_loss_fn, &dl, xd, nx, o[2].got[0], 1e-3);
+        snprintf(what, sizeof what, "%s FD dL/dw", tag);
+        fd_check(t, what, dense_loss_fn, &dl, wd, nw, o[3].got[0], 1e-3);
+        snprintf(what, sizeof what, "%s FD dL/db", tag);
+        fd_check(t, what, dense_loss_fn, &dl, bd, no, o[4].got[0], 1e-3);
+    }
+done:
+    afree(&a);
+}
+
+/* ---- softmax cross-entropy ------------------------------------------------------------- */
+typedef struct xent_case {
+    int n, k;
+    float range;            /* logits uniform in [-range, range) */
+    int small;
+} xent_case;
+static const xent_case XENT[] = {
+    {1, 1, 3, 1}, {1, 10, 3, 1}, {7, 3, 5, 1}, {4, 10, 80, 1}, {32, 10, 3, 0}, {33, 1000, 10, 0},
+};
+
+typedef struct xent_loss {
+    int64_t n, k;
+    const double *z;
+    const int32_t *labels;
+} xent_loss;
+static double xent_loss_fn(void *p)
+{
+    xent_loss *x = p;
+    return xdr_softmax_xent(x->n, x->k, x->z, x->labels, NULL, NULL);
+}
+
+static void test_xent(xdt *t, const xent_case *xc, int idx)
+{
+    char tag[96];
+    snprintf(tag, sizeof tag, "softmax_xent[%d] %dx%d range %g", idx, xc->n, xc->k, (double)xc->range);
+    size_t nz = (size_t)xc->n * (size_t)xc->k, nn = (size_t)xc->n;
+    arena a = {0};
+    float *z = afill(&a, nz, 2000u + (uint32_t)idx, -xc->range, xc->range);
+    int32_t *labels = akeep(&a, calloc(nn, sizeof *labels));
+    if (a.bad) goto done;
+    for (size_t i = 0; i < nn; ++i) labels[i] = (int32_t)((i * 7 + (size_t)idx) % (size_t)xc->k);
+    int64_t zs[2] = {xc->n, xc->k}, ns[1] = {xc->n}, one[1] = {1};
+    xd_tensor *tz = aup(&a, t, XD_DTYPE_F32, 2, zs, z), *tl = aup(&a, t, XD_DTYPE_I32, 1, ns, labels);
+    xd_tensor *tloss = aup(&a, t, XD_DTYPE_F32, 1, one, NULL), *tdz = aup(&a, t, XD_DTYPE_F32, 2, zs, NULL);
+    xd_tensor *trow = aup(&a, t, XD_DTYPE_F32, 1, ns, NULL), *tloss2 = aup(&a, t, XD_DTYPE_F32, 1, one, NULL);
+    if (a.bad) goto done;
+    double kk = (double)xc->k;
+    out_spec o[3] = {{"loss", T_XENT_LOSS, 1, kk + (double)xc->n, {0}, 0},
+                     {"dlogits", T_XENT_GRAD, nz, kk, {0}, 0},
+                     {"row_loss", T_XENT_LOSS, nn, kk, {0}, 0}};
+    xd_tensor *outs[3] = {tloss, tdz, trow};
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, xd_softmax_xent(t->ctx, tz, tl, tloss, tdz, trow), "softmax_xent");
+        for (int i = 0; i < 3; ++i) o[i].got[run] = adown(&a, t, outs[i]);
+    }
+    xdt_ok(t, xd_softmax_xent(t->ctx, tz, tl, tloss2, tdz, NULL), "softmax_xent (no row_loss)");
+    float *loss2 = adown(&a, t, tloss2);
+    double *zd = adbl(&a, z, nz);
+    o[0].ref = ad(&a, 1), o[1].ref = ad(&a, nz), o[2].ref = ad(&a, nn);
+    if (a.bad) goto done;
+    o[0].ref[0] = xdr_softmax_xent(xc->n, xc->k, zd, labels, o[1].ref, o[2].ref);
+    compare_outputs(t, tag, o, 3);
+    char what[160];
+    snprintf(what, sizeof what, "%s loss without row_loss", tag);
+    xdt_bitwise(t, what, loss2, o[0].got[0], 1);
+    if (nz <= 400) {
+        xent_loss xl = {xc->n, xc->k, zd, labels};
+        snprintf(what, sizeof what, "%s FD dloss/dlogits", tag);
+        fd_check(t, what, xent_loss_fn, &xl, zd, nz, o[1].got[0], 1e-4);
+    }
+done:
+    afree(&a);
+}
+
+/* A label outside [0, K) cannot be checked by the host without a read: the
+ * kernel gives a NaN row (and loss) instead of reading out of bounds. */
+static void test_xent_bad_label(xdt *t)
+{
+    arena a = {0};
+    float z[6] = {1, 2, 3, 4, 5, 6};
+    int32_t labels[2] = {1, 3};
+    int64_t zs[2] = {2, 3}, ns[1] = {2}, one[1] = {1};
+    xd_tensor *tz = aup(&a, t, XD_DTYPE_F32, 2, zs, z), *tl = aup(&a, t, XD_DTYPE_I32, 1, ns, labels);
+    xd_tensor *tloss = aup(&a, t, XD_DTYPE_F32, 1, one, NULL), *tdz = aup(&a, t, XD_DTYPE_F32, 2, zs, NULL);
+    xd_tensor *trow = aup(&a, t, XD_DTYPE_F32, 1, ns, NULL);
+    if (a.bad) goto done;
+    xdt_ok(t, xd_softmax_xent(t->ctx, tz, tl, tloss, tdz, trow), "softmax_xent (label out of range)");
+    float *loss = adown(&a, t, tloss), *row = adown(&a, t, trow);
+    if (a.bad) goto done;
+    xdt_check(t, isnan(loss[0]) && !isnan(row[0]) && isnan(row[1]),
+              "softmax_xent with label 3 of 3 classes: loss %g, rows %g %g (want NaN, finite, NaN)", (double)loss[0],
+              (double)row[0], (double)row[1]);
+done:
+    afree(&a);
+}
+
+/* ---- ReLU ---------------------------------------------------------------------------- */
+static void test_relu(xdt *t, size_t n)
+{
+    arena a = {0};
+    float *x = afill(&a, n, 3000u, -1, 1), *dy = afill(&a, n, 3001u, -1, 1);
+    if (a.bad) goto done;
+    static const float special[] = {0.0f, -0.0f, NAN, -NAN, INFINITY, -INFINITY, 1e-45f, -1e-45f, 1.17549435e-38f,
+                                    -3.4e38f};
+    enum { NS = sizeof special / sizeof special[0] };
+    memcpy(x, special, sizeof special);
+    int64_t shape[2] = {2, (int64_t)n / 2};
+    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 2, shape, x), *tdy = aup(&a, t, XD_DTYPE_F32, 2, shape, dy);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, shape, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 2, shape, NULL);
+    if (a.bad) goto done;
+    float *got[2][2];
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, xd_relu_forward(t->ctx, tx, ty), "relu_forward");
+        xdt_ok(t, xd_relu_backward(t->ctx, ty, tdy, tdx), "relu_backward");
+        got[run][0] = adown(&a, t, ty);
+        got[run][1] = adown(&a, t, tdx);
+    }
+    double *xd = adbl(&a, x, n), *dyd = adbl(&a, dy, n), *yr = ad(&a, n), *dxr = ad(&a, n);
+    float *yf = af(&a, n), *dxf = af(&a, n);
+    if (a.bad) goto done;
+    xdt_bitwise(t, "relu_forward run-to-run", got[0][0], got[1][0], n);
+    xdt_bitwise(t, "relu_backward run-to-run", got[0][1], got[1][1], n);
+    /* the reference of an exact op is exact: compare bit for bit */
+    xdr_relu_forward(xd, yr, n);
+    xdr_relu_backward(yr, dyd, dxr, n);
+    for (size_t i = 0; i < n; ++i) yf[i] = (float)yr[i], dxf[i] = (float)dxr[i];
+    xdt_bitwise(t, "relu_forward vs reference", got[0][0], yf, n);
+    xdt_bitwise(t, "relu_backward vs reference", got[0][1], dxf, n);
+    const float *y = got[0][0], *dx = got[0][1];
+    uint32_t u0, u1;
+    memcpy(&u0, &y[0], 4);
+    memcpy(&u1, &y[1], 4);
+    xdt_check(t, u0 == 0 && u1 == 0, "relu(+0), relu(-0) must be +0: got %a, %a", (double)y[0], (double)y[1]);
+    xdt_check(t, isnan(y[2]) && isnan(y[3]), "relu(NaN) must be NaN: got %g, %g", (double)y[2], (double)y[3]);
+    xdt_check(t, y[4] == INFINITY && y[5] == 0 && y[6] == 1e-45f && y[7] == 0,
+              "relu(inf, -inf, denorm, -denorm) = %g %g %g %g", (double)y[4], (double)y[5], (double)y[6], (double)y[7]);
+    xdt_check(t, dx[0] == 0 && dx[1] == 0 && dy[0] != 0 && dy[1] != 0, "relu'(0) must be 0: got %g, %g",
+              (double)dx[0], (double)dx[1]);
+    xdt_check(t, dx[2] == 0 && dx[3] == 0 && dx[6] == dy[6], "relu_backward at NaN / denormal: %g %g %g",
+              (double)dx[2], (double)dx[3], (double)dx[6]);
+done:
+    afree(&a);
+}
+
+/* ---- Adam ----------------------------------------------------------------------------- */
+static void test_adam_scalars(xdt *t)
+{
+    xd_adam_params p = xd_adam_defaults();
+    xdt_check(t, p.lr == 1e-3 && p.beta1 == 0.9 && p.beta2 == 0.999 && p.eps == 1e-7,
+              "xd_adam_defaults: %g %g %g %g", p.lr, p.beta1, p.beta2, p.eps);
+    static const int64_t steps[] = {1, 2, 100, 100000};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; ++i) {
+        int64_t s = steps[i];
+        xd_adam_scalars sc;
+        if (!xdt_check(t, xd_adam_scalars_for(&p, s, &sc) == XD_OK, "xd_adam_scalars_for t=%lld", (long long)s))
+            continue;
+        double bc1 = 1 - pow(0.9, (double)s), bc2 = 1 - pow(0.999, (double)s);
+        xdt_check(t, sc.b1 == (float)0.9 && sc.b2 == (float)0.999 && sc.omb1 == (float)(1 - 0.9) &&
+                         sc.omb2 == (float)(1 - 0.999) && sc.eps == (float)1e-7,
+                  "adam scalars t=%lld: b1 %a b2 %a omb1 %a omb2 %a eps %a", (long long)s, (double)sc.b1,
+                  (double)sc.b2, (double)sc.omb1, (double)sc.omb2, (double)sc.eps);
+        xdt_check(t, sc.sqrt_bc2 == (float)sqrt(bc2) && sc.step == (float)(1e-3 / bc1),
+                  "adam scalars t=%lld: sqrt_bc2 %a (want %a), step %a (want %a)", (long long)s, (double)sc.sqrt_bc2,
+                  (double)(float)sqrt(bc2), (double)sc.step, (double)(float)(1e-3 / bc1));
+    }
+    volatile float b2f = 0.999f; /* the float32 way the scalars must not be computed */
+    xd_adam_scalars sc;
+    xd_adam_scalars_for(&p, 1, &sc);
+    xdt_check(t, sc.omb2 != 1.0f - b2f, "omb2 %a equals 1 - 0.999f in float", (double)sc.omb2);
+    xdt_check(t, xd_adam_scalars_for(&p, 0, &sc) == XD_INVALID_ARGUMENT, "xd_adam_scalars_for t=0 accepted");
+    xd_adam_params bad = p;
+    bad.beta2 = 1.0;
+    xdt_check(t, xd_adam_scalars_for(&bad, 1, &sc) == XD_INVALID_ARGUMENT, "xd_adam_scalars_for beta2=1 accepted");
+}
+
+/* Fixed gradients (the same array every step) or new ones each step; the
+ * gradient magnitudes cycle over 1, 1e-3, 1e-6 and 0 so that eps matters.
+ * Checked at t = 1, 2 and 100 (tolerance: see the table). */
+static void test_adam(xdt *t, size_t n, int varying)
+{
+    const char *kind = varying ? "varying" : "fixed";
+    arena a = {0};
+    float *w0 = afill(&a, n, 4000u, -1e-3f, 1e-3f), *g = af(&a, n);
+    double *w = adbl(&a, w0, n), *m = ad(&a, n), *v = ad(&a, n), *gd = ad(&a, n);
+    /* per-element scales: |g| recurrence of m; sum of |w steps| + max |w| */
+    double *mabs = ad(&a, n), *wpath = ad(&a, n), *wmax = ad(&a, n), *wscale = ad(&a, n), *wprev = ad(&a, n);
+    int64_t shape[1] = {(int64_t)n};
+    xd_tensor *tw = aup(&a, t, XD_DTYPE_F32, 1, shape, w0), *tg = aup(&a, t, XD_DTYPE_F32, 1, shape, NULL);
+    xd_tensor *tm = aup(&a, t, XD_DTYPE_F32, 1, shape, NULL), *tv = aup(&a, t, XD_DTYPE_F32, 1, shape, NULL);
+    if (a.bad) goto done;
+    xd_adam_params p = xd_adam_defaults();
+    static const float mag[4] = {1.0f, 1e-3f, 1e-6f, 0.0f};
+    for (size_t i = 0; i < n; ++i) wmax[i] = fabs(w[i]);
+    for (int64_t s = 1; s <= 100; ++s) {
+        if (s == 1 || varying) {
+            xdt_fill(g, n, 4001u + (uint32_t)(varying ? s : 0), -1, 1);
+            for (size_t i = 0; i < n; ++i) g[i] *= mag[i % 4], gd[i] = g[i];
+            if (!xdt_ok(t, xd_tensor_write(tg, g, n * 4), "tensor_write g")) break;
+        }
+        if (!xdt_ok(t, xd_adam_step(t->ctx, &p, s, tw, tg, tm, tv), "adam_step")) break;
+        memcpy(wprev, w, n * sizeof *w);
+        xdr_adam_step(&p, s, w, gd, m, v, n);
+        for (size_t i = 0; i < n; ++i) {
+            mabs[i] = p.beta1 * mabs[i] + (1 - p.beta1) * fabs(gd[i]);
+            wpath[i] += fabs(w[i] - wprev[i]);
+            wmax[i] = fmax(wmax[i], fabs(w[i]));
+            wscale[i] = wpath[i] + wmax[i];
+        }
+        if (s != 1 && s != 2 && s != 100) continue;
+        float *gw = xdt_download(t, tw), *gm = xdt_download(t, tm), *gv = xdt_download(t, tv);
+        if (gw && gm && gv) {
+            char what[96];
+            double rel = TOL[T_ADAM].rel * (double)s;
+            snprintf(what, sizeof what, "adam %s t=%lld w", kind, (long long)s);
+            close_to(t, T_ADAM, what, gw, w, wscale, n, 0, rel);
+            snprintf(what, sizeof what, "adam %s t=%lld m", kind, (long long)s);
+            close_to(t, T_ADAM, what, gm, m, mabs, n, 0, rel);
+            snprintf(what, sizeof what, "adam %s t=%lld v", kind, (long long)s);
+            close_to(t, T_ADAM, what, gv, v, NULL, n, 0, rel);
+        }
+        free(gw);
+        free(gm);
+        free(gv);
+    }
+done:
+    afree(&a);
+}
+
+/* ---- init ------------------------------------------------------------------------------ */
+static void test_init(xdt *t, size_t n, int stats)
+{
+    arena a = {0};
+    int64_t shape[2] = {(int64_t)n / 8, 8};
+    xd_tensor *tu = aup(&a, t, XD_DTYPE_F32, 2, shape, NULL), *tn = aup(&a, t, XD_DTYPE_F32, 2, shape, NULL);
+    float *hu = af(&a, n), *hn = af(&a, n);
+    if (a.bad) goto done;
+    const int64_t fi = 300, fo = 100;
+    const uint64_t seed = 0x123456789abcdefULL, stream = 7;
+    double limit = sqrt(6.0 / (double)(fi + fo)), stddev = sqrt(2.0 / (double)fi);
+    xdt_ok(t, xd_init_glorot_uniform(t->ctx, tu, seed, stream, fi, fo), "init_glorot_uniform");
+    xdt_ok(t, xd_init_he_normal(t->ctx, tn, seed, stream + 1, fi), "init_he_normal");
+    float *du = adown(&a, t, tu), *dn = adown(&a, t, tn);
+    if (a.bad) goto done;
+    xd_host_init_uniform(hu, n, seed, stream, limit);
+    xd_host_init_normal(hn, n, seed, stream + 1, stddev);
+    xdt_bitwise(t, "init_glorot_uniform vs host", du, hu, n);
+    xdt_bitwise(t, "init_he_normal vs host", dn, hn, n);
+    float lf = (float)limit;
+    size_t out = 0, bad = 0;
+    double sum = 0, sq = 0, umin = INFINITY, umax = -INFINITY;
+    for (size_t i = 0; i < n; ++i) {
+        if (!(du[i] >= -lf && du[i] < lf)) out++;
+        if (!isfinite(dn[i])) bad++;
+        sum += dn[i], sq += (double)dn[i] * dn[i];
+        umin = fmin(umin, du[i]), umax = fmax(umax, du[i]);
+    }
+    xdt_check(t, out == 0, "glorot: %zu of %zu values outside [-%g, %g)", out, n, (double)lf, (double)lf);
+    xdt_check(t, bad == 0, "he_normal: %zu non-finite values", bad);
+    if (stats) {
+        double mean = sum / (double)n, sd = sqrt(sq / (double)n - mean * mean);
+        printf("  he_normal n=%zu: mean %.3g, std %.6g (want %.6g); glorot range [%.6g, %.6g] of +-%.6g\n", n, mean,
+               sd, stddev, umin, umax, limit);
+        xdt_check(t, fabs(mean) < 5 * stddev / sqrt((double)n), "he_normal mean %g beyond 5 sigma", mean);
+        xdt_check(t, fabs(sd / stddev - 1) < 5 / sqrt(2.0 * (double)n), "he_normal std %g, want %g", sd, stddev);
+        xdt_check(t, umin < -0.999 * limit && umax > 0.999 * limit, "glorot range [%g, %g] does not reach +-%g", umin,
+                  umax, limit);
+    }
+    /* another stream, another draw */
+    xdt_ok(t, xd_init_glorot_uniform(t->ctx, tu, seed, stream + 2, fi, fo), "init_glorot_uniform");
+    float *du2 = adown(&a, t, tu);
+    if (du2) xdt_check(t, memcmp(du, du2, n * 4) != 0, "glorot: streams %llu and %llu give the same values",
+                       (unsigned long long)stream, (unsigned long long)stream + 2);
+    xdt_ok(t, xd_init_zeros(t->ctx, tu), "init_zeros");
+    float *z = adown(&a, t, tu);
+    if (z) {
+        size_t nz = 0;
+        for (size_t i = 0; i < n; ++i) nz += z[i] != 0;
+        xdt_check(t, nz == 0, "init_zeros left %zu non-zeros", nz);
+    }
+done:
+    afree(&a);
+}
+
+/* ---- argument checks ----------------------------------------------------------------------- */
+static void expect_fail(xdt *t, xd_status got, xd_status want, const char *op, const char *call)
+{
+    const char *err = xd_context_last_error(t->ctx);
+    xdt_check(t, got == want && err && strstr(err, op), "%s: got %s (want %s), last error \"%s\" (want it to name %s)",
+              call, xd_status_name(got), xd_status_name(want), err ? err : "(null)", op);
+}
+#define EXPECT_FAIL(call, want, op) expect_fail(t, (call), (want), (op), #call)
+
+static void test_arguments(xdt *t)
+{
+    arena a = {0};
+    int64_t x3[4] = {1, 3, 5, 5}, x2[4] = {1, 2, 5, 5}, w3[4] = {2, 3, 3, 3}, y3[4] = {1, 2, 3, 3};
+    int64_t y4[4] = {1, 2, 4, 4}, n2[1] = {2}, n3[1] = {3}, d26[2] = {2, 6}, d46[2] = {4, 6}, d47[2] = {4, 7};
+    int64_t d24[2] = {2, 4}, d23[2] = {2, 3}, n1[1] = {1}, n5[1] = {5}, n6[1] = {6};
+    xd_tensor *x = aup(&a, t, XD_DTYPE_F32, 4, x3, NULL), *xb = aup(&a, t, XD_DTYPE_F32, 4, x2, NULL);
+    xd_tensor *w = aup(&a, t, XD_DTYPE_F32, 4, w3, NULL), *y = aup(&a, t, XD_DTYPE_F32, 4, y3, NULL);
+    xd_tensor *yb = aup(&a, t, XD_DTYPE_F32, 4, y4, NULL), *b2 = aup(&a, t, XD_DTYPE_F32, 1, n2, NULL);
+    xd_tensor *b3 = aup(&a, t, XD_DTYPE_F32, 1, n3, NULL), *dx = aup(&a, t, XD_DTYPE_F32, 2, d26, NULL);
+    xd_tensor *dw = aup(&a, t, XD_DTYPE_F32, 2, d46, NULL), *dwb = aup(&a, t, XD_DTYPE_F32, 2, d47, NULL);
+    xd_tensor *dy = aup(&a, t, XD_DTYPE_F32, 2, d24, NULL), *z = aup(&a, t, XD_DTYPE_F32, 2, d23, NULL);
+    xd_tensor *l2 = aup(&a, t, XD_DTYPE_I32, 1, n2, NULL), *l3 = aup(&a, t, XD_DTYPE_I32, 1, n3, NULL);
+    xd_tensor *loss = aup(&a, t, XD_DTYPE_F32, 1, n1, NULL), *v5 = aup(&a, t, XD_DTYPE_F32, 1, n5, NULL);
+    xd_tensor *v5b = aup(&a, t, XD_DTYPE_F32, 1, n5, NULL), *v6 = aup(&a, t, XD_DTYPE_F32, 1, n6, NULL);
+    if (a.bad) goto done;
+    xd_context *c = t->ctx;
+    xd_conv2d_params p = xd_conv2d_valid(1, 1), p0 = xd_conv2d_valid(0, 1), pbig = {1, 1, 3, 0, 0, 0};
+    xd_adam_params ap = xd_adam_defaults(), aneg = ap;
+    aneg.lr = -1;
+    EXPECT_FAIL(xd_conv2d_forward(c, &p, xb, w, b2, y), XD_SHAPE_MISMATCH, "conv2d_forward");
+    EXPECT_FAIL(xd_conv2d_forward(c, &p, x, w, b2, yb), XD_SHAPE_MISMATCH, "conv2d_forward");
+    EXPECT_FAIL(xd_conv2d_forward(c, &p, x, w, b3, y), XD_SHAPE_MISMATCH, "conv2d_forward");
+    EXPECT_FAIL(xd_conv2d_forward_relu(c, &p0, x, w, b2, y), XD_INVALID_ARGUMENT, "conv2d_forward_relu");
+    EXPECT_FAIL(xd_conv2d_forward(c, &pbig, x, w, b2, y), XD_INVALID_ARGUMENT, "conv2d_forward");
+    EXPECT_FAIL(xd_conv2d_forward(c, NULL, x, w, b2, y), XD_INVALID_ARGUMENT, "conv2d_forward");
+    EXPECT_FAIL(xd_conv2d_forward(c, &p, x, w, b2, dy), XD_SHAPE_MISMATCH, "conv2d_forward");
+    EXPECT_FAIL(xd_conv2d_backward_data(c, &p, y, w, xb), XD_SHAPE_MISMATCH, "conv2d_backward_data");
+    EXPECT_FAIL(xd_conv2d_backward_weights(c, &p, xb, y, w), XD_SHAPE_MISMATCH, "conv2d_backward_weights");
+    EXPECT_FAIL(xd_conv2d_backward_weights(c, &p, x, yb, w), XD_SHAPE_MISMATCH, "conv2d_backward_weights");
+    EXPECT_FAIL(xd_conv2d_backward_bias(c, y, b3), XD_SHAPE_MISMATCH, "conv2d_backward_bias");
+    EXPECT_FAIL(xd_dense_forward(c, dx, dwb, NULL, dy), XD_SHAPE_MISMATCH, "dense_forward");
+    EXPECT_FAIL(xd_dense_forward(c, dx, dw, NULL, z), XD_SHAPE_MISMATCH, "dense_forward");
+    EXPECT_FAIL(xd_dense_forward(c, dx, dw, b3, dy), XD_SHAPE_MISMATCH, "dense_forward");
+    EXPECT_FAIL(xd_dense_backward_data(c, dy, dwb, dx), XD_SHAPE_MISMATCH, "dense_backward_data");
+    EXPECT_FAIL(xd_dense_backward_data(c, z, dw, dx), XD_SHAPE_MISMATCH, "dense_backward_data");
+    EXPECT_FAIL(xd_dense_backward_weights(c, dx, dy, dwb), XD_SHAPE_MISMATCH, "dense_backward_weights");
+    EXPECT_FAIL(xd_dense_backward_bias(c, dy, b3), XD_SHAPE_MISMATCH, "dense_backward_bias");
+    EXPECT_FAIL(xd_softmax_xent(c, z, l3, loss, z, NULL), XD_SHAPE_MISMATCH, "softmax_xent");
+    EXPECT_FAIL(xd_softmax_xent(c, z, b2, loss, z, NULL), XD_INVALID_ARGUMENT, "softmax_xent");
+    EXPECT_FAIL(xd_softmax_xent(c, z, l2, b2, z, NULL), XD_SHAPE_MISMATCH, "softmax_xent");
+    EXPECT_FAIL(xd_softmax_xent(c, z, l2, loss, dy, NULL), XD_SHAPE_MISMATCH, "softmax_xent");
+    EXPECT_FAIL(xd_softmax_xent(c, z, l2, loss, z, b3), XD_SHAPE_MISMATCH, "softmax_xent");
+    EXPECT_FAIL(xd_adam_step(c, &ap, 0, v5, v5b, v5, v5), XD_INVALID_ARGUMENT, "adam_step");
+    EXPECT_FAIL(xd_adam_step(c, &aneg, 1, v5, v5b, v5, v5), XD_INVALID_ARGUMENT, "adam_step");
+    EXPECT_FAIL(xd_adam_step(c, &ap, 1, v5, v5b, v6, v5), XD_SHAPE_MISMATCH, "adam_step");
+    EXPECT_FAIL(xd_adam_step(c, &ap, 1, v5, NULL, v5, v5), XD_INVALID_ARGUMENT, "adam_step");
+    EXPECT_FAIL(xd_relu_forward(c, v5, v6), XD_SHAPE_MISMATCH, "relu_forward");
+    EXPECT_FAIL(xd_relu_forward(c, NULL, v6), XD_INVALID_ARGUMENT, "relu_forward");
+    EXPECT_FAIL(xd_relu_backward(c, v5, v5b, v6), XD_SHAPE_MISMATCH, "relu_backward");
+    EXPECT_FAIL(xd_relu_forward(c, l2, b2), XD_INVALID_ARGUMENT, "relu_forward");
+    EXPECT_FAIL(xd_init_he_normal(c, v5, 1, 0, 0), XD_INVALID_ARGUMENT, "init_he_normal");
+    EXPECT_FAIL(xd_init_glorot_uniform(c, v5, 1, 0, 3, 0), XD_INVALID_ARGUMENT, "init_glorot_uniform");
+    EXPECT_FAIL(xd_init_uniform(c, v5, 1, 0, NAN), XD_INVALID_ARGUMENT, "init_uniform");
+    EXPECT_FAIL(xd_init_uniform(c, v5, 1, 0, -1.0), XD_INVALID_ARGUMENT, "init_uniform");
+    xdt_check(t, xd_conv2d_out_size(2, 3, 1, 0, 0) < 1 && xd_conv2d_out_size(5, 3, 0, 0, 0) < 1,
+              "xd_conv2d_out_size accepts impossible parameters");
+    /* the context is still usable after the refusals */
+    xdt_ok(t, xd_relu_forward(c, v5, v5b), "relu_forward after refusals");
+    xdt_ok(t, xd_context_finish(c), "context_finish after refusals");
+done:
+    afree(&a);
+}
+
+int main(int argc, char **argv)
+{
+    xdt t;
+    int rc = xdt_init(&t, "test_ops", argc, argv);
+    if (rc) return rc;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < sizeof CONV / sizeof CONV[0]; ++i)
+        if (CONV[i].small || !t.small) test_conv(&t, &CONV[i], (int)i);
+    for (size_t i = 0; i < sizeof DENSE / sizeof DENSE[0]; ++i)
+        if (DENSE[i].small || !t.small) test_dense(&t, &DENSE[i], (int)i);
+    for (size_t i = 0; i < sizeof XENT / sizeof XENT[0]; ++i)
+        if (XENT[i].small || !t.small) test_xent(&t, &XENT[i], (int)i);
+    test_xent_bad_label(&t);
+    test_relu(&t, t.small ? 64 : 4096);
+    test_adam_scalars(&t);
+    test_adam(&t, t.small ? 64 : 4099, 0);
+    test_adam(&t, t.small ? 64 : 4099, 1);
+    test_init(&t, t.small ? 1024 : (size_t)1 << 20, !t.small);
+    test_arguments(&t);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    printf("max errors against the reference (ratio = worst error / allowed error):\n");
+    for (int i = 0; i < T_COUNT; ++i)
+        if (seen[i].checks)
+            printf("  %-24s abs %.1e x sqrt(K) rms, rel %.1e: max error %.3g, ratio %.3f (%d checks)\n", TOL[i].op,
+                   TOL[i].abs, TOL[i].rel, seen[i].max_err, seen[i].max_ratio, seen[i].checks);
+    printf("time %.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    return xdt_finish(&t);
+}

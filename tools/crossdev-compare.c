@@ -1,6 +1,8 @@
 /* crossdev-compare: the command-line face of libcrossdev.  It parses
  * arguments, calls the library and prints; all the work is in host/. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ static void usage_main(FILE *out)
             "\n"
             "commands:\n"
             "  list       the OpenCL devices found, with ids and fp capabilities\n"
+            "  run        one seeded training on one device, written as a trace\n"
             "\n"
             "Device selectors: 'all', 'P:D' (platform and device index) or a\n"
             "case-insensitive substring of the id; several separated by commas.\n"
@@ -173,6 +176,281 @@ static int cmd_list(int argc, char **argv)
     return 0;
 }
 
+
+/* ---- shared option parsing ------------------------------------------------------ */
+/* Strict integer: the whole string, in [lo, hi]; the message names the option. */
+static int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno == ERANGE) {
+        fprintf(stderr, "%s: %s: '%s' is not a number\n", prog, opt, s);
+        return 0;
+    }
+    if (v < lo || v > hi) {
+        fprintf(stderr, "%s: %s: %lld is outside %lld..%lld\n", prog, opt, v, (long long)lo, (long long)hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int parse_f64(const char *opt, const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno == ERANGE || !(v > 0) || v > 1e30) {
+        fprintf(stderr, "%s: %s: '%s' is not a positive number\n", prog, opt, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* "1,2,3,5" -> sorted list (malloc'ed) */
+static int parse_list(const char *opt, const char *s, int64_t **out, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *p = s; *p; ++p) cap += *p == ',';
+    int64_t *v = calloc(cap, sizeof *v);
+    char *copy = strdup(s);
+    if (!v || !copy) {
+        free(v);
+        free(copy);
+        return 0;
+    }
+    size_t k = 0;
+    for (char *tok = copy, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = '\0';
+        if (!parse_i64(opt, tok, 0, INT64_C(1) << 40, &v[k++])) {
+            free(v);
+            free(copy);
+            return 0;
+        }
+    }
+    free(copy);
+    *out = v;
+    *n = k;
+    return 1;
+}
+
+static volatile sig_atomic_t g_stop = 0;
+static int g_signal = 0;
+static void on_signal(int sig)
+{
+    g_stop = 1;
+    g_signal = sig;
+}
+
+static void progress(void *user, int64_t step, int64_t steps, float loss, double seconds)
+{
+    (void)user;
+    if (step % 25 != 0 && step != steps) return;
+    fprintf(stderr, "\r  step %lld/%lld  loss %.4f  %.1f steps/s   ", (long long)step, (long long)steps, (double)loss,
+            seconds > 0 ? (double)step / seconds : 0.0);
+    if (step == steps) fputc('\n', stderr);
+}
+
+/* Loads --data DIR (or Fashion-MNIST), or the labelled synthetic set. */
+static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int quiet)
+{
+    xd_dataset *d = NULL;
+    char err[1024] = "";
+    if (synthetic) {
+        if (xd_dataset_synthetic(seed, 6000, 1000, &d) != XD_OK) fprintf(stderr, "%s: cannot make synthetic data\n", prog);
+        else if (!quiet) fprintf(stderr, "%s: using a SEEDED SYNTHETIC dataset (not real data)\n", prog);
+        return d;
+    }
+    const char *path = dir ? dir : XD_FASHION_MNIST_DIR;
+    struct stat sb;
+    if (!dir && stat(path, &sb) != 0) {
+        fprintf(stderr,
+                "%s: %s not found (install dataset-fashion-mnist); using a SEEDED SYNTHETIC dataset instead — "
+                "results are NOT from real data\n",
+                prog, path);
+        if (xd_dataset_synthetic(seed, 6000, 1000, &d) != XD_OK) fprintf(stderr, "%s: cannot make synthetic data\n", prog);
+        return d;
+    }
+    if (xd_dataset_load_idx(path, &d, err, sizeof err) != XD_OK) {
+        fprintf(stderr, "%s: data: %s\n", prog, err);
+        return NULL;
+    }
+    return d;
+}
+
+/* Resolves a selector to exactly one device. */
+static const xd_device_info *pick_one(xd_device_list *list, const char *sel)
+{
+    size_t n = xd_device_list_count(list);
+    size_t *idx = calloc(n ? n : 1, sizeof *idx), cnt = 0;
+    char err[2048];
+    const xd_device_info *d = NULL;
+    if (!idx) return NULL;
+    if (xd_device_select(list, sel, idx, &cnt, err, sizeof err) != XD_OK) {
+        fprintf(stderr, "%s: --device: %s\n", prog, err);
+    } else if (cnt != 1) {
+        fprintf(stderr, "%s: --device '%s' matches %zu devices; pick one (e.g. by P:D):", prog, sel, cnt);
+        for (size_t i = 0; i < cnt; ++i) fprintf(stderr, " %s", xd_device_list_get(list, idx[i])->id);
+        fputc('\n', stderr);
+    } else {
+        d = xd_device_list_get(list, idx[0]);
+    }
+    free(idx);
+    return d;
+}
+
+/* ---- run -------------------------------------------------------------------------- */
+static void usage_run(FILE *out)
+{
+    fprintf(out,
+            "usage: %s run --device SEL --out TRACE [options]\n"
+            "  --device SEL          one device (see 'list'); required\n"
+            "  --out DIR             trace directory to create (must not exist); required\n"
+            "  --mode M              reproducible (default) or fast\n"
+            "  --seed S              0..2^63-1 (default 42)\n"
+            "  --steps N | --epochs E  training length (default: 1 epoch)\n"
+            "  --batch B             batch size (default 32; the final partial batch is dropped)\n"
+            "  --lr X                Adam learning rate (default 0.001)\n"
+            "  --data DIR            MNIST-format IDX files (default %s)\n"
+            "  --synthetic           a seeded synthetic dataset, labelled as such everywhere\n"
+            "  --snapshot-every K    also snapshot every K steps\n"
+            "  --snapshot-at LIST    snapshot exactly at these steps (plus 0 and the end)\n"
+            "  --resume TRACE        continue TRACE from its last snapshot to --steps\n"
+            "  --hash-ops            hash every op's output at every step\n"
+            "  --eval-every K        evaluate on the test set every K steps (always at the end)\n"
+            "  --keep-going          record a NaN/Inf and keep training (default: stop there)\n"
+            "exit status: 0 trained, 1 a NaN/Inf appeared (recorded), 2 usage or run error,\n"
+            "130/143 interrupted (no trace left behind)\n",
+            prog, XD_FASHION_MNIST_DIR);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    xd_train_config cfg = xd_train_defaults();
+    const char *sel = NULL, *data_dir = NULL;
+    int synthetic = 0, quiet = 0;
+    xd_mode mode = XD_MODE_REPRODUCIBLE;
+    int64_t *snap_list = NULL, v;
+    size_t nsnap = 0;
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, 'd'},    {"out", required_argument, NULL, 'o'},
+        {"mode", required_argument, NULL, 'm'},      {"seed", required_argument, NULL, 's'},
+        {"steps", required_argument, NULL, 'n'},     {"epochs", required_argument, NULL, 'e'},
+        {"batch", required_argument, NULL, 'b'},     {"lr", required_argument, NULL, 'l'},
+        {"data", required_argument, NULL, 'D'},      {"synthetic", no_argument, NULL, 'S'},
+        {"snapshot-every", required_argument, NULL, 'k'}, {"snapshot-at", required_argument, NULL, 'a'},
+        {"resume", required_argument, NULL, 'r'},    {"hash-ops", no_argument, NULL, 'H'},
+        {"eval-every", required_argument, NULL, 'E'}, {"keep-going", no_argument, NULL, 'K'},
+        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c, ok = 1;
+    optind = 1;
+    opterr = 0;
+    while (ok && (c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': sel = optarg; break;
+        case 'o': cfg.out_dir = optarg; break;
+        case 'm':
+            if (xd_mode_parse(optarg, &mode) != XD_OK) {
+                fprintf(stderr, "%s: --mode: '%s' is not reproducible or fast\n", prog, optarg);
+                ok = 0;
+            }
+            break;
+        case 's':
+            ok = parse_i64("--seed", optarg, 0, INT64_MAX, &v);
+            cfg.seed = (uint64_t)v;
+            break;
+        case 'n': ok = parse_i64("--steps", optarg, 1, INT64_C(1) << 31, &cfg.steps); break;
+        case 'e': ok = parse_i64("--epochs", optarg, 1, 100000, &cfg.epochs); break;
+        case 'b': ok = parse_i64("--batch", optarg, 1, 1 << 20, &cfg.batch); break;
+        case 'l': ok = parse_f64("--lr", optarg, &cfg.adam.lr); break;
+        case 'D': data_dir = optarg; break;
+        case 'S': synthetic = 1; break;
+        case 'k': ok = parse_i64("--snapshot-every", optarg, 1, INT64_C(1) << 31, &cfg.snapshot_every); break;
+        case 'a': ok = parse_list("--snapshot-at", optarg, &snap_list, &nsnap); break;
+        case 'r': cfg.resume = optarg; break;
+        case 'H': cfg.hash_ops = 1; break;
+        case 'E': ok = parse_i64("--eval-every", optarg, 1, INT64_C(1) << 31, &cfg.eval_every); break;
+        case 'K': cfg.stop_on_nonfinite = 0; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage_run(stdout); free(snap_list); return 0;
+        case ':': fprintf(stderr, "%s run: option '%s' needs a value\n", prog, argv[optind - 1]); ok = 0; break;
+        default: fprintf(stderr, "%s run: unknown option '%s'; see '%s run --help'\n", prog, argv[optind - 1], prog); ok = 0;
+        }
+    }
+    if (ok && optind < argc) {
+        fprintf(stderr, "%s run: unexpected argument '%s'\n", prog, argv[optind]);
+        ok = 0;
+    }
+    if (ok && !sel) {
+        fprintf(stderr, "%s run: --device is required\n", prog);
+        ok = 0;
+    }
+    if (ok && !cfg.out_dir) {
+        fprintf(stderr, "%s run: --out is required\n", prog);
+        ok = 0;
+    }
+    if (ok && cfg.steps) cfg.epochs = 0;
+    if (ok && synthetic && data_dir) {
+        fprintf(stderr, "%s run: --data and --synthetic exclude each other\n", prog);
+        ok = 0;
+    }
+    if (!ok) {
+        free(snap_list);
+        return EXIT_USAGE;
+    }
+    cfg.snapshot_at = snap_list;
+    cfg.n_snapshot_at = nsnap;
+
+    int rc = EXIT_USAGE;
+    xd_dataset *data = NULL;
+    xd_context *ctx = NULL;
+    xd_device_list *list = load_devices();
+    const xd_device_info *dev = list ? pick_one(list, sel) : NULL;
+    if (!dev) goto out;
+    data = load_data(data_dir, synthetic, cfg.seed, quiet);
+    if (!data) goto out;
+    xd_status st = xd_context_create(dev, mode, &ctx);
+    if (st != XD_OK) {
+        fprintf(stderr, "%s: %s mode on %s: %s\n", prog, xd_mode_string(mode), dev->id, xd_context_last_error(ctx));
+        goto out;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    cfg.stop = &g_stop;
+    if (!quiet && isatty(STDERR_FILENO)) cfg.progress = progress;
+    char err[2048] = "";
+    xd_train_result res;
+    st = xd_train_run(ctx, data, &cfg, &res, err, sizeof err);
+    if (st == XD_OK || st == XD_NOT_FINITE) {
+        if (!quiet)
+            printf("%s: %lld steps on %s (%s, %s data), final loss %.6f, test accuracy %.4f, %.1f images/s "
+                   "(steady), %.2f s total -> %s\n",
+                   prog, (long long)res.steps_done, dev->id, xd_mode_string(mode), data->name, (double)res.final_loss,
+                   res.test_accuracy, res.seconds_steps > 0 ? (double)(res.steps_done * cfg.batch) / res.seconds_steps : 0.0,
+                   res.seconds_total, cfg.out_dir);
+        if (st == XD_NOT_FINITE) fprintf(stderr, "%s: %s\n", prog, err);
+        rc = st == XD_OK ? 0 : 1;
+    } else if (st == XD_INTERRUPTED) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        rc = 128 + (g_signal ? g_signal : SIGINT);
+    } else {
+        fprintf(stderr, "%s: run failed: %s\n", prog, err);
+    }
+out:
+    xd_context_destroy(ctx);
+    xd_dataset_destroy(data);
+    xd_device_list_destroy(list);
+    free(snap_list);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     default_environment();
@@ -190,6 +468,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'; see '%s --help'\n", prog, cmd, prog);
     return EXIT_USAGE;
 }

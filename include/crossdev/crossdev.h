@@ -11,6 +11,8 @@
 #include "crossdev/context.h"
 #include "crossdev/ops.h"
 #include "crossdev/hostmath.h"
+#include "crossdev/train.h"
+#include "crossdev/trace.h"
 
 #ifdef __cplusplus
 extern "C" {

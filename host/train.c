@@ -1,0 +1,598 @@
+/* Training: seeded shuffle, batches, forward/backward/Adam through the model,
+ * per-step hashes, snapshots and evaluation, all recorded into a trace that
+ * appears under its final name only when complete. */
+#define _GNU_SOURCE /* renameat2 */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cl/xd_math.h"
+#include "crossdev/trace.h"
+#include "trace_write.h"
+
+#define XD_SHUFFLE_STREAM UINT64_C(0x5348554600000000) /* "SHUF" << 32 | epoch */
+
+xd_train_config xd_train_defaults(void)
+{
+    xd_train_config c;
+    memset(&c, 0, sizeof c);
+    c.model = "seed-cnn";
+    c.seed = 42;
+    c.batch = 32;
+    c.epochs = 1;
+    c.adam = xd_adam_defaults();
+    c.stop_on_nonfinite = 1;
+    return c;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+size_t xd_default_snapshots(int64_t steps, int64_t *out, size_t cap)
+{
+    static const int64_t early[] = {0, 1, 2, 3, 5, 10, 20, 50, 100, 101};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof early / sizeof early[0]; ++i)
+        if (early[i] <= steps) {
+            if (n < cap) out[n] = early[i];
+            ++n;
+        }
+    for (int64_t k = 500; k < steps; k += 500) {
+        if (n < cap) out[n] = k;
+        ++n;
+        if (k + 1 <= steps) {
+            if (n < cap) out[n] = k + 1;
+            ++n;
+        }
+    }
+    if (n < cap) out[n] = steps;
+    ++n;
+    if (n <= cap) {
+        qsort(out, n, sizeof *out, cmp_i64);
+        size_t u = 0;
+        for (size_t i = 0; i < n; ++i)
+            if (u == 0 || out[i] != out[u - 1]) out[u++] = out[i];
+        n = u;
+    }
+    return n;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct run {
+    xd_context *ctx;
+    xd_model *m;
+    const xd_dataset *d;
+    const xd_train_config *cfg;
+    char tmpdir[4096];
+    float *buf;             /* host staging, large enough for any tensor */
+    size_t buf_count;
+    json_t *op_names;       /* filled during the first recorded step */
+    json_t *op_row;         /* current step's op hashes */
+    int naming_ops;
+    xd_status hook_status;
+    char *err;
+    size_t errlen;
+} run;
+
+/* Reads a tensor to the host staging buffer; returns its hash. */
+static xd_status read_hash(run *r, const xd_tensor *t, uint64_t *hash, int *finite)
+{
+    size_t n = xd_tensor_count(t);
+    xd_status st = xd_tensor_read(t, r->buf, n * 4);
+    if (st != XD_OK) {
+        xd_format(r->err, r->errlen, "%s", xd_context_last_error(r->ctx));
+        return st;
+    }
+    *hash = xd_hash_bytes(r->buf, n * 4);
+    if (finite) {
+        *finite = 1;
+        for (size_t i = 0; i < n; ++i)
+            if (!isfinite(r->buf[i])) {
+                *finite = 0;
+                break;
+            }
+    }
+    return XD_OK;
+}
+
+static void op_hook(void *user, const char *op, const xd_tensor *out)
+{
+    run *r = user;
+    if (r->hook_status != XD_OK) return;
+    uint64_t h;
+    r->hook_status = read_hash(r, out, &h, NULL);
+    if (r->hook_status != XD_OK) return;
+    char hex[24];
+    xd_hash_hex(h, hex);
+    json_array_append_new(r->op_row, json_string(hex));
+    if (r->naming_ops) json_array_append_new(r->op_names, json_string(op));
+}
+
+/* Hashes of every parameter, m and v (in the trace's tensor order). */
+static xd_status state_hashes(run *r, json_t *row, int64_t *nonfinite_at, int64_t step, char *nf_name, size_t nf_cap)
+{
+    for (int i = 0; i < r->m->nparams; ++i) {
+        const xd_param *p = &r->m->params[i];
+        const xd_tensor *ts[3] = {p->w, p->m, p->v};
+        static const char *const suffix[3] = {"", ".m", ".v"};
+        for (int k = 0; k < 3; ++k) {
+            uint64_t h;
+            int finite;
+            xd_status st = read_hash(r, ts[k], &h, &finite);
+            if (st != XD_OK) return st;
+            char hex[24];
+            xd_hash_hex(h, hex);
+            json_array_append_new(row, json_string(hex));
+            if (!finite && *nonfinite_at < 0) {
+                *nonfinite_at = step;
+                snprintf(nf_name, nf_cap, "%s%s", p->name, suffix[k]);
+            }
+        }
+    }
+    return XD_OK;
+}
+
+/* Fisher-Yates over 0..n-1 driven by Philox stream SHUF|epoch; index j from
+ * a 32-bit word w as (w * (i+1)) >> 32 (bias below 2^-15 for n < 2^17). */
+static void shuffle(int32_t *perm, int64_t n, uint64_t seed, int64_t epoch)
+{
+    for (int64_t i = 0; i < n; ++i) perm[i] = (int32_t)i;
+    uint64_t stream = XD_SHUFFLE_STREAM | (uint64_t)epoch;
+    for (int64_t i = n - 1, k = 0; i > 0; --i, ++k) {
+        uint32_t w = xd_philox_word(seed, stream, (uint64_t)k);
+        int64_t j = (int64_t)(((uint64_t)w * (uint64_t)(i + 1)) >> 32);
+        int32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+/* Loads samples idx[0..B) into the model's input and labels. */
+static xd_status load_batch(run *r, const float *xs, const int32_t *ys, const int32_t *idx, int64_t B)
+{
+    const size_t px = (size_t)(r->d->height * r->d->width);
+    int32_t *labels = (int32_t *)(r->buf + (size_t)B * px);
+    for (int64_t b = 0; b < B; ++b) {
+        memcpy(r->buf + (size_t)b * px, xs + (size_t)idx[b] * px, px * 4);
+        labels[b] = ys[idx[b]];
+    }
+    xd_status st = xd_tensor_write(r->m->input, r->buf, (size_t)B * px * 4);
+    if (st == XD_OK) st = xd_tensor_write(r->m->labels, labels, (size_t)B * 4);
+    if (st != XD_OK) xd_format(r->err, r->errlen, "%s", xd_context_last_error(r->ctx));
+    return st;
+}
+
+/* Test-set loss and accuracy with the training batch size; the last partial
+ * batch is padded with sample 0 and the padding ignored.  Sums in double,
+ * in sample order. */
+static xd_status evaluate(run *r, double *loss, double *acc)
+{
+    const int64_t B = r->m->batch, n = r->d->n_test, K = r->m->classes;
+    int32_t *idx = malloc((size_t)B * sizeof *idx);
+    float *rows = malloc((size_t)B * 4), *logits = malloc((size_t)(B * K) * 4);
+    xd_status st = XD_OK;
+    double lsum = 0;
+    int64_t correct = 0;
+    if (!idx || !rows || !logits) {
+        xd_format(r->err, r->errlen, "out of host memory (evaluation)");
+        st = XD_OUT_OF_HOST_MEMORY;
+    }
+    for (int64_t s = 0; st == XD_OK && s < n; s += B) {
+        int64_t valid = (n - s < B) ? n - s : B;
+        for (int64_t b = 0; b < B; ++b) idx[b] = (int32_t)(b < valid ? s + b : 0);
+        st = load_batch(r, r->d->test_x, r->d->test_y, idx, B);
+        if (st == XD_OK) st = xd_model_forward(r->m, NULL, NULL);
+        if (st == XD_OK) st = xd_tensor_read(r->m->row_loss, rows, (size_t)B * 4);
+        if (st == XD_OK) st = xd_tensor_read(xd_model_logits(r->m), logits, (size_t)(B * K) * 4);
+        if (st != XD_OK) {
+            xd_format(r->err, r->errlen, "evaluation: %s", xd_context_last_error(r->ctx));
+            break;
+        }
+        for (int64_t b = 0; b < valid; ++b) {
+            lsum += rows[b];
+            int64_t best = 0;
+            for (int64_t c = 1; c < K; ++c)
+                if (logits[b * K + c] > logits[b * K + best]) best = c;
+            correct += best == r->d->test_y[s + b];
+        }
+    }
+    *loss = lsum / (double)n;
+    *acc = (double)correct / (double)n;
+    free(idx);
+    free(rows);
+    free(logits);
+    return st;
+}
+
+static json_t *real_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static int in_list(const int64_t *v, size_t n, int64_t x)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (v[i] == x) return 1;
+    return 0;
+}
+
+/* Copies the files of src/step-XXXXXX into dst/step-XXXXXX (resume). */
+static xd_status copy_snapshot(const char *src, const char *dst, int64_t step, const xd_trace *t, char *err,
+                               size_t errlen)
+{
+    char sd[4200], dd[4200];
+    snprintf(sd, sizeof sd, "%s/step-%06lld", src, (long long)step);
+    snprintf(dd, sizeof dd, "%s/step-%06lld", dst, (long long)step);
+    xd_status st = xd_mkdir_new(dd, err, errlen);
+    for (size_t i = 0; st == XD_OK && i < t->ntensors; ++i) {
+        char sp[4400], dp[4400];
+        snprintf(sp, sizeof sp, "%s/%s.npy", sd, t->tensor_names[i]);
+        snprintf(dp, sizeof dp, "%s/%s.npy", dd, t->tensor_names[i]);
+        xd_npy_array a;
+        st = xd_npy_read(sp, &a, err, errlen);
+        if (st == XD_OK) st = xd_npy_write(dp, a.dtype, a.ndim, a.shape, a.data, err, errlen);
+        xd_npy_free(&a);
+    }
+    return st;
+}
+
+static int exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_config *cfg, xd_train_result *res,
+                       char *err, size_t errlen)
+{
+    if (!ctx || !d || !cfg || !cfg->out_dir) return XD_INVALID_ARGUMENT;
+    double t0 = now();
+    xd_train_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    res->test_loss = res->test_accuracy = NAN;
+    res->first_nonfinite_step = -1;
+
+    if (cfg->batch < 1 || cfg->batch > d->n_train) {
+        xd_format(err, errlen, "--batch %lld: must be between 1 and the %lld training samples", (long long)cfg->batch,
+                  (long long)d->n_train);
+        return XD_INVALID_ARGUMENT;
+    }
+    const int64_t B = cfg->batch, spe = d->n_train / B; /* the final partial batch is dropped */
+    if (cfg->steps < 0 || cfg->epochs < 0 || (cfg->steps == 0 && cfg->epochs == 0)) {
+        xd_format(err, errlen, "--steps/--epochs: need a positive number of steps or epochs");
+        return XD_INVALID_ARGUMENT;
+    }
+    const int64_t total = cfg->steps ? cfg->steps : cfg->epochs * spe;
+    if (total > (INT64_C(1) << 31) / B) {
+        xd_format(err, errlen, "--steps/--epochs: %lld steps of batch %lld is too many", (long long)total, (long long)B);
+        return XD_INVALID_ARGUMENT;
+    }
+    if (exists(cfg->out_dir)) {
+        xd_format(err, errlen, "%s: output already exists (crossdev never overwrites a trace)", cfg->out_dir);
+        return XD_IO;
+    }
+
+    run r;
+    memset(&r, 0, sizeof r);
+    r.ctx = ctx;
+    r.d = d;
+    r.cfg = cfg;
+    r.err = err;
+    r.errlen = errlen;
+    r.hook_status = XD_OK;
+    xd_trace *old = NULL;
+    int32_t *perm = NULL, *batches = NULL;
+    json_t *root = NULL, *loss_arr = json_array(), *hash_steps = json_array(), *init_row = json_array();
+    json_t *op_steps = json_array(), *eval_hist = json_array(), *snap_arr = json_array(), *tensors = json_array();
+    r.op_names = json_array();
+    int64_t *snaps = NULL;
+    size_t nsnaps = 0;
+    int64_t nonfinite_at = -1;
+    char nf_name[XD_TRACE_NAME_LEN] = "";
+    int tmp_made = 0;
+    xd_status st = XD_OK;
+
+    snprintf(r.tmpdir, sizeof r.tmpdir, "%s.tmp-%ld", cfg->out_dir, (long)getpid());
+    if ((st = xd_mkdir_new(r.tmpdir, err, errlen)) != XD_OK) goto done;
+    tmp_made = 1;
+
+    st = xd_model_create(ctx, cfg->model ? cfg->model : "seed-cnn", B, d->height, d->width, d->classes, &r.m);
+    if (st != XD_OK) {
+        xd_format(err, errlen, "%s", xd_context_last_error(ctx));
+        goto done;
+    }
+    r.buf_count = (size_t)(B * d->height * d->width) + (size_t)B + 16;
+    for (int i = 0; i < r.m->nparams; ++i)
+        if (xd_tensor_count(r.m->params[i].w) > r.buf_count) r.buf_count = xd_tensor_count(r.m->params[i].w);
+    for (int i = 0; i < r.m->nlayers; ++i)
+        if (xd_tensor_count(r.m->layers[i].out) > r.buf_count) r.buf_count = xd_tensor_count(r.m->layers[i].out);
+    r.buf = malloc(r.buf_count * 4);
+    perm = malloc((size_t)d->n_train * sizeof *perm);
+    batches = malloc((size_t)(total * B) * sizeof *batches + 4);
+    /* snapshot schedule: default or explicit list, plus every K, plus the end */
+    size_t cap = (cfg->snapshot_at ? cfg->n_snapshot_at : xd_default_snapshots(total, NULL, 0)) + 2 +
+                 (cfg->snapshot_every > 0 ? (size_t)(total / cfg->snapshot_every) : 0);
+    snaps = malloc(cap * sizeof *snaps);
+    if (!r.buf || !perm || !batches || !snaps || !loss_arr || !r.op_names) {
+        xd_format(err, errlen, "out of host memory");
+        st = XD_OUT_OF_HOST_MEMORY;
+        goto done;
+    }
+    if (cfg->snapshot_at) {
+        for (size_t i = 0; i < cfg->n_snapshot_at; ++i) {
+            if (cfg->snapshot_at[i] < 0 || cfg->snapshot_at[i] > total) {
+                xd_format(err, errlen, "--snapshot-at: step %lld is outside 0..%lld", (long long)cfg->snapshot_at[i],
+                          (long long)total);
+                st = XD_INVALID_ARGUMENT;
+                goto done;
+            }
+            snaps[nsnaps++] = cfg->snapshot_at[i];
+        }
+        snaps[nsnaps++] = 0;
+    } else {
+        nsnaps = xd_default_snapshots(total, snaps, cap);
+    }
+    if (cfg->snapshot_every > 0)
+        for (int64_t k = cfg->snapshot_every; k <= total; k += cfg->snapshot_every) snaps[nsnaps++] = k;
+    snaps[nsnaps++] = total;
+    qsort(snaps, nsnaps, sizeof *snaps, cmp_i64);
+
+    for (int i = 0; i < r.m->nparams; ++i) {
+        char n[128];
+        json_array_append_new(tensors, json_string(r.m->params[i].name));
+        snprintf(n, sizeof n, "%s.m", r.m->params[i].name);
+        json_array_append_new(tensors, json_string(n));
+        snprintf(n, sizeof n, "%s.v", r.m->params[i].name);
+        json_array_append_new(tensors, json_string(n));
+    }
+
+    int64_t start = 0;
+    if (cfg->resume) {
+        if ((st = xd_trace_open(cfg->resume, &old, err, errlen)) != XD_OK) goto done;
+        const char *why = NULL;
+        if (strcmp(old->model, r.m->kind) != 0) why = "model";
+        else if (old->batch != B) why = "batch";
+        else if (old->seed != cfg->seed) why = "seed";
+        else if (strcmp(old->mode, xd_mode_string(xd_context_mode(ctx))) != 0) why = "mode";
+        else if (strcmp(old->data_name, d->name) != 0) why = "data.name";
+        else if ((old->nops > 0) != (cfg->hash_ops != 0)) why = "op_hashes (use --hash-ops as the first run did)";
+        else if (old->ntensors != json_array_size(tensors)) why = "tensors";
+        if (why) {
+            xd_format(err, errlen, "%s: cannot resume: field '%s' differs from this run", cfg->resume, why);
+            st = XD_MISMATCH;
+            goto done;
+        }
+        start = old->snapshots[old->nsnapshots - 1];
+        if (start != old->steps || start >= total) {
+            xd_format(err, errlen, "%s: cannot resume: its last snapshot is step %lld of %lld; this run asks for %lld steps",
+                      cfg->resume, (long long)start, (long long)old->steps, (long long)total);
+            st = XD_MISMATCH;
+            goto done;
+        }
+        char bp[4200];
+        snprintf(bp, sizeof bp, "%s/batches.npy", cfg->resume);
+        xd_npy_array ob;
+        if ((st = xd_npy_read(bp, &ob, err, errlen)) != XD_OK) goto done;
+        if (ob.dtype != XD_DTYPE_I32 || ob.ndim != 2 || ob.shape[0] != start || ob.shape[1] != B) {
+            xd_format(err, errlen, "%s: expected int32 [%lld, %lld]", bp, (long long)start, (long long)B);
+            xd_npy_free(&ob);
+            st = XD_FORMAT;
+            goto done;
+        }
+        memcpy(batches, ob.data, (size_t)(start * B) * 4);
+        xd_npy_free(&ob);
+        json_t *oroot = old->json;
+        json_array_extend(loss_arr, json_object_get(oroot, "loss"));
+        json_array_extend(hash_steps, json_object_get(json_object_get(oroot, "hashes"), "steps"));
+        json_array_extend(init_row, json_object_get(json_object_get(oroot, "hashes"), "init"));
+        json_array_extend(eval_hist, json_object_get(json_object_get(oroot, "eval"), "history"));
+        if (old->nops) {
+            json_array_extend(op_steps, json_object_get(json_object_get(oroot, "op_hashes"), "steps"));
+            json_array_extend(r.op_names, json_object_get(json_object_get(oroot, "op_hashes"), "ops"));
+        }
+        for (size_t i = 0; i < old->nsnapshots && st == XD_OK; ++i) {
+            st = copy_snapshot(cfg->resume, r.tmpdir, old->snapshots[i], old, err, errlen);
+            if (st == XD_OK) json_array_append_new(snap_arr, json_integer(old->snapshots[i]));
+        }
+        if (st == XD_OK) st = xd_snapshot_read(r.m, cfg->resume, start, err, errlen);
+        if (st != XD_OK) goto done;
+    } else {
+        if ((st = xd_model_init(r.m, cfg->seed)) != XD_OK) {
+            xd_format(err, errlen, "init: %s", xd_context_last_error(ctx));
+            goto done;
+        }
+        if ((st = state_hashes(&r, init_row, &nonfinite_at, 0, nf_name, sizeof nf_name)) != XD_OK) goto done;
+        if ((st = xd_snapshot_write(r.m, r.tmpdir, 0, err, errlen)) != XD_OK) goto done;
+        json_array_append_new(snap_arr, json_integer(0));
+    }
+
+    double ts0 = now();
+    int64_t epoch_ready = -1, step = start;
+    for (; step < total; ++step) {
+        if (cfg->stop && *cfg->stop) {
+            xd_format(err, errlen, "interrupted at step %lld; no trace written", (long long)step);
+            st = XD_INTERRUPTED;
+            goto done;
+        }
+        int64_t epoch = step / spe, k = step % spe;
+        if (epoch != epoch_ready) {
+            shuffle(perm, d->n_train, cfg->seed, epoch);
+            epoch_ready = epoch;
+        }
+        int32_t *idx = batches + (size_t)(step * B);
+        memcpy(idx, perm + (size_t)(k * B), (size_t)B * 4);
+        if ((st = load_batch(&r, d->train_x, d->train_y, idx, B)) != XD_OK) goto done;
+        r.op_row = json_array();
+        r.naming_ops = cfg->hash_ops && json_array_size(r.op_names) == 0;
+        xd_op_hook hook = cfg->hash_ops ? op_hook : NULL;
+        st = xd_model_forward(r.m, hook, &r);
+        if (st == XD_OK) st = xd_model_backward(r.m, hook, &r);
+        if (st == XD_OK) st = xd_model_update(r.m, &cfg->adam, step + 1, hook, &r);
+        if (st != XD_OK || r.hook_status != XD_OK) {
+            if (st != XD_OK) xd_format(err, errlen, "step %lld: %s", (long long)step + 1, xd_context_last_error(ctx));
+            else st = r.hook_status;
+            json_decref(r.op_row);
+            goto done;
+        }
+        if (cfg->hash_ops) json_array_append_new(op_steps, r.op_row);
+        else json_decref(r.op_row);
+        float loss;
+        if ((st = xd_tensor_read(r.m->loss, &loss, 4)) != XD_OK) {
+            xd_format(err, errlen, "step %lld: %s", (long long)step + 1, xd_context_last_error(ctx));
+            goto done;
+        }
+        json_array_append_new(loss_arr, real_or_null(loss));
+        res->final_loss = loss;
+        json_t *row = json_array();
+        json_array_append_new(hash_steps, row);
+        if (!isfinite(loss) && nonfinite_at < 0) {
+            nonfinite_at = step + 1;
+            snprintf(nf_name, sizeof nf_name, "loss");
+        }
+        if ((st = state_hashes(&r, row, &nonfinite_at, step + 1, nf_name, sizeof nf_name)) != XD_OK) goto done;
+        int stop_now = nonfinite_at >= 0 && cfg->stop_on_nonfinite;
+        if (in_list(snaps, nsnaps, step + 1) || stop_now) {
+            if ((st = xd_snapshot_write(r.m, r.tmpdir, step + 1, err, errlen)) != XD_OK) goto done;
+            json_array_append_new(snap_arr, json_integer(step + 1));
+        }
+        if (cfg->eval_every > 0 && (step + 1) % cfg->eval_every == 0 && step + 1 < total && !stop_now) {
+            double el, ea;
+            if ((st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
+            json_array_append_new(eval_hist, json_pack("{s:I, s:o, s:f}", (json_int_t)(step + 1), real_or_null(el),
+                                                       "accuracy", ea));
+        }
+        if (cfg->progress) cfg->progress(cfg->user, step + 1, total, loss, now() - ts0);
+        if (stop_now) {
+            ++step;
+            break;
+        }
+    }
+    res->steps_done = step;
+    res->seconds_steps = now() - ts0;
+    res->first_nonfinite_step = nonfinite_at;
+
+    double el = NAN, ea = NAN;
+    if (nonfinite_at < 0 && (st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
+    res->test_loss = el;
+    res->test_accuracy = ea;
+    {
+        char bp[4200];
+        int64_t bs[2] = {step, B};
+        snprintf(bp, sizeof bp, "%s/batches.npy", r.tmpdir);
+        if ((st = xd_npy_write(bp, XD_DTYPE_I32, 2, bs, batches, err, errlen)) != XD_OK) goto done;
+    }
+    char *devtext = xd_device_info_json(xd_context_device(ctx));
+    json_t *dev = devtext ? json_loads(devtext, 0, NULL) : json_object();
+    xd_free(devtext);
+    char sum[24];
+    xd_hash_hex(d->checksum, sum);
+    root = json_object();
+    json_object_set_new(root, "format", json_string("crossdev-trace"));
+    json_object_set_new(root, "version", json_integer(XD_TRACE_VERSION));
+    json_object_set_new(root, "model", json_string(r.m->kind));
+    json_object_set_new(root, "seed", json_integer((json_int_t)cfg->seed));
+    json_object_set_new(root, "mode", json_string(xd_mode_string(xd_context_mode(ctx))));
+    json_object_set_new(root, "batch", json_integer(B));
+    json_object_set_new(root, "steps", json_integer(step));
+    json_object_set_new(root, "steps_requested", json_integer(total));
+    json_object_set_new(root, "optimizer", json_pack("{s:s, s:f, s:f, s:f, s:f}", "name", "adam", "lr", cfg->adam.lr,
+                                                     "beta1", cfg->adam.beta1, "beta2", cfg->adam.beta2, "eps",
+                                                     cfg->adam.eps));
+    json_object_set_new(root, "data",
+                        json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I}", "name", d->name, "source", d->source,
+                                  "synthetic", d->synthetic, "scale", "x/255", "checksum", sum, "n_train",
+                                  (json_int_t)d->n_train, "n_test", (json_int_t)d->n_test, "height",
+                                  (json_int_t)d->height, "width", (json_int_t)d->width));
+    json_object_set_new(root, "layout", json_pack("{s:s, s:s, s:s, s:s, s:s}", "input", "NCHW", "conv1.weight", "OIHW",
+                                                  "dense1.weight", "OI", "flatten", "CHW", "npy", "<f4 C-order"));
+    json_object_set_new(root, "training",
+                        json_pack("{s:s, s:s, s:I, s:s}", "partial_batch", "dropped", "shuffle",
+                                  "Fisher-Yates per epoch, Philox4x32-10 stream 0x53485546<<32|epoch",
+                                  "steps_per_epoch", (json_int_t)spe, "init",
+                                  "Glorot-uniform kernels (Philox stream = parameter index + 1), zero biases"));
+    json_object_set_new(root, "tensors", tensors);
+    tensors = NULL;
+    json_object_set_new(root, "loss", loss_arr);
+    loss_arr = NULL;
+    json_object_set_new(root, "hashes", json_pack("{s:s, s:o, s:o}", "algorithm", "xxh3-64 of the float32 bytes",
+                                                  "init", init_row, "steps", hash_steps));
+    init_row = hash_steps = NULL;
+    if (cfg->hash_ops) {
+        json_object_set_new(root, "op_hashes", json_pack("{s:o, s:o}", "ops", r.op_names, "steps", op_steps));
+        r.op_names = op_steps = NULL;
+    } else {
+        json_object_set_new(root, "op_hashes", json_null());
+    }
+    json_object_set_new(root, "snapshots", snap_arr);
+    snap_arr = NULL;
+    json_object_set_new(root, "device", dev ? dev : json_object());
+    json_object_set_new(root, "build_options", json_string(xd_context_build_options(ctx)));
+    json_object_set_new(root, "guarantee", json_string(xd_context_guarantee(ctx)));
+    json_object_set_new(root, "crossdev_version", json_string(xd_version_string()));
+    json_object_set_new(root, "eval", json_pack("{s:o, s:o}", "final",
+                                                isfinite(ea) ? json_pack("{s:I, s:o, s:f, s:I}", "step", (json_int_t)step,
+                                                                         "loss", real_or_null(el), "accuracy", ea, "n",
+                                                                         (json_int_t)d->n_test)
+                                                             : json_null(),
+                                                "history", eval_hist));
+    eval_hist = NULL;
+    json_object_set_new(root, "nonfinite", nonfinite_at >= 0 ? json_pack("{s:I, s:s}", "step", (json_int_t)nonfinite_at,
+                                                                         "tensor", nf_name)
+                                                             : json_null());
+    json_object_set_new(root, "resumed_from", old ? json_pack("{s:s, s:I}", "trace", cfg->resume, "step",
+                                                              (json_int_t)start)
+                                                  : json_null());
+    res->seconds_total = now() - t0;
+    res->device_bytes_peak = xd_context_device_bytes_peak(ctx);
+    json_object_set_new(root, "timing", json_pack("{s:f, s:f, s:I}", "seconds_total", res->seconds_total,
+                                                  "seconds_steps", res->seconds_steps, "device_bytes_peak",
+                                                  (json_int_t)res->device_bytes_peak));
+    {
+        char jp[4200];
+        snprintf(jp, sizeof jp, "%s/trace.json", r.tmpdir);
+        if ((st = xd_json_write_file(root, jp, err, errlen)) != XD_OK) goto done;
+    }
+    /* Publish: never replace anything that appeared meanwhile. */
+    if (renameat2(AT_FDCWD, r.tmpdir, AT_FDCWD, cfg->out_dir, RENAME_NOREPLACE) != 0) {
+        xd_format(err, errlen, "%s: cannot publish the trace: %s", cfg->out_dir, strerror(errno));
+        st = XD_IO;
+        goto done;
+    }
+    tmp_made = 0;
+    if (nonfinite_at >= 0) {
+        xd_format(err, errlen, "non-finite value in %s at step %lld (recorded in the trace)", nf_name,
+                  (long long)nonfinite_at);
+        st = XD_NOT_FINITE;
+    }
+done:
+    if (tmp_made) xd_remove_tree(r.tmpdir);
+    json_decref(root);
+    json_decref(loss_arr);
+    json_decref(hash_steps);
+    json_decref(init_row);
+    json_decref(op_steps);
+    json_decref(eval_hist);
+    json_decref(snap_arr);
+    json_decref(tensors);
+    json_decref(r.op_names);
+    xd_trace_close(old);
+    xd_model_destroy(r.m);
+    free(r.buf);
+    free(perm);
+    free(batches);
+    free(snaps);
+    return st;
+}

@@ -1,0 +1,71 @@
+/* crossdev — reading traces (format "crossdev-trace", version 1; see
+ * docs/trace-format.md).  Writing happens in xd_train_run. */
+#ifndef CROSSDEV_TRACE_H
+#define CROSSDEV_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crossdev/io.h"
+#include "crossdev/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XD_TRACE_VERSION 1
+#define XD_TRACE_NAME_LEN 96
+
+/* A parsed and validated trace.json.  Read-only for callers. */
+typedef struct xd_trace {
+    char dir[1024];
+    int version;
+    char model[32];
+    char mode[32];
+    uint64_t seed;
+    int64_t batch;
+    int64_t steps;                 /* steps recorded (loss and hashes hold this many) */
+    char device_id[320];
+    char device_name[160];
+    char driver[160];
+    char build_options[512];
+    char guarantee[256];
+    char crossdev_version[32];
+    char data_name[64];
+    int synthetic;
+    char partial_batch[32];
+    float *loss;                   /* [steps], loss[k] after step k+1 */
+    size_t ntensors;
+    char (*tensor_names)[XD_TRACE_NAME_LEN];
+    uint64_t *hashes;              /* [steps][ntensors]: state after each step */
+    uint64_t *init_hashes;         /* [ntensors]: step 0 */
+    size_t nops;                   /* 0 unless made with --hash-ops */
+    char (*op_names)[XD_TRACE_NAME_LEN];
+    uint64_t *op_hashes;           /* [steps][nops] */
+    size_t nsnapshots;
+    int64_t *snapshots;            /* sorted steps with a step-XXXXXX/ folder */
+    double test_loss, test_accuracy; /* NaN when not evaluated */
+    int64_t nonfinite_step;        /* first step with a NaN/Inf, -1 when none */
+    char nonfinite_tensor[XD_TRACE_NAME_LEN];
+    void *json;                    /* the parsed document (jansson json_t *) */
+} xd_trace;
+
+/* Opens dir/trace.json and validates every field the tools rely on (types,
+ * counts, array lengths, one hash per tensor per step, snapshot folders
+ * present).  XD_IO / XD_FORMAT with err naming the file and field. */
+XD_API xd_status xd_trace_open(const char *dir, xd_trace **out, char *err, size_t errlen);
+/* The same from trace.json text (fuzzing, tests); snapshot folders not checked. */
+XD_API xd_status xd_trace_parse(const char *json_text, size_t len, const char *name, xd_trace **out, char *err,
+                                size_t errlen);
+XD_API void xd_trace_close(xd_trace *t);
+/* Reads tensor `name` ("conv1.weight", "conv1.weight.m", ...) at snapshot `step`. */
+XD_API xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out,
+                                      char *err, size_t errlen);
+XD_API int xd_trace_has_snapshot(const xd_trace *t, int64_t step);
+/* The trace's device record as JSON text (caller frees with xd_free), or NULL. */
+XD_API char *xd_trace_device_json(const xd_trace *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

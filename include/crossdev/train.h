@@ -1,0 +1,89 @@
+/* crossdev — data, the model, training and traces. */
+#ifndef CROSSDEV_TRAIN_H
+#define CROSSDEV_TRAIN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crossdev/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- datasets ------------------------------------------------------------------
+ * Images as float32 x/255.0f (computed on the host), NCHW with C = 1. */
+typedef struct xd_dataset {
+    char name[64];          /* "fashion-mnist", "mnist-format", "synthetic" */
+    char source[512];       /* directory read, or "seeded synthetic (seed N)" */
+    int synthetic;          /* 1: made up, labelled so in every output */
+    int64_t n_train, n_test;
+    int64_t height, width, classes;
+    float *train_x;         /* [n_train, 1, H, W] */
+    int32_t *train_y;       /* [n_train] */
+    float *test_x;
+    int32_t *test_y;
+    uint64_t checksum;      /* XXH3-64 over the four decoded arrays (bytes as stored) */
+} xd_dataset;
+
+#define XD_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+/* Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
+ * and t10k-labels-idx1-ubyte (each plain or .gz) from dir, validating counts,
+ * shapes and label range (< classes, 10).  XD_IO when a file is missing,
+ * XD_FORMAT when one is malformed; err names the file. */
+XD_API xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, char *err, size_t errlen);
+/* A seeded synthetic set of the same shapes (28x28, 10 classes): each class a
+ * Philox-drawn template plus noise, so a model can learn it. */
+XD_API xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out);
+XD_API void xd_dataset_destroy(xd_dataset *d);
+
+/* ---- training -------------------------------------------------------------------- */
+typedef struct xd_train_config {
+    const char *model;          /* "seed-cnn" */
+    uint64_t seed;
+    int64_t batch;              /* >= 1, <= n_train */
+    int64_t steps;              /* > 0: run this many steps ... */
+    int64_t epochs;             /* ... or, when steps == 0, this many epochs */
+    xd_adam_params adam;
+    int64_t snapshot_every;     /* 0: none besides the schedule */
+    const int64_t *snapshot_at; /* NULL: the default schedule */
+    size_t n_snapshot_at;
+    int hash_ops;               /* record a hash of every op's output per step */
+    int64_t eval_every;         /* 0: evaluate at the end only */
+    int stop_on_nonfinite;      /* 1: stop at the first NaN/Inf (recorded either way) */
+    const char *out_dir;        /* the trace directory to create (must not exist) */
+    const char *resume;         /* NULL, or a trace to continue from its last snapshot */
+    volatile sig_atomic_t *stop;/* set non-zero (e.g. by SIGINT) to stop cleanly */
+    /* progress callback, called after each step (may be NULL) */
+    void (*progress)(void *user, int64_t step, int64_t steps, float loss, double seconds);
+    void *user;
+} xd_train_config;
+
+XD_API xd_train_config xd_train_defaults(void);
+
+typedef struct xd_train_result {
+    int64_t steps_done;
+    float final_loss;
+    double test_loss, test_accuracy;  /* NaN when not evaluated */
+    int64_t first_nonfinite_step;     /* -1 when none */
+    double seconds_total, seconds_steps;
+    uint64_t device_bytes_peak;
+} xd_train_result;
+
+/* Trains the model on the context's device and writes the trace directory
+ * atomically (built under a temporary name, renamed when complete; nothing
+ * left behind on failure or interruption).  err gets the message. */
+XD_API xd_status xd_train_run(xd_context *ctx, const xd_dataset *data, const xd_train_config *cfg,
+                              xd_train_result *result, char *err, size_t errlen);
+
+/* The default snapshot schedule for a run of `steps` steps: 0, 1, 2, 3, 5,
+ * 10, 20, 50, 100, 101, then pairs k*500, k*500+1, and the last step.
+ * Writes at most cap entries (sorted, unique); returns how many there are. */
+XD_API size_t xd_default_snapshots(int64_t steps, int64_t *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
