@@ -3,8 +3,9 @@
  *  loss_n = log(s) - (z_label - m);
  *  dz[n,j] = (exp(z_j - m) / s - [j == label]) / N
  *  mean loss = (adds of loss_n over n ascending from 0) / N
- * A label outside [0, K) gives a NaN loss row (the host validates labels
- * first; this only keeps the kernel from reading out of bounds). */
+ * A label outside [0, K) gives NaN for that row's loss and gradient (and so
+ * a NaN mean): the kernel never reads out of bounds, and training reports
+ * the NaN at the step it appears.  Dataset loading rejects such labels. */
 #include "xd_math.h"
 
 __kernel void xd_softmax_xent_rows(__global const float *z, __global const int *labels,

@@ -16,7 +16,7 @@ xd_status xd_softmax_xent(xd_context *ctx, const xd_tensor *logits, const xd_ten
     if (labels->count != N)
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: %zu labels for %u rows of logits", op, labels->count, N);
     if (loss->count != 1) return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: loss must hold one element", op);
-    if (dlogits->count != logits->count || dlogits->ndim != 2)
+    if (dlogits->ndim != 2 || dlogits->shape[0] != logits->shape[0] || dlogits->shape[1] != logits->shape[1])
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: dlogits must be [%u, %u] like logits", op, N, K);
     if ((st = xd_check_u32(ctx, op, "logits", logits->count)) != XD_OK) return st;
     cl_mem rows;

@@ -182,7 +182,8 @@ static xd_status load_batch(run *r, const float *xs, const int32_t *ys, const in
  * in sample order. */
 static xd_status evaluate(run *r, double *loss, double *acc)
 {
-    const int64_t B = r->m->batch, n = r->d->n_test, K = r->m->classes;
+    const int64_t B = r->m->batch, K = r->m->classes;
+    const int64_t n = (r->cfg->eval_limit > 0 && r->cfg->eval_limit < r->d->n_test) ? r->cfg->eval_limit : r->d->n_test;
     int32_t *idx = malloc((size_t)B * sizeof *idx);
     float *rows = malloc((size_t)B * 4), *logits = malloc((size_t)(B * K) * 4);
     xd_status st = XD_OK;
@@ -468,7 +469,8 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
             if ((st = xd_snapshot_write(r.m, r.tmpdir, step + 1, err, errlen)) != XD_OK) goto done;
             json_array_append_new(snap_arr, json_integer(step + 1));
         }
-        if (cfg->eval_every > 0 && (step + 1) % cfg->eval_every == 0 && step + 1 < total && !stop_now) {
+        if (cfg->eval_limit >= 0 && cfg->eval_every > 0 && (step + 1) % cfg->eval_every == 0 && step + 1 < total &&
+            !stop_now) {
             double el, ea;
             if ((st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
             json_array_append_new(eval_hist, json_pack("{s:I, s:o, s:f}", (json_int_t)(step + 1), real_or_null(el),
@@ -485,7 +487,7 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
     res->first_nonfinite_step = nonfinite_at;
 
     double el = NAN, ea = NAN;
-    if (nonfinite_at < 0 && (st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
+    if (nonfinite_at < 0 && cfg->eval_limit >= 0 && (st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
     res->test_loss = el;
     res->test_accuracy = ea;
     {
@@ -545,7 +547,7 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
     json_object_set_new(root, "eval", json_pack("{s:o, s:o}", "final",
                                                 isfinite(ea) ? json_pack("{s:I, s:o, s:f, s:I}", "step", (json_int_t)step,
                                                                          "loss", real_or_null(el), "accuracy", ea, "n",
-                                                                         (json_int_t)d->n_test)
+                                                                         (json_int_t)(cfg->eval_limit > 0 && cfg->eval_limit < d->n_test ? cfg->eval_limit : d->n_test))
                                                              : json_null(),
                                                 "history", eval_hist));
     eval_hist = NULL;

@@ -202,7 +202,7 @@ static const conv_case CONV[] = {
     {2, 3, 7, 7, 5, 3, 3, 2, 2, 's', 0, 0, 0, 0, 1},
     {1, 3, 9, 8, 6, 3, 5, 2, 1, 'e', 2, 0, 1, 3, 1},
     {2, 1, 9, 7, 3, 1, 1, 2, 2, 'v', 0, 0, 0, 0, 1},
-    {1, 1, 33, 33, 2, 5, 5, 1, 1, 's', 0, 0, 0, 0, 0},
+    {1, 1, 33, 33, 2, 5, 5, 1, 1, 's', 0, 0, 0, 0, 1},
     {3, 3, 33, 7, 4, 5, 5, 2, 2, 's', 0, 0, 0, 0, 0},
     {4, 2, 8, 8, 7, 5, 5, 2, 2, 's', 0, 0, 0, 0, 0},
     {2, 3, 11, 13, 9, 5, 3, 1, 2, 'e', 4, 1, 0, 2, 0},
@@ -215,7 +215,7 @@ typedef struct conv_loss {
     const double *x, *w, *b, *r;
     double *y;
 } conv_loss;
-/* L = sum(conv(x, w) + b) * r), so dL/dy = r. */
+/* L = sum((conv(x, w) + b) * r), so dL/dy = r. */
 static double conv_loss_fn(void *p)
 {
     conv_loss *c = p;
@@ -401,11 +401,13 @@ done:
 /* ---- softmax cross-entropy ------------------------------------------------------------- */
 typedef struct xent_case {
     int n, k;
-    float range;            /* logits uniform in [-range, range) */
+    float range;            /* logits uniform in [-range, range); above 100 each row also
+                               gets one logit 2*range higher, in column row % k: exp
+                               overflows unless the true row max is subtracted */
     int small;
 } xent_case;
 static const xent_case XENT[] = {
-    {1, 1, 3, 1}, {1, 10, 3, 1}, {7, 3, 5, 1}, {4, 10, 80, 1}, {32, 10, 3, 0}, {33, 1000, 10, 0},
+    {1, 1, 3, 1}, {1, 10, 3, 1}, {7, 3, 5, 1}, {4, 10, 80, 1}, {6, 4, 500, 1}, {32, 10, 3, 0}, {33, 1000, 10, 0},
 };
 
 typedef struct xent_loss {
@@ -428,7 +430,10 @@ static void test_xent(xdt *t, const xent_case *xc, int idx)
     float *z = afill(&a, nz, 2000u + (uint32_t)idx, -xc->range, xc->range);
     int32_t *labels = akeep(&a, calloc(nn, sizeof *labels));
     if (a.bad) goto done;
-    for (size_t i = 0; i < nn; ++i) labels[i] = (int32_t)((i * 7 + (size_t)idx) % (size_t)xc->k);
+    for (size_t i = 0; i < nn; ++i) {
+        labels[i] = (int32_t)((i * 7 + (size_t)idx) % (size_t)xc->k);
+        if (xc->range > 100) z[i * (size_t)xc->k + i % (size_t)xc->k] += 2 * xc->range;
+    }
     int64_t zs[2] = {xc->n, xc->k}, ns[1] = {xc->n}, one[1] = {1};
     xd_tensor *tz = aup(&a, t, XD_DTYPE_F32, 2, zs, z), *tl = aup(&a, t, XD_DTYPE_I32, 1, ns, labels);
     xd_tensor *tloss = aup(&a, t, XD_DTYPE_F32, 1, one, NULL), *tdz = aup(&a, t, XD_DTYPE_F32, 2, zs, NULL);

@@ -321,6 +321,7 @@ static void usage_run(FILE *out)
             "  --resume TRACE        continue TRACE from its last snapshot to --steps\n"
             "  --hash-ops            hash every op's output at every step\n"
             "  --eval-every K        evaluate on the test set every K steps (always at the end)\n"
+            "  --eval-limit N        evaluate on the first N test samples only; 0: no evaluation\n"
             "  --keep-going          record a NaN/Inf and keep training (default: stop there)\n"
             "exit status: 0 trained, 1 a NaN/Inf appeared (recorded), 2 usage or run error,\n"
             "130/143 interrupted (no trace left behind)\n",
@@ -345,6 +346,7 @@ static int cmd_run(int argc, char **argv)
         {"resume", required_argument, NULL, 'r'},    {"hash-ops", no_argument, NULL, 'H'},
         {"eval-every", required_argument, NULL, 'E'}, {"keep-going", no_argument, NULL, 'K'},
         {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
+        {"eval-limit", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0}};
     int c, ok = 1;
     optind = 1;
@@ -375,6 +377,10 @@ static int cmd_run(int argc, char **argv)
         case 'H': cfg.hash_ops = 1; break;
         case 'E': ok = parse_i64("--eval-every", optarg, 1, INT64_C(1) << 31, &cfg.eval_every); break;
         case 'K': cfg.stop_on_nonfinite = 0; break;
+        case 'L':
+            ok = parse_i64("--eval-limit", optarg, 0, INT64_C(1) << 40, &cfg.eval_limit);
+            if (ok && cfg.eval_limit == 0) cfg.eval_limit = -1;
+            break;
         case 'q': quiet = 1; break;
         case 'h': usage_run(stdout); free(snap_list); return 0;
         case ':': fprintf(stderr, "%s run: option '%s' needs a value\n", prog, argv[optind - 1]); ok = 0; break;

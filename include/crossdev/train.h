@@ -52,6 +52,7 @@ typedef struct xd_train_config {
     size_t n_snapshot_at;
     int hash_ops;               /* record a hash of every op's output per step */
     int64_t eval_every;         /* 0: evaluate at the end only */
+    int64_t eval_limit;         /* evaluate on the first N test samples; 0: all; -1: no evaluation */
     int stop_on_nonfinite;      /* 1: stop at the first NaN/Inf (recorded either way) */
     const char *out_dir;        /* the trace directory to create (must not exist) */
     const char *resume;         /* NULL, or a trace to continue from its last snapshot */
