@@ -87,8 +87,14 @@ int main(int argc, char **argv)
     xdt_check(&t, rc == 2 && strstr(out, "unknown command 'frobnicate'"), "unknown command: %d %s", rc, out);
     rc = run(NULL, "list --bogus", out, sizeof out);
     xdt_check(&t, rc == 2 && strstr(out, "unknown option"), "unknown option: %d %s", rc, out);
-    rc = run(NULL, "", out, sizeof out);
-    xdt_check(&t, rc == 2, "no arguments without a default command yet: %d", rc);
+    rc = run(NULL, "compare --help", out, sizeof out);
+    xdt_check(&t, rc == 0 && strstr(out, "default command"), "compare --help names the default command");
+    rc = run(NULL, "compare --modes turbo", out, sizeof out);
+    xdt_check(&t, rc == 2 && strstr(out, "--modes"), "bad --modes named: %d %s", rc, out);
+    rc = run(NULL, "compare --devices amd-nonexistent", out, sizeof out);
+    xdt_check(&t, rc == 2 && strstr(out, "matches no device"), "unknown device named: %d %s", rc, out);
+    rc = run(NULL, "diff", out, sizeof out);
+    xdt_check(&t, rc == 2 && strstr(out, "at least two traces"), "diff without traces: %d", rc);
 
     /* No OpenCL at all: an empty vendors folder. */
     char dir[] = "/tmp/xd-empty-vendors-XXXXXX";
@@ -99,6 +105,8 @@ int main(int argc, char **argv)
         xdt_check(&t, rc == 2 && strstr(out, "no OpenCL device found"), "no OpenCL: exit %d: %s", rc, out);
         rc = run(env, "list --json", out, sizeof out);
         xdt_check(&t, rc == 2, "no OpenCL, --json: exit %d", rc);
+        rc = run(env, "", out, sizeof out);
+        xdt_check(&t, rc == 2 && strstr(out, "no OpenCL device found"), "default command without OpenCL: %d %s", rc, out);
         rmdir(dir);
     }
     printf("test_cli: %d passed, %d failed\n", t.passed, t.failed);

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crossdev/crossdev.h"
@@ -27,6 +30,9 @@ static void usage_main(FILE *out)
             "commands:\n"
             "  list       the OpenCL devices found, with ids and fp capabilities\n"
             "  run        one seeded training on one device, written as a trace\n"
+            "  diff       compare traces (from any machine) against the first\n"
+            "  compare    run on every selected device and mode, each in its own process,\n"
+            "             then diff and report (the default command)\n"
             "\n"
             "Device selectors: 'all', 'P:D' (platform and device index) or a\n"
             "case-insensitive substring of the id; several separated by commas.\n"
@@ -34,7 +40,10 @@ static void usage_main(FILE *out)
             "Environment: OCL_ICD_VENDORS (defaults to crossdev's vendors folder, which\n"
             "adds Oclgrind), POCL_DEVICES (defaults to \"%s\").\n"
             "\n"
-            "exit status: 0 success, 1 differences beyond tolerance, 2 usage or run errors.\n",
+            "exit status: 0 all pairs within tolerance and reproducible pairs identical,\n"
+            "1 some pair beyond tolerance or a reproducible pair not identical, 2 usage\n"
+            "or run errors (a device that failed is reported, the others still compared).\n"
+            "With no command, runs 'compare' with its defaults.\n",
             prog, XD_DEFAULT_POCL_DEVICES);
 }
 
@@ -417,6 +426,21 @@ static int cmd_run(int argc, char **argv)
     xd_device_list *list = load_devices();
     const xd_device_info *dev = list ? pick_one(list, sel) : NULL;
     if (!dev) goto out;
+    /* Test hook (docs/compare.md): XD_FAULT=abort:SUBSTR|hang:SUBSTR|exit:SUBSTR
+     * makes the run on a device whose id contains SUBSTR crash, hang or fail. */
+    const char *fault = getenv("XD_FAULT");
+    if (fault) {
+        const char *colon = strchr(fault, ':');
+        if (colon && strstr(dev->id, colon + 1)) {
+            if (strncmp(fault, "abort:", 6) == 0) abort();
+            if (strncmp(fault, "hang:", 5) == 0)
+                for (;;) pause();
+            if (strncmp(fault, "exit:", 5) == 0) {
+                fprintf(stderr, "%s: injected failure on %s (XD_FAULT)\n", prog, dev->id);
+                goto out;
+            }
+        }
+    }
     data = load_data(data_dir, synthetic, cfg.seed, quiet);
     if (!data) goto out;
     xd_status st = xd_context_create(dev, mode, &ctx);
@@ -457,13 +481,459 @@ out:
     return rc;
 }
 
+/* ---- diff and compare --------------------------------------------------------------- */
+typedef struct report_opts {
+    xd_tolerance tol;
+    const char *json, *html;
+} report_opts;
+
+static int finish_report(xd_report *rep, const report_opts *ro)
+{
+    char err[1024] = "";
+    xd_status st = xd_report_build(rep, err, sizeof err);
+    if (st != XD_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return EXIT_USAGE;
+    }
+    xd_report_print(rep, stdout, isatty(STDOUT_FILENO));
+    int rc = xd_report_exit_code(rep);
+    if (ro->json && xd_report_write_json(rep, ro->json, err, sizeof err) != XD_OK) {
+        fprintf(stderr, "%s: --json: %s\n", prog, err);
+        rc = EXIT_USAGE;
+    } else if (ro->json) {
+        printf("JSON report: %s\n", ro->json);
+    }
+    if (ro->html && xd_report_write_html(rep, ro->html, err, sizeof err) != XD_OK) {
+        fprintf(stderr, "%s: --html: %s\n", prog, err);
+        rc = EXIT_USAGE;
+    } else if (ro->html) {
+        printf("HTML report: %s\n", ro->html);
+    }
+    return rc;
+}
+
+/* Options shared by diff and compare: tolerances and outputs. */
+static int report_option(int c, report_opts *ro)
+{
+    switch (c) {
+    case 'T': return parse_f64("--tol-rel", optarg, &ro->tol.rel);
+    case 'U': return parse_f64("--tol-loss", optarg, &ro->tol.loss_rel);
+    case 'J': ro->json = optarg; return 1;
+    case 'W': ro->html = optarg; return 1;
+    default: return -1;
+    }
+}
+
+#define REPORT_LONG_OPTS                                                                           \
+    {"tol-rel", required_argument, NULL, 'T'}, {"tol-loss", required_argument, NULL, 'U'},          \
+        {"json", required_argument, NULL, 'J'}, {"html", required_argument, NULL, 'W'}
+
+static int cmd_diff(int argc, char **argv)
+{
+    report_opts ro = {xd_tolerance_defaults(), NULL, NULL};
+    static const struct option opts[] = {REPORT_LONG_OPTS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c, ok = 1;
+    optind = 1;
+    opterr = 0;
+    while (ok && (c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("usage: %s diff TRACE_REF TRACE [TRACE...] [--tol-rel X] [--tol-loss X] [--json FILE] [--html FILE]\n"
+                   "Compares each trace against the first (traces may come from other machines).\n",
+                   prog);
+            return 0;
+        }
+        int r = report_option(c, &ro);
+        if (r == 0) ok = 0;
+        if (r < 0) {
+            fprintf(stderr, "%s diff: %s '%s'\n", prog, c == ':' ? "missing value for" : "unknown option",
+                    argv[optind - 1]);
+            ok = 0;
+        }
+    }
+    int n = argc - optind;
+    if (ok && n < 2) {
+        fprintf(stderr, "%s diff: needs at least two traces\n", prog);
+        ok = 0;
+    }
+    if (!ok) return EXIT_USAGE;
+    xd_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.tol = ro.tol;
+    rep.first_is_reference = 1;
+    snprintf(rep.title, sizeof rep.title, "crossdev diff of %d traces (reference: %s)", n, argv[optind]);
+    rep.runs = calloc((size_t)n, sizeof *rep.runs);
+    if (!rep.runs) return EXIT_USAGE;
+    rep.nruns = (size_t)n;
+    int rc = 0;
+    for (int i = 0; i < n; ++i) {
+        xd_run_record *run = &rep.runs[i];
+        char err[1024] = "";
+        snprintf(run->trace_dir, sizeof run->trace_dir, "%s", argv[optind + i]);
+        if (xd_trace_open(argv[optind + i], &run->trace, err, sizeof err) != XD_OK) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            rc = EXIT_USAGE;
+            continue;
+        }
+        snprintf(run->device_id, sizeof run->device_id, "%s", run->trace->device_id);
+        /* diff compares everything against the first trace, whatever the mode */
+        snprintf(run->mode, sizeof run->mode, "%s", i == 0 ? run->trace->mode : rep.runs[0].mode);
+        if (i == 0) rep.seed = run->trace->seed;
+    }
+    if (rc == 0) rc = finish_report(&rep, &ro);
+    xd_report_free(&rep);
+    free(rep.runs);
+    return rc;
+}
+
+/* A child run of compare. */
+typedef struct child {
+    pid_t pid;
+    double start;
+    size_t run;
+} child;
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The last non-empty lines of a child's log, on one line. */
+static void tail_of(const char *path, char *out, size_t cap)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    char buf[4096];
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0, SEEK_SET);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    for (char *p = buf; *p; ++p)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    const char *s = buf;
+    size_t len = strlen(s);
+    if (len > cap - 1) s += len - (cap - 1);
+    snprintf(out, cap, "%s", s);
+}
+
+static pid_t spawn(char *const args[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    execv("/proc/self/exe", args);
+    perror("execv /proc/self/exe");
+    _exit(127);
+}
+
+static void usage_compare(FILE *out)
+{
+    fprintf(out,
+            "usage: %s compare [options]   (also the default command)\n"
+            "Runs the same seeded training on each selected device and mode, each in its\n"
+            "own process with a timeout, then compares every run with the first run of its\n"
+            "mode, and reproducible with fast mode on the first device.\n"
+            "  --devices SEL         devices (default all)\n"
+            "  --modes LIST          reproducible,fast (default both)\n"
+            "  --steps N             steps per run (default 200)\n"
+            "  --slow-steps N        steps on slow devices (default 1)\n"
+            "  --slow REGEX          substring marking slow devices (default oclgrind)\n"
+            "  --repeat R            run each device R times (run-to-run check)\n"
+            "  --seed S|random       seed (default 42); random draws one and reports it\n"
+            "  --batch B, --data DIR, --synthetic, --lr X   as for run\n"
+            "  --no-hash-ops         do not record per-op hashes (first divergent op)\n"
+            "  --timeout SEC         per run (default 900)\n"
+            "  --jobs J              runs at once (default 2)\n"
+            "  --work DIR            where traces and logs go (default crossdev-work/DATE-PID)\n"
+            "  --tol-rel X, --tol-loss X   tolerances (default 1e-2, 1e-2)\n"
+            "  --json FILE, --html FILE    also write the report there (default: in --work)\n",
+            prog);
+}
+
+static int cmd_compare(int argc, char **argv)
+{
+    report_opts ro = {xd_tolerance_defaults(), NULL, NULL};
+    const char *sel = "all", *modes_arg = "reproducible,fast", *slow = "oclgrind", *data_dir = NULL, *work = NULL;
+    const char *lr = NULL;
+    int64_t steps = 200, slow_steps = 1, repeat = 1, batch = 32, timeout = 900, jobs = 2, seed = 42;
+    int seed_random = 0, synthetic = 0, hash_ops = 1;
+    static const struct option opts[] = {REPORT_LONG_OPTS,
+                                         {"devices", required_argument, NULL, 'd'},
+                                         {"modes", required_argument, NULL, 'm'},
+                                         {"steps", required_argument, NULL, 'n'},
+                                         {"slow-steps", required_argument, NULL, 'N'},
+                                         {"slow", required_argument, NULL, 'S'},
+                                         {"repeat", required_argument, NULL, 'r'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"lr", required_argument, NULL, 'l'},
+                                         {"data", required_argument, NULL, 'D'},
+                                         {"synthetic", no_argument, NULL, 'Y'},
+                                         {"no-hash-ops", no_argument, NULL, 'H'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"jobs", required_argument, NULL, 'j'},
+                                         {"work", required_argument, NULL, 'w'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c, ok = 1;
+    double dummy;
+    optind = 1;
+    opterr = 0;
+    while (ok && (c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': sel = optarg; break;
+        case 'm': modes_arg = optarg; break;
+        case 'n': ok = parse_i64("--steps", optarg, 1, INT64_C(1) << 31, &steps); break;
+        case 'N': ok = parse_i64("--slow-steps", optarg, 1, INT64_C(1) << 31, &slow_steps); break;
+        case 'S': slow = optarg; break;
+        case 'r': ok = parse_i64("--repeat", optarg, 1, 100, &repeat); break;
+        case 's':
+            if (strcmp(optarg, "random") == 0) seed_random = 1;
+            else ok = parse_i64("--seed", optarg, 0, INT64_MAX, &seed);
+            break;
+        case 'b': ok = parse_i64("--batch", optarg, 1, 1 << 20, &batch); break;
+        case 'l': lr = optarg; ok = parse_f64("--lr", optarg, &dummy); break;
+        case 'D': data_dir = optarg; break;
+        case 'Y': synthetic = 1; break;
+        case 'H': hash_ops = 0; break;
+        case 't': ok = parse_i64("--timeout", optarg, 1, 86400 * 7, &timeout); break;
+        case 'j': ok = parse_i64("--jobs", optarg, 1, 64, &jobs); break;
+        case 'w': work = optarg; break;
+        case 'h': usage_compare(stdout); return 0;
+        default: {
+            int r = report_option(c, &ro);
+            if (r == 0) ok = 0;
+            if (r < 0) {
+                fprintf(stderr, "%s compare: %s '%s'; see '%s compare --help'\n", prog,
+                        c == ':' ? "missing value for" : "unknown option", argv[optind - 1], prog);
+                ok = 0;
+            }
+        }
+        }
+    }
+    if (ok && optind < argc) {
+        fprintf(stderr, "%s compare: unexpected argument '%s'\n", prog, argv[optind]);
+        ok = 0;
+    }
+    int want_modes[2] = {0, 0};
+    if (ok) {
+        char *copy = strdup(modes_arg);
+        for (char *tok = copy, *next; ok && tok; tok = next) {
+            next = strchr(tok, ',');
+            if (next) *next++ = '\0';
+            xd_mode m;
+            if (xd_mode_parse(tok, &m) != XD_OK) {
+                fprintf(stderr, "%s compare: --modes: '%s' is not reproducible or fast\n", prog, tok);
+                ok = 0;
+            } else {
+                want_modes[m] = 1;
+            }
+        }
+        free(copy);
+    }
+    if (!ok) return EXIT_USAGE;
+    if (seed_random) {
+        uint64_t s = 0;
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (!f || fread(&s, sizeof s, 1, f) != 1) s = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+        if (f) fclose(f);
+        seed = (int64_t)(s >> 1);
+    }
+
+    xd_device_list *list = load_devices();
+    if (!list) return EXIT_USAGE;
+    size_t ndev = xd_device_list_count(list);
+    size_t *idx = calloc(ndev ? ndev : 1, sizeof *idx), nsel = 0;
+    char err[2048];
+    if (ndev == 0) {
+        fprintf(stderr, "%s: no OpenCL device found; nothing to compare (see '%s list')\n", prog, prog);
+        xd_device_list_destroy(list);
+        free(idx);
+        return EXIT_USAGE;
+    }
+    if (!idx || xd_device_select(list, sel, idx, &nsel, err, sizeof err) != XD_OK) {
+        fprintf(stderr, "%s: --devices: %s\n", prog, err);
+        xd_device_list_destroy(list);
+        free(idx);
+        return EXIT_USAGE;
+    }
+
+    char workdir[1024];
+    if (work) {
+        snprintf(workdir, sizeof workdir, "%s", work);
+    } else {
+        char stamp[64];
+        time_t now = time(NULL);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+        mkdir("crossdev-work", 0777);
+        snprintf(workdir, sizeof workdir, "crossdev-work/%s-%ld", stamp, (long)getpid());
+    }
+    if (mkdir(workdir, 0777) != 0) {
+        fprintf(stderr, "%s: --work %s: cannot create: %s\n", prog, workdir, strerror(errno));
+        xd_device_list_destroy(list);
+        free(idx);
+        return EXIT_USAGE;
+    }
+
+    xd_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.tol = ro.tol;
+    rep.seed = (uint64_t)seed;
+    rep.seed_random = seed_random;
+    rep.runs = calloc(nsel * 2 * (size_t)repeat, sizeof *rep.runs);
+    /* slow devices first, so they overlap with the rest */
+    for (int pass = 0; pass < 2; ++pass)
+        for (int m = 0; m < 2; ++m) {
+            if (!want_modes[m]) continue;
+            for (size_t i = 0; i < nsel; ++i) {
+                const xd_device_info *d = xd_device_list_get(list, idx[i]);
+                int is_slow = *slow && strstr(d->id, slow) != NULL;
+                if (is_slow != (pass == 0)) continue;
+                for (int64_t k = 0; k < repeat; ++k) {
+                    xd_run_record *run = &rep.runs[rep.nruns++];
+                    snprintf(run->device_id, sizeof run->device_id, "%s", d->id);
+                    snprintf(run->mode, sizeof run->mode, "%s", m ? "fast" : "reproducible");
+                    run->repeat = (int)k;
+                    run->steps_asked = is_slow ? slow_steps : steps;
+                    char slug[128];
+                    xd_slugify(d->id, slug, sizeof slug);
+                    snprintf(run->trace_dir, sizeof run->trace_dir, "%s/%s-%s-r%lld", workdir, slug, run->mode,
+                             (long long)k);
+                }
+            }
+        }
+    /* the report lists runs by mode then device: reorder to list order (stable) */
+    snprintf(rep.title, sizeof rep.title, "crossdev compare: seed-cnn, %zu device(s), %s", nsel, modes_arg);
+    snprintf(rep.notes, sizeof rep.notes,
+             "Steps: %lld per run (%lld on slow devices matching '%s'); traces and logs in %s. "
+             "Fast mode uses the same kernels with vendor exp/log/div/sqrt and -cl-mad-enable "
+             "(CLBlast GEMMs come with the performance work).",
+             (long long)steps, (long long)slow_steps, slow, workdir);
+    fprintf(stderr, "%s: %zu runs on %zu device(s), up to %lld at a time; work in %s\n", prog, rep.nruns, nsel,
+            (long long)jobs, workdir);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    child *kids = calloc((size_t)jobs, sizeof *kids);
+    size_t next = 0, running = 0;
+    char seed_s[32], steps_s[32], batch_s[32];
+    snprintf(seed_s, sizeof seed_s, "%lld", (long long)seed);
+    snprintf(batch_s, sizeof batch_s, "%lld", (long long)batch);
+    while ((next < rep.nruns || running) && !g_stop) {
+        while (next < rep.nruns && running < (size_t)jobs) {
+            xd_run_record *run = &rep.runs[next];
+            const xd_device_info *d = NULL;
+            for (size_t i = 0; i < nsel; ++i)
+                if (strcmp(xd_device_list_get(list, idx[i])->id, run->device_id) == 0) d = xd_device_list_get(list, idx[i]);
+            char pd[32], log[1100];
+            snprintf(pd, sizeof pd, "%u:%u", d->platform_index, d->device_index);
+            snprintf(steps_s, sizeof steps_s, "%lld", (long long)run->steps_asked);
+            snprintf(log, sizeof log, "%s.log", run->trace_dir);
+            int slow_dev = *slow && strstr(d->id, slow) != NULL;
+            const char *args[32] = {prog, "run", "--device", pd, "--mode", run->mode, "--out", run->trace_dir,
+                                    "--steps", steps_s, "--seed", seed_s, "--batch", batch_s};
+            int na = 14;
+            if (hash_ops) args[na++] = "--hash-ops";
+            if (slow_dev) args[na++] = "--eval-limit", args[na++] = "0";
+            if (synthetic) args[na++] = "--synthetic";
+            if (data_dir) args[na++] = "--data", args[na++] = data_dir;
+            if (lr) args[na++] = "--lr", args[na++] = lr;
+            args[na] = NULL;
+            size_t slot = 0;
+            while (kids[slot].pid) ++slot;
+            kids[slot].pid = spawn((char *const *)args, log);
+            kids[slot].start = wall();
+            kids[slot].run = next;
+            fprintf(stderr, "  started %s [%s] #%d (%lld steps)\n", run->device_id, run->mode, run->repeat,
+                    (long long)run->steps_asked);
+            ++next;
+            ++running;
+        }
+        nanosleep(&(struct timespec){0, 50000000L}, NULL);
+        for (size_t s = 0; s < (size_t)jobs; ++s) {
+            if (!kids[s].pid) continue;
+            xd_run_record *run = &rep.runs[kids[s].run];
+            int status = 0;
+            pid_t w = waitpid(kids[s].pid, &status, WNOHANG);
+            if (w == 0 && wall() - kids[s].start > (double)timeout) {
+                kill(kids[s].pid, SIGKILL);
+                waitpid(kids[s].pid, &status, 0);
+                run->timed_out = 1;
+                w = kids[s].pid;
+            }
+            if (w != kids[s].pid) continue;
+            run->seconds = wall() - kids[s].start;
+            char log[1100];
+            snprintf(log, sizeof log, "%s.log", run->trace_dir);
+            if (WIFSIGNALED(status)) {
+                run->term_signal = WTERMSIG(status);
+                run->exit_status = -1;
+            } else {
+                run->exit_status = WEXITSTATUS(status);
+            }
+            /* exit 1 = a NaN/Inf was recorded: the trace exists and is compared */
+            int usable = !run->timed_out && !run->term_signal && (run->exit_status == 0 || run->exit_status == 1);
+            if (usable && xd_trace_open(run->trace_dir, &run->trace, err, sizeof err) != XD_OK) {
+                snprintf(run->error, sizeof run->error, "%s", err);
+                usable = 0;
+            }
+            if (!usable) {
+                run->failed = 1;
+                if (!run->error[0]) tail_of(log, run->error, sizeof run->error);
+                if (run->timed_out) {
+                    char t[64];
+                    snprintf(t, sizeof t, "timed out after %lld s; ", (long long)timeout);
+                    memmove(run->error + strlen(t), run->error, sizeof run->error - strlen(t) - 1);
+                    memcpy(run->error, t, strlen(t));
+                }
+            }
+            fprintf(stderr, "  %s %s [%s] #%d in %.1f s\n", usable ? "finished" : "FAILED", run->device_id, run->mode,
+                    run->repeat, run->seconds);
+            kids[s].pid = 0;
+            --running;
+        }
+    }
+    int rc;
+    if (g_stop) {
+        for (size_t s = 0; s < (size_t)jobs; ++s)
+            if (kids[s].pid) {
+                kill(kids[s].pid, SIGTERM);
+                waitpid(kids[s].pid, NULL, 0);
+            }
+        fprintf(stderr, "%s: interrupted; partial traces in %s\n", prog, workdir);
+        rc = 128 + (g_signal ? g_signal : SIGINT);
+    } else {
+        char jp[1200], hp[1200];
+        snprintf(jp, sizeof jp, "%s/report.json", workdir);
+        snprintf(hp, sizeof hp, "%s/report.html", workdir);
+        if (!ro.json) ro.json = jp;
+        if (!ro.html) ro.html = hp;
+        rc = finish_report(&rep, &ro);
+    }
+    xd_report_free(&rep);
+    free(rep.runs);
+    free(kids);
+    free(idx);
+    xd_device_list_destroy(list);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     default_environment();
-    if (argc < 2) {
-        usage_main(stderr);
-        return EXIT_USAGE;
-    }
+    if (argc < 2) return cmd_compare(argc, argv); /* the default command */
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
         printf("crossdev-compare %s\n", xd_version_string());
@@ -475,6 +945,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "diff") == 0) return cmd_diff(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'; see '%s --help'\n", prog, cmd, prog);
     return EXIT_USAGE;
 }

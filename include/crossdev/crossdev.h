@@ -13,6 +13,7 @@
 #include "crossdev/hostmath.h"
 #include "crossdev/train.h"
 #include "crossdev/trace.h"
+#include "crossdev/compare.h"
 
 #ifdef __cplusplus
 extern "C" {

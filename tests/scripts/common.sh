@@ -1,0 +1,29 @@
+# Shared helpers for the end-to-end script tests (sourced).
+# XD_CLI: path to crossdev-compare (set by CTest).
+set -uo pipefail
+: "${XD_CLI:?XD_CLI must point at crossdev-compare}"
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+PASSED=0
+FAILED=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/xd-$TEST_NAME-XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+check() { # check DESCRIPTION COMMAND...
+  local what=$1; shift
+  if "$@"; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); echo "FAIL: $what"; fi
+}
+# expect_exit CODE DESCRIPTION -- runs the rest, captures output in $OUT
+expect_exit() {
+  local want=$1 what=$2; shift 2
+  OUT=$("$@" 2>&1); local rc=$?
+  if [ "$rc" -eq "$want" ]; then PASSED=$((PASSED + 1)); else
+    FAILED=$((FAILED + 1)); echo "FAIL: $what: exit $rc, expected $want"; echo "$OUT" | tail -5 | sed 's/^/    /'; fi
+}
+contains() { grep -qF -- "$2" <<<"$1"; }
+json_get() { # json_get FILE PYTHON-EXPR-ON-d
+  /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+finish() {
+  echo "$TEST_NAME: $PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# crossdev-compare end to end on every device here: reproducible pairs
+# IDENTICAL, fast mode's differences quantified, planted differences found,
+# crashed and hung children reported as FAILED, JSON valid against the
+# schema, the HTML page rendering in headless chromium.
+# usage: test_compare.sh --slow REGEX
+. "$(dirname "$0")/common.sh"
+SLOW=oclgrind
+[ "${1:-}" = "--slow" ] && SLOW=$2
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+RUN=(--synthetic --batch 4 --slow "$SLOW" --slow-steps 1 --timeout 600)
+
+# 1. every device, both modes
+expect_exit 0 "compare on every device" "$XD_CLI" compare "${RUN[@]}" --steps 6 --work "$WORK/c" \
+  --json "$WORK/c.json" --html "$WORK/c.html"
+echo "$OUT" | grep -E "^Pair|verdict|first divergence" | sed 's/^/  | /'
+J="$WORK/c.json"
+check "report lists every device" test "$(json_get "$J" "len(set(r['device'] for r in d['runs']))")" = "$("$XD_CLI" list --ids | wc -l)"
+check "every reproducible pair IDENTICAL" test "$(json_get "$J" "all(p['verdict']=='IDENTICAL' for p in d['pairs'] if p['reference']['mode']==p['other']['mode']=='reproducible')")" = True
+check "no guarantee broken" test "$(json_get "$J" "any(p['guarantee_broken'] for p in d['pairs'])")" = False
+check "reproducible vs fast quantified (differs, ULP and first op named)" test \
+  "$(json_get "$J" "[p for p in d['pairs'] if p['reference']['mode']!=p['other']['mode']][0]['verdict'] != 'IDENTICAL' and [p for p in d['pairs'] if p['reference']['mode']!=p['other']['mode']][0]['max_ulp'] >= 1 and [p for p in d['pairs'] if p['reference']['mode']!=p['other']['mode']][0]['first_divergent_op'] is not None")" = True
+check "slow devices ran fewer steps, compared over common steps" test \
+  "$(json_get "$J" "all(p['steps_compared']==min(1 if '$SLOW' in p['reference']['device'] else 6, 1 if '$SLOW' in p['other']['device'] else 6) for p in d['pairs'])")" = True
+if /usr/bin/python3 -c "import jsonschema" 2>/dev/null; then
+  check "JSON report valid against docs/report.schema.json" /usr/bin/python3 -c "
+import json, sys, jsonschema
+jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))" "$J" "$SRC/docs/report.schema.json"
+else
+  echo "SKIP: python3-jsonschema absent (tools/setup installs it)"
+fi
+check "HTML report written" test -s "$WORK/c.html"
+if [ -x "$SRC/tools/check-html-report" ]; then
+  "$SRC/tools/check-html-report" "$WORK/c.html" "$WORK/c.png" >"$WORK/html.log" 2>&1; rc=$?
+  if [ $rc -eq 77 ]; then echo "SKIP: $(tail -1 "$WORK/html.log")"; else check "HTML renders in headless chromium" test $rc -eq 0; fi
+  [ $rc -ne 0 ] && [ $rc -ne 77 ] && sed 's/^/    /' "$WORK/html.log"
+fi
+
+# 2. planted differences in a copy of a PoCL trace
+T=$(ls -d "$WORK"/c/pocl-*reproducible-r0 | head -1)
+[ -n "$T" ] || { echo "FAIL: no PoCL trace"; exit 1; }
+plant() { # plant SRC DST STEP NEWVALUE-EXPR
+  cp -r "$1" "$2"
+  /usr/bin/python3 - "$2" "$3" "$4" <<'PY'
+import json, struct, sys
+d, step, expr = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+p = "%s/step-%06d/dense1.weight.npy" % (d, step)
+raw = bytearray(open(p, "rb").read())
+hl = struct.unpack("<H", raw[8:10])[0]; off = 10 + hl
+v = struct.unpack("<f", raw[off:off + 4])[0]; bits = struct.unpack("<I", raw[off:off + 4])[0]
+new = eval(expr, {"v": v, "bits": bits, "struct": struct})
+raw[off:off + 4] = struct.pack("<I", new) if isinstance(new, int) else struct.pack("<f", new)
+open(p, "wb").write(raw)
+t = json.load(open(d + "/trace.json"))
+i = t["tensors"].index("dense1.weight")
+h = t["hashes"]["steps"][step - 1][i]
+t["hashes"]["steps"][step - 1][i] = h[:-1] + ("0" if h[-1] != "0" else "1")
+json.dump(t, open(d + "/trace.json", "w"))
+PY
+}
+plant "$T" "$WORK/ulp" 3 "bits + 1"
+expect_exit 1 "1-ULP plant: not identical, exit 1" "$XD_CLI" diff "$T" "$WORK/ulp" --json "$WORK/ulp.json"
+check "1-ULP plant: first divergent step 3, dense1.weight" contains "$OUT" "first divergence: step 3, dense1.weight"
+check "1-ULP plant: exactly one element differs by 1 ULP" test \
+  "$(json_get "$WORK/ulp.json" "[(x['differing'], x['max_ulp']) for x in d['pairs'][0]['tensors'] if x['tensor']=='dense1.weight' and x['step']==3]")" = "[(1, 1)]"
+check "1-ULP plant: guarantee flagged" contains "$OUT" "GUARANTEE BROKEN"
+plant "$T" "$WORK/big" 3 "v + 1000.0"
+expect_exit 1 "large plant: DIVERGED, exit 1" "$XD_CLI" diff "$T" "$WORK/big"
+check "large plant: verdict DIVERGED" contains "$OUT" "DIVERGED"
+
+# 3. traces that cannot be compared, and files that are not traces
+cp -r "$T" "$WORK/otherbatch"
+/usr/bin/python3 -c "import json,sys; p=sys.argv[1]+'/trace.json'; t=json.load(open(p)); t['batch']=8; json.dump(t, open(p,'w'))" "$WORK/otherbatch"
+expect_exit 2 "another batch size: refused" "$XD_CLI" diff "$T" "$WORK/otherbatch"
+check "refusal names the field" contains "$OUT" "field 'batch' differs"
+expect_exit 2 "not a trace" "$XD_CLI" diff "$T" "$WORK"
+check "not-a-trace message names trace.json" contains "$OUT" "trace.json"
+
+# 4. a crashing and a hanging child: FAILED rows, the others still compared
+expect_exit 2 "aborting child" env XD_FAULT=abort:pocl/basic "$XD_CLI" compare "${RUN[@]}" --devices pocl \
+  --modes reproducible --steps 2 --work "$WORK/f" --json "$WORK/f.json" --html "$WORK/f.html"
+check "abort: FAILED with signal 6" test "$(json_get "$WORK/f.json" "[(r['failed'], r['signal']) for r in d['runs'] if 'basic' in r['device']]")" = "[(True, 6)]"
+check "abort: the other device still ran" test "$(json_get "$WORK/f.json" "[r['failed'] for r in d['runs'] if 'pthread' in r['device']]")" = "[False]"
+expect_exit 2 "hanging child" env XD_FAULT=hang:pocl/basic "$XD_CLI" compare "${RUN[@]}" --devices pocl \
+  --modes reproducible --steps 2 --timeout 3 --work "$WORK/h" --json "$WORK/h.json" --html "$WORK/h.html"
+check "hang: FAILED by timeout" test "$(json_get "$WORK/h.json" "[r['timed_out'] for r in d['runs'] if 'basic' in r['device']]")" = "[True]"
+check "hang: report still printed" contains "$OUT" "FAILED (timeout)"
+finish
