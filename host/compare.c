@@ -9,10 +9,10 @@
 
 xd_tolerance xd_tolerance_defaults(void)
 {
-    /* docs/compare.md: fast-mode runs of the default comparison differ from
-     * reproducible ones by ~1e-4 relative; 1e-2 separates rounding-level
-     * drift from a real divergence over a few hundred steps. */
-    xd_tolerance t = {1e-2, 1e-2};
+    /* docs/compare.md: after 200 steps fast mode differs from reproducible
+     * mode by up to 2.7e-2 (Adam's m, near zero crossings), 7e-3 in the
+     * weights and 5e-4 in the loss; a real bug shows at the 1e-1 level. */
+    xd_tolerance t = {5e-2, 1e-2};
     return t;
 }
 
@@ -122,14 +122,14 @@ xd_status xd_compare_pair(const xd_trace *ref, const xd_trace *o, const xd_toler
     }
     size_t nl = 0;
     if (ref->seed != o->seed)
-        nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl, "different seeds (%llu vs %llu): differences expected; ",
+        nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl, "different seeds (%llu vs %llu): differences expected. ",
                                (unsigned long long)ref->seed, (unsigned long long)o->seed);
     if (nl < sizeof p->note && (strcmp(ref->data_name, o->data_name) != 0 || ref->synthetic != o->synthetic))
-        nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl, "different data (%s vs %s); ", ref->data_name,
+        nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl, "different data (%s vs %s). ", ref->data_name,
                                o->data_name);
     p->common_steps = ref->steps < o->steps ? ref->steps : o->steps;
     if (nl < sizeof p->note && ref->steps != o->steps)
-        snprintf(p->note + nl, sizeof p->note - nl, "compared over %lld common steps (%lld vs %lld run); ",
+        snprintf(p->note + nl, sizeof p->note - nl, "compared over %lld common steps (%lld vs %lld run)",
                  (long long)p->common_steps, (long long)ref->steps, (long long)o->steps);
 
     /* first divergence from hashes (and the loss, which precedes the update) */

@@ -644,7 +644,7 @@ static void usage_compare(FILE *out)
             "mode, and reproducible with fast mode on the first device.\n"
             "  --devices SEL         devices (default all)\n"
             "  --modes LIST          reproducible,fast (default both)\n"
-            "  --steps N             steps per run (default 200)\n"
+            "  --steps N             steps per run (default 100)\n"
             "  --slow-steps N        steps on slow devices (default 1)\n"
             "  --slow REGEX          substring marking slow devices (default oclgrind)\n"
             "  --repeat R            run each device R times (run-to-run check)\n"
@@ -654,7 +654,7 @@ static void usage_compare(FILE *out)
             "  --timeout SEC         per run (default 900)\n"
             "  --jobs J              runs at once (default 2)\n"
             "  --work DIR            where traces and logs go (default crossdev-work/DATE-PID)\n"
-            "  --tol-rel X, --tol-loss X   tolerances (default 1e-2, 1e-2)\n"
+            "  --tol-rel X, --tol-loss X   tolerances (default 5e-2, 1e-2)\n"
             "  --json FILE, --html FILE    also write the report there (default: in --work)\n",
             prog);
 }
@@ -664,7 +664,7 @@ static int cmd_compare(int argc, char **argv)
     report_opts ro = {xd_tolerance_defaults(), NULL, NULL};
     const char *sel = "all", *modes_arg = "reproducible,fast", *slow = "oclgrind", *data_dir = NULL, *work = NULL;
     const char *lr = NULL;
-    int64_t steps = 200, slow_steps = 1, repeat = 1, batch = 32, timeout = 900, jobs = 2, seed = 42;
+    int64_t steps = 100, slow_steps = 1, repeat = 1, batch = 32, timeout = 900, jobs = 2, seed = 42;
     int seed_random = 0, synthetic = 0, hash_ops = 1;
     static const struct option opts[] = {REPORT_LONG_OPTS,
                                          {"devices", required_argument, NULL, 'd'},
