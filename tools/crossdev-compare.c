@@ -932,6 +932,8 @@ static int cmd_compare(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit (ulimit -f) must be a write error we report, not a kill. */
+    signal(SIGXFSZ, SIG_IGN);
     default_environment();
     if (argc < 2) return cmd_compare(argc, argv); /* the default command */
     const char *cmd = argv[1];

@@ -6,7 +6,7 @@ TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
 PASSED=0
 FAILED=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/xd-$TEST_NAME-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap 'umount "$WORK/tiny" 2>/dev/null; rm -rf "$WORK"' EXIT
 
 check() { # check DESCRIPTION COMMAND...
   local what=$1; shift

@@ -82,5 +82,42 @@ expect_exit 2 "resume from an incomplete trace" "$XD_CLI" run "${COMMON[@]}" --s
 check "incomplete trace named" contains "$OUT" "conv1.weight.npy"
 expect_exit 2 "resume with another batch" "$XD_CLI" run "${COMMON[@]}" --batch $((B + 1)) --steps $N --resume "$WORK/p" --out "$WORK/x7" --hash-ops
 check "batch field named" contains "$OUT" "'batch'"
+
+# data of the wrong shape for the model: 10x10 images in MNIST format
+/usr/bin/python3 - "$WORK/small10" <<'PY'
+import os, struct, sys
+d = sys.argv[1]; os.makedirs(d)
+for prefix, n in (("train", 64), ("t10k", 16)):
+    open("%s/%s-images-idx3-ubyte" % (d, prefix), "wb").write(struct.pack(">IIII", 0x803, n, 10, 10) + bytes(n * 100))
+    open("%s/%s-labels-idx1-ubyte" % (d, prefix), "wb").write(struct.pack(">II", 0x801, n) + bytes(n))
+PY
+expect_exit 2 "images of the wrong size" "$XD_CLI" run --device "$PD" --data "$WORK/small10" --steps 1 --out "$WORK/x8"
+check "wrong image size explained" contains "$OUT" "28x28"
+
+# NaN/Inf: detected at the step it appears, recorded, training stopped
+expect_exit 1 "lr 1e30 makes NaN or Inf" "$XD_CLI" run "${COMMON[@]}" --lr 1e30 --steps 40 --out "$WORK/nan"
+check "NaN reported with its step" contains "$OUT" "non-finite value"
+check "NaN recorded in the trace" test "$(json_get "$WORK/nan/trace.json" "d['nonfinite']['step'] == d['steps'] and d['steps'] < 40")" = True
+
+# SIGINT mid-run: exit 130, nothing under the final name, temp removed
+"$XD_CLI" run "${COMMON[@]}" --steps 100000 --out "$WORK/int" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do ls -d "$WORK"/int.tmp-*/step-000001 >/dev/null 2>&1 && break; sleep 0.1; done
+kill -INT $pid; wait $pid; rc=$?
+check "SIGINT exit status 130 (got $rc)" test $rc -eq 130
+check "SIGINT leaves no trace and no temp dir" bash -c "! ls -d $WORK/int $WORK/int.tmp-* 2>/dev/null | grep -q ."
+
+# disk full while writing the trace: a 600 KiB tmpfs (needs root, as CI
+# has; a file-size limit cannot be used: PoCL's compiler dies on it first)
+mkdir -p "$WORK/tiny"
+if mount -t tmpfs -o size=600k tmpfs "$WORK/tiny" 2>/dev/null; then
+  expect_exit 2 "disk full" "$XD_CLI" run "${COMMON[@]}" --steps 2 --out "$WORK/tiny/t"
+  check "disk full named" contains "$OUT" "No space left on device"
+  check "no partial trace after disk full" test -z "$(ls -A "$WORK/tiny")"
+  umount "$WORK/tiny"
+else
+  echo "SKIP (check only): cannot mount a tmpfs here; disk-full check not run"
+fi
+
 check "no partial traces left" bash -c "! ls -d $WORK/x* $WORK/*.tmp-* 2>/dev/null | grep -q ."
 finish
