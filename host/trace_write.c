@@ -1,0 +1,154 @@
+/* Trace writing helpers: snapshot folders of .npy tensors, hashes, atomic
+ * JSON files (format version 1, docs/trace-format.md).  Driven by
+ * host/train.c; reading is host/trace_read.c. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "crossdev/trace.h"
+#include "trace_write.h"
+
+/* ---- writing ------------------------------------------------------------------ */
+xd_status xd_mkdir_new(const char *path, char *err, size_t errlen)
+{
+    if (mkdir(path, 0777) == 0) return XD_OK;
+    xd_format(err, errlen, "%s: cannot create directory: %s", path, strerror(errno));
+    return XD_IO;
+}
+
+void xd_remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char sub[4096];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            struct stat sb;
+            if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) xd_remove_tree(sub);
+            else unlink(sub);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+void xd_hash_hex(uint64_t h, char out[24]) { snprintf(out, 24, "xxh3:%016llx", (unsigned long long)h); }
+
+uint64_t xd_hash_bytes(const void *p, size_t n) { return XXH3_64bits(p, n); }
+
+static xd_status snapshot_one(const xd_tensor *t, const char *dir, const char *name, char *err, size_t errlen)
+{
+    float *h = malloc(t->count * 4);
+    if (!h) {
+        xd_format(err, errlen, "out of host memory writing %s", name);
+        return XD_OUT_OF_HOST_MEMORY;
+    }
+    xd_status st = xd_tensor_read(t, h, t->count * 4);
+    if (st != XD_OK) {
+        xd_format(err, errlen, "reading %s from the device: %s", name, xd_context_last_error(t->ctx));
+    } else {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+        st = xd_npy_write(path, XD_DTYPE_F32, t->ndim, t->shape, h, err, errlen);
+    }
+    free(h);
+    return st;
+}
+
+xd_status xd_snapshot_write(xd_model *m, const char *dir, int64_t step, char *err, size_t errlen)
+{
+    char sdir[4096];
+    snprintf(sdir, sizeof sdir, "%s/step-%06lld", dir, (long long)step);
+    xd_status st = xd_mkdir_new(sdir, err, errlen);
+    for (int i = 0; i < m->nparams && st == XD_OK; ++i) {
+        char name[128];
+        const xd_param *p = &m->params[i];
+        st = snapshot_one(p->w, sdir, p->name, err, errlen);
+        snprintf(name, sizeof name, "%s.m", p->name);
+        if (st == XD_OK) st = snapshot_one(p->m, sdir, name, err, errlen);
+        snprintf(name, sizeof name, "%s.v", p->name);
+        if (st == XD_OK) st = snapshot_one(p->v, sdir, name, err, errlen);
+    }
+    return st;
+}
+
+static xd_status restore_one(xd_tensor *t, const char *sdir, const char *name, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.npy", sdir, name);
+    xd_npy_array a;
+    xd_status st = xd_npy_read(path, &a, err, errlen);
+    if (st != XD_OK) return st;
+    int same = a.dtype == XD_DTYPE_F32 && a.ndim == t->ndim;
+    for (int i = 0; same && i < t->ndim; ++i) same = a.shape[i] == t->shape[i];
+    if (!same) {
+        xd_format(err, errlen, "%s: shape or dtype does not match the model's %s", path, name);
+        st = XD_FORMAT;
+    } else {
+        st = xd_tensor_write(t, a.data, t->count * 4);
+        if (st != XD_OK) xd_format(err, errlen, "%s: %s", path, xd_context_last_error(t->ctx));
+    }
+    xd_npy_free(&a);
+    return st;
+}
+
+xd_status xd_snapshot_read(xd_model *m, const char *dir, int64_t step, char *err, size_t errlen)
+{
+    char sdir[4096];
+    snprintf(sdir, sizeof sdir, "%s/step-%06lld", dir, (long long)step);
+    xd_status st = XD_OK;
+    for (int i = 0; i < m->nparams && st == XD_OK; ++i) {
+        char name[128];
+        xd_param *p = &m->params[i];
+        st = restore_one(p->w, sdir, p->name, err, errlen);
+        snprintf(name, sizeof name, "%s.m", p->name);
+        if (st == XD_OK) st = restore_one(p->m, sdir, name, err, errlen);
+        snprintf(name, sizeof name, "%s.v", p->name);
+        if (st == XD_OK) st = restore_one(p->v, sdir, name, err, errlen);
+    }
+    return st;
+}
+
+xd_status xd_json_write_file(json_t *root, const char *path, char *err, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    if (!text) {
+        xd_format(err, errlen, "%s: cannot serialise JSON (out of memory)", path);
+        return XD_OUT_OF_HOST_MEMORY;
+    }
+    xd_status st = XD_OK;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        xd_format(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+        free(text);
+        return XD_IO;
+    }
+    size_t n = strlen(text);
+    if (fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        xd_format(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        st = XD_IO;
+    }
+    if (fclose(f) != 0 && st == XD_OK) {
+        xd_format(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        st = XD_IO;
+    }
+    if (st == XD_OK && rename(tmp, path) != 0) {
+        xd_format(err, errlen, "%s: rename failed: %s", path, strerror(errno));
+        st = XD_IO;
+    }
+    if (st != XD_OK) unlink(tmp);
+    free(text);
+    return st;
+}
+
