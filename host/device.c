@@ -207,10 +207,10 @@ static void describe(cl_platform_id p, cl_device_id dev, unsigned pi, unsigned d
 
 xd_status xd_device_list_create(xd_device_list **out, char *err, size_t errlen)
 {
-    xd_device_list *list = calloc(1, sizeof *list);
     cl_platform_id *plats = NULL;
     if (!out) return XD_INVALID_ARGUMENT;
     *out = NULL;
+    xd_device_list *list = calloc(1, sizeof *list);
     if (!list) return XD_OUT_OF_HOST_MEMORY;
     cl_uint np = 0;
     cl_int rc = clGetPlatformIDs(0, NULL, &np);

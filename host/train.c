@@ -81,6 +81,7 @@ typedef struct run {
     char tmpdir[4096];
     float *buf;             /* host staging, large enough for any tensor */
     size_t buf_count;
+    int32_t *labels;        /* one batch of labels */
     json_t *op_names;       /* filled during the first recorded step */
     json_t *op_row;         /* current step's op hashes */
     int naming_ops;
@@ -166,7 +167,7 @@ static void shuffle(int32_t *perm, int64_t n, uint64_t seed, int64_t epoch)
 static xd_status load_batch(run *r, const float *xs, const int32_t *ys, const int32_t *idx, int64_t B)
 {
     const size_t px = (size_t)(r->d->height * r->d->width);
-    int32_t *labels = (int32_t *)(r->buf + (size_t)B * px);
+    int32_t *labels = r->labels;
     for (int64_t b = 0; b < B; ++b) {
         memcpy(r->buf + (size_t)b * px, xs + (size_t)idx[b] * px, px * 4);
         labels[b] = ys[idx[b]];
@@ -321,13 +322,14 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
     for (int i = 0; i < r.m->nlayers; ++i)
         if (xd_tensor_count(r.m->layers[i].out) > r.buf_count) r.buf_count = xd_tensor_count(r.m->layers[i].out);
     r.buf = malloc(r.buf_count * 4);
+    r.labels = malloc((size_t)B * sizeof *r.labels);
     perm = malloc((size_t)d->n_train * sizeof *perm);
     batches = malloc((size_t)(total * B) * sizeof *batches + 4);
     /* snapshot schedule: default or explicit list, plus every K, plus the end */
     size_t cap = (cfg->snapshot_at ? cfg->n_snapshot_at : xd_default_snapshots(total, NULL, 0)) + 2 +
                  (cfg->snapshot_every > 0 ? (size_t)(total / cfg->snapshot_every) : 0);
     snaps = malloc(cap * sizeof *snaps);
-    if (!r.buf || !perm || !batches || !snaps || !loss_arr || !r.op_names) {
+    if (!r.buf || !r.labels || !perm || !batches || !snaps || !loss_arr || !r.op_names) {
         xd_format(err, errlen, "out of host memory");
         st = XD_OUT_OF_HOST_MEMORY;
         goto done;
@@ -593,6 +595,7 @@ done:
     xd_trace_close(old);
     xd_model_destroy(r.m);
     free(r.buf);
+    free(r.labels);
     free(perm);
     free(batches);
     free(snaps);

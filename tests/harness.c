@@ -102,7 +102,10 @@ float *xdt_download(xdt *t, const xd_tensor *x)
 {
     if (!x) return NULL;
     float *h = malloc(xd_tensor_count(x) * 4);
-    if (!xdt_check(t, h != NULL, "out of memory")) return NULL;
+    if (!h) {
+        xdt_check(t, 0, "out of memory");
+        return NULL;
+    }
     if (!xdt_ok(t, xd_tensor_read(x, h, xd_tensor_count(x) * 4), "tensor_read")) {
         free(h);
         return NULL;

@@ -169,7 +169,7 @@ static int cmd_list(int argc, char **argv)
             printf("%-5s %-52s %-26.26s %-5u %-4s %-4s %-7s %-5s %-4llu %-9s %-13s %s\n", idx, d->id,
                    d->driver_version, d->compute_units, yn(d->fp32_denorm), yn(d->fp32_fma),
                    yn(d->fp32_correctly_rounded_div_sqrt), yn(d->fp64), (unsigned long long)d->max_work_group_size,
-                   local, ok ? "yes" : "REFUSED", probe && probe_result[i] ? probe_result[i] : "");
+                   local, ok ? "yes" : "REFUSED", probe_result && probe_result[i] ? probe_result[i] : "");
         }
         printf("\n%zu device(s). Platforms:\n", n);
         const char *last = NULL;
@@ -343,7 +343,7 @@ static int cmd_run(int argc, char **argv)
     const char *sel = NULL, *data_dir = NULL;
     int synthetic = 0, quiet = 0;
     xd_mode mode = XD_MODE_REPRODUCIBLE;
-    int64_t *snap_list = NULL, v;
+    int64_t *snap_list = NULL, v = 0;
     size_t nsnap = 0;
     static const struct option opts[] = {
         {"device", required_argument, NULL, 'd'},    {"out", required_argument, NULL, 'o'},
@@ -838,6 +838,7 @@ static int cmd_compare(int argc, char **argv)
             for (size_t i = 0; i < nsel; ++i)
                 if (strcmp(xd_device_list_get(list, idx[i])->id, run->device_id) == 0) d = xd_device_list_get(list, idx[i]);
             char pd[32], log[1100];
+            if (!d) break; /* cannot happen: every run was made from the selection */
             snprintf(pd, sizeof pd, "%u:%u", d->platform_index, d->device_index);
             snprintf(steps_s, sizeof steps_s, "%lld", (long long)run->steps_asked);
             snprintf(log, sizeof log, "%s.log", run->trace_dir);
