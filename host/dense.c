@@ -1,4 +1,8 @@
-/* Dense layer host API: y = x W^T + b with x [N, ...] flattened to [N, I]. */
+/* Dense layer host API: y = x W^T + b with x [N, ...] flattened to [N, I].
+ * Reproducible mode: the fixed-order kernels of cl/dense.cl.  Fast mode:
+ * CLBlast SGEMM (host/blas.c) for forward, backward data and weights where
+ * xd_fast_gemm() says it pays, else the same kernels built with contraction. */
+#include "blas.h"
 #include "internal.h"
 
 #define XD_KCHUNK 256 /* must match cl/dense.cl: part of the summation order */
@@ -48,6 +52,13 @@ xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor 
         if ((st = xd_check_tensor(ctx, op, "b", b, XD_DTYPE_F32, 1)) != XD_OK) return st;
         if (b->count != O) return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: b has %zu elements, w has %u outputs", op, b->count, O);
     }
+    if (xd_fast_gemm(ctx, N, O, I)) {
+        /* y[N,O] = x[N,I] W[O,I]^T by CLBlast, then + b */
+        if ((st = xd_sgemm(ctx, op, 0, 1, N, O, I, 1.0f, x->mem, 0, I, w->mem, 0, I, 0.0f, y->mem, 0, O)) != XD_OK)
+            return st;
+        if (!b) return XD_OK;
+        return XD_LAUNCH(ctx, XD_K_add_bias_rows, (size_t)N * O, XD_ARG(y->mem), XD_ARG(b->mem), XD_ARG(N), XD_ARG(O));
+    }
     cl_uint nch = (I + XD_KCHUNK - 1) / XD_KCHUNK;
     size_t parts = (size_t)N * O * nch;
     cl_mem part;
@@ -72,6 +83,8 @@ xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_
     if ((st = flat(ctx, op, "dx", dx, &N, &I)) != XD_OK) return st;
     if ((st = check_w(ctx, op, w, I, &O)) != XD_OK) return st;
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
+    if (xd_fast_gemm(ctx, N, I, O)) /* dx[N,I] = dy[N,O] W[O,I] */
+        return xd_sgemm(ctx, op, 0, 0, N, I, O, 1.0f, dy->mem, 0, O, w->mem, 0, I, 0.0f, dx->mem, 0, I);
     return XD_LAUNCH(ctx, XD_K_dense_bwd_data, (size_t)N * I, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
                      XD_ARG(I), XD_ARG(O));
 }
@@ -85,6 +98,8 @@ xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const x
     if ((st = flat(ctx, op, "x", x, &N, &I)) != XD_OK) return st;
     if ((st = check_w(ctx, op, dw, I, &O)) != XD_OK) return st;
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
+    if (xd_fast_gemm(ctx, O, I, N)) /* dW[O,I] = dy[N,O]^T x[N,I] */
+        return xd_sgemm(ctx, op, 1, 0, O, I, N, 1.0f, dy->mem, 0, O, x->mem, 0, I, 0.0f, dw->mem, 0, I);
     return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, (size_t)O * I, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem),
                      XD_ARG(N), XD_ARG(I), XD_ARG(O));
 }

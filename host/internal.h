@@ -25,7 +25,8 @@ const char *xd_cl_error_name(cl_int code);
     X(dense_fwd_partial) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) \
     X(conv2d_fwd) X(conv2d_bwd_data) X(conv2d_bwd_weights_partial)           \
     X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)                       \
-    X(softmax_xent_rows) X(mean) X(adam)
+    X(softmax_xent_rows) X(mean) X(adam)                                 \
+    X(im2col) X(col2im) X(permute3) X(add_bias_rows)
 
 typedef enum xd_kernel_id {
 #define XD_KERNEL_ENUM_(name) XD_K_##name,

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""PyTorch CPU training throughput of crossdev's seed-cnn, for comparison with
+crossdev-bench: Conv2d(1,32,3) -> ReLU -> Flatten -> Linear(21632,10), Adam
+(lr 1e-3, eps 1e-7), batch 32, on Fashion-MNIST (gzip or plain IDX files).
+
+    tools/pytorch-bench.py [--steps N] [--data DIR] [--threads N]
+
+Prints images/s (steady: the second half of the steps; whole: every step
+including the first).  Without PyTorch: prints "SKIP: PyTorch not installed"
+and exits 0."""
+import argparse
+import gzip
+import os
+import struct
+import sys
+import time
+
+
+def read_idx(path):
+    for p in (path, path + ".gz"):
+        if os.path.exists(p):
+            opener = gzip.open if p.endswith(".gz") else open
+            with opener(p, "rb") as f:
+                data = f.read()
+            break
+    else:
+        raise FileNotFoundError(path + "[.gz]")
+    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return dims, data[4 + 4 * ndim:]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)")
+    ap.add_argument("--seed", type=int, default=42)
+    a = ap.parse_args()
+    try:
+        import torch
+    except Exception:  # ImportError, or a broken install
+        print("SKIP: PyTorch not installed")
+        return 0
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    dims, raw = read_idx(os.path.join(a.data, "train-images-idx3-ubyte"))
+    _, lab = read_idx(os.path.join(a.data, "train-labels-idx1-ubyte"))
+    n, h, w = dims
+    x = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(n, 1, h, w).float() / 255.0
+    y = torch.frombuffer(bytearray(lab), dtype=torch.uint8).long()
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(32 * (h - 2) * (w - 2), 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    lossf = torch.nn.CrossEntropyLoss()
+    B = 32
+    perm = torch.randperm(n)
+    times = []
+    t0 = time.perf_counter()
+    for s in range(a.steps):
+        idx = perm[(s * B) % (n - B + 1):][:B]
+        ts = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = lossf(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+        loss.item()
+        times.append(time.perf_counter() - ts)
+    whole = time.perf_counter() - t0
+    half = sorted(times[a.steps // 2:])
+    med = half[len(half) // 2] if half else float("nan")
+    print(f"pytorch-bench: torch {torch.__version__}, {torch.get_num_threads()} threads, {a.steps} steps of batch {B}")
+    print(f"  steady {B / med:.1f} images/s (median step {med * 1e3:.2f} ms, second half)")
+    print(f"  whole  {a.steps * B / whole:.1f} images/s (first step {times[0] * 1e3:.1f} ms), final loss {loss.item():.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
