@@ -211,7 +211,7 @@ static xd_status fast_backward_weights(xd_context *ctx, const char *op, const co
 static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params *p, const xd_tensor *x,
                          const xd_tensor *w, const xd_tensor *b, xd_tensor *y, cl_int relu)
 {
-    conv_dims d;
+    conv_dims d = {0};
     xd_status st = conv_check(ctx, op, p, x, "x", w, y, "y", &d);
     if (st != XD_OK) return st;
     if (b) {
@@ -248,7 +248,7 @@ xd_status xd_conv2d_forward_relu(xd_context *ctx, const xd_conv2d_params *p, con
 xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *dy, const xd_tensor *w,
                                   xd_tensor *dx)
 {
-    conv_dims d;
+    conv_dims d = {0};
     xd_status st = conv_check(ctx, "conv2d_backward_data", p, dx, "dx", w, dy, "dy", &d);
     if (st != XD_OK) return st;
     if (xd_fast_gemm(ctx, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW, d.O))
@@ -261,7 +261,7 @@ xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, co
 xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
                                      const xd_tensor *dy, xd_tensor *dw)
 {
-    conv_dims d;
+    conv_dims d = {0};
     const char *op = "conv2d_backward_weights";
     xd_status st = conv_check(ctx, op, p, x, "x", dw, dy, "dy", &d);
     if (st != XD_OK) return st;

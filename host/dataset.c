@@ -75,8 +75,8 @@ static xd_status load_pair(const char *dir, const char *img_base, const char *lb
     } else if (img.dims[0] != lbl.dims[0]) {
         xd_format(err, errlen, "%s has %u images but %s has %u labels", ip, img.dims[0], lp, lbl.dims[0]);
         st = XD_FORMAT;
-    } else if (img.dims[0] == 0) {
-        xd_format(err, errlen, "%s: no images", ip);
+    } else if (img.count == 0 || lbl.count == 0) {
+        xd_format(err, errlen, "%s: no images, or images of zero size", ip);
         st = XD_FORMAT;
     }
     for (size_t i = 0; st == XD_OK && i < lbl.count; ++i) {

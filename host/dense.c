@@ -42,7 +42,7 @@ static xd_status check_dy(xd_context *ctx, const char *op, const xd_tensor *dy, 
 xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *w, const xd_tensor *b, xd_tensor *y)
 {
     const char *op = "dense_forward";
-    cl_uint N, I, O;
+    cl_uint N = 0, I = 0, O = 0;
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
     if ((st = flat(ctx, op, "x", x, &N, &I)) != XD_OK) return st;
@@ -77,7 +77,7 @@ xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor 
 xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_tensor *w, xd_tensor *dx)
 {
     const char *op = "dense_backward_data";
-    cl_uint N, I, O;
+    cl_uint N = 0, I = 0, O = 0;
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
     if ((st = flat(ctx, op, "dx", dx, &N, &I)) != XD_OK) return st;
@@ -92,7 +92,7 @@ xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_
 xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy, xd_tensor *dw)
 {
     const char *op = "dense_backward_weights";
-    cl_uint N, I, O;
+    cl_uint N = 0, I = 0, O = 0;
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
     if ((st = flat(ctx, op, "x", x, &N, &I)) != XD_OK) return st;

@@ -195,6 +195,11 @@ static xd_status evaluate(run *r, double *loss, double *acc)
         st = XD_OUT_OF_HOST_MEMORY;
     }
     for (int64_t s = 0; st == XD_OK && s < n; s += B) {
+        if (r->cfg->stop && *r->cfg->stop) {
+            xd_format(r->err, r->errlen, "interrupted during evaluation; no trace written");
+            st = XD_INTERRUPTED;
+            break;
+        }
         int64_t valid = (n - s < B) ? n - s : B;
         for (int64_t b = 0; b < B; ++b) idx[b] = (int32_t)(b < valid ? s + b : 0);
         st = load_batch(r, r->d->test_x, r->d->test_y, idx, B);
@@ -475,8 +480,8 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
             !stop_now) {
             double el, ea;
             if ((st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
-            json_array_append_new(eval_hist, json_pack("{s:I, s:o, s:f}", (json_int_t)(step + 1), real_or_null(el),
-                                                       "accuracy", ea));
+            json_array_append_new(eval_hist, json_pack("{s:I, s:o, s:f}", "step", (json_int_t)step + 1,
+                                                       "loss", real_or_null(el), "accuracy", ea));
         }
         if (cfg->progress) cfg->progress(cfg->user, step + 1, total, loss, now() - ts0);
         if (stop_now) {

@@ -62,7 +62,8 @@ static size_t unhex(const char *hex, unsigned char *out, size_t cap)
 static size_t make_npy(unsigned char *buf, size_t cap, const char *dict, size_t nbytes)
 {
     size_t hlen = strlen(dict) + 1;
-    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    static const unsigned char magic[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}; /* binary, no NUL */
+    memcpy(buf, magic, sizeof magic);
     buf[8] = (unsigned char)(hlen & 0xff);
     buf[9] = (unsigned char)(hlen >> 8);
     memcpy(buf + 10, dict, hlen - 1);

@@ -185,7 +185,7 @@ static char *write_and_check(const xd_report *r, const char *path, const char *w
      * identifier, never fetched); nothing else may point anywhere */
     char *copy = malloc(strlen(s) + 1);
     if (copy) {
-        strcpy(copy, s);
+        memcpy(copy, s, strlen(s) + 1);
         strip(copy, "xmlns=\"http://www.w3.org/2000/svg\"");
         snprintf(msg, sizeof msg, "%s: no URL other than the SVG namespace", what);
         check(strstr(copy, "http") == NULL && strstr(copy, "//www") == NULL, msg);

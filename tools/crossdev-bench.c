@@ -51,8 +51,8 @@ typedef int (*bench_fn)(void *user);
 static double time_median(bench_fn fn, void *user)
 {
     if (fn(user)) return -1;
-    double t[64];
-    int n = g_reps < 64 ? g_reps : 64;
+    double t[64] = {0};
+    int n = g_reps < 1 ? 1 : g_reps < 64 ? g_reps : 64;
     for (int i = 0; i < n; ++i) {
         double t0 = now();
         if (fn(user)) return -1;

@@ -147,7 +147,8 @@ static int cmd_list(int argc, char **argv)
             char *text = xd_device_info_json(xd_device_list_get(list, i));
             json_t *o = text ? json_loads(text, 0, NULL) : NULL;
             xd_free(text);
-            if (o && probe) json_object_set_new(o, "probe", json_string(probe_result[i] ? probe_result[i] : "error"));
+            if (o && probe)
+                json_object_set_new(o, "probe", json_string(probe_result && probe_result[i] ? probe_result[i] : "error"));
             if (o) json_array_append_new(arr, o);
         }
         json_object_set_new(root, "crossdev_version", json_string(xd_version_string()));
@@ -894,10 +895,9 @@ static int cmd_compare(int argc, char **argv)
                 run->failed = 1;
                 if (!run->error[0]) tail_of(log, run->error, sizeof run->error);
                 if (run->timed_out) {
-                    char t[64];
-                    snprintf(t, sizeof t, "timed out after %lld s; ", (long long)timeout);
-                    memmove(run->error + strlen(t), run->error, sizeof run->error - strlen(t) - 1);
-                    memcpy(run->error, t, strlen(t));
+                    char t[sizeof run->error];
+                    snprintf(t, sizeof t, "timed out after %lld s; %s", (long long)timeout, run->error);
+                    snprintf(run->error, sizeof run->error, "%s", t);
                 }
             }
             fprintf(stderr, "  %s %s [%s] #%d in %.1f s\n", usable ? "finished" : "FAILED", run->device_id, run->mode,
