@@ -97,7 +97,9 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
     dx[g] = acc;
 }
 
-/* part[((o*C + c)*KH + kh)*KW + kw][n]: per-sample partial of dW. */
+/* part[((o*C + c)*KH + kh)*KW + kw][n]: per-sample partial of dW.  One
+ * work-item: sample n, tap (c, kh, kw), XD_CONV_OB output channels sharing
+ * each x load; every partial still sums (oh, ow) ascending. */
 __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global const float *dy,
                                             __global float *part, const uint N, const uint C,
                                             const uint H, const uint W, const uint O,
@@ -105,8 +107,9 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
                                             const uint OW, const uint SH, const uint SW,
                                             const uint PT, const uint PL)
 {
+    uint nob = (O + XD_CONV_OB - 1) / XD_CONV_OB;
     uint g = (uint)get_global_id(0);
-    if (g >= O * C * KH * KW * N) return;
+    if (g >= nob * C * KH * KW * N) return;
     uint n = g % N;
     uint t = g / N;
     uint kw = t % KW;
@@ -114,20 +117,30 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
     uint kh = t % KH;
     t /= KH;
     uint c = t % C;
-    uint o = t / C;
-    __global const float *dyo = dy + ((size_t)n * O + o) * OH * OW;
+    uint ob = t / C;
+    __global const float *dyo[XD_CONV_OB];
+    float acc[XD_CONV_OB];
+    for (uint q = 0; q < XD_CONV_OB; ++q) {
+        uint o = min(ob * XD_CONV_OB + q, O - 1);
+        dyo[q] = dy + ((size_t)n * O + o) * OH * OW;
+        acc[q] = 0.0f;
+    }
     __global const float *xc = x + ((size_t)n * C + c) * H * W;
-    float acc = 0.0f;
     for (uint oh = 0; oh < OH; ++oh) {
         int ih = (int)(oh * SH + kh) - (int)PT;
         if (ih < 0 || ih >= (int)H) continue;
         for (uint ow = 0; ow < OW; ++ow) {
             int iw = (int)(ow * SW + kw) - (int)PL;
             if (iw < 0 || iw >= (int)W) continue;
-            acc = XD_FMA(dyo[(size_t)oh * OW + ow], xc[(size_t)ih * W + (size_t)iw], acc);
+            float xv = xc[(size_t)ih * W + (size_t)iw];
+            for (uint q = 0; q < XD_CONV_OB; ++q)
+                acc[q] = XD_FMA(dyo[q][(size_t)oh * OW + ow], xv, acc[q]);
         }
     }
-    part[g] = acc;
+    for (uint q = 0; q < XD_CONV_OB; ++q) {
+        uint o = ob * XD_CONV_OB + q;
+        if (o < O) part[((((size_t)o * C + c) * KH + kh) * KW + kw) * N + n] = acc[q];
+    }
 }
 
 /* part[o*N + n] = sum over (oh, ow) ascending of dy[n, o, oh, ow]. */

@@ -273,7 +273,9 @@ xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p,
     size_t parts = dw->count * d.N;
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;
-    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_partial, parts, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(part),
+    /* 4 output channels per work-item (XD_CONV_OB in cl/conv2d.cl) */
+    size_t items = (size_t)((d.O + 3) / 4) * d.C * d.KH * d.KW * d.N;
+    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_partial, items, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(part),
                    XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.H), XD_ARG(d.W), XD_ARG(d.O), XD_ARG(d.KH), XD_ARG(d.KW),
                    XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL));
     if (st != XD_OK) return st;

@@ -85,7 +85,8 @@ xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
     if (xd_fast_gemm(ctx, N, I, O)) /* dx[N,I] = dy[N,O] W[O,I] */
         return xd_sgemm(ctx, op, 0, 0, N, I, O, 1.0f, dy->mem, 0, O, w->mem, 0, I, 0.0f, dx->mem, 0, I);
-    return XD_LAUNCH(ctx, XD_K_dense_bwd_data, (size_t)N * I, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
+    /* 4 samples per work-item (XD_DENSE_NB in cl/dense.cl) */
+    return XD_LAUNCH(ctx, XD_K_dense_bwd_data, (size_t)((N + 3) / 4) * I, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
                      XD_ARG(I), XD_ARG(O));
 }
 
@@ -100,7 +101,8 @@ xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const x
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
     if (xd_fast_gemm(ctx, O, I, N)) /* dW[O,I] = dy[N,O]^T x[N,I] */
         return xd_sgemm(ctx, op, 1, 0, O, I, N, 1.0f, dy->mem, 0, O, x->mem, 0, I, 0.0f, dw->mem, 0, I);
-    return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, (size_t)O * I, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem),
+    /* 4 outputs per work-item (XD_DENSE_OB in cl/dense.cl) */
+    return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, (size_t)((O + 3) / 4) * I, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem),
                      XD_ARG(N), XD_ARG(I), XD_ARG(O));
 }
 
