@@ -816,8 +816,8 @@ static int cmd_compare(int argc, char **argv)
     snprintf(rep.title, sizeof rep.title, "crossdev compare: seed-cnn, %zu device(s), %s", nsel, modes_arg);
     snprintf(rep.notes, sizeof rep.notes,
              "Steps: %lld per run (%lld on slow devices matching '%s'); traces and logs in %s. "
-             "Fast mode uses the same kernels with vendor exp/log/div/sqrt and -cl-mad-enable "
-             "(CLBlast GEMMs come with the performance work).",
+             "Fast mode: vendor exp/log/div/sqrt, -cl-mad-enable, and CLBlast SGEMM for dense/conv "
+             "shapes where it measured faster (docs/performance.md).",
              (long long)steps, (long long)slow_steps, slow, workdir);
     fprintf(stderr, "%s: %zu runs on %zu device(s), up to %lld at a time; work in %s\n", prog, rep.nruns, nsel,
             (long long)jobs, workdir);
