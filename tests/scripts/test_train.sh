@@ -93,6 +93,16 @@ for prefix, n in (("train", 64), ("t10k", 16)):
 PY
 expect_exit 2 "images of the wrong size" "$XD_CLI" run --device "$PD" --data "$WORK/small10" --steps 1 --out "$WORK/x8"
 check "wrong image size explained" contains "$OUT" "28x28"
+# a label that is not a class (12) in otherwise valid MNIST-format files
+/usr/bin/python3 - "$WORK/badlabel" <<'PY'
+import os, struct, sys
+d = sys.argv[1]; os.makedirs(d)
+for prefix, n in (("train", 64), ("t10k", 16)):
+    open("%s/%s-images-idx3-ubyte" % (d, prefix), "wb").write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes(n * 784))
+    open("%s/%s-labels-idx1-ubyte" % (d, prefix), "wb").write(struct.pack(">II", 0x801, n) + bytes([3] * (n - 1) + [12]))
+PY
+expect_exit 2 "label 12" "$XD_CLI" run --device "$PD" --data "$WORK/badlabel" --steps 1 --out "$WORK/x9"
+check "label outside the classes named with its file and index" contains "$OUT" "train-labels-idx1-ubyte: label 12 at index 63"
 
 # NaN/Inf: detected at the step it appears, recorded, training stopped
 expect_exit 1 "lr 1e30 makes NaN or Inf" "$XD_CLI" run "${COMMON[@]}" --lr 1e30 --steps 40 --out "$WORK/nan"
