@@ -11,7 +11,11 @@
  *  bwd bias     db[o]         = sum over n ascending of the add chain over (oh, ow) */
 #include "xd_math.h"
 
+/* Output channels per work-item: a tunable (-D from host/params.c); it
+ * decides which work-item computes an output, never the order of its sum. */
+#ifndef XD_CONV_OB
 #define XD_CONV_OB 4
+#endif
 
 /* One work-item: sample n, XD_CONV_OB output channels, one output pixel. */
 __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,

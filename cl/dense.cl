@@ -10,7 +10,12 @@
 #include "xd_math.h"
 
 #define XD_KCHUNK 256
+/* Outputs (OB) and samples (NB) per work-item: tunables (-D from
+ * host/params.c); they decide which work-item computes an output, never the
+ * order of its sum. */
+#ifndef XD_DENSE_OB
 #define XD_DENSE_OB 4
+#endif
 
 /* part[(n*O + o)*nch + c]; one work-item: chunk c, sample n, XD_DENSE_OB outputs. */
 __kernel void xd_dense_fwd_partial(__global const float *x, __global const float *w,
@@ -46,7 +51,9 @@ __kernel void xd_dense_fwd_partial(__global const float *x, __global const float
 
 /* One work-item: input i for XD_DENSE_NB samples sharing each w[o, i]
  * load; every output still sums o ascending. */
+#ifndef XD_DENSE_NB
 #define XD_DENSE_NB 4
+#endif
 __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *w,
                                 __global float *dx, const uint N, const uint I, const uint O)
 {

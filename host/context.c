@@ -80,10 +80,10 @@ static int choose_div_mode(const xd_device_info *d)
     return 2;
 }
 
-static size_t choose_local_size(const xd_device_info *d)
+static size_t choose_local_size(const xd_device_info *d, unsigned wanted)
 {
     /* Local size only schedules: no kernel's arithmetic depends on it. */
-    size_t ls = 64;
+    size_t ls = wanted ? wanted : 64;
     if (d->max_work_group_size && d->max_work_group_size < ls) ls = (size_t)d->max_work_group_size;
     return ls ? ls : 1;
 }
@@ -125,7 +125,8 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
     *out = ctx;
     ctx->device = *device;
     ctx->mode = mode;
-    ctx->local_size = choose_local_size(device);
+    ctx->params = xd_params_for(device);
+    ctx->local_size = choose_local_size(device, ctx->params.local_size);
     char msg[512];
     cl_int rc;
     char *src = NULL;
@@ -145,6 +146,11 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
         ctx->div_mode = -1;
         snprintf(ctx->options, sizeof ctx->options, "-cl-std=CL1.2 -DXD_FAST=1 -cl-mad-enable");
         snprintf(ctx->guarantee, sizeof ctx->guarantee, "none (fast: vendor builtins, contraction allowed)");
+    }
+    {
+        size_t n = strlen(ctx->options);
+        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_CONV_OB=%u -DXD_DENSE_OB=%u -DXD_DENSE_NB=%u",
+                 ctx->params.conv_ob, ctx->params.dense_ob, ctx->params.dense_nb);
     }
 
     cl_device_id dev = (cl_device_id)device->device_handle;

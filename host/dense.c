@@ -63,7 +63,7 @@ xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor 
     size_t parts = (size_t)N * O * nch;
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;
-    size_t nob = (O + 3) / 4;
+    size_t nob = (O + ctx->params.dense_ob - 1) / ctx->params.dense_ob;
     st = XD_LAUNCH(ctx, XD_K_dense_fwd_partial, (size_t)nch * N * nob, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(part),
                    XD_ARG(N), XD_ARG(I), XD_ARG(O), XD_ARG(nch));
     if (st != XD_OK) return st;
@@ -85,8 +85,8 @@ xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
     if (xd_fast_gemm(ctx, N, I, O)) /* dx[N,I] = dy[N,O] W[O,I] */
         return xd_sgemm(ctx, op, 0, 0, N, I, O, 1.0f, dy->mem, 0, O, w->mem, 0, I, 0.0f, dx->mem, 0, I);
-    /* 4 samples per work-item (XD_DENSE_NB in cl/dense.cl) */
-    return XD_LAUNCH(ctx, XD_K_dense_bwd_data, (size_t)((N + 3) / 4) * I, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
+    /* dense_nb samples per work-item (XD_DENSE_NB in cl/dense.cl) */
+    return XD_LAUNCH(ctx, XD_K_dense_bwd_data, (size_t)((N + ctx->params.dense_nb - 1) / ctx->params.dense_nb) * I, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
                      XD_ARG(I), XD_ARG(O));
 }
 
@@ -101,8 +101,8 @@ xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const x
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
     if (xd_fast_gemm(ctx, O, I, N)) /* dW[O,I] = dy[N,O]^T x[N,I] */
         return xd_sgemm(ctx, op, 1, 0, O, I, N, 1.0f, dy->mem, 0, O, x->mem, 0, I, 0.0f, dw->mem, 0, I);
-    /* 4 outputs per work-item (XD_DENSE_OB in cl/dense.cl) */
-    return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, (size_t)((O + 3) / 4) * I, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem),
+    /* dense_ob outputs per work-item (XD_DENSE_OB in cl/dense.cl) */
+    return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, (size_t)((O + ctx->params.dense_ob - 1) / ctx->params.dense_ob) * I, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem),
                      XD_ARG(N), XD_ARG(I), XD_ARG(O));
 }
 

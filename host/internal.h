@@ -35,6 +35,17 @@ typedef enum xd_kernel_id {
     XD_K_COUNT_
 } xd_kernel_id;
 
+/* Tunables from the parameter table (host/params.c): device -> vendor ->
+ * default, as CLBlast's database.  They change scheduling only. */
+typedef struct xd_params {
+    unsigned local_size;  /* work-group size of 1-D launches (capped by the device) */
+    unsigned conv_ob;     /* conv2d output channels per work-item */
+    unsigned dense_ob;    /* dense outputs per work-item */
+    unsigned dense_nb;    /* dense backward-data samples per work-item */
+    const char *source;   /* which table row matched */
+} xd_params;
+xd_params xd_params_for(const xd_device_info *d);
+
 struct xd_context {
     xd_device_info device;
     xd_mode mode;
@@ -43,6 +54,7 @@ struct xd_context {
     cl_program program;
     cl_kernel kernels[XD_K_COUNT_];
     size_t local_size;            /* explicit local size for 1-D launches */
+    xd_params params;             /* tunables, also passed as -D options */
     int div_mode;                 /* XD_DIV_MODE of the built program */
     char options[512];            /* build options actually used */
     char guarantee[256];
