@@ -95,26 +95,6 @@ static cl_command_queue create_queue(cl_context c, cl_device_id dev, cl_int *rc)
     return clCreateCommandQueue(c, dev, CL_QUEUE_PROFILING_ENABLE, rc);
 }
 
-static xd_status build(xd_context *ctx, cl_program prog, const char *options)
-{
-    cl_device_id dev = (cl_device_id)ctx->device.device_handle;
-    cl_int rc = clBuildProgram(prog, 1, &dev, options, NULL, NULL);
-    if (rc == CL_SUCCESS) return XD_OK;
-    size_t size = 0;
-    char *log = NULL;
-    if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) == CL_SUCCESS && size) {
-        log = malloc(size + 1);
-        if (log && clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, size, log, NULL) == CL_SUCCESS)
-            log[size] = '\0';
-        else if (log)
-            log[0] = '\0';
-    }
-    xd_status st = xd_fail(ctx, XD_BUILD_FAILED, rc, "clBuildProgram failed on %s: %s (%d), options \"%s\"; build log:\n%s",
-                           ctx->device.id, xd_cl_error_name(rc), (int)rc, options, log ? log : "(no log)");
-    free(log);
-    return st;
-}
-
 xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_context **out)
 {
     if (!out) return XD_INVALID_ARGUMENT;
@@ -166,7 +146,7 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
     ctx->program = clCreateProgramWithSource(ctx->cl_ctx, 1, srcs, NULL, &rc);
     free(src);
     if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateProgramWithSource");
-    st = build(ctx, ctx->program, ctx->options);
+    st = xd_build(ctx, ctx->program, ctx->options);
     if (st != XD_OK) return st;
     static const char *const names[XD_K_COUNT_] = {
 #define XD_KERNEL_NAME_(name) "xd_" #name,
@@ -240,9 +220,8 @@ xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out)
         return XD_OK;
     }
     if (*mem) {
-        /* The queue is in order, but the old buffer may still be in use by
-         * enqueued work: wait before releasing it. */
-        clFinish(ctx->queue);
+        /* Safe without waiting: OpenCL deletes a released buffer only after
+         * the enqueued commands that use it have finished. */
         clReleaseMemObject(*mem);
         ctx->device_bytes -= *have;
         *mem = NULL;

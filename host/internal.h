@@ -86,6 +86,10 @@ xd_status xd_fail_cl(xd_context *ctx, cl_int clerr, const char *what);
 struct json_t;
 struct json_t *xd_device_info_to_json(const xd_device_info *d);
 
+/* clBuildProgram for the context's device; on failure the whole build log
+ * goes into the context's last error (XD_BUILD_FAILED). */
+xd_status xd_build(xd_context *ctx, cl_program prog, const char *options);
+
 /* Sources: embedded at build time, or from $XD_KERNEL_DIR during development. */
 typedef struct xd_embedded_source {
     const char *name;

@@ -158,6 +158,16 @@ xd_status xd_model_init(xd_model *m, uint64_t seed)
     return st;
 }
 
+size_t xd_model_state_count(const xd_model *m) { return 3 * (size_t)m->nparams; }
+
+xd_tensor *xd_model_state(const xd_model *m, size_t k, char *name, size_t cap)
+{
+    static const char *const suffix[3] = {"", ".m", ".v"};
+    const xd_param *p = &m->params[k / 3];
+    if (name) snprintf(name, cap, "%s%s", p->name, suffix[k % 3]);
+    return k % 3 == 0 ? p->w : k % 3 == 1 ? p->m : p->v;
+}
+
 const xd_tensor *xd_model_logits(const xd_model *m) { return m->layers[m->nlayers - 1].out; }
 
 static void hook_op(xd_op_hook hook, void *user, const char *layer, const char *what, const xd_tensor *t)

@@ -52,6 +52,11 @@ xd_status xd_model_init(xd_model *m, uint64_t seed);
 xd_status xd_model_forward(xd_model *m, xd_op_hook hook, void *user);
 xd_status xd_model_backward(xd_model *m, xd_op_hook hook, void *user);
 xd_status xd_model_update(xd_model *m, const xd_adam_params *p, int64_t t, xd_op_hook hook, void *user);
+/* The training state in trace order: each parameter, then its Adam m and v.
+ * xd_model_state(m, k, name, cap) gives tensor k (0 <= k < 3 * nparams)
+ * and writes its trace name ("conv1.weight", "conv1.weight.m", ...). */
+size_t xd_model_state_count(const xd_model *m);
+xd_tensor *xd_model_state(const xd_model *m, size_t k, char *name, size_t cap);
 /* The logits tensor (output of the last layer). */
 const xd_tensor *xd_model_logits(const xd_model *m);
 

@@ -69,14 +69,10 @@ xd_status xd_snapshot_write(xd_model *m, const char *dir, int64_t step, char *er
     char sdir[4096];
     snprintf(sdir, sizeof sdir, "%s/step-%06lld", dir, (long long)step);
     xd_status st = xd_mkdir_new(sdir, err, errlen);
-    for (int i = 0; i < m->nparams && st == XD_OK; ++i) {
+    for (size_t k = 0; k < xd_model_state_count(m) && st == XD_OK; ++k) {
         char name[128];
-        const xd_param *p = &m->params[i];
-        st = snapshot_one(p->w, sdir, p->name, err, errlen);
-        snprintf(name, sizeof name, "%s.m", p->name);
-        if (st == XD_OK) st = snapshot_one(p->m, sdir, name, err, errlen);
-        snprintf(name, sizeof name, "%s.v", p->name);
-        if (st == XD_OK) st = snapshot_one(p->v, sdir, name, err, errlen);
+        const xd_tensor *t = xd_model_state(m, k, name, sizeof name);
+        st = snapshot_one(t, sdir, name, err, errlen);
     }
     return st;
 }
@@ -106,14 +102,10 @@ xd_status xd_snapshot_read(xd_model *m, const char *dir, int64_t step, char *err
     char sdir[4096];
     snprintf(sdir, sizeof sdir, "%s/step-%06lld", dir, (long long)step);
     xd_status st = XD_OK;
-    for (int i = 0; i < m->nparams && st == XD_OK; ++i) {
+    for (size_t k = 0; k < xd_model_state_count(m) && st == XD_OK; ++k) {
         char name[128];
-        xd_param *p = &m->params[i];
-        st = restore_one(p->w, sdir, p->name, err, errlen);
-        snprintf(name, sizeof name, "%s.m", p->name);
-        if (st == XD_OK) st = restore_one(p->m, sdir, name, err, errlen);
-        snprintf(name, sizeof name, "%s.v", p->name);
-        if (st == XD_OK) st = restore_one(p->v, sdir, name, err, errlen);
+        xd_tensor *t = xd_model_state(m, k, name, sizeof name);
+        st = restore_one(t, sdir, name, err, errlen);
     }
     return st;
 }

@@ -127,22 +127,17 @@ static void op_hook(void *user, const char *op, const xd_tensor *out)
 /* Hashes of every parameter, m and v (in the trace's tensor order). */
 static xd_status state_hashes(run *r, json_t *row, int64_t *nonfinite_at, int64_t step, char *nf_name, size_t nf_cap)
 {
-    for (int i = 0; i < r->m->nparams; ++i) {
-        const xd_param *p = &r->m->params[i];
-        const xd_tensor *ts[3] = {p->w, p->m, p->v};
-        static const char *const suffix[3] = {"", ".m", ".v"};
-        for (int k = 0; k < 3; ++k) {
-            uint64_t h;
-            int finite;
-            xd_status st = read_hash(r, ts[k], &h, &finite);
-            if (st != XD_OK) return st;
-            char hex[24];
-            xd_hash_hex(h, hex);
-            json_array_append_new(row, json_string(hex));
-            if (!finite && *nonfinite_at < 0) {
-                *nonfinite_at = step;
-                snprintf(nf_name, nf_cap, "%s%s", p->name, suffix[k]);
-            }
+    for (size_t k = 0; k < xd_model_state_count(r->m); ++k) {
+        uint64_t h;
+        int finite;
+        xd_status st = read_hash(r, xd_model_state(r->m, k, NULL, 0), &h, &finite);
+        if (st != XD_OK) return st;
+        char hex[24];
+        xd_hash_hex(h, hex);
+        json_array_append_new(row, json_string(hex));
+        if (!finite && *nonfinite_at < 0) {
+            *nonfinite_at = step;
+            xd_model_state(r->m, k, nf_name, nf_cap);
         }
     }
     return XD_OK;
@@ -322,8 +317,9 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
         goto done;
     }
     r.buf_count = (size_t)(B * d->height * d->width) + (size_t)B + 16;
-    for (int i = 0; i < r.m->nparams; ++i)
-        if (xd_tensor_count(r.m->params[i].w) > r.buf_count) r.buf_count = xd_tensor_count(r.m->params[i].w);
+    for (size_t k = 0; k < xd_model_state_count(r.m); ++k)
+        if (xd_tensor_count(xd_model_state(r.m, k, NULL, 0)) > r.buf_count)
+            r.buf_count = xd_tensor_count(xd_model_state(r.m, k, NULL, 0));
     for (int i = 0; i < r.m->nlayers; ++i)
         if (xd_tensor_count(r.m->layers[i].out) > r.buf_count) r.buf_count = xd_tensor_count(r.m->layers[i].out);
     r.buf = malloc(r.buf_count * 4);
@@ -358,12 +354,9 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
     snaps[nsnaps++] = total;
     qsort(snaps, nsnaps, sizeof *snaps, cmp_i64);
 
-    for (int i = 0; i < r.m->nparams; ++i) {
+    for (size_t k = 0; k < xd_model_state_count(r.m); ++k) {
         char n[128];
-        json_array_append_new(tensors, json_string(r.m->params[i].name));
-        snprintf(n, sizeof n, "%s.m", r.m->params[i].name);
-        json_array_append_new(tensors, json_string(n));
-        snprintf(n, sizeof n, "%s.v", r.m->params[i].name);
+        xd_model_state(r.m, k, n, sizeof n);
         json_array_append_new(tensors, json_string(n));
     }
 

@@ -269,19 +269,16 @@ static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int 
 {
     xd_dataset *d = NULL;
     char err[1024] = "";
-    if (synthetic) {
-        if (xd_dataset_synthetic(seed, 6000, 1000, &d) != XD_OK) fprintf(stderr, "%s: cannot make synthetic data\n", prog);
-        else if (!quiet) fprintf(stderr, "%s: using a SEEDED SYNTHETIC dataset (not real data)\n", prog);
-        return d;
-    }
     const char *path = dir ? dir : XD_FASHION_MNIST_DIR;
     struct stat sb;
-    if (!dir && stat(path, &sb) != 0) {
-        fprintf(stderr,
-                "%s: %s not found (install dataset-fashion-mnist); using a SEEDED SYNTHETIC dataset instead — "
-                "results are NOT from real data\n",
-                prog, path);
+    int fallback = !synthetic && !dir && stat(path, &sb) != 0;
+    if (synthetic || fallback) {
+        /* the real data being absent is always said, even with --quiet */
+        if (fallback)
+            fprintf(stderr, "%s: %s not found (install dataset-fashion-mnist); using a SEEDED SYNTHETIC dataset "
+                            "instead — results are NOT from real data\n", prog, path);
         if (xd_dataset_synthetic(seed, 6000, 1000, &d) != XD_OK) fprintf(stderr, "%s: cannot make synthetic data\n", prog);
+        else if (!fallback && !quiet) fprintf(stderr, "%s: using a SEEDED SYNTHETIC dataset (not real data)\n", prog);
         return d;
     }
     if (xd_dataset_load_idx(path, &d, err, sizeof err) != XD_OK) {
