@@ -2,6 +2,7 @@
 #include <clblast_c.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blas.h"
 
@@ -50,9 +51,19 @@ xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, si
                    cl_mem c, size_t c_off, size_t ldc)
 {
     if (m == 0 || n == 0) return XD_OK;
+    struct timespec t0 = {0, 0}, t1 = {0, 0};
+    if (ctx->profile) {
+        clFinish(ctx->queue);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+    }
     CLBlastStatusCode rc = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                         trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off,
                                         lda, b, b_off, ldb, beta, c, c_off, ldc, &ctx->queue, NULL);
+    if (ctx->profile && rc == CLBlastSuccess) {
+        clFinish(ctx->queue);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        xd_profile_add_host(ctx, (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec));
+    }
     if (rc == CLBlastSuccess) return XD_OK;
     xd_status st = XD_OPENCL;
     if (rc == CLBlastOpenCLOutOfResources || rc == CLBlastTempBufferAllocFailure ||

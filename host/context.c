@@ -107,6 +107,10 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
     ctx->mode = mode;
     ctx->params = xd_params_for(device);
     ctx->local_size = choose_local_size(device, ctx->params.local_size);
+    {
+        const char *prof = getenv("XD_PROFILE");
+        if (prof && strcmp(prof, "1") == 0) ctx->profile = xd_profile_create();
+    }
     char msg[512];
     cl_int rc;
     char *src = NULL;
@@ -166,6 +170,10 @@ void xd_context_destroy(xd_context *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    if (ctx->profile) {
+        xd_profile_report(ctx);
+        xd_profile_destroy(ctx->profile);
+    }
     for (int k = 0; k < XD_K_COUNT_; ++k)
         if (ctx->kernels[k]) clReleaseKernel(ctx->kernels[k]);
     if (ctx->scratch) clReleaseMemObject(ctx->scratch);
@@ -205,8 +213,11 @@ xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *arg
     if (n == 0) return XD_OK;
     size_t local = ctx->local_size;
     size_t global = (n + local - 1) / local * local;
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL, NULL);
+    cl_event ev = NULL;
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL,
+                                       ctx->profile ? &ev : NULL);
     if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clEnqueueNDRangeKernel");
+    if (ev) xd_profile_record(ctx, (int)k, ev);
     return XD_OK;
 }
 

@@ -66,6 +66,7 @@ struct xd_context {
     char *last_error;             /* heap: may hold a whole build log */
     uint64_t device_bytes;        /* bytes currently allocated by tensors + scratch */
     uint64_t device_bytes_peak;
+    struct xd_profile *profile;   /* XD_PROFILE=1: per-kernel event times (host/profile.c) */
 };
 
 struct xd_tensor {
@@ -112,6 +113,15 @@ xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *arg
 #define XD_LAUNCH(ctx, k, n, ...)                                                 \
     xd_launch((ctx), (k), (n), (const xd_arg[]){__VA_ARGS__},                     \
               sizeof((const xd_arg[]){__VA_ARGS__}) / sizeof(xd_arg))
+
+/* Per-kernel profiling (XD_PROFILE=1, host/profile.c): xd_launch hands
+ * each launch's event over; the totals go to stderr when the context is
+ * destroyed.  Off, it costs one pointer test per launch. */
+struct xd_profile *xd_profile_create(void);
+void xd_profile_record(xd_context *ctx, int kernel, cl_event ev);
+void xd_profile_add_host(xd_context *ctx, double ns); /* a CLBlast call */
+void xd_profile_report(xd_context *ctx);
+void xd_profile_destroy(struct xd_profile *p);
 
 /* Scratch buffers of at least `bytes`, owned by the context. */
 xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out);
