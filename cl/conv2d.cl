@@ -17,7 +17,10 @@
 #define XD_CONV_OB 4
 #endif
 
-/* One work-item: sample n, XD_CONV_OB output channels, one output pixel. */
+/* One work-item: sample n, XD_CONV_OB output channels, XD_VW neighbouring
+ * output pixels (the lanes, in the flattened oh*OW + ow order).  A lane
+ * whose tap falls in the padding keeps its sum unchanged (select), exactly
+ * as if the tap were skipped. */
 __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,
                             __global const float *b, __global float *y, const uint N,
                             const uint C, const uint H, const uint W, const uint O,
@@ -26,43 +29,48 @@ __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,
                             const int has_bias, const int relu)
 {
     uint nob = (O + XD_CONV_OB - 1) / XD_CONV_OB;
+    uint P = OH * OW;
+    uint npv = (P + XD_VW - 1) / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= N * nob * OH * OW) return;
-    uint ow = g % OW;
-    uint t = g / OW;
-    uint oh = t % OH;
-    t /= OH;
+    if (g >= N * nob * npv) return;
+    uint p0 = (g % npv) * XD_VW;
+    uint t = g / npv;
     uint ob = t % nob;
     uint n = t / nob;
-    float acc[XD_CONV_OB];
+    xd_vu pix = min(p0 + XD_VIOTA, P - 1);
+    xd_vi ih0 = XD_AS_VI((pix / OW) * SH) - (int)PT;
+    xd_vi iw0 = XD_AS_VI((pix % OW) * SW) - (int)PL;
+    xd_vf acc[XD_CONV_OB];
     uint oc[XD_CONV_OB];
     for (uint q = 0; q < XD_CONV_OB; ++q) {
-        acc[q] = 0.0f;
+        acc[q] = (xd_vf)0.0f;
         oc[q] = min(ob * XD_CONV_OB + q, O - 1);
     }
-    int ih0 = (int)(oh * SH) - (int)PT;
-    int iw0 = (int)(ow * SW) - (int)PL;
     for (uint c = 0; c < C; ++c) {
         __global const float *xc = x + ((size_t)n * C + c) * H * W;
         for (uint kh = 0; kh < KH; ++kh) {
-            int ih = ih0 + (int)kh;
-            if (ih < 0 || ih >= (int)H) continue;
+            xd_vi ih = ih0 + (int)kh;
+            xd_vi okh = (ih >= 0) & (ih < (int)H);
             for (uint kw = 0; kw < KW; ++kw) {
-                int iw = iw0 + (int)kw;
-                if (iw < 0 || iw >= (int)W) continue;
-                float xv = xc[(size_t)ih * W + (size_t)iw];
-                for (uint q = 0; q < XD_CONV_OB; ++q)
-                    acc[q] = XD_FMA(xv, w[(((size_t)oc[q] * C + c) * KH + kh) * KW + kw], acc[q]);
+                xd_vi iw = iw0 + (int)kw;
+                xd_vi ok = okh & (iw >= 0) & (iw < (int)W);
+                xd_vu idx = XD_AS_VU(XD_VSELECT((xd_vi)0, ih * (int)W + iw, ok));
+                xd_vf xv = XD_VGATHER(xc, idx);
+                for (uint q = 0; q < XD_CONV_OB; ++q) {
+                    float wv = w[(((size_t)oc[q] * C + c) * KH + kh) * KW + kw];
+                    acc[q] = XD_VSELECT(acc[q], XD_FMA(xv, (xd_vf)wv, acc[q]), ok);
+                }
             }
         }
     }
+    uint k = min((uint)XD_VW, P - p0);
     for (uint q = 0; q < XD_CONV_OB; ++q) {
         uint o = ob * XD_CONV_OB + q;
         if (o >= O) break;
-        float v = acc[q];
-        if (has_bias) v = v + b[o];
-        if (relu) v = (v > 0.0f) ? v : ((v == v) ? 0.0f : v);
-        y[(((size_t)n * O + o) * OH + oh) * OW + ow] = v;
+        xd_vf v = acc[q];
+        if (has_bias) v = v + (xd_vf)b[o];
+        if (relu) v = XD_VSELECT(XD_VSELECT(v, (xd_vf)0.0f, v == v), v, v > (xd_vf)0.0f);
+        xd_vstore_n(v, y + ((size_t)n * O + o) * P + p0, k);
     }
 }
 
@@ -102,8 +110,13 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
 }
 
 /* part[((o*C + c)*KH + kh)*KW + kw][n]: per-sample partial of dW.  One
- * work-item: sample n, tap (c, kh, kw), XD_CONV_OB output channels sharing
- * each x load; every partial still sums (oh, ow) ascending. */
+ * work-item: sample n, input channel c, XD_CONV_TB taps (flattened kh*KW +
+ * kw) sharing each load of dy, XD_VW output channels (the lanes, gathered
+ * from their planes of dy); every partial still sums (oh, ow) ascending over
+ * the taps inside the input. */
+#ifndef XD_CONV_TB
+#define XD_CONV_TB 4
+#endif
 __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global const float *dy,
                                             __global float *part, const uint N, const uint C,
                                             const uint H, const uint W, const uint O,
@@ -111,39 +124,44 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
                                             const uint OW, const uint SH, const uint SW,
                                             const uint PT, const uint PL)
 {
-    uint nob = (O + XD_CONV_OB - 1) / XD_CONV_OB;
+    uint T = KH * KW;
+    uint ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB;
+    uint nov = (O + XD_VW - 1) / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= nob * C * KH * KW * N) return;
+    if (g >= nov * C * ntb * N) return;
     uint n = g % N;
     uint t = g / N;
-    uint kw = t % KW;
-    t /= KW;
-    uint kh = t % KH;
-    t /= KH;
+    uint tb = t % ntb;
+    t /= ntb;
     uint c = t % C;
-    uint ob = t / C;
-    __global const float *dyo[XD_CONV_OB];
-    float acc[XD_CONV_OB];
-    for (uint q = 0; q < XD_CONV_OB; ++q) {
-        uint o = min(ob * XD_CONV_OB + q, O - 1);
-        dyo[q] = dy + ((size_t)n * O + o) * OH * OW;
-        acc[q] = 0.0f;
+    uint o0 = (t / C) * XD_VW;
+    uint P = OH * OW;
+    xd_vu dyoff = ((uint)n * O + min(o0 + XD_VIOTA, O - 1)) * P;
+    int kh[XD_CONV_TB], kw[XD_CONV_TB];
+    xd_vf acc[XD_CONV_TB];
+    for (uint s = 0; s < XD_CONV_TB; ++s) {
+        uint tap = min(tb * XD_CONV_TB + s, T - 1);
+        kh[s] = (int)(tap / KW) - (int)PT;
+        kw[s] = (int)(tap % KW) - (int)PL;
+        acc[s] = (xd_vf)0.0f;
     }
     __global const float *xc = x + ((size_t)n * C + c) * H * W;
     for (uint oh = 0; oh < OH; ++oh) {
-        int ih = (int)(oh * SH + kh) - (int)PT;
-        if (ih < 0 || ih >= (int)H) continue;
         for (uint ow = 0; ow < OW; ++ow) {
-            int iw = (int)(ow * SW + kw) - (int)PL;
-            if (iw < 0 || iw >= (int)W) continue;
-            float xv = xc[(size_t)ih * W + (size_t)iw];
-            for (uint q = 0; q < XD_CONV_OB; ++q)
-                acc[q] = XD_FMA(dyo[q][(size_t)oh * OW + ow], xv, acc[q]);
+            xd_vf dyv = XD_VGATHER(dy, dyoff + (oh * OW + ow));
+            for (uint s = 0; s < XD_CONV_TB; ++s) {
+                int ih = (int)(oh * SH) + kh[s];
+                int iw = (int)(ow * SW) + kw[s];
+                if (ih < 0 || ih >= (int)H || iw < 0 || iw >= (int)W) continue;
+                acc[s] = XD_FMA(dyv, (xd_vf)xc[(size_t)ih * W + (size_t)iw], acc[s]);
+            }
         }
     }
-    for (uint q = 0; q < XD_CONV_OB; ++q) {
-        uint o = ob * XD_CONV_OB + q;
-        if (o < O) part[((((size_t)o * C + c) * KH + kh) * KW + kw) * N + n] = acc[q];
+    uint k = min((uint)XD_VW, O - o0);
+    for (uint s = 0; s < XD_CONV_TB; ++s) {
+        uint tap = tb * XD_CONV_TB + s;
+        if (tap >= T) break;
+        xd_vscatter_n(acc[s], part, (((o0 + XD_VIOTA) * C + c) * T + tap) * N + n, k);
     }
 }
 

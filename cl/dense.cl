@@ -10,47 +10,50 @@
 #include "xd_math.h"
 
 #define XD_KCHUNK 256
-/* Outputs (OB) and samples (NB) per work-item: tunables (-D from
- * host/params.c); they decide which work-item computes an output, never the
- * order of its sum. */
+/* Outputs (OB), samples (NB) and vector lanes (XD_VW, cl/xd_math.h) per
+ * work-item: tunables (-D from host/params.c); they decide which work-item
+ * and lane computes an output, never the order of its sum. */
 #ifndef XD_DENSE_OB
 #define XD_DENSE_OB 4
 #endif
 
-/* part[(n*O + o)*nch + c]; one work-item: chunk c, sample n, XD_DENSE_OB outputs. */
+/* part[(n*O + o)*nch + c]; one work-item: chunk c, XD_VW samples (the
+ * lanes, gathered rows of x) and XD_DENSE_OB outputs sharing each load. */
 __kernel void xd_dense_fwd_partial(__global const float *x, __global const float *w,
                                    __global float *part, const uint N, const uint I,
                                    const uint O, const uint nch)
 {
     uint nob = (O + XD_DENSE_OB - 1) / XD_DENSE_OB;
+    uint nnv = (N + XD_VW - 1) / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= nch * N * nob) return;
+    if (g >= nch * nnv * nob) return;
     uint c = g % nch;
     uint t = g / nch;
     uint ob = t % nob;
-    uint n = t / nob;
+    uint n0 = (t / nob) * XD_VW;
     uint i0 = c * XD_KCHUNK;
     uint i1 = min(I, i0 + XD_KCHUNK);
-    __global const float *xr = x + (size_t)n * I;
+    xd_vu row = min(n0 + XD_VIOTA, N - 1) * I; /* lanes past N repeat row N-1, never stored */
     __global const float *wr[XD_DENSE_OB];
-    float acc[XD_DENSE_OB];
+    xd_vf acc[XD_DENSE_OB];
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
         uint o = min(ob * XD_DENSE_OB + q, O - 1);
         wr[q] = w + (size_t)o * I;
-        acc[q] = 0.0f;
+        acc[q] = (xd_vf)0.0f;
     }
     for (uint i = i0; i < i1; ++i) {
-        float xv = xr[i];
-        for (uint q = 0; q < XD_DENSE_OB; ++q) acc[q] = XD_FMA(xv, wr[q][i], acc[q]);
+        xd_vf xv = XD_VGATHER(x, row + i);
+        for (uint q = 0; q < XD_DENSE_OB; ++q) acc[q] = XD_FMA(xv, (xd_vf)wr[q][i], acc[q]);
     }
+    uint k = min((uint)XD_VW, N - n0);
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
         uint o = ob * XD_DENSE_OB + q;
-        if (o < O) part[((size_t)n * O + o) * nch + c] = acc[q];
+        if (o < O) xd_vscatter_n(acc[q], part, ((n0 + XD_VIOTA) * O + o) * nch + c, k);
     }
 }
 
-/* One work-item: input i for XD_DENSE_NB samples sharing each w[o, i]
- * load; every output still sums o ascending. */
+/* One work-item: XD_VW neighbouring inputs i (the lanes) for XD_DENSE_NB
+ * samples sharing each row load of w; every output still sums o ascending. */
 #ifndef XD_DENSE_NB
 #define XD_DENSE_NB 4
 #endif
@@ -58,47 +61,55 @@ __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *
                                 __global float *dx, const uint N, const uint I, const uint O)
 {
     uint nnb = (N + XD_DENSE_NB - 1) / XD_DENSE_NB;
+    uint niv = (I + XD_VW - 1) / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= nnb * I) return;
-    uint nb = g / I, i = g % I;
+    if (g >= nnb * niv) return;
+    uint nb = g / niv, i0 = (g % niv) * XD_VW;
+    uint k = min((uint)XD_VW, I - i0);
+    xd_vu col = min(i0 + XD_VIOTA, I - 1);
     uint nc[XD_DENSE_NB];
-    float acc[XD_DENSE_NB];
+    xd_vf acc[XD_DENSE_NB];
     for (uint q = 0; q < XD_DENSE_NB; ++q) {
         nc[q] = min(nb * XD_DENSE_NB + q, N - 1);
-        acc[q] = 0.0f;
+        acc[q] = (xd_vf)0.0f;
     }
     for (uint o = 0; o < O; ++o) {
-        float wv = w[(size_t)o * I + i];
-        for (uint q = 0; q < XD_DENSE_NB; ++q) acc[q] = XD_FMA(dy[(size_t)nc[q] * O + o], wv, acc[q]);
+        __global const float *wr = w + (size_t)o * I;
+        xd_vf wv = k == XD_VW ? XD_VLOAD(wr + i0) : XD_VGATHER(wr, col);
+        for (uint q = 0; q < XD_DENSE_NB; ++q) acc[q] = XD_FMA((xd_vf)dy[(size_t)nc[q] * O + o], wv, acc[q]);
     }
     for (uint q = 0; q < XD_DENSE_NB; ++q) {
         uint n = nb * XD_DENSE_NB + q;
-        if (n < N) dx[(size_t)n * I + i] = acc[q];
+        if (n < N) xd_vstore_n(acc[q], dx + (size_t)n * I + i0, k);
     }
 }
 
-/* One work-item: input i, XD_DENSE_OB outputs sharing each x[n, i] load;
- * every output still sums n ascending. */
+/* One work-item: XD_VW neighbouring inputs i (the lanes) for XD_DENSE_OB
+ * outputs sharing each row load of x; every output still sums n ascending. */
 __kernel void xd_dense_bwd_weights(__global const float *x, __global const float *dy,
                                    __global float *dw, const uint N, const uint I, const uint O)
 {
     uint nob = (O + XD_DENSE_OB - 1) / XD_DENSE_OB;
+    uint niv = (I + XD_VW - 1) / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= nob * I) return;
-    uint ob = g / I, i = g % I;
+    if (g >= nob * niv) return;
+    uint ob = g / niv, i0 = (g % niv) * XD_VW;
+    uint k = min((uint)XD_VW, I - i0);
+    xd_vu col = min(i0 + XD_VIOTA, I - 1);
     uint oc[XD_DENSE_OB];
-    float acc[XD_DENSE_OB];
+    xd_vf acc[XD_DENSE_OB];
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
         oc[q] = min(ob * XD_DENSE_OB + q, O - 1);
-        acc[q] = 0.0f;
+        acc[q] = (xd_vf)0.0f;
     }
     for (uint n = 0; n < N; ++n) {
-        float xv = x[(size_t)n * I + i];
-        for (uint q = 0; q < XD_DENSE_OB; ++q) acc[q] = XD_FMA(dy[(size_t)n * O + oc[q]], xv, acc[q]);
+        __global const float *xr = x + (size_t)n * I;
+        xd_vf xv = k == XD_VW ? XD_VLOAD(xr + i0) : XD_VGATHER(xr, col);
+        for (uint q = 0; q < XD_DENSE_OB; ++q) acc[q] = XD_FMA((xd_vf)dy[(size_t)n * O + oc[q]], xv, acc[q]);
     }
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
         uint o = ob * XD_DENSE_OB + q;
-        if (o < O) dw[(size_t)o * I + i] = acc[q];
+        if (o < O) xd_vstore_n(acc[q], dw + (size_t)o * I + i0, k);
     }
 }
 

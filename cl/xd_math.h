@@ -42,6 +42,87 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
 #define XD_AS_FLOAT(u) xd_as_float_(u)
 #endif
 
+/* ---- explicit vectors (device only) ---------------------------------------
+ * XD_VW (1, 2, 4, 8 or 16) is a tunable from host/params.c: the hot kernels
+ * give each work-item XD_VW neighbouring outputs as the lanes of one vector.
+ * Lanes never mix, and a vector fma is lane-wise the scalar fma, so the width
+ * decides which instruction computes an output, never its bits.  CPU
+ * runtimes (PoCL) do not vectorise kernels with inner loops themselves;
+ * GPUs take XD_VW 1.
+ *   XD_VLOAD(p)          lanes p[0..VW-1]
+ *   XD_VGATHER(p, idx)   lanes p[idx.s0], p[idx.s1], ...  (idx: xd_vu)
+ *   xd_vstore_n(v, p, k) the first k lanes to p[0..k-1]
+ *   xd_vscatter_n(v, p, idx, k)  the first k lanes to p[idx.sJ] */
+#ifdef __OPENCL_VERSION__
+#ifndef XD_VW
+#define XD_VW 1
+#endif
+#define XD_CAT_(a, b) a##b
+#define XD_CAT(a, b) XD_CAT_(a, b)
+#if XD_VW == 1
+typedef float xd_vf;
+typedef uint xd_vu;
+typedef int xd_vi;
+#define XD_VLOAD(p) (*(p))
+#define XD_VLANES(v, t) ((t)[0] = (v))
+#define XD_VGATHER(p, i) ((p)[(i)])
+#define XD_VIOTA ((xd_vu)0)
+#define XD_VSELECT(a, b, m) ((m) ? (b) : (a))
+#define XD_AS_VI(u) ((int)(u))
+#define XD_AS_VU(i) ((uint)(i))
+#else
+typedef XD_CAT(float, XD_VW) xd_vf;
+typedef XD_CAT(uint, XD_VW) xd_vu;
+typedef XD_CAT(int, XD_VW) xd_vi;
+#define XD_VLOAD(p) XD_CAT(vload, XD_VW)(0, (p))
+#define XD_VLANES(v, t) XD_CAT(vstore, XD_VW)((v), 0, (t))
+#define XD_VSELECT(a, b, m) select((a), (b), (m))
+#define XD_AS_VI(u) XD_CAT(convert_int, XD_VW)(u)
+#define XD_AS_VU(i) XD_CAT(convert_uint, XD_VW)(i)
+#if XD_VW == 2
+#define XD_VGATHER(p, i) ((xd_vf)((p)[(i).s0], (p)[(i).s1]))
+#define XD_VIOTA ((xd_vu)(0, 1))
+#elif XD_VW == 4
+#define XD_VGATHER(p, i) ((xd_vf)((p)[(i).s0], (p)[(i).s1], (p)[(i).s2], (p)[(i).s3]))
+#define XD_VIOTA ((xd_vu)(0, 1, 2, 3))
+#elif XD_VW == 8
+#define XD_VGATHER(p, i) \
+    ((xd_vf)((p)[(i).s0], (p)[(i).s1], (p)[(i).s2], (p)[(i).s3], (p)[(i).s4], (p)[(i).s5], (p)[(i).s6], (p)[(i).s7]))
+#define XD_VIOTA ((xd_vu)(0, 1, 2, 3, 4, 5, 6, 7))
+#elif XD_VW == 16
+#define XD_VGATHER(p, i)                                                                                   \
+    ((xd_vf)((p)[(i).s0], (p)[(i).s1], (p)[(i).s2], (p)[(i).s3], (p)[(i).s4], (p)[(i).s5], (p)[(i).s6],    \
+             (p)[(i).s7], (p)[(i).s8], (p)[(i).s9], (p)[(i).sa], (p)[(i).sb], (p)[(i).sc], (p)[(i).sd],    \
+             (p)[(i).se], (p)[(i).sf]))
+#define XD_VIOTA ((xd_vu)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#else
+#error "XD_VW must be 1, 2, 4, 8 or 16"
+#endif
+#endif
+XD_INLINE void xd_vstore_n(xd_vf v, __global float *p, uint k)
+{
+    if (k >= XD_VW) {
+#if XD_VW == 1
+        *p = v;
+#else
+        XD_CAT(vstore, XD_VW)(v, 0, p);
+#endif
+        return;
+    }
+    float t[XD_VW];
+    XD_VLANES(v, t);
+    for (uint j = 0; j < k; ++j) p[j] = t[j];
+}
+XD_INLINE void xd_vscatter_n(xd_vf v, __global float *p, xd_vu idx, uint k)
+{
+    float t[XD_VW];
+    uint u[XD_VW];
+    XD_VLANES(v, t);
+    XD_VLANES(idx, u);
+    for (uint j = 0; j < k && j < XD_VW; ++j) p[u[j]] = t[j];
+}
+#endif
+
 /* ---- division and square root, correctly rounded -------------------------
  * XD_DIV_MODE 0: the device reports CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT and
  *   the program is built with -cl-fp32-correctly-rounded-divide-sqrt (the

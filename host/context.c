@@ -133,8 +133,9 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
     }
     {
         size_t n = strlen(ctx->options);
-        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_CONV_OB=%u -DXD_DENSE_OB=%u -DXD_DENSE_NB=%u",
-                 ctx->params.conv_ob, ctx->params.dense_ob, ctx->params.dense_nb);
+        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_CONV_OB=%u -DXD_CONV_TB=%u -DXD_DENSE_OB=%u -DXD_DENSE_NB=%u -DXD_VW=%u",
+                 ctx->params.conv_ob, ctx->params.conv_tb, ctx->params.dense_ob, ctx->params.dense_nb,
+                 ctx->params.vw);
     }
 
     cl_device_id dev = (cl_device_id)device->device_handle;

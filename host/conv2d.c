@@ -226,8 +226,10 @@ static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params
         return fast_forward(ctx, op, &d, x, w, b, y, relu);
     cl_int has_bias = b != NULL;
     cl_mem bm = b ? b->mem : w->mem; /* any valid buffer when there is no bias */
+    /* conv_ob output channels x vw pixels per work-item (XD_CONV_OB, XD_VW) */
     size_t nob = (d.O + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
-    return XD_LAUNCH(ctx, XD_K_conv2d_fwd, (size_t)d.N * nob * d.OH * d.OW, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(bm),
+    size_t npv = ((size_t)d.OH * d.OW + ctx->params.vw - 1) / ctx->params.vw;
+    return XD_LAUNCH(ctx, XD_K_conv2d_fwd, (size_t)d.N * nob * npv, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(bm),
                      XD_ARG(y->mem), XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.H), XD_ARG(d.W), XD_ARG(d.O), XD_ARG(d.KH),
                      XD_ARG(d.KW), XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL),
                      XD_ARG(has_bias), XD_ARG(relu));
@@ -273,8 +275,10 @@ xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p,
     size_t parts = dw->count * d.N;
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;
-    /* conv_ob output channels per work-item (XD_CONV_OB in cl/conv2d.cl) */
-    size_t items = (size_t)((d.O + ctx->params.conv_ob - 1) / ctx->params.conv_ob) * d.C * d.KH * d.KW * d.N;
+    /* vw output channels x conv_tb taps per work-item (XD_VW, XD_CONV_TB) */
+    size_t taps = (size_t)d.KH * d.KW;
+    size_t items = (size_t)((d.O + ctx->params.vw - 1) / ctx->params.vw) * d.C *
+                   ((taps + ctx->params.conv_tb - 1) / ctx->params.conv_tb) * d.N;
     st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_partial, items, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(part),
                    XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.H), XD_ARG(d.W), XD_ARG(d.O), XD_ARG(d.KH), XD_ARG(d.KW),
                    XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL));

@@ -64,7 +64,8 @@ xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor 
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;
     size_t nob = (O + ctx->params.dense_ob - 1) / ctx->params.dense_ob;
-    st = XD_LAUNCH(ctx, XD_K_dense_fwd_partial, (size_t)nch * N * nob, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(part),
+    size_t nnv = (N + ctx->params.vw - 1) / ctx->params.vw;
+    st = XD_LAUNCH(ctx, XD_K_dense_fwd_partial, (size_t)nch * nnv * nob, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(part),
                    XD_ARG(N), XD_ARG(I), XD_ARG(O), XD_ARG(nch));
     if (st != XD_OK) return st;
     cl_uint P = N * O;
@@ -85,8 +86,9 @@ xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
     if (xd_fast_gemm(ctx, N, I, O)) /* dx[N,I] = dy[N,O] W[O,I] */
         return xd_sgemm(ctx, op, 0, 0, N, I, O, 1.0f, dy->mem, 0, O, w->mem, 0, I, 0.0f, dx->mem, 0, I);
-    /* dense_nb samples per work-item (XD_DENSE_NB in cl/dense.cl) */
-    return XD_LAUNCH(ctx, XD_K_dense_bwd_data, (size_t)((N + ctx->params.dense_nb - 1) / ctx->params.dense_nb) * I, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
+    /* dense_nb samples x vw inputs per work-item (XD_DENSE_NB, XD_VW) */
+    size_t items = (size_t)((N + ctx->params.dense_nb - 1) / ctx->params.dense_nb) * ((I + ctx->params.vw - 1) / ctx->params.vw);
+    return XD_LAUNCH(ctx, XD_K_dense_bwd_data, items, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
                      XD_ARG(I), XD_ARG(O));
 }
 
@@ -101,8 +103,9 @@ xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const x
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
     if (xd_fast_gemm(ctx, O, I, N)) /* dW[O,I] = dy[N,O]^T x[N,I] */
         return xd_sgemm(ctx, op, 1, 0, O, I, N, 1.0f, dy->mem, 0, O, x->mem, 0, I, 0.0f, dw->mem, 0, I);
-    /* dense_ob outputs per work-item (XD_DENSE_OB in cl/dense.cl) */
-    return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, (size_t)((O + ctx->params.dense_ob - 1) / ctx->params.dense_ob) * I, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem),
+    /* dense_ob outputs x vw inputs per work-item (XD_DENSE_OB, XD_VW) */
+    size_t items = (size_t)((O + ctx->params.dense_ob - 1) / ctx->params.dense_ob) * ((I + ctx->params.vw - 1) / ctx->params.vw);
+    return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, items, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem),
                      XD_ARG(N), XD_ARG(I), XD_ARG(O));
 }
 

@@ -42,6 +42,8 @@ typedef struct xd_params {
     unsigned conv_ob;     /* conv2d output channels per work-item */
     unsigned dense_ob;    /* dense outputs per work-item */
     unsigned dense_nb;    /* dense backward-data samples per work-item */
+    unsigned vw;          /* vector lanes per work-item (XD_VW: 1, 2, 4, 8, 16) */
+    unsigned conv_tb;     /* conv2d backward-weights taps per work-item */
     const char *source;   /* which table row matched */
 } xd_params;
 xd_params xd_params_for(const xd_device_info *d);

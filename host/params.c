@@ -18,10 +18,10 @@ typedef struct row {
  * the default row, so the cross-device bitwise tests compare two different
  * tunings and would fail if a tunable ever changed a summation order. */
 static const row k_table[] = {
-    {"pocl/", NULL, {64, 8, 4, 4, "pocl"}},
-    {"", "NVIDIA", {128, 4, 4, 4, "vendor NVIDIA"}},
-    {"", "Advanced Micro Devices", {128, 4, 4, 4, "vendor AMD"}},
-    {"", NULL, {64, 4, 4, 4, "default"}},
+    {"pocl/", NULL, {64, 8, 4, 4, 16, 9, "pocl"}},
+    {"", "NVIDIA", {128, 4, 4, 4, 1, 4, "vendor NVIDIA"}},
+    {"", "Advanced Micro Devices", {128, 4, 4, 4, 1, 4, "vendor AMD"}},
+    {"", NULL, {64, 4, 4, 4, 1, 4, "default"}},
 };
 
 xd_params xd_params_for(const xd_device_info *d)
