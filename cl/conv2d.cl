@@ -165,15 +165,17 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
     }
 }
 
-/* part[o*N + n] = sum over (oh, ow) ascending of dy[n, o, oh, ow]. */
+/* part[o*N + n] = sum over (oh, ow) ascending of dy[n, o, oh, ow].  One
+ * work-item: sample n, XD_VW output channels (the lanes). */
 __kernel void xd_conv2d_bwd_bias_partial(__global const float *dy, __global float *part,
                                          const uint N, const uint O, const uint HW)
 {
+    uint nov = (O + XD_VW - 1) / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= O * N) return;
-    uint n = g % N, o = g / N;
-    __global const float *p = dy + ((size_t)n * O + o) * HW;
-    float acc = 0.0f;
-    for (uint k = 0; k < HW; ++k) acc = acc + p[k];
-    part[g] = acc;
+    if (g >= nov * N) return;
+    uint n = g % N, o0 = (g / N) * XD_VW;
+    xd_vu off = ((uint)n * O + min(o0 + XD_VIOTA, O - 1)) * HW;
+    xd_vf acc = (xd_vf)0.0f;
+    for (uint k = 0; k < HW; ++k) acc = acc + XD_VGATHER(dy, off + k);
+    xd_vscatter_n(acc, part, (o0 + XD_VIOTA) * N + n, min((uint)XD_VW, O - o0));
 }

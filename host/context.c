@@ -106,12 +106,16 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
     ctx->device = *device;
     ctx->mode = mode;
     ctx->params = xd_params_for(device);
+    char msg[512];
+    {
+        xd_status pst = xd_params_override(&ctx->params, getenv("XD_PARAMS"), msg, sizeof msg);
+        if (pst != XD_OK) return xd_fail(ctx, pst, 0, "%s", msg);
+    }
     ctx->local_size = choose_local_size(device, ctx->params.local_size);
     {
         const char *prof = getenv("XD_PROFILE");
         if (prof && strcmp(prof, "1") == 0) ctx->profile = xd_profile_create();
     }
-    char msg[512];
     cl_int rc;
     char *src = NULL;
     xd_status st;

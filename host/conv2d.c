@@ -303,7 +303,8 @@ xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tenso
     cl_uint HW = (cl_uint)(dy->shape[2] * dy->shape[3]);
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, (size_t)N * O * 4, &part)) != XD_OK) return st;
-    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_bias_partial, (size_t)N * O, XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N), XD_ARG(O),
+    size_t nov = (O + ctx->params.vw - 1) / ctx->params.vw; /* vw channels per work-item */
+    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_bias_partial, (size_t)N * nov, XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N), XD_ARG(O),
                    XD_ARG(HW));
     if (st != XD_OK) return st;
     cl_uint mod = 1;

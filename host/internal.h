@@ -47,6 +47,7 @@ typedef struct xd_params {
     const char *source;   /* which table row matched */
 } xd_params;
 xd_params xd_params_for(const xd_device_info *d);
+xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t cap);
 
 struct xd_context {
     xd_device_info device;

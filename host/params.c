@@ -3,6 +3,9 @@
  * Database::GetDefines).  Every entry only moves outputs between
  * work-items; no summation order depends on it (docs/reproducibility.md),
  * which the cross-device bitwise tests check. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -34,4 +37,51 @@ xd_params xd_params_for(const xd_device_info *d)
         return r->p;
     }
     return k_table[sizeof k_table / sizeof k_table[0] - 1].p;
+}
+
+/* XD_PARAMS="vw=8,dense_ob=10": override table entries, for tuning runs
+ * (crossdev-bench) and for tests that prove a tunable changes no bits.  The
+ * options passed to the compiler, and so every trace, show the values used. */
+xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t cap)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+        unsigned lo, hi;
+    } keys[] = {
+        {"local_size", offsetof(xd_params, local_size), 1, 1024},
+        {"conv_ob", offsetof(xd_params, conv_ob), 1, 64},
+        {"conv_tb", offsetof(xd_params, conv_tb), 1, 64},
+        {"dense_ob", offsetof(xd_params, dense_ob), 1, 64},
+        {"dense_nb", offsetof(xd_params, dense_nb), 1, 64},
+        {"vw", offsetof(xd_params, vw), 1, 16},
+    };
+    const char *s = spec;
+    while (s && *s) {
+        const char *eq = strchr(s, '=');
+        const char *end = strchr(s, ',');
+        if (!end) end = s + strlen(s);
+        size_t klen = eq && eq < end ? (size_t)(eq - s) : 0;
+        size_t k = 0;
+        for (; k < sizeof keys / sizeof keys[0]; ++k)
+            if (klen && strlen(keys[k].key) == klen && strncmp(keys[k].key, s, klen) == 0) break;
+        if (k == sizeof keys / sizeof keys[0]) {
+            xd_format(msg, cap, "XD_PARAMS: '%.*s' is not KEY=VALUE with KEY one of local_size, conv_ob, conv_tb, "
+                      "dense_ob, dense_nb, vw", (int)(end - s), s);
+            return XD_INVALID_ARGUMENT;
+        }
+        char *num_end = NULL;
+        unsigned long v = strtoul(eq + 1, &num_end, 10);
+        if (num_end == eq + 1 || num_end != end || v < keys[k].lo || v > keys[k].hi ||
+            (k == 5 && v != 1 && v != 2 && v != 4 && v != 8 && v != 16)) {
+            xd_format(msg, cap, "XD_PARAMS: %s must be %s, got '%.*s'", keys[k].key,
+                      k == 5 ? "1, 2, 4, 8 or 16" : "an integer in 1..64 (local_size 1..1024)",
+                      (int)(end - eq - 1), eq + 1);
+            return XD_INVALID_ARGUMENT;
+        }
+        *(unsigned *)(void *)((char *)p + keys[k].off) = (unsigned)v;
+        s = *end ? end + 1 : end;
+    }
+    if (spec && *spec) p->source = "XD_PARAMS";
+    return XD_OK;
 }

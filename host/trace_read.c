@@ -54,6 +54,74 @@ static int get_string(json_t *o, const char *key, char *dst, size_t cap)
     return 1;
 }
 
+/* An optional string field: absent or null is fine (dst left empty), any
+ * other type is refused (returns 0). */
+static int opt_string(json_t *o, const char *key, char *dst, size_t cap)
+{
+    json_t *v = json_object_get(o, key);
+    return !v || json_is_null(v) || get_string(o, key, dst, cap);
+}
+
+/* seed: a non-negative integer, or a string of decimal digits alone (up to
+ * 2^64-1, for seeds beyond JSON's integers); anything else is refused. */
+static int get_seed(json_t *v, uint64_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return 1;
+    }
+    const char *s = json_string_value(v);
+    if (!s || !*s || strlen(s) > 20) return 0;
+    uint64_t x = 0;
+    for (const char *p = s; *p; ++p) {
+        if (*p < '0' || *p > '9') return 0;
+        unsigned d = (unsigned)(*p - '0');
+        if (x > (UINT64_MAX - d) / 10) return 0;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return 1;
+}
+
+/* For a message about text that is not JSON (NaN, Infinity, a cut-off
+ * file): the key of the nearest `"key":` before byte `pos`, i.e. the field
+ * the parser was in.  A guess from the text, not a parse; "" when none. */
+static void key_before(const char *text, size_t len, size_t pos, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (pos > len) pos = len;
+    for (size_t i = pos; i-- > 1;) {
+        if (text[i] != ':') continue;
+        size_t j = i;
+        while (j > 0 && (text[j - 1] == ' ' || text[j - 1] == '\t' || text[j - 1] == '\n' || text[j - 1] == '\r')) --j;
+        if (j < 2 || text[j - 1] != '"') continue;
+        size_t end = j - 1, k = end; /* text[end] is the closing quote */
+        while (k > 0 && text[k - 1] != '"' && text[k - 1] != '\n' && end - k < 64) --k;
+        if (k == 0 || text[k - 1] != '"' || k == end || end - k >= cap) continue;
+        int printable = 1;
+        for (size_t m = k; m < end; ++m)
+            if ((unsigned char)text[m] < 0x20 || text[m] == '\\') printable = 0;
+        if (!printable) continue;
+        memcpy(out, text + k, end - k);
+        out[end - k] = '\0';
+        return;
+    }
+}
+
+static void json_error_message(const char *text, size_t len, const char *name, const json_error_t *je, char *err,
+                               size_t errlen)
+{
+    char key[72] = "";
+    /* a duplicate key names itself in je->text; the key before it is another field */
+    if (json_error_code(je) != json_error_duplicate_key)
+        key_before(text, len, je->position > 0 ? (size_t)je->position : 0, key, sizeof key);
+    if (key[0])
+        xd_format(err, errlen, "%s: not valid JSON at line %d, column %d, in field '%s': %s", name, je->line,
+                  je->column, key, je->text);
+    else
+        xd_format(err, errlen, "%s: not valid JSON at line %d, column %d: %s", name, je->line, je->column, je->text);
+}
+
 /* A non-negative integer field below `max`. */
 static int get_count(json_t *o, const char *key, int64_t max, int64_t *out)
 {
@@ -77,50 +145,62 @@ static xd_status parse_root(json_t *root, const char *name, xd_trace **out, char
     t->nonfinite_step = -1;
     if (!json_is_object(root)) FAIL("%s: not a JSON object", name);
     const char *fmt = json_string_value(json_object_get(root, "format"));
-    if (!fmt || strcmp(fmt, "crossdev-trace") != 0) FAIL("%s: field 'format' is not \"crossdev-trace\"", name);
-    int64_t v;
-    if (!get_count(root, "version", 1000, &v)) FAIL("%s: field 'version' missing or not an integer", name);
-    t->version = (int)v;
-    if (t->version != XD_TRACE_VERSION)
-        FAIL("%s: trace version %d is not supported (this crossdev reads version %d)", name, t->version,
-             XD_TRACE_VERSION);
+    if (!fmt) FAIL("%s: field 'format' missing or not a string (expected \"crossdev-trace\")", name);
+    if (strcmp(fmt, "crossdev-trace") != 0) FAIL("%s: field 'format' is \"%.40s\", not \"crossdev-trace\"", name, fmt);
+    json_t *ver = json_object_get(root, "version");
+    if (!json_is_integer(ver))
+        FAIL("%s: field 'version' missing or not an integer (this crossdev reads version %d)", name, XD_TRACE_VERSION);
+    if (json_integer_value(ver) != XD_TRACE_VERSION)
+        FAIL("%s: field 'version' is %lld: not supported (this crossdev reads version %d)", name,
+             (long long)json_integer_value(ver), XD_TRACE_VERSION);
+    t->version = XD_TRACE_VERSION;
     if (!get_string(root, "model", t->model, sizeof t->model)) FAIL("%s: field 'model' missing or not a string", name);
     if (!get_string(root, "mode", t->mode, sizeof t->mode) ||
         (strcmp(t->mode, "reproducible") != 0 && strcmp(t->mode, "fast") != 0))
         FAIL("%s: field 'mode' must be \"reproducible\" or \"fast\"", name);
-    json_t *seed = json_object_get(root, "seed");
-    if (json_is_integer(seed) && json_integer_value(seed) >= 0) t->seed = (uint64_t)json_integer_value(seed);
-    else if (json_is_string(seed)) t->seed = strtoull(json_string_value(seed), NULL, 10);
-    else FAIL("%s: field 'seed' missing or not a non-negative integer", name);
+    if (!get_seed(json_object_get(root, "seed"), &t->seed))
+        FAIL("%s: field 'seed' missing or not a non-negative integer", name);
     if (!get_count(root, "batch", INT64_C(1) << 31, &t->batch) || t->batch < 1)
         FAIL("%s: field 'batch' missing or not a positive integer", name);
-    if (!get_count(root, "steps", INT64_C(1) << 40, &t->steps)) FAIL("%s: field 'steps' missing or negative", name);
+    if (!get_count(root, "steps", INT64_C(1) << 40, &t->steps)) FAIL("%s: field 'steps' missing or not a non-negative integer", name);
     json_t *dev = json_object_get(root, "device");
-    if (!json_is_object(dev) || !get_string(dev, "id", t->device_id, sizeof t->device_id))
-        FAIL("%s: field 'device.id' missing", name);
-    get_string(dev, "name", t->device_name, sizeof t->device_name);
-    get_string(dev, "driver", t->driver, sizeof t->driver);
-    get_string(root, "build_options", t->build_options, sizeof t->build_options);
-    get_string(root, "guarantee", t->guarantee, sizeof t->guarantee);
-    get_string(root, "crossdev_version", t->crossdev_version, sizeof t->crossdev_version);
+    if (!json_is_object(dev)) FAIL("%s: field 'device' missing or not an object", name);
+    if (!get_string(dev, "id", t->device_id, sizeof t->device_id))
+        FAIL("%s: field 'device.id' missing or not a string", name);
+    if (!opt_string(dev, "name", t->device_name, sizeof t->device_name))
+        FAIL("%s: field 'device.name' is not a string", name);
+    if (!opt_string(dev, "driver", t->driver, sizeof t->driver)) FAIL("%s: field 'device.driver' is not a string", name);
+    if (!opt_string(root, "build_options", t->build_options, sizeof t->build_options))
+        FAIL("%s: field 'build_options' is not a string", name);
+    if (!opt_string(root, "guarantee", t->guarantee, sizeof t->guarantee))
+        FAIL("%s: field 'guarantee' is not a string", name);
+    if (!opt_string(root, "crossdev_version", t->crossdev_version, sizeof t->crossdev_version))
+        FAIL("%s: field 'crossdev_version' is not a string", name);
     json_t *data = json_object_get(root, "data");
-    if (!json_is_object(data) || !get_string(data, "name", t->data_name, sizeof t->data_name))
-        FAIL("%s: field 'data.name' missing", name);
-    t->synthetic = json_is_true(json_object_get(data, "synthetic"));
-    get_string(json_object_get(root, "training"), "partial_batch", t->partial_batch, sizeof t->partial_batch);
+    if (!json_is_object(data)) FAIL("%s: field 'data' missing or not an object", name);
+    if (!get_string(data, "name", t->data_name, sizeof t->data_name))
+        FAIL("%s: field 'data.name' missing or not a string", name);
+    /* the report labels synthetic data as such: never guess it */
+    json_t *synth = json_object_get(data, "synthetic");
+    if (!json_is_boolean(synth)) FAIL("%s: field 'data.synthetic' missing or not true/false", name);
+    t->synthetic = json_is_true(synth);
+    json_t *training = json_object_get(root, "training");
+    if (training && !json_is_object(training)) FAIL("%s: field 'training' is not an object", name);
+    if (!opt_string(training, "partial_batch", t->partial_batch, sizeof t->partial_batch))
+        FAIL("%s: field 'training.partial_batch' is not a string", name);
 
     /* loss: one number (or null for a non-finite loss) per step */
     json_t *loss = json_object_get(root, "loss");
     if (!json_is_array(loss)) FAIL("%s: field 'loss' missing or not an array", name);
     if ((int64_t)json_array_size(loss) != t->steps)
-        FAIL("%s: field 'loss' has %zu entries for %lld steps", name, json_array_size(loss), (long long)t->steps);
+        FAIL("%s: field 'loss' has %zu entries, expected %lld (steps)", name, json_array_size(loss), (long long)t->steps);
     t->loss = malloc(((size_t)t->steps + 1) * sizeof *t->loss);
     if (!t->loss) FAIL("%s: out of memory", name);
     for (int64_t k = 0; k < t->steps; ++k) {
         json_t *x = json_array_get(loss, (size_t)k);
         if (json_is_null(x)) t->loss[k] = NAN;
         else if (json_is_number(x)) t->loss[k] = (float)json_number_value(x);
-        else FAIL("%s: loss[%lld] is not a number", name, (long long)k);
+        else FAIL("%s: field 'loss[%lld]' is not a number or null", name, (long long)k);
     }
 
     json_t *tensors = json_object_get(root, "tensors");
@@ -132,29 +212,32 @@ static xd_status parse_root(json_t *root, const char *name, xd_trace **out, char
     for (size_t i = 0; i < t->ntensors; ++i) {
         const char *s = json_string_value(json_array_get(tensors, i));
         if (!s || !*s || strlen(s) >= XD_TRACE_NAME_LEN || strchr(s, '/'))
-            FAIL("%s: tensors[%zu] is not a valid tensor name", name, i);
+            FAIL("%s: field 'tensors[%zu]' is not a valid tensor name", name, i);
         snprintf(t->tensor_names[i], XD_TRACE_NAME_LEN, "%s", s);
     }
     json_t *hashes = json_object_get(root, "hashes");
     json_t *init = json_object_get(hashes, "init"), *steps = json_object_get(hashes, "steps");
     if (!json_is_object(hashes) || !json_is_array(init) || !json_is_array(steps))
         FAIL("%s: field 'hashes' must hold arrays 'init' and 'steps'", name);
-    if (json_array_size(init) != t->ntensors) FAIL("%s: hashes.init has %zu entries for %zu tensors", name,
-                                                   json_array_size(init), t->ntensors);
+    if (json_array_size(init) != t->ntensors)
+        FAIL("%s: field 'hashes.init' has %zu entries, expected %zu (tensors)", name, json_array_size(init),
+             t->ntensors);
     if ((int64_t)json_array_size(steps) != t->steps)
-        FAIL("%s: hashes.steps has %zu entries for %lld steps", name, json_array_size(steps), (long long)t->steps);
+        FAIL("%s: field 'hashes.steps' has %zu rows, expected %lld (steps)", name, json_array_size(steps),
+             (long long)t->steps);
     t->init_hashes = calloc(t->ntensors, sizeof *t->init_hashes);
     t->hashes = calloc((size_t)t->steps * t->ntensors + 1, sizeof *t->hashes);
     if (!t->init_hashes || !t->hashes) FAIL("%s: out of memory", name);
     for (size_t i = 0; i < t->ntensors; ++i)
-        if (!parse_hash(json_array_get(init, i), &t->init_hashes[i])) FAIL("%s: hashes.init[%zu] is not a hash", name, i);
+        if (!parse_hash(json_array_get(init, i), &t->init_hashes[i])) FAIL("%s: field 'hashes.init[%zu]' is not an \"xxh3:<16 hex>\" hash", name, i);
     for (int64_t k = 0; k < t->steps; ++k) {
         json_t *row = json_array_get(steps, (size_t)k);
         if (!json_is_array(row) || json_array_size(row) != t->ntensors)
-            FAIL("%s: hashes.steps[%lld] missing or not %zu hashes", name, (long long)k, t->ntensors);
+            FAIL("%s: field 'hashes.steps[%lld]' is not a row of %zu hashes (one per tensor)", name, (long long)k,
+                 t->ntensors);
         for (size_t i = 0; i < t->ntensors; ++i)
             if (!parse_hash(json_array_get(row, i), &t->hashes[(size_t)k * t->ntensors + i]))
-                FAIL("%s: hashes.steps[%lld][%zu] is not a hash", name, (long long)k, i);
+                FAIL("%s: field 'hashes.steps[%lld][%zu]' is not an \"xxh3:<16 hex>\" hash", name, (long long)k, i);
     }
 
     json_t *ops = json_object_get(root, "op_hashes");
@@ -162,23 +245,24 @@ static xd_status parse_root(json_t *root, const char *name, xd_trace **out, char
         json_t *names = json_object_get(ops, "ops"), *rows = json_object_get(ops, "steps");
         if (!json_is_array(names) || !json_is_array(rows) || json_array_size(names) == 0 ||
             json_array_size(names) > 4096 || (int64_t)json_array_size(rows) != t->steps)
-            FAIL("%s: field 'op_hashes' must hold 'ops' and one row of hashes per step", name);
+            FAIL("%s: field 'op_hashes' must hold 'ops' and 'steps', one row of hashes per step", name);
         t->nops = json_array_size(names);
         t->op_names = calloc(t->nops, sizeof *t->op_names);
         t->op_hashes = calloc((size_t)t->steps * t->nops + 1, sizeof *t->op_hashes);
         if (!t->op_names || !t->op_hashes) FAIL("%s: out of memory", name);
         for (size_t i = 0; i < t->nops; ++i) {
             const char *s = json_string_value(json_array_get(names, i));
-            if (!s || strlen(s) >= XD_TRACE_NAME_LEN) FAIL("%s: op_hashes.ops[%zu] is not a name", name, i);
+            if (!s || strlen(s) >= XD_TRACE_NAME_LEN) FAIL("%s: field 'op_hashes.ops[%zu]' is not a name", name, i);
             snprintf(t->op_names[i], XD_TRACE_NAME_LEN, "%s", s);
         }
         for (int64_t k = 0; k < t->steps; ++k) {
             json_t *row = json_array_get(rows, (size_t)k);
             if (!json_is_array(row) || json_array_size(row) != t->nops)
-                FAIL("%s: op_hashes.steps[%lld] missing or not %zu hashes", name, (long long)k, t->nops);
+                FAIL("%s: field 'op_hashes.steps[%lld]' is not a row of %zu hashes (one per op)", name, (long long)k,
+                     t->nops);
             for (size_t i = 0; i < t->nops; ++i)
                 if (!parse_hash(json_array_get(row, i), &t->op_hashes[(size_t)k * t->nops + i]))
-                    FAIL("%s: op_hashes.steps[%lld][%zu] is not a hash", name, (long long)k, i);
+                    FAIL("%s: field 'op_hashes.steps[%lld][%zu]' is not an \"xxh3:<16 hex>\" hash", name, (long long)k, i);
         }
     }
 
@@ -191,22 +275,34 @@ static xd_status parse_root(json_t *root, const char *name, xd_trace **out, char
         json_t *s = json_array_get(snaps, i);
         if (!json_is_integer(s) || json_integer_value(s) < 0 || json_integer_value(s) > t->steps ||
             (i && json_integer_value(s) <= t->snapshots[i - 1]))
-            FAIL("%s: snapshots[%zu] is not a step in 0..%lld in increasing order", name, i, (long long)t->steps);
+            FAIL("%s: field 'snapshots[%zu]' is not a step in 0..%lld in increasing order", name, i,
+                 (long long)t->steps);
         t->snapshots[i] = (int64_t)json_integer_value(s);
     }
 
-    json_t *fin = json_object_get(json_object_get(root, "eval"), "final");
+    /* eval.final: null (not evaluated) or {accuracy, loss (null when not finite), ...} */
+    json_t *ev = json_object_get(root, "eval");
+    if (ev && !json_is_object(ev) && !json_is_null(ev)) FAIL("%s: field 'eval' is not an object", name);
+    json_t *fin = json_object_get(ev, "final");
+    if (fin && !json_is_object(fin) && !json_is_null(fin)) FAIL("%s: field 'eval.final' is not an object or null", name);
     if (json_is_object(fin)) {
         json_t *a = json_object_get(fin, "accuracy"), *l = json_object_get(fin, "loss");
-        if (json_is_number(a)) t->test_accuracy = json_number_value(a);
+        if (!json_is_number(a) || json_number_value(a) < 0 || json_number_value(a) > 1)
+            FAIL("%s: field 'eval.final.accuracy' missing or not a number in 0..1", name);
+        if (l && !json_is_null(l) && !json_is_number(l))
+            FAIL("%s: field 'eval.final.loss' is not a number or null", name);
+        t->test_accuracy = json_number_value(a);
         if (json_is_number(l)) t->test_loss = json_number_value(l);
     }
     json_t *nf = json_object_get(root, "nonfinite");
+    if (nf && !json_is_object(nf) && !json_is_null(nf)) FAIL("%s: field 'nonfinite' is not an object or null", name);
     if (json_is_object(nf)) {
         int64_t s;
-        if (!get_count(nf, "step", t->steps, &s)) FAIL("%s: nonfinite.step is not a step", name);
+        if (!get_count(nf, "step", t->steps, &s))
+            FAIL("%s: field 'nonfinite.step' is not a step in 0..%lld", name, (long long)t->steps);
         t->nonfinite_step = s;
-        get_string(nf, "tensor", t->nonfinite_tensor, sizeof t->nonfinite_tensor);
+        if (!opt_string(nf, "tensor", t->nonfinite_tensor, sizeof t->nonfinite_tensor))
+            FAIL("%s: field 'nonfinite.tensor' is not a string", name);
     }
     *out = t;
     return XD_OK;
@@ -222,10 +318,63 @@ xd_status xd_trace_parse(const char *text, size_t len, const char *name, xd_trac
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        xd_format(err, errlen, "%s: not valid JSON (line %d: %s)", name, je.line, je.text);
+        json_error_message(text, len, name, &je, err, errlen);
         return XD_FORMAT;
     }
     return parse_root(root, name, out, err, errlen);
+}
+
+/* The whole of a regular file, NUL-terminated; NULL with err set on failure. */
+static char *read_file(const char *path, size_t *len, xd_status *st, char *err, size_t errlen)
+{
+    struct stat sb;
+    FILE *f = NULL;
+    char *buf = NULL;
+    *st = XD_IO;
+    if (stat(path, &sb) != 0) {
+        xd_format(err, errlen, "%s: %s (not a crossdev trace directory?)", path, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        xd_format(err, errlen, "%s: not a regular file", path);
+        return NULL;
+    }
+    if (!(f = fopen(path, "rb"))) {
+        xd_format(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = (size_t)sb.st_size + 1, n = 0;
+    if (!(buf = malloc(cap))) {
+        xd_format(err, errlen, "%s: out of memory for %zu bytes", path, cap);
+        *st = XD_OUT_OF_HOST_MEMORY;
+        fclose(f);
+        return NULL;
+    }
+    for (;;) { /* to the end, even if the file grew since stat */
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1) break;
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            xd_format(err, errlen, "%s: out of memory for %zu bytes", path, cap * 2);
+            *st = XD_OUT_OF_HOST_MEMORY;
+            free(buf);
+            fclose(f);
+            return NULL;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    if (ferror(f)) {
+        xd_format(err, errlen, "%s: read error: %s", path, strerror(errno));
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    *st = XD_OK;
+    return buf;
 }
 
 xd_status xd_trace_open(const char *dir, xd_trace **out, char *err, size_t errlen)
@@ -234,18 +383,12 @@ xd_status xd_trace_open(const char *dir, xd_trace **out, char *err, size_t errle
     *out = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/trace.json", dir);
-    json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        struct stat sb;
-        if (stat(path, &sb) != 0) {
-            xd_format(err, errlen, "%s: %s (not a crossdev trace directory?)", path, strerror(errno));
-            return XD_IO;
-        }
-        xd_format(err, errlen, "%s: not valid JSON (line %d: %s)", path, je.line, je.text);
-        return XD_FORMAT;
-    }
-    xd_status st = parse_root(root, path, out, err, errlen);
+    size_t len = 0;
+    xd_status st;
+    char *text = read_file(path, &len, &st, err, errlen);
+    if (!text) return st;
+    st = xd_trace_parse(text, len, path, out, err, errlen);
+    free(text);
     if (st != XD_OK) return st;
     xd_trace *t = *out;
     snprintf(t->dir, sizeof t->dir, "%s", dir);
@@ -256,7 +399,8 @@ xd_status xd_trace_open(const char *dir, xd_trace **out, char *err, size_t errle
             struct stat sb;
             snprintf(p, sizeof p, "%s/step-%06lld/%s.npy", dir, (long long)t->snapshots[i], t->tensor_names[k]);
             if (stat(p, &sb) != 0) {
-                xd_format(err, errlen, "%s: snapshot file missing (listed in trace.json)", p);
+                xd_format(err, errlen, "%s: snapshot file missing (step %lld is listed in %s/trace.json field 'snapshots')",
+                          p, (long long)t->snapshots[i], dir);
                 xd_trace_close(t);
                 *out = NULL;
                 return XD_FORMAT;

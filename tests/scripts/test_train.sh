@@ -26,6 +26,21 @@ check "run to run: snapshot files identical" diff -r -q "$WORK/a" "$WORK/b" --ex
 expect_exit 0 "diff of the two runs" "$XD_CLI" diff "$WORK/a" "$WORK/b"
 check "diff says IDENTICAL" contains "$OUT" "IDENTICAL"
 
+# tunables (host/params.c) move outputs between work-items and lanes, never
+# change a sum's order: other values give the same bits (not on simulators:
+# each build of the program there takes seconds)
+if [ $SMALL -eq 0 ]; then
+  for P in "vw=1,conv_ob=3,conv_tb=2,dense_ob=3,dense_nb=5,local_size=32" "vw=4,conv_ob=16,conv_tb=9,dense_ob=10,dense_nb=1"; do
+    expect_exit 0 "run with XD_PARAMS=$P" env XD_PARAMS="$P" "$XD_CLI" run "${COMMON[@]}" --steps $N --out "$WORK/t-$P" --hash-ops
+    check "XD_PARAMS=$P: hashes, op hashes, loss and eval identical" same_record "$WORK/a" "$WORK/t-$P"
+    VW=${P%%,*}
+    check "XD_PARAMS=$P: recorded in the build options" test "$(json_get "$WORK/t-$P/trace.json" "'-DXD_VW=${VW#vw=}' in d['build_options'].split()")" = True
+  done
+  expect_exit 2 "a bad XD_PARAMS is refused" env XD_PARAMS="vw=3" "$XD_CLI" run "${COMMON[@]}" --steps 1 --out "$WORK/badp"
+  check "the message names XD_PARAMS and the key" contains "$OUT" "XD_PARAMS: vw must be"
+  check "nothing written for a bad XD_PARAMS" test ! -e "$WORK/badp"
+fi
+
 # resume: N-1 steps, then continue to N == one run of N steps
 H=$((N - 1))
 expect_exit 0 "partial run" "$XD_CLI" run "${COMMON[@]}" --steps $H --out "$WORK/p" --hash-ops
