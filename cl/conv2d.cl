@@ -74,39 +74,59 @@ __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,
     }
 }
 
+/* One work-item: sample n, XD_CONV_OB input channels sharing each load of
+ * dy, XD_VW neighbouring input pixels (the lanes, flattened ih*W + iw).  A
+ * lane that a tap does not reach keeps its sum unchanged (select). */
 __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float *w,
                                  __global float *dx, const uint N, const uint C, const uint H,
                                  const uint W, const uint O, const uint KH, const uint KW,
                                  const uint OH, const uint OW, const uint SH, const uint SW,
                                  const uint PT, const uint PL)
 {
+    uint ncb = (C + XD_CONV_OB - 1) / XD_CONV_OB;
+    uint P = H * W;
+    uint npv = (P + XD_VW - 1) / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= N * C * H * W) return;
-    uint iw = g % W;
-    uint t = g / W;
-    uint ih = t % H;
-    t /= H;
-    uint c = t % C;
-    uint n = t / C;
-    float acc = 0.0f;
+    if (g >= N * ncb * npv) return;
+    uint p0 = (g % npv) * XD_VW;
+    uint t = g / npv;
+    uint cb = t % ncb;
+    uint n = t / ncb;
+    xd_vu pix = min(p0 + XD_VIOTA, P - 1);
+    xd_vi ihp = XD_AS_VI(pix / W) + (int)PT;
+    xd_vi iwp = XD_AS_VI(pix % W) + (int)PL;
+    uint nq = min((uint)XD_CONV_OB, C - cb * XD_CONV_OB);
+    uint cc[XD_CONV_OB];
+    xd_vf acc[XD_CONV_OB];
+    for (uint q = 0; q < XD_CONV_OB; ++q) {
+        cc[q] = min(cb * XD_CONV_OB + q, C - 1);
+        acc[q] = (xd_vf)0.0f;
+    }
     for (uint o = 0; o < O; ++o) {
         __global const float *dyo = dy + ((size_t)n * O + o) * OH * OW;
         for (uint kh = 0; kh < KH; ++kh) {
-            int th = (int)ih + (int)PT - (int)kh;
-            if (th < 0 || th % (int)SH != 0) continue;
-            uint oh = (uint)th / SH;
-            if (oh >= OH) continue;
+            xd_vi th = ihp - (int)kh;
+            xd_vi oh = (SH == 1) ? th : max(th, 0) / (int)SH;
+            xd_vi okh = (th >= 0) & (oh < (int)OH) & (oh * (int)SH == th);
             for (uint kw = 0; kw < KW; ++kw) {
-                int tw = (int)iw + (int)PL - (int)kw;
-                if (tw < 0 || tw % (int)SW != 0) continue;
-                uint ow = (uint)tw / SW;
-                if (ow >= OW) continue;
-                acc = XD_FMA(dyo[(size_t)oh * OW + ow],
-                             w[(((size_t)o * C + c) * KH + kh) * KW + kw], acc);
+                xd_vi tw = iwp - (int)kw;
+                xd_vi ow = (SW == 1) ? tw : max(tw, 0) / (int)SW;
+                xd_vi ok = okh & (tw >= 0) & (ow < (int)OW) & (ow * (int)SW == tw);
+                xd_vf dyv = XD_VGATHER(dyo, XD_AS_VU(XD_VSELECT((xd_vi)0, oh * (int)OW + ow, ok)));
+                for (uint q = 0; q < XD_CONV_OB; ++q) {
+                    if (q >= nq) break; /* the last block may hold fewer channels */
+                    float wv = w[(((size_t)o * C + cc[q]) * KH + kh) * KW + kw];
+                    acc[q] = XD_VSELECT(acc[q], XD_FMA(dyv, (xd_vf)wv, acc[q]), ok);
+                }
             }
         }
     }
-    dx[g] = acc;
+    uint k = min((uint)XD_VW, P - p0);
+    for (uint q = 0; q < XD_CONV_OB; ++q) {
+        uint c = cb * XD_CONV_OB + q;
+        if (c >= C) break;
+        xd_vstore_n(acc[q], dx + ((size_t)n * C + c) * P + p0, k);
+    }
 }
 
 /* part[((o*C + c)*KH + kh)*KW + kw][n]: per-sample partial of dW.  One

@@ -43,6 +43,7 @@ int xd_fast_gemm(const xd_context *ctx, size_t m, size_t n, size_t k)
     const char *e = getenv("XD_FAST_GEMM");
     if (e && strcmp(e, "always") == 0) return 1;
     if (e && strcmp(e, "never") == 0) return 0;
+    if (!ctx->params.clblast) return 0;
     return m * n >= XD_FAST_GEMM_MIN_OUTPUTS && k >= XD_FAST_GEMM_MIN_K;
 }
 

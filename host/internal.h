@@ -44,6 +44,7 @@ typedef struct xd_params {
     unsigned dense_nb;    /* dense backward-data samples per work-item */
     unsigned vw;          /* vector lanes per work-item (XD_VW: 1, 2, 4, 8, 16) */
     unsigned conv_tb;     /* conv2d backward-weights taps per work-item */
+    unsigned clblast;     /* fast mode: 1 = CLBlast SGEMM where xd_fast_gemm's size rule says, 0 = never */
     const char *source;   /* which table row matched */
 } xd_params;
 xd_params xd_params_for(const xd_device_info *d);

@@ -112,12 +112,13 @@ static void json_error_message(const char *text, size_t len, const char *name, c
                                size_t errlen)
 {
     char key[72] = "";
-    /* a duplicate key names itself in je->text; the key before it is another field */
-    if (json_error_code(je) != json_error_duplicate_key)
+    enum json_error_code code = json_error_code(je);
+    /* a duplicate key names itself in je->text; text after the document is in no field */
+    if (code != json_error_duplicate_key && code != json_error_end_of_input_expected)
         key_before(text, len, je->position > 0 ? (size_t)je->position : 0, key, sizeof key);
     if (key[0])
-        xd_format(err, errlen, "%s: not valid JSON at line %d, column %d, in field '%s': %s", name, je->line,
-                  je->column, key, je->text);
+        xd_format(err, errlen, "%s: not valid JSON at line %d, column %d, %s field '%s': %s", name, je->line,
+                  je->column, code == json_error_premature_end_of_input ? "cut off after" : "in", key, je->text);
     else
         xd_format(err, errlen, "%s: not valid JSON at line %d, column %d: %s", name, je->line, je->column, je->text);
 }
