@@ -216,7 +216,12 @@ xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *arg
         if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clSetKernelArg");
     }
     if (n == 0) return XD_OK;
+    /* A small launch gets smaller work-groups, so that every compute unit
+     * has some (at least 2 per unit when possible): 64 work-items in one
+     * group would run on one core of a CPU device.  Scheduling only. */
     size_t local = ctx->local_size;
+    size_t want = 2 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
+    while (local > 1 && (n + local - 1) / local < want) local /= 2;
     size_t global = (n + local - 1) / local * local;
     cl_event ev = NULL;
     cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL,

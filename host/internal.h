@@ -127,6 +127,11 @@ void xd_profile_add_host(xd_context *ctx, double ns); /* a CLBlast call */
 void xd_profile_report(xd_context *ctx);
 void xd_profile_destroy(struct xd_profile *p);
 
+/* Non-blocking transfers for the training loop: the host memory must stay
+ * untouched (write) or unread (read) until xd_context_finish. */
+xd_status xd_tensor_write_async(xd_tensor *t, const void *host, size_t bytes);
+xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes);
+
 /* Scratch buffers of at least `bytes`, owned by the context. */
 xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out);
 

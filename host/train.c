@@ -80,6 +80,8 @@ typedef struct run {
     const xd_train_config *cfg;
     char tmpdir[4096];
     float *buf;             /* host staging, large enough for any tensor */
+    float *state;           /* host staging for the whole training state (state_hashes) */
+    float *batch;           /* host staging for one input batch (load_batch) */
     size_t buf_count;
     int32_t *labels;        /* one batch of labels */
     json_t *op_names;       /* filled during the first recorded step */
@@ -90,8 +92,18 @@ typedef struct run {
     size_t errlen;
 } run;
 
+/* 1 when no element is Inf or NaN: exponent bits all ones.  Integer ops,
+ * so the compiler vectorises the scan. */
+static int all_finite(const float *v, size_t n)
+{
+    const uint32_t *u = (const uint32_t *)(const void *)v;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; ++i) bad |= (uint32_t)((u[i] & 0x7f800000u) == 0x7f800000u);
+    return bad == 0;
+}
+
 /* Reads a tensor to the host staging buffer; returns its hash. */
-static xd_status read_hash(run *r, const xd_tensor *t, uint64_t *hash, int *finite)
+static xd_status read_hash(run *r, const xd_tensor *t, uint64_t *hash)
 {
     size_t n = xd_tensor_count(t);
     xd_status st = xd_tensor_read(t, r->buf, n * 4);
@@ -100,14 +112,6 @@ static xd_status read_hash(run *r, const xd_tensor *t, uint64_t *hash, int *fini
         return st;
     }
     *hash = xd_hash_bytes(r->buf, n * 4);
-    if (finite) {
-        *finite = 1;
-        for (size_t i = 0; i < n; ++i)
-            if (!isfinite(r->buf[i])) {
-                *finite = 0;
-                break;
-            }
-    }
     return XD_OK;
 }
 
@@ -116,7 +120,7 @@ static void op_hook(void *user, const char *op, const xd_tensor *out)
     run *r = user;
     if (r->hook_status != XD_OK) return;
     uint64_t h;
-    r->hook_status = read_hash(r, out, &h, NULL);
+    r->hook_status = read_hash(r, out, &h);
     if (r->hook_status != XD_OK) return;
     char hex[24];
     xd_hash_hex(h, hex);
@@ -124,21 +128,43 @@ static void op_hook(void *user, const char *op, const xd_tensor *out)
     if (r->naming_ops) json_array_append_new(r->op_names, json_string(op));
 }
 
-/* Hashes of every parameter, m and v (in the trace's tensor order). */
-static xd_status state_hashes(run *r, json_t *row, int64_t *nonfinite_at, int64_t step, char *nf_name, size_t nf_cap)
+/* Hashes of every parameter, m and v (in the trace's tensor order), and the
+ * step's loss when `loss` is given: every read is enqueued without blocking
+ * into one staging area and waited for once (one synchronisation per step
+ * instead of one per tensor). */
+static xd_status state_hashes(run *r, json_t *row, int64_t *nonfinite_at, int64_t step, char *nf_name, size_t nf_cap,
+                              float *loss)
 {
-    for (size_t k = 0; k < xd_model_state_count(r->m); ++k) {
-        uint64_t h;
-        int finite;
-        xd_status st = read_hash(r, xd_model_state(r->m, k, NULL, 0), &h, &finite);
-        if (st != XD_OK) return st;
+    const size_t nt = xd_model_state_count(r->m);
+    xd_status st = XD_OK;
+    size_t off = 0;
+    for (size_t k = 0; k < nt && st == XD_OK; ++k) {
+        const xd_tensor *t = xd_model_state(r->m, k, NULL, 0);
+        st = xd_tensor_read_async(t, r->state + off, xd_tensor_count(t) * 4);
+        off += xd_tensor_count(t);
+    }
+    if (st == XD_OK && loss) st = xd_tensor_read_async(r->m->loss, loss, 4);
+    if (st == XD_OK) st = xd_context_finish(r->ctx);
+    if (st != XD_OK) {
+        xd_context_finish(r->ctx); /* no read may still target our buffers */
+        xd_format(r->err, r->errlen, "step %lld: %s", (long long)step, xd_context_last_error(r->ctx));
+        return st;
+    }
+    if (loss && !isfinite(*loss) && *nonfinite_at < 0) {
+        *nonfinite_at = step;
+        snprintf(nf_name, nf_cap, "loss");
+    }
+    off = 0;
+    for (size_t k = 0; k < nt; ++k) {
+        size_t n = xd_tensor_count(xd_model_state(r->m, k, NULL, 0));
         char hex[24];
-        xd_hash_hex(h, hex);
+        xd_hash_hex(xd_hash_bytes(r->state + off, n * 4), hex);
         json_array_append_new(row, json_string(hex));
-        if (!finite && *nonfinite_at < 0) {
+        if (*nonfinite_at < 0 && !all_finite(r->state + off, n)) {
             *nonfinite_at = step;
             xd_model_state(r->m, k, nf_name, nf_cap);
         }
+        off += n;
     }
     return XD_OK;
 }
@@ -164,11 +190,13 @@ static xd_status load_batch(run *r, const float *xs, const int32_t *ys, const in
     const size_t px = (size_t)(r->d->height * r->d->width);
     int32_t *labels = r->labels;
     for (int64_t b = 0; b < B; ++b) {
-        memcpy(r->buf + (size_t)b * px, xs + (size_t)idx[b] * px, px * 4);
+        memcpy(r->batch + (size_t)b * px, xs + (size_t)idx[b] * px, px * 4);
         labels[b] = ys[idx[b]];
     }
-    xd_status st = xd_tensor_write(r->m->input, r->buf, (size_t)B * px * 4);
-    if (st == XD_OK) st = xd_tensor_write(r->m->labels, labels, (size_t)B * 4);
+    /* Not blocking: the step's closing wait (state_hashes) comes before
+     * these buffers are filled again. */
+    xd_status st = xd_tensor_write_async(r->m->input, r->batch, (size_t)B * px * 4);
+    if (st == XD_OK) st = xd_tensor_write_async(r->m->labels, labels, (size_t)B * 4);
     if (st != XD_OK) xd_format(r->err, r->errlen, "%s", xd_context_last_error(r->ctx));
     return st;
 }
@@ -323,6 +351,13 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
     for (int i = 0; i < r.m->nlayers; ++i)
         if (xd_tensor_count(r.m->layers[i].out) > r.buf_count) r.buf_count = xd_tensor_count(r.m->layers[i].out);
     r.buf = malloc(r.buf_count * 4);
+    {
+        size_t state_count = 0;
+        for (size_t k = 0; k < xd_model_state_count(r.m); ++k)
+            state_count += xd_tensor_count(xd_model_state(r.m, k, NULL, 0));
+        r.state = malloc(state_count * 4 + 4);
+        r.batch = malloc((size_t)(B * d->height * d->width) * 4 + 4);
+    }
     r.labels = malloc((size_t)B * sizeof *r.labels);
     perm = malloc((size_t)d->n_train * sizeof *perm);
     batches = malloc((size_t)(total * B) * sizeof *batches + 4);
@@ -330,7 +365,7 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
     size_t cap = (cfg->snapshot_at ? cfg->n_snapshot_at : xd_default_snapshots(total, NULL, 0)) + 2 +
                  (cfg->snapshot_every > 0 ? (size_t)(total / cfg->snapshot_every) : 0);
     snaps = malloc(cap * sizeof *snaps);
-    if (!r.buf || !r.labels || !perm || !batches || !snaps || !loss_arr || !r.op_names) {
+    if (!r.buf || !r.state || !r.batch || !r.labels || !perm || !batches || !snaps || !loss_arr || !r.op_names) {
         xd_format(err, errlen, "out of host memory");
         st = XD_OUT_OF_HOST_MEMORY;
         goto done;
@@ -415,7 +450,7 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
             xd_format(err, errlen, "init: %s", xd_context_last_error(ctx));
             goto done;
         }
-        if ((st = state_hashes(&r, init_row, &nonfinite_at, 0, nf_name, sizeof nf_name)) != XD_OK) goto done;
+        if ((st = state_hashes(&r, init_row, &nonfinite_at, 0, nf_name, sizeof nf_name, NULL)) != XD_OK) goto done;
         if ((st = xd_snapshot_write(r.m, r.tmpdir, 0, err, errlen)) != XD_OK) goto done;
         json_array_append_new(snap_arr, json_integer(0));
     }
@@ -450,20 +485,12 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
         }
         if (cfg->hash_ops) json_array_append_new(op_steps, r.op_row);
         else json_decref(r.op_row);
-        float loss;
-        if ((st = xd_tensor_read(r.m->loss, &loss, 4)) != XD_OK) {
-            xd_format(err, errlen, "step %lld: %s", (long long)step + 1, xd_context_last_error(ctx));
-            goto done;
-        }
-        json_array_append_new(loss_arr, real_or_null(loss));
-        res->final_loss = loss;
+        float loss = 0.0f;
         json_t *row = json_array();
         json_array_append_new(hash_steps, row);
-        if (!isfinite(loss) && nonfinite_at < 0) {
-            nonfinite_at = step + 1;
-            snprintf(nf_name, sizeof nf_name, "loss");
-        }
-        if ((st = state_hashes(&r, row, &nonfinite_at, step + 1, nf_name, sizeof nf_name)) != XD_OK) goto done;
+        if ((st = state_hashes(&r, row, &nonfinite_at, step + 1, nf_name, sizeof nf_name, &loss)) != XD_OK) goto done;
+        json_array_append_new(loss_arr, real_or_null(loss));
+        res->final_loss = loss;
         int stop_now = nonfinite_at >= 0 && cfg->stop_on_nonfinite;
         if (in_list(snaps, nsnaps, step + 1) || stop_now) {
             if ((st = xd_snapshot_write(r.m, r.tmpdir, step + 1, err, errlen)) != XD_OK) goto done;
@@ -592,7 +619,10 @@ done:
     json_decref(r.op_names);
     xd_trace_close(old);
     xd_model_destroy(r.m);
+    if (ctx) xd_context_finish(ctx); /* no transfer may still use the staging buffers */
     free(r.buf);
+    free(r.state);
+    free(r.batch);
     free(r.labels);
     free(perm);
     free(batches);
