@@ -41,9 +41,13 @@ __kernel void xd_dense_fwd_partial(__global const float *x, __global const float
         wr[q] = w + (size_t)o * I;
         acc[q] = (xd_vf)0.0f;
     }
+    uint nq = min((uint)XD_DENSE_OB, O - ob * XD_DENSE_OB); /* the last block may hold fewer */
     for (uint i = i0; i < i1; ++i) {
         xd_vf xv = XD_VGATHER(x, row + i);
-        for (uint q = 0; q < XD_DENSE_OB; ++q) acc[q] = XD_FMA(xv, (xd_vf)wr[q][i], acc[q]);
+        for (uint q = 0; q < XD_DENSE_OB; ++q) {
+            if (q >= nq) break;
+            acc[q] = XD_FMA(xv, (xd_vf)wr[q][i], acc[q]);
+        }
     }
     uint k = min((uint)XD_VW, N - n0);
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
@@ -67,6 +71,7 @@ __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *
     uint nb = g / niv, i0 = (g % niv) * XD_VW;
     uint k = min((uint)XD_VW, I - i0);
     xd_vu col = min(i0 + XD_VIOTA, I - 1);
+    uint nq = min((uint)XD_DENSE_NB, N - nb * XD_DENSE_NB); /* the last block may hold fewer */
     uint nc[XD_DENSE_NB];
     xd_vf acc[XD_DENSE_NB];
     for (uint q = 0; q < XD_DENSE_NB; ++q) {
@@ -76,7 +81,10 @@ __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *
     for (uint o = 0; o < O; ++o) {
         __global const float *wr = w + (size_t)o * I;
         xd_vf wv = k == XD_VW ? XD_VLOAD(wr + i0) : XD_VGATHER(wr, col);
-        for (uint q = 0; q < XD_DENSE_NB; ++q) acc[q] = XD_FMA((xd_vf)dy[(size_t)nc[q] * O + o], wv, acc[q]);
+        for (uint q = 0; q < XD_DENSE_NB; ++q) {
+            if (q >= nq) break;
+            acc[q] = XD_FMA((xd_vf)dy[(size_t)nc[q] * O + o], wv, acc[q]);
+        }
     }
     for (uint q = 0; q < XD_DENSE_NB; ++q) {
         uint n = nb * XD_DENSE_NB + q;
@@ -96,6 +104,7 @@ __kernel void xd_dense_bwd_weights(__global const float *x, __global const float
     uint ob = g / niv, i0 = (g % niv) * XD_VW;
     uint k = min((uint)XD_VW, I - i0);
     xd_vu col = min(i0 + XD_VIOTA, I - 1);
+    uint nq = min((uint)XD_DENSE_OB, O - ob * XD_DENSE_OB); /* the last block may hold fewer */
     uint oc[XD_DENSE_OB];
     xd_vf acc[XD_DENSE_OB];
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
@@ -105,7 +114,10 @@ __kernel void xd_dense_bwd_weights(__global const float *x, __global const float
     for (uint n = 0; n < N; ++n) {
         __global const float *xr = x + (size_t)n * I;
         xd_vf xv = k == XD_VW ? XD_VLOAD(xr + i0) : XD_VGATHER(xr, col);
-        for (uint q = 0; q < XD_DENSE_OB; ++q) acc[q] = XD_FMA((xd_vf)dy[(size_t)n * O + oc[q]], xv, acc[q]);
+        for (uint q = 0; q < XD_DENSE_OB; ++q) {
+            if (q >= nq) break;
+            acc[q] = XD_FMA((xd_vf)dy[(size_t)n * O + oc[q]], xv, acc[q]);
+        }
     }
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
         uint o = ob * XD_DENSE_OB + q;
