@@ -184,6 +184,17 @@ xd_status xd_model_forward(xd_model *m, xd_op_hook hook, void *user)
     xd_status st = XD_OK;
     for (int i = 0; i < m->nlayers && st == XD_OK; ++i) {
         xd_layer *l = &m->layers[i];
+        xd_layer *next = i + 1 < m->nlayers ? &m->layers[i + 1] : NULL;
+        if (!hook && l->kind == XD_LAYER_CONV2D && next && next->kind == XD_LAYER_RELU) {
+            /* conv + bias + ReLU in one kernel, straight into the ReLU's
+             * output: the same roundings (ReLU is exact), one pass over
+             * memory less.  The conv's own output is then not written; only
+             * an op hook would look at it, and with a hook nothing is fused. */
+            st = xd_conv2d_forward_relu(m->ctx, &l->conv, in, l->weight->w, l->bias->w, next->out);
+            in = next->out;
+            ++i;
+            continue;
+        }
         switch (l->kind) {
         case XD_LAYER_CONV2D: st = xd_conv2d_forward(m->ctx, &l->conv, in, l->weight->w, l->bias->w, l->out); break;
         case XD_LAYER_RELU: st = xd_relu_forward(m->ctx, in, l->out); break;

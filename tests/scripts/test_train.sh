@@ -26,6 +26,15 @@ check "run to run: snapshot files identical" diff -r -q "$WORK/a" "$WORK/b" --ex
 expect_exit 0 "diff of the two runs" "$XD_CLI" diff "$WORK/a" "$WORK/b"
 check "diff says IDENTICAL" contains "$OUT" "IDENTICAL"
 
+# without op hooks the model fuses conv + bias + ReLU into one kernel:
+# the same bits as the separate ops that --hash-ops runs
+expect_exit 0 "run without --hash-ops (fused conv+ReLU)" "$XD_CLI" run "${COMMON[@]}" --steps $N --out "$WORK/f"
+same_state() { /usr/bin/python3 -c "
+import json, sys
+a, b = (json.load(open(p + '/trace.json')) for p in sys.argv[1:3])
+sys.exit(0 if all(a[k] == b[k] for k in ('hashes', 'loss', 'eval')) else 1)" "$1" "$2"; }
+check "fused forward: hashes, loss and eval identical to the unfused run" same_state "$WORK/a" "$WORK/f"
+
 # tunables (host/params.c) move outputs between work-items and lanes, never
 # change a sum's order: other values give the same bits (not on simulators:
 # each build of the program there takes seconds)
