@@ -117,22 +117,9 @@ oom:
     return xd_fail(ctx, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory assembling kernel sources");
 }
 
-/* XD_EXTRA_BUILD_OPTIONS (checking tools only, e.g. "-cl-opt-disable" for
- * Oclgrind's uninitialised-value checker, which aborts on the `freeze`
- * instructions LLVM's optimiser emits): appended to the options given to
- * clBuildProgram here and nowhere else: the options the context records
- * (xd_context_build_options, traces' build_options) stay those without it,
- * and a failed build's message shows what was really passed.  Unset or
- * empty: the options exactly as given. */
 xd_status xd_build(xd_context *ctx, cl_program prog, const char *options)
 {
     cl_device_id dev = (cl_device_id)ctx->device.device_handle;
-    const char *extra = getenv("XD_EXTRA_BUILD_OPTIONS");
-    char opts[2048];
-    if (extra && *extra) {
-        snprintf(opts, sizeof opts, "%s %s", options ? options : "", extra);
-        options = opts;
-    }
     cl_int rc = clBuildProgram(prog, 1, &dev, options, NULL, NULL);
     if (rc == CL_SUCCESS) return XD_OK;
     size_t size = 0;
