@@ -57,12 +57,15 @@ __kernel void xd_dense_fwd_partial(__global const float *x, __global const float
 }
 
 /* One work-item: XD_VW neighbouring inputs i (the lanes) for XD_DENSE_NB
- * samples sharing each row load of w; every output still sums o ascending. */
+ * samples sharing each row load of w; every output still sums o ascending.
+ * relu != 0: the ReLU backward of the layer below is applied on the way out
+ * (relu_y: that ReLU's output), an exact select. */
 #ifndef XD_DENSE_NB
 #define XD_DENSE_NB 4
 #endif
 __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *w,
-                                __global float *dx, const uint N, const uint I, const uint O)
+                                __global float *dx, const uint N, const uint I, const uint O,
+                                __global const float *relu_y, const int relu)
 {
     uint nnb = (N + XD_DENSE_NB - 1) / XD_DENSE_NB;
     uint niv = (I + XD_VW - 1) / XD_VW;
@@ -88,7 +91,14 @@ __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *
     }
     for (uint q = 0; q < XD_DENSE_NB; ++q) {
         uint n = nb * XD_DENSE_NB + q;
-        if (n < N) xd_vstore_n(acc[q], dx + (size_t)n * I + i0, k);
+        if (n >= N) break;
+        xd_vf v = acc[q];
+        if (relu) { /* fused ReLU backward: (y > 0) ? dx : 0, as xd_relu_bwd */
+            __global const float *yr = relu_y + (size_t)n * I;
+            xd_vf yv = k == XD_VW ? XD_VLOAD(yr + i0) : XD_VGATHER(yr, col);
+            v = XD_VSELECT((xd_vf)0.0f, v, yv > (xd_vf)0.0f);
+        }
+        xd_vstore_n(v, dx + (size_t)n * I + i0, k);
     }
 }
 

@@ -75,21 +75,39 @@ xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor 
                      XD_ARG(has_bias));
 }
 
-xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_tensor *w, xd_tensor *dx)
+static xd_status backward_data(xd_context *ctx, const char *op, const xd_tensor *dy, const xd_tensor *w,
+                               const xd_tensor *relu_y, xd_tensor *dx)
 {
-    const char *op = "dense_backward_data";
     cl_uint N = 0, I = 0, O = 0;
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
     if ((st = flat(ctx, op, "dx", dx, &N, &I)) != XD_OK) return st;
     if ((st = check_w(ctx, op, w, I, &O)) != XD_OK) return st;
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
-    if (xd_fast_gemm(ctx, N, I, O)) /* dx[N,I] = dy[N,O] W[O,I] */
-        return xd_sgemm(ctx, op, 0, 0, N, I, O, 1.0f, dy->mem, 0, O, w->mem, 0, I, 0.0f, dx->mem, 0, I);
+    if (relu_y && ((st = xd_check_tensor(ctx, op, "relu_y", relu_y, XD_DTYPE_F32, 1)) != XD_OK ||
+                   relu_y->count != dx->count))
+        return st != XD_OK ? st : xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: relu_y must have dx's %zu elements", op, dx->count);
+    if (xd_fast_gemm(ctx, N, I, O)) { /* dx[N,I] = dy[N,O] W[O,I] */
+        st = xd_sgemm(ctx, op, 0, 0, N, I, O, 1.0f, dy->mem, 0, O, w->mem, 0, I, 0.0f, dx->mem, 0, I);
+        return st == XD_OK && relu_y ? xd_relu_backward(ctx, relu_y, dx, dx) : st;
+    }
     /* dense_nb samples x vw inputs per work-item (XD_DENSE_NB, XD_VW) */
     size_t items = (size_t)((N + ctx->params.dense_nb - 1) / ctx->params.dense_nb) * ((I + ctx->params.vw - 1) / ctx->params.vw);
+    cl_int relu = relu_y != NULL;
+    cl_mem ym = relu_y ? relu_y->mem : dx->mem; /* any valid buffer when unused */
     return XD_LAUNCH(ctx, XD_K_dense_bwd_data, items, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
-                     XD_ARG(I), XD_ARG(O));
+                     XD_ARG(I), XD_ARG(O), XD_ARG(ym), XD_ARG(relu));
+}
+
+xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_tensor *w, xd_tensor *dx)
+{
+    return backward_data(ctx, "dense_backward_data", dy, w, NULL, dx);
+}
+
+xd_status xd_dense_backward_data_relu(xd_context *ctx, const xd_tensor *dy, const xd_tensor *w, const xd_tensor *relu_y,
+                                      xd_tensor *dx)
+{
+    return backward_data(ctx, "dense_backward_data_relu", dy, w, relu_y, dx);
 }
 
 xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy, xd_tensor *dw)

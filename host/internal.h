@@ -127,6 +127,11 @@ void xd_profile_add_host(xd_context *ctx, double ns); /* a CLBlast call */
 void xd_profile_report(xd_context *ctx);
 void xd_profile_destroy(struct xd_profile *p);
 
+/* dense backward data followed by the ReLU backward of the layer below
+ * (relu_y: that ReLU's output), in one kernel: dx = (relu_y > 0) ? dy W : 0. */
+xd_status xd_dense_backward_data_relu(xd_context *ctx, const xd_tensor *dy, const xd_tensor *w, const xd_tensor *relu_y,
+                                      xd_tensor *dx);
+
 /* Non-blocking transfers for the training loop: the host memory must stay
  * untouched (write) or unread (read) until xd_context_finish. */
 xd_status xd_tensor_write_async(xd_tensor *t, const void *host, size_t bytes);

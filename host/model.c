@@ -234,6 +234,21 @@ xd_status xd_model_backward(xd_model *m, xd_op_hook hook, void *user)
             if (st == XD_OK) hook_op(hook, user, l->name, "backward_weights", l->weight->g);
             if (st == XD_OK) st = xd_dense_backward_bias(m->ctx, g, l->bias->g);
             if (st == XD_OK) hook_op(hook, user, l->name, "backward_bias", l->bias->g);
+            {
+                /* Without a hook, a ReLU below (through flatten views) is
+                 * applied inside the dense backward-data kernel, straight
+                 * into the gradient of the ReLU's input: the same select
+                 * as xd_relu_bwd, one pass over memory less. */
+                int r = i - 1;
+                while (r >= 0 && m->layers[r].kind == XD_LAYER_FLATTEN) --r;
+                if (st == XD_OK && din && !hook && r > 0 && m->layers[r].kind == XD_LAYER_RELU) {
+                    xd_tensor *rdin = m->layers[r - 1].dout;
+                    st = xd_dense_backward_data_relu(m->ctx, g, l->weight->w, m->layers[r].out, rdin);
+                    g = rdin;
+                    i = r; /* the loop's --i goes on below the ReLU */
+                    continue;
+                }
+            }
             if (st == XD_OK && din) st = xd_dense_backward_data(m->ctx, g, l->weight->w, din);
             if (st == XD_OK && din) hook_op(hook, user, l->name, "backward_data", din);
             break;

@@ -34,6 +34,13 @@ import json, sys
 a, b = (json.load(open(p + '/trace.json')) for p in sys.argv[1:3])
 sys.exit(0 if all(a[k] == b[k] for k in ('hashes', 'loss', 'eval')) else 1)" "$1" "$2"; }
 check "fused forward: hashes, loss and eval identical to the unfused run" same_state "$WORK/a" "$WORK/f"
+# the same in fast mode with CLBlast doing every GEMM-shaped op (the fused
+# paths then run CLBlast + a separate ReLU); not on simulators
+if [ $SMALL -eq 0 ]; then
+  expect_exit 0 "fast mode, CLBlast, op hooks" env XD_FAST_GEMM=always "$XD_CLI" run "${COMMON[@]}" --mode fast --steps $N --out "$WORK/fh" --hash-ops
+  expect_exit 0 "fast mode, CLBlast, fused" env XD_FAST_GEMM=always "$XD_CLI" run "${COMMON[@]}" --mode fast --steps $N --out "$WORK/ff"
+  check "fast mode: fused and unfused runs identical on one device" same_state "$WORK/fh" "$WORK/ff"
+fi
 
 # tunables (host/params.c) move outputs between work-items and lanes, never
 # change a sum's order: other values give the same bits (not on simulators:
