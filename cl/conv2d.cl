@@ -18,9 +18,13 @@
 #endif
 
 /* One work-item: sample n, XD_CONV_OB output channels, XD_VW neighbouring
- * output pixels (the lanes, in the flattened oh*OW + ow order).  A lane
- * whose tap falls in the padding keeps its sum unchanged (select), exactly
- * as if the tap were skipped. */
+ * outputs of one output row (the lanes).  The last vector of a row is
+ * shifted back to end at the row's end (its first lanes recompute outputs
+ * of the vector before and are not stored), so with stride 1 every tap
+ * away from the padding is one contiguous load.  A row of taps in the
+ * padding is skipped for all lanes alike; a lane whose tap column is in the
+ * padding keeps its sum unchanged (select): both exactly as the scalar loop
+ * that skips padding taps. */
 __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,
                             __global const float *b, __global float *y, const uint N,
                             const uint C, const uint H, const uint W, const uint O,
@@ -29,48 +33,61 @@ __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,
                             const int has_bias, const int relu)
 {
     uint nob = (O + XD_CONV_OB - 1) / XD_CONV_OB;
-    uint P = OH * OW;
-    uint npv = (P + XD_VW - 1) / XD_VW;
+    uint nv = (OW + XD_VW - 1) / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= N * nob * npv) return;
-    uint p0 = (g % npv) * XD_VW;
-    uint t = g / npv;
+    if (g >= N * nob * OH * nv) return;
+    uint v = g % nv;
+    uint t = g / nv;
+    uint oh = t % OH;
+    t /= OH;
     uint ob = t % nob;
     uint n = t / nob;
-    xd_vu pix = min(p0 + XD_VIOTA, P - 1);
-    xd_vi ih0 = XD_AS_VI((pix / OW) * SH) - (int)PT;
-    xd_vi iw0 = XD_AS_VI((pix % OW) * SW) - (int)PL;
+    uint os = OW >= XD_VW ? min(v * XD_VW, OW - XD_VW) : 0; /* ow of lane 0 */
+    uint skip = v * XD_VW - os;                              /* lanes not stored */
+    uint kst = min((uint)XD_VW, OW - os);                    /* lanes that are outputs */
+    xd_vi iwl = XD_AS_VI(min(os + XD_VIOTA, OW - 1) * SW) - (int)PL;
+    int iw_first = (int)(os * SW) - (int)PL;
+    int contiguous = SW == 1 && OW >= XD_VW;
+    int ih0 = (int)(oh * SH) - (int)PT;
     xd_vf acc[XD_CONV_OB];
-    uint oc[XD_CONV_OB];
+    __global const float *wq[XD_CONV_OB]; /* each output channel's filter */
+    #pragma unroll
     for (uint q = 0; q < XD_CONV_OB; ++q) {
         acc[q] = (xd_vf)0.0f;
-        oc[q] = min(ob * XD_CONV_OB + q, O - 1);
+        wq[q] = w + (size_t)min(ob * XD_CONV_OB + q, O - 1) * C * KH * KW;
     }
     for (uint c = 0; c < C; ++c) {
         __global const float *xc = x + ((size_t)n * C + c) * H * W;
         for (uint kh = 0; kh < KH; ++kh) {
-            xd_vi ih = ih0 + (int)kh;
-            xd_vi okh = (ih >= 0) & (ih < (int)H);
+            int ih = ih0 + (int)kh;
+            if (ih < 0 || ih >= (int)H) continue;
+            __global const float *xr = xc + (size_t)ih * W;
+            uint tap0 = (c * KH + kh) * KW;
             for (uint kw = 0; kw < KW; ++kw) {
-                xd_vi iw = iw0 + (int)kw;
-                xd_vi ok = okh & (iw >= 0) & (iw < (int)W);
-                xd_vu idx = XD_AS_VU(XD_VSELECT((xd_vi)0, ih * (int)W + iw, ok));
-                xd_vf xv = XD_VGATHER(xc, idx);
-                for (uint q = 0; q < XD_CONV_OB; ++q) {
-                    float wv = w[(((size_t)oc[q] * C + c) * KH + kh) * KW + kw];
-                    acc[q] = XD_VSELECT(acc[q], XD_FMA(xv, (xd_vf)wv, acc[q]), ok);
+                int lo = iw_first + (int)kw;
+                if (contiguous && lo >= 0 && lo + XD_VW <= (int)W) {
+                    xd_vf xv = XD_VLOAD(xr + lo);
+                    #pragma unroll
+                    for (uint q = 0; q < XD_CONV_OB; ++q) acc[q] = XD_FMA(xv, (xd_vf)wq[q][tap0 + kw], acc[q]);
+                } else {
+                    xd_vi iw = iwl + (int)kw;
+                    xd_vi ok = (iw >= 0) & (iw < (int)W);
+                    xd_vf xv = XD_VGATHER(xr, XD_AS_VU(XD_VSELECT((xd_vi)0, iw, ok)));
+                    #pragma unroll
+                    for (uint q = 0; q < XD_CONV_OB; ++q)
+                        acc[q] = XD_VSELECT(acc[q], XD_FMA(xv, (xd_vf)wq[q][tap0 + kw], acc[q]), ok);
                 }
             }
         }
     }
-    uint k = min((uint)XD_VW, P - p0);
+    #pragma unroll
     for (uint q = 0; q < XD_CONV_OB; ++q) {
         uint o = ob * XD_CONV_OB + q;
         if (o >= O) break;
-        xd_vf v = acc[q];
-        if (has_bias) v = v + (xd_vf)b[o];
-        if (relu) v = XD_VSELECT(XD_VSELECT(v, (xd_vf)0.0f, v == v), v, v > (xd_vf)0.0f);
-        xd_vstore_n(v, y + ((size_t)n * O + o) * P + p0, k);
+        xd_vf r = acc[q];
+        if (has_bias) r = r + (xd_vf)b[o];
+        if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
+        xd_vstore_range(r, y + (((size_t)n * O + o) * OH + oh) * OW + os, skip, kst);
     }
 }
 
@@ -98,6 +115,7 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
     uint nq = min((uint)XD_CONV_OB, C - cb * XD_CONV_OB);
     uint cc[XD_CONV_OB];
     xd_vf acc[XD_CONV_OB];
+    #pragma unroll
     for (uint q = 0; q < XD_CONV_OB; ++q) {
         cc[q] = min(cb * XD_CONV_OB + q, C - 1);
         acc[q] = (xd_vf)0.0f;
@@ -113,6 +131,7 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
                 xd_vi ow = (SW == 1) ? tw : max(tw, 0) / (int)SW;
                 xd_vi ok = okh & (tw >= 0) & (ow < (int)OW) & (ow * (int)SW == tw);
                 xd_vf dyv = XD_VGATHER(dyo, XD_AS_VU(XD_VSELECT((xd_vi)0, oh * (int)OW + ow, ok)));
+                #pragma unroll
                 for (uint q = 0; q < XD_CONV_OB; ++q) {
                     if (q >= nq) break; /* the last block may hold fewer channels */
                     float wv = w[(((size_t)o * C + cc[q]) * KH + kh) * KW + kw];
@@ -122,6 +141,7 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
         }
     }
     uint k = min((uint)XD_VW, P - p0);
+    #pragma unroll
     for (uint q = 0; q < XD_CONV_OB; ++q) {
         uint c = cb * XD_CONV_OB + q;
         if (c >= C) break;
@@ -159,6 +179,7 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
     xd_vu dyoff = ((uint)n * O + min(o0 + XD_VIOTA, O - 1)) * P;
     int kh[XD_CONV_TB], kw[XD_CONV_TB];
     xd_vf acc[XD_CONV_TB];
+    #pragma unroll
     for (uint s = 0; s < XD_CONV_TB; ++s) {
         uint tap = min(tb * XD_CONV_TB + s, T - 1);
         kh[s] = (int)(tap / KW) - (int)PT;
@@ -169,6 +190,7 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
     for (uint oh = 0; oh < OH; ++oh) {
         for (uint ow = 0; ow < OW; ++ow) {
             xd_vf dyv = XD_VGATHER(dy, dyoff + (oh * OW + ow));
+            #pragma unroll
             for (uint s = 0; s < XD_CONV_TB; ++s) {
                 int ih = (int)(oh * SH) + kh[s];
                 int iw = (int)(ow * SW) + kw[s];
@@ -178,6 +200,7 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
         }
     }
     uint k = min((uint)XD_VW, O - o0);
+    #pragma unroll
     for (uint s = 0; s < XD_CONV_TB; ++s) {
         uint tap = tb * XD_CONV_TB + s;
         if (tap >= T) break;

@@ -36,6 +36,7 @@ __kernel void xd_dense_fwd_partial(__global const float *x, __global const float
     xd_vu row = min(n0 + XD_VIOTA, N - 1) * I; /* lanes past N repeat row N-1, never stored */
     __global const float *wr[XD_DENSE_OB];
     xd_vf acc[XD_DENSE_OB];
+    #pragma unroll
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
         uint o = min(ob * XD_DENSE_OB + q, O - 1);
         wr[q] = w + (size_t)o * I;
@@ -44,12 +45,14 @@ __kernel void xd_dense_fwd_partial(__global const float *x, __global const float
     uint nq = min((uint)XD_DENSE_OB, O - ob * XD_DENSE_OB); /* the last block may hold fewer */
     for (uint i = i0; i < i1; ++i) {
         xd_vf xv = XD_VGATHER(x, row + i);
+        #pragma unroll
         for (uint q = 0; q < XD_DENSE_OB; ++q) {
             if (q >= nq) break;
             acc[q] = XD_FMA(xv, (xd_vf)wr[q][i], acc[q]);
         }
     }
     uint k = min((uint)XD_VW, N - n0);
+    #pragma unroll
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
         uint o = ob * XD_DENSE_OB + q;
         if (o < O) xd_vscatter_n(acc[q], part, ((n0 + XD_VIOTA) * O + o) * nch + c, k);
@@ -77,6 +80,7 @@ __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *
     uint nq = min((uint)XD_DENSE_NB, N - nb * XD_DENSE_NB); /* the last block may hold fewer */
     uint nc[XD_DENSE_NB];
     xd_vf acc[XD_DENSE_NB];
+    #pragma unroll
     for (uint q = 0; q < XD_DENSE_NB; ++q) {
         nc[q] = min(nb * XD_DENSE_NB + q, N - 1);
         acc[q] = (xd_vf)0.0f;
@@ -84,11 +88,13 @@ __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *
     for (uint o = 0; o < O; ++o) {
         __global const float *wr = w + (size_t)o * I;
         xd_vf wv = k == XD_VW ? XD_VLOAD(wr + i0) : XD_VGATHER(wr, col);
+        #pragma unroll
         for (uint q = 0; q < XD_DENSE_NB; ++q) {
             if (q >= nq) break;
             acc[q] = XD_FMA((xd_vf)dy[(size_t)nc[q] * O + o], wv, acc[q]);
         }
     }
+    #pragma unroll
     for (uint q = 0; q < XD_DENSE_NB; ++q) {
         uint n = nb * XD_DENSE_NB + q;
         if (n >= N) break;
@@ -117,6 +123,7 @@ __kernel void xd_dense_bwd_weights(__global const float *x, __global const float
     uint nq = min((uint)XD_DENSE_OB, O - ob * XD_DENSE_OB); /* the last block may hold fewer */
     uint oc[XD_DENSE_OB];
     xd_vf acc[XD_DENSE_OB];
+    #pragma unroll
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
         oc[q] = min(ob * XD_DENSE_OB + q, O - 1);
         acc[q] = (xd_vf)0.0f;
@@ -124,11 +131,13 @@ __kernel void xd_dense_bwd_weights(__global const float *x, __global const float
     for (uint n = 0; n < N; ++n) {
         __global const float *xr = x + (size_t)n * I;
         xd_vf xv = k == XD_VW ? XD_VLOAD(xr + i0) : XD_VGATHER(xr, col);
+        #pragma unroll
         for (uint q = 0; q < XD_DENSE_OB; ++q) {
             if (q >= nq) break;
             acc[q] = XD_FMA((xd_vf)dy[(size_t)n * O + oc[q]], xv, acc[q]);
         }
     }
+    #pragma unroll
     for (uint q = 0; q < XD_DENSE_OB; ++q) {
         uint o = ob * XD_DENSE_OB + q;
         if (o < O) xd_vstore_n(acc[q], dw + (size_t)o * I + i0, k);

@@ -52,6 +52,7 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
  *   XD_VLOAD(p)          lanes p[0..VW-1]
  *   XD_VGATHER(p, idx)   lanes p[idx.s0], p[idx.s1], ...  (idx: xd_vu)
  *   xd_vstore_n(v, p, k) the first k lanes to p[0..k-1]
+ *   xd_vstore_range(v, p, a, b)  lanes a..b-1 to p[a..b-1]
  *   xd_vscatter_n(v, p, idx, k)  the first k lanes to p[idx.sJ] */
 #ifdef __OPENCL_VERSION__
 #ifndef XD_VW
@@ -112,6 +113,17 @@ XD_INLINE void xd_vstore_n(xd_vf v, __global float *p, uint k)
     float t[XD_VW];
     XD_VLANES(v, t);
     for (uint j = 0; j < k; ++j) p[j] = t[j];
+}
+/* lanes from..to-1 to p[from..to-1] */
+XD_INLINE void xd_vstore_range(xd_vf v, __global float *p, uint from, uint to)
+{
+    if (from == 0 && to >= XD_VW) {
+        xd_vstore_n(v, p, XD_VW);
+        return;
+    }
+    float t[XD_VW];
+    XD_VLANES(v, t);
+    for (uint j = from; j < to && j < XD_VW; ++j) p[j] = t[j];
 }
 XD_INLINE void xd_vscatter_n(xd_vf v, __global float *p, xd_vu idx, uint k)
 {

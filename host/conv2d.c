@@ -226,10 +226,10 @@ static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params
         return fast_forward(ctx, op, &d, x, w, b, y, relu);
     cl_int has_bias = b != NULL;
     cl_mem bm = b ? b->mem : w->mem; /* any valid buffer when there is no bias */
-    /* conv_ob output channels x vw pixels per work-item (XD_CONV_OB, XD_VW) */
+    /* conv_ob output channels x vw outputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t nob = (d.O + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
-    size_t npv = ((size_t)d.OH * d.OW + ctx->params.vw - 1) / ctx->params.vw;
-    return XD_LAUNCH(ctx, XD_K_conv2d_fwd, (size_t)d.N * nob * npv, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(bm),
+    size_t nv = (d.OW + ctx->params.vw - 1) / ctx->params.vw;
+    return XD_LAUNCH(ctx, XD_K_conv2d_fwd, (size_t)d.N * nob * d.OH * nv, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(bm),
                      XD_ARG(y->mem), XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.H), XD_ARG(d.W), XD_ARG(d.O), XD_ARG(d.KH),
                      XD_ARG(d.KW), XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL),
                      XD_ARG(has_bias), XD_ARG(relu));
