@@ -133,7 +133,7 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
                 xd_vf dyv = XD_VGATHER(dyo, XD_AS_VU(XD_VSELECT((xd_vi)0, oh * (int)OW + ow, ok)));
                 #pragma unroll
                 for (uint q = 0; q < XD_CONV_OB; ++q) {
-                    if (q >= nq) break; /* the last block may hold fewer channels */
+                    if (q >= nq) continue; /* a partial last block: no work, the loop stays unrollable */
                     float wv = w[(((size_t)o * C + cc[q]) * KH + kh) * KW + kw];
                     acc[q] = XD_VSELECT(acc[q], XD_FMA(dyv, (xd_vf)wv, acc[q]), ok);
                 }

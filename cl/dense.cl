@@ -47,7 +47,7 @@ __kernel void xd_dense_fwd_partial(__global const float *x, __global const float
         xd_vf xv = XD_VGATHER(x, row + i);
         #pragma unroll
         for (uint q = 0; q < XD_DENSE_OB; ++q) {
-            if (q >= nq) break;
+            if (q >= nq) continue; /* a partial last block: no work, the loop stays unrollable */
             acc[q] = XD_FMA(xv, (xd_vf)wr[q][i], acc[q]);
         }
     }
@@ -90,7 +90,7 @@ __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *
         xd_vf wv = k == XD_VW ? XD_VLOAD(wr + i0) : XD_VGATHER(wr, col);
         #pragma unroll
         for (uint q = 0; q < XD_DENSE_NB; ++q) {
-            if (q >= nq) break;
+            if (q >= nq) continue; /* a partial last block: no work, the loop stays unrollable */
             acc[q] = XD_FMA((xd_vf)dy[(size_t)nc[q] * O + o], wv, acc[q]);
         }
     }
@@ -133,7 +133,7 @@ __kernel void xd_dense_bwd_weights(__global const float *x, __global const float
         xd_vf xv = k == XD_VW ? XD_VLOAD(xr + i0) : XD_VGATHER(xr, col);
         #pragma unroll
         for (uint q = 0; q < XD_DENSE_OB; ++q) {
-            if (q >= nq) break;
+            if (q >= nq) continue; /* a partial last block: no work, the loop stays unrollable */
             acc[q] = XD_FMA((xd_vf)dy[(size_t)n * O + oc[q]], xv, acc[q]);
         }
     }

@@ -51,3 +51,42 @@ xd_status xd_adam_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_t
                      XD_ARG(s.b1), XD_ARG(s.omb1), XD_ARG(s.b2), XD_ARG(s.omb2), XD_ARG(s.sqrt_bc2), XD_ARG(s.step),
                      XD_ARG(s.eps));
 }
+
+xd_status xd_adam_step_multi(xd_context *ctx, const xd_adam_params *p, int64_t t, int count, xd_tensor *const *w,
+                             const xd_tensor *const *g, xd_tensor *const *m, xd_tensor *const *v)
+{
+    const char *op = "adam_step";
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    if (count < 1 || count > 4) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: %d tensors in one launch (1..4)", op, count);
+    xd_adam_scalars s;
+    if (!p || xd_adam_scalars_for(p, t, &s) != XD_OK)
+        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0,
+                       "%s: need step t >= 1 (got %lld), lr > 0, 0 <= beta < 1 and eps > 0", op, (long long)t);
+    cl_mem mem[4][4];
+    cl_uint n[4] = {0, 0, 0, 0};
+    size_t total = 0;
+    xd_status st;
+    for (int i = 0; i < 4; ++i) {
+        int k = i < count ? i : 0; /* unused slots: any valid buffer, 0 elements */
+        const xd_tensor *ts[4] = {w[k], g[k], m[k], v[k]};
+        static const char *const names[4] = {"w", "g", "m", "v"};
+        for (int q = 0; q < 4; ++q) {
+            if ((st = xd_check_tensor(ctx, op, names[q], ts[q], XD_DTYPE_F32, 1)) != XD_OK) return st;
+            if (ts[q]->count != ts[0]->count)
+                return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: %s has %zu elements, w %zu", op, names[q],
+                               ts[q]->count, ts[0]->count);
+            mem[i][q] = ts[q]->mem;
+        }
+        if (i < count) {
+            n[i] = (cl_uint)ts[0]->count;
+            total += ts[0]->count;
+        }
+    }
+    if ((st = xd_check_u32(ctx, op, "total elements", total)) != XD_OK) return st;
+    return XD_LAUNCH(ctx, XD_K_adam4, total, XD_ARG(mem[0][0]), XD_ARG(mem[0][1]), XD_ARG(mem[0][2]),
+                     XD_ARG(mem[0][3]), XD_ARG(n[0]), XD_ARG(mem[1][0]), XD_ARG(mem[1][1]), XD_ARG(mem[1][2]),
+                     XD_ARG(mem[1][3]), XD_ARG(n[1]), XD_ARG(mem[2][0]), XD_ARG(mem[2][1]), XD_ARG(mem[2][2]),
+                     XD_ARG(mem[2][3]), XD_ARG(n[2]), XD_ARG(mem[3][0]), XD_ARG(mem[3][1]), XD_ARG(mem[3][2]),
+                     XD_ARG(mem[3][3]), XD_ARG(n[3]), XD_ARG(s.b1), XD_ARG(s.omb1), XD_ARG(s.b2), XD_ARG(s.omb2),
+                     XD_ARG(s.sqrt_bc2), XD_ARG(s.step), XD_ARG(s.eps));
+}
