@@ -138,9 +138,11 @@ xd_status xd_dense_backward_data_relu(xd_context *ctx, const xd_tensor *dy, cons
                                       xd_tensor *dx);
 
 /* Non-blocking transfers for the training loop: the host memory must stay
- * untouched (write) or unread (read) until xd_context_finish. */
+ * untouched (write) or unread (read) until the transfer is known complete
+ * (its event, a later command's, or xd_context_finish).  done: NULL or
+ * the read's event (the caller releases it). */
 xd_status xd_tensor_write_async(xd_tensor *t, const void *host, size_t bytes);
-xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes);
+xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes, cl_event *done);
 
 /* Scratch buffers of at least `bytes`, owned by the context. */
 xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out);

@@ -81,12 +81,12 @@ xd_status xd_tensor_write_async(xd_tensor *t, const void *host, size_t bytes)
     return rc == CL_SUCCESS ? XD_OK : xd_fail_cl(t->ctx, rc, "clEnqueueWriteBuffer");
 }
 
-xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes)
+xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes, cl_event *done)
 {
     if (bytes != t->count * 4)
         return xd_fail(t->ctx, XD_INVALID_ARGUMENT, 0, "tensor read: %zu bytes asked, tensor holds %zu", bytes,
                        t->count * 4);
-    cl_int rc = clEnqueueReadBuffer(t->ctx->queue, t->mem, CL_FALSE, 0, bytes, host, 0, NULL, NULL);
+    cl_int rc = clEnqueueReadBuffer(t->ctx->queue, t->mem, CL_FALSE, 0, bytes, host, 0, NULL, done);
     return rc == CL_SUCCESS ? XD_OK : xd_fail_cl(t->ctx, rc, "clEnqueueReadBuffer");
 }
 

@@ -45,34 +45,20 @@ void xd_hash_hex(uint64_t h, char out[24]) { snprintf(out, 24, "xxh3:%016llx", (
 
 uint64_t xd_hash_bytes(const void *p, size_t n) { return XXH3_64bits(p, n); }
 
-static xd_status snapshot_one(const xd_tensor *t, const char *dir, const char *name, char *err, size_t errlen)
-{
-    float *h = malloc(t->count * 4);
-    if (!h) {
-        xd_format(err, errlen, "out of host memory writing %s", name);
-        return XD_OUT_OF_HOST_MEMORY;
-    }
-    xd_status st = xd_tensor_read(t, h, t->count * 4);
-    if (st != XD_OK) {
-        xd_format(err, errlen, "reading %s from the device: %s", name, xd_context_last_error(t->ctx));
-    } else {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s.npy", dir, name);
-        st = xd_npy_write(path, XD_DTYPE_F32, t->ndim, t->shape, h, err, errlen);
-    }
-    free(h);
-    return st;
-}
-
-xd_status xd_snapshot_write(xd_model *m, const char *dir, int64_t step, char *err, size_t errlen)
+/* Snapshot `step`: every state tensor from `state`, the host copy that
+ * training keeps (the tensors back to back in xd_model_state order). */
+xd_status xd_snapshot_write(xd_model *m, const float *state, const char *dir, int64_t step, char *err, size_t errlen)
 {
     char sdir[4096];
     snprintf(sdir, sizeof sdir, "%s/step-%06lld", dir, (long long)step);
     xd_status st = xd_mkdir_new(sdir, err, errlen);
+    size_t off = 0;
     for (size_t k = 0; k < xd_model_state_count(m) && st == XD_OK; ++k) {
-        char name[128];
+        char name[128], path[4200];
         const xd_tensor *t = xd_model_state(m, k, name, sizeof name);
-        st = snapshot_one(t, sdir, name, err, errlen);
+        snprintf(path, sizeof path, "%s/%s.npy", sdir, name);
+        st = xd_npy_write(path, XD_DTYPE_F32, t->ndim, t->shape, state + off, err, errlen);
+        off += t->count;
     }
     return st;
 }

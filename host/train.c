@@ -80,10 +80,13 @@ typedef struct run {
     const xd_train_config *cfg;
     char tmpdir[4096];
     float *buf;             /* host staging, large enough for any tensor */
-    float *state;           /* host staging for the whole training state (state_hashes) */
-    float *batch;           /* host staging for one input batch (load_batch) */
+    float *state[2];        /* host copies of the whole training state, two steps in flight */
+    float loss[2];          /* the loss of those steps */
+    cl_event ready[2];      /* the last read of each copy */
+    size_t state_count;     /* floats in one copy */
+    float *batch[2];        /* host staging of the input batch, two steps in flight */
+    int32_t *labels2[2];    /* and of its labels */
     size_t buf_count;
-    int32_t *labels;        /* one batch of labels */
     json_t *op_names;       /* filled during the first recorded step */
     json_t *op_row;         /* current step's op hashes */
     int naming_ops;
@@ -128,39 +131,54 @@ static void op_hook(void *user, const char *op, const xd_tensor *out)
     if (r->naming_ops) json_array_append_new(r->op_names, json_string(op));
 }
 
-/* Hashes of every parameter, m and v (in the trace's tensor order), and the
- * step's loss when `loss` is given: every read is enqueued without blocking
- * into one staging area and waited for once (one synchronisation per step
- * instead of one per tensor). */
-static xd_status state_hashes(run *r, json_t *row, int64_t *nonfinite_at, int64_t step, char *nf_name, size_t nf_cap,
-                              float *loss)
+/* The training state after a step, read without blocking into host copy
+ * `slot` (and the loss with it), then hashed by state_consume.  Training
+ * keeps two copies in flight: while the device runs step s+1 the host
+ * hashes, scans and snapshots the state of step s. */
+static xd_status state_enqueue(run *r, int slot, int with_loss)
 {
     const size_t nt = xd_model_state_count(r->m);
     xd_status st = XD_OK;
     size_t off = 0;
+    cl_event *ev = &r->ready[slot];
+    if (*ev) {
+        clReleaseEvent(*ev);
+        *ev = NULL;
+    }
     for (size_t k = 0; k < nt && st == XD_OK; ++k) {
         const xd_tensor *t = xd_model_state(r->m, k, NULL, 0);
-        st = xd_tensor_read_async(t, r->state + off, xd_tensor_count(t) * 4);
+        st = xd_tensor_read_async(t, r->state[slot] + off, xd_tensor_count(t) * 4, with_loss || k + 1 < nt ? NULL : ev);
         off += xd_tensor_count(t);
     }
-    if (st == XD_OK && loss) st = xd_tensor_read_async(r->m->loss, loss, 4);
-    if (st == XD_OK) st = xd_context_finish(r->ctx);
-    if (st != XD_OK) {
-        xd_context_finish(r->ctx); /* no read may still target our buffers */
-        xd_format(r->err, r->errlen, "step %lld: %s", (long long)step, xd_context_last_error(r->ctx));
-        return st;
+    if (st == XD_OK && with_loss) st = xd_tensor_read_async(r->m->loss, &r->loss[slot], 4, ev);
+    if (st == XD_OK) clFlush(r->ctx->queue);
+    if (st != XD_OK) xd_format(r->err, r->errlen, "%s", xd_context_last_error(r->ctx));
+    return st;
+}
+
+/* Waits for copy `slot`; appends its hashes to `row` (trace tensor order);
+ * records the first Inf/NaN (the loss first, then each tensor). */
+static xd_status state_consume(run *r, int slot, json_t *row, int64_t *nonfinite_at, int64_t step, char *nf_name,
+                               size_t nf_cap, int with_loss)
+{
+    cl_int rc = clWaitForEvents(1, &r->ready[slot]);
+    if (rc != CL_SUCCESS) {
+        xd_fail_cl(r->ctx, rc, "clWaitForEvents");
+        xd_format(r->err, r->errlen, "step %lld: reading the state back: %s", (long long)step,
+                  xd_context_last_error(r->ctx));
+        return XD_OPENCL;
     }
-    if (loss && !isfinite(*loss) && *nonfinite_at < 0) {
+    if (with_loss && !isfinite(r->loss[slot]) && *nonfinite_at < 0) {
         *nonfinite_at = step;
         snprintf(nf_name, nf_cap, "loss");
     }
-    off = 0;
-    for (size_t k = 0; k < nt; ++k) {
+    size_t off = 0;
+    for (size_t k = 0; k < xd_model_state_count(r->m); ++k) {
         size_t n = xd_tensor_count(xd_model_state(r->m, k, NULL, 0));
         char hex[24];
-        xd_hash_hex(xd_hash_bytes(r->state + off, n * 4), hex);
+        xd_hash_hex(xd_hash_bytes(r->state[slot] + off, n * 4), hex);
         json_array_append_new(row, json_string(hex));
-        if (*nonfinite_at < 0 && !all_finite(r->state + off, n)) {
+        if (*nonfinite_at < 0 && !all_finite(r->state[slot] + off, n)) {
             *nonfinite_at = step;
             xd_model_state(r->m, k, nf_name, nf_cap);
         }
@@ -185,17 +203,19 @@ static void shuffle(int32_t *perm, int64_t n, uint64_t seed, int64_t epoch)
 }
 
 /* Loads samples idx[0..B) into the model's input and labels. */
-static xd_status load_batch(run *r, const float *xs, const int32_t *ys, const int32_t *idx, int64_t B)
+static xd_status load_batch(run *r, int slot, const float *xs, const int32_t *ys, const int32_t *idx, int64_t B)
 {
     const size_t px = (size_t)(r->d->height * r->d->width);
-    int32_t *labels = r->labels;
+    int32_t *labels = r->labels2[slot];
+    float *x = r->batch[slot];
     for (int64_t b = 0; b < B; ++b) {
-        memcpy(r->batch + (size_t)b * px, xs + (size_t)idx[b] * px, px * 4);
+        memcpy(x + (size_t)b * px, xs + (size_t)idx[b] * px, px * 4);
         labels[b] = ys[idx[b]];
     }
-    /* Not blocking: the step's closing wait (state_hashes) comes before
-     * these buffers are filled again. */
-    xd_status st = xd_tensor_write_async(r->m->input, r->batch, (size_t)B * px * 4);
+    /* Not blocking.  A slot is filled again two steps later, after the wait
+     * for the state reads of the step in between, which the in-order queue
+     * ran after this write. */
+    xd_status st = xd_tensor_write_async(r->m->input, x, (size_t)B * px * 4);
     if (st == XD_OK) st = xd_tensor_write_async(r->m->labels, labels, (size_t)B * 4);
     if (st != XD_OK) xd_format(r->err, r->errlen, "%s", xd_context_last_error(r->ctx));
     return st;
@@ -225,7 +245,7 @@ static xd_status evaluate(run *r, double *loss, double *acc)
         }
         int64_t valid = (n - s < B) ? n - s : B;
         for (int64_t b = 0; b < B; ++b) idx[b] = (int32_t)(b < valid ? s + b : 0);
-        st = load_batch(r, r->d->test_x, r->d->test_y, idx, B);
+        st = load_batch(r, 0, r->d->test_x, r->d->test_y, idx, B);
         if (st == XD_OK) st = xd_model_forward(r->m, NULL, NULL);
         if (st == XD_OK) st = xd_tensor_read(r->m->row_loss, rows, (size_t)B * 4);
         if (st == XD_OK) st = xd_tensor_read(xd_model_logits(r->m), logits, (size_t)(B * K) * 4);
@@ -355,17 +375,20 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
         size_t state_count = 0;
         for (size_t k = 0; k < xd_model_state_count(r.m); ++k)
             state_count += xd_tensor_count(xd_model_state(r.m, k, NULL, 0));
-        r.state = malloc(state_count * 4 + 4);
-        r.batch = malloc((size_t)(B * d->height * d->width) * 4 + 4);
+        r.state_count = state_count;
+        for (int i = 0; i < 2; ++i) {
+            r.state[i] = malloc(state_count * 4 + 4);
+            r.batch[i] = malloc((size_t)(B * d->height * d->width) * 4 + 4);
+            r.labels2[i] = malloc((size_t)B * sizeof *r.labels2[i]);
+        }
     }
-    r.labels = malloc((size_t)B * sizeof *r.labels);
     perm = malloc((size_t)d->n_train * sizeof *perm);
     batches = malloc((size_t)(total * B) * sizeof *batches + 4);
     /* snapshot schedule: default or explicit list, plus every K, plus the end */
     size_t cap = (cfg->snapshot_at ? cfg->n_snapshot_at : xd_default_snapshots(total, NULL, 0)) + 2 +
                  (cfg->snapshot_every > 0 ? (size_t)(total / cfg->snapshot_every) : 0);
     snaps = malloc(cap * sizeof *snaps);
-    if (!r.buf || !r.state || !r.batch || !r.labels || !perm || !batches || !snaps || !loss_arr || !r.op_names) {
+    if (!r.buf || !r.state[0] || !r.state[1] || !r.batch[0] || !r.batch[1] || !r.labels2[0] || !r.labels2[1] || !perm || !batches || !snaps || !loss_arr || !r.op_names) {
         xd_format(err, errlen, "out of host memory");
         st = XD_OUT_OF_HOST_MEMORY;
         goto done;
@@ -450,64 +473,104 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
             xd_format(err, errlen, "init: %s", xd_context_last_error(ctx));
             goto done;
         }
-        if ((st = state_hashes(&r, init_row, &nonfinite_at, 0, nf_name, sizeof nf_name, NULL)) != XD_OK) goto done;
-        if ((st = xd_snapshot_write(r.m, r.tmpdir, 0, err, errlen)) != XD_OK) goto done;
+        if ((st = state_enqueue(&r, 0, 0)) != XD_OK) goto done;
+        if ((st = state_consume(&r, 0, init_row, &nonfinite_at, 0, nf_name, sizeof nf_name, 0)) != XD_OK) goto done;
+        if ((st = xd_snapshot_write(r.m, r.state[0], r.tmpdir, 0, err, errlen)) != XD_OK) goto done;
         json_array_append_new(snap_arr, json_integer(0));
     }
 
     double ts0 = now();
     int64_t epoch_ready = -1, step = start;
-    for (; step < total; ++step) {
-        if (cfg->stop && *cfg->stop) {
-            xd_format(err, errlen, "interrupted at step %lld; no trace written", (long long)step);
-            st = XD_INTERRUPTED;
-            goto done;
-        }
-        int64_t epoch = step / spe, k = step % spe;
-        if (epoch != epoch_ready) {
-            shuffle(perm, d->n_train, cfg->seed, epoch);
-            epoch_ready = epoch;
-        }
-        int32_t *idx = batches + (size_t)(step * B);
-        memcpy(idx, perm + (size_t)(k * B), (size_t)B * 4);
-        if ((st = load_batch(&r, d->train_x, d->train_y, idx, B)) != XD_OK) goto done;
-        r.op_row = json_array();
-        r.naming_ops = cfg->hash_ops && json_array_size(r.op_names) == 0;
-        xd_op_hook hook = cfg->hash_ops ? op_hook : NULL;
-        st = xd_model_forward(r.m, hook, &r);
-        if (st == XD_OK) st = xd_model_backward(r.m, hook, &r);
-        if (st == XD_OK) st = xd_model_update(r.m, &cfg->adam, step + 1, hook, &r);
-        if (st != XD_OK || r.hook_status != XD_OK) {
-            if (st != XD_OK) xd_format(err, errlen, "step %lld: %s", (long long)step + 1, xd_context_last_error(ctx));
-            else st = r.hook_status;
-            json_decref(r.op_row);
-            goto done;
-        }
-        if (cfg->hash_ops) json_array_append_new(op_steps, r.op_row);
-        else json_decref(r.op_row);
-        float loss = 0.0f;
-        json_t *row = json_array();
-        json_array_append_new(hash_steps, row);
-        if ((st = state_hashes(&r, row, &nonfinite_at, step + 1, nf_name, sizeof nf_name, &loss)) != XD_OK) goto done;
-        json_array_append_new(loss_arr, real_or_null(loss));
-        res->final_loss = loss;
-        int stop_now = nonfinite_at >= 0 && cfg->stop_on_nonfinite;
-        if (in_list(snaps, nsnaps, step + 1) || stop_now) {
-            if ((st = xd_snapshot_write(r.m, r.tmpdir, step + 1, err, errlen)) != XD_OK) goto done;
-            json_array_append_new(snap_arr, json_integer(step + 1));
-        }
-        if (cfg->eval_limit >= 0 && cfg->eval_every > 0 && (step + 1) % cfg->eval_every == 0 && step + 1 < total &&
-            !stop_now) {
-            double el, ea;
-            if ((st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
-            json_array_append_new(eval_hist, json_pack("{s:I, s:o, s:f}", "step", (json_int_t)step + 1,
-                                                       "loss", real_or_null(el), "accuracy", ea));
-        }
-        if (cfg->progress) cfg->progress(cfg->user, step + 1, total, loss, now() - ts0);
-        if (stop_now) {
+    /* Two steps in flight: step s+1 is queued before the host hashes,
+     * scans and snapshots step s's state (from its host copy), so the
+     * device is not idle while the host works.  A step whose weights are
+     * evaluated is finished before the next one is queued.  If step s
+     * turns out non-finite and training stops there, step s+1 (already run)
+     * is dropped: nothing of it is recorded. */
+    int64_t pend = -1; /* step number whose state copy awaits consumption, -1: none */
+    int stop_now = 0;
+    for (;;) {
+        int queued = 0;
+        if (step < total && !stop_now) {
+            if (cfg->stop && *cfg->stop) {
+                xd_format(err, errlen, "interrupted at step %lld; no trace written", (long long)step);
+                st = XD_INTERRUPTED;
+                goto done;
+            }
+            int64_t epoch = step / spe, k = step % spe;
+            if (epoch != epoch_ready) {
+                shuffle(perm, d->n_train, cfg->seed, epoch);
+                epoch_ready = epoch;
+            }
+            int32_t *idx = batches + (size_t)(step * B);
+            memcpy(idx, perm + (size_t)(k * B), (size_t)B * 4);
+            int slot = (int)(step & 1);
+            if ((st = load_batch(&r, slot, d->train_x, d->train_y, idx, B)) != XD_OK) goto done;
+            r.op_row = json_array();
+            r.naming_ops = cfg->hash_ops && json_array_size(r.op_names) == 0;
+            xd_op_hook hook = cfg->hash_ops ? op_hook : NULL;
+            st = xd_model_forward(r.m, hook, &r);
+            if (st == XD_OK) st = xd_model_backward(r.m, hook, &r);
+            if (st == XD_OK) st = xd_model_update(r.m, &cfg->adam, step + 1, hook, &r);
+            if (st != XD_OK || r.hook_status != XD_OK) {
+                if (st != XD_OK) xd_format(err, errlen, "step %lld: %s", (long long)step + 1, xd_context_last_error(ctx));
+                else st = r.hook_status;
+                json_decref(r.op_row);
+                goto done;
+            }
+            if (cfg->hash_ops) json_array_append_new(op_steps, r.op_row);
+            else json_decref(r.op_row);
+            if ((st = state_enqueue(&r, slot, 1)) != XD_OK) goto done;
             ++step;
-            break;
+            queued = 1;
         }
+        /* Consume the older step in flight, and the one just queued when
+         * nothing will follow it or its weights are evaluated. */
+        int64_t todo[2];
+        int ntodo = 0;
+        if (pend >= 0) todo[ntodo++] = pend;
+        pend = -1;
+        if (queued) {
+            int evals = cfg->eval_limit >= 0 && cfg->eval_every > 0 && step % cfg->eval_every == 0 && step < total;
+            if (step == total || evals) todo[ntodo++] = step;
+            else pend = step;
+        }
+        for (int i = 0; i < ntodo; ++i) {
+            int64_t s1 = todo[i];
+            int slot = (int)((s1 - 1) & 1);
+            json_t *row = json_array();
+            json_array_append_new(hash_steps, row);
+            if ((st = state_consume(&r, slot, row, &nonfinite_at, s1, nf_name, sizeof nf_name, 1)) != XD_OK) goto done;
+            float loss = r.loss[slot];
+            json_array_append_new(loss_arr, real_or_null(loss));
+            res->final_loss = loss;
+            stop_now = nonfinite_at >= 0 && cfg->stop_on_nonfinite;
+            if (in_list(snaps, nsnaps, s1) || stop_now) {
+                if ((st = xd_snapshot_write(r.m, r.state[slot], r.tmpdir, s1, err, errlen)) != XD_OK) goto done;
+                json_array_append_new(snap_arr, json_integer(s1));
+            }
+            if (cfg->eval_limit >= 0 && cfg->eval_every > 0 && s1 % cfg->eval_every == 0 && s1 < total && !stop_now) {
+                double el, ea;
+                if ((st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
+                json_array_append_new(eval_hist, json_pack("{s:I, s:o, s:f}", "step", (json_int_t)s1, "loss",
+                                                           real_or_null(el), "accuracy", ea));
+            }
+            if (cfg->progress) cfg->progress(cfg->user, s1, total, loss, now() - ts0);
+            if (stop_now) {
+                /* the step after s1 may have run already: drop what it recorded */
+                if (cfg->hash_ops)
+                    while ((int64_t)json_array_size(op_steps) > s1) /* one row per step, resumed ones included */
+                        json_array_remove(op_steps, json_array_size(op_steps) - 1);
+                step = s1;
+                pend = -1;
+                break;
+            }
+        }
+        if (!queued && pend < 0) break;
+    }
+    if ((st = xd_context_finish(ctx)) != XD_OK) {
+        xd_format(err, errlen, "%s", xd_context_last_error(ctx));
+        goto done;
     }
     res->steps_done = step;
     res->seconds_steps = now() - ts0;
@@ -621,9 +684,12 @@ done:
     xd_model_destroy(r.m);
     if (ctx) xd_context_finish(ctx); /* no transfer may still use the staging buffers */
     free(r.buf);
-    free(r.state);
-    free(r.batch);
-    free(r.labels);
+    for (int i = 0; i < 2; ++i) {
+        free(r.state[i]);
+        free(r.batch[i]);
+        free(r.labels2[i]);
+        if (r.ready[i]) clReleaseEvent(r.ready[i]);
+    }
     free(perm);
     free(batches);
     free(snaps);

@@ -139,6 +139,12 @@ check "label outside the classes named with its file and index" contains "$OUT" 
 expect_exit 1 "lr 1e30 makes NaN or Inf" "$XD_CLI" run "${COMMON[@]}" --lr 1e30 --steps 40 --out "$WORK/nan"
 check "NaN reported with its step" contains "$OUT" "non-finite value"
 check "NaN recorded in the trace" test "$(json_get "$WORK/nan/trace.json" "d['nonfinite']['step'] == d['steps'] and d['steps'] < 40")" = True
+# training keeps two steps in flight: the one after the NaN step has run
+# when the NaN is seen; nothing of it may be recorded
+check "stopped trace: loss, hashes and snapshot end at the NaN step" test "$(json_get "$WORK/nan/trace.json" "len(d['loss']) == d['steps'] and len(d['hashes']['steps']) == d['steps'] and d['snapshots'][-1] == d['steps']")" = True
+expect_exit 1 "lr 1e30 with --hash-ops" "$XD_CLI" run "${COMMON[@]}" --lr 1e30 --steps 40 --out "$WORK/nanops" --hash-ops
+check "stopped trace with op hashes: one op row per step" test "$(json_get "$WORK/nanops/trace.json" "len(d['op_hashes']['steps']) == d['steps'] == d['nonfinite']['step']")" = True
+check "batches.npy holds the recorded steps only" /usr/bin/python3 -c "import json,sys,numpy as np; d=sys.argv[1]; assert np.load(d+'/batches.npy').shape[0] == json.load(open(d+'/trace.json'))['steps']" "$WORK/nan"
 
 # SIGINT mid-run: exit 130, nothing under the final name, temp removed
 "$XD_CLI" run "${COMMON[@]}" --steps 100000 --out "$WORK/int" >/dev/null 2>&1 &
