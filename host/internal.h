@@ -25,7 +25,7 @@ const char *xd_cl_error_name(cl_int code);
     X(dense_fwd_partial) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) \
     X(conv2d_fwd) X(conv2d_bwd_data) X(conv2d_bwd_weights_partial)           \
     X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)                       \
-    X(softmax_xent_rows) X(mean) X(adam) X(adam4)                                 \
+    X(softmax_xent_rows) X(mean) X(adam)                                 \
     X(im2col) X(col2im) X(permute3) X(add_bias_rows)
 
 typedef enum xd_kernel_id {
@@ -126,11 +126,6 @@ void xd_profile_record(xd_context *ctx, int kernel, cl_event ev);
 void xd_profile_add_host(xd_context *ctx, double ns); /* a CLBlast call */
 void xd_profile_report(xd_context *ctx);
 void xd_profile_destroy(struct xd_profile *p);
-
-/* Adam over up to four tensors in one launch (w[i], g[i], m[i], v[i] for
- * i < count, count 1..4): the same arithmetic as xd_adam_step on each. */
-xd_status xd_adam_step_multi(xd_context *ctx, const xd_adam_params *p, int64_t t, int count, xd_tensor *const *w,
-                             const xd_tensor *const *g, xd_tensor *const *m, xd_tensor *const *v);
 
 /* dense backward data followed by the ReLU backward of the layer below
  * (relu_y: that ReLU's output), in one kernel: dx = (relu_y > 0) ? dy W : 0. */

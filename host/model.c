@@ -266,20 +266,13 @@ xd_status xd_model_backward(xd_model *m, xd_op_hook hook, void *user)
 xd_status xd_model_update(xd_model *m, const xd_adam_params *p, int64_t t, xd_op_hook hook, void *user)
 {
     xd_status st = XD_OK;
-    /* Four tensors per launch (xd_adam_step_multi: each element gets the
-     * arithmetic of xd_adam_step); the hooks see each w after its update. */
-    for (int i0 = 0; i0 < m->nparams && st == XD_OK; i0 += 4) {
-        int cnt = m->nparams - i0 < 4 ? m->nparams - i0 : 4;
-        xd_tensor *w[4], *g[4], *mm[4], *v[4];
-        for (int k = 0; k < cnt; ++k) {
-            xd_param *q = &m->params[i0 + k];
-            w[k] = q->w;
-            g[k] = q->g;
-            mm[k] = q->m;
-            v[k] = q->v;
-        }
-        st = xd_adam_step_multi(m->ctx, p, t, cnt, w, (const xd_tensor *const *)g, mm, v);
-        for (int k = 0; k < cnt && st == XD_OK; ++k) hook_op(hook, user, m->params[i0 + k].name, "update", w[k]);
+    /* One launch per tensor: a single launch over all four (pointer chosen
+     * per work-item) measured 2.5x slower on PoCL, whose vectoriser the
+     * selection defeats (docs/performance.md). */
+    for (int i = 0; i < m->nparams && st == XD_OK; ++i) {
+        xd_param *q = &m->params[i];
+        st = xd_adam_step(m->ctx, p, t, q->w, q->g, q->m, q->v);
+        if (st == XD_OK) hook_op(hook, user, q->name, "update", q->w);
     }
     return st;
 }
