@@ -1,6 +1,7 @@
 /* Resource limits on a real device: a tensor larger than the device's
  * largest allocation is refused with a clear message naming the sizes, and
  * the context keeps working. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,26 @@ int main(int argc, char **argv)
     int64_t bad[2] = {0, 16};
     st = xd_tensor_create(t.ctx, XD_DTYPE_F32, 2, bad, &x);
     xdt_check(&t, st == XD_INVALID_ARGUMENT, "zero dimension: %s", xd_status_name(st));
+    /* many allocations that each fit but together exceed the device's
+     * global memory: refused at the one that crosses it, naming the sizes
+     * (drivers create such buffers lazily and fail later, at first use) */
+    {
+        const xd_device_info *d = t.dev;
+        uint64_t per = d->max_mem_alloc_size < (UINT64_C(1) << 30) ? d->max_mem_alloc_size : (UINT64_C(1) << 30);
+        per &= ~UINT64_C(3);
+        int64_t s1[1] = {(int64_t)(per / 4)};
+        xd_tensor *held[256] = {0};
+        int n = 0;
+        st = XD_OK;
+        while (n < 256 && (st = xd_tensor_create(t.ctx, XD_DTYPE_F32, 1, s1, &held[n])) == XD_OK) ++n;
+        msg = xd_context_last_error(t.ctx);
+        xdt_check(&t, st == XD_OUT_OF_DEVICE_MEMORY, "allocations beyond global memory: status %s after %d of %llu bytes",
+                  xd_status_name(st), n, (unsigned long long)per);
+        xdt_check(&t, (uint64_t)n * per <= d->global_mem_size, "refused before crossing global memory (%d held)", n);
+        xdt_check(&t, strstr(msg, "global memory") != NULL && strstr(msg, d->id) != NULL,
+                  "message names global memory and the device: %s", msg);
+        for (int i = 0; i < n; ++i) xd_tensor_destroy(held[i]);
+    }
     /* the context still works */
     size_t mism = 0;
     xdt_ok(&t, xd_context_probe(t.ctx, &mism), "probe after refused allocations");

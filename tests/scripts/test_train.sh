@@ -135,6 +135,24 @@ PY
 expect_exit 2 "label 12" "$XD_CLI" run --device "$PD" --data "$WORK/badlabel" --steps 1 --out "$WORK/x9"
 check "label outside the classes named with its file and index" contains "$OUT" "train-labels-idx1-ubyte: label 12 at index 63"
 
+# a batch the device has no memory for: refused with the sizes, nothing
+# written (needs the real training set: 60,000 samples allow big batches)
+if [ -f /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz ] || [ -f /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte ]; then
+  OOMB=$("$XD_CLI" list --json | /usr/bin/python3 -c "
+import json, sys
+d = [x for x in json.load(sys.stdin)['devices'] if x['id'] == sys.argv[1]][0]
+per = 4 * 32 * 26 * 26 * 4            # the conv activation and its gradient, twice, per sample
+b = min(60000, d['global_mem_bytes'] // per + 1)
+print(b if b * per > d['global_mem_bytes'] or b * 32 * 26 * 26 * 4 > d['max_alloc_bytes'] else 0)" "$DEV")
+  if [ "$OOMB" -gt 0 ]; then
+    expect_exit 2 "batch $OOMB beyond the device's memory" "$XD_CLI" run --device "$PD" --batch "$OOMB" --steps 1 --eval-limit 0 --quiet --out "$WORK/oom"
+    check "out of device memory: the message names the bytes and the limit" bash -c 'grep -qE "bytes.*(global memory|largest allocation)" <<<"$1"' _ "$OUT"
+    check "out of device memory: nothing written" bash -c "! ls -d $WORK/oom $WORK/oom.tmp-* 2>/dev/null | grep -q ."
+  else
+    echo "SKIP (check only): $DEV has memory for a batch of 60000; out-of-memory check not run"
+  fi
+fi
+
 # NaN/Inf: detected at the step it appears, recorded, training stopped
 expect_exit 1 "lr 1e30 makes NaN or Inf" "$XD_CLI" run "${COMMON[@]}" --lr 1e30 --steps 40 --out "$WORK/nan"
 check "NaN reported with its step" contains "$OUT" "non-finite value"
