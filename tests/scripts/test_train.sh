@@ -96,6 +96,12 @@ expect_exit 2 "--steps -3" "$XD_CLI" run "${COMMON[@]}" --steps -3 --out "$WORK/
 check "--steps named" contains "$OUT" "--steps"
 expect_exit 2 "--steps abc" "$XD_CLI" run "${COMMON[@]}" --steps abc --out "$WORK/x2"
 check "non-numeric named" contains "$OUT" "not a number"
+expect_exit 2 "--steps 0" "$XD_CLI" run "${COMMON[@]}" --steps 0 --out "$WORK/x2"
+check "--steps 0 named with its range" contains "$OUT" "--steps: 0 is outside"
+expect_exit 2 "--steps huge" "$XD_CLI" run "${COMMON[@]}" --steps 99999999999999999999 --out "$WORK/x2"
+check "--steps huge named" contains "$OUT" "--steps"
+expect_exit 2 "--batch huge" "$XD_CLI" run "${COMMON[@]}" --batch 99999999999 --steps 1 --out "$WORK/x2"
+check "--batch huge named with its range" contains "$OUT" "--batch: 99999999999 is outside"
 expect_exit 2 "batch larger than the set" "$XD_CLI" run "${COMMON[@]}" --batch 7000 --steps 1 --out "$WORK/x3"
 check "batch larger named" contains "$OUT" "--batch 7000"
 expect_exit 2 "existing output" "$XD_CLI" run "${COMMON[@]}" --steps 1 --out "$WORK/a"
@@ -171,6 +177,12 @@ for _ in $(seq 100); do ls -d "$WORK"/int.tmp-*/step-000001 >/dev/null 2>&1 && b
 kill -INT $pid; wait $pid; rc=$?
 check "SIGINT exit status 130 (got $rc)" test $rc -eq 130
 check "SIGINT leaves no trace and no temp dir" bash -c "! ls -d $WORK/int $WORK/int.tmp-* 2>/dev/null | grep -q ."
+"$XD_CLI" run "${COMMON[@]}" --steps 100000 --out "$WORK/term" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do ls -d "$WORK"/term.tmp-*/step-000001 >/dev/null 2>&1 && break; sleep 0.1; done
+kill -TERM $pid; wait $pid; rc=$?
+check "SIGTERM exit status 143 (got $rc)" test $rc -eq 143
+check "SIGTERM leaves no trace and no temp dir" bash -c "! ls -d $WORK/term $WORK/term.tmp-* 2>/dev/null | grep -q ."
 
 # disk full while writing the trace: a 600 KiB tmpfs (needs root, as CI
 # has; a file-size limit cannot be used: PoCL's compiler dies on it first)
