@@ -45,7 +45,7 @@ __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,
     uint os = OW >= XD_VW ? min(v * XD_VW, OW - XD_VW) : 0; /* ow of lane 0 */
     uint skip = v * XD_VW - os;                              /* lanes not stored */
     uint kst = min((uint)XD_VW, OW - os);                    /* lanes that are outputs */
-    xd_vi iwl = XD_AS_VI(min(os + XD_VIOTA, OW - 1) * SW) - (int)PL;
+    xd_vi iwl = XD_AS_VI(min(os + XD_VIOTA, (xd_vu)(OW - 1)) * SW) - (int)PL;
     int iw_first = (int)(os * SW) - (int)PL;
     int contiguous = SW == 1 && OW >= XD_VW;
     int ih0 = (int)(oh * SH) - (int)PT;
@@ -109,7 +109,7 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
     uint t = g / npv;
     uint cb = t % ncb;
     uint n = t / ncb;
-    xd_vu pix = min(p0 + XD_VIOTA, P - 1);
+    xd_vu pix = min(p0 + XD_VIOTA, (xd_vu)(P - 1));
     xd_vi ihp = XD_AS_VI(pix / W) + (int)PT;
     xd_vi iwp = XD_AS_VI(pix % W) + (int)PL;
     uint nq = min((uint)XD_CONV_OB, C - cb * XD_CONV_OB);
@@ -124,11 +124,11 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
         __global const float *dyo = dy + ((size_t)n * O + o) * OH * OW;
         for (uint kh = 0; kh < KH; ++kh) {
             xd_vi th = ihp - (int)kh;
-            xd_vi oh = (SH == 1) ? th : max(th, 0) / (int)SH;
+            xd_vi oh = (SH == 1) ? th : max(th, (xd_vi)0) / (int)SH;
             xd_vi okh = (th >= 0) & (oh < (int)OH) & (oh * (int)SH == th);
             for (uint kw = 0; kw < KW; ++kw) {
                 xd_vi tw = iwp - (int)kw;
-                xd_vi ow = (SW == 1) ? tw : max(tw, 0) / (int)SW;
+                xd_vi ow = (SW == 1) ? tw : max(tw, (xd_vi)0) / (int)SW;
                 xd_vi ok = okh & (tw >= 0) & (ow < (int)OW) & (ow * (int)SW == tw);
                 xd_vf dyv = XD_VGATHER(dyo, XD_AS_VU(XD_VSELECT((xd_vi)0, oh * (int)OW + ow, ok)));
                 #pragma unroll
@@ -176,7 +176,7 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
     uint c = t % C;
     uint o0 = (t / C) * XD_VW;
     uint P = OH * OW;
-    xd_vu dyoff = ((uint)n * O + min(o0 + XD_VIOTA, O - 1)) * P;
+    xd_vu dyoff = ((uint)n * O + min(o0 + XD_VIOTA, (xd_vu)(O - 1))) * P;
     int kh[XD_CONV_TB], kw[XD_CONV_TB];
     xd_vf acc[XD_CONV_TB];
     #pragma unroll
@@ -217,7 +217,7 @@ __kernel void xd_conv2d_bwd_bias_partial(__global const float *dy, __global floa
     uint g = (uint)get_global_id(0);
     if (g >= nov * N) return;
     uint n = g % N, o0 = (g / N) * XD_VW;
-    xd_vu off = ((uint)n * O + min(o0 + XD_VIOTA, O - 1)) * HW;
+    xd_vu off = ((uint)n * O + min(o0 + XD_VIOTA, (xd_vu)(O - 1))) * HW;
     xd_vf acc = (xd_vf)0.0f;
     for (uint k = 0; k < HW; ++k) acc = acc + XD_VGATHER(dy, off + k);
     xd_vscatter_n(acc, part, (o0 + XD_VIOTA) * N + n, min((uint)XD_VW, O - o0));

@@ -33,7 +33,7 @@ __kernel void xd_dense_fwd_partial(__global const float *x, __global const float
     uint n0 = (t / nob) * XD_VW;
     uint i0 = c * XD_KCHUNK;
     uint i1 = min(I, i0 + XD_KCHUNK);
-    xd_vu row = min(n0 + XD_VIOTA, N - 1) * I; /* lanes past N repeat row N-1, never stored */
+    xd_vu row = min(n0 + XD_VIOTA, (xd_vu)(N - 1)) * I; /* lanes past N repeat row N-1, never stored */
     __global const float *wr[XD_DENSE_OB];
     xd_vf acc[XD_DENSE_OB];
     #pragma unroll
@@ -76,7 +76,7 @@ __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *
     if (g >= nnb * niv) return;
     uint nb = g / niv, i0 = (g % niv) * XD_VW;
     uint k = min((uint)XD_VW, I - i0);
-    xd_vu col = min(i0 + XD_VIOTA, I - 1);
+    xd_vu col = min(i0 + XD_VIOTA, (xd_vu)(I - 1));
     uint nq = min((uint)XD_DENSE_NB, N - nb * XD_DENSE_NB); /* the last block may hold fewer */
     uint nc[XD_DENSE_NB];
     xd_vf acc[XD_DENSE_NB];
@@ -119,7 +119,7 @@ __kernel void xd_dense_bwd_weights(__global const float *x, __global const float
     if (g >= nob * niv) return;
     uint ob = g / niv, i0 = (g % niv) * XD_VW;
     uint k = min((uint)XD_VW, I - i0);
-    xd_vu col = min(i0 + XD_VIOTA, I - 1);
+    xd_vu col = min(i0 + XD_VIOTA, (xd_vu)(I - 1));
     uint nq = min((uint)XD_DENSE_OB, O - ob * XD_DENSE_OB); /* the last block may hold fewer */
     uint oc[XD_DENSE_OB];
     xd_vf acc[XD_DENSE_OB];

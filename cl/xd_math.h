@@ -53,7 +53,9 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
  *   XD_VGATHER(p, idx)   lanes p[idx.s0], p[idx.s1], ...  (idx: xd_vu)
  *   xd_vstore_n(v, p, k) the first k lanes to p[0..k-1]
  *   xd_vstore_range(v, p, a, b)  lanes a..b-1 to p[a..b-1]
- *   xd_vscatter_n(v, p, idx, k)  the first k lanes to p[idx.sJ] */
+ *   xd_vscatter_n(v, p, idx, k)  the first k lanes to p[idx.sJ]
+ * min/max always take two vectors of one type: Oclgrind 21.10 computes
+ * min(uintN, uint) wrongly (found by running the vector paths there). */
 #ifdef __OPENCL_VERSION__
 #ifndef XD_VW
 #define XD_VW 1
