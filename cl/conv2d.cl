@@ -92,8 +92,11 @@ __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,
 }
 
 /* One work-item: sample n, XD_CONV_OB input channels sharing each load of
- * dy, XD_VW neighbouring input pixels (the lanes, flattened ih*W + iw).  A
- * lane that a tap does not reach keeps its sum unchanged (select). */
+ * dy, XD_VW neighbouring inputs of one input row (the lanes; the last
+ * vector of a row shifted back, as in the forward kernel).  A tap row that
+ * reaches no output row is skipped for all lanes alike; a lane whose tap
+ * column reaches no output keeps its sum unchanged (select): both exactly as
+ * the scalar loop over the taps that reach (ih, iw). */
 __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float *w,
                                  __global float *dx, const uint N, const uint C, const uint H,
                                  const uint W, const uint O, const uint KH, const uint KW,
@@ -101,51 +104,65 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
                                  const uint PT, const uint PL)
 {
     uint ncb = (C + XD_CONV_OB - 1) / XD_CONV_OB;
-    uint P = H * W;
-    uint npv = (P + XD_VW - 1) / XD_VW;
+    uint nv = (W + XD_VW - 1) / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= N * ncb * npv) return;
-    uint p0 = (g % npv) * XD_VW;
-    uint t = g / npv;
+    if (g >= N * ncb * H * nv) return;
+    uint v = g % nv;
+    uint t = g / nv;
+    uint ih = t % H;
+    t /= H;
     uint cb = t % ncb;
     uint n = t / ncb;
-    xd_vu pix = min(p0 + XD_VIOTA, (xd_vu)(P - 1));
-    xd_vi ihp = XD_AS_VI(pix / W) + (int)PT;
-    xd_vi iwp = XD_AS_VI(pix % W) + (int)PL;
+    uint is = W >= XD_VW ? min(v * XD_VW, W - XD_VW) : 0; /* iw of lane 0 */
+    uint skip = v * XD_VW - is;
+    uint kst = min((uint)XD_VW, W - is);
+    xd_vi iwp = XD_AS_VI(min(is + XD_VIOTA, (xd_vu)(W - 1))) + (int)PL;
+    int contiguous = SW == 1 && W >= XD_VW;
     uint nq = min((uint)XD_CONV_OB, C - cb * XD_CONV_OB);
-    uint cc[XD_CONV_OB];
+    __global const float *wq[XD_CONV_OB]; /* w[o, c_q, :, :] is wq[q] + o * C * KH * KW */
     xd_vf acc[XD_CONV_OB];
     #pragma unroll
     for (uint q = 0; q < XD_CONV_OB; ++q) {
-        cc[q] = min(cb * XD_CONV_OB + q, C - 1);
+        wq[q] = w + (size_t)min(cb * XD_CONV_OB + q, C - 1) * KH * KW;
         acc[q] = (xd_vf)0.0f;
     }
+    size_t wstride = (size_t)C * KH * KW;
     for (uint o = 0; o < O; ++o) {
         __global const float *dyo = dy + ((size_t)n * O + o) * OH * OW;
+        size_t wo = (size_t)o * wstride;
         for (uint kh = 0; kh < KH; ++kh) {
-            xd_vi th = ihp - (int)kh;
-            xd_vi oh = (SH == 1) ? th : max(th, (xd_vi)0) / (int)SH;
-            xd_vi okh = (th >= 0) & (oh < (int)OH) & (oh * (int)SH == th);
+            int th = (int)(ih + PT) - (int)kh;
+            if (th < 0 || th % (int)SH != 0 || (uint)th / SH >= OH) continue;
+            __global const float *dyr = dyo + (size_t)((uint)th / SH) * OW;
             for (uint kw = 0; kw < KW; ++kw) {
-                xd_vi tw = iwp - (int)kw;
-                xd_vi ow = (SW == 1) ? tw : max(tw, (xd_vi)0) / (int)SW;
-                xd_vi ok = okh & (tw >= 0) & (ow < (int)OW) & (ow * (int)SW == tw);
-                xd_vf dyv = XD_VGATHER(dyo, XD_AS_VU(XD_VSELECT((xd_vi)0, oh * (int)OW + ow, ok)));
-                #pragma unroll
-                for (uint q = 0; q < XD_CONV_OB; ++q) {
-                    if (q >= nq) continue; /* a partial last block: no work, the loop stays unrollable */
-                    float wv = w[(((size_t)o * C + cc[q]) * KH + kh) * KW + kw];
-                    acc[q] = XD_VSELECT(acc[q], XD_FMA(dyv, (xd_vf)wv, acc[q]), ok);
+                size_t tap = wo + (size_t)kh * KW + kw;
+                int lo = (int)is + (int)PL - (int)kw; /* ow of lane 0 when SW == 1 */
+                if (contiguous && lo >= 0 && lo + XD_VW <= (int)OW) {
+                    xd_vf dyv = XD_VLOAD(dyr + lo);
+                    #pragma unroll
+                    for (uint q = 0; q < XD_CONV_OB; ++q) {
+                        if (q >= nq) continue; /* a partial last block: no work, the loop stays unrollable */
+                        acc[q] = XD_FMA(dyv, (xd_vf)wq[q][tap], acc[q]);
+                    }
+                } else {
+                    xd_vi tw = iwp - (int)kw;
+                    xd_vi ow = (SW == 1) ? tw : max(tw, (xd_vi)0) / (int)SW;
+                    xd_vi ok = (tw >= 0) & (ow < (int)OW) & (ow * (int)SW == tw);
+                    xd_vf dyv = XD_VGATHER(dyr, XD_AS_VU(XD_VSELECT((xd_vi)0, ow, ok)));
+                    #pragma unroll
+                    for (uint q = 0; q < XD_CONV_OB; ++q) {
+                        if (q >= nq) continue;
+                        acc[q] = XD_VSELECT(acc[q], XD_FMA(dyv, (xd_vf)wq[q][tap], acc[q]), ok);
+                    }
                 }
             }
         }
     }
-    uint k = min((uint)XD_VW, P - p0);
     #pragma unroll
     for (uint q = 0; q < XD_CONV_OB; ++q) {
         uint c = cb * XD_CONV_OB + q;
         if (c >= C) break;
-        xd_vstore_n(acc[q], dx + ((size_t)n * C + c) * P + p0, k);
+        xd_vstore_range(acc[q], dx + (((size_t)n * C + c) * H + ih) * W + is, skip, kst);
     }
 }
 

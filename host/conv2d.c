@@ -255,10 +255,10 @@ xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, co
     if (st != XD_OK) return st;
     if (xd_fast_gemm(ctx, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW, d.O))
         return fast_backward_data(ctx, "conv2d_backward_data", &d, dy, w, dx);
-    /* conv_ob input channels x vw pixels per work-item (XD_CONV_OB, XD_VW) */
+    /* conv_ob input channels x vw inputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t ncb = (d.C + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
-    size_t npv = ((size_t)d.H * d.W + ctx->params.vw - 1) / ctx->params.vw;
-    return XD_LAUNCH(ctx, XD_K_conv2d_bwd_data, (size_t)d.N * ncb * npv, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem),
+    size_t nv = (d.W + ctx->params.vw - 1) / ctx->params.vw;
+    return XD_LAUNCH(ctx, XD_K_conv2d_bwd_data, (size_t)d.N * ncb * d.H * nv, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem),
                      XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.H), XD_ARG(d.W), XD_ARG(d.O), XD_ARG(d.KH), XD_ARG(d.KW),
                      XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL));
 }
