@@ -170,19 +170,18 @@ expect_exit 1 "lr 1e30 with --hash-ops" "$XD_CLI" run "${COMMON[@]}" --lr 1e30 -
 check "stopped trace with op hashes: one op row per step" test "$(json_get "$WORK/nanops/trace.json" "len(d['op_hashes']['steps']) == d['steps'] == d['nonfinite']['step']")" = True
 check "batches.npy holds the recorded steps only" /usr/bin/python3 -c "import json,sys,numpy as np; d=sys.argv[1]; assert np.load(d+'/batches.npy').shape[0] == json.load(open(d+'/trace.json'))['steps']" "$WORK/nan"
 
-# SIGINT mid-run: exit 130, nothing under the final name, temp removed
-"$XD_CLI" run "${COMMON[@]}" --steps 100000 --out "$WORK/int" >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 100); do ls -d "$WORK"/int.tmp-*/step-000001 >/dev/null 2>&1 && break; sleep 0.1; done
-kill -INT $pid; wait $pid; rc=$?
-check "SIGINT exit status 130 (got $rc)" test $rc -eq 130
-check "SIGINT leaves no trace and no temp dir" bash -c "! ls -d $WORK/int $WORK/int.tmp-* 2>/dev/null | grep -q ."
-"$XD_CLI" run "${COMMON[@]}" --steps 100000 --out "$WORK/term" >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 100); do ls -d "$WORK"/term.tmp-*/step-000001 >/dev/null 2>&1 && break; sleep 0.1; done
-kill -TERM $pid; wait $pid; rc=$?
-check "SIGTERM exit status 143 (got $rc)" test $rc -eq 143
-check "SIGTERM leaves no trace and no temp dir" bash -c "! ls -d $WORK/term $WORK/term.tmp-* 2>/dev/null | grep -q ."
+# SIGINT / SIGTERM mid-run: exit 130 / 143, nothing under the final name,
+# temp removed
+interrupted() { # interrupted SIGNAL STATUS NAME
+  "$XD_CLI" run "${COMMON[@]}" --steps 100000 --out "$WORK/$3" >/dev/null 2>&1 &
+  local pid=$! rc
+  for _ in $(seq 100); do ls -d "$WORK/$3".tmp-*/step-000001 >/dev/null 2>&1 && break; sleep 0.1; done
+  kill -"$1" $pid; wait $pid; rc=$?
+  check "SIG$1 exit status $2 (got $rc)" test $rc -eq "$2"
+  check "SIG$1 leaves no trace and no temp dir" bash -c "! ls -d $WORK/$3 $WORK/$3.tmp-* 2>/dev/null | grep -q ."
+}
+interrupted INT 130 int
+interrupted TERM 143 term
 
 # disk full while writing the trace: a 600 KiB tmpfs (needs root, as CI
 # has; a file-size limit cannot be used: PoCL's compiler dies on it first)
