@@ -137,9 +137,10 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
     }
     {
         size_t n = strlen(ctx->options);
-        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_CONV_OB=%u -DXD_CONV_TB=%u -DXD_DENSE_OB=%u -DXD_DENSE_NB=%u -DXD_VW=%u",
+        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_CONV_OB=%u -DXD_CONV_TB=%u -DXD_DENSE_OB=%u -DXD_DENSE_NB=%u -DXD_VW=%u"
+                 " -DXD_LOCAL_SIZE=%zu -DXD_CLBLAST=%u",
                  ctx->params.conv_ob, ctx->params.conv_tb, ctx->params.dense_ob, ctx->params.dense_nb,
-                 ctx->params.vw);
+                 ctx->params.vw, ctx->local_size, ctx->params.clblast);
     }
 
     cl_device_id dev = (cl_device_id)device->device_handle;
@@ -216,12 +217,16 @@ xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *arg
         if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clSetKernelArg");
     }
     if (n == 0) return XD_OK;
-    /* A small launch gets smaller work-groups, so that every compute unit
-     * has some (at least 2 per unit when possible): 64 work-items in one
-     * group would run on one core of a CPU device.  Scheduling only. */
+    /* On a CPU device a small launch gets smaller work-groups, so that
+     * every core has some (at least 2 per compute unit when possible): 64
+     * work-items in one group would run on one core.  GPUs keep their
+     * work-group size (a tiny group would waste most of a warp).
+     * Scheduling only. */
     size_t local = ctx->local_size;
-    size_t want = 2 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
-    while (local > 1 && (n + local - 1) / local < want) local /= 2;
+    if (ctx->device.type == XD_DEVICE_CPU) {
+        size_t want = 2 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
+        while (local > 1 && (n + local - 1) / local < want) local /= 2;
+    }
     size_t global = (n + local - 1) / local * local;
     cl_event ev = NULL;
     cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL,

@@ -61,6 +61,7 @@ xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor 
     }
     cl_uint nch = (I + XD_KCHUNK - 1) / XD_KCHUNK;
     size_t parts = (size_t)N * O * nch;
+    if ((st = xd_check_u32(ctx, op, "partial sums (N x O x chunks)", parts)) != XD_OK) return st; /* 32-bit indices */
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;
     size_t nob = (O + ctx->params.dense_ob - 1) / ctx->params.dense_ob;

