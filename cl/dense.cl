@@ -59,6 +59,46 @@ __kernel void xd_dense_fwd_partial(__global const float *x, __global const float
     }
 }
 
+/* The GPU path of xd_dense_fwd_partial (tunable dense_tiled): a work-group
+ * of XD_TILE_N x XD_TILE_O work-items computes chunk c's partial sums for a
+ * tile of samples and outputs.  The tile's rows of x and w over the chunk
+ * are staged in local memory by loads that neighbouring work-items make to
+ * neighbouring addresses; then each work-item runs its fma chain over the
+ * chunk's inputs ascending, from 0 — the same partial as the other kernel.
+ * Rows are padded by one float against local-memory bank conflicts. */
+#define XD_TILE_N 8
+#define XD_TILE_O 8
+__kernel void xd_dense_fwd_partial_tiled(__global const float *x, __global const float *w,
+                                         __global float *part, const uint N, const uint I,
+                                         const uint O, const uint nch)
+{
+    __local float xs[XD_TILE_N][XD_KCHUNK + 1];
+    __local float ws[XD_TILE_O][XD_KCHUNK + 1];
+    uint ntn = (N + XD_TILE_N - 1) / XD_TILE_N;
+    uint grp = (uint)get_group_id(0);
+    uint c = grp % nch;
+    uint t = grp / nch;
+    uint n0 = (t % ntn) * XD_TILE_N;
+    uint o0 = (t / ntn) * XD_TILE_O;
+    uint lid = (uint)get_local_id(0);
+    uint i0 = c * XD_KCHUNK;
+    uint len = min((uint)XD_KCHUNK, I - i0);
+    for (uint e = lid; e < XD_TILE_N * XD_KCHUNK; e += XD_TILE_N * XD_TILE_O) {
+        uint r = e / XD_KCHUNK, k = e % XD_KCHUNK;
+        xs[r][k] = k < len ? x[(size_t)min(n0 + r, N - 1) * I + i0 + k] : 0.0f;
+    }
+    for (uint e = lid; e < XD_TILE_O * XD_KCHUNK; e += XD_TILE_N * XD_TILE_O) {
+        uint r = e / XD_KCHUNK, k = e % XD_KCHUNK;
+        ws[r][k] = k < len ? w[(size_t)min(o0 + r, O - 1) * I + i0 + k] : 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    uint r = lid % XD_TILE_N, q = lid / XD_TILE_N;
+    float acc = 0.0f;
+    for (uint k = 0; k < len; ++k) acc = XD_FMA(xs[r][k], ws[q][k], acc);
+    uint n = n0 + r, o = o0 + q;
+    if (n < N && o < O) part[((size_t)n * O + o) * nch + c] = acc;
+}
+
 /* One work-item: XD_VW neighbouring inputs i (the lanes) for XD_DENSE_NB
  * samples sharing each row load of w; every output still sums o ascending.
  * relu != 0: the ReLU backward of the layer below is applied on the way out

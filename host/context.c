@@ -138,9 +138,9 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
     {
         size_t n = strlen(ctx->options);
         snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_CONV_OB=%u -DXD_CONV_TB=%u -DXD_DENSE_OB=%u -DXD_DENSE_NB=%u -DXD_VW=%u"
-                 " -DXD_LOCAL_SIZE=%zu -DXD_CLBLAST=%u",
+                 " -DXD_LOCAL_SIZE=%zu -DXD_CLBLAST=%u -DXD_DENSE_TILED=%u",
                  ctx->params.conv_ob, ctx->params.conv_tb, ctx->params.dense_ob, ctx->params.dense_nb,
-                 ctx->params.vw, ctx->local_size, ctx->params.clblast);
+                 ctx->params.vw, ctx->local_size, ctx->params.clblast, ctx->params.dense_tiled);
     }
 
     cl_device_id dev = (cl_device_id)device->device_handle;
@@ -209,13 +209,40 @@ xd_status xd_context_finish(xd_context *ctx)
     return rc == CL_SUCCESS ? XD_OK : xd_fail_cl(ctx, rc, "clFinish");
 }
 
-xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *args, size_t nargs)
+static xd_status enqueue(xd_context *ctx, xd_kernel_id k, size_t global, size_t local)
 {
-    cl_kernel kern = ctx->kernels[k];
+    cl_event ev = NULL;
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, ctx->kernels[k], 1, NULL, &global, &local, 0, NULL,
+                                       ctx->profile ? &ev : NULL);
+    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clEnqueueNDRangeKernel");
+    if (ev) xd_profile_record(ctx, (int)k, ev);
+    return XD_OK;
+}
+
+static xd_status set_args(xd_context *ctx, xd_kernel_id k, const xd_arg *args, size_t nargs)
+{
     for (size_t i = 0; i < nargs; ++i) {
-        cl_int rc = clSetKernelArg(kern, (cl_uint)i, args[i].size, args[i].ptr);
+        cl_int rc = clSetKernelArg(ctx->kernels[k], (cl_uint)i, args[i].size, args[i].ptr);
         if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clSetKernelArg");
     }
+    return XD_OK;
+}
+
+xd_status xd_launch_groups(xd_context *ctx, xd_kernel_id k, size_t groups, size_t local, const xd_arg *args,
+                           size_t nargs)
+{
+    xd_status st = set_args(ctx, k, args, nargs);
+    if (st != XD_OK || groups == 0) return st;
+    if (ctx->device.max_work_group_size && local > ctx->device.max_work_group_size)
+        return xd_fail(ctx, XD_UNSUPPORTED, 0, "work-groups of %zu work-items exceed %s's maximum (%llu)", local,
+                       ctx->device.id, (unsigned long long)ctx->device.max_work_group_size);
+    return enqueue(ctx, k, groups * local, local);
+}
+
+xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *args, size_t nargs)
+{
+    xd_status st = set_args(ctx, k, args, nargs);
+    if (st != XD_OK) return st;
     if (n == 0) return XD_OK;
     /* On a CPU device a small launch gets smaller work-groups, so that
      * every core has some (at least 2 per compute unit when possible): 64
@@ -227,13 +254,7 @@ xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *arg
         size_t want = 2 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
         while (local > 1 && (n + local - 1) / local < want) local /= 2;
     }
-    size_t global = (n + local - 1) / local * local;
-    cl_event ev = NULL;
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL,
-                                       ctx->profile ? &ev : NULL);
-    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clEnqueueNDRangeKernel");
-    if (ev) xd_profile_record(ctx, (int)k, ev);
-    return XD_OK;
+    return enqueue(ctx, k, (n + local - 1) / local * local, local);
 }
 
 xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out)

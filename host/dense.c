@@ -64,10 +64,16 @@ xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor 
     if ((st = xd_check_u32(ctx, op, "partial sums (N x O x chunks)", parts)) != XD_OK) return st; /* 32-bit indices */
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;
-    size_t nob = (O + ctx->params.dense_ob - 1) / ctx->params.dense_ob;
-    size_t nnv = (N + ctx->params.vw - 1) / ctx->params.vw;
-    st = XD_LAUNCH(ctx, XD_K_dense_fwd_partial, (size_t)nch * nnv * nob, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(part),
-                   XD_ARG(N), XD_ARG(I), XD_ARG(O), XD_ARG(nch));
+    if (ctx->params.dense_tiled) { /* work-groups of 8 x 8 over local-memory tiles (cl/dense.cl) */
+        size_t groups = (size_t)nch * ((N + 7) / 8) * ((O + 7) / 8);
+        st = XD_LAUNCH_GROUPS(ctx, XD_K_dense_fwd_partial_tiled, groups, 64, XD_ARG(x->mem), XD_ARG(w->mem),
+                              XD_ARG(part), XD_ARG(N), XD_ARG(I), XD_ARG(O), XD_ARG(nch));
+    } else {
+        size_t nob = (O + ctx->params.dense_ob - 1) / ctx->params.dense_ob;
+        size_t nnv = (N + ctx->params.vw - 1) / ctx->params.vw;
+        st = XD_LAUNCH(ctx, XD_K_dense_fwd_partial, (size_t)nch * nnv * nob, XD_ARG(x->mem), XD_ARG(w->mem),
+                       XD_ARG(part), XD_ARG(N), XD_ARG(I), XD_ARG(O), XD_ARG(nch));
+    }
     if (st != XD_OK) return st;
     cl_uint P = N * O;
     cl_int has_bias = b != NULL;

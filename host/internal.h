@@ -22,7 +22,7 @@ const char *xd_cl_error_name(cl_int code);
 /* Every kernel the library launches; name in the .cl files is "xd_" #name. */
 #define XD_KERNEL_LIST(X)                                                    \
     X(init_uniform) X(init_normal) X(probe_math) X(reduce_rows)              \
-    X(dense_fwd_partial) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) \
+    X(dense_fwd_partial) X(dense_fwd_partial_tiled) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) \
     X(conv2d_fwd) X(conv2d_bwd_data) X(conv2d_bwd_weights_partial)           \
     X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)                       \
     X(softmax_xent_rows) X(mean) X(adam)                                 \
@@ -45,6 +45,7 @@ typedef struct xd_params {
     unsigned vw;          /* vector lanes per work-item (XD_VW: 1, 2, 4, 8, 16) */
     unsigned conv_tb;     /* conv2d backward-weights taps per work-item */
     unsigned clblast;     /* fast mode: 1 = CLBlast SGEMM where xd_fast_gemm's size rule says, 0 = never */
+    unsigned dense_tiled; /* dense forward: 1 = local-memory tiles (GPUs: coalesced loads), 0 = vector lanes */
     const char *source;   /* which table row matched */
 } xd_params;
 xd_params xd_params_for(const xd_device_info *d);
@@ -114,6 +115,13 @@ typedef struct xd_arg {
 } xd_arg;
 #define XD_ARG(v) ((xd_arg){sizeof(v), &(v)})
 xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *args, size_t nargs);
+/* A launch of `groups` work-groups of exactly `local` work-items (kernels
+ * that share local memory within a group). */
+xd_status xd_launch_groups(xd_context *ctx, xd_kernel_id k, size_t groups, size_t local, const xd_arg *args,
+                           size_t nargs);
+#define XD_LAUNCH_GROUPS(ctx, k, groups, local, ...)                                  \
+    xd_launch_groups((ctx), (k), (groups), (local), (const xd_arg[]){__VA_ARGS__},      \
+                     sizeof((const xd_arg[]){__VA_ARGS__}) / sizeof(xd_arg))
 #define XD_LAUNCH(ctx, k, n, ...)                                                 \
     xd_launch((ctx), (k), (n), (const xd_arg[]){__VA_ARGS__},                     \
               sizeof((const xd_arg[]){__VA_ARGS__}) / sizeof(xd_arg))

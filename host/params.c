@@ -22,15 +22,19 @@ typedef struct row {
  * 2-6x, 1024^3 2.3x), so fast mode uses them, built with contraction;
  * dense_ob/dense_nb 16 (sweep with XD_PARAMS: 1.5-2x over 4 at seed-cnn's
  * shapes, the whole 10-output layer from one load of each input).
+ * GPU vendor rows: one output per lane (vw 1), 128-wide work-groups,
+ * CLBlast in fast mode, and dense forward from local-memory tiles
+ * (dense_tiled: the vector-lane kernel's loads are 1 KiB apart across
+ * neighbouring work-items, uncoalesced).  Not yet measured on a GPU.
  * PoCL's conv_ob 8 measured the same speed as 4 (crossdev-bench, PoCL
  * pthread); it is kept different from the default on purpose: Oclgrind runs
  * the default row, so the cross-device bitwise tests compare two different
  * tunings and would fail if a tunable ever changed a summation order. */
 static const row k_table[] = {
-    {"pocl/", NULL, {64, 8, 16, 16, 16, 9, 0, "pocl"}},
-    {"", "NVIDIA", {128, 4, 4, 4, 1, 4, 1, "vendor NVIDIA"}},
-    {"", "Advanced Micro Devices", {128, 4, 4, 4, 1, 4, 1, "vendor AMD"}},
-    {"", NULL, {64, 4, 4, 4, 1, 4, 1, "default"}},
+    {"pocl/", NULL, {64, 8, 16, 16, 16, 9, 0, 0, "pocl"}},
+    {"", "NVIDIA", {128, 4, 4, 4, 1, 4, 1, 1, "vendor NVIDIA"}},
+    {"", "Advanced Micro Devices", {128, 4, 4, 4, 1, 4, 1, 1, "vendor AMD"}},
+    {"", NULL, {64, 4, 4, 4, 1, 4, 1, 0, "default"}},
 };
 
 xd_params xd_params_for(const xd_device_info *d)
@@ -62,6 +66,7 @@ xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t c
         {"dense_nb", offsetof(xd_params, dense_nb), 1, 64},
         {"vw", offsetof(xd_params, vw), 1, 16},
         {"clblast", offsetof(xd_params, clblast), 0, 1},
+        {"dense_tiled", offsetof(xd_params, dense_tiled), 0, 1},
     };
     const char *s = spec;
     while (s && *s) {
@@ -74,7 +79,7 @@ xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t c
             if (klen && strlen(keys[k].key) == klen && strncmp(keys[k].key, s, klen) == 0) break;
         if (k == sizeof keys / sizeof keys[0]) {
             xd_format(msg, cap, "XD_PARAMS: '%.*s' is not KEY=VALUE with KEY one of local_size, conv_ob, conv_tb, "
-                      "dense_ob, dense_nb, vw, clblast", (int)(end - s), s);
+                      "dense_ob, dense_nb, vw, clblast, dense_tiled", (int)(end - s), s);
             return XD_INVALID_ARGUMENT;
         }
         char *num_end = NULL;
@@ -82,7 +87,7 @@ xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t c
         if (num_end == eq + 1 || num_end != end || v < keys[k].lo || v > keys[k].hi ||
             (k == 5 && v != 1 && v != 2 && v != 4 && v != 8 && v != 16)) {
             xd_format(msg, cap, "XD_PARAMS: %s must be %s, got '%.*s'", keys[k].key,
-                      k == 5 ? "1, 2, 4, 8 or 16" : k == 6 ? "0 or 1" : "an integer in 1..64 (local_size 1..1024)",
+                      k == 5 ? "1, 2, 4, 8 or 16" : k >= 6 ? "0 or 1" : "an integer in 1..64 (local_size 1..1024)",
                       (int)(end - eq - 1), eq + 1);
             return XD_INVALID_ARGUMENT;
         }
