@@ -63,6 +63,15 @@ xd_status xd_snapshot_write(xd_model *m, const float *state, const char *dir, in
     return st;
 }
 
+/* "float32 [10, 21632]": what an .npy holds, for messages. */
+void xd_npy_describe(const xd_npy_array *a, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "%s [", a->dtype == XD_DTYPE_F32 ? "float32" : a->dtype == XD_DTYPE_I32 ? "int32" : "?");
+    for (int i = 0; i < a->ndim && n < cap; ++i)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)a->shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
 static xd_status restore_one(xd_tensor *t, const char *sdir, const char *name, char *err, size_t errlen)
 {
     char path[4096];
@@ -73,7 +82,12 @@ static xd_status restore_one(xd_tensor *t, const char *sdir, const char *name, c
     int same = a.dtype == XD_DTYPE_F32 && a.ndim == t->ndim;
     for (int i = 0; same && i < t->ndim; ++i) same = a.shape[i] == t->shape[i];
     if (!same) {
-        xd_format(err, errlen, "%s: shape or dtype does not match the model's %s", path, name);
+        char got[160], want[160];
+        xd_npy_array e = {XD_DTYPE_F32, t->ndim, {0}, t->count, NULL};
+        for (int i = 0; i < t->ndim && i < XD_NPY_MAX_DIMS; ++i) e.shape[i] = t->shape[i];
+        xd_npy_describe(&a, got, sizeof got);
+        xd_npy_describe(&e, want, sizeof want);
+        xd_format(err, errlen, "%s: holds %s, the model's %s is %s", path, got, name, want);
         st = XD_FORMAT;
     } else {
         st = xd_tensor_write(t, a.data, t->count * 4);

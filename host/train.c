@@ -446,7 +446,10 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
         xd_npy_array ob;
         if ((st = xd_npy_read(bp, &ob, err, errlen)) != XD_OK) goto done;
         if (ob.dtype != XD_DTYPE_I32 || ob.ndim != 2 || ob.shape[0] != start || ob.shape[1] != B) {
-            xd_format(err, errlen, "%s: expected int32 [%lld, %lld]", bp, (long long)start, (long long)B);
+            char got[160];
+            xd_npy_describe(&ob, got, sizeof got);
+            xd_format(err, errlen, "%s: holds %s, expected int32 [%lld, %lld] (steps, batch)", bp, got,
+                      (long long)start, (long long)B);
             xd_npy_free(&ob);
             st = XD_FORMAT;
             goto done;
