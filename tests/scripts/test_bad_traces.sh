@@ -212,10 +212,11 @@ resume_case resume-missing-snapshot     "$LAST/dense1.weight.npy" "snapshot file
 resume_case resume-truncated-snapshot   "$LAST/dense1.weight.npy" "truncated"   "trunc $LAST/dense1.weight.npy 60"
 resume_case resume-short-snapshot-data  "step-000001/conv1.bias.m.npy" "bytes of data" "trunc step-000001/conv1.bias.m.npy 200"
 resume_case resume-corrupt-snapshot     "$LAST/conv1.bias.npy" "magic" "rm $LAST/conv1.bias.npy && printf 'garbage' >$LAST/conv1.bias.npy"
-resume_case resume-snapshot-wrong-shape "$LAST/conv1.bias.npy" "shape" "save_npy $LAST/conv1.bias.npy '(4, 8)' '<f4'"
-resume_case resume-snapshot-wrong-dtype "$LAST/conv1.bias.npy" "dtype" "save_npy $LAST/conv1.bias.npy '(32,)' '<i4'"
+# (the expected text is the message's own: case names are in the paths)
+resume_case resume-snapshot-wrong-shape "$LAST/conv1.bias.npy" "holds float32 [4, 8], the model's conv1.bias is float32 [32]" "save_npy $LAST/conv1.bias.npy '(4, 8)' '<f4'"
+resume_case resume-snapshot-wrong-dtype "$LAST/conv1.bias.npy" "holds int32 [32], the model's conv1.bias is float32 [32]" "save_npy $LAST/conv1.bias.npy '(32,)' '<i4'"
 resume_case resume-batches-missing      batches.npy            "No such file" "rm batches.npy"
-resume_case resume-batches-wrong-shape  batches.npy            "int32 [$STEPS, $BATCH]" "save_npy batches.npy '($STEPS + 1, $BATCH)' '<i4'"
-resume_case resume-batches-wrong-dtype  batches.npy            "int32 [$STEPS, $BATCH]" "save_npy batches.npy '($STEPS, $BATCH)' '<f4'"
+resume_case resume-batches-wrong-shape  batches.npy            "expected int32 [$STEPS, $BATCH]" "save_npy batches.npy '($STEPS + 1, $BATCH)' '<i4'"
+resume_case resume-batches-wrong-dtype  batches.npy            "holds float32 [$STEPS, $BATCH]" "save_npy batches.npy '($STEPS, $BATCH)' '<f4'"
 resume_case resume-batches-truncated    batches.npy            "truncated" "trunc batches.npy 50"
 finish
