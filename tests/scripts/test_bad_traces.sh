@@ -69,7 +69,8 @@ judge() {
   local name=$1 file=$2 field=$3 rc=$4 out=$5 why=""
   [ "$rc" -eq 2 ] || why="exit $rc, expected 2; "
   contains "$out" "$file" || why+="message does not name $file; "
-  contains "$out" "$field" || why+="message does not name '$field'; "
+  # the field must be in the message's own words, not in the case's path
+  contains "${out//"$WORK/$name"/}" "$field" || why+="message does not name '$field'; "
   local left
   left=$(find "$WORK/out" -mindepth 1 -maxdepth 1 -printf '%f ')
   [ -z "$left" ] || why+="left behind: $left; "
