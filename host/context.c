@@ -274,11 +274,12 @@ xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out)
         *mem = NULL;
         *have = 0;
     }
-    if (ctx->device.global_mem_size && ctx->device_bytes + bytes > ctx->device.global_mem_size)
+    const uint64_t total = ctx->device_bytes + (uint64_t)bytes;
+    if (ctx->device.global_mem_size && total > ctx->device.global_mem_size)
         return xd_fail(ctx, XD_OUT_OF_DEVICE_MEMORY, CL_MEM_OBJECT_ALLOCATION_FAILURE,
                        "%zu bytes of scratch would bring crossdev's allocations on %s to %llu bytes, beyond its "
                        "global memory (%llu bytes)",
-                       bytes, ctx->device.id, (unsigned long long)(ctx->device_bytes + bytes),
+                       bytes, ctx->device.id, (unsigned long long)total,
                        (unsigned long long)ctx->device.global_mem_size);
     cl_int rc;
     *mem = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &rc);

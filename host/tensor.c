@@ -31,11 +31,12 @@ xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int6
     /* Drivers allocate lazily: a buffer beyond the device's memory is often
      * created fine and fails at first use, far from its cause.  Refuse it
      * here, naming the sizes. */
-    if (ctx->device.global_mem_size && ctx->device_bytes + bytes > ctx->device.global_mem_size)
+    const uint64_t total = ctx->device_bytes + bytes;
+    if (ctx->device.global_mem_size && total > ctx->device.global_mem_size)
         return xd_fail(ctx, XD_OUT_OF_DEVICE_MEMORY, CL_MEM_OBJECT_ALLOCATION_FAILURE,
                        "a tensor of %llu bytes would bring crossdev's allocations on %s to %llu bytes, beyond its "
                        "global memory (%llu bytes)",
-                       (unsigned long long)bytes, ctx->device.id, (unsigned long long)(ctx->device_bytes + bytes),
+                       (unsigned long long)bytes, ctx->device.id, (unsigned long long)total,
                        (unsigned long long)ctx->device.global_mem_size);
     xd_tensor *t = calloc(1, sizeof *t);
     if (!t) return xd_fail(ctx, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
