@@ -102,9 +102,11 @@ typedef XD_CAT(int, XD_VW) xd_vi;
 #error "XD_VW must be 1, 2, 4, 8 or 16"
 #endif
 #endif
-XD_INLINE void xd_vstore_n(xd_vf v, __global float *p, uint k)
+/* lanes from..to-1 to p[from..to-1] (the whole vector in one store when
+ * that is all of it) */
+XD_INLINE void xd_vstore_range(xd_vf v, __global float *p, uint from, uint to)
 {
-    if (k >= XD_VW) {
+    if (from == 0 && to >= XD_VW) {
 #if XD_VW == 1
         *p = v;
 #else
@@ -114,19 +116,9 @@ XD_INLINE void xd_vstore_n(xd_vf v, __global float *p, uint k)
     }
     float t[XD_VW];
     XD_VLANES(v, t);
-    for (uint j = 0; j < k; ++j) p[j] = t[j];
-}
-/* lanes from..to-1 to p[from..to-1] */
-XD_INLINE void xd_vstore_range(xd_vf v, __global float *p, uint from, uint to)
-{
-    if (from == 0 && to >= XD_VW) {
-        xd_vstore_n(v, p, XD_VW);
-        return;
-    }
-    float t[XD_VW];
-    XD_VLANES(v, t);
     for (uint j = from; j < to && j < XD_VW; ++j) p[j] = t[j];
 }
+#define xd_vstore_n(v, p, k) xd_vstore_range((v), (p), 0u, (k))
 XD_INLINE void xd_vscatter_n(xd_vf v, __global float *p, xd_vu idx, uint k)
 {
     float t[XD_VW];
