@@ -83,7 +83,6 @@ typedef struct run {
     float *state[2];        /* host copies of the whole training state, two steps in flight */
     float loss[2];          /* the loss of those steps */
     cl_event ready[2];      /* the last read of each copy */
-    size_t state_count;     /* floats in one copy */
     float *batch[2];        /* host staging of the input batch, two steps in flight */
     int32_t *labels2[2];    /* and of its labels */
     size_t buf_count;
@@ -95,8 +94,8 @@ typedef struct run {
     size_t errlen;
 } run;
 
-/* 1 when no element is Inf or NaN: exponent bits all ones.  Integer ops,
- * so the compiler vectorises the scan. */
+/* 1 when no element is Inf or NaN (exponent bits all ones): integer ops
+ * and no early exit, so the scan can be vectorised. */
 static int all_finite(const float *v, size_t n)
 {
     const uint32_t *u = (const uint32_t *)(const void *)v;
@@ -375,7 +374,6 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
         size_t state_count = 0;
         for (size_t k = 0; k < xd_model_state_count(r.m); ++k)
             state_count += xd_tensor_count(xd_model_state(r.m, k, NULL, 0));
-        r.state_count = state_count;
         for (int i = 0; i < 2; ++i) {
             r.state[i] = malloc(state_count * 4 + 4);
             r.batch[i] = malloc((size_t)(B * d->height * d->width) * 4 + 4);
