@@ -58,16 +58,19 @@ xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t c
         const char *key;
         size_t off;
         unsigned lo, hi;
+        int pow2;          /* the value must also be a power of two */
+        const char *range; /* for the message */
     } keys[] = {
-        {"local_size", offsetof(xd_params, local_size), 1, 1024},
-        {"conv_ob", offsetof(xd_params, conv_ob), 1, 64},
-        {"conv_tb", offsetof(xd_params, conv_tb), 1, 64},
-        {"dense_ob", offsetof(xd_params, dense_ob), 1, 64},
-        {"dense_nb", offsetof(xd_params, dense_nb), 1, 64},
-        {"vw", offsetof(xd_params, vw), 1, 16},
-        {"clblast", offsetof(xd_params, clblast), 0, 1},
-        {"dense_tiled", offsetof(xd_params, dense_tiled), 0, 1},
+        {"local_size", offsetof(xd_params, local_size), 1, 1024, 0, "an integer in 1..1024"},
+        {"conv_ob", offsetof(xd_params, conv_ob), 1, 64, 0, "an integer in 1..64"},
+        {"conv_tb", offsetof(xd_params, conv_tb), 1, 64, 0, "an integer in 1..64"},
+        {"dense_ob", offsetof(xd_params, dense_ob), 1, 64, 0, "an integer in 1..64"},
+        {"dense_nb", offsetof(xd_params, dense_nb), 1, 64, 0, "an integer in 1..64"},
+        {"vw", offsetof(xd_params, vw), 1, 16, 1, "1, 2, 4, 8 or 16"},
+        {"clblast", offsetof(xd_params, clblast), 0, 1, 0, "0 or 1"},
+        {"dense_tiled", offsetof(xd_params, dense_tiled), 0, 1, 0, "0 or 1"},
     };
+    const size_t nkeys = sizeof keys / sizeof keys[0];
     const char *s = spec;
     while (s && *s) {
         const char *eq = strchr(s, '=');
@@ -75,19 +78,22 @@ xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t c
         if (!end) end = s + strlen(s);
         size_t klen = eq && eq < end ? (size_t)(eq - s) : 0;
         size_t k = 0;
-        for (; k < sizeof keys / sizeof keys[0]; ++k)
+        for (; k < nkeys; ++k)
             if (klen && strlen(keys[k].key) == klen && strncmp(keys[k].key, s, klen) == 0) break;
-        if (k == sizeof keys / sizeof keys[0]) {
-            xd_format(msg, cap, "XD_PARAMS: '%.*s' is not KEY=VALUE with KEY one of local_size, conv_ob, conv_tb, "
-                      "dense_ob, dense_nb, vw, clblast, dense_tiled", (int)(end - s), s);
+        if (k == nkeys) {
+            char names[256] = "";
+            for (size_t i = 0; i < nkeys; ++i) {
+                size_t n = strlen(names);
+                snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", keys[i].key);
+            }
+            xd_format(msg, cap, "XD_PARAMS: '%.*s' is not KEY=VALUE with KEY one of %s", (int)(end - s), s, names);
             return XD_INVALID_ARGUMENT;
         }
         char *num_end = NULL;
         unsigned long v = strtoul(eq + 1, &num_end, 10);
         if (num_end == eq + 1 || num_end != end || v < keys[k].lo || v > keys[k].hi ||
-            (k == 5 && v != 1 && v != 2 && v != 4 && v != 8 && v != 16)) {
-            xd_format(msg, cap, "XD_PARAMS: %s must be %s, got '%.*s'", keys[k].key,
-                      k == 5 ? "1, 2, 4, 8 or 16" : k >= 6 ? "0 or 1" : "an integer in 1..64 (local_size 1..1024)",
+            (keys[k].pow2 && (v & (v - 1)) != 0)) {
+            xd_format(msg, cap, "XD_PARAMS: %s must be %s, got '%.*s'", keys[k].key, keys[k].range,
                       (int)(end - eq - 1), eq + 1);
             return XD_INVALID_ARGUMENT;
         }

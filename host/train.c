@@ -85,7 +85,6 @@ typedef struct run {
     cl_event ready[2];      /* the last read of each copy */
     float *batch[2];        /* host staging of the input batch, two steps in flight */
     int32_t *labels2[2];    /* and of its labels */
-    size_t buf_count;
     json_t *op_names;       /* filled during the first recorded step */
     json_t *op_row;         /* current step's op hashes */
     int naming_ops;
@@ -363,22 +362,22 @@ xd_status xd_train_run(xd_context *ctx, const xd_dataset *d, const xd_train_conf
         xd_format(err, errlen, "%s", xd_context_last_error(ctx));
         goto done;
     }
-    r.buf_count = (size_t)(B * d->height * d->width) + (size_t)B + 16;
-    for (size_t k = 0; k < xd_model_state_count(r.m); ++k)
-        if (xd_tensor_count(xd_model_state(r.m, k, NULL, 0)) > r.buf_count)
-            r.buf_count = xd_tensor_count(xd_model_state(r.m, k, NULL, 0));
+    /* Host staging: r.buf for one op hook output (layer outputs and their
+     * gradients, state tensors, dlogits); r.state for two copies of the
+     * whole training state; r.batch/r.labels2 for two input batches. */
+    size_t buf_count = (size_t)(B * d->classes), state_count = 0;
+    for (size_t k = 0; k < xd_model_state_count(r.m); ++k) {
+        size_t n = xd_tensor_count(xd_model_state(r.m, k, NULL, 0));
+        state_count += n;
+        if (n > buf_count) buf_count = n;
+    }
     for (int i = 0; i < r.m->nlayers; ++i)
-        if (xd_tensor_count(r.m->layers[i].out) > r.buf_count) r.buf_count = xd_tensor_count(r.m->layers[i].out);
-    r.buf = malloc(r.buf_count * 4);
-    {
-        size_t state_count = 0;
-        for (size_t k = 0; k < xd_model_state_count(r.m); ++k)
-            state_count += xd_tensor_count(xd_model_state(r.m, k, NULL, 0));
-        for (int i = 0; i < 2; ++i) {
-            r.state[i] = malloc(state_count * 4 + 4);
-            r.batch[i] = malloc((size_t)(B * d->height * d->width) * 4 + 4);
-            r.labels2[i] = malloc((size_t)B * sizeof *r.labels2[i]);
-        }
+        if (xd_tensor_count(r.m->layers[i].out) > buf_count) buf_count = xd_tensor_count(r.m->layers[i].out);
+    r.buf = malloc(buf_count * 4);
+    for (int i = 0; i < 2; ++i) {
+        r.state[i] = malloc(state_count * 4 + 4);
+        r.batch[i] = malloc((size_t)(B * d->height * d->width) * 4 + 4);
+        r.labels2[i] = malloc((size_t)B * sizeof *r.labels2[i]);
     }
     perm = malloc((size_t)d->n_train * sizeof *perm);
     batches = malloc((size_t)(total * B) * sizeof *batches + 4);

@@ -101,6 +101,5 @@ int main(void)
     for (int i = 0; i < 4096; ++i) inside &= (u[i] >= -lim && u[i] < lim);
     xdt_check(&t, inside, "uniform draws inside [-L, L)");
 
-    printf("test_hostmath: %d passed, %d failed\n", t.passed, t.failed);
-    return t.failed ? 1 : 0;
+    return xdt_finish(&t);
 }

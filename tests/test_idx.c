@@ -2,6 +2,7 @@
  * failed check and exits non-zero if any failed. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "harness.h"
 #include "crossdev/io.h"
 
 #include <stdio.h>
@@ -11,19 +12,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static int passed, failed;
+static xdt T = {.name = "test_idx"}; /* no device: the harness's counters and report */
 static char dir[64];
 static char errbuf[512];
 
-static void check(int ok, const char *what)
-{
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL: %s\n", what);
-    }
-}
+static void check(int ok, const char *what) { xdt_check(&T, ok, "%s", what); }
 
 /* Builds an IDX of unsigned bytes with the given dims; the body is
  * `body` bytes of a pseudo-random pattern (so that gzip output is not
@@ -269,6 +262,5 @@ int main(void)
     test_fashion_mnist();
     if (rmdir(dir) != 0)
         check(0, "temporary directory left clean");
-    printf("test_idx: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return xdt_finish(&T);
 }

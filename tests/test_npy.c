@@ -2,6 +2,7 @@
  * "FAIL: ..." per failed check and exits non-zero if any failed. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "harness.h"
 #include "crossdev/io.h"
 
 #include <signal.h>
@@ -12,17 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int passed, failed;
+static xdt T = {.name = "test_npy"}; /* no device: the harness's counters and report */
 
-static void check(int ok, const char *what)
-{
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL: %s\n", what);
-    }
-}
+static void check(int ok, const char *what) { xdt_check(&T, ok, "%s", what); }
 
 /* Files numpy 1.24.2 wrote with np.save(), as hex (verified by hand with
  * python3 -c "import numpy, io; ..."):
@@ -416,6 +409,5 @@ int main(void)
     test_read_errors();
     if (rmdir(dir) != 0)
         check(0, "temporary directory left clean");
-    printf("test_npy: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return xdt_finish(&T);
 }

@@ -7,6 +7,7 @@
  *                                   there, for tools/check-html-report) */
 #define _POSIX_C_SOURCE 200809L
 
+#include "harness.h"
 #include "crossdev/crossdev.h"
 
 #include <ctype.h>
@@ -18,17 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int passed, failed;
+static xdt T = {.name = "test_report_html"}; /* no device: the harness's counters and report */
 
-static void check(int ok, const char *what)
-{
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        printf("FAIL: %s\n", what);
-    }
-}
+static void check(int ok, const char *what) { xdt_check(&T, ok, "%s", what); }
 
 static const char *const TENSORS[] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "dense.weight",
                                       "dense.bias"};
@@ -385,6 +378,5 @@ int main(int argc, char **argv)
     free_trace(t1);
     free_trace(t2);
     free_trace(t4);
-    printf("test_report_html: %d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return xdt_finish(&T);
 }

@@ -76,6 +76,5 @@ int main(void)
 
     xd_device_list_destroy(list);
     xd_device_list_destroy(empty);
-    printf("test_selector: %d passed, %d failed\n", t.passed, t.failed);
-    return t.failed ? 1 : 0;
+    return xdt_finish(&t);
 }

@@ -17,10 +17,15 @@ COMMON=(--device "$PD" --synthetic --batch $B --eval-limit $EVAL --quiet)
 
 expect_exit 0 "first run" "$XD_CLI" run "${COMMON[@]}" --steps $N --out "$WORK/a" --hash-ops
 expect_exit 0 "second run" "$XD_CLI" run "${COMMON[@]}" --steps $N --out "$WORK/b" --hash-ops
-same_record() { /usr/bin/python3 -c "
+# same_fields A B [FIELD...]: the two traces' FIELDs (default: hashes,
+# op_hashes, loss, eval) are equal
+same_fields() { /usr/bin/python3 -c "
 import json, sys
 a, b = (json.load(open(p + '/trace.json')) for p in sys.argv[1:3])
-sys.exit(0 if all(a[k] == b[k] for k in ('hashes', 'op_hashes', 'loss', 'eval')) else 1)" "$1" "$2"; }
+keys = sys.argv[3:] or ['hashes', 'op_hashes', 'loss', 'eval']
+sys.exit(0 if all(a[k] == b[k] for k in keys) else 1)" "$@"; }
+same_record() { same_fields "$1" "$2"; }
+same_state() { same_fields "$1" "$2" hashes loss eval; }
 check "run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/a" "$WORK/b"
 check "run to run: snapshot files identical" diff -r -q "$WORK/a" "$WORK/b" --exclude=trace.json
 expect_exit 0 "diff of the two runs" "$XD_CLI" diff "$WORK/a" "$WORK/b"
@@ -29,10 +34,6 @@ check "diff says IDENTICAL" contains "$OUT" "IDENTICAL"
 # without op hooks the model fuses conv + bias + ReLU into one kernel:
 # the same bits as the separate ops that --hash-ops runs
 expect_exit 0 "run without --hash-ops (fused conv+ReLU)" "$XD_CLI" run "${COMMON[@]}" --steps $N --out "$WORK/f"
-same_state() { /usr/bin/python3 -c "
-import json, sys
-a, b = (json.load(open(p + '/trace.json')) for p in sys.argv[1:3])
-sys.exit(0 if all(a[k] == b[k] for k in ('hashes', 'loss', 'eval')) else 1)" "$1" "$2"; }
 check "fused forward: hashes, loss and eval identical to the unfused run" same_state "$WORK/a" "$WORK/f"
 # the same in fast mode with CLBlast doing every GEMM-shaped op (the fused
 # paths then run CLBlast + a separate ReLU); not on simulators
