@@ -63,7 +63,7 @@ __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,
             if (ih < 0 || ih >= (int)H) continue;
             __global const float *xr = xc + (size_t)ih * W;
             uint tap0 = (c * KH + kh) * KW;
-            for (uint kw = 0; kw < KW; ++kw) {
+            XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
                 int lo = iw_first + (int)kw;
                 if (contiguous && lo >= 0 && lo + XD_VW <= (int)W) {
                     xd_vf xv = XD_VLOAD(xr + lo);
@@ -134,7 +134,7 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
             int th = (int)(ih + PT) - (int)kh;
             if (th < 0 || th % (int)SH != 0 || (uint)th / SH >= OH) continue;
             __global const float *dyr = dyo + (size_t)((uint)th / SH) * OW;
-            for (uint kw = 0; kw < KW; ++kw) {
+            XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
                 size_t tap = wo + (size_t)kh * KW + kw;
                 int lo = (int)is + (int)PL - (int)kw; /* ow of lane 0 when SW == 1 */
                 if (contiguous && lo >= 0 && lo + XD_VW <= (int)OW) {
@@ -205,7 +205,7 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
     }
     __global const float *xc = x + ((size_t)n * C + c) * H * W;
     for (uint oh = 0; oh < OH; ++oh) {
-        for (uint ow = 0; ow < OW; ++ow) {
+        XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {
             xd_vf dyv = XD_VGATHER(dy, dyoff + (oh * OW + ow));
             #pragma unroll
             for (uint s = 0; s < XD_CONV_TB; ++s) {
@@ -236,6 +236,6 @@ __kernel void xd_conv2d_bwd_bias_partial(__global const float *dy, __global floa
     uint n = g % N, o0 = (g / N) * XD_VW;
     xd_vu off = ((uint)n * O + min(o0 + XD_VIOTA, (xd_vu)(O - 1))) * HW;
     xd_vf acc = (xd_vf)0.0f;
-    for (uint k = 0; k < HW; ++k) acc = acc + XD_VGATHER(dy, off + k);
+    XD_ORDERED for (uint k = 0; k < HW; ++k) acc = acc + XD_VGATHER(dy, off + k);
     xd_vscatter_n(acc, part, (o0 + XD_VIOTA) * N + n, min((uint)XD_VW, O - o0));
 }

@@ -43,7 +43,7 @@ __kernel void xd_dense_fwd_partial(__global const float *x, __global const float
         acc[q] = (xd_vf)0.0f;
     }
     uint nq = min((uint)XD_DENSE_OB, O - ob * XD_DENSE_OB); /* the last block may hold fewer */
-    for (uint i = i0; i < i1; ++i) {
+    XD_ORDERED for (uint i = i0; i < i1; ++i) {
         xd_vf xv = XD_VGATHER(x, row + i);
         #pragma unroll
         for (uint q = 0; q < XD_DENSE_OB; ++q) {
@@ -94,7 +94,7 @@ __kernel void xd_dense_fwd_partial_tiled(__global const float *x, __global const
     barrier(CLK_LOCAL_MEM_FENCE);
     uint r = lid % XD_TILE_N, q = lid / XD_TILE_N;
     float acc = 0.0f;
-    for (uint k = 0; k < len; ++k) acc = XD_FMA(xs[r][k], ws[q][k], acc);
+    XD_ORDERED for (uint k = 0; k < len; ++k) acc = XD_FMA(xs[r][k], ws[q][k], acc);
     uint n = n0 + r, o = o0 + q;
     if (n < N && o < O) part[((size_t)n * O + o) * nch + c] = acc;
 }
@@ -125,7 +125,7 @@ __kernel void xd_dense_bwd_data(__global const float *dy, __global const float *
         nc[q] = min(nb * XD_DENSE_NB + q, N - 1);
         acc[q] = (xd_vf)0.0f;
     }
-    for (uint o = 0; o < O; ++o) {
+    XD_ORDERED for (uint o = 0; o < O; ++o) {
         __global const float *wr = w + (size_t)o * I;
         xd_vf wv = k == XD_VW ? XD_VLOAD(wr + i0) : XD_VGATHER(wr, col);
         #pragma unroll
@@ -168,7 +168,7 @@ __kernel void xd_dense_bwd_weights(__global const float *x, __global const float
         oc[q] = min(ob * XD_DENSE_OB + q, O - 1);
         acc[q] = (xd_vf)0.0f;
     }
-    for (uint n = 0; n < N; ++n) {
+    XD_ORDERED for (uint n = 0; n < N; ++n) {
         __global const float *xr = x + (size_t)n * I;
         xd_vf xv = k == XD_VW ? XD_VLOAD(xr + i0) : XD_VGATHER(xr, col);
         #pragma unroll

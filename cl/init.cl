@@ -26,18 +26,3 @@ __kernel void xd_init_normal(__global float *out, const uint n, const uint seed_
     ulong stream = ((ulong)stream_hi << 32) | stream_lo;
     out[j] = xd_normal(seed, stream, j) * stddev;
 }
-
-/* Probe: the reproducible math on given inputs, compared bitwise with the
- * host build by the library's self-test (xd_context_probe). */
-__kernel void xd_probe_math(__global const float *a, __global const float *b,
-                            __global float *out, const uint n)
-{
-    uint j = (uint)get_global_id(0);
-    if (j >= n) return;
-    float x = a[j], y = b[j];
-    out[5 * j + 0] = xd_exp(x);
-    out[5 * j + 1] = xd_log(x);
-    out[5 * j + 2] = xd_div(x, y);
-    out[5 * j + 3] = xd_sqrt(x);
-    out[5 * j + 4] = XD_FMA(x, y, 1.0f);
-}

@@ -11,7 +11,7 @@ __kernel void xd_reduce_rows(__global const float *part, __global const float *b
     if (p >= P) return;
     __global const float *row = part + (size_t)p * K;
     float acc = 0.0f;
-    for (uint k = 0; k < K; ++k) acc = acc + row[k];
+    XD_ORDERED for (uint k = 0; k < K; ++k) acc = acc + row[k];
     if (has_bias) acc = acc + bias[p % bias_mod];
     out[p] = acc;
 }

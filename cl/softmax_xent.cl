@@ -20,7 +20,7 @@ __kernel void xd_softmax_xent_rows(__global const float *z, __global const int *
     float m = zr[0];
     for (uint j = 1; j < K; ++j) m = (zr[j] > m) ? zr[j] : m;
     float s = 0.0f;
-    for (uint j = 0; j < K; ++j) s = s + XD_EXP(zr[j] - m);
+    XD_ORDERED for (uint j = 0; j < K; ++j) s = s + XD_EXP(zr[j] - m);
     float fn = (float)N;
     if (label < 0 || (uint)label >= K) {
         row_loss[n] = XD_DIV(0.0f, 0.0f);
@@ -39,6 +39,6 @@ __kernel void xd_mean(__global const float *v, __global float *out, const uint N
 {
     if (get_global_id(0) != 0) return;
     float acc = 0.0f;
-    for (uint n = 0; n < N; ++n) acc = acc + v[n];
+    XD_ORDERED for (uint n = 0; n < N; ++n) acc = acc + v[n];
     out[0] = XD_DIV(acc, (float)N);
 }

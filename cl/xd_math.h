@@ -42,6 +42,25 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
 #define XD_AS_FLOAT(u) xd_as_float_(u)
 #endif
 
+/* ---- loops whose additions are in a contract order -----------------------
+ * XD_ORDERED goes before every loop that accumulates floats in the order
+ * docs/reproducibility.md states.  OpenCL C forbids reordering those
+ * additions (without -cl-unsafe-math-optimizations), yet Intel's OpenCL CPU
+ * compiler loop-vectorizes such loops with 16 partial sums in the variant of
+ * a kernel it runs for work-groups narrower than its SIMD width and for
+ * partly filled vectors (docs/drivers.md).  clang's loop pragma keeps every
+ * clang-based compiler (Intel's, PoCL's, Oclgrind's) from vectorizing or
+ * interleaving the loop itself; the work-item vectorizers (PoCL's, Intel's)
+ * still vectorize across work-items, which changes no bits.  The probe
+ * (cl/probe.cl) checks the result on the device, so a compiler that reorders
+ * anyway is refused.  XD_UNORDERED_LOOPS (tests only: show what the probe
+ * catches) and fast mode leave the compiler free. */
+#if defined(__OPENCL_VERSION__) && defined(__clang__) && !defined(XD_FAST) && !defined(XD_UNORDERED_LOOPS)
+#define XD_ORDERED _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define XD_ORDERED
+#endif
+
 /* ---- explicit vectors (device only) ---------------------------------------
  * XD_VW (1, 2, 4, 8 or 16) is a tunable from host/params.c: the hot kernels
  * give each work-item XD_VW neighbouring outputs as the lanes of one vector.

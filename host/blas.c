@@ -47,6 +47,13 @@ int xd_fast_gemm(const xd_context *ctx, size_t m, size_t n, size_t k)
     return m * n >= XD_FAST_GEMM_MIN_OUTPUTS && k >= XD_FAST_GEMM_MIN_K;
 }
 
+void xd_clblast_release(xd_context *ctx)
+{
+    if (!ctx->clblast_used) return;
+    CLBlastClearCache();
+    ctx->clblast_used = 0;
+}
+
 xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                    float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
                    cl_mem c, size_t c_off, size_t ldc)
@@ -57,6 +64,7 @@ xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, si
         clFinish(ctx->queue);
         clock_gettime(CLOCK_MONOTONIC, &t0);
     }
+    ctx->clblast_used = 1;
     CLBlastStatusCode rc = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                         trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off,
                                         lda, b, b_off, ldb, beta, c, c_off, ldc, &ctx->queue, NULL);

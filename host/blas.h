@@ -25,6 +25,14 @@ xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, si
  * tests).  Always 0 in reproducible mode. */
 int xd_fast_gemm(const xd_context *ctx, size_t m, size_t n, size_t k);
 
+/* Releases the programs CLBlast compiled and cached (for every context:
+ * CLBlast has one process-wide cache), if this context used CLBlast.
+ * Called before the context's own OpenCL objects go: left to CLBlast's
+ * static destructor at exit, the release reaches a driver whose libraries
+ * may already be finalized (Oclgrind's LLVM with Intel's runtime loaded
+ * beside it corrupted the heap at exit; docs/drivers.md). */
+void xd_clblast_release(xd_context *ctx);
+
 /* The name of a CLBlastStatusCode ("CLBlastInvalidLocalMemUsage", ...). */
 const char *xd_clblast_status_name(int code);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "internal.h"
 
 const char *xd_mode_string(xd_mode m) { return m == XD_MODE_FAST ? "fast" : "reproducible"; }
@@ -135,6 +136,17 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
         snprintf(ctx->options, sizeof ctx->options, "-cl-std=CL1.2 -DXD_FAST=1 -cl-mad-enable");
         snprintf(ctx->guarantee, sizeof ctx->guarantee, "none (fast: vendor builtins, contraction allowed)");
     }
+    /* Test hook (docs/reproducibility.md): XD_PROBE_PLANT=reassoc builds the
+     * self-test's sum as two interleaved partial sums, so that the context
+     * must be refused.  It reaches the compiler as an option, so it shows in
+     * the build options like every other. */
+    const char *plant = getenv("XD_PROBE_PLANT");
+    if (plant && mode == XD_MODE_REPRODUCIBLE) {
+        if (strcmp(plant, "reassoc") != 0)
+            return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "XD_PROBE_PLANT: '%s' is not 'reassoc'", plant);
+        size_t n = strlen(ctx->options);
+        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_PROBE_PLANT_REASSOC");
+    }
     {
         size_t n = strlen(ctx->options);
         snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_CONV_OB=%u -DXD_CONV_TB=%u -DXD_DENSE_OB=%u -DXD_DENSE_NB=%u -DXD_VW=%u"
@@ -165,10 +177,29 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
     };
     for (int k = 0; k < XD_K_COUNT_; ++k) {
         ctx->kernels[k] = clCreateKernel(ctx->program, names[k], &rc);
-        if (rc != CL_SUCCESS) return xd_fail(ctx, XD_OPENCL, rc, "clCreateKernel(%s) failed on %s: %s (%d)",
-                                             names[k], device->id, xd_cl_error_name(rc), (int)rc);
+        if (rc != CL_SUCCESS)
+            return xd_fail(ctx, XD_OPENCL, rc, "clCreateKernel(%s) failed on %s: %s (%d)%s", names[k], device->id,
+                           xd_cl_error_name(rc), (int)rc,
+                           rc == CL_INVALID_KERNEL_NAME
+                               ? "; the build reported success, yet the program lacks crossdev's kernels: PoCL does "
+                                 "this when its kernel cache (POCL_CACHE_DIR, by default ~/.cache/pocl/kcache) holds "
+                                 "an entry that a crashed compile left behind; remove that folder and rerun "
+                                 "(docs/drivers.md)"
+                               : "");
     }
     xd_fail(ctx, XD_OK, 0, "%s", "");
+    /* Fail closed: a device whose compiler changes the arithmetic is refused
+     * here, whatever its capabilities say. */
+    if (mode == XD_MODE_REPRODUCIBLE) {
+        st = xd_context_probe(ctx, NULL);
+        if (st != XD_OK) {
+            char *why = xd_strdup(xd_context_last_error(ctx));
+            st = xd_fail(ctx, st, ctx->last_cl, "%s; reproducible mode is refused on this device (fast mode still runs; "
+                         "docs/drivers.md)", why ? why : "the self-test failed");
+            free(why);
+            return st;
+        }
+    }
     return XD_OK;
 }
 
@@ -176,6 +207,7 @@ void xd_context_destroy(xd_context *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    xd_clblast_release(ctx);
     if (ctx->profile) {
         xd_profile_report(ctx);
         xd_profile_destroy(ctx->profile);
@@ -209,20 +241,20 @@ xd_status xd_context_finish(xd_context *ctx)
     return rc == CL_SUCCESS ? XD_OK : xd_fail_cl(ctx, rc, "clFinish");
 }
 
-static xd_status enqueue(xd_context *ctx, xd_kernel_id k, size_t global, size_t local)
+static xd_status enqueue(xd_context *ctx, cl_kernel kern, int id, size_t global, size_t local)
 {
     cl_event ev = NULL;
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, ctx->kernels[k], 1, NULL, &global, &local, 0, NULL,
-                                       ctx->profile ? &ev : NULL);
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &global, &local, 0, NULL,
+                                       ctx->profile && id >= 0 ? &ev : NULL);
     if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clEnqueueNDRangeKernel");
-    if (ev) xd_profile_record(ctx, (int)k, ev);
+    if (ev) xd_profile_record(ctx, id, ev);
     return XD_OK;
 }
 
-static xd_status set_args(xd_context *ctx, xd_kernel_id k, const xd_arg *args, size_t nargs)
+static xd_status set_args(xd_context *ctx, cl_kernel kern, const xd_arg *args, size_t nargs)
 {
     for (size_t i = 0; i < nargs; ++i) {
-        cl_int rc = clSetKernelArg(ctx->kernels[k], (cl_uint)i, args[i].size, args[i].ptr);
+        cl_int rc = clSetKernelArg(kern, (cl_uint)i, args[i].size, args[i].ptr);
         if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clSetKernelArg");
     }
     return XD_OK;
@@ -231,30 +263,38 @@ static xd_status set_args(xd_context *ctx, xd_kernel_id k, const xd_arg *args, s
 xd_status xd_launch_groups(xd_context *ctx, xd_kernel_id k, size_t groups, size_t local, const xd_arg *args,
                            size_t nargs)
 {
-    xd_status st = set_args(ctx, k, args, nargs);
+    xd_status st = set_args(ctx, ctx->kernels[k], args, nargs);
     if (st != XD_OK || groups == 0) return st;
     if (ctx->device.max_work_group_size && local > ctx->device.max_work_group_size)
         return xd_fail(ctx, XD_UNSUPPORTED, 0, "work-groups of %zu work-items exceed %s's maximum (%llu)", local,
                        ctx->device.id, (unsigned long long)ctx->device.max_work_group_size);
-    return enqueue(ctx, k, groups * local, local);
+    return enqueue(ctx, ctx->kernels[k], (int)k, groups * local, local);
+}
+
+xd_status xd_launch_kernel(xd_context *ctx, cl_kernel kern, int id, size_t n, size_t local, const xd_arg *args,
+                           size_t nargs)
+{
+    xd_status st = set_args(ctx, kern, args, nargs);
+    if (st != XD_OK) return st;
+    if (n == 0) return XD_OK;
+    if (local == 0) {
+        /* On a CPU device a small launch gets smaller work-groups, so that
+         * every core has some (at least 2 per compute unit when possible):
+         * 64 work-items in one group would run on one core.  GPUs keep their
+         * work-group size (a tiny group would waste most of a warp).
+         * Scheduling only. */
+        local = ctx->local_size;
+        if (ctx->device.type == XD_DEVICE_CPU) {
+            size_t want = 2 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
+            while (local > 1 && (n + local - 1) / local < want) local /= 2;
+        }
+    }
+    return enqueue(ctx, kern, id, (n + local - 1) / local * local, local);
 }
 
 xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *args, size_t nargs)
 {
-    xd_status st = set_args(ctx, k, args, nargs);
-    if (st != XD_OK) return st;
-    if (n == 0) return XD_OK;
-    /* On a CPU device a small launch gets smaller work-groups, so that
-     * every core has some (at least 2 per compute unit when possible): 64
-     * work-items in one group would run on one core.  GPUs keep their
-     * work-group size (a tiny group would waste most of a warp).
-     * Scheduling only. */
-    size_t local = ctx->local_size;
-    if (ctx->device.type == XD_DEVICE_CPU) {
-        size_t want = 2 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
-        while (local > 1 && (n + local - 1) / local < want) local /= 2;
-    }
-    return enqueue(ctx, k, (n + local - 1) / local * local, local);
+    return xd_launch_kernel(ctx, ctx->kernels[k], (int)k, n, 0, args, nargs);
 }
 
 xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out)

@@ -1,4 +1,4 @@
-/* Seeded initialisation ops and the device self-test (probe). */
+/* Seeded initialisation ops. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,92 +48,4 @@ xd_status xd_init_zeros(xd_context *ctx, xd_tensor *t)
 {
     xd_status st = xd_check_tensor(ctx, "init_zeros", "t", t, t ? t->dtype : XD_DTYPE_F32, 1);
     return st != XD_OK ? st : xd_tensor_fill_zero(t);
-}
-
-/* A fixed set of inputs that reaches every branch of the reproducible math:
- * subnormals, huge and tiny values, exact halves, negative values, NaN/inf. */
-static void probe_inputs(float *a, float *b, size_t n)
-{
-    uint32_t state = 12345u;
-    static const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.5f, 2.0f, 88.0f, -88.0f, 100.0f, -104.0f,
-                                    1e-40f, 1e-45f, 3.4e38f, 1.17549435e-38f, 0.693147f, 1.4142135f,
-                                    INFINITY, -INFINITY, NAN, 7.0f};
-    size_t ns = sizeof special / sizeof special[0];
-    for (size_t i = 0; i < n; ++i) {
-        state = state * 1664525u + 1013904223u;
-        uint32_t r = state;
-        if (i < ns) {
-            a[i] = special[i];
-            b[i] = special[(i * 7 + 3) % ns];
-        } else {
-            /* spread over many binades: exponent from the random bits */
-            float m = (float)(r & 0xffffffu) / 16777216.0f + 1.0f;
-            int e = (int)((r >> 24) % 60) - 30;
-            a[i] = ldexpf(m, e) * ((r & 1u) ? -1.0f : 1.0f);
-            if (i % 4 == 0) a[i] = fabsf(a[i]);
-            state = state * 1664525u + 1013904223u;
-            b[i] = ldexpf((float)(state & 0xffffffu) / 16777216.0f + 1.0f, (int)((state >> 24) % 40) - 20);
-        }
-    }
-}
-
-xd_status xd_context_probe(xd_context *ctx, size_t *mismatches)
-{
-    enum { N = 4096 };
-    if (!ctx) return XD_INVALID_ARGUMENT;
-    if (mismatches) *mismatches = 0;
-    float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
-    float *got = malloc(5 * N * sizeof *got);
-    xd_tensor *ta = NULL, *tb = NULL, *to = NULL;
-    xd_status st = XD_OUT_OF_HOST_MEMORY;
-    if (!a || !b || !got) {
-        xd_fail(ctx, st, 0, "out of host memory");
-        goto done;
-    }
-    probe_inputs(a, b, N);
-    int64_t n1 = N, n5 = 5 * N;
-    if ((st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, &n1, &ta)) != XD_OK) goto done;
-    if ((st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, &n1, &tb)) != XD_OK) goto done;
-    if ((st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, &n5, &to)) != XD_OK) goto done;
-    if ((st = xd_tensor_write(ta, a, N * 4)) != XD_OK) goto done;
-    if ((st = xd_tensor_write(tb, b, N * 4)) != XD_OK) goto done;
-    cl_uint n = N;
-    if ((st = XD_LAUNCH(ctx, XD_K_probe_math, N, XD_ARG(ta->mem), XD_ARG(tb->mem), XD_ARG(to->mem), XD_ARG(n))) != XD_OK)
-        goto done;
-    if ((st = xd_tensor_read(to, got, 5 * N * 4)) != XD_OK) goto done;
-    size_t bad = 0;
-    char first[256] = "";
-    for (size_t i = 0; i < N; ++i) {
-        float want[5] = {xd_host_exp(a[i]), xd_host_log(a[i]), xd_host_div(a[i], b[i]), xd_host_sqrt(a[i]),
-                         fmaf(a[i], b[i], 1.0f)};
-        for (int k = 0; k < 5; ++k) {
-            uint32_t wu, gu;
-            memcpy(&wu, &want[k], 4);
-            memcpy(&gu, &got[5 * i + (size_t)k], 4);
-            int both_nan = isnan(want[k]) && isnan(got[5 * i + (size_t)k]);
-            if (wu != gu && !both_nan) {
-                if (!bad) {
-                    static const char *const fn[5] = {"exp", "log", "div", "sqrt", "fma"};
-                    xd_format(first, sizeof first, "%s(%a, %a): device %a, host %a", fn[k], (double)a[i],
-                              (double)b[i], (double)got[5 * i + (size_t)k], (double)want[k]);
-                }
-                ++bad;
-            }
-        }
-    }
-    if (mismatches) *mismatches = bad;
-    if (bad) {
-        st = xd_fail(ctx, XD_MISMATCH, 0, "probe on %s (%s): %zu of %d results differ from the host build; first: %s",
-                     ctx->device.id, xd_mode_string(ctx->mode), bad, 5 * N, first);
-    } else {
-        st = XD_OK;
-    }
-done:
-    xd_tensor_destroy(ta);
-    xd_tensor_destroy(tb);
-    xd_tensor_destroy(to);
-    free(a);
-    free(b);
-    free(got);
-    return st;
 }

@@ -21,7 +21,7 @@ const char *xd_cl_error_name(cl_int code);
 
 /* Every kernel the library launches; name in the .cl files is "xd_" #name. */
 #define XD_KERNEL_LIST(X)                                                    \
-    X(init_uniform) X(init_normal) X(probe_math) X(reduce_rows)              \
+    X(init_uniform) X(init_normal) X(probe_math) X(probe_loops) X(probe_vloops) X(reduce_rows)              \
     X(dense_fwd_partial) X(dense_fwd_partial_tiled) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) \
     X(conv2d_fwd) X(conv2d_bwd_data) X(conv2d_bwd_weights_partial)           \
     X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)                       \
@@ -67,6 +67,7 @@ struct xd_context {
     size_t scratch_bytes;
     cl_mem scratch2;
     size_t scratch2_bytes;
+    int clblast_used;             /* fast mode called CLBlast: its cache holds programs of this context */
     cl_int last_cl;
     char *last_error;             /* heap: may hold a whole build log */
     uint64_t device_bytes;        /* bytes currently allocated by tensors + scratch */
@@ -96,6 +97,16 @@ struct json_t *xd_device_info_to_json(const xd_device_info *d);
  * goes into the context's last error (XD_BUILD_FAILED). */
 xd_status xd_build(xd_context *ctx, cl_program prog, const char *options);
 
+/* A user (or self-test) program built for a context. */
+struct xd_program {
+    xd_context *ctx;
+    cl_program program;
+};
+
+/* The self-test's loops in their contract order, on the host (host/math.c,
+ * built with -ffp-contract=off): out[3p..3p+2] as cl/probe.cl's xd_probe_loops. */
+void xd_host_probe_loops(const float *a, const float *b, float *out, size_t P, size_t K);
+
 /* Sources: embedded at build time, or from $XD_KERNEL_DIR during development. */
 typedef struct xd_embedded_source {
     const char *name;
@@ -115,6 +126,11 @@ typedef struct xd_arg {
 } xd_arg;
 #define XD_ARG(v) ((xd_arg){sizeof(v), &(v)})
 xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *args, size_t nargs);
+/* The same for any kernel object (the self-test's own builds): `local`
+ * work-items per group (0: the context's choice, as xd_launch), global
+ * rounded up to a multiple; id is the profile's kernel index, or -1. */
+xd_status xd_launch_kernel(xd_context *ctx, cl_kernel kern, int id, size_t n, size_t local, const xd_arg *args,
+                           size_t nargs);
 /* A launch of `groups` work-groups of exactly `local` work-items (kernels
  * that share local memory within a group). */
 xd_status xd_launch_groups(xd_context *ctx, xd_kernel_id k, size_t groups, size_t local, const xd_arg *args,

@@ -3,6 +3,7 @@
 #include "../cl/xd_math.h"
 
 #include "crossdev/hostmath.h"
+#include "internal.h"
 
 float xd_host_exp(float x) { return xd_exp(x); }
 float xd_host_log(float x) { return xd_log(x); }
@@ -23,4 +24,20 @@ void xd_host_init_normal(float *out, size_t n, uint64_t seed, uint64_t stream, d
 {
     float s = (float)stddev;
     for (size_t j = 0; j < n; ++j) out[j] = xd_normal(seed, stream, j) * s;
+}
+
+/* The self-test's loops (cl/probe.cl xd_probe_loops) in their order: adds
+ * and the fma chain over k ascending, and a*b + c unfused (this file is
+ * built with -ffp-contract=off). */
+void xd_host_probe_loops(const float *a, const float *b, float *out, size_t P, size_t K)
+{
+    for (size_t p = 0; p < P; ++p) {
+        const float *row = a + p * K;
+        float s = 0.0f, d = 0.0f;
+        for (size_t k = 0; k < K; ++k) s = s + row[k];
+        for (size_t k = 0; k < K; ++k) d = fmaf(row[k], b[k], d);
+        out[3 * p] = s;
+        out[3 * p + 1] = d;
+        out[3 * p + 2] = row[0] * b[0] + b[1];
+    }
 }

@@ -13,6 +13,7 @@
 typedef struct row {
     const char *match;   /* substring of the device id; "" = vendor/default row */
     const char *vendor;  /* substring of the vendor name; NULL = any */
+    int max_llvm;        /* > 0: only when the platform names LLVM <= this major version */
     xd_params p;
 } row;
 
@@ -22,6 +23,13 @@ typedef struct row {
  * 2-6x, 1024^3 2.3x), so fast mode uses them, built with contraction;
  * dense_ob/dense_nb 16 (sweep with XD_PARAMS: 1.5-2x over 4 at seed-cnn's
  * shapes, the whole 10-output layer from one load of each input).
+ * PoCL on LLVM 14 or older (PyPI's pocl-binary-distribution 3.0-rc2): vw 8.
+ * Its LLVM 14 backend aborts ("Do not know how to scalarize this operator's
+ * operand!") or crashes compiling 16-lane kernels for a CPU it knows
+ * without AVX-512 (Zen 4 as znver3), after minutes (docs/drivers.md).
+ * Intel's CPU runtime: the PoCL row's blocking, measured 5-7x the default
+ * row's training speed there (crossdev-bench); clblast 0: CLBlast's SGEMM
+ * is 10-40x slower than the vector kernels on it.
  * GPU vendor rows: one output per lane (vw 1), 128-wide work-groups,
  * CLBlast in fast mode, and dense forward from local-memory tiles
  * (dense_tiled: the vector-lane kernel's loads are 1 KiB apart across
@@ -31,11 +39,20 @@ typedef struct row {
  * the default row, so the cross-device bitwise tests compare two different
  * tunings and would fail if a tunable ever changed a summation order. */
 static const row k_table[] = {
-    {"pocl/", NULL, {64, 8, 16, 16, 16, 9, 0, 0, "pocl"}},
-    {"", "NVIDIA", {128, 4, 4, 4, 1, 4, 1, 1, "vendor NVIDIA"}},
-    {"", "Advanced Micro Devices", {128, 4, 4, 4, 1, 4, 1, 1, "vendor AMD"}},
-    {"", NULL, {64, 4, 4, 4, 1, 4, 1, 0, "default"}},
+    {"pocl/", NULL, 14, {64, 8, 16, 16, 8, 9, 0, 0, "pocl (LLVM <= 14)"}},
+    {"pocl/", NULL, 0, {64, 8, 16, 16, 16, 9, 0, 0, "pocl"}},
+    {"intel-opencl/", NULL, 0, {64, 8, 16, 16, 16, 9, 0, 0, "intel-opencl cpu"}},
+    {"", "NVIDIA", 0, {128, 4, 4, 4, 1, 4, 1, 1, "vendor NVIDIA"}},
+    {"", "Advanced Micro Devices", 0, {128, 4, 4, 4, 1, 4, 1, 1, "vendor AMD"}},
+    {"", NULL, 0, {64, 4, 4, 4, 1, 4, 1, 0, "default"}},
 };
+
+/* The LLVM major version a platform names ("... LLVM 15.0.6 ..."), 0 if none. */
+static int platform_llvm_major(const xd_device_info *d)
+{
+    const char *p = strstr(d->platform_version, "LLVM ");
+    return p ? atoi(p + 5) : 0;
+}
 
 xd_params xd_params_for(const xd_device_info *d)
 {
@@ -44,6 +61,10 @@ xd_params xd_params_for(const xd_device_info *d)
         if (r->match[0] && !strstr(d->id, r->match)) continue;
         if (!r->match[0] && r->vendor && !strstr(d->vendor, r->vendor) && !strstr(d->platform_vendor, r->vendor))
             continue;
+        if (r->max_llvm > 0) {
+            int llvm = platform_llvm_major(d);
+            if (llvm == 0 || llvm > r->max_llvm) continue;
+        }
         return r->p;
     }
     return k_table[sizeof k_table / sizeof k_table[0] - 1].p;

@@ -10,11 +10,6 @@
 
 #include "internal.h"
 
-struct xd_program {
-    xd_context *ctx;
-    cl_program program;
-};
-
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -92,7 +87,10 @@ xd_status xd_program_source(xd_context *ctx, char **out)
     size_t hlen = 0;
     snprintf(path, sizeof path, "%s/xd_math.h", dir);
     char *header = read_file(path, &hlen);
-    if (!header) return xd_fail(ctx, XD_IO, 0, "XD_KERNEL_DIR: cannot read %s", path);
+    if (!header) {
+        free(text);
+        return xd_fail(ctx, XD_IO, 0, "XD_KERNEL_DIR: cannot read %s", path);
+    }
     for (size_t i = 0; i < xd_embedded_source_count; ++i) {
         size_t n = 0;
         snprintf(path, sizeof path, "%s/%s", dir, xd_embedded_sources[i].name);

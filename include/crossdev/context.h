@@ -40,10 +40,20 @@ XD_API uint64_t xd_context_device_bytes_peak(const xd_context *ctx);
  * XD_OK, or XD_UNSUPPORTED with the missing capability in msg. */
 XD_API xd_status xd_device_check_reproducible(const xd_device_info *device, char *msg, size_t cap);
 
-/* Self-test: runs the reproducible math kernel on a fixed set of inputs and
- * compares every result bitwise with the host build.  XD_OK when all agree;
- * *mismatches (optional) gets the count. */
+/* Self-test (host/probe.c): runs the reproducible math and the loop shapes
+ * of the contract's reductions (sums, fma chains, vector lanes, a*b + c with
+ * contraction off) at several work-group sizes on fixed inputs, and compares
+ * every result bitwise with the host build.  XD_OK when all agree, else
+ * XD_SELF_TEST_FAILED with what the device does in xd_context_last_error();
+ * *mismatches (optional) gets the count.  xd_context_create runs it in
+ * reproducible mode and refuses a device that fails. */
 XD_API xd_status xd_context_probe(xd_context *ctx, size_t *mismatches);
+
+/* The same self-test on a separate build of crossdev's kernels with the
+ * context's options plus extra_options: shows what the probe catches
+ * (tests plant a reordering kernel with -DXD_PROBE_PLANT_REASSOC, or drop
+ * the loop pragmas with -DXD_UNORDERED_LOOPS; -cl-fast-relaxed-math). */
+XD_API xd_status xd_context_probe_options(xd_context *ctx, const char *extra_options, size_t *mismatches);
 
 /* Builds arbitrary OpenCL C with the context's mode options (used to test
  * build-failure handling, and by users adding kernels).  On failure the

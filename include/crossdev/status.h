@@ -27,7 +27,8 @@ extern "C" {
     X(FORMAT, "malformed file")                                              \
     X(MISMATCH, "traces are not comparable")                                 \
     X(NOT_FINITE, "non-finite value in training")                            \
-    X(INTERRUPTED, "interrupted")
+    X(INTERRUPTED, "interrupted")                                            \
+    X(SELF_TEST_FAILED, "device failed the reproducibility self-test")
 
 typedef enum xd_status {
 #define XD_STATUS_ENUM_(name, msg) XD_##name,
