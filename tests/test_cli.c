@@ -69,7 +69,6 @@ int main(int argc, char **argv)
             xdt_check(&t, !id || !other || strcmp(id, other) != 0, "duplicate id %s", id ? id : "");
         }
     }
-    json_decref(root);
 
     rc = run(NULL, "list", out, sizeof out);
     xdt_check(&t, rc == 0 && strstr(out, "device(s)"), "list table: %s", out);
@@ -77,6 +76,32 @@ int main(int argc, char **argv)
         xdt_check(&t, strstr(out, "pocl/pthread") && strstr(out, "pocl/basic") && strstr(out, "oclgrind/"),
                   "table lists PoCL pthread, PoCL basic and Oclgrind");
     }
+    if (XD_EXPECT_MIN_DEVICES >= 4)
+        xdt_check(&t, strstr(out, "intel-opencl/") != NULL, "table lists Intel's OpenCL CPU runtime (tools/setup)");
+
+    /* list --probe: every device's self-test in its own process.  One that
+     * crashes (XD_FAULT=abort:ID) costs only its row: the others are listed
+     * with their results, and the exit status says a device failed. */
+    rc = run(NULL, "list --probe", out, sizeof out);
+    xdt_check(&t, rc == 0 && strstr(out, "pass") && !strstr(out, "FAIL") && !strstr(out, "crashed"),
+              "list --probe passes on every device: %d %s", rc, out);
+    if (n >= 2) {
+        const char *victim = json_string_value(json_object_get(json_array_get(devs, 0), "id"));
+        char env[512], line[512];
+        snprintf(env, sizeof env, "XD_FAULT='abort:%s'", victim ? victim : "?");
+        rc = run(env, "list --probe", out, sizeof out);
+        size_t rows = 0;
+        for (const char *p = out; (p = strstr(p, " pass\n")) != NULL; ++p) ++rows;
+        snprintf(line, sizeof line, "%s: the driver crashed during the self-test (signal 6)", victim ? victim : "?");
+        xdt_check(&t, rc == 1 && strstr(out, "crashed") && strstr(out, line) && rows == n - 1,
+                  "a crashing self-test costs one row (%zu of %zu others pass), exit %d: %s", rows, n - 1, rc, out);
+        rc = run("XD_PROBE_PLANT=reassoc", "list --probe", out, sizeof out);
+        xdt_check(&t, rc == 1 && strstr(out, "FAIL") && strstr(out, "reorders floating-point additions") &&
+                          !strstr(out, " pass\n"),
+                  "a reordering compiler FAILs the probe on every device: %d %s", rc, out);
+    }
+    json_decref(root);
+
     rc = run(NULL, "--version", out, sizeof out);
     xdt_check(&t, rc == 0 && strstr(out, xd_version_string()), "--version: %s", out);
     rc = run(NULL, "--help", out, sizeof out);

@@ -83,7 +83,123 @@ static void human_bytes(uint64_t b, char *out, size_t cap)
     else snprintf(out, cap, "%.0f KiB", (double)b / 1024);
 }
 
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Test hook (docs/compare.md): XD_FAULT=abort:SUBSTR|hang:SUBSTR|exit:SUBSTR
+ * makes a run or self-test on a device whose id contains SUBSTR crash, hang
+ * or fail (returns 1 for "exit": the caller fails). */
+static int injected_fault(const xd_device_info *dev)
+{
+    const char *fault = getenv("XD_FAULT");
+    const char *colon = fault ? strchr(fault, ':') : NULL;
+    if (!colon || !strstr(dev->id, colon + 1)) return 0;
+    if (strncmp(fault, "abort:", 6) == 0) abort();
+    if (strncmp(fault, "hang:", 5) == 0)
+        for (;;) pause();
+    if (strncmp(fault, "exit:", 5) != 0) return 0;
+    fprintf(stderr, "%s: injected failure on %s (XD_FAULT)\n", prog, dev->id);
+    return 1;
+}
+
 /* ---- list ---------------------------------------------------------------------- */
+/* The internal subcommand behind `list --probe`: creates a reproducible-mode
+ * context on device P:D (which runs the self-test) and prints one line,
+ * "pass" or "<STATUS> <message>".  Output is flushed before the context is
+ * destroyed: a driver that aborts at teardown cannot lose the result. */
+static int cmd_probe_one(int argc, char **argv)
+{
+    if (argc != 2) return EXIT_USAGE;
+    xd_device_list *list = load_devices();
+    if (!list) return EXIT_USAGE;
+    size_t n = xd_device_list_count(list), *idx = calloc(n ? n : 1, sizeof *idx), cnt = 0;
+    char err[2048];
+    int rc = EXIT_USAGE;
+    if (idx && xd_device_select(list, argv[1], idx, &cnt, err, sizeof err) == XD_OK && cnt == 1) {
+        rc = 0;
+        if (injected_fault(xd_device_list_get(list, idx[0]))) {
+            printf("XD_OPENCL injected failure (XD_FAULT)\n");
+        } else {
+            xd_context *ctx = NULL;
+            xd_status st = xd_context_create(xd_device_list_get(list, idx[0]), XD_MODE_REPRODUCIBLE, &ctx);
+            if (st == XD_OK) printf("pass\n");
+            else printf("%s %s\n", xd_status_name(st), xd_context_last_error(ctx));
+            fflush(stdout);
+            xd_context_destroy(ctx);
+        }
+    } else {
+        printf("XD_NO_DEVICE %s\n", err);
+    }
+    free(idx);
+    xd_device_list_destroy(list);
+    return rc;
+}
+
+/* Runs the self-test of device d in a child process (cmd_probe_one), so a
+ * driver that crashes or hangs costs only its own row.  Returns the column
+ * text; msg gets the reason of anything but a pass. */
+static const char *probe_isolated(const xd_device_info *d, int timeout_s, char *msg, size_t cap)
+{
+    char pd[32];
+    snprintf(pd, sizeof pd, "%u:%u", d->platform_index, d->device_index);
+    msg[0] = '\0';
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(msg, cap, "pipe: %s", strerror(errno));
+        return "error";
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        char *const args[] = {(char *)prog, "__probe", pd, NULL};
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        snprintf(msg, cap, "fork: %s", strerror(errno));
+        return "error";
+    }
+    char line[2048] = "";
+    size_t len = 0;
+    int status = 0, timed_out = 0;
+    double deadline = wall() + timeout_s;
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    for (;;) {
+        ssize_t r = read(fds[0], line + len, sizeof line - 1 - len);
+        if (r > 0) len += (size_t)r;
+        if (r == 0) break; /* the child closed its end */
+        if (wall() > deadline) {
+            kill(pid, SIGKILL);
+            timed_out = 1;
+            break;
+        }
+        if (r < 0) nanosleep(&(struct timespec){0, 20000000L}, NULL);
+    }
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    line[len] = '\0';
+    line[strcspn(line, "\n")] = '\0';
+    if (strcmp(line, "pass") == 0) return "pass";
+    if (timed_out) snprintf(msg, cap, "%s: the self-test did not finish within %d s", d->id, timeout_s);
+    else if (!line[0] && WIFSIGNALED(status))
+        snprintf(msg, cap, "%s: the driver crashed during the self-test (signal %d)", d->id, WTERMSIG(status));
+    else if (!line[0]) snprintf(msg, cap, "%s: the self-test exited with status %d", d->id, WEXITSTATUS(status));
+    else snprintf(msg, cap, "%s", strchr(line, ' ') ? strchr(line, ' ') + 1 : line);
+    if (timed_out) return "timeout";
+    if (!line[0]) return "crashed";
+    if (strncmp(line, "XD_SELF_TEST_FAILED ", 20) == 0) return "FAIL";
+    if (strncmp(line, "XD_UNSUPPORTED ", 15) == 0) return "refused";
+    return "error";
+}
+
 static int cmd_list(int argc, char **argv)
 {
     int json = 0, ids = 0, probe = 0;
@@ -103,7 +219,11 @@ static int cmd_list(int argc, char **argv)
             printf("usage: %s list [--json | --ids] [--probe]\n"
                    "  --json   one JSON document: {\"devices\": [...]} with every property\n"
                    "  --ids    one device id per line (for scripts)\n"
-                   "  --probe  also run the reproducible-math self-test on each device\n",
+                   "  --probe  also run the self-test on each device, each in its own process: the\n"
+                   "           reproducible math and the loop shapes of the kernels, compared bitwise\n"
+                   "           with the host (pass; FAIL: the compiler changes the arithmetic, the device\n"
+                   "           is refused; refused: a missing capability; crashed/timeout/error)\n"
+                   "exit status: 0, or 1 when --probe found a device that FAILs, crashed or hung\n",
                    prog);
             return 0;
         default:
@@ -130,13 +250,9 @@ static int cmd_list(int argc, char **argv)
     const char **probe_result = calloc(n, sizeof *probe_result);
     if (probe && probe_result) {
         for (size_t i = 0; i < n; ++i) {
-            xd_context *ctx = NULL;
-            size_t bad = 0;
-            xd_status st = xd_context_create(xd_device_list_get(list, i), XD_MODE_REPRODUCIBLE, &ctx);
-            if (st == XD_OK) st = xd_context_probe(ctx, &bad);
-            probe_result[i] = st == XD_OK ? "pass" : st == XD_MISMATCH ? "FAIL" : "error";
-            if (st != XD_OK) fprintf(stderr, "%s: probe: %s\n", prog, xd_context_last_error(ctx));
-            xd_context_destroy(ctx);
+            char msg[2048];
+            probe_result[i] = probe_isolated(xd_device_list_get(list, i), 300, msg, sizeof msg);
+            if (msg[0]) fprintf(stderr, "%s: probe: %s\n", prog, msg);
         }
     }
     if (ids) {
@@ -181,9 +297,13 @@ static int cmd_list(int argc, char **argv)
             printf("  %u: %s — %s\n", d->platform_index, d->platform_name, d->platform_version);
         }
     }
+    int rc = 0;
+    for (size_t i = 0; probe && probe_result && i < n; ++i)
+        if (strcmp(probe_result[i], "pass") != 0 && strcmp(probe_result[i], "refused") != 0) rc = 1;
     free(probe_result);
+    fflush(stdout); /* before any driver's teardown */
     xd_device_list_destroy(list);
-    return 0;
+    return rc;
 }
 
 
@@ -424,21 +544,7 @@ static int cmd_run(int argc, char **argv)
     xd_device_list *list = load_devices();
     const xd_device_info *dev = list ? pick_one(list, sel) : NULL;
     if (!dev) goto out;
-    /* Test hook (docs/compare.md): XD_FAULT=abort:SUBSTR|hang:SUBSTR|exit:SUBSTR
-     * makes the run on a device whose id contains SUBSTR crash, hang or fail. */
-    const char *fault = getenv("XD_FAULT");
-    if (fault) {
-        const char *colon = strchr(fault, ':');
-        if (colon && strstr(dev->id, colon + 1)) {
-            if (strncmp(fault, "abort:", 6) == 0) abort();
-            if (strncmp(fault, "hang:", 5) == 0)
-                for (;;) pause();
-            if (strncmp(fault, "exit:", 5) == 0) {
-                fprintf(stderr, "%s: injected failure on %s (XD_FAULT)\n", prog, dev->id);
-                goto out;
-            }
-        }
-    }
+    if (injected_fault(dev)) goto out;
     data = load_data(data_dir, synthetic, cfg.seed, quiet);
     if (!data) goto out;
     xd_status st = xd_context_create(dev, mode, &ctx);
@@ -589,13 +695,6 @@ typedef struct child {
     double start;
     size_t run;
 } child;
-
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The last non-empty lines of a child's log, on one line. */
 static void tail_of(const char *path, char *out, size_t cap)
@@ -944,6 +1043,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "__probe") == 0) return cmd_probe_one(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "diff") == 0) return cmd_diff(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
