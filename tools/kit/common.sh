@@ -28,6 +28,8 @@ stage_field() { # stage_field NAME COLUMN(1-based, 5 = the title to the end)
 stage_names() { awk '{ print $2 }' <<<"$XD_KIT_STAGES"; }
 
 now() { date +%s; }
+older() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$1" ]; } # older A B: A < B
+glibc_version() { getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }'; }
 
 # State shared between stages: one small file per key under $D/state.
 state_set() { printf '%s\n' "$2" >"$D/state/$1.tmp" && mv -f "$D/state/$1.tmp" "$D/state/$1"; }

@@ -66,10 +66,10 @@ stage_env() {
 env_machine() {
   local need have
   need=$(sed -n 's/^glibc_min=//p' "$KIT/MANIFEST.txt")
-  have=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')
+  have=$(glibc_version)
   md "- machine: $(uname -srm), $(nproc) cores, $(awk '/^model name/ { sub(/^[^:]*: /, ""); print; exit }' /proc/cpuinfo)" \
      "- glibc: ${have:-unknown} (the kit needs ${need:-?} or newer)"
-  if [ -n "$need" ] && [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n 1)" != "$need" ]; then
+  if [ -n "$need" ] && [ -n "$have" ] && older "$have" "$need"; then
     problem "this machine's glibc $have is older than the $need the kit's programs were built against"
   fi
 }
@@ -114,10 +114,10 @@ env_gcc_runtime() {
   sys=$(find_lib libstdc++.so.6 | grep -v "^$KIT/" | head -n 1)
   sysv=${sys:+$(basename "$(readlink -f "$sys")")}
   need=$(sed -n 's/^glibc_min_gcc_runtime=//p' "$KIT/MANIFEST.txt")
-  have=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')
-  if [ -n "$sysv" ] && [ -n "$kitv" ] && [ "$(printf '%s\n%s\n' "$kitv" "$sysv" | sort -V | tail -n 1)" != "$kitv" ]; then
+  have=$(glibc_version)
+  if [ -n "$sysv" ] && [ -n "$kitv" ] && older "$kitv" "$sysv"; then
     why="newer than the kit's $kitv"
-  elif [ -n "$sysv" ] && [ -n "$need" ] && [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n 1)" != "$need" ]; then
+  elif [ -n "$sysv" ] && [ -n "$need" ] && [ -n "$have" ] && older "$have" "$need"; then
     why="the kit's $kitv needs glibc $need, this machine has $have"
   fi
   if [ -n "$why" ]; then
@@ -126,7 +126,7 @@ env_gcc_runtime() {
   else
     state_set gcc-runtime kit
     md "- GCC runtime: the kit's ${kitv:-?} (the machine's: ${sysv:-none})"
-    if [ -n "$need" ] && [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n 1)" != "$need" ]; then
+    if [ -n "$need" ] && [ -n "$have" ] && older "$have" "$need"; then
       problem "the kit's $kitv needs glibc $need, this machine has $have and no libstdc++ of its own"
     fi
   fi
@@ -178,8 +178,7 @@ env_loader() {
   rm -rf "$dir/ld" && mkdir -p "$dir/ld"
   run_logged 60 "$dir/list.txt" env LD_DEBUG=scopes LD_DEBUG_OUTPUT="$dir/ld/scopes" "$CLI" list
   rc=$?
-  run_logged 60 "$dir/ids.log" "$CLI" list --ids
-  grep -E '^[^ ]+/[^ ]+$' "$dir/ids.log" >"$dir/ids.txt"
+  awk '/^[0-9]+:[0-9]+ / { print $2 }' "$dir/list.txt" >"$dir/ids.txt"
   md "" "OpenCL through the kit's loader (\`crossdev-compare list\`, exit $rc):"
   md_file "$dir/list.txt"
   grep -q . "$dir/ids.txt" || problem "no OpenCL device from the kit's loader (vendors folder: $D/vendors)"
