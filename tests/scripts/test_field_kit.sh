@@ -134,8 +134,9 @@ check "discovery: the summary says it was found without an .icd" \
 check "discovery: its devices probed (stage 2 PASS)" bash -c 'row 2 "$1" | grep -qF "**PASS**"' _ "$WORK/d"
 check "discovery: stages 3-6 not selected" bash -c '[ "$(grep -cE "^\| [3-6] \|.*NOT RUN.*not selected" "$1/SUMMARY.md")" = 4 ]' _ "$WORK/d"
 
-# ---- a planted divergence fails stage 4 -----------------------------------------------
-expect_exit 1 "check --plant-divergence fails" bare "$WORK/icd" "$KIT/check" --quick --stages probe,train \
+# ---- a planted divergence fails stage 4 ---------------------------------------------------
+# (stage 4 alone: it chooses the device itself when stage 2 did not run)
+expect_exit 1 "check --plant-divergence fails" bare "$WORK/icd" "$KIT/check" --quick --stages train \
   --plant-divergence --device pthread --out "$WORK/p"
 check "planted: stage 4 FAIL naming the first step and op" \
   bash -c 'row 4 "$1" | grep -F "**FAIL**" | grep -qE "first divergence: step [0-9]+, [^,]+, first op: [a-z0-9_.]+"' _ "$WORK/p"

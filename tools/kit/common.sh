@@ -28,6 +28,7 @@ stage_field() { # stage_field NAME COLUMN(1-based, 5 = the title to the end)
 stage_names() { awk '{ print $2 }' <<<"$XD_KIT_STAGES"; }
 
 now() { date +%s; }
+manifest() { sed -n "s/^$1=//p" "$KIT/MANIFEST.txt"; } # manifest KEY: the kit's record (tools/field-kit)
 older() { [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$1" ]; } # older A B: A < B
 glibc_version() { getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }'; }
 

@@ -36,7 +36,13 @@ md_file() { # md_file FILE [LINES]
   if [ -n "${2:-}" ]; then tail -n "$2" "$1" >>"$D/stages/$STAGE.md"; else cat "$1" >>"$D/stages/$STAGE.md"; fi
   md '```'
 }
-need_device() { # the device under test, chosen by stage 2; the stage ends NOT RUN without one
+need_device() { # the device under test, chosen by stage 2 (here when it did not run); NOT RUN without one
+  if ! state_get device-why >/dev/null; then
+    run_logged "$(stage_left)" "$D/devices-$STAGE.json" "$CLI" list --json
+    json_devices "$D/devices-$STAGE.json" >"$D/devices-$STAGE.tsv"
+    choose_device "$D/devices-$STAGE.tsv"
+    ((${#PROBLEMS[@]} == 0)) || { finish_stage ""; exit 0; }
+  fi
   DEV=$(state_get device-id) && [ -n "$DEV" ] && return 0
   md "Not run: no device under test (stage 2 chooses it: $(state_get device-why || echo 'it did not run'))."
   stage_set "$STAGE" "NOT RUN" "no device under test"
@@ -65,7 +71,7 @@ stage_env() {
 
 env_machine() {
   local need have
-  need=$(sed -n 's/^glibc_min=//p' "$KIT/MANIFEST.txt")
+  need=$(manifest glibc_min)
   have=$(glibc_version)
   md "- machine: $(uname -srm), $(nproc) cores, $(awk '/^model name/ { sub(/^[^:]*: /, ""); print; exit }' /proc/cpuinfo)" \
      "- glibc: ${have:-unknown} (the kit needs ${need:-?} or newer)"
@@ -113,7 +119,7 @@ env_gcc_runtime() {
   kitv=$(cat "$KIT/lib/gcc/VERSION" 2>/dev/null)
   sys=$(find_lib libstdc++.so.6 | grep -v "^$KIT/" | head -n 1)
   sysv=${sys:+$(basename "$(readlink -f "$sys")")}
-  need=$(sed -n 's/^glibc_min_gcc_runtime=//p' "$KIT/MANIFEST.txt")
+  need=$(manifest glibc_min_gcc_runtime)
   have=$(glibc_version)
   if [ -n "$sysv" ] && [ -n "$kitv" ] && older "$kitv" "$sysv"; then
     why="newer than the kit's $kitv"
@@ -348,7 +354,7 @@ train_args() { # train_args: the shared settings, one per line in reference/run-
 train() { # train MODE STEPS OUT LOG
   local -a a
   mapfile -t a < <(train_args)
-  run_logged "$(stage_left)" "$4" "$CLI" run --device "$DEV" --data "$KIT/data/fashion-mnist-10k" "${a[@]}" \
+  run_logged "$(stage_left)" "$4" "$CLI" run --device "$DEV" --data "$KIT/$(manifest data_dir)" "${a[@]}" \
     --steps "$2" --mode "$1" --quiet --out "$3"
 }
 stage_train() {

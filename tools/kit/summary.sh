@@ -3,8 +3,6 @@
 # and after every stage, so whatever ends the run, the page says what
 # finished.  One table first (the one-page answer), then each stage's section.
 
-manifest() { sed -n "s/^$1=//p" "$KIT/MANIFEST.txt"; }
-
 summary_header() {
   local counts="" st
   counts=$(cat "$D"/stages/*.status 2>/dev/null | sort | uniq -c | awk '{ c = $1; $1 = ""; printf "%s%s %s", sep, c, substr($0, 2); sep = ", " }')
