@@ -5,8 +5,8 @@
 # archive into an empty folder and the built folder removed, so nothing can
 # point back into the build; then `check --quick` runs with an empty
 # environment but for LD_LIBRARY_PATH (the kit only), PATH (a folder of the
-# commands of Debian's essential packages, what any Linux base system has)
-# and OCL_ICD_VENDORS (a folder holding only PoCL's .icd, the one driver
+# commands of Debian's essential packages, what any Linux base system has,
+# and PoCL's linker) and OCL_ICD_VENDORS (a folder holding only PoCL's .icd, the one driver
 # allowed from /usr/lib).  Asserted:
 # - every stage of the kit's stage table is in SUMMARY.md with PASS, the
 #   reports and the details archive exist, and the GPU-vs-reference report
@@ -73,6 +73,9 @@ while read -r f; do ln -sf "$f" "$WORK/minbin/${f##*/}"; done < <(
   dpkg-query -W -f='${Package} ${Essential}\n' | awk '$2 == "yes" { print $1 }' | xargs dpkg-query -L 2>/dev/null |
     grep -E '^(/usr)?/s?bin/[^/]+$' | while read -r f; do [ -x "$f" ] && [ ! -d "$f" ] && echo "$f"; done)
 ln -sf "$(readlink -f "$(command -v awk)")" "$WORK/minbin/awk"
+# and the one program the CPU driver runs: PoCL links each kernel it
+# compiles with `ld` from PATH (docs/drivers.md)
+ln -sf "$(command -v ld)" "$WORK/minbin/ld"
 check "the minimal PATH lacks python3, cmake and clinfo" test ! -e "$WORK/minbin/python3" -a ! -e "$WORK/minbin/cmake" \
   -a ! -e "$WORK/minbin/clinfo"
 bare() { # bare VENDORS-DIR CMD...: the kit's environment and nothing else (interrupted() spells it out)

@@ -439,6 +439,10 @@ stage_bench() {
   local rows
   rows=$(awk '($1 == "reproducible" || $1 == "fast") && NF >= 6 && $2 ~ /^[0-9.]+$/' "$dir/bench.txt" | grep -c .)
   [ "$rows" -ge 2 ] || problem "tools/bench gave no training figures for both modes (exit $rc)"
+  # tools/bench prints "failed" where a fresh process's first step could not run
+  local failed
+  failed=$(grep -E ':[[:space:]]+failed$' "$dir/bench.txt" | sed 's/^ *//; s/:.*//' | paste -sd ',')
+  [ -z "$failed" ] || problem "tools/bench: a fresh process's first step failed ($failed)"
   local mode figures=()
   for mode in reproducible fast; do
     rm -rf "$dir/profile-$mode"
