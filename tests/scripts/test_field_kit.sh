@@ -22,6 +22,8 @@
 # - SIGINT and SIGTERM mid-run: exit 130/143, SUMMARY.md with the stages
 #   that finished, the interrupted one and the rest NOT RUN, nothing left
 #   running;
+# - with $OUT set (the device tool's folder): only SUMMARY.md and the
+#   details archive land there;
 # - bad input to tools/field-kit and check: exit 2 naming it, nothing written.
 # SKIP (77) where PoCL is not registered or the Fashion-MNIST files are
 # absent (tools/setup installs both).
@@ -136,6 +138,13 @@ check "discovery: the summary says it was found without an .icd" \
   bash -c 'grep -F "libnvidia-opencl.so.1" "$1" | grep -qF "no .icd registered"' _ "$WORK/d/SUMMARY.md"
 check "discovery: its devices probed (stage 2 PASS)" bash -c 'row 2 "$1" | grep -qF "**PASS**"' _ "$WORK/d"
 check "discovery: stages 3-6 not selected" bash -c '[ "$(grep -cE "^\| [3-6] \|.*NOT RUN.*not selected" "$1/SUMMARY.md")" = 4 ]' _ "$WORK/d"
+
+# ---- $OUT (the device tool's results folder): a few files, the details archived ------------
+mkdir -p "$WORK/o"
+expect_exit 0 "check with OUT set" bare "$WORK/icd" env OUT="$WORK/o" "$KIT/check" --quick --stages env
+check "OUT: SUMMARY.md and details.tar.gz only, no details folder ($(ls "$WORK/o" | paste -sd ' '))" \
+  test "$(ls "$WORK/o" | paste -sd ' ')" = "SUMMARY.md details.tar.gz"
+check "OUT: the archive holds stage 1's record" bash -c 'tar -tzf "$1" | grep -qx "./env/libraries.tsv"' _ "$WORK/o/details.tar.gz"
 
 # ---- a planted divergence fails stage 4 ---------------------------------------------------
 # (stage 4 alone: it chooses the device itself when stage 2 did not run)
