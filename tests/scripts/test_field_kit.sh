@@ -184,8 +184,10 @@ interrupted TERM 143
 
 # ---- bad input --------------------------------------------------------------------------
 mkdir -p "$WORK/exists"
-expect_exit 2 "tools/field-kit into an existing folder" "$SRC/tools/field-kit" --build "$BUILD" "$WORK/exists"
-check "... named" contains "$OUT" "$WORK/exists already exists"
+# (a relative OUT_DIR is the caller's, not the source tree's)
+expect_exit 2 "tools/field-kit into an existing folder" bash -c 'cd "$1" && "$2/tools/field-kit" --build "$3" exists' \
+  _ "$WORK" "$SRC" "$BUILD"
+check "... named, relative to the caller's folder" contains "$OUT" "$WORK/exists already exists"
 expect_exit 2 "tools/field-kit --frob" "$SRC/tools/field-kit" --frob "$WORK/k2"
 check "... named, nothing written" bash -c 'grep -qF -- "--frob" <<<"$1" && ! ls -d "$2"* 2>/dev/null | grep -q .' _ "$OUT" "$WORK/k2"
 expect_exit 2 "check --steps beyond the reference" bare "$WORK/icd" "$KIT/check" --steps 100000 --out "$WORK/b1"
