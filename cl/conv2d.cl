@@ -11,7 +11,7 @@
  *  bwd bias     db[o]         = sum over n ascending of the add chain over (oh, ow) */
 #include "xd_math.h"
 
-/* Output channels per work-item: a tunable (-D from host/params.c); it
+/* Output channels per work-item: a tunable (-D from host/core/params.c); it
  * decides which work-item computes an output, never the order of its sum. */
 #ifndef XD_CONV_OB
 #define XD_CONV_OB 4

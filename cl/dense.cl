@@ -11,7 +11,7 @@
 
 #define XD_KCHUNK 256
 /* Outputs (OB), samples (NB) and vector lanes (XD_VW, cl/xd_math.h) per
- * work-item: tunables (-D from host/params.c); they decide which work-item
+ * work-item: tunables (-D from host/core/params.c); they decide which work-item
  * and lane computes an output, never the order of its sum. */
 #ifndef XD_DENSE_OB
 #define XD_DENSE_OB 4

@@ -1,4 +1,4 @@
-/* Fast mode only (host/conv2d.c, host/dense.c): the data movement around
+/* Fast mode only (host/ops/conv2d.c, host/ops/dense.c): the data movement around
  * CLBlast's SGEMM.  None of these kernels is used in reproducible mode.
  *
  * col layout for a chunk of NB samples starting at n0, P = OH*OW:

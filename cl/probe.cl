@@ -1,4 +1,4 @@
-/* The self-test (host/probe.c): kernels whose results the host computes in
+/* The self-test (host/core/probe.c): kernels whose results the host computes in
  * the same order and compares bitwise.  A device whose compiler changes the
  * arithmetic, or whose builtins differ from the rules of xd_math.h, fails it
  * and is refused in reproducible mode. */

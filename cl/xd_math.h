@@ -62,7 +62,7 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
 #endif
 
 /* ---- explicit vectors (device only) ---------------------------------------
- * XD_VW (1, 2, 4, 8 or 16) is a tunable from host/params.c: the hot kernels
+ * XD_VW (1, 2, 4, 8 or 16) is a tunable from host/core/params.c: the hot kernels
  * give each work-item XD_VW neighbouring outputs as the lanes of one vector.
  * Lanes never mix, and a vector fma is lane-wise the scalar fma, so the width
  * decides which instruction computes an output, never its bits.  CPU

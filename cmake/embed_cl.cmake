@@ -28,7 +28,7 @@ foreach(src IN LISTS SOURCES)
   string(APPEND table "    {\"${name}\", src_${i}, ${size}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-# Same tag and members as in host/internal.h: a compatible type (C11 6.2.7).
+# Same tag and members as in host/core/core.h: a compatible type (C11 6.2.7).
 string(APPEND body "\ntypedef struct xd_embedded_source { const char *name; const unsigned char *data; size_t size; } xd_embedded_source;\n")
 string(APPEND body "extern const xd_embedded_source xd_embedded_sources[];\nextern const size_t xd_embedded_source_count;\n")
 string(APPEND body "const xd_embedded_source xd_embedded_sources[] = {\n${table}};\n")

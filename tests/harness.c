@@ -29,9 +29,9 @@ int xdt_init(xdt *t, const char *name, int argc, char **argv)
         fprintf(stderr, "%s: --device ID is required\n", name);
         return 2;
     }
-    char err[512] = "";
-    if (xd_device_list_create(&t->list, err, sizeof err) != XD_OK) {
-        fprintf(stderr, "%s: %s\n", name, err);
+    xd_error err;
+    if (xd_device_list_create(&t->list, &err) != XD_OK) {
+        fprintf(stderr, "%s: %s\n", name, err.message);
         return 1;
     }
     for (size_t i = 0; i < xd_device_list_count(t->list); ++i)

@@ -221,9 +221,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "test_bitwise: bad --slow-regex '%s'\n", slow_re);
         return 2;
     }
-    char err[512] = "";
-    if (xd_device_list_create(&T.list, err, sizeof err) != XD_OK) {
-        fprintf(stderr, "test_bitwise: %s\n", err);
+    xd_error err;
+    if (xd_device_list_create(&T.list, &err) != XD_OK) {
+        fprintf(stderr, "test_bitwise: %s\n", err.message);
         if (have_re) regfree(&re);
         return 1;
     }

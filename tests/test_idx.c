@@ -1,4 +1,4 @@
-/* Tests for the IDX reader (host/idx.c).  Standalone: prints "FAIL: ..." per
+/* Tests for the IDX reader (host/io/idx.c).  Standalone: prints "FAIL: ..." per
  * failed check and exits non-zero if any failed. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -14,7 +14,7 @@
 
 static xdt T = {.name = "test_idx"}; /* no device: the harness's counters and report */
 static char dir[64];
-static char errbuf[512];
+static xd_error errobj;
 
 static void check(int ok, const char *what) { xdt_check(&T, ok, "%s", what); }
 
@@ -61,11 +61,11 @@ static void expect_reject(const unsigned char *buf, size_t len, const char *need
 {
     char what[1024];
     xd_idx_array a;
-    errbuf[0] = '\0';
-    xd_status st = xd_idx_parse(buf, len, "t.idx", &a, errbuf, sizeof errbuf);
+    xd_error_clear(&errobj);
+    xd_status st = xd_idx_parse(buf, len, "t.idx", &a, &errobj);
     snprintf(what, sizeof what, "reject %s: got %s \"%s\", want XD_FORMAT with \"t.idx: ...%s\"",
-             label, xd_status_name(st), errbuf, needle);
-    check(st == XD_FORMAT && strncmp(errbuf, "t.idx: ", 7) == 0 && strstr(errbuf, needle) &&
+             label, xd_status_name(st), errobj.message, needle);
+    check(st == XD_FORMAT && strncmp(errobj.message, "t.idx: ", 7) == 0 && strstr(errobj.message, needle) &&
               a.data == NULL && a.count == 0 && a.ndim == 0,
           what);
     xd_idx_free(&a);
@@ -88,12 +88,12 @@ static void test_valid(void)
         char what[1024], path[128];
         xd_idx_array a;
 
-        xd_status st = xd_idx_parse(buf, n, "t.idx", &a, errbuf, sizeof errbuf);
+        xd_status st = xd_idx_parse(buf, n, "t.idx", &a, &errobj);
         int ok = st == XD_OK && a.ndim == cases[c].ndim && a.count == cases[c].count &&
                  memcmp(a.data, buf + hdr, a.count) == 0;
         for (int i = 0; ok && i < a.ndim; i++)
             ok = a.dims[i] == cases[c].dims[i];
-        snprintf(what, sizeof what, "parse %s (%s)", cases[c].label, errbuf);
+        snprintf(what, sizeof what, "parse %s (%s)", cases[c].label, errobj.message);
         check(ok, what);
         xd_idx_free(&a);
         check(a.data == NULL && a.count == 0, "xd_idx_free zeroes the struct");
@@ -101,11 +101,11 @@ static void test_valid(void)
         for (int gz = 0; gz < 2; gz++) {
             snprintf(path, sizeof path, "%s/valid%d%s", dir, c, gz ? ".gz" : "");
             write_file(path, buf, n, gz);
-            st = xd_idx_read(path, &a, errbuf, sizeof errbuf);
+            st = xd_idx_read(path, &a, &errobj);
             ok = st == XD_OK && a.ndim == cases[c].ndim && a.count == cases[c].count &&
                  memcmp(a.data, buf + hdr, a.count) == 0 && a.dims[0] == cases[c].dims[0];
             snprintf(what, sizeof what, "read %s %s file (%s)", cases[c].label,
-                     gz ? "gzip" : "plain", errbuf);
+                     gz ? "gzip" : "plain", errobj.message);
             check(ok, what);
             xd_idx_free(&a);
             unlink(path);
@@ -116,7 +116,7 @@ static void test_valid(void)
     const uint32_t dz[2] = {0, 28};
     size_t n = make_idx(buf, 2, dz, 0);
     xd_idx_array a;
-    check(xd_idx_parse(buf, n, "t.idx", &a, NULL, 0) == XD_OK && a.count == 0 && a.data != NULL,
+    check(xd_idx_parse(buf, n, "t.idx", &a, NULL) == XD_OK && a.count == 0 && a.data != NULL,
           "empty IDX accepted");
     xd_idx_free(&a);
 }
@@ -158,8 +158,8 @@ static void test_rejections(void)
     expect_reject(buf, n, "truncated", "exactly 2^31 elements without data");
 
     xd_idx_array a;
-    check(xd_idx_parse(buf, 2, "t", &a, NULL, 0) == XD_FORMAT, "reject with err == NULL");
-    check(xd_idx_parse(NULL, 2, "t", &a, NULL, 0) == XD_INVALID_ARGUMENT,
+    check(xd_idx_parse(buf, 2, "t", &a, NULL) == XD_FORMAT, "reject with err == NULL");
+    check(xd_idx_parse(NULL, 2, "t", &a, NULL) == XD_INVALID_ARGUMENT,
           "NULL buffer is an invalid argument");
     xd_idx_free(NULL);
     check(1, "xd_idx_free(NULL)");
@@ -200,16 +200,16 @@ static void test_gzip_errors(void)
         gz[i] ^= 0x55;
     write_file(path, gz, len, 0);
     xd_idx_array a;
-    xd_status st = xd_idx_read(path, &a, errbuf, sizeof errbuf);
-    snprintf(what, sizeof what, "corrupted gzip: got %s \"%s\"", xd_status_name(st), errbuf);
-    check(st == XD_FORMAT && strncmp(errbuf, prefix, strlen(prefix)) == 0 && a.data == NULL,
+    xd_status st = xd_idx_read(path, &a, &errobj);
+    snprintf(what, sizeof what, "corrupted gzip: got %s \"%s\"", xd_status_name(st), errobj.message);
+    check(st == XD_FORMAT && strncmp(errobj.message, prefix, strlen(prefix)) == 0 && a.data == NULL,
           what);
 
     /* A gzip stream cut short. */
     write_file(path, gz, len / 2, 0);
-    st = xd_idx_read(path, &a, errbuf, sizeof errbuf);
-    snprintf(what, sizeof what, "truncated gzip: got %s \"%s\"", xd_status_name(st), errbuf);
-    check(st == XD_FORMAT && strncmp(errbuf, prefix, strlen(prefix)) == 0 && a.data == NULL,
+    st = xd_idx_read(path, &a, &errobj);
+    snprintf(what, sizeof what, "truncated gzip: got %s \"%s\"", xd_status_name(st), errobj.message);
+    check(st == XD_FORMAT && strncmp(errobj.message, prefix, strlen(prefix)) == 0 && a.data == NULL,
           what);
     free(gz);
     unlink(path);
@@ -217,16 +217,16 @@ static void test_gzip_errors(void)
     /* A plain file with a bad body is reported as a format error too. */
     snprintf(path, sizeof path, "%s/short.idx", dir);
     write_file(path, buf, n - 1, 0);
-    st = xd_idx_read(path, &a, errbuf, sizeof errbuf);
-    check(st == XD_FORMAT && strstr(errbuf, "truncated"), "truncated plain file");
+    st = xd_idx_read(path, &a, &errobj);
+    check(st == XD_FORMAT && strstr(errobj.message, "truncated"), "truncated plain file");
     unlink(path);
 
     snprintf(path, sizeof path, "%s/absent.gz", dir);
-    st = xd_idx_read(path, &a, errbuf, sizeof errbuf);
-    snprintf(what, sizeof what, "missing file: got %s \"%s\"", xd_status_name(st), errbuf);
-    check(st == XD_IO && strstr(errbuf, "No such file or directory"), what);
-    st = xd_idx_read(dir, &a, errbuf, sizeof errbuf);
-    snprintf(what, sizeof what, "directory: got %s \"%s\"", xd_status_name(st), errbuf);
+    st = xd_idx_read(path, &a, &errobj);
+    snprintf(what, sizeof what, "missing file: got %s \"%s\"", xd_status_name(st), errobj.message);
+    check(st == XD_IO && strstr(errobj.message, "No such file or directory"), what);
+    st = xd_idx_read(dir, &a, &errobj);
+    snprintf(what, sizeof what, "directory: got %s \"%s\"", xd_status_name(st), errobj.message);
     check(st == XD_IO, what);
 }
 
@@ -238,9 +238,9 @@ static void test_fashion_mnist(void)
         return;
     }
     xd_idx_array a;
-    xd_status st = xd_idx_read(path, &a, errbuf, sizeof errbuf);
+    xd_status st = xd_idx_read(path, &a, &errobj);
     char what[1024];
-    snprintf(what, sizeof what, "read fashion-mnist t10k labels (%s)", errbuf);
+    snprintf(what, sizeof what, "read fashion-mnist t10k labels (%s)", errobj.message);
     check(st == XD_OK, what);
     int ok = st == XD_OK && a.ndim == 1 && a.dims[0] == 10000 && a.count == 10000;
     for (size_t i = 0; ok && i < a.count; i++)

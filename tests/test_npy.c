@@ -1,4 +1,4 @@
-/* Tests for the .npy reader/writer (host/npy.c).  Standalone: prints
+/* Tests for the .npy reader/writer (host/io/npy.c).  Standalone: prints
  * "FAIL: ..." per failed check and exits non-zero if any failed. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -68,7 +68,7 @@ static size_t make_npy(unsigned char *buf, size_t cap, const char *dict, size_t 
 }
 
 static char dir[64];
-static char errbuf[512];
+static xd_error errobj;
 
 static void path_in_dir(char *out, size_t cap, const char *file)
 {
@@ -98,13 +98,13 @@ static void round_trip(xd_dtype dtype, int ndim, const int64_t *shape, const cha
     const void *src = dtype == XD_DTYPE_F32 ? (const void *)f : (const void *)s;
     path_in_dir(path, sizeof path, "rt.npy");
 
-    xd_status st = xd_npy_write(path, dtype, ndim, shape, src, errbuf, sizeof errbuf);
-    snprintf(what, sizeof what, "round trip %s: write (%s)", label, errbuf);
+    xd_status st = xd_npy_write(path, dtype, ndim, shape, src, &errobj);
+    snprintf(what, sizeof what, "round trip %s: write (%s)", label, errobj.message);
     check(st == XD_OK, what);
 
     xd_npy_array a;
-    st = xd_npy_read(path, &a, errbuf, sizeof errbuf);
-    snprintf(what, sizeof what, "round trip %s: read (%s)", label, errbuf);
+    st = xd_npy_read(path, &a, &errobj);
+    snprintf(what, sizeof what, "round trip %s: read (%s)", label, errobj.message);
     check(st == XD_OK, what);
     int same = st == XD_OK && a.dtype == dtype && a.ndim == ndim && a.count == count &&
                a.data != NULL && memcmp(a.data, src, count * 4) == 0;
@@ -125,11 +125,11 @@ static void expect_reject(const void *buf, size_t len, const char *needle, const
 {
     char what[1024];
     xd_npy_array a;
-    errbuf[0] = '\0';
-    xd_status st = xd_npy_parse(buf, len, "t.npy", &a, errbuf, sizeof errbuf);
+    xd_error_clear(&errobj);
+    xd_status st = xd_npy_parse(buf, len, "t.npy", &a, &errobj);
     snprintf(what, sizeof what, "reject %s: got %s \"%s\", want XD_FORMAT with \"t.npy: ...%s\"",
-             label, xd_status_name(st), errbuf, needle);
-    check(st == XD_FORMAT && strncmp(errbuf, "t.npy: ", 7) == 0 && strstr(errbuf, needle) &&
+             label, xd_status_name(st), errobj.message, needle);
+    check(st == XD_FORMAT && strncmp(errobj.message, "t.npy: ", 7) == 0 && strstr(errobj.message, needle) &&
               a.data == NULL && a.count == 0 && a.ndim == 0,
           what);
     xd_npy_free(&a);
@@ -180,7 +180,7 @@ static void test_numpy_bytes(void)
     size_t wn = unhex(NUMPY_F32_2x3, want, sizeof want);
     const float f[6] = {0, 1, 2, 3, 4, 5};
     const int64_t shape[2] = {2, 3};
-    check(xd_npy_write(path, XD_DTYPE_F32, 2, shape, f, errbuf, sizeof errbuf) == XD_OK,
+    check(xd_npy_write(path, XD_DTYPE_F32, 2, shape, f, &errobj) == XD_OK,
           "write f32 (2, 3)");
     size_t gn = slurp(path, got, sizeof got);
     check(wn == 152 && gn == wn && memcmp(got, want, wn) == 0,
@@ -189,7 +189,7 @@ static void test_numpy_bytes(void)
 
     wn = unhex(NUMPY_I32_SCALAR, want, sizeof want);
     const int32_t v = -7;
-    check(xd_npy_write(path, XD_DTYPE_I32, 0, NULL, &v, errbuf, sizeof errbuf) == XD_OK,
+    check(xd_npy_write(path, XD_DTYPE_I32, 0, NULL, &v, &errobj) == XD_OK,
           "write i32 ()");
     gn = slurp(path, got, sizeof got);
     check(wn == 132 && gn == wn && memcmp(got, want, wn) == 0,
@@ -199,13 +199,13 @@ static void test_numpy_bytes(void)
     /* And reads numpy's files, including format 2.0 (4-byte header length). */
     xd_npy_array a;
     wn = unhex(NUMPY_V2_I32_3, want, sizeof want);
-    xd_status st = xd_npy_parse(want, wn, "v2.npy", &a, errbuf, sizeof errbuf);
+    xd_status st = xd_npy_parse(want, wn, "v2.npy", &a, &errobj);
     check(st == XD_OK && a.dtype == XD_DTYPE_I32 && a.ndim == 1 && a.shape[0] == 3 &&
               a.count == 3 && ((int32_t *)a.data)[2] == 2,
           "parse numpy format 2.0 file");
     xd_npy_free(&a);
     want[6] = 3; /* 3.0 has the same layout (UTF-8 header) */
-    st = xd_npy_parse(want, wn, "v3.npy", &a, errbuf, sizeof errbuf);
+    st = xd_npy_parse(want, wn, "v3.npy", &a, &errobj);
     check(st == XD_OK && a.count == 3, "parse format 3.0 file");
     xd_npy_free(&a);
 }
@@ -217,14 +217,14 @@ static void test_lenient_headers(void)
     /* Other key order, double quotes, no trailing comma, odd whitespace. */
     size_t n = make_npy(buf, sizeof buf,
                         " {\"shape\" :( 2 ,3 ) ,\t'fortran_order':False,'descr':\"<i4\"}  ", 24);
-    xd_status st = xd_npy_parse(buf, n, "t.npy", &a, errbuf, sizeof errbuf);
+    xd_status st = xd_npy_parse(buf, n, "t.npy", &a, &errobj);
     check(st == XD_OK && a.ndim == 2 && a.shape[0] == 2 && a.shape[1] == 3 && a.count == 6 &&
               a.dtype == XD_DTYPE_I32 && ((int32_t *)a.data)[1] == 0x07060504,
           "lenient header accepted, little-endian data decoded");
     xd_npy_free(&a);
     n = make_npy(buf, sizeof buf,
                  "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0, 5), }", 0);
-    st = xd_npy_parse(buf, n, "t.npy", &a, errbuf, sizeof errbuf);
+    st = xd_npy_parse(buf, n, "t.npy", &a, &errobj);
     check(st == XD_OK && a.count == 0 && a.data != NULL, "zero-size array accepted");
     xd_npy_free(&a);
 }
@@ -297,13 +297,17 @@ static void test_rejections(void)
 
     /* No message buffer, or a tiny one: still rejected, still terminated. */
     xd_npy_array a;
-    check(xd_npy_parse("junk", 4, "t", &a, NULL, 0) == XD_FORMAT, "reject with err == NULL");
-    char tiny[6];
-    memset(tiny, 'x', sizeof tiny);
-    check(xd_npy_parse("junk", 4, "t.npy", &a, tiny, sizeof tiny) == XD_FORMAT &&
-              strcmp(tiny, "t.npy") == 0,
-          "message truncated to errlen");
-    check(xd_npy_parse(NULL, 4, "t", &a, NULL, 0) == XD_INVALID_ARGUMENT,
+    check(xd_npy_parse("junk", 4, "t", &a, NULL) == XD_FORMAT, "reject with err == NULL");
+    /* A message longer than the error object holds is cut, and says so. */
+    char longname[XD_ERROR_MESSAGE_LEN + 64];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    xd_error e;
+    size_t len = 0;
+    check(xd_npy_parse("junk", 4, longname, &a, &e) == XD_FORMAT && e.status == XD_FORMAT &&
+              (len = strlen(e.message)) == XD_ERROR_MESSAGE_LEN - 1 && strcmp(e.message + len - 3, "...") == 0,
+          "a message too long for the error object ends in \"...\"");
+    check(xd_npy_parse(NULL, 4, "t", &a, NULL) == XD_INVALID_ARGUMENT,
           "NULL buffer is an invalid argument");
 }
 
@@ -314,21 +318,21 @@ static void test_write_failures(void)
     const int64_t shape[1] = {4};
 
     path_in_dir(path, sizeof path, "no/such/dir/x.npy");
-    errbuf[0] = '\0';
-    xd_status st = xd_npy_write(path, XD_DTYPE_F32, 1, shape, f, errbuf, sizeof errbuf);
+    xd_error_clear(&errobj);
+    xd_status st = xd_npy_write(path, XD_DTYPE_F32, 1, shape, f, &errobj);
     snprintf(what, sizeof what, "write into a missing directory: got %s \"%s\"",
-             xd_status_name(st), errbuf);
-    check(st == XD_IO && strncmp(errbuf, path, strlen(path)) == 0 &&
-              strstr(errbuf, "No such file or directory"),
+             xd_status_name(st), errobj.message);
+    check(st == XD_IO && strncmp(errobj.message, path, strlen(path)) == 0 &&
+              strstr(errobj.message, "No such file or directory"),
           what);
     check(!file_exists(path), "missing directory: nothing at path");
 
     const int64_t bad[1] = {-1};
-    check(xd_npy_write(path, XD_DTYPE_F32, 1, bad, f, NULL, 0) == XD_INVALID_ARGUMENT,
+    check(xd_npy_write(path, XD_DTYPE_F32, 1, bad, f, NULL) == XD_INVALID_ARGUMENT,
           "negative dim rejected by writer");
-    check(xd_npy_write(path, XD_DTYPE_F32, 9, shape, f, NULL, 0) == XD_INVALID_ARGUMENT,
+    check(xd_npy_write(path, XD_DTYPE_F32, 9, shape, f, NULL) == XD_INVALID_ARGUMENT,
           "ndim 9 rejected by writer");
-    check(xd_npy_write(path, (xd_dtype)7, 1, shape, f, NULL, 0) == XD_INVALID_ARGUMENT,
+    check(xd_npy_write(path, (xd_dtype)7, 1, shape, f, NULL) == XD_INVALID_ARGUMENT,
           "bad dtype rejected by writer");
 
     /* A short write (as on a full disk): cap the file size so write() fails
@@ -345,10 +349,10 @@ static void test_write_failures(void)
     lim.rlim_cur = 50000;
     void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
     if (setrlimit(RLIMIT_FSIZE, &lim) == 0) {
-        st = xd_npy_write(path, XD_DTYPE_F32, 1, bigshape, data, errbuf, sizeof errbuf);
+        st = xd_npy_write(path, XD_DTYPE_F32, 1, bigshape, data, &errobj);
         setrlimit(RLIMIT_FSIZE, &old);
-        snprintf(what, sizeof what, "short write: got %s \"%s\"", xd_status_name(st), errbuf);
-        check(st == XD_IO && strstr(errbuf, "write failed"), what);
+        snprintf(what, sizeof what, "short write: got %s \"%s\"", xd_status_name(st), errobj.message);
+        check(st == XD_IO && strstr(errobj.message, "write failed"), what);
         check(!file_exists(path), "short write: nothing at path");
         check(!file_exists(tmp), "short write: temporary removed");
     } else {
@@ -358,12 +362,12 @@ static void test_write_failures(void)
     free(data);
 
     /* Overwriting replaces the old file whole. */
-    check(xd_npy_write(path, XD_DTYPE_F32, 1, shape, f, NULL, 0) == XD_OK, "write old");
+    check(xd_npy_write(path, XD_DTYPE_F32, 1, shape, f, NULL) == XD_OK, "write old");
     const int32_t s[2] = {5, 6};
     const int64_t shape2[1] = {2};
-    check(xd_npy_write(path, XD_DTYPE_I32, 1, shape2, s, NULL, 0) == XD_OK, "overwrite");
+    check(xd_npy_write(path, XD_DTYPE_I32, 1, shape2, s, NULL) == XD_OK, "overwrite");
     xd_npy_array a;
-    st = xd_npy_read(path, &a, NULL, 0);
+    st = xd_npy_read(path, &a, NULL);
     check(st == XD_OK && a.dtype == XD_DTYPE_I32 && a.count == 2 &&
               ((int32_t *)a.data)[1] == 6 && !file_exists(tmp),
           "overwrite replaced the file, no temporary left");
@@ -376,19 +380,19 @@ static void test_read_errors(void)
     char path[128], what[1024];
     xd_npy_array a;
     path_in_dir(path, sizeof path, "absent.npy");
-    xd_status st = xd_npy_read(path, &a, errbuf, sizeof errbuf);
-    snprintf(what, sizeof what, "read missing file: got %s \"%s\"", xd_status_name(st), errbuf);
-    check(st == XD_IO && strstr(errbuf, "No such file or directory") && a.data == NULL, what);
-    st = xd_npy_read(dir, &a, errbuf, sizeof errbuf);
-    check(st == XD_IO && strstr(errbuf, "not a regular file"), "read a directory");
+    xd_status st = xd_npy_read(path, &a, &errobj);
+    snprintf(what, sizeof what, "read missing file: got %s \"%s\"", xd_status_name(st), errobj.message);
+    check(st == XD_IO && strstr(errobj.message, "No such file or directory") && a.data == NULL, what);
+    st = xd_npy_read(dir, &a, &errobj);
+    check(st == XD_IO && strstr(errobj.message, "not a regular file"), "read a directory");
 
     /* A malformed file is XD_FORMAT with the path in the message. */
     path_in_dir(path, sizeof path, "bad.npy");
     FILE *fp = fopen(path, "wb");
     fputs("not numpy", fp);
     fclose(fp);
-    st = xd_npy_read(path, &a, errbuf, sizeof errbuf);
-    check(st == XD_FORMAT && strncmp(errbuf, path, strlen(path)) == 0, "read malformed file");
+    st = xd_npy_read(path, &a, &errobj);
+    check(st == XD_FORMAT && strncmp(errobj.message, path, strlen(path)) == 0, "read malformed file");
     unlink(path);
     xd_npy_free(NULL);
     check(1, "xd_npy_free(NULL)");

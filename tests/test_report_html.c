@@ -1,4 +1,4 @@
-/* Tests for the HTML report (host/report_html.c) on a report built in memory
+/* Tests for the HTML report (host/compare/report_html.c) on a report built in memory
  * from fake traces: one identical pair, one diverged pair (guarantee broken,
  * NaN in places), one within tolerance, one failed run, a device id that
  * needs escaping.  Checks the page is self-contained and well-formed enough,
@@ -160,9 +160,10 @@ static int no_tmp_files(const char *dir)
 /* Writes r to path and runs the checks every page must pass. */
 static char *write_and_check(const xd_report *r, const char *path, const char *what)
 {
-    char err[512] = "", msg[700];
-    xd_status st = xd_report_write_html(r, path, err, sizeof err);
-    snprintf(msg, sizeof msg, "%s: xd_report_write_html returns XD_OK (%s)", what, err);
+    xd_error err;
+    char msg[700];
+    xd_status st = xd_report_write_html(r, path, &err);
+    snprintf(msg, sizeof msg, "%s: xd_report_write_html returns XD_OK (%s)", what, err.message);
     check(st == XD_OK, msg);
     char *s = slurp(path);
     snprintf(msg, sizeof msg, "%s: the page exists", what);
@@ -301,8 +302,8 @@ int main(int argc, char **argv)
     }
     check(no_tmp_files(dir), "no temporary file left after a successful write");
     if (argc > 1) {
-        char err[512];
-        check(xd_report_write_html(&r, argv[1], err, sizeof err) == XD_OK, "sample page written where asked");
+        xd_error err;
+        check(xd_report_write_html(&r, argv[1], &err) == XD_OK, "sample page written where asked");
     }
     free(s);
 
@@ -360,15 +361,16 @@ int main(int argc, char **argv)
     free_trace(t6);
 
     /* a write into a missing directory fails cleanly */
-    char bad[300], err[512] = "";
+    char bad[300];
+    xd_error err;
     snprintf(bad, sizeof bad, "%s/missing/report.html", dir);
-    xd_status st = xd_report_write_html(&r, bad, err, sizeof err);
+    xd_status st = xd_report_write_html(&r, bad, &err);
     check(st == XD_IO, "missing directory: XD_IO");
-    check(strstr(err, bad) != NULL, "missing directory: the message names the path");
+    check(strstr(err.message, bad) != NULL, "missing directory: the message names the path");
     struct stat sb;
     check(stat(bad, &sb) != 0, "missing directory: no file");
     check(no_tmp_files(dir), "missing directory: no temporary file");
-    check(xd_report_write_html(NULL, path, err, sizeof err) == XD_INVALID_ARGUMENT, "NULL report refused");
+    check(xd_report_write_html(NULL, path, &err) == XD_INVALID_ARGUMENT, "NULL report refused");
 
     unlink(path);
     rmdir(dir);

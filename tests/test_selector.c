@@ -23,7 +23,7 @@ int main(void)
     xd_device_list *list = NULL;
     xdt_check(&t, xd_device_list_from_infos(infos, 4, &list) == XD_OK, "list from infos");
     size_t idx[4], n = 99;
-    char err[512];
+    xd_error err;
 
     static const struct {
         const char *sel;
@@ -39,26 +39,27 @@ int main(void)
         {"pocl,,basic", XD_INVALID_ARGUMENT, 0, 0}, {",", XD_INVALID_ARGUMENT, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
-        err[0] = '\0';
-        xd_status st = xd_device_select(list, cases[i].sel, idx, &n, err, sizeof err);
+        xd_error_clear(&err);
+        xd_status st = xd_device_select(list, cases[i].sel, idx, &n, &err);
         xdt_check(&t, st == cases[i].st, "'%s': status %s, expected %s (%s)", cases[i].sel, xd_status_name(st),
-                  xd_status_name(cases[i].st), err);
+                  xd_status_name(cases[i].st), err.message);
         if (st == XD_OK && cases[i].st == XD_OK) {
             xdt_check(&t, n == cases[i].n, "'%s': %zu devices, expected %zu", cases[i].sel, n, cases[i].n);
             xdt_check(&t, n > 0 && idx[0] == cases[i].first, "'%s': first index %zu, expected %zu", cases[i].sel,
                       n ? idx[0] : 99, cases[i].first);
         } else if (st != XD_OK) {
-            xdt_check(&t, err[0] != '\0', "'%s': no error message", cases[i].sel);
+            xdt_check(&t, err.message[0] != '\0' && err.status == st, "'%s': no error message, or another status",
+                      cases[i].sel);
         }
     }
     /* A selector that matches nothing names the devices that exist. */
-    xd_device_select(list, "amd", idx, &n, err, sizeof err);
-    xdt_check(&t, strstr(err, "pocl/pthread-skylake") && strstr(err, "'amd'"), "no-match message: %s", err);
+    xd_device_select(list, "amd", idx, &n, &err);
+    xdt_check(&t, strstr(err.message, "pocl/pthread-skylake") && strstr(err.message, "'amd'"), "no-match message: %s", err.message);
 
     /* Empty list: nothing matches, not even "all". */
     xd_device_list *empty = NULL;
     xd_device_list_from_infos(NULL, 0, &empty);
-    xdt_check(&t, xd_device_select(empty, "all", NULL, &n, err, sizeof err) == XD_NO_DEVICE, "all on empty list");
+    xdt_check(&t, xd_device_select(empty, "all", NULL, &n, &err) == XD_NO_DEVICE, "all on empty list");
 
     /* Slugs: (R)/(TM) dropped, punctuation collapsed. */
     char slug[64];

@@ -1,4 +1,4 @@
-/* The trace reader alone (host/trace_read.c), no device: a valid trace.json
+/* The trace reader alone (host/io/trace_read.c), no device: a valid trace.json
  * parses; every bad one is refused with XD_FORMAT (XD_IO for a missing
  * file), no trace returned, and a message naming the file and the field.
  * Each case is its own named check.  The end-to-end twin, through
@@ -36,12 +36,12 @@ static void refused(const char *name, const char *text, size_t len, const char *
 {
     static xd_trace sentinel;
     xd_trace *t = &sentinel; /* must come back NULL */
-    char err[1024] = "";
-    xd_status st = xd_trace_parse(text, len, "dir/trace.json", &t, err, sizeof err);
-    int ok = st == XD_FORMAT && t == NULL && strncmp(err, "dir/trace.json: ", 16) == 0 && strstr(err, field);
+    xd_error err;
+    xd_status st = xd_trace_parse(text, len, "dir/trace.json", &t, &err);
+    int ok = st == XD_FORMAT && t == NULL && strncmp(err.message, "dir/trace.json: ", 16) == 0 && strstr(err.message, field);
     xdt_check(&T, ok, "%s: status %s, trace %s, message \"%s\" (wanted the file and \"%s\")", name,
-              xd_status_name(st), t ? "returned" : "NULL", err, field);
-    if (ok && getenv("VERBOSE")) printf("ok   %s: %s\n", name, err);
+              xd_status_name(st), t ? "returned" : "NULL", err.message, field);
+    if (ok && getenv("VERBOSE")) printf("ok   %s: %s\n", name, err.message);
     if (st == XD_OK && t != &sentinel) xd_trace_close(t);
 }
 
@@ -226,7 +226,8 @@ int main(int argc, char **argv)
         return 2;
     }
     corpus = argv[1];
-    char path[4096], err[1024];
+    char path[4096];
+    xd_error err;
     size_t vlen = 0;
     snprintf(path, sizeof path, "%s/valid.json", corpus);
     char *valid = slurp(path, &vlen);
@@ -237,8 +238,8 @@ int main(int argc, char **argv)
 
     /* the valid trace parses, with the values it holds */
     xd_trace *t = NULL;
-    xd_status st = xd_trace_parse(valid, vlen, "valid.json", &t, err, sizeof err);
-    xdt_check(&T, st == XD_OK && t, "valid.json parses: %s", err);
+    xd_status st = xd_trace_parse(valid, vlen, "valid.json", &t, &err);
+    xdt_check(&T, st == XD_OK && t, "valid.json parses: %s", err.message);
     if (t) {
         xdt_check(&T, t->steps == 3 && t->batch == 32 && t->seed == 42 && t->ntensors == 12 && t->nsnapshots == 4 &&
                           !t->synthetic && t->test_accuracy > 0.68 && t->test_accuracy < 0.69 &&
@@ -272,8 +273,8 @@ int main(int argc, char **argv)
         set_path(c, m->path, m->value ? json_loads(m->value, JSON_DECODE_ANY, NULL) : NULL);
         char *text = json_dumps(c, 0);
         t = NULL;
-        st = text ? xd_trace_parse(text, strlen(text), "trace.json", &t, err, sizeof err) : XD_OUT_OF_HOST_MEMORY;
-        xdt_check(&T, st == XD_OK, "%s: accepted: %s", m->name, err);
+        st = text ? xd_trace_parse(text, strlen(text), "trace.json", &t, &err) : XD_OUT_OF_HOST_MEMORY;
+        xdt_check(&T, st == XD_OK, "%s: accepted: %s", m->name, err.message);
         if (t && strcmp(m->name, "seed-digit-string") == 0)
             xdt_check(&T, t->seed == UINT64_MAX, "%s: seed %llu", m->name, (unsigned long long)t->seed);
         xd_trace_close(t);
@@ -321,10 +322,10 @@ int main(int argc, char **argv)
     int all = 1;
     for (size_t n = 0; n < vlen - 1 && all; ++n) {
         t = NULL;
-        st = xd_trace_parse(valid, n, "trace.json", &t, err, sizeof err);
-        if (st != XD_FORMAT || t || !strstr(err, "trace.json: not valid JSON")) {
+        st = xd_trace_parse(valid, n, "trace.json", &t, &err);
+        if (st != XD_FORMAT || t || !strstr(err.message, "trace.json: not valid JSON")) {
             all = 0;
-            xdt_check(&T, 0, "prefix of %zu bytes: %s %s", n, xd_status_name(st), err);
+            xdt_check(&T, 0, "prefix of %zu bytes: %s %s", n, xd_status_name(st), err.message);
         }
         xd_trace_close(t);
     }
@@ -358,19 +359,19 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/xd-trace-read-XXXXXX";
     if (!xdt_check(&T, mkdtemp(dir) != NULL, "mkdtemp")) return xdt_finish(&T);
     t = NULL;
-    st = xd_trace_open(dir, &t, err, sizeof err);
-    xdt_check(&T, st == XD_IO && !t && strstr(err, "/trace.json: ") && strstr(err, "No such file"),
-              "open: no trace.json: %s %s", xd_status_name(st), err);
+    st = xd_trace_open(dir, &t, &err);
+    xdt_check(&T, st == XD_IO && !t && strstr(err.message, "/trace.json: ") && strstr(err.message, "No such file"),
+              "open: no trace.json: %s %s", xd_status_name(st), err.message);
     snprintf(path, sizeof path, "%s/trace.json", dir);
     mkdir(path, 0700);
-    st = xd_trace_open(dir, &t, err, sizeof err);
-    xdt_check(&T, st == XD_IO && !t && strstr(err, "/trace.json: not a regular file"),
-              "open: trace.json is a directory: %s %s", xd_status_name(st), err);
+    st = xd_trace_open(dir, &t, &err);
+    xdt_check(&T, st == XD_IO && !t && strstr(err.message, "/trace.json: not a regular file"),
+              "open: trace.json is a directory: %s %s", xd_status_name(st), err.message);
     rmdir(path);
     write_file(path, "{\"format\": \"crossdev-trace\", \"version\": 1, \"steps\": NaN}");
-    st = xd_trace_open(dir, &t, err, sizeof err);
-    xdt_check(&T, st == XD_FORMAT && !t && strstr(err, "/trace.json: not valid JSON") && strstr(err, "'steps'"),
-              "open: NaN steps: %s %s", xd_status_name(st), err);
+    st = xd_trace_open(dir, &t, &err);
+    xdt_check(&T, st == XD_FORMAT && !t && strstr(err.message, "/trace.json: not valid JSON") && strstr(err.message, "'steps'"),
+              "open: NaN steps: %s %s", xd_status_name(st), err.message);
     write_file(path, valid);
     static const char *const names[] = {"conv1.weight", "conv1.weight.m", "conv1.weight.v", "conv1.bias",
                                         "conv1.bias.m", "conv1.bias.v", "dense1.weight", "dense1.weight.m",
@@ -385,14 +386,14 @@ int main(int argc, char **argv)
             write_file(p, "");
         }
     }
-    st = xd_trace_open(dir, &t, err, sizeof err);
-    xdt_check(&T, st == XD_FORMAT && !t && strstr(err, "/step-000002/dense1.weight.m.npy: snapshot file missing") &&
-                      strstr(err, "'snapshots'"),
-              "open: missing snapshot file named: %s %s", xd_status_name(st), err);
+    st = xd_trace_open(dir, &t, &err);
+    xdt_check(&T, st == XD_FORMAT && !t && strstr(err.message, "/step-000002/dense1.weight.m.npy: snapshot file missing") &&
+                      strstr(err.message, "'snapshots'"),
+              "open: missing snapshot file named: %s %s", xd_status_name(st), err.message);
     snprintf(p, sizeof p, "%s/step-000002/dense1.weight.m.npy", dir);
     write_file(p, "");
-    st = xd_trace_open(dir, &t, err, sizeof err);
-    xdt_check(&T, st == XD_OK && t && strcmp(t->dir, dir) == 0, "open: complete trace opens: %s", err);
+    st = xd_trace_open(dir, &t, &err);
+    xdt_check(&T, st == XD_OK && t && strcmp(t->dir, dir) == 0, "open: complete trace opens: %s", err.message);
     xd_trace_close(t);
     /* clean up */
     for (int s = 0; s <= 3; ++s) {

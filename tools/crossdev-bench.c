@@ -309,7 +309,8 @@ typedef struct train_figs {
 static int bench_train(const xd_device_info *dev, xd_mode mode, const xd_dataset *data, int64_t steps,
                        train_figs *f)
 {
-    char dir[256], out[300], err[1024] = "";
+    char dir[256], out[300];
+    xd_error err;
     snprintf(dir, sizeof dir, "/tmp/crossdev-bench-XXXXXX");
     if (!mkdtemp(dir)) die("mkdtemp", dir);
     snprintf(out, sizeof out, "%s/trace", dir);
@@ -326,13 +327,13 @@ static int bench_train(const xd_device_info *dev, xd_mode mode, const xd_dataset
     cfg.progress = on_progress;
     cfg.user = &p;
     xd_train_result res;
-    st = xd_train_run(ctx, data, &cfg, &res, err, sizeof err);
+    st = xd_train_run(ctx, data, &cfg, &res, &err);
     double end = now();
     f->dev_peak = xd_context_device_bytes_peak(ctx);
     xd_context_destroy(ctx);
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     if (st != XD_OK) {
-        fprintf(stderr, "crossdev-bench: training (%s): %s\n", xd_mode_string(mode), err);
+        fprintf(stderr, "crossdev-bench: training (%s): %s\n", xd_mode_string(mode), err.message);
         free(p.at);
         return 1;
     }
@@ -383,12 +384,12 @@ int main(int argc, char **argv)
         if (stat(XD_DEFAULT_VENDORS_DIR, &sb) == 0) setenv("OCL_ICD_VENDORS", XD_DEFAULT_VENDORS_DIR, 0);
     }
     if (!getenv("POCL_DEVICES")) setenv("POCL_DEVICES", XD_DEFAULT_POCL_DEVICES, 0);
-    char err[1024];
+    xd_error err;
     xd_device_list *list = NULL;
-    if (xd_device_list_create(&list, err, sizeof err) != XD_OK) die("devices", err);
+    if (xd_device_list_create(&list, &err) != XD_OK) die("devices", err.message);
     size_t idx[64], cnt = 0;
     if (xd_device_list_count(list) > 64) die("devices", "too many");
-    if (xd_device_select(list, sel, idx, &cnt, err, sizeof err) != XD_OK) die("--device", err);
+    if (xd_device_select(list, sel, idx, &cnt, &err) != XD_OK) die("--device", err.message);
     if (cnt != 1) die("--device", "selects more than one device; give one");
     const xd_device_info *dev = xd_device_list_get(list, idx[0]);
     printf("crossdev-bench on %s (median of %d reps after 1 warm-up; OpenBLAS on the host)\n", dev->id, g_reps);

@@ -1,4 +1,4 @@
-/* crossdev — context (device + queue + built program) and tensors. */
+/* crossdev — context: device + queue + the program built for a mode. */
 #ifndef CROSSDEV_CONTEXT_H
 #define CROSSDEV_CONTEXT_H
 
@@ -40,7 +40,7 @@ XD_API uint64_t xd_context_device_bytes_peak(const xd_context *ctx);
  * XD_OK, or XD_UNSUPPORTED with the missing capability in msg. */
 XD_API xd_status xd_device_check_reproducible(const xd_device_info *device, char *msg, size_t cap);
 
-/* Self-test (host/probe.c): runs the reproducible math and the loop shapes
+/* Self-test (host/core/probe.c): runs the reproducible math and the loop shapes
  * of the contract's reductions (sums, fma chains, vector lanes, a*b + c with
  * contraction off) at several work-group sizes on fixed inputs, and compares
  * every result bitwise with the host build.  XD_OK when all agree, else
@@ -62,24 +62,6 @@ typedef struct xd_program xd_program;
 XD_API xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options,
                                    xd_program **out);
 XD_API void xd_program_destroy(xd_program *prog);
-
-/* ---- tensors: device buffers with a shape ---------------------------------- */
-#define XD_MAX_DIMS 8
-typedef struct xd_tensor xd_tensor;
-XD_API xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int64_t *shape,
-                                  xd_tensor **out);
-XD_API void xd_tensor_destroy(xd_tensor *t);
-XD_API int xd_tensor_ndim(const xd_tensor *t);
-XD_API const int64_t *xd_tensor_shape(const xd_tensor *t);
-XD_API size_t xd_tensor_count(const xd_tensor *t);
-XD_API xd_dtype xd_tensor_dtype(const xd_tensor *t);
-/* Blocking copies; bytes must equal count * 4. */
-XD_API xd_status xd_tensor_write(xd_tensor *t, const void *host, size_t bytes);
-XD_API xd_status xd_tensor_read(const xd_tensor *t, void *host, size_t bytes);
-XD_API xd_status xd_tensor_copy(xd_tensor *dst, const xd_tensor *src);
-XD_API xd_status xd_tensor_fill_zero(xd_tensor *t);
-/* The cl_mem, for interoperation (owned by the tensor). */
-XD_API void *xd_tensor_cl_mem(xd_tensor *t);
 
 #ifdef __cplusplus
 }

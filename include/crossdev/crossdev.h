@@ -6,14 +6,17 @@
 #include "crossdev/version.h"
 #include "crossdev/export.h"
 #include "crossdev/status.h"
+#include "crossdev/error.h"
 #include "crossdev/io.h"
 #include "crossdev/device.h"
 #include "crossdev/context.h"
+#include "crossdev/tensor.h"
 #include "crossdev/ops.h"
 #include "crossdev/hostmath.h"
 #include "crossdev/train.h"
 #include "crossdev/trace.h"
 #include "crossdev/compare.h"
+#include "crossdev/report.h"
 
 #ifdef __cplusplus
 extern "C" {

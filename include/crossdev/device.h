@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "crossdev/export.h"
+#include "crossdev/error.h"
 #include "crossdev/status.h"
 
 #ifdef __cplusplus
@@ -62,7 +63,7 @@ typedef struct xd_device_list xd_device_list;
 /* Enumerate every platform and device.  No platform at all (no ICD, an empty
  * vendors folder) gives an empty list and XD_OK, not an error.  On failure
  * *out is NULL and err (if given) says why. */
-XD_API xd_status xd_device_list_create(xd_device_list **out, char *err, size_t errlen);
+XD_API xd_status xd_device_list_create(xd_device_list **out, xd_error *err);
 /* A list built from given records (tests, traces from other machines). */
 XD_API xd_status xd_device_list_from_infos(const xd_device_info *infos, size_t n,
                                            xd_device_list **out);
@@ -76,7 +77,7 @@ XD_API const xd_device_info *xd_device_list_get(const xd_device_list *list, size
  * XD_NO_DEVICE / XD_INVALID_ARGUMENT with a message naming the item and the
  * devices that exist.  indices must hold xd_device_list_count() entries. */
 XD_API xd_status xd_device_select(const xd_device_list *list, const char *selector,
-                                  size_t *indices, size_t *count, char *err, size_t errlen);
+                                  size_t *indices, size_t *count, xd_error *err);
 
 /* The lowercase slug used in ids: runs of non-alphanumerics become one '-',
  * trimmed; "(R)", "(TM)" dropped.  Writes at most cap bytes including NUL. */

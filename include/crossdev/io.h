@@ -7,8 +7,8 @@
  * before it is used, and a bad file yields XD_FORMAT with a message, never
  * a crash.  Byte order is converted explicitly, so big-endian hosts work.
  *
- * Every function that takes (err, errlen) writes a NUL-terminated message
- * "<name>: <reason>" there on failure; err may be NULL or errlen 0. */
+ * Every function that takes an xd_error fills it on failure (err may be
+ * NULL): the status returned and the message "<name>: <reason>". */
 #ifndef CROSSDEV_IO_H
 #define CROSSDEV_IO_H
 
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "crossdev/export.h"
+#include "crossdev/error.h"
 #include "crossdev/status.h"
 
 #ifdef __cplusplus
@@ -43,18 +44,17 @@ typedef struct xd_npy_array {
  * XD_INVALID_ARGUMENT for a bad dtype/ndim/shape, XD_IO for the file system. */
 XD_API xd_status xd_npy_write(const char *path, xd_dtype dtype, int ndim,
                               const int64_t *shape, const void *data,
-                              char *err, size_t errlen);
+                              xd_error *err);
 
 /* Parse an in-memory .npy (versions 1.0, 2.0 and 3.0; descr '<f4' or '<i4';
  * C order; the data exactly count*4 bytes).  name is used in messages.
  * On failure *out is zeroed and XD_FORMAT is returned. */
 XD_API xd_status xd_npy_parse(const void *buf, size_t len, const char *name,
-                              xd_npy_array *out, char *err, size_t errlen);
+                              xd_npy_array *out, xd_error *err);
 
 /* Read a regular file and parse it, as xd_npy_parse with the path as name.
  * XD_IO for open/read errors (with strerror) and for files over 4 GiB. */
-XD_API xd_status xd_npy_read(const char *path, xd_npy_array *out, char *err,
-                             size_t errlen);
+XD_API xd_status xd_npy_read(const char *path, xd_npy_array *out, xd_error *err);
 
 /* Frees data and zeroes the struct; NULL-safe. */
 XD_API void xd_npy_free(xd_npy_array *a);
@@ -72,13 +72,12 @@ typedef struct xd_idx_array {
  * (ndim 1..4), big-endian uint32 dims, then exactly prod(dims) bytes
  * (at most 2^31).  On failure *out is zeroed and XD_FORMAT is returned. */
 XD_API xd_status xd_idx_parse(const void *buf, size_t len, const char *name,
-                              xd_idx_array *out, char *err, size_t errlen);
+                              xd_idx_array *out, xd_error *err);
 
 /* Read an IDX file, gzip-compressed or plain, decompressing at most 1 GiB.
  * XD_IO for open/read errors, XD_FORMAT for a corrupt gzip stream
  * ("<path>: gzip: <zlib message>") or a malformed IDX body. */
-XD_API xd_status xd_idx_read(const char *path, xd_idx_array *out, char *err,
-                             size_t errlen);
+XD_API xd_status xd_idx_read(const char *path, xd_idx_array *out, xd_error *err);
 
 /* Frees data and zeroes the struct; NULL-safe. */
 XD_API void xd_idx_free(xd_idx_array *a);

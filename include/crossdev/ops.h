@@ -9,7 +9,7 @@
 #ifndef CROSSDEV_OPS_H
 #define CROSSDEV_OPS_H
 
-#include "crossdev/context.h"
+#include "crossdev/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -28,7 +28,8 @@ extern "C" {
     X(MISMATCH, "traces are not comparable")                                 \
     X(NOT_FINITE, "non-finite value in training")                            \
     X(INTERRUPTED, "interrupted")                                            \
-    X(SELF_TEST_FAILED, "device failed the reproducibility self-test")
+    X(SELF_TEST_FAILED, "device failed the reproducibility self-test")      \
+    X(EXISTS, "already exists")
 
 typedef enum xd_status {
 #define XD_STATUS_ENUM_(name, msg) XD_##name,

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "crossdev/io.h"
+#include "crossdev/error.h"
 #include "crossdev/status.h"
 
 #ifdef __cplusplus
@@ -53,14 +54,13 @@ typedef struct xd_trace {
 /* Opens dir/trace.json and validates every field the tools rely on (types,
  * counts, array lengths, one hash per tensor per step, snapshot folders
  * present).  XD_IO / XD_FORMAT with err naming the file and field. */
-XD_API xd_status xd_trace_open(const char *dir, xd_trace **out, char *err, size_t errlen);
+XD_API xd_status xd_trace_open(const char *dir, xd_trace **out, xd_error *err);
 /* The same from trace.json text (fuzzing, tests); snapshot folders not checked. */
-XD_API xd_status xd_trace_parse(const char *json_text, size_t len, const char *name, xd_trace **out, char *err,
-                                size_t errlen);
+XD_API xd_status xd_trace_parse(const char *json_text, size_t len, const char *name, xd_trace **out, xd_error *err);
 XD_API void xd_trace_close(xd_trace *t);
 /* Reads tensor `name` ("conv1.weight", "conv1.weight.m", ...) at snapshot `step`. */
 XD_API xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out,
-                                      char *err, size_t errlen);
+                                      xd_error *err);
 XD_API int xd_trace_has_snapshot(const xd_trace *t, int64_t step);
 /* The trace's device record as JSON text (caller frees with xd_free), or NULL. */
 XD_API char *xd_trace_device_json(const xd_trace *t);

@@ -33,7 +33,7 @@ typedef struct xd_dataset {
  * and t10k-labels-idx1-ubyte (each plain or .gz) from dir, validating counts,
  * shapes and label range (< classes, 10).  XD_IO when a file is missing,
  * XD_FORMAT when one is malformed; err names the file. */
-XD_API xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, char *err, size_t errlen);
+XD_API xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, xd_error *err);
 /* A seeded synthetic set of the same shapes (28x28, 10 classes): each class a
  * Philox-drawn template plus noise, so a model can learn it. */
 XD_API xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out);
@@ -77,7 +77,7 @@ typedef struct xd_train_result {
  * atomically (built under a temporary name, renamed when complete; nothing
  * left behind on failure or interruption).  err gets the message. */
 XD_API xd_status xd_train_run(xd_context *ctx, const xd_dataset *data, const xd_train_config *cfg,
-                              xd_train_result *result, char *err, size_t errlen);
+                              xd_train_result *result, xd_error *err);
 
 /* The default snapshot schedule for a run of `steps` steps: 0, 1, 2, 3, 5,
  * 10, 20, 50, 100, 101, then pairs k*500, k*500+1, and the last step.

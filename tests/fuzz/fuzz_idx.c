@@ -9,8 +9,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     xd_idx_array a;
-    char err[256];
-    if (xd_idx_parse(data, size, "fuzz", &a, err, sizeof err) == XD_OK) {
+    xd_error err;
+    if (xd_idx_parse(data, size, "fuzz", &a, &err) == XD_OK) {
         size_t count = 1;
         for (int i = 0; i < a.ndim; i++)
             count *= a.dims[i];

@@ -9,8 +9,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     xd_npy_array a;
-    char err[256];
-    if (xd_npy_parse(data, size, "fuzz", &a, err, sizeof err) == XD_OK) {
+    xd_error err;
+    if (xd_npy_parse(data, size, "fuzz", &a, &err) == XD_OK) {
         /* Touch every element so ASan checks the allocation matches count. */
         volatile uint8_t sink = 0;
         for (size_t i = 0; i < a.count * 4; i++)

@@ -10,8 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     xd_trace *t = NULL;
-    char err[512];
-    if (xd_trace_parse((const char *)data, size, "fuzz", &t, err, sizeof err) == XD_OK) {
+    xd_error err;
+    if (xd_trace_parse((const char *)data, size, "fuzz", &t, &err) == XD_OK) {
         volatile double sink = 0;
         /* touch every array to the length the counts promise (ASan checks) */
         for (int64_t k = 0; k < t->steps; ++k) sink += t->loss[k];

@@ -43,7 +43,7 @@ if [ $SMALL -eq 0 ]; then
   check "fast mode: fused and unfused runs identical on one device" same_state "$WORK/fh" "$WORK/ff"
 fi
 
-# tunables (host/params.c) move outputs between work-items and lanes, never
+# tunables (host/core/params.c) move outputs between work-items and lanes, never
 # change a sum's order: other values give the same bits (not on simulators:
 # each build of the program there takes seconds)
 if [ $SMALL -eq 0 ]; then

@@ -1,0 +1,68 @@
+/* What every stage of the library shares: formatting, the error object,
+ * files (host/common/fs.c) and hashes.  No OpenCL and no JSON here: the
+ * fuzz targets and a diff-only user link common + io alone.  Internal,
+ * never installed. */
+#ifndef XD_HOST_COMMON_H
+#define XD_HOST_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crossdev/error.h"
+#include "crossdev/status.h"
+
+#if defined(__GNUC__)
+#define XD_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define XD_PRINTF(a, b)
+#endif
+
+/* snprintf into an optional buffer (NULL or cap 0: nothing). */
+void xd_format(char *buf, size_t cap, const char *fmt, ...) XD_PRINTF(3, 4);
+char *xd_strdup(const char *s);
+
+/* Fills err (when not NULL) and returns st, so a failure is one statement:
+ * `return xd_error_set(err, XD_IO, 0, "%s: cannot read: %s", path, ...)`. */
+xd_status xd_error_set(xd_error *err, xd_status st, int cl_code, const char *fmt, ...) XD_PRINTF(4, 5);
+xd_status xd_error_vset(xd_error *err, xd_status st, int cl_code, const char *fmt, va_list ap);
+/* Prefixes err's message with "PREFIX: " (e.g. the step being run). */
+void xd_error_prefix(xd_error *err, const char *fmt, ...) XD_PRINTF(2, 3);
+/* The message alone, "FILE: ..." for xd_error_file; the status is set when
+ * the public function returns through xd_error_return. */
+void xd_error_msg(xd_error *err, const char *fmt, ...) XD_PRINTF(2, 3);
+void xd_error_file(xd_error *err, const char *file, const char *fmt, ...) XD_PRINTF(3, 4);
+/* Records st as err's status and returns it; XD_OK clears the message.  A
+ * public function that takes an xd_error returns through this, so the
+ * error always says what the function returned. */
+xd_status xd_error_return(xd_error *err, xd_status st);
+
+/* ---- files (host/common/fs.c) --------------------------------------------------
+ * Paths are built with xd_path, which refuses to truncate. */
+#define XD_PATH_MAX 4096
+/* out = a "/" b ["/" c]: XD_INVALID_ARGUMENT naming the path when it would
+ * not fit in cap (never a silently shortened path). */
+xd_status xd_path(char *out, size_t cap, xd_error *err, const char *fmt, ...) XD_PRINTF(4, 5);
+/* The whole file, NUL-terminated (len without the NUL); XD_IO naming it. */
+xd_status xd_read_file(const char *path, char **data, size_t *len, xd_error *err);
+/* Writes the parts, one after another, to path atomically: a temporary
+ * file beside it, fsync, rename over path, then the directory synced.
+ * Nothing is left half-written on failure. */
+xd_status xd_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes, size_t nparts,
+                               xd_error *err);
+/* mkdir that fails when path exists (XD_EXISTS) or cannot be made (XD_IO). */
+xd_status xd_mkdir_new(const char *path, xd_error *err);
+/* Renames a finished folder to its final name, never replacing anything
+ * that appeared there meanwhile (XD_EXISTS). */
+xd_status xd_rename_noreplace(const char *from, const char *to, xd_error *err);
+/* fsync of the directory holding path (best effort). */
+void xd_sync_parent_dir(const char *path);
+/* rm -rf of a folder crossdev made (regular files and folders only). */
+void xd_remove_tree(const char *path);
+int xd_path_exists(const char *path);
+
+/* ---- hashes (host/common/hash.c) ------------------------------------------------ */
+uint64_t xd_hash_bytes(const void *p, size_t n);   /* XXH3-64 */
+void xd_hash_hex(uint64_t h, char out[24]);        /* "xxh3:0123456789abcdef" */
+
+#endif

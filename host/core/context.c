@@ -1,0 +1,294 @@
+/* Context: an OpenCL context and in-order profiling queue on one device, the
+ * program built for a mode, the kernel objects, and the last error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+#include <clblast_c.h> /* after core.h: it fixes the OpenCL API version */
+
+const char *xd_mode_string(xd_mode m) { return m == XD_MODE_FAST ? "fast" : "reproducible"; }
+
+xd_status xd_mode_parse(const char *s, xd_mode *out)
+{
+    if (!s || !out) return XD_INVALID_ARGUMENT;
+    if (strcmp(s, "reproducible") == 0) *out = XD_MODE_REPRODUCIBLE;
+    else if (strcmp(s, "fast") == 0) *out = XD_MODE_FAST;
+    else return XD_INVALID_ARGUMENT;
+    return XD_OK;
+}
+
+xd_status xd_fail(xd_context *ctx, xd_status st, cl_int clerr, const char *fmt, ...)
+{
+    if (!ctx) return st;
+    va_list ap;
+    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *msg = (n >= 0) ? malloc((size_t)n + 1) : NULL;
+    if (msg) vsnprintf(msg, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    free(ctx->last_error);
+    ctx->last_error = msg;
+    ctx->last_cl = clerr;
+    return st;
+}
+
+xd_status xd_fail_cl(xd_context *ctx, cl_int clerr, const char *what)
+{
+    xd_status st = XD_OPENCL;
+    if (clerr == CL_MEM_OBJECT_ALLOCATION_FAILURE || clerr == CL_OUT_OF_RESOURCES ||
+        clerr == CL_INVALID_BUFFER_SIZE)
+        st = XD_OUT_OF_DEVICE_MEMORY;
+    else if (clerr == CL_OUT_OF_HOST_MEMORY)
+        st = XD_OUT_OF_HOST_MEMORY;
+    return xd_fail(ctx, st, clerr, "%s failed on %s: %s (%d)", what,
+                   ctx ? ctx->device.id : "?", xd_cl_error_name(clerr), (int)clerr);
+}
+
+xd_status xd_device_check_reproducible(const xd_device_info *d, char *msg, size_t cap)
+{
+    if (!d) return XD_INVALID_ARGUMENT;
+    /* Subnormals are kept (docs/reproducibility.md): a flushing device would
+     * give other bits, so it is refused rather than silently different. */
+    if (d->fp32_denorm != XD_CAP_YES) {
+        xd_format(msg, cap, "%s: reproducible mode needs fp32 denormals (CL_FP_DENORM), device reports %s",
+                  d->id, xd_cap_string(d->fp32_denorm));
+        return XD_UNSUPPORTED;
+    }
+    if (d->fp32_round_to_nearest != XD_CAP_YES) {
+        xd_format(msg, cap, "%s: reproducible mode needs round-to-nearest (CL_FP_ROUND_TO_NEAREST)", d->id);
+        return XD_UNSUPPORTED;
+    }
+    if (d->fp32_inf_nan != XD_CAP_YES) {
+        xd_format(msg, cap, "%s: reproducible mode needs IEEE inf and NaN (CL_FP_INF_NAN)", d->id);
+        return XD_UNSUPPORTED;
+    }
+    xd_format(msg, cap, "ok");
+    return XD_OK;
+}
+
+/* Division/sqrt strategy for reproducible mode (cl/xd_math.h XD_DIV_MODE).
+ * XD_FORCE_DIV_MODE=0|1|2 overrides it, for tests of each path. */
+static int choose_div_mode(const xd_device_info *d)
+{
+    const char *force = getenv("XD_FORCE_DIV_MODE");
+    if (force && (force[0] == '0' || force[0] == '1' || force[0] == '2') && !force[1]) return force[0] - '0';
+    if (d->fp32_correctly_rounded_div_sqrt == XD_CAP_YES) return 0;
+    if (d->fp64 == XD_CAP_YES) return 1;
+    return 2;
+}
+
+static size_t choose_local_size(const xd_device_info *d, unsigned wanted)
+{
+    /* Local size only schedules: no kernel's arithmetic depends on it. */
+    size_t ls = wanted ? wanted : 64;
+    if (d->max_work_group_size && d->max_work_group_size < ls) ls = (size_t)d->max_work_group_size;
+    return ls ? ls : 1;
+}
+
+/* Oclgrind's clCreateCommandQueueWithProperties hangs inside ocl-icd 2.3.1
+ * (docs/drivers.md); the 1.2 entry point works everywhere we target. */
+static cl_command_queue create_queue(cl_context c, cl_device_id dev, cl_int *rc)
+{
+    return clCreateCommandQueue(c, dev, CL_QUEUE_PROFILING_ENABLE, rc);
+}
+
+xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_context **out)
+{
+    if (!out) return XD_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!device || !device->device_handle) return XD_INVALID_ARGUMENT;
+    xd_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return XD_OUT_OF_HOST_MEMORY;
+    *out = ctx;
+    ctx->device = *device;
+    ctx->mode = mode;
+    ctx->params = xd_params_for(device);
+    char msg[512];
+    {
+        xd_status pst = xd_params_override(&ctx->params, getenv("XD_PARAMS"), msg, sizeof msg);
+        if (pst != XD_OK) return xd_fail(ctx, pst, 0, "%s", msg);
+    }
+    ctx->local_size = choose_local_size(device, ctx->params.local_size);
+    {
+        const char *prof = getenv("XD_PROFILE");
+        if (prof && strcmp(prof, "1") == 0) ctx->profile = xd_profile_create();
+    }
+    cl_int rc;
+    char *src = NULL;
+    xd_status st;
+
+    if (mode == XD_MODE_REPRODUCIBLE) {
+        st = xd_device_check_reproducible(device, msg, sizeof msg);
+        if (st != XD_OK) return xd_fail(ctx, st, 0, "%s", msg);
+        ctx->div_mode = choose_div_mode(device);
+        snprintf(ctx->options, sizeof ctx->options, "-cl-std=CL1.2 -DXD_DIV_MODE=%d%s", ctx->div_mode,
+                 ctx->div_mode == 0 ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");
+        snprintf(ctx->guarantee, sizeof ctx->guarantee, "bitwise (div/sqrt: %s)",
+                 ctx->div_mode == 0   ? "correctly rounded builtins"
+                 : ctx->div_mode == 1 ? "via fp64, correctly rounded"
+                                      : "software with exact residuals, correctly rounded for normal results");
+    } else {
+        ctx->div_mode = -1;
+        snprintf(ctx->options, sizeof ctx->options, "-cl-std=CL1.2 -DXD_FAST=1 -cl-mad-enable");
+        snprintf(ctx->guarantee, sizeof ctx->guarantee, "none (fast: vendor builtins, contraction allowed)");
+    }
+    /* Test hook (docs/reproducibility.md): XD_PROBE_PLANT=reassoc builds the
+     * self-test's sum as two interleaved partial sums, so that the context
+     * must be refused.  It reaches the compiler as an option, so it shows in
+     * the build options like every other. */
+    const char *plant = getenv("XD_PROBE_PLANT");
+    if (plant && mode == XD_MODE_REPRODUCIBLE) {
+        if (strcmp(plant, "reassoc") != 0)
+            return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "XD_PROBE_PLANT: '%s' is not 'reassoc'", plant);
+        size_t n = strlen(ctx->options);
+        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_PROBE_PLANT_REASSOC");
+    }
+    {
+        size_t n = strlen(ctx->options);
+        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_CONV_OB=%u -DXD_CONV_TB=%u -DXD_DENSE_OB=%u -DXD_DENSE_NB=%u -DXD_VW=%u"
+                 " -DXD_LOCAL_SIZE=%zu -DXD_CLBLAST=%u -DXD_DENSE_TILED=%u",
+                 ctx->params.conv_ob, ctx->params.conv_tb, ctx->params.dense_ob, ctx->params.dense_nb,
+                 ctx->params.vw, ctx->local_size, ctx->params.clblast, ctx->params.dense_tiled);
+    }
+
+    cl_device_id dev = (cl_device_id)device->device_handle;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)device->platform_handle, 0};
+    ctx->cl_ctx = clCreateContext(props, 1, &dev, NULL, NULL, &rc);
+    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateContext");
+    ctx->queue = create_queue(ctx->cl_ctx, dev, &rc);
+    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateCommandQueue");
+
+    st = xd_program_source(ctx, &src);
+    if (st != XD_OK) return st;
+    const char *srcs[1] = {src};
+    ctx->program = clCreateProgramWithSource(ctx->cl_ctx, 1, srcs, NULL, &rc);
+    free(src);
+    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateProgramWithSource");
+    st = xd_build(ctx, ctx->program, ctx->options);
+    if (st != XD_OK) return st;
+    static const char *const names[XD_K_COUNT_] = {
+#define XD_KERNEL_NAME_(name) "xd_" #name,
+        XD_KERNEL_LIST(XD_KERNEL_NAME_)
+#undef XD_KERNEL_NAME_
+    };
+    for (int k = 0; k < XD_K_COUNT_; ++k) {
+        ctx->kernels[k] = clCreateKernel(ctx->program, names[k], &rc);
+        if (rc != CL_SUCCESS)
+            return xd_fail(ctx, XD_OPENCL, rc, "clCreateKernel(%s) failed on %s: %s (%d)%s", names[k], device->id,
+                           xd_cl_error_name(rc), (int)rc,
+                           rc == CL_INVALID_KERNEL_NAME
+                               ? "; the build reported success, yet the program lacks crossdev's kernels: PoCL does "
+                                 "this when its kernel cache (POCL_CACHE_DIR, by default ~/.cache/pocl/kcache) holds "
+                                 "an entry that a crashed compile left behind; remove that folder and rerun "
+                                 "(docs/drivers.md)"
+                               : "");
+    }
+    xd_fail(ctx, XD_OK, 0, "%s", "");
+    /* Fail closed: a device whose compiler changes the arithmetic is refused
+     * here, whatever its capabilities say. */
+    if (mode == XD_MODE_REPRODUCIBLE) {
+        st = xd_context_probe(ctx, NULL);
+        if (st != XD_OK) {
+            char *why = xd_strdup(xd_context_last_error(ctx));
+            st = xd_fail(ctx, st, ctx->last_cl, "%s; reproducible mode is refused on this device (fast mode still runs; "
+                         "docs/drivers.md)", why ? why : "the self-test failed");
+            free(why);
+            return st;
+        }
+    }
+    return XD_OK;
+}
+
+/* Releases the programs CLBlast compiled and cached (for every context:
+ * CLBlast has one process-wide cache), if this context used CLBlast (fast
+ * mode, host/ops/blas.c).  Called before the context's own OpenCL objects
+ * go: left to CLBlast's static destructor at exit, the release reaches a
+ * driver whose libraries may already be finalized (Oclgrind with Intel's
+ * runtime loaded beside it corrupted the heap at exit; docs/drivers.md). */
+static void clblast_release(xd_context *ctx)
+{
+    if (!ctx->clblast_used) return;
+    CLBlastClearCache();
+    ctx->clblast_used = 0;
+}
+
+void xd_context_destroy(xd_context *ctx)
+{
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    clblast_release(ctx);
+    if (ctx->profile) {
+        xd_profile_report(ctx);
+        xd_profile_destroy(ctx->profile);
+    }
+    for (int k = 0; k < XD_K_COUNT_; ++k)
+        if (ctx->kernels[k]) clReleaseKernel(ctx->kernels[k]);
+    if (ctx->scratch) clReleaseMemObject(ctx->scratch);
+    if (ctx->scratch2) clReleaseMemObject(ctx->scratch2);
+    if (ctx->program) clReleaseProgram(ctx->program);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);
+    free(ctx->last_error);
+    free(ctx);
+}
+
+const char *xd_context_last_error(const xd_context *ctx)
+{
+    return (ctx && ctx->last_error) ? ctx->last_error : "";
+}
+int xd_context_last_cl_error(const xd_context *ctx) { return ctx ? (int)ctx->last_cl : 0; }
+const xd_device_info *xd_context_device(const xd_context *ctx) { return ctx ? &ctx->device : NULL; }
+xd_mode xd_context_mode(const xd_context *ctx) { return ctx ? ctx->mode : XD_MODE_REPRODUCIBLE; }
+const char *xd_context_build_options(const xd_context *ctx) { return ctx ? ctx->options : ""; }
+const char *xd_context_guarantee(const xd_context *ctx) { return ctx ? ctx->guarantee : ""; }
+uint64_t xd_context_device_bytes_peak(const xd_context *ctx) { return ctx ? ctx->device_bytes_peak : 0; }
+
+xd_status xd_context_finish(xd_context *ctx)
+{
+    if (!ctx || !ctx->queue) return XD_INVALID_ARGUMENT;
+    cl_int rc = clFinish(ctx->queue);
+    return rc == CL_SUCCESS ? XD_OK : xd_fail_cl(ctx, rc, "clFinish");
+}
+
+xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out)
+{
+    cl_mem *mem = which ? &ctx->scratch2 : &ctx->scratch;
+    size_t *have = which ? &ctx->scratch2_bytes : &ctx->scratch_bytes;
+    if (bytes == 0) bytes = 4;
+    if (*mem && *have >= bytes) {
+        *out = *mem;
+        return XD_OK;
+    }
+    if (*mem) {
+        /* Safe without waiting: OpenCL deletes a released buffer only after
+         * the enqueued commands that use it have finished. */
+        clReleaseMemObject(*mem);
+        ctx->device_bytes -= *have;
+        *mem = NULL;
+        *have = 0;
+    }
+    const uint64_t total = ctx->device_bytes + (uint64_t)bytes;
+    if (ctx->device.global_mem_size && total > ctx->device.global_mem_size)
+        return xd_fail(ctx, XD_OUT_OF_DEVICE_MEMORY, CL_MEM_OBJECT_ALLOCATION_FAILURE,
+                       "%zu bytes of scratch would bring crossdev's allocations on %s to %llu bytes, beyond its "
+                       "global memory (%llu bytes)",
+                       bytes, ctx->device.id, (unsigned long long)total,
+                       (unsigned long long)ctx->device.global_mem_size);
+    cl_int rc;
+    *mem = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    if (rc != CL_SUCCESS) {
+        *mem = NULL;
+        return xd_fail(ctx, XD_OUT_OF_DEVICE_MEMORY, rc, "allocating %zu bytes of scratch on %s failed: %s (%d)",
+                       bytes, ctx->device.id, xd_cl_error_name(rc), (int)rc);
+    }
+    *have = bytes;
+    ctx->device_bytes += bytes;
+    if (ctx->device_bytes > ctx->device_bytes_peak) ctx->device_bytes_peak = ctx->device_bytes;
+    *out = *mem;
+    return XD_OK;
+}

@@ -1,0 +1,165 @@
+/* The core stage's internals (device, context, program, tensors, launches,
+ * tunables, profile, self-test), shared with the stages above it; never
+ * installed.  The one place the OpenCL headers come in (cl.h). */
+#ifndef XD_HOST_CORE_H
+#define XD_HOST_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "cl.h"
+#include "common/common.h"
+#include "crossdev/crossdev.h"
+
+const char *xd_cl_error_name(cl_int code);
+
+/* Every kernel the library launches; name in the .cl files is "xd_" #name. */
+#define XD_KERNEL_LIST(X)                                                    \
+    X(init_uniform) X(init_normal) X(probe_math) X(probe_loops) X(probe_vloops) X(reduce_rows)              \
+    X(dense_fwd_partial) X(dense_fwd_partial_tiled) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) \
+    X(conv2d_fwd) X(conv2d_bwd_data) X(conv2d_bwd_weights_partial)           \
+    X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)                       \
+    X(softmax_xent_rows) X(mean) X(adam)                                 \
+    X(im2col) X(col2im) X(permute3) X(add_bias_rows)
+
+typedef enum xd_kernel_id {
+#define XD_KERNEL_ENUM_(name) XD_K_##name,
+    XD_KERNEL_LIST(XD_KERNEL_ENUM_)
+#undef XD_KERNEL_ENUM_
+    XD_K_COUNT_
+} xd_kernel_id;
+
+/* Tunables from the parameter table (host/core/params.c): device -> vendor ->
+ * default, as CLBlast's database.  They change scheduling only. */
+typedef struct xd_params {
+    unsigned local_size;  /* work-group size of 1-D launches (capped by the device) */
+    unsigned conv_ob;     /* conv2d output channels per work-item */
+    unsigned dense_ob;    /* dense outputs per work-item */
+    unsigned dense_nb;    /* dense backward-data samples per work-item */
+    unsigned vw;          /* vector lanes per work-item (XD_VW: 1, 2, 4, 8, 16) */
+    unsigned conv_tb;     /* conv2d backward-weights taps per work-item */
+    unsigned clblast;     /* fast mode: 1 = CLBlast SGEMM where xd_fast_gemm's size rule says, 0 = never */
+    unsigned dense_tiled; /* dense forward: 1 = local-memory tiles (GPUs: coalesced loads), 0 = vector lanes */
+    const char *source;   /* which table row matched */
+} xd_params;
+xd_params xd_params_for(const xd_device_info *d);
+xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t cap);
+
+struct xd_context {
+    xd_device_info device;
+    xd_mode mode;
+    cl_context cl_ctx;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel kernels[XD_K_COUNT_];
+    size_t local_size;            /* explicit local size for 1-D launches */
+    xd_params params;             /* tunables, also passed as -D options */
+    int div_mode;                 /* XD_DIV_MODE of the built program */
+    char options[512];            /* build options actually used */
+    char guarantee[256];
+    cl_mem scratch;               /* split-reduction partials, grown on demand */
+    size_t scratch_bytes;
+    cl_mem scratch2;
+    size_t scratch2_bytes;
+    int clblast_used;             /* fast mode called CLBlast: its cache holds programs of this context */
+    cl_int last_cl;
+    char *last_error;             /* heap: may hold a whole build log */
+    uint64_t device_bytes;        /* bytes currently allocated by tensors + scratch */
+    uint64_t device_bytes_peak;
+    struct xd_profile *profile;   /* XD_PROFILE=1: per-kernel event times (host/core/profile.c) */
+};
+
+struct xd_tensor {
+    xd_context *ctx;
+    xd_dtype dtype;
+    int ndim;
+    int64_t shape[XD_MAX_DIMS];
+    size_t count;
+    cl_mem mem;
+};
+
+/* Set the context's last error and return status. */
+xd_status xd_fail(xd_context *ctx, xd_status st, cl_int clerr, const char *fmt, ...) XD_PRINTF(4, 5);
+/* Map an OpenCL error of `what` to a status with a message. */
+xd_status xd_fail_cl(xd_context *ctx, cl_int clerr, const char *what);
+
+/* jansson object for a device record (host/core/device_json.c). */
+struct json_t;
+struct json_t *xd_device_info_to_json(const xd_device_info *d);
+
+/* clBuildProgram for the context's device; on failure the whole build log
+ * goes into the context's last error (XD_BUILD_FAILED). */
+xd_status xd_build(xd_context *ctx, cl_program prog, const char *options);
+
+/* A user (or self-test) program built for a context. */
+struct xd_program {
+    xd_context *ctx;
+    cl_program program;
+};
+
+/* Sources: embedded at build time, or from $XD_KERNEL_DIR during development. */
+typedef struct xd_embedded_source {
+    const char *name;
+    const unsigned char *data;
+    size_t size;
+} xd_embedded_source;
+extern const xd_embedded_source xd_embedded_sources[];
+extern const size_t xd_embedded_source_count;
+/* The whole program text (every cl source with xd_math.h inlined), malloc-ed. */
+xd_status xd_program_source(xd_context *ctx, char **out);
+
+/* Kernel launch: args, then a 1-D range of n work-items with the context's
+ * explicit local size (global rounded up; kernels bound-check). */
+typedef struct xd_arg {
+    size_t size;
+    const void *ptr;
+} xd_arg;
+#define XD_ARG(v) ((xd_arg){sizeof(v), &(v)})
+xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *args, size_t nargs);
+/* The same for any kernel object (the self-test's own builds): `local`
+ * work-items per group (0: the context's choice, as xd_launch), global
+ * rounded up to a multiple; id is the profile's kernel index, or -1. */
+xd_status xd_launch_kernel(xd_context *ctx, cl_kernel kern, int id, size_t n, size_t local, const xd_arg *args,
+                           size_t nargs);
+/* A launch of `groups` work-groups of exactly `local` work-items (kernels
+ * that share local memory within a group). */
+xd_status xd_launch_groups(xd_context *ctx, xd_kernel_id k, size_t groups, size_t local, const xd_arg *args,
+                           size_t nargs);
+#define XD_LAUNCH_GROUPS(ctx, k, groups, local, ...)                                  \
+    xd_launch_groups((ctx), (k), (groups), (local), (const xd_arg[]){__VA_ARGS__},      \
+                     sizeof((const xd_arg[]){__VA_ARGS__}) / sizeof(xd_arg))
+#define XD_LAUNCH(ctx, k, n, ...)                                                 \
+    xd_launch((ctx), (k), (n), (const xd_arg[]){__VA_ARGS__},                     \
+              sizeof((const xd_arg[]){__VA_ARGS__}) / sizeof(xd_arg))
+
+/* Per-kernel profiling (XD_PROFILE=1, host/core/profile.c): xd_launch hands
+ * each launch's event over; the totals go to stderr when the context is
+ * destroyed.  Off, it costs one pointer test per launch. */
+struct xd_profile *xd_profile_create(void);
+void xd_profile_record(xd_context *ctx, int kernel, cl_event ev);
+void xd_profile_add_host(xd_context *ctx, double ns); /* a CLBlast call */
+void xd_profile_report(xd_context *ctx);
+void xd_profile_destroy(struct xd_profile *p);
+
+/* dense backward data followed by the ReLU backward of the layer below
+ * (relu_y: that ReLU's output), in one kernel: dx = (relu_y > 0) ? dy W : 0. */
+xd_status xd_dense_backward_data_relu(xd_context *ctx, const xd_tensor *dy, const xd_tensor *w, const xd_tensor *relu_y,
+                                      xd_tensor *dx);
+
+/* Non-blocking transfers for the training loop: the host memory must stay
+ * untouched (write) or unread (read) until the transfer is known complete
+ * (its event, a later command's, or xd_context_finish).  done: NULL or
+ * the read's event (the caller releases it). */
+xd_status xd_tensor_write_async(xd_tensor *t, const void *host, size_t bytes);
+xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes, cl_event *done);
+
+/* Scratch buffers of at least `bytes`, owned by the context. */
+xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out);
+
+/* Shape checks used by the ops: fill the context error and return a status. */
+xd_status xd_check_tensor(xd_context *ctx, const char *op, const char *name, const xd_tensor *t,
+                          xd_dtype dtype, int min_ndim);
+/* A count that fits the kernels' uint indexing. */
+xd_status xd_check_u32(xd_context *ctx, const char *op, const char *what, uint64_t v);
+
+#endif

@@ -1,0 +1,167 @@
+/* Program sources and user programs.
+ *
+ * The kernels in cl/ sources are embedded at build time (cmake/embed_cl.cmake,
+ * with xd_math.h inlined), so an installed library needs no source path.
+ * During development XD_KERNEL_DIR may point at cl/ to load them from disk
+ * instead; a missing file is then an error, never an empty program. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            char *g = realloc(buf, cap);
+            if (!g) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = g;
+        }
+        size_t r = fread(buf + n, 1, 4096, f);
+        n += r;
+        if (r < 4096) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Appends src to *dst, replacing the line '#include "xd_math.h"' by header. */
+static int append_inlined(char **dst, size_t *len, const char *src, size_t srclen, const char *header)
+{
+    static const char inc[] = "#include \"xd_math.h\"";
+    const char *hit = strstr(src, inc);
+    size_t hl = header ? strlen(header) : 0;
+    size_t need = *len + srclen + hl + 2;
+    char *g = realloc(*dst, need);
+    if (!g) return 0;
+    *dst = g;
+    if (hit && header) {
+        size_t pre = (size_t)(hit - src);
+        memcpy(*dst + *len, src, pre);
+        memcpy(*dst + *len + pre, header, hl);
+        size_t post = srclen - pre - (sizeof inc - 1);
+        memcpy(*dst + *len + pre + hl, hit + sizeof inc - 1, post);
+        *len += pre + hl + post;
+    } else {
+        memcpy(*dst + *len, src, srclen);
+        *len += srclen;
+    }
+    (*dst)[(*len)++] = '\n';
+    (*dst)[*len] = '\0';
+    return 1;
+}
+
+xd_status xd_program_source(xd_context *ctx, char **out)
+{
+    *out = NULL;
+    const char *dir = getenv("XD_KERNEL_DIR");
+    char *text = NULL;
+    size_t len = 0;
+    if (!dir || !*dir) {
+        for (size_t i = 0; i < xd_embedded_source_count; ++i) {
+            if (!append_inlined(&text, &len, (const char *)xd_embedded_sources[i].data,
+                                xd_embedded_sources[i].size, NULL))
+                goto oom;
+        }
+        *out = text;
+        return XD_OK;
+    }
+    char path[4096];
+    size_t hlen = 0;
+    snprintf(path, sizeof path, "%s/xd_math.h", dir);
+    char *header = read_file(path, &hlen);
+    if (!header) {
+        free(text);
+        return xd_fail(ctx, XD_IO, 0, "XD_KERNEL_DIR: cannot read %s", path);
+    }
+    for (size_t i = 0; i < xd_embedded_source_count; ++i) {
+        size_t n = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, xd_embedded_sources[i].name);
+        char *src = read_file(path, &n);
+        if (!src) {
+            free(header);
+            free(text);
+            return xd_fail(ctx, XD_IO, 0, "XD_KERNEL_DIR: cannot read %s", path);
+        }
+        int ok = append_inlined(&text, &len, src, n, header);
+        free(src);
+        if (!ok) {
+            free(header);
+            goto oom;
+        }
+    }
+    free(header);
+    *out = text;
+    return XD_OK;
+oom:
+    free(text);
+    return xd_fail(ctx, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory assembling kernel sources");
+}
+
+xd_status xd_build(xd_context *ctx, cl_program prog, const char *options)
+{
+    cl_device_id dev = (cl_device_id)ctx->device.device_handle;
+    cl_int rc = clBuildProgram(prog, 1, &dev, options, NULL, NULL);
+    if (rc == CL_SUCCESS) return XD_OK;
+    size_t size = 0;
+    char *log = NULL;
+    if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) == CL_SUCCESS && size) {
+        log = calloc(size + 1, 1);
+        if (log && clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, size, log, NULL) != CL_SUCCESS) log[0] = '\0';
+    }
+    xd_status st = xd_fail(ctx, XD_BUILD_FAILED, rc, "clBuildProgram failed on %s: %s (%d), options \"%s\"; build log:\n%s",
+                           ctx->device.id, xd_cl_error_name(rc), (int)rc, options, log ? log : "(no log)");
+    free(log);
+    return st;
+}
+
+xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options,
+                            xd_program **out)
+{
+    if (!ctx || !source || !out) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "xd_program_create: NULL argument");
+    *out = NULL;
+    char options[1024];
+    snprintf(options, sizeof options, "%s%s%s", ctx->options, extra_options ? " " : "",
+             extra_options ? extra_options : "");
+    cl_int rc;
+    cl_program prog = clCreateProgramWithSource(ctx->cl_ctx, 1, &source, NULL, &rc);
+    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateProgramWithSource");
+    xd_status st = xd_build(ctx, prog, options);
+    if (st != XD_OK) {
+        clReleaseProgram(prog);
+        return st;
+    }
+    xd_program *p = calloc(1, sizeof *p);
+    if (!p) {
+        clReleaseProgram(prog);
+        return xd_fail(ctx, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+    }
+    p->ctx = ctx;
+    p->program = prog;
+    *out = p;
+    return XD_OK;
+}
+
+void xd_program_destroy(xd_program *prog)
+{
+    if (!prog) return;
+    clReleaseProgram(prog->program);
+    free(prog);
+}

@@ -1,0 +1,26 @@
+/* The train stage's internals: snapshots of the model's state on disk and
+ * the snapshot schedule.  Never installed. */
+#ifndef XD_HOST_TRAIN_RUN_H
+#define XD_HOST_TRAIN_RUN_H
+
+#include "crossdev/trace.h"
+#include "io/io.h"
+#include "train/model.h"
+
+/* Writes every parameter, its m and v from `state` (the host copy training
+ * keeps, tensors back to back in xd_model_state order) into
+ * dir/step-XXXXXX/NAME.npy. */
+xd_status xd_snapshot_write(xd_model *m, const float *state, const char *dir, int64_t step, xd_error *err);
+/* Loads every parameter, m and v from trace folder `dir` at `step` into the
+ * model, refusing a file of another dtype or shape (naming both). */
+xd_status xd_snapshot_read(xd_model *m, const char *dir, int64_t step, xd_error *err);
+/* Copies the files of src/step-XXXXXX into dst/step-XXXXXX (resume). */
+xd_status xd_snapshot_copy(const char *src, const char *dst, int64_t step, const xd_trace *t, xd_error *err);
+
+/* The steps a run of `total` steps snapshots, sorted and unique: the
+ * explicit list (or the default schedule), plus every `every` steps (0:
+ * none), plus 0 and the end.  *out is malloc-ed. */
+xd_status xd_snapshot_schedule(int64_t total, const int64_t *at, size_t n_at, int64_t every, int64_t **out,
+                               size_t *n, xd_error *err);
+
+#endif
