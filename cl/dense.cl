@@ -9,7 +9,6 @@
  * XD_KCHUNK is part of the contract, not a tunable: changing it changes bits. */
 #include "xd_math.h"
 
-#define XD_KCHUNK 256
 /* Outputs (OB), samples (NB) and vector lanes (XD_VW, cl/xd_math.h) per
  * work-item: tunables (-D from host/core/params.c); they decide which work-item
  * and lane computes an output, never the order of its sum. */

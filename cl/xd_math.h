@@ -42,6 +42,12 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
 #define XD_AS_FLOAT(u) xd_as_float_(u)
 #endif
 
+/* ---- constants of the summation contract, shared by kernels and host ------
+ * XD_KCHUNK: dense forward sums its inputs in chunks of this many (each an
+ * fma chain), then adds the chunk sums in order (cl/dense.cl).  Part of the
+ * contract, not a tunable: changing it changes bits. */
+#define XD_KCHUNK 256
+
 /* ---- loops whose additions are in a contract order -----------------------
  * XD_ORDERED goes before every loop that accumulates floats in the order
  * docs/reproducibility.md states.  OpenCL C forbids reordering those

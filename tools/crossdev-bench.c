@@ -356,17 +356,24 @@ static void usage(FILE *o)
                "  OpenBLAS cblas_sgemm on the host; Adam throughput; seed-cnn training images/s.\n");
 }
 
-int main(int argc, char **argv)
+typedef struct bench_opts {
+    const char *sel;
+    int64_t steps;
+    int skip_train, skip_1024;
+} bench_opts;
+
+/* Options; returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, bench_opts *o)
 {
-    const char *sel = NULL;
-    int64_t steps = 200;
-    int skip_train = 0, skip_1024 = 0;
+    o->sel = NULL;
+    o->steps = 200;
+    o->skip_train = o->skip_1024 = 0;
     for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) sel = argv[++i];
+        if (!strcmp(argv[i], "--device") && i + 1 < argc) o->sel = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--skip-train")) skip_train = 1;
-        else if (!strcmp(argv[i], "--skip-1024")) skip_1024 = 1;
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) o->steps = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--skip-train")) o->skip_train = 1;
+        else if (!strcmp(argv[i], "--skip-1024")) o->skip_1024 = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -375,38 +382,34 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!sel || g_reps < 1 || steps < 4) {
+    if (!o->sel || g_reps < 1 || o->steps < 4) {
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+/* The one device the selector names, found through the build's vendors folder. */
+static const xd_device_info *pick_device(const char *sel, xd_device_list **list)
+{
     if (!getenv("OCL_ICD_VENDORS")) {
         struct stat sb;
         if (stat(XD_DEFAULT_VENDORS_DIR, &sb) == 0) setenv("OCL_ICD_VENDORS", XD_DEFAULT_VENDORS_DIR, 0);
     }
     if (!getenv("POCL_DEVICES")) setenv("POCL_DEVICES", XD_DEFAULT_POCL_DEVICES, 0);
     xd_error err;
-    xd_device_list *list = NULL;
-    if (xd_device_list_create(&list, &err) != XD_OK) die("devices", err.message);
+    if (xd_device_list_create(list, &err) != XD_OK) die("devices", err.message);
     size_t idx[64], cnt = 0;
-    if (xd_device_list_count(list) > 64) die("devices", "too many");
-    if (xd_device_select(list, sel, idx, &cnt, &err) != XD_OK) die("--device", err.message);
+    if (xd_device_list_count(*list) > 64) die("devices", "too many");
+    if (xd_device_select(*list, sel, idx, &cnt, &err) != XD_OK) die("--device", err.message);
     if (cnt != 1) die("--device", "selects more than one device; give one");
-    const xd_device_info *dev = xd_device_list_get(list, idx[0]);
-    printf("crossdev-bench on %s (median of %d reps after 1 warm-up; OpenBLAS on the host)\n", dev->id, g_reps);
+    return xd_device_list_get(*list, idx[0]);
+}
 
-    /* training first: time to first step includes cold kernel builds */
-    train_figs tf[2];
-    int train_ok[2] = {0, 0};
-    if (!skip_train) {
-        xd_dataset *data = NULL;
-        if (xd_dataset_synthetic(42, 2048, 64, &data) != XD_OK) die("dataset", "synthetic");
-        for (int m = 0; m < 2; ++m) train_ok[m] = !bench_train(dev, (xd_mode)m, data, steps, &tf[m]);
-        xd_dataset_destroy(data);
-    }
-
-    xd_context *ctx[2] = {NULL, NULL};
-    for (int m = 0; m < 2; ++m)
-        if (xd_context_create(dev, (xd_mode)m, &ctx[m]) != XD_OK) die("context", xd_context_last_error(ctx[m]));
+/* The GEMM table: crossdev's ops in both modes, CLBlast on the device and
+ * OpenBLAS on the host, at seed-cnn's shapes (and 1024^3). */
+static void print_gemms(const xd_device_info *dev, xd_context *const ctx[2], int skip_1024)
+{
     cl_int rc;
     cl_device_id did = (cl_device_id)dev->device_handle;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform_handle, 0};
@@ -414,7 +417,6 @@ int main(int argc, char **argv)
     if (rc != CL_SUCCESS) die("clCreateContext", "failed");
     cl_command_queue q = clCreateCommandQueue(clc, did, 0, &rc);
     if (rc != CL_SUCCESS) die("clCreateCommandQueue", "failed");
-
     const gemm_case cases[] = {
         {32, 10, 21632, G_FWD, "dense fwd  y = x W^T"},
         {32, 21632, 10, G_BWD_DATA, "dense bwd data dx = dy W"},
@@ -437,7 +439,13 @@ int main(int argc, char **argv)
                g->K, gemm_op_name[g->op], r, f, c, o, f / r, c / o);
         fflush(stdout);
     }
+    clReleaseCommandQueue(q);
+    clReleaseContext(clc);
+}
 
+/* conv2d at seed-cnn's shapes and Adam over its parameters, both modes. */
+static void print_conv_adam(xd_context *const ctx[2])
+{
     double cs[2][4];
     for (int m = 0; m < 2; ++m) bench_conv(ctx[m], cs[m]);
     double cflop = 2.0 * 32 * 32 * 26 * 26 * 9;
@@ -449,32 +457,55 @@ int main(int argc, char **argv)
     double np = 21632 * 10 + 10 + 288 + 32;
     printf("  %-44s %10.1f  %13.1f  Melem/s (%.3f ms / %.3f ms)\n", "adam_step (216,650 params)",
            np / cs[0][3] * 1e-6, np / cs[1][3] * 1e-6, cs[0][3] * 1e3, cs[1][3] * 1e3);
+}
 
-    if (!skip_train) {
-        printf("\ntraining seed-cnn, batch 32, %lld steps, synthetic data (xd_train_run: traces, hashes)\n",
-               (long long)steps);
-        printf("  %-13s %14s %14s %16s %14s %16s\n", "mode", "steady img/s", "whole img/s", "first step s",
-               "context s", "device peak MiB");
-        for (int m = 0; m < 2; ++m) {
-            if (!train_ok[m]) {
-                printf("  %-13s failed\n", xd_mode_string((xd_mode)m));
-                continue;
-            }
-            printf("  %-13s %14.1f %14.1f %16.3f %14.3f %16.1f\n", xd_mode_string((xd_mode)m), tf[m].steady_ips,
-                   tf[m].whole_ips, tf[m].first_step_s, tf[m].ctx_s, (double)tf[m].dev_peak / 1048576.0);
+static void print_training(const train_figs tf[2], const int ok[2], int64_t steps)
+{
+    printf("\ntraining seed-cnn, batch 32, %lld steps, synthetic data (xd_train_run: traces, hashes)\n",
+           (long long)steps);
+    printf("  %-13s %14s %14s %16s %14s %16s\n", "mode", "steady img/s", "whole img/s", "first step s", "context s",
+           "device peak MiB");
+    for (int m = 0; m < 2; ++m) {
+        if (!ok[m]) {
+            printf("  %-13s failed\n", xd_mode_string((xd_mode)m));
+            continue;
         }
-        if (train_ok[0] && train_ok[1])
-            printf("  fast/repro steady: %.2fx\n", tf[1].steady_ips / tf[0].steady_ips);
+        printf("  %-13s %14.1f %14.1f %16.3f %14.3f %16.1f\n", xd_mode_string((xd_mode)m), tf[m].steady_ips,
+               tf[m].whole_ips, tf[m].first_step_s, tf[m].ctx_s, (double)tf[m].dev_peak / 1048576.0);
     }
+    if (ok[0] && ok[1]) printf("  fast/repro steady: %.2fx\n", tf[1].steady_ips / tf[0].steady_ips);
+}
+
+int main(int argc, char **argv)
+{
+    bench_opts o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0) return rc;
+    xd_device_list *list = NULL;
+    const xd_device_info *dev = pick_device(o.sel, &list);
+    printf("crossdev-bench on %s (median of %d reps after 1 warm-up; OpenBLAS on the host)\n", dev->id, g_reps);
+
+    /* training first: time to first step includes cold kernel builds */
+    train_figs tf[2];
+    int train_ok[2] = {0, 0};
+    if (!o.skip_train) {
+        xd_dataset *data = NULL;
+        if (xd_dataset_synthetic(42, 2048, 64, &data) != XD_OK) die("dataset", "synthetic");
+        for (int m = 0; m < 2; ++m) train_ok[m] = !bench_train(dev, (xd_mode)m, data, o.steps, &tf[m]);
+        xd_dataset_destroy(data);
+    }
+    xd_context *ctx[2] = {NULL, NULL};
+    for (int m = 0; m < 2; ++m)
+        if (xd_context_create(dev, (xd_mode)m, &ctx[m]) != XD_OK) die("context", xd_context_last_error(ctx[m]));
+    print_gemms(dev, ctx, o.skip_1024);
+    print_conv_adam(ctx);
+    if (!o.skip_train) print_training(tf, train_ok, o.steps);
     for (int m = 0; m < 2; ++m)
         printf("device bytes peak (%s bench context): %.1f MiB\n", xd_mode_string((xd_mode)m),
                (double)xd_context_device_bytes_peak(ctx[m]) / 1048576.0);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak host memory (maxrss): %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
-
-    clReleaseCommandQueue(q);
-    clReleaseContext(clc);
     for (int m = 0; m < 2; ++m) xd_context_destroy(ctx[m]);
     xd_device_list_destroy(list);
     return 0;

@@ -97,89 +97,88 @@ static cl_command_queue create_queue(cl_context c, cl_device_id dev, cl_int *rc)
     return clCreateCommandQueue(c, dev, CL_QUEUE_PROFILING_ENABLE, rc);
 }
 
-xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_context **out)
+/* The tunables for the device (and XD_PARAMS), the local size, the profile. */
+static xd_status choose_tunables(xd_context *ctx)
 {
-    if (!out) return XD_INVALID_ARGUMENT;
-    *out = NULL;
-    if (!device || !device->device_handle) return XD_INVALID_ARGUMENT;
-    xd_context *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) return XD_OUT_OF_HOST_MEMORY;
-    *out = ctx;
-    ctx->device = *device;
-    ctx->mode = mode;
-    ctx->params = xd_params_for(device);
     char msg[512];
-    {
-        xd_status pst = xd_params_override(&ctx->params, getenv("XD_PARAMS"), msg, sizeof msg);
-        if (pst != XD_OK) return xd_fail(ctx, pst, 0, "%s", msg);
-    }
-    ctx->local_size = choose_local_size(device, ctx->params.local_size);
-    {
-        const char *prof = getenv("XD_PROFILE");
-        if (prof && strcmp(prof, "1") == 0) ctx->profile = xd_profile_create();
-    }
-    cl_int rc;
-    char *src = NULL;
-    xd_status st;
+    ctx->params = xd_params_for(&ctx->device);
+    xd_status st = xd_params_override(&ctx->params, getenv("XD_PARAMS"), msg, sizeof msg);
+    if (st != XD_OK) return xd_fail(ctx, st, 0, "%s", msg);
+    ctx->local_size = choose_local_size(&ctx->device, ctx->params.local_size);
+    ctx->params.local_size = (unsigned)ctx->local_size; /* the size used, as the build options record it */
+    const char *prof = getenv("XD_PROFILE");
+    if (prof && strcmp(prof, "1") == 0) ctx->profile = xd_profile_create();
+    return XD_OK;
+}
 
-    if (mode == XD_MODE_REPRODUCIBLE) {
-        st = xd_device_check_reproducible(device, msg, sizeof msg);
+/* The mode's rules as build options and the guarantee string: reproducible
+ * mode checks the capabilities and picks the division path; fast mode
+ * allows contraction.  Then the tunables as -D options. */
+static xd_status choose_options(xd_context *ctx)
+{
+    char msg[512];
+    if (ctx->mode == XD_MODE_REPRODUCIBLE) {
+        xd_status st = xd_device_check_reproducible(&ctx->device, msg, sizeof msg);
         if (st != XD_OK) return xd_fail(ctx, st, 0, "%s", msg);
-        ctx->div_mode = choose_div_mode(device);
+        ctx->div_mode = choose_div_mode(&ctx->device);
         snprintf(ctx->options, sizeof ctx->options, "-cl-std=CL1.2 -DXD_DIV_MODE=%d%s", ctx->div_mode,
                  ctx->div_mode == 0 ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");
         snprintf(ctx->guarantee, sizeof ctx->guarantee, "bitwise (div/sqrt: %s)",
                  ctx->div_mode == 0   ? "correctly rounded builtins"
                  : ctx->div_mode == 1 ? "via fp64, correctly rounded"
                                       : "software with exact residuals, correctly rounded for normal results");
+        /* Test hook (docs/reproducibility.md): XD_PROBE_PLANT=reassoc builds
+         * the self-test's sum as two interleaved partial sums, so that the
+         * context must be refused.  It reaches the compiler as an option, so
+         * it shows in the build options like every other. */
+        const char *plant = getenv("XD_PROBE_PLANT");
+        if (plant && strcmp(plant, "reassoc") != 0)
+            return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "XD_PROBE_PLANT: '%s' is not 'reassoc'", plant);
+        if (plant) strncat(ctx->options, " -DXD_PROBE_PLANT_REASSOC", sizeof ctx->options - strlen(ctx->options) - 1);
     } else {
         ctx->div_mode = -1;
         snprintf(ctx->options, sizeof ctx->options, "-cl-std=CL1.2 -DXD_FAST=1 -cl-mad-enable");
         snprintf(ctx->guarantee, sizeof ctx->guarantee, "none (fast: vendor builtins, contraction allowed)");
     }
-    /* Test hook (docs/reproducibility.md): XD_PROBE_PLANT=reassoc builds the
-     * self-test's sum as two interleaved partial sums, so that the context
-     * must be refused.  It reaches the compiler as an option, so it shows in
-     * the build options like every other. */
-    const char *plant = getenv("XD_PROBE_PLANT");
-    if (plant && mode == XD_MODE_REPRODUCIBLE) {
-        if (strcmp(plant, "reassoc") != 0)
-            return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "XD_PROBE_PLANT: '%s' is not 'reassoc'", plant);
-        size_t n = strlen(ctx->options);
-        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_PROBE_PLANT_REASSOC");
-    }
-    {
-        size_t n = strlen(ctx->options);
-        snprintf(ctx->options + n, sizeof ctx->options - n, " -DXD_CONV_OB=%u -DXD_CONV_TB=%u -DXD_DENSE_OB=%u -DXD_DENSE_NB=%u -DXD_VW=%u"
-                 " -DXD_LOCAL_SIZE=%zu -DXD_CLBLAST=%u -DXD_DENSE_TILED=%u",
-                 ctx->params.conv_ob, ctx->params.conv_tb, ctx->params.dense_ob, ctx->params.dense_nb,
-                 ctx->params.vw, ctx->local_size, ctx->params.clblast, ctx->params.dense_tiled);
-    }
+    size_t n = strlen(ctx->options);
+    xd_params_defines(&ctx->params, ctx->options + n, sizeof ctx->options - n);
+    return XD_OK;
+}
 
-    cl_device_id dev = (cl_device_id)device->device_handle;
-    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)device->platform_handle, 0};
+/* The OpenCL context and its in-order profiling queue. */
+static xd_status open_queue(xd_context *ctx)
+{
+    cl_int rc;
+    cl_device_id dev = (cl_device_id)ctx->device.device_handle;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->device.platform_handle, 0};
     ctx->cl_ctx = clCreateContext(props, 1, &dev, NULL, NULL, &rc);
     if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateContext");
     ctx->queue = create_queue(ctx->cl_ctx, dev, &rc);
     if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateCommandQueue");
+    return XD_OK;
+}
 
-    st = xd_program_source(ctx, &src);
-    if (st != XD_OK) return st;
-    const char *srcs[1] = {src};
-    ctx->program = clCreateProgramWithSource(ctx->cl_ctx, 1, srcs, NULL, &rc);
-    free(src);
-    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateProgramWithSource");
-    st = xd_build(ctx, ctx->program, ctx->options);
-    if (st != XD_OK) return st;
+/* Builds the program with the options and creates every kernel object. */
+static xd_status build_kernels(xd_context *ctx)
+{
     static const char *const names[XD_K_COUNT_] = {
 #define XD_KERNEL_NAME_(name) "xd_" #name,
         XD_KERNEL_LIST(XD_KERNEL_NAME_)
 #undef XD_KERNEL_NAME_
     };
+    cl_int rc;
+    char *src = NULL;
+    xd_status st = xd_program_source(ctx, &src);
+    if (st != XD_OK) return st;
+    const char *srcs[1] = {src};
+    ctx->program = clCreateProgramWithSource(ctx->cl_ctx, 1, srcs, NULL, &rc);
+    free(src);
+    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateProgramWithSource");
+    if ((st = xd_build(ctx, ctx->program, ctx->options)) != XD_OK) return st;
     for (int k = 0; k < XD_K_COUNT_; ++k) {
         ctx->kernels[k] = clCreateKernel(ctx->program, names[k], &rc);
         if (rc != CL_SUCCESS)
-            return xd_fail(ctx, XD_OPENCL, rc, "clCreateKernel(%s) failed on %s: %s (%d)%s", names[k], device->id,
+            return xd_fail(ctx, XD_OPENCL, rc, "clCreateKernel(%s) failed on %s: %s (%d)%s", names[k], ctx->device.id,
                            xd_cl_error_name(rc), (int)rc,
                            rc == CL_INVALID_KERNEL_NAME
                                ? "; the build reported success, yet the program lacks crossdev's kernels: PoCL does "
@@ -188,20 +187,41 @@ xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_conte
                                  "(docs/drivers.md)"
                                : "");
     }
-    xd_fail(ctx, XD_OK, 0, "%s", "");
-    /* Fail closed: a device whose compiler changes the arithmetic is refused
-     * here, whatever its capabilities say. */
-    if (mode == XD_MODE_REPRODUCIBLE) {
-        st = xd_context_probe(ctx, NULL);
-        if (st != XD_OK) {
-            char *why = xd_strdup(xd_context_last_error(ctx));
-            st = xd_fail(ctx, st, ctx->last_cl, "%s; reproducible mode is refused on this device (fast mode still runs; "
-                         "docs/drivers.md)", why ? why : "the self-test failed");
-            free(why);
-            return st;
-        }
-    }
     return XD_OK;
+}
+
+/* Fail closed: in reproducible mode a device whose compiler changes the
+ * arithmetic is refused here, whatever its capabilities say. */
+static xd_status self_test(xd_context *ctx)
+{
+    if (ctx->mode != XD_MODE_REPRODUCIBLE) return XD_OK;
+    xd_status st = xd_context_probe(ctx, NULL);
+    if (st == XD_OK) return XD_OK;
+    char *why = xd_strdup(xd_context_last_error(ctx));
+    st = xd_fail(ctx, st, ctx->last_cl,
+                 "%s; reproducible mode is refused on this device (fast mode still runs; docs/drivers.md)",
+                 why ? why : "the self-test failed");
+    free(why);
+    return st;
+}
+
+xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_context **out)
+{
+    if (!out) return XD_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!device || !device->device_handle) return XD_INVALID_ARGUMENT;
+    xd_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return XD_OUT_OF_HOST_MEMORY;
+    *out = ctx; /* also on failure: xd_context_last_error says why */
+    ctx->device = *device;
+    ctx->mode = mode;
+    xd_status st = choose_tunables(ctx);
+    if (st == XD_OK) st = choose_options(ctx);
+    if (st == XD_OK) st = open_queue(ctx);
+    if (st == XD_OK) st = build_kernels(ctx);
+    if (st != XD_OK) return st;
+    xd_fail(ctx, XD_OK, 0, "%s", "");
+    return self_test(ctx);
 }
 
 /* Releases the programs CLBlast compiled and cached (for every context:

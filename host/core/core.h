@@ -29,21 +29,35 @@ typedef enum xd_kernel_id {
     XD_K_COUNT_
 } xd_kernel_id;
 
-/* Tunables from the parameter table (host/core/params.c): device -> vendor ->
- * default, as CLBlast's database.  They change scheduling only. */
+/* The tunables, one line each (CLBlast's Database::GetDefines): the field,
+ * the -D define the kernels read (each kernel file has an #ifndef default),
+ * the default row's value, the range XD_PARAMS accepts, whether it must be a
+ * power of two, and what it sets.  The list's order is the order of the -D
+ * options in every trace's build_options.  They change scheduling only:
+ * which work-item and lane computes an output, never a sum's order
+ * (docs/reproducibility.md). */
+#define XD_TUNABLES(X)                                                                                            \
+    X(conv_ob, XD_CONV_OB, 4, 1, 64, 0, "conv2d output channels (backward data: input channels) per work-item")  \
+    X(conv_tb, XD_CONV_TB, 4, 1, 64, 0, "conv2d backward-weights taps per work-item")                            \
+    X(dense_ob, XD_DENSE_OB, 4, 1, 64, 0, "dense outputs per work-item")                                         \
+    X(dense_nb, XD_DENSE_NB, 4, 1, 64, 0, "dense backward-data samples per work-item")                           \
+    X(vw, XD_VW, 1, 1, 16, 1, "vector lanes per work-item (cl/xd_math.h)")                                        \
+    X(local_size, XD_LOCAL_SIZE, 64, 1, 1024, 0, "work-group size of 1-D launches (capped by the device)")       \
+    X(clblast, XD_CLBLAST, 1, 0, 1, 0, "fast mode: CLBlast SGEMM where xd_fast_gemm's size rule says")           \
+    X(dense_tiled, XD_DENSE_TILED, 0, 0, 1, 0, "dense forward from local-memory tiles (GPUs: coalesced loads)")
+
 typedef struct xd_params {
-    unsigned local_size;  /* work-group size of 1-D launches (capped by the device) */
-    unsigned conv_ob;     /* conv2d output channels per work-item */
-    unsigned dense_ob;    /* dense outputs per work-item */
-    unsigned dense_nb;    /* dense backward-data samples per work-item */
-    unsigned vw;          /* vector lanes per work-item (XD_VW: 1, 2, 4, 8, 16) */
-    unsigned conv_tb;     /* conv2d backward-weights taps per work-item */
-    unsigned clblast;     /* fast mode: 1 = CLBlast SGEMM where xd_fast_gemm's size rule says, 0 = never */
-    unsigned dense_tiled; /* dense forward: 1 = local-memory tiles (GPUs: coalesced loads), 0 = vector lanes */
-    const char *source;   /* which table row matched */
+#define XD_TUNABLE_FIELD_(name, define, dflt, lo, hi, pow2, what) unsigned name;
+    XD_TUNABLES(XD_TUNABLE_FIELD_)
+#undef XD_TUNABLE_FIELD_
+    const char *source;   /* which table row matched, or "XD_PARAMS" */
 } xd_params;
+/* The row for a device: id match -> vendor -> default (host/core/params.c). */
 xd_params xd_params_for(const xd_device_info *d);
+/* XD_PARAMS="vw=8,dense_ob=10" applied to p; XD_INVALID_ARGUMENT naming the key. */
 xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t cap);
+/* " -DXD_CONV_OB=8 ... -DXD_DENSE_TILED=0", every tunable in list order. */
+void xd_params_defines(const xd_params *p, char *buf, size_t cap);
 
 struct xd_context {
     xd_device_info device;

@@ -38,13 +38,24 @@ typedef struct row {
  * pthread); it is kept different from the default on purpose: Oclgrind runs
  * the default row, so the cross-device bitwise tests compare two different
  * tunings and would fail if a tunable ever changed a summation order. */
+#define XD_ROW_(cob, ctb, dob, dnb, w, ls, cb, dt, src)                                                            \
+    {.conv_ob = (cob), .conv_tb = (ctb), .dense_ob = (dob), .dense_nb = (dnb), .vw = (w), .local_size = (ls),      \
+     .clblast = (cb), .dense_tiled = (dt), .source = (src)}
 static const row k_table[] = {
-    {"pocl/", NULL, 14, {64, 8, 16, 16, 8, 9, 0, 0, "pocl (LLVM <= 14)"}},
-    {"pocl/", NULL, 0, {64, 8, 16, 16, 16, 9, 0, 0, "pocl"}},
-    {"intel-opencl/", NULL, 0, {64, 8, 16, 16, 16, 9, 0, 0, "intel-opencl cpu"}},
-    {"", "NVIDIA", 0, {128, 4, 4, 4, 1, 4, 1, 1, "vendor NVIDIA"}},
-    {"", "Advanced Micro Devices", 0, {128, 4, 4, 4, 1, 4, 1, 1, "vendor AMD"}},
-    {"", NULL, 0, {64, 4, 4, 4, 1, 4, 1, 0, "default"}},
+    {.match = "pocl/", .max_llvm = 14, .p = XD_ROW_(8, 9, 16, 16, 8, 64, 0, 0, "pocl (LLVM <= 14)")},
+    {.match = "pocl/", .p = XD_ROW_(8, 9, 16, 16, 16, 64, 0, 0, "pocl")},
+    {.match = "intel-opencl/", .p = XD_ROW_(8, 9, 16, 16, 16, 64, 0, 0, "intel-opencl cpu")},
+    {.match = "", .vendor = "NVIDIA", .p = XD_ROW_(4, 4, 4, 4, 1, 128, 1, 1, "vendor NVIDIA")},
+    {.match = "", .vendor = "Advanced Micro Devices", .p = XD_ROW_(4, 4, 4, 4, 1, 128, 1, 1, "vendor AMD")},
+};
+#undef XD_ROW_
+
+/* The default row: every tunable's default from XD_TUNABLES. */
+static const xd_params k_default = {
+#define XD_TUNABLE_DEFAULT_(name, define, dflt, lo, hi, pow2, what) .name = (dflt),
+    XD_TUNABLES(XD_TUNABLE_DEFAULT_)
+#undef XD_TUNABLE_DEFAULT_
+    .source = "default",
 };
 
 /* The LLVM major version a platform names ("... LLVM 15.0.6 ..."), 0 if none. */
@@ -67,7 +78,43 @@ xd_params xd_params_for(const xd_device_info *d)
         }
         return r->p;
     }
-    return k_table[sizeof k_table / sizeof k_table[0] - 1].p;
+    return k_default;
+}
+
+/* One XD_PARAMS key per tunable, from XD_TUNABLES. */
+typedef struct tunable_key {
+    const char *key;
+    size_t off;
+    unsigned lo, hi;
+    int pow2; /* the value must also be a power of two */
+} tunable_key;
+static const tunable_key k_keys[] = {
+#define XD_TUNABLE_KEY_(name, define, dflt, lo, hi, pow2, what) {#name, offsetof(xd_params, name), (lo), (hi), (pow2)},
+    XD_TUNABLES(XD_TUNABLE_KEY_)
+#undef XD_TUNABLE_KEY_
+};
+enum { NKEYS = sizeof k_keys / sizeof k_keys[0] };
+
+/* What a key accepts, in words: "1, 2, 4, 8 or 16", "0 or 1", "an integer in 1..64". */
+static void describe_range(const tunable_key *k, char *out, size_t cap)
+{
+    if (k->lo == 0 && k->hi == 1) {
+        snprintf(out, cap, "0 or 1");
+    } else if (k->pow2) {
+        size_t n = 0;
+        for (unsigned v = k->lo; v <= k->hi && n < cap; v *= 2)
+            n += (size_t)snprintf(out + n, cap - n, "%s%u", v == k->lo ? "" : v * 2 > k->hi ? " or " : ", ", v);
+    } else {
+        snprintf(out, cap, "an integer in %u..%u", k->lo, k->hi);
+    }
+}
+
+/* The key named by s[0..len), or NULL. */
+static const tunable_key *find_key(const char *s, size_t len)
+{
+    for (size_t k = 0; k < NKEYS; ++k)
+        if (len && strlen(k_keys[k].key) == len && strncmp(k_keys[k].key, s, len) == 0) return &k_keys[k];
+    return NULL;
 }
 
 /* XD_PARAMS="vw=8,dense_ob=10": override table entries, for tuning runs
@@ -75,52 +122,42 @@ xd_params xd_params_for(const xd_device_info *d)
  * options passed to the compiler, and so every trace, show the values used. */
 xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t cap)
 {
-    static const struct {
-        const char *key;
-        size_t off;
-        unsigned lo, hi;
-        int pow2;          /* the value must also be a power of two */
-        const char *range; /* for the message */
-    } keys[] = {
-        {"local_size", offsetof(xd_params, local_size), 1, 1024, 0, "an integer in 1..1024"},
-        {"conv_ob", offsetof(xd_params, conv_ob), 1, 64, 0, "an integer in 1..64"},
-        {"conv_tb", offsetof(xd_params, conv_tb), 1, 64, 0, "an integer in 1..64"},
-        {"dense_ob", offsetof(xd_params, dense_ob), 1, 64, 0, "an integer in 1..64"},
-        {"dense_nb", offsetof(xd_params, dense_nb), 1, 64, 0, "an integer in 1..64"},
-        {"vw", offsetof(xd_params, vw), 1, 16, 1, "1, 2, 4, 8 or 16"},
-        {"clblast", offsetof(xd_params, clblast), 0, 1, 0, "0 or 1"},
-        {"dense_tiled", offsetof(xd_params, dense_tiled), 0, 1, 0, "0 or 1"},
-    };
-    const size_t nkeys = sizeof keys / sizeof keys[0];
     const char *s = spec;
     while (s && *s) {
         const char *eq = strchr(s, '=');
         const char *end = strchr(s, ',');
         if (!end) end = s + strlen(s);
-        size_t klen = eq && eq < end ? (size_t)(eq - s) : 0;
-        size_t k = 0;
-        for (; k < nkeys; ++k)
-            if (klen && strlen(keys[k].key) == klen && strncmp(keys[k].key, s, klen) == 0) break;
-        if (k == nkeys) {
+        const tunable_key *k = eq && eq < end ? find_key(s, (size_t)(eq - s)) : NULL;
+        if (!k || !eq) {
             char names[256] = "";
-            for (size_t i = 0; i < nkeys; ++i) {
+            for (size_t i = 0; i < NKEYS; ++i) {
                 size_t n = strlen(names);
-                snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", keys[i].key);
+                snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", k_keys[i].key);
             }
             xd_format(msg, cap, "XD_PARAMS: '%.*s' is not KEY=VALUE with KEY one of %s", (int)(end - s), s, names);
             return XD_INVALID_ARGUMENT;
         }
         char *num_end = NULL;
         unsigned long v = strtoul(eq + 1, &num_end, 10);
-        if (num_end == eq + 1 || num_end != end || v < keys[k].lo || v > keys[k].hi ||
-            (keys[k].pow2 && (v & (v - 1)) != 0)) {
-            xd_format(msg, cap, "XD_PARAMS: %s must be %s, got '%.*s'", keys[k].key, keys[k].range,
-                      (int)(end - eq - 1), eq + 1);
+        if (num_end == eq + 1 || num_end != end || v < k->lo || v > k->hi || (k->pow2 && (v & (v - 1)) != 0)) {
+            char range[64];
+            describe_range(k, range, sizeof range);
+            xd_format(msg, cap, "XD_PARAMS: %s must be %s, got '%.*s'", k->key, range, (int)(end - eq - 1), eq + 1);
             return XD_INVALID_ARGUMENT;
         }
-        *(unsigned *)(void *)((char *)p + keys[k].off) = (unsigned)v;
+        *(unsigned *)(void *)((char *)p + k->off) = (unsigned)v;
         s = *end ? end + 1 : end;
     }
     if (spec && *spec) p->source = "XD_PARAMS";
     return XD_OK;
+}
+
+void xd_params_defines(const xd_params *p, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+#define XD_TUNABLE_DEFINE_(name, define, dflt, lo, hi, pow2, what)                                   \
+    if (n < cap) n += (size_t)snprintf(buf + n, cap - n, " -D" #define "=%u", p->name);
+    XD_TUNABLES(XD_TUNABLE_DEFINE_)
+#undef XD_TUNABLE_DEFINE_
 }

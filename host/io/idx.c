@@ -130,24 +130,32 @@ static const char *zmsg(const char *msg, const char *path)
     return msg ? msg : "unknown error";
 }
 
-static xd_status idx_read_file(const char *path, xd_idx_array *out, xd_error *err)
+/* The end of a gzip stream: a stream cut short reads as a clean EOF from
+ * gzread, and zlib only reports it through gzerror (Z_BUF_ERROR,
+ * "unexpected end of file").  Closes gz. */
+static xd_status gz_finish(gzFile gz, const char *path, xd_error *err)
 {
-    if (!path || !out) {
-        xd_error_file(err, path ? path : "(null)", "xd_idx_read: NULL %s",
-                path ? "output" : "path");
-        if (out)
-            memset(out, 0, sizeof *out);
-        return XD_INVALID_ARGUMENT;
+    int errnum;
+    const char *msg = gzerror(gz, &errnum);
+    if (errnum != Z_OK) {
+        xd_error_file(err, path, "gzip: %s", zmsg(msg, path));
+        gzclose(gz);
+        return XD_FORMAT;
     }
-    memset(out, 0, sizeof *out);
+    int rc = gzclose(gz);
+    if (rc == Z_OK) return XD_OK;
+    xd_error_file(err, path, "gzip: %s", rc == Z_BUF_ERROR ? "unexpected end of file" : "error closing file");
+    return rc == Z_BUF_ERROR ? XD_FORMAT : XD_IO;
+}
 
-    /* gzopen reads plain files transparently, so one path serves both. */
+/* The whole of a plain or gzip file, decompressed (at most 1 GiB: a gzip
+ * bomb must not exhaust memory).  gzopen reads plain files transparently,
+ * so one path serves both. */
+static xd_status gz_slurp(const char *path, unsigned char **data, size_t *size, xd_error *err)
+{
     errno = 0;
     gzFile gz = gzopen(path, "rb");
-    if (!gz) {
-        xd_error_file(err, path, "cannot open: %s", errno ? strerror(errno) : "out of memory");
-        return XD_IO;
-    }
+    if (!gz) return (xd_error_file(err, path, "cannot open: %s", errno ? strerror(errno) : "out of memory"), XD_IO);
     xd_status st = XD_IO;
     unsigned char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -157,8 +165,7 @@ static xd_status idx_read_file(const char *path, xd_idx_array *out, xd_error *er
             /* Room for one byte past the limit, to tell "exactly 1 GiB" from
              * "more than 1 GiB". */
             size_t ncap = cap ? 2 * cap : (size_t)1 << 16;
-            if (ncap > IDX_MAX_DECOMPRESSED + 1)
-                ncap = IDX_MAX_DECOMPRESSED + 1;
+            if (ncap > IDX_MAX_DECOMPRESSED + 1) ncap = IDX_MAX_DECOMPRESSED + 1;
             unsigned char *nbuf = realloc(buf, ncap);
             if (!nbuf) {
                 xd_error_file(err, path, "out of memory for %zu bytes", ncap);
@@ -168,10 +175,7 @@ static xd_status idx_read_file(const char *path, xd_idx_array *out, xd_error *er
             buf = nbuf;
             cap = ncap;
         }
-        size_t want = cap - len;
-        if (want > INT_MAX)
-            want = INT_MAX;
-        int r = gzread(gz, buf + len, (unsigned)want);
+        int r = gzread(gz, buf + len, (unsigned)(cap - len > INT_MAX ? INT_MAX : cap - len));
         if (r < 0) {
             int saved = errno;
             const char *msg = gzerror(gz, &errnum);
@@ -183,8 +187,7 @@ static xd_status idx_read_file(const char *path, xd_idx_array *out, xd_error *er
             }
             goto done;
         }
-        if (r == 0)
-            break;
+        if (r == 0) break;
         len += (size_t)r;
         if (len > IDX_MAX_DECOMPRESSED) {
             xd_error_file(err, path, "decompressed size exceeds the 1 GiB limit");
@@ -192,29 +195,32 @@ static xd_status idx_read_file(const char *path, xd_idx_array *out, xd_error *er
             goto done;
         }
     }
-    /* A gzip stream cut short reads as a clean EOF from gzread; zlib only
-     * reports it through gzerror (Z_BUF_ERROR, "unexpected end of file"). */
-    const char *msg = gzerror(gz, &errnum);
-    if (errnum != Z_OK) {
-        xd_error_file(err, path, "gzip: %s", zmsg(msg, path));
-        st = XD_FORMAT;
-        goto done;
-    }
-    int rc = gzclose(gz);
+    st = gz_finish(gz, path, err);
     gz = NULL;
-    if (rc != Z_OK) {
-        xd_error_file(err, path, "gzip: %s",
-                rc == Z_BUF_ERROR ? "unexpected end of file" : "error closing file");
-        st = rc == Z_BUF_ERROR ? XD_FORMAT : XD_IO;
-        goto done;
+    if (st == XD_OK) {
+        *data = buf;
+        *size = len;
+        buf = NULL;
     }
-    st = idx_parse(buf, len, buf, path, out, err);
-    buf = NULL; /* consumed by idx_parse */
 done:
-    if (gz)
-        gzclose(gz);
+    if (gz) gzclose(gz);
     free(buf);
     return st;
+}
+
+static xd_status idx_read_file(const char *path, xd_idx_array *out, xd_error *err)
+{
+    if (!path || !out) {
+        xd_error_file(err, path ? path : "(null)", "xd_idx_read: NULL %s", path ? "output" : "path");
+        if (out) memset(out, 0, sizeof *out);
+        return XD_INVALID_ARGUMENT;
+    }
+    memset(out, 0, sizeof *out);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    xd_status st = gz_slurp(path, &buf, &len, err);
+    if (st != XD_OK) return st;
+    return idx_parse(buf, len, buf, path, out, err); /* buf is consumed */
 }
 
 xd_status xd_idx_parse(const void *buf, size_t len, const char *name, xd_idx_array *out, xd_error *err)

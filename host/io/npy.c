@@ -100,228 +100,140 @@ static int parse_str(cursor *c, char *dst, size_t cap)
     return 0;
 }
 
+/* In the header parsers: name the file and the problem, return XD_FORMAT. */
+#define BAD(...) return (xd_error_file(err, name, __VA_ARGS__), XD_FORMAT)
+
+/* 'descr': a plain little-endian float32 or int32 dtype string. */
+static xd_status parse_descr(cursor *c, const char *name, xd_npy_array *out, xd_error *err)
+{
+    char descr[32];
+    /* A list here is a structured dtype; we only take plain ones. */
+    if (parse_str(c, descr, sizeof descr) != 0) BAD("header: 'descr' is not a simple dtype string");
+    if (strcmp(descr, "<f4") == 0) out->dtype = XD_DTYPE_F32;
+    else if (strcmp(descr, "<i4") == 0) out->dtype = XD_DTYPE_I32;
+    else BAD("unsupported dtype '%s' (only '<f4' and '<i4' are supported)", descr);
+    return XD_OK;
+}
+
+/* 'fortran_order': False (C order) is all we read. */
+static xd_status parse_fortran(cursor *c, const char *name, xd_error *err)
+{
+    skip_ws(c);
+    size_t left = (size_t)(c->end - c->p);
+    if (left >= 5 && memcmp(c->p, "False", 5) == 0) {
+        c->p += 5;
+        return XD_OK;
+    }
+    if (left >= 4 && memcmp(c->p, "True", 4) == 0) BAD("Fortran order not supported");
+    BAD("header: 'fortran_order' is not True or False");
+}
+
+/* 'shape': a tuple of non-negative integers, "()" or "(n,)" or "(a, b, ...)". */
+static xd_status parse_shape(cursor *c, const char *name, xd_npy_array *out, xd_error *err)
+{
+    if (!eat(c, '(')) BAD("header: 'shape' is not a tuple");
+    int n = 0;
+    for (;;) {
+        if (eat(c, ')')) break;
+        if (c->p < c->end && *c->p == '-') BAD("negative dimension in shape");
+        if (c->p >= c->end || *c->p < '0' || *c->p > '9') BAD("header: 'shape' is not a tuple of integers");
+        if (n == XD_NPY_MAX_DIMS) BAD("too many dimensions (at most %d)", XD_NPY_MAX_DIMS);
+        int64_t v = 0;
+        while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+            int d = *c->p++ - '0';
+            if (v > (INT64_MAX - d) / 10) BAD("dimension %d is too large", n);
+            v = v * 10 + d;
+        }
+        out->shape[n++] = v;
+        if (eat(c, ',')) continue;
+        if (!eat(c, ')')) BAD("header: malformed 'shape' tuple");
+        if (n == 1) BAD("header: 'shape' is not a tuple"); /* "(5)" is an int in Python, not a 1-tuple */
+        break;
+    }
+    out->ndim = n;
+    return XD_OK;
+}
+
 /* The header dict: keys descr, fortran_order, shape, each once, any order. */
 static xd_status parse_dict(cursor *c, const char *name, xd_npy_array *out, xd_error *err)
 {
     int have_descr = 0, have_fortran = 0, have_shape = 0;
-
-    if (!eat(c, '{')) {
-        xd_error_file(err, name, "header is not a dict literal");
-        return XD_FORMAT;
-    }
-    for (;;) {
-        if (eat(c, '}'))
-            break;
+    if (!eat(c, '{')) BAD("header is not a dict literal");
+    while (!eat(c, '}')) {
         char key[32];
-        if (parse_str(c, key, sizeof key) != 0) {
-            xd_error_file(err, name, "header: expected a quoted key");
-            return XD_FORMAT;
-        }
-        if (!eat(c, ':')) {
-            xd_error_file(err, name, "header: expected ':' after '%s'", key);
-            return XD_FORMAT;
-        }
+        if (parse_str(c, key, sizeof key) != 0) BAD("header: expected a quoted key");
+        if (!eat(c, ':')) BAD("header: expected ':' after '%s'", key);
+        xd_status st;
         if (strcmp(key, "descr") == 0) {
-            char descr[32];
-            if (have_descr++) {
-                xd_error_file(err, name, "header: duplicate key 'descr'");
-                return XD_FORMAT;
-            }
-            /* A list here is a structured dtype; we only take plain ones. */
-            if (parse_str(c, descr, sizeof descr) != 0) {
-                xd_error_file(err, name, "header: 'descr' is not a simple dtype string");
-                return XD_FORMAT;
-            }
-            if (strcmp(descr, "<f4") == 0) {
-                out->dtype = XD_DTYPE_F32;
-            } else if (strcmp(descr, "<i4") == 0) {
-                out->dtype = XD_DTYPE_I32;
-            } else {
-                xd_error_file(err, name,
-                        "unsupported dtype '%s' (only '<f4' and '<i4' are supported)", descr);
-                return XD_FORMAT;
-            }
+            if (have_descr++) BAD("header: duplicate key 'descr'");
+            st = parse_descr(c, name, out, err);
         } else if (strcmp(key, "fortran_order") == 0) {
-            if (have_fortran++) {
-                xd_error_file(err, name, "header: duplicate key 'fortran_order'");
-                return XD_FORMAT;
-            }
-            skip_ws(c);
-            size_t left = (size_t)(c->end - c->p);
-            if (left >= 5 && memcmp(c->p, "False", 5) == 0) {
-                c->p += 5;
-            } else if (left >= 4 && memcmp(c->p, "True", 4) == 0) {
-                xd_error_file(err, name, "Fortran order not supported");
-                return XD_FORMAT;
-            } else {
-                xd_error_file(err, name, "header: 'fortran_order' is not True or False");
-                return XD_FORMAT;
-            }
+            if (have_fortran++) BAD("header: duplicate key 'fortran_order'");
+            st = parse_fortran(c, name, err);
         } else if (strcmp(key, "shape") == 0) {
-            if (have_shape++) {
-                xd_error_file(err, name, "header: duplicate key 'shape'");
-                return XD_FORMAT;
-            }
-            if (!eat(c, '(')) {
-                xd_error_file(err, name, "header: 'shape' is not a tuple");
-                return XD_FORMAT;
-            }
-            int n = 0;
-            for (;;) {
-                if (eat(c, ')'))
-                    break;
-                if (c->p < c->end && *c->p == '-') {
-                    xd_error_file(err, name, "negative dimension in shape");
-                    return XD_FORMAT;
-                }
-                if (c->p >= c->end || *c->p < '0' || *c->p > '9') {
-                    xd_error_file(err, name, "header: 'shape' is not a tuple of integers");
-                    return XD_FORMAT;
-                }
-                if (n == XD_NPY_MAX_DIMS) {
-                    xd_error_file(err, name, "too many dimensions (at most %d)",
-                            XD_NPY_MAX_DIMS);
-                    return XD_FORMAT;
-                }
-                int64_t v = 0;
-                while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-                    int d = *c->p++ - '0';
-                    if (v > (INT64_MAX - d) / 10) {
-                        xd_error_file(err, name, "dimension %d is too large", n);
-                        return XD_FORMAT;
-                    }
-                    v = v * 10 + d;
-                }
-                out->shape[n++] = v;
-                if (eat(c, ','))
-                    continue;
-                if (eat(c, ')')) {
-                    /* "(5)" is an int in Python, not a 1-tuple. */
-                    if (n == 1) {
-                        xd_error_file(err, name, "header: 'shape' is not a tuple");
-                        return XD_FORMAT;
-                    }
-                    break;
-                }
-                xd_error_file(err, name, "header: malformed 'shape' tuple");
-                return XD_FORMAT;
-            }
-            out->ndim = n;
+            if (have_shape++) BAD("header: duplicate key 'shape'");
+            st = parse_shape(c, name, out, err);
         } else {
-            xd_error_file(err, name, "header: unexpected key '%s'", key);
-            return XD_FORMAT;
+            BAD("header: unexpected key '%s'", key);
         }
-        if (eat(c, ','))
-            continue;
-        if (eat(c, '}'))
-            break;
-        xd_error_file(err, name, "header: expected ',' or '}' after the value of '%s'", key);
-        return XD_FORMAT;
+        if (st != XD_OK) return st;
+        if (eat(c, ',')) continue;
+        if (eat(c, '}')) break;
+        BAD("header: expected ',' or '}' after the value of '%s'", key);
     }
     skip_ws(c);
-    if (c->p != c->end) {
-        xd_error_file(err, name, "header: unexpected characters after the dict");
-        return XD_FORMAT;
-    }
-    const char *missing = !have_descr ? "descr" : !have_fortran ? "fortran_order"
-                        : !have_shape ? "shape" : NULL;
-    if (missing) {
-        xd_error_file(err, name, "header: missing key '%s'", missing);
-        return XD_FORMAT;
-    }
+    if (c->p != c->end) BAD("header: unexpected characters after the dict");
+    const char *missing = !have_descr ? "descr" : !have_fortran ? "fortran_order" : !have_shape ? "shape" : NULL;
+    if (missing) BAD("header: missing key '%s'", missing);
     return XD_OK;
 }
 
-/* Parses buf; when own is non-NULL it is buf itself, heap-allocated and
- * handed over, so the data can be converted in place instead of copied (a
- * read of a multi-GiB file then needs no second buffer).  own is always
- * consumed. */
-static xd_status npy_parse(const unsigned char *buf, size_t len, unsigned char *own,
-                           const char *name, xd_npy_array *out, xd_error *err)
+/* The preamble: magic, version, header length; *off gets where the dict
+ * starts and *hlen its length. */
+static xd_status parse_preamble(const unsigned char *buf, size_t len, const char *name, size_t *off, uint32_t *hlen,
+                                xd_error *err)
 {
-    xd_status st = XD_FORMAT;
-
-    if (len < NPY_MAGIC_LEN || memcmp(buf, NPY_MAGIC, NPY_MAGIC_LEN) != 0) {
-        xd_error_file(err, name, "not a .npy file (bad magic)");
-        goto fail;
-    }
-    if (len < NPY_MAGIC_LEN + 2) {
-        xd_error_file(err, name, "truncated: file ends inside the preamble");
-        goto fail;
-    }
+    if (len < NPY_MAGIC_LEN || memcmp(buf, NPY_MAGIC, NPY_MAGIC_LEN) != 0) BAD("not a .npy file (bad magic)");
+    if (len < NPY_MAGIC_LEN + 2) BAD("truncated: file ends inside the preamble");
     unsigned major = buf[6], minor = buf[7];
-    if (minor != 0 || major < 1 || major > 3) {
-        xd_error_file(err, name, "unsupported npy version %u.%u", major, minor);
-        goto fail;
-    }
-    size_t off = major == 1 ? 10 : 12;
-    if (len < off) {
-        xd_error_file(err, name, "truncated: file ends inside the preamble");
-        goto fail;
-    }
-    uint32_t hlen = major == 1 ? (uint32_t)buf[8] | (uint32_t)buf[9] << 8 : load_le32(buf + 8);
-    if (hlen > NPY_MAX_HEADER_LEN) {
-        xd_error_file(err, name, "header length %" PRIu32 " is absurd (limit %u)", hlen,
-                NPY_MAX_HEADER_LEN);
-        goto fail;
-    }
-    if (hlen > len - off) {
-        xd_error_file(err, name, "truncated: header length %" PRIu32
-                " goes past the end of the file (%zu bytes)", hlen, len);
-        goto fail;
-    }
-    cursor c = {(const char *)buf + off, (const char *)buf + off + hlen};
-    if ((st = parse_dict(&c, name, out, err)) != XD_OK)
-        goto fail;
-    st = XD_FORMAT;
-    off += hlen;
+    if (minor != 0 || major < 1 || major > 3) BAD("unsupported npy version %u.%u", major, minor);
+    *off = major == 1 ? 10 : 12;
+    if (len < *off) BAD("truncated: file ends inside the preamble");
+    *hlen = major == 1 ? (uint32_t)buf[8] | (uint32_t)buf[9] << 8 : load_le32(buf + 8);
+    if (*hlen > NPY_MAX_HEADER_LEN) BAD("header length %" PRIu32 " is absurd (limit %u)", *hlen, NPY_MAX_HEADER_LEN);
+    if (*hlen > len - *off)
+        BAD("truncated: header length %" PRIu32 " goes past the end of the file (%zu bytes)", *hlen, len);
+    return XD_OK;
+}
 
-    /* Product of the dims.  Zero-size arrays are legal, but the other dims
-     * must still multiply without overflow so that nobody computing strides
-     * from shape overflows either. */
-    size_t count = 1;
+/* The product of the dims.  Zero-size arrays are legal, but the other dims
+ * must still multiply without overflow so that nobody computing strides
+ * from shape overflows either. */
+static xd_status element_count(const xd_npy_array *a, const char *name, size_t *count, xd_error *err)
+{
+    size_t n = 1;
     int zero = 0;
-    for (int i = 0; i < out->ndim; i++) {
-        uint64_t d = (uint64_t)out->shape[i];
+    for (int i = 0; i < a->ndim; i++) {
+        uint64_t d = (uint64_t)a->shape[i];
         if (d == 0) {
             zero = 1;
             continue;
         }
-        if (d > SIZE_MAX / 4 / count) {
-            xd_error_file(err, name, "element count overflows");
-            goto fail;
-        }
-        count *= (size_t)d;
+        if (d > SIZE_MAX / 4 / n) BAD("element count overflows");
+        n *= (size_t)d;
     }
-    if (zero)
-        count = 0;
-    size_t bytes = count * 4, found = len - off;
-    if (found != bytes) {
-        xd_error_file(err, name, "%s: expected %zu bytes of data, found %zu",
-                found < bytes ? "truncated" : "trailing bytes", bytes, found);
-        goto fail;
-    }
+    *count = zero ? 0 : n;
+    return XD_OK;
+}
 
-    const unsigned char *src = buf + off;
-    unsigned char *dst;
-    int in_place = own != NULL;
-    if (in_place) {
-        memmove(own, src, bytes);
-        src = dst = own;
-        own = NULL;
-    } else {
-        /* malloc(0) may return NULL; callers get a valid pointer either way. */
-        if (!(dst = malloc(bytes ? bytes : 1))) {
-            xd_error_file(err, name, "out of memory for %zu bytes", bytes);
-            st = XD_OUT_OF_HOST_MEMORY;
-            goto fail;
-        }
-    }
-    /* Convert through a uint32 and memcpy so the stored objects really are
-     * float / int32_t (no aliasing games), whatever the host byte order. */
+/* Little-endian elements at src into dst as float / int32_t: through a
+ * uint32 and memcpy, so the stored objects really are of that type (no
+ * aliasing games), whatever the host byte order. */
+static void load_elements(const unsigned char *src, unsigned char *dst, size_t count, xd_dtype dtype)
+{
     for (size_t i = 0; i < count; i++) {
         uint32_t v = load_le32(src + 4 * i);
-        if (out->dtype == XD_DTYPE_F32) {
+        if (dtype == XD_DTYPE_F32) {
             float f;
             memcpy(&f, &v, 4);
             ((float *)(void *)dst)[i] = f;
@@ -331,20 +243,56 @@ static xd_status npy_parse(const unsigned char *buf, size_t len, unsigned char *
             ((int32_t *)(void *)dst)[i] = s;
         }
     }
-    if (in_place) {
+}
+
+/* Parses buf; when own is non-NULL it is buf itself, heap-allocated and
+ * handed over, so the data can be converted in place instead of copied (a
+ * read of a multi-GiB file then needs no second buffer).  own is always
+ * consumed. */
+static xd_status npy_parse(const unsigned char *buf, size_t len, unsigned char *own, const char *name,
+                           xd_npy_array *out, xd_error *err)
+{
+    size_t off = 0, count = 0;
+    uint32_t hlen = 0;
+    xd_status st = parse_preamble(buf, len, name, &off, &hlen, err);
+    if (st == XD_OK) {
+        cursor c = {(const char *)buf + off, (const char *)buf + off + hlen};
+        st = parse_dict(&c, name, out, err);
+        off += hlen;
+    }
+    if (st == XD_OK) st = element_count(out, name, &count, err);
+    size_t bytes = count * 4, found = len - off;
+    if (st == XD_OK && found != bytes) {
+        xd_error_file(err, name, "%s: expected %zu bytes of data, found %zu",
+                      found < bytes ? "truncated" : "trailing bytes", bytes, found);
+        st = XD_FORMAT;
+    }
+    unsigned char *dst = NULL;
+    if (st == XD_OK && own) { /* in place: the data moves down over the header */
+        memmove(own, buf + off, bytes);
+        dst = own;
+        own = NULL;
+        load_elements(dst, dst, count, out->dtype);
         /* Give back the header-sized tail; failing to shrink is harmless. */
         unsigned char *shrunk = realloc(dst, bytes ? bytes : 1);
-        if (shrunk)
-            dst = shrunk;
+        if (shrunk) dst = shrunk;
+    } else if (st == XD_OK) {
+        /* malloc(0) may return NULL; callers get a valid pointer either way. */
+        if (!(dst = malloc(bytes ? bytes : 1))) {
+            xd_error_file(err, name, "out of memory for %zu bytes", bytes);
+            st = XD_OUT_OF_HOST_MEMORY;
+        } else {
+            load_elements(buf + off, dst, count, out->dtype);
+        }
+    }
+    free(own);
+    if (st != XD_OK) {
+        memset(out, 0, sizeof *out);
+        return st;
     }
     out->count = count;
     out->data = dst;
     return XD_OK;
-
-fail:
-    free(own);
-    memset(out, 0, sizeof *out);
-    return st;
 }
 
 static xd_status npy_parse_buffer(const void *buf, size_t len, const char *name, xd_npy_array *out,
@@ -435,51 +383,42 @@ void xd_npy_free(xd_npy_array *a)
 
 /* ---- writing ------------------------------------------------------------- */
 
-static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, const int64_t *shape,
-                       const void *data, xd_error *err)
+/* The writer's arguments; *count gets the element count. */
+static xd_status check_write_args(const char *path, xd_dtype dtype, int ndim, const int64_t *shape, const void *data,
+                                  size_t *count, xd_error *err)
 {
     const char *name = path ? path : "(null)";
-    if (!path || !*path) {
-        xd_error_file(err, name, "xd_npy_write: empty path");
-        return XD_INVALID_ARGUMENT;
-    }
-    if (dtype != XD_DTYPE_F32 && dtype != XD_DTYPE_I32) {
-        xd_error_file(err, name, "xd_npy_write: invalid dtype %d", (int)dtype);
-        return XD_INVALID_ARGUMENT;
-    }
-    if (ndim < 0 || ndim > XD_NPY_MAX_DIMS || (ndim > 0 && !shape)) {
-        xd_error_file(err, name, "xd_npy_write: invalid ndim %d or NULL shape", ndim);
-        return XD_INVALID_ARGUMENT;
-    }
-    size_t count = 1;
+    if (!path || !*path) return (xd_error_file(err, name, "xd_npy_write: empty path"), XD_INVALID_ARGUMENT);
+    if (dtype != XD_DTYPE_F32 && dtype != XD_DTYPE_I32)
+        return (xd_error_file(err, name, "xd_npy_write: invalid dtype %d", (int)dtype), XD_INVALID_ARGUMENT);
+    if (ndim < 0 || ndim > XD_NPY_MAX_DIMS || (ndim > 0 && !shape))
+        return (xd_error_file(err, name, "xd_npy_write: invalid ndim %d or NULL shape", ndim), XD_INVALID_ARGUMENT);
+    size_t n = 1;
     int zero = 0;
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) {
-            xd_error_file(err, name, "xd_npy_write: negative dimension %" PRId64, shape[i]);
-            return XD_INVALID_ARGUMENT;
-        }
+        if (shape[i] < 0)
+            return (xd_error_file(err, name, "xd_npy_write: negative dimension %" PRId64, shape[i]),
+                    XD_INVALID_ARGUMENT);
         if (shape[i] == 0) {
             zero = 1;
             continue;
         }
-        if ((uint64_t)shape[i] > SIZE_MAX / 4 / count) {
-            xd_error_file(err, name, "xd_npy_write: element count overflows");
-            return XD_INVALID_ARGUMENT;
-        }
-        count *= (size_t)shape[i];
+        if ((uint64_t)shape[i] > SIZE_MAX / 4 / n)
+            return (xd_error_file(err, name, "xd_npy_write: element count overflows"), XD_INVALID_ARGUMENT);
+        n *= (size_t)shape[i];
     }
-    if (zero)
-        count = 0;
-    if (count > 0 && !data) {
-        xd_error_file(err, name, "xd_npy_write: NULL data");
-        return XD_INVALID_ARGUMENT;
-    }
+    *count = zero ? 0 : n;
+    if (*count > 0 && !data) return (xd_error_file(err, name, "xd_npy_write: NULL data"), XD_INVALID_ARGUMENT);
+    return XD_OK;
+}
 
-    /* Preamble and dict, formatted exactly as numpy's _write_array_header.
-     * Worst case is ~60 + 8 * 21 + 21 + 64 bytes, well inside hdr. */
-    unsigned char hdr[512];
+/* Preamble and dict into hdr (at least 512 bytes), formatted exactly as
+ * numpy's _write_array_header; returns the bytes written.  Worst case is
+ * ~60 + 8 * 21 + 21 + 64 bytes, well inside. */
+static size_t format_header(unsigned char *hdr, xd_dtype dtype, int ndim, const int64_t *shape)
+{
     char *h = (char *)hdr + 10;
-    size_t cap = sizeof hdr - 10, n;
+    size_t cap = 512 - 10, n;
     n = (size_t)snprintf(h, cap, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                          dtype == XD_DTYPE_F32 ? "<f4" : "<i4");
     for (int i = 0; i < ndim; i++)
@@ -493,10 +432,22 @@ static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, cons
     while ((10 + n + 1) % 64 != 0)
         h[n++] = ' ';
     h[n++] = '\n';
-    memcpy(hdr, NPY_MAGIC "\x01\x00", 8);
+    static const unsigned char preamble[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}; /* magic, version 1.0 */
+    memcpy(hdr, preamble, sizeof preamble);
     hdr[8] = (unsigned char)(n & 0xff);
     hdr[9] = (unsigned char)(n >> 8);
+    return 10 + n;
+}
 
+static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, const int64_t *shape,
+                                const void *data, xd_error *err)
+{
+    const char *name = path;
+    size_t count = 0;
+    xd_status st0 = check_write_args(path, dtype, ndim, shape, data, &count, err);
+    if (st0 != XD_OK) return st0;
+    unsigned char hdr[512];
+    size_t hbytes = format_header(hdr, dtype, ndim, shape);
     /* The elements little-endian: as they are on a little-endian host,
      * else converted into a copy. */
     const void *body = data;
@@ -516,7 +467,7 @@ static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, cons
         body = swapped = b;
     }
     const void *parts[2] = {hdr, body};
-    const size_t sizes[2] = {10 + n, count * 4};
+    const size_t sizes[2] = {hbytes, count * 4};
     xd_status st = xd_write_file_atomic(path, parts, sizes, 2, err);
     free(swapped);
     return st;

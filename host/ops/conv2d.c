@@ -132,16 +132,33 @@ static xd_status gather_dy(xd_context *ctx, const conv_dims *d, cl_mem dy, cl_me
                      XD_ARG(osb), XD_ARG(no), XD_ARG(no));
 }
 
+/* The fast paths' common start: chunks of nb samples, P outputs a plane,
+ * CK taps a filter; scratch 0 holds a chunk's [CK, nb*P] columns and
+ * scratch 1 its [O, nb*P] GEMM operand or result. */
+typedef struct fast_plan {
+    cl_uint nb, P, CK;
+    cl_mem cols, outs;
+} fast_plan;
+
+static xd_status fast_begin(xd_context *ctx, const char *op, const conv_dims *d, fast_plan *f)
+{
+    f->nb = fast_chunk(d);
+    f->P = d->OH * d->OW;
+    f->CK = d->C * d->KH * d->KW;
+    xd_status st = xd_check_u32(ctx, op, "im2col chunk", (uint64_t)(f->CK > d->O ? f->CK : d->O) * f->nb * f->P);
+    if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)f->CK * f->nb * f->P * 4, &f->cols);
+    if (st == XD_OK) st = xd_scratch(ctx, 1, (size_t)d->O * f->nb * f->P * 4, &f->outs);
+    return st;
+}
+
 static xd_status fast_forward(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *x,
                               const xd_tensor *w, const xd_tensor *b, xd_tensor *y, cl_int relu)
 {
-    cl_uint nb = fast_chunk(d), P = d->OH * d->OW, CK = d->C * d->KH * d->KW;
-    xd_status st;
-    if ((st = xd_check_u32(ctx, op, "im2col chunk", (uint64_t)(CK > d->O ? CK : d->O) * nb * P)) != XD_OK)
-        return st;
-    cl_mem col, z;
-    if ((st = xd_scratch(ctx, 0, (size_t)CK * nb * P * 4, &col)) != XD_OK) return st;
-    if ((st = xd_scratch(ctx, 1, (size_t)d->O * nb * P * 4, &z)) != XD_OK) return st;
+    fast_plan f;
+    xd_status st = fast_begin(ctx, op, d, &f);
+    if (st != XD_OK) return st;
+    cl_uint nb = f.nb, P = f.P, CK = f.CK;
+    cl_mem col = f.cols, z = f.outs;
     cl_int has_bias = b != NULL;
     cl_mem bm = b ? b->mem : w->mem;
     for (cl_uint n0 = 0; n0 < d->N; n0 += nb) {
@@ -164,13 +181,11 @@ static xd_status fast_forward(xd_context *ctx, const char *op, const conv_dims *
 static xd_status fast_backward_data(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *dy,
                                     const xd_tensor *w, xd_tensor *dx)
 {
-    cl_uint nb = fast_chunk(d), P = d->OH * d->OW, CK = d->C * d->KH * d->KW;
-    xd_status st;
-    if ((st = xd_check_u32(ctx, op, "im2col chunk", (uint64_t)(CK > d->O ? CK : d->O) * nb * P)) != XD_OK)
-        return st;
-    cl_mem dcol, dyp;
-    if ((st = xd_scratch(ctx, 0, (size_t)CK * nb * P * 4, &dcol)) != XD_OK) return st;
-    if ((st = xd_scratch(ctx, 1, (size_t)d->O * nb * P * 4, &dyp)) != XD_OK) return st;
+    fast_plan f;
+    xd_status st = fast_begin(ctx, op, d, &f);
+    if (st != XD_OK) return st;
+    cl_uint nb = f.nb, P = f.P, CK = f.CK;
+    cl_mem dcol = f.cols, dyp = f.outs;
     for (cl_uint n0 = 0; n0 < d->N; n0 += nb) {
         cl_uint m = d->N - n0 < nb ? d->N - n0 : nb;
         size_t cols = (size_t)m * P;
@@ -188,13 +203,11 @@ static xd_status fast_backward_data(xd_context *ctx, const char *op, const conv_
 static xd_status fast_backward_weights(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *x,
                                        const xd_tensor *dy, xd_tensor *dw)
 {
-    cl_uint nb = fast_chunk(d), P = d->OH * d->OW, CK = d->C * d->KH * d->KW;
-    xd_status st;
-    if ((st = xd_check_u32(ctx, op, "im2col chunk", (uint64_t)(CK > d->O ? CK : d->O) * nb * P)) != XD_OK)
-        return st;
-    cl_mem col, dyp;
-    if ((st = xd_scratch(ctx, 0, (size_t)CK * nb * P * 4, &col)) != XD_OK) return st;
-    if ((st = xd_scratch(ctx, 1, (size_t)d->O * nb * P * 4, &dyp)) != XD_OK) return st;
+    fast_plan f;
+    xd_status st = fast_begin(ctx, op, d, &f);
+    if (st != XD_OK) return st;
+    cl_uint nb = f.nb, P = f.P, CK = f.CK;
+    cl_mem col = f.cols, dyp = f.outs;
     for (cl_uint n0 = 0; n0 < d->N; n0 += nb) {
         cl_uint m = d->N - n0 < nb ? d->N - n0 : nb;
         size_t cols = (size_t)m * P;

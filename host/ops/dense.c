@@ -3,9 +3,9 @@
  * CLBlast SGEMM (host/ops/blas.c) for forward, backward data and weights where
  * xd_fast_gemm() says it pays, else the same kernels built with contraction. */
 #include "blas.h"
+#include "xd_math.h" /* XD_KCHUNK */
 #include "core/core.h"
 
-#define XD_KCHUNK 256 /* must match cl/dense.cl: part of the summation order */
 
 /* N and I of x seen as [N, I]. */
 static xd_status flat(xd_context *ctx, const char *op, const char *name, const xd_tensor *x, cl_uint *N, cl_uint *I)
