@@ -312,21 +312,66 @@ static size_t thin(const double *v, size_t n, int peak, double *ox, double *oy)
     return m;
 }
 
+/* A run whose loss curve is drawn: it succeeded and left a loss per step. */
+static int has_losses(const xd_run_record *run)
+{
+    const xd_trace *t = run->trace;
+    return !run->failed && t && t->steps > 0 && t->loss;
+}
+
+/* Widens the loss chart's axes to every drawn run; returns how many runs
+ * are drawn, and the longest one's steps in *longest. */
+static size_t loss_ranges(const xd_report *r, svg_plot *p, size_t *longest)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nruns; ++i) {
+        const xd_trace *t = r->runs[i].trace;
+        if (!has_losses(&r->runs[i])) continue;
+        ++n;
+        *longest = (size_t)t->steps > *longest ? (size_t)t->steps : *longest;
+        xd_svg_range_add(&p->x, 1);
+        xd_svg_range_add(&p->x, (double)t->steps);
+        for (int64_t k = 0; k < t->steps; ++k) xd_svg_range_add(&p->y, t->loss[k]);
+    }
+    return n;
+}
+
+/* One series per drawn run (n of them), labelled by its run.  Identical runs
+ * draw the very same curve; earlier runs get wider lines so the ones
+ * underneath still show at the edges. */
+static void loss_series(const xd_report *r, size_t n, svg_series *s, char (*labels)[512])
+{
+    for (size_t i = 0, j = 0; i < r->nruns; ++i) {
+        if (!has_losses(&r->runs[i])) continue;
+        label_of(r, r->runs[i].trace, labels[j], sizeof labels[j]);
+        s[j] = (svg_series){labels[j], xd_svg_color(j), xd_svg_dash(j),
+                            n > 1 ? 1.6 + 3.4 * (double)(n - 1 - j) / (double)(n - 1) : 2};
+        ++j;
+    }
+}
+
+/* Each drawn run's curve, thinned; buf holds longest + 2 * MAXPTS + 2
+ * doubles: the losses, then the thinned x and y. */
+static void draw_losses(svg_plot *p, const xd_report *r, const svg_series *s, double *buf, size_t longest)
+{
+    for (size_t i = 0, j = 0; i < r->nruns; ++i) {
+        const xd_trace *t = r->runs[i].trace;
+        if (!has_losses(&r->runs[i])) continue;
+        for (int64_t k = 0; k < t->steps; ++k) buf[k] = t->loss[k];
+        double *ox = buf + longest, *oy = ox + MAXPTS + 1;
+        size_t m = thin(buf, (size_t)t->steps, 0, ox, oy);
+        xd_svg_plot_line(p, &s[j++], m, ox, oy, m <= 40);
+    }
+}
+
+/* The training loss of every successful run against step, in one chart. */
 static void write_losses(FILE *f, const xd_report *r)
 {
     fputs("<section><h2>Loss curves</h2>\n", f);
-    size_t n = 0, longest = 0;
+    size_t longest = 0;
     svg_plot p = {.x = {.scale = SVG_LIN, .lo = INFINITY, .hi = -INFINITY, .integer = 1, .label = "step"},
-              .y = {.scale = SVG_LIN, .lo = INFINITY, .hi = -INFINITY, .label = "training loss"}};
-    for (size_t i = 0; i < r->nruns; ++i) {
-        const xd_trace *t = r->runs[i].trace;
-        if (r->runs[i].failed || !t || t->steps <= 0 || !t->loss) continue;
-        ++n;
-        longest = (size_t)t->steps > longest ? (size_t)t->steps : longest;
-        xd_svg_range_add(&p.x, 1);
-        xd_svg_range_add(&p.x, (double)t->steps);
-        for (int64_t k = 0; k < t->steps; ++k) xd_svg_range_add(&p.y, t->loss[k]);
-    }
+                  .y = {.scale = SVG_LIN, .lo = INFINITY, .hi = -INFINITY, .label = "training loss"}};
+    size_t n = loss_ranges(r, &p, &longest);
     svg_series *s = calloc(n ? n : 1, sizeof *s);
     char (*labels)[512] = calloc(n ? n : 1, sizeof *labels);
     double *buf = malloc((longest + 2 * MAXPTS + 2) * sizeof *buf);
@@ -336,25 +381,9 @@ static void write_losses(FILE *f, const xd_report *r)
     } else {
         xd_svg_axis_fit(&p.x);
         xd_svg_axis_fit(&p.y);
-        /* Identical runs draw the very same curve; earlier runs get wider
-         * lines so the ones underneath still show at the edges. */
-        for (size_t i = 0, j = 0; i < r->nruns; ++i) {
-            const xd_trace *t = r->runs[i].trace;
-            if (r->runs[i].failed || !t || t->steps <= 0 || !t->loss) continue;
-            label_of(r, t, labels[j], sizeof labels[j]);
-            s[j] = (svg_series){labels[j], xd_svg_color(j), xd_svg_dash(j),
-                            n > 1 ? 1.6 + 3.4 * (double)(n - 1 - j) / (double)(n - 1) : 2};
-            ++j;
-        }
+        loss_series(r, n, s, labels);
         xd_svg_plot_begin(&p, f, "Training loss per step, every successful run", 1180, 340, 66, 24, n, s);
-        for (size_t i = 0, j = 0; i < r->nruns; ++i) {
-            const xd_trace *t = r->runs[i].trace;
-            if (r->runs[i].failed || !t || t->steps <= 0 || !t->loss) continue;
-            for (int64_t k = 0; k < t->steps; ++k) buf[k] = t->loss[k];
-            double *ox = buf + longest, *oy = ox + MAXPTS + 1;
-            size_t m = thin(buf, (size_t)t->steps, 0, ox, oy);
-            xd_svg_plot_line(&p, &s[j++], m, ox, oy, m <= 40);
-        }
+        draw_losses(&p, r, s, buf, longest);
         xd_svg_plot_legend(&p, n, s);
         xd_svg_plot_end(&p);
         if (n > 1)
@@ -373,126 +402,206 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The plots of one pair that is not IDENTICAL: (b) rel diff and ULP against
- * step, (c) per-tensor rel diff and (d) ULP histogram at the last common
- * snapshot. */
-static void write_pair_plots(FILE *f, const xd_report *r, const xd_pair *p)
+/* What a pair's charts draw, gathered once from its diffs and losses. */
+typedef struct pair_series {
+    int64_t *steps;             /* the snapshot steps in the diffs, sorted and unique */
+    size_t ns;
+    double *sx, *srel, *sulp;   /* per snapshot: its step, and the worst rel and ULP over its tensors */
+    double *ox, *oy;            /* the relative loss difference per step, thinned to m points */
+    size_t m;
+    double *tv;                 /* room for one value per diff (the bars of one snapshot) */
+    const char **names, **colors; /* the same, for their labels and colours */
+    double *mem;                /* sx ... oy live here */
+} pair_series;
+
+static void pair_series_free(pair_series *ps)
+{
+    free(ps->steps);
+    free(ps->mem);
+    free(ps->names);
+    free(ps->colors);
+}
+
+/* The snapshot steps present in the diffs, sorted and unique, and the worst
+ * tensor at each (NaN wins). */
+static void snapshot_maxima(pair_series *ps, const xd_pair *p)
+{
+    size_t ns = 0;
+    for (size_t i = 0; i < p->ndiffs; ++i) ps->steps[i] = p->diffs[i].step;
+    qsort(ps->steps, p->ndiffs, sizeof *ps->steps, cmp_i64);
+    for (size_t i = 0; i < p->ndiffs; ++i)
+        if (!ns || ps->steps[ns - 1] != ps->steps[i]) ps->steps[ns++] = ps->steps[i];
+    ps->ns = ns;
+    ps->sx = ps->mem;
+    ps->srel = ps->sx + ns;
+    ps->sulp = ps->srel + ns;
+    ps->tv = ps->sulp + ns;
+    for (size_t i = 0; i < ns; ++i) ps->sx[i] = (double)ps->steps[i], ps->srel[i] = ps->sulp[i] = 0;
+    for (size_t i = 0; i < p->ndiffs; ++i) {
+        const xd_tensor_diff *d = &p->diffs[i];
+        size_t k = (size_t)((int64_t *)bsearch(&d->step, ps->steps, ns, sizeof *ps->steps, cmp_i64) - ps->steps);
+        ps->srel[k] = max_nan(ps->srel[k], d->max_rel);
+        ps->sulp[k] = max_nan(ps->sulp[k], ulp_d(d->max_ulp));
+    }
+}
+
+/* The loss difference at each of the nl common steps, relative like
+ * compare.c's, thinned to its peaks. */
+static void loss_difference(pair_series *ps, const xd_pair *p, size_t nl)
+{
+    double *lv = ps->tv + p->ndiffs;
+    ps->ox = lv + nl;
+    ps->oy = ps->ox + MAXPTS + 1;
+    for (size_t k = 0; k < nl; ++k) {
+        double x = p->ref->loss[k], y = p->other->loss[k], e = fabs(x - y);
+        lv[k] = (isnan(x) && isnan(y)) || e == 0 ? 0 : x != 0 ? e / fabs(x) : INFINITY;
+    }
+    ps->m = thin(lv, nl, 1, ps->ox, ps->oy);
+}
+
+/* Gathers what the pair's charts draw; 0: out of memory. */
+static int pair_series_gather(pair_series *ps, const xd_pair *p)
 {
     const xd_trace *a = p->ref, *b = p->other;
     size_t nl = a && b && a->loss && b->loss && p->common_steps > 0 ? (size_t)p->common_steps : 0;
-    int64_t *steps = malloc((p->ndiffs + 1) * sizeof *steps);
-    double *mem = malloc((4 * (p->ndiffs + 1) + nl + 2 * MAXPTS + 2) * sizeof *mem);
-    const char **names = malloc((p->ndiffs + 1) * sizeof *names), **colors = malloc((p->ndiffs + 1) * sizeof *colors);
-    if (!steps || !mem || !names || !colors) {
-        fputs("<p class=\"empty\">Not plotted: out of memory.</p>\n", f);
-        goto done;
-    }
-    /* snapshot steps present in the diffs, sorted and unique */
-    size_t ns = 0;
-    for (size_t i = 0; i < p->ndiffs; ++i) steps[i] = p->diffs[i].step;
-    qsort(steps, p->ndiffs, sizeof *steps, cmp_i64);
-    for (size_t i = 0; i < p->ndiffs; ++i)
-        if (!ns || steps[ns - 1] != steps[i]) steps[ns++] = steps[i];
-    double *sx = mem, *srel = sx + ns, *sulp = srel + ns, *tv = sulp + ns, *lv = tv + p->ndiffs, *ox = lv + nl,
-           *oy = ox + MAXPTS + 1;
-    for (size_t i = 0; i < ns; ++i) sx[i] = (double)steps[i], srel[i] = sulp[i] = 0;
-    for (size_t i = 0; i < p->ndiffs; ++i) {
-        const xd_tensor_diff *d = &p->diffs[i];
-        size_t k = (size_t)((int64_t *)bsearch(&d->step, steps, ns, sizeof *steps, cmp_i64) - steps);
-        srel[k] = max_nan(srel[k], d->max_rel);
-        sulp[k] = max_nan(sulp[k], ulp_d(d->max_ulp));
-    }
-    /* the loss difference at every common step, relative like compare.c's */
-    for (size_t k = 0; k < nl; ++k) {
-        double x = a->loss[k], y = b->loss[k], e = fabs(x - y);
-        lv[k] = (isnan(x) && isnan(y)) || e == 0 ? 0 : x != 0 ? e / fabs(x) : INFINITY;
-    }
-    size_t m = thin(lv, nl, 1, ox, oy);
+    *ps = (pair_series){0};
+    ps->steps = malloc((p->ndiffs + 1) * sizeof *ps->steps);
+    ps->mem = malloc((4 * (p->ndiffs + 1) + nl + 2 * MAXPTS + 2) * sizeof *ps->mem);
+    ps->names = malloc((p->ndiffs + 1) * sizeof *ps->names);
+    ps->colors = malloc((p->ndiffs + 1) * sizeof *ps->colors);
+    if (!ps->steps || !ps->mem || !ps->names || !ps->colors) return 0;
+    snapshot_maxima(ps, p);
+    loss_difference(ps, p, nl);
+    return 1;
+}
 
-    fputs("<div class=\"plots\">\n", f);
-    svg_plot pl = {.x = {.scale = SVG_LIN, .lo = INFINITY, .hi = -INFINITY, .integer = 1, .label = "step"},
-               .y = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference"}};
-    xd_svg_range_add(&pl.x, 0);
-    xd_svg_range_add(&pl.x, (double)p->common_steps);
-    for (size_t i = 0; i < ns; ++i) xd_svg_range_add(&pl.x, sx[i]), xd_svg_range_add(&pl.y, srel[i]);
-    for (size_t i = 0; i < m; ++i) xd_svg_range_add(&pl.y, oy[i]); // NOLINT(clang-analyzer-core.CallAndMessage): thin() filled m
+/* The step axis of the charts against step: from 0 to the last common step. */
+static svg_axis step_axis(const xd_pair *p, const pair_series *ps)
+{
+    svg_axis x = {.scale = SVG_LIN, .lo = INFINITY, .hi = -INFINITY, .integer = 1, .label = "step"};
+    xd_svg_range_add(&x, 0);
+    xd_svg_range_add(&x, (double)p->common_steps);
+    for (size_t i = 0; i < ps->ns; ++i) xd_svg_range_add(&x, ps->sx[i]);
+    xd_svg_axis_fit(&x);
+    return x;
+}
 
+/* (b) The relative difference against step: the worst tensor at each
+ * snapshot and the loss at each step, with the tolerances. */
+static void chart_rel_vs_step(FILE *f, const xd_report *r, const xd_pair *p, const pair_series *ps)
+{
+    svg_plot pl = {.x = step_axis(p, ps),
+                   .y = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference"}};
+    for (size_t i = 0; i < ps->ns; ++i) xd_svg_range_add(&pl.y, ps->srel[i]);
+    for (size_t i = 0; i < ps->m; ++i)
+        xd_svg_range_add(&pl.y, ps->oy[i]); // NOLINT(clang-analyzer-core.CallAndMessage): thin() filled m
     xd_svg_range_add(&pl.y, r->tol.rel);
     xd_svg_range_add(&pl.y, r->tol.loss_rel);
-    xd_svg_axis_fit(&pl.x);
     xd_svg_axis_fit(&pl.y);
     svg_series rs[2] = {{"weights and Adam state: max over tensors at each snapshot", "#d55e00", "", 2.2},
-                    {"loss: |a \xe2\x88\x92 b| / |ref| at each step", "#0072b2", "", 1.4}};
+                        {"loss: |a \xe2\x88\x92 b| / |ref| at each step", "#0072b2", "", 1.4}};
     xd_svg_plot_begin(&pl, f, "Relative difference vs step (log scale)", 580, 260, 62, 22, 2, rs);
-    xd_svg_plot_line(&pl, &rs[1], m, ox, oy, m <= 40);
-    xd_svg_plot_line(&pl, &rs[0], ns, sx, srel, 1);
+    xd_svg_plot_line(&pl, &rs[1], ps->m, ps->ox, ps->oy, ps->m <= 40);
+    xd_svg_plot_line(&pl, &rs[0], ps->ns, ps->sx, ps->srel, 1);
     xd_svg_plot_ref(&pl, 0, r->tol.rel, r->tol.loss_rel != r->tol.rel ? "rel tolerance" : "tolerance");
     if (r->tol.loss_rel != r->tol.rel) xd_svg_plot_ref(&pl, 0, r->tol.loss_rel, "loss tolerance");
     xd_svg_plot_legend(&pl, 2, rs);
     xd_svg_plot_end(&pl);
+}
 
-    if (!ns) {
-        fputs("<p class=\"empty\">No common snapshots: no tensor differences to plot.</p></div>\n", f);
-        goto done;
-    }
-    pl.y = (svg_axis){.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max ULP distance"};
-    for (size_t i = 0; i < ns; ++i) xd_svg_range_add(&pl.y, sulp[i]);
+/* The ULP distance against step: the worst tensor at each snapshot. */
+static void chart_ulp_vs_step(FILE *f, const xd_pair *p, const pair_series *ps)
+{
+    svg_plot pl = {.x = step_axis(p, ps),
+                   .y = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max ULP distance"}};
+    for (size_t i = 0; i < ps->ns; ++i) xd_svg_range_add(&pl.y, ps->sulp[i]);
     xd_svg_axis_fit(&pl.y);
     svg_series us = {"max over tensors at each snapshot (0 sits on the floor)", "#cc79a7", "", 2.2};
     xd_svg_plot_begin(&pl, f, "ULP distance vs step (log scale)", 580, 260, 62, 22, 1, &us);
-    xd_svg_plot_line(&pl, &us, ns, sx, sulp, 1);
+    xd_svg_plot_line(&pl, &us, ps->ns, ps->sx, ps->sulp, 1);
     xd_svg_plot_legend(&pl, 1, &us);
     xd_svg_plot_end(&pl);
+}
 
-    /* (c) every tensor at the last common snapshot */
-    int64_t last = steps[ns - 1];
-    size_t nt = 0, hist[XD_ULP_BINS] = {0}, longest = 0;
+/* (c) Every tensor's max relative difference at snapshot `last`, a bar
+ * each, coloured against the tolerance. */
+static void chart_tensors_at(FILE *f, const xd_report *r, const xd_pair *p, pair_series *ps, int64_t last)
+{
+    size_t nt = 0, longest = 0;
     for (size_t i = 0; i < p->ndiffs; ++i) {
         const xd_tensor_diff *d = &p->diffs[i];
         if (d->step != last) continue;
-        names[nt] = d->name;
-        tv[nt] = d->max_rel;
-        colors[nt++] = !(d->max_rel <= r->tol.rel) ? "#cf222e" : d->max_rel > 0 ? "#d4a72c" : "#2da44e";
+        ps->names[nt] = d->name;
+        ps->tv[nt] = d->max_rel;
+        ps->colors[nt++] = !(d->max_rel <= r->tol.rel) ? "#cf222e" : d->max_rel > 0 ? "#d4a72c" : "#2da44e";
         longest = strlen(d->name) > longest ? strlen(d->name) : longest;
-        for (int k = 0; k < XD_ULP_BINS; ++k) hist[k] += d->ulp_hist[k];
     }
     char title[160];
     snprintf(title, sizeof title, "Max relative difference per tensor at step %lld", (long long)last);
-    pl.x = (svg_axis){.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference (log scale)"};
-    pl.y = (svg_axis){.scale = SVG_CAT, .ncat = nt, .cat = names};
-    for (size_t i = 0; i < nt; ++i) xd_svg_range_add(&pl.x, tv[i]);
+    svg_plot pl = {
+        .x = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference (log scale)"},
+        .y = {.scale = SVG_CAT, .ncat = nt, .cat = ps->names}};
+    for (size_t i = 0; i < nt; ++i) xd_svg_range_add(&pl.x, ps->tv[i]);
     xd_svg_range_add(&pl.x, r->tol.rel);
     xd_svg_axis_fit(&pl.x);
     double left = 14 + 6.3 * (double)(longest < 30 ? longest : 30);
     svg_series key[3] = {{"above tolerance", "#cf222e", "", 8}, {"within tolerance", "#d4a72c", "", 8},
-                     {"bitwise equal (0)", "#2da44e", "", 8}};
+                         {"bitwise equal (0)", "#2da44e", "", 8}};
     xd_svg_plot_begin(&pl, f, title, 580, 20.0 * (double)nt, left < 70 ? 70 : left, 64, 3, key);
-    xd_svg_plot_hbars(&pl, nt, tv, colors, NULL, 3);
+    xd_svg_plot_hbars(&pl, nt, ps->tv, ps->colors, NULL, 3);
     xd_svg_plot_ref(&pl, 1, r->tol.rel, "tolerance");
     xd_svg_plot_legend(&pl, 3, key);
     xd_svg_plot_end(&pl);
+}
 
-    /* (d) ULP histogram over the same tensors */
+/* (d) The ULP histogram over the tensors at snapshot `last`. */
+static void chart_ulp_histogram(FILE *f, const xd_pair *p, int64_t last)
+{
+    size_t hist[XD_ULP_BINS] = {0};
+    for (size_t i = 0; i < p->ndiffs; ++i) {
+        const xd_tensor_diff *d = &p->diffs[i];
+        if (d->step != last) continue;
+        for (int k = 0; k < XD_ULP_BINS; ++k) hist[k] += d->ulp_hist[k];
+    }
     const char *bins[XD_ULP_BINS];
     double hv[XD_ULP_BINS];
-    pl.x = (svg_axis){.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "elements (log scale)"};
-    pl.y = (svg_axis){.scale = SVG_CAT, .ncat = XD_ULP_BINS, .cat = bins};
+    svg_plot pl = {.x = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "elements (log scale)"},
+                   .y = {.scale = SVG_CAT, .ncat = XD_ULP_BINS, .cat = bins}};
     for (int k = 0; k < XD_ULP_BINS; ++k) {
         bins[k] = xd_ulp_bin_label(k);
         hv[k] = (double)hist[k];
         xd_svg_range_add(&pl.x, hv[k]);
     }
     xd_svg_axis_fit(&pl.x);
+    char title[160];
     snprintf(title, sizeof title, "ULP distance histogram at step %lld (tensors that differ)", (long long)last);
     xd_svg_plot_begin(&pl, f, title, 580, 24.0 * XD_ULP_BINS, 86, 64, 0, NULL);
     xd_svg_plot_hbars(&pl, XD_ULP_BINS, hv, NULL, "#8250df", 0);
     xd_svg_plot_end(&pl);
-    fputs("</div>\n", f);
-done:
-    free(steps);
-    free(mem);
-    free(names);
-    free(colors);
+}
+
+/* The charts of one pair that is not IDENTICAL: (b) rel diff and ULP
+ * against step, (c) per-tensor rel diff and (d) ULP histogram at the last
+ * common snapshot. */
+static void write_pair_plots(FILE *f, const xd_report *r, const xd_pair *p)
+{
+    pair_series ps;
+    if (!pair_series_gather(&ps, p)) {
+        fputs("<p class=\"empty\">Not plotted: out of memory.</p>\n", f);
+    } else {
+        fputs("<div class=\"plots\">\n", f);
+        chart_rel_vs_step(f, r, p, &ps);
+        if (!ps.ns) {
+            fputs("<p class=\"empty\">No common snapshots: no tensor differences to plot.</p></div>\n", f);
+        } else {
+            int64_t last = ps.steps[ps.ns - 1];
+            chart_ulp_vs_step(f, p, &ps);
+            chart_tensors_at(f, r, p, &ps, last);
+            chart_ulp_histogram(f, p, last);
+            fputs("</div>\n", f);
+        }
+    }
+    pair_series_free(&ps);
 }
 
 static void write_details(FILE *f, const xd_report *r, const size_t *count)
