@@ -130,8 +130,9 @@ static void write_notes(const xd_trace *ref, const xd_trace *o, xd_pair *p)
 {
     size_t nl = 0;
     if (ref->seed != o->seed)
-        nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl, "different seeds (%llu vs %llu): differences expected. ",
-                               (unsigned long long)ref->seed, (unsigned long long)o->seed);
+        nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl,
+                               "different seeds (%llu vs %llu): differences expected. ", (unsigned long long)ref->seed,
+                               (unsigned long long)o->seed);
     if (nl < sizeof p->note && (strcmp(ref->data_name, o->data_name) != 0 || ref->synthetic != o->synthetic))
         nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl, "different data (%s vs %s). ", ref->data_name,
                                o->data_name);

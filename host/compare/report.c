@@ -175,7 +175,8 @@ static void run_status(const xd_run_record *run, char *out, size_t cap)
 static void print_runs(const xd_report *r, FILE *out, const term_style *ts)
 {
     fprintf(out, "\n%sRuns%s\n", ts->bold, ts->off);
-    fprintf(out, "  %-52s %-13s %-4s %-6s %-9s %-10s %s\n", "device", "mode", "rep", "steps", "test acc", "status", "driver");
+    fprintf(out, "  %-52s %-13s %-4s %-6s %-9s %-10s %s\n", "device", "mode", "rep", "steps", "test acc", "status",
+            "driver");
     for (size_t i = 0; i < r->nruns; ++i) {
         const xd_run_record *run = &r->runs[i];
         char acc[32] = "-", steps[32] = "-";
