@@ -98,52 +98,68 @@ static uint64_t hash_at(const xd_trace *t, int64_t step, size_t i)
     return step == 0 ? t->init_hashes[i] : t->hashes[(size_t)(step - 1) * t->ntensors + i];
 }
 
-static xd_status compare_pair(const xd_trace *ref, const xd_trace *o, const xd_tolerance *tol, xd_pair *p,
-                              xd_error *err)
+/* The settings that make two traces comparable at all: the name of the
+ * first one that differs, NULL when they all match. */
+static const char *differing_setting(const xd_trace *ref, const xd_trace *o)
 {
-    if (!ref || !o || !p) return XD_INVALID_ARGUMENT;
-    xd_tolerance dt = xd_tolerance_defaults();
-    if (!tol) tol = &dt;
-    memset(p, 0, sizeof *p);
-    p->ref = ref;
-    p->other = o;
-    p->first_divergent_step = -1;
-    const char *field = NULL;
-    if (ref->version != o->version) field = "version";
-    else if (strcmp(ref->model, o->model) != 0) field = "model";
-    else if (ref->batch != o->batch) field = "batch";
-    else if (ref->ntensors != o->ntensors) field = "tensors";
-    for (size_t i = 0; !field && i < ref->ntensors; ++i)
-        if (strcmp(ref->tensor_names[i], o->tensor_names[i]) != 0) field = "tensors";
-    if (field) {
-        p->verdict = XD_VERDICT_INCOMPARABLE;
-        snprintf(p->note, sizeof p->note, "refused: field '%s' differs (%.200s vs %.200s)", field, ref->dir, o->dir);
-        xd_error_msg(err, "%s", p->note);
-        return XD_MISMATCH;
-    }
+    if (ref->version != o->version) return "version";
+    if (strcmp(ref->model, o->model) != 0) return "model";
+    if (ref->batch != o->batch) return "batch";
+    if (ref->ntensors != o->ntensors) return "tensors";
+    for (size_t i = 0; i < ref->ntensors; ++i)
+        if (strcmp(ref->tensor_names[i], o->tensor_names[i]) != 0) return "tensors";
+    return NULL;
+}
+
+/* Refuses traces whose settings differ: their numbers say nothing about the
+ * devices, so the pair is INCOMPARABLE and no number is computed. */
+static xd_status refuse_incomparable(const xd_trace *ref, const xd_trace *o, xd_pair *p, xd_error *err)
+{
+    const char *field = differing_setting(ref, o);
+    if (!field) return XD_OK;
+    p->verdict = XD_VERDICT_INCOMPARABLE;
+    snprintf(p->note, sizeof p->note, "refused: field '%s' differs (%.200s vs %.200s)", field, ref->dir, o->dir);
+    xd_error_msg(err, "%s", p->note);
+    return XD_MISMATCH;
+}
+
+/* What a reader must know before reading the numbers: other seeds or data
+ * make differences expected; runs of other lengths are compared over the
+ * steps both ran. */
+static void write_notes(const xd_trace *ref, const xd_trace *o, xd_pair *p)
+{
     size_t nl = 0;
     if (ref->seed != o->seed)
-        nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl, "different seeds (%llu vs %llu): differences expected. ",
-                               (unsigned long long)ref->seed, (unsigned long long)o->seed);
+        nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl,
+                               "different seeds (%llu vs %llu): differences expected. ", (unsigned long long)ref->seed,
+                               (unsigned long long)o->seed);
     if (nl < sizeof p->note && (strcmp(ref->data_name, o->data_name) != 0 || ref->synthetic != o->synthetic))
         nl += (size_t)snprintf(p->note + nl, sizeof p->note - nl, "different data (%s vs %s). ", ref->data_name,
                                o->data_name);
-    p->common_steps = ref->steps < o->steps ? ref->steps : o->steps;
     if (nl < sizeof p->note && ref->steps != o->steps)
         snprintf(p->note + nl, sizeof p->note - nl, "compared over %lld common steps (%lld vs %lld run)",
                  (long long)p->common_steps, (long long)ref->steps, (long long)o->steps);
+}
 
-    /* first divergence from hashes (and the loss, which precedes the update) */
+/* Divergence already in the initial weights: step 0, op "init". */
+static void first_divergence_at_init(const xd_trace *ref, const xd_trace *o, xd_pair *p)
+{
     p->init_identical = memcmp(ref->init_hashes, o->init_hashes, ref->ntensors * sizeof(uint64_t)) == 0;
-    if (!p->init_identical) {
-        p->first_divergent_step = 0;
-        for (size_t i = 0; i < ref->ntensors; ++i)
-            if (ref->init_hashes[i] != o->init_hashes[i]) {
-                snprintf(p->first_divergent_tensor, sizeof p->first_divergent_tensor, "%s", ref->tensor_names[i]);
-                break;
-            }
-        snprintf(p->first_divergent_op, sizeof p->first_divergent_op, "init");
-    }
+    if (p->init_identical) return;
+    p->first_divergent_step = 0;
+    for (size_t i = 0; i < ref->ntensors; ++i)
+        if (ref->init_hashes[i] != o->init_hashes[i]) {
+            snprintf(p->first_divergent_tensor, sizeof p->first_divergent_tensor, "%s", ref->tensor_names[i]);
+            break;
+        }
+    snprintf(p->first_divergent_op, sizeof p->first_divergent_op, "init");
+}
+
+/* The first step whose loss or tensor hashes differ.  The loss is checked
+ * first because it is computed before that step's update (two NaN losses
+ * count as equal). */
+static void first_divergent_step(const xd_trace *ref, const xd_trace *o, xd_pair *p)
+{
     for (int64_t k = 1; p->first_divergent_step < 0 && k <= p->common_steps; ++k) {
         if (memcmp(&ref->loss[k - 1], &o->loss[k - 1], 4) != 0 && !(isnan(ref->loss[k - 1]) && isnan(o->loss[k - 1]))) {
             p->first_divergent_step = k;
@@ -158,18 +174,26 @@ static xd_status compare_pair(const xd_trace *ref, const xd_trace *o, const xd_t
                 break;
             }
     }
-    int64_t k = p->first_divergent_step;
-    if (k >= 1 && ref->nops && ref->nops == o->nops) {
-        int same_names = 1;
-        for (size_t i = 0; i < ref->nops; ++i) same_names &= strcmp(ref->op_names[i], o->op_names[i]) == 0;
-        for (size_t i = 0; same_names && i < ref->nops; ++i)
-            if (ref->op_hashes[(size_t)(k - 1) * ref->nops + i] != o->op_hashes[(size_t)(k - 1) * o->nops + i]) {
-                snprintf(p->first_divergent_op, sizeof p->first_divergent_op, "%s", ref->op_names[i]);
-                break;
-            }
-    }
+}
 
-    /* loss trajectory */
+/* The first op whose output hash differs at the first divergent step; only
+ * when both traces hashed the same ops (--hash-ops). */
+static void first_divergent_op(const xd_trace *ref, const xd_trace *o, xd_pair *p)
+{
+    int64_t k = p->first_divergent_step;
+    if (k < 1 || !ref->nops || ref->nops != o->nops) return;
+    int same_names = 1;
+    for (size_t i = 0; i < ref->nops; ++i) same_names &= strcmp(ref->op_names[i], o->op_names[i]) == 0;
+    for (size_t i = 0; same_names && i < ref->nops; ++i)
+        if (ref->op_hashes[(size_t)(k - 1) * ref->nops + i] != o->op_hashes[(size_t)(k - 1) * o->nops + i]) {
+            snprintf(p->first_divergent_op, sizeof p->first_divergent_op, "%s", ref->op_names[i]);
+            break;
+        }
+}
+
+/* The largest loss difference over the common steps, and where it peaks. */
+static void loss_trajectory(const xd_trace *ref, const xd_trace *o, xd_pair *p)
+{
     for (int64_t s = 1; s <= p->common_steps; ++s) {
         double a = ref->loss[s - 1], b = o->loss[s - 1];
         if (isnan(a) && isnan(b)) continue;
@@ -180,8 +204,36 @@ static xd_status compare_pair(const xd_trace *ref, const xd_trace *o, const xd_t
         }
         if (!(rel <= p->loss_max_rel)) p->loss_max_rel = rel;
     }
+}
 
-    /* tensors at the common snapshots: read only where the hashes differ */
+/* Diffs tensor d->name at a common snapshot into d, reading both .npy
+ * files, and folds it into the pair's maxima. */
+static xd_status diff_snapshot_tensor(const xd_trace *ref, const xd_trace *o, int64_t step, xd_tensor_diff *d,
+                                      xd_pair *p, xd_error *err)
+{
+    xd_npy_array a = {0}, b = {0};
+    xd_status st = xd_trace_load_tensor(ref, step, d->name, &a, err);
+    if (st == XD_OK) st = xd_trace_load_tensor(o, step, d->name, &b, err);
+    if (st == XD_OK && (a.dtype != XD_DTYPE_F32 || b.dtype != XD_DTYPE_F32 || a.count != b.count)) {
+        xd_error_msg(err, "%s at step %lld: shapes differ between %s and %s", d->name, (long long)step, ref->dir,
+                     o->dir);
+        st = XD_MISMATCH;
+    }
+    if (st == XD_OK) diff_arrays(a.data, b.data, a.count, d);
+    xd_npy_free(&a);
+    xd_npy_free(&b);
+    if (st != XD_OK) return st;
+    if (!(d->max_abs <= p->max_abs)) p->max_abs = d->max_abs;
+    if (!(d->max_rel <= p->max_rel)) p->max_rel = d->max_rel;
+    if (d->max_ulp > p->max_ulp) p->max_ulp = d->max_ulp;
+    return XD_OK;
+}
+
+/* One diff per tensor at every snapshot both traces hold within the common
+ * steps; tensors are read only where the hashes differ (equal hashes leave
+ * the diff at zero). */
+static xd_status snapshot_diffs(const xd_trace *ref, const xd_trace *o, xd_pair *p, xd_error *err)
+{
     size_t cap = ref->nsnapshots * ref->ntensors;
     p->diffs = calloc(cap ? cap : 1, sizeof *p->diffs);
     if (!p->diffs) {
@@ -196,29 +248,47 @@ static xd_status compare_pair(const xd_trace *ref, const xd_trace *o, const xd_t
             snprintf(d->name, sizeof d->name, "%s", ref->tensor_names[i]);
             d->step = step;
             int oi = tensor_index(o, ref->tensor_names[i]);
-            if (oi >= 0 && hash_at(ref, step, i) == hash_at(o, step, (size_t)oi)) continue; /* equal by hash: no need to read */
-            xd_npy_array a = {0}, b = {0};
-            xd_status st = xd_trace_load_tensor(ref, step, d->name, &a, err);
-            if (st == XD_OK) st = xd_trace_load_tensor(o, step, d->name, &b, err);
-            if (st == XD_OK && (a.dtype != XD_DTYPE_F32 || b.dtype != XD_DTYPE_F32 || a.count != b.count)) {
-                xd_error_msg(err, "%s at step %lld: shapes differ between %s and %s", d->name, (long long)step,
-                          ref->dir, o->dir);
-                st = XD_MISMATCH;
-            }
-            if (st == XD_OK) diff_arrays(a.data, b.data, a.count, d);
-            xd_npy_free(&a);
-            xd_npy_free(&b);
+            if (oi >= 0 && hash_at(ref, step, i) == hash_at(o, step, (size_t)oi)) continue;
+            xd_status st = diff_snapshot_tensor(ref, o, step, d, p, err);
             if (st != XD_OK) return st;
-            if (!(d->max_abs <= p->max_abs)) p->max_abs = d->max_abs;
-            if (!(d->max_rel <= p->max_rel)) p->max_rel = d->max_rel;
-            if (d->max_ulp > p->max_ulp) p->max_ulp = d->max_ulp;
         }
     }
+    return XD_OK;
+}
+
+/* IDENTICAL when no hash differs anywhere; otherwise the tolerances decide.
+ * Any difference between reproducible runs of one seed breaks the
+ * guarantee, whatever the tolerance says. */
+static void judge(const xd_trace *ref, const xd_trace *o, const xd_tolerance *tol, xd_pair *p)
+{
     if (p->first_divergent_step < 0 && p->init_identical) p->verdict = XD_VERDICT_IDENTICAL;
     else if (p->max_rel <= tol->rel && p->loss_max_rel <= tol->loss_rel) p->verdict = XD_VERDICT_WITHIN_TOLERANCE;
     else p->verdict = XD_VERDICT_DIVERGED;
     p->guarantee_broken = p->verdict != XD_VERDICT_IDENTICAL && strcmp(ref->mode, "reproducible") == 0 &&
                           strcmp(o->mode, "reproducible") == 0 && ref->seed == o->seed;
+}
+
+static xd_status compare_pair(const xd_trace *ref, const xd_trace *o, const xd_tolerance *tol, xd_pair *p,
+                              xd_error *err)
+{
+    if (!ref || !o || !p) return XD_INVALID_ARGUMENT;
+    xd_tolerance dt = xd_tolerance_defaults();
+    if (!tol) tol = &dt;
+    memset(p, 0, sizeof *p);
+    p->ref = ref;
+    p->other = o;
+    p->first_divergent_step = -1;
+    xd_status st = refuse_incomparable(ref, o, p, err);
+    if (st != XD_OK) return st;
+    p->common_steps = ref->steps < o->steps ? ref->steps : o->steps;
+    write_notes(ref, o, p);
+    first_divergence_at_init(ref, o, p);
+    first_divergent_step(ref, o, p);
+    first_divergent_op(ref, o, p);
+    loss_trajectory(ref, o, p);
+    st = snapshot_diffs(ref, o, p, err);
+    if (st != XD_OK) return st;
+    judge(ref, o, tol, p);
     return XD_OK;
 }
 

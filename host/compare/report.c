@@ -22,44 +22,65 @@ xd_status xd_report_write_json(const xd_report *r, const char *path, xd_error *e
     return xd_error_return(err, write_json(r, path, err));
 }
 
+/* Reference of a mode: its successful run with the most steps (the first
+ * in run order among equals), so slow devices that ran fewer steps never
+ * shorten the other comparisons.  NULL: no run of the mode succeeded. */
+static const xd_run_record *mode_reference(const xd_report *r, const char *mode)
+{
+    const xd_run_record *ref = NULL;
+    for (size_t i = 0; i < r->nruns; ++i) {
+        const xd_run_record *run = &r->runs[i];
+        if (same_mode(run, mode) && !run->failed &&
+            (!ref || (!r->first_is_reference && run->trace->steps > ref->trace->steps)))
+            ref = run;
+    }
+    return ref;
+}
+
+/* A pair whose run failed (or whose mode has no reference): FAILED, with the
+ * run's error as the note. */
+static void pair_failed(xd_pair *p, const xd_run_record *ref, const xd_run_record *run)
+{
+    memset(p, 0, sizeof *p);
+    p->ref = ref ? ref->trace : NULL;
+    p->verdict = XD_VERDICT_FAILED;
+    p->first_divergent_step = -1;
+    snprintf(p->note, sizeof p->note, "%.120s (%s) failed: %.300s", run->device_id, run->mode, run->error);
+}
+
+/* Every other run of a mode against the mode's reference.  Incomparable
+ * traces are a verdict of their pair, not an error of the report. */
+static xd_status compare_mode(xd_report *r, const char *mode, const xd_run_record *ref, xd_error *err)
+{
+    for (size_t i = 0; i < r->nruns; ++i) {
+        const xd_run_record *run = &r->runs[i];
+        if (!same_mode(run, mode) || run == ref) continue;
+        xd_pair *p = &r->pairs[r->npairs++];
+        if (run->failed || !ref) {
+            pair_failed(p, ref, run);
+            continue;
+        }
+        xd_error e;
+        xd_status st = xd_compare_pair(ref->trace, run->trace, &r->tol, p, &e);
+        if (st != XD_OK && st != XD_MISMATCH) {
+            xd_error_msg(err, "comparing %s with %s: %s", ref->trace_dir, run->trace_dir, e.message);
+            return st;
+        }
+    }
+    return XD_OK;
+}
+
 static xd_status report_build(xd_report *r, xd_error *err)
 {
     static const char *const modes[2] = {"reproducible", "fast"};
-    const xd_run_record *refs[2] = {NULL, NULL};
     free(r->pairs);
     r->pairs = calloc(r->nruns + 2, sizeof *r->pairs);
     r->npairs = 0;
     if (!r->pairs) return XD_OUT_OF_HOST_MEMORY;
-    /* Reference of a mode: its successful run with the most steps (the
-     * first in run order among equals), so slow devices that ran fewer
-     * steps never shorten the other comparisons. */
-    for (int m = 0; m < 2; ++m)
-        for (size_t i = 0; i < r->nruns; ++i) {
-            const xd_run_record *run = &r->runs[i];
-            if (same_mode(run, modes[m]) && !run->failed &&
-                (!refs[m] || (!r->first_is_reference && run->trace->steps > refs[m]->trace->steps)))
-                refs[m] = run;
-        }
+    const xd_run_record *refs[2] = {mode_reference(r, modes[0]), mode_reference(r, modes[1])};
     for (int m = 0; m < 2; ++m) {
-        for (size_t i = 0; i < r->nruns; ++i) {
-            const xd_run_record *run = &r->runs[i];
-            if (!same_mode(run, modes[m]) || run == refs[m]) continue;
-            xd_pair *p = &r->pairs[r->npairs++];
-            if (run->failed || !refs[m]) {
-                memset(p, 0, sizeof *p);
-                p->ref = refs[m] ? refs[m]->trace : NULL;
-                p->verdict = XD_VERDICT_FAILED;
-                p->first_divergent_step = -1;
-                snprintf(p->note, sizeof p->note, "%.120s (%s) failed: %.300s", run->device_id, run->mode, run->error);
-                continue;
-            }
-            xd_error e;
-            xd_status st = xd_compare_pair(refs[m]->trace, run->trace, &r->tol, p, &e);
-            if (st != XD_OK && st != XD_MISMATCH) {
-                xd_error_msg(err, "comparing %s with %s: %s", refs[m]->trace_dir, run->trace_dir, e.message);
-                return st;
-            }
-        }
+        xd_status st = compare_mode(r, modes[m], refs[m], err);
+        if (st != XD_OK) return st;
     }
     /* fast against reproducible on the reference device: what fast mode costs */
     if (refs[0] && refs[1]) {
@@ -127,15 +148,35 @@ static void fp_caps(const xd_trace *t, char *out, size_t cap)
              json_is_true(json_object_get(fp, "fp64")) ? "yes" : "no");
 }
 
-void xd_report_print(const xd_report *r, FILE *out, int color)
+/* Bold/plain and verdict colours: ANSI escapes on a terminal, nothing
+ * otherwise. */
+typedef struct term_style {
+    int color;
+    const char *off, *bold;
+} term_style;
+
+static void print_header(const xd_report *r, FILE *out, const term_style *ts)
 {
-    const char *off = color ? "\033[0m" : "", *bold = color ? "\033[1m" : "";
-    fprintf(out, "%s%s%s\n", bold, r->title, off);
+    fprintf(out, "%s%s%s\n", ts->bold, r->title, ts->off);
     if (r->seed_random) fprintf(out, "seed %llu (random, drawn for this run)\n", (unsigned long long)r->seed);
     else fprintf(out, "seed %llu\n", (unsigned long long)r->seed);
     if (r->notes[0]) fprintf(out, "%s\n", r->notes);
-    fprintf(out, "\n%sRuns%s\n", bold, off);
-    fprintf(out, "  %-52s %-13s %-4s %-6s %-9s %-10s %s\n", "device", "mode", "rep", "steps", "test acc", "status", "driver");
+}
+
+static void run_status(const xd_run_record *run, char *out, size_t cap)
+{
+    if (!run->failed) snprintf(out, cap, "ok");
+    else if (run->timed_out) snprintf(out, cap, "FAILED (timeout)");
+    else if (run->term_signal) snprintf(out, cap, "FAILED (signal %d)", run->term_signal);
+    else snprintf(out, cap, "FAILED (exit %d)", run->exit_status);
+}
+
+/* One row per run, its error and a synthetic-data warning below it. */
+static void print_runs(const xd_report *r, FILE *out, const term_style *ts)
+{
+    fprintf(out, "\n%sRuns%s\n", ts->bold, ts->off);
+    fprintf(out, "  %-52s %-13s %-4s %-6s %-9s %-10s %s\n", "device", "mode", "rep", "steps", "test acc", "status",
+            "driver");
     for (size_t i = 0; i < r->nruns; ++i) {
         const xd_run_record *run = &r->runs[i];
         char acc[32] = "-", steps[32] = "-";
@@ -144,85 +185,114 @@ void xd_report_print(const xd_report *r, FILE *out, int color)
             if (!isnan(run->trace->test_accuracy)) snprintf(acc, sizeof acc, "%.4f", run->trace->test_accuracy);
         }
         char status[64];
-        if (!run->failed) snprintf(status, sizeof status, "ok");
-        else if (run->timed_out) snprintf(status, sizeof status, "FAILED (timeout)");
-        else if (run->term_signal) snprintf(status, sizeof status, "FAILED (signal %d)", run->term_signal);
-        else snprintf(status, sizeof status, "FAILED (exit %d)", run->exit_status);
+        run_status(run, status, sizeof status);
         fprintf(out, "  %-52s %-13s %-4d %-6s %-9s %-10s %s\n", run->device_id, run->mode, run->repeat, steps, acc,
                 status, run->trace ? run->trace->driver : "");
         if (run->failed && run->error[0]) fprintf(out, "      error: %s\n", run->error);
         if (run->trace && run->trace->synthetic) fprintf(out, "      data: SYNTHETIC (not real data)\n");
     }
-    for (size_t i = 0; i < r->npairs; ++i) {
-        const xd_pair *p = &r->pairs[i];
-        char a[400], b[400];
-        label(p->ref, a, sizeof a);
-        label(p->other, b, sizeof b);
-        fprintf(out, "\n%sPair %zu%s: %s\n     vs %s\n", bold, i + 1, off, a, p->other ? b : "(failed run)");
-        if (p->verdict == XD_VERDICT_FAILED || p->verdict == XD_VERDICT_INCOMPARABLE) {
-            fprintf(out, "  %s%s%s: %s\n", color ? color_of(p->verdict, 1) : "", xd_verdict_string(p->verdict), off,
-                    p->note);
-            continue;
+}
+
+/* Settings first (driver, fp capabilities, build options), then where the
+ * two runs part and how far apart their losses went. */
+static void print_pair_facts(const xd_pair *p, FILE *out)
+{
+    char ca[160], cb[160];
+    fp_caps(p->ref, ca, sizeof ca);
+    fp_caps(p->other, cb, sizeof cb);
+    fprintf(out, "  reference: driver %s; %s; build \"%s\"\n", p->ref->driver, ca, p->ref->build_options);
+    fprintf(out, "  other:     driver %s; %s; build \"%s\"\n", p->other->driver, cb, p->other->build_options);
+    fprintf(out, "  steps compared %lld (%lld vs %lld run); initial weights %s\n", (long long)p->common_steps,
+            (long long)p->ref->steps, (long long)p->other->steps, p->init_identical ? "identical" : "DIFFER");
+    if (p->first_divergent_step < 0) fprintf(out, "  first divergence: none (every per-step hash equal)\n");
+    else
+        fprintf(out, "  first divergence: step %lld, %s%s%s\n", (long long)p->first_divergent_step,
+                p->first_divergent_tensor, p->first_divergent_op[0] ? ", first op: " : "", p->first_divergent_op);
+    fprintf(out, "  loss: max abs diff %.3g, max rel diff %.3g (peak at step %lld)\n", p->loss_max_abs, p->loss_max_rel,
+            (long long)p->loss_peak_step);
+}
+
+/* Per snapshot, the worst tensor (diffs come grouped by step). */
+static void print_snapshot_worst(const xd_pair *p, FILE *out)
+{
+    fprintf(out, "  per snapshot (worst tensor):  step  max rel     max ULP\n");
+    for (size_t k = 0; k < p->ndiffs;) {
+        int64_t s = p->diffs[k].step;
+        double mr = 0;
+        uint64_t mu = 0;
+        for (; k < p->ndiffs && p->diffs[k].step == s; ++k) {
+            if (p->diffs[k].max_rel > mr) mr = p->diffs[k].max_rel;
+            if (p->diffs[k].max_ulp > mu && p->diffs[k].max_ulp != UINT64_MAX) mu = p->diffs[k].max_ulp;
         }
-        char ca[160], cb[160];
-        fp_caps(p->ref, ca, sizeof ca);
-        fp_caps(p->other, cb, sizeof cb);
-        fprintf(out, "  reference: driver %s; %s; build \"%s\"\n", p->ref->driver, ca, p->ref->build_options);
-        fprintf(out, "  other:     driver %s; %s; build \"%s\"\n", p->other->driver, cb, p->other->build_options);
-        fprintf(out, "  steps compared %lld (%lld vs %lld run); initial weights %s\n", (long long)p->common_steps,
-                (long long)p->ref->steps, (long long)p->other->steps, p->init_identical ? "identical" : "DIFFER");
-        if (p->first_divergent_step < 0) fprintf(out, "  first divergence: none (every per-step hash equal)\n");
-        else
-            fprintf(out, "  first divergence: step %lld, %s%s%s\n", (long long)p->first_divergent_step,
-                    p->first_divergent_tensor, p->first_divergent_op[0] ? ", first op: " : "",
-                    p->first_divergent_op);
-        fprintf(out, "  loss: max abs diff %.3g, max rel diff %.3g (peak at step %lld)\n", p->loss_max_abs,
-                p->loss_max_rel, (long long)p->loss_peak_step);
-        /* per snapshot: the worst tensor */
-        int64_t last = -1;
-        for (size_t k = 0; k < p->ndiffs; ++k) last = p->diffs[k].step;
-        if (p->verdict != XD_VERDICT_IDENTICAL) {
-            fprintf(out, "  per snapshot (worst tensor):  step  max rel     max ULP\n");
-            for (size_t k = 0; k < p->ndiffs;) {
-                int64_t s = p->diffs[k].step;
-                double mr = 0;
-                uint64_t mu = 0;
-                for (; k < p->ndiffs && p->diffs[k].step == s; ++k) {
-                    if (p->diffs[k].max_rel > mr) mr = p->diffs[k].max_rel;
-                    if (p->diffs[k].max_ulp > mu && p->diffs[k].max_ulp != UINT64_MAX) mu = p->diffs[k].max_ulp;
-                }
-                fprintf(out, "                               %5lld  %-10.3g  %llu\n", (long long)s, mr,
-                        (unsigned long long)mu);
-            }
-            fprintf(out, "  tensors at step %lld:\n    %-20s %-8s %-10s %-10s %-10s %-10s %-10s\n", (long long)last,
-                    "tensor", "equal", "differ", "max abs", "max rel", "max ULP", "NMSE");
-            size_t hist[XD_ULP_BINS] = {0};
-            for (size_t k = 0; k < p->ndiffs; ++k) {
-                const xd_tensor_diff *d = &p->diffs[k];
-                if (d->step != last) continue;
-                char frac[32];
-                snprintf(frac, sizeof frac, "%zu", d->ndiff);
-                fprintf(out, "    %-20s %-8s %-10s %-10.3g %-10.3g %-10llu %-10.3g\n", d->name, d->ndiff ? "no" : "yes",
-                        frac, d->max_abs, d->max_rel, (unsigned long long)(d->max_ulp == UINT64_MAX ? 0 : d->max_ulp),
-                        d->nmse);
-                for (int b2 = 0; b2 < XD_ULP_BINS; ++b2) hist[b2] += d->ulp_hist[b2];
-            }
-            fprintf(out, "  ULP histogram at step %lld:", (long long)last);
-            for (int b2 = 0; b2 < XD_ULP_BINS; ++b2)
-                if (hist[b2]) fprintf(out, "  [%s] %zu", xd_ulp_bin_label(b2), hist[b2]);
-            fputc('\n', out);
-        }
-        if (p->note[0]) fprintf(out, "  note: %s\n", p->note);
-        fprintf(out, "  test accuracy: %.4f vs %.4f\n", p->ref->test_accuracy, p->other->test_accuracy);
-        fprintf(out, "  verdict: %s%s%s (tolerance: rel %.1e of each tensor's max |value|, loss rel %.1e)%s\n",
-                color ? color_of(p->verdict, p->guarantee_broken) : "", xd_verdict_string(p->verdict), off, r->tol.rel,
-                r->tol.loss_rel, p->guarantee_broken ? "  ** REPRODUCIBLE-MODE GUARANTEE BROKEN **" : "");
+        fprintf(out, "                               %5lld  %-10.3g  %llu\n", (long long)s, mr, (unsigned long long)mu);
     }
+}
+
+/* Every tensor at the last snapshot, then their ULP histogram. */
+static void print_last_snapshot(const xd_pair *p, FILE *out)
+{
+    int64_t last = -1;
+    for (size_t k = 0; k < p->ndiffs; ++k) last = p->diffs[k].step;
+    fprintf(out, "  tensors at step %lld:\n    %-20s %-8s %-10s %-10s %-10s %-10s %-10s\n", (long long)last, "tensor",
+            "equal", "differ", "max abs", "max rel", "max ULP", "NMSE");
+    size_t hist[XD_ULP_BINS] = {0};
+    for (size_t k = 0; k < p->ndiffs; ++k) {
+        const xd_tensor_diff *d = &p->diffs[k];
+        if (d->step != last) continue;
+        char frac[32];
+        snprintf(frac, sizeof frac, "%zu", d->ndiff);
+        fprintf(out, "    %-20s %-8s %-10s %-10.3g %-10.3g %-10llu %-10.3g\n", d->name, d->ndiff ? "no" : "yes", frac,
+                d->max_abs, d->max_rel, (unsigned long long)(d->max_ulp == UINT64_MAX ? 0 : d->max_ulp), d->nmse);
+        for (int b2 = 0; b2 < XD_ULP_BINS; ++b2) hist[b2] += d->ulp_hist[b2];
+    }
+    fprintf(out, "  ULP histogram at step %lld:", (long long)last);
+    for (int b2 = 0; b2 < XD_ULP_BINS; ++b2)
+        if (hist[b2]) fprintf(out, "  [%s] %zu", xd_ulp_bin_label(b2), hist[b2]);
+    fputc('\n', out);
+}
+
+/* Pair n's block: who against whom, then either why nothing was compared or
+ * the facts, the tensor differences (unless identical) and the verdict. */
+static void print_pair(const xd_report *r, size_t n, const xd_pair *p, FILE *out, const term_style *ts)
+{
+    char a[400], b[400];
+    label(p->ref, a, sizeof a);
+    label(p->other, b, sizeof b);
+    fprintf(out, "\n%sPair %zu%s: %s\n     vs %s\n", ts->bold, n, ts->off, a, p->other ? b : "(failed run)");
+    if (p->verdict == XD_VERDICT_FAILED || p->verdict == XD_VERDICT_INCOMPARABLE) {
+        fprintf(out, "  %s%s%s: %s\n", ts->color ? color_of(p->verdict, 1) : "", xd_verdict_string(p->verdict),
+                ts->off, p->note);
+        return;
+    }
+    print_pair_facts(p, out);
+    if (p->verdict != XD_VERDICT_IDENTICAL) {
+        print_snapshot_worst(p, out);
+        print_last_snapshot(p, out);
+    }
+    if (p->note[0]) fprintf(out, "  note: %s\n", p->note);
+    fprintf(out, "  test accuracy: %.4f vs %.4f\n", p->ref->test_accuracy, p->other->test_accuracy);
+    fprintf(out, "  verdict: %s%s%s (tolerance: rel %.1e of each tensor's max |value|, loss rel %.1e)%s\n",
+            ts->color ? color_of(p->verdict, p->guarantee_broken) : "", xd_verdict_string(p->verdict), ts->off,
+            r->tol.rel, r->tol.loss_rel, p->guarantee_broken ? "  ** REPRODUCIBLE-MODE GUARANTEE BROKEN **" : "");
+}
+
+/* The exit code and what it means. */
+static void print_summary(const xd_report *r, FILE *out)
+{
     int code = xd_report_exit_code(r);
     fprintf(out, "\nexit %d: %s\n", code,
             code == 0 ? "all pairs within tolerance, reproducible pairs identical"
             : code == 1 ? "some pair beyond tolerance or a reproducible pair not identical"
                         : "a run failed or traces were not comparable");
+}
+
+void xd_report_print(const xd_report *r, FILE *out, int color)
+{
+    const term_style ts = {color, color ? "\033[0m" : "", color ? "\033[1m" : ""};
+    print_header(r, out, &ts);
+    print_runs(r, out, &ts);
+    for (size_t i = 0; i < r->npairs; ++i) print_pair(r, i + 1, &r->pairs[i], out, &ts);
+    print_summary(r, out);
 }
 
 /* ---- JSON -------------------------------------------------------------------------- */

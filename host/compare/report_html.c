@@ -1,357 +1,27 @@
 /* The comparison report as one self-contained HTML page.
  *
- * Everything is inline: CSS in <style>, plots as SVG written here, no
- * scripts, fonts, images or links to anything outside the file, so the page
- * can be kept as a CI artefact and opened offline later.  Every plot goes
- * through one small helper layer (axes with linear / log / category scales,
- * polylines, horizontal bars, reference lines, legend) so all charts look
- * alike.  Every string that comes from a trace or a run goes through esc(). */
-#include <errno.h>
-#include <fcntl.h>
+ * Everything is inline: CSS in <style>, plots as SVG, no scripts, fonts,
+ * images or links to anything outside the file, so the page can be kept as
+ * a CI artefact and opened offline later.  Every chart goes through the
+ * plot layer in svg.c (axes with linear / log / category scales, polylines,
+ * horizontal bars, reference lines, legend) so all charts look alike.
+ * Every string that comes from a trace or a run goes through
+ * xd_html_esc(). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/common.h"
+#include "compare/svg.h"
 #include "crossdev/crossdev.h"
-
-/* ---- text ------------------------------------------------------------------------ */
-/* HTML-escapes at most `max` bytes of s (never cutting a UTF-8 sequence),
- * adding an ellipsis when cut.  Control characters become U+FFFD: they are
- * parse errors in HTML and have no business in a device id. */
-static void esc_n(FILE *f, const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0, cut = n;
-    if (n > max) {
-        cut = max;
-        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80) --cut;
-    }
-    for (size_t i = 0; i < cut; ++i) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default:
-            if (c < 0x20 && c != '\n' && c != '\t') fputs("&#xFFFD;", f);
-            else fputc(c, f);
-        }
-    }
-    if (cut < n) fputs("&#8230;", f); /* numeric: valid in XML too, should an SVG be cut out */
-}
-static void esc(FILE *f, const char *s) { esc_n(f, s, SIZE_MAX); }
-
-/* Numbers as text; NaN / Inf spelled out (printf's "nan" / "inf" vary).
- * prec 0: an integer.  NUM() gives each use its own buffer, so several can
- * appear in one fprintf. */
-static const char *fmt_num(char *b, double v, int prec)
-{
-    if (isnan(v)) return "NaN";
-    if (isinf(v)) return v > 0 ? "Inf" : "-Inf";
-    if (prec <= 0) snprintf(b, 40, "%.0f", v);
-    else snprintf(b, 40, "%.*g", prec, v);
-    return b;
-}
-#define NUM(v, prec) fmt_num((char[40]){0}, (v), (prec))
 
 /* xd_ulp_distance() says UINT64_MAX for "exactly one is NaN". */
 static double ulp_d(uint64_t u) { return u == UINT64_MAX ? NAN : (double)u; }
 
 /* NaN wins, so a step where any tensor went NaN shows as NaN. */
 static double max_nan(double a, double b) { return isnan(a) || isnan(b) ? NAN : (b > a ? b : a); }
-
-/* ---- SVG plot layer -------------------------------------------------------------- */
-enum { SC_LIN, SC_LOG, SC_CAT };
-
-typedef struct axis {
-    int scale;
-    double lo, hi;              /* data range, then the drawn range after axis_fit() */
-    int integer;                /* ticks at whole numbers only (steps) */
-    size_t ncat;                /* SC_CAT: categories, drawn top to bottom */
-    const char *const *cat;
-    const char *label;
-} axis;
-
-typedef struct plot {
-    FILE *f;
-    double l, t, w, h;          /* plot area, SVG pixels */
-    double width, legend_y;
-    axis x, y;
-} plot;
-
-typedef struct series {
-    const char *label, *color, *dash;
-    double width;
-} series;
-
-static const char *const palette[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00",
-                                      "#56b4e9", "#6e7781", "#8c564b", "#b8b000", "#17becf"};
-#define NPALETTE (sizeof palette / sizeof *palette)
-static const char *const dashes[] = {"", "8 4", "2 4", "10 4 2 4"};
-
-static void range_add(axis *a, double v)
-{
-    if (!isfinite(v) || (a->scale == SC_LOG && v <= 0)) return;
-    if (v < a->lo) a->lo = v;
-    if (v > a->hi) a->hi = v;
-}
-
-static double nice_step(double raw, int integer)
-{
-    double mag = pow(10, floor(log10(raw))), r = raw / mag;
-    double s = (r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10) * mag;
-    return integer && s < 1 ? 1 : s;
-}
-
-/* Widens the data range to what is drawn.  Linear: out to whole tick steps.
- * Log: whole decades, the top one strictly above the largest value (a
- * tolerance line never sits on the frame), plus one decade below the
- * smallest value, which is the "zero floor": exact zeros (bitwise-equal
- * tensors, ULP 0) sit there, and that tick is labelled 0. */
-static void axis_fit(axis *a)
-{
-    if (a->scale == SC_CAT) return;
-    if (!(a->hi >= a->lo)) a->lo = a->hi = a->scale == SC_LOG ? 1 : 0; /* no data */
-    if (a->scale == SC_LOG) {
-        a->lo = pow(10, floor(log10(a->lo) + 1e-9) - 1);
-        a->hi = pow(10, fmax(floor(log10(a->hi) + 1e-9) + 1, log10(a->lo) + 2)); /* headroom above the top */
-        return;
-    }
-    if (a->hi - a->lo < 1e-12 * fmax(1, fabs(a->hi))) a->lo -= 1, a->hi += 1;
-    double s = nice_step((a->hi - a->lo) / 5, a->integer);
-    a->lo = floor(a->lo / s + 1e-9) * s;
-    a->hi = ceil(a->hi / s - 1e-9) * s;
-}
-
-/* Position of v along the axis, 0..1 (clamped: nothing leaves the frame). */
-static double axis_frac(const axis *a, double v)
-{
-    double t;
-    if (a->scale == SC_CAT) t = (v + 0.5) / (double)a->ncat;
-    else if (a->scale == SC_LOG) t = v <= a->lo ? 0 : (log10(v) - log10(a->lo)) / (log10(a->hi) - log10(a->lo));
-    else t = (v - a->lo) / (a->hi - a->lo);
-    return t < 0 ? 0 : t > 1 ? 1 : t;
-}
-static double px(const plot *p, double v) { return p->l + axis_frac(&p->x, v) * p->w; }
-static double py(const plot *p, double v)
-{
-    double t = axis_frac(&p->y, v);
-    return p->y.scale == SC_CAT ? p->t + t * p->h : p->t + p->h - t * p->h;
-}
-
-static int axis_ticks(const axis *a, double *t, int max)
-{
-    int n = 0;
-    if (a->scale == SC_CAT) {
-        for (size_t i = 0; i < a->ncat && n < max; ++i) t[n++] = (double)i;
-    } else if (a->scale == SC_LOG) {
-        int e0 = (int)lround(log10(a->lo)), e1 = (int)lround(log10(a->hi));
-        int step = (e1 - e0 + 6) / 7;
-        for (int e = e0; e <= e1 && n < max; e += step > 0 ? step : 1) t[n++] = pow(10, e);
-    } else {
-        double s = nice_step((a->hi - a->lo) / 5, a->integer);
-        for (double k = ceil(a->lo / s - 1e-9); k * s <= a->hi + s * 1e-9 && n < max; ++k) t[n++] = k * s;
-    }
-    return n;
-}
-
-/* A tick label; log ticks are written 10 with a superscript exponent, except
- * the zero floor and plain-looking decades (0.01 ... 1000). */
-static void tick_label(FILE *f, const axis *a, double v)
-{
-    if (a->scale == SC_CAT) {
-        esc_n(f, a->cat[(size_t)v], 28);
-    } else if (a->scale == SC_LOG) {
-        int e = (int)lround(log10(v));
-        if (v <= a->lo * 1.0000001) fputs("0", f);
-        else if (e >= -2 && e <= 3) fprintf(f, "%g", pow(10, e));
-        else fprintf(f, "10<tspan dy=\"-5\" font-size=\"9\">%d</tspan>", e);
-    } else {
-        fprintf(f, "%g", fabs(v) < 1e-12 ? 0.0 : v);
-    }
-}
-
-/* Characters of label text that fit in px pixels (about 6.3 px a character
- * at 11 px). */
-static size_t fit_chars(double pixels) { return pixels < 63 ? 10 : (size_t)(pixels / 6.3); }
-
-static size_t legend_cols(const plot *p, size_t n, const series *s)
-{
-    size_t longest = 0;
-    for (size_t i = 0; i < n; ++i) longest = strlen(s[i].label) > longest ? strlen(s[i].label) : longest;
-    size_t fit = (size_t)(p->w / ((double)longest * 6.3 + 48)); /* columns that fit whole labels, at most 3 */
-    return fit < 1 ? 1 : fit > 3 ? 3 : fit > n ? n : fit;
-}
-
-/* The two SVG elements everything is made of.  svg_text opens a <text>;
- * the caller writes the (escaped) content and "</text>". */
-static void svg_line(FILE *f, double x1, double y1, double x2, double y2, const char *attrs)
-{
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" %s/>", x1, y1, x2, y2, attrs);
-}
-static void svg_text(FILE *f, double x, double y, const char *cls)
-{
-    fprintf(f, "<text class=\"%s\" x=\"%.1f\" y=\"%.1f\">", cls, x, y);
-}
-
-/* Opens the <svg>: title, frame, grid, ticks and axis labels.  Set p->x,
- * p->y (fitted) first; h is the plot area's height; left/right are margins
- * for tick and value labels; legend entries get rows below the x axis. */
-static void plot_begin(plot *p, FILE *f, const char *title, double width, double h, double left, double right,
-                       size_t nlegend, const series *legend)
-{
-    p->f = f;
-    p->width = width;
-    p->l = left;
-    p->t = 38;
-    p->w = width - left - right;
-    p->h = h;
-    p->legend_y = p->t + h + (p->x.label ? 54 : 34);
-    size_t cols = nlegend ? legend_cols(p, nlegend, legend) : 1;
-    size_t legend_rows = (nlegend + cols - 1) / cols; /* whole rows: integer division intended */
-    double height = p->legend_y + (double)legend_rows * 18 + 4;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-               "role=\"img\" aria-label=\"", width, height, width, height);
-    esc(f, title);
-    fputs("\">\n", f);
-    svg_text(f, left, 20, "title");
-    esc(f, title);
-    fprintf(f, "</text>\n<rect class=\"area\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n", p->l, p->t,
-            p->w, p->h);
-    double t[64];
-    int n = axis_ticks(&p->x, t, 64);
-    for (int i = 0; i < n; ++i) { /* the zero floor of a log axis gets a dashed line */
-        double x = px(p, t[i]);
-        svg_line(f, x, p->t, x, p->t + p->h, p->x.scale == SC_LOG && i == 0 ? "class=\"gl0\"" : "class=\"gl\"");
-        svg_text(f, x, p->t + p->h + 16, "tx");
-        tick_label(f, &p->x, t[i]);
-        fputs("</text>\n", f);
-    }
-    n = axis_ticks(&p->y, t, 64);
-    for (int i = 0; i < n; ++i) {
-        double y = py(p, t[i]);
-        if (p->y.scale != SC_CAT)
-            svg_line(f, p->l, y, p->l + p->w, y, p->y.scale == SC_LOG && i == 0 ? "class=\"gl0\"" : "class=\"gl\"");
-        svg_text(f, p->l - 7, y + 4, "ty");
-        if (p->y.scale == SC_CAT) esc_n(f, p->y.cat[(size_t)t[i]], fit_chars(left - 12));
-        else tick_label(f, &p->y, t[i]);
-        fputs("</text>\n", f);
-    }
-    if (p->x.label) {
-        svg_text(f, p->l + p->w / 2, p->t + p->h + 36, "axl tx");
-        esc(f, p->x.label);
-        fputs("</text>\n", f);
-    }
-    if (p->y.label) {
-        fprintf(f, "<text class=\"axl tx\" transform=\"translate(15 %.1f) rotate(-90)\">", p->t + p->h / 2);
-        esc(f, p->y.label);
-        fputs("</text>\n", f);
-    }
-}
-
-static void plot_end(plot *p) { fputs("</svg>\n", p->f); }
-
-static void plot_legend(plot *p, size_t n, const series *s)
-{
-    size_t cols = legend_cols(p, n, s);
-    double colw = (p->width - p->l - 10) / (double)cols;
-    for (size_t i = 0; i < n; ++i) {
-        size_t row = i / cols, col = i % cols; /* integer division intended */
-        double x = p->l + (double)col * colw, y = p->legend_y + (double)row * 18;
-        char attrs[128];
-        snprintf(attrs, sizeof attrs, "stroke=\"%s\" stroke-width=\"%.1f\" stroke-dasharray=\"%s\"", s[i].color,
-                 s[i].width < 2.5 ? 2.5 : s[i].width, s[i].dash ? s[i].dash : "");
-        svg_line(p->f, x, y - 4, x + 26, y - 4, attrs);
-        fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\"><title>", x + 32, y);
-        esc(p->f, s[i].label);
-        fputs("</title>", p->f);
-        esc_n(p->f, s[i].label, fit_chars(colw - 40));
-        fputs("</text>\n", p->f);
-    }
-}
-
-/* One series through (x[i], y[i]): a gap at each non-finite point, marked
- * "NaN"/"Inf" at the top of the frame; on a log y axis values <= 0 sit on
- * the zero floor.  markers: a dot with a tooltip on every point (hollow on
- * the zero floor), for sparse data such as snapshots. */
-static void plot_line(plot *p, const series *s, size_t n, const double *x, const double *y, int markers)
-{
-    FILE *f = p->f;
-    int open = 0, gap = 0;
-    /* x and y hold n points, filled by every caller (the analyzer cannot
-     * follow thin()/the snapshot loops that fill them) */
-    for (size_t i = 0; i < n; ++i) {
-        if (!isfinite(x[i])) continue; // NOLINT(clang-analyzer-core.CallAndMessage)
-        if (!isfinite(y[i])) { // NOLINT(clang-analyzer-core.CallAndMessage)
-            if (open) fputs("\"/>\n", f);
-            if (!gap) {
-                svg_text(f, px(p, x[i]), p->t + 12, "nanmark");
-                fprintf(f, "%s</text>\n", NUM(y[i], 3));
-            }
-            open = 0;
-            gap = 1;
-            continue;
-        }
-        gap = 0;
-        if (!open)
-            fprintf(f, "<polyline stroke=\"%s\" stroke-width=\"%.1f\" stroke-dasharray=\"%s\" points=\"", s->color,
-                    s->width, s->dash ? s->dash : "");
-        open = 1;
-        fprintf(f, "%.1f,%.1f ", px(p, x[i]), py(p, y[i]));
-    }
-    if (open) fputs("\"/>\n", f);
-    for (size_t i = 0; i < n; ++i) {
-        int zero = p->y.scale == SC_LOG && y[i] <= 0;
-        if (!markers || !isfinite(x[i]) || !isfinite(y[i])) continue; // NOLINT(clang-analyzer-core.CallAndMessage)
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" %s=\"%s\"%s><title>%s %s: %s</title></circle>\n",
-                px(p, x[i]), py(p, y[i]), zero ? 3.5 : 3.0, zero ? "stroke" : "fill", s->color,
-                zero ? " fill=\"#fff\" stroke-width=\"1.5\"" : "", p->x.label ? p->x.label : "x", NUM(x[i], 6),
-                NUM(y[i], 4));
-    }
-}
-
-/* A dashed reference line (a tolerance) across the frame at v, labelled
- * above its top end (vertical) or its right end (horizontal). */
-static void plot_ref(plot *p, int vertical, double v, const char *label)
-{
-    const axis *a = vertical ? &p->x : &p->y;
-    if (!isfinite(v) || (a->scale == SC_LOG && v <= 0)) return;
-    if (vertical) {
-        double x = px(p, v);
-        int room_left = x > p->l + 0.7 * p->w; /* near the right edge: label to the left of the line */
-        svg_line(p->f, x, p->t, x, p->t + p->h, "class=\"ref\"");
-        svg_text(p->f, x + (room_left ? -4 : 4), p->t - 4, room_left ? "reft ty" : "reft");
-    } else {
-        svg_line(p->f, p->l, py(p, v), p->l + p->w, py(p, v), "class=\"ref\"");
-        svg_text(p->f, p->l + p->w - 4, py(p, v) - 4, "reft ty");
-    }
-    fprintf(p->f, "%s %s</text>\n", label, NUM(v, 3));
-}
-
-/* Horizontal bars, one per category of the y axis, from the left of the
- * (log) x axis to each value, the value written after the bar; 0 and NaN
- * get a text only.  colors: one per bar, or NULL for all the same. */
-static void plot_hbars(plot *p, size_t n, const double *v, const char *const *colors, const char *color, int prec)
-{
-    double bh = p->h / (double)n * 0.68;
-    for (size_t i = 0; i < n; ++i) {
-        double y = py(p, (double)i), x = p->l;
-        if (isfinite(v[i]) && v[i] > (p->x.scale == SC_LOG ? 0 : p->x.lo)) {
-            x = px(p, v[i]);
-            fprintf(p->f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\" fill=\"%s\"><title>",
-                    p->l, y - bh / 2, x - p->l, bh, colors ? colors[i] : color);
-            esc(p->f, p->y.cat[i]);
-            fprintf(p->f, ": %s</title></rect>", NUM(v[i], prec));
-        }
-        svg_text(p->f, x + 5, y + 4, isfinite(v[i]) ? "val" : "val nanv");
-        fprintf(p->f, "%s</text>\n", NUM(v[i], prec));
-    }
-}
 
 /* ---- report pieces --------------------------------------------------------------- */
 static const char *vclass(xd_verdict v)
@@ -362,7 +32,7 @@ static const char *vclass(xd_verdict v)
 static void badge(FILE *f, xd_verdict v)
 {
     fprintf(f, "<span class=\"badge %s\">", vclass(v));
-    esc(f, xd_verdict_string(v));
+    xd_html_esc(f, xd_verdict_string(v));
     fputs("</span>", f);
 }
 
@@ -393,9 +63,9 @@ static void run_cell(FILE *f, const xd_report *r, const xd_trace *t)
         return;
     }
     fputs("<td class=\"run\"><span class=\"mono\">", f);
-    esc(f, run ? run->device_id : t->device_id);
+    xd_html_esc(f, run ? run->device_id : t->device_id);
     fputs("</span><br><span class=\"sub\">", f);
-    esc(f, run ? run->mode : t->mode);
+    xd_html_esc(f, run ? run->mode : t->mode);
     if (run) fprintf(f, " &middot; #%d", run->repeat);
     fputs("</span></td>", f);
 }
@@ -454,17 +124,17 @@ static void write_header(FILE *f, const xd_report *r, const size_t *count)
     size_t failed = 0;
     for (size_t i = 0; i < r->nruns; ++i) failed += r->runs[i].failed != 0;
     fputs("<header>\n<h1>", f);
-    esc(f, r->title[0] ? r->title : "crossdev comparison");
+    xd_html_esc(f, r->title[0] ? r->title : "crossdev comparison");
     fprintf(f, "</h1>\n<div class=\"meta\"><span>seed <b>%llu</b>%s</span>", (unsigned long long)r->seed,
             r->seed_random ? " (random, drawn for this comparison)" : "");
-    fprintf(f, "<span>tolerances <b>rel &le; %s</b>, <b>loss rel &le; %s</b></span>", NUM(r->tol.rel, 3),
-            NUM(r->tol.loss_rel, 3));
+    fprintf(f, "<span>tolerances <b>rel &le; %s</b>, <b>loss rel &le; %s</b></span>", XD_NUM(r->tol.rel, 3),
+            XD_NUM(r->tol.loss_rel, 3));
     fprintf(f, "<span><b>%zu</b> run%s (%zu failed)</span><span><b>%zu</b> pair%s</span>"
                "<span>crossdev %s</span></div>\n",
             r->nruns, r->nruns == 1 ? "" : "s", failed, r->npairs, r->npairs == 1 ? "" : "s", xd_version_string());
     if (r->notes[0]) {
         fputs("<p class=\"notes\">", f);
-        esc(f, r->notes);
+        xd_html_esc(f, r->notes);
         fputs("</p>\n", f);
     }
     /* the order a reader scans for: good to bad */
@@ -473,7 +143,7 @@ static void write_header(FILE *f, const xd_report *r, const size_t *count)
     fputs("<div class=\"counts\">", f);
     for (size_t i = 0; i < sizeof order / sizeof *order; ++i) {
         fprintf(f, "<span class=\"count %s\"><b>%zu</b>", count[order[i]] ? vclass(order[i]) : "zero", count[order[i]]);
-        esc(f, xd_verdict_string(order[i]));
+        xd_html_esc(f, xd_verdict_string(order[i]));
         fputs("</span>", f);
     }
     fputs("</div>\n</header>\n", f);
@@ -494,16 +164,16 @@ static void write_banner(FILE *f, const xd_report *r)
         label_of(r, p->ref, a, sizeof a);
         label_of(r, p->other, b, sizeof b);
         fputs("<li>", f);
-        esc(f, a);
+        xd_html_esc(f, a);
         fputs(" <b>vs</b> ", f);
-        esc(f, b);
+        xd_html_esc(f, b);
         if (p->first_divergent_step >= 0) {
             fprintf(f, ": first divergence at %s%lld", p->first_divergent_step ? "step " : "initialisation (step ",
                     (long long)p->first_divergent_step);
             fputs(p->first_divergent_step ? "" : ")", f);
             if (p->first_divergent_tensor[0]) {
                 fputs(" in ", f);
-                esc(f, p->first_divergent_tensor);
+                xd_html_esc(f, p->first_divergent_tensor);
             }
         }
         fputs("</li>\n", f);
@@ -525,9 +195,9 @@ static void write_runs(FILE *f, const xd_report *r)
         const xd_run_record *run = &r->runs[i];
         const xd_trace *t = run->trace;
         fputs("<tr><td class=\"mono dev\">", f);
-        esc(f, run->device_id);
+        xd_html_esc(f, run->device_id);
         fputs("</td><td>", f);
-        esc(f, run->mode);
+        xd_html_esc(f, run->mode);
         fprintf(f, "</td><td class=\"n\">%d</td><td class=\"n\">", run->repeat);
         if (t) fprintf(f, "%lld", (long long)t->steps);
         else fputs("&mdash;", f);
@@ -545,25 +215,26 @@ static void write_runs(FILE *f, const xd_report *r)
         }
         if (t && t->nonfinite_step >= 0) {
             fprintf(f, "<br><span class=\"st-warn\">non-finite at step %lld</span> ", (long long)t->nonfinite_step);
-            esc(f, t->nonfinite_tensor);
+            xd_html_esc(f, t->nonfinite_tensor);
         }
         if (t && t->synthetic) fputs("<br><span class=\"st-warn\">synthetic data</span>", f);
         if (run->error[0]) {
             fputs("<pre class=\"err\">", f);
-            esc(f, run->error);
+            xd_html_esc(f, run->error);
             fputs("</pre>", f);
         }
-        if (t && isfinite(t->test_accuracy)) fprintf(f, "</td><td class=\"n\">%s %%", NUM(100 * t->test_accuracy, 4));
+        if (t && isfinite(t->test_accuracy))
+            fprintf(f, "</td><td class=\"n\">%s %%", XD_NUM(100 * t->test_accuracy, 4));
         else fputs("</td><td class=\"n\">&mdash;", f);
         fputs("</td><td class=\"n\">", f);
         if (run->seconds > 0) fprintf(f, "%.1f s", run->seconds);
         else fputs("&mdash;", f);
         fputs("</td><td>", f);
-        esc(f, t ? t->driver : "");
+        xd_html_esc(f, t ? t->driver : "");
         fputs("</td><td class=\"mono\">", f);
-        esc(f, t ? t->build_options : "");
+        xd_html_esc(f, t ? t->build_options : "");
         fputs("</td><td>", f);
-        esc(f, t ? t->guarantee : "");
+        xd_html_esc(f, t ? t->guarantee : "");
         fputs("</td></tr>\n", f);
     }
     fputs("</tbody></table></div></section>\n", f);
@@ -595,25 +266,26 @@ static void write_pairs(FILE *f, const xd_report *r)
             else fprintf(f, "step %lld", (long long)p->first_divergent_step);
             if (p->first_divergent_tensor[0]) {
                 fputs("<br><span class=\"mono\">", f);
-                esc(f, p->first_divergent_tensor);
+                xd_html_esc(f, p->first_divergent_tensor);
                 fputs("</span>", f);
             }
             if (p->first_divergent_op[0]) {
                 fputs("<br><span class=\"sub\">op ", f);
-                esc(f, p->first_divergent_op);
+                xd_html_esc(f, p->first_divergent_op);
                 fputs("</span>", f);
             }
-            fprintf(f, "</td><td class=\"n\">%s<br><span class=\"sub\">rel %s", NUM(p->loss_max_abs, 3),
-                    NUM(p->loss_max_rel, 3));
+            fprintf(f, "</td><td class=\"n\">%s<br><span class=\"sub\">rel %s", XD_NUM(p->loss_max_abs, 3),
+                    XD_NUM(p->loss_max_rel, 3));
             if (p->loss_peak_step > 0) fprintf(f, ", peak at step %lld", (long long)p->loss_peak_step);
             fprintf(f, "</span></td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
-                       "<td class=\"verdict\">", NUM(p->max_abs, 3), NUM(p->max_rel, 3), NUM(ulp_d(p->max_ulp), 0));
+                       "<td class=\"verdict\">",
+                    XD_NUM(p->max_abs, 3), XD_NUM(p->max_rel, 3), XD_NUM(ulp_d(p->max_ulp), 0));
         }
         badge(f, p->verdict);
         if (p->guarantee_broken) fputs("<span class=\"broken\">guarantee broken</span>", f);
         if (p->note[0]) {
             fputs("<div class=\"sub\">", f);
-            esc(f, p->note);
+            xd_html_esc(f, p->note);
             fputs("</div>", f);
         }
         fputs("</td></tr>\n", f);
@@ -640,51 +312,80 @@ static size_t thin(const double *v, size_t n, int peak, double *ox, double *oy)
     return m;
 }
 
+/* A run whose loss curve is drawn: it succeeded and left a loss per step. */
+static int has_losses(const xd_run_record *run)
+{
+    const xd_trace *t = run->trace;
+    return !run->failed && t && t->steps > 0 && t->loss;
+}
+
+/* Widens the loss chart's axes to every drawn run; returns how many runs
+ * are drawn, and the longest one's steps in *longest. */
+static size_t loss_ranges(const xd_report *r, svg_plot *p, size_t *longest)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nruns; ++i) {
+        const xd_trace *t = r->runs[i].trace;
+        if (!has_losses(&r->runs[i])) continue;
+        ++n;
+        *longest = (size_t)t->steps > *longest ? (size_t)t->steps : *longest;
+        xd_svg_range_add(&p->x, 1);
+        xd_svg_range_add(&p->x, (double)t->steps);
+        for (int64_t k = 0; k < t->steps; ++k) xd_svg_range_add(&p->y, t->loss[k]);
+    }
+    return n;
+}
+
+/* One series per drawn run (n of them), labelled by its run.  Identical runs
+ * draw the very same curve; earlier runs get wider lines so the ones
+ * underneath still show at the edges. */
+static void loss_series(const xd_report *r, size_t n, svg_series *s, char (*labels)[512])
+{
+    for (size_t i = 0, j = 0; i < r->nruns; ++i) {
+        if (!has_losses(&r->runs[i])) continue;
+        label_of(r, r->runs[i].trace, labels[j], sizeof labels[j]);
+        s[j] = (svg_series){labels[j], xd_svg_color(j), xd_svg_dash(j),
+                            n > 1 ? 1.6 + 3.4 * (double)(n - 1 - j) / (double)(n - 1) : 2};
+        ++j;
+    }
+}
+
+/* Each drawn run's curve, thinned; buf holds longest + 2 * MAXPTS + 2
+ * doubles: the losses, then the thinned x and y. */
+static void draw_losses(svg_plot *p, const xd_report *r, const svg_series *s, double *buf, size_t longest)
+{
+    for (size_t i = 0, j = 0; i < r->nruns; ++i) {
+        const xd_trace *t = r->runs[i].trace;
+        if (!has_losses(&r->runs[i])) continue;
+        for (int64_t k = 0; k < t->steps; ++k) buf[k] = t->loss[k];
+        double *ox = buf + longest, *oy = ox + MAXPTS + 1;
+        size_t m = thin(buf, (size_t)t->steps, 0, ox, oy);
+        xd_svg_plot_line(p, &s[j++], m, ox, oy, m <= 40);
+    }
+}
+
+/* The training loss of every successful run against step, in one chart. */
 static void write_losses(FILE *f, const xd_report *r)
 {
     fputs("<section><h2>Loss curves</h2>\n", f);
-    size_t n = 0, longest = 0;
-    plot p = {.x = {.scale = SC_LIN, .lo = INFINITY, .hi = -INFINITY, .integer = 1, .label = "step"},
-              .y = {.scale = SC_LIN, .lo = INFINITY, .hi = -INFINITY, .label = "training loss"}};
-    for (size_t i = 0; i < r->nruns; ++i) {
-        const xd_trace *t = r->runs[i].trace;
-        if (r->runs[i].failed || !t || t->steps <= 0 || !t->loss) continue;
-        ++n;
-        longest = (size_t)t->steps > longest ? (size_t)t->steps : longest;
-        range_add(&p.x, 1);
-        range_add(&p.x, (double)t->steps);
-        for (int64_t k = 0; k < t->steps; ++k) range_add(&p.y, t->loss[k]);
-    }
-    series *s = calloc(n ? n : 1, sizeof *s);
+    size_t longest = 0;
+    svg_plot p = {.x = {.scale = SVG_LIN, .lo = INFINITY, .hi = -INFINITY, .integer = 1, .label = "step"},
+                  .y = {.scale = SVG_LIN, .lo = INFINITY, .hi = -INFINITY, .label = "training loss"}};
+    size_t n = loss_ranges(r, &p, &longest);
+    svg_series *s = calloc(n ? n : 1, sizeof *s);
     char (*labels)[512] = calloc(n ? n : 1, sizeof *labels);
     double *buf = malloc((longest + 2 * MAXPTS + 2) * sizeof *buf);
     if (!n || !s || !labels || !buf) {
         fputs(n ? "<p class=\"empty\">Not plotted: out of memory.</p>"
                 : "<p class=\"empty\">No successful run with a trace: nothing to plot.</p>", f);
     } else {
-        axis_fit(&p.x);
-        axis_fit(&p.y);
-        /* Identical runs draw the very same curve; earlier runs get wider
-         * lines so the ones underneath still show at the edges. */
-        for (size_t i = 0, j = 0; i < r->nruns; ++i) {
-            const xd_trace *t = r->runs[i].trace;
-            if (r->runs[i].failed || !t || t->steps <= 0 || !t->loss) continue;
-            label_of(r, t, labels[j], sizeof labels[j]);
-            s[j] = (series){labels[j], palette[j % NPALETTE], dashes[(j / NPALETTE) % 4],
-                            n > 1 ? 1.6 + 3.4 * (double)(n - 1 - j) / (double)(n - 1) : 2};
-            ++j;
-        }
-        plot_begin(&p, f, "Training loss per step, every successful run", 1180, 340, 66, 24, n, s);
-        for (size_t i = 0, j = 0; i < r->nruns; ++i) {
-            const xd_trace *t = r->runs[i].trace;
-            if (r->runs[i].failed || !t || t->steps <= 0 || !t->loss) continue;
-            for (int64_t k = 0; k < t->steps; ++k) buf[k] = t->loss[k];
-            double *ox = buf + longest, *oy = ox + MAXPTS + 1;
-            size_t m = thin(buf, (size_t)t->steps, 0, ox, oy);
-            plot_line(&p, &s[j++], m, ox, oy, m <= 40);
-        }
-        plot_legend(&p, n, s);
-        plot_end(&p);
+        xd_svg_axis_fit(&p.x);
+        xd_svg_axis_fit(&p.y);
+        loss_series(r, n, s, labels);
+        xd_svg_plot_begin(&p, f, "Training loss per step, every successful run", 1180, 340, 66, 24, n, s);
+        draw_losses(&p, r, s, buf, longest);
+        xd_svg_plot_legend(&p, n, s);
+        xd_svg_plot_end(&p);
         if (n > 1)
             fputs("<p class=\"sub\">Curves that coincide are drawn on top of each other: earlier runs are wider, "
                   "so each one shows at the edges.</p>\n", f);
@@ -701,126 +402,206 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The plots of one pair that is not IDENTICAL: (b) rel diff and ULP against
- * step, (c) per-tensor rel diff and (d) ULP histogram at the last common
- * snapshot. */
-static void write_pair_plots(FILE *f, const xd_report *r, const xd_pair *p)
+/* What a pair's charts draw, gathered once from its diffs and losses. */
+typedef struct pair_series {
+    int64_t *steps;             /* the snapshot steps in the diffs, sorted and unique */
+    size_t ns;
+    double *sx, *srel, *sulp;   /* per snapshot: its step, and the worst rel and ULP over its tensors */
+    double *ox, *oy;            /* the relative loss difference per step, thinned to m points */
+    size_t m;
+    double *tv;                 /* room for one value per diff (the bars of one snapshot) */
+    const char **names, **colors; /* the same, for their labels and colours */
+    double *mem;                /* sx ... oy live here */
+} pair_series;
+
+static void pair_series_free(pair_series *ps)
+{
+    free(ps->steps);
+    free(ps->mem);
+    free(ps->names);
+    free(ps->colors);
+}
+
+/* The snapshot steps present in the diffs, sorted and unique, and the worst
+ * tensor at each (NaN wins). */
+static void snapshot_maxima(pair_series *ps, const xd_pair *p)
+{
+    size_t ns = 0;
+    for (size_t i = 0; i < p->ndiffs; ++i) ps->steps[i] = p->diffs[i].step;
+    qsort(ps->steps, p->ndiffs, sizeof *ps->steps, cmp_i64);
+    for (size_t i = 0; i < p->ndiffs; ++i)
+        if (!ns || ps->steps[ns - 1] != ps->steps[i]) ps->steps[ns++] = ps->steps[i];
+    ps->ns = ns;
+    ps->sx = ps->mem;
+    ps->srel = ps->sx + ns;
+    ps->sulp = ps->srel + ns;
+    ps->tv = ps->sulp + ns;
+    for (size_t i = 0; i < ns; ++i) ps->sx[i] = (double)ps->steps[i], ps->srel[i] = ps->sulp[i] = 0;
+    for (size_t i = 0; i < p->ndiffs; ++i) {
+        const xd_tensor_diff *d = &p->diffs[i];
+        size_t k = (size_t)((int64_t *)bsearch(&d->step, ps->steps, ns, sizeof *ps->steps, cmp_i64) - ps->steps);
+        ps->srel[k] = max_nan(ps->srel[k], d->max_rel);
+        ps->sulp[k] = max_nan(ps->sulp[k], ulp_d(d->max_ulp));
+    }
+}
+
+/* The loss difference at each of the nl common steps, relative like
+ * compare.c's, thinned to its peaks. */
+static void loss_difference(pair_series *ps, const xd_pair *p, size_t nl)
+{
+    double *lv = ps->tv + p->ndiffs;
+    ps->ox = lv + nl;
+    ps->oy = ps->ox + MAXPTS + 1;
+    for (size_t k = 0; k < nl; ++k) {
+        double x = p->ref->loss[k], y = p->other->loss[k], e = fabs(x - y);
+        lv[k] = (isnan(x) && isnan(y)) || e == 0 ? 0 : x != 0 ? e / fabs(x) : INFINITY;
+    }
+    ps->m = thin(lv, nl, 1, ps->ox, ps->oy);
+}
+
+/* Gathers what the pair's charts draw; 0: out of memory. */
+static int pair_series_gather(pair_series *ps, const xd_pair *p)
 {
     const xd_trace *a = p->ref, *b = p->other;
     size_t nl = a && b && a->loss && b->loss && p->common_steps > 0 ? (size_t)p->common_steps : 0;
-    int64_t *steps = malloc((p->ndiffs + 1) * sizeof *steps);
-    double *mem = malloc((4 * (p->ndiffs + 1) + nl + 2 * MAXPTS + 2) * sizeof *mem);
-    const char **names = malloc((p->ndiffs + 1) * sizeof *names), **colors = malloc((p->ndiffs + 1) * sizeof *colors);
-    if (!steps || !mem || !names || !colors) {
-        fputs("<p class=\"empty\">Not plotted: out of memory.</p>\n", f);
-        goto done;
-    }
-    /* snapshot steps present in the diffs, sorted and unique */
-    size_t ns = 0;
-    for (size_t i = 0; i < p->ndiffs; ++i) steps[i] = p->diffs[i].step;
-    qsort(steps, p->ndiffs, sizeof *steps, cmp_i64);
-    for (size_t i = 0; i < p->ndiffs; ++i)
-        if (!ns || steps[ns - 1] != steps[i]) steps[ns++] = steps[i];
-    double *sx = mem, *srel = sx + ns, *sulp = srel + ns, *tv = sulp + ns, *lv = tv + p->ndiffs, *ox = lv + nl,
-           *oy = ox + MAXPTS + 1;
-    for (size_t i = 0; i < ns; ++i) sx[i] = (double)steps[i], srel[i] = sulp[i] = 0;
-    for (size_t i = 0; i < p->ndiffs; ++i) {
-        const xd_tensor_diff *d = &p->diffs[i];
-        size_t k = (size_t)((int64_t *)bsearch(&d->step, steps, ns, sizeof *steps, cmp_i64) - steps);
-        srel[k] = max_nan(srel[k], d->max_rel);
-        sulp[k] = max_nan(sulp[k], ulp_d(d->max_ulp));
-    }
-    /* the loss difference at every common step, relative like compare.c's */
-    for (size_t k = 0; k < nl; ++k) {
-        double x = a->loss[k], y = b->loss[k], e = fabs(x - y);
-        lv[k] = (isnan(x) && isnan(y)) || e == 0 ? 0 : x != 0 ? e / fabs(x) : INFINITY;
-    }
-    size_t m = thin(lv, nl, 1, ox, oy);
+    *ps = (pair_series){0};
+    ps->steps = malloc((p->ndiffs + 1) * sizeof *ps->steps);
+    ps->mem = malloc((4 * (p->ndiffs + 1) + nl + 2 * MAXPTS + 2) * sizeof *ps->mem);
+    ps->names = malloc((p->ndiffs + 1) * sizeof *ps->names);
+    ps->colors = malloc((p->ndiffs + 1) * sizeof *ps->colors);
+    if (!ps->steps || !ps->mem || !ps->names || !ps->colors) return 0;
+    snapshot_maxima(ps, p);
+    loss_difference(ps, p, nl);
+    return 1;
+}
 
-    fputs("<div class=\"plots\">\n", f);
-    plot pl = {.x = {.scale = SC_LIN, .lo = INFINITY, .hi = -INFINITY, .integer = 1, .label = "step"},
-               .y = {.scale = SC_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference"}};
-    range_add(&pl.x, 0);
-    range_add(&pl.x, (double)p->common_steps);
-    for (size_t i = 0; i < ns; ++i) range_add(&pl.x, sx[i]), range_add(&pl.y, srel[i]);
-    for (size_t i = 0; i < m; ++i) range_add(&pl.y, oy[i]); // NOLINT(clang-analyzer-core.CallAndMessage): thin() filled m
+/* The step axis of the charts against step: from 0 to the last common step. */
+static svg_axis step_axis(const xd_pair *p, const pair_series *ps)
+{
+    svg_axis x = {.scale = SVG_LIN, .lo = INFINITY, .hi = -INFINITY, .integer = 1, .label = "step"};
+    xd_svg_range_add(&x, 0);
+    xd_svg_range_add(&x, (double)p->common_steps);
+    for (size_t i = 0; i < ps->ns; ++i) xd_svg_range_add(&x, ps->sx[i]);
+    xd_svg_axis_fit(&x);
+    return x;
+}
 
-    range_add(&pl.y, r->tol.rel);
-    range_add(&pl.y, r->tol.loss_rel);
-    axis_fit(&pl.x);
-    axis_fit(&pl.y);
-    series rs[2] = {{"weights and Adam state: max over tensors at each snapshot", "#d55e00", "", 2.2},
-                    {"loss: |a \xe2\x88\x92 b| / |ref| at each step", "#0072b2", "", 1.4}};
-    plot_begin(&pl, f, "Relative difference vs step (log scale)", 580, 260, 62, 22, 2, rs);
-    plot_line(&pl, &rs[1], m, ox, oy, m <= 40);
-    plot_line(&pl, &rs[0], ns, sx, srel, 1);
-    plot_ref(&pl, 0, r->tol.rel, r->tol.loss_rel != r->tol.rel ? "rel tolerance" : "tolerance");
-    if (r->tol.loss_rel != r->tol.rel) plot_ref(&pl, 0, r->tol.loss_rel, "loss tolerance");
-    plot_legend(&pl, 2, rs);
-    plot_end(&pl);
+/* (b) The relative difference against step: the worst tensor at each
+ * snapshot and the loss at each step, with the tolerances. */
+static void chart_rel_vs_step(FILE *f, const xd_report *r, const xd_pair *p, const pair_series *ps)
+{
+    svg_plot pl = {.x = step_axis(p, ps),
+                   .y = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference"}};
+    for (size_t i = 0; i < ps->ns; ++i) xd_svg_range_add(&pl.y, ps->srel[i]);
+    for (size_t i = 0; i < ps->m; ++i)
+        xd_svg_range_add(&pl.y, ps->oy[i]); // NOLINT(clang-analyzer-core.CallAndMessage): thin() filled m
+    xd_svg_range_add(&pl.y, r->tol.rel);
+    xd_svg_range_add(&pl.y, r->tol.loss_rel);
+    xd_svg_axis_fit(&pl.y);
+    svg_series rs[2] = {{"weights and Adam state: max over tensors at each snapshot", "#d55e00", "", 2.2},
+                        {"loss: |a \xe2\x88\x92 b| / |ref| at each step", "#0072b2", "", 1.4}};
+    xd_svg_plot_begin(&pl, f, "Relative difference vs step (log scale)", 580, 260, 62, 22, 2, rs);
+    xd_svg_plot_line(&pl, &rs[1], ps->m, ps->ox, ps->oy, ps->m <= 40);
+    xd_svg_plot_line(&pl, &rs[0], ps->ns, ps->sx, ps->srel, 1);
+    xd_svg_plot_ref(&pl, 0, r->tol.rel, r->tol.loss_rel != r->tol.rel ? "rel tolerance" : "tolerance");
+    if (r->tol.loss_rel != r->tol.rel) xd_svg_plot_ref(&pl, 0, r->tol.loss_rel, "loss tolerance");
+    xd_svg_plot_legend(&pl, 2, rs);
+    xd_svg_plot_end(&pl);
+}
 
-    if (!ns) {
-        fputs("<p class=\"empty\">No common snapshots: no tensor differences to plot.</p></div>\n", f);
-        goto done;
-    }
-    pl.y = (axis){.scale = SC_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max ULP distance"};
-    for (size_t i = 0; i < ns; ++i) range_add(&pl.y, sulp[i]);
-    axis_fit(&pl.y);
-    series us = {"max over tensors at each snapshot (0 sits on the floor)", "#cc79a7", "", 2.2};
-    plot_begin(&pl, f, "ULP distance vs step (log scale)", 580, 260, 62, 22, 1, &us);
-    plot_line(&pl, &us, ns, sx, sulp, 1);
-    plot_legend(&pl, 1, &us);
-    plot_end(&pl);
+/* The ULP distance against step: the worst tensor at each snapshot. */
+static void chart_ulp_vs_step(FILE *f, const xd_pair *p, const pair_series *ps)
+{
+    svg_plot pl = {.x = step_axis(p, ps),
+                   .y = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max ULP distance"}};
+    for (size_t i = 0; i < ps->ns; ++i) xd_svg_range_add(&pl.y, ps->sulp[i]);
+    xd_svg_axis_fit(&pl.y);
+    svg_series us = {"max over tensors at each snapshot (0 sits on the floor)", "#cc79a7", "", 2.2};
+    xd_svg_plot_begin(&pl, f, "ULP distance vs step (log scale)", 580, 260, 62, 22, 1, &us);
+    xd_svg_plot_line(&pl, &us, ps->ns, ps->sx, ps->sulp, 1);
+    xd_svg_plot_legend(&pl, 1, &us);
+    xd_svg_plot_end(&pl);
+}
 
-    /* (c) every tensor at the last common snapshot */
-    int64_t last = steps[ns - 1];
-    size_t nt = 0, hist[XD_ULP_BINS] = {0}, longest = 0;
+/* (c) Every tensor's max relative difference at snapshot `last`, a bar
+ * each, coloured against the tolerance. */
+static void chart_tensors_at(FILE *f, const xd_report *r, const xd_pair *p, pair_series *ps, int64_t last)
+{
+    size_t nt = 0, longest = 0;
     for (size_t i = 0; i < p->ndiffs; ++i) {
         const xd_tensor_diff *d = &p->diffs[i];
         if (d->step != last) continue;
-        names[nt] = d->name;
-        tv[nt] = d->max_rel;
-        colors[nt++] = !(d->max_rel <= r->tol.rel) ? "#cf222e" : d->max_rel > 0 ? "#d4a72c" : "#2da44e";
+        ps->names[nt] = d->name;
+        ps->tv[nt] = d->max_rel;
+        ps->colors[nt++] = !(d->max_rel <= r->tol.rel) ? "#cf222e" : d->max_rel > 0 ? "#d4a72c" : "#2da44e";
         longest = strlen(d->name) > longest ? strlen(d->name) : longest;
-        for (int k = 0; k < XD_ULP_BINS; ++k) hist[k] += d->ulp_hist[k];
     }
     char title[160];
     snprintf(title, sizeof title, "Max relative difference per tensor at step %lld", (long long)last);
-    pl.x = (axis){.scale = SC_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference (log scale)"};
-    pl.y = (axis){.scale = SC_CAT, .ncat = nt, .cat = names};
-    for (size_t i = 0; i < nt; ++i) range_add(&pl.x, tv[i]);
-    range_add(&pl.x, r->tol.rel);
-    axis_fit(&pl.x);
+    svg_plot pl = {
+        .x = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference (log scale)"},
+        .y = {.scale = SVG_CAT, .ncat = nt, .cat = ps->names}};
+    for (size_t i = 0; i < nt; ++i) xd_svg_range_add(&pl.x, ps->tv[i]);
+    xd_svg_range_add(&pl.x, r->tol.rel);
+    xd_svg_axis_fit(&pl.x);
     double left = 14 + 6.3 * (double)(longest < 30 ? longest : 30);
-    series key[3] = {{"above tolerance", "#cf222e", "", 8}, {"within tolerance", "#d4a72c", "", 8},
-                     {"bitwise equal (0)", "#2da44e", "", 8}};
-    plot_begin(&pl, f, title, 580, 20.0 * (double)nt, left < 70 ? 70 : left, 64, 3, key);
-    plot_hbars(&pl, nt, tv, colors, NULL, 3);
-    plot_ref(&pl, 1, r->tol.rel, "tolerance");
-    plot_legend(&pl, 3, key);
-    plot_end(&pl);
+    svg_series key[3] = {{"above tolerance", "#cf222e", "", 8}, {"within tolerance", "#d4a72c", "", 8},
+                         {"bitwise equal (0)", "#2da44e", "", 8}};
+    xd_svg_plot_begin(&pl, f, title, 580, 20.0 * (double)nt, left < 70 ? 70 : left, 64, 3, key);
+    xd_svg_plot_hbars(&pl, nt, ps->tv, ps->colors, NULL, 3);
+    xd_svg_plot_ref(&pl, 1, r->tol.rel, "tolerance");
+    xd_svg_plot_legend(&pl, 3, key);
+    xd_svg_plot_end(&pl);
+}
 
-    /* (d) ULP histogram over the same tensors */
+/* (d) The ULP histogram over the tensors at snapshot `last`. */
+static void chart_ulp_histogram(FILE *f, const xd_pair *p, int64_t last)
+{
+    size_t hist[XD_ULP_BINS] = {0};
+    for (size_t i = 0; i < p->ndiffs; ++i) {
+        const xd_tensor_diff *d = &p->diffs[i];
+        if (d->step != last) continue;
+        for (int k = 0; k < XD_ULP_BINS; ++k) hist[k] += d->ulp_hist[k];
+    }
     const char *bins[XD_ULP_BINS];
     double hv[XD_ULP_BINS];
-    pl.x = (axis){.scale = SC_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "elements (log scale)"};
-    pl.y = (axis){.scale = SC_CAT, .ncat = XD_ULP_BINS, .cat = bins};
+    svg_plot pl = {.x = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "elements (log scale)"},
+                   .y = {.scale = SVG_CAT, .ncat = XD_ULP_BINS, .cat = bins}};
     for (int k = 0; k < XD_ULP_BINS; ++k) {
         bins[k] = xd_ulp_bin_label(k);
         hv[k] = (double)hist[k];
-        range_add(&pl.x, hv[k]);
+        xd_svg_range_add(&pl.x, hv[k]);
     }
-    axis_fit(&pl.x);
+    xd_svg_axis_fit(&pl.x);
+    char title[160];
     snprintf(title, sizeof title, "ULP distance histogram at step %lld (tensors that differ)", (long long)last);
-    plot_begin(&pl, f, title, 580, 24.0 * XD_ULP_BINS, 86, 64, 0, NULL);
-    plot_hbars(&pl, XD_ULP_BINS, hv, NULL, "#8250df", 0);
-    plot_end(&pl);
-    fputs("</div>\n", f);
-done:
-    free(steps);
-    free(mem);
-    free(names);
-    free(colors);
+    xd_svg_plot_begin(&pl, f, title, 580, 24.0 * XD_ULP_BINS, 86, 64, 0, NULL);
+    xd_svg_plot_hbars(&pl, XD_ULP_BINS, hv, NULL, "#8250df", 0);
+    xd_svg_plot_end(&pl);
+}
+
+/* The charts of one pair that is not IDENTICAL: (b) rel diff and ULP
+ * against step, (c) per-tensor rel diff and (d) ULP histogram at the last
+ * common snapshot. */
+static void write_pair_plots(FILE *f, const xd_report *r, const xd_pair *p)
+{
+    pair_series ps;
+    if (!pair_series_gather(&ps, p)) {
+        fputs("<p class=\"empty\">Not plotted: out of memory.</p>\n", f);
+    } else {
+        fputs("<div class=\"plots\">\n", f);
+        chart_rel_vs_step(f, r, p, &ps);
+        if (!ps.ns) {
+            fputs("<p class=\"empty\">No common snapshots: no tensor differences to plot.</p></div>\n", f);
+        } else {
+            int64_t last = ps.steps[ps.ns - 1];
+            chart_ulp_vs_step(f, p, &ps);
+            chart_tensors_at(f, r, p, &ps, last);
+            chart_ulp_histogram(f, p, last);
+            fputs("</div>\n", f);
+        }
+    }
+    pair_series_free(&ps);
 }
 
 static void write_details(FILE *f, const xd_report *r, const size_t *count)
@@ -840,23 +621,23 @@ static void write_details(FILE *f, const xd_report *r, const size_t *count)
         label_of(r, p->ref, a, sizeof a);
         label_of(r, p->other, b, sizeof b);
         fputs("<div class=\"pair\"><h3>", f);
-        esc(f, a);
+        xd_html_esc(f, a);
         fputs(" <span class=\"sub\">vs</span> ", f);
-        esc(f, b);
+        xd_html_esc(f, b);
         fputs(" ", f);
         badge(f, p->verdict);
         fputs("</h3>\n", f);
         if (p->verdict == XD_VERDICT_FAILED || p->verdict == XD_VERDICT_INCOMPARABLE || !p->ref || !p->other) {
             fputs("<p class=\"empty\">Nothing compared", f);
             if (p->note[0]) fputs(": ", f);
-            esc(f, p->note);
+            xd_html_esc(f, p->note);
             fputs("</p></div>\n", f);
             continue;
         }
         fprintf(f, "<p class=\"facts\">%lld common steps, %zu tensor comparisons; max rel %s, max ULP %s, "
                    "loss max rel %s.</p>\n",
-                (long long)p->common_steps, p->ndiffs, NUM(p->max_rel, 3), NUM(ulp_d(p->max_ulp), 0),
-                NUM(p->loss_max_rel, 3));
+                (long long)p->common_steps, p->ndiffs, XD_NUM(p->max_rel, 3), XD_NUM(ulp_d(p->max_ulp), 0),
+                XD_NUM(p->loss_max_rel, 3));
         write_pair_plots(f, r, p);
         fputs("</div>\n", f);
     }
@@ -871,7 +652,7 @@ static void write_page(FILE *f, const xd_report *r)
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<meta name=\"generator\" content=\"crossdev\">\n<title>", f);
-    esc(f, r->title[0] ? r->title : "crossdev comparison");
+    xd_html_esc(f, r->title[0] ? r->title : "crossdev comparison");
     fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n", CSS);
     write_header(f, r, count);
     write_banner(f, r);
