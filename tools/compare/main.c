@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "crossdev/crossdev.h"
 
 #define EXIT_USAGE 2
@@ -339,31 +340,22 @@ static int parse_f64(const char *opt, const char *s, double *out)
     return 1;
 }
 
-/* "1,2,3,5" -> sorted list (malloc'ed) */
+/* "1,2,3,5": steps for --snapshot-at, in the order given (malloc'ed).  Items
+ * are not trimmed: parse_i64 takes the whole item, as ever. */
 static int parse_list(const char *opt, const char *s, int64_t **out, size_t *n)
 {
-    size_t cap = 1;
-    for (const char *p = s; *p; ++p) cap += *p == ',';
-    int64_t *v = calloc(cap, sizeof *v);
-    char *copy = strdup(s);
-    if (!v || !copy) {
+    size_t count = 0;
+    char **items = xd_split_commas(s, 0, &count);
+    int64_t *v = items ? calloc(count, sizeof *v) : NULL;
+    int ok = v != NULL;
+    for (size_t k = 0; ok && k < count; ++k) ok = parse_i64(opt, items[k], 0, INT64_C(1) << 40, &v[k]);
+    free(items);
+    if (!ok) {
         free(v);
-        free(copy);
         return 0;
     }
-    size_t k = 0;
-    for (char *tok = copy, *next; tok; tok = next) {
-        next = strchr(tok, ',');
-        if (next) *next++ = '\0';
-        if (!parse_i64(opt, tok, 0, INT64_C(1) << 40, &v[k++])) {
-            free(v);
-            free(copy);
-            return 0;
-        }
-    }
-    free(copy);
     *out = v;
-    *n = k;
+    *n = count;
     return 1;
 }
 
@@ -823,19 +815,18 @@ static int cmd_compare(int argc, char **argv)
     }
     int want_modes[2] = {0, 0};
     if (ok) {
-        char *copy = strdup(modes_arg);
-        for (char *tok = copy, *next; ok && tok; tok = next) {
-            next = strchr(tok, ',');
-            if (next) *next++ = '\0';
+        size_t nmodes = 0;
+        char **items = xd_split_commas(modes_arg, 0, &nmodes);
+        for (size_t i = 0; ok && items && i < nmodes; ++i) {
             xd_mode m;
-            if (xd_mode_parse(tok, &m) != XD_OK) {
-                fprintf(stderr, "%s compare: --modes: '%s' is not reproducible or fast\n", prog, tok);
+            if (xd_mode_parse(items[i], &m) != XD_OK) {
+                fprintf(stderr, "%s compare: --modes: '%s' is not reproducible or fast\n", prog, items[i]);
                 ok = 0;
             } else {
                 want_modes[m] = 1;
             }
         }
-        free(copy);
+        free(items);
     }
     if (!ok) return EXIT_USAGE;
     if (seed_random) {
