@@ -61,6 +61,13 @@ void xd_sync_parent_dir(const char *path);
 void xd_remove_tree(const char *path);
 int xd_path_exists(const char *path);
 
+/* ---- lists (host/common/split.c) ------------------------------------------------ */
+/* s cut at every comma into a NULL-terminated array of items, empty items
+ * kept ("a,,b" is "a", "", "b"; "" is one empty item) so that the caller can
+ * refuse them; trim removes the white space around each item.  One block:
+ * free() it.  NULL when out of memory. */
+char **xd_split_commas(const char *s, int trim, size_t *count);
+
 /* ---- hashes (host/common/hash.c) ------------------------------------------------ */
 uint64_t xd_hash_bytes(const void *p, size_t n);   /* XXH3-64 */
 void xd_hash_hex(uint64_t h, char out[24]);        /* "xxh3:0123456789abcdef" */

@@ -323,67 +323,61 @@ static int parse_index_pair(const char *s, unsigned *p, unsigned *d)
     return 1;
 }
 
+/* Marks the devices one selector item names: 'all', P:D or a substring of
+ * the id; XD_NO_DEVICE when it names none. */
+static xd_status select_item(const xd_device_list *list, const char *tok, unsigned char *picked, xd_error *err)
+{
+    int matched = 0;
+    unsigned p, d;
+    if (strcmp(tok, "all") == 0) {
+        for (size_t i = 0; i < list->count; ++i) picked[i] = 1;
+        matched = list->count > 0;
+    } else if (strchr(tok, ':') && !strchr(tok, '/') && isdigit((unsigned char)tok[0])) {
+        if (!parse_index_pair(tok, &p, &d)) {
+            xd_error_msg(err, "malformed device selector '%s': expected P:D (two indices)", tok);
+            return XD_INVALID_ARGUMENT;
+        }
+        for (size_t i = 0; i < list->count; ++i)
+            if (list->items[i].platform_index == p && list->items[i].device_index == d) picked[i] = 1, matched = 1;
+    } else {
+        for (size_t i = 0; i < list->count; ++i)
+            if (contains_nocase(list->items[i].id, tok)) picked[i] = 1, matched = 1;
+    }
+    if (!matched) {
+        char ids[2048];
+        list_ids(list, ids, sizeof ids);
+        xd_error_msg(err, "device selector '%s' matches no device; devices: %s", tok, ids);
+        return XD_NO_DEVICE;
+    }
+    return XD_OK;
+}
+
 static xd_status device_select(const xd_device_list *list, const char *selector, size_t *indices, size_t *count,
                                xd_error *err)
 {
-    char ids[2048];
     if (!list || !selector || !count || (!indices && list->count)) return XD_INVALID_ARGUMENT;
     *count = 0;
-    char *copy = xd_strdup(selector);
-    if (!copy) return XD_OUT_OF_HOST_MEMORY;
-    unsigned char *picked = calloc(list->count ? list->count : 1, 1);
+    size_t nitems = 0;
+    char **items = xd_split_commas(selector, 1, &nitems);
+    unsigned char *picked = items ? calloc(list->count ? list->count : 1, 1) : NULL;
     if (!picked) {
-        free(copy);
+        free(items);
         return XD_OUT_OF_HOST_MEMORY;
     }
     xd_status st = XD_OK;
-    int items = 0;
-    /* Split on every comma (strtok would hide empty items like "a,,b"). */
-    for (char *tok = copy, *next; tok; tok = next) {
-        next = strchr(tok, ',');
-        if (next) *next++ = '\0';
-        while (isspace((unsigned char)*tok)) ++tok;
-        size_t tl = strlen(tok);
-        while (tl && isspace((unsigned char)tok[tl - 1])) tok[--tl] = '\0';
-        ++items;
-        if (!*tok) {
+    for (size_t k = 0; st == XD_OK && k < nitems; ++k) {
+        if (*items[k]) {
+            st = select_item(list, items[k], picked, err);
+        } else {
             xd_error_msg(err, "malformed device selector '%s': empty item", selector);
             st = XD_INVALID_ARGUMENT;
-            break;
         }
-        int matched = 0;
-        unsigned p, d;
-        if (strcmp(tok, "all") == 0) {
-            for (size_t i = 0; i < list->count; ++i) picked[i] = 1;
-            matched = list->count > 0;
-        } else if (strchr(tok, ':') && !strchr(tok, '/') && isdigit((unsigned char)tok[0])) {
-            if (!parse_index_pair(tok, &p, &d)) {
-                xd_error_msg(err, "malformed device selector '%s': expected P:D (two indices)", tok);
-                st = XD_INVALID_ARGUMENT;
-                break;
-            }
-            for (size_t i = 0; i < list->count; ++i)
-                if (list->items[i].platform_index == p && list->items[i].device_index == d) picked[i] = 1, matched = 1;
-        } else {
-            for (size_t i = 0; i < list->count; ++i)
-                if (contains_nocase(list->items[i].id, tok)) picked[i] = 1, matched = 1;
-        }
-        if (!matched) {
-            list_ids(list, ids, sizeof ids);
-            xd_error_msg(err, "device selector '%s' matches no device; devices: %s", tok, ids);
-            st = XD_NO_DEVICE;
-            break;
-        }
-    }
-    if (st == XD_OK && items == 0) {
-        xd_error_msg(err, "malformed device selector '%s': empty", selector);
-        st = XD_INVALID_ARGUMENT;
     }
     if (st == XD_OK)
         for (size_t i = 0; i < list->count; ++i)
             if (picked[i]) indices[(*count)++] = i;
     free(picked);
-    free(copy);
+    free(items);
     return st;
 }
 

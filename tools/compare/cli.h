@@ -1,0 +1,107 @@
+/* crossdev-compare's shared declarations: the subcommands (one file each),
+ * the option parsing and device helpers they share, compare's scheduler,
+ * and the platform calls (proc.c), which no subcommand makes itself. */
+#ifndef XD_CLI_H
+#define XD_CLI_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "crossdev/crossdev.h"
+
+#define EXIT_USAGE 2
+/* What an option parser returns to say "go on"; anything else is the
+ * status to exit with now (0 after --help). */
+#define CLI_GO_ON (-1)
+
+extern const char *const prog;
+
+/* ---- the subcommands: list.c, probe.c (the internal __probe), run.c, diff.c, compare.c ---- */
+int cmd_list(int argc, char **argv);
+int cmd_probe_one(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+
+/* ---- options.c ------------------------------------------------------------------------------ */
+/* Strict numbers: the whole string; on failure a message naming the option
+ * is printed and 0 returned. */
+int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
+int parse_f64(const char *opt, const char *s, double *out);
+/* "1,2,3,5": steps for --snapshot-at, in the order given (malloc'ed). */
+int parse_step_list(const char *opt, const char *s, int64_t **out, size_t *n);
+
+/* getopt_long over argv (getopt's own messages off): --help ('h') prints
+ * usage and returns 0; every other option, ':' (no value) and '?'
+ * (unknown) included, goes to take, which says what is wrong and returns 0,
+ * and then EXIT_USAGE is returned.  CLI_GO_ON when all were taken. */
+struct option;
+typedef int (*option_fn)(int c, void *user, char **argv);
+int parse_options(int argc, char **argv, const struct option *opts, option_fn take, void *user, void (*usage)(void));
+
+/* The options diff and compare share: tolerances and report files. */
+typedef struct report_opts {
+    xd_tolerance tol;
+    const char *json, *html;
+} report_opts;
+#define REPORT_LONG_OPTS                                                                           \
+    {"tol-rel", required_argument, NULL, 'T'}, {"tol-loss", required_argument, NULL, 'U'},          \
+        {"json", required_argument, NULL, 'J'}, {"html", required_argument, NULL, 'W'}
+/* 1 taken, 0 a bad value (said), -1 not a report option. */
+int report_option(int c, report_opts *ro);
+/* diff.c: builds and prints the report, writes --json/--html; the exit status. */
+int finish_report(xd_report *rep, const report_opts *ro);
+
+/* ---- devices.c ------------------------------------------------------------------------------ */
+xd_device_list *load_devices(void);
+/* The one device a selector names, or NULL (said). */
+const xd_device_info *pick_one(xd_device_list *list, const char *sel);
+/* The XD_FAULT test hook (docs/compare.md); 1: fail this device. */
+int injected_fault(const xd_device_info *dev);
+
+/* ---- probe.c: the self-test of one device in a child process (list --probe) ------------------- */
+const char *probe_isolated(const xd_device_info *d, int timeout_s, char *msg, size_t cap);
+
+/* ---- compare.c and its scheduler (scheduler.c) ---------------------------------------------- */
+typedef struct compare_opts {
+    report_opts ro;
+    const char *sel, *modes_arg, *slow, *data_dir, *work, *lr;
+    int64_t steps, slow_steps, repeat, batch, timeout, jobs, seed;
+    int seed_random, synthetic, hash_ops;
+    int want_modes[2]; /* indexed by xd_mode */
+} compare_opts;
+/* Runs every planned run of rep in its own process, o->jobs at once, and
+ * records each outcome (trace, or the failure).  1 when interrupted. */
+int schedule_runs(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx,
+                  size_t nsel);
+
+/* ---- proc.c: the platform calls ---------------------------------------------------------------- */
+typedef struct proc_result {
+    int exit_status; /* -1 when ended by a signal */
+    int term_signal; /* 0 when it exited */
+} proc_result;
+double proc_wall(void); /* monotonic seconds */
+void proc_sleep_ms(long ms);
+uint64_t proc_random_u64(void);
+/* A file-size limit (ulimit -f) becomes a write error, not a kill. */
+void proc_ignore_file_size_limit(void);
+/* SIGINT and SIGTERM set the returned flag (which xd_train_config.stop
+ * takes); proc_interrupt_status() is then 128 + that signal. */
+volatile sig_atomic_t *proc_catch_interrupts(void);
+int proc_interrupt_status(void);
+/* This program (/proc/self/exe) run again with args, its stdout and stderr
+ * into the file log; fork's result. */
+pid_t proc_spawn_logged(const char *const args[], const char *log);
+/* 1 ended (r filled), 0 still running, -1 waitpid failed. */
+int proc_poll(pid_t pid, proc_result *r);
+/* SIGKILL (hard) or SIGTERM, then waits; r may be NULL. */
+void proc_kill(pid_t pid, int hard, proc_result *r);
+/* This program run again with args, its stdout read into out (up to cap - 1
+ * bytes, NUL-terminated) until it closes it or timeout_s passes (then it is
+ * killed and *timed_out set).  -1 with msg when no child could start. */
+int proc_capture(const char *const args[], int timeout_s, char *out, size_t cap, proc_result *r, int *timed_out,
+                 char *msg, size_t msgcap);
+
+#endif

@@ -1,0 +1,245 @@
+/* compare (also the default command): the same seeded training on each
+ * selected device and mode, each run in its own process (scheduler.c),
+ * then every run compared and reported.  In phases: options, devices,
+ * work folder, plan (the run list), jobs, finish (the report). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/common.h"
+
+static void usage_compare(void)
+{
+    printf("usage: %s compare [options]   (also the default command)\n"
+           "Runs the same seeded training on each selected device and mode, each in its\n"
+           "own process with a timeout, then compares every run with the first run of its\n"
+           "mode, and reproducible with fast mode on the first device.\n"
+           "  --devices SEL         devices (default all)\n"
+           "  --modes LIST          reproducible,fast (default both)\n"
+           "  --steps N             steps per run (default 100)\n"
+           "  --slow-steps N        steps on slow devices (default 1)\n"
+           "  --slow REGEX          substring marking slow devices (default oclgrind)\n"
+           "  --repeat R            run each device R times (run-to-run check)\n"
+           "  --seed S|random       seed (default 42); random draws one and reports it\n"
+           "  --batch B, --data DIR, --synthetic, --lr X   as for run\n"
+           "  --no-hash-ops         do not record per-op hashes (first divergent op)\n"
+           "  --timeout SEC         per run (default 900)\n"
+           "  --jobs J              runs at once (default 2)\n"
+           "  --work DIR            where traces and logs go (default crossdev-work/DATE-PID)\n"
+           "  --tol-rel X, --tol-loss X   tolerances (default 5e-2, 1e-2)\n"
+           "  --json FILE, --html FILE    also write the report there (default: in --work)\n",
+           prog);
+}
+
+/* One option of compare; 0 when it is bad (said). */
+static int compare_option(int c, void *user, char **argv)
+{
+    compare_opts *o = user;
+    double dummy;
+    switch (c) {
+    case 'd': o->sel = optarg; return 1;
+    case 'm': o->modes_arg = optarg; return 1;
+    case 'n': return parse_i64("--steps", optarg, 1, INT64_C(1) << 31, &o->steps);
+    case 'N': return parse_i64("--slow-steps", optarg, 1, INT64_C(1) << 31, &o->slow_steps);
+    case 'S': o->slow = optarg; return 1;
+    case 'r': return parse_i64("--repeat", optarg, 1, 100, &o->repeat);
+    case 's':
+        if (strcmp(optarg, "random") != 0) return parse_i64("--seed", optarg, 0, INT64_MAX, &o->seed);
+        o->seed_random = 1;
+        return 1;
+    case 'b': return parse_i64("--batch", optarg, 1, 1 << 20, &o->batch);
+    case 'l': o->lr = optarg; return parse_f64("--lr", optarg, &dummy);
+    case 'D': o->data_dir = optarg; return 1;
+    case 'Y': o->synthetic = 1; return 1;
+    case 'H': o->hash_ops = 0; return 1;
+    case 't': return parse_i64("--timeout", optarg, 1, 86400 * 7, &o->timeout);
+    case 'j': return parse_i64("--jobs", optarg, 1, 64, &o->jobs);
+    case 'w': o->work = optarg; return 1;
+    default: break;
+    }
+    int r = report_option(c, &o->ro);
+    if (r < 0)
+        fprintf(stderr, "%s compare: %s '%s'; see '%s compare --help'\n", prog,
+                c == ':' ? "missing value for" : "unknown option", argv[optind - 1], prog);
+    return r > 0;
+}
+
+/* --modes: every item reproducible or fast (items are not trimmed). */
+static int compare_modes(const char *s, int want[2])
+{
+    size_t n = 0;
+    char **items = xd_split_commas(s, 0, &n);
+    int ok = 1;
+    for (size_t i = 0; ok && items && i < n; ++i) {
+        xd_mode m;
+        if (xd_mode_parse(items[i], &m) != XD_OK) {
+            fprintf(stderr, "%s compare: --modes: '%s' is not reproducible or fast\n", prog, items[i]);
+            ok = 0;
+        } else {
+            want[m] = 1;
+        }
+    }
+    free(items);
+    return ok;
+}
+
+static int compare_options(int argc, char **argv, compare_opts *o)
+{
+    static const struct option opts[] = {REPORT_LONG_OPTS,
+                                         {"devices", required_argument, NULL, 'd'},
+                                         {"modes", required_argument, NULL, 'm'},
+                                         {"steps", required_argument, NULL, 'n'},
+                                         {"slow-steps", required_argument, NULL, 'N'},
+                                         {"slow", required_argument, NULL, 'S'},
+                                         {"repeat", required_argument, NULL, 'r'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"lr", required_argument, NULL, 'l'},
+                                         {"data", required_argument, NULL, 'D'},
+                                         {"synthetic", no_argument, NULL, 'Y'},
+                                         {"no-hash-ops", no_argument, NULL, 'H'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"jobs", required_argument, NULL, 'j'},
+                                         {"work", required_argument, NULL, 'w'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int rc = parse_options(argc, argv, opts, compare_option, o, usage_compare);
+    if (rc != CLI_GO_ON) return rc;
+    if (optind < argc) {
+        fprintf(stderr, "%s compare: unexpected argument '%s'\n", prog, argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!compare_modes(o->modes_arg, o->want_modes)) return EXIT_USAGE;
+    if (o->seed_random) o->seed = (int64_t)(proc_random_u64() >> 1);
+    return CLI_GO_ON;
+}
+
+/* The devices --devices selects (indices into *list). */
+static int compare_devices(const char *sel, xd_device_list **list, size_t **idx, size_t *nsel)
+{
+    *list = load_devices();
+    if (!*list) return EXIT_USAGE;
+    size_t ndev = xd_device_list_count(*list);
+    *idx = calloc(ndev ? ndev : 1, sizeof **idx);
+    xd_error err;
+    if (ndev == 0) {
+        fprintf(stderr, "%s: no OpenCL device found; nothing to compare (see '%s list')\n", prog, prog);
+        return EXIT_USAGE;
+    }
+    if (!*idx || xd_device_select(*list, sel, *idx, nsel, &err) != XD_OK) {
+        fprintf(stderr, "%s: --devices: %s\n", prog, err.message);
+        return EXIT_USAGE;
+    }
+    return CLI_GO_ON;
+}
+
+/* --work DIR, or crossdev-work/DATE-PID; it must not exist yet. */
+static int compare_work_folder(const char *work, char *workdir, size_t cap)
+{
+    if (work) {
+        snprintf(workdir, cap, "%s", work);
+    } else {
+        char stamp[64];
+        time_t now = time(NULL);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&now));
+        mkdir("crossdev-work", 0777);
+        snprintf(workdir, cap, "crossdev-work/%s-%ld", stamp, (long)getpid());
+    }
+    if (mkdir(workdir, 0777) != 0) {
+        fprintf(stderr, "%s: --work %s: cannot create: %s\n", prog, workdir, strerror(errno));
+        return EXIT_USAGE;
+    }
+    return CLI_GO_ON;
+}
+
+static void plan_run(xd_run_record *run, const xd_device_info *d, int mode, int64_t k, int64_t steps,
+                     const char *workdir)
+{
+    snprintf(run->device_id, sizeof run->device_id, "%s", d->id);
+    snprintf(run->mode, sizeof run->mode, "%s", mode ? "fast" : "reproducible");
+    run->repeat = (int)k;
+    run->steps_asked = steps;
+    char slug[128];
+    xd_slugify(d->id, slug, sizeof slug);
+    snprintf(run->trace_dir, sizeof run->trace_dir, "%s/%s-%s-r%lld", workdir, slug, run->mode, (long long)k);
+}
+
+/* The run list: by mode, then device, then repeat, slow devices first so
+ * that they overlap with the rest; the report's title and notes. */
+static void compare_plan(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx,
+                         size_t nsel, const char *workdir)
+{
+    rep->tol = o->ro.tol;
+    rep->seed = (uint64_t)o->seed;
+    rep->seed_random = o->seed_random;
+    rep->runs = calloc(nsel * 2 * (size_t)o->repeat, sizeof *rep->runs);
+    for (int pass = 0; pass < 2; ++pass)
+        for (int m = 0; m < 2; ++m) {
+            if (!o->want_modes[m]) continue;
+            for (size_t i = 0; i < nsel; ++i) {
+                const xd_device_info *d = xd_device_list_get(list, idx[i]);
+                int is_slow = *o->slow && strstr(d->id, o->slow) != NULL;
+                if (is_slow != (pass == 0)) continue;
+                for (int64_t k = 0; k < o->repeat; ++k)
+                    plan_run(&rep->runs[rep->nruns++], d, m, k, is_slow ? o->slow_steps : o->steps, workdir);
+            }
+        }
+    snprintf(rep->title, sizeof rep->title, "crossdev compare: seed-cnn, %zu device(s), %s", nsel, o->modes_arg);
+    snprintf(rep->notes, sizeof rep->notes,
+             "Steps: %lld per run (%lld on slow devices matching '%s'); traces and logs in %s. "
+             "Fast mode: vendor exp/log/div/sqrt, -cl-mad-enable, and CLBlast SGEMM for dense/conv "
+             "shapes where it measured faster (docs/performance.md).",
+             (long long)o->steps, (long long)o->slow_steps, o->slow, workdir);
+    fprintf(stderr, "%s: %zu runs on %zu device(s), up to %lld at a time; work in %s\n", prog, rep->nruns, nsel,
+            (long long)o->jobs, workdir);
+}
+
+/* The report (into the work folder unless --json/--html say where), or
+ * what an interruption left. */
+static int compare_finish(xd_report *rep, const compare_opts *o, const char *workdir, int interrupted)
+{
+    if (interrupted) {
+        fprintf(stderr, "%s: interrupted; partial traces in %s\n", prog, workdir);
+        return proc_interrupt_status();
+    }
+    report_opts ro = o->ro;
+    char jp[1200], hp[1200];
+    snprintf(jp, sizeof jp, "%s/report.json", workdir);
+    snprintf(hp, sizeof hp, "%s/report.html", workdir);
+    if (!ro.json) ro.json = jp;
+    if (!ro.html) ro.html = hp;
+    return finish_report(rep, &ro);
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    compare_opts o = {.ro = {xd_tolerance_defaults(), NULL, NULL},
+                      .sel = "all", .modes_arg = "reproducible,fast", .slow = "oclgrind",
+                      .steps = 100, .slow_steps = 1, .repeat = 1, .batch = 32, .timeout = 900, .jobs = 2, .seed = 42,
+                      .hash_ops = 1};
+    int rc = compare_options(argc, argv, &o);
+    if (rc != CLI_GO_ON) return rc;
+    xd_device_list *list = NULL;
+    size_t *idx = NULL, nsel = 0;
+    char workdir[1024];
+    xd_report rep;
+    memset(&rep, 0, sizeof rep);
+    rc = compare_devices(o.sel, &list, &idx, &nsel);
+    if (rc == CLI_GO_ON) rc = compare_work_folder(o.work, workdir, sizeof workdir);
+    if (rc == CLI_GO_ON) {
+        compare_plan(&rep, &o, list, idx, nsel, workdir);
+        int interrupted = schedule_runs(&rep, &o, list, idx, nsel);
+        rc = compare_finish(&rep, &o, workdir, interrupted);
+    }
+    xd_report_free(&rep);
+    free(rep.runs);
+    free(idx);
+    xd_device_list_destroy(list);
+    return rc;
+}
