@@ -42,7 +42,7 @@ typedef struct run {
     float *buf;             /* host staging, large enough for any tensor */
     float *state[2];        /* host copies of the whole training state, two steps in flight */
     float loss[2];          /* the loss of those steps */
-    cl_event ready[2];      /* the last read of each copy */
+    xd_event ready[2];      /* the last read of each copy */
     float *batch[2];        /* host staging of the input batch, two steps in flight */
     int32_t *labels2[2];    /* and of its labels */
     json_t *op_names;       /* filled during the first recorded step */
@@ -97,18 +97,15 @@ static xd_status state_enqueue(run *r, int slot, int with_loss)
     const size_t nt = xd_model_state_count(r->m);
     xd_status st = XD_OK;
     size_t off = 0;
-    cl_event *ev = &r->ready[slot];
-    if (*ev) {
-        clReleaseEvent(*ev);
-        *ev = NULL;
-    }
+    xd_event *ev = &r->ready[slot];
+    xd_event_release(ev);
     for (size_t k = 0; k < nt && st == XD_OK; ++k) {
         const xd_tensor *t = xd_model_state(r->m, k, NULL, 0);
         st = xd_tensor_read_async(t, r->state[slot] + off, xd_tensor_count(t) * 4, with_loss || k + 1 < nt ? NULL : ev);
         off += xd_tensor_count(t);
     }
     if (st == XD_OK && with_loss) st = xd_tensor_read_async(r->m->loss, &r->loss[slot], 4, ev);
-    if (st == XD_OK) clFlush(r->ctx->queue);
+    if (st == XD_OK) xd_context_flush(r->ctx);
     if (st != XD_OK) xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
     return st;
 }
@@ -118,9 +115,7 @@ static xd_status state_enqueue(run *r, int slot, int with_loss)
 static xd_status state_consume(run *r, int slot, json_t *row, int64_t *nonfinite_at, int64_t step, char *nf_name,
                                size_t nf_cap, int with_loss)
 {
-    cl_int rc = clWaitForEvents(1, &r->ready[slot]);
-    if (rc != CL_SUCCESS) {
-        xd_fail_cl(r->ctx, rc, "clWaitForEvents");
+    if (xd_event_wait(r->ctx, &r->ready[slot]) != XD_OK) {
         xd_error_msg(r->err, "step %lld: reading the state back: %s", (long long)step,
                   xd_context_last_error(r->ctx));
         return XD_OPENCL;
@@ -599,7 +594,7 @@ done:
         free(r.state[i]);
         free(r.batch[i]);
         free(r.labels2[i]);
-        if (r.ready[i]) clReleaseEvent(r.ready[i]);
+        xd_event_release(&r.ready[i]);
     }
     free(perm);
     free(batches);
