@@ -1,9 +1,9 @@
 /* The io stage's internals (no OpenCL): the trace document's writer, the
- * JSON file writer and helpers for messages.  Never installed. */
+ * JSON file writer and helpers for messages.  Never installed.  jansson's
+ * json_t is only named here, so the stages above io (train) write traces
+ * without ever seeing JSON. */
 #ifndef XD_HOST_IO_H
 #define XD_HOST_IO_H
-
-#include <jansson.h>
 
 #include "common/common.h"
 #include "crossdev/io.h"
