@@ -163,9 +163,19 @@ xd_status xd_dense_backward_data_relu(xd_context *ctx, const xd_tensor *dy, cons
 /* Non-blocking transfers for the training loop: the host memory must stay
  * untouched (write) or unread (read) until the transfer is known complete
  * (its event, a later command's, or xd_context_finish).  done: NULL or
- * the read's event (the caller releases it). */
+ * where the read's completion goes (the caller releases it). */
+typedef struct xd_event {
+    cl_event ev;                  /* NULL: none */
+} xd_event;
 xd_status xd_tensor_write_async(xd_tensor *t, const void *host, size_t bytes);
-xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes, cl_event *done);
+xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes, xd_event *done);
+/* Waits for a read's completion (the context's last error on failure). */
+xd_status xd_event_wait(xd_context *ctx, const xd_event *e);
+/* Releases it and clears it; a cleared one is left as it is. */
+void xd_event_release(xd_event *e);
+/* Sends the commands queued so far to the device without waiting for them
+ * (a hint: a failure shows at the next wait). */
+void xd_context_flush(xd_context *ctx);
 
 /* Scratch buffers of at least `bytes`, owned by the context. */
 xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out);

@@ -91,14 +91,29 @@ xd_status xd_tensor_write_async(xd_tensor *t, const void *host, size_t bytes)
     return rc == CL_SUCCESS ? XD_OK : xd_fail_cl(t->ctx, rc, "clEnqueueWriteBuffer");
 }
 
-xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes, cl_event *done)
+xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes, xd_event *done)
 {
     if (bytes != t->count * 4)
         return xd_fail(t->ctx, XD_INVALID_ARGUMENT, 0, "tensor read: %zu bytes asked, tensor holds %zu", bytes,
                        t->count * 4);
-    cl_int rc = clEnqueueReadBuffer(t->ctx->queue, t->mem, CL_FALSE, 0, bytes, host, 0, NULL, done);
+    cl_int rc = clEnqueueReadBuffer(t->ctx->queue, t->mem, CL_FALSE, 0, bytes, host, 0, NULL, done ? &done->ev : NULL);
     return rc == CL_SUCCESS ? XD_OK : xd_fail_cl(t->ctx, rc, "clEnqueueReadBuffer");
 }
+
+xd_status xd_event_wait(xd_context *ctx, const xd_event *e)
+{
+    cl_int rc = clWaitForEvents(1, &e->ev);
+    return rc == CL_SUCCESS ? XD_OK : xd_fail_cl(ctx, rc, "clWaitForEvents");
+}
+
+void xd_event_release(xd_event *e)
+{
+    if (!e->ev) return;
+    clReleaseEvent(e->ev);
+    e->ev = NULL;
+}
+
+void xd_context_flush(xd_context *ctx) { clFlush(ctx->queue); }
 
 xd_status xd_tensor_read(const xd_tensor *t, void *host, size_t bytes)
 {

@@ -1,18 +1,93 @@
-/* The io stage's internals (no OpenCL): the trace document's JSON writer
- * and helpers for messages.  Never installed. */
+/* The io stage's internals (no OpenCL): the trace document's writer, the
+ * JSON file writer and helpers for messages.  Never installed.  jansson's
+ * json_t is only named here, so the stages above io (train) write traces
+ * without ever seeing JSON. */
 #ifndef XD_HOST_IO_H
 #define XD_HOST_IO_H
 
-#include <jansson.h>
-
 #include "common/common.h"
 #include "crossdev/io.h"
+#include "crossdev/trace.h"
 
 /* "float32 [10, 21632]": what an .npy holds, for messages. */
 void xd_npy_describe(const xd_npy_array *a, char *buf, size_t cap);
 /* Writes a JSON document atomically (xd_write_file_atomic), as trace.json
  * and report.json are written: indented, keys in insertion order, reals
  * with 17 significant digits, a final newline. */
-xd_status xd_json_write_file(json_t *root, const char *path, xd_error *err);
+struct json_t;
+xd_status xd_json_write_file(struct json_t *root, const char *path, xd_error *err);
+
+/* ---- the trace document (host/io/trace_write.c) ------------------------------------
+ * A run records into a writer as it goes: the tensor names, the hashes of
+ * the initial state, one loss and one row of hashes per step, the op hashes
+ * of each step (--hash-ops), each snapshot and each evaluation; a resumed
+ * run first adopts what its old trace recorded.  xd_trace_writer_write
+ * then writes trace.json with the run's metadata (xd_trace_meta), fields in
+ * the order of docs/trace-format.md. */
+typedef struct xd_trace_writer xd_trace_writer;
+
+/* What trace.json says about the run besides the records. */
+typedef struct xd_trace_meta {
+    const char *model;           /* "seed-cnn" */
+    uint64_t seed;
+    const char *mode;            /* "reproducible" / "fast" */
+    int64_t batch;
+    int64_t steps;               /* steps recorded */
+    int64_t steps_requested;
+    struct {
+        double lr, beta1, beta2, eps;
+    } adam;
+    struct {
+        const char *name, *source;
+        int synthetic;
+        uint64_t checksum;
+        int64_t n_train, n_test, height, width;
+    } data;
+    struct {
+        const char *partial_batch, *shuffle, *init;
+        int64_t steps_per_epoch;
+    } training;
+    int op_hashes;               /* 1: "op_hashes" holds the recorded ops; 0: null */
+    const char *device_json;     /* the device record as text, or NULL ({}) */
+    const char *build_options, *guarantee, *crossdev_version;
+    struct {
+        int64_t step, n;
+        double loss, accuracy;   /* accuracy NaN: not evaluated ("final": null) */
+    } eval;
+    int64_t nonfinite_step;      /* -1: none ("nonfinite": null) */
+    const char *nonfinite_tensor;
+    const char *resumed_from;    /* NULL: not resumed ("resumed_from": null) */
+    int64_t resumed_step;
+    struct {
+        double seconds_total, seconds_steps;
+        uint64_t device_bytes_peak;
+    } timing;
+} xd_trace_meta;
+
+/* NULL when out of host memory. */
+xd_trace_writer *xd_trace_writer_create(void);
+void xd_trace_writer_destroy(xd_trace_writer *w);
+/* The next tensor of the hash rows (trace order). */
+void xd_trace_writer_tensor(xd_trace_writer *w, const char *name);
+/* The hashes of the initial state, one per tensor. */
+void xd_trace_writer_init(xd_trace_writer *w, const uint64_t *hashes, size_t n);
+/* A step: its loss (NaN/Inf recorded as null) and the state's hashes after it. */
+void xd_trace_writer_step(xd_trace_writer *w, float loss, const uint64_t *hashes, size_t n);
+/* A step's op hashes: begin, one xd_trace_writer_op per op output in
+ * execution order (the names are kept from the first step recorded), end. */
+void xd_trace_writer_op_begin(xd_trace_writer *w);
+void xd_trace_writer_op(xd_trace_writer *w, const char *op, uint64_t hash);
+void xd_trace_writer_op_end(xd_trace_writer *w);
+/* Drops the op-hash rows beyond the first `steps` (a step run but not recorded). */
+void xd_trace_writer_op_truncate(xd_trace_writer *w, int64_t steps);
+void xd_trace_writer_snapshot(xd_trace_writer *w, int64_t step);
+/* An evaluation during training (--eval-every): "eval"."history". */
+void xd_trace_writer_eval(xd_trace_writer *w, int64_t step, double loss, double accuracy);
+/* A resumed run continues old's records: losses, hash rows, the initial
+ * hashes, the evaluation history and, when old has them, the op hashes. */
+void xd_trace_writer_adopt(xd_trace_writer *w, const xd_trace *old);
+/* Writes trace.json (atomically, xd_json_write_file) at path. */
+xd_status xd_trace_writer_write(const xd_trace_writer *w, const xd_trace_meta *meta, const char *path,
+                                xd_error *err);
 
 #endif

@@ -1,5 +1,5 @@
-/* The train stage's internals: snapshots of the model's state on disk and
- * the snapshot schedule.  Never installed. */
+/* The train stage's internals: snapshots of the model's state on disk, the
+ * snapshot schedule and resuming.  Never installed. */
 #ifndef XD_HOST_TRAIN_RUN_H
 #define XD_HOST_TRAIN_RUN_H
 
@@ -22,5 +22,17 @@ xd_status xd_snapshot_copy(const char *src, const char *dst, int64_t step, const
  * none), plus 0 and the end.  *out is malloc-ed. */
 xd_status xd_snapshot_schedule(int64_t total, const int64_t *at, size_t n_at, int64_t every, int64_t **out,
                                size_t *n, xd_error *err);
+
+/* Resuming (host/train/resume.c), in this order: open cfg->resume and
+ * check it against this run (model, batch, seed, mode, data, op hashing,
+ * tensors; its last snapshot must be its last step and before `total`),
+ * *start being that step; read its batches.npy into the first `start`
+ * rows of `batches`; copy its snapshots into tmpdir, adopt its records into
+ * w and load its last state into the model.  The caller closes *old. */
+xd_status xd_resume_open(const xd_train_config *cfg, const xd_dataset *d, const xd_model *m, int64_t total,
+                         xd_trace **old, int64_t *start, xd_error *err);
+xd_status xd_resume_batches(const char *dir, int64_t start, int64_t batch, int32_t *batches, xd_error *err);
+xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpdir, int64_t start,
+                          xd_trace_writer *w, xd_model *m, xd_error *err);
 
 #endif

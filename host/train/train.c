@@ -1,6 +1,8 @@
-/* Training: seeded shuffle, batches, forward/backward/Adam through the model,
- * per-step hashes, snapshots and evaluation, all recorded into a trace that
- * appears under its final name only when complete. */
+/* Training in named phases, in the order docs/trace-format.md describes a
+ * run: check the config, open the run (a temporary folder, the model, host
+ * buffers), plan the snapshots, resume or initialise, the loop (two steps
+ * in flight), the final evaluation, then write the trace, publish it under
+ * its final name (only when complete) and close. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,9 @@
 #include "xd_math.h"
 
 #define XD_SHUFFLE_STREAM UINT64_C(0x5348554600000000) /* "SHUF" << 32 | epoch */
+/* How a run draws its batches and starts, as trace.json's "training" says. */
+#define XD_SHUFFLE_TEXT "Fisher-Yates per epoch, Philox4x32-10 stream 0x53485546<<32|epoch"
+#define XD_INIT_TEXT "Glorot-uniform kernels (Philox stream = parameter index + 1), zero biases"
 
 xd_train_config xd_train_defaults(void)
 {
@@ -34,22 +39,40 @@ static double now(void)
 }
 
 typedef struct run {
+    /* what the run was given, and what check_config derived from it */
     xd_context *ctx;
-    xd_model *m;
     const xd_dataset *d;
     const xd_train_config *cfg;
-    char tmpdir[4096];
+    xd_train_result *res;
+    xd_error *err;
+    int64_t B, spe, total;  /* batch, steps per epoch (the final partial batch is dropped), steps asked for */
+    double t0, ts0;         /* when the run and its steps started */
+    /* opened by open_run, released by close_run */
+    char tmpdir[XD_PATH_MAX];
+    int tmp_made;
+    xd_model *m;
+    xd_trace_writer *w;     /* the trace document, filled as the run goes */
     float *buf;             /* host staging, large enough for any tensor */
     float *state[2];        /* host copies of the whole training state, two steps in flight */
     float loss[2];          /* the loss of those steps */
-    cl_event ready[2];      /* the last read of each copy */
+    xd_event ready[2];      /* the last read of each copy */
     float *batch[2];        /* host staging of the input batch, two steps in flight */
     int32_t *labels2[2];    /* and of its labels */
-    json_t *op_names;       /* filled during the first recorded step */
-    json_t *op_row;         /* current step's op hashes */
-    int naming_ops;
+    uint64_t *hashes;       /* the hashes of one copy, trace tensor order */
+    int32_t *perm;          /* the training set in this epoch's order */
+    int32_t *batches;       /* [total, B]: each step's samples (batches.npy) */
+    int64_t *snaps;         /* the snapshot schedule, sorted */
+    size_t nsnaps;
+    xd_trace *old;          /* --resume: the trace continued */
+    int64_t start;          /* the step training starts from */
+    /* the loop */
+    int64_t step;           /* steps queued so far */
+    int64_t epoch_ready;    /* the epoch perm holds, -1: none */
+    int64_t pend;           /* step whose state copy awaits consumption, -1: none */
+    int stop_now;           /* a non-finite value stops training */
     xd_status hook_status;
-    xd_error *err;
+    int64_t nonfinite_at;   /* first step with an Inf/NaN, -1: none */
+    char nf_name[XD_TRACE_NAME_LEN];
 } run;
 
 /* 1 when no element is Inf or NaN (exponent bits all ones): integer ops
@@ -81,11 +104,7 @@ static void op_hook(void *user, const char *op, const xd_tensor *out)
     if (r->hook_status != XD_OK) return;
     uint64_t h;
     r->hook_status = read_hash(r, out, &h);
-    if (r->hook_status != XD_OK) return;
-    char hex[24];
-    xd_hash_hex(h, hex);
-    json_array_append_new(r->op_row, json_string(hex));
-    if (r->naming_ops) json_array_append_new(r->op_names, json_string(op));
+    if (r->hook_status == XD_OK) xd_trace_writer_op(r->w, op, h);
 }
 
 /* The training state after a step, read without blocking into host copy
@@ -97,47 +116,38 @@ static xd_status state_enqueue(run *r, int slot, int with_loss)
     const size_t nt = xd_model_state_count(r->m);
     xd_status st = XD_OK;
     size_t off = 0;
-    cl_event *ev = &r->ready[slot];
-    if (*ev) {
-        clReleaseEvent(*ev);
-        *ev = NULL;
-    }
+    xd_event *ev = &r->ready[slot];
+    xd_event_release(ev);
     for (size_t k = 0; k < nt && st == XD_OK; ++k) {
         const xd_tensor *t = xd_model_state(r->m, k, NULL, 0);
         st = xd_tensor_read_async(t, r->state[slot] + off, xd_tensor_count(t) * 4, with_loss || k + 1 < nt ? NULL : ev);
         off += xd_tensor_count(t);
     }
     if (st == XD_OK && with_loss) st = xd_tensor_read_async(r->m->loss, &r->loss[slot], 4, ev);
-    if (st == XD_OK) clFlush(r->ctx->queue);
+    if (st == XD_OK) xd_context_flush(r->ctx);
     if (st != XD_OK) xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
     return st;
 }
 
-/* Waits for copy `slot`; appends its hashes to `row` (trace tensor order);
- * records the first Inf/NaN (the loss first, then each tensor). */
-static xd_status state_consume(run *r, int slot, json_t *row, int64_t *nonfinite_at, int64_t step, char *nf_name,
-                               size_t nf_cap, int with_loss)
+/* Waits for copy `slot`; puts its hashes in r->hashes (trace tensor
+ * order); records the first Inf/NaN (the loss first, then each tensor). */
+static xd_status state_consume(run *r, int slot, int64_t step, int with_loss)
 {
-    cl_int rc = clWaitForEvents(1, &r->ready[slot]);
-    if (rc != CL_SUCCESS) {
-        xd_fail_cl(r->ctx, rc, "clWaitForEvents");
-        xd_error_msg(r->err, "step %lld: reading the state back: %s", (long long)step,
-                  xd_context_last_error(r->ctx));
+    if (xd_event_wait(r->ctx, &r->ready[slot]) != XD_OK) {
+        xd_error_msg(r->err, "step %lld: reading the state back: %s", (long long)step, xd_context_last_error(r->ctx));
         return XD_OPENCL;
     }
-    if (with_loss && !isfinite(r->loss[slot]) && *nonfinite_at < 0) {
-        *nonfinite_at = step;
-        snprintf(nf_name, nf_cap, "loss");
+    if (with_loss && !isfinite(r->loss[slot]) && r->nonfinite_at < 0) {
+        r->nonfinite_at = step;
+        snprintf(r->nf_name, sizeof r->nf_name, "loss");
     }
     size_t off = 0;
     for (size_t k = 0; k < xd_model_state_count(r->m); ++k) {
         size_t n = xd_tensor_count(xd_model_state(r->m, k, NULL, 0));
-        char hex[24];
-        xd_hash_hex(xd_hash_bytes(r->state[slot] + off, n * 4), hex);
-        json_array_append_new(row, json_string(hex));
-        if (*nonfinite_at < 0 && !all_finite(r->state[slot] + off, n)) {
-            *nonfinite_at = step;
-            xd_model_state(r->m, k, nf_name, nf_cap);
+        r->hashes[k] = xd_hash_bytes(r->state[slot] + off, n * 4);
+        if (r->nonfinite_at < 0 && !all_finite(r->state[slot] + off, n)) {
+            r->nonfinite_at = step;
+            xd_model_state(r->m, k, r->nf_name, sizeof r->nf_name);
         }
         off += n;
     }
@@ -178,13 +188,25 @@ static xd_status load_batch(run *r, int slot, const float *xs, const int32_t *ys
     return st;
 }
 
+/* The test samples an evaluation uses: the first eval_limit (0: all). */
+static int64_t eval_count(const run *r)
+{
+    return (r->cfg->eval_limit > 0 && r->cfg->eval_limit < r->d->n_test) ? r->cfg->eval_limit : r->d->n_test;
+}
+
+/* 1 when the weights after step s are evaluated during training (--eval-every). */
+static int evaluated_after(const run *r, int64_t s)
+{
+    return r->cfg->eval_limit >= 0 && r->cfg->eval_every > 0 && s % r->cfg->eval_every == 0 && s < r->total;
+}
+
 /* Test-set loss and accuracy with the training batch size; the last partial
  * batch is padded with sample 0 and the padding ignored.  Sums in double,
  * in sample order. */
 static xd_status evaluate(run *r, double *loss, double *acc)
 {
     const int64_t B = r->m->batch, K = r->m->classes;
-    const int64_t n = (r->cfg->eval_limit > 0 && r->cfg->eval_limit < r->d->n_test) ? r->cfg->eval_limit : r->d->n_test;
+    const int64_t n = eval_count(r);
     int32_t *idx = malloc((size_t)B * sizeof *idx);
     float *rows = malloc((size_t)B * 4), *logits = malloc((size_t)(B * K) * 4);
     xd_status st = XD_OK;
@@ -226,8 +248,6 @@ static xd_status evaluate(run *r, double *loss, double *acc)
     return st;
 }
 
-static json_t *real_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
-
 static int in_list(const int64_t *v, size_t n, int64_t x)
 {
     for (size_t i = 0; i < n; ++i)
@@ -235,375 +255,398 @@ static int in_list(const int64_t *v, size_t n, int64_t x)
     return 0;
 }
 
+/* ---- the phases of a run ------------------------------------------------------------ */
+
+static void start_run(run *r, xd_context *ctx, const xd_dataset *d, const xd_train_config *cfg, xd_train_result *res,
+                      xd_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->t0 = now();
+    r->ctx = ctx;
+    r->d = d;
+    r->cfg = cfg;
+    r->res = res;
+    r->err = err;
+    r->hook_status = XD_OK;
+    r->nonfinite_at = -1;
+    memset(res, 0, sizeof *res);
+    res->test_loss = res->test_accuracy = NAN;
+    res->first_nonfinite_step = -1;
+}
+
+/* Batch, length and output folder, before anything is made. */
+static xd_status check_config(run *r)
+{
+    const xd_train_config *cfg = r->cfg;
+    const xd_dataset *d = r->d;
+    if (cfg->batch < 1 || cfg->batch > d->n_train) {
+        xd_error_msg(r->err, "--batch %lld: must be between 1 and the %lld training samples", (long long)cfg->batch,
+                     (long long)d->n_train);
+        return XD_INVALID_ARGUMENT;
+    }
+    r->B = cfg->batch;
+    r->spe = d->n_train / r->B;
+    if (cfg->steps < 0 || cfg->epochs < 0 || (cfg->steps == 0 && cfg->epochs == 0)) {
+        xd_error_msg(r->err, "--steps/--epochs: need a positive number of steps or epochs");
+        return XD_INVALID_ARGUMENT;
+    }
+    r->total = cfg->steps ? cfg->steps : cfg->epochs * r->spe;
+    if (r->total > (INT64_C(1) << 31) / r->B) {
+        xd_error_msg(r->err, "--steps/--epochs: %lld steps of batch %lld is too many", (long long)r->total,
+                     (long long)r->B);
+        return XD_INVALID_ARGUMENT;
+    }
+    if (xd_path_exists(cfg->out_dir)) {
+        xd_error_msg(r->err, "%s: output already exists (crossdev never overwrites a trace)", cfg->out_dir);
+        return XD_IO;
+    }
+    return XD_OK;
+}
+
+/* Host staging: r->buf for one op hook output (layer outputs and their
+ * gradients, state tensors, dlogits); r->state for two copies of the whole
+ * training state; r->batch/r->labels2 for two input batches; the trace
+ * document and the run's batches. */
+static xd_status alloc_host(run *r)
+{
+    const int64_t B = r->B;
+    const xd_dataset *d = r->d;
+    const size_t nt = xd_model_state_count(r->m);
+    size_t buf_count = (size_t)(B * d->classes), state_count = 0;
+    for (size_t k = 0; k < nt; ++k) {
+        size_t n = xd_tensor_count(xd_model_state(r->m, k, NULL, 0));
+        state_count += n;
+        if (n > buf_count) buf_count = n;
+    }
+    for (int i = 0; i < r->m->nlayers; ++i)
+        if (xd_tensor_count(r->m->layers[i].out) > buf_count) buf_count = xd_tensor_count(r->m->layers[i].out);
+    r->buf = malloc(buf_count * 4);
+    for (int i = 0; i < 2; ++i) {
+        r->state[i] = malloc(state_count * 4 + 4);
+        r->batch[i] = malloc((size_t)(B * d->height * d->width) * 4 + 4);
+        r->labels2[i] = malloc((size_t)B * sizeof *r->labels2[i]);
+    }
+    r->hashes = malloc(nt * sizeof *r->hashes + 8);
+    r->perm = malloc((size_t)d->n_train * sizeof *r->perm);
+    r->batches = malloc((size_t)(r->total * B) * sizeof *r->batches + 4);
+    r->w = xd_trace_writer_create();
+    if (!r->buf || !r->state[0] || !r->state[1] || !r->batch[0] || !r->batch[1] || !r->labels2[0] ||
+        !r->labels2[1] || !r->hashes || !r->perm || !r->batches || !r->w) {
+        xd_error_msg(r->err, "out of host memory");
+        return XD_OUT_OF_HOST_MEMORY;
+    }
+    return XD_OK;
+}
+
+/* The temporary folder the trace is built in, the model, host buffers, and
+ * the trace's tensors (the model's training state). */
+static xd_status open_run(run *r)
+{
+    xd_status st = xd_path(r->tmpdir, sizeof r->tmpdir, r->err, "%s.tmp-%ld", r->cfg->out_dir, (long)getpid());
+    if (st == XD_OK) st = xd_mkdir_new(r->tmpdir, r->err);
+    if (st != XD_OK) return st;
+    r->tmp_made = 1;
+    st = xd_model_create(r->ctx, r->cfg->model ? r->cfg->model : "seed-cnn", r->B, r->d->height, r->d->width,
+                         r->d->classes, &r->m);
+    if (st != XD_OK) {
+        xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
+        return st;
+    }
+    if ((st = alloc_host(r)) != XD_OK) return st;
+    for (size_t k = 0; k < xd_model_state_count(r->m); ++k) {
+        char name[128];
+        xd_model_state(r->m, k, name, sizeof name);
+        xd_trace_writer_tensor(r->w, name);
+    }
+    return XD_OK;
+}
+
+/* The default schedule or the explicit list, plus every K, plus the end. */
+static xd_status plan_snapshots(run *r)
+{
+    const xd_train_config *cfg = r->cfg;
+    return xd_snapshot_schedule(r->total, cfg->snapshot_at, cfg->n_snapshot_at, cfg->snapshot_every, &r->snaps,
+                                &r->nsnaps, r->err);
+}
+
+/* --resume: continue the old trace from its last snapshot (host/train/resume.c). */
+static xd_status resume(run *r)
+{
+    const char *dir = r->cfg->resume;
+    xd_status st = xd_resume_open(r->cfg, r->d, r->m, r->total, &r->old, &r->start, r->err);
+    if (st == XD_OK) st = xd_resume_batches(dir, r->start, r->B, r->batches, r->err);
+    if (st == XD_OK) st = xd_resume_adopt(r->old, dir, r->tmpdir, r->start, r->w, r->m, r->err);
+    return st;
+}
+
+/* A new run: the seeded initial state, hashed and snapshotted as step 0. */
+static xd_status init_state(run *r)
+{
+    xd_status st = xd_model_init(r->m, r->cfg->seed);
+    if (st != XD_OK) {
+        xd_error_msg(r->err, "init: %s", xd_context_last_error(r->ctx));
+        return st;
+    }
+    if ((st = state_enqueue(r, 0, 0)) != XD_OK) return st;
+    if ((st = state_consume(r, 0, 0, 0)) != XD_OK) return st;
+    xd_trace_writer_init(r->w, r->hashes, xd_model_state_count(r->m));
+    if ((st = xd_snapshot_write(r->m, r->state[0], r->tmpdir, 0, r->err)) != XD_OK) return st;
+    xd_trace_writer_snapshot(r->w, 0);
+    return XD_OK;
+}
+
+/* Forward, backward and update of step r->step + 1 on the loaded batch,
+ * with each op's output hashed when --hash-ops asks. */
+static xd_status run_step(run *r)
+{
+    const int hash_ops = r->cfg->hash_ops;
+    xd_op_hook hook = hash_ops ? op_hook : NULL;
+    if (hash_ops) xd_trace_writer_op_begin(r->w);
+    xd_status st = xd_model_forward(r->m, hook, r);
+    if (st == XD_OK) st = xd_model_backward(r->m, hook, r);
+    if (st == XD_OK) st = xd_model_update(r->m, &r->cfg->adam, r->step + 1, hook, r);
+    if (st != XD_OK) {
+        xd_error_msg(r->err, "step %lld: %s", (long long)r->step + 1, xd_context_last_error(r->ctx));
+        return st;
+    }
+    if (r->hook_status != XD_OK) return r->hook_status;
+    if (hash_ops) xd_trace_writer_op_end(r->w);
+    return XD_OK;
+}
+
+/* Queues the next step: its batch (a new epoch reshuffles), the step
+ * itself, and the non-blocking read of the state after it. */
+static xd_status queue_step(run *r)
+{
+    const xd_train_config *cfg = r->cfg;
+    if (cfg->stop && *cfg->stop) {
+        xd_error_msg(r->err, "interrupted at step %lld; no trace written", (long long)r->step);
+        return XD_INTERRUPTED;
+    }
+    const int64_t B = r->B, epoch = r->step / r->spe, k = r->step % r->spe;
+    if (epoch != r->epoch_ready) {
+        shuffle(r->perm, r->d->n_train, cfg->seed, epoch);
+        r->epoch_ready = epoch;
+    }
+    int32_t *idx = r->batches + (size_t)(r->step * B);
+    memcpy(idx, r->perm + (size_t)(k * B), (size_t)B * 4);
+    const int slot = (int)(r->step & 1);
+    xd_status st = load_batch(r, slot, r->d->train_x, r->d->train_y, idx, B);
+    if (st == XD_OK) st = run_step(r);
+    if (st == XD_OK) st = state_enqueue(r, slot, 1);
+    if (st == XD_OK) ++r->step;
+    return st;
+}
+
+/* The steps whose state is consumed now: the older one in flight, and the
+ * one just queued when nothing will follow it or its weights are evaluated. */
+static int steps_to_consume(run *r, int queued, int64_t todo[2])
+{
+    int n = 0;
+    if (r->pend >= 0) todo[n++] = r->pend;
+    r->pend = -1;
+    if (queued) {
+        if (r->step == r->total || evaluated_after(r, r->step)) todo[n++] = r->step;
+        else r->pend = r->step;
+    }
+    return n;
+}
+
+/* Records step s1 from its host copy: loss and hashes, a snapshot when the
+ * schedule says or training stops here, an evaluation, progress. */
+static xd_status consume_step(run *r, int64_t s1)
+{
+    const xd_train_config *cfg = r->cfg;
+    const int slot = (int)((s1 - 1) & 1);
+    xd_status st = state_consume(r, slot, s1, 1);
+    if (st != XD_OK) return st;
+    const float loss = r->loss[slot];
+    xd_trace_writer_step(r->w, loss, r->hashes, xd_model_state_count(r->m));
+    r->res->final_loss = loss;
+    r->stop_now = r->nonfinite_at >= 0 && cfg->stop_on_nonfinite;
+    if (in_list(r->snaps, r->nsnaps, s1) || r->stop_now) {
+        if ((st = xd_snapshot_write(r->m, r->state[slot], r->tmpdir, s1, r->err)) != XD_OK) return st;
+        xd_trace_writer_snapshot(r->w, s1);
+    }
+    if (evaluated_after(r, s1) && !r->stop_now) {
+        double el, ea;
+        if ((st = evaluate(r, &el, &ea)) != XD_OK) return st;
+        xd_trace_writer_eval(r->w, s1, el, ea);
+    }
+    if (cfg->progress) cfg->progress(cfg->user, s1, r->total, loss, now() - r->ts0);
+    if (r->stop_now) {
+        /* the step after s1 may have run already: drop what it recorded
+         * (one op row per step, resumed ones included) */
+        if (cfg->hash_ops) xd_trace_writer_op_truncate(r->w, s1);
+        r->step = s1;
+        r->pend = -1;
+    }
+    return XD_OK;
+}
+
+/* Two steps in flight: step s+1 is queued before the host hashes, scans
+ * and snapshots step s's state (from its host copy), so the device is not
+ * idle while the host works.  A step whose weights are evaluated is
+ * finished before the next one is queued.  If step s turns out non-finite
+ * and training stops there, step s+1 (already run) is dropped: nothing of
+ * it is recorded. */
+static xd_status train_loop(run *r)
+{
+    xd_status st = XD_OK;
+    r->ts0 = now();
+    r->epoch_ready = -1;
+    r->step = r->start;
+    r->pend = -1;
+    for (;;) {
+        const int queued = r->step < r->total && !r->stop_now;
+        if (queued && (st = queue_step(r)) != XD_OK) return st;
+        int64_t todo[2];
+        const int ntodo = steps_to_consume(r, queued, todo);
+        for (int i = 0; i < ntodo && !r->stop_now; ++i)
+            if ((st = consume_step(r, todo[i])) != XD_OK) return st;
+        if (!queued && r->pend < 0) break;
+    }
+    if ((st = xd_context_finish(r->ctx)) != XD_OK) {
+        xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
+        return st;
+    }
+    r->res->steps_done = r->step;
+    r->res->seconds_steps = now() - r->ts0;
+    r->res->first_nonfinite_step = r->nonfinite_at;
+    return XD_OK;
+}
+
+/* On the test set, unless training stopped at a non-finite value or
+ * evaluation is off. */
+static xd_status final_evaluation(run *r)
+{
+    double el = NAN, ea = NAN;
+    xd_status st;
+    if (r->nonfinite_at < 0 && r->cfg->eval_limit >= 0 && (st = evaluate(r, &el, &ea)) != XD_OK) return st;
+    r->res->test_loss = el;
+    r->res->test_accuracy = ea;
+    return XD_OK;
+}
+
+/* trace.json's account of the run besides its records. */
+static void describe_run(run *r, const char *device_json, xd_trace_meta *t)
+{
+    const xd_train_config *cfg = r->cfg;
+    const xd_dataset *d = r->d;
+    memset(t, 0, sizeof *t);
+    t->model = r->m->kind;
+    t->seed = cfg->seed;
+    t->mode = xd_mode_string(xd_context_mode(r->ctx));
+    t->batch = r->B;
+    t->steps = r->step;
+    t->steps_requested = r->total;
+    t->adam.lr = cfg->adam.lr;
+    t->adam.beta1 = cfg->adam.beta1;
+    t->adam.beta2 = cfg->adam.beta2;
+    t->adam.eps = cfg->adam.eps;
+    t->data.name = d->name;
+    t->data.source = d->source;
+    t->data.synthetic = d->synthetic;
+    t->data.checksum = d->checksum;
+    t->data.n_train = d->n_train;
+    t->data.n_test = d->n_test;
+    t->data.height = d->height;
+    t->data.width = d->width;
+    t->training.partial_batch = "dropped";
+    t->training.shuffle = XD_SHUFFLE_TEXT;
+    t->training.steps_per_epoch = r->spe;
+    t->training.init = XD_INIT_TEXT;
+    t->op_hashes = cfg->hash_ops;
+    t->device_json = device_json;
+    t->build_options = xd_context_build_options(r->ctx);
+    t->guarantee = xd_context_guarantee(r->ctx);
+    t->crossdev_version = xd_version_string();
+    t->eval.step = r->step;
+    t->eval.n = eval_count(r);
+    t->eval.loss = r->res->test_loss;
+    t->eval.accuracy = r->res->test_accuracy;
+    t->nonfinite_step = r->nonfinite_at;
+    t->nonfinite_tensor = r->nf_name;
+    t->resumed_from = r->old ? cfg->resume : NULL;
+    t->resumed_step = r->start;
+    r->res->seconds_total = now() - r->t0;
+    r->res->device_bytes_peak = xd_context_device_bytes_peak(r->ctx);
+    t->timing.seconds_total = r->res->seconds_total;
+    t->timing.seconds_steps = r->res->seconds_steps;
+    t->timing.device_bytes_peak = r->res->device_bytes_peak;
+}
+
+/* batches.npy and trace.json, into the temporary folder. */
+static xd_status write_trace(run *r)
+{
+    char path[XD_PATH_MAX];
+    const int64_t shape[2] = {r->step, r->B};
+    xd_status st = xd_path(path, sizeof path, r->err, "%s/batches.npy", r->tmpdir);
+    if (st == XD_OK) st = xd_npy_write(path, XD_DTYPE_I32, 2, shape, r->batches, r->err);
+    if (st != XD_OK) return st;
+    char *device_json = xd_device_info_json(xd_context_device(r->ctx));
+    xd_trace_meta meta;
+    describe_run(r, device_json, &meta);
+    st = xd_path(path, sizeof path, r->err, "%s/trace.json", r->tmpdir);
+    if (st == XD_OK) st = xd_trace_writer_write(r->w, &meta, path, r->err);
+    xd_free(device_json);
+    return st;
+}
+
+/* The finished trace under its final name, never replacing anything that
+ * appeared there meanwhile; a run stopped by a non-finite value says so
+ * (its trace is kept: it records where). */
+static xd_status publish(run *r)
+{
+    xd_status st = xd_rename_noreplace(r->tmpdir, r->cfg->out_dir, r->err);
+    if (st != XD_OK) return st;
+    r->tmp_made = 0;
+    if (r->nonfinite_at >= 0) {
+        xd_error_msg(r->err, "non-finite value in %s at step %lld (recorded in the trace)", r->nf_name,
+                     (long long)r->nonfinite_at);
+        return XD_NOT_FINITE;
+    }
+    return XD_OK;
+}
+
+/* Releases what open_run made; an unpublished temporary folder goes too. */
+static void close_run(run *r)
+{
+    if (r->tmp_made) xd_remove_tree(r->tmpdir);
+    xd_trace_writer_destroy(r->w);
+    xd_trace_close(r->old);
+    xd_model_destroy(r->m);
+    xd_context_finish(r->ctx); /* no transfer may still use the staging buffers */
+    free(r->buf);
+    for (int i = 0; i < 2; ++i) {
+        free(r->state[i]);
+        free(r->batch[i]);
+        free(r->labels2[i]);
+        xd_event_release(&r->ready[i]);
+    }
+    free(r->hashes);
+    free(r->perm);
+    free(r->batches);
+    free(r->snaps);
+}
 
 static xd_status train_run(xd_context *ctx, const xd_dataset *d, const xd_train_config *cfg, xd_train_result *res,
                            xd_error *err)
 {
     if (!ctx || !d || !cfg || !cfg->out_dir) return XD_INVALID_ARGUMENT;
-    double t0 = now();
     xd_train_result local;
-    if (!res) res = &local;
-    memset(res, 0, sizeof *res);
-    res->test_loss = res->test_accuracy = NAN;
-    res->first_nonfinite_step = -1;
-
-    if (cfg->batch < 1 || cfg->batch > d->n_train) {
-        xd_error_msg(err, "--batch %lld: must be between 1 and the %lld training samples", (long long)cfg->batch,
-                  (long long)d->n_train);
-        return XD_INVALID_ARGUMENT;
-    }
-    const int64_t B = cfg->batch, spe = d->n_train / B; /* the final partial batch is dropped */
-    if (cfg->steps < 0 || cfg->epochs < 0 || (cfg->steps == 0 && cfg->epochs == 0)) {
-        xd_error_msg(err, "--steps/--epochs: need a positive number of steps or epochs");
-        return XD_INVALID_ARGUMENT;
-    }
-    const int64_t total = cfg->steps ? cfg->steps : cfg->epochs * spe;
-    if (total > (INT64_C(1) << 31) / B) {
-        xd_error_msg(err, "--steps/--epochs: %lld steps of batch %lld is too many", (long long)total, (long long)B);
-        return XD_INVALID_ARGUMENT;
-    }
-    if (xd_path_exists(cfg->out_dir)) {
-        xd_error_msg(err, "%s: output already exists (crossdev never overwrites a trace)", cfg->out_dir);
-        return XD_IO;
-    }
-
     run r;
-    memset(&r, 0, sizeof r);
-    r.ctx = ctx;
-    r.d = d;
-    r.cfg = cfg;
-    r.err = err;
-    r.hook_status = XD_OK;
-    xd_trace *old = NULL;
-    int32_t *perm = NULL, *batches = NULL;
-    json_t *root = NULL, *loss_arr = json_array(), *hash_steps = json_array(), *init_row = json_array();
-    json_t *op_steps = json_array(), *eval_hist = json_array(), *snap_arr = json_array(), *tensors = json_array();
-    r.op_names = json_array();
-    int64_t *snaps = NULL;
-    size_t nsnaps = 0;
-    int64_t nonfinite_at = -1;
-    char nf_name[XD_TRACE_NAME_LEN] = "";
-    int tmp_made = 0;
-    xd_status st = XD_OK;
-
-    snprintf(r.tmpdir, sizeof r.tmpdir, "%s.tmp-%ld", cfg->out_dir, (long)getpid());
-    if ((st = xd_mkdir_new(r.tmpdir, err)) != XD_OK) goto done;
-    tmp_made = 1;
-
-    st = xd_model_create(ctx, cfg->model ? cfg->model : "seed-cnn", B, d->height, d->width, d->classes, &r.m);
-    if (st != XD_OK) {
-        xd_error_msg(err, "%s", xd_context_last_error(ctx));
-        goto done;
-    }
-    /* Host staging: r.buf for one op hook output (layer outputs and their
-     * gradients, state tensors, dlogits); r.state for two copies of the
-     * whole training state; r.batch/r.labels2 for two input batches. */
-    size_t buf_count = (size_t)(B * d->classes), state_count = 0;
-    for (size_t k = 0; k < xd_model_state_count(r.m); ++k) {
-        size_t n = xd_tensor_count(xd_model_state(r.m, k, NULL, 0));
-        state_count += n;
-        if (n > buf_count) buf_count = n;
-    }
-    for (int i = 0; i < r.m->nlayers; ++i)
-        if (xd_tensor_count(r.m->layers[i].out) > buf_count) buf_count = xd_tensor_count(r.m->layers[i].out);
-    r.buf = malloc(buf_count * 4);
-    for (int i = 0; i < 2; ++i) {
-        r.state[i] = malloc(state_count * 4 + 4);
-        r.batch[i] = malloc((size_t)(B * d->height * d->width) * 4 + 4);
-        r.labels2[i] = malloc((size_t)B * sizeof *r.labels2[i]);
-    }
-    perm = malloc((size_t)d->n_train * sizeof *perm);
-    batches = malloc((size_t)(total * B) * sizeof *batches + 4);
-    /* snapshot schedule: default or explicit list, plus every K, plus the end */
-    if (!r.buf || !r.state[0] || !r.state[1] || !r.batch[0] || !r.batch[1] || !r.labels2[0] || !r.labels2[1] || !perm || !batches || !loss_arr || !r.op_names) {
-        xd_error_msg(err, "out of host memory");
-        st = XD_OUT_OF_HOST_MEMORY;
-        goto done;
-    }
-    if ((st = xd_snapshot_schedule(total, cfg->snapshot_at, cfg->n_snapshot_at, cfg->snapshot_every, &snaps, &nsnaps,
-                                   err)) != XD_OK)
-        goto done;
-
-    for (size_t k = 0; k < xd_model_state_count(r.m); ++k) {
-        char n[128];
-        xd_model_state(r.m, k, n, sizeof n);
-        json_array_append_new(tensors, json_string(n));
-    }
-
-    int64_t start = 0;
-    if (cfg->resume) {
-        if ((st = xd_trace_open(cfg->resume, &old, err)) != XD_OK) goto done;
-        const char *why = NULL;
-        if (strcmp(old->model, r.m->kind) != 0) why = "model";
-        else if (old->batch != B) why = "batch";
-        else if (old->seed != cfg->seed) why = "seed";
-        else if (strcmp(old->mode, xd_mode_string(xd_context_mode(ctx))) != 0) why = "mode";
-        else if (strcmp(old->data_name, d->name) != 0) why = "data.name";
-        else if ((old->nops > 0) != (cfg->hash_ops != 0)) why = "op_hashes (use --hash-ops as the first run did)";
-        else if (old->ntensors != json_array_size(tensors)) why = "tensors";
-        if (why) {
-            xd_error_msg(err, "%s: cannot resume: field '%s' differs from this run", cfg->resume, why);
-            st = XD_MISMATCH;
-            goto done;
-        }
-        start = old->snapshots[old->nsnapshots - 1];
-        if (start != old->steps || start >= total) {
-            xd_error_msg(err, "%s: cannot resume: its last snapshot is step %lld of %lld; this run asks for %lld steps",
-                      cfg->resume, (long long)start, (long long)old->steps, (long long)total);
-            st = XD_MISMATCH;
-            goto done;
-        }
-        char bp[4200];
-        snprintf(bp, sizeof bp, "%s/batches.npy", cfg->resume);
-        xd_npy_array ob;
-        if ((st = xd_npy_read(bp, &ob, err)) != XD_OK) goto done;
-        if (ob.dtype != XD_DTYPE_I32 || ob.ndim != 2 || ob.shape[0] != start || ob.shape[1] != B) {
-            char got[160];
-            xd_npy_describe(&ob, got, sizeof got);
-            xd_error_msg(err, "%s: holds %s, expected int32 [%lld, %lld] (steps, batch)", bp, got,
-                      (long long)start, (long long)B);
-            xd_npy_free(&ob);
-            st = XD_FORMAT;
-            goto done;
-        }
-        memcpy(batches, ob.data, (size_t)(start * B) * 4);
-        xd_npy_free(&ob);
-        json_t *oroot = old->json;
-        json_array_extend(loss_arr, json_object_get(oroot, "loss"));
-        json_array_extend(hash_steps, json_object_get(json_object_get(oroot, "hashes"), "steps"));
-        json_array_extend(init_row, json_object_get(json_object_get(oroot, "hashes"), "init"));
-        json_array_extend(eval_hist, json_object_get(json_object_get(oroot, "eval"), "history"));
-        if (old->nops) {
-            json_array_extend(op_steps, json_object_get(json_object_get(oroot, "op_hashes"), "steps"));
-            json_array_extend(r.op_names, json_object_get(json_object_get(oroot, "op_hashes"), "ops"));
-        }
-        for (size_t i = 0; i < old->nsnapshots && st == XD_OK; ++i) {
-            st = xd_snapshot_copy(cfg->resume, r.tmpdir, old->snapshots[i], old, err);
-            if (st == XD_OK) json_array_append_new(snap_arr, json_integer(old->snapshots[i]));
-        }
-        if (st == XD_OK) st = xd_snapshot_read(r.m, cfg->resume, start, err);
-        if (st != XD_OK) goto done;
-    } else {
-        if ((st = xd_model_init(r.m, cfg->seed)) != XD_OK) {
-            xd_error_msg(err, "init: %s", xd_context_last_error(ctx));
-            goto done;
-        }
-        if ((st = state_enqueue(&r, 0, 0)) != XD_OK) goto done;
-        if ((st = state_consume(&r, 0, init_row, &nonfinite_at, 0, nf_name, sizeof nf_name, 0)) != XD_OK) goto done;
-        if ((st = xd_snapshot_write(r.m, r.state[0], r.tmpdir, 0, err)) != XD_OK) goto done;
-        json_array_append_new(snap_arr, json_integer(0));
-    }
-
-    double ts0 = now();
-    int64_t epoch_ready = -1, step = start;
-    /* Two steps in flight: step s+1 is queued before the host hashes,
-     * scans and snapshots step s's state (from its host copy), so the
-     * device is not idle while the host works.  A step whose weights are
-     * evaluated is finished before the next one is queued.  If step s
-     * turns out non-finite and training stops there, step s+1 (already run)
-     * is dropped: nothing of it is recorded. */
-    int64_t pend = -1; /* step number whose state copy awaits consumption, -1: none */
-    int stop_now = 0;
-    for (;;) {
-        int queued = 0;
-        if (step < total && !stop_now) {
-            if (cfg->stop && *cfg->stop) {
-                xd_error_msg(err, "interrupted at step %lld; no trace written", (long long)step);
-                st = XD_INTERRUPTED;
-                goto done;
-            }
-            int64_t epoch = step / spe, k = step % spe;
-            if (epoch != epoch_ready) {
-                shuffle(perm, d->n_train, cfg->seed, epoch);
-                epoch_ready = epoch;
-            }
-            int32_t *idx = batches + (size_t)(step * B);
-            memcpy(idx, perm + (size_t)(k * B), (size_t)B * 4);
-            int slot = (int)(step & 1);
-            if ((st = load_batch(&r, slot, d->train_x, d->train_y, idx, B)) != XD_OK) goto done;
-            r.op_row = json_array();
-            r.naming_ops = cfg->hash_ops && json_array_size(r.op_names) == 0;
-            xd_op_hook hook = cfg->hash_ops ? op_hook : NULL;
-            st = xd_model_forward(r.m, hook, &r);
-            if (st == XD_OK) st = xd_model_backward(r.m, hook, &r);
-            if (st == XD_OK) st = xd_model_update(r.m, &cfg->adam, step + 1, hook, &r);
-            if (st != XD_OK || r.hook_status != XD_OK) {
-                if (st != XD_OK) xd_error_msg(err, "step %lld: %s", (long long)step + 1, xd_context_last_error(ctx));
-                else st = r.hook_status;
-                json_decref(r.op_row);
-                goto done;
-            }
-            if (cfg->hash_ops) json_array_append_new(op_steps, r.op_row);
-            else json_decref(r.op_row);
-            if ((st = state_enqueue(&r, slot, 1)) != XD_OK) goto done;
-            ++step;
-            queued = 1;
-        }
-        /* Consume the older step in flight, and the one just queued when
-         * nothing will follow it or its weights are evaluated. */
-        int64_t todo[2];
-        int ntodo = 0;
-        if (pend >= 0) todo[ntodo++] = pend;
-        pend = -1;
-        if (queued) {
-            int evals = cfg->eval_limit >= 0 && cfg->eval_every > 0 && step % cfg->eval_every == 0 && step < total;
-            if (step == total || evals) todo[ntodo++] = step;
-            else pend = step;
-        }
-        for (int i = 0; i < ntodo; ++i) {
-            int64_t s1 = todo[i];
-            int slot = (int)((s1 - 1) & 1);
-            json_t *row = json_array();
-            json_array_append_new(hash_steps, row);
-            if ((st = state_consume(&r, slot, row, &nonfinite_at, s1, nf_name, sizeof nf_name, 1)) != XD_OK) goto done;
-            float loss = r.loss[slot];
-            json_array_append_new(loss_arr, real_or_null(loss));
-            res->final_loss = loss;
-            stop_now = nonfinite_at >= 0 && cfg->stop_on_nonfinite;
-            if (in_list(snaps, nsnaps, s1) || stop_now) {
-                if ((st = xd_snapshot_write(r.m, r.state[slot], r.tmpdir, s1, err)) != XD_OK) goto done;
-                json_array_append_new(snap_arr, json_integer(s1));
-            }
-            if (cfg->eval_limit >= 0 && cfg->eval_every > 0 && s1 % cfg->eval_every == 0 && s1 < total && !stop_now) {
-                double el, ea;
-                if ((st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
-                json_array_append_new(eval_hist, json_pack("{s:I, s:o, s:f}", "step", (json_int_t)s1, "loss",
-                                                           real_or_null(el), "accuracy", ea));
-            }
-            if (cfg->progress) cfg->progress(cfg->user, s1, total, loss, now() - ts0);
-            if (stop_now) {
-                /* the step after s1 may have run already: drop what it recorded */
-                if (cfg->hash_ops)
-                    while ((int64_t)json_array_size(op_steps) > s1) /* one row per step, resumed ones included */
-                        json_array_remove(op_steps, json_array_size(op_steps) - 1);
-                step = s1;
-                pend = -1;
-                break;
-            }
-        }
-        if (!queued && pend < 0) break;
-    }
-    if ((st = xd_context_finish(ctx)) != XD_OK) {
-        xd_error_msg(err, "%s", xd_context_last_error(ctx));
-        goto done;
-    }
-    res->steps_done = step;
-    res->seconds_steps = now() - ts0;
-    res->first_nonfinite_step = nonfinite_at;
-
-    double el = NAN, ea = NAN;
-    if (nonfinite_at < 0 && cfg->eval_limit >= 0 && (st = evaluate(&r, &el, &ea)) != XD_OK) goto done;
-    res->test_loss = el;
-    res->test_accuracy = ea;
-    {
-        char bp[4200];
-        int64_t bs[2] = {step, B};
-        snprintf(bp, sizeof bp, "%s/batches.npy", r.tmpdir);
-        if ((st = xd_npy_write(bp, XD_DTYPE_I32, 2, bs, batches, err)) != XD_OK) goto done;
-    }
-    char *devtext = xd_device_info_json(xd_context_device(ctx));
-    json_t *dev = devtext ? json_loads(devtext, 0, NULL) : json_object();
-    xd_free(devtext);
-    char sum[24];
-    xd_hash_hex(d->checksum, sum);
-    root = json_object();
-    json_object_set_new(root, "format", json_string("crossdev-trace"));
-    json_object_set_new(root, "version", json_integer(XD_TRACE_VERSION));
-    json_object_set_new(root, "model", json_string(r.m->kind));
-    json_object_set_new(root, "seed", json_integer((json_int_t)cfg->seed));
-    json_object_set_new(root, "mode", json_string(xd_mode_string(xd_context_mode(ctx))));
-    json_object_set_new(root, "batch", json_integer(B));
-    json_object_set_new(root, "steps", json_integer(step));
-    json_object_set_new(root, "steps_requested", json_integer(total));
-    json_object_set_new(root, "optimizer", json_pack("{s:s, s:f, s:f, s:f, s:f}", "name", "adam", "lr", cfg->adam.lr,
-                                                     "beta1", cfg->adam.beta1, "beta2", cfg->adam.beta2, "eps",
-                                                     cfg->adam.eps));
-    json_object_set_new(root, "data",
-                        json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I}", "name", d->name, "source", d->source,
-                                  "synthetic", d->synthetic, "scale", "x/255", "checksum", sum, "n_train",
-                                  (json_int_t)d->n_train, "n_test", (json_int_t)d->n_test, "height",
-                                  (json_int_t)d->height, "width", (json_int_t)d->width));
-    json_object_set_new(root, "layout", json_pack("{s:s, s:s, s:s, s:s, s:s}", "input", "NCHW", "conv1.weight", "OIHW",
-                                                  "dense1.weight", "OI", "flatten", "CHW", "npy", "<f4 C-order"));
-    json_object_set_new(root, "training",
-                        json_pack("{s:s, s:s, s:I, s:s}", "partial_batch", "dropped", "shuffle",
-                                  "Fisher-Yates per epoch, Philox4x32-10 stream 0x53485546<<32|epoch",
-                                  "steps_per_epoch", (json_int_t)spe, "init",
-                                  "Glorot-uniform kernels (Philox stream = parameter index + 1), zero biases"));
-    json_object_set_new(root, "tensors", tensors);
-    tensors = NULL;
-    json_object_set_new(root, "loss", loss_arr);
-    loss_arr = NULL;
-    json_object_set_new(root, "hashes", json_pack("{s:s, s:o, s:o}", "algorithm", "xxh3-64 of the float32 bytes",
-                                                  "init", init_row, "steps", hash_steps));
-    init_row = hash_steps = NULL;
-    if (cfg->hash_ops) {
-        json_object_set_new(root, "op_hashes", json_pack("{s:o, s:o}", "ops", r.op_names, "steps", op_steps));
-        r.op_names = op_steps = NULL;
-    } else {
-        json_object_set_new(root, "op_hashes", json_null());
-    }
-    json_object_set_new(root, "snapshots", snap_arr);
-    snap_arr = NULL;
-    json_object_set_new(root, "device", dev ? dev : json_object());
-    json_object_set_new(root, "build_options", json_string(xd_context_build_options(ctx)));
-    json_object_set_new(root, "guarantee", json_string(xd_context_guarantee(ctx)));
-    json_object_set_new(root, "crossdev_version", json_string(xd_version_string()));
-    json_object_set_new(root, "eval", json_pack("{s:o, s:o}", "final",
-                                                isfinite(ea) ? json_pack("{s:I, s:o, s:f, s:I}", "step", (json_int_t)step,
-                                                                         "loss", real_or_null(el), "accuracy", ea, "n",
-                                                                         (json_int_t)(cfg->eval_limit > 0 && cfg->eval_limit < d->n_test ? cfg->eval_limit : d->n_test))
-                                                             : json_null(),
-                                                "history", eval_hist));
-    eval_hist = NULL;
-    json_object_set_new(root, "nonfinite", nonfinite_at >= 0 ? json_pack("{s:I, s:s}", "step", (json_int_t)nonfinite_at,
-                                                                         "tensor", nf_name)
-                                                             : json_null());
-    json_object_set_new(root, "resumed_from", old ? json_pack("{s:s, s:I}", "trace", cfg->resume, "step",
-                                                              (json_int_t)start)
-                                                  : json_null());
-    res->seconds_total = now() - t0;
-    res->device_bytes_peak = xd_context_device_bytes_peak(ctx);
-    json_object_set_new(root, "timing", json_pack("{s:f, s:f, s:I}", "seconds_total", res->seconds_total,
-                                                  "seconds_steps", res->seconds_steps, "device_bytes_peak",
-                                                  (json_int_t)res->device_bytes_peak));
-    {
-        char jp[4200];
-        snprintf(jp, sizeof jp, "%s/trace.json", r.tmpdir);
-        if ((st = xd_json_write_file(root, jp, err)) != XD_OK) goto done;
-    }
-    /* Publish: never replace anything that appeared meanwhile. */
-    if ((st = xd_rename_noreplace(r.tmpdir, cfg->out_dir, err)) != XD_OK) goto done;
-    tmp_made = 0;
-    if (nonfinite_at >= 0) {
-        xd_error_msg(err, "non-finite value in %s at step %lld (recorded in the trace)", nf_name,
-                  (long long)nonfinite_at);
-        st = XD_NOT_FINITE;
-    }
-done:
-    if (tmp_made) xd_remove_tree(r.tmpdir);
-    json_decref(root);
-    json_decref(loss_arr);
-    json_decref(hash_steps);
-    json_decref(init_row);
-    json_decref(op_steps);
-    json_decref(eval_hist);
-    json_decref(snap_arr);
-    json_decref(tensors);
-    json_decref(r.op_names);
-    xd_trace_close(old);
-    xd_model_destroy(r.m);
-    if (ctx) xd_context_finish(ctx); /* no transfer may still use the staging buffers */
-    free(r.buf);
-    for (int i = 0; i < 2; ++i) {
-        free(r.state[i]);
-        free(r.batch[i]);
-        free(r.labels2[i]);
-        if (r.ready[i]) clReleaseEvent(r.ready[i]);
-    }
-    free(perm);
-    free(batches);
-    free(snaps);
+    start_run(&r, ctx, d, cfg, res ? res : &local, err);
+    xd_status st = check_config(&r);
+    if (st != XD_OK) return st;
+    st = open_run(&r);
+    if (st == XD_OK) st = plan_snapshots(&r);
+    if (st == XD_OK) st = cfg->resume ? resume(&r) : init_state(&r);
+    if (st == XD_OK) st = train_loop(&r);
+    if (st == XD_OK) st = final_evaluation(&r);
+    if (st == XD_OK) st = write_trace(&r);
+    if (st == XD_OK) st = publish(&r);
+    close_run(&r);
     return st;
 }
 
