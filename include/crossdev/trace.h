@@ -1,5 +1,5 @@
 /* crossdev — reading traces (format "crossdev-trace", version 1; see
- * docs/trace-format.md).  Writing happens in xd_train_run. */
+ * docs/trace-format.md).  Writing: host/io/trace_write.c, driven by xd_train_run. */
 #ifndef CROSSDEV_TRACE_H
 #define CROSSDEV_TRACE_H
 
