@@ -134,8 +134,7 @@ int xdt_bitwise(xdt *t, const char *what, const float *a, const float *b, size_t
     return xdt_check(t, bad == 0, "%s: %zu of %zu elements differ bitwise", what, bad, n);
 }
 
-int xdt_close(xdt *t, const char *what, const float *got, const double *ref, size_t n, double abs_tol,
-              double rel_tol)
+int xdt_close(xdt *t, const char *what, const float *got, const double *ref, size_t n, double abs_tol, double rel_tol)
 {
     size_t bad = 0;
     double worst = 0;
@@ -143,8 +142,9 @@ int xdt_close(xdt *t, const char *what, const float *got, const double *ref, siz
         double err = fabs((double)got[i] - ref[i]);
         double lim = abs_tol + rel_tol * fabs(ref[i]);
         if (!(err <= lim)) {
-            if (bad < 10) printf("  %s[%zu]: got %.9g, reference %.9g, error %.3g > %.3g\n", what, i, (double)got[i],
-                                 ref[i], err, lim);
+            if (bad < 10)
+                printf("  %s[%zu]: got %.9g, reference %.9g, error %.3g > %.3g\n", what, i, (double)got[i], ref[i], err,
+                       lim);
             ++bad;
         }
         if (err > worst) worst = err;

@@ -14,7 +14,7 @@ typedef struct xdt {
     xd_device_list *list;
     const xd_device_info *dev;
     xd_context *ctx;
-    int small;     /* --small: simulator-sized shapes */
+    int small; /* --small: simulator-sized shapes */
     int passed, failed;
 } xdt;
 
@@ -40,7 +40,6 @@ void xdt_fill(float *v, size_t n, uint32_t seed, float lo, float hi);
 int xdt_bitwise(xdt *t, const char *what, const float *a, const float *b, size_t n);
 /* Closeness |a-ref| <= abs + rel*|ref| against a double reference; prints the
  * first ten mismatches with their indices; returns 1 when all pass. */
-int xdt_close(xdt *t, const char *what, const float *got, const double *ref, size_t n, double abs_tol,
-              double rel_tol);
+int xdt_close(xdt *t, const char *what, const float *got, const double *ref, size_t n, double abs_tol, double rel_tol);
 
 #endif

@@ -48,12 +48,25 @@ int main(int argc, char **argv)
     size_t n = json_array_size(devs);
     printf("list found %zu devices (expected at least %d)\n", n, XD_EXPECT_MIN_DEVICES);
     xdt_check(&t, n >= XD_EXPECT_MIN_DEVICES, "at least %d devices, found %zu", XD_EXPECT_MIN_DEVICES, n);
-    static const char *const fields[] = {"id", "index", "platform", "platform_vendor", "platform_version", "name",
-                                         "vendor", "driver", "opencl", "opencl_c", "type", "compute_units",
-                                         "max_work_group_size", "local_mem_bytes", "global_mem_bytes", "fp",
+    static const char *const fields[] = {"id",
+                                         "index",
+                                         "platform",
+                                         "platform_vendor",
+                                         "platform_version",
+                                         "name",
+                                         "vendor",
+                                         "driver",
+                                         "opencl",
+                                         "opencl_c",
+                                         "type",
+                                         "compute_units",
+                                         "max_work_group_size",
+                                         "local_mem_bytes",
+                                         "global_mem_bytes",
+                                         "fp",
                                          "reproducible"};
-    static const char *const fp_fields[] = {"fp32_denorm", "fp32_fma", "fp32_correctly_rounded_div_sqrt", "fp64",
-                                            "fp32_round_to_nearest", "fp32_inf_nan"};
+    static const char *const fp_fields[] = {
+        "fp32_denorm", "fp32_fma", "fp32_correctly_rounded_div_sqrt", "fp64", "fp32_round_to_nearest", "fp32_inf_nan"};
     for (size_t i = 0; i < n; ++i) {
         json_t *d = json_array_get(devs, i);
         for (size_t f = 0; f < sizeof fields / sizeof fields[0]; ++f)
@@ -96,8 +109,9 @@ int main(int argc, char **argv)
         xdt_check(&t, rc == 1 && strstr(out, "crashed") && strstr(out, line) && rows == n - 1,
                   "a crashing self-test costs one row (%zu of %zu others pass), exit %d: %s", rows, n - 1, rc, out);
         rc = run("XD_PROBE_PLANT=reassoc", "list --probe", out, sizeof out);
-        xdt_check(&t, rc == 1 && strstr(out, "FAIL") && strstr(out, "reorders floating-point additions") &&
-                          !strstr(out, " pass\n"),
+        xdt_check(&t,
+                  rc == 1 && strstr(out, "FAIL") && strstr(out, "reorders floating-point additions") &&
+                      !strstr(out, " pass\n"),
                   "a reordering compiler FAILs the probe on every device: %d %s", rc, out);
     }
     json_decref(root);
@@ -131,7 +145,8 @@ int main(int argc, char **argv)
         rc = run(env, "list --json", out, sizeof out);
         xdt_check(&t, rc == 2, "no OpenCL, --json: exit %d", rc);
         rc = run(env, "", out, sizeof out);
-        xdt_check(&t, rc == 2 && strstr(out, "no OpenCL device found"), "default command without OpenCL: %d %s", rc, out);
+        xdt_check(&t, rc == 2 && strstr(out, "no OpenCL device found"), "default command without OpenCL: %d %s", rc,
+                  out);
         rmdir(dir);
     }
     printf("test_cli: %d passed, %d failed\n", t.passed, t.failed);

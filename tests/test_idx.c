@@ -47,24 +47,21 @@ static void write_file(const char *path, const unsigned char *buf, size_t n, int
 {
     if (gz) {
         gzFile g = gzopen(path, "wb");
-        if (!g || gzwrite(g, buf, (unsigned)n) != (int)n || gzclose(g) != Z_OK)
-            check(0, "writing a gzip test file");
+        if (!g || gzwrite(g, buf, (unsigned)n) != (int)n || gzclose(g) != Z_OK) check(0, "writing a gzip test file");
     } else {
         FILE *fp = fopen(path, "wb");
-        if (!fp || fwrite(buf, 1, n, fp) != n || fclose(fp) != 0)
-            check(0, "writing a test file");
+        if (!fp || fwrite(buf, 1, n, fp) != n || fclose(fp) != 0) check(0, "writing a test file");
     }
 }
 
-static void expect_reject(const unsigned char *buf, size_t len, const char *needle,
-                          const char *label)
+static void expect_reject(const unsigned char *buf, size_t len, const char *needle, const char *label)
 {
     char what[1024];
     xd_idx_array a;
     xd_error_clear(&errobj);
     xd_status st = xd_idx_parse(buf, len, "t.idx", &a, &errobj);
-    snprintf(what, sizeof what, "reject %s: got %s \"%s\", want XD_FORMAT with \"t.idx: ...%s\"",
-             label, xd_status_name(st), errobj.message, needle);
+    snprintf(what, sizeof what, "reject %s: got %s \"%s\", want XD_FORMAT with \"t.idx: ...%s\"", label,
+             xd_status_name(st), errobj.message, needle);
     check(st == XD_FORMAT && strncmp(errobj.message, "t.idx: ", 7) == 0 && strstr(errobj.message, needle) &&
               a.data == NULL && a.count == 0 && a.ndim == 0,
           what);
@@ -91,8 +88,7 @@ static void test_valid(void)
         xd_status st = xd_idx_parse(buf, n, "t.idx", &a, &errobj);
         int ok = st == XD_OK && a.ndim == cases[c].ndim && a.count == cases[c].count &&
                  memcmp(a.data, buf + hdr, a.count) == 0;
-        for (int i = 0; ok && i < a.ndim; i++)
-            ok = a.dims[i] == cases[c].dims[i];
+        for (int i = 0; ok && i < a.ndim; i++) ok = a.dims[i] == cases[c].dims[i];
         snprintf(what, sizeof what, "parse %s (%s)", cases[c].label, errobj.message);
         check(ok, what);
         xd_idx_free(&a);
@@ -104,8 +100,7 @@ static void test_valid(void)
             st = xd_idx_read(path, &a, &errobj);
             ok = st == XD_OK && a.ndim == cases[c].ndim && a.count == cases[c].count &&
                  memcmp(a.data, buf + hdr, a.count) == 0 && a.dims[0] == cases[c].dims[0];
-            snprintf(what, sizeof what, "read %s %s file (%s)", cases[c].label,
-                     gz ? "gzip" : "plain", errobj.message);
+            snprintf(what, sizeof what, "read %s %s file (%s)", cases[c].label, gz ? "gzip" : "plain", errobj.message);
             check(ok, what);
             xd_idx_free(&a);
             unlink(path);
@@ -116,8 +111,7 @@ static void test_valid(void)
     const uint32_t dz[2] = {0, 28};
     size_t n = make_idx(buf, 2, dz, 0);
     xd_idx_array a;
-    check(xd_idx_parse(buf, n, "t.idx", &a, NULL) == XD_OK && a.count == 0 && a.data != NULL,
-          "empty IDX accepted");
+    check(xd_idx_parse(buf, n, "t.idx", &a, NULL) == XD_OK && a.count == 0 && a.data != NULL, "empty IDX accepted");
     xd_idx_free(&a);
 }
 
@@ -159,8 +153,7 @@ static void test_rejections(void)
 
     xd_idx_array a;
     check(xd_idx_parse(buf, 2, "t", &a, NULL) == XD_FORMAT, "reject with err == NULL");
-    check(xd_idx_parse(NULL, 2, "t", &a, NULL) == XD_INVALID_ARGUMENT,
-          "NULL buffer is an invalid argument");
+    check(xd_idx_parse(NULL, 2, "t", &a, NULL) == XD_INVALID_ARGUMENT, "NULL buffer is an invalid argument");
     xd_idx_free(NULL);
     check(1, "xd_idx_free(NULL)");
 }
@@ -169,11 +162,9 @@ static void test_rejections(void)
 static unsigned char *slurp(const char *path, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
+    if (!fp) return NULL;
     unsigned char *buf = malloc(1 << 20);
-    if (buf)
-        *len = fread(buf, 1, 1 << 20, fp);
+    if (buf) *len = fread(buf, 1, 1 << 20, fp);
     fclose(fp);
     return buf;
 }
@@ -196,21 +187,18 @@ static void test_gzip_errors(void)
         free(gz);
         return;
     }
-    for (size_t i = len / 2; i < len / 2 + 8; i++)
-        gz[i] ^= 0x55;
+    for (size_t i = len / 2; i < len / 2 + 8; i++) gz[i] ^= 0x55;
     write_file(path, gz, len, 0);
     xd_idx_array a;
     xd_status st = xd_idx_read(path, &a, &errobj);
     snprintf(what, sizeof what, "corrupted gzip: got %s \"%s\"", xd_status_name(st), errobj.message);
-    check(st == XD_FORMAT && strncmp(errobj.message, prefix, strlen(prefix)) == 0 && a.data == NULL,
-          what);
+    check(st == XD_FORMAT && strncmp(errobj.message, prefix, strlen(prefix)) == 0 && a.data == NULL, what);
 
     /* A gzip stream cut short. */
     write_file(path, gz, len / 2, 0);
     st = xd_idx_read(path, &a, &errobj);
     snprintf(what, sizeof what, "truncated gzip: got %s \"%s\"", xd_status_name(st), errobj.message);
-    check(st == XD_FORMAT && strncmp(errobj.message, prefix, strlen(prefix)) == 0 && a.data == NULL,
-          what);
+    check(st == XD_FORMAT && strncmp(errobj.message, prefix, strlen(prefix)) == 0 && a.data == NULL, what);
     free(gz);
     unlink(path);
 
@@ -243,8 +231,7 @@ static void test_fashion_mnist(void)
     snprintf(what, sizeof what, "read fashion-mnist t10k labels (%s)", errobj.message);
     check(st == XD_OK, what);
     int ok = st == XD_OK && a.ndim == 1 && a.dims[0] == 10000 && a.count == 10000;
-    for (size_t i = 0; ok && i < a.count; i++)
-        ok = a.data[i] < 10;
+    for (size_t i = 0; ok && i < a.count; i++) ok = a.data[i] < 10;
     check(ok, "fashion-mnist t10k labels: 10000 items, all < 10");
     xd_idx_free(&a);
 }
@@ -260,7 +247,6 @@ int main(void)
     test_rejections();
     test_gzip_errors();
     test_fashion_mnist();
-    if (rmdir(dir) != 0)
-        check(0, "temporary directory left clean");
+    if (rmdir(dir) != 0) check(0, "temporary directory left clean");
     return xdt_finish(&T);
 }

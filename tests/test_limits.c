@@ -39,8 +39,8 @@ int main(int argc, char **argv)
         while (n < 256 && (st = xd_tensor_create(t.ctx, XD_DTYPE_F32, 1, s1, &held[n])) == XD_OK) ++n;
         msg = xd_context_last_error(t.ctx);
         if (st == XD_OK) { /* more than 256 GiB of global memory: the loop ran out first */
-            printf("SKIP (check only): %s holds 256 tensors of %llu bytes; global-memory refusal not reached\n",
-                   d->id, (unsigned long long)per);
+            printf("SKIP (check only): %s holds 256 tensors of %llu bytes; global-memory refusal not reached\n", d->id,
+                   (unsigned long long)per);
         } else {
             xdt_check(&t, st == XD_OUT_OF_DEVICE_MEMORY,
                       "allocations beyond global memory: status %s after %d of %llu bytes", xd_status_name(st), n,

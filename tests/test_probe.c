@@ -85,8 +85,7 @@ static void unordered_loops(xdt *t)
     if (is_intel_cpu_runtime(t->dev))
         xdt_check(t, st == XD_SELF_TEST_FAILED && strstr(msg, "reorders"),
                   "Intel's CPU runtime without the pragma: the probe names the reordering: %s", msg);
-    else
-        xdt_check(t, st == XD_OK || st == XD_SELF_TEST_FAILED, "probe without the pragma ran: %s", msg);
+    else xdt_check(t, st == XD_OK || st == XD_SELF_TEST_FAILED, "probe without the pragma ran: %s", msg);
 }
 
 /* The root cause in nine lines of OpenCL C: out[p] = the sum of row p
@@ -131,8 +130,8 @@ static int minimal_kernel(xdt *t, const char *name, const float *a, size_t rows,
     float *out = calloc(rows, 4);
     int differ = -1;
     size_t global = rows, local = 1;
-    if (mo && out && clSetKernelArg(k, 0, sizeof ma, &ma) == CL_SUCCESS && clSetKernelArg(k, 1, sizeof mo, &mo) == CL_SUCCESS &&
-        clSetKernelArg(k, 2, sizeof K, &K) == CL_SUCCESS &&
+    if (mo && out && clSetKernelArg(k, 0, sizeof ma, &ma) == CL_SUCCESS &&
+        clSetKernelArg(k, 1, sizeof mo, &mo) == CL_SUCCESS && clSetKernelArg(k, 2, sizeof K, &K) == CL_SUCCESS &&
         clEnqueueNDRangeKernel(q, k, 1, NULL, &global, &local, 0, NULL, NULL) == CL_SUCCESS &&
         clEnqueueReadBuffer(q, mo, CL_TRUE, 0, rows * 4, out, 0, NULL, NULL) == CL_SUCCESS) {
         differ = 0;
@@ -169,11 +168,14 @@ static void root_cause(xdt *t)
     int with = minimal_kernel(t, "rows_ordered", a, ROWS, K);
     int without = minimal_kernel(t, "rows", a, ROWS, K);
     printf("minimal kernel, one work-item per group: %d of %d rows differ from the in-order sum without the "
-           "pragma, %d with it\n", without, ROWS, with);
+           "pragma, %d with it\n",
+           without, ROWS, with);
     xdt_check(t, with == 0, "with the pragma every row is the in-order sum (%d differ)", with);
     if (is_intel_cpu_runtime(t->dev))
-        xdt_check(t, without > 0, "Intel's CPU runtime reorders the loop without the pragma (%d rows differ): if "
-                                  "this fails, its compiler changed: update docs/drivers.md", without);
+        xdt_check(t, without > 0,
+                  "Intel's CPU runtime reorders the loop without the pragma (%d rows differ): if "
+                  "this fails, its compiler changed: update docs/drivers.md",
+                  without);
     free(a);
 }
 

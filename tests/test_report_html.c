@@ -23,8 +23,8 @@ static xdt T = {.name = "test_report_html"}; /* no device: the harness's counter
 
 static void check(int ok, const char *what) { xdt_check(&T, ok, "%s", what); }
 
-static const char *const TENSORS[] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "dense.weight",
-                                      "dense.bias"};
+static const char *const TENSORS[] = {"conv1.weight", "conv1.bias",   "conv2.weight",
+                                      "conv2.bias",   "dense.weight", "dense.bias"};
 #define NBASE 6
 #define NTENSORS (3 * NBASE) /* each with its Adam .m and .v */
 
@@ -212,8 +212,8 @@ int main(int argc, char **argv)
     xd_trace *t4 = fake_trace("pocl:cpu:pthread:0", "fast", 150, 0.002, 1);
     check(t0 && t1 && t2 && t4 && t0->loss && t1->loss && t2->loss && t4->loss, "fake traces allocated");
     if (!(t0 && t1 && t2 && t4 && t0->loss && t1->loss && t2->loss && t4->loss)) return 1;
-    t4->loss[70] = t4->loss[71] = NAN;  /* a gap in one curve */
-    t4->test_accuracy = NAN;            /* not evaluated */
+    t4->loss[70] = t4->loss[71] = NAN; /* a gap in one curve */
+    t4->test_accuracy = NAN;           /* not evaluated */
     t2->nonfinite_step = -1;
 
     xd_run_record runs[5];
@@ -235,13 +235,24 @@ int main(int argc, char **argv)
     xd_pair pairs[4];
     memset(pairs, 0, sizeof pairs);
     /* identical */
-    pairs[0] = (xd_pair){.ref = t0, .other = t1, .common_steps = 200, .init_identical = 1, .first_divergent_step = -1,
+    pairs[0] = (xd_pair){.ref = t0,
+                         .other = t1,
+                         .common_steps = 200,
+                         .init_identical = 1,
+                         .first_divergent_step = -1,
                          .verdict = XD_VERDICT_IDENTICAL};
     pairs[0].ndiffs = 0;
     /* diverged: equal until step 50, then growing, one tensor NaN at the end */
-    pairs[1] = (xd_pair){.ref = t0, .other = t2, .common_steps = 200, .init_identical = 1, .first_divergent_step = 60,
-                         .loss_max_abs = 0.05, .loss_max_rel = 0.03, .loss_peak_step = 180,
-                         .verdict = XD_VERDICT_DIVERGED, .guarantee_broken = 1};
+    pairs[1] = (xd_pair){.ref = t0,
+                         .other = t2,
+                         .common_steps = 200,
+                         .init_identical = 1,
+                         .first_divergent_step = 60,
+                         .loss_max_abs = 0.05,
+                         .loss_max_rel = 0.03,
+                         .loss_peak_step = 180,
+                         .verdict = XD_VERDICT_DIVERGED,
+                         .guarantee_broken = 1};
     snprintf(pairs[1].first_divergent_tensor, sizeof pairs[1].first_divergent_tensor, "loss");
     snprintf(pairs[1].first_divergent_op, sizeof pairs[1].first_divergent_op, "conv2d_bwd_weights");
     pairs[1].diffs = fake_diffs(t0, 50, 2e-4, &pairs[1].ndiffs);
@@ -261,8 +272,14 @@ int main(int argc, char **argv)
     pairs[2] = (xd_pair){.ref = t0, .first_divergent_step = -1, .verdict = XD_VERDICT_FAILED};
     snprintf(pairs[2].note, sizeof pairs[2].note, "oclgrind:0 (reproducible) failed: CL_OUT_OF_RESOURCES <b>bold</b>");
     /* within tolerance, shorter: reproducible vs fast */
-    pairs[3] = (xd_pair){.ref = t0, .other = t4, .common_steps = 150, .init_identical = 1, .first_divergent_step = 1,
-                         .loss_max_abs = 4e-3, .loss_max_rel = 2e-3, .loss_peak_step = 90,
+    pairs[3] = (xd_pair){.ref = t0,
+                         .other = t4,
+                         .common_steps = 150,
+                         .init_identical = 1,
+                         .first_divergent_step = 1,
+                         .loss_max_abs = 4e-3,
+                         .loss_max_rel = 2e-3,
+                         .loss_peak_step = 90,
                          .verdict = XD_VERDICT_WITHIN_TOLERANCE};
     snprintf(pairs[3].first_divergent_tensor, sizeof pairs[3].first_divergent_tensor, "conv1.weight");
     snprintf(pairs[3].note, sizeof pairs[3].note, "compared over 150 common steps (200 vs 150 run); ");
@@ -330,8 +347,9 @@ int main(int argc, char **argv)
     xd_report same = r;
     same.npairs = 1;
     s = write_and_check(&same, path, "all identical");
-    if (s) check(strstr(s, "Every pair is bitwise identical") != NULL && count_of(s, "<svg") == 1,
-                 "all identical: only the loss plot, and a statement");
+    if (s)
+        check(strstr(s, "Every pair is bitwise identical") != NULL && count_of(s, "<svg") == 1,
+              "all identical: only the loss plot, and a statement");
     free(s);
 
     /* a single-step run and a very long one: markers for the one point, the
@@ -346,7 +364,11 @@ int main(int argc, char **argv)
         lr[1].trace = t6;
         snprintf(lr[0].device_id, sizeof lr[0].device_id, "short");
         snprintf(lr[1].device_id, sizeof lr[1].device_id, "long");
-        xd_pair lp = {.ref = t5, .other = t6, .common_steps = 1, .init_identical = 1, .first_divergent_step = 1,
+        xd_pair lp = {.ref = t5,
+                      .other = t6,
+                      .common_steps = 1,
+                      .init_identical = 1,
+                      .first_divergent_step = 1,
                       .verdict = XD_VERDICT_DIVERGED}; /* ndiffs == 0: no snapshots in common */
         xd_report lengths = {.tol = {1e-2, 1e-2}, .nruns = 2, .runs = lr, .npairs = 1, .pairs = &lp};
         s = write_and_check(&lengths, path, "different lengths");

@@ -83,8 +83,8 @@ static void default_schedules(xdt *t)
     expect(t, "default", 100, NO_LIST, 0, 0, (const int64_t[]){0, 1, 2, 3, 5, 10, 20, 50, 100}, 9);
     expect(t, "default", 120, NO_LIST, 0, 0, (const int64_t[]){0, 1, 2, 3, 5, 10, 20, 50, 100, 101, 120}, 11);
     expect(t, "default", 501, NO_LIST, 0, 0, (const int64_t[]){0, 1, 2, 3, 5, 10, 20, 50, 100, 101, 500, 501}, 12);
-    expect(t, "default", 1000, NO_LIST, 0, 0,
-           (const int64_t[]){0, 1, 2, 3, 5, 10, 20, 50, 100, 101, 500, 501, 1000}, 13);
+    expect(t, "default", 1000, NO_LIST, 0, 0, (const int64_t[]){0, 1, 2, 3, 5, 10, 20, 50, 100, 101, 500, 501, 1000},
+           13);
     expect(t, "default, one epoch", 1875, NO_LIST, 0, 0,
            (const int64_t[]){0, 1, 2, 3, 5, 10, 20, 50, 100, 101, 500, 501, 1000, 1001, 1500, 1501, 1875}, 17);
     /* the public function agrees, and says how many entries it needs */
@@ -100,8 +100,7 @@ static void explicit_lists(xdt *t)
     expect(t, "--snapshot-at 17,3,9", 40, (const int64_t[]){17, 3, 9}, 3, 0, (const int64_t[]){0, 3, 9, 17, 40}, 5);
     expect(t, "--snapshot-at 5,5,0,40", 40, (const int64_t[]){5, 5, 0, 40}, 4, 0, (const int64_t[]){0, 5, 40}, 3);
     expect(t, "--snapshot-at (empty)", 40, (const int64_t[]){1}, 0, 0, (const int64_t[]){0, 40}, 2);
-    expect(t, "--snapshot-at 2 replaces the default", 120, (const int64_t[]){2}, 1, 0, (const int64_t[]){0, 2, 120},
-           3);
+    expect(t, "--snapshot-at 2 replaces the default", 120, (const int64_t[]){2}, 1, 0, (const int64_t[]){0, 2, 120}, 3);
     expect_refused(t, 10, (const int64_t[]){3, 11}, 2, "--snapshot-at: step 11 is outside 0..10");
     expect_refused(t, 10, (const int64_t[]){-1}, 1, "--snapshot-at: step -1 is outside 0..10");
     expect_refused(t, 1, (const int64_t[]){0, 1, 2}, 3, "--snapshot-at: step 2 is outside 0..1");

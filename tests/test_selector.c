@@ -31,12 +31,22 @@ int main(void)
         size_t n;
         size_t first;
     } cases[] = {
-        {"all", XD_OK, 4, 0},          {"1:1", XD_OK, 1, 2},          {"2:0", XD_OK, 1, 3},
-        {"pocl", XD_OK, 2, 1},         {"POCL/PTHREAD", XD_OK, 1, 2}, {"nvidia,0:0", XD_OK, 2, 0},
-        {"pthread, basic", XD_OK, 2, 1}, {"pocl,pthread", XD_OK, 2, 1}, /* duplicates appear once */
-        {"amd", XD_NO_DEVICE, 0, 0},   {"3:0", XD_NO_DEVICE, 0, 0},   {"1:", XD_INVALID_ARGUMENT, 0, 0},
-        {"1:x", XD_INVALID_ARGUMENT, 0, 0}, {"1:2:3", XD_INVALID_ARGUMENT, 0, 0}, {"", XD_INVALID_ARGUMENT, 0, 0},
-        {"pocl,,basic", XD_INVALID_ARGUMENT, 0, 0}, {",", XD_INVALID_ARGUMENT, 0, 0},
+        {"all", XD_OK, 4, 0},
+        {"1:1", XD_OK, 1, 2},
+        {"2:0", XD_OK, 1, 3},
+        {"pocl", XD_OK, 2, 1},
+        {"POCL/PTHREAD", XD_OK, 1, 2},
+        {"nvidia,0:0", XD_OK, 2, 0},
+        {"pthread, basic", XD_OK, 2, 1},
+        {"pocl,pthread", XD_OK, 2, 1}, /* duplicates appear once */
+        {"amd", XD_NO_DEVICE, 0, 0},
+        {"3:0", XD_NO_DEVICE, 0, 0},
+        {"1:", XD_INVALID_ARGUMENT, 0, 0},
+        {"1:x", XD_INVALID_ARGUMENT, 0, 0},
+        {"1:2:3", XD_INVALID_ARGUMENT, 0, 0},
+        {"", XD_INVALID_ARGUMENT, 0, 0},
+        {"pocl,,basic", XD_INVALID_ARGUMENT, 0, 0},
+        {",", XD_INVALID_ARGUMENT, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         xd_error_clear(&err);
@@ -54,7 +64,8 @@ int main(void)
     }
     /* A selector that matches nothing names the devices that exist. */
     xd_device_select(list, "amd", idx, &n, &err);
-    xdt_check(&t, strstr(err.message, "pocl/pthread-skylake") && strstr(err.message, "'amd'"), "no-match message: %s", err.message);
+    xdt_check(&t, strstr(err.message, "pocl/pthread-skylake") && strstr(err.message, "'amd'"), "no-match message: %s",
+              err.message);
 
     /* Empty list: nothing matches, not even "all". */
     xd_device_list *empty = NULL;

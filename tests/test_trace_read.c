@@ -38,9 +38,10 @@ static void refused(const char *name, const char *text, size_t len, const char *
     xd_trace *t = &sentinel; /* must come back NULL */
     xd_error err;
     xd_status st = xd_trace_parse(text, len, "dir/trace.json", &t, &err);
-    int ok = st == XD_FORMAT && t == NULL && strncmp(err.message, "dir/trace.json: ", 16) == 0 && strstr(err.message, field);
-    xdt_check(&T, ok, "%s: status %s, trace %s, message \"%s\" (wanted the file and \"%s\")", name,
-              xd_status_name(st), t ? "returned" : "NULL", err.message, field);
+    int ok =
+        st == XD_FORMAT && t == NULL && strncmp(err.message, "dir/trace.json: ", 16) == 0 && strstr(err.message, field);
+    xdt_check(&T, ok, "%s: status %s, trace %s, message \"%s\" (wanted the file and \"%s\")", name, xd_status_name(st),
+              t ? "returned" : "NULL", err.message, field);
     if (ok && getenv("VERBOSE")) printf("ok   %s: %s\n", name, err.message);
     if (st == XD_OK && t != &sentinel) xd_trace_close(t);
 }
@@ -184,7 +185,8 @@ static const mutation MUTATIONS[] = {
     {"hashes.steps-row-missing", "hashes.steps.-1", NULL, "field 'hashes.steps' has 2 rows, expected 3 (steps)"},
     {"hashes.steps-row-short", "hashes.steps.1.-1", NULL, "field 'hashes.steps[1]'"},
     {"hashes.steps-row-null", "hashes.steps.2", "null", "field 'hashes.steps[2]'"},
-    {"hashes.steps-hash-md5", "hashes.steps.0.3", "\"md5:d41d8cd98f00b204e9800998ecf8427e\"", "field 'hashes.steps[0][3]'"},
+    {"hashes.steps-hash-md5", "hashes.steps.0.3", "\"md5:d41d8cd98f00b204e9800998ecf8427e\"",
+     "field 'hashes.steps[0][3]'"},
     {"hashes.steps-hash-upper", "hashes.steps.0.0", "\"xxh3:3C8370FD3ECB588F\"", "field 'hashes.steps[0][0]'"},
     {"hashes.steps-hash-short", "hashes.steps.2.5", "\"xxh3:3c8370fd\"", "field 'hashes.steps[2][5]'"},
     {"hashes.init-short", "hashes.init.-1", NULL, "field 'hashes.init' has"},
@@ -241,9 +243,10 @@ int main(int argc, char **argv)
     xd_status st = xd_trace_parse(valid, vlen, "valid.json", &t, &err);
     xdt_check(&T, st == XD_OK && t, "valid.json parses: %s", err.message);
     if (t) {
-        xdt_check(&T, t->steps == 3 && t->batch == 32 && t->seed == 42 && t->ntensors == 12 && t->nsnapshots == 4 &&
-                          !t->synthetic && t->test_accuracy > 0.68 && t->test_accuracy < 0.69 &&
-                          t->nonfinite_step == -1 && strcmp(t->device_id, "pocl/pthread") == 0,
+        xdt_check(&T,
+                  t->steps == 3 && t->batch == 32 && t->seed == 42 && t->ntensors == 12 && t->nsnapshots == 4 &&
+                      !t->synthetic && t->test_accuracy > 0.68 && t->test_accuracy < 0.69 && t->nonfinite_step == -1 &&
+                      strcmp(t->device_id, "pocl/pthread") == 0,
                   "valid.json: steps %lld batch %lld ntensors %zu synthetic %d accuracy %g", (long long)t->steps,
                   (long long)t->batch, t->ntensors, t->synthetic, t->test_accuracy);
         xd_trace_close(t);
@@ -370,12 +373,14 @@ int main(int argc, char **argv)
     rmdir(path);
     write_file(path, "{\"format\": \"crossdev-trace\", \"version\": 1, \"steps\": NaN}");
     st = xd_trace_open(dir, &t, &err);
-    xdt_check(&T, st == XD_FORMAT && !t && strstr(err.message, "/trace.json: not valid JSON") && strstr(err.message, "'steps'"),
+    xdt_check(&T,
+              st == XD_FORMAT && !t && strstr(err.message, "/trace.json: not valid JSON") &&
+                  strstr(err.message, "'steps'"),
               "open: NaN steps: %s %s", xd_status_name(st), err.message);
     write_file(path, valid);
-    static const char *const names[] = {"conv1.weight", "conv1.weight.m", "conv1.weight.v", "conv1.bias",
-                                        "conv1.bias.m", "conv1.bias.v", "dense1.weight", "dense1.weight.m",
-                                        "dense1.weight.v", "dense1.bias", "dense1.bias.m", "dense1.bias.v"};
+    static const char *const names[] = {"conv1.weight",    "conv1.weight.m", "conv1.weight.v", "conv1.bias",
+                                        "conv1.bias.m",    "conv1.bias.v",   "dense1.weight",  "dense1.weight.m",
+                                        "dense1.weight.v", "dense1.bias",    "dense1.bias.m",  "dense1.bias.v"};
     char p[4400];
     for (int s = 0; s <= 3; ++s) {
         snprintf(p, sizeof p, "%s/step-%06d", dir, s);
@@ -387,8 +392,9 @@ int main(int argc, char **argv)
         }
     }
     st = xd_trace_open(dir, &t, &err);
-    xdt_check(&T, st == XD_FORMAT && !t && strstr(err.message, "/step-000002/dense1.weight.m.npy: snapshot file missing") &&
-                      strstr(err.message, "'snapshots'"),
+    xdt_check(&T,
+              st == XD_FORMAT && !t && strstr(err.message, "/step-000002/dense1.weight.m.npy: snapshot file missing") &&
+                  strstr(err.message, "'snapshots'"),
               "open: missing snapshot file named: %s %s", xd_status_name(st), err.message);
     snprintf(p, sizeof p, "%s/step-000002/dense1.weight.m.npy", dir);
     write_file(p, "");

@@ -124,17 +124,17 @@ static double bench_dense(xd_context *ctx, const gemm_case *g)
     int64_t M = (int64_t)g->M, N = (int64_t)g->N, K = (int64_t)g->K;
     dense_run r = {ctx, g->op, NULL, NULL, NULL};
     if (g->op == G_FWD) {
-        r.a = tensor(ctx, 2, (int64_t[]){M, K}, 1);   /* x */
-        r.b = tensor(ctx, 2, (int64_t[]){N, K}, 2);   /* W */
-        r.c = tensor(ctx, 2, (int64_t[]){M, N}, 3);   /* y */
+        r.a = tensor(ctx, 2, (int64_t[]){M, K}, 1); /* x */
+        r.b = tensor(ctx, 2, (int64_t[]){N, K}, 2); /* W */
+        r.c = tensor(ctx, 2, (int64_t[]){M, N}, 3); /* y */
     } else if (g->op == G_BWD_DATA) {
-        r.a = tensor(ctx, 2, (int64_t[]){M, K}, 1);   /* dy */
-        r.b = tensor(ctx, 2, (int64_t[]){K, N}, 2);   /* W */
-        r.c = tensor(ctx, 2, (int64_t[]){M, N}, 3);   /* dx */
+        r.a = tensor(ctx, 2, (int64_t[]){M, K}, 1); /* dy */
+        r.b = tensor(ctx, 2, (int64_t[]){K, N}, 2); /* W */
+        r.c = tensor(ctx, 2, (int64_t[]){M, N}, 3); /* dx */
     } else {
-        r.a = tensor(ctx, 2, (int64_t[]){K, M}, 1);   /* dy */
-        r.b = tensor(ctx, 2, (int64_t[]){K, N}, 2);   /* x */
-        r.c = tensor(ctx, 2, (int64_t[]){M, N}, 3);   /* dW */
+        r.a = tensor(ctx, 2, (int64_t[]){K, M}, 1); /* dy */
+        r.b = tensor(ctx, 2, (int64_t[]){K, N}, 2); /* x */
+        r.c = tensor(ctx, 2, (int64_t[]){M, N}, 3); /* dW */
     }
     double t = time_median(dense_once, &r);
     xd_tensor_destroy(r.a);
@@ -282,9 +282,9 @@ static void bench_conv(xd_context *ctx, double sec[4])
 
 /* ---- training ---------------------------------------------------------------------- */
 typedef struct train_prog {
-    double t0;       /* before context creation */
-    double first;    /* time of step 1, from t0 */
-    double *at;      /* wall time of each step */
+    double t0;    /* before context creation */
+    double first; /* time of step 1, from t0 */
+    double *at;   /* wall time of each step */
     int64_t n;
 } train_prog;
 
@@ -296,18 +296,14 @@ static void on_progress(void *user, int64_t step, int64_t steps, float loss, dou
     if (step >= 1 && step <= p->n) p->at[step - 1] = t;
 }
 
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw) { return remove(path); }
 
 typedef struct train_figs {
     double first_step_s, steady_ips, whole_ips, ctx_s;
     uint64_t dev_peak;
 } train_figs;
 
-static int bench_train(const xd_device_info *dev, xd_mode mode, const xd_dataset *data, int64_t steps,
-                       train_figs *f)
+static int bench_train(const xd_device_info *dev, xd_mode mode, const xd_dataset *data, int64_t steps, train_figs *f)
 {
     char dir[256], out[300];
     xd_error err;
@@ -418,16 +414,13 @@ static void print_gemms(const xd_device_info *dev, xd_context *const ctx[2], int
     cl_command_queue q = clCreateCommandQueue(clc, did, 0, &rc);
     if (rc != CL_SUCCESS) die("clCreateCommandQueue", "failed");
     const gemm_case cases[] = {
-        {32, 10, 21632, G_FWD, "dense fwd  y = x W^T"},
-        {32, 21632, 10, G_BWD_DATA, "dense bwd data dx = dy W"},
-        {10, 21632, 32, G_BWD_W, "dense bwd w dW = dy^T x"},
-        {21632, 10, 32, G_BWD_W, "(transposed dW shape)"},
-        {32, 21632, 9, G_BWD_DATA, "conv fwd im2col  W col"},
-        {32, 9, 21632, G_FWD, "conv bwd w  dyP col^T"},
-        {9, 21632, 32, G_BWD_W, "conv bwd data  W^T dyP"},
-        {1024, 1024, 1024, G_FWD, "square"},
+        {32, 10, 21632, G_FWD, "dense fwd  y = x W^T"},       {32, 21632, 10, G_BWD_DATA, "dense bwd data dx = dy W"},
+        {10, 21632, 32, G_BWD_W, "dense bwd w dW = dy^T x"},  {21632, 10, 32, G_BWD_W, "(transposed dW shape)"},
+        {32, 21632, 9, G_BWD_DATA, "conv fwd im2col  W col"}, {32, 9, 21632, G_FWD, "conv bwd w  dyP col^T"},
+        {9, 21632, 32, G_BWD_W, "conv bwd data  W^T dyP"},    {1024, 1024, 1024, G_FWD, "square"},
     };
-    printf("\nSGEMM GFLOP/s            M      N      K  %-22s  repro    fast  CLBlast  OpenBLAS  fast/repro  CLBlast/OpenBLAS\n",
+    printf("\nSGEMM GFLOP/s            M      N      K  %-22s  repro    fast  CLBlast  OpenBLAS  fast/repro  "
+           "CLBlast/OpenBLAS\n",
            "op");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         const gemm_case *g = &cases[i];
@@ -455,8 +448,8 @@ static void print_conv_adam(xd_context *const ctx[2])
         printf("  %-44s %10.3f  %13.3f  %10.2fx   (%.3f ms / %.3f ms)\n", cn[k], gflops(cflop, cs[0][k]),
                gflops(cflop, cs[1][k]), cs[0][k] / cs[1][k], cs[0][k] * 1e3, cs[1][k] * 1e3);
     double np = 21632 * 10 + 10 + 288 + 32;
-    printf("  %-44s %10.1f  %13.1f  Melem/s (%.3f ms / %.3f ms)\n", "adam_step (216,650 params)",
-           np / cs[0][3] * 1e-6, np / cs[1][3] * 1e-6, cs[0][3] * 1e3, cs[1][3] * 1e3);
+    printf("  %-44s %10.1f  %13.1f  Melem/s (%.3f ms / %.3f ms)\n", "adam_step (216,650 params)", np / cs[0][3] * 1e-6,
+           np / cs[1][3] * 1e-6, cs[0][3] * 1e3, cs[1][3] * 1e3);
 }
 
 static void print_training(const train_figs tf[2], const int ok[2], int64_t steps)

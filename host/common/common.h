@@ -69,7 +69,7 @@ int xd_path_exists(const char *path);
 char **xd_split_commas(const char *s, int trim, size_t *count);
 
 /* ---- hashes (host/common/hash.c) ------------------------------------------------ */
-uint64_t xd_hash_bytes(const void *p, size_t n);   /* XXH3-64 */
-void xd_hash_hex(uint64_t h, char out[24]);        /* "xxh3:0123456789abcdef" */
+uint64_t xd_hash_bytes(const void *p, size_t n); /* XXH3-64 */
+void xd_hash_hex(uint64_t h, char out[24]);      /* "xxh3:0123456789abcdef" */
 
 #endif

@@ -132,7 +132,8 @@ xd_status xd_mkdir_new(const char *path, xd_error *err)
 xd_status xd_rename_noreplace(const char *from, const char *to, xd_error *err)
 {
     if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return XD_OK;
-    return xd_error_set(err, errno == EEXIST ? XD_EXISTS : XD_IO, 0, "%s: cannot publish the trace: %s", to, strerror(errno));
+    return xd_error_set(err, errno == EEXIST ? XD_EXISTS : XD_IO, 0, "%s: cannot publish the trace: %s", to,
+                        strerror(errno));
 }
 
 void xd_remove_tree(const char *path)

@@ -30,8 +30,8 @@ const char *xd_verdict_string(xd_verdict v)
 
 const char *xd_ulp_bin_label(int bin)
 {
-    static const char *const labels[XD_ULP_BINS] = {"0", "1", "2-3", "4-15", "16-255", "256-65535", ">65535",
-                                                    "NaN/sign"};
+    static const char *const labels[XD_ULP_BINS] = {"0",      "1",         "2-3",    "4-15",
+                                                    "16-255", "256-65535", ">65535", "NaN/sign"};
     return (bin >= 0 && bin < XD_ULP_BINS) ? labels[bin] : "?";
 }
 

@@ -260,8 +260,8 @@ static void print_pair(const xd_report *r, size_t n, const xd_pair *p, FILE *out
     label(p->other, b, sizeof b);
     fprintf(out, "\n%sPair %zu%s: %s\n     vs %s\n", ts->bold, n, ts->off, a, p->other ? b : "(failed run)");
     if (p->verdict == XD_VERDICT_FAILED || p->verdict == XD_VERDICT_INCOMPARABLE) {
-        fprintf(out, "  %s%s%s: %s\n", ts->color ? color_of(p->verdict, 1) : "", xd_verdict_string(p->verdict),
-                ts->off, p->note);
+        fprintf(out, "  %s%s%s: %s\n", ts->color ? color_of(p->verdict, 1) : "", xd_verdict_string(p->verdict), ts->off,
+                p->note);
         return;
     }
     print_pair_facts(p, out);
@@ -281,7 +281,7 @@ static void print_summary(const xd_report *r, FILE *out)
 {
     int code = xd_report_exit_code(r);
     fprintf(out, "\nexit %d: %s\n", code,
-            code == 0 ? "all pairs within tolerance, reproducible pairs identical"
+            code == 0   ? "all pairs within tolerance, reproducible pairs identical"
             : code == 1 ? "some pair beyond tolerance or a reproducible pair not identical"
                         : "a run failed or traces were not comparable");
 }
@@ -326,12 +326,14 @@ static json_t *run_json(const xd_run_record *run)
 static json_t *pair_json(const xd_pair *p)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "reference", p->ref ? json_pack("{s:s, s:s, s:s}", "device", p->ref->device_id, "mode",
-                                                           p->ref->mode, "trace", p->ref->dir)
-                                               : json_null());
-    json_object_set_new(o, "other", p->other ? json_pack("{s:s, s:s, s:s}", "device", p->other->device_id, "mode",
-                                                         p->other->mode, "trace", p->other->dir)
-                                             : json_null());
+    json_object_set_new(
+        o, "reference",
+        p->ref ? json_pack("{s:s, s:s, s:s}", "device", p->ref->device_id, "mode", p->ref->mode, "trace", p->ref->dir)
+               : json_null());
+    json_object_set_new(o, "other",
+                        p->other ? json_pack("{s:s, s:s, s:s}", "device", p->other->device_id, "mode", p->other->mode,
+                                             "trace", p->other->dir)
+                                 : json_null());
     json_object_set_new(o, "verdict", json_string(xd_verdict_string(p->verdict)));
     json_object_set_new(o, "guarantee_broken", json_boolean(p->guarantee_broken));
     json_object_set_new(o, "note", json_string(p->note));
@@ -340,9 +342,11 @@ static json_t *pair_json(const xd_pair *p)
     json_object_set_new(o, "first_divergent_step",
                         p->first_divergent_step >= 0 ? json_integer(p->first_divergent_step) : json_null());
     json_object_set_new(o, "first_divergent_tensor", json_string(p->first_divergent_tensor));
-    json_object_set_new(o, "first_divergent_op", p->first_divergent_op[0] ? json_string(p->first_divergent_op) : json_null());
-    json_object_set_new(o, "loss", json_pack("{s:o, s:o, s:I}", "max_abs", num(p->loss_max_abs), "max_rel",
-                                             num(p->loss_max_rel), "peak_step", (json_int_t)p->loss_peak_step));
+    json_object_set_new(o, "first_divergent_op",
+                        p->first_divergent_op[0] ? json_string(p->first_divergent_op) : json_null());
+    json_object_set_new(o, "loss",
+                        json_pack("{s:o, s:o, s:I}", "max_abs", num(p->loss_max_abs), "max_rel", num(p->loss_max_rel),
+                                  "peak_step", (json_int_t)p->loss_peak_step));
     json_object_set_new(o, "max_abs", num(p->max_abs));
     json_object_set_new(o, "max_rel", num(p->max_rel));
     json_object_set_new(o, "max_ulp", p->max_ulp == UINT64_MAX ? json_null() : json_integer((json_int_t)p->max_ulp));
@@ -353,10 +357,10 @@ static json_t *pair_json(const xd_pair *p)
         for (int b = 0; b < XD_ULP_BINS; ++b) json_array_append_new(h, json_integer((json_int_t)d->ulp_hist[b]));
         json_array_append_new(
             ts, json_pack("{s:s, s:I, s:b, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "tensor", d->name, "step",
-                          (json_int_t)d->step, "bitwise_equal", d->ndiff == 0, "elements", (json_int_t)d->n, "differing",
-                          (json_int_t)d->ndiff, "max_abs", num(d->max_abs), "max_rel", num(d->max_rel), "max_ulp",
-                          d->max_ulp == UINT64_MAX ? json_null() : json_integer((json_int_t)d->max_ulp), "nmse",
-                          num(d->nmse), "ulp_histogram", h));
+                          (json_int_t)d->step, "bitwise_equal", d->ndiff == 0, "elements", (json_int_t)d->n,
+                          "differing", (json_int_t)d->ndiff, "max_abs", num(d->max_abs), "max_rel", num(d->max_rel),
+                          "max_ulp", d->max_ulp == UINT64_MAX ? json_null() : json_integer((json_int_t)d->max_ulp),
+                          "nmse", num(d->nmse), "ulp_histogram", h));
     }
     json_object_set_new(o, "tensors", ts);
     return o;

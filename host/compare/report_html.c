@@ -129,8 +129,9 @@ static void write_header(FILE *f, const xd_report *r, const size_t *count)
             r->seed_random ? " (random, drawn for this comparison)" : "");
     fprintf(f, "<span>tolerances <b>rel &le; %s</b>, <b>loss rel &le; %s</b></span>", XD_NUM(r->tol.rel, 3),
             XD_NUM(r->tol.loss_rel, 3));
-    fprintf(f, "<span><b>%zu</b> run%s (%zu failed)</span><span><b>%zu</b> pair%s</span>"
-               "<span>crossdev %s</span></div>\n",
+    fprintf(f,
+            "<span><b>%zu</b> run%s (%zu failed)</span><span><b>%zu</b> pair%s</span>"
+            "<span>crossdev %s</span></div>\n",
             r->nruns, r->nruns == 1 ? "" : "s", failed, r->npairs, r->npairs == 1 ? "" : "s", xd_version_string());
     if (r->notes[0]) {
         fputs("<p class=\"notes\">", f);
@@ -154,8 +155,9 @@ static void write_banner(FILE *f, const xd_report *r)
     size_t n = 0;
     for (size_t i = 0; i < r->npairs; ++i) n += r->pairs[i].guarantee_broken != 0;
     if (!n) return;
-    fprintf(f, "<div class=\"banner\" role=\"alert\"><h2>&#9888; Reproducibility guarantee broken</h2>"
-               "%zu pair%s of reproducible-mode runs with the same seed %s not bitwise identical:<ul>\n",
+    fprintf(f,
+            "<div class=\"banner\" role=\"alert\"><h2>&#9888; Reproducibility guarantee broken</h2>"
+            "%zu pair%s of reproducible-mode runs with the same seed %s not bitwise identical:<ul>\n",
             n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
     for (size_t i = 0; i < r->npairs; ++i) {
         const xd_pair *p = &r->pairs[i];
@@ -190,7 +192,8 @@ static void write_runs(FILE *f, const xd_report *r)
     }
     fputs("<div class=\"scroll\"><table><thead><tr><th>Device</th><th>Mode</th><th>Repeat</th><th>Steps</th>"
           "<th>Status</th><th>Test accuracy</th><th>Time</th><th>Driver</th><th>Build options</th><th>Guarantee</th>"
-          "</tr></thead><tbody>\n", f);
+          "</tr></thead><tbody>\n",
+          f);
     for (size_t i = 0; i < r->nruns; ++i) {
         const xd_run_record *run = &r->runs[i];
         const xd_trace *t = run->trace;
@@ -249,7 +252,8 @@ static void write_pairs(FILE *f, const xd_report *r)
     }
     fputs("<div class=\"scroll\"><table><thead><tr><th>Reference</th><th>Other</th><th>Steps</th><th>Init</th>"
           "<th>First divergence</th><th>Loss max |&Delta;|</th><th>Max |&Delta;|</th><th>Max rel</th><th>Max ULP</th>"
-          "<th>Verdict and note</th></tr></thead><tbody>\n", f);
+          "<th>Verdict and note</th></tr></thead><tbody>\n",
+          f);
     for (size_t i = 0; i < r->npairs; ++i) {
         const xd_pair *p = &r->pairs[i];
         fputs("<tr>", f);
@@ -277,8 +281,9 @@ static void write_pairs(FILE *f, const xd_report *r)
             fprintf(f, "</td><td class=\"n\">%s<br><span class=\"sub\">rel %s", XD_NUM(p->loss_max_abs, 3),
                     XD_NUM(p->loss_max_rel, 3));
             if (p->loss_peak_step > 0) fprintf(f, ", peak at step %lld", (long long)p->loss_peak_step);
-            fprintf(f, "</span></td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
-                       "<td class=\"verdict\">",
+            fprintf(f,
+                    "</span></td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+                    "<td class=\"verdict\">",
                     XD_NUM(p->max_abs, 3), XD_NUM(p->max_rel, 3), XD_NUM(ulp_d(p->max_ulp), 0));
         }
         badge(f, p->verdict);
@@ -373,11 +378,12 @@ static void write_losses(FILE *f, const xd_report *r)
                   .y = {.scale = SVG_LIN, .lo = INFINITY, .hi = -INFINITY, .label = "training loss"}};
     size_t n = loss_ranges(r, &p, &longest);
     svg_series *s = calloc(n ? n : 1, sizeof *s);
-    char (*labels)[512] = calloc(n ? n : 1, sizeof *labels);
+    char(*labels)[512] = calloc(n ? n : 1, sizeof *labels);
     double *buf = malloc((longest + 2 * MAXPTS + 2) * sizeof *buf);
     if (!n || !s || !labels || !buf) {
         fputs(n ? "<p class=\"empty\">Not plotted: out of memory.</p>"
-                : "<p class=\"empty\">No successful run with a trace: nothing to plot.</p>", f);
+                : "<p class=\"empty\">No successful run with a trace: nothing to plot.</p>",
+              f);
     } else {
         xd_svg_axis_fit(&p.x);
         xd_svg_axis_fit(&p.y);
@@ -388,7 +394,8 @@ static void write_losses(FILE *f, const xd_report *r)
         xd_svg_plot_end(&p);
         if (n > 1)
             fputs("<p class=\"sub\">Curves that coincide are drawn on top of each other: earlier runs are wider, "
-                  "so each one shows at the edges.</p>\n", f);
+                  "so each one shows at the edges.</p>\n",
+                  f);
     }
     free(s);
     free(labels);
@@ -404,14 +411,14 @@ static int cmp_i64(const void *a, const void *b)
 
 /* What a pair's charts draw, gathered once from its diffs and losses. */
 typedef struct pair_series {
-    int64_t *steps;             /* the snapshot steps in the diffs, sorted and unique */
+    int64_t *steps; /* the snapshot steps in the diffs, sorted and unique */
     size_t ns;
-    double *sx, *srel, *sulp;   /* per snapshot: its step, and the worst rel and ULP over its tensors */
-    double *ox, *oy;            /* the relative loss difference per step, thinned to m points */
+    double *sx, *srel, *sulp; /* per snapshot: its step, and the worst rel and ULP over its tensors */
+    double *ox, *oy;          /* the relative loss difference per step, thinned to m points */
     size_t m;
-    double *tv;                 /* room for one value per diff (the bars of one snapshot) */
+    double *tv;                   /* room for one value per diff (the bars of one snapshot) */
     const char **names, **colors; /* the same, for their labels and colours */
-    double *mem;                /* sx ... oy live here */
+    double *mem;                  /* sx ... oy live here */
 } pair_series;
 
 static void pair_series_free(pair_series *ps)
@@ -545,7 +552,8 @@ static void chart_tensors_at(FILE *f, const xd_report *r, const xd_pair *p, pair
     xd_svg_range_add(&pl.x, r->tol.rel);
     xd_svg_axis_fit(&pl.x);
     double left = 14 + 6.3 * (double)(longest < 30 ? longest : 30);
-    svg_series key[3] = {{"above tolerance", "#cf222e", "", 8}, {"within tolerance", "#d4a72c", "", 8},
+    svg_series key[3] = {{"above tolerance", "#cf222e", "", 8},
+                         {"within tolerance", "#d4a72c", "", 8},
                          {"bitwise equal (0)", "#2da44e", "", 8}};
     xd_svg_plot_begin(&pl, f, title, 580, 20.0 * (double)nt, left < 70 ? 70 : left, 64, 3, key);
     xd_svg_plot_hbars(&pl, nt, ps->tv, ps->colors, NULL, 3);
@@ -610,7 +618,8 @@ static void write_details(FILE *f, const xd_report *r, const size_t *count)
     if (!r->npairs) fputs("<p class=\"empty\">No pairs were compared.</p>\n", f);
     else if (count[XD_VERDICT_IDENTICAL] == r->npairs)
         fputs("<p class=\"empty\">Every pair is bitwise identical at every compared step: there are no differences to "
-              "plot.</p>\n", f);
+              "plot.</p>\n",
+              f);
     else if (count[XD_VERDICT_IDENTICAL])
         fprintf(f, "<p class=\"sub\">%zu identical pair%s not shown: nothing differs.</p>\n",
                 count[XD_VERDICT_IDENTICAL], count[XD_VERDICT_IDENTICAL] == 1 ? "" : "s");
@@ -634,8 +643,9 @@ static void write_details(FILE *f, const xd_report *r, const size_t *count)
             fputs("</p></div>\n", f);
             continue;
         }
-        fprintf(f, "<p class=\"facts\">%lld common steps, %zu tensor comparisons; max rel %s, max ULP %s, "
-                   "loss max rel %s.</p>\n",
+        fprintf(f,
+                "<p class=\"facts\">%lld common steps, %zu tensor comparisons; max rel %s, max ULP %s, "
+                "loss max rel %s.</p>\n",
                 (long long)p->common_steps, p->ndiffs, XD_NUM(p->max_rel, 3), XD_NUM(ulp_d(p->max_ulp), 0),
                 XD_NUM(p->loss_max_rel, 3));
         write_pair_plots(f, r, p);
@@ -651,7 +661,8 @@ static void write_page(FILE *f, const xd_report *r)
         if ((unsigned)r->pairs[i].verdict <= XD_VERDICT_FAILED) count[r->pairs[i].verdict]++;
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-          "<meta name=\"generator\" content=\"crossdev\">\n<title>", f);
+          "<meta name=\"generator\" content=\"crossdev\">\n<title>",
+          f);
     xd_html_esc(f, r->title[0] ? r->title : "crossdev comparison");
     fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n", CSS);
     write_header(f, r, count);
@@ -660,9 +671,11 @@ static void write_page(FILE *f, const xd_report *r)
     write_pairs(f, r);
     write_losses(f, r);
     write_details(f, r, count);
-    fprintf(f, "<footer>crossdev %s &middot; self-contained page: no scripts and nothing loaded from elsewhere"
-               "</footer>\n"
-               "</main>\n</body>\n</html>\n", xd_version_string());
+    fprintf(f,
+            "<footer>crossdev %s &middot; self-contained page: no scripts and nothing loaded from elsewhere"
+            "</footer>\n"
+            "</main>\n</body>\n</html>\n",
+            xd_version_string());
 }
 
 static xd_status write_html(const xd_report *r, const char *path, xd_error *err)

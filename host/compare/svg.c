@@ -105,7 +105,7 @@ static int axis_ticks(const svg_axis *a, double *t, int max)
     } else if (a->scale == SVG_LOG) {
         int e0 = (int)lround(log10(a->lo)), e1 = (int)lround(log10(a->hi));
         int step = (e1 - e0 + 6) / 7;
-        for (int e = e0; e <= e1 && n < max; e += step > 0 ? step : 1) t[n++] = pow(10, e);
+        for (int e = e0; e <= e1 && n<max; e += step> 0 ? step : 1) t[n++] = pow(10, e);
     } else {
         double s = nice_step((a->hi - a->lo) / 5, a->integer);
         for (double k = ceil(a->lo / s - 1e-9); k * s <= a->hi + s * 1e-9 && n < max; ++k) t[n++] = k * s;
@@ -165,8 +165,10 @@ void xd_svg_plot_begin(svg_plot *p, FILE *f, const char *title, double width, do
     size_t cols = nlegend ? legend_cols(p, nlegend, legend) : 1;
     size_t legend_rows = (nlegend + cols - 1) / cols; /* whole rows: integer division intended */
     double height = p->legend_y + (double)legend_rows * 18 + 4;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-               "role=\"img\" aria-label=\"", width, height, width, height);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+            "role=\"img\" aria-label=\"",
+            width, height, width, height);
     xd_html_esc(f, title);
     fputs("\">\n", f);
     svg_text(f, left, 20, "title");
@@ -233,7 +235,7 @@ void xd_svg_plot_line(svg_plot *p, const svg_series *s, size_t n, const double *
      * follow thin()/the snapshot loops that fill them) */
     for (size_t i = 0; i < n; ++i) {
         if (!isfinite(x[i])) continue; // NOLINT(clang-analyzer-core.CallAndMessage)
-        if (!isfinite(y[i])) { // NOLINT(clang-analyzer-core.CallAndMessage)
+        if (!isfinite(y[i])) {         // NOLINT(clang-analyzer-core.CallAndMessage)
             if (open) fputs("\"/>\n", f);
             if (!gap) {
                 svg_text(f, px(p, x[i]), p->t + 12, "nanmark");
@@ -277,8 +279,7 @@ void xd_svg_plot_ref(svg_plot *p, int vertical, double v, const char *label)
     fprintf(p->f, "%s %s</text>\n", label, XD_NUM(v, 3));
 }
 
-void xd_svg_plot_hbars(svg_plot *p, size_t n, const double *v, const char *const *colors, const char *color,
-                       int prec)
+void xd_svg_plot_hbars(svg_plot *p, size_t n, const double *v, const char *const *colors, const char *color, int prec)
 {
     double bh = p->h / (double)n * 0.68;
     for (size_t i = 0; i < n; ++i) {

@@ -26,16 +26,16 @@ enum { SVG_LIN, SVG_LOG, SVG_CAT };
 
 typedef struct svg_axis {
     int scale;
-    double lo, hi;              /* data range, then the drawn range after xd_svg_axis_fit() */
-    int integer;                /* ticks at whole numbers only (steps) */
-    size_t ncat;                /* SVG_CAT: categories, drawn top to bottom */
+    double lo, hi; /* data range, then the drawn range after xd_svg_axis_fit() */
+    int integer;   /* ticks at whole numbers only (steps) */
+    size_t ncat;   /* SVG_CAT: categories, drawn top to bottom */
     const char *const *cat;
     const char *label;
 } svg_axis;
 
 typedef struct svg_plot {
     FILE *f;
-    double l, t, w, h;          /* plot area, SVG pixels */
+    double l, t, w, h; /* plot area, SVG pixels */
     double width, legend_y;
     svg_axis x, y;
 } svg_plot;
@@ -79,7 +79,6 @@ void xd_svg_plot_ref(svg_plot *p, int vertical, double v, const char *label);
 /* Horizontal bars, one per category of the y axis, from the left of the
  * (log) x axis to each value, the value written after the bar; 0 and NaN
  * get a text only.  colors: one per bar, or NULL for all `color`. */
-void xd_svg_plot_hbars(svg_plot *p, size_t n, const double *v, const char *const *colors, const char *color,
-                       int prec);
+void xd_svg_plot_hbars(svg_plot *p, size_t n, const double *v, const char *const *colors, const char *color, int prec);
 
 #endif

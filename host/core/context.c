@@ -40,13 +40,11 @@ xd_status xd_fail(xd_context *ctx, xd_status st, cl_int clerr, const char *fmt, 
 xd_status xd_fail_cl(xd_context *ctx, cl_int clerr, const char *what)
 {
     xd_status st = XD_OPENCL;
-    if (clerr == CL_MEM_OBJECT_ALLOCATION_FAILURE || clerr == CL_OUT_OF_RESOURCES ||
-        clerr == CL_INVALID_BUFFER_SIZE)
+    if (clerr == CL_MEM_OBJECT_ALLOCATION_FAILURE || clerr == CL_OUT_OF_RESOURCES || clerr == CL_INVALID_BUFFER_SIZE)
         st = XD_OUT_OF_DEVICE_MEMORY;
-    else if (clerr == CL_OUT_OF_HOST_MEMORY)
-        st = XD_OUT_OF_HOST_MEMORY;
-    return xd_fail(ctx, st, clerr, "%s failed on %s: %s (%d)", what,
-                   ctx ? ctx->device.id : "?", xd_cl_error_name(clerr), (int)clerr);
+    else if (clerr == CL_OUT_OF_HOST_MEMORY) st = XD_OUT_OF_HOST_MEMORY;
+    return xd_fail(ctx, st, clerr, "%s failed on %s: %s (%d)", what, ctx ? ctx->device.id : "?",
+                   xd_cl_error_name(clerr), (int)clerr);
 }
 
 xd_status xd_device_check_reproducible(const xd_device_info *d, char *msg, size_t cap)
@@ -55,8 +53,8 @@ xd_status xd_device_check_reproducible(const xd_device_info *d, char *msg, size_
     /* Subnormals are kept (docs/reproducibility.md): a flushing device would
      * give other bits, so it is refused rather than silently different. */
     if (d->fp32_denorm != XD_CAP_YES) {
-        xd_format(msg, cap, "%s: reproducible mode needs fp32 denormals (CL_FP_DENORM), device reports %s",
-                  d->id, xd_cap_string(d->fp32_denorm));
+        xd_format(msg, cap, "%s: reproducible mode needs fp32 denormals (CL_FP_DENORM), device reports %s", d->id,
+                  xd_cap_string(d->fp32_denorm));
         return XD_UNSUPPORTED;
     }
     if (d->fp32_round_to_nearest != XD_CAP_YES) {
@@ -257,10 +255,7 @@ void xd_context_destroy(xd_context *ctx)
     free(ctx);
 }
 
-const char *xd_context_last_error(const xd_context *ctx)
-{
-    return (ctx && ctx->last_error) ? ctx->last_error : "";
-}
+const char *xd_context_last_error(const xd_context *ctx) { return (ctx && ctx->last_error) ? ctx->last_error : ""; }
 int xd_context_last_cl_error(const xd_context *ctx) { return ctx ? (int)ctx->last_cl : 0; }
 const xd_device_info *xd_context_device(const xd_context *ctx) { return ctx ? &ctx->device : NULL; }
 xd_mode xd_context_mode(const xd_context *ctx) { return ctx ? ctx->mode : XD_MODE_REPRODUCIBLE; }
@@ -303,8 +298,8 @@ xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out)
     *mem = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
     if (rc != CL_SUCCESS) {
         *mem = NULL;
-        return xd_fail(ctx, XD_OUT_OF_DEVICE_MEMORY, rc, "allocating %zu bytes of scratch on %s failed: %s (%d)",
-                       bytes, ctx->device.id, xd_cl_error_name(rc), (int)rc);
+        return xd_fail(ctx, XD_OUT_OF_DEVICE_MEMORY, rc, "allocating %zu bytes of scratch on %s failed: %s (%d)", bytes,
+                       ctx->device.id, xd_cl_error_name(rc), (int)rc);
     }
     *have = bytes;
     ctx->device_bytes += bytes;

@@ -20,8 +20,14 @@ void xd_slugify(const char *in, char *out, size_t cap)
     size_t o = 0;
     int dash = 0;
     for (const char *p = in; *p && o + 1 < cap; ++p) {
-        if (strncmp(p, "(R)", 3) == 0 || strncmp(p, "(r)", 3) == 0) { p += 2; continue; }
-        if (strncmp(p, "(TM)", 4) == 0 || strncmp(p, "(tm)", 4) == 0) { p += 3; continue; }
+        if (strncmp(p, "(R)", 3) == 0 || strncmp(p, "(r)", 3) == 0) {
+            p += 2;
+            continue;
+        }
+        if (strncmp(p, "(TM)", 4) == 0 || strncmp(p, "(tm)", 4) == 0) {
+            p += 3;
+            continue;
+        }
         unsigned char c = (unsigned char)*p;
         if (isalnum(c) || c == '.') {
             if (dash && o > 0 && o + 2 < cap) out[o++] = '-';
@@ -34,10 +40,7 @@ void xd_slugify(const char *in, char *out, size_t cap)
     out[o] = '\0';
 }
 
-const char *xd_cap_string(xd_cap c)
-{
-    return c == XD_CAP_YES ? "yes" : c == XD_CAP_NO ? "no" : "unknown";
-}
+const char *xd_cap_string(xd_cap c) { return c == XD_CAP_YES ? "yes" : c == XD_CAP_NO ? "no" : "unknown"; }
 
 const char *xd_device_type_string(xd_device_type t)
 {
@@ -56,8 +59,8 @@ static void note_error(xd_device_info *d, const char *what)
 }
 
 /* Two-call pattern: size, then data; truncated to the field, never overrun. */
-static void query_platform_string(cl_platform_id p, cl_platform_info q, char *dst, size_t cap,
-                                  xd_device_info *d, const char *label)
+static void query_platform_string(cl_platform_id p, cl_platform_info q, char *dst, size_t cap, xd_device_info *d,
+                                  const char *label)
 {
     size_t size = 0;
     dst[0] = '\0';
@@ -76,8 +79,8 @@ static void query_platform_string(cl_platform_id p, cl_platform_info q, char *ds
     free(buf);
 }
 
-static void query_device_string(cl_device_id dev, cl_device_info q, char *dst, size_t cap,
-                                xd_device_info *d, const char *label)
+static void query_device_string(cl_device_id dev, cl_device_info q, char *dst, size_t cap, xd_device_info *d,
+                                const char *label)
 {
     size_t size = 0;
     dst[0] = '\0';
@@ -146,15 +149,14 @@ static void query_fp(cl_device_id dev, xd_device_info *d)
     cl_device_fp_config fp = 0;
     if (clGetDeviceInfo(dev, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) != CL_SUCCESS) {
         note_error(d, "single_fp_config");
-        d->fp32_denorm = d->fp32_fma = d->fp32_round_to_nearest = d->fp32_inf_nan =
-            d->fp32_correctly_rounded_div_sqrt = XD_CAP_UNKNOWN;
+        d->fp32_denorm = d->fp32_fma = d->fp32_round_to_nearest = d->fp32_inf_nan = d->fp32_correctly_rounded_div_sqrt =
+            XD_CAP_UNKNOWN;
     } else {
         d->fp32_denorm = (fp & CL_FP_DENORM) ? XD_CAP_YES : XD_CAP_NO;
         d->fp32_fma = (fp & CL_FP_FMA) ? XD_CAP_YES : XD_CAP_NO;
         d->fp32_round_to_nearest = (fp & CL_FP_ROUND_TO_NEAREST) ? XD_CAP_YES : XD_CAP_NO;
         d->fp32_inf_nan = (fp & CL_FP_INF_NAN) ? XD_CAP_YES : XD_CAP_NO;
-        d->fp32_correctly_rounded_div_sqrt =
-            (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? XD_CAP_YES : XD_CAP_NO;
+        d->fp32_correctly_rounded_div_sqrt = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? XD_CAP_YES : XD_CAP_NO;
     }
     /* fp64: CL_DEVICE_DOUBLE_FP_CONFIG is non-zero exactly when it is supported
      * (core in 1.2 for devices that have it); the extension string confirms. */
@@ -163,12 +165,10 @@ static void query_fp(cl_device_id dev, xd_device_info *d)
     query_device_string(dev, CL_DEVICE_EXTENSIONS, ext, sizeof ext, d, "extensions");
     if (clGetDeviceInfo(dev, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof dfp, &dfp, NULL) == CL_SUCCESS)
         d->fp64 = (dfp != 0 || strstr(ext, "cl_khr_fp64")) ? XD_CAP_YES : XD_CAP_NO;
-    else
-        d->fp64 = strstr(ext, "cl_khr_fp64") ? XD_CAP_YES : XD_CAP_NO;
+    else d->fp64 = strstr(ext, "cl_khr_fp64") ? XD_CAP_YES : XD_CAP_NO;
 }
 
-static void describe(cl_platform_id p, cl_device_id dev, unsigned pi, unsigned di,
-                     xd_device_info *d)
+static void describe(cl_platform_id p, cl_device_id dev, unsigned pi, unsigned di, xd_device_info *d)
 {
     memset(d, 0, sizeof *d);
     d->platform_index = pi;
@@ -177,16 +177,18 @@ static void describe(cl_platform_id p, cl_device_id dev, unsigned pi, unsigned d
     d->device_handle = (void *)dev;
     query_platform_string(p, CL_PLATFORM_NAME, d->platform_name, sizeof d->platform_name, d, "platform_name");
     query_platform_string(p, CL_PLATFORM_VENDOR, d->platform_vendor, sizeof d->platform_vendor, d, "platform_vendor");
-    query_platform_string(p, CL_PLATFORM_VERSION, d->platform_version, sizeof d->platform_version, d, "platform_version");
+    query_platform_string(p, CL_PLATFORM_VERSION, d->platform_version, sizeof d->platform_version, d,
+                          "platform_version");
     query_device_string(dev, CL_DEVICE_NAME, d->name, sizeof d->name, d, "name");
     query_device_string(dev, CL_DEVICE_VENDOR, d->vendor, sizeof d->vendor, d, "vendor");
     query_device_string(dev, CL_DRIVER_VERSION, d->driver_version, sizeof d->driver_version, d, "driver_version");
     query_device_string(dev, CL_DEVICE_VERSION, d->device_version, sizeof d->device_version, d, "device_version");
-    query_device_string(dev, CL_DEVICE_OPENCL_C_VERSION, d->opencl_c_version, sizeof d->opencl_c_version, d, "opencl_c_version");
+    query_device_string(dev, CL_DEVICE_OPENCL_C_VERSION, d->opencl_c_version, sizeof d->opencl_c_version, d,
+                        "opencl_c_version");
     cl_device_type t = 0;
     if (clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof t, &t, NULL) != CL_SUCCESS) note_error(d, "type");
-    d->type = (t & CL_DEVICE_TYPE_GPU) ? XD_DEVICE_GPU
-              : (t & CL_DEVICE_TYPE_CPU) ? XD_DEVICE_CPU
+    d->type = (t & CL_DEVICE_TYPE_GPU)           ? XD_DEVICE_GPU
+              : (t & CL_DEVICE_TYPE_CPU)         ? XD_DEVICE_CPU
               : (t & CL_DEVICE_TYPE_ACCELERATOR) ? XD_DEVICE_ACCELERATOR
                                                  : XD_DEVICE_OTHER;
     query_numbers(dev, d);
@@ -194,12 +196,9 @@ static void describe(cl_platform_id p, cl_device_id dev, unsigned pi, unsigned d
 
     /* Stable id: platform slug (well-known platforms shortened) / device slug. */
     char ps[XD_INFO_LEN], ds[XD_INFO_LEN];
-    if (strstr(d->platform_name, "Portable Computing Language"))
-        snprintf(ps, sizeof ps, "pocl");
-    else if (strstr(d->platform_name, "NVIDIA"))
-        snprintf(ps, sizeof ps, "nvidia-cuda");
-    else
-        xd_slugify(d->platform_name[0] ? d->platform_name : "platform", ps, sizeof ps);
+    if (strstr(d->platform_name, "Portable Computing Language")) snprintf(ps, sizeof ps, "pocl");
+    else if (strstr(d->platform_name, "NVIDIA")) snprintf(ps, sizeof ps, "nvidia-cuda");
+    else xd_slugify(d->platform_name[0] ? d->platform_name : "platform", ps, sizeof ps);
     xd_slugify(d->name[0] ? d->name : "device", ds, sizeof ds);
     snprintf(d->id, sizeof d->id, "%s/%s", ps, ds);
 }
@@ -315,8 +314,10 @@ static int parse_index_pair(const char *s, unsigned *p, unsigned *d)
 {
     const char *colon = strchr(s, ':');
     if (!colon || colon == s || !colon[1]) return 0;
-    for (const char *c = s; c < colon; ++c) if (!isdigit((unsigned char)*c)) return 0;
-    for (const char *c = colon + 1; *c; ++c) if (!isdigit((unsigned char)*c)) return 0;
+    for (const char *c = s; c < colon; ++c)
+        if (!isdigit((unsigned char)*c)) return 0;
+    for (const char *c = colon + 1; *c; ++c)
+        if (!isdigit((unsigned char)*c)) return 0;
     if (colon - s > 6 || strlen(colon + 1) > 6) return 0;
     *p = (unsigned)strtoul(s, NULL, 10);
     *d = (unsigned)strtoul(colon + 1, NULL, 10);

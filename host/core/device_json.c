@@ -4,10 +4,7 @@
 
 #include "core.h"
 
-static json_t *cap(xd_cap c)
-{
-    return c == XD_CAP_UNKNOWN ? json_null() : json_boolean(c == XD_CAP_YES);
-}
+static json_t *cap(xd_cap c) { return c == XD_CAP_UNKNOWN ? json_null() : json_boolean(c == XD_CAP_YES); }
 
 json_t *xd_device_info_to_json(const xd_device_info *d)
 {

@@ -11,9 +11,9 @@
 #include "core.h"
 
 typedef struct row {
-    const char *match;   /* substring of the device id; "" = vendor/default row */
-    const char *vendor;  /* substring of the vendor name; NULL = any */
-    int max_llvm;        /* > 0: only when the platform names LLVM <= this major version */
+    const char *match;  /* substring of the device id; "" = vendor/default row */
+    const char *vendor; /* substring of the vendor name; NULL = any */
+    int max_llvm;       /* > 0: only when the platform names LLVM <= this major version */
     xd_params p;
 } row;
 
@@ -38,9 +38,11 @@ typedef struct row {
  * pthread); it is kept different from the default on purpose: Oclgrind runs
  * the default row, so the cross-device bitwise tests compare two different
  * tunings and would fail if a tunable ever changed a summation order. */
-#define XD_ROW_(cob, ctb, dob, dnb, w, ls, cb, dt, src)                                                            \
-    {.conv_ob = (cob), .conv_tb = (ctb), .dense_ob = (dob), .dense_nb = (dnb), .vw = (w), .local_size = (ls),      \
-     .clblast = (cb), .dense_tiled = (dt), .source = (src)}
+#define XD_ROW_(cob, ctb, dob, dnb, w, ls, cb, dt, src)                                                          \
+    {                                                                                                            \
+        .conv_ob = (cob), .conv_tb = (ctb), .dense_ob = (dob), .dense_nb = (dnb), .vw = (w), .local_size = (ls), \
+        .clblast = (cb), .dense_tiled = (dt), .source = (src)                                                    \
+    }
 static const row k_table[] = {
     {.match = "pocl/", .max_llvm = 14, .p = XD_ROW_(8, 9, 16, 16, 8, 64, 0, 0, "pocl (LLVM <= 14)")},
     {.match = "pocl/", .p = XD_ROW_(8, 9, 16, 16, 16, 64, 0, 0, "pocl")},
@@ -55,7 +57,7 @@ static const xd_params k_default = {
 #define XD_TUNABLE_DEFAULT_(name, define, dflt, lo, hi, pow2, what) .name = (dflt),
     XD_TUNABLES(XD_TUNABLE_DEFAULT_)
 #undef XD_TUNABLE_DEFAULT_
-    .source = "default",
+        .source = "default",
 };
 
 /* The LLVM major version a platform names ("... LLVM 15.0.6 ..."), 0 if none. */
@@ -156,7 +158,7 @@ void xd_params_defines(const xd_params *p, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';
-#define XD_TUNABLE_DEFINE_(name, define, dflt, lo, hi, pow2, what)                                   \
+#define XD_TUNABLE_DEFINE_(name, define, dflt, lo, hi, pow2, what) \
     if (n < cap) n += (size_t)snprintf(buf + n, cap - n, " -D" #define "=%u", p->name);
     XD_TUNABLES(XD_TUNABLE_DEFINE_)
 #undef XD_TUNABLE_DEFINE_

@@ -44,9 +44,9 @@ enum { NCASES = sizeof k_loop_cases / sizeof k_loop_cases[0], MAX_ROWS = 1000, M
 static void math_inputs(float *a, float *b, size_t n)
 {
     uint32_t state = 12345u;
-    static const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.5f, 2.0f, 88.0f, -88.0f, 100.0f, -104.0f,
-                                    1e-40f, 1e-45f, 3.4e38f, 1.17549435e-38f, 0.693147f, 1.4142135f,
-                                    INFINITY, -INFINITY, NAN, 7.0f};
+    static const float special[] = {0.0f,      -0.0f,      1.0f,     -1.0f,     0.5f,   2.0f,    88.0f,
+                                    -88.0f,    100.0f,     -104.0f,  1e-40f,    1e-45f, 3.4e38f, 1.17549435e-38f,
+                                    0.693147f, 1.4142135f, INFINITY, -INFINITY, NAN,    7.0f};
     size_t ns = sizeof special / sizeof special[0];
     for (size_t i = 0; i < n; ++i) {
         state = state * 1664525u + 1013904223u;
@@ -134,12 +134,11 @@ done:
 static void describe_loop_mismatch(int col, const loop_case *c, unsigned row, float dev, float host, char *what,
                                    size_t cap)
 {
-    static const char *const does[4] = {
-        "reorders floating-point additions in a loop (OpenCL C forbids it without "
-        "-cl-unsafe-math-optimizations)",
-        "reorders a chain of fused multiply-adds in a loop",
-        "contracts a*b + c into a fused multiply-add although FP_CONTRACT is OFF",
-        "reorders vector additions in a loop"};
+    static const char *const does[4] = {"reorders floating-point additions in a loop (OpenCL C forbids it without "
+                                        "-cl-unsafe-math-optimizations)",
+                                        "reorders a chain of fused multiply-adds in a loop",
+                                        "contracts a*b + c into a fused multiply-add although FP_CONTRACT is OFF",
+                                        "reorders vector additions in a loop"};
     static const char *const shape[4] = {"the sum", "the fma chain", "a*b + c", "the vector sum"};
     xd_format(what, cap, "its compiler %s: %s of row %u (%u values, %s) gives %a, in order %a", does[col], shape[col],
               row, c->K, c->sched, (double)dev, (double)host);
@@ -160,12 +159,13 @@ static xd_status probe_loop_case(xd_context *ctx, const probe_kernels *k, const 
         (st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, &so, &to)) != XD_OK ||
         (st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, &sv, &tv)) != XD_OK ||
         (st = xd_tensor_write(ta, a, (size_t)sa * 4)) != XD_OK ||
-        (st = xd_launch_kernel(ctx, k->loops, XD_K_probe_loops, P, c->local,
-                               (const xd_arg[]){XD_ARG(ta->mem), XD_ARG(tb->mem), XD_ARG(to->mem), XD_ARG(P), XD_ARG(K)},
-                               5)) != XD_OK ||
+        (st = xd_launch_kernel(
+             ctx, k->loops, XD_K_probe_loops, P, c->local,
+             (const xd_arg[]){XD_ARG(ta->mem), XD_ARG(tb->mem), XD_ARG(to->mem), XD_ARG(P), XD_ARG(K)}, 5)) != XD_OK ||
         (st = xd_launch_kernel(ctx, k->vloops, XD_K_probe_vloops, nv, c->local,
                                (const xd_arg[]){XD_ARG(ta->mem), XD_ARG(tv->mem), XD_ARG(P), XD_ARG(K)}, 4)) != XD_OK ||
-        (st = xd_tensor_read(to, got, (size_t)so * 4)) != XD_OK || (st = xd_tensor_read(tv, gotv, (size_t)sv * 4)) != XD_OK)
+        (st = xd_tensor_read(to, got, (size_t)so * 4)) != XD_OK ||
+        (st = xd_tensor_read(tv, gotv, (size_t)sv * 4)) != XD_OK)
         goto done;
     xd_host_probe_loops(a, b, want, P, K);
     for (unsigned r = 0; r < P; ++r) {
@@ -197,7 +197,8 @@ static xd_status probe_loops(xd_context *ctx, const probe_kernels *k, size_t *ba
         goto done;
     }
     loop_inputs(b, MAX_K, 777u);
-    if ((st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, &sb, &tb)) != XD_OK || (st = xd_tensor_write(tb, b, MAX_K * 4)) != XD_OK)
+    if ((st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, &sb, &tb)) != XD_OK ||
+        (st = xd_tensor_write(tb, b, MAX_K * 4)) != XD_OK)
         goto done;
     for (size_t i = 0; i < NCASES && st == XD_OK; ++i) {
         const loop_case *c = &k_loop_cases[i];
@@ -262,8 +263,7 @@ xd_status xd_context_probe_options(xd_context *ctx, const char *extra_options, s
     k.vloops = clCreateKernel(prog->program, "xd_probe_vloops", &r3);
     if (r1 != CL_SUCCESS || r2 != CL_SUCCESS || r3 != CL_SUCCESS)
         st = xd_fail_cl(ctx, r1 != CL_SUCCESS ? r1 : r2 != CL_SUCCESS ? r2 : r3, "clCreateKernel(xd_probe_*)");
-    else
-        st = probe_run(ctx, &k, extra_options, mismatches);
+    else st = probe_run(ctx, &k, extra_options, mismatches);
     if (k.math) clReleaseKernel(k.math);
     if (k.loops) clReleaseKernel(k.loops);
     if (k.vloops) clReleaseKernel(k.vloops);

@@ -28,8 +28,7 @@ static void drain(xd_profile *p)
         cl_ulong t0 = 0, t1 = 0;
         if (clWaitForEvents(1, &p->ev[i]) == CL_SUCCESS &&
             clGetEventProfilingInfo(p->ev[i], CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
-            clGetEventProfilingInfo(p->ev[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS &&
-            t1 >= t0)
+            clGetEventProfilingInfo(p->ev[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS && t1 >= t0)
             p->ns[p->kernel[i]] += (double)(t1 - t0);
         p->launches[p->kernel[i]]++;
         clReleaseEvent(p->ev[i]);
@@ -64,7 +63,7 @@ void xd_profile_report(xd_context *ctx)
 #define XD_PROFILE_NAME_(name) #name,
         XD_KERNEL_LIST(XD_PROFILE_NAME_)
 #undef XD_PROFILE_NAME_
-        "clblast_sgemm (host-timed)"};
+            "clblast_sgemm (host-timed)"};
     drain(p);
     int order[XD_PROFILE_ROWS];
     double total = 0;

@@ -76,8 +76,8 @@ xd_status xd_program_source(xd_context *ctx, char **out)
     size_t len = 0;
     if (!dir || !*dir) {
         for (size_t i = 0; i < xd_embedded_source_count; ++i) {
-            if (!append_inlined(&text, &len, (const char *)xd_embedded_sources[i].data,
-                                xd_embedded_sources[i].size, NULL))
+            if (!append_inlined(&text, &len, (const char *)xd_embedded_sources[i].data, xd_embedded_sources[i].size,
+                                NULL))
                 goto oom;
         }
         *out = text;
@@ -126,14 +126,14 @@ xd_status xd_build(xd_context *ctx, cl_program prog, const char *options)
         log = calloc(size + 1, 1);
         if (log && clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, size, log, NULL) != CL_SUCCESS) log[0] = '\0';
     }
-    xd_status st = xd_fail(ctx, XD_BUILD_FAILED, rc, "clBuildProgram failed on %s: %s (%d), options \"%s\"; build log:\n%s",
-                           ctx->device.id, xd_cl_error_name(rc), (int)rc, options, log ? log : "(no log)");
+    xd_status st =
+        xd_fail(ctx, XD_BUILD_FAILED, rc, "clBuildProgram failed on %s: %s (%d), options \"%s\"; build log:\n%s",
+                ctx->device.id, xd_cl_error_name(rc), (int)rc, options, log ? log : "(no log)");
     free(log);
     return st;
 }
 
-xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options,
-                            xd_program **out)
+xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options, xd_program **out)
 {
     if (!ctx || !source || !out) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "xd_program_create: NULL argument");
     *out = NULL;

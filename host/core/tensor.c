@@ -4,8 +4,7 @@
 
 #include "core.h"
 
-xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int64_t *shape,
-                           xd_tensor **out)
+xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int64_t *shape, xd_tensor **out)
 {
     if (!ctx || !out) return XD_INVALID_ARGUMENT;
     *out = NULL;
@@ -25,9 +24,8 @@ xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int6
     uint64_t bytes = count * 4;
     if (ctx->device.max_mem_alloc_size && bytes > ctx->device.max_mem_alloc_size)
         return xd_fail(ctx, XD_OUT_OF_DEVICE_MEMORY, CL_INVALID_BUFFER_SIZE,
-                       "tensor of %llu bytes exceeds %s's largest allocation (%llu bytes)",
-                       (unsigned long long)bytes, ctx->device.id,
-                       (unsigned long long)ctx->device.max_mem_alloc_size);
+                       "tensor of %llu bytes exceeds %s's largest allocation (%llu bytes)", (unsigned long long)bytes,
+                       ctx->device.id, (unsigned long long)ctx->device.max_mem_alloc_size);
     /* Drivers allocate lazily: a buffer beyond the device's memory is often
      * created fine and fails at first use, far from its cause.  Refuse it
      * here, naming the sizes. */
@@ -142,8 +140,8 @@ xd_status xd_tensor_fill_zero(xd_tensor *t)
     return rc == CL_SUCCESS ? XD_OK : xd_fail_cl(t->ctx, rc, "clEnqueueFillBuffer");
 }
 
-xd_status xd_check_tensor(xd_context *ctx, const char *op, const char *name, const xd_tensor *t,
-                          xd_dtype dtype, int min_ndim)
+xd_status xd_check_tensor(xd_context *ctx, const char *op, const char *name, const xd_tensor *t, xd_dtype dtype,
+                          int min_ndim)
 {
     if (!t) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: %s is NULL", op, name);
     if (t->ctx != ctx) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: %s belongs to another context", op, name);

@@ -25,12 +25,11 @@
 /* A gzip bomb must not exhaust memory: stop decompressing past this. */
 #define IDX_MAX_DECOMPRESSED ((size_t)1 << 30)
 
-
 /* Parses buf; when own is non-NULL it is buf itself, heap-allocated and
  * handed over, so the body is moved down in place rather than copied (the
  * training images are ~47 MB).  own is always consumed. */
-static xd_status idx_parse(const unsigned char *buf, size_t len, unsigned char *own,
-                           const char *name, xd_idx_array *out, xd_error *err)
+static xd_status idx_parse(const unsigned char *buf, size_t len, unsigned char *own, const char *name,
+                           xd_idx_array *out, xd_error *err)
 {
     memset(out, 0, sizeof *out);
     if (len < 4) {
@@ -42,21 +41,17 @@ static xd_status idx_parse(const unsigned char *buf, size_t len, unsigned char *
         goto fail;
     }
     if (buf[2] != IDX_TYPE_UBYTE) {
-        xd_error_file(err, name,
-                "unsupported IDX type code 0x%02x (only 0x08, unsigned byte, is supported)",
-                buf[2]);
+        xd_error_file(err, name, "unsupported IDX type code 0x%02x (only 0x08, unsigned byte, is supported)", buf[2]);
         goto fail;
     }
     int ndim = buf[3];
     if (ndim < 1 || ndim > XD_IDX_MAX_DIMS) {
-        xd_error_file(err, name, "unsupported number of dimensions %d (must be 1..%d)", ndim,
-                XD_IDX_MAX_DIMS);
+        xd_error_file(err, name, "unsupported number of dimensions %d (must be 1..%d)", ndim, XD_IDX_MAX_DIMS);
         goto fail;
     }
     size_t off = 4 + 4 * (size_t)ndim;
     if (len < off) {
-        xd_error_file(err, name, "truncated header: %zu bytes, need %zu for %d dimensions",
-                len, off, ndim);
+        xd_error_file(err, name, "truncated header: %zu bytes, need %zu for %d dimensions", len, off, ndim);
         goto fail;
     }
     /* Each dim is < 2^32, so the running product stays below 2^63 as long
@@ -75,7 +70,7 @@ static xd_status idx_parse(const unsigned char *buf, size_t len, unsigned char *
     size_t found = len - off;
     if (found != count) {
         xd_error_file(err, name, "%s: expected %zu bytes of data, found %zu",
-                found < count ? "truncated" : "trailing bytes", (size_t)count, found);
+                      found < count ? "truncated" : "trailing bytes", (size_t)count, found);
         goto fail;
     }
     uint8_t *data;
@@ -85,8 +80,7 @@ static xd_status idx_parse(const unsigned char *buf, size_t len, unsigned char *
         own = NULL;
         /* Give back the header-sized tail; failing to shrink is harmless. */
         uint8_t *shrunk = realloc(data, found ? found : 1);
-        if (shrunk)
-            data = shrunk;
+        if (shrunk) data = shrunk;
     } else {
         /* malloc(0) may return NULL; callers get a valid pointer either way. */
         if (!(data = malloc(found ? found : 1))) {
@@ -107,15 +101,12 @@ fail:
     return XD_FORMAT;
 }
 
-static xd_status idx_parse_buffer(const void *buf, size_t len, const char *name, xd_idx_array *out,
-                                  xd_error *err)
+static xd_status idx_parse_buffer(const void *buf, size_t len, const char *name, xd_idx_array *out, xd_error *err)
 {
-    if (!name)
-        name = "(buffer)";
+    if (!name) name = "(buffer)";
     if (!out || (!buf && len)) {
         xd_error_file(err, name, "xd_idx_parse: NULL %s", out ? "buffer" : "output");
-        if (out)
-            memset(out, 0, sizeof *out);
+        if (out) memset(out, 0, sizeof *out);
         return XD_INVALID_ARGUMENT;
     }
     return idx_parse(buf ? buf : "", len, NULL, name, out, err);
@@ -125,8 +116,7 @@ static xd_status idx_parse_buffer(const void *buf, size_t len, const char *name,
 static const char *zmsg(const char *msg, const char *path)
 {
     size_t n = strlen(path);
-    if (msg && strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
-        return msg + n + 2;
+    if (msg && strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ') return msg + n + 2;
     return msg ? msg : "unknown error";
 }
 
@@ -235,8 +225,7 @@ xd_status xd_idx_read(const char *path, xd_idx_array *out, xd_error *err)
 
 void xd_idx_free(xd_idx_array *a)
 {
-    if (!a)
-        return;
+    if (!a) return;
     free(a->data);
     memset(a, 0, sizeof *a);
 }

@@ -28,11 +28,11 @@ typedef struct xd_trace_writer xd_trace_writer;
 
 /* What trace.json says about the run besides the records. */
 typedef struct xd_trace_meta {
-    const char *model;           /* "seed-cnn" */
+    const char *model; /* "seed-cnn" */
     uint64_t seed;
-    const char *mode;            /* "reproducible" / "fast" */
+    const char *mode; /* "reproducible" / "fast" */
     int64_t batch;
-    int64_t steps;               /* steps recorded */
+    int64_t steps; /* steps recorded */
     int64_t steps_requested;
     struct {
         double lr, beta1, beta2, eps;
@@ -47,16 +47,16 @@ typedef struct xd_trace_meta {
         const char *partial_batch, *shuffle, *init;
         int64_t steps_per_epoch;
     } training;
-    int op_hashes;               /* 1: "op_hashes" holds the recorded ops; 0: null */
-    const char *device_json;     /* the device record as text, or NULL ({}) */
+    int op_hashes;           /* 1: "op_hashes" holds the recorded ops; 0: null */
+    const char *device_json; /* the device record as text, or NULL ({}) */
     const char *build_options, *guarantee, *crossdev_version;
     struct {
         int64_t step, n;
-        double loss, accuracy;   /* accuracy NaN: not evaluated ("final": null) */
+        double loss, accuracy; /* accuracy NaN: not evaluated ("final": null) */
     } eval;
-    int64_t nonfinite_step;      /* -1: none ("nonfinite": null) */
+    int64_t nonfinite_step; /* -1: none ("nonfinite": null) */
     const char *nonfinite_tensor;
-    const char *resumed_from;    /* NULL: not resumed ("resumed_from": null) */
+    const char *resumed_from; /* NULL: not resumed ("resumed_from": null) */
     int64_t resumed_step;
     struct {
         double seconds_total, seconds_steps;
@@ -87,7 +87,6 @@ void xd_trace_writer_eval(xd_trace_writer *w, int64_t step, double loss, double 
  * hashes, the evaluation history and, when old has them, the op hashes. */
 void xd_trace_writer_adopt(xd_trace_writer *w, const xd_trace *old);
 /* Writes trace.json (atomically, xd_json_write_file) at path. */
-xd_status xd_trace_writer_write(const xd_trace_writer *w, const xd_trace_meta *meta, const char *path,
-                                xd_error *err);
+xd_status xd_trace_writer_write(const xd_trace_writer *w, const xd_trace_meta *meta, const char *path, xd_error *err);
 
 #endif

@@ -35,7 +35,6 @@ _Static_assert(sizeof(float) == 4, "float must be 32-bit");
  * file can be appended to in place; we copy it to write identical headers. */
 #define NPY_GROWTH_AXIS_MAX_DIGITS 21
 
-
 static uint32_t load_le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -55,15 +54,11 @@ typedef struct cursor {
     const char *p, *end;
 } cursor;
 
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 static void skip_ws(cursor *c)
 {
-    while (c->p < c->end && is_ws(*c->p))
-        c->p++;
+    while (c->p < c->end && is_ws(*c->p)) c->p++;
 }
 
 /* Skips whitespace, then consumes ch if it is next. */
@@ -83,18 +78,15 @@ static int eat(cursor *c, char ch)
 static int parse_str(cursor *c, char *dst, size_t cap)
 {
     skip_ws(c);
-    if (c->p >= c->end || (*c->p != '\'' && *c->p != '"'))
-        return -1;
+    if (c->p >= c->end || (*c->p != '\'' && *c->p != '"')) return -1;
     char q = *c->p++;
     size_t n = 0;
     while (c->p < c->end && *c->p != q) {
         char ch = *c->p++;
-        if (ch < 0x20 || ch > 0x7e || ch == '\\' || n + 1 >= cap)
-            return -1;
+        if (ch < 0x20 || ch > 0x7e || ch == '\\' || n + 1 >= cap) return -1;
         dst[n++] = ch;
     }
-    if (c->p >= c->end)
-        return -1;
+    if (c->p >= c->end) return -1;
     c->p++; /* closing quote */
     dst[n] = '\0';
     return 0;
@@ -295,15 +287,12 @@ static xd_status npy_parse(const unsigned char *buf, size_t len, unsigned char *
     return XD_OK;
 }
 
-static xd_status npy_parse_buffer(const void *buf, size_t len, const char *name, xd_npy_array *out,
-                                  xd_error *err)
+static xd_status npy_parse_buffer(const void *buf, size_t len, const char *name, xd_npy_array *out, xd_error *err)
 {
-    if (!name)
-        name = "(buffer)";
+    if (!name) name = "(buffer)";
     if (!out || (!buf && len)) {
         xd_error_file(err, name, "xd_npy_parse: NULL %s", out ? "buffer" : "output");
-        if (out)
-            memset(out, 0, sizeof *out);
+        if (out) memset(out, 0, sizeof *out);
         return XD_INVALID_ARGUMENT;
     }
     memset(out, 0, sizeof *out);
@@ -313,10 +302,8 @@ static xd_status npy_parse_buffer(const void *buf, size_t len, const char *name,
 static xd_status npy_read_file(const char *path, xd_npy_array *out, xd_error *err)
 {
     if (!path || !out) {
-        xd_error_file(err, path ? path : "(null)", "xd_npy_read: NULL %s",
-                path ? "output" : "path");
-        if (out)
-            memset(out, 0, sizeof *out);
+        xd_error_file(err, path ? path : "(null)", "xd_npy_read: NULL %s", path ? "output" : "path");
+        if (out) memset(out, 0, sizeof *out);
         return XD_INVALID_ARGUMENT;
     }
     memset(out, 0, sizeof *out);
@@ -338,8 +325,7 @@ static xd_status npy_read_file(const char *path, xd_npy_array *out, xd_error *er
         goto done;
     }
     if ((uint64_t)sb.st_size > NPY_MAX_FILE_SIZE || (uint64_t)sb.st_size > SIZE_MAX) {
-        xd_error_file(err, path, "file too large (%jd bytes; the limit is 4 GiB)",
-                (intmax_t)sb.st_size);
+        xd_error_file(err, path, "file too large (%jd bytes; the limit is 4 GiB)", (intmax_t)sb.st_size);
         goto done;
     }
     size_t size = (size_t)sb.st_size, got = 0;
@@ -350,8 +336,7 @@ static xd_status npy_read_file(const char *path, xd_npy_array *out, xd_error *er
     }
     while (got < size) {
         ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
             xd_error_file(err, path, "read error: %s", strerror(errno));
             goto done;
@@ -367,16 +352,14 @@ static xd_status npy_read_file(const char *path, xd_npy_array *out, xd_error *er
     st = npy_parse(buf, size, buf, path, out, err);
     buf = NULL; /* consumed by npy_parse */
 done:
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     free(buf);
     return st;
 }
 
 void xd_npy_free(xd_npy_array *a)
 {
-    if (!a)
-        return;
+    if (!a) return;
     free(a->data);
     memset(a, 0, sizeof *a);
 }
@@ -421,16 +404,13 @@ static size_t format_header(unsigned char *hdr, xd_dtype dtype, int ndim, const 
     size_t cap = 512 - 10, n;
     n = (size_t)snprintf(h, cap, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                          dtype == XD_DTYPE_F32 ? "<f4" : "<i4");
-    for (int i = 0; i < ndim; i++)
-        n += (size_t)snprintf(h + n, cap - n, i ? ", %" PRId64 : "%" PRId64, shape[i]);
+    for (int i = 0; i < ndim; i++) n += (size_t)snprintf(h + n, cap - n, i ? ", %" PRId64 : "%" PRId64, shape[i]);
     n += (size_t)snprintf(h + n, cap - n, "%s), }", ndim == 1 ? "," : "");
     if (ndim > 0) {
         int digits = snprintf(NULL, 0, "%" PRId64, shape[0]);
-        for (int i = digits; i < NPY_GROWTH_AXIS_MAX_DIGITS; i++)
-            h[n++] = ' ';
+        for (int i = digits; i < NPY_GROWTH_AXIS_MAX_DIGITS; i++) h[n++] = ' ';
     }
-    while ((10 + n + 1) % 64 != 0)
-        h[n++] = ' ';
+    while ((10 + n + 1) % 64 != 0) h[n++] = ' ';
     h[n++] = '\n';
     static const unsigned char preamble[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0}; /* magic, version 1.0 */
     memcpy(hdr, preamble, sizeof preamble);
@@ -439,8 +419,8 @@ static size_t format_header(unsigned char *hdr, xd_dtype dtype, int ndim, const 
     return 10 + n;
 }
 
-static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, const int64_t *shape,
-                                const void *data, xd_error *err)
+static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, const int64_t *shape, const void *data,
+                                xd_error *err)
 {
     const char *name = path;
     size_t count = 0;
@@ -492,9 +472,10 @@ xd_status xd_npy_write(const char *path, xd_dtype dtype, int ndim, const int64_t
 /* "float32 [10, 21632]": what an .npy holds, for messages. */
 void xd_npy_describe(const xd_npy_array *a, char *buf, size_t cap)
 {
-    size_t n = (size_t)snprintf(buf, cap, "%s [", a->dtype == XD_DTYPE_F32   ? "float32"
-                                                  : a->dtype == XD_DTYPE_I32 ? "int32"
-                                                                             : "?");
+    size_t n = (size_t)snprintf(buf, cap, "%s [",
+                                a->dtype == XD_DTYPE_F32   ? "float32"
+                                : a->dtype == XD_DTYPE_I32 ? "int32"
+                                                           : "?");
     for (int i = 0; i < a->ndim && n < cap; ++i)
         n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)a->shape[i]);
     if (n < cap) snprintf(buf + n, cap - n, "]");

@@ -28,10 +28,10 @@ void xd_trace_close(xd_trace *t)
 }
 
 /* In the parsers below: set the message, return XD_FORMAT. */
-#define FAIL(...)                            \
-    do {                                     \
-        xd_error_msg(err, __VA_ARGS__);      \
-        return XD_FORMAT;                    \
+#define FAIL(...)                       \
+    do {                                \
+        xd_error_msg(err, __VA_ARGS__); \
+        return XD_FORMAT;               \
     } while (0)
 
 static int parse_hash(json_t *v, uint64_t *out)
@@ -110,8 +110,7 @@ static void key_before(const char *text, size_t len, size_t pos, char *out, size
     }
 }
 
-static void json_error_message(const char *text, size_t len, const char *name, const json_error_t *je,
-                               xd_error *err)
+static void json_error_message(const char *text, size_t len, const char *name, const json_error_t *je, xd_error *err)
 {
     char key[72] = "";
     enum json_error_code code = json_error_code(je);
@@ -119,10 +118,9 @@ static void json_error_message(const char *text, size_t len, const char *name, c
     if (code != json_error_duplicate_key && code != json_error_end_of_input_expected)
         key_before(text, len, je->position > 0 ? (size_t)je->position : 0, key, sizeof key);
     if (key[0])
-        xd_error_msg(err, "%s: not valid JSON at line %d, column %d, %s field '%s': %s", name, je->line,
-                  je->column, code == json_error_premature_end_of_input ? "cut off after" : "in", key, je->text);
-    else
-        xd_error_msg(err, "%s: not valid JSON at line %d, column %d: %s", name, je->line, je->column, je->text);
+        xd_error_msg(err, "%s: not valid JSON at line %d, column %d, %s field '%s': %s", name, je->line, je->column,
+                     code == json_error_premature_end_of_input ? "cut off after" : "in", key, je->text);
+    else xd_error_msg(err, "%s: not valid JSON at line %d, column %d: %s", name, je->line, je->column, je->text);
 }
 
 /* A non-negative integer field below `max`. */
@@ -167,7 +165,8 @@ static xd_status parse_header(json_t *root, const char *name, xd_trace *t, xd_er
         FAIL("%s: field 'device.id' missing or not a string", name);
     if (!opt_string(dev, "name", t->device_name, sizeof t->device_name))
         FAIL("%s: field 'device.name' is not a string", name);
-    if (!opt_string(dev, "driver", t->driver, sizeof t->driver)) FAIL("%s: field 'device.driver' is not a string", name);
+    if (!opt_string(dev, "driver", t->driver, sizeof t->driver))
+        FAIL("%s: field 'device.driver' is not a string", name);
     if (!opt_string(root, "build_options", t->build_options, sizeof t->build_options))
         FAIL("%s: field 'build_options' is not a string", name);
     if (!opt_string(root, "guarantee", t->guarantee, sizeof t->guarantee))
@@ -195,7 +194,8 @@ static xd_status parse_loss(json_t *root, const char *name, xd_trace *t, xd_erro
     json_t *loss = json_object_get(root, "loss");
     if (!json_is_array(loss)) FAIL("%s: field 'loss' missing or not an array", name);
     if ((int64_t)json_array_size(loss) != t->steps)
-        FAIL("%s: field 'loss' has %zu entries, expected %lld (steps)", name, json_array_size(loss), (long long)t->steps);
+        FAIL("%s: field 'loss' has %zu entries, expected %lld (steps)", name, json_array_size(loss),
+             (long long)t->steps);
     t->loss = malloc(((size_t)t->steps + 1) * sizeof *t->loss);
     if (!t->loss) FAIL("%s: out of memory", name);
     for (int64_t k = 0; k < t->steps; ++k) {
@@ -272,8 +272,8 @@ static xd_status parse_op_hashes(json_t *root, const char *name, xd_trace *t, xd
     json_t *ops = json_object_get(root, "op_hashes");
     if (!ops || json_is_null(ops)) return XD_OK;
     json_t *names = json_object_get(ops, "ops"), *rows = json_object_get(ops, "steps");
-    if (!json_is_array(names) || !json_is_array(rows) || json_array_size(names) == 0 ||
-        json_array_size(names) > 4096 || (int64_t)json_array_size(rows) != t->steps)
+    if (!json_is_array(names) || !json_is_array(rows) || json_array_size(names) == 0 || json_array_size(names) > 4096 ||
+        (int64_t)json_array_size(rows) != t->steps)
         FAIL("%s: field 'op_hashes' must hold 'ops' and 'steps', one row of hashes per step", name);
     xd_status st = parse_names(names, name, "op_hashes.ops", 1, &t->op_names, &t->nops, err);
     if (st != XD_OK) return st;
@@ -307,7 +307,8 @@ static xd_status parse_outcome(json_t *root, const char *name, xd_trace *t, xd_e
     json_t *ev = json_object_get(root, "eval");
     if (ev && !json_is_object(ev) && !json_is_null(ev)) FAIL("%s: field 'eval' is not an object", name);
     json_t *fin = json_object_get(ev, "final");
-    if (fin && !json_is_object(fin) && !json_is_null(fin)) FAIL("%s: field 'eval.final' is not an object or null", name);
+    if (fin && !json_is_object(fin) && !json_is_null(fin))
+        FAIL("%s: field 'eval.final' is not an object or null", name);
     if (json_is_object(fin)) {
         json_t *a = json_object_get(fin, "accuracy"), *l = json_object_get(fin, "loss");
         if (!json_is_number(a) || json_number_value(a) < 0 || json_number_value(a) > 1)
@@ -391,13 +392,14 @@ static xd_status check_snapshot_files(const xd_trace *t, const char *dir, xd_err
         for (size_t k = 0; k < t->ntensors; ++k) {
             char p[XD_PATH_MAX];
             struct stat sb;
-            xd_status st = xd_path(p, sizeof p, err, "%s/step-%06lld/%s.npy", dir, (long long)t->snapshots[i],
-                                   t->tensor_names[k]);
+            xd_status st =
+                xd_path(p, sizeof p, err, "%s/step-%06lld/%s.npy", dir, (long long)t->snapshots[i], t->tensor_names[k]);
             if (st != XD_OK) return st;
             if (stat(p, &sb) != 0)
-                return xd_error_set(err, XD_FORMAT, 0,
-                                    "%s: snapshot file missing (step %lld is listed in %s/trace.json field 'snapshots')",
-                                    p, (long long)t->snapshots[i], dir);
+                return xd_error_set(
+                    err, XD_FORMAT, 0,
+                    "%s: snapshot file missing (step %lld is listed in %s/trace.json field 'snapshots')", p,
+                    (long long)t->snapshots[i], dir);
         }
     }
     return XD_OK;
@@ -410,9 +412,8 @@ static xd_status trace_open(const char *dir, xd_trace **out, xd_error *err)
     char path[XD_PATH_MAX];
     xd_status st = xd_path(path, sizeof path, err, "%s/trace.json", dir);
     if (st != XD_OK) return st;
-    if (strlen(dir) >= sizeof (*out)->dir)
-        return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "%s: path longer than %zu bytes", dir,
-                            sizeof (*out)->dir - 1);
+    if (strlen(dir) >= sizeof(*out)->dir)
+        return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "%s: path longer than %zu bytes", dir, sizeof(*out)->dir - 1);
     size_t len = 0;
     char *text = NULL;
     if ((st = read_trace_json(path, &text, &len, err)) != XD_OK) return st;
@@ -440,8 +441,7 @@ int xd_trace_has_snapshot(const xd_trace *t, int64_t step)
     return 0;
 }
 
-xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out,
-                               xd_error *err)
+xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out, xd_error *err)
 {
     if (!t || !name || !out) return xd_error_return(err, XD_INVALID_ARGUMENT);
     char p[XD_PATH_MAX];

@@ -24,13 +24,13 @@ xd_status xd_json_write_file(json_t *root, const char *path, xd_error *err)
 /* Each array is a field of trace.json (or of one of its objects); the
  * writer owns them until it is destroyed, the document only borrows them. */
 struct xd_trace_writer {
-    json_t *tensors;   /* "tensors" */
-    json_t *loss;      /* "loss" */
-    json_t *init;      /* "hashes"."init" */
-    json_t *steps;     /* "hashes"."steps" */
-    json_t *op_names;  /* "op_hashes"."ops", named during the first recorded step */
-    json_t *op_steps;  /* "op_hashes"."steps" */
-    json_t *op_row;    /* the step being recorded, until xd_trace_writer_op_end */
+    json_t *tensors;  /* "tensors" */
+    json_t *loss;     /* "loss" */
+    json_t *init;     /* "hashes"."init" */
+    json_t *steps;    /* "hashes"."steps" */
+    json_t *op_names; /* "op_hashes"."ops", named during the first recorded step */
+    json_t *op_steps; /* "op_hashes"."steps" */
+    json_t *op_row;   /* the step being recorded, until xd_trace_writer_op_end */
     int naming_ops;
     json_t *snapshots; /* "snapshots" */
     json_t *history;   /* "eval"."history" */
@@ -89,10 +89,7 @@ void xd_trace_writer_tensor(xd_trace_writer *w, const char *name)
     json_array_append_new(w->tensors, json_string(name));
 }
 
-void xd_trace_writer_init(xd_trace_writer *w, const uint64_t *hashes, size_t n)
-{
-    append_hashes(w->init, hashes, n);
-}
+void xd_trace_writer_init(xd_trace_writer *w, const uint64_t *hashes, size_t n) { append_hashes(w->init, hashes, n); }
 
 void xd_trace_writer_step(xd_trace_writer *w, float loss, const uint64_t *hashes, size_t n)
 {
@@ -136,9 +133,8 @@ void xd_trace_writer_snapshot(xd_trace_writer *w, int64_t step)
 
 void xd_trace_writer_eval(xd_trace_writer *w, int64_t step, double loss, double accuracy)
 {
-    json_array_append_new(w->history,
-                          json_pack("{s:I, s:o, s:f}", "step", (json_int_t)step, "loss", real_or_null(loss), "accuracy",
-                                    accuracy));
+    json_array_append_new(w->history, json_pack("{s:I, s:o, s:f}", "step", (json_int_t)step, "loss", real_or_null(loss),
+                                                "accuracy", accuracy));
 }
 
 void xd_trace_writer_adopt(xd_trace_writer *w, const xd_trace *old)
@@ -184,9 +180,8 @@ static json_t *settings_layout(void)
 
 static json_t *settings_training(const xd_trace_meta *m)
 {
-    return json_pack("{s:s, s:s, s:I, s:s}", "partial_batch", m->training.partial_batch, "shuffle",
-                     m->training.shuffle, "steps_per_epoch", (json_int_t)m->training.steps_per_epoch, "init",
-                     m->training.init);
+    return json_pack("{s:s, s:s, s:I, s:s}", "partial_batch", m->training.partial_batch, "shuffle", m->training.shuffle,
+                     "steps_per_epoch", (json_int_t)m->training.steps_per_epoch, "init", m->training.init);
 }
 
 /* The device record as `crossdev-compare list --json` gives it ({} when absent). */
@@ -222,11 +217,11 @@ static void add_records(json_t *root, const xd_trace_writer *w, const xd_trace_m
 {
     json_object_set(root, "tensors", w->tensors);
     json_object_set(root, "loss", w->loss);
-    json_object_set_new(root, "hashes", json_pack("{s:s, s:O, s:O}", "algorithm", "xxh3-64 of the float32 bytes",
-                                                  "init", w->init, "steps", w->steps));
-    json_object_set_new(root, "op_hashes", m->op_hashes ? json_pack("{s:O, s:O}", "ops", w->op_names, "steps",
-                                                                    w->op_steps)
-                                                        : json_null());
+    json_object_set_new(
+        root, "hashes",
+        json_pack("{s:s, s:O, s:O}", "algorithm", "xxh3-64 of the float32 bytes", "init", w->init, "steps", w->steps));
+    json_object_set_new(root, "op_hashes",
+                        m->op_hashes ? json_pack("{s:O, s:O}", "ops", w->op_names, "steps", w->op_steps) : json_null());
     json_object_set(root, "snapshots", w->snapshots);
 }
 
@@ -253,9 +248,10 @@ static json_t *document(const xd_trace_writer *w, const xd_trace_meta *m)
     json_object_set_new(root, "eval", outcome_eval(w, m));
     json_object_set_new(root, "nonfinite", outcome_nonfinite(m));
     json_object_set_new(root, "resumed_from", outcome_resumed_from(m));
-    json_object_set_new(root, "timing", json_pack("{s:f, s:f, s:I}", "seconds_total", m->timing.seconds_total,
-                                                  "seconds_steps", m->timing.seconds_steps, "device_bytes_peak",
-                                                  (json_int_t)m->timing.device_bytes_peak));
+    json_object_set_new(root, "timing",
+                        json_pack("{s:f, s:f, s:I}", "seconds_total", m->timing.seconds_total, "seconds_steps",
+                                  m->timing.seconds_steps, "device_bytes_peak",
+                                  (json_int_t)m->timing.device_bytes_peak));
     return root;
 }
 

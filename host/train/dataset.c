@@ -82,8 +82,7 @@ static xd_status load_pair(const char *dir, const char *img_base, const char *lb
     }
     for (size_t i = 0; st == XD_OK && i < lbl.count; ++i) {
         if (lbl.data[i] >= XD_CLASSES) {
-            xd_error_msg(err, "%s: label %u at index %zu is not a class 0..%d", lp, lbl.data[i], i,
-                      XD_CLASSES - 1);
+            xd_error_msg(err, "%s: label %u at index %zu is not a class 0..%d", lp, lbl.data[i], i, XD_CLASSES - 1);
             st = XD_FORMAT;
         }
     }
@@ -124,8 +123,8 @@ static xd_status load_idx(const char *dir, xd_dataset **out, xd_error *err)
         st = load_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", &d->n_test, &h2, &w2, &d->test_x,
                        &d->test_y, err);
     if (st == XD_OK && (h2 != d->height || w2 != d->width)) {
-        xd_error_msg(err, "%s: test images are %lldx%lld, training images %lldx%lld", dir, (long long)h2,
-                  (long long)w2, (long long)d->height, (long long)d->width);
+        xd_error_msg(err, "%s: test images are %lldx%lld, training images %lldx%lld", dir, (long long)h2, (long long)w2,
+                     (long long)d->height, (long long)d->width);
         st = XD_FORMAT;
     }
     if (st != XD_OK) {
@@ -169,7 +168,8 @@ xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, x
      * template half the time per pixel, noise otherwise (streams by index). */
     uint8_t templ[XD_CLASSES][28 * 28];
     for (int c = 0; c < XD_CLASSES; ++c)
-        for (size_t p = 0; p < px; ++p) templ[c][p] = (uint8_t)(xd_philox_word(seed, 0x53594e00u + (unsigned)c, p) >> 24);
+        for (size_t p = 0; p < px; ++p)
+            templ[c][p] = (uint8_t)(xd_philox_word(seed, 0x53594e00u + (unsigned)c, p) >> 24);
     for (int part = 0; part < 2; ++part) {
         int64_t n = part ? n_test : n_train;
         float *x = part ? d->test_x : d->train_x;
@@ -187,8 +187,7 @@ xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, x
         }
     }
     snprintf(d->name, sizeof d->name, "synthetic");
-    snprintf(d->source, sizeof d->source, "seeded synthetic set (seed %llu), NOT real data",
-             (unsigned long long)seed);
+    snprintf(d->source, sizeof d->source, "seeded synthetic set (seed %llu), NOT real data", (unsigned long long)seed);
     d->checksum = checksum(d);
     *out = d;
     return XD_OK;

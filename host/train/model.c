@@ -150,8 +150,7 @@ xd_status xd_model_init(xd_model *m, uint64_t seed)
         xd_param *p = &m->params[i];
         if (p->init == XD_INIT_GLOROT_UNIFORM)
             st = xd_init_glorot_uniform(m->ctx, p->w, seed, p->stream, p->fan_in, p->fan_out);
-        else
-            st = xd_init_zeros(m->ctx, p->w);
+        else st = xd_init_zeros(m->ctx, p->w);
         if (st == XD_OK) st = xd_init_zeros(m->ctx, p->m);
         if (st == XD_OK) st = xd_init_zeros(m->ctx, p->v);
     }

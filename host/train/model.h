@@ -12,20 +12,20 @@ typedef enum xd_init_kind { XD_INIT_GLOROT_UNIFORM, XD_INIT_ZEROS } xd_init_kind
 
 /* A trainable tensor with its gradient and Adam state. */
 typedef struct xd_param {
-    char name[64];               /* "conv1.weight" */
+    char name[64]; /* "conv1.weight" */
     xd_tensor *w, *g, *m, *v;
     xd_init_kind init;
     int64_t fan_in, fan_out;
-    uint64_t stream;             /* Philox stream of its initialisation */
+    uint64_t stream; /* Philox stream of its initialisation */
 } xd_param;
 
 typedef struct xd_layer {
     xd_layer_kind kind;
-    char name[32];               /* "conv1", "relu1", "flatten", "dense1" */
+    char name[32]; /* "conv1", "relu1", "flatten", "dense1" */
     xd_conv2d_params conv;
     xd_param *weight, *bias;
-    xd_tensor *out, *dout;       /* output and its gradient ([N, ...]) */
-    int owns_out;                /* 0 for flatten: a view of the previous output */
+    xd_tensor *out, *dout; /* output and its gradient ([N, ...]) */
+    int owns_out;          /* 0 for flatten: a view of the previous output */
 } xd_layer;
 
 /* Called after each op when op hashing is on: (user, "dense1.forward", output). */
@@ -33,7 +33,7 @@ typedef void (*xd_op_hook)(void *user, const char *op, const xd_tensor *out);
 
 typedef struct xd_model {
     xd_context *ctx;
-    char kind[32];               /* "seed-cnn" */
+    char kind[32]; /* "seed-cnn" */
     int64_t batch, channels, height, width, classes;
     int nlayers, nparams;
     xd_layer layers[XD_MAX_LAYERS];

@@ -57,8 +57,8 @@ xd_status xd_resume_batches(const char *dir, int64_t start, int64_t batch, int32
     return st;
 }
 
-xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpdir, int64_t start,
-                          xd_trace_writer *w, xd_model *m, xd_error *err)
+xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpdir, int64_t start, xd_trace_writer *w,
+                          xd_model *m, xd_error *err)
 {
     xd_trace_writer_adopt(w, old);
     xd_status st = XD_OK;

@@ -20,8 +20,8 @@ xd_status xd_snapshot_copy(const char *src, const char *dst, int64_t step, const
 /* The steps a run of `total` steps snapshots, sorted and unique: the
  * explicit list (or the default schedule), plus every `every` steps (0:
  * none), plus 0 and the end.  *out is malloc-ed. */
-xd_status xd_snapshot_schedule(int64_t total, const int64_t *at, size_t n_at, int64_t every, int64_t **out,
-                               size_t *n, xd_error *err);
+xd_status xd_snapshot_schedule(int64_t total, const int64_t *at, size_t n_at, int64_t every, int64_t **out, size_t *n,
+                               xd_error *err);
 
 /* Resuming (host/train/resume.c), in this order: open cfg->resume and
  * check it against this run (model, batch, seed, mode, data, op hashing,
@@ -32,7 +32,7 @@ xd_status xd_snapshot_schedule(int64_t total, const int64_t *at, size_t n_at, in
 xd_status xd_resume_open(const xd_train_config *cfg, const xd_dataset *d, const xd_model *m, int64_t total,
                          xd_trace **old, int64_t *start, xd_error *err);
 xd_status xd_resume_batches(const char *dir, int64_t start, int64_t batch, int32_t *batches, xd_error *err);
-xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpdir, int64_t start,
-                          xd_trace_writer *w, xd_model *m, xd_error *err);
+xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpdir, int64_t start, xd_trace_writer *w,
+                          xd_model *m, xd_error *err);
 
 #endif

@@ -42,8 +42,8 @@ size_t xd_default_snapshots(int64_t steps, int64_t *out, size_t cap)
     return (out && n <= cap) ? sort_unique(out, n) : n; /* out NULL: only the count is asked for */
 }
 
-xd_status xd_snapshot_schedule(int64_t total, const int64_t *at, size_t n_at, int64_t every, int64_t **out,
-                               size_t *n, xd_error *err)
+xd_status xd_snapshot_schedule(int64_t total, const int64_t *at, size_t n_at, int64_t every, int64_t **out, size_t *n,
+                               xd_error *err)
 {
     *out = NULL;
     *n = 0;

@@ -45,33 +45,33 @@ typedef struct run {
     const xd_train_config *cfg;
     xd_train_result *res;
     xd_error *err;
-    int64_t B, spe, total;  /* batch, steps per epoch (the final partial batch is dropped), steps asked for */
-    double t0, ts0;         /* when the run and its steps started */
+    int64_t B, spe, total; /* batch, steps per epoch (the final partial batch is dropped), steps asked for */
+    double t0, ts0;        /* when the run and its steps started */
     /* opened by open_run, released by close_run */
     char tmpdir[XD_PATH_MAX];
     int tmp_made;
     xd_model *m;
-    xd_trace_writer *w;     /* the trace document, filled as the run goes */
-    float *buf;             /* host staging, large enough for any tensor */
-    float *state[2];        /* host copies of the whole training state, two steps in flight */
-    float loss[2];          /* the loss of those steps */
-    xd_event ready[2];      /* the last read of each copy */
-    float *batch[2];        /* host staging of the input batch, two steps in flight */
-    int32_t *labels2[2];    /* and of its labels */
-    uint64_t *hashes;       /* the hashes of one copy, trace tensor order */
-    int32_t *perm;          /* the training set in this epoch's order */
-    int32_t *batches;       /* [total, B]: each step's samples (batches.npy) */
-    int64_t *snaps;         /* the snapshot schedule, sorted */
+    xd_trace_writer *w;  /* the trace document, filled as the run goes */
+    float *buf;          /* host staging, large enough for any tensor */
+    float *state[2];     /* host copies of the whole training state, two steps in flight */
+    float loss[2];       /* the loss of those steps */
+    xd_event ready[2];   /* the last read of each copy */
+    float *batch[2];     /* host staging of the input batch, two steps in flight */
+    int32_t *labels2[2]; /* and of its labels */
+    uint64_t *hashes;    /* the hashes of one copy, trace tensor order */
+    int32_t *perm;       /* the training set in this epoch's order */
+    int32_t *batches;    /* [total, B]: each step's samples (batches.npy) */
+    int64_t *snaps;      /* the snapshot schedule, sorted */
     size_t nsnaps;
-    xd_trace *old;          /* --resume: the trace continued */
-    int64_t start;          /* the step training starts from */
+    xd_trace *old; /* --resume: the trace continued */
+    int64_t start; /* the step training starts from */
     /* the loop */
-    int64_t step;           /* steps queued so far */
-    int64_t epoch_ready;    /* the epoch perm holds, -1: none */
-    int64_t pend;           /* step whose state copy awaits consumption, -1: none */
-    int stop_now;           /* a non-finite value stops training */
+    int64_t step;        /* steps queued so far */
+    int64_t epoch_ready; /* the epoch perm holds, -1: none */
+    int64_t pend;        /* step whose state copy awaits consumption, -1: none */
+    int stop_now;        /* a non-finite value stops training */
     xd_status hook_status;
-    int64_t nonfinite_at;   /* first step with an Inf/NaN, -1: none */
+    int64_t nonfinite_at; /* first step with an Inf/NaN, -1: none */
     char nf_name[XD_TRACE_NAME_LEN];
 } run;
 
@@ -330,8 +330,8 @@ static xd_status alloc_host(run *r)
     r->perm = malloc((size_t)d->n_train * sizeof *r->perm);
     r->batches = malloc((size_t)(r->total * B) * sizeof *r->batches + 4);
     r->w = xd_trace_writer_create();
-    if (!r->buf || !r->state[0] || !r->state[1] || !r->batch[0] || !r->batch[1] || !r->labels2[0] ||
-        !r->labels2[1] || !r->hashes || !r->perm || !r->batches || !r->w) {
+    if (!r->buf || !r->state[0] || !r->state[1] || !r->batch[0] || !r->batch[1] || !r->labels2[0] || !r->labels2[1] ||
+        !r->hashes || !r->perm || !r->batches || !r->w) {
         xd_error_msg(r->err, "out of host memory");
         return XD_OUT_OF_HOST_MEMORY;
     }

@@ -38,29 +38,29 @@ XD_API uint64_t xd_ulp_distance(float a, float b);
 typedef struct xd_tensor_diff {
     char name[XD_TRACE_NAME_LEN];
     int64_t step;
-    size_t n, ndiff;              /* elements, elements not bitwise equal */
-    double max_abs, max_rel;      /* max_rel: max |a-b| / max |ref| over the tensor */
-    double nmse;                  /* sum (a-b)^2 / sum ref^2 (0 when ref is all zero and equal) */
+    size_t n, ndiff;         /* elements, elements not bitwise equal */
+    double max_abs, max_rel; /* max_rel: max |a-b| / max |ref| over the tensor */
+    double nmse;             /* sum (a-b)^2 / sum ref^2 (0 when ref is all zero and equal) */
     uint64_t max_ulp;
     size_t ulp_hist[XD_ULP_BINS];
 } xd_tensor_diff;
 
 typedef struct xd_pair {
-    const xd_trace *ref, *other;  /* borrowed */
+    const xd_trace *ref, *other; /* borrowed */
     int64_t common_steps;
     int init_identical;
     int64_t first_divergent_step; /* -1: none over the common steps; 0: initial weights */
     char first_divergent_tensor[XD_TRACE_NAME_LEN];
     char first_divergent_op[XD_TRACE_NAME_LEN]; /* "" unless both traces have op hashes */
     double loss_max_abs, loss_max_rel;
-    int64_t loss_peak_step;       /* step where the loss difference peaks (0: none) */
+    int64_t loss_peak_step; /* step where the loss difference peaks (0: none) */
     size_t ndiffs;
-    xd_tensor_diff *diffs;        /* every common snapshot x tensor */
+    xd_tensor_diff *diffs; /* every common snapshot x tensor */
     double max_abs, max_rel;
     uint64_t max_ulp;
     xd_verdict verdict;
-    int guarantee_broken;         /* both reproducible and not IDENTICAL */
-    char note[512];               /* why incomparable; remarks (seeds, data, lengths) */
+    int guarantee_broken; /* both reproducible and not IDENTICAL */
+    char note[512];       /* why incomparable; remarks (seeds, data, lengths) */
 } xd_pair;
 
 /* Compares other against ref over their common steps.  Traces of another

@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 typedef enum xd_mode { XD_MODE_REPRODUCIBLE = 0, XD_MODE_FAST = 1 } xd_mode;
-XD_API const char *xd_mode_string(xd_mode m);        /* "reproducible" / "fast" */
+XD_API const char *xd_mode_string(xd_mode m); /* "reproducible" / "fast" */
 XD_API xd_status xd_mode_parse(const char *s, xd_mode *out);
 
 typedef struct xd_context xd_context;
@@ -26,8 +26,8 @@ typedef struct xd_context xd_context;
 XD_API xd_status xd_context_create(const xd_device_info *device, xd_mode mode, xd_context **out);
 XD_API void xd_context_destroy(xd_context *ctx);
 
-XD_API const char *xd_context_last_error(const xd_context *ctx);  /* "" when none */
-XD_API int xd_context_last_cl_error(const xd_context *ctx);       /* raw cl_int, 0 when none */
+XD_API const char *xd_context_last_error(const xd_context *ctx); /* "" when none */
+XD_API int xd_context_last_cl_error(const xd_context *ctx);      /* raw cl_int, 0 when none */
 XD_API const xd_device_info *xd_context_device(const xd_context *ctx);
 XD_API xd_mode xd_context_mode(const xd_context *ctx);
 XD_API const char *xd_context_build_options(const xd_context *ctx);
@@ -59,8 +59,7 @@ XD_API xd_status xd_context_probe_options(xd_context *ctx, const char *extra_opt
  * build-failure handling, and by users adding kernels).  On failure the
  * build log is in xd_context_last_error(). */
 typedef struct xd_program xd_program;
-XD_API xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options,
-                                   xd_program **out);
+XD_API xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options, xd_program **out);
 XD_API void xd_program_destroy(xd_program *prog);
 
 #ifdef __cplusplus

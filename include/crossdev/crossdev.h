@@ -23,7 +23,7 @@ extern "C" {
 #endif
 /* The library's version at run time, "MAJOR.MINOR.PATCH". */
 XD_API const char *xd_version_string(void);
-XD_API int xd_version_number(void);  /* MAJOR*10000 + MINOR*100 + PATCH */
+XD_API int xd_version_number(void); /* MAJOR*10000 + MINOR*100 + PATCH */
 #ifdef __cplusplus
 }
 #endif

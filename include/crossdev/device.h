@@ -19,27 +19,22 @@ extern "C" {
 
 #define XD_INFO_LEN 160
 
-typedef enum xd_device_type {
-    XD_DEVICE_OTHER,
-    XD_DEVICE_CPU,
-    XD_DEVICE_GPU,
-    XD_DEVICE_ACCELERATOR
-} xd_device_type;
+typedef enum xd_device_type { XD_DEVICE_OTHER, XD_DEVICE_CPU, XD_DEVICE_GPU, XD_DEVICE_ACCELERATOR } xd_device_type;
 
 /* Tri-state for capabilities: a query that failed is reported, not guessed. */
 typedef enum xd_cap { XD_CAP_NO = 0, XD_CAP_YES = 1, XD_CAP_UNKNOWN = -1 } xd_cap;
 
 typedef struct xd_device_info {
-    char id[2 * XD_INFO_LEN];          /* "pocl/pthread-skylake-avx512-..." */
-    unsigned platform_index;           /* P in a "P:D" selector */
-    unsigned device_index;             /* D in a "P:D" selector */
+    char id[2 * XD_INFO_LEN]; /* "pocl/pthread-skylake-avx512-..." */
+    unsigned platform_index;  /* P in a "P:D" selector */
+    unsigned device_index;    /* D in a "P:D" selector */
     char platform_name[XD_INFO_LEN];
     char platform_vendor[XD_INFO_LEN];
     char platform_version[XD_INFO_LEN];
     char name[XD_INFO_LEN];
     char vendor[XD_INFO_LEN];
     char driver_version[XD_INFO_LEN];
-    char device_version[XD_INFO_LEN];  /* "OpenCL 3.0 ..." */
+    char device_version[XD_INFO_LEN]; /* "OpenCL 3.0 ..." */
     char opencl_c_version[XD_INFO_LEN];
     xd_device_type type;
     uint32_t compute_units;
@@ -47,15 +42,15 @@ typedef struct xd_device_info {
     uint64_t local_mem_size;
     uint64_t global_mem_size;
     uint64_t max_mem_alloc_size;
-    xd_cap fp32_denorm;                 /* CL_FP_DENORM in CL_DEVICE_SINGLE_FP_CONFIG */
-    xd_cap fp32_fma;                    /* CL_FP_FMA */
-    xd_cap fp32_round_to_nearest;       /* CL_FP_ROUND_TO_NEAREST */
-    xd_cap fp32_inf_nan;                /* CL_FP_INF_NAN */
+    xd_cap fp32_denorm;                     /* CL_FP_DENORM in CL_DEVICE_SINGLE_FP_CONFIG */
+    xd_cap fp32_fma;                        /* CL_FP_FMA */
+    xd_cap fp32_round_to_nearest;           /* CL_FP_ROUND_TO_NEAREST */
+    xd_cap fp32_inf_nan;                    /* CL_FP_INF_NAN */
     xd_cap fp32_correctly_rounded_div_sqrt; /* CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT */
-    xd_cap fp64;                        /* cl_khr_fp64 (or a non-zero CL_DEVICE_DOUBLE_FP_CONFIG) */
-    char query_errors[XD_INFO_LEN];     /* "" or the properties whose query failed */
-    void *platform_handle;              /* cl_platform_id */
-    void *device_handle;                /* cl_device_id */
+    xd_cap fp64;                            /* cl_khr_fp64 (or a non-zero CL_DEVICE_DOUBLE_FP_CONFIG) */
+    char query_errors[XD_INFO_LEN];         /* "" or the properties whose query failed */
+    void *platform_handle;                  /* cl_platform_id */
+    void *device_handle;                    /* cl_device_id */
 } xd_device_info;
 
 typedef struct xd_device_list xd_device_list;
@@ -65,8 +60,7 @@ typedef struct xd_device_list xd_device_list;
  * *out is NULL and err (if given) says why. */
 XD_API xd_status xd_device_list_create(xd_device_list **out, xd_error *err);
 /* A list built from given records (tests, traces from other machines). */
-XD_API xd_status xd_device_list_from_infos(const xd_device_info *infos, size_t n,
-                                           xd_device_list **out);
+XD_API xd_status xd_device_list_from_infos(const xd_device_info *infos, size_t n, xd_device_list **out);
 XD_API void xd_device_list_destroy(xd_device_list *list);
 XD_API size_t xd_device_list_count(const xd_device_list *list);
 XD_API const xd_device_info *xd_device_list_get(const xd_device_list *list, size_t i);
@@ -76,8 +70,8 @@ XD_API const xd_device_info *xd_device_list_get(const xd_device_list *list, size
  * order.  A selector item that matches nothing, or is malformed, is
  * XD_NO_DEVICE / XD_INVALID_ARGUMENT with a message naming the item and the
  * devices that exist.  indices must hold xd_device_list_count() entries. */
-XD_API xd_status xd_device_select(const xd_device_list *list, const char *selector,
-                                  size_t *indices, size_t *count, xd_error *err);
+XD_API xd_status xd_device_select(const xd_device_list *list, const char *selector, size_t *indices, size_t *count,
+                                  xd_error *err);
 
 /* The lowercase slug used in ids: runs of non-alphanumerics become one '-',
  * trimmed; "(R)", "(TM)" dropped.  Writes at most cap bytes including NUL. */
@@ -88,7 +82,7 @@ XD_API void xd_slugify(const char *in, char *out, size_t cap);
 XD_API char *xd_device_info_json(const xd_device_info *d);
 XD_API void xd_free(void *p);
 
-XD_API const char *xd_cap_string(xd_cap c);  /* "yes" / "no" / "unknown" */
+XD_API const char *xd_cap_string(xd_cap c); /* "yes" / "no" / "unknown" */
 XD_API const char *xd_device_type_string(xd_device_type t);
 
 #ifdef __cplusplus

@@ -19,9 +19,9 @@ extern "C" {
 #define XD_ERROR_MESSAGE_LEN 4096
 
 typedef struct xd_error {
-    xd_status status;                    /* XD_OK until something fails */
-    int cl_code;                         /* raw cl_int of a failed OpenCL call, 0 when none */
-    char message[XD_ERROR_MESSAGE_LEN];  /* "" when none; a longer message ends in "..." */
+    xd_status status;                   /* XD_OK until something fails */
+    int cl_code;                        /* raw cl_int of a failed OpenCL call, 0 when none */
+    char message[XD_ERROR_MESSAGE_LEN]; /* "" when none; a longer message ends in "..." */
 } xd_error;
 
 /* Resets err to XD_OK with no message (err may be NULL). */

@@ -42,15 +42,13 @@ typedef struct xd_npy_array {
  * partial file; on any failure (short write, ENOSPC, close error...) the
  * temporary file is removed and nothing is left at path.
  * XD_INVALID_ARGUMENT for a bad dtype/ndim/shape, XD_IO for the file system. */
-XD_API xd_status xd_npy_write(const char *path, xd_dtype dtype, int ndim,
-                              const int64_t *shape, const void *data,
+XD_API xd_status xd_npy_write(const char *path, xd_dtype dtype, int ndim, const int64_t *shape, const void *data,
                               xd_error *err);
 
 /* Parse an in-memory .npy (versions 1.0, 2.0 and 3.0; descr '<f4' or '<i4';
  * C order; the data exactly count*4 bytes).  name is used in messages.
  * On failure *out is zeroed and XD_FORMAT is returned. */
-XD_API xd_status xd_npy_parse(const void *buf, size_t len, const char *name,
-                              xd_npy_array *out, xd_error *err);
+XD_API xd_status xd_npy_parse(const void *buf, size_t len, const char *name, xd_npy_array *out, xd_error *err);
 
 /* Read a regular file and parse it, as xd_npy_parse with the path as name.
  * XD_IO for open/read errors (with strerror) and for files over 4 GiB. */
@@ -71,8 +69,7 @@ typedef struct xd_idx_array {
 /* Parse an in-memory IDX file of unsigned bytes: magic 00 00 08 ndim
  * (ndim 1..4), big-endian uint32 dims, then exactly prod(dims) bytes
  * (at most 2^31).  On failure *out is zeroed and XD_FORMAT is returned. */
-XD_API xd_status xd_idx_parse(const void *buf, size_t len, const char *name,
-                              xd_idx_array *out, xd_error *err);
+XD_API xd_status xd_idx_parse(const void *buf, size_t len, const char *name, xd_idx_array *out, xd_error *err);
 
 /* Read an IDX file, gzip-compressed or plain, decompressing at most 1 GiB.
  * XD_IO for open/read errors, XD_FORMAT for a corrupt gzip stream

@@ -14,16 +14,16 @@ extern "C" {
 typedef struct xd_run_record {
     char device_id[320];
     char mode[16];
-    int repeat;                   /* 0-based */
-    int failed;                   /* 1: no usable trace */
-    int exit_status;              /* child exit status, -1 when killed by a signal */
-    int term_signal;              /* signal that ended it, 0 when none */
+    int repeat;      /* 0-based */
+    int failed;      /* 1: no usable trace */
+    int exit_status; /* child exit status, -1 when killed by a signal */
+    int term_signal; /* signal that ended it, 0 when none */
     int timed_out;
-    char error[1024];             /* the child's last error lines */
+    char error[1024]; /* the child's last error lines */
     char trace_dir[1024];
     int64_t steps_asked;
     double seconds;
-    xd_trace *trace;              /* NULL when failed (owned by the report) */
+    xd_trace *trace; /* NULL when failed (owned by the report) */
 } xd_run_record;
 
 typedef struct xd_report {
@@ -35,8 +35,8 @@ typedef struct xd_report {
     xd_run_record *runs;
     size_t npairs;
     xd_pair *pairs;
-    char notes[1024];             /* e.g. fast mode's state */
-    int first_is_reference;       /* diff: the first run is the reference, whatever its length */
+    char notes[1024];       /* e.g. fast mode's state */
+    int first_is_reference; /* diff: the first run is the reference, whatever its length */
 } xd_report;
 
 /* Builds the pairs: within each mode the successful run with the most steps
@@ -44,7 +44,7 @@ typedef struct xd_report {
  * the reference for every other run of that mode; plus reproducible vs fast
  * on the reference device.  Runs must be filled in. */
 XD_API xd_status xd_report_build(xd_report *r, xd_error *err);
-XD_API void xd_report_free(xd_report *r);  /* frees runs' traces and pairs; not r itself */
+XD_API void xd_report_free(xd_report *r); /* frees runs' traces and pairs; not r itself */
 /* 0 all pairs within tolerance and reproducible pairs identical; 1 some pair
  * beyond tolerance or a reproducible pair not identical; 2 a run failed or a
  * pair was incomparable. */

@@ -13,8 +13,7 @@ extern "C" {
 
 #define XD_MAX_DIMS 8
 typedef struct xd_tensor xd_tensor;
-XD_API xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int64_t *shape,
-                                  xd_tensor **out);
+XD_API xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int64_t *shape, xd_tensor **out);
 XD_API void xd_tensor_destroy(xd_tensor *t);
 XD_API int xd_tensor_ndim(const xd_tensor *t);
 XD_API const int64_t *xd_tensor_shape(const xd_tensor *t);

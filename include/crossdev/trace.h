@@ -25,7 +25,7 @@ typedef struct xd_trace {
     char mode[32];
     uint64_t seed;
     int64_t batch;
-    int64_t steps;                 /* steps recorded (loss and hashes hold this many) */
+    int64_t steps; /* steps recorded (loss and hashes hold this many) */
     char device_id[320];
     char device_name[160];
     char driver[160];
@@ -35,20 +35,20 @@ typedef struct xd_trace {
     char data_name[64];
     int synthetic;
     char partial_batch[32];
-    float *loss;                   /* [steps], loss[k] after step k+1 */
+    float *loss; /* [steps], loss[k] after step k+1 */
     size_t ntensors;
     char (*tensor_names)[XD_TRACE_NAME_LEN];
-    uint64_t *hashes;              /* [steps][ntensors]: state after each step */
-    uint64_t *init_hashes;         /* [ntensors]: step 0 */
-    size_t nops;                   /* 0 unless made with --hash-ops */
+    uint64_t *hashes;      /* [steps][ntensors]: state after each step */
+    uint64_t *init_hashes; /* [ntensors]: step 0 */
+    size_t nops;           /* 0 unless made with --hash-ops */
     char (*op_names)[XD_TRACE_NAME_LEN];
-    uint64_t *op_hashes;           /* [steps][nops] */
+    uint64_t *op_hashes; /* [steps][nops] */
     size_t nsnapshots;
-    int64_t *snapshots;            /* sorted steps with a step-XXXXXX/ folder */
+    int64_t *snapshots;              /* sorted steps with a step-XXXXXX/ folder */
     double test_loss, test_accuracy; /* NaN when not evaluated */
-    int64_t nonfinite_step;        /* first step with a NaN/Inf, -1 when none */
+    int64_t nonfinite_step;          /* first step with a NaN/Inf, -1 when none */
     char nonfinite_tensor[XD_TRACE_NAME_LEN];
-    void *json;                    /* the parsed document (jansson json_t *) */
+    void *json; /* the parsed document (jansson json_t *) */
 } xd_trace;
 
 /* Opens dir/trace.json and validates every field the tools rely on (types,

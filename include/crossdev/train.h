@@ -15,16 +15,16 @@ extern "C" {
 /* ---- datasets ------------------------------------------------------------------
  * Images as float32 x/255.0f (computed on the host), NCHW with C = 1. */
 typedef struct xd_dataset {
-    char name[64];          /* "fashion-mnist", "mnist-format", "synthetic" */
-    char source[512];       /* directory read, or "seeded synthetic (seed N)" */
-    int synthetic;          /* 1: made up, labelled so in every output */
+    char name[64];    /* "fashion-mnist", "mnist-format", "synthetic" */
+    char source[512]; /* directory read, or "seeded synthetic (seed N)" */
+    int synthetic;    /* 1: made up, labelled so in every output */
     int64_t n_train, n_test;
     int64_t height, width, classes;
-    float *train_x;         /* [n_train, 1, H, W] */
-    int32_t *train_y;       /* [n_train] */
+    float *train_x;   /* [n_train, 1, H, W] */
+    int32_t *train_y; /* [n_train] */
     float *test_x;
     int32_t *test_y;
-    uint64_t checksum;      /* XXH3-64 over the four decoded arrays (bytes as stored) */
+    uint64_t checksum; /* XXH3-64 over the four decoded arrays (bytes as stored) */
 } xd_dataset;
 
 #define XD_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
@@ -41,22 +41,22 @@ XD_API void xd_dataset_destroy(xd_dataset *d);
 
 /* ---- training -------------------------------------------------------------------- */
 typedef struct xd_train_config {
-    const char *model;          /* "seed-cnn" */
+    const char *model; /* "seed-cnn" */
     uint64_t seed;
-    int64_t batch;              /* >= 1, <= n_train */
-    int64_t steps;              /* > 0: run this many steps ... */
-    int64_t epochs;             /* ... or, when steps == 0, this many epochs */
+    int64_t batch;  /* >= 1, <= n_train */
+    int64_t steps;  /* > 0: run this many steps ... */
+    int64_t epochs; /* ... or, when steps == 0, this many epochs */
     xd_adam_params adam;
     int64_t snapshot_every;     /* 0: none besides the schedule */
     const int64_t *snapshot_at; /* NULL: the default schedule */
     size_t n_snapshot_at;
-    int hash_ops;               /* record a hash of every op's output per step */
-    int64_t eval_every;         /* 0: evaluate at the end only */
-    int64_t eval_limit;         /* evaluate on the first N test samples; 0: all; -1: no evaluation */
-    int stop_on_nonfinite;      /* 1: stop at the first NaN/Inf (recorded either way) */
-    const char *out_dir;        /* the trace directory to create (must not exist) */
-    const char *resume;         /* NULL, or a trace to continue from its last snapshot */
-    volatile sig_atomic_t *stop;/* set non-zero (e.g. by SIGINT) to stop cleanly */
+    int hash_ops;                /* record a hash of every op's output per step */
+    int64_t eval_every;          /* 0: evaluate at the end only */
+    int64_t eval_limit;          /* evaluate on the first N test samples; 0: all; -1: no evaluation */
+    int stop_on_nonfinite;       /* 1: stop at the first NaN/Inf (recorded either way) */
+    const char *out_dir;         /* the trace directory to create (must not exist) */
+    const char *resume;          /* NULL, or a trace to continue from its last snapshot */
+    volatile sig_atomic_t *stop; /* set non-zero (e.g. by SIGINT) to stop cleanly */
     /* progress callback, called after each step (may be NULL) */
     void (*progress)(void *user, int64_t step, int64_t steps, float loss, double seconds);
     void *user;
@@ -67,8 +67,8 @@ XD_API xd_train_config xd_train_defaults(void);
 typedef struct xd_train_result {
     int64_t steps_done;
     float final_loss;
-    double test_loss, test_accuracy;  /* NaN when not evaluated */
-    int64_t first_nonfinite_step;     /* -1 when none */
+    double test_loss, test_accuracy; /* NaN when not evaluated */
+    int64_t first_nonfinite_step;    /* -1 when none */
     double seconds_total, seconds_steps;
     uint64_t device_bytes_peak;
 } xd_train_result;

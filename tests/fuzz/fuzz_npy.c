@@ -13,11 +13,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (xd_npy_parse(data, size, "fuzz", &a, &err) == XD_OK) {
         /* Touch every element so ASan checks the allocation matches count. */
         volatile uint8_t sink = 0;
-        for (size_t i = 0; i < a.count * 4; i++)
-            sink ^= ((const uint8_t *)a.data)[i];
+        for (size_t i = 0; i < a.count * 4; i++) sink ^= ((const uint8_t *)a.data)[i];
         (void)sink;
-        if (a.ndim < 0 || a.ndim > XD_NPY_MAX_DIMS || !a.data)
-            abort();
+        if (a.ndim < 0 || a.ndim > XD_NPY_MAX_DIMS || !a.data) abort();
     } else if (a.data || a.count) {
         abort();
     }

@@ -46,9 +46,12 @@ typedef struct report_opts {
     xd_tolerance tol;
     const char *json, *html;
 } report_opts;
-#define REPORT_LONG_OPTS                                                                           \
-    {"tol-rel", required_argument, NULL, 'T'}, {"tol-loss", required_argument, NULL, 'U'},          \
-        {"json", required_argument, NULL, 'J'}, {"html", required_argument, NULL, 'W'}
+#define REPORT_LONG_OPTS                                                                   \
+    {"tol-rel", required_argument, NULL, 'T'}, {"tol-loss", required_argument, NULL, 'U'}, \
+        {"json", required_argument, NULL, 'J'},                                            \
+    {                                                                                      \
+        "html", required_argument, NULL, 'W'                                               \
+    }
 /* 1 taken, 0 a bad value (said), -1 not a report option. */
 int report_option(int c, report_opts *ro);
 /* diff.c: builds and prints the report, writes --json/--html; the exit status. */
@@ -74,8 +77,7 @@ typedef struct compare_opts {
 } compare_opts;
 /* Runs every planned run of rep in its own process, o->jobs at once, and
  * records each outcome (trace, or the failure).  1 when interrupted. */
-int schedule_runs(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx,
-                  size_t nsel);
+int schedule_runs(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx, size_t nsel);
 
 /* ---- proc.c: the platform calls ---------------------------------------------------------------- */
 typedef struct proc_result {

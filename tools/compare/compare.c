@@ -220,8 +220,16 @@ static int compare_finish(xd_report *rep, const compare_opts *o, const char *wor
 int cmd_compare(int argc, char **argv)
 {
     compare_opts o = {.ro = {xd_tolerance_defaults(), NULL, NULL},
-                      .sel = "all", .modes_arg = "reproducible,fast", .slow = "oclgrind",
-                      .steps = 100, .slow_steps = 1, .repeat = 1, .batch = 32, .timeout = 900, .jobs = 2, .seed = 42,
+                      .sel = "all",
+                      .modes_arg = "reproducible,fast",
+                      .slow = "oclgrind",
+                      .steps = 100,
+                      .slow_steps = 1,
+                      .repeat = 1,
+                      .batch = 32,
+                      .timeout = 900,
+                      .jobs = 2,
+                      .seed = 42,
                       .hash_ops = 1};
     int rc = compare_options(argc, argv, &o);
     if (rc != CLI_GO_ON) return rc;

@@ -41,9 +41,7 @@ static int list_options(int argc, char **argv, list_opts *o)
         case 'i': o->ids = 1; break;
         case 'p': o->probe = 1; break;
         case 'h': usage_list(); return 0;
-        default:
-            fprintf(stderr, "%s list: unknown option; see '%s list --help'\n", prog, prog);
-            return EXIT_USAGE;
+        default: fprintf(stderr, "%s list: unknown option; see '%s list --help'\n", prog, prog); return EXIT_USAGE;
         }
     }
     if (optind < argc) {

@@ -78,8 +78,13 @@ static int run_option(int c, void *user, char **argv)
         if (ok && cfg->eval_limit == 0) cfg->eval_limit = -1;
         break;
     case 'q': o->quiet = 1; break;
-    case ':': fprintf(stderr, "%s run: option '%s' needs a value\n", prog, argv[optind - 1]); ok = 0; break;
-    default: fprintf(stderr, "%s run: unknown option '%s'; see '%s run --help'\n", prog, argv[optind - 1], prog); ok = 0;
+    case ':':
+        fprintf(stderr, "%s run: option '%s' needs a value\n", prog, argv[optind - 1]);
+        ok = 0;
+        break;
+    default:
+        fprintf(stderr, "%s run: unknown option '%s'; see '%s run --help'\n", prog, argv[optind - 1], prog);
+        ok = 0;
     }
     return ok;
 }
@@ -111,18 +116,26 @@ static int run_check(int argc, char **argv, run_opts *o)
 
 static int run_options(int argc, char **argv, run_opts *o)
 {
-    static const struct option opts[] = {
-        {"device", required_argument, NULL, 'd'},    {"out", required_argument, NULL, 'o'},
-        {"mode", required_argument, NULL, 'm'},      {"seed", required_argument, NULL, 's'},
-        {"steps", required_argument, NULL, 'n'},     {"epochs", required_argument, NULL, 'e'},
-        {"batch", required_argument, NULL, 'b'},     {"lr", required_argument, NULL, 'l'},
-        {"data", required_argument, NULL, 'D'},      {"synthetic", no_argument, NULL, 'S'},
-        {"snapshot-every", required_argument, NULL, 'k'}, {"snapshot-at", required_argument, NULL, 'a'},
-        {"resume", required_argument, NULL, 'r'},    {"hash-ops", no_argument, NULL, 'H'},
-        {"eval-every", required_argument, NULL, 'E'}, {"keep-going", no_argument, NULL, 'K'},
-        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
-        {"eval-limit", required_argument, NULL, 'L'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"mode", required_argument, NULL, 'm'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"steps", required_argument, NULL, 'n'},
+                                         {"epochs", required_argument, NULL, 'e'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"lr", required_argument, NULL, 'l'},
+                                         {"data", required_argument, NULL, 'D'},
+                                         {"synthetic", no_argument, NULL, 'S'},
+                                         {"snapshot-every", required_argument, NULL, 'k'},
+                                         {"snapshot-at", required_argument, NULL, 'a'},
+                                         {"resume", required_argument, NULL, 'r'},
+                                         {"hash-ops", no_argument, NULL, 'H'},
+                                         {"eval-every", required_argument, NULL, 'E'},
+                                         {"keep-going", no_argument, NULL, 'K'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"eval-limit", required_argument, NULL, 'L'},
+                                         {NULL, 0, NULL, 0}};
     int rc = parse_options(argc, argv, opts, run_option, o, usage_run);
     if (rc != CLI_GO_ON) return rc;
     return run_check(argc, argv, o) ? CLI_GO_ON : EXIT_USAGE;
@@ -148,9 +161,12 @@ static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int 
     if (synthetic || fallback) {
         /* the real data being absent is always said, even with --quiet */
         if (fallback)
-            fprintf(stderr, "%s: %s not found (install dataset-fashion-mnist); using a SEEDED SYNTHETIC dataset "
-                            "instead — results are NOT from real data\n", prog, path);
-        if (xd_dataset_synthetic(seed, 6000, 1000, &d) != XD_OK) fprintf(stderr, "%s: cannot make synthetic data\n", prog);
+            fprintf(stderr,
+                    "%s: %s not found (install dataset-fashion-mnist); using a SEEDED SYNTHETIC dataset "
+                    "instead — results are NOT from real data\n",
+                    prog, path);
+        if (xd_dataset_synthetic(seed, 6000, 1000, &d) != XD_OK)
+            fprintf(stderr, "%s: cannot make synthetic data\n", prog);
         else if (!fallback && !quiet) fprintf(stderr, "%s: using a SEEDED SYNTHETIC dataset (not real data)\n", prog);
         return d;
     }
@@ -176,8 +192,8 @@ static int run_outcome(xd_status st, const run_opts *o, const xd_device_info *de
     if (!o->quiet)
         printf("%s: %lld steps on %s (%s, %s data), final loss %.6f, test accuracy %.4f, %.1f images/s "
                "(steady), %.2f s total -> %s\n",
-               prog, (long long)res->steps_done, dev->id, xd_mode_string(o->mode), data->name,
-               (double)res->final_loss, res->test_accuracy,
+               prog, (long long)res->steps_done, dev->id, xd_mode_string(o->mode), data->name, (double)res->final_loss,
+               res->test_accuracy,
                res->seconds_steps > 0 ? (double)(res->steps_done * o->cfg.batch) / res->seconds_steps : 0.0,
                res->seconds_total, o->cfg.out_dir);
     if (st == XD_NOT_FINITE) fprintf(stderr, "%s: %s\n", prog, err->message);

@@ -69,8 +69,8 @@ static int start_child(scheduler *s)
     snprintf(steps_s, sizeof steps_s, "%lld", (long long)run->steps_asked);
     snprintf(log, sizeof log, "%s.log", run->trace_dir);
     int slow_dev = *o->slow && strstr(d->id, o->slow) != NULL;
-    const char *args[32] = {prog, "run", "--device", pd, "--mode", run->mode, "--out", run->trace_dir,
-                            "--steps", steps_s, "--seed", s->seed_s, "--batch", s->batch_s};
+    const char *args[32] = {prog,           "run",     "--device", pd,       "--mode",  run->mode, "--out",
+                            run->trace_dir, "--steps", steps_s,    "--seed", s->seed_s, "--batch", s->batch_s};
     int na = 14;
     if (o->hash_ops) args[na++] = "--hash-ops";
     if (slow_dev) args[na++] = "--eval-limit", args[na++] = "0";
@@ -136,8 +136,7 @@ static void reap_child(scheduler *s, child *k)
     --s->running;
 }
 
-int schedule_runs(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx,
-                  size_t nsel)
+int schedule_runs(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx, size_t nsel)
 {
     scheduler s = {rep, o, list, idx, nsel, NULL, 0, 0, "", ""};
     volatile sig_atomic_t *stop = proc_catch_interrupts();
