@@ -37,6 +37,13 @@ void xd_error_file(xd_error *err, const char *file, const char *fmt, ...) XD_PRI
  * error always says what the function returned. */
 xd_status xd_error_return(xd_error *err, xd_status st);
 
+/* The arguments of a parser of a buffer (xd_npy_parse, xd_idx_parse):
+ * *name defaults to "(buffer)"; a NULL output, or a NULL buffer with a
+ * length, is XD_INVALID_ARGUMENT naming fn; the output (out_size bytes) is
+ * zeroed. */
+xd_status xd_check_parse_args(const char *fn, const void *buf, size_t len, const char **name, void *out,
+                              size_t out_size, xd_error *err);
+
 /* ---- files (host/common/fs.c) --------------------------------------------------
  * Paths are built with xd_path, which refuses to truncate. */
 #define XD_PATH_MAX 4096

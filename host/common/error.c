@@ -87,3 +87,13 @@ xd_status xd_error_return(xd_error *err, xd_status st)
     }
     return st;
 }
+
+xd_status xd_check_parse_args(const char *fn, const void *buf, size_t len, const char **name, void *out,
+                              size_t out_size, xd_error *err)
+{
+    if (!*name) *name = "(buffer)";
+    if (out) memset(out, 0, out_size);
+    if (out && (buf || !len)) return XD_OK;
+    xd_error_file(err, *name, "%s: NULL %s", fn, out ? "buffer" : "output");
+    return XD_INVALID_ARGUMENT;
+}

@@ -58,50 +58,54 @@ static void note_error(xd_device_info *d, const char *what)
     snprintf(d->query_errors + len, sizeof d->query_errors - len, "%s%s", len ? "," : "", what);
 }
 
-/* Two-call pattern: size, then data; truncated to the field, never overrun. */
-static void query_platform_string(cl_platform_id p, cl_platform_info q, char *dst, size_t cap, xd_device_info *d,
-                                  const char *label)
+/* A string property's getter: clGetPlatformInfo or clGetDeviceInfo on obj. */
+typedef cl_int (*info_fn)(const void *obj, cl_uint q, size_t size, void *value, size_t *size_ret);
+static cl_int platform_info(const void *obj, cl_uint q, size_t size, void *value, size_t *size_ret)
+{
+    return clGetPlatformInfo((cl_platform_id)(uintptr_t)obj, q, size, value, size_ret);
+}
+static cl_int device_info(const void *obj, cl_uint q, size_t size, void *value, size_t *size_ret)
+{
+    return clGetDeviceInfo((cl_device_id)(uintptr_t)obj, q, size, value, size_ret);
+}
+
+/* Two-call pattern: size, then data; truncated to the field, never overrun;
+ * with trim, surrounding spaces (some drivers pad device names) dropped.  A
+ * failed query is recorded in d->query_errors under label. */
+static void query_string(info_fn get, const void *obj, cl_uint q, int trim, char *dst, size_t cap, xd_device_info *d,
+                         const char *label)
 {
     size_t size = 0;
     dst[0] = '\0';
-    if (clGetPlatformInfo(p, q, 0, NULL, &size) != CL_SUCCESS || size == 0) {
+    if (get(obj, q, 0, NULL, &size) != CL_SUCCESS || size == 0) {
         note_error(d, label);
         return;
     }
     char *buf = malloc(size + 1);
-    if (!buf || clGetPlatformInfo(p, q, size, buf, NULL) != CL_SUCCESS) {
+    if (!buf || get(obj, q, size, buf, NULL) != CL_SUCCESS) {
         note_error(d, label);
         free(buf);
         return;
     }
     buf[size] = '\0';
-    snprintf(dst, cap, "%s", buf);
+    size_t n = strlen(buf);
+    while (trim && n > 0 && isspace((unsigned char)buf[n - 1])) buf[--n] = '\0';
+    const char *s = buf;
+    while (trim && isspace((unsigned char)*s)) ++s;
+    snprintf(dst, cap, "%s", s);
     free(buf);
+}
+
+static void query_platform_string(cl_platform_id p, cl_platform_info q, char *dst, size_t cap, xd_device_info *d,
+                                  const char *label)
+{
+    query_string(platform_info, (const void *)p, q, 0, dst, cap, d, label);
 }
 
 static void query_device_string(cl_device_id dev, cl_device_info q, char *dst, size_t cap, xd_device_info *d,
                                 const char *label)
 {
-    size_t size = 0;
-    dst[0] = '\0';
-    if (clGetDeviceInfo(dev, q, 0, NULL, &size) != CL_SUCCESS || size == 0) {
-        note_error(d, label);
-        return;
-    }
-    char *buf = malloc(size + 1);
-    if (!buf || clGetDeviceInfo(dev, q, size, buf, NULL) != CL_SUCCESS) {
-        note_error(d, label);
-        free(buf);
-        return;
-    }
-    buf[size] = '\0';
-    /* Some drivers pad names with spaces. */
-    size_t n = strlen(buf);
-    while (n > 0 && isspace((unsigned char)buf[n - 1])) buf[--n] = '\0';
-    const char *s = buf;
-    while (isspace((unsigned char)*s)) ++s;
-    snprintf(dst, cap, "%s", s);
-    free(buf);
+    query_string(device_info, (const void *)dev, q, 1, dst, cap, d, label);
 }
 
 /* Numeric properties: (query, byte size, destination offset, label). */

@@ -10,38 +10,6 @@
 
 #include "core.h"
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            char *g = realloc(buf, cap);
-            if (!g) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = g;
-        }
-        size_t r = fread(buf + n, 1, 4096, f);
-        n += r;
-        if (r < 4096) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* Appends src to *dst, replacing the line '#include "xd_math.h"' by header. */
 static int append_inlined(char **dst, size_t *len, const char *src, size_t srclen, const char *header)
 {
@@ -86,7 +54,8 @@ xd_status xd_program_source(xd_context *ctx, char **out)
     char path[4096];
     size_t hlen = 0;
     snprintf(path, sizeof path, "%s/xd_math.h", dir);
-    char *header = read_file(path, &hlen);
+    char *header = NULL;
+    if (xd_read_file(path, &header, &hlen, NULL) != XD_OK) header = NULL;
     if (!header) {
         free(text);
         return xd_fail(ctx, XD_IO, 0, "XD_KERNEL_DIR: cannot read %s", path);
@@ -94,7 +63,8 @@ xd_status xd_program_source(xd_context *ctx, char **out)
     for (size_t i = 0; i < xd_embedded_source_count; ++i) {
         size_t n = 0;
         snprintf(path, sizeof path, "%s/%s", dir, xd_embedded_sources[i].name);
-        char *src = read_file(path, &n);
+        char *src = NULL;
+        if (xd_read_file(path, &src, &n, NULL) != XD_OK) src = NULL;
         if (!src) {
             free(header);
             free(text);

@@ -103,13 +103,8 @@ fail:
 
 static xd_status idx_parse_buffer(const void *buf, size_t len, const char *name, xd_idx_array *out, xd_error *err)
 {
-    if (!name) name = "(buffer)";
-    if (!out || (!buf && len)) {
-        xd_error_file(err, name, "xd_idx_parse: NULL %s", out ? "buffer" : "output");
-        if (out) memset(out, 0, sizeof *out);
-        return XD_INVALID_ARGUMENT;
-    }
-    return idx_parse(buf ? buf : "", len, NULL, name, out, err);
+    xd_status st = xd_check_parse_args("xd_idx_parse", buf, len, &name, out, sizeof *out, err);
+    return st != XD_OK ? st : idx_parse(buf ? buf : "", len, NULL, name, out, err);
 }
 
 /* zlib prefixes its messages with "<path>: "; drop that, we add our own. */

@@ -289,14 +289,8 @@ static xd_status npy_parse(const unsigned char *buf, size_t len, unsigned char *
 
 static xd_status npy_parse_buffer(const void *buf, size_t len, const char *name, xd_npy_array *out, xd_error *err)
 {
-    if (!name) name = "(buffer)";
-    if (!out || (!buf && len)) {
-        xd_error_file(err, name, "xd_npy_parse: NULL %s", out ? "buffer" : "output");
-        if (out) memset(out, 0, sizeof *out);
-        return XD_INVALID_ARGUMENT;
-    }
-    memset(out, 0, sizeof *out);
-    return npy_parse(buf ? buf : "", len, NULL, name, out, err);
+    xd_status st = xd_check_parse_args("xd_npy_parse", buf, len, &name, out, sizeof *out, err);
+    return st != XD_OK ? st : npy_parse(buf ? buf : "", len, NULL, name, out, err);
 }
 
 static xd_status npy_read_file(const char *path, xd_npy_array *out, xd_error *err)
