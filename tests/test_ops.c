@@ -475,9 +475,9 @@ static void test_xent(xdt *t, const xent_case *xc, int idx)
     out_spec o[3] = {{"loss", T_XENT_LOSS, 1, kk + (double)xc->n, {0}, 0},
                      {"dlogits", T_XENT_GRAD, nz, kk, {0}, 0},
                      {"row_loss", T_XENT_LOSS, nn, kk, {0}, 0}};
-    run_loss_op(t, &a, xd_softmax_xent, tag, xc->n, xc->k, z, labels, o);
     double *zd = adbl(&a, z, nz);
     o[0].ref = ad(&a, 1), o[1].ref = ad(&a, nz), o[2].ref = ad(&a, nn);
+    run_loss_op(t, &a, xd_softmax_xent, tag, xc->n, xc->k, z, labels, o);
     if (a.bad) goto done;
     o[0].ref[0] = xdr_softmax_xent(xc->n, xc->k, zd, labels, o[1].ref, o[2].ref);
     compare_outputs(t, tag, o, 3);
@@ -1196,9 +1196,9 @@ static void test_xent_probs(xdt *t, const xentp_case *xc, int idx)
     out_spec o[3] = {{"loss", T_XENTP_LOSS, 1, kk + (double)xc->n, {0}, 0},
                      {"dprobs", T_XENTP_GRAD, np, kk, {0}, 0},
                      {"row_loss", T_XENTP_LOSS, nn, kk, {0}, 0}};
-    run_loss_op(t, &a, xd_sparse_xent_probs, tag, xc->n, xc->k, p, labels, o);
     double *pd = adbl(&a, p, np);
     o[0].ref = ad(&a, 1), o[1].ref = ad(&a, np), o[2].ref = ad(&a, nn);
+    run_loss_op(t, &a, xd_sparse_xent_probs, tag, xc->n, xc->k, p, labels, o);
     if (a.bad) goto done;
     o[0].ref[0] = xdr_sparse_xent_probs(xc->n, xc->k, pd, labels, XENTP_LO, XENTP_HI, o[1].ref, o[2].ref);
     compare_outputs(t, tag, o, 3);
