@@ -363,6 +363,14 @@ XD_INLINE float xd_uniform_sym(xd_u32 word, float scale)
     return (float)(m - 8388608) * scale;
 }
 
+/* Dropout's keep decision for element j: the top 24 bits of word j as
+ * u = m 2^-24 in [0, 1) (exact), kept when u < keep, keep = (float)(1 - rate)
+ * rounded on the host.  keep 1 keeps everything. */
+XD_INLINE int xd_dropout_keep(xd_u64 seed, xd_u64 stream, xd_u64 j, float keep)
+{
+    return (float)(xd_philox_word(seed, stream, j) >> 8) * 5.9604644775390625e-08f < keep;
+}
+
 
 /* ---- sin/cos of pi*x, for Box-Muller -------------------------------------
  * Exact reductions (Sterbenz) to [0, 1/4], then Taylor polynomials in

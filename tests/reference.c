@@ -176,6 +176,242 @@ void xdr_adam_step(const xd_adam_params *p, int64_t t, double *w, const double *
     }
 }
 
+/* ---- pooling ---------------------------------------------------------------------- */
+int xdr_pool_init(xdr_pool *s, int64_t n, int64_t c, int64_t h, int64_t w, xd_pool2d_params p)
+{
+    s->n = n, s->c = c, s->h = h, s->w = w, s->p = p;
+    int64_t sh = h + p.pad_top + p.pad_bottom - p.pool_h, sw = w + p.pad_left + p.pad_right - p.pool_w;
+    s->oh = sh < 0 || p.stride_h < 1 ? 0 : sh / p.stride_h + 1;
+    s->ow = sw < 0 || p.stride_w < 1 ? 0 : sw / p.stride_w + 1;
+    return s->oh > 0 && s->ow > 0;
+}
+
+/* Calls f for every window with its output index and its taps inside the
+ * input (flat input indices, row-major within the window). */
+typedef void (*window_fn)(void *ctx, size_t yi, const size_t *taps, int ntaps);
+static void pool_windows(const xdr_pool *s, window_fn f, void *ctx)
+{
+    size_t taps[1024];
+    for (int64_t pl = 0; pl < s->n * s->c; ++pl)
+        for (int64_t oh = 0; oh < s->oh; ++oh)
+            for (int64_t ow = 0; ow < s->ow; ++ow) {
+                int nt = 0;
+                for (int64_t kh = 0; kh < s->p.pool_h; ++kh)
+                    for (int64_t kw = 0; kw < s->p.pool_w; ++kw) {
+                        int64_t ih = oh * s->p.stride_h - s->p.pad_top + kh, iw = ow * s->p.stride_w - s->p.pad_left + kw;
+                        if (ih >= 0 && ih < s->h && iw >= 0 && iw < s->w && nt < 1024)
+                            taps[nt++] = (size_t)((pl * s->h + ih) * s->w + iw);
+                    }
+                f(ctx, (size_t)((pl * s->oh + oh) * s->ow + ow), taps, nt);
+            }
+}
+
+typedef struct pool_args {
+    const double *in, *dy;
+    double *out;
+} pool_args;
+static size_t first_max(const double *x, const size_t *taps, int nt)
+{
+    size_t best = taps[0];
+    for (int i = 1; i < nt; ++i)
+        if (!isnan(x[best]) && (isnan(x[taps[i]]) || x[taps[i]] > x[best])) best = taps[i];
+    return best;
+}
+static void win_max(void *p, size_t yi, const size_t *taps, int nt)
+{
+    pool_args *a = p;
+    a->out[yi] = a->in[first_max(a->in, taps, nt)];
+}
+static void win_max_bwd(void *p, size_t yi, const size_t *taps, int nt)
+{
+    pool_args *a = p;
+    a->out[first_max(a->in, taps, nt)] += a->dy[yi];
+}
+static void win_avg(void *p, size_t yi, const size_t *taps, int nt)
+{
+    pool_args *a = p;
+    double sum = 0;
+    for (int i = 0; i < nt; ++i) sum += a->in[taps[i]];
+    a->out[yi] = sum / nt;
+}
+static void win_avg_bwd(void *p, size_t yi, const size_t *taps, int nt)
+{
+    pool_args *a = p;
+    for (int i = 0; i < nt; ++i) a->out[taps[i]] += a->dy[yi] / nt;
+}
+
+void xdr_maxpool_forward(const xdr_pool *s, const double *x, double *y)
+{
+    pool_args a = {x, NULL, y};
+    pool_windows(s, win_max, &a);
+}
+
+void xdr_maxpool_backward(const xdr_pool *s, const double *x, const double *dy, double *dx)
+{
+    memset(dx, 0, (size_t)(s->n * s->c * s->h * s->w) * sizeof *dx);
+    pool_args a = {x, dy, dx};
+    pool_windows(s, win_max_bwd, &a);
+}
+
+void xdr_avgpool_forward(const xdr_pool *s, const double *x, double *y)
+{
+    pool_args a = {x, NULL, y};
+    pool_windows(s, win_avg, &a);
+}
+
+void xdr_avgpool_backward(const xdr_pool *s, const double *dy, double *dx)
+{
+    memset(dx, 0, (size_t)(s->n * s->c * s->h * s->w) * sizeof *dx);
+    pool_args a = {NULL, dy, dx};
+    pool_windows(s, win_avg_bwd, &a);
+}
+
+/* ---- dropout ------------------------------------------------------------------------ */
+void xdr_dropout(const double *x, const uint8_t *keep, double keep_prob, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) y[i] = keep[i] ? x[i] / keep_prob : 0.0;
+}
+
+/* ---- batch normalization --------------------------------------------------------------- */
+#define BN_AT(i, ch, k) ((((i) * c) + (ch)) * hw + (k))
+
+static void bn_moments(int64_t n, int64_t c, int64_t hw, const double *x, double *mean, double *var)
+{
+    double m = (double)(n * hw);
+    for (int64_t ch = 0; ch < c; ++ch) {
+        double s = 0, q = 0;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t k = 0; k < hw; ++k) s += x[BN_AT(i, ch, k)];
+        mean[ch] = s / m;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t k = 0; k < hw; ++k) q += (x[BN_AT(i, ch, k)] - mean[ch]) * (x[BN_AT(i, ch, k)] - mean[ch]);
+        var[ch] = q / m;
+    }
+}
+
+void xdr_batchnorm_inference(int64_t n, int64_t c, int64_t hw, const double *x, const double *gamma,
+                             const double *beta, const double *mean, const double *var, double eps, double *y)
+{
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t ch = 0; ch < c; ++ch)
+            for (int64_t k = 0; k < hw; ++k) {
+                double xhat = (x[BN_AT(i, ch, k)] - mean[ch]) / sqrt(var[ch] + eps);
+                y[BN_AT(i, ch, k)] = xhat * (gamma ? gamma[ch] : 1.0) + (beta ? beta[ch] : 0.0);
+            }
+}
+
+void xdr_batchnorm_train_forward(int64_t n, int64_t c, int64_t hw, const double *x, const double *gamma,
+                                 const double *beta, double eps, double *y, double *mean, double *var)
+{
+    bn_moments(n, c, hw, x, mean, var);
+    xdr_batchnorm_inference(n, c, hw, x, gamma, beta, mean, var, eps, y);
+}
+
+void xdr_batchnorm_train_backward(int64_t n, int64_t c, int64_t hw, const double *x, const double *dy,
+                                  const double *gamma, double eps, double *dx, double *dgamma, double *dbeta)
+{
+    double m = (double)(n * hw);
+    for (int64_t ch = 0; ch < c; ++ch) {
+        double s = 0, q = 0, sdy = 0, sdyxhat = 0;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t k = 0; k < hw; ++k) s += x[BN_AT(i, ch, k)];
+        double mean = s / m;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t k = 0; k < hw; ++k) q += (x[BN_AT(i, ch, k)] - mean) * (x[BN_AT(i, ch, k)] - mean);
+        double rstd = 1.0 / sqrt(q / m + eps), g = gamma ? gamma[ch] : 1.0;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t k = 0; k < hw; ++k) {
+                sdy += dy[BN_AT(i, ch, k)];
+                sdyxhat += dy[BN_AT(i, ch, k)] * (x[BN_AT(i, ch, k)] - mean) * rstd;
+            }
+        if (dgamma) dgamma[ch] = sdyxhat;
+        if (dbeta) dbeta[ch] = sdy;
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t k = 0; k < hw; ++k) {
+                double xhat = (x[BN_AT(i, ch, k)] - mean) * rstd;
+                dx[BN_AT(i, ch, k)] = g * rstd / m * (m * dy[BN_AT(i, ch, k)] - sdy - xhat * sdyxhat);
+            }
+    }
+}
+
+void xdr_batchnorm_update_moving(int64_t c, double momentum, const double *mean, const double *var,
+                                 double *moving_mean, double *moving_var)
+{
+    for (int64_t ch = 0; ch < c; ++ch) {
+        moving_mean[ch] = moving_mean[ch] * momentum + mean[ch] * (1 - momentum);
+        moving_var[ch] = moving_var[ch] * momentum + var[ch] * (1 - momentum);
+    }
+}
+
+/* ---- softmax and cross-entropy from probabilities ------------------------------------------ */
+void xdr_softmax_forward(int64_t n, int64_t k, const double *z, double *y)
+{
+    for (int64_t r = 0; r < n; ++r) {
+        const double *zr = z + r * k;
+        double m = zr[0], s = 0;
+        for (int64_t j = 1; j < k; ++j) m = zr[j] > m ? zr[j] : m;
+        for (int64_t j = 0; j < k; ++j) s += exp(zr[j] - m);
+        for (int64_t j = 0; j < k; ++j) y[r * k + j] = exp(zr[j] - m) / s;
+    }
+}
+
+void xdr_softmax_backward(int64_t n, int64_t k, const double *y, const double *dy, double *dx)
+{
+    for (int64_t r = 0; r < n; ++r)
+        for (int64_t i = 0; i < k; ++i) {
+            double acc = 0;
+            for (int64_t j = 0; j < k; ++j) acc += dy[r * k + j] * y[r * k + j] * ((i == j) - y[r * k + i]);
+            dx[r * k + i] = acc;
+        }
+}
+
+double xdr_sparse_xent_probs(int64_t n, int64_t k, const double *p, const int32_t *labels, double lo, double hi,
+                             double *dp, double *row_loss)
+{
+    double total = 0;
+    for (int64_t r = 0; r < n; ++r) {
+        const double *pr = p + r * k;
+        double s = 0;
+        for (int64_t j = 0; j < k; ++j) s += pr[j];
+        double q = pr[labels[r]] / s, c = q < lo ? lo : (q > hi ? hi : q);
+        double loss = -log(c);
+        total += loss;
+        if (row_loss) row_loss[r] = loss;
+        if (!dp) continue;
+        /* dloss/dq = -slope / c; dq/dp_j = ([j == label] - q) / s */
+        double slope = (q > lo && q < hi) ? 1.0 : (q == lo || q == hi) ? 0.5 : 0.0;
+        for (int64_t j = 0; j < k; ++j) dp[r * k + j] = -slope / c * ((j == labels[r]) - q) / s / (double)n;
+    }
+    return total / (double)n;
+}
+
+/* ---- optimizers ---------------------------------------------------------------------------- */
+void xdr_adam_keras_step(const xd_adam_params *p, int64_t t, double *w, const double *g, double *m, double *v,
+                         size_t n)
+{
+    double alpha = p->lr * sqrt(1.0 - pow(p->beta2, (double)t)) / (1.0 - pow(p->beta1, (double)t));
+    for (size_t i = 0; i < n; ++i) {
+        m[i] += (g[i] - m[i]) * (1.0 - p->beta1);
+        v[i] += (g[i] * g[i] - v[i]) * (1.0 - p->beta2);
+        w[i] -= m[i] * alpha / (sqrt(v[i]) + p->eps);
+    }
+}
+
+void xdr_sgd_step(const xd_sgd_params *p, int64_t t, double *w, const double *g, double *m, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) {
+        if (p->momentum == 0) {
+            w[i] -= p->lr * g[i];
+        } else if (p->form == XD_SGD_KERAS) {
+            m[i] = p->momentum * m[i] - p->lr * g[i];
+            w[i] += p->nesterov ? p->momentum * m[i] - p->lr * g[i] : m[i];
+        } else {
+            m[i] = t == 1 ? g[i] : p->momentum * m[i] + g[i];
+            w[i] -= p->lr * (p->nesterov ? g[i] + p->momentum * m[i] : m[i]);
+        }
+    }
+}
+
 double *xdr_from_float(const float *v, size_t n)
 {
     double *d = malloc((n ? n : 1) * sizeof *d);

@@ -49,6 +49,54 @@ double xdr_softmax_xent(int64_t n, int64_t k, const double *z, const int32_t *la
 /* One step t >= 1 of torch.optim.Adam in double, in place on w, m, v. */
 void xdr_adam_step(const xd_adam_params *p, int64_t t, double *w, const double *g, double *m, double *v, size_t n);
 
+/* ---- issue 14's ops --------------------------------------------------------------
+ * Pooling over NCHW planes: x [n, c, h, w] -> y [n, c, oh, ow]. */
+typedef struct xdr_pool {
+    int64_t n, c, h, w, oh, ow;
+    xd_pool2d_params p;
+} xdr_pool;
+/* Fills oh/ow (floor((in + pads - pool) / stride) + 1); 0 when empty. */
+int xdr_pool_init(xdr_pool *s, int64_t n, int64_t c, int64_t h, int64_t w, xd_pool2d_params p);
+/* Max over the taps inside the input; NaN propagates.  The backward gives
+ * each window's gradient to its first maximum in row-major order. */
+void xdr_maxpool_forward(const xdr_pool *s, const double *x, double *y);
+void xdr_maxpool_backward(const xdr_pool *s, const double *x, const double *dy, double *dx);
+/* Mean over the taps inside the input (padding not counted). */
+void xdr_avgpool_forward(const xdr_pool *s, const double *x, double *y);
+void xdr_avgpool_backward(const xdr_pool *s, const double *dy, double *dx);
+
+/* Dropout with a given mask: y = keep[j] ? x / keep_prob : 0. */
+void xdr_dropout(const double *x, const uint8_t *keep, double keep_prob, double *y, size_t n);
+
+/* Batch normalization over c of x [n, c, hw]: biased variance; gamma/beta
+ * may be NULL (1 and 0). */
+void xdr_batchnorm_train_forward(int64_t n, int64_t c, int64_t hw, const double *x, const double *gamma,
+                                 const double *beta, double eps, double *y, double *mean, double *var);
+/* The gradient of the training forward (batch statistics depend on x). */
+void xdr_batchnorm_train_backward(int64_t n, int64_t c, int64_t hw, const double *x, const double *dy,
+                                  const double *gamma, double eps, double *dx, double *dgamma, double *dbeta);
+void xdr_batchnorm_inference(int64_t n, int64_t c, int64_t hw, const double *x, const double *gamma,
+                             const double *beta, const double *mean, const double *var, double eps, double *y);
+void xdr_batchnorm_update_moving(int64_t c, double momentum, const double *mean, const double *var,
+                                 double *moving_mean, double *moving_var);
+
+/* Softmax on rows of z [n, k]; backward through the Jacobian
+ * dx_i = sum_j dy_j y_j ([i == j] - y_i). */
+void xdr_softmax_forward(int64_t n, int64_t k, const double *z, double *y);
+void xdr_softmax_backward(int64_t n, int64_t k, const double *y, const double *dy, double *dx);
+
+/* Keras's sparse categorical cross-entropy from probabilities p [n, k]:
+ * q = p / sum(p) clipped to [lo, hi], loss -log(q_label); returns the mean;
+ * dp (may be NULL) its gradient with jax's clip derivative (1 inside, 1/2 at
+ * lo or hi exactly, 0 outside); row_loss may be NULL. */
+double xdr_sparse_xent_probs(int64_t n, int64_t k, const double *p, const int32_t *labels, double lo, double hi,
+                             double *dp, double *row_loss);
+
+/* One step t >= 1 of Keras 3's Adam / SGD (form Keras or PyTorch) in double. */
+void xdr_adam_keras_step(const xd_adam_params *p, int64_t t, double *w, const double *g, double *m, double *v,
+                         size_t n);
+void xdr_sgd_step(const xd_sgd_params *p, int64_t t, double *w, const double *g, double *m, size_t n);
+
 /* Helpers: float -> new double array (malloc; NULL when out of memory). */
 double *xdr_from_float(const float *v, size_t n);
 

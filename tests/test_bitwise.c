@@ -55,7 +55,32 @@ static const struct {
     {"conv2d_backward_bias", DB}, {"adam_step w (t=3)", AW},       {"adam_step m (t=3)", AM},
     {"adam_step v (t=3)", AV},
 };
-enum { NOUT = sizeof OUTS / sizeof OUTS[0] };
+enum { NOUT_CONV = sizeof OUTS / sizeof OUTS[0] };
+
+/* Issue 14's layers, on inputs of the case's conv-output shape [n, o, oh, ow]
+ * and logits [n, classes]. */
+enum {
+    LX, LDY, LMAX, LDMAX, LAVG, LDAVG, LDROP, LDDROP, LGAMMA, LBETA, LBN, LMEAN, LVAR, LDBN, LDGAMMA, LDBETA,
+    LMM, LMV, LBNINF, LZ, LDZ, LSOFT, LDSOFT, LLABELS, LXLOSS, LDPROBS, LXROW, LPDY, LG, LAW, LAM, LAV, LKW, LKM,
+    LTW, LTM, LNT
+};
+static const struct {
+    const char *name;
+    int tensor;
+} LOUTS[] = {
+    {"maxpool2d_forward", LMAX},        {"maxpool2d_backward", LDMAX},       {"avgpool2d_forward", LAVG},
+    {"avgpool2d_backward", LDAVG},      {"dropout_forward", LDROP},          {"dropout_backward", LDDROP},
+    {"batchnorm_train_forward y", LBN}, {"batchnorm mean", LMEAN},           {"batchnorm var", LVAR},
+    {"batchnorm_train_backward dx", LDBN}, {"batchnorm dgamma", LDGAMMA},   {"batchnorm dbeta", LDBETA},
+    {"batchnorm moving_mean", LMM},     {"batchnorm moving_var", LMV},       {"batchnorm_inference_forward", LBNINF},
+    {"softmax_forward", LSOFT},         {"softmax_backward", LDSOFT},        {"sparse_xent_probs loss", LXLOSS},
+    {"sparse_xent_probs dprobs", LDPROBS}, {"sparse_xent_probs row_loss", LXROW},
+    {"adam_keras_step w (t=3)", LAW},   {"adam_keras_step m (t=3)", LAM},    {"adam_keras_step v (t=3)", LAV},
+    {"sgd_step keras nesterov w (t=3)", LKW}, {"sgd_step keras nesterov m (t=3)", LKM},
+    {"sgd_step torch momentum w (t=3)", LTW}, {"sgd_step torch momentum buf (t=3)", LTM},
+};
+enum { NOUT = NOUT_CONV + sizeof LOUTS / sizeof LOUTS[0] };
+static const char *out_name(int k) { return k < NOUT_CONV ? OUTS[k].name : LOUTS[k - NOUT_CONV].name; }
 
 typedef struct device_run {
     xdt t;                  /* this device's context; its failures count in the total */
@@ -155,7 +180,7 @@ static void run_case(xdt *T, device_run *d, int ci)
 #undef RUN
     snprintf(what, sizeof what, "%s: case %d", d->t.dev->id, ci);
     if (!xdt_ok(&d->t, st, what)) goto done;
-    for (int k = 0; k < NOUT; ++k) {
+    for (int k = 0; k < NOUT_CONV; ++k) {
         d->out[ci][k] = xdt_download(&d->t, ts[OUTS[k].tensor]);
         d->count[ci][k] = xd_tensor_count(ts[OUTS[k].tensor]);
         if (!d->out[ci][k]) goto done;
@@ -186,6 +211,115 @@ static void run_case(xdt *T, device_run *d, int ci)
 done:
     for (int i = 0; i < NT; ++i) xd_tensor_destroy(ts[i]);
     free(x), free(w), free(b), free(wd), free(bd), free(host), free(labels);
+}
+
+/* The layer ops of case ci on device d, in a training step's order; the
+ * outputs go to d->out[ci][NOUT_CONV + k].  Pooling alternates between 2x2
+ * valid and 3x3 stride 2 same (overlapping windows), dropout between rates
+ * 0.5 and 0.3. */
+static xd_status run_layer_ops(xd_context *c, const xd_pool2d_params *p, int ci, xd_tensor *const *ts)
+{
+    double rate = ci % 2 ? 0.3 : 0.5, eps = 1e-3;
+    uint64_t seed = 0xd0d0ULL + (uint64_t)ci, stream = ((uint64_t)7 << 32) | (uint64_t)ci;
+    xd_adam_params ap = xd_adam_defaults();
+    xd_sgd_params ks = {0.01, 0.9, 1, XD_SGD_KERAS}, tsg = {0.01, 0.9, 0, XD_SGD_TORCH};
+    xd_status st = XD_OK;
+#define RUN(call)                                                                                        \
+    do {                                                                                                 \
+        if (st == XD_OK) st = (call);                                                                    \
+    } while (0)
+    RUN(xd_maxpool2d_forward(c, p, ts[LX], ts[LMAX]));
+    RUN(xd_maxpool2d_backward(c, p, ts[LX], ts[LPDY], ts[LDMAX]));
+    RUN(xd_avgpool2d_forward(c, p, ts[LX], ts[LAVG]));
+    RUN(xd_avgpool2d_backward(c, p, ts[LPDY], ts[LDAVG]));
+    RUN(xd_dropout_forward(c, ts[LX], rate, seed, stream, ts[LDROP]));
+    RUN(xd_dropout_backward(c, ts[LDY], rate, seed, stream, ts[LDDROP]));
+    RUN(xd_batchnorm_train_forward(c, ts[LX], ts[LGAMMA], ts[LBETA], eps, ts[LBN], ts[LMEAN], ts[LVAR]));
+    RUN(xd_batchnorm_train_backward(c, ts[LX], ts[LDY], ts[LGAMMA], ts[LMEAN], ts[LVAR], eps, ts[LDBN], ts[LDGAMMA],
+                                    ts[LDBETA]));
+    RUN(xd_batchnorm_update_moving(c, 0.99, ts[LMEAN], ts[LVAR], ts[LMM], ts[LMV]));
+    RUN(xd_batchnorm_inference_forward(c, ts[LX], ts[LGAMMA], ts[LBETA], ts[LMM], ts[LMV], eps, ts[LBNINF]));
+    RUN(xd_softmax_forward(c, ts[LZ], ts[LSOFT]));
+    RUN(xd_softmax_backward(c, ts[LSOFT], ts[LDZ], ts[LDSOFT]));
+    RUN(xd_sparse_xent_probs(c, ts[LSOFT], ts[LLABELS], ts[LXLOSS], ts[LDPROBS], ts[LXROW]));
+    for (int64_t t = 1; t <= 3; ++t) {
+        RUN(xd_adam_keras_step(c, &ap, t, ts[LAW], ts[LG], ts[LAM], ts[LAV]));
+        RUN(xd_sgd_step(c, &ks, t, ts[LKW], ts[LG], ts[LKM]));
+        RUN(xd_sgd_step(c, &tsg, t, ts[LTW], ts[LG], ts[LTM]));
+    }
+#undef RUN
+    return st;
+}
+
+static void run_layers(xdt *T, device_run *d, int ci)
+{
+    const bcase *bc = &CASES[ci];
+    xdr_conv s;
+    xdr_conv_init(&s, bc->n, bc->c, bc->h, bc->w, bc->o, bc->k, bc->k, case_params(bc));
+    size_t nx = xdr_conv_y_count(&s), nz = (size_t)bc->n * (size_t)bc->classes, no = (size_t)bc->o;
+    size_t nw = xdr_conv_w_count(&s);
+    uint32_t seed = 7500u + 10u * (uint32_t)ci;
+    float *x = malloc(nx * 4), *dy = malloc(nx * 4), *gb = malloc(no * 8), *z = malloc(nz * 8), *w = malloc(nw * 8);
+    float *pdy = malloc(nx * 4); /* at least the pooled size */
+    int32_t *labels = malloc((size_t)bc->n * 4);
+    uint8_t *mask = malloc(nx);
+    xd_tensor *ts[LNT] = {0};
+    char what[256];
+    if (!x || !dy || !gb || !z || !w || !pdy || !labels || !mask) {
+        xdt_check(T, 0, "out of host memory");
+        goto done;
+    }
+    xdt_fill(pdy, nx, seed + 6, -1, 1);
+    xdt_fill(x, nx, seed + 1, -1, 1);
+    xdt_fill(dy, nx, seed + 2, -1, 1);
+    xdt_fill(gb, 2 * no, seed + 3, 0.5f, 1.5f);
+    xdt_fill(z, 2 * nz, seed + 4, -3, 3);
+    xdt_fill(w, 2 * nw, seed + 5, -1e-2f, 1e-2f);
+    for (int i = 0; i < bc->n; ++i) labels[i] = (i * 3 + ci) % bc->classes;
+    xd_pool2d_params p = ci % 2 ? xd_pool2d_same((int)s.oh, (int)s.ow, 3, 3, 2, 2) : xd_pool2d_valid(2, 2, 2, 2);
+    xdr_pool ps;
+    xdr_pool_init(&ps, s.n, s.o, s.oh, s.ow, p);
+    int64_t sx[4] = {s.n, s.o, s.oh, s.ow}, sp[4] = {ps.n, ps.c, ps.oh, ps.ow}, sc[1] = {bc->o};
+    int64_t sz[2] = {bc->n, bc->classes}, sn[1] = {bc->n}, s1[1] = {1}, sw[1] = {(int64_t)nw};
+    const struct {
+        int nd;
+        const int64_t *shape;
+        const void *data;
+    } spec[LNT] = {
+        [LX] = {4, sx, x},        [LDY] = {4, sx, dy},      [LMAX] = {4, sp, 0},       [LDMAX] = {4, sx, 0},
+        [LAVG] = {4, sp, 0},      [LDAVG] = {4, sx, 0},     [LDROP] = {4, sx, 0},      [LDDROP] = {4, sx, 0},
+        [LGAMMA] = {1, sc, gb},   [LBETA] = {1, sc, gb + no}, [LBN] = {4, sx, 0},      [LMEAN] = {1, sc, 0},
+        [LVAR] = {1, sc, 0},      [LDBN] = {4, sx, 0},      [LDGAMMA] = {1, sc, 0},    [LDBETA] = {1, sc, 0},
+        [LMM] = {1, sc, gb + no}, [LMV] = {1, sc, gb},      [LBNINF] = {4, sx, 0},     [LZ] = {2, sz, z},
+        [LDZ] = {2, sz, z + nz},  [LSOFT] = {2, sz, 0},     [LDSOFT] = {2, sz, 0},     [LLABELS] = {1, sn, labels},
+        [LXLOSS] = {1, s1, 0},    [LDPROBS] = {2, sz, 0},   [LXROW] = {1, sn, 0},      [LPDY] = {4, sp, pdy},
+        [LG] = {1, sw, w + nw},   [LAW] = {1, sw, w},       [LAM] = {1, sw, 0},        [LAV] = {1, sw, 0},
+        [LKW] = {1, sw, w},       [LKM] = {1, sw, 0},       [LTW] = {1, sw, w},        [LTM] = {1, sw, 0},
+    };
+    xd_status st = XD_OK;
+    for (int i = 0; i < LNT && st == XD_OK; ++i) {
+        ts[i] = xdt_upload(&d->t, i == LLABELS ? XD_DTYPE_I32 : XD_DTYPE_F32, spec[i].nd, spec[i].shape, spec[i].data);
+        st = !ts[i] ? XD_OUT_OF_DEVICE_MEMORY : spec[i].data ? XD_OK : xd_tensor_fill_zero(ts[i]);
+    }
+    if (st == XD_OK) st = run_layer_ops(d->t.ctx, &p, ci, ts);
+    snprintf(what, sizeof what, "%s: case %d layers", d->t.dev->id, ci);
+    if (!xdt_ok(&d->t, st, what)) goto done;
+    for (size_t k = 0; k < NOUT - NOUT_CONV; ++k) {
+        d->out[ci][NOUT_CONV + k] = xdt_download(&d->t, ts[LOUTS[k].tensor]);
+        d->count[ci][NOUT_CONV + k] = xd_tensor_count(ts[LOUTS[k].tensor]);
+        if (!d->out[ci][NOUT_CONV + k]) goto done;
+    }
+    /* the dropout mask is the host build's, bit for bit (x has no zeros here
+     * but by a 2^-24 chance: kept where y != 0) */
+    xd_host_dropout_mask(mask, nx, 0xd0d0ULL + (uint64_t)ci, ((uint64_t)7 << 32) | (uint64_t)ci, ci % 2 ? 0.3 : 0.5);
+    size_t bad = 0;
+    const float *y = d->out[ci][NOUT_CONV + 4];
+    for (size_t i = 0; i < nx; ++i) bad += (y[i] != 0) != mask[i] && x[i] != 0;
+    snprintf(what, sizeof what, "%s: case %d: dropout mask vs xd_host_dropout_mask", d->t.dev->id, ci);
+    xdt_check(T, bad == 0, "%s: %zu elements differ", what, bad);
+done:
+    for (int i = 0; i < LNT; ++i) xd_tensor_destroy(ts[i]);
+    free(x), free(dy), free(gb), free(z), free(w), free(pdy), free(labels), free(mask);
 }
 
 /* Elements whose bytes differ; prints the first few. */
@@ -244,7 +378,10 @@ int main(int argc, char **argv)
         d->usable = 1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int ci = 0; ci < NCASES; ++ci)
-            if (ran(d, ci)) run_case(&T, d, ci);
+            if (ran(d, ci)) {
+                run_case(&T, d, ci);
+                run_layers(&T, d, ci);
+            }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         printf("device %d: %s%s: %s, %.2f s\n", i, ids[i], d->slow ? " (slow: small cases only)" : "",
                xd_context_guarantee(d->t.ctx),
@@ -262,7 +399,7 @@ int main(int argc, char **argv)
                 cases[i][j]++;
                 for (int k = 0; k < NOUT; ++k) {
                     const float *a = dev[i].out[ci][k], *b = dev[j].out[ci][k];
-                    snprintf(what, sizeof what, "case %d %s: %s vs %s", ci, OUTS[k].name, ids[i], ids[j]);
+                    snprintf(what, sizeof what, "case %d %s: %s vs %s", ci, out_name(k), ids[i], ids[j]);
                     if (!a || !b) {
                         xdt_check(&T, 0, "%s: not computed", what);
                         continue;

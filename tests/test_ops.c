@@ -31,7 +31,8 @@
 enum {
     T_CONV_FWD, T_CONV_BWD_DATA, T_CONV_BWD_W, T_CONV_BWD_B,
     T_DENSE_FWD, T_DENSE_BWD_DATA, T_DENSE_BWD_W, T_DENSE_BWD_B,
-    T_XENT_LOSS, T_XENT_GRAD, T_ADAM, T_FD, T_COUNT
+    T_XENT_LOSS, T_XENT_GRAD, T_ADAM, T_POOL, T_DROPOUT, T_BN, T_BN_MOVING, T_SOFTMAX, T_XENTP_LOSS,
+    T_XENTP_GRAD, T_ADAM_KERAS, T_SGD, T_FD, T_COUNT
 };
 static const struct tol {
     const char *op;
@@ -49,6 +50,17 @@ static const struct tol {
     [T_XENT_LOSS] =      {"softmax_xent loss",       4e-7, 2.4e-7},  /* K = classes (+ N for the mean) */
     [T_XENT_GRAD] =      {"softmax_xent dlogits",    4e-7, 2.4e-7},  /* K = classes */
     [T_ADAM] =           {"adam_step w, m, v",       0, 2.4e-7},     /* rel x t x scale, see above */
+    /* issue 14's ops; rel 3.6e-7 (3 ulp) where fast mode's division, sqrt or
+     * exp (OpenCL: <= 2.5 or 3 ulp) is the last rounding */
+    [T_POOL] =           {"max/avg pooling",         4e-7, 3.6e-7},  /* K = taps or covering windows */
+    [T_DROPOUT] =        {"dropout",                 0, 3.6e-7},     /* one division; bitwise in reproducible */
+    [T_BN] =             {"batchnorm",               4e-7, 3.6e-7},  /* K = N*H*W (the statistics) */
+    [T_BN_MOVING] =      {"batchnorm moving stats",  4e-7, 2.4e-7},  /* K = 1 */
+    [T_SOFTMAX] =        {"softmax fwd/bwd",         4e-7, 3.6e-7},  /* per element: see test_softmax */
+    [T_XENTP_LOSS] =     {"sparse_xent_probs loss",  4e-7, 3.6e-7},  /* K = classes (+ N for the mean) */
+    [T_XENTP_GRAD] =     {"sparse_xent_probs dprobs", 4e-7, 3.6e-7}, /* K = classes */
+    [T_ADAM_KERAS] =     {"adam_keras_step w, m, v", 0, 2.4e-7},     /* rel x t x scale, as Adam */
+    [T_SGD] =            {"sgd_step w, m",           0, 2.4e-7},     /* rel x t x scale, as Adam */
     /* device backward vs central differences of the double forward (K = 1) */
     [T_FD] =             {"finite differences",      2e-5, 2e-5},
 };
@@ -421,6 +433,31 @@ static double xent_loss_fn(void *p)
     return xdr_softmax_xent(x->n, x->k, x->z, x->labels, NULL, NULL);
 }
 
+/* A loss op on in [n, k] with labels [n], twice: o[0..2].got (loss,
+ * gradient, row losses) for run-to-run equality; then once without
+ * row_loss, which must give the same loss. */
+typedef xd_status (*loss_op)(xd_context *, const xd_tensor *, const xd_tensor *, xd_tensor *, xd_tensor *,
+                             xd_tensor *);
+static void run_loss_op(xdt *t, arena *a, loss_op op, const char *tag, int n, int k, const float *in,
+                        const int32_t *labels, out_spec *o)
+{
+    int64_t zs[2] = {n, k}, ns[1] = {n}, one[1] = {1};
+    xd_tensor *tz = aup(a, t, XD_DTYPE_F32, 2, zs, in), *tl = aup(a, t, XD_DTYPE_I32, 1, ns, labels);
+    xd_tensor *tloss = aup(a, t, XD_DTYPE_F32, 1, one, NULL), *tgrad = aup(a, t, XD_DTYPE_F32, 2, zs, NULL);
+    xd_tensor *trow = aup(a, t, XD_DTYPE_F32, 1, ns, NULL), *tloss2 = aup(a, t, XD_DTYPE_F32, 1, one, NULL);
+    if (a->bad) return;
+    xd_tensor *outs[3] = {tloss, tgrad, trow};
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, op(t->ctx, tz, tl, tloss, tgrad, trow), tag);
+        for (int i = 0; i < 3; ++i) o[i].got[run] = adown(a, t, outs[i]);
+    }
+    xdt_ok(t, op(t->ctx, tz, tl, tloss2, tgrad, NULL), tag);
+    float *loss2 = adown(a, t, tloss2);
+    char what[160];
+    snprintf(what, sizeof what, "%s loss without row_loss", tag);
+    if (loss2 && o[0].got[0]) xdt_bitwise(t, what, loss2, o[0].got[0], 1);
+}
+
 static void test_xent(xdt *t, const xent_case *xc, int idx)
 {
     char tag[96];
@@ -434,30 +471,17 @@ static void test_xent(xdt *t, const xent_case *xc, int idx)
         labels[i] = (int32_t)((i * 7 + (size_t)idx) % (size_t)xc->k);
         if (xc->range > 100) z[i * (size_t)xc->k + i % (size_t)xc->k] += 2 * xc->range;
     }
-    int64_t zs[2] = {xc->n, xc->k}, ns[1] = {xc->n}, one[1] = {1};
-    xd_tensor *tz = aup(&a, t, XD_DTYPE_F32, 2, zs, z), *tl = aup(&a, t, XD_DTYPE_I32, 1, ns, labels);
-    xd_tensor *tloss = aup(&a, t, XD_DTYPE_F32, 1, one, NULL), *tdz = aup(&a, t, XD_DTYPE_F32, 2, zs, NULL);
-    xd_tensor *trow = aup(&a, t, XD_DTYPE_F32, 1, ns, NULL), *tloss2 = aup(&a, t, XD_DTYPE_F32, 1, one, NULL);
-    if (a.bad) goto done;
     double kk = (double)xc->k;
     out_spec o[3] = {{"loss", T_XENT_LOSS, 1, kk + (double)xc->n, {0}, 0},
                      {"dlogits", T_XENT_GRAD, nz, kk, {0}, 0},
                      {"row_loss", T_XENT_LOSS, nn, kk, {0}, 0}};
-    xd_tensor *outs[3] = {tloss, tdz, trow};
-    for (int run = 0; run < 2; ++run) {
-        xdt_ok(t, xd_softmax_xent(t->ctx, tz, tl, tloss, tdz, trow), "softmax_xent");
-        for (int i = 0; i < 3; ++i) o[i].got[run] = adown(&a, t, outs[i]);
-    }
-    xdt_ok(t, xd_softmax_xent(t->ctx, tz, tl, tloss2, tdz, NULL), "softmax_xent (no row_loss)");
-    float *loss2 = adown(&a, t, tloss2);
     double *zd = adbl(&a, z, nz);
     o[0].ref = ad(&a, 1), o[1].ref = ad(&a, nz), o[2].ref = ad(&a, nn);
+    run_loss_op(t, &a, xd_softmax_xent, tag, xc->n, xc->k, z, labels, o);
     if (a.bad) goto done;
     o[0].ref[0] = xdr_softmax_xent(xc->n, xc->k, zd, labels, o[1].ref, o[2].ref);
     compare_outputs(t, tag, o, 3);
     char what[160];
-    snprintf(what, sizeof what, "%s loss without row_loss", tag);
-    xdt_bitwise(t, what, loss2, o[0].got[0], 1);
     if (nz <= 400) {
         xent_loss xl = {xc->n, xc->k, zd, labels};
         snprintf(what, sizeof what, "%s FD dloss/dlogits", tag);
@@ -676,6 +700,686 @@ done:
     afree(&a);
 }
 
+/* ---- pooling ---------------------------------------------------------------------------- */
+typedef struct pool_case {
+    int n, c, h, w, kh, kw, sh, sw;
+    char pad;               /* 'v' valid, 's' same */
+    int small;
+} pool_case;
+static const pool_case POOL[] = {
+    /* n   c   h   w kh kw sh sw pad small */
+    {1, 1, 4, 4, 2, 2, 2, 2, 'v', 1},
+    {2, 3, 7, 7, 3, 3, 2, 2, 'v', 1},   /* overlapping windows (pool 3, stride 2) */
+    {1, 2, 7, 5, 3, 3, 2, 2, 's', 1},   /* same padding with overlap */
+    {2, 1, 5, 6, 2, 2, 1, 1, 's', 1},   /* stride 1 */
+    {1, 2, 7, 8, 2, 3, 3, 2, 'v', 1},   /* stride 3 > pool 2: inputs no window covers */
+    {1, 1, 3, 3, 3, 3, 1, 1, 's', 1},   /* every window padded */
+    {3, 4, 13, 11, 3, 2, 2, 3, 's', 0},
+    {32, 32, 26, 26, 2, 2, 2, 2, 'v', 0}, /* mnist-convnet's first MaxPooling2D */
+    {32, 64, 11, 11, 2, 2, 2, 2, 'v', 0}, /* its second: 11 -> 5, the last row unused */
+};
+
+typedef struct pool_loss {
+    const xdr_pool *s;
+    const double *x, *r;
+    double *y;
+    int max;
+} pool_loss;
+/* L = sum(pool(x) * r), so dL/dy = r. */
+static double pool_loss_fn(void *p)
+{
+    pool_loss *l = p;
+    if (l->max) xdr_maxpool_forward(l->s, l->x, l->y);
+    else xdr_avgpool_forward(l->s, l->x, l->y);
+    double sum = 0;
+    for (size_t i = 0; i < (size_t)(l->s->n * l->s->c * l->s->oh * l->s->ow); ++i) sum += l->y[i] * l->r[i];
+    return sum;
+}
+
+/* The most windows that cover one input along an axis. */
+static int pool_cover(int k, int s) { return (k + s - 1) / s; }
+
+static void test_pool(xdt *t, const pool_case *pc, int idx)
+{
+    xd_pool2d_params p = pc->pad == 's' ? xd_pool2d_same(pc->h, pc->w, pc->kh, pc->kw, pc->sh, pc->sw)
+                                        : xd_pool2d_valid(pc->kh, pc->kw, pc->sh, pc->sw);
+    char tag[160], what[200];
+    snprintf(tag, sizeof tag, "pool[%d] x%dx%dx%dx%d pool %dx%d s%d,%d pad %d,%d,%d,%d", idx, pc->n, pc->c, pc->h,
+             pc->w, pc->kh, pc->kw, pc->sh, pc->sw, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right);
+    xdr_pool s;
+    if (!xdt_check(t, xdr_pool_init(&s, pc->n, pc->c, pc->h, pc->w, p), "%s: empty", tag)) return;
+    if (pc->pad == 's')
+        xdt_check(t, s.oh == (pc->h + pc->sh - 1) / pc->sh && s.ow == (pc->w + pc->sw - 1) / pc->sw,
+                  "%s: same padding gives %lldx%lld, not ceil(in / stride)", tag, (long long)s.oh, (long long)s.ow);
+    size_t nx = (size_t)(s.n * s.c * s.h * s.w), ny = (size_t)(s.n * s.c * s.oh * s.ow);
+    arena a = {0};
+    uint32_t seed = 5000u + 10u * (uint32_t)idx;
+    float *x = afill(&a, nx, seed + 1, -1, 1), *dy = afill(&a, ny, seed + 2, -1, 1);
+    int64_t xs[4] = {s.n, s.c, s.h, s.w}, ys[4] = {s.n, s.c, s.oh, s.ow};
+    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 4, xs, x), *tdy = aup(&a, t, XD_DTYPE_F32, 4, ys, dy);
+    xd_tensor *tym = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL), *tdxm = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
+    xd_tensor *tya = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL), *tdxa = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
+    if (a.bad) goto done;
+    double taps = (double)(pc->kh * pc->kw), cover = (double)(pool_cover(pc->kh, pc->sh) * pool_cover(pc->kw, pc->sw));
+    out_spec o[4] = {{"maxpool forward", T_POOL, ny, 1, {0}, 0},
+                     {"maxpool backward", T_POOL, nx, cover, {0}, 0},
+                     {"avgpool forward", T_POOL, ny, taps, {0}, 0},
+                     {"avgpool backward", T_POOL, nx, cover, {0}, 0}};
+    xd_tensor *outs[4] = {tym, tdxm, tya, tdxa};
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, xd_maxpool2d_forward(t->ctx, &p, tx, tym), "maxpool2d_forward");
+        xdt_ok(t, xd_maxpool2d_backward(t->ctx, &p, tx, tdy, tdxm), "maxpool2d_backward");
+        xdt_ok(t, xd_avgpool2d_forward(t->ctx, &p, tx, tya), "avgpool2d_forward");
+        xdt_ok(t, xd_avgpool2d_backward(t->ctx, &p, tdy, tdxa), "avgpool2d_backward");
+        for (int i = 0; i < 4; ++i) o[i].got[run] = adown(&a, t, outs[i]);
+    }
+    double *xd = adbl(&a, x, nx), *dyd = adbl(&a, dy, ny);
+    for (int i = 0; i < 4; ++i) o[i].ref = ad(&a, i % 2 ? nx : ny);
+    float *maxf = af(&a, ny);
+    if (a.bad) goto done;
+    xdr_maxpool_forward(&s, xd, o[0].ref);
+    xdr_maxpool_backward(&s, xd, dyd, o[1].ref);
+    xdr_avgpool_forward(&s, xd, o[2].ref);
+    xdr_avgpool_backward(&s, dyd, o[3].ref);
+    compare_outputs(t, tag, o, 4);
+    /* the maximum is one of the inputs: exact */
+    for (size_t i = 0; i < ny; ++i) maxf[i] = (float)o[0].ref[i];
+    snprintf(what, sizeof what, "%s maxpool forward == reference, bit for bit", tag);
+    xdt_bitwise(t, what, o[0].got[0], maxf, ny);
+    if ((double)ny * taps * (double)nx < 4e7) {
+        pool_loss pl = {&s, xd, dyd, ad(&a, ny), 1};
+        if (!pl.y) goto done;
+        /* max: piecewise linear, a small step never crosses a tie of these inputs */
+        snprintf(what, sizeof what, "%s FD maxpool dL/dx", tag);
+        fd_check(t, what, pool_loss_fn, &pl, xd, nx, o[1].got[0], 1e-6);
+        pl.max = 0;
+        snprintf(what, sizeof what, "%s FD avgpool dL/dx", tag);
+        fd_check(t, what, pool_loss_fn, &pl, xd, nx, o[3].got[0], 1e-3);
+    }
+done:
+    afree(&a);
+}
+
+/* Ties, NaN and -inf on one 4x5 plane, pool 3x3 stride 2: two windows, columns
+ * 0-2 and 2-4, sharing column 2. */
+static void test_pool_ties(xdt *t)
+{
+    arena a = {0};
+    xd_pool2d_params p = xd_pool2d_valid(3, 3, 2, 2);
+    int64_t xs[4] = {1, 1, 4, 5}, ys[4] = {1, 1, 1, 2};
+    float x[20], dy[2] = {3, 5}, want[20];
+    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL), *tdy = aup(&a, t, XD_DTYPE_F32, 4, ys, dy);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
+    if (a.bad) goto done;
+    /* all equal: each window's first tap (0,0) and (0,2) takes its gradient */
+    for (int i = 0; i < 20; ++i) x[i] = 2.0f, want[i] = 0.0f;
+    want[0] = 3, want[2] = 5;
+    xdt_ok(t, xd_tensor_write(tx, x, sizeof x), "tensor_write");
+    xdt_ok(t, xd_maxpool2d_backward(t->ctx, &p, tx, tdy, tdx), "maxpool2d_backward (ties)");
+    float *g = adown(&a, t, tdx);
+    if (g) xdt_bitwise(t, "maxpool ties: first maximum in row-major order", g, want, 20);
+    /* a tie at (1,2) and (2,2), inside both windows: (1,2) takes both gradients */
+    for (int i = 0; i < 20; ++i) x[i] = 0.0f, want[i] = 0.0f;
+    x[7] = x[12] = 7.0f;
+    want[7] = 8;
+    xdt_ok(t, xd_tensor_write(tx, x, sizeof x), "tensor_write");
+    xdt_ok(t, xd_maxpool2d_backward(t->ctx, &p, tx, tdy, tdx), "maxpool2d_backward (shared argmax)");
+    g = adown(&a, t, tdx);
+    if (g) xdt_bitwise(t, "maxpool: two windows with one argmax add their gradients", g, want, 20);
+    /* NaN in the second window only; -inf everywhere in the first */
+    for (int i = 0; i < 20; ++i) x[i] = -INFINITY;
+    x[13] = NAN, x[14] = 1.0f;
+    xdt_ok(t, xd_tensor_write(tx, x, sizeof x), "tensor_write");
+    xdt_ok(t, xd_maxpool2d_forward(t->ctx, &p, tx, ty), "maxpool2d_forward (NaN, -inf)");
+    float *y = adown(&a, t, ty);
+    if (y)
+        xdt_check(t, y[0] == -INFINITY && isnan(y[1]), "maxpool: window of -inf gives %g, window with NaN gives %g",
+                  (double)y[0], (double)y[1]);
+done:
+    afree(&a);
+}
+
+/* ---- dropout ---------------------------------------------------------------------------- */
+static void test_dropout(xdt *t, size_t n, double rate, int idx)
+{
+    char tag[96], what[160];
+    snprintf(tag, sizeof tag, "dropout[%d] n=%zu rate=%g", idx, n, rate);
+    const uint64_t seed = 0xd20f0f5eedULL + (uint64_t)idx, stream = 0x100000000ULL * 3 + 41;
+    arena a = {0};
+    float *x = afill(&a, n, 6000u + (uint32_t)idx, 0.5f, 1.5f), *dy = afill(&a, n, 6100u + (uint32_t)idx, 0.5f, 1.5f);
+    uint8_t *mask = akeep(&a, calloc(n, 1)), *other = akeep(&a, calloc(n, 1));
+    int64_t shape[2] = {(int64_t)n / 4, 4};
+    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 2, shape, x), *tdy = aup(&a, t, XD_DTYPE_F32, 2, shape, dy);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, shape, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 2, shape, NULL);
+    float *want = af(&a, n);
+    if (a.bad) goto done;
+    for (size_t i = 0; i < n; i += 2) x[i] = -x[i]; /* both signs, never 0: y != 0 exactly where kept */
+    if (!xdt_ok(t, xd_tensor_write(tx, x, n * 4), "tensor_write")) goto done;
+    out_spec o[2] = {{"forward", T_DROPOUT, n, 1, {0}, 0}, {"backward", T_DROPOUT, n, 1, {0}, 0}};
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, xd_dropout_forward(t->ctx, tx, rate, seed, stream, ty), "dropout_forward");
+        xdt_ok(t, xd_dropout_backward(t->ctx, tdy, rate, seed, stream, tdx), "dropout_backward");
+        o[0].got[run] = adown(&a, t, ty);
+        o[1].got[run] = adown(&a, t, tdx);
+    }
+    double *xd = adbl(&a, x, n), *dyd = adbl(&a, dy, n);
+    o[0].ref = ad(&a, n), o[1].ref = ad(&a, n);
+    if (a.bad) goto done;
+    float keep = xd_dropout_keep_scale(rate);
+    xdt_check(t, keep == (float)(1.0 - rate), "%s: keep %a is not (float)(1 - rate)", tag, (double)keep);
+    xd_host_dropout_mask(mask, n, seed, stream, rate);
+    xdr_dropout(xd, mask, keep, o[0].ref, n);
+    xdr_dropout(dyd, mask, keep, o[1].ref, n);
+    compare_outputs(t, tag, o, 2);
+    /* the device's mask (where y, dx are non-zero) is the host's, bit for bit */
+    size_t kept = 0, bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+        kept += mask[i];
+        bad += (o[0].got[0][i] != 0) != mask[i] || (o[1].got[0][i] != 0) != mask[i];
+    }
+    xdt_check(t, bad == 0, "%s: %zu elements where the device mask differs from xd_host_dropout_mask", tag, bad);
+    double frac = (double)kept / (double)n, sd = sqrt(keep * (1.0 - keep) / (double)n);
+    printf("  %s: kept %.4f (keep %.4f)\n", tag, frac, (double)keep);
+    xdt_check(t, rate == 0 ? kept == n : fabs(frac - keep) <= 5 * sd + 1e-12, "%s: kept fraction %.5f, keep %.5f",
+              tag, frac, (double)keep);
+    if (xd_context_mode(t->ctx) == XD_MODE_REPRODUCIBLE) {
+        for (size_t i = 0; i < n; ++i) want[i] = mask[i] ? xd_host_div(x[i], keep) : 0.0f;
+        snprintf(what, sizeof what, "%s forward == host mask and division", tag);
+        xdt_bitwise(t, what, o[0].got[0], want, n);
+    }
+    if (rate == 0) {
+        snprintf(what, sizeof what, "%s rate 0 is the identity", tag);
+        xdt_bitwise(t, what, o[0].got[0], x, n);
+    } else {
+        xd_host_dropout_mask(other, n, seed, stream + 1, rate);
+        xdt_check(t, memcmp(mask, other, n) != 0, "%s: streams %llu and %llu give the same mask", tag,
+                  (unsigned long long)stream, (unsigned long long)stream + 1);
+    }
+done:
+    afree(&a);
+}
+
+/* ---- batch normalization ------------------------------------------------------------------ */
+typedef struct bn_case {
+    int n, c, h, w;
+    int gamma, beta;        /* scale / center */
+    int nd;                 /* 2: x given as [n, c] (h = w = 1) */
+    float offset;           /* added to x: statistics away from 0 */
+    int small;
+} bn_case;
+static const bn_case BN[] = {
+    /* n   c   h   w  g  b nd offset small */
+    {1, 1, 1, 5, 1, 1, 4, 0, 1},     /* batch 1, one channel */
+    {2, 3, 4, 5, 1, 1, 4, 0, 1},
+    {3, 2, 5, 3, 0, 0, 4, 20, 1},    /* no gamma, no beta; mean near 20 */
+    {4, 5, 1, 1, 1, 0, 2, 0, 1},     /* [N, C], after a Dense */
+    {5, 3, 2, 2, 0, 1, 4, 0, 1},
+    {32, 32, 13, 13, 1, 1, 4, 0, 0},
+    {7, 3, 9, 11, 1, 1, 4, -30, 0},  /* mean -30, spread 0.58: the variance must be two-pass */
+};
+static const double BN_EPS = 1e-3, BN_MOMENTUM = 0.99;
+
+typedef struct bn_loss {
+    int64_t n, c, hw;
+    const double *x, *gamma, *beta, *r;
+    double *y, *mean, *var;
+} bn_loss;
+/* L = sum(bn_train(x) * r) with the batch statistics. */
+static double bn_loss_fn(void *p)
+{
+    bn_loss *b = p;
+    xdr_batchnorm_train_forward(b->n, b->c, b->hw, b->x, b->gamma, b->beta, BN_EPS, b->y, b->mean, b->var);
+    double l = 0;
+    for (int64_t i = 0; i < b->n * b->c * b->hw; ++i) l += b->y[i] * b->r[i];
+    return l;
+}
+
+/* Outputs of one batch-norm case, in out_spec order. */
+enum { BN_Y, BN_MEAN, BN_VAR, BN_DX, BN_DGAMMA, BN_DBETA, BN_MM, BN_MV, BN_YINF, BN_NOUT };
+
+static void bn_device(xdt *t, arena *a, xd_tensor *const *ts, const bn_case *bc, out_spec *o, int run)
+{
+    /* ts: x, dy, gamma, beta, then the outputs in BN_ order */
+    xd_tensor *g = bc->gamma ? ts[2] : NULL, *b = bc->beta ? ts[3] : NULL;
+    xd_tensor *const *out = ts + 4;
+    xdt_ok(t, xd_batchnorm_train_forward(t->ctx, ts[0], g, b, BN_EPS, out[BN_Y], out[BN_MEAN], out[BN_VAR]),
+           "batchnorm_train_forward");
+    xdt_ok(t, xd_batchnorm_train_backward(t->ctx, ts[0], ts[1], g, out[BN_MEAN], out[BN_VAR], BN_EPS, out[BN_DX],
+                                          g ? out[BN_DGAMMA] : NULL, b ? out[BN_DBETA] : NULL),
+           "batchnorm_train_backward");
+    xdt_ok(t, xd_batchnorm_update_moving(t->ctx, BN_MOMENTUM, out[BN_MEAN], out[BN_VAR], out[BN_MM], out[BN_MV]),
+           "batchnorm_update_moving");
+    xdt_ok(t, xd_batchnorm_inference_forward(t->ctx, ts[0], g, b, out[BN_MM], out[BN_MV], BN_EPS, out[BN_YINF]),
+           "batchnorm_inference_forward");
+    for (int i = 0; i < BN_NOUT; ++i) o[i].got[run] = adown(a, t, out[i]);
+}
+
+/* y = x inv + (beta - mean inv) rounds each term relative to its own size,
+ * and the statistics' error (~ u sqrt(M) of the sums) reaches y relative to
+ * |x inv| + |mean inv| + the spread: per-element limits, not the rms of y
+ * (a mean far from 0 makes the terms much larger than y, in Keras too). */
+static void bn_y_limits(const bn_case *bc, int64_t hw, const double *x, const double *gamma, const double *beta,
+                        const double *mean, const double *var, const double *ref, double *lim)
+{
+    double sk = sqrt((double)(bc->n * hw));
+    for (int64_t i = 0; i < bc->n * bc->c * hw; ++i) {
+        int64_t ch = (i / hw) % bc->c;
+        double inv = (gamma ? fabs(gamma[ch]) : 1.0) / sqrt(var[ch] + BN_EPS);
+        double scale = (fabs(x[i]) + fabs(mean[ch]) + sqrt(var[ch])) * inv + (beta ? fabs(beta[ch]) : 0.0);
+        lim[i] = TOL[T_BN].abs * sk * scale + TOL[T_BN].rel * fabs(ref[i]);
+    }
+}
+
+static void bn_check_y(xdt *t, const char *tag, const char *name, const out_spec *o, const double *lim)
+{
+    char what[200];
+    snprintf(what, sizeof what, "%s %s run-to-run", tag, name);
+    xdt_bitwise(t, what, o->got[0], o->got[1], o->n);
+    snprintf(what, sizeof what, "%s %s", tag, name);
+    close_to(t, T_BN, what, o->got[0], o->ref, lim, o->n, 0, 1);
+}
+
+static void test_batchnorm(xdt *t, const bn_case *bc, int idx)
+{
+    char tag[128], what[200];
+    snprintf(tag, sizeof tag, "batchnorm[%d] x%dx%dx%dx%d%s%s%s offset %g", idx, bc->n, bc->c, bc->h, bc->w,
+             bc->gamma ? " gamma" : "", bc->beta ? " beta" : "", bc->nd == 2 ? " (2-D)" : "", (double)bc->offset);
+    int64_t hw = (int64_t)bc->h * bc->w, m = bc->n * hw;
+    size_t nx = (size_t)(bc->n * bc->c * hw), nc = (size_t)bc->c;
+    arena a = {0};
+    uint32_t seed = 7000u + 10u * (uint32_t)idx;
+    float *x = afill(&a, nx, seed + 1, -1, 1), *dy = afill(&a, nx, seed + 2, -1, 1);
+    float *gamma = afill(&a, nc, seed + 3, 0.5f, 1.5f), *beta = afill(&a, nc, seed + 4, -1, 1);
+    float *mm = afill(&a, nc, seed + 5, -1, 1), *mv = afill(&a, nc, seed + 6, 0.5f, 1.5f);
+    if (a.bad) goto done;
+    for (size_t i = 0; i < nx; ++i) x[i] += bc->offset;
+    int64_t xs4[4] = {bc->n, bc->c, bc->h, bc->w}, xs2[2] = {bc->n, bc->c}, cs[1] = {bc->c};
+    const int64_t *xs = bc->nd == 2 ? xs2 : xs4;
+    xd_tensor *ts[4 + BN_NOUT] = {aup(&a, t, XD_DTYPE_F32, bc->nd, xs, x), aup(&a, t, XD_DTYPE_F32, bc->nd, xs, dy),
+                                  aup(&a, t, XD_DTYPE_F32, 1, cs, gamma), aup(&a, t, XD_DTYPE_F32, 1, cs, beta)};
+    for (int i = 0; i < BN_NOUT; ++i) {
+        int per_channel = i != BN_Y && i != BN_DX && i != BN_YINF;
+        ts[4 + i] = aup(&a, t, XD_DTYPE_F32, per_channel ? 1 : bc->nd, per_channel ? cs : xs,
+                        i == BN_MM ? mm : i == BN_MV ? mv : NULL);
+    }
+    if (a.bad) goto done;
+    double k = (double)m;
+    out_spec o[BN_NOUT] = {{"y", T_BN, nx, k, {0}, 0},           {"mean", T_BN, nc, k, {0}, 0},
+                           {"var", T_BN, nc, k, {0}, 0},         {"dx", T_BN, nx, k, {0}, 0},
+                           {"dgamma", T_BN, nc, k, {0}, 0},      {"dbeta", T_BN, nc, k, {0}, 0},
+                           {"moving_mean", T_BN_MOVING, nc, 1, {0}, 0}, {"moving_var", T_BN_MOVING, nc, 1, {0}, 0},
+                           {"inference y", T_BN, nx, k, {0}, 0}};
+    for (int run = 0; run < 2; ++run) {
+        if (run && (xd_tensor_write(ts[4 + BN_MM], mm, nc * 4) != XD_OK || xd_tensor_write(ts[4 + BN_MV], mv, nc * 4) != XD_OK))
+            a.bad = 1;
+        bn_device(t, &a, ts, bc, o, run);
+    }
+    double *xd = adbl(&a, x, nx), *dyd = adbl(&a, dy, nx), *gd = adbl(&a, gamma, nc), *bd = adbl(&a, beta, nc);
+    for (int i = 0; i < BN_NOUT; ++i) o[i].ref = ad(&a, o[i].n);
+    double *mmd = adbl(&a, mm, nc), *mvd = adbl(&a, mv, nc);
+    if (a.bad) goto done;
+    const double *g = bc->gamma ? gd : NULL, *b = bc->beta ? bd : NULL;
+    xdr_batchnorm_train_forward(bc->n, bc->c, hw, xd, g, b, BN_EPS, o[BN_Y].ref, o[BN_MEAN].ref, o[BN_VAR].ref);
+    xdr_batchnorm_train_backward(bc->n, bc->c, hw, xd, dyd, g, BN_EPS, o[BN_DX].ref, o[BN_DGAMMA].ref, o[BN_DBETA].ref);
+    memcpy(o[BN_MM].ref, mmd, nc * sizeof(double));
+    memcpy(o[BN_MV].ref, mvd, nc * sizeof(double));
+    xdr_batchnorm_update_moving(bc->c, BN_MOMENTUM, o[BN_MEAN].ref, o[BN_VAR].ref, o[BN_MM].ref, o[BN_MV].ref);
+    xdr_batchnorm_inference(bc->n, bc->c, hw, xd, g, b, o[BN_MM].ref, o[BN_MV].ref, BN_EPS, o[BN_YINF].ref);
+    int skip_dg = !bc->gamma, skip_db = !bc->beta; /* not computed without gamma / beta */
+    for (int i = 0; i < BN_NOUT; ++i)
+        if (i != BN_Y && i != BN_YINF && !(i == BN_DGAMMA && skip_dg) && !(i == BN_DBETA && skip_db))
+            compare_outputs(t, tag, &o[i], 1);
+    double *lim = ad(&a, nx);
+    if (!lim) goto done;
+    bn_y_limits(bc, hw, xd, g, b, o[BN_MEAN].ref, o[BN_VAR].ref, o[BN_Y].ref, lim);
+    bn_check_y(t, tag, "y", &o[BN_Y], lim);
+    bn_y_limits(bc, hw, xd, g, b, o[BN_MM].ref, o[BN_MV].ref, o[BN_YINF].ref, lim);
+    bn_check_y(t, tag, "inference y", &o[BN_YINF], lim);
+    if ((double)nx * (double)(nx + 2 * nc) < 4e7) {
+        bn_loss bl = {bc->n, bc->c, hw, xd, gd, bd, dyd, ad(&a, nx), ad(&a, nc), ad(&a, nc)};
+        if (!bl.y || !bl.mean || !bl.var) goto done;
+        bl.gamma = g, bl.beta = b;
+        snprintf(what, sizeof what, "%s FD dL/dx", tag);
+        fd_check(t, what, bn_loss_fn, &bl, xd, nx, o[BN_DX].got[0], 1e-4);
+        if (g) {
+            snprintf(what, sizeof what, "%s FD dL/dgamma", tag);
+            fd_check(t, what, bn_loss_fn, &bl, gd, nc, o[BN_DGAMMA].got[0], 1e-4);
+        }
+        if (b) {
+            snprintf(what, sizeof what, "%s FD dL/dbeta", tag);
+            fd_check(t, what, bn_loss_fn, &bl, bd, nc, o[BN_DBETA].got[0], 1e-4);
+        }
+    }
+done:
+    afree(&a);
+}
+
+/* ---- softmax ---------------------------------------------------------------------------------- */
+typedef struct softmax_case {
+    int n, k;
+    float range;
+    int small;
+} softmax_case;
+static const softmax_case SOFTMAX[] = {
+    {1, 1, 3, 1}, {1, 10, 3, 1}, {7, 3, 5, 1}, {4, 10, 30, 1}, {32, 10, 3, 0}, {33, 1000, 10, 0},
+};
+
+typedef struct softmax_loss {
+    int64_t n, k;
+    const double *z, *r;
+    double *y;
+} softmax_loss;
+static double softmax_loss_fn(void *p)
+{
+    softmax_loss *s = p;
+    xdr_softmax_forward(s->n, s->k, s->z, s->y);
+    double l = 0;
+    for (int64_t i = 0; i < s->n * s->k; ++i) l += s->y[i] * s->r[i];
+    return l;
+}
+
+static void test_softmax(xdt *t, const softmax_case *sc, int idx)
+{
+    char tag[96], what[160];
+    snprintf(tag, sizeof tag, "softmax[%d] %dx%d range %g", idx, sc->n, sc->k, (double)sc->range);
+    size_t nz = (size_t)sc->n * (size_t)sc->k;
+    arena a = {0};
+    float *z = afill(&a, nz, 8000u + (uint32_t)idx, -sc->range, sc->range), *dy = afill(&a, nz, 8100u + (uint32_t)idx, -1, 1);
+    int64_t zs[2] = {sc->n, sc->k};
+    xd_tensor *tz = aup(&a, t, XD_DTYPE_F32, 2, zs, z), *tdy = aup(&a, t, XD_DTYPE_F32, 2, zs, dy);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, zs, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 2, zs, NULL);
+    if (a.bad) goto done;
+    out_spec o[2] = {{"forward", T_SOFTMAX, nz, sc->k, {0}, 0}, {"backward", T_SOFTMAX, nz, sc->k, {0}, 0}};
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, xd_softmax_forward(t->ctx, tz, ty), "softmax_forward");
+        xdt_ok(t, xd_softmax_backward(t->ctx, ty, tdy, tdx), "softmax_backward");
+        o[0].got[run] = adown(&a, t, ty);
+        o[1].got[run] = adown(&a, t, tdx);
+    }
+    double *zd = adbl(&a, z, nz), *dyd = adbl(&a, dy, nz), *yd = NULL;
+    o[0].ref = ad(&a, nz), o[1].ref = ad(&a, nz);
+    if (a.bad) goto done;
+    xdr_softmax_forward(sc->n, sc->k, zd, o[0].ref);
+    /* the backward from the device's y: the op's input, not a second forward's rounding */
+    if (!(yd = adbl(&a, o[0].got[0], nz))) goto done;
+    xdr_softmax_backward(sc->n, sc->k, yd, dyd, o[1].ref);
+    /* Per-element error scales, not the rms of the result: every y_j of a
+     * row shares the rounding of the row's sum (relative ~ u sqrt(K)), and
+     * exp(z_j - m) inherits the rounding of its argument (relative u |z_j - m|);
+     * dx_j = y_j (dy_j - d) cancels where dy_j ~ d, so its scale is
+     * y_j (|dy_j| + sum |dy y|). */
+    double *lim[2] = {ad(&a, nz), ad(&a, nz)};
+    if (!lim[0] || !lim[1]) goto done;
+    const double ta = TOL[T_SOFTMAX].abs, tr = TOL[T_SOFTMAX].rel, sk = sqrt((double)sc->k);
+    for (size_t r = 0; r < (size_t)sc->n; ++r) {
+        const double *zr = zd + r * (size_t)sc->k;
+        double d = 0, m = zr[0];
+        for (size_t j = 0; j < (size_t)sc->k; ++j) d += fabs(dyd[r * (size_t)sc->k + j] * yd[r * (size_t)sc->k + j]);
+        for (size_t j = 1; j < (size_t)sc->k; ++j) m = fmax(m, zr[j]);
+        for (size_t j = 0; j < (size_t)sc->k; ++j) {
+            size_t i = r * (size_t)sc->k + j;
+            lim[0][i] = (ta * (sk + fabs(zr[j] - m)) + tr) * fabs(o[0].ref[i]);
+            lim[1][i] = (ta * sk + tr) * yd[i] * (fabs(dyd[i]) + d);
+        }
+    }
+    static const char *const dir[2] = {"forward", "backward"};
+    for (int i = 0; i < 2; ++i) {
+        snprintf(what, sizeof what, "%s %s run-to-run", tag, dir[i]);
+        xdt_bitwise(t, what, o[i].got[0], o[i].got[1], nz);
+        snprintf(what, sizeof what, "%s %s", tag, dir[i]);
+        close_to(t, T_SOFTMAX, what, o[i].got[0], o[i].ref, lim[i], nz, 0, 1);
+    }
+    if (nz <= 400) {
+        softmax_loss sl = {sc->n, sc->k, zd, dyd, ad(&a, nz)};
+        if (!sl.y) goto done;
+        snprintf(what, sizeof what, "%s FD dL/dz", tag);
+        fd_check(t, what, softmax_loss_fn, &sl, zd, nz, o[1].got[0], 1e-4);
+    }
+done:
+    afree(&a);
+}
+
+/* ---- sparse categorical cross-entropy from probabilities ----------------------------------------- */
+typedef struct xentp_case {
+    int n, k;
+    int clipped;            /* rows r % 3 == 0: label prob 1e-9 (clipped low); == 1: the rest 1e-12 (high) */
+    int small;
+} xentp_case;
+static const xentp_case XENTP[] = {
+    {1, 1, 0, 1}, {1, 10, 0, 1}, {7, 3, 1, 1}, {4, 10, 1, 1}, {5, 4, 0, 1}, {32, 10, 0, 0}, {33, 1000, 1, 0},
+};
+#define XENTP_LO ((double)(float)XD_KERAS_EPSILON)
+#define XENTP_HI ((double)(float)(1.0 - XD_KERAS_EPSILON))
+
+typedef struct xentp_loss {
+    int64_t n, k;
+    const double *p;
+    const int32_t *labels;
+} xentp_loss;
+static double xentp_loss_fn(void *p)
+{
+    xentp_loss *x = p;
+    return xdr_sparse_xent_probs(x->n, x->k, x->p, x->labels, XENTP_LO, XENTP_HI, NULL, NULL);
+}
+
+/* Rows of probabilities that do not sum to 1 (Keras normalises them): a
+ * softmax of random logits times a row scale in [0.5, 2). */
+static void xentp_inputs(const xentp_case *xc, int idx, float *p, int32_t *labels)
+{
+    size_t k = (size_t)xc->k;
+    xdt_fill(p, (size_t)xc->n * k, 9000u + (uint32_t)idx, -3, 3);
+    for (size_t r = 0; r < (size_t)xc->n; ++r) {
+        float *pr = p + r * k, scale, mx = pr[0];
+        double s = 0;
+        xdt_fill(&scale, 1, 9100u + (uint32_t)(idx * 1000 + (int)r), 0.5f, 2.0f);
+        for (size_t j = 1; j < k; ++j) mx = pr[j] > mx ? pr[j] : mx;
+        for (size_t j = 0; j < k; ++j) s += exp(pr[j] - mx);
+        for (size_t j = 0; j < k; ++j) pr[j] = (float)(exp(pr[j] - mx) / s) * scale;
+        labels[r] = (int32_t)((r * 7 + (size_t)idx) % k);
+        if (xc->clipped && k > 1 && r % 3 == 0) pr[labels[r]] = 1e-9f;
+        if (xc->clipped && k > 1 && r % 3 == 1)
+            for (size_t j = 0; j < k; ++j) pr[j] = (int32_t)j == labels[r] ? 1.0f : 1e-12f;
+    }
+}
+
+static void test_xent_probs(xdt *t, const xentp_case *xc, int idx)
+{
+    char tag[96], what[160];
+    snprintf(tag, sizeof tag, "sparse_xent_probs[%d] %dx%d%s", idx, xc->n, xc->k, xc->clipped ? " clipped rows" : "");
+    size_t np = (size_t)xc->n * (size_t)xc->k, nn = (size_t)xc->n;
+    arena a = {0};
+    float *p = af(&a, np);
+    int32_t *labels = akeep(&a, calloc(nn, sizeof *labels));
+    if (a.bad) goto done;
+    xentp_inputs(xc, idx, p, labels);
+    double kk = (double)xc->k;
+    out_spec o[3] = {{"loss", T_XENTP_LOSS, 1, kk + (double)xc->n, {0}, 0},
+                     {"dprobs", T_XENTP_GRAD, np, kk, {0}, 0},
+                     {"row_loss", T_XENTP_LOSS, nn, kk, {0}, 0}};
+    double *pd = adbl(&a, p, np);
+    o[0].ref = ad(&a, 1), o[1].ref = ad(&a, np), o[2].ref = ad(&a, nn);
+    run_loss_op(t, &a, xd_sparse_xent_probs, tag, xc->n, xc->k, p, labels, o);
+    if (a.bad) goto done;
+    o[0].ref[0] = xdr_sparse_xent_probs(xc->n, xc->k, pd, labels, XENTP_LO, XENTP_HI, o[1].ref, o[2].ref);
+    compare_outputs(t, tag, o, 3);
+    /* a clipped row has no gradient at all, and the loss -log(lo) or -log(hi) */
+    size_t nonzero = 0;
+    for (size_t r = 0; r < nn; ++r)
+        if ((xc->clipped && xc->k > 1 && r % 3 < 2) || xc->k == 1)
+            for (size_t j = 0; j < (size_t)xc->k; ++j) nonzero += o[1].got[0][r * (size_t)xc->k + j] != 0;
+    xdt_check(t, nonzero == 0, "%s: %zu non-zero gradients in clipped rows", tag, nonzero);
+    if (np <= 400 && !xc->clipped) {
+        xentp_loss xl = {xc->n, xc->k, pd, labels};
+        snprintf(what, sizeof what, "%s FD dloss/dprobs", tag);
+        fd_check(t, what, xentp_loss_fn, &xl, pd, np, o[1].got[0], 1e-5);
+    }
+done:
+    afree(&a);
+}
+
+/* jax's clip derivative at a tie: q == lo exactly gives half the gradient.
+ * [a, 1] with label 0, a chosen so that a / (a + 1) rounds to lo exactly
+ * (reproducible mode: the division is correctly rounded on every device);
+ * and a label outside [0, K) gives a NaN row and loss. */
+static void test_xent_probs_edges(xdt *t)
+{
+    arena a = {0};
+    float lo = (float)XD_KERAS_EPSILON, p[4] = {0, 1, 0.25f, 0.75f};
+    int32_t labels[2] = {0, 2};
+    int64_t ps[2] = {2, 2}, ns[1] = {2}, one[1] = {1};
+    float cand = (float)((double)lo * (1.0 + (double)lo));
+    for (int i = 0; i < 64 && xd_host_div(cand, cand + 1.0f) != lo; ++i)
+        cand = nextafterf(cand, xd_host_div(cand, cand + 1.0f) < lo ? 1.0f : 0.0f);
+    p[0] = cand;
+    xd_tensor *tp = aup(&a, t, XD_DTYPE_F32, 2, ps, p), *tl = aup(&a, t, XD_DTYPE_I32, 1, ns, labels);
+    xd_tensor *tloss = aup(&a, t, XD_DTYPE_F32, 1, one, NULL), *tdp = aup(&a, t, XD_DTYPE_F32, 2, ps, NULL);
+    xd_tensor *trow = aup(&a, t, XD_DTYPE_F32, 1, ns, NULL);
+    if (a.bad) goto done;
+    xdt_ok(t, xd_sparse_xent_probs(t->ctx, tp, tl, tloss, tdp, trow), "sparse_xent_probs (tie, bad label)");
+    float *loss = adown(&a, t, tloss), *dp = adown(&a, t, tdp), *row = adown(&a, t, trow);
+    if (a.bad) goto done;
+    xdt_check(t, isnan(loss[0]) && isnan(row[1]) && isnan(dp[2]) && isnan(dp[3]) && !isnan(row[0]),
+              "sparse_xent_probs with label 2 of 2 classes: loss %g, rows %g %g (want NaN, finite, NaN)",
+              (double)loss[0], (double)row[0], (double)row[1]);
+    if (xd_context_mode(t->ctx) != XD_MODE_REPRODUCIBLE) goto done;
+    if (!xdt_check(t, xd_host_div(cand, cand + 1.0f) == lo, "no a with a / (a + 1) == %a found", (double)lo)) goto done;
+    float s = cand + 1.0f, q = lo, half = xd_host_div(0.5f, lo);
+    float want0 = xd_host_div(xd_host_div(half * (q - 1.0f), s), 2.0f);
+    float want1 = xd_host_div(xd_host_div(half * q, s), 2.0f);
+    xdt_check(t, dp[0] == want0 && dp[1] == want1 && row[0] == -xd_host_log(lo),
+              "sparse_xent_probs at q == lo: dp %a %a (want %a %a: half the slope), loss %a", (double)dp[0],
+              (double)dp[1], (double)want0, (double)want1, (double)row[0]);
+done:
+    afree(&a);
+}
+
+/* ---- Keras Adam, SGD in both forms ----------------------------------------------------------------- */
+typedef struct optim_case {
+    const char *name;
+    int adam;               /* Keras's Adam, else SGD with sgd */
+    xd_sgd_params sgd;
+} optim_case;
+static const optim_case OPTIM[] = {
+    {"adam keras", 1, {0, 0, 0, XD_SGD_KERAS}},
+    {"sgd keras", 0, {0.01, 0.0, 0, XD_SGD_KERAS}},
+    {"sgd keras momentum", 0, {0.01, 0.9, 0, XD_SGD_KERAS}},
+    {"sgd keras nesterov", 0, {0.01, 0.9, 1, XD_SGD_KERAS}},
+    {"sgd torch", 0, {0.01, 0.0, 0, XD_SGD_TORCH}},
+    {"sgd torch momentum", 0, {0.01, 0.9, 0, XD_SGD_TORCH}},
+    {"sgd torch nesterov", 0, {0.01, 0.9, 1, XD_SGD_TORCH}},
+};
+
+/* The per-element error scales (see the table): m's recurrence on |g|, and
+ * for w the sum of its steps plus its largest magnitude. */
+typedef struct optim_scale {
+    double *mabs, *wpath, *wmax, *wscale, *wprev;
+} optim_scale;
+static void optim_scale_step(const optim_case *oc, int64_t s, const double *g, const double *w, optim_scale *sc,
+                             size_t n)
+{
+    xd_adam_params ap = xd_adam_defaults();
+    for (size_t i = 0; i < n; ++i) {
+        double mom = oc->adam ? ap.beta1 : oc->sgd.momentum;
+        double gin = oc->adam ? (1 - ap.beta1) * fabs(g[i]) : oc->sgd.form == XD_SGD_KERAS ? oc->sgd.lr * fabs(g[i]) : fabs(g[i]);
+        sc->mabs[i] = (s == 1 && !oc->adam) ? gin : mom * sc->mabs[i] + gin;
+        sc->wpath[i] += fabs(w[i] - sc->wprev[i]);
+        sc->wmax[i] = fmax(sc->wmax[i], fabs(w[i]));
+        sc->wscale[i] = sc->wpath[i] + sc->wmax[i];
+    }
+}
+
+static void optim_check(xdt *t, const optim_case *oc, int64_t s, const xd_tensor *const *dev, double *const *ref,
+                        const optim_scale *sc, size_t n)
+{
+    int op = oc->adam ? T_ADAM_KERAS : T_SGD, has_m = oc->adam || oc->sgd.momentum != 0;
+    static const char *const names[3] = {"w", "m", "v"};
+    const double *base[3] = {sc->wscale, sc->mabs, NULL};
+    for (int i = 0; i < (oc->adam ? 3 : has_m ? 2 : 1); ++i) {
+        float *got = xdt_download(t, dev[i]);
+        char what[128];
+        snprintf(what, sizeof what, "%s t=%lld %s", oc->name, (long long)s, names[i]);
+        if (got) close_to(t, op, what, got, ref[i], base[i], n, 0, TOL[op].rel * (double)s);
+        free(got);
+    }
+}
+
+/* 100 steps with new gradients each step (magnitudes cycling over 1, 1e-3,
+ * 1e-6, 0 so that Adam's eps matters), checked at t = 1, 2 and 100. */
+static void test_optimizer(xdt *t, const optim_case *oc, size_t n)
+{
+    arena a = {0};
+    float *w0 = afill(&a, n, 4100u, -1e-3f, 1e-3f), *g = af(&a, n);
+    double *w = adbl(&a, w0, n), *m = ad(&a, n), *v = ad(&a, n), *gd = ad(&a, n);
+    optim_scale sc = {ad(&a, n), ad(&a, n), ad(&a, n), ad(&a, n), ad(&a, n)};
+    int64_t shape[1] = {(int64_t)n};
+    xd_tensor *tw = aup(&a, t, XD_DTYPE_F32, 1, shape, w0), *tg = aup(&a, t, XD_DTYPE_F32, 1, shape, NULL);
+    xd_tensor *tm = aup(&a, t, XD_DTYPE_F32, 1, shape, NULL), *tv = aup(&a, t, XD_DTYPE_F32, 1, shape, NULL);
+    if (a.bad) goto done;
+    xd_adam_params ap = xd_adam_defaults();
+    static const float mag[4] = {1.0f, 1e-3f, 1e-6f, 0.0f};
+    for (size_t i = 0; i < n; ++i) sc.wmax[i] = fabs(w[i]);
+    xd_tensor *dev[3] = {tw, tm, tv};
+    double *ref[3] = {w, m, v};
+    for (int64_t s = 1; s <= 100; ++s) {
+        xdt_fill(g, n, 4101u + (uint32_t)s, -1, 1);
+        for (size_t i = 0; i < n; ++i) g[i] *= mag[i % 4], gd[i] = g[i];
+        if (!xdt_ok(t, xd_tensor_write(tg, g, n * 4), "tensor_write g")) break;
+        xd_status st = oc->adam ? xd_adam_keras_step(t->ctx, &ap, s, tw, tg, tm, tv)
+                                : xd_sgd_step(t->ctx, &oc->sgd, s, tw, tg, oc->sgd.momentum != 0 ? tm : NULL);
+        if (!xdt_ok(t, st, oc->name)) break;
+        memcpy(sc.wprev, w, n * sizeof *w);
+        if (oc->adam) xdr_adam_keras_step(&ap, s, w, gd, m, v, n);
+        else xdr_sgd_step(&oc->sgd, s, w, gd, m, n);
+        optim_scale_step(oc, s, gd, w, &sc, n);
+        if (s == 1 || s == 2 || s == 100) optim_check(t, oc, s, (const xd_tensor *const *)dev, ref, &sc, n);
+    }
+done:
+    afree(&a);
+}
+
+/* The scalars in double, and the two SGD forms' states: the same trajectory
+ * of w with a constant learning rate, Keras's velocity = -lr * PyTorch's buffer. */
+static void test_optim_forms(xdt *t)
+{
+    xd_adam_params p = xd_adam_defaults();
+    xd_adam_keras_scalars sc;
+    if (xdt_check(t, xd_adam_keras_scalars_for(&p, 3, &sc) == XD_OK, "xd_adam_keras_scalars_for t=3")) {
+        double want = 1e-3 * sqrt(1 - pow(0.999, 3)) / (1 - pow(0.9, 3));
+        xdt_check(t, sc.alpha == (float)want && sc.omb1 == (float)(1 - 0.9) && sc.omb2 == (float)(1 - 0.999) &&
+                         sc.eps == (float)1e-7,
+                  "adam keras scalars: alpha %a (want %a), omb1 %a, omb2 %a", (double)sc.alpha, (double)(float)want,
+                  (double)sc.omb1, (double)sc.omb2);
+    }
+    xdt_check(t, xd_adam_keras_scalars_for(&p, 0, &sc) == XD_INVALID_ARGUMENT, "adam keras scalars: t=0 accepted");
+    arena a = {0};
+    int64_t shape[1] = {4};
+    float g[4] = {1, -2, 0.5f, 0}, zero[4] = {0};
+    xd_tensor *ts[4];
+    for (int i = 0; i < 4; ++i) ts[i] = aup(&a, t, XD_DTYPE_F32, 1, shape, zero); /* w, m keras; w, buf torch */
+    xd_tensor *tg = aup(&a, t, XD_DTYPE_F32, 1, shape, g);
+    if (a.bad) goto done;
+    for (int nesterov = 0; nesterov < 2; ++nesterov) {
+        xd_sgd_params k = {0.1, 0.9, nesterov, XD_SGD_KERAS}, tp = {0.1, 0.9, nesterov, XD_SGD_TORCH};
+        for (int i = 0; i < 4; ++i) xdt_ok(t, xd_tensor_write(ts[i], zero, sizeof zero), "tensor_write");
+        for (int64_t s = 1; s <= 3; ++s) {
+            xdt_ok(t, xd_sgd_step(t->ctx, &k, s, ts[0], tg, ts[1]), "sgd_step keras");
+            xdt_ok(t, xd_sgd_step(t->ctx, &tp, s, ts[2], tg, ts[3]), "sgd_step torch");
+        }
+        float *wk = adown(&a, t, ts[0]), *mk = adown(&a, t, ts[1]), *wt = adown(&a, t, ts[2]), *bt = adown(&a, t, ts[3]);
+        if (a.bad) goto done;
+        /* 3 steps of g = 1, momentum 0.9, lr 0.1: w = -0.1 (1 + 1.9 + 2.71) or, Nesterov, -0.1 (1.9 + 2.71 + 3.439) */
+        double w1 = nesterov ? -0.8049 : -0.561;
+        for (int i = 0; i < 4; ++i)
+            xdt_check(t, fabs(wk[i] - w1 * g[i]) < 1e-6 && fabs(wt[i] - w1 * g[i]) < 1e-6 &&
+                             fabs(mk[i] + 0.1 * bt[i]) < 1e-6 && fabs(bt[i] - 2.71 * g[i]) < 1e-6,
+                      "sgd forms%s [%d]: keras w %.7g m %.7g, torch w %.7g buf %.7g (want w %.7g, m = -lr buf, buf %.7g)",
+                      nesterov ? " nesterov" : "", i, (double)wk[i], (double)mk[i], (double)wt[i], (double)bt[i],
+                      w1 * g[i], 2.71 * g[i]);
+    }
+done:
+    afree(&a);
+}
+
 /* ---- argument checks ----------------------------------------------------------------------- */
 static void expect_fail(xdt *t, xd_status got, xd_status want, const char *op, const char *call)
 {
@@ -749,6 +1453,71 @@ done:
     afree(&a);
 }
 
+/* The refusals of issue 14's ops: each names the op, nothing is launched. */
+static void test_arguments_layers(xdt *t)
+{
+    arena a = {0};
+    int64_t x4[4] = {1, 3, 5, 5}, p2[4] = {1, 3, 2, 2}, p3[4] = {1, 3, 3, 3}, c3[1] = {3}, c4[1] = {4};
+    int64_t r23[2] = {2, 3}, r24[2] = {2, 4}, n2[1] = {2}, n3[1] = {3}, n1[1] = {1};
+    xd_tensor *x = aup(&a, t, XD_DTYPE_F32, 4, x4, NULL), *y2 = aup(&a, t, XD_DTYPE_F32, 4, p2, NULL);
+    xd_tensor *y3 = aup(&a, t, XD_DTYPE_F32, 4, p3, NULL), *v3 = aup(&a, t, XD_DTYPE_F32, 1, c3, NULL);
+    xd_tensor *v4 = aup(&a, t, XD_DTYPE_F32, 1, c4, NULL), *v3b = aup(&a, t, XD_DTYPE_F32, 1, c3, NULL);
+    xd_tensor *z = aup(&a, t, XD_DTYPE_F32, 2, r23, NULL), *zb = aup(&a, t, XD_DTYPE_F32, 2, r24, NULL);
+    xd_tensor *l2 = aup(&a, t, XD_DTYPE_I32, 1, n2, NULL), *l3 = aup(&a, t, XD_DTYPE_I32, 1, n3, NULL);
+    xd_tensor *loss = aup(&a, t, XD_DTYPE_F32, 1, n1, NULL), *x2 = aup(&a, t, XD_DTYPE_F32, 4, x4, NULL);
+    if (a.bad) goto done;
+    xd_context *c = t->ctx;
+    xd_pool2d_params p = xd_pool2d_valid(2, 2, 2, 2), pz = xd_pool2d_valid(0, 2, 2, 2), pbig = p;
+    pbig.pad_top = 2;
+    EXPECT_FAIL(xd_maxpool2d_forward(c, &p, x, y3), XD_SHAPE_MISMATCH, "maxpool2d_forward");
+    EXPECT_FAIL(xd_maxpool2d_forward(c, &pz, x, y2), XD_INVALID_ARGUMENT, "maxpool2d_forward");
+    EXPECT_FAIL(xd_maxpool2d_forward(c, &pbig, x, y2), XD_INVALID_ARGUMENT, "maxpool2d_forward");
+    EXPECT_FAIL(xd_maxpool2d_forward(c, NULL, x, y2), XD_INVALID_ARGUMENT, "maxpool2d_forward");
+    EXPECT_FAIL(xd_maxpool2d_backward(c, &p, x, y2, y2), XD_SHAPE_MISMATCH, "maxpool2d_backward");
+    EXPECT_FAIL(xd_avgpool2d_forward(c, &p, z, y2), XD_SHAPE_MISMATCH, "avgpool2d_forward");
+    EXPECT_FAIL(xd_avgpool2d_backward(c, &p, y3, x), XD_SHAPE_MISMATCH, "avgpool2d_backward");
+    EXPECT_FAIL(xd_dropout_forward(c, x, 1.0, 1, 2, x2), XD_INVALID_ARGUMENT, "dropout_forward");
+    EXPECT_FAIL(xd_dropout_forward(c, x, -0.1, 1, 2, x2), XD_INVALID_ARGUMENT, "dropout_forward");
+    EXPECT_FAIL(xd_dropout_forward(c, x, NAN, 1, 2, x2), XD_INVALID_ARGUMENT, "dropout_forward");
+    EXPECT_FAIL(xd_dropout_backward(c, x, 0.5, 1, 2, y2), XD_SHAPE_MISMATCH, "dropout_backward");
+    EXPECT_FAIL(xd_batchnorm_train_forward(c, x, v4, NULL, 1e-3, x2, v3, v3b), XD_SHAPE_MISMATCH, "batchnorm_train_forward");
+    EXPECT_FAIL(xd_batchnorm_train_forward(c, x, NULL, NULL, 0.0, x2, v3, v3b), XD_INVALID_ARGUMENT,
+                "batchnorm_train_forward");
+    EXPECT_FAIL(xd_batchnorm_train_forward(c, x, NULL, NULL, 1e-3, y2, v3, v3b), XD_SHAPE_MISMATCH,
+                "batchnorm_train_forward");
+    EXPECT_FAIL(xd_batchnorm_train_forward(c, x, NULL, NULL, 1e-3, x2, NULL, v3b), XD_INVALID_ARGUMENT,
+                "batchnorm_train_forward");
+    EXPECT_FAIL(xd_batchnorm_train_backward(c, x, x2, NULL, v3, v4, 1e-3, x2, NULL, NULL), XD_SHAPE_MISMATCH,
+                "batchnorm_train_backward");
+    EXPECT_FAIL(xd_batchnorm_update_moving(c, 1.5, v3, v3b, v3, v3b), XD_INVALID_ARGUMENT, "batchnorm_update_moving");
+    EXPECT_FAIL(xd_batchnorm_update_moving(c, 0.99, v3, v3b, v4, v3b), XD_SHAPE_MISMATCH, "batchnorm_update_moving");
+    EXPECT_FAIL(xd_batchnorm_inference_forward(c, x, NULL, v4, v3, v3b, 1e-3, x2), XD_SHAPE_MISMATCH,
+                "batchnorm_inference_forward");
+    EXPECT_FAIL(xd_softmax_forward(c, z, zb), XD_SHAPE_MISMATCH, "softmax_forward");
+    EXPECT_FAIL(xd_softmax_forward(c, x, x2), XD_SHAPE_MISMATCH, "softmax_forward");
+    EXPECT_FAIL(xd_softmax_backward(c, z, z, zb), XD_SHAPE_MISMATCH, "softmax_backward");
+    EXPECT_FAIL(xd_sparse_xent_probs(c, z, l3, loss, z, NULL), XD_SHAPE_MISMATCH, "sparse_xent_probs");
+    EXPECT_FAIL(xd_sparse_xent_probs(c, z, v3, loss, z, NULL), XD_INVALID_ARGUMENT, "sparse_xent_probs");
+    EXPECT_FAIL(xd_sparse_xent_probs(c, z, l2, v3, z, NULL), XD_SHAPE_MISMATCH, "sparse_xent_probs");
+    EXPECT_FAIL(xd_sparse_xent_probs(c, z, l2, loss, zb, NULL), XD_SHAPE_MISMATCH, "sparse_xent_probs");
+    EXPECT_FAIL(xd_sparse_xent_probs(c, z, l2, loss, z, v3), XD_SHAPE_MISMATCH, "sparse_xent_probs");
+    xd_adam_params ap = xd_adam_defaults();
+    xd_sgd_params sp = {0.01, 0.9, 0, XD_SGD_KERAS}, sneg = sp, snest = {0.01, 0.0, 1, XD_SGD_TORCH};
+    sneg.lr = -1;
+    EXPECT_FAIL(xd_adam_keras_step(c, &ap, 0, v3, v3b, v3, v3), XD_INVALID_ARGUMENT, "adam_keras_step");
+    EXPECT_FAIL(xd_adam_keras_step(c, &ap, 1, v3, v3b, v4, v3), XD_SHAPE_MISMATCH, "adam_keras_step");
+    EXPECT_FAIL(xd_sgd_step(c, &sneg, 1, v3, v3b, v3), XD_INVALID_ARGUMENT, "sgd_step");
+    EXPECT_FAIL(xd_sgd_step(c, &sp, 0, v3, v3b, v3), XD_INVALID_ARGUMENT, "sgd_step");
+    EXPECT_FAIL(xd_sgd_step(c, &sp, 1, v3, v3b, NULL), XD_INVALID_ARGUMENT, "sgd_step");
+    EXPECT_FAIL(xd_sgd_step(c, &sp, 1, v3, v4, v3), XD_SHAPE_MISMATCH, "sgd_step");
+    EXPECT_FAIL(xd_sgd_step(c, &snest, 1, v3, v3b, NULL), XD_INVALID_ARGUMENT, "sgd_step");
+    sp.momentum = 0; /* no momentum: no buffer needed */
+    xdt_ok(t, xd_sgd_step(c, &sp, 1, v3, v3b, NULL), "sgd_step without momentum or buffer");
+    xdt_ok(t, xd_context_finish(c), "context_finish after refusals");
+done:
+    afree(&a);
+}
+
 int main(int argc, char **argv)
 {
     xdt t;
@@ -768,7 +1537,22 @@ int main(int argc, char **argv)
     test_adam(&t, t.small ? 64 : 4099, 0);
     test_adam(&t, t.small ? 64 : 4099, 1);
     test_init(&t, t.small ? 1024 : (size_t)1 << 20, !t.small);
+    for (size_t i = 0; i < sizeof POOL / sizeof POOL[0]; ++i)
+        if (POOL[i].small || !t.small) test_pool(&t, &POOL[i], (int)i);
+    test_pool_ties(&t);
+    static const double rates[3] = {0.0, 0.5, 0.3};
+    for (int i = 0; i < 3; ++i) test_dropout(&t, t.small ? 1000 : (size_t)1 << 18, rates[i], i);
+    for (size_t i = 0; i < sizeof BN / sizeof BN[0]; ++i)
+        if (BN[i].small || !t.small) test_batchnorm(&t, &BN[i], (int)i);
+    for (size_t i = 0; i < sizeof SOFTMAX / sizeof SOFTMAX[0]; ++i)
+        if (SOFTMAX[i].small || !t.small) test_softmax(&t, &SOFTMAX[i], (int)i);
+    for (size_t i = 0; i < sizeof XENTP / sizeof XENTP[0]; ++i)
+        if (XENTP[i].small || !t.small) test_xent_probs(&t, &XENTP[i], (int)i);
+    test_xent_probs_edges(&t);
+    for (size_t i = 0; i < sizeof OPTIM / sizeof OPTIM[0]; ++i) test_optimizer(&t, &OPTIM[i], t.small ? 64 : 4099);
+    test_optim_forms(&t);
     test_arguments(&t);
+    test_arguments_layers(&t);
     clock_gettime(CLOCK_MONOTONIC, &t1);
 
     printf("max errors against the reference (ratio = worst error / allowed error):\n");

@@ -20,7 +20,11 @@ const char *xd_cl_error_name(cl_int code);
     X(conv2d_fwd) X(conv2d_bwd_data) X(conv2d_bwd_weights_partial)           \
     X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)                       \
     X(softmax_xent_rows) X(mean) X(adam)                                 \
-    X(im2col) X(col2im) X(permute3) X(add_bias_rows)
+    X(im2col) X(col2im) X(permute3) X(add_bias_rows)                         \
+    X(maxpool_fwd) X(maxpool_bwd) X(avgpool_fwd) X(avgpool_bwd) X(dropout)   \
+    X(bn_partial) X(bn_stat) X(bn_coeffs) X(bn_apply) X(bn_bwd_coeffs)       \
+    X(bn_bwd_apply) X(bn_moving) X(softmax_fwd) X(softmax_bwd)               \
+    X(sparse_xent_probs_rows) X(adam_keras) X(sgd_keras) X(sgd_torch)
 
 typedef enum xd_kernel_id {
 #define XD_KERNEL_ENUM_(name) XD_K_##name,

@@ -14,6 +14,14 @@ uint32_t xd_host_philox_word(uint64_t seed, uint64_t stream, uint64_t j) { retur
 
 float xd_uniform_scale(double limit) { return (float)limit * 1.1920928955078125e-07f; }
 
+float xd_dropout_keep_scale(double rate) { return (float)(1.0 - rate); }
+
+void xd_host_dropout_mask(uint8_t *keep, size_t n, uint64_t seed, uint64_t stream, double rate)
+{
+    float k = xd_dropout_keep_scale(rate);
+    for (size_t j = 0; j < n; ++j) keep[j] = (uint8_t)xd_dropout_keep(seed, stream, j, k);
+}
+
 void xd_host_init_uniform(float *out, size_t n, uint64_t seed, uint64_t stream, double limit)
 {
     float scale = xd_uniform_scale(limit);

@@ -27,6 +27,11 @@ XD_API void xd_host_init_uniform(float *out, size_t n, uint64_t seed, uint64_t s
 XD_API void xd_host_init_normal(float *out, size_t n, uint64_t seed, uint64_t stream, double stddev);
 /* The float scale the uniform init uses: (float)limit * 2^-23. */
 XD_API float xd_uniform_scale(double limit);
+/* Dropout: the float keep probability the kernels compare with and divide
+ * by, (float)(1.0 - rate); and the mask xd_dropout_forward draws for
+ * (seed, stream): keep[j] = 1 where element j is kept, else 0. */
+XD_API float xd_dropout_keep_scale(double rate);
+XD_API void xd_host_dropout_mask(uint8_t *keep, size_t n, uint64_t seed, uint64_t stream, double rate);
 
 #ifdef __cplusplus
 }

@@ -89,6 +89,105 @@ XD_API xd_status xd_adam_scalars_for(const xd_adam_params *p, int64_t t, xd_adam
 XD_API xd_status xd_adam_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_tensor *w,
                               const xd_tensor *g, xd_tensor *m, xd_tensor *v);
 
+/* ---- Adam, Keras 3's update (keras.optimizers.Adam, amsgrad off) -------------------
+ *   alpha = lr sqrt(1 - b2^t) / (1 - b1^t)  (double, then float)
+ *   m += (g - m)(1 - b1);  v += (g g - v)(1 - b2);  w -= m alpha / (sqrt(v) + eps)
+ * It differs from xd_adam_step where eps matters: Keras adds eps to sqrt(v)
+ * before the bias correction, PyTorch after, so Keras's eps acts as PyTorch's
+ * eps / sqrt(1 - b2^t) (31.6 eps at t = 1 with b2 = 0.999). */
+typedef struct xd_adam_keras_scalars {
+    float alpha, omb1, omb2, eps;
+} xd_adam_keras_scalars;
+XD_API xd_status xd_adam_keras_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_keras_scalars *out);
+XD_API xd_status xd_adam_keras_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_tensor *w,
+                                    const xd_tensor *g, xd_tensor *m, xd_tensor *v);
+
+/* ---- SGD with momentum, in Keras's or PyTorch's form ----------------------------------
+ * XD_SGD_KERAS (keras.optimizers.SGD): m = m momentum - g lr; w += nesterov ?
+ *   m momentum - g lr : m.  m holds the velocity, learning rate included.
+ * XD_SGD_TORCH (torch.optim.SGD, dampening 0): buf = t == 1 ? g : buf momentum + g;
+ *   d = nesterov ? g + momentum buf : buf;  w -= lr d.  buf holds no learning rate.
+ * momentum 0: w -= lr g in both, and m may be NULL.  t >= 1 is the step number
+ * (PyTorch's form creates its buffer at t == 1). */
+typedef enum xd_sgd_form { XD_SGD_TORCH = 0, XD_SGD_KERAS = 1 } xd_sgd_form;
+typedef struct xd_sgd_params {
+    double lr, momentum;   /* lr > 0, 0 <= momentum <= 1 */
+    int nesterov;          /* needs momentum > 0 (PyTorch refuses otherwise) */
+    xd_sgd_form form;
+} xd_sgd_params;
+XD_API xd_status xd_sgd_step(xd_context *ctx, const xd_sgd_params *p, int64_t t, xd_tensor *w, const xd_tensor *g,
+                             xd_tensor *m);
+
+/* ---- pooling (Keras MaxPooling2D / AveragePooling2D), NCHW -------------------------------
+ * x [N,C,H,W] -> y [N,C,OH,OW]; a window of pool_h x pool_w taps per output.
+ * Max: padding ignored, NaN propagates; backward: the first maximum of a
+ * window in row-major order takes its whole gradient (XLA's select_and_scatter
+ * with GE, PyTorch).  Average: over the taps inside the input (padding not
+ * counted, as TensorFlow/Keras "same"). */
+typedef struct xd_pool2d_params {
+    int pool_h, pool_w;
+    int stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right;  /* each < the pool size on that axis */
+} xd_pool2d_params;
+XD_API xd_pool2d_params xd_pool2d_valid(int pool_h, int pool_w, int stride_h, int stride_w);
+/* Keras/TensorFlow "same": out = ceil(in / stride), extra padding at the bottom/right. */
+XD_API xd_pool2d_params xd_pool2d_same(int in_h, int in_w, int pool_h, int pool_w, int stride_h, int stride_w);
+XD_API xd_status xd_maxpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x,
+                                      xd_tensor *y);
+/* dx from the forward's input x (the argmax is recomputed) and dy. */
+XD_API xd_status xd_maxpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x,
+                                       const xd_tensor *dy, xd_tensor *dx);
+XD_API xd_status xd_avgpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x,
+                                      xd_tensor *y);
+XD_API xd_status xd_avgpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *dy,
+                                       xd_tensor *dx);
+
+/* ---- dropout (training) ---------------------------------------------------------------
+ * y = keep_j ? x / keep : 0 with keep = (float)(1 - rate), rate in [0, 1);
+ * element j is kept when the Philox draw j of (seed, stream) is below keep
+ * (xd_host_dropout_mask in crossdev/hostmath.h gives the same mask).  The
+ * backward recomputes the mask from the same seed and stream:
+ * dx = keep_j ? dy / keep : 0.  x, y (dy, dx) any shape with equal counts. */
+XD_API xd_status xd_dropout_forward(xd_context *ctx, const xd_tensor *x, double rate, uint64_t seed,
+                                    uint64_t stream, xd_tensor *y);
+XD_API xd_status xd_dropout_backward(xd_context *ctx, const xd_tensor *dy, double rate, uint64_t seed,
+                                     uint64_t stream, xd_tensor *dx);
+
+/* ---- batch normalization over the channels of NCHW x [N,C,H,W] (or [N,C]) ---------------
+ * Keras BatchNormalization(axis=-1) on NHWC is crossdev's C.  gamma, beta:
+ * [C] or NULL (scale=False / center=False).  Training forward: the batch's
+ * mean and biased variance into mean_out, var_out [C], then
+ * y = x inv + (beta - mean inv), inv = gamma / sqrt(var + eps). */
+XD_API xd_status xd_batchnorm_train_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *gamma,
+                                            const xd_tensor *beta, double eps, xd_tensor *y, xd_tensor *mean_out,
+                                            xd_tensor *var_out);
+/* The gradient of the training forward (batch statistics), from its x, mean
+ * and var; dgamma and dbeta [C] may each be NULL. */
+XD_API xd_status xd_batchnorm_train_backward(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy,
+                                             const xd_tensor *gamma, const xd_tensor *mean, const xd_tensor *var,
+                                             double eps, xd_tensor *dx, xd_tensor *dgamma, xd_tensor *dbeta);
+/* moving = moving momentum + batch (1 - momentum), both scalars from double. */
+XD_API xd_status xd_batchnorm_update_moving(xd_context *ctx, double momentum, const xd_tensor *mean,
+                                            const xd_tensor *var, xd_tensor *moving_mean, xd_tensor *moving_var);
+/* Inference: the same normalisation with the given (moving) mean and var. */
+XD_API xd_status xd_batchnorm_inference_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *gamma,
+                                                const xd_tensor *beta, const xd_tensor *mean, const xd_tensor *var,
+                                                double eps, xd_tensor *y);
+
+/* ---- softmax on rows of [N, K] (Dense(activation="softmax")) ------------------------------ */
+XD_API xd_status xd_softmax_forward(xd_context *ctx, const xd_tensor *x, xd_tensor *y);
+/* dx = y (dy - sum_j dy_j y_j), y the forward's output. */
+XD_API xd_status xd_softmax_backward(xd_context *ctx, const xd_tensor *y, const xd_tensor *dy, xd_tensor *dx);
+
+/* ---- sparse categorical cross-entropy from probabilities (Keras from_logits=False) ----------
+ * probs [N, K], labels [N] i32: q = p / sum(p), clipped to [1e-7, 1 - 1e-7]
+ * (keras.config.epsilon()), row loss -log(q_label); loss [1] = their mean;
+ * dprobs [N, K] its exact gradient (0 where clipped); row_loss [N] optional.
+ * A label outside [0, K) gives NaN for its row (and the mean). */
+#define XD_KERAS_EPSILON 1e-7
+XD_API xd_status xd_sparse_xent_probs(xd_context *ctx, const xd_tensor *probs, const xd_tensor *labels,
+                                      xd_tensor *loss, xd_tensor *dprobs, xd_tensor *row_loss);
+
 #ifdef __cplusplus
 }
 #endif

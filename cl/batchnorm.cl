@@ -1,0 +1,131 @@
+/* Batch normalization over the channels of NCHW x [N,C,H,W] (Keras's axis -1
+ * of NHWC), per channel c over M = N*H*W values.
+ *
+ * Keras 3, training (keras/src/layers/normalization/batch_normalization.py
+ * call, keras/src/backend/jax/nn.py moments and batch_normalization):
+ *   mean = jnp.mean(x, axes);  var = jnp.var(x, axes) = sum((x - mean)^2) / M
+ *   inv = rsqrt(var + eps) [* gamma];  res = -mean * inv [+ beta]
+ *   y = x * inv + res
+ *   moving = moving * momentum + batch * (1 - momentum)
+ * rsqrt is computed here as the correctly rounded 1 / sqrt(var + eps).
+ *
+ * Orders (docs/reproducibility.md), part[c*N + n] per sample, then per channel:
+ *  mean[c]   per sample: adds over (h, w); adds of those over n; / M
+ *  var[c]    per sample: adds over (h, w) of d*d, d = x - mean[c]; adds over n; / M
+ *  y         x * inv[c] + res[c] (two roundings, no fma)
+ *  backward  per sample: adds over (h, w) of dy, and the fma chain over (h, w)
+ *            of dy * (x - mean[c]); each summed over n ascending (sdy, sdx):
+ *              dbeta = sdy;  dgamma = sdx * rstd   (rstd = 1 / sqrt(var + eps))
+ *              dx = k * ((dy - sdy / M) - (x - mean) * ((sdx / M) * (rstd * rstd))),
+ *              k = gamma * rstd (rstd without gamma)
+ *            the gradient of the batch-statistics forward (mean and var
+ *            depend on x): dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)). */
+#include "xd_math.h"
+
+/* kind 0: part = adds of x; 1: adds of (x - mean)^2; 2: part = adds of dy and
+ * part[C*N + ...] = fma chain of dy * (x - mean).  One work-item per (c, n). */
+__kernel void xd_bn_partial(__global const float *x, __global const float *mean, __global const float *dy,
+                            __global float *part, const uint N, const uint C, const uint HW, const int kind)
+{
+    uint g = (uint)get_global_id(0);
+    if (g >= C * N) return;
+    uint n = g % N, c = g / N;
+    size_t off = ((size_t)n * C + c) * HW;
+    __global const float *xp = x + off;
+    float s = 0.0f;
+    if (kind == 0) {
+        XD_ORDERED for (uint k = 0; k < HW; ++k) s = s + xp[k];
+    } else if (kind == 1) {
+        float mu = mean[c];
+        XD_ORDERED for (uint k = 0; k < HW; ++k) {
+            float d = xp[k] - mu;
+            s = s + d * d;
+        }
+    } else {
+        float mu = mean[c], sx = 0.0f;
+        __global const float *dp = dy + off;
+        XD_ORDERED for (uint k = 0; k < HW; ++k) s = s + dp[k];
+        XD_ORDERED for (uint k = 0; k < HW; ++k) sx = XD_FMA(dp[k], xp[k] - mu, sx);
+        part[(size_t)C * N + g] = sx;
+    }
+    part[g] = s;
+}
+
+/* out[c] = (adds over n ascending of part[c*N + n]) / count. */
+__kernel void xd_bn_stat(__global const float *part, __global float *out, const uint C, const uint N,
+                         const float count)
+{
+    uint c = (uint)get_global_id(0);
+    if (c >= C) return;
+    __global const float *row = part + (size_t)c * N;
+    float s = 0.0f;
+    XD_ORDERED for (uint n = 0; n < N; ++n) s = s + row[n];
+    out[c] = XD_DIV(s, count);
+}
+
+/* coef[c] = inv, coef[C + c] = res (Keras's names, see above). */
+__kernel void xd_bn_coeffs(__global const float *mean, __global const float *var, __global const float *gamma,
+                           __global const float *beta, __global float *coef, const uint C, const float eps,
+                           const int has_gamma, const int has_beta)
+{
+    uint c = (uint)get_global_id(0);
+    if (c >= C) return;
+    float inv = XD_DIV(1.0f, XD_SQRT(var[c] + eps));
+    if (has_gamma) inv = inv * gamma[c];
+    float res = -mean[c] * inv;
+    if (has_beta) res = res + beta[c];
+    coef[c] = inv;
+    coef[C + c] = res;
+}
+
+__kernel void xd_bn_apply(__global const float *x, __global const float *coef, __global float *y, const uint C,
+                          const uint HW, const uint n)
+{
+    uint j = (uint)get_global_id(0);
+    if (j >= n) return;
+    uint c = (j / HW) % C;
+    y[j] = x[j] * coef[c] + coef[C + c];
+}
+
+/* The backward's per-channel part: dgamma, dbeta (each optional) and
+ * coef = [k | sdy / M | (sdx / M) (rstd rstd)] for xd_bn_bwd_apply. */
+__kernel void xd_bn_bwd_coeffs(__global const float *part, __global const float *var, __global const float *gamma,
+                               __global float *coef, __global float *dgamma, __global float *dbeta, const uint C,
+                               const uint N, const float eps, const float count, const int has_gamma,
+                               const int want_dgamma, const int want_dbeta)
+{
+    uint c = (uint)get_global_id(0);
+    if (c >= C) return;
+    __global const float *pdy = part + (size_t)c * N;
+    __global const float *pdx = part + (size_t)C * N + (size_t)c * N;
+    float sdy = 0.0f, sdx = 0.0f;
+    XD_ORDERED for (uint n = 0; n < N; ++n) sdy = sdy + pdy[n];
+    XD_ORDERED for (uint n = 0; n < N; ++n) sdx = sdx + pdx[n];
+    float rstd = XD_DIV(1.0f, XD_SQRT(var[c] + eps));
+    if (want_dgamma) dgamma[c] = sdx * rstd;
+    if (want_dbeta) dbeta[c] = sdy;
+    coef[c] = has_gamma ? gamma[c] * rstd : rstd;
+    coef[C + c] = XD_DIV(sdy, count);
+    coef[2 * C + c] = XD_DIV(sdx, count) * (rstd * rstd);
+}
+
+__kernel void xd_bn_bwd_apply(__global const float *x, __global const float *dy, __global const float *mean,
+                              __global const float *coef, __global float *dx, const uint C, const uint HW,
+                              const uint n)
+{
+    uint j = (uint)get_global_id(0);
+    if (j >= n) return;
+    uint c = (j / HW) % C;
+    dx[j] = coef[c] * ((dy[j] - coef[C + c]) - (x[j] - mean[c]) * coef[2 * C + c]);
+}
+
+/* Keras's moving-statistics update; momentum and 1 - momentum rounded on the
+ * host from double. */
+__kernel void xd_bn_moving(__global float *moving_mean, __global float *moving_var, __global const float *mean,
+                           __global const float *var, const uint C, const float momentum, const float one_minus)
+{
+    uint c = (uint)get_global_id(0);
+    if (c >= C) return;
+    moving_mean[c] = moving_mean[c] * momentum + mean[c] * one_minus;
+    moving_var[c] = moving_var[c] * momentum + var[c] * one_minus;
+}
