@@ -112,8 +112,7 @@ void xdr_relu_backward(const double *y, const double *dy, double *dx, size_t n)
     for (size_t i = 0; i < n; ++i) dx[i] = y[i] > 0 ? dy[i] : 0.0;
 }
 
-void xdr_dense_forward(int64_t n, int64_t in, int64_t out, const double *x, const double *w, const double *b,
-                       double *y)
+void xdr_dense_forward(int64_t n, int64_t in, int64_t out, const double *x, const double *w, const double *b, double *y)
 {
     for (int64_t r = 0; r < n; ++r)
         for (int64_t o = 0; o < out; ++o) {
@@ -198,7 +197,8 @@ static void pool_windows(const xdr_pool *s, window_fn f, void *ctx)
                 int nt = 0;
                 for (int64_t kh = 0; kh < s->p.pool_h; ++kh)
                     for (int64_t kw = 0; kw < s->p.pool_w; ++kw) {
-                        int64_t ih = oh * s->p.stride_h - s->p.pad_top + kh, iw = ow * s->p.stride_w - s->p.pad_left + kw;
+                        int64_t ih = oh * s->p.stride_h - s->p.pad_top + kh,
+                                iw = ow * s->p.stride_w - s->p.pad_left + kw;
                         if (ih >= 0 && ih < s->h && iw >= 0 && iw < s->w && nt < 1024)
                             taps[nt++] = (size_t)((pl * s->h + ih) * s->w + iw);
                     }
@@ -273,7 +273,7 @@ void xdr_dropout(const double *x, const uint8_t *keep, double keep_prob, double 
 }
 
 /* ---- batch normalization --------------------------------------------------------------- */
-#define BN_AT(i, ch, k) ((((i) * c) + (ch)) * hw + (k))
+#define BN_AT(i, ch, k) ((((i)*c) + (ch)) * hw + (k))
 
 static void bn_moments(int64_t n, int64_t c, int64_t hw, const double *x, double *mean, double *var)
 {
@@ -289,8 +289,8 @@ static void bn_moments(int64_t n, int64_t c, int64_t hw, const double *x, double
     }
 }
 
-void xdr_batchnorm_inference(int64_t n, int64_t c, int64_t hw, const double *x, const double *gamma,
-                             const double *beta, const double *mean, const double *var, double eps, double *y)
+void xdr_batchnorm_inference(int64_t n, int64_t c, int64_t hw, const double *x, const double *gamma, const double *beta,
+                             const double *mean, const double *var, double eps, double *y)
 {
     for (int64_t i = 0; i < n; ++i)
         for (int64_t ch = 0; ch < c; ++ch)
@@ -334,8 +334,8 @@ void xdr_batchnorm_train_backward(int64_t n, int64_t c, int64_t hw, const double
     }
 }
 
-void xdr_batchnorm_update_moving(int64_t c, double momentum, const double *mean, const double *var,
-                                 double *moving_mean, double *moving_var)
+void xdr_batchnorm_update_moving(int64_t c, double momentum, const double *mean, const double *var, double *moving_mean,
+                                 double *moving_var)
 {
     for (int64_t ch = 0; ch < c; ++ch) {
         moving_mean[ch] = moving_mean[ch] * momentum + mean[ch] * (1 - momentum);
@@ -386,8 +386,7 @@ double xdr_sparse_xent_probs(int64_t n, int64_t k, const double *p, const int32_
 }
 
 /* ---- optimizers ---------------------------------------------------------------------------- */
-void xdr_adam_keras_step(const xd_adam_params *p, int64_t t, double *w, const double *g, double *m, double *v,
-                         size_t n)
+void xdr_adam_keras_step(const xd_adam_params *p, int64_t t, double *w, const double *g, double *m, double *v, size_t n)
 {
     double alpha = p->lr * sqrt(1.0 - pow(p->beta2, (double)t)) / (1.0 - pow(p->beta1, (double)t));
     for (size_t i = 0; i < n; ++i) {

@@ -12,9 +12,9 @@
 #include "crossdev/ops.h"
 
 typedef struct xdr_conv {
-    int64_t n, c, h, w;      /* input  [n, c, h, w] */
-    int64_t o, kh, kw;       /* weights [o, c, kh, kw] */
-    int64_t oh, ow;          /* output [n, o, oh, ow] */
+    int64_t n, c, h, w; /* input  [n, c, h, w] */
+    int64_t o, kh, kw;  /* weights [o, c, kh, kw] */
+    int64_t oh, ow;     /* output [n, o, oh, ow] */
     xd_conv2d_params p;
 } xdr_conv;
 
@@ -75,10 +75,10 @@ void xdr_batchnorm_train_forward(int64_t n, int64_t c, int64_t hw, const double 
 /* The gradient of the training forward (batch statistics depend on x). */
 void xdr_batchnorm_train_backward(int64_t n, int64_t c, int64_t hw, const double *x, const double *dy,
                                   const double *gamma, double eps, double *dx, double *dgamma, double *dbeta);
-void xdr_batchnorm_inference(int64_t n, int64_t c, int64_t hw, const double *x, const double *gamma,
-                             const double *beta, const double *mean, const double *var, double eps, double *y);
-void xdr_batchnorm_update_moving(int64_t c, double momentum, const double *mean, const double *var,
-                                 double *moving_mean, double *moving_var);
+void xdr_batchnorm_inference(int64_t n, int64_t c, int64_t hw, const double *x, const double *gamma, const double *beta,
+                             const double *mean, const double *var, double eps, double *y);
+void xdr_batchnorm_update_moving(int64_t c, double momentum, const double *mean, const double *var, double *moving_mean,
+                                 double *moving_var);
 
 /* Softmax on rows of z [n, k]; backward through the Jacobian
  * dx_i = sum_j dy_j y_j ([i == j] - y_i). */

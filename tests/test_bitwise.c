@@ -20,10 +20,10 @@
 
 typedef struct bcase {
     int n, c, h, w, o, k, stride;
-    char pad;               /* 'v' valid, 's' same, 'e' explicit pt/pb/pl/pr */
+    char pad; /* 'v' valid, 's' same, 'e' explicit pt/pb/pl/pr */
     int pt, pb, pl, pr;
     int classes;
-    int small;              /* also on slow devices */
+    int small; /* also on slow devices */
 } bcase;
 static const bcase CASES[] = {
     /* n   c   h   w   o  k  s  pad pt pb pl pr cls small */
@@ -31,7 +31,7 @@ static const bcase CASES[] = {
     {2, 3, 9, 9, 5, 5, 2, 's', 0, 0, 0, 0, 10, 1},
     {3, 2, 6, 5, 4, 1, 2, 'v', 0, 0, 0, 0, 3, 1},
     {2, 2, 7, 8, 6, 3, 1, 'e', 2, 0, 1, 2, 7, 1},
-    {2, 2, 21, 37, 5, 5, 1, 's', 0, 0, 0, 0, 4, 1},  /* stride 1, rows longer than 16: contiguous lanes + padding */
+    {2, 2, 21, 37, 5, 5, 1, 's', 0, 0, 0, 0, 4, 1}, /* stride 1, rows longer than 16: contiguous lanes + padding */
     {8, 3, 33, 33, 16, 5, 2, 's', 0, 0, 0, 0, 10, 0},
     {32, 1, 28, 28, 32, 3, 1, 'v', 0, 0, 0, 0, 10, 0}, /* the seed model */
 };
@@ -39,20 +39,56 @@ enum { NCASES = sizeof CASES / sizeof CASES[0], MAXDEV = 16 };
 
 /* Device tensors of one case. */
 enum {
-    X, W, B, Y, YR, A, WD, BD, LOGITS, LABELS, LOSS, DLOGITS, ROWLOSS, DH, DWD, DBD, DYC, DX, DW, DB,
-    WG, WH, AW, AM, AV, NT
+    X,
+    W,
+    B,
+    Y,
+    YR,
+    A,
+    WD,
+    BD,
+    LOGITS,
+    LABELS,
+    LOSS,
+    DLOGITS,
+    ROWLOSS,
+    DH,
+    DWD,
+    DBD,
+    DYC,
+    DX,
+    DW,
+    DB,
+    WG,
+    WH,
+    AW,
+    AM,
+    AV,
+    NT
 };
 /* The outputs compared, in the order they are computed. */
 static const struct {
     const char *name;
     int tensor;
 } OUTS[] = {
-    {"init_glorot_uniform", WG}, {"init_he_normal", WH},           {"conv2d_forward", Y},
-    {"conv2d_forward_relu", YR}, {"relu_forward", A},              {"dense_forward", LOGITS},
-    {"softmax_xent loss", LOSS}, {"softmax_xent dlogits", DLOGITS}, {"softmax_xent row_loss", ROWLOSS},
-    {"dense_backward_data", DH}, {"dense_backward_weights", DWD},  {"dense_backward_bias", DBD},
-    {"relu_backward", DYC},      {"conv2d_backward_data", DX},      {"conv2d_backward_weights", DW},
-    {"conv2d_backward_bias", DB}, {"adam_step w (t=3)", AW},       {"adam_step m (t=3)", AM},
+    {"init_glorot_uniform", WG},
+    {"init_he_normal", WH},
+    {"conv2d_forward", Y},
+    {"conv2d_forward_relu", YR},
+    {"relu_forward", A},
+    {"dense_forward", LOGITS},
+    {"softmax_xent loss", LOSS},
+    {"softmax_xent dlogits", DLOGITS},
+    {"softmax_xent row_loss", ROWLOSS},
+    {"dense_backward_data", DH},
+    {"dense_backward_weights", DWD},
+    {"dense_backward_bias", DBD},
+    {"relu_backward", DYC},
+    {"conv2d_backward_data", DX},
+    {"conv2d_backward_weights", DW},
+    {"conv2d_backward_bias", DB},
+    {"adam_step w (t=3)", AW},
+    {"adam_step m (t=3)", AM},
     {"adam_step v (t=3)", AV},
 };
 enum { NOUT_CONV = sizeof OUTS / sizeof OUTS[0] };
@@ -60,30 +96,81 @@ enum { NOUT_CONV = sizeof OUTS / sizeof OUTS[0] };
 /* Issue 14's layers, on inputs of the case's conv-output shape [n, o, oh, ow]
  * and logits [n, classes]. */
 enum {
-    LX, LDY, LMAX, LDMAX, LAVG, LDAVG, LDROP, LDDROP, LGAMMA, LBETA, LBN, LMEAN, LVAR, LDBN, LDGAMMA, LDBETA,
-    LMM, LMV, LBNINF, LZ, LDZ, LSOFT, LDSOFT, LLABELS, LXLOSS, LDPROBS, LXROW, LPDY, LG, LAW, LAM, LAV, LKW, LKM,
-    LTW, LTM, LNT
+    LX,
+    LDY,
+    LMAX,
+    LDMAX,
+    LAVG,
+    LDAVG,
+    LDROP,
+    LDDROP,
+    LGAMMA,
+    LBETA,
+    LBN,
+    LMEAN,
+    LVAR,
+    LDBN,
+    LDGAMMA,
+    LDBETA,
+    LMM,
+    LMV,
+    LBNINF,
+    LZ,
+    LDZ,
+    LSOFT,
+    LDSOFT,
+    LLABELS,
+    LXLOSS,
+    LDPROBS,
+    LXROW,
+    LPDY,
+    LG,
+    LAW,
+    LAM,
+    LAV,
+    LKW,
+    LKM,
+    LTW,
+    LTM,
+    LNT
 };
 static const struct {
     const char *name;
     int tensor;
 } LOUTS[] = {
-    {"maxpool2d_forward", LMAX},        {"maxpool2d_backward", LDMAX},       {"avgpool2d_forward", LAVG},
-    {"avgpool2d_backward", LDAVG},      {"dropout_forward", LDROP},          {"dropout_backward", LDDROP},
-    {"batchnorm_train_forward y", LBN}, {"batchnorm mean", LMEAN},           {"batchnorm var", LVAR},
-    {"batchnorm_train_backward dx", LDBN}, {"batchnorm dgamma", LDGAMMA},   {"batchnorm dbeta", LDBETA},
-    {"batchnorm moving_mean", LMM},     {"batchnorm moving_var", LMV},       {"batchnorm_inference_forward", LBNINF},
-    {"softmax_forward", LSOFT},         {"softmax_backward", LDSOFT},        {"sparse_xent_probs loss", LXLOSS},
-    {"sparse_xent_probs dprobs", LDPROBS}, {"sparse_xent_probs row_loss", LXROW},
-    {"adam_keras_step w (t=3)", LAW},   {"adam_keras_step m (t=3)", LAM},    {"adam_keras_step v (t=3)", LAV},
-    {"sgd_step keras nesterov w (t=3)", LKW}, {"sgd_step keras nesterov m (t=3)", LKM},
-    {"sgd_step torch momentum w (t=3)", LTW}, {"sgd_step torch momentum buf (t=3)", LTM},
+    {"maxpool2d_forward", LMAX},
+    {"maxpool2d_backward", LDMAX},
+    {"avgpool2d_forward", LAVG},
+    {"avgpool2d_backward", LDAVG},
+    {"dropout_forward", LDROP},
+    {"dropout_backward", LDDROP},
+    {"batchnorm_train_forward y", LBN},
+    {"batchnorm mean", LMEAN},
+    {"batchnorm var", LVAR},
+    {"batchnorm_train_backward dx", LDBN},
+    {"batchnorm dgamma", LDGAMMA},
+    {"batchnorm dbeta", LDBETA},
+    {"batchnorm moving_mean", LMM},
+    {"batchnorm moving_var", LMV},
+    {"batchnorm_inference_forward", LBNINF},
+    {"softmax_forward", LSOFT},
+    {"softmax_backward", LDSOFT},
+    {"sparse_xent_probs loss", LXLOSS},
+    {"sparse_xent_probs dprobs", LDPROBS},
+    {"sparse_xent_probs row_loss", LXROW},
+    {"adam_keras_step w (t=3)", LAW},
+    {"adam_keras_step m (t=3)", LAM},
+    {"adam_keras_step v (t=3)", LAV},
+    {"sgd_step keras nesterov w (t=3)", LKW},
+    {"sgd_step keras nesterov m (t=3)", LKM},
+    {"sgd_step torch momentum w (t=3)", LTW},
+    {"sgd_step torch momentum buf (t=3)", LTM},
 };
 enum { NOUT = NOUT_CONV + sizeof LOUTS / sizeof LOUTS[0] };
 static const char *out_name(int k) { return k < NOUT_CONV ? OUTS[k].name : LOUTS[k - NOUT_CONV].name; }
 
 typedef struct device_run {
-    xdt t;                  /* this device's context; its failures count in the total */
+    xdt t; /* this device's context; its failures count in the total */
     int slow, usable;
     float *out[NCASES][NOUT];
     size_t count[NCASES][NOUT];
@@ -140,27 +227,26 @@ static void run_case(xdt *T, device_run *d, int ci)
         const int64_t *shape;
         const void *data;
     } spec[NT] = {
-        [X] = {4, sx, x},       [W] = {4, sw, w},         [B] = {1, so, b},        [Y] = {4, sy, 0},
-        [YR] = {4, sy, 0},      [A] = {4, sy, 0},         [WD] = {2, swd, wd},     [BD] = {1, scl, bd},
-        [LOGITS] = {2, sz, 0},  [LABELS] = {1, sn, labels}, [LOSS] = {1, s1, 0},  [DLOGITS] = {2, sz, 0},
-        [ROWLOSS] = {1, sn, 0}, [DH] = {4, sy, 0},        [DWD] = {2, swd, 0},     [DBD] = {1, scl, 0},
-        [DYC] = {4, sy, 0},     [DX] = {4, sx, 0},        [DW] = {4, sw, 0},       [DB] = {1, so, 0},
-        [WG] = {4, sw, 0},      [WH] = {2, swd, 0},       [AW] = {4, sw, w},       [AM] = {4, sw, 0},
+        [X] = {4, sx, x},       [W] = {4, sw, w},           [B] = {1, so, b},    [Y] = {4, sy, 0},
+        [YR] = {4, sy, 0},      [A] = {4, sy, 0},           [WD] = {2, swd, wd}, [BD] = {1, scl, bd},
+        [LOGITS] = {2, sz, 0},  [LABELS] = {1, sn, labels}, [LOSS] = {1, s1, 0}, [DLOGITS] = {2, sz, 0},
+        [ROWLOSS] = {1, sn, 0}, [DH] = {4, sy, 0},          [DWD] = {2, swd, 0}, [DBD] = {1, scl, 0},
+        [DYC] = {4, sy, 0},     [DX] = {4, sx, 0},          [DW] = {4, sw, 0},   [DB] = {1, so, 0},
+        [WG] = {4, sw, 0},      [WH] = {2, swd, 0},         [AW] = {4, sw, w},   [AM] = {4, sw, 0},
         [AV] = {4, sw, 0},
     };
     xd_context *c = d->t.ctx;
     xd_status st = XD_OK;
     for (int i = 0; i < NT && st == XD_OK; ++i) {
-        ts[i] = xdt_upload(&d->t, i == LABELS ? XD_DTYPE_I32 : XD_DTYPE_F32, spec[i].nd, spec[i].shape,
-                           spec[i].data);
+        ts[i] = xdt_upload(&d->t, i == LABELS ? XD_DTYPE_I32 : XD_DTYPE_F32, spec[i].nd, spec[i].shape, spec[i].data);
         st = !ts[i] ? XD_OUT_OF_DEVICE_MEMORY : spec[i].data ? XD_OK : xd_tensor_fill_zero(ts[i]);
     }
     uint64_t iseed = 0x5eed0000ULL + (uint64_t)ci;
     int64_t fan_in = s.c * s.kh * s.kw, fan_out = s.o * s.kh * s.kw;
     xd_adam_params ap = xd_adam_defaults();
-#define RUN(call)                                                                                        \
-    do {                                                                                                 \
-        if (st == XD_OK) st = (call);                                                                    \
+#define RUN(call)                     \
+    do {                              \
+        if (st == XD_OK) st = (call); \
     } while (0)
     RUN(xd_init_glorot_uniform(c, ts[WG], iseed, 1, fan_in, fan_out));
     RUN(xd_init_he_normal(c, ts[WH], iseed, 2, I));
@@ -224,9 +310,9 @@ static xd_status run_layer_ops(xd_context *c, const xd_pool2d_params *p, int ci,
     xd_adam_params ap = xd_adam_defaults();
     xd_sgd_params ks = {0.01, 0.9, 1, XD_SGD_KERAS}, tsg = {0.01, 0.9, 0, XD_SGD_TORCH};
     xd_status st = XD_OK;
-#define RUN(call)                                                                                        \
-    do {                                                                                                 \
-        if (st == XD_OK) st = (call);                                                                    \
+#define RUN(call)                     \
+    do {                              \
+        if (st == XD_OK) st = (call); \
     } while (0)
     RUN(xd_maxpool2d_forward(c, p, ts[LX], ts[LMAX]));
     RUN(xd_maxpool2d_backward(c, p, ts[LX], ts[LPDY], ts[LDMAX]));
@@ -286,15 +372,15 @@ static void run_layers(xdt *T, device_run *d, int ci)
         const int64_t *shape;
         const void *data;
     } spec[LNT] = {
-        [LX] = {4, sx, x},        [LDY] = {4, sx, dy},      [LMAX] = {4, sp, 0},       [LDMAX] = {4, sx, 0},
-        [LAVG] = {4, sp, 0},      [LDAVG] = {4, sx, 0},     [LDROP] = {4, sx, 0},      [LDDROP] = {4, sx, 0},
-        [LGAMMA] = {1, sc, gb},   [LBETA] = {1, sc, gb + no}, [LBN] = {4, sx, 0},      [LMEAN] = {1, sc, 0},
-        [LVAR] = {1, sc, 0},      [LDBN] = {4, sx, 0},      [LDGAMMA] = {1, sc, 0},    [LDBETA] = {1, sc, 0},
-        [LMM] = {1, sc, gb + no}, [LMV] = {1, sc, gb},      [LBNINF] = {4, sx, 0},     [LZ] = {2, sz, z},
-        [LDZ] = {2, sz, z + nz},  [LSOFT] = {2, sz, 0},     [LDSOFT] = {2, sz, 0},     [LLABELS] = {1, sn, labels},
-        [LXLOSS] = {1, s1, 0},    [LDPROBS] = {2, sz, 0},   [LXROW] = {1, sn, 0},      [LPDY] = {4, sp, pdy},
-        [LG] = {1, sw, w + nw},   [LAW] = {1, sw, w},       [LAM] = {1, sw, 0},        [LAV] = {1, sw, 0},
-        [LKW] = {1, sw, w},       [LKM] = {1, sw, 0},       [LTW] = {1, sw, w},        [LTM] = {1, sw, 0},
+        [LX] = {4, sx, x},        [LDY] = {4, sx, dy},        [LMAX] = {4, sp, 0},    [LDMAX] = {4, sx, 0},
+        [LAVG] = {4, sp, 0},      [LDAVG] = {4, sx, 0},       [LDROP] = {4, sx, 0},   [LDDROP] = {4, sx, 0},
+        [LGAMMA] = {1, sc, gb},   [LBETA] = {1, sc, gb + no}, [LBN] = {4, sx, 0},     [LMEAN] = {1, sc, 0},
+        [LVAR] = {1, sc, 0},      [LDBN] = {4, sx, 0},        [LDGAMMA] = {1, sc, 0}, [LDBETA] = {1, sc, 0},
+        [LMM] = {1, sc, gb + no}, [LMV] = {1, sc, gb},        [LBNINF] = {4, sx, 0},  [LZ] = {2, sz, z},
+        [LDZ] = {2, sz, z + nz},  [LSOFT] = {2, sz, 0},       [LDSOFT] = {2, sz, 0},  [LLABELS] = {1, sn, labels},
+        [LXLOSS] = {1, s1, 0},    [LDPROBS] = {2, sz, 0},     [LXROW] = {1, sn, 0},   [LPDY] = {4, sp, pdy},
+        [LG] = {1, sw, w + nw},   [LAW] = {1, sw, w},         [LAM] = {1, sw, 0},     [LAV] = {1, sw, 0},
+        [LKW] = {1, sw, w},       [LKM] = {1, sw, 0},         [LTW] = {1, sw, w},     [LTM] = {1, sw, 0},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {
@@ -327,7 +413,8 @@ static size_t count_diff(const char *what, const float *a, const float *b, size_
 {
     size_t bad = 0;
     for (size_t i = 0; i < n; ++i)
-        if (memcmp(&a[i], &b[i], 4) != 0 && bad++ < 3) printf("  %s [%zu]: %a vs %a\n", what, i, (double)a[i], (double)b[i]);
+        if (memcmp(&a[i], &b[i], 4) != 0 && bad++ < 3)
+            printf("  %s [%zu]: %a vs %a\n", what, i, (double)a[i], (double)b[i]);
     return bad;
 }
 

@@ -29,40 +29,58 @@
  * per-step rounding of w).  An off-by-one tap, a wrong index or a scalar
  * computed in float (1 - 0.999f is 4.7e-5 off) is orders of magnitude more. */
 enum {
-    T_CONV_FWD, T_CONV_BWD_DATA, T_CONV_BWD_W, T_CONV_BWD_B,
-    T_DENSE_FWD, T_DENSE_BWD_DATA, T_DENSE_BWD_W, T_DENSE_BWD_B,
-    T_XENT_LOSS, T_XENT_GRAD, T_ADAM, T_POOL, T_DROPOUT, T_BN, T_BN_MOVING, T_SOFTMAX, T_XENTP_LOSS,
-    T_XENTP_GRAD, T_ADAM_KERAS, T_SGD, T_FD, T_COUNT
+    T_CONV_FWD,
+    T_CONV_BWD_DATA,
+    T_CONV_BWD_W,
+    T_CONV_BWD_B,
+    T_DENSE_FWD,
+    T_DENSE_BWD_DATA,
+    T_DENSE_BWD_W,
+    T_DENSE_BWD_B,
+    T_XENT_LOSS,
+    T_XENT_GRAD,
+    T_ADAM,
+    T_POOL,
+    T_DROPOUT,
+    T_BN,
+    T_BN_MOVING,
+    T_SOFTMAX,
+    T_XENTP_LOSS,
+    T_XENTP_GRAD,
+    T_ADAM_KERAS,
+    T_SGD,
+    T_FD,
+    T_COUNT
 };
 static const struct tol {
     const char *op;
     double abs, rel;
 } TOL[T_COUNT] = {
     /*                                              abs (x sqrt(K) rms)  rel */
-    [T_CONV_FWD] =       {"conv2d_forward",          4e-7, 1.2e-7},  /* K = C*KH*KW */
-    [T_CONV_BWD_DATA] =  {"conv2d_backward_data",    4e-7, 1.2e-7},  /* K = O*KH*KW */
-    [T_CONV_BWD_W] =     {"conv2d_backward_weights", 4e-7, 1.2e-7},  /* K = N*OH*OW */
-    [T_CONV_BWD_B] =     {"conv2d_backward_bias",    4e-7, 1.2e-7},  /* K = N*OH*OW */
-    [T_DENSE_FWD] =      {"dense_forward",           4e-7, 1.2e-7},  /* K = I */
-    [T_DENSE_BWD_DATA] = {"dense_backward_data",     4e-7, 1.2e-7},  /* K = O */
-    [T_DENSE_BWD_W] =    {"dense_backward_weights",  4e-7, 1.2e-7},  /* K = N */
-    [T_DENSE_BWD_B] =    {"dense_backward_bias",     4e-7, 1.2e-7},  /* K = N */
-    [T_XENT_LOSS] =      {"softmax_xent loss",       4e-7, 2.4e-7},  /* K = classes (+ N for the mean) */
-    [T_XENT_GRAD] =      {"softmax_xent dlogits",    4e-7, 2.4e-7},  /* K = classes */
-    [T_ADAM] =           {"adam_step w, m, v",       0, 2.4e-7},     /* rel x t x scale, see above */
+    [T_CONV_FWD] = {"conv2d_forward", 4e-7, 1.2e-7},            /* K = C*KH*KW */
+    [T_CONV_BWD_DATA] = {"conv2d_backward_data", 4e-7, 1.2e-7}, /* K = O*KH*KW */
+    [T_CONV_BWD_W] = {"conv2d_backward_weights", 4e-7, 1.2e-7}, /* K = N*OH*OW */
+    [T_CONV_BWD_B] = {"conv2d_backward_bias", 4e-7, 1.2e-7},    /* K = N*OH*OW */
+    [T_DENSE_FWD] = {"dense_forward", 4e-7, 1.2e-7},            /* K = I */
+    [T_DENSE_BWD_DATA] = {"dense_backward_data", 4e-7, 1.2e-7}, /* K = O */
+    [T_DENSE_BWD_W] = {"dense_backward_weights", 4e-7, 1.2e-7}, /* K = N */
+    [T_DENSE_BWD_B] = {"dense_backward_bias", 4e-7, 1.2e-7},    /* K = N */
+    [T_XENT_LOSS] = {"softmax_xent loss", 4e-7, 2.4e-7},        /* K = classes (+ N for the mean) */
+    [T_XENT_GRAD] = {"softmax_xent dlogits", 4e-7, 2.4e-7},     /* K = classes */
+    [T_ADAM] = {"adam_step w, m, v", 0, 2.4e-7},                /* rel x t x scale, see above */
     /* issue 14's ops; rel 3.6e-7 (3 ulp) where fast mode's division, sqrt or
      * exp (OpenCL: <= 2.5 or 3 ulp) is the last rounding */
-    [T_POOL] =           {"max/avg pooling",         4e-7, 3.6e-7},  /* K = taps or covering windows */
-    [T_DROPOUT] =        {"dropout",                 0, 3.6e-7},     /* one division; bitwise in reproducible */
-    [T_BN] =             {"batchnorm",               4e-7, 3.6e-7},  /* K = N*H*W (the statistics) */
-    [T_BN_MOVING] =      {"batchnorm moving stats",  4e-7, 2.4e-7},  /* K = 1 */
-    [T_SOFTMAX] =        {"softmax fwd/bwd",         4e-7, 3.6e-7},  /* per element: see test_softmax */
-    [T_XENTP_LOSS] =     {"sparse_xent_probs loss",  4e-7, 3.6e-7},  /* K = classes (+ N for the mean) */
-    [T_XENTP_GRAD] =     {"sparse_xent_probs dprobs", 4e-7, 3.6e-7}, /* K = classes */
-    [T_ADAM_KERAS] =     {"adam_keras_step w, m, v", 0, 2.4e-7},     /* rel x t x scale, as Adam */
-    [T_SGD] =            {"sgd_step w, m",           0, 2.4e-7},     /* rel x t x scale, as Adam */
+    [T_POOL] = {"max/avg pooling", 4e-7, 3.6e-7},                /* K = taps or covering windows */
+    [T_DROPOUT] = {"dropout", 0, 3.6e-7},                        /* one division; bitwise in reproducible */
+    [T_BN] = {"batchnorm", 4e-7, 3.6e-7},                        /* K = N*H*W (the statistics) */
+    [T_BN_MOVING] = {"batchnorm moving stats", 4e-7, 2.4e-7},    /* K = 1 */
+    [T_SOFTMAX] = {"softmax fwd/bwd", 4e-7, 3.6e-7},             /* per element: see test_softmax */
+    [T_XENTP_LOSS] = {"sparse_xent_probs loss", 4e-7, 3.6e-7},   /* K = classes (+ N for the mean) */
+    [T_XENTP_GRAD] = {"sparse_xent_probs dprobs", 4e-7, 3.6e-7}, /* K = classes */
+    [T_ADAM_KERAS] = {"adam_keras_step w, m, v", 0, 2.4e-7},     /* rel x t x scale, as Adam */
+    [T_SGD] = {"sgd_step w, m", 0, 2.4e-7},                      /* rel x t x scale, as Adam */
     /* device backward vs central differences of the double forward (K = 1) */
-    [T_FD] =             {"finite differences",      2e-5, 2e-5},
+    [T_FD] = {"finite differences", 2e-5, 2e-5},
 };
 static struct {
     double max_err, max_ratio; /* largest |got - ref|, largest error / allowed */
@@ -71,8 +89,8 @@ static struct {
 
 /* |got - ref| <= abs + rel * |base| (base: ref when NULL); prints the first
  * ten mismatches; records the worst error of the op. */
-static int close_to(xdt *t, int op, const char *what, const float *got, const double *ref, const double *base,
-                    size_t n, double abs, double rel)
+static int close_to(xdt *t, int op, const char *what, const float *got, const double *ref, const double *base, size_t n,
+                    double abs, double rel)
 {
     size_t bad = 0;
     double worst = 0, ratio = 0;
@@ -159,7 +177,7 @@ typedef struct out_spec {
     const char *name;
     int tol;
     size_t n;
-    double k;        /* reduction length for the tolerance */
+    double k; /* reduction length for the tolerance */
     float *got[2];
     double *ref;
 } out_spec;
@@ -204,9 +222,9 @@ static void fd_check(xdt *t, const char *what, loss_fn f, void *ctx, double *par
 /* ---- conv2d ----------------------------------------------------------------------- */
 typedef struct conv_case {
     int n, c, h, w, o, kh, kw, sh, sw;
-    char pad;               /* 'v' valid, 's' same, 'e' explicit pt/pb/pl/pr */
+    char pad; /* 'v' valid, 's' same, 'e' explicit pt/pb/pl/pr */
     int pt, pb, pl, pr;
-    int small;              /* also in --small */
+    int small; /* also in --small */
 } conv_case;
 static const conv_case CONV[] = {
     /* n   c   h   w   o  kh kw sh sw pad pt pb pl pr small */
@@ -248,8 +266,9 @@ static void test_conv(xdt *t, const conv_case *cc, int idx)
     xdr_conv s;
     if (!xdt_check(t, xdr_conv_init(&s, cc->n, cc->c, cc->h, cc->w, cc->o, cc->kh, cc->kw, p), "%s: empty", tag))
         return;
-    xdt_check(t, xd_conv2d_out_size(cc->h, cc->kh, p.stride_h, p.pad_top, p.pad_bottom) == s.oh &&
-                     xd_conv2d_out_size(cc->w, cc->kw, p.stride_w, p.pad_left, p.pad_right) == s.ow,
+    xdt_check(t,
+              xd_conv2d_out_size(cc->h, cc->kh, p.stride_h, p.pad_top, p.pad_bottom) == s.oh &&
+                  xd_conv2d_out_size(cc->w, cc->kw, p.stride_w, p.pad_left, p.pad_right) == s.ow,
               "%s: xd_conv2d_out_size disagrees with %lldx%lld", tag, (long long)s.oh, (long long)s.ow);
     if (cc->pad == 's')
         xdt_check(t, s.oh == (cc->h + cc->sh - 1) / cc->sh && s.ow == (cc->w + cc->sw - 1) / cc->sw,
@@ -322,18 +341,13 @@ done:
 /* ---- dense -------------------------------------------------------------------------- */
 typedef struct dense_case {
     int n, in, out;
-    int x4d;                /* x given as [n, in/100, 10, 10] (flattened by the op) */
+    int x4d; /* x given as [n, in/100, 10, 10] (flattened by the op) */
     int small;
 } dense_case;
 static const dense_case DENSE[] = {
     /* n    in  out 4d small */
-    {1, 7, 3, 0, 1},
-    {2, 33, 10, 0, 1},
-    {3, 300, 5, 1, 1},      /* two K chunks of 256, 4-D input */
-    {33, 1, 1, 0, 0},
-    {5, 513, 7, 0, 0},
-    {7, 1000, 33, 1, 0},
-    {32, 21632, 10, 0, 0},  /* the seed model's dense layer */
+    {1, 7, 3, 0, 1},  {2, 33, 10, 0, 1}, {3, 300, 5, 1, 1}, /* two K chunks of 256, 4-D input */
+    {33, 1, 1, 0, 0}, {5, 513, 7, 0, 0}, {7, 1000, 33, 1, 0}, {32, 21632, 10, 0, 0}, /* the seed model's dense layer */
 };
 
 typedef struct dense_loss {
@@ -413,7 +427,7 @@ done:
 /* ---- softmax cross-entropy ------------------------------------------------------------- */
 typedef struct xent_case {
     int n, k;
-    float range;            /* logits uniform in [-range, range); above 100 each row also
+    float range; /* logits uniform in [-range, range); above 100 each row also
                                gets one logit 2*range higher, in column row % k: exp
                                overflows unless the true row max is subtracted */
     int small;
@@ -436,8 +450,7 @@ static double xent_loss_fn(void *p)
 /* A loss op on in [n, k] with labels [n], twice: o[0..2].got (loss,
  * gradient, row losses) for run-to-run equality; then once without
  * row_loss, which must give the same loss. */
-typedef xd_status (*loss_op)(xd_context *, const xd_tensor *, const xd_tensor *, xd_tensor *, xd_tensor *,
-                             xd_tensor *);
+typedef xd_status (*loss_op)(xd_context *, const xd_tensor *, const xd_tensor *, xd_tensor *, xd_tensor *, xd_tensor *);
 static void run_loss_op(xdt *t, arena *a, loss_op op, const char *tag, int n, int k, const float *in,
                         const int32_t *labels, out_spec *o)
 {
@@ -519,8 +532,8 @@ static void test_relu(xdt *t, size_t n)
     arena a = {0};
     float *x = afill(&a, n, 3000u, -1, 1), *dy = afill(&a, n, 3001u, -1, 1);
     if (a.bad) goto done;
-    static const float special[] = {0.0f, -0.0f, NAN, -NAN, INFINITY, -INFINITY, 1e-45f, -1e-45f, 1.17549435e-38f,
-                                    -3.4e38f};
+    static const float special[] = {0.0f,    -0.0f,           NAN,     -NAN, INFINITY, -INFINITY, 1e-45f,
+                                    -1e-45f, 1.17549435e-38f, -3.4e38f};
     enum { NS = sizeof special / sizeof special[0] };
     memcpy(x, special, sizeof special);
     int64_t shape[2] = {2, (int64_t)n / 2};
@@ -553,10 +566,10 @@ static void test_relu(xdt *t, size_t n)
     xdt_check(t, isnan(y[2]) && isnan(y[3]), "relu(NaN) must be NaN: got %g, %g", (double)y[2], (double)y[3]);
     xdt_check(t, y[4] == INFINITY && y[5] == 0 && y[6] == 1e-45f && y[7] == 0,
               "relu(inf, -inf, denorm, -denorm) = %g %g %g %g", (double)y[4], (double)y[5], (double)y[6], (double)y[7]);
-    xdt_check(t, dx[0] == 0 && dx[1] == 0 && dy[0] != 0 && dy[1] != 0, "relu'(0) must be 0: got %g, %g",
-              (double)dx[0], (double)dx[1]);
-    xdt_check(t, dx[2] == 0 && dx[3] == 0 && dx[6] == dy[6], "relu_backward at NaN / denormal: %g %g %g",
-              (double)dx[2], (double)dx[3], (double)dx[6]);
+    xdt_check(t, dx[0] == 0 && dx[1] == 0 && dy[0] != 0 && dy[1] != 0, "relu'(0) must be 0: got %g, %g", (double)dx[0],
+              (double)dx[1]);
+    xdt_check(t, dx[2] == 0 && dx[3] == 0 && dx[6] == dy[6], "relu_backward at NaN / denormal: %g %g %g", (double)dx[2],
+              (double)dx[3], (double)dx[6]);
 done:
     afree(&a);
 }
@@ -565,8 +578,8 @@ done:
 static void test_adam_scalars(xdt *t)
 {
     xd_adam_params p = xd_adam_defaults();
-    xdt_check(t, p.lr == 1e-3 && p.beta1 == 0.9 && p.beta2 == 0.999 && p.eps == 1e-7,
-              "xd_adam_defaults: %g %g %g %g", p.lr, p.beta1, p.beta2, p.eps);
+    xdt_check(t, p.lr == 1e-3 && p.beta1 == 0.9 && p.beta2 == 0.999 && p.eps == 1e-7, "xd_adam_defaults: %g %g %g %g",
+              p.lr, p.beta1, p.beta2, p.eps);
     static const int64_t steps[] = {1, 2, 100, 100000};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; ++i) {
         int64_t s = steps[i];
@@ -574,10 +587,11 @@ static void test_adam_scalars(xdt *t)
         if (!xdt_check(t, xd_adam_scalars_for(&p, s, &sc) == XD_OK, "xd_adam_scalars_for t=%lld", (long long)s))
             continue;
         double bc1 = 1 - pow(0.9, (double)s), bc2 = 1 - pow(0.999, (double)s);
-        xdt_check(t, sc.b1 == (float)0.9 && sc.b2 == (float)0.999 && sc.omb1 == (float)(1 - 0.9) &&
-                         sc.omb2 == (float)(1 - 0.999) && sc.eps == (float)1e-7,
-                  "adam scalars t=%lld: b1 %a b2 %a omb1 %a omb2 %a eps %a", (long long)s, (double)sc.b1,
-                  (double)sc.b2, (double)sc.omb1, (double)sc.omb2, (double)sc.eps);
+        xdt_check(t,
+                  sc.b1 == (float)0.9 && sc.b2 == (float)0.999 && sc.omb1 == (float)(1 - 0.9) &&
+                      sc.omb2 == (float)(1 - 0.999) && sc.eps == (float)1e-7,
+                  "adam scalars t=%lld: b1 %a b2 %a omb1 %a omb2 %a eps %a", (long long)s, (double)sc.b1, (double)sc.b2,
+                  (double)sc.omb1, (double)sc.omb2, (double)sc.eps);
         xdt_check(t, sc.sqrt_bc2 == (float)sqrt(bc2) && sc.step == (float)(1e-3 / bc1),
                   "adam scalars t=%lld: sqrt_bc2 %a (want %a), step %a (want %a)", (long long)s, (double)sc.sqrt_bc2,
                   (double)(float)sqrt(bc2), (double)sc.step, (double)(float)(1e-3 / bc1));
@@ -677,8 +691,8 @@ static void test_init(xdt *t, size_t n, int stats)
     xdt_check(t, bad == 0, "he_normal: %zu non-finite values", bad);
     if (stats) {
         double mean = sum / (double)n, sd = sqrt(sq / (double)n - mean * mean);
-        printf("  he_normal n=%zu: mean %.3g, std %.6g (want %.6g); glorot range [%.6g, %.6g] of +-%.6g\n", n, mean,
-               sd, stddev, umin, umax, limit);
+        printf("  he_normal n=%zu: mean %.3g, std %.6g (want %.6g); glorot range [%.6g, %.6g] of +-%.6g\n", n, mean, sd,
+               stddev, umin, umax, limit);
         xdt_check(t, fabs(mean) < 5 * stddev / sqrt((double)n), "he_normal mean %g beyond 5 sigma", mean);
         xdt_check(t, fabs(sd / stddev - 1) < 5 / sqrt(2.0 * (double)n), "he_normal std %g, want %g", sd, stddev);
         xdt_check(t, umin < -0.999 * limit && umax > 0.999 * limit, "glorot range [%g, %g] does not reach +-%g", umin,
@@ -687,8 +701,9 @@ static void test_init(xdt *t, size_t n, int stats)
     /* another stream, another draw */
     xdt_ok(t, xd_init_glorot_uniform(t->ctx, tu, seed, stream + 2, fi, fo), "init_glorot_uniform");
     float *du2 = adown(&a, t, tu);
-    if (du2) xdt_check(t, memcmp(du, du2, n * 4) != 0, "glorot: streams %llu and %llu give the same values",
-                       (unsigned long long)stream, (unsigned long long)stream + 2);
+    if (du2)
+        xdt_check(t, memcmp(du, du2, n * 4) != 0, "glorot: streams %llu and %llu give the same values",
+                  (unsigned long long)stream, (unsigned long long)stream + 2);
     xdt_ok(t, xd_init_zeros(t->ctx, tu), "init_zeros");
     float *z = adown(&a, t, tu);
     if (z) {
@@ -703,19 +718,17 @@ done:
 /* ---- pooling ---------------------------------------------------------------------------- */
 typedef struct pool_case {
     int n, c, h, w, kh, kw, sh, sw;
-    char pad;               /* 'v' valid, 's' same */
+    char pad; /* 'v' valid, 's' same */
     int small;
 } pool_case;
 static const pool_case POOL[] = {
     /* n   c   h   w kh kw sh sw pad small */
-    {1, 1, 4, 4, 2, 2, 2, 2, 'v', 1},
-    {2, 3, 7, 7, 3, 3, 2, 2, 'v', 1},   /* overlapping windows (pool 3, stride 2) */
-    {1, 2, 7, 5, 3, 3, 2, 2, 's', 1},   /* same padding with overlap */
-    {2, 1, 5, 6, 2, 2, 1, 1, 's', 1},   /* stride 1 */
-    {1, 2, 7, 8, 2, 3, 3, 2, 'v', 1},   /* stride 3 > pool 2: inputs no window covers */
-    {1, 1, 3, 3, 3, 3, 1, 1, 's', 1},   /* every window padded */
-    {3, 4, 13, 11, 3, 2, 2, 3, 's', 0},
-    {32, 32, 26, 26, 2, 2, 2, 2, 'v', 0}, /* mnist-convnet's first MaxPooling2D */
+    {1, 1, 4, 4, 2, 2, 2, 2, 'v', 1},     {2, 3, 7, 7, 3, 3, 2, 2, 'v', 1}, /* overlapping windows (pool 3, stride 2) */
+    {1, 2, 7, 5, 3, 3, 2, 2, 's', 1},                                       /* same padding with overlap */
+    {2, 1, 5, 6, 2, 2, 1, 1, 's', 1},                                       /* stride 1 */
+    {1, 2, 7, 8, 2, 3, 3, 2, 'v', 1}, /* stride 3 > pool 2: inputs no window covers */
+    {1, 1, 3, 3, 3, 3, 1, 1, 's', 1}, /* every window padded */
+    {3, 4, 13, 11, 3, 2, 2, 3, 's', 0},   {32, 32, 26, 26, 2, 2, 2, 2, 'v', 0}, /* mnist-convnet's first MaxPooling2D */
     {32, 64, 11, 11, 2, 2, 2, 2, 'v', 0}, /* its second: 11 -> 5, the last row unused */
 };
 
@@ -880,8 +893,8 @@ static void test_dropout(xdt *t, size_t n, double rate, int idx)
     xdt_check(t, bad == 0, "%s: %zu elements where the device mask differs from xd_host_dropout_mask", tag, bad);
     double frac = (double)kept / (double)n, sd = sqrt(keep * (1.0 - keep) / (double)n);
     printf("  %s: kept %.4f (keep %.4f)\n", tag, frac, (double)keep);
-    xdt_check(t, rate == 0 ? kept == n : fabs(frac - keep) <= 5 * sd + 1e-12, "%s: kept fraction %.5f, keep %.5f",
-              tag, frac, (double)keep);
+    xdt_check(t, rate == 0 ? kept == n : fabs(frac - keep) <= 5 * sd + 1e-12, "%s: kept fraction %.5f, keep %.5f", tag,
+              frac, (double)keep);
     if (xd_context_mode(t->ctx) == XD_MODE_REPRODUCIBLE) {
         for (size_t i = 0; i < n; ++i) want[i] = mask[i] ? xd_host_div(x[i], keep) : 0.0f;
         snprintf(what, sizeof what, "%s forward == host mask and division", tag);
@@ -902,20 +915,18 @@ done:
 /* ---- batch normalization ------------------------------------------------------------------ */
 typedef struct bn_case {
     int n, c, h, w;
-    int gamma, beta;        /* scale / center */
-    int nd;                 /* 2: x given as [n, c] (h = w = 1) */
-    float offset;           /* added to x: statistics away from 0 */
+    int gamma, beta; /* scale / center */
+    int nd;          /* 2: x given as [n, c] (h = w = 1) */
+    float offset;    /* added to x: statistics away from 0 */
     int small;
 } bn_case;
 static const bn_case BN[] = {
     /* n   c   h   w  g  b nd offset small */
-    {1, 1, 1, 5, 1, 1, 4, 0, 1},     /* batch 1, one channel */
-    {2, 3, 4, 5, 1, 1, 4, 0, 1},
-    {3, 2, 5, 3, 0, 0, 4, 20, 1},    /* no gamma, no beta; mean near 20 */
-    {4, 5, 1, 1, 1, 0, 2, 0, 1},     /* [N, C], after a Dense */
-    {5, 3, 2, 2, 0, 1, 4, 0, 1},
-    {32, 32, 13, 13, 1, 1, 4, 0, 0},
-    {7, 3, 9, 11, 1, 1, 4, -30, 0},  /* mean -30, spread 0.58: the variance must be two-pass */
+    {1, 1, 1, 5, 1, 1, 4, 0, 1},                                  /* batch 1, one channel */
+    {2, 3, 4, 5, 1, 1, 4, 0, 1},    {3, 2, 5, 3, 0, 0, 4, 20, 1}, /* no gamma, no beta; mean near 20 */
+    {4, 5, 1, 1, 1, 0, 2, 0, 1},                                  /* [N, C], after a Dense */
+    {5, 3, 2, 2, 0, 1, 4, 0, 1},    {32, 32, 13, 13, 1, 1, 4, 0, 0},
+    {7, 3, 9, 11, 1, 1, 4, -30, 0}, /* mean -30, spread 0.58: the variance must be two-pass */
 };
 static const double BN_EPS = 1e-3, BN_MOMENTUM = 0.99;
 
@@ -944,8 +955,9 @@ static void bn_device(xdt *t, arena *a, xd_tensor *const *ts, const bn_case *bc,
     xd_tensor *const *out = ts + 4;
     xdt_ok(t, xd_batchnorm_train_forward(t->ctx, ts[0], g, b, BN_EPS, out[BN_Y], out[BN_MEAN], out[BN_VAR]),
            "batchnorm_train_forward");
-    xdt_ok(t, xd_batchnorm_train_backward(t->ctx, ts[0], ts[1], g, out[BN_MEAN], out[BN_VAR], BN_EPS, out[BN_DX],
-                                          g ? out[BN_DGAMMA] : NULL, b ? out[BN_DBETA] : NULL),
+    xdt_ok(t,
+           xd_batchnorm_train_backward(t->ctx, ts[0], ts[1], g, out[BN_MEAN], out[BN_VAR], BN_EPS, out[BN_DX],
+                                       g ? out[BN_DGAMMA] : NULL, b ? out[BN_DBETA] : NULL),
            "batchnorm_train_backward");
     xdt_ok(t, xd_batchnorm_update_moving(t->ctx, BN_MOMENTUM, out[BN_MEAN], out[BN_VAR], out[BN_MM], out[BN_MV]),
            "batchnorm_update_moving");
@@ -1000,17 +1012,24 @@ static void test_batchnorm(xdt *t, const bn_case *bc, int idx)
     for (int i = 0; i < BN_NOUT; ++i) {
         int per_channel = i != BN_Y && i != BN_DX && i != BN_YINF;
         ts[4 + i] = aup(&a, t, XD_DTYPE_F32, per_channel ? 1 : bc->nd, per_channel ? cs : xs,
-                        i == BN_MM ? mm : i == BN_MV ? mv : NULL);
+                        i == BN_MM   ? mm
+                        : i == BN_MV ? mv
+                                     : NULL);
     }
     if (a.bad) goto done;
     double k = (double)m;
-    out_spec o[BN_NOUT] = {{"y", T_BN, nx, k, {0}, 0},           {"mean", T_BN, nc, k, {0}, 0},
-                           {"var", T_BN, nc, k, {0}, 0},         {"dx", T_BN, nx, k, {0}, 0},
-                           {"dgamma", T_BN, nc, k, {0}, 0},      {"dbeta", T_BN, nc, k, {0}, 0},
-                           {"moving_mean", T_BN_MOVING, nc, 1, {0}, 0}, {"moving_var", T_BN_MOVING, nc, 1, {0}, 0},
+    out_spec o[BN_NOUT] = {{"y", T_BN, nx, k, {0}, 0},
+                           {"mean", T_BN, nc, k, {0}, 0},
+                           {"var", T_BN, nc, k, {0}, 0},
+                           {"dx", T_BN, nx, k, {0}, 0},
+                           {"dgamma", T_BN, nc, k, {0}, 0},
+                           {"dbeta", T_BN, nc, k, {0}, 0},
+                           {"moving_mean", T_BN_MOVING, nc, 1, {0}, 0},
+                           {"moving_var", T_BN_MOVING, nc, 1, {0}, 0},
                            {"inference y", T_BN, nx, k, {0}, 0}};
     for (int run = 0; run < 2; ++run) {
-        if (run && (xd_tensor_write(ts[4 + BN_MM], mm, nc * 4) != XD_OK || xd_tensor_write(ts[4 + BN_MV], mv, nc * 4) != XD_OK))
+        if (run && (xd_tensor_write(ts[4 + BN_MM], mm, nc * 4) != XD_OK ||
+                    xd_tensor_write(ts[4 + BN_MV], mv, nc * 4) != XD_OK))
             a.bad = 1;
         bn_device(t, &a, ts, bc, o, run);
     }
@@ -1084,7 +1103,8 @@ static void test_softmax(xdt *t, const softmax_case *sc, int idx)
     snprintf(tag, sizeof tag, "softmax[%d] %dx%d range %g", idx, sc->n, sc->k, (double)sc->range);
     size_t nz = (size_t)sc->n * (size_t)sc->k;
     arena a = {0};
-    float *z = afill(&a, nz, 8000u + (uint32_t)idx, -sc->range, sc->range), *dy = afill(&a, nz, 8100u + (uint32_t)idx, -1, 1);
+    float *z = afill(&a, nz, 8000u + (uint32_t)idx, -sc->range, sc->range),
+          *dy = afill(&a, nz, 8100u + (uint32_t)idx, -1, 1);
     int64_t zs[2] = {sc->n, sc->k};
     xd_tensor *tz = aup(&a, t, XD_DTYPE_F32, 2, zs, z), *tdy = aup(&a, t, XD_DTYPE_F32, 2, zs, dy);
     xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, zs, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 2, zs, NULL);
@@ -1142,7 +1162,7 @@ done:
 /* ---- sparse categorical cross-entropy from probabilities ----------------------------------------- */
 typedef struct xentp_case {
     int n, k;
-    int clipped;            /* rows r % 3 == 0: label prob 1e-9 (clipped low); == 1: the rest 1e-12 (high) */
+    int clipped; /* rows r % 3 == 0: label prob 1e-9 (clipped low); == 1: the rest 1e-12 (high) */
     int small;
 } xentp_case;
 static const xentp_case XENTP[] = {
@@ -1256,7 +1276,7 @@ done:
 /* ---- Keras Adam, SGD in both forms ----------------------------------------------------------------- */
 typedef struct optim_case {
     const char *name;
-    int adam;               /* Keras's Adam, else SGD with sgd */
+    int adam; /* Keras's Adam, else SGD with sgd */
     xd_sgd_params sgd;
 } optim_case;
 static const optim_case OPTIM[] = {
@@ -1280,7 +1300,9 @@ static void optim_scale_step(const optim_case *oc, int64_t s, const double *g, c
     xd_adam_params ap = xd_adam_defaults();
     for (size_t i = 0; i < n; ++i) {
         double mom = oc->adam ? ap.beta1 : oc->sgd.momentum;
-        double gin = oc->adam ? (1 - ap.beta1) * fabs(g[i]) : oc->sgd.form == XD_SGD_KERAS ? oc->sgd.lr * fabs(g[i]) : fabs(g[i]);
+        double gin = oc->adam                       ? (1 - ap.beta1) * fabs(g[i])
+                     : oc->sgd.form == XD_SGD_KERAS ? oc->sgd.lr * fabs(g[i])
+                                                    : fabs(g[i]);
         sc->mabs[i] = (s == 1 && !oc->adam) ? gin : mom * sc->mabs[i] + gin;
         sc->wpath[i] += fabs(w[i] - sc->wprev[i]);
         sc->wmax[i] = fmax(sc->wmax[i], fabs(w[i]));
@@ -1345,8 +1367,9 @@ static void test_optim_forms(xdt *t)
     xd_adam_keras_scalars sc;
     if (xdt_check(t, xd_adam_keras_scalars_for(&p, 3, &sc) == XD_OK, "xd_adam_keras_scalars_for t=3")) {
         double want = 1e-3 * sqrt(1 - pow(0.999, 3)) / (1 - pow(0.9, 3));
-        xdt_check(t, sc.alpha == (float)want && sc.omb1 == (float)(1 - 0.9) && sc.omb2 == (float)(1 - 0.999) &&
-                         sc.eps == (float)1e-7,
+        xdt_check(t,
+                  sc.alpha == (float)want && sc.omb1 == (float)(1 - 0.9) && sc.omb2 == (float)(1 - 0.999) &&
+                      sc.eps == (float)1e-7,
                   "adam keras scalars: alpha %a (want %a), omb1 %a, omb2 %a", (double)sc.alpha, (double)(float)want,
                   (double)sc.omb1, (double)sc.omb2);
     }
@@ -1365,16 +1388,19 @@ static void test_optim_forms(xdt *t)
             xdt_ok(t, xd_sgd_step(t->ctx, &k, s, ts[0], tg, ts[1]), "sgd_step keras");
             xdt_ok(t, xd_sgd_step(t->ctx, &tp, s, ts[2], tg, ts[3]), "sgd_step torch");
         }
-        float *wk = adown(&a, t, ts[0]), *mk = adown(&a, t, ts[1]), *wt = adown(&a, t, ts[2]), *bt = adown(&a, t, ts[3]);
+        float *wk = adown(&a, t, ts[0]), *mk = adown(&a, t, ts[1]), *wt = adown(&a, t, ts[2]),
+              *bt = adown(&a, t, ts[3]);
         if (a.bad) goto done;
         /* 3 steps of g = 1, momentum 0.9, lr 0.1: w = -0.1 (1 + 1.9 + 2.71) or, Nesterov, -0.1 (1.9 + 2.71 + 3.439) */
         double w1 = nesterov ? -0.8049 : -0.561;
         for (int i = 0; i < 4; ++i)
-            xdt_check(t, fabs(wk[i] - w1 * g[i]) < 1e-6 && fabs(wt[i] - w1 * g[i]) < 1e-6 &&
-                             fabs(mk[i] + 0.1 * bt[i]) < 1e-6 && fabs(bt[i] - 2.71 * g[i]) < 1e-6,
-                      "sgd forms%s [%d]: keras w %.7g m %.7g, torch w %.7g buf %.7g (want w %.7g, m = -lr buf, buf %.7g)",
-                      nesterov ? " nesterov" : "", i, (double)wk[i], (double)mk[i], (double)wt[i], (double)bt[i],
-                      w1 * g[i], 2.71 * g[i]);
+            xdt_check(
+                t,
+                fabs(wk[i] - w1 * g[i]) < 1e-6 && fabs(wt[i] - w1 * g[i]) < 1e-6 && fabs(mk[i] + 0.1 * bt[i]) < 1e-6 &&
+                    fabs(bt[i] - 2.71 * g[i]) < 1e-6,
+                "sgd forms%s [%d]: keras w %.7g m %.7g, torch w %.7g buf %.7g (want w %.7g, m = -lr buf, buf %.7g)",
+                nesterov ? " nesterov" : "", i, (double)wk[i], (double)mk[i], (double)wt[i], (double)bt[i], w1 * g[i],
+                2.71 * g[i]);
     }
 done:
     afree(&a);
@@ -1480,7 +1506,8 @@ static void test_arguments_layers(xdt *t)
     EXPECT_FAIL(xd_dropout_forward(c, x, -0.1, 1, 2, x2), XD_INVALID_ARGUMENT, "dropout_forward");
     EXPECT_FAIL(xd_dropout_forward(c, x, NAN, 1, 2, x2), XD_INVALID_ARGUMENT, "dropout_forward");
     EXPECT_FAIL(xd_dropout_backward(c, x, 0.5, 1, 2, y2), XD_SHAPE_MISMATCH, "dropout_backward");
-    EXPECT_FAIL(xd_batchnorm_train_forward(c, x, v4, NULL, 1e-3, x2, v3, v3b), XD_SHAPE_MISMATCH, "batchnorm_train_forward");
+    EXPECT_FAIL(xd_batchnorm_train_forward(c, x, v4, NULL, 1e-3, x2, v3, v3b), XD_SHAPE_MISMATCH,
+                "batchnorm_train_forward");
     EXPECT_FAIL(xd_batchnorm_train_forward(c, x, NULL, NULL, 0.0, x2, v3, v3b), XD_INVALID_ARGUMENT,
                 "batchnorm_train_forward");
     EXPECT_FAIL(xd_batchnorm_train_forward(c, x, NULL, NULL, 1e-3, y2, v3, v3b), XD_SHAPE_MISMATCH,

@@ -14,23 +14,21 @@
 const char *xd_cl_error_name(cl_int code);
 
 /* Every kernel the library launches; name in the .cl files is "xd_" #name. */
-#define XD_KERNEL_LIST(X)                                                    \
-    X(init_uniform) X(init_normal) X(probe_math) X(probe_loops) X(probe_vloops) X(reduce_rows)              \
-    X(dense_fwd_partial) X(dense_fwd_partial_tiled) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) \
-    X(conv2d_fwd) X(conv2d_bwd_data) X(conv2d_bwd_weights_partial)           \
-    X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)                       \
-    X(softmax_xent_rows) X(mean) X(adam)                                 \
-    X(im2col) X(col2im) X(permute3) X(add_bias_rows)                         \
-    X(maxpool_fwd) X(maxpool_bwd) X(avgpool_fwd) X(avgpool_bwd) X(dropout)   \
-    X(bn_partial) X(bn_stat) X(bn_coeffs) X(bn_apply) X(bn_bwd_coeffs)       \
-    X(bn_bwd_apply) X(bn_moving) X(softmax_fwd) X(softmax_bwd)               \
-    X(sparse_xent_probs_rows) X(adam_keras) X(sgd_keras) X(sgd_torch)
+#define XD_KERNEL_LIST(X)                                                                                            \
+    X(init_uniform)                                                                                                  \
+    X(init_normal) X(probe_math) X(probe_loops) X(probe_vloops) X(reduce_rows) X(dense_fwd_partial)                  \
+        X(dense_fwd_partial_tiled) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) X(conv2d_fwd)                 \
+            X(conv2d_bwd_data) X(conv2d_bwd_weights_partial) X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)      \
+                X(softmax_xent_rows) X(mean) X(adam) X(im2col) X(col2im) X(permute3) X(add_bias_rows) X(maxpool_fwd) \
+                    X(maxpool_bwd) X(avgpool_fwd) X(avgpool_bwd) X(dropout) X(bn_partial) X(bn_stat) X(bn_coeffs)    \
+                        X(bn_apply) X(bn_bwd_coeffs) X(bn_bwd_apply) X(bn_moving) X(softmax_fwd) X(softmax_bwd)      \
+                            X(sparse_xent_probs_rows) X(adam_keras) X(sgd_keras) X(sgd_torch)
 
 typedef enum xd_kernel_id {
 #define XD_KERNEL_ENUM_(name) XD_K_##name,
     XD_KERNEL_LIST(XD_KERNEL_ENUM_)
 #undef XD_KERNEL_ENUM_
-    XD_K_COUNT_
+        XD_K_COUNT_
 } xd_kernel_id;
 
 /* The tunables, one line each (CLBlast's Database::GetDefines): the field,
@@ -40,21 +38,21 @@ typedef enum xd_kernel_id {
  * options in every trace's build_options.  They change scheduling only:
  * which work-item and lane computes an output, never a sum's order
  * (docs/reproducibility.md). */
-#define XD_TUNABLES(X)                                                                                            \
-    X(conv_ob, XD_CONV_OB, 4, 1, 64, 0, "conv2d output channels (backward data: input channels) per work-item")  \
-    X(conv_tb, XD_CONV_TB, 4, 1, 64, 0, "conv2d backward-weights taps per work-item")                            \
-    X(dense_ob, XD_DENSE_OB, 4, 1, 64, 0, "dense outputs per work-item")                                         \
-    X(dense_nb, XD_DENSE_NB, 4, 1, 64, 0, "dense backward-data samples per work-item")                           \
-    X(vw, XD_VW, 1, 1, 16, 1, "vector lanes per work-item (cl/xd_math.h)")                                        \
-    X(local_size, XD_LOCAL_SIZE, 64, 1, 1024, 0, "work-group size of 1-D launches (capped by the device)")       \
-    X(clblast, XD_CLBLAST, 1, 0, 1, 0, "fast mode: CLBlast SGEMM where xd_fast_gemm's size rule says")           \
+#define XD_TUNABLES(X)                                                                                          \
+    X(conv_ob, XD_CONV_OB, 4, 1, 64, 0, "conv2d output channels (backward data: input channels) per work-item") \
+    X(conv_tb, XD_CONV_TB, 4, 1, 64, 0, "conv2d backward-weights taps per work-item")                           \
+    X(dense_ob, XD_DENSE_OB, 4, 1, 64, 0, "dense outputs per work-item")                                        \
+    X(dense_nb, XD_DENSE_NB, 4, 1, 64, 0, "dense backward-data samples per work-item")                          \
+    X(vw, XD_VW, 1, 1, 16, 1, "vector lanes per work-item (cl/xd_math.h)")                                      \
+    X(local_size, XD_LOCAL_SIZE, 64, 1, 1024, 0, "work-group size of 1-D launches (capped by the device)")      \
+    X(clblast, XD_CLBLAST, 1, 0, 1, 0, "fast mode: CLBlast SGEMM where xd_fast_gemm's size rule says")          \
     X(dense_tiled, XD_DENSE_TILED, 0, 0, 1, 0, "dense forward from local-memory tiles (GPUs: coalesced loads)")
 
 typedef struct xd_params {
 #define XD_TUNABLE_FIELD_(name, define, dflt, lo, hi, pow2, what) unsigned name;
     XD_TUNABLES(XD_TUNABLE_FIELD_)
 #undef XD_TUNABLE_FIELD_
-    const char *source;   /* which table row matched, or "XD_PARAMS" */
+    const char *source; /* which table row matched, or "XD_PARAMS" */
 } xd_params;
 /* The row for a device: id match -> vendor -> default (host/core/params.c). */
 xd_params xd_params_for(const xd_device_info *d);
@@ -70,21 +68,21 @@ struct xd_context {
     cl_command_queue queue;
     cl_program program;
     cl_kernel kernels[XD_K_COUNT_];
-    size_t local_size;            /* explicit local size for 1-D launches */
-    xd_params params;             /* tunables, also passed as -D options */
-    int div_mode;                 /* XD_DIV_MODE of the built program */
-    char options[512];            /* build options actually used */
+    size_t local_size; /* explicit local size for 1-D launches */
+    xd_params params;  /* tunables, also passed as -D options */
+    int div_mode;      /* XD_DIV_MODE of the built program */
+    char options[512]; /* build options actually used */
     char guarantee[256];
-    cl_mem scratch;               /* split-reduction partials, grown on demand */
+    cl_mem scratch; /* split-reduction partials, grown on demand */
     size_t scratch_bytes;
     cl_mem scratch2;
     size_t scratch2_bytes;
-    int clblast_used;             /* fast mode called CLBlast: its cache holds programs of this context */
+    int clblast_used; /* fast mode called CLBlast: its cache holds programs of this context */
     cl_int last_cl;
-    char *last_error;             /* heap: may hold a whole build log */
-    uint64_t device_bytes;        /* bytes currently allocated by tensors + scratch */
+    char *last_error;      /* heap: may hold a whole build log */
+    uint64_t device_bytes; /* bytes currently allocated by tensors + scratch */
     uint64_t device_bytes_peak;
-    struct xd_profile *profile;   /* XD_PROFILE=1: per-kernel event times (host/core/profile.c) */
+    struct xd_profile *profile; /* XD_PROFILE=1: per-kernel event times (host/core/profile.c) */
 };
 
 struct xd_tensor {
@@ -143,12 +141,11 @@ xd_status xd_launch_kernel(xd_context *ctx, cl_kernel kern, int id, size_t n, si
  * that share local memory within a group). */
 xd_status xd_launch_groups(xd_context *ctx, xd_kernel_id k, size_t groups, size_t local, const xd_arg *args,
                            size_t nargs);
-#define XD_LAUNCH_GROUPS(ctx, k, groups, local, ...)                                  \
-    xd_launch_groups((ctx), (k), (groups), (local), (const xd_arg[]){__VA_ARGS__},      \
+#define XD_LAUNCH_GROUPS(ctx, k, groups, local, ...)                               \
+    xd_launch_groups((ctx), (k), (groups), (local), (const xd_arg[]){__VA_ARGS__}, \
                      sizeof((const xd_arg[]){__VA_ARGS__}) / sizeof(xd_arg))
-#define XD_LAUNCH(ctx, k, n, ...)                                                 \
-    xd_launch((ctx), (k), (n), (const xd_arg[]){__VA_ARGS__},                     \
-              sizeof((const xd_arg[]){__VA_ARGS__}) / sizeof(xd_arg))
+#define XD_LAUNCH(ctx, k, n, ...) \
+    xd_launch((ctx), (k), (n), (const xd_arg[]){__VA_ARGS__}, sizeof((const xd_arg[]){__VA_ARGS__}) / sizeof(xd_arg))
 
 /* Per-kernel profiling (XD_PROFILE=1, host/core/profile.c): xd_launch hands
  * each launch's event over; the totals go to stderr when the context is
@@ -169,7 +166,7 @@ xd_status xd_dense_backward_data_relu(xd_context *ctx, const xd_tensor *dy, cons
  * (its event, a later command's, or xd_context_finish).  done: NULL or
  * where the read's completion goes (the caller releases it). */
 typedef struct xd_event {
-    cl_event ev;                  /* NULL: none */
+    cl_event ev; /* NULL: none */
 } xd_event;
 xd_status xd_tensor_write_async(xd_tensor *t, const void *host, size_t bytes);
 xd_status xd_tensor_read_async(const xd_tensor *t, void *host, size_t bytes, xd_event *done);
@@ -185,8 +182,8 @@ void xd_context_flush(xd_context *ctx);
 xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out);
 
 /* Shape checks used by the ops: fill the context error and return a status. */
-xd_status xd_check_tensor(xd_context *ctx, const char *op, const char *name, const xd_tensor *t,
-                          xd_dtype dtype, int min_ndim);
+xd_status xd_check_tensor(xd_context *ctx, const char *op, const char *name, const xd_tensor *t, xd_dtype dtype,
+                          int min_ndim);
 /* A count that fits the kernels' uint indexing. */
 xd_status xd_check_u32(xd_context *ctx, const char *op, const char *what, uint64_t v);
 

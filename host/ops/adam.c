@@ -43,7 +43,8 @@ xd_status xd_adam_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_t
     for (int i = 0; i < 4; ++i) {
         if ((st = xd_check_tensor(ctx, op, names[i], ts[i], XD_DTYPE_F32, 1)) != XD_OK) return st;
         if (ts[i]->count != w->count)
-            return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: %s has %zu elements, w %zu", op, names[i], ts[i]->count, w->count);
+            return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: %s has %zu elements, w %zu", op, names[i], ts[i]->count,
+                           w->count);
     }
     if ((st = xd_check_u32(ctx, op, "w", w->count)) != XD_OK) return st;
     cl_uint n = (cl_uint)w->count;

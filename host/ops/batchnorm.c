@@ -38,7 +38,8 @@ static xd_status check_c(xd_context *ctx, const char *op, const char *name, cons
     if (!t) return optional ? XD_OK : xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: %s is NULL", op, name);
     xd_status st = xd_check_tensor(ctx, op, name, t, XD_DTYPE_F32, 1);
     if (st != XD_OK) return st;
-    if (t->count != C) return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: %s has %zu elements, x has %u channels", op, name, t->count, C);
+    if (t->count != C)
+        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: %s has %zu elements, x has %u channels", op, name, t->count, C);
     return XD_OK;
 }
 
@@ -87,7 +88,8 @@ xd_status xd_batchnorm_train_forward(xd_context *ctx, const xd_tensor *x, const 
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
     if ((st = check_eps(ctx, op, eps)) != XD_OK || (st = check_x(ctx, op, x, "y", y, &d)) != XD_OK) return st;
-    if ((st = check_c(ctx, op, "gamma", gamma, d.C, 1)) != XD_OK || (st = check_c(ctx, op, "beta", beta, d.C, 1)) != XD_OK ||
+    if ((st = check_c(ctx, op, "gamma", gamma, d.C, 1)) != XD_OK ||
+        (st = check_c(ctx, op, "beta", beta, d.C, 1)) != XD_OK ||
         (st = check_c(ctx, op, "mean_out", mean_out, d.C, 0)) != XD_OK ||
         (st = check_c(ctx, op, "var_out", var_out, d.C, 0)) != XD_OK)
         return st;
@@ -105,7 +107,8 @@ xd_status xd_batchnorm_inference_forward(xd_context *ctx, const xd_tensor *x, co
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
     if ((st = check_eps(ctx, op, eps)) != XD_OK || (st = check_x(ctx, op, x, "y", y, &d)) != XD_OK) return st;
-    if ((st = check_c(ctx, op, "gamma", gamma, d.C, 1)) != XD_OK || (st = check_c(ctx, op, "beta", beta, d.C, 1)) != XD_OK ||
+    if ((st = check_c(ctx, op, "gamma", gamma, d.C, 1)) != XD_OK ||
+        (st = check_c(ctx, op, "beta", beta, d.C, 1)) != XD_OK ||
         (st = check_c(ctx, op, "mean", mean, d.C, 0)) != XD_OK || (st = check_c(ctx, op, "var", var, d.C, 0)) != XD_OK)
         return st;
     return normalize(ctx, &d, x, gamma, beta, mean->mem, var->mem, eps, y);
@@ -122,8 +125,10 @@ xd_status xd_batchnorm_train_backward(xd_context *ctx, const xd_tensor *x, const
     if ((st = check_eps(ctx, op, eps)) != XD_OK || (st = check_x(ctx, op, x, "dy", dy, &d)) != XD_OK ||
         (st = check_x(ctx, op, x, "dx", dx, &d)) != XD_OK)
         return st;
-    if ((st = check_c(ctx, op, "gamma", gamma, d.C, 1)) != XD_OK || (st = check_c(ctx, op, "mean", mean, d.C, 0)) != XD_OK ||
-        (st = check_c(ctx, op, "var", var, d.C, 0)) != XD_OK || (st = check_c(ctx, op, "dgamma", dgamma, d.C, 1)) != XD_OK ||
+    if ((st = check_c(ctx, op, "gamma", gamma, d.C, 1)) != XD_OK ||
+        (st = check_c(ctx, op, "mean", mean, d.C, 0)) != XD_OK ||
+        (st = check_c(ctx, op, "var", var, d.C, 0)) != XD_OK ||
+        (st = check_c(ctx, op, "dgamma", dgamma, d.C, 1)) != XD_OK ||
         (st = check_c(ctx, op, "dbeta", dbeta, d.C, 1)) != XD_OK)
         return st;
     cl_mem part, coef;
@@ -155,7 +160,8 @@ xd_status xd_batchnorm_update_moving(xd_context *ctx, double momentum, const xd_
     if ((st = xd_check_tensor(ctx, op, "mean", mean, XD_DTYPE_F32, 1)) != XD_OK) return st;
     if ((st = xd_check_u32(ctx, op, "channels", mean->count)) != XD_OK) return st;
     cl_uint C = (cl_uint)mean->count;
-    if ((st = check_c(ctx, op, "var", var, C, 0)) != XD_OK || (st = check_c(ctx, op, "moving_mean", moving_mean, C, 0)) != XD_OK ||
+    if ((st = check_c(ctx, op, "var", var, C, 0)) != XD_OK ||
+        (st = check_c(ctx, op, "moving_mean", moving_mean, C, 0)) != XD_OK ||
         (st = check_c(ctx, op, "moving_var", moving_var, C, 0)) != XD_OK)
         return st;
     cl_float mom = (cl_float)momentum, omm = (cl_float)(1.0 - momentum);

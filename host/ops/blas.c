@@ -9,28 +9,48 @@
 const char *xd_clblast_status_name(int code)
 {
     switch (code) {
-#define N_(c) case c: return #c;
-        N_(CLBlastSuccess) N_(CLBlastOpenCLCompilerNotAvailable) N_(CLBlastTempBufferAllocFailure)
-        N_(CLBlastOpenCLOutOfResources) N_(CLBlastOpenCLOutOfHostMemory) N_(CLBlastOpenCLBuildProgramFailure)
-        N_(CLBlastInvalidValue) N_(CLBlastInvalidCommandQueue) N_(CLBlastInvalidMemObject)
-        N_(CLBlastInvalidBinary) N_(CLBlastInvalidBuildOptions) N_(CLBlastInvalidProgram)
-        N_(CLBlastInvalidProgramExecutable) N_(CLBlastInvalidKernelName) N_(CLBlastInvalidKernelDefinition)
-        N_(CLBlastInvalidKernel) N_(CLBlastInvalidArgIndex) N_(CLBlastInvalidArgValue) N_(CLBlastInvalidArgSize)
-        N_(CLBlastInvalidKernelArgs) N_(CLBlastInvalidLocalNumDimensions) N_(CLBlastInvalidLocalThreadsTotal)
-        N_(CLBlastInvalidLocalThreadsDim) N_(CLBlastInvalidGlobalOffset) N_(CLBlastInvalidEventWaitList)
-        N_(CLBlastInvalidEvent) N_(CLBlastInvalidOperation) N_(CLBlastInvalidBufferSize)
-        N_(CLBlastInvalidGlobalWorkSize) N_(CLBlastNotImplemented) N_(CLBlastInvalidMatrixA)
-        N_(CLBlastInvalidMatrixB) N_(CLBlastInvalidMatrixC) N_(CLBlastInvalidVectorX) N_(CLBlastInvalidVectorY)
-        N_(CLBlastInvalidDimension) N_(CLBlastInvalidLeadDimA) N_(CLBlastInvalidLeadDimB)
-        N_(CLBlastInvalidLeadDimC) N_(CLBlastInvalidIncrementX) N_(CLBlastInvalidIncrementY)
-        N_(CLBlastInsufficientMemoryA) N_(CLBlastInsufficientMemoryB) N_(CLBlastInsufficientMemoryC)
-        N_(CLBlastInsufficientMemoryX) N_(CLBlastInsufficientMemoryY) N_(CLBlastInsufficientMemoryTemp)
-        N_(CLBlastInvalidBatchCount) N_(CLBlastInvalidOverrideKernel) N_(CLBlastMissingOverrideParameter)
-        N_(CLBlastInvalidLocalMemUsage) N_(CLBlastNoHalfPrecision) N_(CLBlastNoDoublePrecision)
-        N_(CLBlastInvalidVectorScalar) N_(CLBlastInsufficientMemoryScalar) N_(CLBlastDatabaseError)
-        N_(CLBlastUnknownError) N_(CLBlastUnexpectedError)
+#define N_(c) \
+    case c: return #c;
+        N_(CLBlastSuccess)
+                    N_(CLBlastOpenCLCompilerNotAvailable) N_(CLBlastTempBufferAllocFailure) N_(
+                        CLBlastOpenCLOutOfResources) N_(CLBlastOpenCLOutOfHostMemory)
+                        N_(CLBlastOpenCLBuildProgramFailure) N_(CLBlastInvalidValue) N_(CLBlastInvalidCommandQueue) N_(
+                            CLBlastInvalidMemObject) N_(CLBlastInvalidBinary) N_(CLBlastInvalidBuildOptions)
+                            N_(CLBlastInvalidProgram) N_(CLBlastInvalidProgramExecutable) N_(
+                                CLBlastInvalidKernelName) N_(CLBlastInvalidKernelDefinition) N_(CLBlastInvalidKernel)
+                                N_(CLBlastInvalidArgIndex) N_(CLBlastInvalidArgValue) N_(CLBlastInvalidArgSize) N_(
+                                    CLBlastInvalidKernelArgs) N_(CLBlastInvalidLocalNumDimensions)
+                                    N_(CLBlastInvalidLocalThreadsTotal) N_(CLBlastInvalidLocalThreadsDim) N_(
+                                        CLBlastInvalidGlobalOffset) N_(CLBlastInvalidEventWaitList)
+                                        N_(CLBlastInvalidEvent) N_(CLBlastInvalidOperation) N_(CLBlastInvalidBufferSize)
+                                            N_(CLBlastInvalidGlobalWorkSize) N_(CLBlastNotImplemented) N_(
+                                                CLBlastInvalidMatrixA) N_(CLBlastInvalidMatrixB)
+                                                N_(CLBlastInvalidMatrixC) N_(CLBlastInvalidVectorX) N_(
+                                                    CLBlastInvalidVectorY) N_(CLBlastInvalidDimension)
+                                                    N_(CLBlastInvalidLeadDimA) N_(CLBlastInvalidLeadDimB) N_(
+                                                        CLBlastInvalidLeadDimC) N_(CLBlastInvalidIncrementX)
+                                                        N_(CLBlastInvalidIncrementY) N_(CLBlastInsufficientMemoryA) N_(
+                                                            CLBlastInsufficientMemoryB) N_(CLBlastInsufficientMemoryC)
+                                                            N_(CLBlastInsufficientMemoryX)
+                                                                N_(CLBlastInsufficientMemoryY)
+                                                                    N_(CLBlastInsufficientMemoryTemp)
+                                                                        N_(CLBlastInvalidBatchCount) N_(
+                                                                            CLBlastInvalidOverrideKernel)
+                                                                            N_(CLBlastMissingOverrideParameter) N_(
+                                                                                CLBlastInvalidLocalMemUsage)
+                                                                                N_(CLBlastNoHalfPrecision) N_(
+                                                                                    CLBlastNoDoublePrecision)
+                                                                                    N_(CLBlastInvalidVectorScalar) N_(
+                                                                                        CLBlastInsufficientMemoryScalar)
+                                                                                        N_(CLBlastDatabaseError)
+                                                                                            N_(CLBlastUnknownError) N_(
+                                                                                                CLBlastUnexpectedError)
 #undef N_
-    default: return code > -1000 && code <= 0 ? xd_cl_error_name((cl_int)code) : "unknown CLBlast status";
+                                                                                                default
+            : return code > -1000 &&
+                code <= 0
+            ? xd_cl_error_name((cl_int)code)
+            : "unknown CLBlast status";
     }
 }
 
@@ -47,9 +67,9 @@ int xd_fast_gemm(const xd_context *ctx, size_t m, size_t n, size_t k)
     return m * n >= XD_FAST_GEMM_MIN_OUTPUTS && k >= XD_FAST_GEMM_MIN_K;
 }
 
-xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                   float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
-                   cl_mem c, size_t c_off, size_t ldc)
+xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                   cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
+                   size_t c_off, size_t ldc)
 {
     if (m == 0 || n == 0) return XD_OK;
     struct timespec t0 = {0, 0}, t1 = {0, 0};
@@ -68,13 +88,11 @@ xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, si
     }
     if (rc == CLBlastSuccess) return XD_OK;
     xd_status st = XD_OPENCL;
-    if (rc == CLBlastOpenCLOutOfResources || rc == CLBlastTempBufferAllocFailure ||
-        rc == CLBlastInsufficientMemoryTemp)
+    if (rc == CLBlastOpenCLOutOfResources || rc == CLBlastTempBufferAllocFailure || rc == CLBlastInsufficientMemoryTemp)
         st = XD_OUT_OF_DEVICE_MEMORY;
-    else if (rc == CLBlastOpenCLOutOfHostMemory)
-        st = XD_OUT_OF_HOST_MEMORY;
+    else if (rc == CLBlastOpenCLOutOfHostMemory) st = XD_OUT_OF_HOST_MEMORY;
     return xd_fail(ctx, st, rc > -1000 && rc < 0 ? (cl_int)rc : 0,
                    "%s (fast mode): CLBlast SGEMM %c%c m=%zu n=%zu k=%zu failed on %s: %s (CLBlast status %d)", op,
-                   trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, ctx->device.id,
-                   xd_clblast_status_name((int)rc), (int)rc);
+                   trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, ctx->device.id, xd_clblast_status_name((int)rc),
+                   (int)rc);
 }

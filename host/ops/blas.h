@@ -12,9 +12,9 @@
 /* Row-major C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, with
  * op(X) = X^T when trans_x is non-zero.  Offsets and leading dimensions in
  * elements.  `op` names the crossdev op in an error message. */
-xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                   float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
-                   cl_mem c, size_t c_off, size_t ldc);
+xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                   cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
+                   size_t c_off, size_t ldc);
 
 /* Fast mode: whether an op should go through CLBlast for a GEMM of this
  * shape (C [m, n], reduction k), or keep crossdev's own kernels, which split

@@ -48,8 +48,7 @@ typedef struct conv_dims {
 
 /* Checks x [N,C,H,W], w [O,C,KH,KW] and y [N,O,OH,OW] against p. */
 static xd_status conv_check(xd_context *ctx, const char *op, const xd_conv2d_params *p, const xd_tensor *x,
-                            const char *xname, const xd_tensor *w, const xd_tensor *y, const char *yname,
-                            conv_dims *d)
+                            const char *xname, const xd_tensor *w, const xd_tensor *y, const char *yname, conv_dims *d)
 {
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
@@ -61,8 +60,9 @@ static xd_status conv_check(xd_context *ctx, const char *op, const xd_conv2d_par
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: %s, w and %s must be 4-D (NCHW, OIHW, NCHW)", op, xname, yname);
     if (p->stride_h < 1 || p->stride_w < 1 || p->pad_top < 0 || p->pad_bottom < 0 || p->pad_left < 0 ||
         p->pad_right < 0)
-        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: strides must be >= 1 and padding >= 0 (got stride %dx%d, pad %d,%d,%d,%d)",
-                       op, p->stride_h, p->stride_w, p->pad_top, p->pad_bottom, p->pad_left, p->pad_right);
+        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0,
+                       "%s: strides must be >= 1 and padding >= 0 (got stride %dx%d, pad %d,%d,%d,%d)", op, p->stride_h,
+                       p->stride_w, p->pad_top, p->pad_bottom, p->pad_left, p->pad_right);
     if (w->shape[1] != x->shape[1])
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: %s has %lld channels, w expects %lld", op, xname,
                        (long long)x->shape[1], (long long)w->shape[1]);
@@ -112,8 +112,9 @@ static cl_uint fast_chunk(const conv_dims *d)
     return (cl_uint)nb;
 }
 
-#define XD_CONV_GEOM(d) XD_ARG((d).C), XD_ARG((d).H), XD_ARG((d).W), XD_ARG((d).KH), XD_ARG((d).KW), \
-                        XD_ARG((d).OH), XD_ARG((d).OW), XD_ARG((d).SH), XD_ARG((d).SW), XD_ARG((d).PT), XD_ARG((d).PL)
+#define XD_CONV_GEOM(d)                                                                                          \
+    XD_ARG((d).C), XD_ARG((d).H), XD_ARG((d).W), XD_ARG((d).KH), XD_ARG((d).KW), XD_ARG((d).OH), XD_ARG((d).OW), \
+        XD_ARG((d).SH), XD_ARG((d).SW), XD_ARG((d).PT), XD_ARG((d).PL)
 
 static xd_status im2col(xd_context *ctx, const conv_dims *d, cl_mem x, cl_mem col, cl_uint n0, cl_uint nb)
 {
@@ -165,7 +166,8 @@ static xd_status fast_forward(xd_context *ctx, const char *op, const conv_dims *
         cl_uint m = d->N - n0 < nb ? d->N - n0 : nb;
         size_t cols = (size_t)m * P;
         if ((st = im2col(ctx, d, x->mem, col, n0, m)) != XD_OK) return st;
-        if ((st = xd_sgemm(ctx, op, 0, 0, d->O, cols, CK, 1.0f, w->mem, 0, CK, col, 0, cols, 0.0f, z, 0, cols)) != XD_OK)
+        if ((st = xd_sgemm(ctx, op, 0, 0, d->O, cols, CK, 1.0f, w->mem, 0, CK, col, 0, cols, 0.0f, z, 0, cols)) !=
+            XD_OK)
             return st;
         /* y[n0+j, o, p] = z[o, j*P + p] + b[o] */
         cl_uint isa = m * P, isb = P, osa = P, osb = d->O * P;
@@ -191,7 +193,8 @@ static xd_status fast_backward_data(xd_context *ctx, const char *op, const conv_
         size_t cols = (size_t)m * P;
         if ((st = gather_dy(ctx, d, dy->mem, dyp, n0, m)) != XD_OK) return st;
         /* dcol[CK, cols] = W[O, CK]^T dyP[O, cols] */
-        if ((st = xd_sgemm(ctx, op, 1, 0, CK, cols, d->O, 1.0f, w->mem, 0, CK, dyp, 0, cols, 0.0f, dcol, 0, cols)) != XD_OK)
+        if ((st = xd_sgemm(ctx, op, 1, 0, CK, cols, d->O, 1.0f, w->mem, 0, CK, dyp, 0, cols, 0.0f, dcol, 0, cols)) !=
+            XD_OK)
             return st;
         st = XD_LAUNCH(ctx, XD_K_col2im, (size_t)m * d->C * d->H * d->W, XD_ARG(dcol), XD_ARG(dx->mem), XD_ARG(n0),
                        XD_ARG(m), XD_CONV_GEOM(*d));
@@ -230,7 +233,8 @@ static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params
     if (b) {
         if ((st = xd_check_tensor(ctx, op, "b", b, XD_DTYPE_F32, 1)) != XD_OK) return st;
         if (b->count != d.O)
-            return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: b has %zu elements, w has %u output channels", op, b->count, d.O);
+            return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: b has %zu elements, w has %u output channels", op, b->count,
+                           d.O);
     }
     /* im2col + GEMM + permute only pays with a longer reduction than a
      * single-channel 3x3 (measured: 0.8x of the direct kernel on PoCL) */
@@ -271,9 +275,9 @@ xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, co
     /* conv_ob input channels x vw inputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t ncb = (d.C + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
     size_t nv = (d.W + ctx->params.vw - 1) / ctx->params.vw;
-    return XD_LAUNCH(ctx, XD_K_conv2d_bwd_data, (size_t)d.N * ncb * d.H * nv, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem),
-                     XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.H), XD_ARG(d.W), XD_ARG(d.O), XD_ARG(d.KH), XD_ARG(d.KW),
-                     XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL));
+    return XD_LAUNCH(ctx, XD_K_conv2d_bwd_data, (size_t)d.N * ncb * d.H * nv, XD_ARG(dy->mem), XD_ARG(w->mem),
+                     XD_ARG(dx->mem), XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.H), XD_ARG(d.W), XD_ARG(d.O), XD_ARG(d.KH),
+                     XD_ARG(d.KW), XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL));
 }
 
 xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
@@ -320,8 +324,8 @@ xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tenso
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, (size_t)N * O * 4, &part)) != XD_OK) return st;
     size_t nov = (O + ctx->params.vw - 1) / ctx->params.vw; /* vw channels per work-item */
-    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_bias_partial, (size_t)N * nov, XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N), XD_ARG(O),
-                   XD_ARG(HW));
+    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_bias_partial, (size_t)N * nov, XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N),
+                   XD_ARG(O), XD_ARG(HW));
     if (st != XD_OK) return st;
     cl_uint mod = 1;
     cl_int has_bias = 0;

@@ -6,7 +6,6 @@
 #include "xd_math.h" /* XD_KCHUNK */
 #include "core/core.h"
 
-
 /* N and I of x seen as [N, I]. */
 static xd_status flat(xd_context *ctx, const char *op, const char *name, const xd_tensor *x, cl_uint *N, cl_uint *I)
 {
@@ -50,7 +49,8 @@ xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor 
     if ((st = check_dy(ctx, op, y, N, O)) != XD_OK) return st;
     if (b) {
         if ((st = xd_check_tensor(ctx, op, "b", b, XD_DTYPE_F32, 1)) != XD_OK) return st;
-        if (b->count != O) return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: b has %zu elements, w has %u outputs", op, b->count, O);
+        if (b->count != O)
+            return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: b has %zu elements, w has %u outputs", op, b->count, O);
     }
     if (xd_fast_gemm(ctx, N, O, I)) {
         /* y[N,O] = x[N,I] W[O,I]^T by CLBlast, then + b */
@@ -78,8 +78,8 @@ xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor 
     cl_uint P = N * O;
     cl_int has_bias = b != NULL;
     cl_mem bm = b ? b->mem : part;
-    return XD_LAUNCH(ctx, XD_K_reduce_rows, P, XD_ARG(part), XD_ARG(bm), XD_ARG(y->mem), XD_ARG(P), XD_ARG(nch), XD_ARG(O),
-                     XD_ARG(has_bias));
+    return XD_LAUNCH(ctx, XD_K_reduce_rows, P, XD_ARG(part), XD_ARG(bm), XD_ARG(y->mem), XD_ARG(P), XD_ARG(nch),
+                     XD_ARG(O), XD_ARG(has_bias));
 }
 
 static xd_status backward_data(xd_context *ctx, const char *op, const xd_tensor *dy, const xd_tensor *w,
@@ -91,15 +91,18 @@ static xd_status backward_data(xd_context *ctx, const char *op, const xd_tensor 
     if ((st = flat(ctx, op, "dx", dx, &N, &I)) != XD_OK) return st;
     if ((st = check_w(ctx, op, w, I, &O)) != XD_OK) return st;
     if ((st = check_dy(ctx, op, dy, N, O)) != XD_OK) return st;
-    if (relu_y && ((st = xd_check_tensor(ctx, op, "relu_y", relu_y, XD_DTYPE_F32, 1)) != XD_OK ||
-                   relu_y->count != dx->count))
-        return st != XD_OK ? st : xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: relu_y must have dx's %zu elements", op, dx->count);
+    if (relu_y &&
+        ((st = xd_check_tensor(ctx, op, "relu_y", relu_y, XD_DTYPE_F32, 1)) != XD_OK || relu_y->count != dx->count))
+        return st != XD_OK
+                   ? st
+                   : xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: relu_y must have dx's %zu elements", op, dx->count);
     if (xd_fast_gemm(ctx, N, I, O)) { /* dx[N,I] = dy[N,O] W[O,I] */
         st = xd_sgemm(ctx, op, 0, 0, N, I, O, 1.0f, dy->mem, 0, O, w->mem, 0, I, 0.0f, dx->mem, 0, I);
         return st == XD_OK && relu_y ? xd_relu_backward(ctx, relu_y, dx, dx) : st;
     }
     /* dense_nb samples x vw inputs per work-item (XD_DENSE_NB, XD_VW) */
-    size_t items = (size_t)((N + ctx->params.dense_nb - 1) / ctx->params.dense_nb) * ((I + ctx->params.vw - 1) / ctx->params.vw);
+    size_t items =
+        (size_t)((N + ctx->params.dense_nb - 1) / ctx->params.dense_nb) * ((I + ctx->params.vw - 1) / ctx->params.vw);
     cl_int relu = relu_y != NULL;
     cl_mem ym = relu_y ? relu_y->mem : dx->mem; /* any valid buffer when unused */
     return XD_LAUNCH(ctx, XD_K_dense_bwd_data, items, XD_ARG(dy->mem), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(N),
@@ -129,9 +132,10 @@ xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const x
     if (xd_fast_gemm(ctx, O, I, N)) /* dW[O,I] = dy[N,O]^T x[N,I] */
         return xd_sgemm(ctx, op, 1, 0, O, I, N, 1.0f, dy->mem, 0, O, x->mem, 0, I, 0.0f, dw->mem, 0, I);
     /* dense_ob outputs x vw inputs per work-item (XD_DENSE_OB, XD_VW) */
-    size_t items = (size_t)((O + ctx->params.dense_ob - 1) / ctx->params.dense_ob) * ((I + ctx->params.vw - 1) / ctx->params.vw);
-    return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, items, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem),
-                     XD_ARG(N), XD_ARG(I), XD_ARG(O));
+    size_t items =
+        (size_t)((O + ctx->params.dense_ob - 1) / ctx->params.dense_ob) * ((I + ctx->params.vw - 1) / ctx->params.vw);
+    return XD_LAUNCH(ctx, XD_K_dense_bwd_weights, items, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dw->mem), XD_ARG(N),
+                     XD_ARG(I), XD_ARG(O));
 }
 
 xd_status xd_dense_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tensor *db)

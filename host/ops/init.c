@@ -5,8 +5,8 @@
 
 #include "core/core.h"
 
-static xd_status launch_draw(xd_context *ctx, xd_kernel_id k, xd_tensor *w, uint64_t seed, uint64_t stream,
-                             float param, const char *op)
+static xd_status launch_draw(xd_context *ctx, xd_kernel_id k, xd_tensor *w, uint64_t seed, uint64_t stream, float param,
+                             const char *op)
 {
     xd_status st = xd_check_tensor(ctx, op, "w", w, XD_DTYPE_F32, 1);
     if (st == XD_OK) st = xd_check_u32(ctx, op, "element count", w->count);

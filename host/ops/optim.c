@@ -52,8 +52,9 @@ static xd_status sgd_check(xd_context *ctx, const char *op, const xd_sgd_params 
 {
     if (!p) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: params is NULL", op);
     if (t < 1 || !(p->lr > 0) || !isfinite(p->lr) || !(p->momentum >= 0 && p->momentum <= 1))
-        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: need step t >= 1 (got %lld), lr > 0 (got %g), 0 <= momentum <= 1 (got %g)",
-                       op, (long long)t, p->lr, p->momentum);
+        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0,
+                       "%s: need step t >= 1 (got %lld), lr > 0 (got %g), 0 <= momentum <= 1 (got %g)", op,
+                       (long long)t, p->lr, p->momentum);
     if (p->form != XD_SGD_TORCH && p->form != XD_SGD_KERAS)
         return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: unknown form %d", op, (int)p->form);
     if (p->form == XD_SGD_TORCH && p->nesterov && p->momentum == 0)
@@ -61,7 +62,8 @@ static xd_status sgd_check(xd_context *ctx, const char *op, const xd_sgd_params 
     return XD_OK;
 }
 
-xd_status xd_sgd_step(xd_context *ctx, const xd_sgd_params *p, int64_t t, xd_tensor *w, const xd_tensor *g, xd_tensor *m)
+xd_status xd_sgd_step(xd_context *ctx, const xd_sgd_params *p, int64_t t, xd_tensor *w, const xd_tensor *g,
+                      xd_tensor *m)
 {
     const char *op = "sgd_step";
     if (!ctx) return XD_INVALID_ARGUMENT;

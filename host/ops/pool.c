@@ -24,13 +24,15 @@ static xd_status check_params(xd_context *ctx, const char *op, const xd_pool2d_p
 {
     if (!p) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: params is NULL", op);
     if (p->pool_h < 1 || p->pool_w < 1 || p->stride_h < 1 || p->stride_w < 1)
-        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: pool size and strides must be >= 1 (got pool %dx%d, stride %dx%d)",
-                       op, p->pool_h, p->pool_w, p->stride_h, p->stride_w);
+        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0,
+                       "%s: pool size and strides must be >= 1 (got pool %dx%d, stride %dx%d)", op, p->pool_h,
+                       p->pool_w, p->stride_h, p->stride_w);
     /* a padding as large as the window would give windows with no input tap */
     if (p->pad_top < 0 || p->pad_bottom < 0 || p->pad_left < 0 || p->pad_right < 0 || p->pad_top >= p->pool_h ||
         p->pad_bottom >= p->pool_h || p->pad_left >= p->pool_w || p->pad_right >= p->pool_w)
-        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: padding %d,%d,%d,%d must be >= 0 and smaller than the pool %dx%d",
-                       op, p->pad_top, p->pad_bottom, p->pad_left, p->pad_right, p->pool_h, p->pool_w);
+        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0,
+                       "%s: padding %d,%d,%d,%d must be >= 0 and smaller than the pool %dx%d", op, p->pad_top,
+                       p->pad_bottom, p->pad_left, p->pad_right, p->pool_h, p->pool_w);
     return XD_OK;
 }
 
@@ -57,14 +59,23 @@ static xd_status pool_check(xd_context *ctx, const char *op, const xd_pool2d_par
                        (long long)ow);
     if ((st = xd_check_u32(ctx, op, "input size", x->count)) != XD_OK) return st;
     if ((st = xd_check_u32(ctx, op, "output size", y->count)) != XD_OK) return st;
-    *d = (pool_dims){(cl_uint)(x->shape[0] * x->shape[1]), (cl_uint)x->shape[2], (cl_uint)x->shape[3],
-                     (cl_uint)p->pool_h, (cl_uint)p->pool_w, (cl_uint)oh, (cl_uint)ow, (cl_uint)p->stride_h,
-                     (cl_uint)p->stride_w, (cl_uint)p->pad_top, (cl_uint)p->pad_left};
+    *d = (pool_dims){(cl_uint)(x->shape[0] * x->shape[1]),
+                     (cl_uint)x->shape[2],
+                     (cl_uint)x->shape[3],
+                     (cl_uint)p->pool_h,
+                     (cl_uint)p->pool_w,
+                     (cl_uint)oh,
+                     (cl_uint)ow,
+                     (cl_uint)p->stride_h,
+                     (cl_uint)p->stride_w,
+                     (cl_uint)p->pad_top,
+                     (cl_uint)p->pad_left};
     return XD_OK;
 }
 
-#define XD_POOL_GEOM(d) XD_ARG((d).NC), XD_ARG((d).H), XD_ARG((d).W), XD_ARG((d).KH), XD_ARG((d).KW), \
-                        XD_ARG((d).OH), XD_ARG((d).OW), XD_ARG((d).SH), XD_ARG((d).SW), XD_ARG((d).PT), XD_ARG((d).PL)
+#define XD_POOL_GEOM(d)                                                                                           \
+    XD_ARG((d).NC), XD_ARG((d).H), XD_ARG((d).W), XD_ARG((d).KH), XD_ARG((d).KW), XD_ARG((d).OH), XD_ARG((d).OW), \
+        XD_ARG((d).SH), XD_ARG((d).SW), XD_ARG((d).PT), XD_ARG((d).PL)
 
 xd_status xd_maxpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x, xd_tensor *y)
 {

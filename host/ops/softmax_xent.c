@@ -22,7 +22,8 @@ xd_status xd_softmax_xent(xd_context *ctx, const xd_tensor *logits, const xd_ten
     cl_mem rows;
     if (row_loss) {
         if ((st = xd_check_tensor(ctx, op, "row_loss", row_loss, XD_DTYPE_F32, 1)) != XD_OK) return st;
-        if (row_loss->count != N) return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: row_loss must hold %u elements", op, N);
+        if (row_loss->count != N)
+            return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: row_loss must hold %u elements", op, N);
         rows = row_loss->mem;
     } else if ((st = xd_scratch(ctx, 1, (size_t)N * 4, &rows)) != XD_OK) {
         return st;

@@ -19,14 +19,12 @@ extern "C" {
  * Philox4x32-10 keyed by the 64-bit seed; `stream` picks an independent
  * stream (one per tensor).  Element j uses word j of the stream. */
 /* Uniform on [-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)) (Glorot). */
-XD_API xd_status xd_init_glorot_uniform(xd_context *ctx, xd_tensor *w, uint64_t seed,
-                                        uint64_t stream, int64_t fan_in, int64_t fan_out);
+XD_API xd_status xd_init_glorot_uniform(xd_context *ctx, xd_tensor *w, uint64_t seed, uint64_t stream, int64_t fan_in,
+                                        int64_t fan_out);
 /* Uniform on [-limit, limit), the limit rounded to float, then scaled by 2^-23. */
-XD_API xd_status xd_init_uniform(xd_context *ctx, xd_tensor *w, uint64_t seed, uint64_t stream,
-                                 double limit);
+XD_API xd_status xd_init_uniform(xd_context *ctx, xd_tensor *w, uint64_t seed, uint64_t stream, double limit);
 /* Normal(0, sqrt(2 / fan_in)) by Box-Muller on crossdev's own log/sqrt/cos (He). */
-XD_API xd_status xd_init_he_normal(xd_context *ctx, xd_tensor *w, uint64_t seed, uint64_t stream,
-                                   int64_t fan_in);
+XD_API xd_status xd_init_he_normal(xd_context *ctx, xd_tensor *w, uint64_t seed, uint64_t stream, int64_t fan_in);
 XD_API xd_status xd_init_zeros(xd_context *ctx, xd_tensor *t);
 
 /* ---- conv2d ------------------------------------------------------------------ */
@@ -37,57 +35,52 @@ typedef struct xd_conv2d_params {
 /* valid padding, given stride */
 XD_API xd_conv2d_params xd_conv2d_valid(int stride_h, int stride_w);
 /* TensorFlow/Keras "same": out = ceil(in / stride), extra padding at the bottom/right. */
-XD_API xd_conv2d_params xd_conv2d_same(int in_h, int in_w, int k_h, int k_w, int stride_h,
-                                       int stride_w);
+XD_API xd_conv2d_params xd_conv2d_same(int in_h, int in_w, int k_h, int k_w, int stride_h, int stride_w);
 /* Output size for an input size; < 1 when the parameters are impossible. */
 XD_API int64_t xd_conv2d_out_size(int64_t in, int64_t k, int stride, int pad_lo, int pad_hi);
 
 /* y[N,O,OH,OW] = conv(x[N,C,H,W], w[O,C,KH,KW]) + b[O] (b may be NULL). */
-XD_API xd_status xd_conv2d_forward(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
-                                   const xd_tensor *w, const xd_tensor *b, xd_tensor *y);
+XD_API xd_status xd_conv2d_forward(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x, const xd_tensor *w,
+                                   const xd_tensor *b, xd_tensor *y);
 /* The same with ReLU fused into the store (y = max(conv + b, 0)). */
-XD_API xd_status xd_conv2d_forward_relu(xd_context *ctx, const xd_conv2d_params *p,
-                                        const xd_tensor *x, const xd_tensor *w, const xd_tensor *b,
-                                        xd_tensor *y);
-XD_API xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p,
-                                         const xd_tensor *dy, const xd_tensor *w, xd_tensor *dx);
-XD_API xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p,
-                                            const xd_tensor *x, const xd_tensor *dy, xd_tensor *dw);
+XD_API xd_status xd_conv2d_forward_relu(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
+                                        const xd_tensor *w, const xd_tensor *b, xd_tensor *y);
+XD_API xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *dy,
+                                         const xd_tensor *w, xd_tensor *dx);
+XD_API xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
+                                            const xd_tensor *dy, xd_tensor *dw);
 XD_API xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tensor *db);
 
 /* ---- activation ---------------------------------------------------------------- */
 XD_API xd_status xd_relu_forward(xd_context *ctx, const xd_tensor *x, xd_tensor *y);
 /* dx = dy where y > 0, else 0 (y is the forward output). */
-XD_API xd_status xd_relu_backward(xd_context *ctx, const xd_tensor *y, const xd_tensor *dy,
-                                  xd_tensor *dx);
+XD_API xd_status xd_relu_backward(xd_context *ctx, const xd_tensor *y, const xd_tensor *dy, xd_tensor *dx);
 
 /* ---- dense: y = x W^T + b, x [N, I] (or [N, ...] flattened), W [O, I] ---------- */
-XD_API xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *w,
-                                  const xd_tensor *b, xd_tensor *y);
-XD_API xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_tensor *w,
-                                        xd_tensor *dx);
-XD_API xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy,
-                                           xd_tensor *dw);
+XD_API xd_status xd_dense_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *w, const xd_tensor *b,
+                                  xd_tensor *y);
+XD_API xd_status xd_dense_backward_data(xd_context *ctx, const xd_tensor *dy, const xd_tensor *w, xd_tensor *dx);
+XD_API xd_status xd_dense_backward_weights(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy, xd_tensor *dw);
 XD_API xd_status xd_dense_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tensor *db);
 
 /* ---- softmax cross-entropy from logits ------------------------------------------
  * logits [N, K] f32, labels [N] i32 in [0, K): loss [1] = mean over the batch,
  * dlogits [N, K] = its gradient; row_loss [N] (optional, may be NULL) per sample. */
-XD_API xd_status xd_softmax_xent(xd_context *ctx, const xd_tensor *logits, const xd_tensor *labels,
-                                 xd_tensor *loss, xd_tensor *dlogits, xd_tensor *row_loss);
+XD_API xd_status xd_softmax_xent(xd_context *ctx, const xd_tensor *logits, const xd_tensor *labels, xd_tensor *loss,
+                                 xd_tensor *dlogits, xd_tensor *row_loss);
 
 /* ---- Adam, exactly torch.optim.Adam's update ------------------------------------ */
 typedef struct xd_adam_params {
     double lr, beta1, beta2, eps;
 } xd_adam_params;
-XD_API xd_adam_params xd_adam_defaults(void);  /* 1e-3, 0.9, 0.999, 1e-7 */
+XD_API xd_adam_params xd_adam_defaults(void); /* 1e-3, 0.9, 0.999, 1e-7 */
 /* The float32 scalars passed to the kernel for step t >= 1, computed in double. */
 typedef struct xd_adam_scalars {
     float b1, omb1, b2, omb2, sqrt_bc2, step, eps;
 } xd_adam_scalars;
 XD_API xd_status xd_adam_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_scalars *out);
-XD_API xd_status xd_adam_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_tensor *w,
-                              const xd_tensor *g, xd_tensor *m, xd_tensor *v);
+XD_API xd_status xd_adam_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_tensor *w, const xd_tensor *g,
+                              xd_tensor *m, xd_tensor *v);
 
 /* ---- Adam, Keras 3's update (keras.optimizers.Adam, amsgrad off) -------------------
  *   alpha = lr sqrt(1 - b2^t) / (1 - b1^t)  (double, then float)
@@ -111,8 +104,8 @@ XD_API xd_status xd_adam_keras_step(xd_context *ctx, const xd_adam_params *p, in
  * (PyTorch's form creates its buffer at t == 1). */
 typedef enum xd_sgd_form { XD_SGD_TORCH = 0, XD_SGD_KERAS = 1 } xd_sgd_form;
 typedef struct xd_sgd_params {
-    double lr, momentum;   /* lr > 0, 0 <= momentum <= 1 */
-    int nesterov;          /* needs momentum > 0 (PyTorch refuses otherwise) */
+    double lr, momentum; /* lr > 0, 0 <= momentum <= 1 */
+    int nesterov;        /* needs momentum > 0 (PyTorch refuses otherwise) */
     xd_sgd_form form;
 } xd_sgd_params;
 XD_API xd_status xd_sgd_step(xd_context *ctx, const xd_sgd_params *p, int64_t t, xd_tensor *w, const xd_tensor *g,
@@ -127,20 +120,17 @@ XD_API xd_status xd_sgd_step(xd_context *ctx, const xd_sgd_params *p, int64_t t,
 typedef struct xd_pool2d_params {
     int pool_h, pool_w;
     int stride_h, stride_w;
-    int pad_top, pad_bottom, pad_left, pad_right;  /* each < the pool size on that axis */
+    int pad_top, pad_bottom, pad_left, pad_right; /* each < the pool size on that axis */
 } xd_pool2d_params;
 XD_API xd_pool2d_params xd_pool2d_valid(int pool_h, int pool_w, int stride_h, int stride_w);
 /* Keras/TensorFlow "same": out = ceil(in / stride), extra padding at the bottom/right. */
 XD_API xd_pool2d_params xd_pool2d_same(int in_h, int in_w, int pool_h, int pool_w, int stride_h, int stride_w);
-XD_API xd_status xd_maxpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x,
-                                      xd_tensor *y);
+XD_API xd_status xd_maxpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x, xd_tensor *y);
 /* dx from the forward's input x (the argmax is recomputed) and dy. */
 XD_API xd_status xd_maxpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x,
                                        const xd_tensor *dy, xd_tensor *dx);
-XD_API xd_status xd_avgpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x,
-                                      xd_tensor *y);
-XD_API xd_status xd_avgpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *dy,
-                                       xd_tensor *dx);
+XD_API xd_status xd_avgpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x, xd_tensor *y);
+XD_API xd_status xd_avgpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *dy, xd_tensor *dx);
 
 /* ---- dropout (training) ---------------------------------------------------------------
  * y = keep_j ? x / keep : 0 with keep = (float)(1 - rate), rate in [0, 1);
@@ -148,10 +138,10 @@ XD_API xd_status xd_avgpool2d_backward(xd_context *ctx, const xd_pool2d_params *
  * (xd_host_dropout_mask in crossdev/hostmath.h gives the same mask).  The
  * backward recomputes the mask from the same seed and stream:
  * dx = keep_j ? dy / keep : 0.  x, y (dy, dx) any shape with equal counts. */
-XD_API xd_status xd_dropout_forward(xd_context *ctx, const xd_tensor *x, double rate, uint64_t seed,
-                                    uint64_t stream, xd_tensor *y);
-XD_API xd_status xd_dropout_backward(xd_context *ctx, const xd_tensor *dy, double rate, uint64_t seed,
-                                     uint64_t stream, xd_tensor *dx);
+XD_API xd_status xd_dropout_forward(xd_context *ctx, const xd_tensor *x, double rate, uint64_t seed, uint64_t stream,
+                                    xd_tensor *y);
+XD_API xd_status xd_dropout_backward(xd_context *ctx, const xd_tensor *dy, double rate, uint64_t seed, uint64_t stream,
+                                     xd_tensor *dx);
 
 /* ---- batch normalization over the channels of NCHW x [N,C,H,W] (or [N,C]) ---------------
  * Keras BatchNormalization(axis=-1) on NHWC is crossdev's C.  gamma, beta:
@@ -185,8 +175,8 @@ XD_API xd_status xd_softmax_backward(xd_context *ctx, const xd_tensor *y, const 
  * dprobs [N, K] its exact gradient (0 where clipped); row_loss [N] optional.
  * A label outside [0, K) gives NaN for its row (and the mean). */
 #define XD_KERAS_EPSILON 1e-7
-XD_API xd_status xd_sparse_xent_probs(xd_context *ctx, const xd_tensor *probs, const xd_tensor *labels,
-                                      xd_tensor *loss, xd_tensor *dprobs, xd_tensor *row_loss);
+XD_API xd_status xd_sparse_xent_probs(xd_context *ctx, const xd_tensor *probs, const xd_tensor *labels, xd_tensor *loss,
+                                      xd_tensor *dprobs, xd_tensor *row_loss);
 
 #ifdef __cplusplus
 }
