@@ -1,0 +1,254 @@
+/* Models as data (include/crossdev/model.h): the built-in models as specs,
+ * the shape of every activation, and the names of the enums. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/keras.h"
+
+const char *xd_layer_type_name(xd_layer_type t)
+{
+    switch (t) {
+    case XD_LAYER_CONV2D: return "Conv2D";
+    case XD_LAYER_MAXPOOL2D: return "MaxPooling2D";
+    case XD_LAYER_AVGPOOL2D: return "AveragePooling2D";
+    case XD_LAYER_FLATTEN: return "Flatten";
+    case XD_LAYER_DENSE: return "Dense";
+    case XD_LAYER_DROPOUT: return "Dropout";
+    case XD_LAYER_ACTIVATION: return "Activation";
+    case XD_LAYER_BATCHNORM: return "BatchNormalization";
+    }
+    return "unknown";
+}
+
+const char *xd_optimizer_kind_name(xd_optimizer_kind k)
+{
+    switch (k) {
+    case XD_OPT_ADAM_PYTORCH: return "adam-pytorch";
+    case XD_OPT_ADAM_KERAS: return "adam-keras";
+    case XD_OPT_SGD_PYTORCH: return "sgd-pytorch";
+    case XD_OPT_SGD_KERAS: return "sgd-keras";
+    }
+    return "unknown";
+}
+
+void xd_weights_free(xd_weights *w)
+{
+    if (!w) return;
+    for (size_t i = 0; i < w->n; i++) free(w->items[i].data);
+    free(w->items);
+    w->n = 0;
+    w->items = NULL;
+}
+
+/* ---- built-in models --------------------------------------------------------------- */
+static xd_layer_spec *add_layer(xd_model_spec *s, xd_layer_type type, const char *name)
+{
+    xd_layer_spec *l = &s->layers[s->nlayers++];
+    l->type = type;
+    snprintf(l->name, sizeof l->name, "%s", name);
+    return l;
+}
+
+/* Conv2D and Dense: Keras's defaults, GlorotUniform kernel and Zeros bias. */
+static xd_layer_spec *add_weighted(xd_model_spec *s, xd_layer_type type, const char *name, xd_activation act)
+{
+    xd_layer_spec *l = add_layer(s, type, name);
+    l->activation = act;
+    l->use_bias = 1;
+    l->kernel_init.kind = XD_INIT_GLOROT_UNIFORM;
+    l->bias_init.kind = XD_INIT_ZEROS;
+    return l;
+}
+
+static void add_conv(xd_model_spec *s, const char *name, int filters, int k, xd_activation act)
+{
+    xd_layer_spec *l = add_weighted(s, XD_LAYER_CONV2D, name, act);
+    l->filters = filters;
+    l->kh = l->kw = k;
+    l->sh = l->sw = 1;
+    l->padding = XD_PADDING_VALID;
+}
+
+static void add_maxpool(xd_model_spec *s, const char *name, int k)
+{
+    xd_layer_spec *l = add_layer(s, XD_LAYER_MAXPOOL2D, name);
+    l->kh = l->kw = l->sh = l->sw = k;
+    l->padding = XD_PADDING_VALID;
+}
+
+static void add_dense(xd_model_spec *s, const char *name, int units, xd_activation act)
+{
+    add_weighted(s, XD_LAYER_DENSE, name, act)->units = units;
+}
+
+static void set_adam(xd_model_spec *s, xd_optimizer_kind kind)
+{
+    s->has_optimizer = 1;
+    s->optimizer.kind = kind;
+    s->optimizer.lr = 1e-3;
+    s->optimizer.beta1 = 0.9;
+    s->optimizer.beta2 = 0.999;
+    s->optimizer.eps = 1e-7;
+}
+
+/* crossdev's own model since the seed: conv, relu, flatten, dense on
+ * logits, with PyTorch's Adam. */
+static void builtin_seed_cnn(xd_model_spec *s)
+{
+    s->in_h = s->in_w = 28;
+    s->in_c = 1;
+    s->classes = 10;
+    add_conv(s, "conv1", 32, 3, XD_ACT_LINEAR);
+    add_layer(s, XD_LAYER_ACTIVATION, "relu1")->activation = XD_ACT_RELU;
+    add_layer(s, XD_LAYER_FLATTEN, "flatten");
+    add_dense(s, "dense1", 10, XD_ACT_LINEAR);
+    s->loss.from_logits = 1;
+    set_adam(s, XD_OPT_ADAM_PYTORCH);
+}
+
+/* Keras's classic MNIST example (keras.io/examples/vision/mnist_convnet),
+ * with the names Keras gives its layers in a fresh session. */
+static void builtin_mnist_convnet(xd_model_spec *s)
+{
+    s->in_h = s->in_w = 28;
+    s->in_c = 1;
+    s->classes = 10;
+    add_conv(s, "conv2d", 32, 3, XD_ACT_RELU);
+    add_maxpool(s, "max_pooling2d", 2);
+    add_conv(s, "conv2d_1", 64, 3, XD_ACT_RELU);
+    add_maxpool(s, "max_pooling2d_1", 2);
+    add_layer(s, XD_LAYER_FLATTEN, "flatten");
+    add_layer(s, XD_LAYER_DROPOUT, "dropout")->rate = 0.5;
+    add_dense(s, "dense", 10, XD_ACT_SOFTMAX);
+    s->loss.from_logits = 0;
+    set_adam(s, XD_OPT_ADAM_KERAS);
+}
+
+xd_status xd_model_spec_builtin(const char *name, xd_model_spec *out, xd_error *err)
+{
+    if (!out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_model_spec_builtin: NULL output");
+    memset(out, 0, sizeof *out);
+    if (name && strcmp(name, "seed-cnn") == 0) {
+        builtin_seed_cnn(out);
+    } else if (name && strcmp(name, "mnist-convnet") == 0) {
+        builtin_mnist_convnet(out);
+    } else {
+        return xd_error_set(err, XD_INVALID_ARGUMENT, 0,
+                            "unknown built-in model '%s' (known: seed-cnn, mnist-convnet; or a .keras or "
+                            "model.to_json() file)",
+                            name ? name : "(null)");
+    }
+    snprintf(out->name, sizeof out->name, "%s", name);
+    snprintf(out->source, sizeof out->source, "built-in");
+    return xd_error_return(err, XD_OK);
+}
+
+/* ---- shapes ------------------------------------------------------------------------ */
+/* One spatial side: Keras's "valid" floor((in - k) / s) + 1 (0 when the
+ * window does not fit), "same" ceil(in / s). */
+static int64_t out_side(int64_t in, int k, int s, xd_padding p)
+{
+    if (p == XD_PADDING_SAME) return (in + s - 1) / s;
+    return in < k ? 0 : (in - k) / s + 1;
+}
+
+static xd_status shape_fail(xd_error *err, xd_status st, int i, const xd_layer_spec *l, const char *what)
+{
+    return xd_error_set(err, st, 0, "layer %d '%s' (%s): %s", i, l->name, xd_layer_type_name(l->type), what);
+}
+
+/* The windowed layers (Conv2D and the poolings) on an image. */
+static xd_status window_shape(int i, const xd_layer_spec *l, int flat, const xd_layer_shape *in, xd_layer_shape *o,
+                              xd_error *err)
+{
+    if (flat) return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "needs an image (H, W, C) input, not flat features");
+    if (l->kh < 1 || l->kw < 1 || l->sh < 1 || l->sw < 1 || l->kh > XD_KERAS_MAX_KERNEL ||
+        l->kw > XD_KERAS_MAX_KERNEL || l->sh > XD_KERAS_MAX_KERNEL || l->sw > XD_KERAS_MAX_KERNEL)
+        return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "kernel and strides must be 1..1024");
+    o->h = out_side(in->h, l->kh, l->sh, l->padding);
+    o->w = out_side(in->w, l->kw, l->sw, l->padding);
+    o->c = in->c;
+    if (l->type == XD_LAYER_CONV2D) {
+        if (l->filters < 1 || l->filters > XD_KERAS_MAX_DIM)
+            return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "filters must be 1..1048576");
+        o->c = l->filters;
+        if (in->c * l->kh * l->kw * (int64_t)l->filters > XD_KERAS_MAX_COUNT)
+            return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "kernel has more than 2^31 elements");
+    }
+    if (o->h >= 1 && o->w >= 1 && o->c * o->h * o->w > XD_KERAS_MAX_COUNT)
+        return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "output has more than 2^31 elements per example");
+    if (o->h < 1 || o->w < 1) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "input %lldx%lld is smaller than the %dx%d window (output would be empty)",
+                 (long long)in->h, (long long)in->w, l->kh, l->kw);
+        return shape_fail(err, XD_SHAPE_MISMATCH, i, l, msg);
+    }
+    return XD_OK;
+}
+
+/* The layers that keep their input's shape. */
+static xd_status same_shape(int i, const xd_layer_spec *l, int flat, xd_error *err)
+{
+    if (l->type == XD_LAYER_ACTIVATION && l->activation == XD_ACT_SOFTMAX && !flat)
+        return shape_fail(err, XD_SHAPE_MISMATCH, i, l,
+                          "softmax over the channels of an image is not supported (only on flat features)");
+    if (l->type == XD_LAYER_DROPOUT && !(l->rate >= 0 && l->rate < 1))
+        return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "rate must be in [0, 1)");
+    return XD_OK;
+}
+
+/* Layer i's output shape from its input; *flat says whether the tensor is
+ * rank 2 (features) rather than an image, and is updated. */
+static xd_status layer_shape(int i, const xd_layer_spec *l, int *flat, const xd_layer_shape *in, xd_layer_shape *o,
+                             xd_error *err)
+{
+    *o = *in;
+    switch (l->type) {
+    case XD_LAYER_CONV2D:
+    case XD_LAYER_MAXPOOL2D:
+    case XD_LAYER_AVGPOOL2D: return window_shape(i, l, *flat, in, o, err);
+    case XD_LAYER_FLATTEN:
+        if (!*flat) { /* an image becomes features; flattening features again changes nothing */
+            o->fc = in->c, o->fh = in->h, o->fw = in->w;
+            o->c = in->c * in->h * in->w;
+            o->h = o->w = 1;
+            *flat = 1;
+        }
+        return XD_OK;
+    case XD_LAYER_DENSE:
+        if (!*flat) return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "needs flat features (put a Flatten before it)");
+        if (l->units < 1 || l->units > XD_KERAS_MAX_DIM)
+            return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "units must be 1..1048576");
+        if (in->c * (int64_t)l->units > XD_KERAS_MAX_COUNT)
+            return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "kernel has more than 2^31 elements");
+        o->c = l->units;
+        o->fc = o->fh = o->fw = 0;
+        return XD_OK;
+    case XD_LAYER_DROPOUT:
+    case XD_LAYER_ACTIVATION:
+    case XD_LAYER_BATCHNORM: return same_shape(i, l, *flat, err);
+    }
+    return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "unknown layer type");
+}
+
+xd_status xd_model_spec_shapes(const xd_model_spec *spec, xd_layer_shape *out, xd_error *err)
+{
+    if (!spec || !out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_model_spec_shapes: NULL argument");
+    if (spec->nlayers < 1 || spec->nlayers > XD_MAX_LAYERS)
+        return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "model '%s': %d layers (1..%d supported)", spec->name,
+                            spec->nlayers, XD_MAX_LAYERS);
+    if (spec->in_h < 1 || spec->in_w < 1 || spec->in_c < 1 || spec->in_h > XD_KERAS_MAX_DIM ||
+        spec->in_w > XD_KERAS_MAX_DIM || spec->in_c > XD_KERAS_MAX_DIM ||
+        spec->in_h * spec->in_w * spec->in_c > XD_KERAS_MAX_COUNT)
+        return xd_error_set(err, XD_SHAPE_MISMATCH, 0, "model '%s': input shape (%lld, %lld, %lld) is not supported",
+                            spec->name, (long long)spec->in_h, (long long)spec->in_w, (long long)spec->in_c);
+    memset(out, 0, sizeof *out * (size_t)(spec->nlayers + 1));
+    out[0].c = spec->in_c, out[0].h = spec->in_h, out[0].w = spec->in_w;
+    int flat = 0;
+    for (int i = 0; i < spec->nlayers; i++) {
+        xd_status st = layer_shape(i, &spec->layers[i], &flat, &out[i], &out[i + 1], err);
+        if (st != XD_OK) return xd_error_return(err, st);
+    }
+    return xd_error_return(err, XD_OK);
+}

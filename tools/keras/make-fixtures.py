@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Makes the Keras test fixtures of tests/fixtures/keras/ with real Keras.
+
+    build/pypi/keras/bin/python tools/keras/make-fixtures.py tests/fixtures/keras tests/fuzz/corpus
+
+Valid models (.keras archives, a model.to_json() file, a separate
+.weights.h5), each with its weights in crossdev's layout as .npy under
+expected/<fixture>/ (tools/keras/layout.py, numpy transposes of the
+weights Keras holds in memory), and invalid ones that crossdev must refuse
+naming the file, the layer and the option.  manifest.json lists them all
+with what the C test (tests/test_keras.c) checks: for a valid model the
+output shape Keras gives each layer, the parameters, loss and optimizer; for
+an invalid one the status and the words the message must contain.
+
+Every weight is set to seeded random values (BatchNormalization's moving
+statistics included), so that a wrong permutation cannot go unnoticed.
+Regenerating changes the archives' bytes (Keras records the date) but not
+their content.
+"""
+import json
+import os
+import shutil
+import sys
+import zipfile
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import layout  # noqa: E402
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/keras"
+CORPUS = sys.argv[2] if len(sys.argv) > 2 else None  # tests/fuzz/corpus: also write seeds there
+# Not made here: the README, and a file fuzz_h5 found that crashes HDF5 1.10.8
+# (a NULL read in H5F__accum_read), kept to check that crossdev refuses it.
+KEPT = ("README.md", "hdf5-crash.weights.h5")
+MANIFEST = {"keras_version": keras.__version__, "valid": [], "invalid": []}
+
+
+def randomize(model, seed):
+    """Seeded values for every weight, multiples of 1/128 in [-1, 1) (exact in
+    float32, and compressible in git), variances positive."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        values = []
+        for v in layer.weights:
+            a = (rng.integers(-128, 128, size=v.shape) / 128).astype(np.float32)
+            if "variance" in v.path:
+                a = np.abs(a) + np.float32(0.5)
+            values.append(a)
+        layer.set_weights(values)
+
+
+def shape_of(layer):
+    return [int(d) for d in layer.output.shape[1:]]
+
+
+def record_valid(key, model, file, weights=None):
+    """The manifest entry and expected/<key>/<param>.npy."""
+    exp = os.path.join(OUT, "expected", key)
+    os.makedirs(exp, exist_ok=True)
+    params = layout.crossdev_params(model)
+    for name, a in params:
+        np.save(os.path.join(exp, name + ".npy"), a)
+    opt = model.optimizer.get_config() if getattr(model, "optimizer", None) is not None else None
+    MANIFEST["valid"].append({
+        "file": file,
+        "weights": weights,
+        "name": model.name,
+        "input": [int(d) for d in model.inputs[0].shape[1:]],
+        "layers": [{"name": l.name, "class": type(l).__name__, "output": shape_of(l)} for l in model.layers],
+        "params": [{"name": n, "shape": list(a.shape)} for n, a in params],
+        "expected": "expected/" + key,
+        "from_logits": bool(getattr(getattr(model, "loss", None), "from_logits", False)),
+        "optimizer": None if opt is None else {k: opt[k] for k in
+                                               ("learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "nesterov")
+                                               if k in opt},
+    })
+
+
+def fresh():
+    keras.backend.clear_session()  # Keras's layer names start again (conv2d, conv2d_1, ...)
+    keras.utils.set_random_seed(1)
+
+
+def mnist_convnet():
+    """Keras's classic example, keras.io/examples/vision/mnist_convnet."""
+    fresh()
+    m = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ])
+    m.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return m
+
+
+def all_layers(kernel=3):
+    """Every supported layer and option on a small input: padding same and
+    valid, strides 2, a non-square kernel, both poolings, BatchNormalization
+    after a conv and after a Flatten, Dropout, ReLU and Activation layers,
+    SGD with Nesterov momentum."""
+    fresh()
+    m = keras.Sequential([
+        keras.Input(shape=(12, 12, 3)),
+        layers.Conv2D(6, kernel, padding="same", activation="relu"),
+        layers.BatchNormalization(),
+        layers.MaxPooling2D(pool_size=3, strides=2, padding="same"),
+        layers.Conv2D(8, (3, 2), strides=2, padding="valid", use_bias=False),
+        layers.ReLU(),
+        layers.AveragePooling2D(pool_size=(1, 2), strides=1, padding="same"),
+        layers.Flatten(),
+        layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
+        layers.Dropout(0.25),
+        layers.Dense(7, activation="relu", kernel_initializer="he_uniform"),
+        layers.Activation("linear"),
+        layers.Dense(5),
+        layers.Activation("softmax"),
+    ], name="all_layers")
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False))
+    return m
+
+
+def variants():
+    """BatchNormalization without center or scale (their variables are
+    absent, the others move up), a custom-named non-square conv, a Dense
+    without bias straight after a Flatten, Adam with its own settings,
+    from_logits=True."""
+    fresh()
+    m = keras.Sequential([
+        keras.Input(shape=(9, 7, 2)),
+        layers.Conv2D(3, 2, strides=(2, 1), padding="same", kernel_initializer="he_normal", name="c"),
+        layers.BatchNormalization(center=False, momentum=0.5),
+        layers.BatchNormalization(scale=False),
+        layers.AveragePooling2D(2),
+        layers.Flatten(name="flat"),
+        layers.BatchNormalization(center=False, scale=False),
+        layers.Dense(4, use_bias=False,
+                     kernel_initializer=keras.initializers.RandomUniform(minval=-0.1, maxval=0.2)),
+    ], name="variants")
+    m.compile(optimizer=keras.optimizers.Adam(learning_rate=0.002, beta_1=0.8, beta_2=0.99, epsilon=1e-6),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return m
+
+
+def tiny(compiled=True, kernel=3, **conv):
+    """A small model for the refusals: one conv (with conv's options) and a Dense."""
+    fresh()
+    m = keras.Sequential([keras.Input(shape=(6, 6, 1)), layers.Conv2D(2, kernel, **conv), layers.Flatten(),
+                          layers.Dense(3)])
+    if compiled:
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return m
+
+
+def save(model, file):
+    model.save(os.path.join(OUT, file))
+
+
+def invalid(file, contains, status="XD_FORMAT", model=None):
+    MANIFEST["invalid"].append({"file": file, "status": status, "contains": [file] + contains, "model": model})
+
+
+def make_valid():
+    m = mnist_convnet()
+    randomize(m, 10)
+    save(m, "mnist-convnet.keras")
+    record_valid("mnist-convnet", m, "mnist-convnet.keras")
+    m = all_layers()
+    randomize(m, 11)
+    save(m, "all-layers.keras")
+    record_valid("all-layers", m, "all-layers.keras")
+    with open(os.path.join(OUT, "all-layers.json"), "w") as f:
+        f.write(m.to_json())
+    randomize(m, 12)
+    m.save_weights(os.path.join(OUT, "all-layers.weights.h5"))  # a compiled model's: with an optimizer group
+    record_valid("all-layers-json", m, "all-layers.json", "all-layers.weights.h5")
+    m = variants()
+    randomize(m, 13)
+    save(m, "variants.keras")
+    record_valid("variants", m, "variants.keras")
+
+
+def rewrite_zip(src, dst, edit):
+    """A copy of the archive src with edit(name, data) -> [(name, data)] applied to each entry."""
+    with zipfile.ZipFile(os.path.join(OUT, src)) as z, zipfile.ZipFile(os.path.join(OUT, dst), "w") as out:
+        for info in z.infolist():
+            for name, data in edit(info.filename, z.read(info)):
+                out.writestr(name, data)
+
+
+def write(file, text):
+    with open(os.path.join(OUT, file), "w") as f:
+        f.write(text)
+
+
+def make_invalid_configs():
+    """Refusals of the config, as model.to_json() files (a few KiB each)."""
+    fresh()
+    x = keras.Input(shape=(6, 6, 1))
+    write("functional.json", keras.Model(x, layers.Dense(3)(layers.Flatten()(layers.Conv2D(2, 3)(x)))).to_json())
+    invalid("functional.json", ["model class Functional", "only Sequential"])
+    fresh()
+    write("lstm.json", keras.Sequential([keras.Input(shape=(5, 4)), layers.LSTM(3), layers.Dense(2)]).to_json())
+    invalid("lstm.json", ["layer 'lstm' (LSTM)", "layer class LSTM", "supported: InputLayer"])
+    fresh()
+    m = keras.Sequential([keras.Input(shape=(6, 6, 1)), layers.Flatten(), layers.Dense(3, dtype="float16")])
+    write("float16.json", m.to_json())
+    invalid("float16.json", ["layer 'dense' (Dense)", "dtype policy 'float16'", "only float32"])
+    m = tiny()
+    m.compile(optimizer="adam", loss="categorical_crossentropy")
+    write("cce.json", m.to_json())
+    invalid("cce.json", ["compile_config: loss", "categorical_crossentropy", "only sparse_categorical_crossentropy"])
+    m = tiny()
+    m.layers[0].trainable = False
+    write("trainable.json", m.to_json())
+    invalid("trainable.json", ["layer 'conv2d' (Conv2D)", "trainable false"])
+    m = tiny()
+    m.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
+              loss="sparse_categorical_crossentropy")
+    write("schedule.json", m.to_json())
+    invalid("schedule.json", ["compile_config: optimizer Adam", "learning_rate schedule ExponentialDecay"])
+    write("regularizer.json", tiny(kernel_regularizer="l2").to_json())
+    invalid("regularizer.json", ["layer 'conv2d' (Conv2D)", "kernel_regularizer", "only null"])
+    write("conv-softmax.json", tiny(activation="softmax").to_json())
+    invalid("conv-softmax.json", ["layer 'conv2d' (Conv2D)", "activation \"softmax\"", "only \"linear\", \"relu\""])
+    save(tiny(compiled=False, dilation_rate=2), "dilation2.keras")
+    invalid("dilation2.keras", ["layer 'conv2d' (Conv2D)", "dilation_rate [2, 2]", "only 1"])
+
+
+def make_invalid_files():
+    """Refusals of the archive and of the weights: a zip cut short (no central
+    directory), an entry escaping with "..", a model.weights.h5 cut short, a
+    .weights.h5 cut short, the weights of another model (a wider kernel)."""
+    m = tiny(compiled=False)
+    randomize(m, 20)
+    save(m, "tiny.keras")
+    write("tiny.json", m.to_json())
+    with open(os.path.join(OUT, "tiny.keras"), "rb") as f:
+        data = f.read()
+    with open(os.path.join(OUT, "corrupt.keras"), "wb") as f:
+        f.write(data[: len(data) * 2 // 3])
+    invalid("corrupt.keras", ["not a readable zip archive"])
+    rewrite_zip("tiny.keras", "dotdot.keras",
+                lambda n, d: [(n, d)] + ([("../evil.txt", b"x")] if n == "config.json" else []))
+    invalid("dotdot.keras", ["'../evil.txt'", "unsafe path"])
+    rewrite_zip("tiny.keras", "truncated-h5.keras", lambda n, d: [(n, d[: len(d) // 2] if n.endswith(".h5") else d)])
+    invalid("truncated-h5.keras", ["truncated-h5.keras: model.weights.h5", "not a readable HDF5 file"])
+    m.save_weights(os.path.join(OUT, "tiny.weights.h5"))
+    record_valid("tiny", m, "tiny.json", "tiny.weights.h5")
+    with open(os.path.join(OUT, "tiny.weights.h5"), "rb") as f:
+        data = f.read()
+    with open(os.path.join(OUT, "truncated.weights.h5"), "wb") as f:
+        f.write(data[: len(data) // 2])
+    invalid("truncated.weights.h5", ["not a readable HDF5 file"], model="tiny.json")
+    tiny(compiled=False, kernel=5).save_weights(os.path.join(OUT, "other.weights.h5"))
+    invalid("other.weights.h5", ["dataset layers/conv2d/vars/0", "shape (5, 5, 1, 2)", "needs (3, 3, 1, 2)"],
+            status="XD_SHAPE_MISMATCH", model="tiny.json")
+    invalid("hdf5-crash.weights.h5", [], model="tiny.json")  # whatever HDF5 does with it, crossdev lives
+    if CORPUS:  # the fuzz targets' seeds: the small model's config, archive and weights
+        for name, target in (("tiny.json", "keras_config"), ("tiny.keras", "zip"), ("tiny.weights.h5", "h5")):
+            os.makedirs(os.path.join(CORPUS, target), exist_ok=True)
+            shutil.copy(os.path.join(OUT, name), os.path.join(CORPUS, target, name))
+    os.remove(os.path.join(OUT, "tiny.keras"))
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for name in os.listdir(OUT):  # all but KEPT is made here
+        path = os.path.join(OUT, name)
+        if name not in KEPT:
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    make_valid()
+    make_invalid_configs()
+    make_invalid_files()
+    with open(os.path.join(OUT, "manifest.json"), "w") as f:
+        json.dump(MANIFEST, f, indent=1)
+        f.write("\n")
+    total = sum(os.path.getsize(os.path.join(d, n)) for d, _, ns in os.walk(OUT) for n in ns)
+    print(f"make-fixtures: {OUT}, {total // 1024} KiB, Keras {keras.__version__}")
+
+
+if __name__ == "__main__":
+    main()
