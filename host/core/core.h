@@ -14,15 +14,51 @@
 const char *xd_cl_error_name(cl_int code);
 
 /* Every kernel the library launches; name in the .cl files is "xd_" #name. */
-#define XD_KERNEL_LIST(X)                                                                                            \
-    X(init_uniform)                                                                                                  \
-    X(init_normal) X(probe_math) X(probe_loops) X(probe_vloops) X(reduce_rows) X(dense_fwd_partial)                  \
-        X(dense_fwd_partial_tiled) X(dense_bwd_data) X(dense_bwd_weights) X(transpose) X(conv2d_fwd)                 \
-            X(conv2d_bwd_data) X(conv2d_bwd_weights_partial) X(conv2d_bwd_bias_partial) X(relu_fwd) X(relu_bwd)      \
-                X(softmax_xent_rows) X(mean) X(adam) X(im2col) X(col2im) X(permute3) X(add_bias_rows) X(maxpool_fwd) \
-                    X(maxpool_bwd) X(avgpool_fwd) X(avgpool_bwd) X(dropout) X(bn_partial) X(bn_stat) X(bn_coeffs)    \
-                        X(bn_apply) X(bn_bwd_coeffs) X(bn_bwd_apply) X(bn_moving) X(softmax_fwd) X(softmax_bwd)      \
-                            X(sparse_xent_probs_rows) X(adam_keras) X(sgd_keras) X(sgd_torch)
+/* clang-format off: one kernel per line */
+#define XD_KERNEL_LIST(X)         \
+    X(init_uniform)               \
+    X(init_normal)                \
+    X(probe_math)                 \
+    X(probe_loops)                \
+    X(probe_vloops)               \
+    X(reduce_rows)                \
+    X(dense_fwd_partial)          \
+    X(dense_fwd_partial_tiled)    \
+    X(dense_bwd_data)             \
+    X(dense_bwd_weights)          \
+    X(transpose)                  \
+    X(conv2d_fwd)                 \
+    X(conv2d_bwd_data)            \
+    X(conv2d_bwd_weights_partial) \
+    X(conv2d_bwd_bias_partial)    \
+    X(relu_fwd)                   \
+    X(relu_bwd)                   \
+    X(softmax_xent_rows)          \
+    X(mean)                       \
+    X(adam)                       \
+    X(im2col)                     \
+    X(col2im)                     \
+    X(permute3)                   \
+    X(add_bias_rows)              \
+    X(maxpool_fwd)                \
+    X(maxpool_bwd)                \
+    X(avgpool_fwd)                \
+    X(avgpool_bwd)                \
+    X(dropout)                    \
+    X(bn_partial)                 \
+    X(bn_stat)                    \
+    X(bn_coeffs)                  \
+    X(bn_apply)                   \
+    X(bn_bwd_coeffs)              \
+    X(bn_bwd_apply)               \
+    X(bn_moving)                  \
+    X(softmax_fwd)                \
+    X(softmax_bwd)                \
+    X(sparse_xent_probs_rows)     \
+    X(adam_keras)                 \
+    X(sgd_keras)                  \
+    X(sgd_torch)
+/* clang-format on */
 
 typedef enum xd_kernel_id {
 #define XD_KERNEL_ENUM_(name) XD_K_##name,
@@ -92,6 +128,7 @@ struct xd_tensor {
     int64_t shape[XD_MAX_DIMS];
     size_t count;
     cl_mem mem;
+    int view; /* xd_tensor_view's: shares mem (retained), not counted in device_bytes */
 };
 
 /* Set the context's last error and return status. */

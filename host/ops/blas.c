@@ -9,48 +9,70 @@
 const char *xd_clblast_status_name(int code)
 {
     switch (code) {
+        /* clang-format off: one name per line */
 #define N_(c) \
     case c: return #c;
         N_(CLBlastSuccess)
-                    N_(CLBlastOpenCLCompilerNotAvailable) N_(CLBlastTempBufferAllocFailure) N_(
-                        CLBlastOpenCLOutOfResources) N_(CLBlastOpenCLOutOfHostMemory)
-                        N_(CLBlastOpenCLBuildProgramFailure) N_(CLBlastInvalidValue) N_(CLBlastInvalidCommandQueue) N_(
-                            CLBlastInvalidMemObject) N_(CLBlastInvalidBinary) N_(CLBlastInvalidBuildOptions)
-                            N_(CLBlastInvalidProgram) N_(CLBlastInvalidProgramExecutable) N_(
-                                CLBlastInvalidKernelName) N_(CLBlastInvalidKernelDefinition) N_(CLBlastInvalidKernel)
-                                N_(CLBlastInvalidArgIndex) N_(CLBlastInvalidArgValue) N_(CLBlastInvalidArgSize) N_(
-                                    CLBlastInvalidKernelArgs) N_(CLBlastInvalidLocalNumDimensions)
-                                    N_(CLBlastInvalidLocalThreadsTotal) N_(CLBlastInvalidLocalThreadsDim) N_(
-                                        CLBlastInvalidGlobalOffset) N_(CLBlastInvalidEventWaitList)
-                                        N_(CLBlastInvalidEvent) N_(CLBlastInvalidOperation) N_(CLBlastInvalidBufferSize)
-                                            N_(CLBlastInvalidGlobalWorkSize) N_(CLBlastNotImplemented) N_(
-                                                CLBlastInvalidMatrixA) N_(CLBlastInvalidMatrixB)
-                                                N_(CLBlastInvalidMatrixC) N_(CLBlastInvalidVectorX) N_(
-                                                    CLBlastInvalidVectorY) N_(CLBlastInvalidDimension)
-                                                    N_(CLBlastInvalidLeadDimA) N_(CLBlastInvalidLeadDimB) N_(
-                                                        CLBlastInvalidLeadDimC) N_(CLBlastInvalidIncrementX)
-                                                        N_(CLBlastInvalidIncrementY) N_(CLBlastInsufficientMemoryA) N_(
-                                                            CLBlastInsufficientMemoryB) N_(CLBlastInsufficientMemoryC)
-                                                            N_(CLBlastInsufficientMemoryX)
-                                                                N_(CLBlastInsufficientMemoryY)
-                                                                    N_(CLBlastInsufficientMemoryTemp)
-                                                                        N_(CLBlastInvalidBatchCount) N_(
-                                                                            CLBlastInvalidOverrideKernel)
-                                                                            N_(CLBlastMissingOverrideParameter) N_(
-                                                                                CLBlastInvalidLocalMemUsage)
-                                                                                N_(CLBlastNoHalfPrecision) N_(
-                                                                                    CLBlastNoDoublePrecision)
-                                                                                    N_(CLBlastInvalidVectorScalar) N_(
-                                                                                        CLBlastInsufficientMemoryScalar)
-                                                                                        N_(CLBlastDatabaseError)
-                                                                                            N_(CLBlastUnknownError) N_(
-                                                                                                CLBlastUnexpectedError)
+        N_(CLBlastOpenCLCompilerNotAvailable)
+        N_(CLBlastTempBufferAllocFailure)
+        N_(CLBlastOpenCLOutOfResources)
+        N_(CLBlastOpenCLOutOfHostMemory)
+        N_(CLBlastOpenCLBuildProgramFailure)
+        N_(CLBlastInvalidValue)
+        N_(CLBlastInvalidCommandQueue)
+        N_(CLBlastInvalidMemObject)
+        N_(CLBlastInvalidBinary)
+        N_(CLBlastInvalidBuildOptions)
+        N_(CLBlastInvalidProgram)
+        N_(CLBlastInvalidProgramExecutable)
+        N_(CLBlastInvalidKernelName)
+        N_(CLBlastInvalidKernelDefinition)
+        N_(CLBlastInvalidKernel)
+        N_(CLBlastInvalidArgIndex)
+        N_(CLBlastInvalidArgValue)
+        N_(CLBlastInvalidArgSize)
+        N_(CLBlastInvalidKernelArgs)
+        N_(CLBlastInvalidLocalNumDimensions)
+        N_(CLBlastInvalidLocalThreadsTotal)
+        N_(CLBlastInvalidLocalThreadsDim)
+        N_(CLBlastInvalidGlobalOffset)
+        N_(CLBlastInvalidEventWaitList)
+        N_(CLBlastInvalidEvent)
+        N_(CLBlastInvalidOperation)
+        N_(CLBlastInvalidBufferSize)
+        N_(CLBlastInvalidGlobalWorkSize)
+        N_(CLBlastNotImplemented)
+        N_(CLBlastInvalidMatrixA)
+        N_(CLBlastInvalidMatrixB)
+        N_(CLBlastInvalidMatrixC)
+        N_(CLBlastInvalidVectorX)
+        N_(CLBlastInvalidVectorY)
+        N_(CLBlastInvalidDimension)
+        N_(CLBlastInvalidLeadDimA)
+        N_(CLBlastInvalidLeadDimB)
+        N_(CLBlastInvalidLeadDimC)
+        N_(CLBlastInvalidIncrementX)
+        N_(CLBlastInvalidIncrementY)
+        N_(CLBlastInsufficientMemoryA)
+        N_(CLBlastInsufficientMemoryB)
+        N_(CLBlastInsufficientMemoryC)
+        N_(CLBlastInsufficientMemoryX)
+        N_(CLBlastInsufficientMemoryY)
+        N_(CLBlastInsufficientMemoryTemp)
+        N_(CLBlastInvalidBatchCount)
+        N_(CLBlastInvalidOverrideKernel)
+        N_(CLBlastMissingOverrideParameter)
+        N_(CLBlastInvalidLocalMemUsage)
+        N_(CLBlastNoHalfPrecision)
+        N_(CLBlastNoDoublePrecision)
+        N_(CLBlastInvalidVectorScalar)
+        N_(CLBlastInsufficientMemoryScalar)
+        N_(CLBlastDatabaseError)
+        N_(CLBlastUnknownError)
+        N_(CLBlastUnexpectedError)
+        /* clang-format on */
 #undef N_
-                                                                                                default
-            : return code > -1000 &&
-                code <= 0
-            ? xd_cl_error_name((cl_int)code)
-            : "unknown CLBlast status";
+    default: return code > -1000 && code <= 0 ? xd_cl_error_name((cl_int)code) : "unknown CLBlast status";
     }
 }
 
