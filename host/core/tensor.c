@@ -56,10 +56,31 @@ xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int6
     return XD_OK;
 }
 
+xd_status xd_tensor_view(const xd_tensor *t, int ndim, const int64_t *shape, xd_tensor **out)
+{
+    if (!t || !out || !shape) return XD_INVALID_ARGUMENT;
+    *out = NULL;
+    uint64_t count = 1;
+    for (int i = 0; i < ndim && ndim <= XD_MAX_DIMS; ++i) count *= shape[i] > 0 ? (uint64_t)shape[i] : 0;
+    if (ndim < 1 || ndim > XD_MAX_DIMS || count != t->count)
+        return xd_fail(t->ctx, XD_INVALID_ARGUMENT, 0,
+                       "tensor view: %d dimensions of %llu elements over a tensor of %zu", ndim,
+                       (unsigned long long)count, t->count);
+    xd_tensor *v = malloc(sizeof *v);
+    if (!v) return xd_fail(t->ctx, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+    *v = *t;
+    v->view = 1;
+    v->ndim = ndim;
+    memcpy(v->shape, shape, (size_t)ndim * sizeof *shape);
+    clRetainMemObject(v->mem);
+    *out = v;
+    return XD_OK;
+}
+
 void xd_tensor_destroy(xd_tensor *t)
 {
     if (!t) return;
-    t->ctx->device_bytes -= (uint64_t)t->count * 4;
+    if (!t->view) t->ctx->device_bytes -= (uint64_t)t->count * 4;
     clReleaseMemObject(t->mem);
     free(t);
 }

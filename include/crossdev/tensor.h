@@ -15,6 +15,10 @@ extern "C" {
 typedef struct xd_tensor xd_tensor;
 XD_API xd_status xd_tensor_create(xd_context *ctx, xd_dtype dtype, int ndim, const int64_t *shape, xd_tensor **out);
 XD_API void xd_tensor_destroy(xd_tensor *t);
+/* Another shape over the same memory (a reshape: same dtype and count, no
+ * copy), e.g. a Flatten's [N, C*H*W] over [N, C, H, W].  Destroy it like
+ * any tensor, before or after t. */
+XD_API xd_status xd_tensor_view(const xd_tensor *t, int ndim, const int64_t *shape, xd_tensor **out);
 XD_API int xd_tensor_ndim(const xd_tensor *t);
 XD_API const int64_t *xd_tensor_shape(const xd_tensor *t);
 XD_API size_t xd_tensor_count(const xd_tensor *t);
