@@ -7,6 +7,7 @@
 
 #include "common/common.h"
 #include "crossdev/io.h"
+#include "crossdev/model.h"
 #include "crossdev/trace.h"
 
 /* "float32 [10, 21632]": what an .npy holds, for messages. */
@@ -28,20 +29,23 @@ typedef struct xd_trace_writer xd_trace_writer;
 
 /* What trace.json says about the run besides the records. */
 typedef struct xd_trace_meta {
-    const char *model; /* "seed-cnn" */
+    const char *model;           /* "seed-cnn", "mnist-convnet", a Keras model's name */
+    const char *model_spec_json; /* the spec (xd_model_spec_json), or NULL ("model_spec": null) */
     uint64_t seed;
     const char *mode; /* "reproducible" / "fast" */
     int64_t batch;
     int64_t steps; /* steps recorded */
     int64_t steps_requested;
+    const xd_optimizer_spec *optimizer;
     struct {
-        double lr, beta1, beta2, eps;
-    } adam;
+        const char *name, *layout; /* "conv1.weight", "OIHW" */
+    } layouts[XD_MAX_LAYERS * 2];
+    size_t nlayouts;
     struct {
         const char *name, *source;
         int synthetic;
         uint64_t checksum;
-        int64_t n_train, n_test, height, width;
+        int64_t n_train, n_test, height, width, channels, classes;
     } data;
     struct {
         const char *partial_batch, *shuffle, *init;

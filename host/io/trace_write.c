@@ -155,27 +155,49 @@ void xd_trace_writer_adopt(xd_trace_writer *w, const xd_trace *old)
  * (a double) and are printed with 17 significant digits by
  * xd_json_write_file, enough to read back the same double. */
 
+/* The optimizer and its form: Adam in PyTorch's form (crossdev's own, the
+ * default for seed-cnn) or Keras's; SGD likewise (docs/models.md). */
 static json_t *settings_optimizer(const xd_trace_meta *m)
 {
-    return json_pack("{s:s, s:f, s:f, s:f, s:f}", "name", "adam", "lr", m->adam.lr, "beta1", m->adam.beta1, "beta2",
-                     m->adam.beta2, "eps", m->adam.eps);
+    const xd_optimizer_spec *o = m->optimizer;
+    const char *variant = o->kind == XD_OPT_ADAM_KERAS || o->kind == XD_OPT_SGD_KERAS ? "keras" : "pytorch";
+    if (o->kind == XD_OPT_ADAM_PYTORCH || o->kind == XD_OPT_ADAM_KERAS)
+        return json_pack("{s:s, s:s, s:f, s:f, s:f, s:f}", "name", "adam", "variant", variant, "lr", o->lr, "beta1",
+                         o->beta1, "beta2", o->beta2, "eps", o->eps);
+    return json_pack("{s:s, s:s, s:f, s:f, s:b}", "name", "sgd", "variant", variant, "lr", o->lr, "momentum",
+                     o->momentum, "nesterov", o->nesterov);
 }
 
 static json_t *settings_data(const xd_trace_meta *m)
 {
     char sum[24];
     xd_hash_hex(m->data.checksum, sum);
-    return json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I}", "name", m->data.name, "source", m->data.source,
-                     "synthetic", m->data.synthetic, "scale", "x/255", "checksum", sum, "n_train",
+    return json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name", m->data.name, "source",
+                     m->data.source, "synthetic", m->data.synthetic, "scale", "x/255", "checksum", sum, "n_train",
                      (json_int_t)m->data.n_train, "n_test", (json_int_t)m->data.n_test, "height",
-                     (json_int_t)m->data.height, "width", (json_int_t)m->data.width);
+                     (json_int_t)m->data.height, "width", (json_int_t)m->data.width, "channels",
+                     (json_int_t)m->data.channels, "classes", (json_int_t)m->data.classes);
 }
 
-/* The layouts of format version 1 (every tensor file and hash is of these). */
-static json_t *settings_layout(void)
+/* The layouts every tensor file and hash is in: the input, each weight
+ * that has one (conv OIHW, dense OI), a Flatten's order, the files. */
+static json_t *settings_layout(const xd_trace_meta *m)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "input", "NCHW", "conv1.weight", "OIHW", "dense1.weight", "OI",
-                     "flatten", "CHW", "npy", "<f4 C-order");
+    json_t *l = json_object();
+    json_object_set_new(l, "input", json_string("NCHW"));
+    for (size_t i = 0; i < m->nlayouts; ++i)
+        json_object_set_new(l, m->layouts[i].name, json_string(m->layouts[i].layout));
+    json_object_set_new(l, "flatten", json_string("CHW"));
+    json_object_set_new(l, "npy", json_string("<f4 C-order"));
+    return l;
+}
+
+/* The model's spec as an object ({} when it cannot be read back: never). */
+static json_t *settings_model_spec(const xd_trace_meta *m)
+{
+    if (!m->model_spec_json) return json_null();
+    json_t *spec = json_loads(m->model_spec_json, 0, NULL);
+    return spec ? spec : json_object();
 }
 
 static json_t *settings_training(const xd_trace_meta *m)
@@ -231,6 +253,7 @@ static json_t *document(const xd_trace_writer *w, const xd_trace_meta *m)
     json_object_set_new(root, "format", json_string("crossdev-trace"));
     json_object_set_new(root, "version", json_integer(XD_TRACE_VERSION));
     json_object_set_new(root, "model", json_string(m->model));
+    json_object_set_new(root, "model_spec", settings_model_spec(m));
     json_object_set_new(root, "seed", json_integer((json_int_t)m->seed));
     json_object_set_new(root, "mode", json_string(m->mode));
     json_object_set_new(root, "batch", json_integer(m->batch));
@@ -238,7 +261,7 @@ static json_t *document(const xd_trace_writer *w, const xd_trace_meta *m)
     json_object_set_new(root, "steps_requested", json_integer(m->steps_requested));
     json_object_set_new(root, "optimizer", settings_optimizer(m));
     json_object_set_new(root, "data", settings_data(m));
-    json_object_set_new(root, "layout", settings_layout());
+    json_object_set_new(root, "layout", settings_layout(m));
     json_object_set_new(root, "training", settings_training(m));
     add_records(root, w, m);
     json_object_set_new(root, "device", device_record(m));

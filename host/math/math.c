@@ -49,3 +49,30 @@ void xd_host_probe_loops(const float *a, const float *b, float *out, size_t P, s
         out[3 * p + 2] = row[0] * b[0] + b[1];
     }
 }
+
+/* Uniform on [a, b): a + (b - a) u with u = m 2^-24 from the top 24 bits
+ * of word j (Keras's RandomUniform distribution; crossdev's draws). */
+void xd_host_init_uniform_range(float *out, size_t n, uint64_t seed, uint64_t stream, double a, double b)
+{
+    const float lo = (float)a, width = (float)(b - a);
+    for (size_t j = 0; j < n; ++j) {
+        float u = (float)(xd_philox_word(seed, stream, j) >> 8) * 5.9604644775390625e-08f;
+        out[j] = lo + width * u;
+    }
+}
+
+/* Normal(0, stddev) truncated at 2 standard deviations, as Keras's
+ * truncated_normal: element j takes the first of its draws z_k (draw j of
+ * stream ^ k << 56, k = 0, 1, ...) with |z_k| <= 2. */
+void xd_host_init_truncated_normal(float *out, size_t n, uint64_t seed, uint64_t stream, double stddev)
+{
+    const float s = (float)stddev;
+    for (size_t j = 0; j < n; ++j) {
+        float z = 0.0f;
+        for (uint64_t k = 0; k < 256; ++k) {
+            z = xd_normal(seed, stream ^ (k << 56), j);
+            if (z <= 2.0f && z >= -2.0f) break;
+        }
+        out[j] = z * s;
+    }
+}

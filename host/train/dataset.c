@@ -37,9 +37,10 @@ static uint64_t checksum(const xd_dataset *d)
     XXH3_state_t *s = XXH3_createState();
     if (!s) return 0;
     XXH3_64bits_reset(s);
-    XXH3_64bits_update(s, d->train_x, (size_t)d->n_train * (size_t)(d->height * d->width) * 4);
+    const size_t px = (size_t)(d->height * d->width * d->channels);
+    XXH3_64bits_update(s, d->train_x, (size_t)d->n_train * px * 4);
     XXH3_64bits_update(s, d->train_y, (size_t)d->n_train * 4);
-    XXH3_64bits_update(s, d->test_x, (size_t)d->n_test * (size_t)(d->height * d->width) * 4);
+    XXH3_64bits_update(s, d->test_x, (size_t)d->n_test * px * 4);
     XXH3_64bits_update(s, d->test_y, (size_t)d->n_test * 4);
     uint64_t h = XXH3_64bits_digest(s);
     XXH3_freeState(s);
@@ -47,8 +48,43 @@ static uint64_t checksum(const xd_dataset *d)
 }
 
 /* Loads one images/labels pair and checks they agree. */
-static xd_status load_pair(const char *dir, const char *img_base, const char *lbl_base, int64_t *n, int64_t *h,
-                           int64_t *w, float **x, int32_t **y, xd_error *err)
+/* The shape of one split: what load_pair found. */
+typedef struct idx_split {
+    int64_t n, h, w, c;
+    uint32_t max_label;
+} idx_split;
+
+/* Images as float32 x/255.0f in NCHW: channels-last files (count, rows,
+ * cols, channels) are transposed; 3-D files have one channel. */
+static void decode_images(const xd_idx_array *img, const idx_split *s, float *x)
+{
+    const size_t hw = (size_t)(s->h * s->w), C = (size_t)s->c;
+    for (size_t i = 0; i < (size_t)s->n; ++i)
+        for (size_t p = 0; p < hw; ++p)
+            for (size_t c = 0; c < C; ++c) /* x/255.0f: one correctly rounded float division on the host. */
+                x[(i * C + c) * hw + p] = (float)img->data[(i * hw + p) * C + c] / 255.0f;
+}
+
+static xd_status check_pair(const xd_idx_array *img, const xd_idx_array *lbl, const char *ip, const char *lp,
+                            xd_error *err)
+{
+    if (img->ndim != 3 && img->ndim != 4)
+        return xd_error_set(err, XD_FORMAT, 0,
+                            "%s: images must have 3 dimensions (count, rows, cols) or 4 (count, rows, cols, "
+                            "channels), found %d",
+                            ip, img->ndim);
+    if (lbl->ndim != 1)
+        return xd_error_set(err, XD_FORMAT, 0, "%s: labels must have 1 dimension, found %d", lp, lbl->ndim);
+    if (img->dims[0] != lbl->dims[0])
+        return xd_error_set(err, XD_FORMAT, 0, "%s has %u images but %s has %u labels", ip, img->dims[0], lp,
+                            lbl->dims[0]);
+    if (img->count == 0 || lbl->count == 0)
+        return xd_error_set(err, XD_FORMAT, 0, "%s: no images, or images of zero size", ip);
+    return XD_OK;
+}
+
+static xd_status load_pair(const char *dir, const char *img_base, const char *lbl_base, idx_split *s, float **x,
+                           int32_t **y, xd_error *err)
 {
     char ip[1024], lp[1024];
     if (!find_file(dir, img_base, ip, sizeof ip)) {
@@ -67,29 +103,13 @@ static xd_status load_pair(const char *dir, const char *img_base, const char *lb
         xd_idx_free(&img);
         return st;
     }
-    if (img.ndim != 3) {
-        xd_error_msg(err, "%s: images must have 3 dimensions (count, rows, cols), found %d", ip, img.ndim);
-        st = XD_FORMAT;
-    } else if (lbl.ndim != 1) {
-        xd_error_msg(err, "%s: labels must have 1 dimension, found %d", lp, lbl.ndim);
-        st = XD_FORMAT;
-    } else if (img.dims[0] != lbl.dims[0]) {
-        xd_error_msg(err, "%s has %u images but %s has %u labels", ip, img.dims[0], lp, lbl.dims[0]);
-        st = XD_FORMAT;
-    } else if (img.count == 0 || lbl.count == 0) {
-        xd_error_msg(err, "%s: no images, or images of zero size", ip);
-        st = XD_FORMAT;
-    }
-    for (size_t i = 0; st == XD_OK && i < lbl.count; ++i) {
-        if (lbl.data[i] >= XD_CLASSES) {
-            xd_error_msg(err, "%s: label %u at index %zu is not a class 0..%d", lp, lbl.data[i], i, XD_CLASSES - 1);
-            st = XD_FORMAT;
-        }
-    }
+    st = check_pair(&img, &lbl, ip, lp, err);
     if (st == XD_OK) {
-        *n = img.dims[0];
-        *h = img.dims[1];
-        *w = img.dims[2];
+        s->n = img.dims[0];
+        s->h = img.dims[1];
+        s->w = img.dims[2];
+        s->c = img.ndim == 4 ? img.dims[3] : 1;
+        s->max_label = 0;
         *x = malloc(img.count * sizeof **x);
         *y = malloc(lbl.count * sizeof **y);
         if (!*x || !*y) {
@@ -97,12 +117,13 @@ static xd_status load_pair(const char *dir, const char *img_base, const char *lb
             free(*y);
             *x = NULL;
             *y = NULL;
-            xd_error_msg(err, "out of host memory reading %s", ip);
-            st = XD_OUT_OF_HOST_MEMORY;
+            st = xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory reading %s", ip);
         } else {
-            /* x/255.0f: one correctly rounded float division on the host. */
-            for (size_t i = 0; i < img.count; ++i) (*x)[i] = (float)img.data[i] / 255.0f;
-            for (size_t i = 0; i < lbl.count; ++i) (*y)[i] = lbl.data[i];
+            decode_images(&img, s, *x);
+            for (size_t i = 0; i < lbl.count; ++i) {
+                (*y)[i] = (int32_t)lbl.data[i];
+                if (lbl.data[i] > s->max_label) s->max_label = lbl.data[i];
+            }
         }
     }
     xd_idx_free(&img);
@@ -116,22 +137,26 @@ static xd_status load_idx(const char *dir, xd_dataset **out, xd_error *err)
     *out = NULL;
     xd_dataset *d = calloc(1, sizeof *d);
     if (!d) return XD_OUT_OF_HOST_MEMORY;
-    int64_t h2, w2;
-    xd_status st = load_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", &d->n_train, &d->height,
-                             &d->width, &d->train_x, &d->train_y, err);
+    idx_split tr = {0}, te = {0};
+    xd_status st =
+        load_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", &tr, &d->train_x, &d->train_y, err);
     if (st == XD_OK)
-        st = load_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", &d->n_test, &h2, &w2, &d->test_x,
-                       &d->test_y, err);
-    if (st == XD_OK && (h2 != d->height || w2 != d->width)) {
-        xd_error_msg(err, "%s: test images are %lldx%lld, training images %lldx%lld", dir, (long long)h2, (long long)w2,
-                     (long long)d->height, (long long)d->width);
-        st = XD_FORMAT;
-    }
+        st = load_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", &te, &d->test_x, &d->test_y, err);
+    if (st == XD_OK && (te.h != tr.h || te.w != tr.w || te.c != tr.c))
+        st = xd_error_set(err, XD_FORMAT, 0, "%s: test images are %lldx%lldx%lld, training images %lldx%lldx%lld", dir,
+                          (long long)te.h, (long long)te.w, (long long)te.c, (long long)tr.h, (long long)tr.w,
+                          (long long)tr.c);
     if (st != XD_OK) {
         xd_dataset_destroy(d);
         return st;
     }
-    d->classes = XD_CLASSES;
+    d->n_train = tr.n;
+    d->n_test = te.n;
+    d->height = tr.h;
+    d->width = tr.w;
+    d->channels = tr.c;
+    /* the classes the labels reach (the model must have at least these) */
+    d->classes = (int64_t)(tr.max_label > te.max_label ? tr.max_label : te.max_label) + 1;
     snprintf(d->name, sizeof d->name, "%s", strstr(dir, "fashion") ? "fashion-mnist" : "mnist-format");
     snprintf(d->source, sizeof d->source, "%s", dir);
     d->checksum = checksum(d);
@@ -146,30 +171,43 @@ xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, xd_error *err)
 
 xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out)
 {
-    if (!out || n_train < 1 || n_test < 1 || n_train > 10000000 || n_test > 10000000) return XD_INVALID_ARGUMENT;
+    return xd_dataset_synthetic_shaped(seed, n_train, n_test, 28, 28, 1, XD_CLASSES, out);
+}
+
+xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_test, int64_t height, int64_t width,
+                                      int64_t channels, int64_t classes, xd_dataset **out)
+{
+    if (!out || n_train < 1 || n_test < 1 || n_train > 10000000 || n_test > 10000000 || height < 1 || width < 1 ||
+        channels < 1 || height * width * channels > (1 << 24) || classes < 2 || classes > 100000)
+        return XD_INVALID_ARGUMENT;
     *out = NULL;
     xd_dataset *d = calloc(1, sizeof *d);
     if (!d) return XD_OUT_OF_HOST_MEMORY;
-    d->height = d->width = 28;
-    d->classes = XD_CLASSES;
+    d->height = height;
+    d->width = width;
+    d->channels = channels;
+    d->classes = classes;
     d->n_train = n_train;
     d->n_test = n_test;
     d->synthetic = 1;
-    const size_t px = 28 * 28;
+    const size_t px = (size_t)(height * width * channels);
     d->train_x = malloc((size_t)n_train * px * 4);
     d->train_y = malloc((size_t)n_train * 4);
     d->test_x = malloc((size_t)n_test * px * 4);
     d->test_y = malloc((size_t)n_test * 4);
-    if (!d->train_x || !d->train_y || !d->test_x || !d->test_y) {
+    uint8_t *templ = malloc((size_t)classes * px);
+    if (!d->train_x || !d->train_y || !d->test_x || !d->test_y || !templ) {
+        free(templ);
         xd_dataset_destroy(d);
         return XD_OUT_OF_HOST_MEMORY;
     }
     /* Class templates from stream 0x53594e00 + class; each image is its class
-     * template half the time per pixel, noise otherwise (streams by index). */
-    uint8_t templ[XD_CLASSES][28 * 28];
-    for (int c = 0; c < XD_CLASSES; ++c)
+     * template half the time per pixel (NCHW order), noise otherwise
+     * (streams by index).  28x28x1 in 10 classes gives the same bits as
+     * before images had other shapes. */
+    for (int64_t c = 0; c < classes; ++c)
         for (size_t p = 0; p < px; ++p)
-            templ[c][p] = (uint8_t)(xd_philox_word(seed, 0x53594e00u + (unsigned)c, p) >> 24);
+            templ[(size_t)c * px + p] = (uint8_t)(xd_philox_word(seed, 0x53594e00u + (uint64_t)c, p) >> 24);
     for (int part = 0; part < 2; ++part) {
         int64_t n = part ? n_test : n_train;
         float *x = part ? d->test_x : d->train_x;
@@ -177,15 +215,16 @@ xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, x
         uint64_t stream = (part ? UINT64_C(0x5445535400000000) : UINT64_C(0x5452414e00000000));
         for (int64_t i = 0; i < n; ++i) {
             uint64_t base = (uint64_t)i * (px + 1);
-            int32_t label = (int32_t)(xd_philox_word(seed, stream, base) % XD_CLASSES);
+            int32_t label = (int32_t)(xd_philox_word(seed, stream, base) % (uint32_t)classes);
             y[i] = label;
             for (size_t p = 0; p < px; ++p) {
                 uint32_t r = xd_philox_word(seed, stream, base + 1 + p);
-                uint8_t v = (r & 1u) ? templ[label][p] : (uint8_t)(r >> 24);
+                uint8_t v = (r & 1u) ? templ[(size_t)label * px + p] : (uint8_t)(r >> 24);
                 x[(size_t)i * px + p] = (float)v / 255.0f;
             }
         }
     }
+    free(templ);
     snprintf(d->name, sizeof d->name, "synthetic");
     snprintf(d->source, sizeof d->source, "seeded synthetic set (seed %llu), NOT real data", (unsigned long long)seed);
     d->checksum = checksum(d);

@@ -1,121 +1,238 @@
-/* The model: layers run through the op interfaces, so more layers (pooling,
- * a second conv) fit without touching training. */
+/* The model: one builder reads the spec's table of layers (Keras
+ * semantics, crossdev's NCHW) into layers with their tensors, makes the
+ * plan (which ops fuse, what each op is called) before the first step, and
+ * runs forward, backward and the optimizer through the op interfaces. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "train/model.h"
 
-static xd_status tensor(xd_model *m, int ndim, const int64_t *shape, xd_tensor **out)
+/* ---- building ------------------------------------------------------------------------ */
+
+static xd_status tensor4(xd_model *m, int64_t n, const xd_layer_shape *s, xd_tensor **out)
 {
-    return xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, out);
+    const int64_t shape4[4] = {n, s->c, s->h, s->w}, shape2[2] = {n, s->c};
+    int flat = s->h == 1 && s->w == 1;
+    return xd_tensor_create(m->ctx, XD_DTYPE_F32, flat ? 2 : 4, flat ? shape2 : shape4, out);
 }
 
+/* A parameter (trainable: with its gradient and the optimizer's state) or
+ * a non-trainable state tensor. */
 static xd_status add_param(xd_model *m, const char *layer, const char *what, int ndim, const int64_t *shape,
-                           xd_init_kind init, int64_t fan_in, int64_t fan_out, xd_param **out)
+                           const xd_init_spec *init, int64_t fan_in, int64_t fan_out, int trainable, xd_param **out)
 {
     if (m->nparams >= XD_MAX_PARAMS) return xd_fail(m->ctx, XD_INVALID_ARGUMENT, 0, "model: too many parameters");
     xd_param *p = &m->params[m->nparams];
     snprintf(p->name, sizeof p->name, "%s.%s", layer, what);
-    p->init = init;
+    p->init = *init;
     p->fan_in = fan_in;
     p->fan_out = fan_out;
     p->stream = (uint64_t)m->nparams + 1; /* one Philox stream per tensor */
     m->nparams++;
-    xd_status st;
-    if ((st = tensor(m, ndim, shape, &p->w)) != XD_OK || (st = tensor(m, ndim, shape, &p->g)) != XD_OK ||
-        (st = tensor(m, ndim, shape, &p->m)) != XD_OK || (st = tensor(m, ndim, shape, &p->v)) != XD_OK)
-        return st;
+    int adam = m->opt.kind == XD_OPT_ADAM_PYTORCH || m->opt.kind == XD_OPT_ADAM_KERAS;
+    int momentum = adam || m->opt.momentum != 0.0;
+    xd_status st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->w);
+    if (st == XD_OK && trainable) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->g);
+    if (st == XD_OK && trainable && momentum) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->m);
+    if (st == XD_OK && trainable && adam) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->v);
     *out = p;
-    return XD_OK;
-}
-
-static xd_layer *add_layer(xd_model *m, xd_layer_kind kind, const char *name)
-{
-    if (m->nlayers >= XD_MAX_LAYERS) return NULL;
-    xd_layer *l = &m->layers[m->nlayers++];
-    memset(l, 0, sizeof *l);
-    l->kind = kind;
-    snprintf(l->name, sizeof l->name, "%s", name);
-    l->owns_out = 1;
-    return l;
-}
-
-/* Output and gradient tensors of a layer. */
-static xd_status layer_io(xd_model *m, xd_layer *l, int ndim, const int64_t *shape)
-{
-    xd_status st = tensor(m, ndim, shape, &l->out);
-    if (st == XD_OK) st = tensor(m, ndim, shape, &l->dout);
     return st;
 }
 
-/* seed-cnn: Conv2D(32, 3x3, valid) -> ReLU -> Flatten(C,H,W) -> Dense(classes). */
-static xd_status build_seed_cnn(xd_model *m)
+/* The output (and its gradient) of a layer that computes one. */
+static xd_status layer_io(xd_model *m, xd_layer *l)
 {
-    const int64_t N = m->batch, O = 32, K = 3;
-    const int64_t OH = m->height - K + 1, OW = m->width - K + 1;
-    xd_status st;
-    xd_layer *conv = add_layer(m, XD_LAYER_CONV2D, "conv1");
-    conv->conv = xd_conv2d_valid(1, 1);
-    int64_t ws[4] = {O, m->channels, K, K}, bs[1] = {O};
-    /* Keras/Glorot fans for a conv kernel: channels x kh x kw */
-    if ((st = add_param(m, "conv1", "weight", 4, ws, XD_INIT_GLOROT_UNIFORM, m->channels * K * K, O * K * K,
-                        &conv->weight)) != XD_OK)
-        return st;
-    if ((st = add_param(m, "conv1", "bias", 1, bs, XD_INIT_ZEROS, 0, 0, &conv->bias)) != XD_OK) return st;
-    int64_t cs[4] = {N, O, OH, OW};
-    if ((st = layer_io(m, conv, 4, cs)) != XD_OK) return st;
-
-    xd_layer *relu = add_layer(m, XD_LAYER_RELU, "relu1");
-    if ((st = layer_io(m, relu, 4, cs)) != XD_OK) return st;
-
-    xd_layer *flat = add_layer(m, XD_LAYER_FLATTEN, "flatten");
-    flat->out = relu->out;
-    flat->dout = relu->dout;
-    flat->owns_out = 0;
-
-    xd_layer *dense = add_layer(m, XD_LAYER_DENSE, "dense1");
-    const int64_t I = O * OH * OW;
-    int64_t dw[2] = {m->classes, I}, db[1] = {m->classes};
-    if ((st = add_param(m, "dense1", "weight", 2, dw, XD_INIT_GLOROT_UNIFORM, I, m->classes, &dense->weight)) != XD_OK)
-        return st;
-    if ((st = add_param(m, "dense1", "bias", 1, db, XD_INIT_ZEROS, 0, 0, &dense->bias)) != XD_OK) return st;
-    int64_t ds[2] = {N, m->classes};
-    return layer_io(m, dense, 2, ds);
+    l->owns_out = 1;
+    xd_status st = tensor4(m, m->batch, &l->out_shape, &l->out);
+    if (st == XD_OK) st = tensor4(m, m->batch, &l->out_shape, &l->dout);
+    return st;
 }
 
-xd_status xd_model_create(xd_context *ctx, const char *kind, int64_t batch, int64_t height, int64_t width,
-                          int64_t classes, xd_model **out)
+/* A layer whose output is its input (a linear activation). */
+static void layer_view(xd_model *m, xd_layer *l)
 {
-    if (!ctx || !kind || !out) return XD_INVALID_ARGUMENT;
+    const xd_layer *prev = l->index > 0 ? &m->layers[l->index - 1] : NULL;
+    l->owns_out = 0;
+    l->out = prev ? prev->out : m->input;
+    l->dout = prev ? prev->dout : NULL;
+}
+
+/* Flatten: NCHW memory is already flattened (C, H, W); its output and
+ * gradient are [N, C*H*W] views of its input's (owned: views are freed). */
+static xd_status build_flatten(xd_model *m, xd_layer *l)
+{
+    const xd_layer *prev = l->index > 0 ? &m->layers[l->index - 1] : NULL;
+    const int64_t shape[2] = {m->batch, l->out_shape.c};
+    l->owns_out = 1;
+    xd_status st = xd_tensor_view(prev ? prev->out : m->input, 2, shape, &l->out);
+    if (st == XD_OK && prev && prev->dout) st = xd_tensor_view(prev->dout, 2, shape, &l->dout);
+    return st;
+}
+
+static xd_status build_conv(xd_model *m, xd_layer *l)
+{
+    const xd_layer_spec *s = l->spec;
+    const int64_t C = l->in_shape.c, O = s->filters;
+    l->conv = s->padding == XD_PADDING_SAME
+                  ? xd_conv2d_same((int)l->in_shape.h, (int)l->in_shape.w, s->kh, s->kw, s->sh, s->sw)
+                  : xd_conv2d_valid(s->sh, s->sw);
+    const int64_t ws[4] = {O, C, s->kh, s->kw}, bs[1] = {O};
+    /* Keras/Glorot fans for a conv kernel: channels x kh x kw */
+    xd_status st =
+        add_param(m, s->name, "weight", 4, ws, &s->kernel_init, C * s->kh * s->kw, O * s->kh * s->kw, 1, &l->weight);
+    if (st == XD_OK && s->use_bias) st = add_param(m, s->name, "bias", 1, bs, &s->bias_init, 0, 0, 1, &l->bias);
+    if (st == XD_OK && s->activation != XD_ACT_LINEAR) st = tensor4(m, m->batch, &l->out_shape, &l->pre);
+    if (st == XD_OK && s->activation != XD_ACT_LINEAR) st = tensor4(m, m->batch, &l->out_shape, &l->dpre);
+    return st == XD_OK ? layer_io(m, l) : st;
+}
+
+static xd_status build_dense(xd_model *m, xd_layer *l)
+{
+    const xd_layer_spec *s = l->spec;
+    const int64_t I = l->in_shape.c * l->in_shape.h * l->in_shape.w, O = s->units;
+    const int64_t ws[2] = {O, I}, bs[1] = {O};
+    xd_status st = add_param(m, s->name, "weight", 2, ws, &s->kernel_init, I, O, 1, &l->weight);
+    if (st == XD_OK && s->use_bias) st = add_param(m, s->name, "bias", 1, bs, &s->bias_init, 0, 0, 1, &l->bias);
+    if (st == XD_OK && s->activation != XD_ACT_LINEAR) st = tensor4(m, m->batch, &l->out_shape, &l->pre);
+    if (st == XD_OK && s->activation != XD_ACT_LINEAR) st = tensor4(m, m->batch, &l->out_shape, &l->dpre);
+    return st == XD_OK ? layer_io(m, l) : st;
+}
+
+static xd_status build_batchnorm(xd_model *m, xd_layer *l)
+{
+    const xd_layer_spec *s = l->spec;
+    const int64_t cs[1] = {l->in_shape.c};
+    xd_status st = XD_OK;
+    if (s->scale) st = add_param(m, s->name, "gamma", 1, cs, &s->gamma_init, 0, 0, 1, &l->weight);
+    if (st == XD_OK && s->center) st = add_param(m, s->name, "beta", 1, cs, &s->beta_init, 0, 0, 1, &l->bias);
+    if (st == XD_OK) st = add_param(m, s->name, "moving_mean", 1, cs, &s->moving_mean_init, 0, 0, 0, &l->moving_mean);
+    if (st == XD_OK)
+        st = add_param(m, s->name, "moving_variance", 1, cs, &s->moving_variance_init, 0, 0, 0, &l->moving_var);
+    if (st == XD_OK) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, 1, cs, &l->bn_mean);
+    if (st == XD_OK) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, 1, cs, &l->bn_var);
+    return st == XD_OK ? layer_io(m, l) : st;
+}
+
+static xd_status build_pool(xd_model *m, xd_layer *l)
+{
+    const xd_layer_spec *s = l->spec;
+    l->pool = s->padding == XD_PADDING_SAME
+                  ? xd_pool2d_same((int)l->in_shape.h, (int)l->in_shape.w, s->kh, s->kw, s->sh, s->sw)
+                  : xd_pool2d_valid(s->kh, s->kw, s->sh, s->sw);
+    return layer_io(m, l);
+}
+
+static xd_status build_layer(xd_model *m, xd_layer *l)
+{
+    switch (l->spec->type) {
+    case XD_LAYER_CONV2D: return build_conv(m, l);
+    case XD_LAYER_DENSE: return build_dense(m, l);
+    case XD_LAYER_BATCHNORM: return build_batchnorm(m, l);
+    case XD_LAYER_MAXPOOL2D:
+    case XD_LAYER_AVGPOOL2D: return build_pool(m, l);
+    case XD_LAYER_DROPOUT: return layer_io(m, l);
+    case XD_LAYER_FLATTEN: return build_flatten(m, l);
+    case XD_LAYER_ACTIVATION:
+        if (l->spec->activation == XD_ACT_LINEAR) {
+            layer_view(m, l);
+            return XD_OK;
+        }
+        return layer_io(m, l);
+    }
+    return xd_fail(m->ctx, XD_INVALID_ARGUMENT, 0, "model: layer '%s' has an unknown type", l->spec->name);
+}
+
+/* ---- the plan ------------------------------------------------------------------------ */
+
+static int is_relu_layer(const xd_layer *l)
+{
+    return l->spec->type == XD_LAYER_ACTIVATION && l->spec->activation == XD_ACT_RELU;
+}
+
+/* The layer below i whose output a dense backward sees through views
+ * (Flatten, linear activations), or -1. */
+static int below_views(const xd_model *m, int i)
+{
+    int r = i - 1;
+    while (r >= 0 && !m->layers[r].owns_out) --r;
+    return r;
+}
+
+/* Without op hooks: conv + bias + ReLU in one kernel, straight into the
+ * ReLU's output (the same roundings: ReLU is exact), and the ReLU backward
+ * below a dense layer applied inside its backward-data kernel (the same
+ * select).  With hooks nothing is fused, so every op's output exists. */
+static void make_plan(xd_model *m)
+{
+    for (int i = 0; i < m->nlayers; ++i) memset(&m->layers[i].plan, 0, sizeof m->layers[i].plan);
+    if (m->hooks) return;
+    for (int i = 0; i < m->nlayers; ++i) {
+        xd_layer *l = &m->layers[i];
+        if (l->spec->type == XD_LAYER_CONV2D && l->spec->activation == XD_ACT_RELU) l->plan.fuse_relu_forward = 1;
+        if (l->spec->type == XD_LAYER_CONV2D && l->spec->activation == XD_ACT_LINEAR && i + 1 < m->nlayers &&
+            is_relu_layer(&m->layers[i + 1])) {
+            l->plan.fuse_relu_forward = 1;
+            m->layers[i + 1].plan.skip = 1;
+        }
+        int r = below_views(m, i);
+        if (l->spec->type == XD_LAYER_DENSE && l->spec->activation == XD_ACT_LINEAR && r > 0 &&
+            is_relu_layer(&m->layers[r])) {
+            l->plan.fuse_relu_backward = 1;
+            l->plan.relu_layer = r;
+        }
+    }
+}
+
+/* The spec's layers with their shapes, tensors and parameters. */
+static xd_status build_layers(xd_model *m, xd_error *err)
+{
+    xd_layer_shape shapes[XD_MAX_LAYERS + 1];
+    xd_status st = xd_model_spec_shapes(&m->spec, shapes, err);
+    if (st != XD_OK) return st;
+    for (int i = 0; i < m->spec.nlayers && st == XD_OK; ++i) {
+        xd_layer *l = &m->layers[m->nlayers++];
+        l->spec = &m->spec.layers[i];
+        l->index = i;
+        l->in_shape = shapes[i];
+        l->out_shape = shapes[i + 1];
+        st = build_layer(m, l);
+        if (st != XD_OK) xd_error_set(err, st, 0, "%s", xd_context_last_error(m->ctx));
+    }
+    return st;
+}
+
+xd_status xd_model_create(xd_context *ctx, const xd_model_spec *spec, const xd_optimizer_spec *opt, int64_t batch,
+                          int hooks, xd_model **out)
+{
+    if (!ctx || !spec || !opt || !out) return XD_INVALID_ARGUMENT;
     *out = NULL;
-    if (strcmp(kind, "seed-cnn") != 0)
-        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "model '%s' is unknown (known: seed-cnn)", kind);
-    if (height != 28 || width != 28 || classes != 10)
-        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0,
-                       "seed-cnn takes 28x28 images in 10 classes; the data has %lldx%lld images in %lld classes",
-                       (long long)height, (long long)width, (long long)classes);
     if (batch < 1) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "batch %lld must be >= 1", (long long)batch);
     xd_model *m = calloc(1, sizeof *m);
     if (!m) return xd_fail(ctx, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
     m->ctx = ctx;
-    snprintf(m->kind, sizeof m->kind, "%s", kind);
+    m->spec = *spec;
+    m->opt = *opt;
+    m->hooks = hooks;
+    snprintf(m->kind, sizeof m->kind, "%s", spec->name);
     m->batch = batch;
-    m->channels = 1;
-    m->height = height;
-    m->width = width;
-    m->classes = classes;
-    int64_t xs[4] = {batch, 1, height, width}, ys[1] = {batch}, one[1] = {1}, ls[2] = {batch, classes};
+    m->channels = spec->in_c;
+    m->height = spec->in_h;
+    m->width = spec->in_w;
+    m->classes = spec->classes;
+    const int64_t xs[4] = {batch, spec->in_c, spec->in_h, spec->in_w}, ys[1] = {batch}, one[1] = {1};
+    xd_error e;
     xd_status st = xd_tensor_create(ctx, XD_DTYPE_F32, 4, xs, &m->input);
     if (st == XD_OK) st = xd_tensor_create(ctx, XD_DTYPE_I32, 1, ys, &m->labels);
     if (st == XD_OK) st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, one, &m->loss);
     if (st == XD_OK) st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, ys, &m->row_loss);
-    if (st == XD_OK) st = xd_tensor_create(ctx, XD_DTYPE_F32, 2, ls, &m->dlogits);
-    if (st == XD_OK) st = build_seed_cnn(m);
+    if (st == XD_OK && (st = build_layers(m, &e)) != XD_OK) xd_fail(ctx, st, 0, "%s", e.message);
     if (st != XD_OK) {
         xd_model_destroy(m);
         return st;
     }
+    make_plan(m);
     *out = m;
     return XD_OK;
 }
@@ -124,10 +241,15 @@ void xd_model_destroy(xd_model *m)
 {
     if (!m) return;
     for (int i = 0; i < m->nlayers; ++i) {
-        if (m->layers[i].owns_out) {
-            xd_tensor_destroy(m->layers[i].out);
-            xd_tensor_destroy(m->layers[i].dout);
+        xd_layer *l = &m->layers[i];
+        if (l->owns_out) {
+            xd_tensor_destroy(l->out);
+            xd_tensor_destroy(l->dout);
         }
+        xd_tensor_destroy(l->pre);
+        xd_tensor_destroy(l->dpre);
+        xd_tensor_destroy(l->bn_mean);
+        xd_tensor_destroy(l->bn_var);
     }
     for (int i = 0; i < m->nparams; ++i) {
         xd_tensor_destroy(m->params[i].w);
@@ -139,139 +261,128 @@ void xd_model_destroy(xd_model *m)
     xd_tensor_destroy(m->labels);
     xd_tensor_destroy(m->loss);
     xd_tensor_destroy(m->row_loss);
-    xd_tensor_destroy(m->dlogits);
     free(m);
 }
 
-xd_status xd_model_init(xd_model *m, uint64_t seed)
-{
-    xd_status st = XD_OK;
-    for (int i = 0; i < m->nparams && st == XD_OK; ++i) {
-        xd_param *p = &m->params[i];
-        if (p->init == XD_INIT_GLOROT_UNIFORM)
-            st = xd_init_glorot_uniform(m->ctx, p->w, seed, p->stream, p->fan_in, p->fan_out);
-        else st = xd_init_zeros(m->ctx, p->w);
-        if (st == XD_OK) st = xd_init_zeros(m->ctx, p->m);
-        if (st == XD_OK) st = xd_init_zeros(m->ctx, p->v);
-    }
-    return st;
-}
+/* ---- the training state ------------------------------------------------------------------ */
 
-size_t xd_model_state_count(const xd_model *m) { return 3 * (size_t)m->nparams; }
+/* Tensors a parameter contributes to the state: itself, then .m and .v. */
+static int param_slots(const xd_param *p) { return 1 + (p->m != NULL) + (p->v != NULL); }
+
+size_t xd_model_state_count(const xd_model *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->nparams; ++i) n += (size_t)param_slots(&m->params[i]);
+    return n;
+}
 
 xd_tensor *xd_model_state(const xd_model *m, size_t k, char *name, size_t cap)
 {
-    static const char *const suffix[3] = {"", ".m", ".v"};
-    const xd_param *p = &m->params[k / 3];
-    if (name) snprintf(name, cap, "%s%s", p->name, suffix[k % 3]);
-    return k % 3 == 0 ? p->w : k % 3 == 1 ? p->m : p->v;
+    for (int i = 0; i < m->nparams; ++i) {
+        const xd_param *p = &m->params[i];
+        size_t n = (size_t)param_slots(p);
+        if (k >= n) {
+            k -= n;
+            continue;
+        }
+        if (name) snprintf(name, cap, "%s%s", p->name, k == 0 ? "" : k == 1 ? ".m" : ".v");
+        return k == 0 ? p->w : k == 1 ? p->m : p->v;
+    }
+    return NULL;
 }
 
 const xd_tensor *xd_model_logits(const xd_model *m) { return m->layers[m->nlayers - 1].out; }
 
-static void hook_op(xd_op_hook hook, void *user, const char *layer, const char *what, const xd_tensor *t)
+xd_status xd_model_weights_from_state(const xd_model *m, const float *state, xd_weights *out, xd_error *err)
 {
-    if (!hook) return;
-    char name[96];
-    snprintf(name, sizeof name, "%s.%s", layer, what);
-    hook(user, name, t);
+    memset(out, 0, sizeof *out);
+    out->items = calloc((size_t)m->nparams, sizeof *out->items);
+    if (!out->items) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory (weights)");
+    size_t off = 0;
+    for (int i = 0; i < m->nparams; ++i) {
+        const xd_param *p = &m->params[i];
+        xd_weight *w = &out->items[out->n++];
+        snprintf(w->name, sizeof w->name, "%s", p->name);
+        w->ndim = xd_tensor_ndim(p->w);
+        memcpy(w->shape, xd_tensor_shape(p->w), (size_t)w->ndim * sizeof *w->shape);
+        w->count = xd_tensor_count(p->w);
+        w->data = malloc(w->count * sizeof *w->data);
+        if (!w->data) {
+            xd_weights_free(out);
+            return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory (weights)");
+        }
+        memcpy(w->data, state + off, w->count * sizeof *w->data);
+        off += w->count * (size_t)param_slots(p);
+    }
+    return XD_OK;
 }
 
-xd_status xd_model_forward(xd_model *m, xd_op_hook hook, void *user)
+/* ---- defaults and warnings --------------------------------------------------------------- */
+
+xd_optimizer_spec xd_optimizer_defaults(xd_optimizer_kind kind)
 {
-    const xd_tensor *in = m->input;
-    xd_status st = XD_OK;
-    for (int i = 0; i < m->nlayers && st == XD_OK; ++i) {
-        xd_layer *l = &m->layers[i];
-        xd_layer *next = i + 1 < m->nlayers ? &m->layers[i + 1] : NULL;
-        if (!hook && l->kind == XD_LAYER_CONV2D && next && next->kind == XD_LAYER_RELU) {
-            /* conv + bias + ReLU in one kernel, straight into the ReLU's
-             * output: the same roundings (ReLU is exact), one pass over
-             * memory less.  The conv's own output is then not written; only
-             * an op hook would look at it, and with a hook nothing is fused. */
-            st = xd_conv2d_forward_relu(m->ctx, &l->conv, in, l->weight->w, l->bias->w, next->out);
-            in = next->out;
-            ++i;
-            continue;
-        }
-        switch (l->kind) {
-        case XD_LAYER_CONV2D: st = xd_conv2d_forward(m->ctx, &l->conv, in, l->weight->w, l->bias->w, l->out); break;
-        case XD_LAYER_RELU: st = xd_relu_forward(m->ctx, in, l->out); break;
-        case XD_LAYER_DENSE: st = xd_dense_forward(m->ctx, in, l->weight->w, l->bias->w, l->out); break;
-        case XD_LAYER_FLATTEN: break; /* a view: NCHW memory is already (C,H,W)-flattened */
-        }
-        if (st == XD_OK && l->kind != XD_LAYER_FLATTEN) hook_op(hook, user, l->name, "forward", l->out);
-        in = l->out;
-    }
-    if (st == XD_OK) st = xd_softmax_xent(m->ctx, in, m->labels, m->loss, m->dlogits, m->row_loss);
-    if (st == XD_OK) {
-        hook_op(hook, user, "loss", "forward", m->loss);
-        hook_op(hook, user, "loss", "backward", m->dlogits);
-    }
-    return st;
+    xd_optimizer_spec o = {kind, 1e-3, 0.9, 0.999, 1e-7, 0.0, 0};
+    if (kind == XD_OPT_SGD_KERAS || kind == XD_OPT_SGD_PYTORCH) o.lr = 0.01;
+    return o;
 }
 
-xd_status xd_model_backward(xd_model *m, xd_op_hook hook, void *user)
+xd_status xd_optimizer_kind_parse(const char *name, xd_optimizer_kind *out)
 {
-    const xd_tensor *g = m->dlogits;
-    xd_status st = XD_OK;
-    for (int i = m->nlayers - 1; i >= 0 && st == XD_OK; --i) {
-        xd_layer *l = &m->layers[i];
-        const xd_tensor *in = i > 0 ? m->layers[i - 1].out : m->input;
-        xd_tensor *din = i > 0 ? m->layers[i - 1].dout : NULL; /* no gradient for the input */
-        switch (l->kind) {
-        case XD_LAYER_CONV2D:
-            st = xd_conv2d_backward_weights(m->ctx, &l->conv, in, g, l->weight->g);
-            if (st == XD_OK) hook_op(hook, user, l->name, "backward_weights", l->weight->g);
-            if (st == XD_OK) st = xd_conv2d_backward_bias(m->ctx, g, l->bias->g);
-            if (st == XD_OK) hook_op(hook, user, l->name, "backward_bias", l->bias->g);
-            if (st == XD_OK && din) st = xd_conv2d_backward_data(m->ctx, &l->conv, g, l->weight->w, din);
-            if (st == XD_OK && din) hook_op(hook, user, l->name, "backward_data", din);
-            break;
-        case XD_LAYER_DENSE:
-            st = xd_dense_backward_weights(m->ctx, in, g, l->weight->g);
-            if (st == XD_OK) hook_op(hook, user, l->name, "backward_weights", l->weight->g);
-            if (st == XD_OK) st = xd_dense_backward_bias(m->ctx, g, l->bias->g);
-            if (st == XD_OK) hook_op(hook, user, l->name, "backward_bias", l->bias->g);
-            {
-                /* Without a hook, a ReLU below (through flatten views) is
-                 * applied inside the dense backward-data kernel, straight
-                 * into the gradient of the ReLU's input: the same select
-                 * as xd_relu_bwd, one pass over memory less. */
-                int r = i - 1;
-                while (r >= 0 && m->layers[r].kind == XD_LAYER_FLATTEN) --r;
-                if (st == XD_OK && din && !hook && r > 0 && m->layers[r].kind == XD_LAYER_RELU) {
-                    xd_tensor *rdin = m->layers[r - 1].dout;
-                    st = xd_dense_backward_data_relu(m->ctx, g, l->weight->w, m->layers[r].out, rdin);
-                    g = rdin;
-                    i = r; /* the loop's --i goes on below the ReLU */
-                    continue;
-                }
-            }
-            if (st == XD_OK && din) st = xd_dense_backward_data(m->ctx, g, l->weight->w, din);
-            if (st == XD_OK && din) hook_op(hook, user, l->name, "backward_data", din);
-            break;
-        case XD_LAYER_RELU:
-            if (din) st = xd_relu_backward(m->ctx, l->out, g, din);
-            if (st == XD_OK && din) hook_op(hook, user, l->name, "backward", din);
-            break;
-        case XD_LAYER_FLATTEN: break;
+    static const xd_optimizer_kind kinds[] = {XD_OPT_ADAM_PYTORCH, XD_OPT_ADAM_KERAS, XD_OPT_SGD_PYTORCH,
+                                              XD_OPT_SGD_KERAS};
+    for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; ++i)
+        if (strcmp(name, xd_optimizer_kind_name(kinds[i])) == 0) {
+            *out = kinds[i];
+            return XD_OK;
         }
-        if (din) g = din;
-    }
-    return st;
+    return XD_INVALID_ARGUMENT;
 }
 
-xd_status xd_model_update(xd_model *m, const xd_adam_params *p, int64_t t, xd_op_hook hook, void *user)
+/* A Keras model without a compile_config trains with Keras's Adam (Keras's
+ * own default optimizer is none: compile() must name one, so a file without
+ * one has never been trained); seed-cnn with PyTorch's, as ever. */
+xd_optimizer_spec xd_train_optimizer(const xd_model_spec *spec)
 {
-    xd_status st = XD_OK;
-    /* One launch per tensor: a single launch over all four (pointer chosen
-     * per work-item) measured 2.5x slower on PoCL, whose vectoriser the
-     * selection defeats (docs/performance.md). */
-    for (int i = 0; i < m->nparams && st == XD_OK; ++i) {
-        xd_param *q = &m->params[i];
-        st = xd_adam_step(m->ctx, p, t, q->w, q->g, q->m, q->v);
-        if (st == XD_OK) hook_op(hook, user, q->name, "update", q->w);
+    if (spec && spec->has_optimizer) return spec->optimizer;
+    int keras = spec && !(strcmp(spec->source, "built-in") == 0 && strcmp(spec->name, "seed-cnn") == 0);
+    return xd_optimizer_defaults(keras ? XD_OPT_ADAM_KERAS : XD_OPT_ADAM_PYTORCH);
+}
+
+/* The last layer that computes (views pass their input on), and its
+ * activation: a Conv2D/Dense's own, or an Activation layer's. */
+static const xd_layer_spec *output_layer(const xd_model_spec *spec)
+{
+    for (int i = spec->nlayers - 1; i >= 0; --i) {
+        const xd_layer_spec *l = &spec->layers[i];
+        int view = l->type == XD_LAYER_FLATTEN || l->type == XD_LAYER_DROPOUT ||
+                   (l->type == XD_LAYER_ACTIVATION && l->activation == XD_ACT_LINEAR);
+        if (!view) return l;
     }
-    return st;
+    return NULL;
+}
+
+int xd_model_spec_loss_warning(const xd_model_spec *spec, char *buf, size_t cap)
+{
+    const xd_layer_spec *out = output_layer(spec);
+    if (!out) return 0;
+    int softmax =
+        out->activation == XD_ACT_SOFTMAX && (out->type == XD_LAYER_DENSE || out->type == XD_LAYER_ACTIVATION);
+    if (!spec->loss.from_logits && !softmax) {
+        snprintf(buf, cap,
+                 "the loss is SparseCategoricalCrossentropy(from_logits=False) but the last layer '%s' (%s) has no "
+                 "softmax: its outputs are not probabilities, yet they are treated as probabilities (normalised by "
+                 "their sum, clipped to [1e-7, 1-1e-7]), as Keras does; training will barely learn.  Give the layer "
+                 "activation=\"softmax\" or the loss from_logits=True",
+                 out->name, xd_layer_type_name(out->type));
+        return 1;
+    }
+    if (spec->loss.from_logits && softmax) {
+        snprintf(buf, cap,
+                 "the loss is SparseCategoricalCrossentropy(from_logits=True) but the last layer '%s' (%s) already "
+                 "applies a softmax: its probabilities are treated as logits (a second softmax), as Keras does.  "
+                 "Drop the softmax or use from_logits=False",
+                 out->name, xd_layer_type_name(out->type));
+        return 1;
+    }
+    return 0;
 }

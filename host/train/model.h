@@ -1,31 +1,48 @@
-/* The model: a list of layers with their tensors (internal). */
+/* The model at run time: the spec's layers with their tensors, the plan
+ * (fusions and op names, decided before the first step), the loss and the
+ * optimizer (internal; the spec is include/crossdev/model.h). */
 #ifndef XD_HOST_MODEL_H
 #define XD_HOST_MODEL_H
 
 #include "core/core.h"
+#include "crossdev/model.h"
 
-#define XD_MAX_LAYERS 16
-#define XD_MAX_PARAMS 32
+#define XD_MAX_PARAMS (4 * XD_MAX_LAYERS)
+#define XD_PARAM_NAME_LEN (XD_LAYER_NAME_LEN + 24)
 
-typedef enum xd_layer_kind { XD_LAYER_CONV2D, XD_LAYER_RELU, XD_LAYER_FLATTEN, XD_LAYER_DENSE } xd_layer_kind;
-typedef enum xd_init_kind { XD_INIT_GLOROT_UNIFORM, XD_INIT_ZEROS } xd_init_kind;
-
-/* A trainable tensor with its gradient and Adam state. */
+/* A parameter or a non-trainable state tensor (BatchNormalization's moving
+ * statistics: no gradient, no optimizer state). */
 typedef struct xd_param {
-    char name[64]; /* "conv1.weight" */
-    xd_tensor *w, *g, *m, *v;
-    xd_init_kind init;
+    char name[XD_PARAM_NAME_LEN]; /* "conv1.weight", "batch_normalization.moving_mean" */
+    xd_tensor *w, *g;             /* g NULL when not trainable */
+    xd_tensor *m, *v;             /* optimizer state, NULL where the optimizer keeps none */
+    xd_init_spec init;
     int64_t fan_in, fan_out;
-    uint64_t stream; /* Philox stream of its initialisation */
+    uint64_t stream; /* Philox stream of its initialisation: parameter index + 1 */
 } xd_param;
 
+/* What the plan decided for a layer's ops. */
+typedef struct xd_layer_plan {
+    int fuse_relu_forward;  /* conv + bias + ReLU in one kernel (the next layer's ReLU, or its own) */
+    int fuse_relu_backward; /* dense backward data applies the ReLU below it (relu_layer) */
+    int relu_layer;         /* with fuse_relu_backward: the layer whose ReLU is applied */
+    int skip;               /* a ReLU layer fused into the conv before it: no forward to run */
+} xd_layer_plan;
+
 typedef struct xd_layer {
-    xd_layer_kind kind;
-    char name[32]; /* "conv1", "relu1", "flatten", "dense1" */
+    const xd_layer_spec *spec; /* into xd_model.spec */
+    int index;
+    xd_layer_shape in_shape, out_shape;
     xd_conv2d_params conv;
-    xd_param *weight, *bias;
-    xd_tensor *out, *dout; /* output and its gradient ([N, ...]) */
-    int owns_out;          /* 0 for flatten: a view of the previous output */
+    xd_pool2d_params pool;
+    xd_param *weight, *bias;            /* Conv2D, Dense; BatchNormalization: gamma, beta */
+    xd_param *moving_mean, *moving_var; /* BatchNormalization */
+    xd_tensor *pre, *dpre;              /* Conv2D/Dense with an activation: before it, and its gradient */
+    xd_tensor *out, *dout;              /* output and its gradient; views of the input's for Flatten and linear */
+    int owns_out;
+    xd_tensor *bn_mean, *bn_var; /* BatchNormalization: the batch's statistics */
+    const xd_tensor *in;         /* the input of the last forward (dropout at evaluation passes through) */
+    xd_layer_plan plan;
 } xd_layer;
 
 /* Called after each op when op hashing is on: (user, "dense1.forward", output). */
@@ -33,31 +50,43 @@ typedef void (*xd_op_hook)(void *user, const char *op, const xd_tensor *out);
 
 typedef struct xd_model {
     xd_context *ctx;
-    char kind[32]; /* "seed-cnn" */
+    xd_model_spec spec;
+    char kind[XD_LAYER_NAME_LEN]; /* the spec's name: "seed-cnn", "mnist-convnet", a Keras model's */
     int64_t batch, channels, height, width, classes;
     int nlayers, nparams;
     xd_layer layers[XD_MAX_LAYERS];
     xd_param params[XD_MAX_PARAMS];
-    xd_tensor *input, *labels, *loss, *row_loss, *dlogits;
+    xd_optimizer_spec opt;
+    uint64_t seed; /* dropout masks are keyed by it, the layer and the step */
+    int hooks;     /* the plan was made for op hooks (no fusions) */
+    xd_tensor *input, *labels, *loss, *row_loss;
 } xd_model;
 
-/* Builds `kind` ("seed-cnn") for a batch size and image size; every tensor
- * allocated once, up front. */
-xd_status xd_model_create(xd_context *ctx, const char *kind, int64_t batch, int64_t height, int64_t width,
-                          int64_t classes, xd_model **out);
+/* Builds the spec's model for a batch size: every tensor allocated once, up
+ * front, and the plan made (hooks: op hashing is on, so nothing is fused
+ * and every op's output exists to be hashed). */
+xd_status xd_model_create(xd_context *ctx, const xd_model_spec *spec, const xd_optimizer_spec *opt, int64_t batch,
+                          int hooks, xd_model **out);
 void xd_model_destroy(xd_model *m);
-/* Seeded init of every parameter (Glorot-uniform kernels, zero biases), zero Adam state. */
-xd_status xd_model_init(xd_model *m, uint64_t seed);
-/* input/labels must already hold the batch. */
-xd_status xd_model_forward(xd_model *m, xd_op_hook hook, void *user);
-xd_status xd_model_backward(xd_model *m, xd_op_hook hook, void *user);
-xd_status xd_model_update(xd_model *m, const xd_adam_params *p, int64_t t, xd_op_hook hook, void *user);
-/* The training state in trace order: each parameter, then its Adam m and v.
- * xd_model_state(m, k, name, cap) gives tensor k (0 <= k < 3 * nparams)
- * and writes its trace name ("conv1.weight", "conv1.weight.m", ...). */
+/* Initial state: the given weights (a file's) where they name a tensor,
+ * else the spec's initializers on crossdev's Philox streams (computed by
+ * the host build of the reproducible math and uploaded); optimizer state
+ * zero.  Every weight given must be used. */
+xd_status xd_model_init(xd_model *m, uint64_t seed, const xd_weights *weights, xd_error *err);
+/* input/labels must already hold the batch.  training: dropout on and
+ * BatchNormalization on batch statistics (its moving statistics updated);
+ * else dropout off and the moving statistics used.  step keys dropout. */
+xd_status xd_model_forward(xd_model *m, int training, int64_t step, xd_op_hook hook, void *user);
+xd_status xd_model_backward(xd_model *m, int64_t step, xd_op_hook hook, void *user);
+xd_status xd_model_update(xd_model *m, int64_t t, xd_op_hook hook, void *user);
+/* The training state in trace order: each parameter, then its optimizer
+ * state (".m", ".v"); a non-trainable tensor alone.  xd_model_state(m, k,
+ * name, cap) gives tensor k and writes its trace name. */
 size_t xd_model_state_count(const xd_model *m);
 xd_tensor *xd_model_state(const xd_model *m, size_t k, char *name, size_t cap);
-/* The logits tensor (output of the last layer). */
+/* The output of the last layer (logits or probabilities). */
 const xd_tensor *xd_model_logits(const xd_model *m);
+/* The weights alone (no optimizer state) from a host copy of the state. */
+xd_status xd_model_weights_from_state(const xd_model *m, const float *state, xd_weights *out, xd_error *err);
 
 #endif

@@ -16,7 +16,8 @@
 #define XD_SHUFFLE_STREAM UINT64_C(0x5348554600000000) /* "SHUF" << 32 | epoch */
 /* How a run draws its batches and starts, as trace.json's "training" says. */
 #define XD_SHUFFLE_TEXT "Fisher-Yates per epoch, Philox4x32-10 stream 0x53485546<<32|epoch"
-#define XD_INIT_TEXT "Glorot-uniform kernels (Philox stream = parameter index + 1), zero biases"
+#define XD_INIT_TEXT \
+    "the spec's initializers on Philox stream = parameter index + 1 (docs/models.md), or the file's weights"
 
 xd_train_config xd_train_defaults(void)
 {
@@ -26,7 +27,7 @@ xd_train_config xd_train_defaults(void)
     c.seed = 42;
     c.batch = 32;
     c.epochs = 1;
-    c.adam = xd_adam_defaults();
+    c.optimizer = xd_train_optimizer(NULL);
     c.stop_on_nonfinite = 1;
     return c;
 }
@@ -50,6 +51,7 @@ typedef struct run {
     /* opened by open_run, released by close_run */
     char tmpdir[XD_PATH_MAX];
     int tmp_made;
+    xd_model_spec spec; /* the model: cfg's, or the built-in cfg->model names */
     xd_model *m;
     xd_trace_writer *w;  /* the trace document, filled as the run goes */
     float *buf;          /* host staging, large enough for any tensor */
@@ -172,7 +174,7 @@ static void shuffle(int32_t *perm, int64_t n, uint64_t seed, int64_t epoch)
 /* Loads samples idx[0..B) into the model's input and labels. */
 static xd_status load_batch(run *r, int slot, const float *xs, const int32_t *ys, const int32_t *idx, int64_t B)
 {
-    const size_t px = (size_t)(r->d->height * r->d->width);
+    const size_t px = (size_t)(r->d->height * r->d->width * r->d->channels);
     int32_t *labels = r->labels2[slot];
     float *x = r->batch[slot];
     for (int64_t b = 0; b < B; ++b) {
@@ -225,7 +227,7 @@ static xd_status evaluate(run *r, double *loss, double *acc)
         int64_t valid = (n - s < B) ? n - s : B;
         for (int64_t b = 0; b < B; ++b) idx[b] = (int32_t)(b < valid ? s + b : 0);
         st = load_batch(r, 0, r->d->test_x, r->d->test_y, idx, B);
-        if (st == XD_OK) st = xd_model_forward(r->m, NULL, NULL);
+        if (st == XD_OK) st = xd_model_forward(r->m, 0, 0, NULL, NULL);
         if (st == XD_OK) st = xd_tensor_read(r->m->row_loss, rows, (size_t)B * 4);
         if (st == XD_OK) st = xd_tensor_read(xd_model_logits(r->m), logits, (size_t)(B * K) * 4);
         if (st != XD_OK) {
@@ -323,7 +325,7 @@ static xd_status alloc_host(run *r)
     r->buf = malloc(buf_count * 4);
     for (int i = 0; i < 2; ++i) {
         r->state[i] = malloc(state_count * 4 + 4);
-        r->batch[i] = malloc((size_t)(B * d->height * d->width) * 4 + 4);
+        r->batch[i] = malloc((size_t)(B * d->height * d->width * d->channels) * 4 + 4);
         r->labels2[i] = malloc((size_t)B * sizeof *r->labels2[i]);
     }
     r->hashes = malloc(nt * sizeof *r->hashes + 8);
@@ -338,6 +340,42 @@ static xd_status alloc_host(run *r)
     return XD_OK;
 }
 
+/* The first label of d not below classes: its index in *split (the
+ * label in *label), or -1. */
+static int64_t label_outside(const xd_dataset *d, int64_t classes, const char **split, int32_t *label)
+{
+    for (int64_t i = 0; i < d->n_train; ++i)
+        if (d->train_y[i] >= classes) return *split = "training", *label = d->train_y[i], i;
+    for (int64_t i = 0; i < d->n_test; ++i)
+        if (d->test_y[i] >= classes) return *split = "test", *label = d->test_y[i], i;
+    return -1;
+}
+
+/* The model the config names, checked against the data: the input shape
+ * (H, W, C) must match and every label must be one of its classes. */
+static xd_status resolve_model(run *r)
+{
+    const xd_dataset *d = r->d;
+    xd_status st = XD_OK;
+    if (r->cfg->spec) r->spec = *r->cfg->spec;
+    else st = xd_model_spec_builtin(r->cfg->model ? r->cfg->model : "seed-cnn", &r->spec, r->err);
+    if (st != XD_OK) return st;
+    const xd_model_spec *s = &r->spec;
+    if (s->in_h != d->height || s->in_w != d->width || s->in_c != d->channels)
+        return xd_error_set(r->err, XD_SHAPE_MISMATCH, 0,
+                            "model '%s' takes %lldx%lldx%lld (HxWxC) inputs; the data (%s) has %lldx%lldx%lld images",
+                            s->name, (long long)s->in_h, (long long)s->in_w, (long long)s->in_c, d->source,
+                            (long long)d->height, (long long)d->width, (long long)d->channels);
+    const char *split = "";
+    int32_t label = 0;
+    int64_t i = label_outside(d, s->classes, &split, &label);
+    if (i >= 0)
+        return xd_error_set(r->err, XD_SHAPE_MISMATCH, 0,
+                            "the data (%s): %s label %d at index %lld is not a class of model '%s' (0..%lld)",
+                            d->source, split, (int)label, (long long)i, s->name, (long long)s->classes - 1);
+    return XD_OK;
+}
+
 /* The temporary folder the trace is built in, the model, host buffers, and
  * the trace's tensors (the model's training state). */
 static xd_status open_run(run *r)
@@ -346,8 +384,8 @@ static xd_status open_run(run *r)
     if (st == XD_OK) st = xd_mkdir_new(r->tmpdir, r->err);
     if (st != XD_OK) return st;
     r->tmp_made = 1;
-    st = xd_model_create(r->ctx, r->cfg->model ? r->cfg->model : "seed-cnn", r->B, r->d->height, r->d->width,
-                         r->d->classes, &r->m);
+    if ((st = resolve_model(r)) != XD_OK) return st;
+    st = xd_model_create(r->ctx, &r->spec, &r->cfg->optimizer, r->B, r->cfg->hash_ops, &r->m);
     if (st != XD_OK) {
         xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
         return st;
@@ -382,11 +420,8 @@ static xd_status resume(run *r)
 /* A new run: the seeded initial state, hashed and snapshotted as step 0. */
 static xd_status init_state(run *r)
 {
-    xd_status st = xd_model_init(r->m, r->cfg->seed);
-    if (st != XD_OK) {
-        xd_error_msg(r->err, "init: %s", xd_context_last_error(r->ctx));
-        return st;
-    }
+    xd_status st = xd_model_init(r->m, r->cfg->seed, r->cfg->weights, r->err);
+    if (st != XD_OK) return st;
     if ((st = state_enqueue(r, 0, 0)) != XD_OK) return st;
     if ((st = state_consume(r, 0, 0, 0)) != XD_OK) return st;
     xd_trace_writer_init(r->w, r->hashes, xd_model_state_count(r->m));
@@ -402,9 +437,10 @@ static xd_status run_step(run *r)
     const int hash_ops = r->cfg->hash_ops;
     xd_op_hook hook = hash_ops ? op_hook : NULL;
     if (hash_ops) xd_trace_writer_op_begin(r->w);
-    xd_status st = xd_model_forward(r->m, hook, r);
-    if (st == XD_OK) st = xd_model_backward(r->m, hook, r);
-    if (st == XD_OK) st = xd_model_update(r->m, &r->cfg->adam, r->step + 1, hook, r);
+    const int64_t t = r->step + 1;
+    xd_status st = xd_model_forward(r->m, 1, t, hook, r);
+    if (st == XD_OK) st = xd_model_backward(r->m, t, hook, r);
+    if (st == XD_OK) st = xd_model_update(r->m, t, hook, r);
     if (st != XD_OK) {
         xd_error_msg(r->err, "step %lld: %s", (long long)r->step + 1, xd_context_last_error(r->ctx));
         return st;
@@ -528,6 +564,19 @@ static xd_status final_evaluation(run *r)
     return XD_OK;
 }
 
+/* The layout of each weight that has one: conv OIHW, dense OI. */
+static void describe_layouts(const xd_model *m, xd_trace_meta *t)
+{
+    t->nlayouts = 0;
+    for (int i = 0; i < m->nlayers; ++i) {
+        const xd_layer *l = &m->layers[i];
+        int conv = l->spec->type == XD_LAYER_CONV2D, dense = l->spec->type == XD_LAYER_DENSE;
+        if (!conv && !dense) continue;
+        t->layouts[t->nlayouts].name = l->weight->name;
+        t->layouts[t->nlayouts++].layout = conv ? "OIHW" : "OI";
+    }
+}
+
 /* trace.json's account of the run besides its records. */
 static void describe_run(run *r, const char *device_json, xd_trace_meta *t)
 {
@@ -540,10 +589,8 @@ static void describe_run(run *r, const char *device_json, xd_trace_meta *t)
     t->batch = r->B;
     t->steps = r->step;
     t->steps_requested = r->total;
-    t->adam.lr = cfg->adam.lr;
-    t->adam.beta1 = cfg->adam.beta1;
-    t->adam.beta2 = cfg->adam.beta2;
-    t->adam.eps = cfg->adam.eps;
+    t->optimizer = &cfg->optimizer;
+    describe_layouts(r->m, t);
     t->data.name = d->name;
     t->data.source = d->source;
     t->data.synthetic = d->synthetic;
@@ -552,6 +599,8 @@ static void describe_run(run *r, const char *device_json, xd_trace_meta *t)
     t->data.n_test = d->n_test;
     t->data.height = d->height;
     t->data.width = d->width;
+    t->data.channels = d->channels;
+    t->data.classes = d->classes;
     t->training.partial_batch = "dropped";
     t->training.shuffle = XD_SHUFFLE_TEXT;
     t->training.steps_per_epoch = r->spe;
@@ -585,11 +634,29 @@ static xd_status write_trace(run *r)
     if (st == XD_OK) st = xd_npy_write(path, XD_DTYPE_I32, 2, shape, r->batches, r->err);
     if (st != XD_OK) return st;
     char *device_json = xd_device_info_json(xd_context_device(r->ctx));
+    char *spec_json = xd_model_spec_json(&r->spec);
     xd_trace_meta meta;
     describe_run(r, device_json, &meta);
-    st = xd_path(path, sizeof path, r->err, "%s/trace.json", r->tmpdir);
+    meta.model_spec_json = spec_json;
+    st = spec_json ? xd_path(path, sizeof path, r->err, "%s/trace.json", r->tmpdir)
+                   : xd_error_set(r->err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory (model_spec)");
     if (st == XD_OK) st = xd_trace_writer_write(r->w, &meta, path, r->err);
     xd_free(device_json);
+    xd_free(spec_json);
+    return st;
+}
+
+/* --export-weights: the final weights as a Keras .weights.h5, from the
+ * host copy of the last step's state (written atomically, before the trace
+ * is published: a failure leaves neither). */
+static xd_status export_weights(run *r)
+{
+    if (!r->cfg->export_weights || r->step <= r->start) return XD_OK;
+    xd_weights w;
+    xd_status st = xd_model_weights_from_state(r->m, r->state[(r->step - 1) & 1], &w, r->err);
+    if (st != XD_OK) return st;
+    st = xd_weights_save_h5(r->cfg->export_weights, &r->spec, &w, r->err);
+    xd_weights_free(&w);
     return st;
 }
 
@@ -645,6 +712,7 @@ static xd_status train_run(xd_context *ctx, const xd_dataset *d, const xd_train_
     if (st == XD_OK) st = train_loop(&r);
     if (st == XD_OK) st = final_evaluation(&r);
     if (st == XD_OK) st = write_trace(&r);
+    if (st == XD_OK) st = export_weights(&r);
     if (st == XD_OK) st = publish(&r);
     close_run(&r);
     return st;

@@ -13,6 +13,7 @@
 #include "crossdev/tensor.h"
 #include "crossdev/ops.h"
 #include "crossdev/hostmath.h"
+#include "crossdev/model.h"
 #include "crossdev/train.h"
 #include "crossdev/trace.h"
 #include "crossdev/compare.h"

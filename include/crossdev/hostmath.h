@@ -25,6 +25,10 @@ XD_API uint32_t xd_host_philox_word(uint64_t seed, uint64_t stream, uint64_t j);
 /* The same values xd_init_uniform / xd_init_he_normal write. */
 XD_API void xd_host_init_uniform(float *out, size_t n, uint64_t seed, uint64_t stream, double limit);
 XD_API void xd_host_init_normal(float *out, size_t n, uint64_t seed, uint64_t stream, double stddev);
+/* Keras's RandomUniform(a, b) and truncated normal (Glorot/He normal) on
+ * crossdev's Philox streams (host/math/math.c says how). */
+XD_API void xd_host_init_uniform_range(float *out, size_t n, uint64_t seed, uint64_t stream, double a, double b);
+XD_API void xd_host_init_truncated_normal(float *out, size_t n, uint64_t seed, uint64_t stream, double stddev);
 /* The float scale the uniform init uses: (float)limit * 2^-23. */
 XD_API float xd_uniform_scale(double limit);
 /* Dropout: the float keep probability the kernels compare with and divide

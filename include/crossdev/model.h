@@ -105,14 +105,14 @@ typedef struct xd_optimizer_spec {
 } xd_optimizer_spec;
 
 typedef struct xd_model_spec {
-    char name[XD_LAYER_NAME_LEN];  /* "seed-cnn", "mnist-convnet", or the Keras model's name */
-    char source[1024];             /* "built-in", or the file it came from */
-    int64_t in_h, in_w, in_c;      /* input shape, channels_last as in Keras (H, W, C) */
-    int64_t classes;               /* the last layer's outputs */
+    char name[XD_LAYER_NAME_LEN]; /* "seed-cnn", "mnist-convnet", or the Keras model's name */
+    char source[1024];            /* "built-in", or the file it came from */
+    int64_t in_h, in_w, in_c;     /* input shape, channels_last as in Keras (H, W, C) */
+    int64_t classes;              /* the last layer's outputs */
     int nlayers;
     xd_layer_spec layers[XD_MAX_LAYERS];
     xd_loss_spec loss;
-    int has_optimizer;             /* 1: the file's compile_config named one */
+    int has_optimizer; /* 1: the file's compile_config named one */
     xd_optimizer_spec optimizer;
 } xd_model_spec;
 
@@ -157,15 +157,20 @@ XD_API xd_status xd_model_spec_load(const char *path, xd_model_spec *out, xd_wei
 XD_API xd_status xd_weights_load_h5(const char *path, const xd_model_spec *spec, xd_weights *out, xd_error *err);
 /* Writes weights (crossdev's layout) as a Keras `.weights.h5` that
  * `model.load_weights(path)` loads for the same model. */
-XD_API xd_status xd_weights_save_h5(const char *path, const xd_model_spec *spec, const xd_weights *w,
-                                    xd_error *err);
+XD_API xd_status xd_weights_save_h5(const char *path, const xd_model_spec *spec, const xd_weights *w, xd_error *err);
 /* The spec as JSON text (the trace's `model_spec`), caller frees with
  * xd_free; and back. */
 XD_API char *xd_model_spec_json(const xd_model_spec *spec);
 XD_API xd_status xd_model_spec_from_json(const char *text, xd_model_spec *out, xd_error *err);
 
-XD_API const char *xd_layer_type_name(xd_layer_type t);      /* "Conv2D", ... (Keras class names) */
+XD_API const char *xd_layer_type_name(xd_layer_type t);         /* "Conv2D", ... (Keras class names) */
 XD_API const char *xd_optimizer_kind_name(xd_optimizer_kind k); /* "adam-pytorch", "adam-keras", ... */
+/* The kind a name gives (as xd_optimizer_kind_name writes it); XD_INVALID_ARGUMENT otherwise. */
+XD_API xd_status xd_optimizer_kind_parse(const char *name, xd_optimizer_kind *out);
+/* A kind's defaults: Adam lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-7 (Keras's
+ * default eps, and crossdev's since the seed; PyTorch's is 1e-8); SGD lr
+ * 0.01, momentum 0, no Nesterov. */
+XD_API xd_optimizer_spec xd_optimizer_defaults(xd_optimizer_kind kind);
 
 #ifdef __cplusplus
 }

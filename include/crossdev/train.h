@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crossdev/model.h"
 #include "crossdev/ops.h"
 
 #ifdef __cplusplus
@@ -13,14 +14,15 @@ extern "C" {
 #endif
 
 /* ---- datasets ------------------------------------------------------------------
- * Images as float32 x/255.0f (computed on the host), NCHW with C = 1. */
+ * Images as float32 x/255.0f (computed on the host), NCHW. */
 typedef struct xd_dataset {
     char name[64];    /* "fashion-mnist", "mnist-format", "synthetic" */
     char source[512]; /* directory read, or "seeded synthetic (seed N)" */
     int synthetic;    /* 1: made up, labelled so in every output */
     int64_t n_train, n_test;
-    int64_t height, width, classes;
-    float *train_x;   /* [n_train, 1, H, W] */
+    int64_t height, width, channels;
+    int64_t classes;  /* the largest label + 1 (a model needs at least these outputs) */
+    float *train_x;   /* [n_train, C, H, W] */
     int32_t *train_y; /* [n_train] */
     float *test_x;
     int32_t *test_y;
@@ -31,24 +33,30 @@ typedef struct xd_dataset {
 
 /* Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
  * and t10k-labels-idx1-ubyte (each plain or .gz) from dir, validating counts,
- * shapes and label range (< classes, 10).  XD_IO when a file is missing,
+ * shapes and labels (bytes, 0..255); images (count, rows, cols) or, channels
+ * last, (count, rows, cols, channels).  XD_IO when a file is missing,
  * XD_FORMAT when one is malformed; err names the file. */
 XD_API xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, xd_error *err);
-/* A seeded synthetic set of the same shapes (28x28, 10 classes): each class a
+/* A seeded synthetic set of the same shapes (28x28x1, 10 classes): each class a
  * Philox-drawn template plus noise, so a model can learn it. */
 XD_API xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out);
+/* The same for any image shape (H, W, C) and number of classes. */
+XD_API xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_test, int64_t height,
+                                             int64_t width, int64_t channels, int64_t classes, xd_dataset **out);
 XD_API void xd_dataset_destroy(xd_dataset *d);
 
 /* ---- training -------------------------------------------------------------------- */
 typedef struct xd_train_config {
-    const char *model; /* "seed-cnn" */
+    const char *model;         /* a built-in model's name when spec is NULL ("seed-cnn") */
+    const xd_model_spec *spec; /* the model (xd_model_spec_builtin / xd_model_spec_load), or NULL */
+    const xd_weights *weights; /* initial weights (a file's), or NULL: the spec's initializers */
     uint64_t seed;
-    int64_t batch;  /* >= 1, <= n_train */
-    int64_t steps;  /* > 0: run this many steps ... */
-    int64_t epochs; /* ... or, when steps == 0, this many epochs */
-    xd_adam_params adam;
-    int64_t snapshot_every;     /* 0: none besides the schedule */
-    const int64_t *snapshot_at; /* NULL: the default schedule */
+    int64_t batch;               /* >= 1, <= n_train */
+    int64_t steps;               /* > 0: run this many steps ... */
+    int64_t epochs;              /* ... or, when steps == 0, this many epochs */
+    xd_optimizer_spec optimizer; /* xd_train_optimizer gives the model's own */
+    int64_t snapshot_every;      /* 0: none besides the schedule */
+    const int64_t *snapshot_at;  /* NULL: the default schedule */
     size_t n_snapshot_at;
     int hash_ops;                /* record a hash of every op's output per step */
     int64_t eval_every;          /* 0: evaluate at the end only */
@@ -56,6 +64,7 @@ typedef struct xd_train_config {
     int stop_on_nonfinite;       /* 1: stop at the first NaN/Inf (recorded either way) */
     const char *out_dir;         /* the trace directory to create (must not exist) */
     const char *resume;          /* NULL, or a trace to continue from its last snapshot */
+    const char *export_weights;  /* NULL, or a .weights.h5 to write the final weights to (Keras layout) */
     volatile sig_atomic_t *stop; /* set non-zero (e.g. by SIGINT) to stop cleanly */
     /* progress callback, called after each step (may be NULL) */
     void (*progress)(void *user, int64_t step, int64_t steps, float loss, double seconds);
@@ -63,6 +72,15 @@ typedef struct xd_train_config {
 } xd_train_config;
 
 XD_API xd_train_config xd_train_defaults(void);
+/* The optimizer a model trains with unless told otherwise: its file's
+ * compile_config, else Adam with its defaults in Keras's form for a Keras
+ * model (mnist-convnet included) and in PyTorch's for seed-cnn. */
+XD_API xd_optimizer_spec xd_train_optimizer(const xd_model_spec *spec);
+/* A warning for a loss that treats outputs as what they are not (Keras
+ * does it silently): from_logits=False on a linear last layer (its outputs
+ * are taken for probabilities), or from_logits=True after a softmax.
+ * Writes it (naming the layer and the option) and returns 1, else 0. */
+XD_API int xd_model_spec_loss_warning(const xd_model_spec *spec, char *buf, size_t cap);
 
 typedef struct xd_train_result {
     int64_t steps_done;

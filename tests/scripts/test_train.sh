@@ -28,6 +28,15 @@ same_record() { same_fields "$1" "$2"; }
 same_state() { same_fields "$1" "$2" hashes loss eval; }
 check "run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/a" "$WORK/b"
 check "run to run: snapshot files identical" diff -r -q "$WORK/a" "$WORK/b" --exclude=trace.json
+# a Keras model with every supported layer (BatchNormalization after a conv
+# and after a Flatten, both poolings, dropout, SGD with Nesterov momentum),
+# its input shape (12x12x3) in the synthetic data: run to run identical
+AL="$(dirname "$0")/../fixtures/keras/all-layers.keras"
+KCOMMON=(--device "$PD" --model "$AL" --synthetic --batch $B --eval-limit $EVAL --quiet --steps $N --hash-ops)
+expect_exit 0 "all-layers.keras" "$XD_CLI" run "${KCOMMON[@]}" --out "$WORK/k1"
+expect_exit 0 "all-layers.keras again" "$XD_CLI" run "${KCOMMON[@]}" --out "$WORK/k2"
+check "Keras model run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/k1" "$WORK/k2"
+check "Keras model: the data took the model's shape" test "$(json_get "$WORK/k1/trace.json" "d['data']['height'], d['data']['channels']")" = "12 3"
 expect_exit 0 "diff of the two runs" "$XD_CLI" diff "$WORK/a" "$WORK/b"
 check "diff says IDENTICAL" contains "$OUT" "IDENTICAL"
 
@@ -140,7 +149,7 @@ for prefix, n in (("train", 64), ("t10k", 16)):
     open("%s/%s-labels-idx1-ubyte" % (d, prefix), "wb").write(struct.pack(">II", 0x801, n) + bytes([3] * (n - 1) + [12]))
 PY
 expect_exit 2 "label 12" "$XD_CLI" run --device "$PD" --data "$WORK/badlabel" --steps 1 --out "$WORK/x9"
-check "label outside the classes named with its file and index" contains "$OUT" "train-labels-idx1-ubyte: label 12 at index 63"
+check "label outside the model's classes named with its index and the model" contains "$OUT" "training label 12 at index 63 is not a class of model 'seed-cnn' (0..9)"
 
 # a batch the device has no memory for: refused with the sizes, nothing
 # written (needs the real training set: 60,000 samples allow big batches)
