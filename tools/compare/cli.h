@@ -57,6 +57,41 @@ int report_option(int c, report_opts *ro);
 /* diff.c: builds and prints the report, writes --json/--html; the exit status. */
 int finish_report(xd_report *rep, const report_opts *ro);
 
+/* ---- model_opts.c: what is trained (run resolves these, compare passes them on) ---------------- */
+typedef struct model_opts {
+    const char *model, *weights, *optimizer;         /* as given */
+    const char *lr, *beta1, *beta2, *eps, *momentum; /* checked numbers, kept as text */
+    int nesterov;
+} model_opts;
+enum { MO_MODEL = 0x100, MO_WEIGHTS, MO_OPTIMIZER, MO_LR, MO_BETA1, MO_BETA2, MO_EPS, MO_MOMENTUM, MO_NESTEROV };
+#define MODEL_LONG_OPTS                                                                               \
+    {"model", required_argument, NULL, MO_MODEL}, {"weights", required_argument, NULL, MO_WEIGHTS},   \
+        {"optimizer", required_argument, NULL, MO_OPTIMIZER}, {"lr", required_argument, NULL, MO_LR}, \
+        {"beta1", required_argument, NULL, MO_BETA1}, {"beta2", required_argument, NULL, MO_BETA2},   \
+        {"eps", required_argument, NULL, MO_EPS}, {"momentum", required_argument, NULL, MO_MOMENTUM}, \
+    {                                                                                                 \
+        "nesterov", no_argument, NULL, MO_NESTEROV                                                    \
+    }
+#define MODEL_USAGE                                                                           \
+    "  --model NAME|FILE     seed-cnn (default), mnist-convnet, a Keras .keras file or a\n"   \
+    "                        model.to_json() file (docs/models.md)\n"                         \
+    "  --weights FILE        initial weights from a Keras .weights.h5 (default: the .keras\n" \
+    "                        file's own, else the initializers its config names)\n"           \
+    "  --optimizer NAME      adam or sgd in the model's form (Keras's for a Keras model,\n"   \
+    "                        PyTorch's for seed-cnn), or adam-keras, adam-pytorch,\n"         \
+    "                        sgd-keras, sgd-pytorch (default: the file's compile_config)\n"   \
+    "  --lr X --beta1 X --beta2 X --eps X   Adam's hyper-parameters\n"                        \
+    "  --lr X --momentum X --nesterov       SGD's\n"
+/* 1 taken, 0 a bad value (said), -1 not a model option. */
+int model_option(int c, model_opts *t);
+/* Loads the model (and its file's weights, or --weights) and settles the
+ * optimizer: its file's, or --optimizer's defaults, then each
+ * hyper-parameter given.  0 when something is wrong (said); w is then
+ * empty, else the caller frees it (xd_weights_free). */
+int model_opts_resolve(const model_opts *t, xd_model_spec *spec, xd_weights *w, xd_optimizer_spec *opt);
+/* Appends the options given to args[na..] (at most 17 entries); the new count. */
+size_t model_opts_args(const model_opts *t, const char **args, size_t na);
+
 /* ---- devices.c ------------------------------------------------------------------------------ */
 xd_device_list *load_devices(void);
 /* The one device a selector names, or NULL (said). */
@@ -70,7 +105,9 @@ const char *probe_isolated(const xd_device_info *d, int timeout_s, char *msg, si
 /* ---- compare.c and its scheduler (scheduler.c) ---------------------------------------------- */
 typedef struct compare_opts {
     report_opts ro;
-    const char *sel, *modes_arg, *slow, *data_dir, *work, *lr;
+    const char *sel, *modes_arg, *slow, *data_dir, *work;
+    model_opts mo;
+    char model_name[256]; /* for the title: "seed-cnn", "all_layers (all-layers.keras)" */
     int64_t steps, slow_steps, repeat, batch, timeout, jobs, seed;
     int seed_random, synthetic, hash_ops;
     int want_modes[2]; /* indexed by xd_mode */

@@ -27,7 +27,9 @@ static void usage_compare(void)
            "  --slow REGEX          substring marking slow devices (default oclgrind)\n"
            "  --repeat R            run each device R times (run-to-run check)\n"
            "  --seed S|random       seed (default 42); random draws one and reports it\n"
-           "  --batch B, --data DIR, --synthetic, --lr X   as for run\n"
+           "  --batch B, --data DIR, --synthetic   as for run\n"
+           "  --model, --weights, --optimizer, --lr, --beta1, --beta2, --eps, --momentum,\n"
+           "  --nesterov            the model and its training, as for run\n"
            "  --no-hash-ops         do not record per-op hashes (first divergent op)\n"
            "  --timeout SEC         per run (default 900)\n"
            "  --jobs J              runs at once (default 2)\n"
@@ -41,7 +43,6 @@ static void usage_compare(void)
 static int compare_option(int c, void *user, char **argv)
 {
     compare_opts *o = user;
-    double dummy;
     switch (c) {
     case 'd': o->sel = optarg; return 1;
     case 'm': o->modes_arg = optarg; return 1;
@@ -54,7 +55,6 @@ static int compare_option(int c, void *user, char **argv)
         o->seed_random = 1;
         return 1;
     case 'b': return parse_i64("--batch", optarg, 1, 1 << 20, &o->batch);
-    case 'l': o->lr = optarg; return parse_f64("--lr", optarg, &dummy);
     case 'D': o->data_dir = optarg; return 1;
     case 'Y': o->synthetic = 1; return 1;
     case 'H': o->hash_ops = 0; return 1;
@@ -63,7 +63,8 @@ static int compare_option(int c, void *user, char **argv)
     case 'w': o->work = optarg; return 1;
     default: break;
     }
-    int r = report_option(c, &o->ro);
+    int r = model_option(c, &o->mo);
+    if (r < 0) r = report_option(c, &o->ro);
     if (r < 0)
         fprintf(stderr, "%s compare: %s '%s'; see '%s compare --help'\n", prog,
                 c == ':' ? "missing value for" : "unknown option", argv[optind - 1], prog);
@@ -89,9 +90,28 @@ static int compare_modes(const char *s, int want[2])
     return ok;
 }
 
+/* The model and optimizer options, checked here once (every run would
+ * refuse them alike), and the loss warning said once. */
+static int compare_model(const model_opts *mo, char *name, size_t cap)
+{
+    xd_model_spec spec;
+    xd_weights w;
+    xd_optimizer_spec opt;
+    char warning[1024];
+    if (!model_opts_resolve(mo, &spec, &w, &opt)) return 0;
+    if (xd_model_spec_loss_warning(&spec, warning, sizeof warning))
+        fprintf(stderr, "%s: WARNING: model '%s': %s\n", prog, spec.name, warning);
+    const char *file = strrchr(spec.source, '/');
+    if (strcmp(spec.source, "built-in") == 0) snprintf(name, cap, "%s", spec.name);
+    else snprintf(name, cap, "%s (%s)", spec.name, file ? file + 1 : spec.source);
+    xd_weights_free(&w);
+    return 1;
+}
+
 static int compare_options(int argc, char **argv, compare_opts *o)
 {
     static const struct option opts[] = {REPORT_LONG_OPTS,
+                                         MODEL_LONG_OPTS,
                                          {"devices", required_argument, NULL, 'd'},
                                          {"modes", required_argument, NULL, 'm'},
                                          {"steps", required_argument, NULL, 'n'},
@@ -100,7 +120,6 @@ static int compare_options(int argc, char **argv, compare_opts *o)
                                          {"repeat", required_argument, NULL, 'r'},
                                          {"seed", required_argument, NULL, 's'},
                                          {"batch", required_argument, NULL, 'b'},
-                                         {"lr", required_argument, NULL, 'l'},
                                          {"data", required_argument, NULL, 'D'},
                                          {"synthetic", no_argument, NULL, 'Y'},
                                          {"no-hash-ops", no_argument, NULL, 'H'},
@@ -116,6 +135,7 @@ static int compare_options(int argc, char **argv, compare_opts *o)
         return EXIT_USAGE;
     }
     if (!compare_modes(o->modes_arg, o->want_modes)) return EXIT_USAGE;
+    if (!compare_model(&o->mo, o->model_name, sizeof o->model_name)) return EXIT_USAGE;
     if (o->seed_random) o->seed = (int64_t)(proc_random_u64() >> 1);
     return CLI_GO_ON;
 }
@@ -190,7 +210,8 @@ static void compare_plan(xd_report *rep, const compare_opts *o, const xd_device_
                     plan_run(&rep->runs[rep->nruns++], d, m, k, is_slow ? o->slow_steps : o->steps, workdir);
             }
         }
-    snprintf(rep->title, sizeof rep->title, "crossdev compare: seed-cnn, %zu device(s), %s", nsel, o->modes_arg);
+    snprintf(rep->title, sizeof rep->title, "crossdev compare: %s, %zu device(s), %s", o->model_name, nsel,
+             o->modes_arg);
     snprintf(rep->notes, sizeof rep->notes,
              "Steps: %lld per run (%lld on slow devices matching '%s'); traces and logs in %s. "
              "Fast mode: vendor exp/log/div/sqrt, -cl-mad-enable, and CLBlast SGEMM for dense/conv "

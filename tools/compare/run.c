@@ -15,6 +15,9 @@ typedef struct run_opts {
     xd_mode mode;
     int64_t *snap_list;
     size_t nsnap;
+    model_opts mo;
+    xd_model_spec spec;
+    xd_weights weights;
 } run_opts;
 
 static void usage_run(void)
@@ -25,10 +28,11 @@ static void usage_run(void)
            "  --mode M              reproducible (default) or fast\n"
            "  --seed S              0..2^63-1 (default 42)\n"
            "  --steps N | --epochs E  training length (default: 1 epoch)\n"
-           "  --batch B             batch size (default 32; the final partial batch is dropped)\n"
-           "  --lr X                Adam learning rate (default 0.001)\n"
+           "  --batch B             batch size (default 32; the final partial batch is dropped)\n" MODEL_USAGE
+           "  --export-weights FILE  write the final weights as a Keras .weights.h5\n"
            "  --data DIR            MNIST-format IDX files (default %s)\n"
-           "  --synthetic           a seeded synthetic dataset, labelled as such everywhere\n"
+           "  --synthetic           a seeded synthetic dataset of the model's input shape,\n"
+           "                        labelled as such everywhere\n"
            "  --snapshot-every K    also snapshot every K steps\n"
            "  --snapshot-at LIST    snapshot exactly at these steps (plus 0 and the end)\n"
            "  --resume TRACE        continue TRACE from its last snapshot to --steps\n"
@@ -64,7 +68,7 @@ static int run_option(int c, void *user, char **argv)
     case 'n': ok = parse_i64("--steps", optarg, 1, INT64_C(1) << 31, &cfg->steps); break;
     case 'e': ok = parse_i64("--epochs", optarg, 1, 100000, &cfg->epochs); break;
     case 'b': ok = parse_i64("--batch", optarg, 1, 1 << 20, &cfg->batch); break;
-    case 'l': ok = parse_f64("--lr", optarg, &cfg->adam.lr); break;
+    case 'X': cfg->export_weights = optarg; break;
     case 'D': o->data_dir = optarg; break;
     case 'S': o->synthetic = 1; break;
     case 'k': ok = parse_i64("--snapshot-every", optarg, 1, INT64_C(1) << 31, &cfg->snapshot_every); break;
@@ -83,8 +87,9 @@ static int run_option(int c, void *user, char **argv)
         ok = 0;
         break;
     default:
-        fprintf(stderr, "%s run: unknown option '%s'; see '%s run --help'\n", prog, argv[optind - 1], prog);
-        ok = 0;
+        ok = model_option(c, &o->mo);
+        if (ok < 0) fprintf(stderr, "%s run: unknown option '%s'; see '%s run --help'\n", prog, argv[optind - 1], prog);
+        ok = ok > 0;
     }
     return ok;
 }
@@ -111,19 +116,23 @@ static int run_check(int argc, char **argv, run_opts *o)
     }
     o->cfg.snapshot_at = o->snap_list;
     o->cfg.n_snapshot_at = o->nsnap;
+    if (!model_opts_resolve(&o->mo, &o->spec, &o->weights, &o->cfg.optimizer)) return 0;
+    o->cfg.spec = &o->spec;
+    o->cfg.weights = o->weights.n ? &o->weights : NULL;
     return 1;
 }
 
 static int run_options(int argc, char **argv, run_opts *o)
 {
-    static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
+    static const struct option opts[] = {MODEL_LONG_OPTS,
+                                         {"export-weights", required_argument, NULL, 'X'},
+                                         {"device", required_argument, NULL, 'd'},
                                          {"out", required_argument, NULL, 'o'},
                                          {"mode", required_argument, NULL, 'm'},
                                          {"seed", required_argument, NULL, 's'},
                                          {"steps", required_argument, NULL, 'n'},
                                          {"epochs", required_argument, NULL, 'e'},
                                          {"batch", required_argument, NULL, 'b'},
-                                         {"lr", required_argument, NULL, 'l'},
                                          {"data", required_argument, NULL, 'D'},
                                          {"synthetic", no_argument, NULL, 'S'},
                                          {"snapshot-every", required_argument, NULL, 'k'},
@@ -150,8 +159,9 @@ static void progress(void *user, int64_t step, int64_t steps, float loss, double
     if (step == steps) fputc('\n', stderr);
 }
 
-/* Loads --data DIR (or Fashion-MNIST), or the labelled synthetic set. */
-static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int quiet)
+/* Loads --data DIR (or Fashion-MNIST), or the labelled synthetic set in
+ * the model's input shape. */
+static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int quiet, const xd_model_spec *spec)
 {
     xd_dataset *d = NULL;
     xd_error err;
@@ -165,7 +175,8 @@ static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int 
                     "%s: %s not found (install dataset-fashion-mnist); using a SEEDED SYNTHETIC dataset "
                     "instead — results are NOT from real data\n",
                     prog, path);
-        if (xd_dataset_synthetic(seed, 6000, 1000, &d) != XD_OK)
+        if (xd_dataset_synthetic_shaped(seed, 6000, 1000, spec->in_h, spec->in_w, spec->in_c, spec->classes, &d) !=
+            XD_OK)
             fprintf(stderr, "%s: cannot make synthetic data\n", prog);
         else if (!fallback && !quiet) fprintf(stderr, "%s: using a SEEDED SYNTHETIC dataset (not real data)\n", prog);
         return d;
@@ -209,8 +220,11 @@ static int run_training(run_opts *o)
     xd_device_list *list = load_devices();
     const xd_device_info *dev = list ? pick_one(list, o->sel) : NULL;
     if (!dev || injected_fault(dev)) goto out;
-    data = load_data(o->data_dir, o->synthetic, o->cfg.seed, o->quiet);
+    data = load_data(o->data_dir, o->synthetic, o->cfg.seed, o->quiet, &o->spec);
     if (!data) goto out;
+    char warning[1024];
+    if (xd_model_spec_loss_warning(&o->spec, warning, sizeof warning))
+        fprintf(stderr, "%s: WARNING: model '%s': %s\n", prog, o->spec.name, warning);
     xd_status st = xd_context_create(dev, o->mode, &ctx);
     if (st != XD_OK) {
         fprintf(stderr, "%s: %s mode on %s: %s\n", prog, xd_mode_string(o->mode), dev->id, xd_context_last_error(ctx));
@@ -235,5 +249,6 @@ int cmd_run(int argc, char **argv)
     int rc = run_options(argc, argv, &o);
     if (rc == CLI_GO_ON) rc = run_training(&o);
     free(o.snap_list);
+    xd_weights_free(&o.weights);
     return rc;
 }

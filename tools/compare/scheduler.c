@@ -69,14 +69,14 @@ static int start_child(scheduler *s)
     snprintf(steps_s, sizeof steps_s, "%lld", (long long)run->steps_asked);
     snprintf(log, sizeof log, "%s.log", run->trace_dir);
     int slow_dev = *o->slow && strstr(d->id, o->slow) != NULL;
-    const char *args[32] = {prog,           "run",     "--device", pd,       "--mode",  run->mode, "--out",
+    const char *args[48] = {prog,           "run",     "--device", pd,       "--mode",  run->mode, "--out",
                             run->trace_dir, "--steps", steps_s,    "--seed", s->seed_s, "--batch", s->batch_s};
     int na = 14;
     if (o->hash_ops) args[na++] = "--hash-ops";
     if (slow_dev) args[na++] = "--eval-limit", args[na++] = "0";
     if (o->synthetic) args[na++] = "--synthetic";
     if (o->data_dir) args[na++] = "--data", args[na++] = o->data_dir;
-    if (o->lr) args[na++] = "--lr", args[na++] = o->lr;
+    na = (int)model_opts_args(&o->mo, args, (size_t)na);
     args[na] = NULL;
     size_t slot = 0;
     while (s->kids[slot].pid) ++slot;

@@ -1,0 +1,148 @@
+/* The options that say what is trained and how — the model, its initial
+ * weights, the optimizer and its hyper-parameters — shared by run (which
+ * resolves them) and compare (which checks them once, then hands them to
+ * every run it starts). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/common.h"
+
+/* A number in [lo, hi) (the whole string); the message names the option. */
+static int parse_unit(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno == ERANGE || !(v >= lo && v < hi)) {
+        fprintf(stderr, "%s: %s: '%s' is not a number in [%g, %g)\n", prog, opt, s, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int model_option(int c, model_opts *t)
+{
+    double v = 0;
+    switch (c) {
+    case MO_MODEL: t->model = optarg; return 1;
+    case MO_WEIGHTS: t->weights = optarg; return 1;
+    case MO_OPTIMIZER: t->optimizer = optarg; return 1;
+    case MO_LR: t->lr = optarg; return parse_f64("--lr", optarg, &v);
+    case MO_BETA1: t->beta1 = optarg; return parse_unit("--beta1", optarg, 0, 1, &v);
+    case MO_BETA2: t->beta2 = optarg; return parse_unit("--beta2", optarg, 0, 1, &v);
+    case MO_EPS: t->eps = optarg; return parse_f64("--eps", optarg, &v);
+    case MO_MOMENTUM: t->momentum = optarg; return parse_unit("--momentum", optarg, 0, 1, &v);
+    case MO_NESTEROV: t->nesterov = 1; return 1;
+    default: return -1;
+    }
+}
+
+/* --optimizer NAME: a form by name, or "adam"/"sgd" in the model's own
+ * form (Keras's for a Keras model, PyTorch's for seed-cnn). */
+static int optimizer_kind(const char *name, const xd_model_spec *spec, xd_optimizer_kind *out)
+{
+    xd_model_spec own = *spec; /* the form the model trains in without a compile_config */
+    own.has_optimizer = 0;
+    int keras = xd_train_optimizer(&own).kind == XD_OPT_ADAM_KERAS;
+    if (strcmp(name, "adam") == 0) *out = keras ? XD_OPT_ADAM_KERAS : XD_OPT_ADAM_PYTORCH;
+    else if (strcmp(name, "sgd") == 0) *out = keras ? XD_OPT_SGD_KERAS : XD_OPT_SGD_PYTORCH;
+    else if (xd_optimizer_kind_parse(name, out) != XD_OK) {
+        fprintf(stderr,
+                "%s: --optimizer: '%s' is not one of adam, sgd (the model's own form), adam-keras, adam-pytorch, "
+                "sgd-keras, sgd-pytorch\n",
+                prog, name);
+        return 0;
+    }
+    return 1;
+}
+
+/* The hyper-parameters given, onto opt; one that the optimizer does not
+ * have is refused rather than ignored. */
+static int optimizer_overrides(const model_opts *t, xd_optimizer_spec *opt)
+{
+    int adam = opt->kind == XD_OPT_ADAM_KERAS || opt->kind == XD_OPT_ADAM_PYTORCH;
+    const char *wrong = adam ? (t->momentum   ? "--momentum"
+                                : t->nesterov ? "--nesterov"
+                                              : NULL)
+                             : (t->beta1   ? "--beta1"
+                                : t->beta2 ? "--beta2"
+                                : t->eps   ? "--eps"
+                                           : NULL);
+    if (wrong) {
+        fprintf(stderr,
+                "%s: %s does not apply to %s (Adam takes --lr --beta1 --beta2 --eps; SGD --lr --momentum "
+                "--nesterov)\n",
+                prog, wrong, xd_optimizer_kind_name(opt->kind));
+        return 0;
+    }
+    if (t->lr) opt->lr = strtod(t->lr, NULL);
+    if (t->beta1) opt->beta1 = strtod(t->beta1, NULL);
+    if (t->beta2) opt->beta2 = strtod(t->beta2, NULL);
+    if (t->eps) opt->eps = strtod(t->eps, NULL);
+    if (t->momentum) opt->momentum = strtod(t->momentum, NULL);
+    if (t->nesterov) opt->nesterov = 1;
+    if (opt->nesterov && !(opt->momentum > 0)) {
+        fprintf(stderr, "%s: --nesterov needs --momentum above 0 (Keras and PyTorch both refuse it)\n", prog);
+        return 0;
+    }
+    return 1;
+}
+
+/* The model: a built-in name, else a file (.keras or to_json()); a
+ * built-in name wins over a file of that name (./seed-cnn is the file). */
+static int load_spec(const char *model, xd_model_spec *spec, xd_weights *w)
+{
+    xd_error err;
+    const char *name = model ? model : "seed-cnn";
+    xd_status st = xd_model_spec_builtin(name, spec, &err);
+    if (st != XD_OK && access(name, F_OK) == 0) st = xd_model_spec_load(name, spec, w, &err);
+    else if (st != XD_OK) xd_error_prefix(&err, "'%s' is no file, and ", name);
+    if (st != XD_OK) {
+        fprintf(stderr, "%s: --model: %s\n", prog, err.message);
+        return 0;
+    }
+    return 1;
+}
+
+int model_opts_resolve(const model_opts *t, xd_model_spec *spec, xd_weights *w, xd_optimizer_spec *opt)
+{
+    memset(w, 0, sizeof *w);
+    if (!load_spec(t->model, spec, w)) return 0;
+    if (t->weights) {
+        xd_error err;
+        xd_weights_free(w);
+        if (xd_weights_load_h5(t->weights, spec, w, &err) != XD_OK) {
+            fprintf(stderr, "%s: --weights: %s\n", prog, err.message);
+            return 0;
+        }
+    }
+    *opt = xd_train_optimizer(spec);
+    xd_optimizer_kind kind;
+    if (t->optimizer) {
+        if (!optimizer_kind(t->optimizer, spec, &kind)) goto fail;
+        if (kind != opt->kind) *opt = xd_optimizer_defaults(kind);
+    }
+    if (!optimizer_overrides(t, opt)) goto fail;
+    return 1;
+fail:
+    xd_weights_free(w);
+    return 0;
+}
+
+size_t model_opts_args(const model_opts *t, const char **args, size_t na)
+{
+    const struct {
+        const char *opt, *val;
+    } pairs[] = {{"--model", t->model}, {"--weights", t->weights},  {"--optimizer", t->optimizer},
+                 {"--lr", t->lr},       {"--beta1", t->beta1},      {"--beta2", t->beta2},
+                 {"--eps", t->eps},     {"--momentum", t->momentum}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; ++i)
+        if (pairs[i].val) args[na++] = pairs[i].opt, args[na++] = pairs[i].val;
+    if (t->nesterov) args[na++] = "--nesterov";
+    return na;
+}
