@@ -280,7 +280,7 @@ static void test_valid(json_t *m)
     check_weights(file, &w, m);
     check_compile(file, &s, m);
     check_json_round_trip(file, &s);
-    check_h5_round_trip(file, &s, &w);
+    if (w.n) check_h5_round_trip(file, &s, &w); /* a to_json() file alone has no weights to save */
     xd_weights_free(&w);
 }
 
@@ -320,7 +320,7 @@ static void test_invalid(json_t *m)
 static void test_mnist_is_builtin(void)
 {
     char path[4096];
-    fixture(path, sizeof path, "mnist-convnet.keras");
+    fixture(path, sizeof path, "mnist-convnet.json");
     xd_model_spec k, b;
     xd_error err;
     if (!xdt_check(&T, xd_model_spec_load(path, &k, NULL, &err) == XD_OK, "%s", err.message)) return;

@@ -59,10 +59,12 @@ def shape_of(layer):
 
 
 def record_valid(key, model, file, weights=None):
-    """The manifest entry and expected/<key>/<param>.npy."""
+    """The manifest entry and expected/<key>/<param>.npy (none for a
+    model.to_json() file given without weights: it has none)."""
     exp = os.path.join(OUT, "expected", key)
-    os.makedirs(exp, exist_ok=True)
-    params = layout.crossdev_params(model)
+    params = layout.crossdev_params(model) if weights or not file.endswith(".json") else []
+    if params:
+        os.makedirs(exp, exist_ok=True)
     for name, a in params:
         np.save(os.path.join(exp, name + ".npy"), a)
     opt = model.optimizer.get_config() if getattr(model, "optimizer", None) is not None else None
@@ -170,11 +172,31 @@ def invalid(file, contains, status="XD_FORMAT", model=None):
     MANIFEST["invalid"].append({"file": file, "status": status, "contains": [file] + contains, "model": model})
 
 
+def seed_buggy():
+    """The seed's own Keras example: Dense(10) with no activation and Keras's
+    default loss, from_logits=False (crossdev warns; Keras trains it to 10%)."""
+    fresh()
+    m = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.Flatten(),
+        layers.Dense(10),
+    ])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
 def make_valid():
+    # models as to_json() files (no weights: crossdev's initializers, or the
+    # state crossdev trained, which the Keras comparison puts in)
     m = mnist_convnet()
-    randomize(m, 10)
-    save(m, "mnist-convnet.keras")
-    record_valid("mnist-convnet", m, "mnist-convnet.keras")
+    with open(os.path.join(OUT, "mnist-convnet.json"), "w") as f:
+        f.write(m.to_json())
+    record_valid("mnist-convnet", m, "mnist-convnet.json")
+    m = seed_buggy()
+    with open(os.path.join(OUT, "seed-buggy.json"), "w") as f:
+        f.write(m.to_json())
+    record_valid("seed-buggy", m, "seed-buggy.json")
     m = all_layers()
     randomize(m, 11)
     save(m, "all-layers.keras")

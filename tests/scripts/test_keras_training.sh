@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# A user's Keras model trained by crossdev, against real Keras
+# (tools/keras/compare-steps.py), on PoCL pthread:
+#  - every supported layer (all-layers.keras, SGD with Nesterov momentum in
+#    Keras's form, the file's weights) and mnist-convnet (dropout, Keras's
+#    Adam, crossdev's initial weights) agree with Keras step by step when
+#    Keras is put back on crossdev's state before each step; a wrong
+#    optimizer form is caught (the comparison can fail);
+#  - Keras evaluates crossdev's trained state to the same test loss and
+#    accuracy (test_keras_epoch.sh trains a whole epoch apart);
+#  - Keras loads the weights `run --export-weights` wrote, bit for bit;
+#  - the seed's buggy example (a linear last layer with from_logits=False)
+#    is warned about, naming the layer and the option, and trains to ~10%
+#    as in Keras;
+#  - compare --model reports the user's model identical across devices;
+#  - bad model options and data of the wrong shape are refused by name.
+# Keras comes from tools/setup (build/pypi/keras): missing where setup ran
+# is a FAILURE; only where setup never ran is the test skipped (77).
+# usage: test_keras_training.sh FIXTURES-DIR PYPI-DIR
+. "$(dirname "$0")/common.sh"
+FIX=$1 PYPI=$2
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PY=$PYPI/keras/bin/python
+if [ ! -x "$PY" ]; then
+  if [ -f "$PYPI/intel-opencl/.requirements" ] || [ -f "$PYPI/pocl/.requirements" ]; then
+    echo "FAIL: tools/setup ran here ($PYPI) but $PY is missing: run tools/setup again (it installs Keras)"
+    exit 1
+  fi
+  echo "SKIP: tools/setup never ran here: no Keras under $PYPI"
+  exit 77
+fi
+STEPS=("$PY" "$ROOT/tools/keras/compare-steps.py")
+quiet_keras() { grep -v "UserWarning\|warnings.warn\|saveable.load_own_variables"; }
+DEV=pocl/pthread
+FASHION=/usr/share/datasets/fashion-mnist
+[ -d "$FASHION" ] || { echo "FAIL: $FASHION missing (tools/setup installs dataset-fashion-mnist)"; exit 1; }
+
+# MNIST-format data of the all-layers model's shape (12x12x3, channels last
+# in the IDX file, 5 classes): class templates plus noise, learnable
+/usr/bin/python3 - "$WORK/d12" <<'PY'
+import os, struct, sys
+import numpy as np
+d = sys.argv[1]; os.makedirs(d)
+rng = np.random.default_rng(7)
+templ = rng.integers(0, 256, (5, 12, 12, 3))
+for prefix, n in (("train", 4096), ("t10k", 1024)):
+    y = rng.integers(0, 5, n).astype(np.uint8)
+    x = np.clip(templ[y] * 0.5 + rng.integers(0, 128, (n, 12, 12, 3)), 0, 255).astype(np.uint8)
+    open(f"{d}/{prefix}-images-idx3-ubyte", "wb").write(struct.pack(">IIIII", 0x804, n, 12, 12, 3) + x.tobytes())
+    open(f"{d}/{prefix}-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + y.tobytes())
+PY
+
+# ---- every layer, step by step, and the exported weights ----------------------------
+AL=$FIX/all-layers.keras
+expect_exit 0 "all-layers: 20 steps" "$XD_CLI" run --device $DEV --model "$AL" --data "$WORK/d12" --steps 20 \
+  --snapshot-every 1 --eval-limit 0 --quiet --export-weights "$WORK/al.weights.h5" --out "$WORK/al"
+check "all-layers: the optimizer is the file's (SGD, Keras's form, Nesterov)" \
+  test "$(json_get "$WORK/al/trace.json" "d['optimizer']['name'], d['optimizer']['variant'], d['optimizer']['nesterov']")" = "sgd keras True"
+check "all-layers: the spec is recorded" test "$(json_get "$WORK/al/trace.json" "len(d['model_spec']['layers'])")" = 13
+OUT=$("${STEPS[@]}" "$AL" "$WORK/al" "$WORK/d12" --json "$WORK/al-steps.json" 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "all-layers: crossdev and Keras agree at every step (one-step resync)" test "$rc" -eq 0
+OUT=$("${STEPS[@]}" "$AL" "$WORK/al" "$WORK/d12" --export "$WORK/al.weights.h5" 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "all-layers: Keras loads the exported weights, equal to the last snapshot" test "$rc" -eq 0
+
+# ---- mnist-convnet from crossdev's initial weights: dropout masks, Keras's Adam -----------
+MC=$FIX/mnist-convnet.json
+expect_exit 0 "mnist-convnet: 12 steps" "$XD_CLI" run --device $DEV --model mnist-convnet --steps 12 \
+  --snapshot-every 1 --eval-limit 0 --quiet --out "$WORK/mc"
+OUT=$("${STEPS[@]}" "$MC" "$WORK/mc" "$FASHION" --json "$WORK/mc-steps.json" 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "mnist-convnet: crossdev and Keras agree at every step" test "$rc" -eq 0
+# the comparison can fail: PyTorch's Adam form against Keras's model
+expect_exit 0 "mnist-convnet with PyTorch's Adam" "$XD_CLI" run --device $DEV --model mnist-convnet --steps 3 \
+  --optimizer adam-pytorch --snapshot-every 1 --eval-limit 0 --quiet --out "$WORK/mcp"
+OUT=$("${STEPS[@]}" "$MC" "$WORK/mcp" "$FASHION" 2>&1 | quiet_keras); rc=$?
+check "another optimizer form is caught (step 2 differs)" test "$rc" -eq 1
+check "... named in the per-step figures" contains "$OUT" "DIFFER"
+
+# ---- evaluation: Keras evaluates crossdev's trained state alike ------------------------------
+expect_exit 0 "all-layers: one epoch" "$XD_CLI" run --device $DEV --model "$AL" --data "$WORK/d12" --epochs 1 \
+  --quiet --out "$WORK/ale"
+OUT=$("${STEPS[@]}" "$AL" "$WORK/ale" "$WORK/d12" --eval 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "Keras evaluates crossdev's final state to its test loss and accuracy (BatchNormalization's moving statistics, no dropout)" test "$rc" -eq 0
+
+# ---- the seed's buggy example ---------------------------------------------------------------
+# (Keras 3.15 ends the epoch at test accuracy 0.1000, training loss 8.09;
+# crossdev's run meets a row whose outputs sum to ~1e-6, divides by it and
+# overflows: a NaN, recorded, and no accuracy.  Either way: nothing learnt.)
+OUT=$("$XD_CLI" run --device $DEV --model "$FIX/seed-buggy.json" --epochs 1 --eval-limit 2000 --keep-going \
+  --out "$WORK/bug" 2>&1)
+check "seed's example: a trace written" test -f "$WORK/bug/trace.json"
+check "warned before training" contains "$OUT" "WARNING: model"
+check "... naming the layer and the option" bash -c 'grep -q "last layer .dense. (Dense)" <<<"$1" && grep -q "from_logits=False" <<<"$1"' _ "$OUT"
+check "it does not learn, as in Keras: a NaN, or test accuracy below 0.2" /usr/bin/python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d['nonfinite'] or d['eval']['final']['accuracy'] < 0.2 else 1)" "$WORK/bug/trace.json"
+
+# ---- compare with the user's model, across devices ---------------------------------------------
+expect_exit 0 "compare --model all-layers.keras" "$XD_CLI" compare --model "$AL" --synthetic --devices pocl \
+  --modes reproducible --steps 3 --work "$WORK/cmp" --json "$WORK/cmp.json"
+check "the user's model reported identical across PoCL's devices" contains "$OUT" "IDENTICAL"
+check "the report names the model" contains "$OUT" "crossdev compare: all_layers (all-layers.keras)"
+
+# ---- refusals -----------------------------------------------------------------------------------
+expect_exit 2 "data of another shape" "$XD_CLI" run --device $DEV --model "$AL" --data "$FASHION" --steps 1 --out "$WORK/x1"
+check "shape refusal names both shapes" bash -c 'grep -q "12x12x3" <<<"$1" && grep -q "28x28x1" <<<"$1"' _ "$OUT"
+expect_exit 2 "--beta1 with SGD" "$XD_CLI" run --device $DEV --model "$AL" --synthetic --beta1 0.8 --steps 1 --out "$WORK/x2"
+check "--beta1 named" contains "$OUT" "--beta1 does not apply to sgd-keras"
+expect_exit 2 "an unknown optimizer" "$XD_CLI" run --device $DEV --optimizer rmsprop --synthetic --steps 1 --out "$WORK/x3"
+check "the optimizers named" contains "$OUT" "adam-keras, adam-pytorch"
+expect_exit 2 "a model that is no file" "$XD_CLI" run --device $DEV --model no-such.keras --synthetic --steps 1 --out "$WORK/x4"
+check "the built-in models named" contains "$OUT" "seed-cnn"
+check "nothing written by a refusal" bash -c "! ls -d $WORK/x1 $WORK/x2 $WORK/x3 $WORK/x4 2>/dev/null | grep -q ."
+finish
