@@ -32,6 +32,9 @@ def main():
     ]
     copies = {}
     lines = []
+    # files the scripts read beside themselves (not named on their command
+    # lines): test_train.sh trains the Keras model with every layer
+    script_data = ["fixtures/keras/all-layers.keras"]
 
     def map_path(p):
         for path, repl, kind in mapping:
@@ -44,6 +47,8 @@ def main():
                     for f in sorted(os.listdir(folder)):
                         if os.path.isfile(os.path.join(folder, f)):
                             copies[os.path.join(folder, f)] = "tests/" + os.path.relpath(os.path.join(folder, f), path)
+                    for d in script_data:
+                        copies[os.path.join(path, d)] = "tests/" + d
                 else:
                     copies[p] = "tests/" + rel
                 return repl + "/" + rel
