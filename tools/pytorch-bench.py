@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""PyTorch CPU training throughput of crossdev's seed-cnn, for comparison with
-crossdev-bench: Conv2d(1,32,3) -> ReLU -> Flatten -> Linear(21632,10), Adam
-(lr 1e-3, eps 1e-7), batch 32, on Fashion-MNIST (gzip or plain IDX files).
+"""PyTorch CPU training throughput of crossdev's built-in models, for
+comparison with crossdev-bench and tools/bench-models: seed-cnn is
+Conv2d(1,32,3) -> ReLU -> Flatten -> Linear(21632,10); mnist-convnet is
+Keras's example, Conv2d(1,32,3) -> ReLU -> MaxPool(2) -> Conv2d(32,64,3) ->
+ReLU -> MaxPool(2) -> Flatten -> Dropout(0.5) -> Linear(1600,10); Adam (lr
+1e-3, eps 1e-7), cross-entropy, batch 32, on Fashion-MNIST (gzip or plain
+IDX files).
 
-    tools/pytorch-bench.py [--steps N] [--data DIR] [--threads N]
+    tools/pytorch-bench.py [--model seed-cnn|mnist-convnet] [--steps N] [--data DIR] [--threads N]
 
 Prints images/s (steady: the second half of the steps; whole: every step
 including the first).  Without PyTorch: prints "SKIP: PyTorch not installed"
@@ -38,6 +42,7 @@ def main():
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "mnist-convnet"])
     a = ap.parse_args()
     try:
         import torch
@@ -52,8 +57,13 @@ def main():
     n, h, w = dims
     x = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(n, 1, h, w).float() / 255.0
     y = torch.frombuffer(bytearray(lab), dtype=torch.uint8).long()
-    model = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.Flatten(),
-                                torch.nn.Linear(32 * (h - 2) * (w - 2), 10))
+    nn = torch.nn
+    if a.model == "seed-cnn":
+        model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Flatten(), nn.Linear(32 * (h - 2) * (w - 2), 10))
+    else:
+        side = ((h - 2) // 2 - 2) // 2
+        model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(64 * side * side, 10))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     lossf = torch.nn.CrossEntropyLoss()
     B = 32
@@ -72,7 +82,8 @@ def main():
     whole = time.perf_counter() - t0
     half = sorted(times[a.steps // 2:])
     med = half[len(half) // 2] if half else float("nan")
-    print(f"pytorch-bench: torch {torch.__version__}, {torch.get_num_threads()} threads, {a.steps} steps of batch {B}")
+    print(f"pytorch-bench: {a.model}, torch {torch.__version__}, {torch.get_num_threads()} threads, {a.steps} steps "
+          f"of batch {B}")
     print(f"  steady {B / med:.1f} images/s (median step {med * 1e3:.2f} ms, second half)")
     print(f"  whole  {a.steps * B / whole:.1f} images/s (first step {times[0] * 1e3:.1f} ms), final loss {loss.item():.4f}")
     return 0
