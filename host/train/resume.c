@@ -1,22 +1,48 @@
 /* Resuming a run (--resume TRACE): the old trace is checked against this
- * run, then its batches, snapshots, records and last state are taken over,
- * so that the resumed trace is the one an uninterrupted run writes. */
+ * run, then its batches, snapshots, op outputs, records and last state are
+ * taken over, so that the resumed trace is the one an uninterrupted run
+ * writes. */
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "train/run.h"
 
-/* The first setting in which old differs from this run, or NULL. */
-static const char *differing_setting(const xd_trace *old, const xd_train_config *cfg, const xd_dataset *d,
-                                     const xd_model *m)
+/* The first setting in which old differs from this run, with both values
+ * ("field 'optimizer.lr' differs: the trace has 0.001, this run 0.01"), or
+ * 0.  A resumed run must continue the very computation the trace began. */
+static int differing_setting(const xd_trace *old, const xd_train_config *cfg, const xd_dataset *d, const xd_model *m,
+                             char *why, size_t cap)
 {
-    if (strcmp(old->model, m->kind) != 0) return "model";
-    if (old->batch != m->batch) return "batch";
-    if (old->seed != cfg->seed) return "seed";
-    if (strcmp(old->mode, xd_mode_string(xd_context_mode(m->ctx))) != 0) return "mode";
-    if (strcmp(old->data_name, d->name) != 0) return "data.name";
-    if ((old->nops > 0) != (cfg->hash_ops != 0)) return "op_hashes (use --hash-ops as the first run did)";
-    if (old->ntensors != xd_model_state_count(m)) return "tensors";
-    return NULL;
+    const char *mode = xd_mode_string(xd_context_mode(m->ctx));
+    const double mine[4] = {cfg->adam.lr, cfg->adam.beta1, cfg->adam.beta2, cfg->adam.eps};
+    const double theirs[4] = {old->optimizer.lr, old->optimizer.beta1, old->optimizer.beta2, old->optimizer.eps};
+    static const char *const opt[4] = {"lr", "beta1", "beta2", "eps"};
+    char a[24], b[24];
+    if (strcmp(old->model, m->kind) != 0)
+        snprintf(why, cap, "'model' differs: the trace has %s, this run %s", old->model, m->kind);
+    else if (old->batch != m->batch)
+        snprintf(why, cap, "'batch' differs: the trace has %lld, this run %lld", (long long)old->batch,
+                 (long long)m->batch);
+    else if (old->seed != cfg->seed)
+        snprintf(why, cap, "'seed' differs: the trace has %llu, this run %llu", (unsigned long long)old->seed,
+                 (unsigned long long)cfg->seed);
+    else if (strcmp(old->mode, mode) != 0)
+        snprintf(why, cap, "'mode' differs: the trace has %s, this run %s", old->mode, mode);
+    else if (old->has_data_checksum && old->data_checksum != d->checksum) {
+        xd_hash_hex(old->data_checksum, a);
+        xd_hash_hex(d->checksum, b);
+        snprintf(why, cap, "'data.checksum' differs: the trace has %s, this run's data (%s) %s", a, d->source, b);
+    } else if ((old->nops > 0) != (cfg->hash_ops != 0))
+        snprintf(why, cap, "'op_hashes' differs: the trace was made %s --hash-ops, this run %s it",
+                 old->nops ? "with" : "without", cfg->hash_ops ? "has" : "lacks");
+    else if (old->ntensors != xd_model_state_count(m)) snprintf(why, cap, "'tensors' differs");
+    else
+        for (int i = 0; i < 4 && !why[0]; ++i)
+            if (!isnan(theirs[i]) && theirs[i] != mine[i])
+                snprintf(why, cap, "'optimizer.%s' differs: the trace has %.17g, this run %.17g", opt[i], theirs[i],
+                         mine[i]);
+    return why[0] != '\0';
 }
 
 xd_status xd_resume_open(const xd_train_config *cfg, const xd_dataset *d, const xd_model *m, int64_t total,
@@ -24,9 +50,9 @@ xd_status xd_resume_open(const xd_train_config *cfg, const xd_dataset *d, const 
 {
     xd_status st = xd_trace_open(cfg->resume, old, err);
     if (st != XD_OK) return st;
-    const char *why = differing_setting(*old, cfg, d, m);
-    if (why) {
-        xd_error_msg(err, "%s: cannot resume: field '%s' differs from this run", cfg->resume, why);
+    char why[512] = "";
+    if (differing_setting(*old, cfg, d, m, why, sizeof why)) {
+        xd_error_msg(err, "%s: cannot resume: field %s", cfg->resume, why);
         return XD_MISMATCH;
     }
     *start = (*old)->snapshots[(*old)->nsnapshots - 1];
@@ -57,6 +83,27 @@ xd_status xd_resume_batches(const char *dir, int64_t start, int64_t batch, int32
     return st;
 }
 
+/* The old trace's op outputs (--op-outputs-at) into tmpdir's ops-XXXXXX/. */
+static xd_status copy_op_outputs(const xd_trace *old, const char *tmpdir, xd_error *err)
+{
+    xd_status st = XD_OK;
+    for (size_t i = 0; i < old->nop_outputs && st == XD_OK; ++i) {
+        char dst[XD_PATH_MAX];
+        st = xd_path(dst, sizeof dst, err, "%s/ops-%06lld", tmpdir, (long long)old->op_outputs[i]);
+        if (st == XD_OK) st = xd_mkdir_new(dst, err);
+        for (size_t k = 0; k < old->nops && st == XD_OK; ++k) {
+            xd_npy_array a = {0};
+            xd_error e;
+            if (xd_trace_load_op_output(old, old->op_outputs[i], old->op_names[k], &a, &e) == XD_OK)
+                st = xd_path(dst, sizeof dst, err, "%s/ops-%06lld/%s.npy", tmpdir, (long long)old->op_outputs[i],
+                             old->op_names[k]);
+            if (st == XD_OK && a.data) st = xd_npy_write(dst, a.dtype, a.ndim, a.shape, a.data, err);
+            xd_npy_free(&a);
+        }
+    }
+    return st;
+}
+
 xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpdir, int64_t start, xd_trace_writer *w,
                           xd_model *m, xd_error *err)
 {
@@ -66,6 +113,7 @@ xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpd
         st = xd_snapshot_copy(dir, tmpdir, old->snapshots[i], old, err);
         if (st == XD_OK) xd_trace_writer_snapshot(w, old->snapshots[i]);
     }
+    if (st == XD_OK) st = copy_op_outputs(old, tmpdir, err);
     if (st == XD_OK) st = xd_snapshot_read(m, dir, start, err);
     return st;
 }
