@@ -140,10 +140,10 @@ expect_exit 0 "diff A A" "$XD_CLI" diff "$W/r" "$W/r"
 check "diff A A: noted as the same trace given twice" contains "$OUT" "the same trace was given twice"
 
 # ---- 5. report targets ------------------------------------------------------------------
-OUTJ=$("$XD_CLI" diff "$W/r" "$W/f" --json - 2>"$W/text.log"); rc=$?
+OUTJ=$(cd "$W" && "$XD_CLI" diff r f --json - 2>"$W/text.log"); rc=$?
 check "--json -: exit 0" test $rc -eq 0
 check "--json -: standard output is the JSON document" bash -c '/usr/bin/python3 -c "import json,sys; json.loads(sys.argv[1])" "$1"' _ "$OUTJ"
-check "--json -: the text report went to standard error, no file named -" bash -c 'grep -q "^Pair 1" "$1" && [ ! -e "$2/-" ]' _ "$W/text.log" "$PWD"
+check "--json -: the text report went to standard error, no file named -" bash -c 'grep -q "^Pair 1" "$1" && [ ! -e "$2/-" ]' _ "$W/text.log" "$W"
 mkfifo "$W/fifo"
 timeout 60 cat "$W/fifo" >"$W/fifo.out" &  # a writer that renames over the FIFO never opens it
 "$XD_CLI" diff "$W/r" "$W/f" --json "$W/fifo" >/dev/null 2>&1
@@ -159,9 +159,11 @@ check "the link stays a link; its target holds the report" bash -c '[ -L "$1" ] 
 # ---- 6. compare: work folders, order, --slow, timeout, Ctrl-C, progress -----------------
 C=(--synthetic --batch 4 --timeout 120 --jobs 1)
 if [ -n "$DEV2" ]; then
-  expect_exit 0 "compare --devices in a given order" "$XD_CLI" compare "${C[@]}" --devices "$DEV2,$DEV" --modes reproducible \
-    --steps 3 --work "$W/order" --json "$W/order.json"
-  check "the first device of --devices is the reference" test "$(jq_ "$W/order.json" "d['pairs'][0]['reference']['device']")" = "$DEV2"
+  # against list order: the device listed later goes first
+  LATER=$(grep -xF -e "$DEV" -e "$DEV2" <<<"$ids" | tail -1) EARLIER=$(grep -xF -e "$DEV" -e "$DEV2" <<<"$ids" | head -1)
+  expect_exit 0 "compare --devices in a given order" "$XD_CLI" compare "${C[@]}" --devices "$LATER,$EARLIER" \
+    --modes reproducible --steps 3 --work "$W/order" --json "$W/order.json"
+  check "the first device of --devices is the reference" test "$(jq_ "$W/order.json" "d['pairs'][0]['reference']['device']")" = "$LATER"
 fi
 expect_exit 0 "compare with --slow in other case" "$XD_CLI" compare "${C[@]}" --devices "$DEV" --steps 4 --slow "${DEV^^}" \
   --slow-steps 2 --work "$W/cw" --json "$W/cw.json"
@@ -203,7 +205,19 @@ sys.exit(0 if a[\"hashes\"] == b[\"hashes\"] and a[\"loss\"] == b[\"loss\"] else
 expect_exit 2 "resume with a conflicting --lr" "$XD_CLI" run "${RUN[@]}" --steps 5 --lr 0.002 --resume "$W/p" --out "$W/x1"
 check "the conflict names both values" bash -c 'grep -q "lr 0.002 conflicts with the trace" <<<"$1" && grep -q "0.01" <<<"$1"' _ "$OUT"
 check "nothing written for a refused resume" bash -c '! ls -d "$1"/x1* 2>/dev/null | grep -q .' _ "$W"
-# ---- 8. smaller items -------------------------------------------------------------------
+# ---- 8. type and vendor selectors (test_selector checks them on fake GPUs) ---------------
+ncpu=$("$XD_CLI" list --json | $PY -c "import json,sys; print(sum(d['type']=='cpu' for d in json.load(sys.stdin)['devices']))")
+if [ "$ncpu" -ge 2 ]; then
+  expect_exit 2 "run --device cpu with $ncpu CPU devices" "$XD_CLI" run "${RUN[@]}" --device cpu --steps 1 --out "$W/cpu"
+  check "--device cpu: a type selector, $ncpu matches named" contains "$OUT" "--device 'cpu' matches $ncpu devices"
+fi
+if [[ $DEV == pocl/* ]]; then
+  expect_exit 0 "compare --devices vendor:pocl" "$XD_CLI" compare "${C[@]}" --devices vendor:pocl --modes reproducible \
+    --steps 2 --work "$W/vendor" --json "$W/vendor.json"
+  check "vendor:pocl selects PoCL's devices" test "$(jq_ "$W/vendor.json" "all(r['device'].startswith('pocl/') for r in d['runs']) and len(d['runs']) >= 1")" = True
+fi
+
+# ---- 9. smaller items -------------------------------------------------------------------
 expect_exit 2 "--epochs 0.5" "$XD_CLI" run "${RUN[@]}" --epochs 0.5 --out "$W/e05"
 check "--epochs 0.5: says a whole number" contains "$OUT" "'0.5' is not a whole number"
 expect_exit 2 "--steps with --epochs" "$XD_CLI" run "${RUN[@]}" --steps 3 --epochs 1 --out "$W/se"
