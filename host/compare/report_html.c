@@ -305,13 +305,9 @@ static void settings_list(FILE *f, const xd_pair *p, int kind)
     for (size_t i = 0; i < p->nsettings; ++i) {
         const xd_setting_diff *d = &p->settings[i];
         if (kind >= 0 && (int)d->kind != kind) continue;
-        fputs("<li><span class=\"mono\">", f);
-        xd_html_esc(f, d->key);
-        fputs("</span> ", f);
-        xd_html_esc(f, d->ref);
-        fputs(" <b>vs</b> ", f);
-        xd_html_esc(f, d->other);
-        fputs("</li>", f);
+        tagged(f, "<li><span class=\"mono\">", d->key, "</span> ");
+        tagged(f, "", d->ref, " <b>vs</b> ");
+        tagged(f, "", d->other, "</li>");
     }
     fputs("</ul>", f);
 }
