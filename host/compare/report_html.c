@@ -104,7 +104,7 @@ static const char CSS[] =
     "th{background:#f6f8fa;font-weight:600;white-space:nowrap;border-bottom:1px solid var(--line)}\n"
     "tbody tr:nth-child(even){background:#fafbfc}\n"
     "td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.run{min-width:150px}\n"
-    "td.dev{min-width:150px}td.verdict{min-width:150px;max-width:300px}\n"
+    "td.dev{min-width:150px}td.verdict{min-width:150px;max-width:300px}td.lbl{min-width:200px}\n"
     ".mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace;font-size:12px;\n"
     "word-break:break-all}.sub{color:var(--muted);font-size:12px}.st-ok{color:var(--ok);font-weight:600}\n"
     ".st-bad{color:var(--bad);font-weight:700}.st-warn{color:var(--warn);font-weight:600}\n"
@@ -232,7 +232,7 @@ static void run_status_cell(FILE *f, const xd_run_record *run)
 static void write_run_row(FILE *f, const xd_run_record *run)
 {
     const xd_trace *t = run->trace;
-    fputs("<tr><td class=\"mono\"><b>", f);
+    fputs("<tr><td class=\"mono lbl\"><b>", f);
     xd_html_esc(f, run->label);
     fputs("</b></td><td class=\"mono dev\">", f);
     xd_html_esc(f, run->device_id);
