@@ -125,9 +125,22 @@ int main(int argc, char **argv)
     rc = run(NULL, "frobnicate", out, sizeof out);
     xdt_check(&t, rc == 2 && strstr(out, "unknown command 'frobnicate'"), "unknown command: %d %s", rc, out);
     rc = run(NULL, "list --bogus", out, sizeof out);
-    xdt_check(&t, rc == 2 && strstr(out, "unknown option"), "unknown option: %d %s", rc, out);
+    xdt_check(&t, rc == 2 && strstr(out, "unknown option '--bogus'"), "unknown option: %d %s", rc, out);
+    xdt_check(&t, !strstr(out, "unrecognized") && strchr(out, '\n') == out + strlen(out) - 1,
+              "unknown option: one message, ours, not getopt's too: %s", out);
+    rc = run(NULL, "list --json --ids", out, sizeof out);
+    xdt_check(&t, rc == 2 && strstr(out, "--json and --ids exclude each other"), "list --json --ids refused: %d %s", rc,
+              out);
     rc = run(NULL, "compare --help", out, sizeof out);
     xdt_check(&t, rc == 0 && strstr(out, "default command"), "compare --help names the default command");
+    xdt_check(&t,
+              strstr(out, "the run with the most steps") && strstr(out, "first in --devices") &&
+                  strstr(out, "--slow SUBSTR") && strstr(out, "case-insensitive substring") && !strstr(out, "REGEX"),
+              "compare --help: the reference is the longest run, first in --devices order; --slow a substring: %s",
+              out);
+    rc = run(NULL, "diff a b --json - --html -", out, sizeof out);
+    xdt_check(&t, rc == 2 && strstr(out, "cannot both go to standard output"), "--json - --html - refused: %d %s", rc,
+              out);
     rc = run(NULL, "compare --modes turbo", out, sizeof out);
     xdt_check(&t, rc == 2 && strstr(out, "--modes"), "bad --modes named: %d %s", rc, out);
     rc = run(NULL, "compare --devices amd-nonexistent", out, sizeof out);

@@ -226,13 +226,14 @@ int main(int argc, char **argv)
         snprintf(runs[i].mode, sizeof runs[i].mode, "%s", modes[i]);
         runs[i].steps_asked = 200;
         runs[i].seconds = 1.5 + i;
+        snprintf(runs[i].label, sizeof runs[i].label, "trace-label-%d", i);
     }
     runs[1].repeat = 1;
     runs[3].failed = 1;
     runs[3].exit_status = 3;
     snprintf(runs[3].error, sizeof runs[3].error, "clBuildProgram: CL_OUT_OF_RESOURCES <b>bold</b>\nsecond line");
 
-    xd_pair pairs[4];
+    xd_pair pairs[5];
     memset(pairs, 0, sizeof pairs);
     /* identical */
     pairs[0] = (xd_pair){.ref = t0,
@@ -280,7 +281,7 @@ int main(int argc, char **argv)
                          .loss_max_abs = 4e-3,
                          .loss_max_rel = 2e-3,
                          .loss_peak_step = 90,
-                         .verdict = XD_VERDICT_WITHIN_TOLERANCE};
+                         .verdict = XD_VERDICT_ROUNDING_LEVEL};
     snprintf(pairs[3].first_divergent_tensor, sizeof pairs[3].first_divergent_tensor, "conv1.weight");
     snprintf(pairs[3].note, sizeof pairs[3].note, "compared over 150 common steps (200 vs 150 run); ");
     pairs[3].diffs = fake_diffs(t4, 1, 1e-7, &pairs[3].ndiffs);
@@ -294,11 +295,24 @@ int main(int argc, char **argv)
     snprintf(r.title, sizeof r.title, "seed-cnn on 3 devices <test>");
     r.seed = 42;
     r.seed_random = 1;
-    r.tol = (xd_tolerance){1e-2, 1e-2};
+    r.tol = xd_tolerance_defaults();
     r.runs = runs;
     r.nruns = 5;
     r.pairs = pairs;
-    r.npairs = 4;
+    /* different settings: nothing judged, the difference named */
+    pairs[4] = (xd_pair){.ref = t0,
+                         .other = t1,
+                         .common_steps = 200,
+                         .first_divergent_step = -1,
+                         .verdict = XD_VERDICT_DIFFERENT_SETTINGS,
+                         .rule = XD_RULE_SETTINGS,
+                         .nsettings = 1};
+    pairs[4].settings[0] = (xd_setting_diff){"optimizer.lr", "0.001", "0.01", XD_SETTING_TRAINING};
+    snprintf(pairs[3].rule_text, sizeof pairs[3].rule_text, "first difference max rel 2e-07 <= 1e-4");
+    snprintf(pairs[3].mechanism, sizeof pairs[3].mechanism, "the modes differ: fast mode <contracts>");
+    pairs[3].rule = XD_RULE_FIRST_DIFFERENCE;
+    pairs[3].sign_flips = 7;
+    r.npairs = 5;
     snprintf(r.notes, sizeof r.notes, "fast mode: contractions allowed & native math");
 
     char *s = write_and_check(&r, path, "full report");
@@ -313,8 +327,16 @@ int main(int argc, char **argv)
         check(strstr(s, "exit status 3") != NULL, "failed run's exit status shown");
         check(strstr(s, ">NaN<") != NULL, "NaN values written as NaN");
         check(count_of(s, "<polyline") >= 4, "loss curves and difference lines drawn");
-        check(count_of(s, "<tr>") == 2 + 5 + 4, "a header row per table, one row per run and per pair");
-        check(strstr(s, "WITHIN TOLERANCE") && strstr(s, "DIVERGED") && strstr(s, "IDENTICAL") && strstr(s, "FAILED"),
+        check(count_of(s, "<tr>") == 2 + 5 + 5, "a header row per table, one row per run and per pair");
+        check(strstr(s, "trace-label-2") && strstr(s, "trace-label-4"), "every run named by its label");
+        check(strstr(s, "<td>fast</td>") != NULL, "the fast run's own mode in the runs table");
+        check(strstr(s, "optimizer.lr") && strstr(s, "0.001 <b>vs</b> 0.01"),
+              "a different setting named with both values");
+        check(strstr(s, "fast mode &lt;contracts&gt;") != NULL, "the mechanism shown, escaped");
+        check(strstr(s, "rule first-difference") != NULL, "the rule that decided shown");
+        check(strstr(s, "7 sign flips") != NULL, "sign flips counted apart");
+        check(strstr(s, "ROUNDING-LEVEL") && strstr(s, "DIVERGED") && strstr(s, "IDENTICAL") && strstr(s, "FAILED") &&
+                  strstr(s, "DIFFERENT SETTINGS"),
               "verdicts named");
     }
     check(no_tmp_files(dir), "no temporary file left after a successful write");
@@ -370,7 +392,7 @@ int main(int argc, char **argv)
                       .init_identical = 1,
                       .first_divergent_step = 1,
                       .verdict = XD_VERDICT_DIVERGED}; /* ndiffs == 0: no snapshots in common */
-        xd_report lengths = {.tol = {1e-2, 1e-2}, .nruns = 2, .runs = lr, .npairs = 1, .pairs = &lp};
+        xd_report lengths = {.tol = {1e-4, 1e-2, 1e-2, 0, 0}, .nruns = 2, .runs = lr, .npairs = 1, .pairs = &lp};
         s = write_and_check(&lengths, path, "different lengths");
         if (s) {
             check(strlen(s) < 400000, "different lengths: a 60000-step run is thinned (page < 400 kB)");

@@ -22,7 +22,7 @@ int main(void)
                               fake(1, 1, "pocl/pthread-skylake"), fake(2, 0, "nvidia-cuda/nvidia-h100")};
     xd_device_list *list = NULL;
     xdt_check(&t, xd_device_list_from_infos(infos, 4, &list) == XD_OK, "list from infos");
-    size_t idx[4], n = 99;
+    size_t idx[5], n = 99;
     xd_error err;
 
     static const struct {
@@ -80,6 +80,58 @@ int main(void)
     xdt_check(&t, strcmp(slug, "nvidia-h100-80gb-hbm3") == 0, "slug '%s'", slug);
     xd_slugify("a very long name that will not fit", slug, 8);
     xdt_check(&t, strlen(slug) < 8, "slug truncated to the buffer");
+
+    /* Types and vendors (issue 13): the fleet examples' `--device gpu`.
+     * Oclgrind reports a GPU but is a simulator: `gpu` means hardware. */
+    xd_device_info typed[] = {fake(0, 0, "oclgrind/oclgrind-simulator"), fake(1, 0, "pocl/pthread-skylake"),
+                              fake(2, 0, "nvidia-cuda/nvidia-h100"), fake(3, 0, "amd-accelerated-parallel/gfx90a"),
+                              fake(4, 0, "intel-fpga/emulator")};
+    static const xd_device_type types[] = {XD_DEVICE_GPU, XD_DEVICE_CPU, XD_DEVICE_GPU, XD_DEVICE_GPU,
+                                           XD_DEVICE_ACCELERATOR};
+    static const char *const vendors[][3] = {
+        {"Oclgrind", "Oclgrind", "Oclgrind"},
+        {"AuthenticAMD", "The pocl project", "Portable Computing Language"},
+        {"NVIDIA Corporation", "NVIDIA Corporation", "NVIDIA CUDA"},
+        {"Advanced Micro Devices, Inc.", "Advanced Micro Devices, Inc.", "AMD Accelerated Parallel Processing"},
+        {"Intel(R) Corporation", "Intel(R) Corporation", "Intel(R) FPGA"}};
+    for (int i = 0; i < 5; ++i) {
+        typed[i].type = types[i];
+        snprintf(typed[i].vendor, sizeof typed[i].vendor, "%s", vendors[i][0]);
+        snprintf(typed[i].platform_vendor, sizeof typed[i].platform_vendor, "%s", vendors[i][1]);
+        snprintf(typed[i].platform_name, sizeof typed[i].platform_name, "%s", vendors[i][2]);
+    }
+    xd_device_list *tl = NULL;
+    xd_device_list_from_infos(typed, 5, &tl);
+    static const struct {
+        const char *sel;
+        xd_status st;
+        size_t n, first;
+    } tcases[] = {
+        {"gpu", XD_OK, 2, 2}, /* the H100 and the AMD GPU, not Oclgrind */
+        {"GPU", XD_OK, 2, 2}, /* case-insensitive */
+        {"cpu", XD_OK, 1, 1},
+        {"accelerator", XD_OK, 1, 4},
+        {"vendor:nvidia", XD_OK, 1, 2},
+        {"vendor:amd", XD_OK, 2, 1},  /* AuthenticAMD's CPU and Advanced Micro Devices' GPU */
+        {"vendor:pocl", XD_OK, 1, 1}, /* the platform's vendor */
+        {"vendor:intel", XD_OK, 1, 4},
+        {"vendor:oclgrind", XD_OK, 1, 0},
+        {"gpu,cpu", XD_OK, 3, 1},
+        {"vendor:", XD_NO_DEVICE, 0, 0},
+        {"vendor:arm", XD_NO_DEVICE, 0, 0},
+        {"oclgrind", XD_OK, 1, 0}, /* a simulator stays selectable by its id */
+    };
+    for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; ++i) {
+        xd_error_clear(&err);
+        xd_status st = xd_device_select(tl, tcases[i].sel, idx, &n, &err);
+        xdt_check(&t, st == tcases[i].st, "'%s': status %s, expected %s (%s)", tcases[i].sel, xd_status_name(st),
+                  xd_status_name(tcases[i].st), err.message);
+        if (st == XD_OK && tcases[i].st == XD_OK)
+            xdt_check(&t, n == tcases[i].n && idx[0] == tcases[i].first,
+                      "'%s': %zu devices from %zu, expected %zu from %zu", tcases[i].sel, n, n ? idx[0] : 99,
+                      tcases[i].n, tcases[i].first);
+    }
+    xd_device_list_destroy(tl);
 
     /* Status names come from the one list. */
     xdt_check(&t, strcmp(xd_status_name(XD_BUILD_FAILED), "XD_BUILD_FAILED") == 0, "status name");

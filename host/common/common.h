@@ -57,6 +57,13 @@ xd_status xd_read_file(const char *path, char **data, size_t *len, xd_error *err
  * Nothing is left half-written on failure. */
 xd_status xd_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes, size_t nparts,
                                xd_error *err);
+/* A file the user named (a report): "-" is standard output; an existing
+ * target that is not a regular file (a FIFO, a character device such as
+ * /dev/stdout, or a symlink to one) is written through, never renamed
+ * over; a symlink to a regular file stays a symlink (its target is
+ * replaced atomically); anything else goes through xd_write_file_atomic. */
+xd_status xd_write_file_user(const char *path, const void *const *parts, const size_t *sizes, size_t nparts,
+                             xd_error *err);
 /* mkdir that fails when path exists (XD_EXISTS) or cannot be made (XD_IO). */
 xd_status xd_mkdir_new(const char *path, xd_error *err);
 /* Renames a finished folder to its final name, never replacing anything

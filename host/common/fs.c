@@ -101,7 +101,8 @@ xd_status xd_write_file_atomic(const char *path, const void *const *parts, const
     xd_status st = xd_path(tmp, sizeof tmp, err, "%s.tmp.%ld", path, (long)getpid());
     if (st != XD_OK) return st;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) return xd_error_set(err, XD_IO, 0, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    /* the temporary name is ours, not the user's: the message names the path asked for */
+    if (fd < 0) return xd_error_set(err, XD_IO, 0, "%s: cannot create it: %s", path, strerror(errno));
     const char *what = "write";
     for (size_t i = 0; i < nparts; ++i)
         if (write_all(fd, parts[i], sizes[i]) != 0) goto fail;
@@ -120,6 +121,45 @@ fail:
     if (fd >= 0) close(fd);
     unlink(tmp);
     return st;
+}
+
+/* Writes the parts to an open descriptor that is not a regular file. */
+static xd_status write_through(int fd, const char *path, const void *const *parts, const size_t *sizes, size_t nparts,
+                               xd_error *err)
+{
+    for (size_t i = 0; i < nparts; ++i)
+        if (write_all(fd, parts[i], sizes[i]) != 0)
+            return xd_error_set(err, XD_IO, 0, "%s: write failed: %s", path, strerror(errno));
+    return XD_OK;
+}
+
+xd_status xd_write_file_user(const char *path, const void *const *parts, const size_t *sizes, size_t nparts,
+                             xd_error *err)
+{
+    if (strcmp(path, "-") == 0) {
+        fflush(stdout); /* whatever the caller printed comes first */
+        return write_through(STDOUT_FILENO, "standard output", parts, sizes, nparts, err);
+    }
+    struct stat sb, lsb;
+    if (stat(path, &sb) != 0 || lstat(path, &lsb) != 0) return xd_write_file_atomic(path, parts, sizes, nparts, err);
+    if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        /* a FIFO, a terminal, /dev/stdout: renaming over it would replace the device with a file */
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) return xd_error_set(err, XD_IO, 0, "%s: cannot open it for writing: %s", path, strerror(errno));
+        xd_status st = write_through(fd, path, parts, sizes, nparts, err);
+        if (close(fd) != 0 && st == XD_OK)
+            st = xd_error_set(err, XD_IO, 0, "%s: close failed: %s", path, strerror(errno));
+        return st;
+    }
+    if (S_ISLNK(lsb.st_mode) && S_ISREG(sb.st_mode)) {
+        /* the link stays a link: its target is what gets replaced */
+        char *target = realpath(path, NULL);
+        if (!target) return xd_error_set(err, XD_IO, 0, "%s: cannot resolve the link: %s", path, strerror(errno));
+        xd_status st = xd_write_file_atomic(target, parts, sizes, nparts, err);
+        free(target);
+        return st;
+    }
+    return xd_write_file_atomic(path, parts, sizes, nparts, err);
 }
 
 xd_status xd_mkdir_new(const char *path, xd_error *err)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "compare/pair.h"
 #include "compare/svg.h"
 #include "crossdev/crossdev.h"
 
@@ -26,7 +27,12 @@ static double max_nan(double a, double b) { return isnan(a) || isnan(b) ? NAN : 
 /* ---- report pieces --------------------------------------------------------------- */
 static const char *vclass(xd_verdict v)
 {
-    return v == XD_VERDICT_IDENTICAL ? "ok" : v == XD_VERDICT_WITHIN_TOLERANCE ? "warn" : "bad";
+    switch (v) {
+    case XD_VERDICT_IDENTICAL: return "ok";
+    case XD_VERDICT_ROUNDING_LEVEL: return "info";
+    case XD_VERDICT_DIFFERENT_SETTINGS: return "warn";
+    default: return "bad";
+    }
 }
 
 static void badge(FILE *f, xd_verdict v)
@@ -45,16 +51,16 @@ static const xd_run_record *run_of(const xd_report *r, const xd_trace *t)
     return NULL;
 }
 
-/* "device · mode · #repeat" for legends (UTF-8 middle dots). */
+/* "label · device · mode" for legends and headings (UTF-8 middle dots). */
 static void label_of(const xd_report *r, const xd_trace *t, char *buf, size_t cap)
 {
     const xd_run_record *run = run_of(r, t);
-    if (run) snprintf(buf, cap, "%s \xc2\xb7 %s \xc2\xb7 #%d", run->device_id, run->mode, run->repeat);
-    else if (t) snprintf(buf, cap, "%s \xc2\xb7 %s", t->device_id, t->mode);
+    if (run) snprintf(buf, cap, "%s \xc2\xb7 %s \xc2\xb7 %s", run->label, run->device_id, run->mode);
+    else if (t) snprintf(buf, cap, "%s \xc2\xb7 %s \xc2\xb7 %s", t->dir, t->device_id, t->mode);
     else snprintf(buf, cap, "(failed run, no trace)");
 }
 
-/* A table cell naming a run: the device id, then mode and #repeat below. */
+/* A table cell naming a run: its label, then device, mode and #repeat below. */
 static void run_cell(FILE *f, const xd_report *r, const xd_trace *t)
 {
     const xd_run_record *run = run_of(r, t);
@@ -62,7 +68,9 @@ static void run_cell(FILE *f, const xd_report *r, const xd_trace *t)
         fputs("<td class=\"run sub\">failed run, no trace</td>", f);
         return;
     }
-    fputs("<td class=\"run\"><span class=\"mono\">", f);
+    fputs("<td class=\"run\"><b class=\"mono\">", f);
+    xd_html_esc(f, run ? run->label : t->dir);
+    fputs("</b><br><span class=\"mono sub\">", f);
     xd_html_esc(f, run ? run->device_id : t->device_id);
     fputs("</span><br><span class=\"sub\">", f);
     xd_html_esc(f, run ? run->mode : t->mode);
@@ -85,6 +93,7 @@ static const char CSS[] =
     ".count{border:1px solid;border-radius:8px;padding:6px 14px;font-weight:600;font-size:13px}\n"
     ".count b{font-size:20px;margin-right:6px}.count.ok{background:#dafbe1;border-color:#aceebb;color:#116329}\n"
     ".count.warn{background:#fff8c5;border-color:#eed888;color:#7d4e00}\n"
+    ".count.info{background:#ddf4ff;border-color:#9cd1fb;color:#0550ae}\n"
     ".count.bad{background:#ffebe9;border-color:#ffcecb;color:#a40e26}\n"
     ".count.zero{background:#f6f8fa;border-color:#e1e4e8;color:#8c959f}\n"
     ".banner{background:var(--bad);color:#fff;border-radius:10px;padding:14px 22px;margin:0 0 18px;\n"
@@ -95,7 +104,7 @@ static const char CSS[] =
     "th{background:#f6f8fa;font-weight:600;white-space:nowrap;border-bottom:1px solid var(--line)}\n"
     "tbody tr:nth-child(even){background:#fafbfc}\n"
     "td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.run{min-width:150px}\n"
-    "td.dev{min-width:150px}td.verdict{min-width:150px;max-width:300px}\n"
+    "td.dev{min-width:150px}td.verdict{min-width:150px;max-width:300px}td.lbl{min-width:200px}\n"
     ".mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace;font-size:12px;\n"
     "word-break:break-all}.sub{color:var(--muted);font-size:12px}.st-ok{color:var(--ok);font-weight:600}\n"
     ".st-bad{color:var(--bad);font-weight:700}.st-warn{color:var(--warn);font-weight:600}\n"
@@ -103,6 +112,7 @@ static const char CSS[] =
     "background:#fff5f5;padding:4px 6px;border-radius:4px;max-height:9em;overflow:auto}\n"
     ".badge{display:inline-block;padding:2px 9px;border-radius:12px;font-size:12px;font-weight:700;\n"
     "white-space:nowrap}.badge.ok{background:#dafbe1;color:#116329}.badge.warn{background:#fff1a8;color:#7d4e00}\n"
+    ".badge.info{background:#ddf4ff;color:#0550ae}.partial{background:#9a6700}\n"
     ".badge.bad{background:#cf222e;color:#fff}\n"
     ".broken{display:block;color:var(--bad);font-size:11px;font-weight:700;margin-top:3px}\n"
     ".plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:14px;align-items:start}\n"
@@ -127,20 +137,30 @@ static void write_header(FILE *f, const xd_report *r, const size_t *count)
     xd_html_esc(f, r->title[0] ? r->title : "crossdev comparison");
     fprintf(f, "</h1>\n<div class=\"meta\"><span>seed <b>%llu</b>%s</span>", (unsigned long long)r->seed,
             r->seed_random ? " (random, drawn for this comparison)" : "");
-    fprintf(f, "<span>tolerances <b>rel &le; %s</b>, <b>loss rel &le; %s</b></span>", XD_NUM(r->tol.rel, 3),
-            XD_NUM(r->tol.loss_rel, 3));
+    fprintf(f,
+            "<span>rounding level: first difference <b>max rel &le; %s</b>; final accuracy <b>&plusmn;%s</b>, "
+            "final loss <b>rel &le; %s</b></span>",
+            XD_NUM(r->tol.rounding_rel, 3), XD_NUM(r->tol.acc_abs, 3), XD_NUM(r->tol.final_loss_rel, 3));
+    if (r->tol.rel > 0 || r->tol.loss_rel > 0)
+        fprintf(f, "<span>end-state tolerances: <b>rel &le; %s</b>, <b>loss rel &le; %s</b></span>",
+                r->tol.rel > 0 ? XD_NUM(r->tol.rel, 3) : "off",
+                r->tol.loss_rel > 0 ? XD_NUM(r->tol.loss_rel, 3) : "off");
     fprintf(f,
             "<span><b>%zu</b> run%s (%zu failed)</span><span><b>%zu</b> pair%s</span>"
             "<span>crossdev %s</span></div>\n",
             r->nruns, r->nruns == 1 ? "" : "s", failed, r->npairs, r->npairs == 1 ? "" : "s", xd_version_string());
+    if (r->partial)
+        fputs("<p class=\"notes\"><b>Partial report:</b> the comparison was interrupted; only the runs that finished "
+              "are compared.</p>\n",
+              f);
     if (r->notes[0]) {
         fputs("<p class=\"notes\">", f);
         xd_html_esc(f, r->notes);
         fputs("</p>\n", f);
     }
     /* the order a reader scans for: good to bad */
-    static const xd_verdict order[] = {XD_VERDICT_IDENTICAL, XD_VERDICT_WITHIN_TOLERANCE, XD_VERDICT_DIVERGED,
-                                       XD_VERDICT_FAILED, XD_VERDICT_INCOMPARABLE};
+    static const xd_verdict order[] = {XD_VERDICT_IDENTICAL, XD_VERDICT_ROUNDING_LEVEL, XD_VERDICT_DIFFERENT_SETTINGS,
+                                       XD_VERDICT_DIVERGED,  XD_VERDICT_FAILED,         XD_VERDICT_INCOMPARABLE};
     fputs("<div class=\"counts\">", f);
     for (size_t i = 0; i < sizeof order / sizeof *order; ++i) {
         fprintf(f, "<span class=\"count %s\"><b>%zu</b>", count[order[i]] ? vclass(order[i]) : "zero", count[order[i]]);
@@ -157,7 +177,8 @@ static void write_banner(FILE *f, const xd_report *r)
     if (!n) return;
     fprintf(f,
             "<div class=\"banner\" role=\"alert\"><h2>&#9888; Reproducibility guarantee broken</h2>"
-            "%zu pair%s of reproducible-mode runs with the same seed %s not bitwise identical:<ul>\n",
+            "%zu pair%s of reproducible-mode runs with identical settings on conforming devices %s not bitwise "
+            "identical:<ul>\n",
             n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
     for (size_t i = 0; i < r->npairs; ++i) {
         const xd_pair *p = &r->pairs[i];
@@ -183,6 +204,61 @@ static void write_banner(FILE *f, const xd_report *r)
     fputs("</ul></div>\n", f);
 }
 
+/* The status cell of a run: ok or how it failed, what it recorded. */
+static void run_status_cell(FILE *f, const xd_run_record *run)
+{
+    const xd_trace *t = run->trace;
+    if (run->failed) {
+        fputs("<span class=\"st-bad\">FAILED</span> <span class=\"sub\">", f);
+        if (run->timed_out) fputs("timed out", f);
+        else if (run->term_signal) fprintf(f, "signal %d", run->term_signal);
+        else fprintf(f, "exit status %d", run->exit_status);
+        fputs("</span>", f);
+    } else {
+        fputs(t ? "<span class=\"st-ok\">ok</span>" : "<span class=\"st-warn\">no trace</span>", f);
+    }
+    if (t && t->nonfinite_step >= 0) {
+        fprintf(f, "<br><span class=\"st-warn\">non-finite at step %lld</span> ", (long long)t->nonfinite_step);
+        xd_html_esc(f, t->nonfinite_tensor);
+    }
+    if (t && t->synthetic) fputs("<br><span class=\"st-warn\">synthetic data</span>", f);
+    if (run->error[0]) {
+        fputs("<pre class=\"err\">", f);
+        xd_html_esc(f, run->error);
+        fputs("</pre>", f);
+    }
+}
+
+static void write_run_row(FILE *f, const xd_run_record *run)
+{
+    const xd_trace *t = run->trace;
+    fputs("<tr><td class=\"mono lbl\"><b>", f);
+    xd_html_esc(f, run->label);
+    fputs("</b></td><td class=\"mono dev\">", f);
+    xd_html_esc(f, run->device_id);
+    fputs("</td><td>", f);
+    xd_html_esc(f, run->mode);
+    fprintf(f, "</td><td class=\"n\">%d</td><td class=\"n\">", run->repeat);
+    if (t) fprintf(f, "%lld", (long long)t->steps);
+    else fputs("&mdash;", f);
+    if (t && run->steps_asked > 0 && run->steps_asked != t->steps)
+        fprintf(f, "<br><span class=\"sub\">of %lld asked</span>", (long long)run->steps_asked);
+    fputs("</td><td>", f);
+    run_status_cell(f, run);
+    if (t && isfinite(t->test_accuracy)) fprintf(f, "</td><td class=\"n\">%s %%", XD_NUM(100 * t->test_accuracy, 4));
+    else fprintf(f, "</td><td class=\"n\">%s", t ? "not evaluated" : "&mdash;");
+    fputs("</td><td class=\"n\">", f);
+    if (run->seconds > 0) fprintf(f, "%.1f s", run->seconds);
+    else fputs("&mdash;", f);
+    fputs("</td><td>", f);
+    xd_html_esc(f, t ? t->driver : "");
+    fputs("</td><td class=\"mono\">", f);
+    xd_html_esc(f, t ? t->build_options : "");
+    fputs("</td><td>", f);
+    xd_html_esc(f, t ? t->guarantee : "");
+    fputs("</td></tr>\n", f);
+}
+
 static void write_runs(FILE *f, const xd_report *r)
 {
     fputs("<section><h2>Runs</h2>\n", f);
@@ -190,57 +266,83 @@ static void write_runs(FILE *f, const xd_report *r)
         fputs("<p class=\"empty\">No runs.</p></section>\n", f);
         return;
     }
-    fputs("<div class=\"scroll\"><table><thead><tr><th>Device</th><th>Mode</th><th>Repeat</th><th>Steps</th>"
-          "<th>Status</th><th>Test accuracy</th><th>Time</th><th>Driver</th><th>Build options</th><th>Guarantee</th>"
-          "</tr></thead><tbody>\n",
+    fputs("<div class=\"scroll\"><table><thead><tr><th>Trace</th><th>Device</th><th>Mode</th><th>Repeat</th>"
+          "<th>Steps</th><th>Status</th><th>Test accuracy</th><th>Time</th><th>Driver</th><th>Build options</th>"
+          "<th>Guarantee</th></tr></thead><tbody>\n",
           f);
-    for (size_t i = 0; i < r->nruns; ++i) {
-        const xd_run_record *run = &r->runs[i];
-        const xd_trace *t = run->trace;
-        fputs("<tr><td class=\"mono dev\">", f);
-        xd_html_esc(f, run->device_id);
-        fputs("</td><td>", f);
-        xd_html_esc(f, run->mode);
-        fprintf(f, "</td><td class=\"n\">%d</td><td class=\"n\">", run->repeat);
-        if (t) fprintf(f, "%lld", (long long)t->steps);
-        else fputs("&mdash;", f);
-        if (t && run->steps_asked > 0 && run->steps_asked != t->steps)
-            fprintf(f, "<br><span class=\"sub\">of %lld asked</span>", (long long)run->steps_asked);
-        fputs("</td><td>", f);
-        if (run->failed) {
-            fputs("<span class=\"st-bad\">FAILED</span> <span class=\"sub\">", f);
-            if (run->timed_out) fputs("timed out", f);
-            else if (run->term_signal) fprintf(f, "signal %d", run->term_signal);
-            else fprintf(f, "exit status %d", run->exit_status);
-            fputs("</span>", f);
-        } else {
-            fputs(t ? "<span class=\"st-ok\">ok</span>" : "<span class=\"st-warn\">no trace</span>", f);
-        }
-        if (t && t->nonfinite_step >= 0) {
-            fprintf(f, "<br><span class=\"st-warn\">non-finite at step %lld</span> ", (long long)t->nonfinite_step);
-            xd_html_esc(f, t->nonfinite_tensor);
-        }
-        if (t && t->synthetic) fputs("<br><span class=\"st-warn\">synthetic data</span>", f);
-        if (run->error[0]) {
-            fputs("<pre class=\"err\">", f);
-            xd_html_esc(f, run->error);
-            fputs("</pre>", f);
-        }
-        if (t && isfinite(t->test_accuracy))
-            fprintf(f, "</td><td class=\"n\">%s %%", XD_NUM(100 * t->test_accuracy, 4));
-        else fputs("</td><td class=\"n\">&mdash;", f);
-        fputs("</td><td class=\"n\">", f);
-        if (run->seconds > 0) fprintf(f, "%.1f s", run->seconds);
-        else fputs("&mdash;", f);
-        fputs("</td><td>", f);
-        xd_html_esc(f, t ? t->driver : "");
-        fputs("</td><td class=\"mono\">", f);
-        xd_html_esc(f, t ? t->build_options : "");
-        fputs("</td><td>", f);
-        xd_html_esc(f, t ? t->guarantee : "");
-        fputs("</td></tr>\n", f);
-    }
+    for (size_t i = 0; i < r->nruns; ++i) write_run_row(f, &r->runs[i]);
     fputs("</tbody></table></div></section>\n", f);
+}
+
+/* open, text escaped, close: nothing when text is empty. */
+static void tagged(FILE *f, const char *open, const char *text, const char *close)
+{
+    if (!text[0]) return;
+    fputs(open, f);
+    xd_html_esc(f, text);
+    fputs(close, f);
+}
+
+/* The first-divergence cell: where, in which tensor and op, and its size. */
+static void first_divergence_cell(FILE *f, const xd_pair *p)
+{
+    fputs("<td>", f);
+    if (p->first_divergent_step < 0) fputs("none", f);
+    else if (p->first_divergent_step == 0) fputs("initialisation", f);
+    else fprintf(f, "step %lld", (long long)p->first_divergent_step);
+    tagged(f, "<br><span class=\"mono\">", p->first_divergent_tensor, "</span>");
+    tagged(f, "<br><span class=\"sub\">op ", p->first_divergent_op, "</span>");
+    if (p->first_measured_step >= 0 && p->first_divergent_step >= 0)
+        fprintf(f, "<br><span class=\"sub\">size: max rel %s at step %lld</span>", XD_NUM(p->first_max_rel, 3),
+                (long long)p->first_measured_step);
+    fputs("</td>", f);
+}
+
+/* The settings in which a pair differs, as a list. */
+static void settings_list(FILE *f, const xd_pair *p, int kind)
+{
+    fputs("<ul class=\"settings\">", f);
+    for (size_t i = 0; i < p->nsettings; ++i) {
+        const xd_setting_diff *d = &p->settings[i];
+        if (kind >= 0 && (int)d->kind != kind) continue;
+        tagged(f, "<li><span class=\"mono\">", d->key, "</span> ");
+        tagged(f, "", d->ref, " <b>vs</b> ");
+        tagged(f, "", d->other, "</li>");
+    }
+    fputs("</ul>", f);
+}
+
+static void write_pair_row(FILE *f, const xd_report *r, const xd_pair *p)
+{
+    fputs("<tr>", f);
+    run_cell(f, r, p->ref);
+    run_cell(f, r, p->other);
+    if (p->verdict == XD_VERDICT_FAILED || p->verdict == XD_VERDICT_INCOMPARABLE) {
+        /* nothing was compared: the numbers would be zeros, not results */
+        fputs("<td class=\"n\" colspan=\"6\" style=\"text-align:center\">&mdash;</td><td class=\"verdict\">", f);
+    } else if (p->verdict == XD_VERDICT_DIFFERENT_SETTINGS) {
+        fputs("<td colspan=\"6\">", f);
+        settings_list(f, p, XD_SETTING_TRAINING);
+        fputs("</td><td class=\"verdict\">", f);
+    } else {
+        fprintf(f, "<td class=\"n\">%lld</td><td>%s</td>", (long long)p->common_steps,
+                p->init_identical ? "same" : "<span class=\"st-bad\">differs</span>");
+        first_divergence_cell(f, p);
+        fprintf(f, "<td class=\"n\">%s<br><span class=\"sub\">rel %s", XD_NUM(p->loss_max_abs, 3),
+                XD_NUM(p->loss_max_rel, 3));
+        if (p->loss_peak_step > 0) fprintf(f, ", peak at step %lld", (long long)p->loss_peak_step);
+        fprintf(f,
+                "</span></td><td class=\"n\">%s<br><span class=\"sub\">%zu sign flips</span></td>"
+                "<td class=\"n\">%s</td><td class=\"verdict\">",
+                XD_NUM(p->max_rel, 3), p->sign_flips, XD_NUM(ulp_d(p->max_ulp), 0));
+    }
+    badge(f, p->verdict);
+    if (p->guarantee_broken) fputs("<span class=\"broken\">guarantee broken</span>", f);
+    char rule[64];
+    snprintf(rule, sizeof rule, "<div class=\"sub\">rule %s: ", xd_rule_string(p->rule));
+    tagged(f, rule, p->rule_text, "</div>");
+    tagged(f, "<div class=\"sub\">", p->note, "</div>");
+    fputs("</td></tr>\n", f);
 }
 
 static void write_pairs(FILE *f, const xd_report *r)
@@ -251,50 +353,10 @@ static void write_pairs(FILE *f, const xd_report *r)
         return;
     }
     fputs("<div class=\"scroll\"><table><thead><tr><th>Reference</th><th>Other</th><th>Steps</th><th>Init</th>"
-          "<th>First divergence</th><th>Loss max |&Delta;|</th><th>Max |&Delta;|</th><th>Max rel</th><th>Max ULP</th>"
-          "<th>Verdict and note</th></tr></thead><tbody>\n",
+          "<th>First divergence</th><th>Loss max |&Delta;|</th><th>Max rel</th><th>Max ULP (one sign)</th>"
+          "<th>Verdict and rule</th></tr></thead><tbody>\n",
           f);
-    for (size_t i = 0; i < r->npairs; ++i) {
-        const xd_pair *p = &r->pairs[i];
-        fputs("<tr>", f);
-        run_cell(f, r, p->ref);
-        run_cell(f, r, p->other);
-        if (p->verdict == XD_VERDICT_FAILED || p->verdict == XD_VERDICT_INCOMPARABLE) {
-            /* nothing was compared: the numbers would be zeros, not results */
-            fputs("<td class=\"n\" colspan=\"7\" style=\"text-align:center\">&mdash;</td><td class=\"verdict\">", f);
-        } else {
-            fprintf(f, "<td class=\"n\">%lld</td><td>%s</td><td>", (long long)p->common_steps,
-                    p->init_identical ? "same" : "<span class=\"st-bad\">differs</span>");
-            if (p->first_divergent_step < 0) fputs("none", f);
-            else if (p->first_divergent_step == 0) fputs("initialisation", f);
-            else fprintf(f, "step %lld", (long long)p->first_divergent_step);
-            if (p->first_divergent_tensor[0]) {
-                fputs("<br><span class=\"mono\">", f);
-                xd_html_esc(f, p->first_divergent_tensor);
-                fputs("</span>", f);
-            }
-            if (p->first_divergent_op[0]) {
-                fputs("<br><span class=\"sub\">op ", f);
-                xd_html_esc(f, p->first_divergent_op);
-                fputs("</span>", f);
-            }
-            fprintf(f, "</td><td class=\"n\">%s<br><span class=\"sub\">rel %s", XD_NUM(p->loss_max_abs, 3),
-                    XD_NUM(p->loss_max_rel, 3));
-            if (p->loss_peak_step > 0) fprintf(f, ", peak at step %lld", (long long)p->loss_peak_step);
-            fprintf(f,
-                    "</span></td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
-                    "<td class=\"verdict\">",
-                    XD_NUM(p->max_abs, 3), XD_NUM(p->max_rel, 3), XD_NUM(ulp_d(p->max_ulp), 0));
-        }
-        badge(f, p->verdict);
-        if (p->guarantee_broken) fputs("<span class=\"broken\">guarantee broken</span>", f);
-        if (p->note[0]) {
-            fputs("<div class=\"sub\">", f);
-            xd_html_esc(f, p->note);
-            fputs("</div>", f);
-        }
-        fputs("</td></tr>\n", f);
-    }
+    for (size_t i = 0; i < r->npairs; ++i) write_pair_row(f, r, &r->pairs[i]);
     fputs("</tbody></table></div></section>\n", f);
 }
 
@@ -494,7 +556,8 @@ static svg_axis step_axis(const xd_pair *p, const pair_series *ps)
 }
 
 /* (b) The relative difference against step: the worst tensor at each
- * snapshot and the loss at each step, with the tolerances. */
+ * snapshot and the loss at each step, with the rounding level (where the
+ * first difference is judged) and any end-state tolerance. */
 static void chart_rel_vs_step(FILE *f, const xd_report *r, const xd_pair *p, const pair_series *ps)
 {
     svg_plot pl = {.x = step_axis(p, ps),
@@ -502,16 +565,18 @@ static void chart_rel_vs_step(FILE *f, const xd_report *r, const xd_pair *p, con
     for (size_t i = 0; i < ps->ns; ++i) xd_svg_range_add(&pl.y, ps->srel[i]);
     for (size_t i = 0; i < ps->m; ++i)
         xd_svg_range_add(&pl.y, ps->oy[i]); // NOLINT(clang-analyzer-core.CallAndMessage): thin() filled m
-    xd_svg_range_add(&pl.y, r->tol.rel);
-    xd_svg_range_add(&pl.y, r->tol.loss_rel);
+    xd_svg_range_add(&pl.y, r->tol.rounding_rel);
+    if (r->tol.rel > 0) xd_svg_range_add(&pl.y, r->tol.rel);
+    if (r->tol.loss_rel > 0) xd_svg_range_add(&pl.y, r->tol.loss_rel);
     xd_svg_axis_fit(&pl.y);
     svg_series rs[2] = {{"weights and Adam state: max over tensors at each snapshot", "#d55e00", "", 2.2},
                         {"loss: |a \xe2\x88\x92 b| / |ref| at each step", "#0072b2", "", 1.4}};
     xd_svg_plot_begin(&pl, f, "Relative difference vs step (log scale)", 580, 260, 62, 22, 2, rs);
     xd_svg_plot_line(&pl, &rs[1], ps->m, ps->ox, ps->oy, ps->m <= 40);
     xd_svg_plot_line(&pl, &rs[0], ps->ns, ps->sx, ps->srel, 1);
-    xd_svg_plot_ref(&pl, 0, r->tol.rel, r->tol.loss_rel != r->tol.rel ? "rel tolerance" : "tolerance");
-    if (r->tol.loss_rel != r->tol.rel) xd_svg_plot_ref(&pl, 0, r->tol.loss_rel, "loss tolerance");
+    xd_svg_plot_ref(&pl, 0, r->tol.rounding_rel, "rounding level (judged at the first difference)");
+    if (r->tol.rel > 0) xd_svg_plot_ref(&pl, 0, r->tol.rel, "--tol-rel");
+    if (r->tol.loss_rel > 0) xd_svg_plot_ref(&pl, 0, r->tol.loss_rel, "--tol-loss");
     xd_svg_plot_legend(&pl, 2, rs);
     xd_svg_plot_end(&pl);
 }
@@ -531,16 +596,18 @@ static void chart_ulp_vs_step(FILE *f, const xd_pair *p, const pair_series *ps)
 }
 
 /* (c) Every tensor's max relative difference at snapshot `last`, a bar
- * each, coloured against the tolerance. */
+ * each, coloured against the end-state tolerance when one was given. */
 static void chart_tensors_at(FILE *f, const xd_report *r, const xd_pair *p, pair_series *ps, int64_t last)
 {
     size_t nt = 0, longest = 0;
+    /* red above the user's end-state tolerance, or at NaN when none was given */
+    const double limit = r->tol.rel > 0 ? r->tol.rel : INFINITY;
     for (size_t i = 0; i < p->ndiffs; ++i) {
         const xd_tensor_diff *d = &p->diffs[i];
         if (d->step != last) continue;
         ps->names[nt] = d->name;
         ps->tv[nt] = d->max_rel;
-        ps->colors[nt++] = !(d->max_rel <= r->tol.rel) ? "#cf222e" : d->max_rel > 0 ? "#d4a72c" : "#2da44e";
+        ps->colors[nt++] = !(d->max_rel <= limit) ? "#cf222e" : d->max_rel > 0 ? "#d4a72c" : "#2da44e";
         longest = strlen(d->name) > longest ? strlen(d->name) : longest;
     }
     char title[160];
@@ -549,15 +616,15 @@ static void chart_tensors_at(FILE *f, const xd_report *r, const xd_pair *p, pair
         .x = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference (log scale)"},
         .y = {.scale = SVG_CAT, .ncat = nt, .cat = ps->names}};
     for (size_t i = 0; i < nt; ++i) xd_svg_range_add(&pl.x, ps->tv[i]);
-    xd_svg_range_add(&pl.x, r->tol.rel);
+    if (r->tol.rel > 0) xd_svg_range_add(&pl.x, r->tol.rel);
     xd_svg_axis_fit(&pl.x);
     double left = 14 + 6.3 * (double)(longest < 30 ? longest : 30);
-    svg_series key[3] = {{"above tolerance", "#cf222e", "", 8},
-                         {"within tolerance", "#d4a72c", "", 8},
+    svg_series key[3] = {{r->tol.rel > 0 ? "above --tol-rel" : "NaN", "#cf222e", "", 8},
+                         {"differs", "#d4a72c", "", 8},
                          {"bitwise equal (0)", "#2da44e", "", 8}};
     xd_svg_plot_begin(&pl, f, title, 580, 20.0 * (double)nt, left < 70 ? 70 : left, 64, 3, key);
     xd_svg_plot_hbars(&pl, nt, ps->tv, ps->colors, NULL, 3);
-    xd_svg_plot_ref(&pl, 1, r->tol.rel, "tolerance");
+    if (r->tol.rel > 0) xd_svg_plot_ref(&pl, 1, r->tol.rel, "--tol-rel");
     xd_svg_plot_legend(&pl, 3, key);
     xd_svg_plot_end(&pl);
 }
@@ -582,7 +649,7 @@ static void chart_ulp_histogram(FILE *f, const xd_pair *p, int64_t last)
     }
     xd_svg_axis_fit(&pl.x);
     char title[160];
-    snprintf(title, sizeof title, "ULP distance histogram at step %lld (tensors that differ)", (long long)last);
+    snprintf(title, sizeof title, "ULP distance histogram at step %lld (sign: values crossing zero)", (long long)last);
     xd_svg_plot_begin(&pl, f, title, 580, 24.0 * XD_ULP_BINS, 86, 64, 0, NULL);
     xd_svg_plot_hbars(&pl, XD_ULP_BINS, hv, NULL, "#8250df", 0);
     xd_svg_plot_end(&pl);
@@ -610,6 +677,41 @@ static void write_pair_plots(FILE *f, const xd_report *r, const xd_pair *p)
         }
     }
     pair_series_free(&ps);
+}
+
+/* A labelled paragraph of text from the pair (nothing when empty). */
+static void fact(FILE *f, const char *label, const char *text)
+{
+    char open[96];
+    snprintf(open, sizeof open, "<p class=\"facts\"><b>%s</b> ", label);
+    tagged(f, open, text, "</p>\n");
+}
+
+/* What a pair that is not IDENTICAL says in words: settings, where and by
+ * how much the runs part, amplification, the end, mechanism and rule. */
+static void pair_facts(FILE *f, const xd_pair *p)
+{
+    if (xd_settings_differ(p, XD_SETTING_TRAINING) || xd_settings_differ(p, XD_SETTING_COMPUTATION)) {
+        fputs("<p class=\"facts\"><b>Settings and computation that differ:</b></p>", f);
+        settings_list(f, p, -1);
+    }
+    if (p->verdict == XD_VERDICT_ROUNDING_LEVEL || p->verdict == XD_VERDICT_DIVERGED) {
+        fprintf(f, "<p class=\"facts\">%lld common steps; first difference at step %lld", (long long)p->common_steps,
+                (long long)p->first_divergent_step);
+        if (p->first_measured_step >= 0)
+            fprintf(f, ": max rel %s (measured at step %lld), loss rel %s", XD_NUM(p->first_max_rel, 3),
+                    (long long)p->first_measured_step, XD_NUM(p->first_loss_rel, 3));
+        if (p->end_step > p->first_measured_step && p->first_measured_step >= 0)
+            fprintf(f, "; amplified to max rel %s at step %lld", XD_NUM(p->end_max_rel, 3), (long long)p->end_step);
+        fprintf(f,
+                "; %zu sign flips (values crossing zero), max ULP among values of one sign %s; test accuracy %s vs "
+                "%s.</p>\n",
+                p->sign_flips, XD_NUM(ulp_d(p->max_ulp), 0), XD_NUM(p->ref->test_accuracy, 4),
+                XD_NUM(p->other->test_accuracy, 4));
+    }
+    fact(f, "Likely mechanism:", p->mechanism);
+    fact(f, "Rule:", p->rule_text);
+    fact(f, "Hint:", p->hint);
 }
 
 static void write_details(FILE *f, const xd_report *r, const size_t *count)
@@ -643,12 +745,8 @@ static void write_details(FILE *f, const xd_report *r, const size_t *count)
             fputs("</p></div>\n", f);
             continue;
         }
-        fprintf(f,
-                "<p class=\"facts\">%lld common steps, %zu tensor comparisons; max rel %s, max ULP %s, "
-                "loss max rel %s.</p>\n",
-                (long long)p->common_steps, p->ndiffs, XD_NUM(p->max_rel, 3), XD_NUM(ulp_d(p->max_ulp), 0),
-                XD_NUM(p->loss_max_rel, 3));
-        write_pair_plots(f, r, p);
+        pair_facts(f, p);
+        if (p->verdict != XD_VERDICT_DIFFERENT_SETTINGS) write_pair_plots(f, r, p);
         fputs("</div>\n", f);
     }
     fputs("</section>\n", f);
@@ -656,9 +754,9 @@ static void write_details(FILE *f, const xd_report *r, const size_t *count)
 
 static void write_page(FILE *f, const xd_report *r)
 {
-    size_t count[XD_VERDICT_FAILED + 1] = {0};
+    size_t count[XD_VERDICT_COUNT] = {0};
     for (size_t i = 0; i < r->npairs; ++i)
-        if ((unsigned)r->pairs[i].verdict <= XD_VERDICT_FAILED) count[r->pairs[i].verdict]++;
+        if ((unsigned)r->pairs[i].verdict < XD_VERDICT_COUNT) count[r->pairs[i].verdict]++;
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
           "<meta name=\"generator\" content=\"crossdev\">\n<title>",
@@ -696,7 +794,7 @@ static xd_status write_html(const xd_report *r, const char *path, xd_error *err)
     } else {
         const void *parts[1] = {page};
         const size_t sizes[1] = {len};
-        st = xd_write_file_atomic(path, parts, sizes, 1, err);
+        st = xd_write_file_user(path, parts, sizes, 1, err);
     }
     free(page);
     return st;

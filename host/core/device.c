@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crossdev/device.h"
 #include "core.h"
@@ -328,8 +329,48 @@ static int parse_index_pair(const char *s, unsigned *p, unsigned *d)
     return 1;
 }
 
-/* Marks the devices one selector item names: 'all', P:D or a substring of
- * the id; XD_NO_DEVICE when it names none. */
+/* A simulator (Oclgrind) reports itself as a GPU: the type selector `gpu`
+ * means real hardware, so that `--device gpu` on a GPU machine where
+ * tools/setup also installed Oclgrind names one device.  Oclgrind stays
+ * selectable by its id. */
+static int is_simulator(const xd_device_info *d) { return contains_nocase(d->platform_name, "oclgrind"); }
+
+/* A device type word ("gpu", "cpu", "accelerator"), or -1. */
+static int type_word(const char *tok)
+{
+    static const struct {
+        const char *word;
+        xd_device_type type;
+    } WORDS[] = {{"gpu", XD_DEVICE_GPU}, {"cpu", XD_DEVICE_CPU}, {"accelerator", XD_DEVICE_ACCELERATOR}};
+    for (size_t i = 0; i < sizeof WORDS / sizeof *WORDS; ++i)
+        if (strcasecmp(tok, WORDS[i].word) == 0) return (int)WORDS[i].type;
+    return -1;
+}
+
+/* vendor:NAME: a case-insensitive substring of the device's vendor, its
+ * platform's vendor or name ("amd" also finds "Advanced Micro Devices"). */
+static int vendor_matches(const xd_device_info *d, const char *name)
+{
+    if (contains_nocase(d->vendor, name) || contains_nocase(d->platform_vendor, name) ||
+        contains_nocase(d->platform_name, name))
+        return 1;
+    return strcasecmp(name, "amd") == 0 && (contains_nocase(d->vendor, "advanced micro devices") ||
+                                            contains_nocase(d->platform_vendor, "advanced micro devices"));
+}
+
+/* 1 when one selector item names device i: a type word, vendor:NAME or a
+ * substring of the id ('all' and P:D are handled by the caller). */
+static int item_names(const xd_device_info *d, const char *tok)
+{
+    int type = type_word(tok);
+    if (type >= 0) return d->type == (xd_device_type)type && !is_simulator(d);
+    if (strncasecmp(tok, "vendor:", 7) == 0) return tok[7] && vendor_matches(d, tok + 7);
+    return contains_nocase(d->id, tok);
+}
+
+/* Marks the devices one selector item names: 'all', P:D, a type (gpu, cpu,
+ * accelerator), vendor:NAME or a substring of the id; XD_NO_DEVICE when it
+ * names none. */
 static xd_status select_item(const xd_device_list *list, const char *tok, unsigned char *picked, xd_error *err)
 {
     int matched = 0;
@@ -346,7 +387,7 @@ static xd_status select_item(const xd_device_list *list, const char *tok, unsign
             if (list->items[i].platform_index == p && list->items[i].device_index == d) picked[i] = 1, matched = 1;
     } else {
         for (size_t i = 0; i < list->count; ++i)
-            if (contains_nocase(list->items[i].id, tok)) picked[i] = 1, matched = 1;
+            if (item_names(&list->items[i], tok)) picked[i] = 1, matched = 1;
     }
     if (!matched) {
         char ids[2048];

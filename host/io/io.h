@@ -17,6 +17,9 @@ void xd_npy_describe(const xd_npy_array *a, char *buf, size_t cap);
  * with 17 significant digits, a final newline. */
 struct json_t;
 xd_status xd_json_write_file(struct json_t *root, const char *path, xd_error *err);
+/* The same for a file the user named (a report): xd_write_file_user, so
+ * "-" is standard output and a device or FIFO is written through. */
+xd_status xd_json_write_user(struct json_t *root, const char *path, xd_error *err);
 
 /* ---- the trace document (host/io/trace_write.c) ------------------------------------
  * A run records into a writer as it goes: the tensor names, the hashes of
@@ -37,6 +40,7 @@ typedef struct xd_trace_meta {
     int64_t steps; /* steps recorded */
     int64_t steps_requested;
     const xd_optimizer_spec *optimizer;
+    uint64_t batches_hash; /* XXH3 of batches.npy's int32 data: the batch order */
     struct {
         const char *name, *layout; /* "conv1.weight", "OIHW" */
     } layouts[XD_MAX_LAYERS * 2];
@@ -51,7 +55,9 @@ typedef struct xd_trace_meta {
         const char *partial_batch, *shuffle, *init;
         int64_t steps_per_epoch;
     } training;
-    int op_hashes;           /* 1: "op_hashes" holds the recorded ops; 0: null */
+    int op_hashes;             /* 1: "op_hashes" holds the recorded ops; 0: null */
+    const int64_t *op_outputs; /* steps with an ops-XXXXXX/ folder ("op_outputs"; none: null) */
+    size_t nop_outputs;
     const char *device_json; /* the device record as text, or NULL ({}) */
     const char *build_options, *guarantee, *crossdev_version;
     struct {

@@ -1,4 +1,4 @@
-/* Trace reading and validation (format version 1, docs/trace-format.md):
+/* Trace reading and validation (format versions 1.., docs/trace-format.md):
  * pure parsing, no device, so the fuzzer and `diff` use it alone. */
 #include <errno.h>
 #include <jansson.h>
@@ -23,6 +23,7 @@ void xd_trace_close(xd_trace *t)
     free(t->op_names);
     free(t->op_hashes);
     free(t->snapshots);
+    free(t->op_outputs);
     if (t->json) json_decref((json_t *)t->json);
     free(t);
 }
@@ -144,11 +145,12 @@ static xd_status parse_header(json_t *root, const char *name, xd_trace *t, xd_er
     if (strcmp(fmt, "crossdev-trace") != 0) FAIL("%s: field 'format' is \"%.40s\", not \"crossdev-trace\"", name, fmt);
     json_t *ver = json_object_get(root, "version");
     if (!json_is_integer(ver))
-        FAIL("%s: field 'version' missing or not an integer (this crossdev reads version %d)", name, XD_TRACE_VERSION);
-    if (json_integer_value(ver) != XD_TRACE_VERSION)
-        FAIL("%s: field 'version' is %lld: not supported (this crossdev reads version %d)", name,
-             (long long)json_integer_value(ver), XD_TRACE_VERSION);
-    t->version = XD_TRACE_VERSION;
+        FAIL("%s: field 'version' missing or not an integer (this crossdev reads versions %d to %d)", name,
+             XD_TRACE_VERSION_MIN, XD_TRACE_VERSION);
+    if (json_integer_value(ver) < XD_TRACE_VERSION_MIN || json_integer_value(ver) > XD_TRACE_VERSION)
+        FAIL("%s: field 'version' is %lld: not supported (this crossdev reads versions %d to %d)", name,
+             (long long)json_integer_value(ver), XD_TRACE_VERSION_MIN, XD_TRACE_VERSION);
+    t->version = (int)json_integer_value(ver);
     if (!get_string(root, "model", t->model, sizeof t->model)) FAIL("%s: field 'model' missing or not a string", name);
     if (!get_string(root, "mode", t->mode, sizeof t->mode) ||
         (strcmp(t->mode, "reproducible") != 0 && strcmp(t->mode, "fast") != 0))
@@ -185,6 +187,57 @@ static xd_status parse_header(json_t *root, const char *name, xd_trace *t, xd_er
     if (training && !json_is_object(training)) FAIL("%s: field 'training' is not an object", name);
     if (!opt_string(training, "partial_batch", t->partial_batch, sizeof t->partial_batch))
         FAIL("%s: field 'training.partial_batch' is not a string", name);
+    return XD_OK;
+}
+
+/* An optional "xxh3:<16 hex>" field: absent or null leaves *has 0. */
+static int opt_hash(json_t *o, const char *key, uint64_t *out, int *has)
+{
+    json_t *v = json_object_get(o, key);
+    *has = 0;
+    if (!v || json_is_null(v)) return 1;
+    return *has = parse_hash(v, out);
+}
+
+/* An optional number: absent or null gives NaN. */
+static int opt_number(json_t *o, const char *key, double *out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NAN;
+    if (!v || json_is_null(v)) return 1;
+    if (!json_is_number(v)) return 0;
+    *out = json_number_value(v);
+    return 1;
+}
+
+/* The settings a comparison and a resumed run read besides the header,
+ * each optional (older traces lack some): steps_requested, data.checksum,
+ * batches_hash and the optimizer's hyper-parameters. */
+static xd_status parse_settings(json_t *root, const char *name, xd_trace *t, xd_error *err)
+{
+    json_t *req = json_object_get(root, "steps_requested");
+    t->steps_requested = -1;
+    if (req && !json_is_null(req) && !get_count(root, "steps_requested", INT64_C(1) << 40, &t->steps_requested))
+        FAIL("%s: field 'steps_requested' is not a non-negative integer", name);
+    if (!opt_hash(json_object_get(root, "data"), "checksum", &t->data_checksum, &t->has_data_checksum))
+        FAIL("%s: field 'data.checksum' is not an \"xxh3:<16 hex>\" hash", name);
+    if (!opt_hash(root, "batches_hash", &t->batches_hash, &t->has_batches_hash))
+        FAIL("%s: field 'batches_hash' is not an \"xxh3:<16 hex>\" hash", name);
+    json_t *opt = json_object_get(root, "optimizer");
+    if (opt && !json_is_object(opt) && !json_is_null(opt)) FAIL("%s: field 'optimizer' is not an object", name);
+    if (!opt_string(opt, "name", t->optimizer.name, sizeof t->optimizer.name))
+        FAIL("%s: field 'optimizer.name' is not a string", name);
+    if (!opt_string(opt, "variant", t->optimizer.variant, sizeof t->optimizer.variant))
+        FAIL("%s: field 'optimizer.variant' is not a string", name);
+    static const char *const keys[5] = {"lr", "beta1", "beta2", "eps", "momentum"};
+    double *vals[5] = {&t->optimizer.lr, &t->optimizer.beta1, &t->optimizer.beta2, &t->optimizer.eps,
+                       &t->optimizer.momentum};
+    for (int i = 0; i < 5; ++i)
+        if (!opt_number(opt, keys[i], vals[i])) FAIL("%s: field 'optimizer.%s' is not a number", name, keys[i]);
+    json_t *nest = json_object_get(opt, "nesterov");
+    if (nest && !json_is_boolean(nest) && !json_is_null(nest))
+        FAIL("%s: field 'optimizer.nesterov' is not true or false", name);
+    t->optimizer.nesterov = json_is_boolean(nest) ? json_is_true(nest) : -1;
     return XD_OK;
 }
 
@@ -282,22 +335,33 @@ static xd_status parse_op_hashes(json_t *root, const char *name, xd_trace *t, xd
     return parse_hash_matrix(rows, name, "op_hashes.steps", "op", t->steps, t->nops, t->op_hashes, err);
 }
 
+/* A list of steps in 0..steps, increasing (snapshots, op_outputs). */
+static xd_status parse_steps(json_t *arr, const char *name, const char *field, int64_t steps, int64_t **out, size_t *n,
+                             xd_error *err)
+{
+    *n = json_array_size(arr);
+    *out = calloc(*n ? *n : 1, sizeof **out);
+    if (!*out) FAIL("%s: out of memory", name);
+    for (size_t i = 0; i < *n; ++i) {
+        json_t *s = json_array_get(arr, i);
+        if (!json_is_integer(s) || json_integer_value(s) < 0 || json_integer_value(s) > steps ||
+            (i && json_integer_value(s) <= (*out)[i - 1]))
+            FAIL("%s: field '%s[%zu]' is not a step in 0..%lld in increasing order", name, field, i, (long long)steps);
+        (*out)[i] = (int64_t)json_integer_value(s);
+    }
+    return XD_OK;
+}
+
+/* snapshots: a non-empty list of steps; op_outputs: null or a list of steps */
 static xd_status parse_snapshots(json_t *root, const char *name, xd_trace *t, xd_error *err)
 {
     json_t *snaps = json_object_get(root, "snapshots");
     if (!json_is_array(snaps) || json_array_size(snaps) == 0) FAIL("%s: field 'snapshots' missing or empty", name);
-    t->nsnapshots = json_array_size(snaps);
-    t->snapshots = calloc(t->nsnapshots, sizeof *t->snapshots);
-    if (!t->snapshots) FAIL("%s: out of memory", name);
-    for (size_t i = 0; i < t->nsnapshots; ++i) {
-        json_t *s = json_array_get(snaps, i);
-        if (!json_is_integer(s) || json_integer_value(s) < 0 || json_integer_value(s) > t->steps ||
-            (i && json_integer_value(s) <= t->snapshots[i - 1]))
-            FAIL("%s: field 'snapshots[%zu]' is not a step in 0..%lld in increasing order", name, i,
-                 (long long)t->steps);
-        t->snapshots[i] = (int64_t)json_integer_value(s);
-    }
-    return XD_OK;
+    xd_status st = parse_steps(snaps, name, "snapshots", t->steps, &t->snapshots, &t->nsnapshots, err);
+    json_t *ops = json_object_get(root, "op_outputs");
+    if (st != XD_OK || !ops || json_is_null(ops)) return st;
+    if (!json_is_array(ops)) FAIL("%s: field 'op_outputs' is not a list of steps", name);
+    return parse_steps(ops, name, "op_outputs", t->steps, &t->op_outputs, &t->nop_outputs, err);
 }
 
 /* eval.final: null (not evaluated) or {accuracy, loss (null when not
@@ -317,6 +381,9 @@ static xd_status parse_outcome(json_t *root, const char *name, xd_trace *t, xd_e
             FAIL("%s: field 'eval.final.loss' is not a number or null", name);
         t->test_accuracy = json_number_value(a);
         if (json_is_number(l)) t->test_loss = json_number_value(l);
+        json_t *n = json_object_get(fin, "n");
+        if (n && !get_count(fin, "n", INT64_C(1) << 40, &t->eval_n))
+            FAIL("%s: field 'eval.final.n' is not a non-negative integer", name);
     }
     json_t *nf = json_object_get(root, "nonfinite");
     if (nf && !json_is_object(nf) && !json_is_null(nf)) FAIL("%s: field 'nonfinite' is not an object or null", name);
@@ -344,6 +411,7 @@ static xd_status parse_root(json_t *root, const char *name, xd_trace **out, xd_e
     t->test_loss = t->test_accuracy = NAN;
     t->nonfinite_step = -1;
     xd_status st = parse_header(root, name, t, err);
+    if (st == XD_OK) st = parse_settings(root, name, t, err);
     if (st == XD_OK) st = parse_loss(root, name, t, err);
     if (st == XD_OK) st = parse_tensors_and_hashes(root, name, t, err);
     if (st == XD_OK) st = parse_op_hashes(root, name, t, err);
@@ -385,9 +453,21 @@ static xd_status read_trace_json(const char *path, char **text, size_t *len, xd_
     return xd_read_file(path, text, len, err);
 }
 
-/* Every listed snapshot must be there, with every tensor. */
+/* Every listed snapshot must be there, with every tensor, and every listed
+ * op-output folder. */
 static xd_status check_snapshot_files(const xd_trace *t, const char *dir, xd_error *err)
 {
+    for (size_t i = 0; i < t->nop_outputs; ++i) {
+        char p[XD_PATH_MAX];
+        struct stat sb;
+        xd_status st = xd_path(p, sizeof p, err, "%s/ops-%06lld", dir, (long long)t->op_outputs[i]);
+        if (st != XD_OK) return st;
+        if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return xd_error_set(
+                err, XD_FORMAT, 0,
+                "%s: op-output folder missing (step %lld is listed in %s/trace.json field 'op_outputs')", p,
+                (long long)t->op_outputs[i], dir);
+    }
     for (size_t i = 0; i < t->nsnapshots; ++i) {
         for (size_t k = 0; k < t->ntensors; ++k) {
             char p[XD_PATH_MAX];
@@ -403,6 +483,20 @@ static xd_status check_snapshot_files(const xd_trace *t, const char *dir, xd_err
         }
     }
     return XD_OK;
+}
+
+/* A trace written before "batches_hash" existed: the same hash from
+ * batches.npy itself (a file that cannot be read leaves it unknown; the
+ * comparison says the batch order was not checked). */
+static void batches_hash_from_file(xd_trace *t)
+{
+    xd_npy_array a = {0};
+    xd_error e;
+    if (xd_trace_load_batches(t, &a, &e) == XD_OK && a.dtype == XD_DTYPE_I32) {
+        t->batches_hash = xd_hash_bytes(a.data, a.count * 4);
+        t->has_batches_hash = 1;
+    }
+    xd_npy_free(&a);
 }
 
 static xd_status trace_open(const char *dir, xd_trace **out, xd_error *err)
@@ -422,6 +516,7 @@ static xd_status trace_open(const char *dir, xd_trace **out, xd_error *err)
     if (st != XD_OK) return st;
     xd_trace *t = *out;
     snprintf(t->dir, sizeof t->dir, "%s", dir);
+    if (!t->has_batches_hash) batches_hash_from_file(t);
     if ((st = check_snapshot_files(t, dir, err)) != XD_OK) {
         xd_trace_close(t);
         *out = NULL;
@@ -446,6 +541,31 @@ xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name
     if (!t || !name || !out) return xd_error_return(err, XD_INVALID_ARGUMENT);
     char p[XD_PATH_MAX];
     xd_status st = xd_path(p, sizeof p, err, "%s/step-%06lld/%s.npy", t->dir, (long long)step, name);
+    if (st != XD_OK) return xd_error_return(err, st);
+    return xd_npy_read(p, out, err);
+}
+
+int xd_trace_has_op_outputs(const xd_trace *t, int64_t step)
+{
+    for (size_t i = 0; t && i < t->nop_outputs; ++i)
+        if (t->op_outputs[i] == step) return 1;
+    return 0;
+}
+
+xd_status xd_trace_load_op_output(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out, xd_error *err)
+{
+    if (!t || !name || !out || strchr(name, '/')) return xd_error_return(err, XD_INVALID_ARGUMENT);
+    char p[XD_PATH_MAX];
+    xd_status st = xd_path(p, sizeof p, err, "%s/ops-%06lld/%s.npy", t->dir, (long long)step, name);
+    if (st != XD_OK) return xd_error_return(err, st);
+    return xd_npy_read(p, out, err);
+}
+
+xd_status xd_trace_load_batches(const xd_trace *t, xd_npy_array *out, xd_error *err)
+{
+    if (!t || !out) return xd_error_return(err, XD_INVALID_ARGUMENT);
+    char p[XD_PATH_MAX];
+    xd_status st = xd_path(p, sizeof p, err, "%s/batches.npy", t->dir);
     if (st != XD_OK) return xd_error_return(err, st);
     return xd_npy_read(p, out, err);
 }

@@ -10,16 +10,22 @@
 #include "crossdev/trace.h"
 #include "io/io.h"
 
-xd_status xd_json_write_file(json_t *root, const char *path, xd_error *err)
+/* The document as text with a final newline, through `write` (atomic, or
+ * to a file the user named). */
+static xd_status json_write(json_t *root, const char *path, int user, xd_error *err)
 {
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     if (!text) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: cannot serialise JSON (out of memory)", path);
     const void *parts[2] = {text, "\n"};
     const size_t sizes[2] = {strlen(text), 1};
-    xd_status st = xd_write_file_atomic(path, parts, sizes, 2, err);
+    xd_status st =
+        user ? xd_write_file_user(path, parts, sizes, 2, err) : xd_write_file_atomic(path, parts, sizes, 2, err);
     free(text);
     return st;
 }
+
+xd_status xd_json_write_file(json_t *root, const char *path, xd_error *err) { return json_write(root, path, 0, err); }
+xd_status xd_json_write_user(json_t *root, const char *path, xd_error *err) { return json_write(root, path, 1, err); }
 
 /* Each array is a field of trace.json (or of one of its objects); the
  * writer owns them until it is destroyed, the document only borrows them. */
@@ -245,6 +251,9 @@ static void add_records(json_t *root, const xd_trace_writer *w, const xd_trace_m
     json_object_set_new(root, "op_hashes",
                         m->op_hashes ? json_pack("{s:O, s:O}", "ops", w->op_names, "steps", w->op_steps) : json_null());
     json_object_set(root, "snapshots", w->snapshots);
+    json_t *ops = m->nop_outputs ? json_array() : json_null();
+    for (size_t i = 0; i < m->nop_outputs; ++i) json_array_append_new(ops, json_integer(m->op_outputs[i]));
+    json_object_set_new(root, "op_outputs", ops);
 }
 
 static json_t *document(const xd_trace_writer *w, const xd_trace_meta *m)
@@ -259,6 +268,9 @@ static json_t *document(const xd_trace_writer *w, const xd_trace_meta *m)
     json_object_set_new(root, "batch", json_integer(m->batch));
     json_object_set_new(root, "steps", json_integer(m->steps));
     json_object_set_new(root, "steps_requested", json_integer(m->steps_requested));
+    char bh[24];
+    xd_hash_hex(m->batches_hash, bh);
+    json_object_set_new(root, "batches_hash", json_string(bh));
     json_object_set_new(root, "optimizer", settings_optimizer(m));
     json_object_set_new(root, "data", settings_data(m));
     json_object_set_new(root, "layout", settings_layout(m));

@@ -75,6 +75,10 @@ typedef struct run {
     xd_status hook_status;
     int64_t nonfinite_at; /* first step with an Inf/NaN, -1: none */
     char nf_name[XD_TRACE_NAME_LEN];
+    /* op outputs (--op-outputs-at): the folder made for the step being run, and the steps stored */
+    int64_t ops_dir_step;
+    int64_t *op_list;
+    size_t nop_list;
 } run;
 
 /* 1 when no element is Inf or NaN (exponent bits all ones): integer ops
@@ -100,6 +104,25 @@ static xd_status read_hash(run *r, const xd_tensor *t, uint64_t *hash)
     return XD_OK;
 }
 
+static int in_list(const int64_t *v, size_t n, int64_t x);
+
+/* --op-outputs-at: the output just read into r->buf, as
+ * ops-XXXXXX/OP.npy of the step being run (a comparison shows the size of
+ * each op's difference there). */
+static xd_status store_op_output(run *r, const char *op, const xd_tensor *out)
+{
+    const int64_t step = r->step + 1;
+    char path[XD_PATH_MAX];
+    xd_status st = xd_path(path, sizeof path, r->err, "%s/ops-%06lld", r->tmpdir, (long long)step);
+    if (st == XD_OK && r->ops_dir_step != step) st = xd_mkdir_new(path, r->err);
+    if (st != XD_OK) return st;
+    r->ops_dir_step = step;
+    if (xd_tensor_dtype(out) != XD_DTYPE_F32 || strchr(op, '/')) return XD_OK;
+    st = xd_path(path, sizeof path, r->err, "%s/ops-%06lld/%s.npy", r->tmpdir, (long long)step, op);
+    if (st == XD_OK) st = xd_npy_write(path, XD_DTYPE_F32, xd_tensor_ndim(out), xd_tensor_shape(out), r->buf, r->err);
+    return st;
+}
+
 static void op_hook(void *user, const char *op, const xd_tensor *out)
 {
     run *r = user;
@@ -107,6 +130,8 @@ static void op_hook(void *user, const char *op, const xd_tensor *out)
     uint64_t h;
     r->hook_status = read_hash(r, out, &h);
     if (r->hook_status == XD_OK) xd_trace_writer_op(r->w, op, h);
+    if (r->hook_status == XD_OK && in_list(r->cfg->op_outputs_at, r->cfg->n_op_outputs_at, r->step + 1))
+        r->hook_status = store_op_output(r, op, out);
 }
 
 /* The training state after a step, read without blocking into host copy
@@ -271,6 +296,7 @@ static void start_run(run *r, xd_context *ctx, const xd_dataset *d, const xd_tra
     r->err = err;
     r->hook_status = XD_OK;
     r->nonfinite_at = -1;
+    r->ops_dir_step = -1;
     memset(res, 0, sizeof *res);
     res->test_loss = res->test_accuracy = NAN;
     res->first_nonfinite_step = -1;
@@ -390,6 +416,7 @@ static xd_status open_run(run *r)
         xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
         return st;
     }
+    r->m->seed = r->cfg->seed; /* dropout's key, for a resumed run too (which reads its state, not init's) */
     if ((st = alloc_host(r)) != XD_OK) return st;
     for (size_t k = 0; k < xd_model_state_count(r->m); ++k) {
         char name[128];
@@ -577,6 +604,23 @@ static void describe_layouts(const xd_model *m, xd_trace_meta *t)
     }
 }
 
+/* The steps with op outputs: the old trace's (copied on resume) and this
+ * run's, up to the last step recorded, sorted. */
+static xd_status list_op_outputs(run *r)
+{
+    const xd_train_config *cfg = r->cfg;
+    size_t nold = r->old ? r->old->nop_outputs : 0;
+    r->op_list = malloc((nold + cfg->n_op_outputs_at + 1) * sizeof *r->op_list);
+    if (!r->op_list) {
+        xd_error_msg(r->err, "out of host memory");
+        return XD_OUT_OF_HOST_MEMORY;
+    }
+    for (size_t i = 0; i < nold; ++i) r->op_list[r->nop_list++] = r->old->op_outputs[i];
+    for (int64_t s = r->start + 1; cfg->hash_ops && s <= r->step; ++s)
+        if (in_list(cfg->op_outputs_at, cfg->n_op_outputs_at, s)) r->op_list[r->nop_list++] = s;
+    return XD_OK;
+}
+
 /* trace.json's account of the run besides its records. */
 static void describe_run(run *r, const char *device_json, xd_trace_meta *t)
 {
@@ -591,6 +635,9 @@ static void describe_run(run *r, const char *device_json, xd_trace_meta *t)
     t->steps_requested = r->total;
     t->optimizer = &cfg->optimizer;
     describe_layouts(r->m, t);
+    t->batches_hash = xd_hash_bytes(r->batches, (size_t)(r->step * r->B) * 4);
+    t->op_outputs = r->op_list;
+    t->nop_outputs = r->nop_list;
     t->data.name = d->name;
     t->data.source = d->source;
     t->data.synthetic = d->synthetic;
@@ -633,6 +680,7 @@ static xd_status write_trace(run *r)
     xd_status st = xd_path(path, sizeof path, r->err, "%s/batches.npy", r->tmpdir);
     if (st == XD_OK) st = xd_npy_write(path, XD_DTYPE_I32, 2, shape, r->batches, r->err);
     if (st != XD_OK) return st;
+    if ((st = list_op_outputs(r)) != XD_OK) return st;
     char *device_json = xd_device_info_json(xd_context_device(r->ctx));
     char *spec_json = xd_model_spec_json(&r->spec);
     xd_trace_meta meta;
@@ -695,6 +743,7 @@ static void close_run(run *r)
     free(r->perm);
     free(r->batches);
     free(r->snaps);
+    free(r->op_list);
 }
 
 static xd_status train_run(xd_context *ctx, const xd_dataset *d, const xd_train_config *cfg, xd_train_result *res,

@@ -65,8 +65,11 @@ XD_API void xd_device_list_destroy(xd_device_list *list);
 XD_API size_t xd_device_list_count(const xd_device_list *list);
 XD_API const xd_device_info *xd_device_list_get(const xd_device_list *list, size_t i);
 
-/* Resolve a selector: "all", "P:D", or a case-insensitive substring of the
- * id; several comma-separated.  Each matching device appears once, in list
+/* Resolve a selector: "all", "P:D", a device type ("gpu", "cpu",
+ * "accelerator"; simulators such as Oclgrind, which reports a GPU, are not
+ * a "gpu"), "vendor:NAME" (a case-insensitive substring of the device's or
+ * its platform's vendor, or the platform's name), or a case-insensitive
+ * substring of the id; several comma-separated.  Each matching device appears once, in list
  * order.  A selector item that matches nothing, or is malformed, is
  * XD_NO_DEVICE / XD_INVALID_ARGUMENT with a message naming the item and the
  * devices that exist.  indices must hold xd_device_list_count() entries. */

@@ -12,6 +12,7 @@ extern "C" {
 #endif
 
 typedef struct xd_run_record {
+    char label[128]; /* a short unique name from trace_dir (xd_report_build fills it when empty) */
     char device_id[320];
     char mode[16];
     int repeat;      /* 0-based */
@@ -36,20 +37,27 @@ typedef struct xd_report {
     size_t npairs;
     xd_pair *pairs;
     char notes[1024];       /* e.g. fast mode's state */
-    int first_is_reference; /* diff: the first run is the reference, whatever its length */
+    int first_is_reference; /* diff: every run against the first, whatever its mode and length */
+    int partial;            /* an interrupted comparison: only the runs that finished */
 } xd_report;
 
-/* Builds the pairs: within each mode the successful run with the most steps
- * (the first among equals; or simply the first when first_is_reference) is
- * the reference for every other run of that mode; plus reproducible vs fast
- * on the reference device.  Runs must be filled in. */
+/* Builds the pairs and labels the runs.  With first_is_reference every
+ * other run is compared with the first; otherwise (compare) within each
+ * mode the successful run with the most steps (the first in run order
+ * among equals) is the reference for every other run of that mode, plus
+ * reproducible vs fast on the reproducible reference's device.  A run's
+ * mode is its own: pairing never rewrites it.  Runs must be filled in. */
 XD_API xd_status xd_report_build(xd_report *r, xd_error *err);
 XD_API void xd_report_free(xd_report *r); /* frees runs' traces and pairs; not r itself */
-/* 0 all pairs within tolerance and reproducible pairs identical; 1 some pair
- * beyond tolerance or a reproducible pair not identical; 2 a run failed or a
- * pair was incomparable. */
+/* 0 no pair DIVERGED and no reproducible-mode guarantee broken (IDENTICAL,
+ * ROUNDING-LEVEL and DIFFERENT SETTINGS pairs); 1 some pair DIVERGED or a
+ * guarantee broke; 2 a run failed or a pair was incomparable. */
 XD_API int xd_report_exit_code(const xd_report *r);
 XD_API void xd_report_print(const xd_report *r, FILE *out, int color);
+/* The JSON document and the HTML page: path "-" is standard output; an
+ * existing target that is not a regular file (a FIFO, /dev/stdout) is
+ * written through; otherwise the file is replaced atomically (a symlink to
+ * a regular file stays a symlink). */
 XD_API xd_status xd_report_write_json(const xd_report *r, const char *path, xd_error *err);
 XD_API xd_status xd_report_write_html(const xd_report *r, const char *path, xd_error *err);
 

@@ -1,5 +1,6 @@
-/* crossdev — reading traces (format "crossdev-trace", version 1; see
- * docs/trace-format.md).  Writing: host/io/trace_write.c, driven by xd_train_run. */
+/* crossdev — reading traces (format "crossdev-trace", versions
+ * XD_TRACE_VERSION_MIN..XD_TRACE_VERSION; see docs/trace-format.md).
+ * Writing: host/io/trace_write.c, driven by xd_train_run. */
 #ifndef CROSSDEV_TRACE_H
 #define CROSSDEV_TRACE_H
 
@@ -14,18 +15,20 @@
 extern "C" {
 #endif
 
-#define XD_TRACE_VERSION 1
+#define XD_TRACE_VERSION 1     /* the version written */
+#define XD_TRACE_VERSION_MIN 1 /* the oldest version read */
 #define XD_TRACE_NAME_LEN 96
 
 /* A parsed and validated trace.json.  Read-only for callers. */
 typedef struct xd_trace {
     char dir[1024];
     int version;
-    char model[32];
+    char model[64];
     char mode[32];
     uint64_t seed;
     int64_t batch;
-    int64_t steps; /* steps recorded (loss and hashes hold this many) */
+    int64_t steps;           /* steps recorded (loss and hashes hold this many) */
+    int64_t steps_requested; /* -1 when the trace does not say */
     char device_id[320];
     char device_name[160];
     char driver[160];
@@ -34,6 +37,19 @@ typedef struct xd_trace {
     char crossdev_version[32];
     char data_name[64];
     int synthetic;
+    int has_data_checksum; /* data.checksum: the decoded arrays' hash, what decides "same data" */
+    uint64_t data_checksum;
+    /* the batch order: "batches_hash" (the XXH3 of batches.npy's int32
+     * data), or computed from batches.npy by xd_trace_open for traces that
+     * predate the field; 0 when neither is there */
+    int has_batches_hash;
+    uint64_t batches_hash;
+    struct {
+        char name[32];                          /* "adam", "sgd" */
+        char variant[16];                       /* "keras", "pytorch"; "" in traces before models were data */
+        double lr, beta1, beta2, eps, momentum; /* NaN when absent */
+        int nesterov;                           /* -1 when absent */
+    } optimizer;
     char partial_batch[32];
     float *loss; /* [steps], loss[k] after step k+1 */
     size_t ntensors;
@@ -46,7 +62,10 @@ typedef struct xd_trace {
     size_t nsnapshots;
     int64_t *snapshots;              /* sorted steps with a step-XXXXXX/ folder */
     double test_loss, test_accuracy; /* NaN when not evaluated */
-    int64_t nonfinite_step;          /* first step with a NaN/Inf, -1 when none */
+    int64_t eval_n;                  /* test samples of that evaluation (0: not said) */
+    size_t nop_outputs;              /* steps with an ops-XXXXXX/ folder (--op-outputs-at) */
+    int64_t *op_outputs;
+    int64_t nonfinite_step; /* first step with a NaN/Inf, -1 when none */
     char nonfinite_tensor[XD_TRACE_NAME_LEN];
     void *json; /* the parsed document (jansson json_t *) */
 } xd_trace;
@@ -62,6 +81,13 @@ XD_API void xd_trace_close(xd_trace *t);
 XD_API xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out,
                                       xd_error *err);
 XD_API int xd_trace_has_snapshot(const xd_trace *t, int64_t step);
+/* Op outputs (run --op-outputs-at): whether step has an ops-XXXXXX/ folder,
+ * and the output of op `name` there. */
+XD_API int xd_trace_has_op_outputs(const xd_trace *t, int64_t step);
+XD_API xd_status xd_trace_load_op_output(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out,
+                                         xd_error *err);
+/* batches.npy: int32 [steps, batch], the training-set indices of each step. */
+XD_API xd_status xd_trace_load_batches(const xd_trace *t, xd_npy_array *out, xd_error *err);
 /* The trace's device record as JSON text (caller frees with xd_free), or NULL. */
 XD_API char *xd_trace_device_json(const xd_trace *t);
 

@@ -58,7 +58,9 @@ typedef struct xd_train_config {
     int64_t snapshot_every;      /* 0: none besides the schedule */
     const int64_t *snapshot_at;  /* NULL: the default schedule */
     size_t n_snapshot_at;
-    int hash_ops;                /* record a hash of every op's output per step */
+    int hash_ops;                 /* record a hash of every op's output per step */
+    const int64_t *op_outputs_at; /* with hash_ops: steps whose op outputs are stored (ops-XXXXXX/) */
+    size_t n_op_outputs_at;
     int64_t eval_every;          /* 0: evaluate at the end only */
     int64_t eval_limit;          /* evaluate on the first N test samples; 0: all; -1: no evaluation */
     int stop_on_nonfinite;       /* 1: stop at the first NaN/Inf (recorded either way) */

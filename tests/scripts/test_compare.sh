@@ -64,6 +64,7 @@ check "1-ULP plant: first divergent step 3, dense1.weight" contains "$OUT" "firs
 check "1-ULP plant: exactly one element differs by 1 ULP" test \
   "$(json_get "$WORK/ulp.json" "[(x['differing'], x['max_ulp']) for x in d['pairs'][0]['tensors'] if x['tensor']=='dense1.weight' and x['step']==3]")" = "[(1, 1)]"
 check "1-ULP plant: guarantee flagged" contains "$OUT" "GUARANTEE BROKEN"
+check "1-ULP plant: judged where it parts: ROUNDING-LEVEL" test "$(json_get "$WORK/ulp.json" "d['pairs'][0]['verdict']")" = ROUNDING-LEVEL
 plant "$T" "$WORK/big" 3 "v + 1000.0"
 expect_exit 1 "large plant: DIVERGED, exit 1" "$XD_CLI" diff "$T" "$WORK/big"
 check "large plant: verdict DIVERGED" contains "$OUT" "DIVERGED"
@@ -71,9 +72,10 @@ check "large plant: verdict DIVERGED" contains "$OUT" "DIVERGED"
 # 3. traces that cannot be compared, and files that are not traces
 cp -r "$T" "$WORK/otherbatch"
 /usr/bin/python3 -c "import json,sys; p=sys.argv[1]+'/trace.json'; t=json.load(open(p)); t['batch']=8; json.dump(t, open(p,'w'))" "$WORK/otherbatch"
-expect_exit 2 "another batch size: refused" "$XD_CLI" diff "$T" "$WORK/otherbatch"
-check "refusal names the field" contains "$OUT" "field 'batch' differs"
-expect_exit 2 "not a trace" "$XD_CLI" diff "$T" "$WORK"
+expect_exit 0 "another batch size: DIFFERENT SETTINGS, nothing judged (exit 0)" "$XD_CLI" diff "$T" "$WORK/otherbatch"
+check "the difference named with both values" contains "$OUT" "batch                  4 vs 8"
+mkdir -p "$WORK/notatrace" && echo x >"$WORK/notatrace/file"
+expect_exit 2 "not a trace" "$XD_CLI" diff "$T" "$WORK/notatrace"
 check "not-a-trace message names trace.json" contains "$OUT" "trace.json"
 
 # 4. a crashing and a hanging child: FAILED rows, the others still compared
@@ -85,4 +87,5 @@ expect_exit 2 "hanging child" env XD_FAULT=hang:pocl/basic "$XD_CLI" compare "${
   --modes reproducible --steps 2 --timeout 3 --work "$WORK/h" --json "$WORK/h.json" --html "$WORK/h.html"
 check "hang: FAILED by timeout" test "$(json_get "$WORK/h.json" "[r['timed_out'] for r in d['runs'] if 'basic' in r['device']]")" = "[True]"
 check "hang: report still printed" contains "$OUT" "FAILED (timeout)"
+check "hang: the message does not end in '; '" test "$(json_get "$WORK/h.json" "[r['error'].endswith('; ') for r in d['runs'] if 'basic' in r['device']]")" = "[False]"
 finish

@@ -32,11 +32,18 @@ check "run to run: snapshot files identical" diff -r -q "$WORK/a" "$WORK/b" --ex
 # and after a Flatten, both poolings, dropout, SGD with Nesterov momentum),
 # its input shape (12x12x3) in the synthetic data: run to run identical
 AL="$(dirname "$0")/../fixtures/keras/all-layers.keras"
-KCOMMON=(--device "$PD" --model "$AL" --synthetic --batch $B --eval-limit $EVAL --quiet --steps $N --hash-ops)
-expect_exit 0 "all-layers.keras" "$XD_CLI" run "${KCOMMON[@]}" --out "$WORK/k1"
-expect_exit 0 "all-layers.keras again" "$XD_CLI" run "${KCOMMON[@]}" --out "$WORK/k2"
+KCOMMON=(--device "$PD" --model "$AL" --synthetic --batch $B --eval-limit $EVAL --quiet --hash-ops)
+expect_exit 0 "all-layers.keras" "$XD_CLI" run "${KCOMMON[@]}" --steps $N --out "$WORK/k1"
+expect_exit 0 "all-layers.keras again" "$XD_CLI" run "${KCOMMON[@]}" --steps $N --out "$WORK/k2"
 check "Keras model run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/k1" "$WORK/k2"
 check "Keras model: the data took the model's shape" test "$(json_get "$WORK/k1/trace.json" "d['data']['height'], d['data']['channels']")" = "12 3"
+# resumed without naming the model: the trace's model_spec and optimizer are
+# taken from it, and the result is the uninterrupted run's, bit for bit
+expect_exit 0 "all-layers.keras: the first half" "$XD_CLI" run "${KCOMMON[@]}" --steps $((N / 2)) --out "$WORK/kh"
+expect_exit 0 "resumed with no --model" "$XD_CLI" run --device "$PD" --resume "$WORK/kh" --steps $N --eval-limit $EVAL --quiet --out "$WORK/k3"
+check "Keras model resumed: the same record as uninterrupted" same_record "$WORK/k1" "$WORK/k3"
+expect_exit 2 "resumed with another model" "$XD_CLI" run --device "$PD" --resume "$WORK/kh" --steps $N --model mnist-convnet --quiet --out "$WORK/k4"
+check "... refused naming the spec" contains "$OUT" "conflicts with the trace's 'model_spec'"
 expect_exit 0 "diff of the two runs" "$XD_CLI" diff "$WORK/a" "$WORK/b"
 check "diff says IDENTICAL" contains "$OUT" "IDENTICAL"
 
@@ -105,7 +112,7 @@ check "--batch 0 named" contains "$OUT" "--batch"
 expect_exit 2 "--steps -3" "$XD_CLI" run "${COMMON[@]}" --steps -3 --out "$WORK/x2"
 check "--steps named" contains "$OUT" "--steps"
 expect_exit 2 "--steps abc" "$XD_CLI" run "${COMMON[@]}" --steps abc --out "$WORK/x2"
-check "non-numeric named" contains "$OUT" "not a number"
+check "non-numeric named" contains "$OUT" "not a whole number"
 expect_exit 2 "--steps 0" "$XD_CLI" run "${COMMON[@]}" --steps 0 --out "$WORK/x2"
 check "--steps 0 named with its range" contains "$OUT" "--steps: 0 is outside"
 expect_exit 2 "--steps huge" "$XD_CLI" run "${COMMON[@]}" --steps 99999999999999999999 --out "$WORK/x2"

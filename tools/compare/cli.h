@@ -30,7 +30,8 @@ int cmd_compare(int argc, char **argv);
  * is printed and 0 returned. */
 int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
 int parse_f64(const char *opt, const char *s, double *out);
-/* "1,2,3,5": steps for --snapshot-at, in the order given (malloc'ed). */
+/* "1,2,3,5": steps for --snapshot-at, in the order given (malloc'ed; out
+ * NULL: only checked). */
 int parse_step_list(const char *opt, const char *s, int64_t **out, size_t *n);
 
 /* getopt_long over argv (getopt's own messages off): --help ('h') prints
@@ -89,6 +90,11 @@ int model_option(int c, model_opts *t);
  * hyper-parameter given.  0 when something is wrong (said); w is then
  * empty, else the caller frees it (xd_weights_free). */
 int model_opts_resolve(const model_opts *t, xd_model_spec *spec, xd_weights *w, xd_optimizer_spec *opt);
+/* --optimizer and the hyper-parameters given, onto *opt (the model's or a
+ * trace's optimizer); 0 when one is wrong (said). */
+int model_opts_optimizer(const model_opts *t, const xd_model_spec *spec, xd_optimizer_spec *opt);
+/* 1 when any model option was given. */
+int model_opts_given(const model_opts *t);
 /* Appends the options given to args[na..] (at most 17 entries); the new count. */
 size_t model_opts_args(const model_opts *t, const char **args, size_t na);
 
@@ -109,12 +115,21 @@ typedef struct compare_opts {
     model_opts mo;
     char model_name[256]; /* for the title: "seed-cnn", "all_layers (all-layers.keras)" */
     int64_t steps, slow_steps, repeat, batch, timeout, jobs, seed;
+    const char *op_outputs; /* --op-outputs-at, passed on with op hashes ("none": not) */
     int seed_random, synthetic, hash_ops;
     int want_modes[2]; /* indexed by xd_mode */
 } compare_opts;
-/* Runs every planned run of rep in its own process, o->jobs at once, and
- * records each outcome (trace, or the failure).  1 when interrupted. */
-int schedule_runs(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx, size_t nsel);
+/* A device --slow marks (a case-insensitive substring of its id). */
+int is_slow(const compare_opts *o, const char *id);
+/* What became of each planned run (schedule_runs' started[]). */
+enum { RUN_NOT_STARTED, RUN_FINISHED, RUN_STOPPED };
+/* Runs every planned run of rep in its own process, o->jobs at once (slow
+ * devices first), showing each running child's progress on one status
+ * line, and records each outcome (trace, or the failure) and in started[i]
+ * what became of it.  1 when interrupted (the running children are
+ * stopped and their unfinished traces removed). */
+int schedule_runs(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx, size_t nsel,
+                  unsigned char *started);
 
 /* ---- proc.c: the platform calls ---------------------------------------------------------------- */
 typedef struct proc_result {
@@ -135,8 +150,9 @@ int proc_interrupt_status(void);
 pid_t proc_spawn_logged(const char *const args[], const char *log);
 /* 1 ended (r filled), 0 still running, -1 waitpid failed. */
 int proc_poll(pid_t pid, proc_result *r);
-/* SIGKILL (hard) or SIGTERM, then waits; r may be NULL. */
-void proc_kill(pid_t pid, int hard, proc_result *r);
+/* SIGTERM, so that the child can clean up; SIGKILL when it has not ended
+ * after grace_s seconds; r may be NULL. */
+void proc_stop(pid_t pid, int grace_s, proc_result *r);
 /* This program run again with args, its stdout read into out (up to cap - 1
  * bytes, NUL-terminated) until it closes it or timeout_s passes (then it is
  * killed and *timed_out set).  -1 with msg when no child could start. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,24 +19,32 @@ static void usage_compare(void)
 {
     printf("usage: %s compare [options]   (also the default command)\n"
            "Runs the same seeded training on each selected device and mode, each in its\n"
-           "own process with a timeout, then compares every run with the first run of its\n"
-           "mode, and reproducible with fast mode on the first device.\n"
-           "  --devices SEL         devices (default all)\n"
+           "own process with a timeout, then compares the runs.  Within each mode the\n"
+           "reference is the run with the most steps (among equals the first in --devices\n"
+           "order); every other run of the mode is compared with it, and the reproducible\n"
+           "reference with the fast run on its device.  Verdicts: docs/compare.md.\n"
+           "  --devices SEL         devices, in the order given (default all, in 'list' order)\n"
            "  --modes LIST          reproducible,fast (default both)\n"
            "  --steps N             steps per run (default 100)\n"
            "  --slow-steps N        steps on slow devices (default 1)\n"
-           "  --slow REGEX          substring marking slow devices (default oclgrind)\n"
+           "  --slow SUBSTR         case-insensitive substring of the id marking slow devices\n"
+           "                        (default oclgrind; '' for none); they start first\n"
            "  --repeat R            run each device R times (run-to-run check)\n"
            "  --seed S|random       seed (default 42); random draws one and reports it\n"
            "  --batch B, --data DIR, --synthetic   as for run\n"
            "  --model, --weights, --optimizer, --lr, --beta1, --beta2, --eps, --momentum,\n"
            "  --nesterov            the model and its training, as for run\n"
            "  --no-hash-ops         do not record per-op hashes (first divergent op)\n"
+           "  --op-outputs-at LIST  store every op's output at these steps (default 1, with op\n"
+           "                        hashes): the per-op sizes of a first difference there\n"
            "  --timeout SEC         per run (default 900)\n"
            "  --jobs J              runs at once (default 2)\n"
            "  --work DIR            where traces and logs go (default crossdev-work/DATE-PID)\n"
-           "  --tol-rel X, --tol-loss X   tolerances (default 5e-2, 1e-2)\n"
-           "  --json FILE, --html FILE    also write the report there (default: in --work)\n",
+           "  --tol-rel X, --tol-loss X   optional end-state tolerances (off by default)\n"
+           "  --json FILE, --html FILE    also write the report there ('-': standard output;\n"
+           "                        default: in --work)\n"
+           "Ctrl-C stops the runs, reports those that finished (marked partial) and says\n"
+           "how to run the rest again.\n",
            prog);
 }
 
@@ -58,6 +67,9 @@ static int compare_option(int c, void *user, char **argv)
     case 'D': o->data_dir = optarg; return 1;
     case 'Y': o->synthetic = 1; return 1;
     case 'H': o->hash_ops = 0; return 1;
+    case 'O':
+        o->op_outputs = optarg;
+        return strcmp(optarg, "none") == 0 || parse_step_list("--op-outputs-at", optarg, NULL, NULL);
     case 't': return parse_i64("--timeout", optarg, 1, 86400 * 7, &o->timeout);
     case 'j': return parse_i64("--jobs", optarg, 1, 64, &o->jobs);
     case 'w': o->work = optarg; return 1;
@@ -123,6 +135,7 @@ static int compare_options(int argc, char **argv, compare_opts *o)
                                          {"data", required_argument, NULL, 'D'},
                                          {"synthetic", no_argument, NULL, 'Y'},
                                          {"no-hash-ops", no_argument, NULL, 'H'},
+                                         {"op-outputs-at", required_argument, NULL, 'O'},
                                          {"timeout", required_argument, NULL, 't'},
                                          {"jobs", required_argument, NULL, 'j'},
                                          {"work", required_argument, NULL, 'w'},
@@ -136,27 +149,58 @@ static int compare_options(int argc, char **argv, compare_opts *o)
     }
     if (!compare_modes(o->modes_arg, o->want_modes)) return EXIT_USAGE;
     if (!compare_model(&o->mo, o->model_name, sizeof o->model_name)) return EXIT_USAGE;
+    if (o->ro.json && o->ro.html && strcmp(o->ro.json, "-") == 0 && strcmp(o->ro.html, "-") == 0) {
+        fprintf(stderr, "%s compare: --json and --html cannot both go to standard output\n", prog);
+        return EXIT_USAGE;
+    }
     if (o->seed_random) o->seed = (int64_t)(proc_random_u64() >> 1);
     return CLI_GO_ON;
 }
 
-/* The devices --devices selects (indices into *list). */
+/* The devices --devices selects (indices into *list), in the order its
+ * items are given: the first is the reference among runs of one length. */
+static int select_in_order(xd_device_list *list, const char *sel, size_t *idx, size_t *nsel)
+{
+    size_t nitems = 0, ndev = xd_device_list_count(list), n = 0;
+    char **items = xd_split_commas(sel, 1, &nitems);
+    size_t *one = calloc(ndev ? ndev : 1, sizeof *one);
+    xd_error err;
+    int ok = items && one;
+    if (!ok) fprintf(stderr, "%s: out of memory\n", prog);
+    /* the whole selector first: its own messages (empty items, no match) */
+    if (ok && xd_device_select(list, sel, one, &n, &err) != XD_OK) {
+        fprintf(stderr, "%s: --devices: %s\n", prog, err.message);
+        ok = 0;
+    }
+    *nsel = 0;
+    for (size_t k = 0; ok && k < nitems; ++k) {
+        if (xd_device_select(list, items[k], one, &n, &err) != XD_OK) continue;
+        for (size_t j = 0; j < n; ++j) {
+            int seen = 0;
+            for (size_t i = 0; i < *nsel; ++i) seen |= idx[i] == one[j];
+            if (!seen) idx[(*nsel)++] = one[j];
+        }
+    }
+    free(items);
+    free(one);
+    return ok;
+}
+
 static int compare_devices(const char *sel, xd_device_list **list, size_t **idx, size_t *nsel)
 {
     *list = load_devices();
     if (!*list) return EXIT_USAGE;
     size_t ndev = xd_device_list_count(*list);
-    *idx = calloc(ndev ? ndev : 1, sizeof **idx);
-    xd_error err;
     if (ndev == 0) {
         fprintf(stderr, "%s: no OpenCL device found; nothing to compare (see '%s list')\n", prog, prog);
         return EXIT_USAGE;
     }
-    if (!*idx || xd_device_select(*list, sel, *idx, nsel, &err) != XD_OK) {
-        fprintf(stderr, "%s: --devices: %s\n", prog, err.message);
+    *idx = calloc(ndev, sizeof **idx);
+    if (!*idx) {
+        fprintf(stderr, "%s: out of memory\n", prog);
         return EXIT_USAGE;
     }
-    return CLI_GO_ON;
+    return select_in_order(*list, sel, *idx, nsel) ? CLI_GO_ON : EXIT_USAGE;
 }
 
 /* --work DIR, or crossdev-work/DATE-PID; it must not exist yet. */
@@ -178,6 +222,14 @@ static int compare_work_folder(const char *work, char *workdir, size_t cap)
     return CLI_GO_ON;
 }
 
+int is_slow(const compare_opts *o, const char *id)
+{
+    size_t n = strlen(o->slow);
+    for (const char *h = id; n && *h; ++h)
+        if (strncasecmp(h, o->slow, n) == 0) return 1;
+    return 0;
+}
+
 static void plan_run(xd_run_record *run, const xd_device_info *d, int mode, int64_t k, int64_t steps,
                      const char *workdir)
 {
@@ -190,26 +242,28 @@ static void plan_run(xd_run_record *run, const xd_device_info *d, int mode, int6
     snprintf(run->trace_dir, sizeof run->trace_dir, "%s/%s-%s-r%lld", workdir, slug, run->mode, (long long)k);
 }
 
-/* The run list: by mode, then device, then repeat, slow devices first so
- * that they overlap with the rest; the report's title and notes. */
-static void compare_plan(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx,
-                         size_t nsel, const char *workdir)
+/* The run list: by mode, then device (in --devices order), then repeat;
+ * the scheduler starts slow devices first so that they overlap with the
+ * rest.  The report's title and notes.  0 when out of memory. */
+static int compare_plan(xd_report *rep, const compare_opts *o, const xd_device_list *list, const size_t *idx,
+                        size_t nsel, const char *workdir)
 {
     rep->tol = o->ro.tol;
     rep->seed = (uint64_t)o->seed;
     rep->seed_random = o->seed_random;
-    rep->runs = calloc(nsel * 2 * (size_t)o->repeat, sizeof *rep->runs);
-    for (int pass = 0; pass < 2; ++pass)
-        for (int m = 0; m < 2; ++m) {
-            if (!o->want_modes[m]) continue;
-            for (size_t i = 0; i < nsel; ++i) {
-                const xd_device_info *d = xd_device_list_get(list, idx[i]);
-                int is_slow = *o->slow && strstr(d->id, o->slow) != NULL;
-                if (is_slow != (pass == 0)) continue;
-                for (int64_t k = 0; k < o->repeat; ++k)
-                    plan_run(&rep->runs[rep->nruns++], d, m, k, is_slow ? o->slow_steps : o->steps, workdir);
-            }
+    rep->runs = calloc(nsel ? nsel * 2 * (size_t)o->repeat : 1, sizeof *rep->runs);
+    if (!rep->runs) {
+        fprintf(stderr, "%s: out of memory planning %zu runs\n", prog, nsel * 2 * (size_t)o->repeat);
+        return 0;
+    }
+    for (int m = 0; m < 2; ++m) {
+        if (!o->want_modes[m]) continue;
+        for (size_t i = 0; i < nsel; ++i) {
+            const xd_device_info *d = xd_device_list_get(list, idx[i]);
+            for (int64_t k = 0; k < o->repeat; ++k)
+                plan_run(&rep->runs[rep->nruns++], d, m, k, is_slow(o, d->id) ? o->slow_steps : o->steps, workdir);
         }
+    }
     snprintf(rep->title, sizeof rep->title, "crossdev compare: %s, %zu device(s), %s", o->model_name, nsel,
              o->modes_arg);
     snprintf(rep->notes, sizeof rep->notes,
@@ -219,23 +273,57 @@ static void compare_plan(xd_report *rep, const compare_opts *o, const xd_device_
              (long long)o->steps, (long long)o->slow_steps, o->slow, workdir);
     fprintf(stderr, "%s: %zu runs on %zu device(s), up to %lld at a time; work in %s\n", prog, rep->nruns, nsel,
             (long long)o->jobs, workdir);
+    return 1;
 }
 
-/* The report (into the work folder unless --json/--html say where), or
- * what an interruption left. */
-static int compare_finish(xd_report *rep, const compare_opts *o, const char *workdir, int interrupted)
+/* An interrupted comparison keeps the runs that finished: the others go
+ * (never started, or stopped half-way), the report says it is partial. */
+static void keep_finished(xd_report *rep, const unsigned char *started)
 {
-    if (interrupted) {
-        fprintf(stderr, "%s: interrupted; partial traces in %s\n", prog, workdir);
-        return proc_interrupt_status();
+    size_t kept = 0, total = rep->nruns, stopped = 0;
+    for (size_t i = 0; i < rep->nruns; ++i) {
+        int finished = started[i] == RUN_FINISHED;
+        stopped += started[i] == RUN_STOPPED;
+        if (finished) rep->runs[kept++] = rep->runs[i];
     }
+    rep->nruns = kept;
+    rep->partial = 1;
+    size_t len = strlen(rep->notes);
+    if (len < sizeof rep->notes)
+        snprintf(rep->notes + len, sizeof rep->notes - len,
+                 " INTERRUPTED: %zu of %zu runs finished; %zu stopped, %zu never started.", kept, total, stopped,
+                 total - kept - stopped);
+}
+
+/* The command line again, for "run it again with". */
+static void command_line(int argc, char **argv, char *out, size_t cap)
+{
+    size_t len = (size_t)snprintf(out, cap, "%s compare", prog);
+    for (int i = 1; i < argc && len < cap; ++i)
+        len += (size_t)snprintf(out + len, cap - len, strpbrk(argv[i], " '\"$") ? " '%s'" : " %s", argv[i]);
+}
+
+/* The report (into the work folder unless --json/--html say where); after
+ * an interruption, the report of the runs that finished and how to go on. */
+static int compare_finish(xd_report *rep, const compare_opts *o, const char *workdir, const unsigned char *started,
+                          int interrupted, int argc, char **argv)
+{
     report_opts ro = o->ro;
-    char jp[1200], hp[1200];
+    char jp[1200], hp[1200], again[2048];
     snprintf(jp, sizeof jp, "%s/report.json", workdir);
     snprintf(hp, sizeof hp, "%s/report.html", workdir);
     if (!ro.json) ro.json = jp;
     if (!ro.html) ro.html = hp;
-    return finish_report(rep, &ro);
+    if (interrupted) keep_finished(rep, started);
+    int rc = finish_report(rep, &ro);
+    if (!interrupted) return rc;
+    command_line(argc, argv, again, sizeof again);
+    fprintf(stderr,
+            "%s: interrupted: the report above covers the %zu runs that finished (marked partial).\n"
+            "  their traces stay in %s; report on them again: %s diff %s\n"
+            "  run the whole comparison again: %s\n",
+            prog, rep->nruns, workdir, prog, workdir, again);
+    return proc_interrupt_status();
 }
 
 int cmd_compare(int argc, char **argv)
@@ -251,23 +339,27 @@ int cmd_compare(int argc, char **argv)
                       .timeout = 900,
                       .jobs = 2,
                       .seed = 42,
-                      .hash_ops = 1};
+                      .hash_ops = 1,
+                      .op_outputs = "1"};
     int rc = compare_options(argc, argv, &o);
     if (rc != CLI_GO_ON) return rc;
     xd_device_list *list = NULL;
     size_t *idx = NULL, nsel = 0;
+    unsigned char *started = NULL;
     char workdir[1024];
     xd_report rep;
     memset(&rep, 0, sizeof rep);
     rc = compare_devices(o.sel, &list, &idx, &nsel);
     if (rc == CLI_GO_ON) rc = compare_work_folder(o.work, workdir, sizeof workdir);
+    if (rc == CLI_GO_ON) rc = compare_plan(&rep, &o, list, idx, nsel, workdir) ? CLI_GO_ON : EXIT_USAGE;
+    if (rc == CLI_GO_ON && !(started = calloc(rep.nruns ? rep.nruns : 1, 1))) rc = EXIT_USAGE;
     if (rc == CLI_GO_ON) {
-        compare_plan(&rep, &o, list, idx, nsel, workdir);
-        int interrupted = schedule_runs(&rep, &o, list, idx, nsel);
-        rc = compare_finish(&rep, &o, workdir, interrupted);
+        int interrupted = schedule_runs(&rep, &o, list, idx, nsel, started);
+        rc = compare_finish(&rep, &o, workdir, started, interrupted, argc, argv);
     }
     xd_report_free(&rep);
     free(rep.runs);
+    free(started);
     free(idx);
     xd_device_list_destroy(list);
     return rc;

@@ -15,6 +15,7 @@ typedef struct list_opts {
 static void usage_list(void)
 {
     printf("usage: %s list [--json | --ids] [--probe]\n"
+           "The OpenCL devices found, with the id and P:D index a selector takes.\n"
            "  --json   one JSON document: {\"devices\": [...]} with every property\n"
            "  --ids    one device id per line (for scripts)\n"
            "  --probe  also run the self-test on each device, each in its own process: the\n"
@@ -25,7 +26,20 @@ static void usage_list(void)
            prog);
 }
 
-/* getopt's own message about an unknown option stays on here (opterr), before ours. */
+static int list_option(int c, void *user, char **argv)
+{
+    list_opts *o = user;
+    switch (c) {
+    case 'j': o->json = 1; return 1;
+    case 'i': o->ids = 1; return 1;
+    case 'p': o->probe = 1; return 1;
+    default:
+        fprintf(stderr, "%s list: unknown option '%s'; see '%s list --help'\n", prog, argv[optind - 1], prog);
+        return 0;
+    }
+}
+
+/* Our own message for a bad option, never getopt's as well (parse_options). */
 static int list_options(int argc, char **argv, list_opts *o)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
@@ -33,19 +47,14 @@ static int list_options(int argc, char **argv, list_opts *o)
                                          {"probe", no_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j': o->json = 1; break;
-        case 'i': o->ids = 1; break;
-        case 'p': o->probe = 1; break;
-        case 'h': usage_list(); return 0;
-        default: fprintf(stderr, "%s list: unknown option; see '%s list --help'\n", prog, prog); return EXIT_USAGE;
-        }
-    }
+    int rc = parse_options(argc, argv, opts, list_option, o, usage_list);
+    if (rc != CLI_GO_ON) return rc;
     if (optind < argc) {
         fprintf(stderr, "%s list: unexpected argument '%s'\n", prog, argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (o->json && o->ids) {
+        fprintf(stderr, "%s list: --json and --ids exclude each other: give one\n", prog);
         return EXIT_USAGE;
     }
     return CLI_GO_ON;
@@ -125,6 +134,17 @@ static void print_table(const xd_device_list *list, int probe, const char **resu
     printf("%-5s %-52s %-26s %-5s %-4s %-4s %-7s %-5s %-4s %-9s %s\n", "P:D", "id", "driver", "CUs", "dnrm", "fma",
            "cr-div", "fp64", "wg", "local", probe ? "reproducible  probe" : "reproducible");
     for (size_t i = 0; i < n; ++i) print_row(xd_device_list_get(list, i), result && result[i] ? result[i] : "");
+    printf(
+        "\nColumns: P:D, the index pair a selector takes; CUs, compute units; dnrm, fp32 denormals;\n"
+        "fma, fp32 fused multiply-add in hardware; cr-div, correctly rounded fp32 divide and sqrt;\n"
+        "fp64, double precision; wg, largest work-group; local, local memory; reproducible, whether\n"
+        "reproducible mode accepts the device's capabilities (without cr-div it divides through fp64).\n"
+        "%s\n",
+        probe
+            ? "probe: the self-test, each device in its own process: crossdev's reproducible math (exp, log,\n"
+              "division, sqrt, Philox) and the summation loops of its kernels run on the device and are\n"
+              "compared bit for bit with the host; a device whose compiler changes the arithmetic is refused."
+            : "'list --probe' also runs each device's self-test (the arithmetic compared bit for bit with the host).");
     printf("\n%zu device(s). Platforms:\n", n);
     const char *last = NULL;
     for (size_t i = 0; i < n; ++i) {

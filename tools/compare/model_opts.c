@@ -109,6 +109,22 @@ static int load_spec(const char *model, xd_model_spec *spec, xd_weights *w)
     return 1;
 }
 
+int model_opts_optimizer(const model_opts *t, const xd_model_spec *spec, xd_optimizer_spec *opt)
+{
+    xd_optimizer_kind kind;
+    if (t->optimizer) {
+        if (!optimizer_kind(t->optimizer, spec, &kind)) return 0;
+        if (kind != opt->kind) *opt = xd_optimizer_defaults(kind);
+    }
+    return optimizer_overrides(t, opt);
+}
+
+int model_opts_given(const model_opts *t)
+{
+    return t->model || t->weights || t->optimizer || t->lr || t->beta1 || t->beta2 || t->eps || t->momentum ||
+           t->nesterov;
+}
+
 int model_opts_resolve(const model_opts *t, xd_model_spec *spec, xd_weights *w, xd_optimizer_spec *opt)
 {
     memset(w, 0, sizeof *w);
@@ -122,14 +138,7 @@ int model_opts_resolve(const model_opts *t, xd_model_spec *spec, xd_weights *w, 
         }
     }
     *opt = xd_train_optimizer(spec);
-    xd_optimizer_kind kind;
-    if (t->optimizer) {
-        if (!optimizer_kind(t->optimizer, spec, &kind)) goto fail;
-        if (kind != opt->kind) *opt = xd_optimizer_defaults(kind);
-    }
-    if (!optimizer_overrides(t, opt)) goto fail;
-    return 1;
-fail:
+    if (model_opts_optimizer(t, spec, opt)) return 1;
     xd_weights_free(w);
     return 0;
 }

@@ -15,7 +15,7 @@ int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *o
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (!*s || *end || errno == ERANGE) {
-        fprintf(stderr, "%s: %s: '%s' is not a number\n", prog, opt, s);
+        fprintf(stderr, "%s: %s: '%s' is not a whole number\n", prog, opt, s);
         return 0;
     }
     if (v < lo || v > hi) {
@@ -49,10 +49,11 @@ int parse_step_list(const char *opt, const char *s, int64_t **out, size_t *n)
     int ok = v != NULL;
     for (size_t k = 0; ok && k < count; ++k) ok = parse_i64(opt, items[k], 0, INT64_C(1) << 40, &v[k]);
     free(items);
-    if (!ok) {
+    if (!ok || !out) {
         free(v);
-        return 0;
+        return ok;
     }
+    free(*out); /* a repeated option replaces the earlier list */
     *out = v;
     *n = count;
     return 1;

@@ -93,11 +93,17 @@ int proc_poll(pid_t pid, proc_result *r)
     return 1;
 }
 
-void proc_kill(pid_t pid, int hard, proc_result *r)
+void proc_stop(pid_t pid, int grace_s, proc_result *r)
 {
     int status = 0;
-    kill(pid, hard ? SIGKILL : SIGTERM);
-    waitpid(pid, r ? &status : NULL, 0);
+    kill(pid, SIGTERM);
+    double end = proc_wall() + grace_s;
+    pid_t w;
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && proc_wall() < end) proc_sleep_ms(20);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
     if (r) decode(status, r);
 }
 

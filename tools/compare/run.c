@@ -1,5 +1,9 @@
-/* run: one seeded training on one device, written as a trace. */
+/* run: one seeded training on one device, written as a trace.  With
+ * --resume, the trace's own settings are taken unless given, and a given
+ * value that conflicts with the trace is refused naming both. */
 #include <getopt.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,42 +11,83 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/common.h"
 
 typedef struct run_opts {
     xd_train_config cfg;
     const char *sel, *data_dir;
-    int synthetic, quiet;
+    int synthetic, quiet, progress_lines, seed_random;
     xd_mode mode;
-    int64_t *snap_list;
-    size_t nsnap;
+    int64_t *snap_list, *op_list;
+    size_t nsnap, nop;
     model_opts mo;
     xd_model_spec spec;
     xd_weights weights;
+    /* which settings were given (a resumed run takes the others from its trace) */
+    int given_seed, given_mode, given_batch, given_hash_ops, given_length;
 } run_opts;
 
 static void usage_run(void)
 {
     printf("usage: %s run --device SEL --out TRACE [options]\n"
-           "  --device SEL          one device (see 'list'); required\n"
-           "  --out DIR             trace directory to create (must not exist); required\n"
+           "  --device SEL          one device (see 'list'; a type such as gpu works when it\n"
+           "                        matches one device); required\n"
+           "  --out DIR             trace directory to create (must not exist; its folder must);\n"
+           "                        required\n"
            "  --mode M              reproducible (default) or fast\n"
-           "  --seed S              0..2^63-1 (default 42)\n"
-           "  --steps N | --epochs E  training length (default: 1 epoch)\n"
+           "  --seed S|random       0..2^63-1 (default 42); random draws one and says it\n"
+           "  --steps N | --epochs E  training length in steps, or whole epochs (default: 1 epoch)\n"
            "  --batch B             batch size (default 32; the final partial batch is dropped)\n" MODEL_USAGE
            "  --export-weights FILE  write the final weights as a Keras .weights.h5\n"
-           "  --data DIR            MNIST-format IDX files (default %s)\n"
+           "  --data DIR            a folder holding the four MNIST-format IDX files\n"
+           "                        train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
+           "                        t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each may be .gz;\n"
+           "                        images (count, rows, cols) or (count, rows, cols, channels))\n"
+           "                        (default %s)\n"
            "  --synthetic           a seeded synthetic dataset of the model's input shape,\n"
            "                        labelled as such everywhere\n"
            "  --snapshot-every K    also snapshot every K steps\n"
            "  --snapshot-at LIST    snapshot exactly at these steps (plus 0 and the end)\n"
-           "  --resume TRACE        continue TRACE from its last snapshot to --steps\n"
-           "  --hash-ops            hash every op's output at every step\n"
+           "  --resume TRACE        continue TRACE from its last snapshot to --steps; its seed,\n"
+           "                        mode, batch, optimizer, data and op hashing are taken unless\n"
+           "                        given, and a given value that differs is refused\n"
+           "  --hash-ops            hash every op's output at every step (the first divergent\n"
+           "                        op; costs ~40-60%% more time per step on PoCL and Intel's CPU runtime)\n"
+           "  --op-outputs-at LIST  with --hash-ops: also store every op's output at these\n"
+           "                        steps (ops-XXXXXX/), so diff can size each op's difference\n"
            "  --eval-every K        evaluate on the test set every K steps (always at the end)\n"
            "  --eval-limit N        evaluate on the first N test samples only; 0: no evaluation\n"
            "  --keep-going          record a NaN/Inf and keep training (default: stop there)\n"
+           "  --progress            progress lines (step, rate, ETA) even when not on a terminal\n"
            "exit status: 0 trained, 1 a NaN/Inf appeared (recorded), 2 usage or run error,\n"
            "130/143 interrupted (no trace left behind)\n",
            prog, XD_FASHION_MNIST_DIR);
+}
+
+/* The options that set something, recording that they were given. */
+static int run_setting_option(int c, run_opts *o)
+{
+    xd_train_config *cfg = &o->cfg;
+    int64_t v = 0;
+    switch (c) {
+    case 'm':
+        o->given_mode = 1;
+        if (xd_mode_parse(optarg, &o->mode) == XD_OK) return 1;
+        fprintf(stderr, "%s: --mode: '%s' is not reproducible or fast\n", prog, optarg);
+        return 0;
+    case 's':
+        o->given_seed = 1;
+        o->seed_random = strcmp(optarg, "random") == 0;
+        if (o->seed_random) return 1;
+        if (!parse_i64("--seed", optarg, 0, INT64_MAX, &v)) return 0;
+        cfg->seed = (uint64_t)v;
+        return 1;
+    case 'n': o->given_length |= 1; return parse_i64("--steps", optarg, 1, INT64_C(1) << 31, &cfg->steps);
+    case 'e': o->given_length |= 2; return parse_i64("--epochs", optarg, 1, 100000, &cfg->epochs);
+    case 'b': o->given_batch = 1; return parse_i64("--batch", optarg, 1, 1 << 20, &cfg->batch);
+    case 'H': o->given_hash_ops = cfg->hash_ops = 1; return 1;
+    default: return -1;
+    }
 }
 
 /* One option of run; 0 when it is bad (said). */
@@ -50,31 +95,19 @@ static int run_option(int c, void *user, char **argv)
 {
     run_opts *o = user;
     xd_train_config *cfg = &o->cfg;
-    int64_t v = 0;
-    int ok = 1;
+    int ok = run_setting_option(c, o);
+    if (ok >= 0) return ok;
+    ok = 1;
     switch (c) {
     case 'd': o->sel = optarg; break;
     case 'o': cfg->out_dir = optarg; break;
-    case 'm':
-        if (xd_mode_parse(optarg, &o->mode) != XD_OK) {
-            fprintf(stderr, "%s: --mode: '%s' is not reproducible or fast\n", prog, optarg);
-            ok = 0;
-        }
-        break;
-    case 's':
-        ok = parse_i64("--seed", optarg, 0, INT64_MAX, &v);
-        cfg->seed = (uint64_t)v;
-        break;
-    case 'n': ok = parse_i64("--steps", optarg, 1, INT64_C(1) << 31, &cfg->steps); break;
-    case 'e': ok = parse_i64("--epochs", optarg, 1, 100000, &cfg->epochs); break;
-    case 'b': ok = parse_i64("--batch", optarg, 1, 1 << 20, &cfg->batch); break;
     case 'X': cfg->export_weights = optarg; break;
     case 'D': o->data_dir = optarg; break;
     case 'S': o->synthetic = 1; break;
     case 'k': ok = parse_i64("--snapshot-every", optarg, 1, INT64_C(1) << 31, &cfg->snapshot_every); break;
     case 'a': ok = parse_step_list("--snapshot-at", optarg, &o->snap_list, &o->nsnap); break;
+    case 'A': ok = parse_step_list("--op-outputs-at", optarg, &o->op_list, &o->nop); break;
     case 'r': cfg->resume = optarg; break;
-    case 'H': cfg->hash_ops = 1; break;
     case 'E': ok = parse_i64("--eval-every", optarg, 1, INT64_C(1) << 31, &cfg->eval_every); break;
     case 'K': cfg->stop_on_nonfinite = 0; break;
     case 'L':
@@ -82,6 +115,7 @@ static int run_option(int c, void *user, char **argv)
         if (ok && cfg->eval_limit == 0) cfg->eval_limit = -1;
         break;
     case 'q': o->quiet = 1; break;
+    case 'P': o->progress_lines = 1; break;
     case ':':
         fprintf(stderr, "%s run: option '%s' needs a value\n", prog, argv[optind - 1]);
         ok = 0;
@@ -94,6 +128,22 @@ static int run_option(int c, void *user, char **argv)
     return ok;
 }
 
+/* --out: its folder must exist (said before any work, and never under a
+ * temporary name). */
+static int out_parent_exists(const char *out)
+{
+    char parent[XD_PATH_MAX];
+    const char *slash = strrchr(out, '/');
+    if (!slash) return 1;
+    snprintf(parent, sizeof parent, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+    struct stat sb;
+    if (stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode)) return 1;
+    fprintf(stderr, "%s run: --out %s: the folder %s %s\n", prog, out, parent,
+            stat(parent, &sb) == 0 ? "is not a folder"
+                                   : "does not exist (crossdev makes the trace folder, not its parents)");
+    return 0;
+}
+
 /* What the options say together: required ones, exclusions. */
 static int run_check(int argc, char **argv, run_opts *o)
 {
@@ -101,12 +151,12 @@ static int run_check(int argc, char **argv, run_opts *o)
         fprintf(stderr, "%s run: unexpected argument '%s'\n", prog, argv[optind]);
         return 0;
     }
-    if (!o->sel) {
-        fprintf(stderr, "%s run: --device is required\n", prog);
+    if (!o->sel || !o->cfg.out_dir) {
+        fprintf(stderr, "%s run: --%s is required\n", prog, !o->sel ? "device" : "out");
         return 0;
     }
-    if (!o->cfg.out_dir) {
-        fprintf(stderr, "%s run: --out is required\n", prog);
+    if (o->given_length == 3) {
+        fprintf(stderr, "%s run: --steps and --epochs exclude each other: give one\n", prog);
         return 0;
     }
     if (o->cfg.steps) o->cfg.epochs = 0;
@@ -114,8 +164,16 @@ static int run_check(int argc, char **argv, run_opts *o)
         fprintf(stderr, "%s run: --data and --synthetic exclude each other\n", prog);
         return 0;
     }
+    if (o->nop && !o->cfg.hash_ops && !o->cfg.resume) {
+        fprintf(stderr, "%s run: --op-outputs-at needs --hash-ops (the op outputs are those it hashes)\n", prog);
+        return 0;
+    }
+    if (!out_parent_exists(o->cfg.out_dir)) return 0;
     o->cfg.snapshot_at = o->snap_list;
     o->cfg.n_snapshot_at = o->nsnap;
+    o->cfg.op_outputs_at = o->op_list;
+    o->cfg.n_op_outputs_at = o->nop;
+    if (o->cfg.resume) return 1; /* the model and optimizer: the trace's (resume_settings) */
     if (!model_opts_resolve(&o->mo, &o->spec, &o->weights, &o->cfg.optimizer)) return 0;
     o->cfg.spec = &o->spec;
     o->cfg.weights = o->weights.n ? &o->weights : NULL;
@@ -137,11 +195,13 @@ static int run_options(int argc, char **argv, run_opts *o)
                                          {"synthetic", no_argument, NULL, 'S'},
                                          {"snapshot-every", required_argument, NULL, 'k'},
                                          {"snapshot-at", required_argument, NULL, 'a'},
+                                         {"op-outputs-at", required_argument, NULL, 'A'},
                                          {"resume", required_argument, NULL, 'r'},
                                          {"hash-ops", no_argument, NULL, 'H'},
                                          {"eval-every", required_argument, NULL, 'E'},
                                          {"keep-going", no_argument, NULL, 'K'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"progress", no_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"eval-limit", required_argument, NULL, 'L'},
                                          {NULL, 0, NULL, 0}};
@@ -150,6 +210,7 @@ static int run_options(int argc, char **argv, run_opts *o)
     return run_check(argc, argv, o) ? CLI_GO_ON : EXIT_USAGE;
 }
 
+/* On a terminal: one line redrawn in place. */
 static void progress(void *user, int64_t step, int64_t steps, float loss, double seconds)
 {
     (void)user;
@@ -157,6 +218,49 @@ static void progress(void *user, int64_t step, int64_t steps, float loss, double
     fprintf(stderr, "\r  step %lld/%lld  loss %.4f  %.1f steps/s   ", (long long)step, (long long)steps, (double)loss,
             seconds > 0 ? (double)step / seconds : 0.0);
     if (step == steps) fputc('\n', stderr);
+}
+
+/* --progress: a line at most every second (and at the end), which compare
+ * reads from the child's log and shows on the child's status line. */
+static void progress_lines(void *user, int64_t step, int64_t steps, float loss, double seconds)
+{
+    static double last = -1;
+    (void)user;
+    if (step != steps && step != 1 && seconds - last < 1.0) return;
+    last = seconds;
+    double rate = seconds > 0 ? (double)step / seconds : 0;
+    fprintf(stderr, "progress: step %lld/%lld, %.3g steps/s, ETA %.0f s, loss %.4f\n", (long long)step,
+            (long long)steps, rate, rate > 0 ? (double)(steps - step) / rate : 0.0, (double)loss);
+}
+
+/* --data DIR: a folder with the four IDX files; otherwise say which are
+ * missing.  0 when refused (said). */
+static int data_folder_ok(const char *dir)
+{
+    static const char *const files[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                         "t10k-labels-idx1-ubyte"};
+    struct stat sb;
+    char missing[2048] = "", p[XD_PATH_MAX];
+    size_t len = 0;
+    int is_dir = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+    for (int i = 0; i < 4; ++i) {
+        int found = 0;
+        for (int gz = 0; gz < 2 && !found; ++gz)
+            found = xd_path(p, sizeof p, NULL, "%s/%s%s", dir, files[i], gz ? ".gz" : "") == XD_OK && stat(p, &sb) == 0;
+        if (!found && len < sizeof missing)
+            len +=
+                (size_t)snprintf(missing + len, sizeof missing - len, "%s%s/%s(.gz)", len ? ", " : "", dir, files[i]);
+    }
+    if (is_dir && !missing[0]) return 1;
+    fprintf(stderr,
+            "%s: --data %s: %s.  --data is a folder holding the four MNIST-format IDX files train-images-idx3-ubyte, "
+            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may be .gz)%s%s\n",
+            prog, dir,
+            !xd_path_exists(dir) ? "no such folder"
+            : !is_dir            ? "not a folder"
+                                 : "files missing",
+            missing[0] ? "; missing: " : "", missing);
+    return 0;
 }
 
 /* Loads --data DIR (or Fashion-MNIST), or the labelled synthetic set in
@@ -181,6 +285,7 @@ static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int 
         else if (!fallback && !quiet) fprintf(stderr, "%s: using a SEEDED SYNTHETIC dataset (not real data)\n", prog);
         return d;
     }
+    if (dir && !data_folder_ok(dir)) return NULL;
     if (xd_dataset_load_idx(path, &d, &err) != XD_OK) {
         fprintf(stderr, "%s: data: %s\n", prog, err.message);
         return NULL;
@@ -188,10 +293,24 @@ static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int 
     return d;
 }
 
+/* A message from the library may name the trace's temporary folder
+ * (OUT.tmp-PID): the user knows it as OUT. */
+static void scrub_temp_name(char *msg, const char *out)
+{
+    char tmp[XD_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid());
+    size_t n = strlen(tmp), m = strlen(out);
+    for (char *p = strstr(msg, tmp); p; p = strstr(p + m, tmp)) {
+        memcpy(p, out, m);
+        memmove(p + m, p + n, strlen(p + n) + 1);
+    }
+}
+
 /* The training's outcome in words and as the exit status. */
 static int run_outcome(xd_status st, const run_opts *o, const xd_device_info *dev, const xd_dataset *data,
-                       const xd_train_result *res, const xd_error *err)
+                       const xd_train_result *res, xd_error *err)
 {
+    scrub_temp_name(err->message, o->cfg.out_dir);
     if (st == XD_INTERRUPTED) {
         fprintf(stderr, "%s: %s\n", prog, err->message);
         return proc_interrupt_status();
@@ -200,15 +319,171 @@ static int run_outcome(xd_status st, const run_opts *o, const xd_device_info *de
         fprintf(stderr, "%s: run failed: %s\n", prog, err->message);
         return EXIT_USAGE;
     }
+    char acc[32] = "not evaluated";
+    if (!isnan(res->test_accuracy)) snprintf(acc, sizeof acc, "%.4f", res->test_accuracy);
     if (!o->quiet)
-        printf("%s: %lld steps on %s (%s, %s data), final loss %.6f, test accuracy %.4f, %.1f images/s "
+        printf("%s: %lld steps on %s (%s, %s data), final loss %.6f, test accuracy %s, %.1f images/s "
                "(steady), %.2f s total -> %s\n",
                prog, (long long)res->steps_done, dev->id, xd_mode_string(o->mode), data->name, (double)res->final_loss,
-               res->test_accuracy,
-               res->seconds_steps > 0 ? (double)(res->steps_done * o->cfg.batch) / res->seconds_steps : 0.0,
+               acc, res->seconds_steps > 0 ? (double)(res->steps_done * o->cfg.batch) / res->seconds_steps : 0.0,
                res->seconds_total, o->cfg.out_dir);
     if (st == XD_NOT_FINITE) fprintf(stderr, "%s: %s\n", prog, err->message);
     return st == XD_OK ? 0 : 1;
+}
+
+/* ---- --resume: the trace's settings unless given ----------------------------------- */
+
+/* A given value that differs from the trace's: refused, naming both. */
+static int conflict(const char *opt, const char *given, const char *field, const char *traced, const char *trace)
+{
+    fprintf(stderr,
+            "%s run: %s %s conflicts with the trace's %s %s (%s): a resumed run continues the trace's settings; "
+            "leave %s out to take them\n",
+            prog, opt, given, field, traced, trace, opt);
+    return 0;
+}
+
+/* seed, mode, batch and hash-ops: taken from the trace unless given. */
+static int resume_basic_settings(run_opts *o, const xd_trace *t)
+{
+    xd_train_config *cfg = &o->cfg;
+    char a[32], b[32];
+    xd_mode tm = XD_MODE_REPRODUCIBLE;
+    xd_mode_parse(t->mode, &tm);
+    snprintf(a, sizeof a, "%llu", (unsigned long long)cfg->seed);
+    snprintf(b, sizeof b, "%llu", (unsigned long long)t->seed);
+    if (o->given_seed && cfg->seed != t->seed) return conflict("--seed", a, "'seed'", b, t->dir);
+    snprintf(a, sizeof a, "%lld", (long long)cfg->batch);
+    snprintf(b, sizeof b, "%lld", (long long)t->batch);
+    if (o->given_batch && cfg->batch != t->batch) return conflict("--batch", a, "'batch'", b, t->dir);
+    if (o->given_mode && o->mode != tm) return conflict("--mode", xd_mode_string(o->mode), "'mode'", t->mode, t->dir);
+    if (o->given_hash_ops && !t->nops) return conflict("--hash-ops", "(on)", "'op_hashes'", "null", t->dir);
+    cfg->seed = t->seed;
+    cfg->batch = t->batch;
+    o->mode = tm;
+    cfg->hash_ops = t->nops > 0;
+    return 1;
+}
+
+/* The trace's model: its model_spec (a trace from before models were
+ * data: the built-in its 'model' names). */
+static int trace_model(const xd_trace *t, xd_model_spec *spec)
+{
+    json_t *js = json_object_get((json_t *)t->json, "model_spec");
+    xd_error err;
+    xd_status st = XD_OUT_OF_HOST_MEMORY;
+    if (json_is_object(js)) {
+        char *text = json_dumps(js, JSON_COMPACT);
+        if (text) st = xd_model_spec_from_json(text, spec, &err);
+        free(text);
+    } else {
+        st = xd_model_spec_builtin(t->model, spec, &err);
+    }
+    if (st != XD_OK) fprintf(stderr, "%s: %s: model_spec: %s\n", prog, t->dir, err.message);
+    return st == XD_OK;
+}
+
+/* The trace's optimizer (a trace from before the forms: PyTorch's Adam). */
+static int trace_optimizer(const xd_trace *t, xd_optimizer_spec *opt)
+{
+    char kind[64];
+    xd_optimizer_kind k;
+    snprintf(kind, sizeof kind, "%s-%s", t->optimizer.name[0] ? t->optimizer.name : "adam",
+             t->optimizer.variant[0] ? t->optimizer.variant : "pytorch");
+    if (xd_optimizer_kind_parse(kind, &k) != XD_OK) {
+        fprintf(stderr, "%s: %s: its optimizer %s is not one crossdev knows\n", prog, t->dir, kind);
+        return 0;
+    }
+    *opt = xd_optimizer_defaults(k);
+    const double v[5] = {t->optimizer.lr, t->optimizer.beta1, t->optimizer.beta2, t->optimizer.eps,
+                         t->optimizer.momentum};
+    double *dst[5] = {&opt->lr, &opt->beta1, &opt->beta2, &opt->eps, &opt->momentum};
+    for (int i = 0; i < 5; ++i)
+        if (!isnan(v[i])) *dst[i] = v[i];
+    if (t->optimizer.nesterov >= 0) opt->nesterov = t->optimizer.nesterov;
+    return 1;
+}
+
+/* The given optimizer settings against the trace's: the first that differs
+ * is refused, naming both values.  1 when they agree. */
+static int optimizer_conflict(const xd_optimizer_spec *given, const xd_optimizer_spec *was, const char *trace)
+{
+    if (given->kind != was->kind)
+        return conflict("--optimizer", xd_optimizer_kind_name(given->kind), "'optimizer'",
+                        xd_optimizer_kind_name(was->kind), trace);
+    const double a[5] = {given->lr, given->beta1, given->beta2, given->eps, given->momentum};
+    const double b[5] = {was->lr, was->beta1, was->beta2, was->eps, was->momentum};
+    static const char *const opt[5] = {"--lr", "--beta1", "--beta2", "--eps", "--momentum"};
+    static const char *const field[5] = {"'optimizer.lr'", "'optimizer.beta1'", "'optimizer.beta2'", "'optimizer.eps'",
+                                         "'optimizer.momentum'"};
+    char ta[32], tb[32];
+    for (int i = 0; i < 5; ++i)
+        if (a[i] != b[i]) {
+            snprintf(ta, sizeof ta, "%.17g", a[i]);
+            snprintf(tb, sizeof tb, "%.17g", b[i]);
+            return conflict(opt[i], ta, field[i], tb, trace);
+        }
+    if (given->nesterov != was->nesterov) return conflict("--nesterov", "(on)", "'optimizer.nesterov'", "false", trace);
+    return 1;
+}
+
+/* The model and optimizer: the trace's; a given --model whose spec differs,
+ * or an optimizer option that changes the trace's, is refused. */
+static int resume_model(run_opts *o, const xd_trace *t)
+{
+    xd_optimizer_spec given;
+    if (o->mo.weights) {
+        fprintf(stderr, "%s run: --weights with --resume: a resumed run continues from %s's last snapshot\n", prog,
+                t->dir);
+        return 0;
+    }
+    if (!trace_model(t, &o->spec) || !trace_optimizer(t, &o->cfg.optimizer)) return 0;
+    if (o->mo.model) {
+        xd_model_spec mine;
+        xd_weights w;
+        if (!model_opts_resolve(&o->mo, &mine, &w, &given)) return 0;
+        xd_weights_free(&w);
+        xd_model_spec theirs = o->spec; /* the same model, wherever its file is */
+        mine.source[0] = theirs.source[0] = '\0';
+        char *a = xd_model_spec_json(&mine), *b = xd_model_spec_json(&theirs);
+        int same = a && b && strcmp(a, b) == 0;
+        xd_free(a);
+        xd_free(b);
+        if (!same) return conflict("--model", o->mo.model, "'model_spec'", o->spec.name, t->dir);
+    }
+    given = o->cfg.optimizer;
+    if (!model_opts_optimizer(&o->mo, &o->spec, &given)) return 0;
+    if (!optimizer_conflict(&given, &o->cfg.optimizer, t->dir)) return 0;
+    o->cfg.spec = &o->spec;
+    return 1;
+}
+
+/* The model and optimizer, and the data (the trace's folder, or its
+ * synthetic set). */
+static int resume_optimizer_and_data(run_opts *o, const xd_trace *t)
+{
+    if (!resume_model(o, t)) return 0;
+    if (o->data_dir || o->synthetic) return 1; /* its checksum is checked against the trace's */
+    o->synthetic = t->synthetic;
+    const char *src = json_string_value(json_object_get(json_object_get((json_t *)t->json, "data"), "source"));
+    if (!t->synthetic && src && xd_path_exists(src)) o->data_dir = src;
+    return 1;
+}
+
+/* Opens the trace to continue and fills every setting not given from it. */
+static int resume_settings(run_opts *o, xd_trace **t)
+{
+    xd_error err;
+    if (xd_trace_open(o->cfg.resume, t, &err) != XD_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err.message);
+        return 0;
+    }
+    if (!resume_basic_settings(o, *t) || !resume_optimizer_and_data(o, *t)) return 0;
+    if (o->nop && !o->cfg.hash_ops) {
+        fprintf(stderr, "%s run: --op-outputs-at needs op hashes, which %s does not record\n", prog, o->cfg.resume);
+        return 0;
+    }
+    return 1;
 }
 
 /* The device, the data, the context, then the training. */
@@ -217,7 +492,10 @@ static int run_training(run_opts *o)
     int rc = EXIT_USAGE;
     xd_dataset *data = NULL;
     xd_context *ctx = NULL;
-    xd_device_list *list = load_devices();
+    xd_trace *old = NULL;
+    xd_device_list *list = NULL;
+    if (o->cfg.resume && !resume_settings(o, &old)) goto out;
+    list = load_devices();
     const xd_device_info *dev = list ? pick_one(list, o->sel) : NULL;
     if (!dev || injected_fault(dev)) goto out;
     data = load_data(o->data_dir, o->synthetic, o->cfg.seed, o->quiet, &o->spec);
@@ -231,12 +509,15 @@ static int run_training(run_opts *o)
         goto out;
     }
     o->cfg.stop = proc_catch_interrupts();
-    if (!o->quiet && isatty(STDERR_FILENO)) o->cfg.progress = progress;
+    if (o->progress_lines) fprintf(stderr, "progress: kernels built, training (step 1 under way)\n");
+    if (o->progress_lines) o->cfg.progress = progress_lines;
+    else if (!o->quiet && isatty(STDERR_FILENO)) o->cfg.progress = progress;
     xd_error err;
     xd_train_result res;
     st = xd_train_run(ctx, data, &o->cfg, &res, &err);
     rc = run_outcome(st, o, dev, data, &res, &err);
 out:
+    xd_trace_close(old);
     xd_context_destroy(ctx);
     xd_dataset_destroy(data);
     xd_device_list_destroy(list);
@@ -247,8 +528,14 @@ int cmd_run(int argc, char **argv)
 {
     run_opts o = {.cfg = xd_train_defaults(), .mode = XD_MODE_REPRODUCIBLE};
     int rc = run_options(argc, argv, &o);
+    if (rc == CLI_GO_ON && o.seed_random) {
+        o.cfg.seed = proc_random_u64() >> 1;
+        fprintf(stderr, "%s: --seed random: drew seed %llu (recorded in the trace)\n", prog,
+                (unsigned long long)o.cfg.seed);
+    }
     if (rc == CLI_GO_ON) rc = run_training(&o);
     free(o.snap_list);
     xd_weights_free(&o.weights);
+    free(o.op_list);
     return rc;
 }
