@@ -38,7 +38,7 @@ def npy_bytes(a) -> bytes:
         dt = np.dtype("<i4")
     else:
         raise TypeError(f"a trace's .npy holds float32 or int32, not {a.dtype}")
-    body = np.ascontiguousarray(a, dtype=dt)
+    body = np.asarray(a, dtype=dt, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
     return _header(_DESCR[dt], body.shape) + body.tobytes()
 
 
