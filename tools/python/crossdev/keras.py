@@ -35,7 +35,7 @@ from .host import cpu_name, slug
 from .layout import Mapping, flatten_sources, keras_mask_order
 from .philox import dropout_keep, dropout_scale
 from .spec import keras_spec
-from .trace import TraceWriter, optimizer_record
+from .trace import TraceWriter, optimizer_record, require_form
 
 __all__ = ["TraceCallback", "model_from_spec", "compile_for_trace", "DropoutMasks", "optimizer_slots", "producer",
            "device_record", "optimizer_form"]
@@ -91,7 +91,8 @@ def device_record(prod: dict) -> dict:
     plat = prod.get("platform", "cpu")
     kind = prod.get("device_kind", "")
     dev = "cpu" if plat == "cpu" else f"{plat}-{slug(kind)}"
-    return {"id": f"keras-{prod['backend']}/{dev}", "name": cpu_name() if plat == "cpu" else kind, "type": "cpu" if plat == "cpu" else "gpu",
+    return {"id": f"keras-{prod['backend']}/{dev}", "name": cpu_name() if plat == "cpu" else kind,
+            "type": "cpu" if plat == "cpu" else "gpu",
             "driver": f"keras {prod['framework_version']}, {prod['backend']} {prod.get('backend_version', '')}".strip(),
             "platform": f"Keras {prod['framework_version']} ({prod['backend']})"}
 
@@ -128,10 +129,7 @@ def optimizer_form(opt) -> dict:
 def keras_optimizer(record: dict):
     """A Keras optimizer for a trace's `optimizer`; PyTorch's forms, which
     Keras does not have, are refused."""
-    form = f"{record['name']}-{record['variant']}"
-    if record["variant"] != "keras":
-        raise ValueError(f"the trace trained with {form}, which Keras does not have (Keras has adam-keras and "
-                         f"sgd-keras): run crossdev with --optimizer {record['name']}-keras to compare with Keras")
+    require_form(record, "keras", "Keras")
     if record["name"] == "adam":
         return keras.optimizers.Adam(learning_rate=record["lr"], beta_1=record["beta1"], beta_2=record["beta2"],
                                      epsilon=record["eps"])

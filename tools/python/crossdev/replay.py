@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from .data import load_idx
-from .trace import SnapshotFiles, TraceWriter, read_trace
+from .trace import SnapshotFiles, TraceWriter, read_trace, require_form
 
 __all__ = ["main", "check_trace", "replay_torch", "replay_keras"]
 
@@ -38,8 +38,16 @@ class Refused(Exception):
     """A trace or option this replay cannot honour; the message says why."""
 
 
-def check_trace(path: str, trace: dict, data_dir) -> tuple:
-    """The data (its checksum checked) and the steps to replay, or Refused."""
+FRAMEWORKS = {"torch": ("pytorch", "PyTorch"), "keras": ("keras", "Keras")}
+
+
+def check_trace(path: str, trace: dict, framework: str, data_dir):
+    """The data (its checksum checked), or Refused: synthetic data, no
+    spec, an optimizer form the framework does not have, other data."""
+    try:
+        require_form(trace["optimizer"], *FRAMEWORKS[framework])
+    except ValueError as e:
+        raise Refused(f"{path}: {e}") from e
     data = trace.get("data") or {}
     if data.get("synthetic"):
         raise Refused(f"{path}: trained on synthetic data ({data.get('source', 'seeded')}); a replay needs the "
@@ -90,13 +98,11 @@ def replay_torch(path: str, trace: dict, ds, args) -> str:
     spec = trace["model_spec"]
     try:
         net = xdt.SpecNet(spec, seed=int(trace["seed"]))
-        opt_factory = lambda params: xdt.torch_optimizer(trace["optimizer"], params)  # noqa: E731
-        opt_factory([torch.nn.Parameter(torch.zeros(1))])  # refuses a form PyTorch lacks, before any work
     except ValueError as e:
         raise Refused(f"{path}: {e}") from e
     net.load_crossdev(SnapshotFiles(path, 0))
     net.to(device)
-    opt = opt_factory(net.parameters())
+    opt = xdt.torch_optimizer(trace["optimizer"], net.parameters())
     loss_fn = xdt.keras_loss(spec)
     batches = np.load(os.path.join(path, "batches.npy"))
     steps = args.steps or trace["steps"]
@@ -139,7 +145,6 @@ def replay_keras(path: str, trace: dict, ds, args) -> str:
     from . import keras as xdk
     spec = trace["model_spec"]
     try:
-        xdk.keras_optimizer(trace["optimizer"])
         model = xdk.model_from_spec(spec)
     except ValueError as e:
         raise Refused(f"{path}: {e}") from e
@@ -200,7 +205,7 @@ def main(argv=None) -> int:
         trace = read_trace(args.trace)
         if args.steps and not 0 < args.steps <= trace["steps"]:
             raise Refused(f"--steps {args.steps}: the trace has {trace['steps']} steps")
-        ds = check_trace(args.trace, trace, args.data)
+        ds = check_trace(args.trace, trace, args.framework, args.data)
         out = (replay_torch if args.framework == "torch" else replay_keras)(args.trace, trace, ds, args)
     except (Refused, OSError, ValueError, KeyError) as e:
         print(f"crossdev.replay: {e}", file=sys.stderr)

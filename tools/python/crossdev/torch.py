@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from . import __version__
 from .host import cpu_name, slug
 from .philox import dropout_keep, dropout_scale
-from .trace import TraceWriter, optimizer_record
+from .trace import Publishing, TraceWriter, optimizer_record, require_form
 
 __all__ = ["Recorder", "SpecNet", "torch_optimizer", "keras_loss", "producer", "device_record", "to_numpy"]
 
@@ -134,10 +134,7 @@ def optimizer_form(opt: torch.optim.Optimizer) -> dict:
 def torch_optimizer(record: dict, params) -> torch.optim.Optimizer:
     """PyTorch's optimizer for a trace's `optimizer`; Keras's forms, which
     PyTorch does not have, are refused."""
-    form = f"{record['name']}-{record['variant']}"
-    if record["variant"] != "pytorch":
-        raise ValueError(f"the trace trained with {form}, which PyTorch does not have (PyTorch has adam-pytorch and "
-                         f"sgd-pytorch): run crossdev with --optimizer {record['name']}-pytorch to compare with PyTorch")
+    require_form(record, "pytorch", "PyTorch")
     if record["name"] == "adam":
         return torch.optim.Adam(params, lr=record["lr"], betas=(record["beta1"], record["beta2"]), eps=record["eps"])
     return torch.optim.SGD(params, lr=record["lr"], momentum=record["momentum"], nesterov=record["nesterov"])
@@ -342,7 +339,7 @@ class _OpHooks:
             h.remove()
 
 
-class Recorder:
+class Recorder(Publishing):
     """A crossdev trace of the user's own PyTorch loop (see the module's doc).
 
     After optimizer.step(), rec.step(loss, indices) records the step.  The
@@ -397,7 +394,8 @@ class Recorder:
         optimizers' state is not recorded (their parameters are)."""
         opt, g = self.optimizer, self.optimizer.param_groups[0]
         if isinstance(opt, (torch.optim.Adam, torch.optim.AdamW)):
-            return [("exp_avg", ".m"), ("exp_avg_sq", ".v")] + ([("max_exp_avg_sq", ".vmax")] if g.get("amsgrad") else [])
+            amsgrad = [("max_exp_avg_sq", ".vmax")] if g.get("amsgrad") else []
+            return [("exp_avg", ".m"), ("exp_avg_sq", ".v")] + amsgrad
         if isinstance(opt, torch.optim.SGD) and g["momentum"]:
             return [("momentum_buffer", ".m")]
         return []
@@ -450,13 +448,3 @@ class Recorder:
             self.hooks.remove()
         self._finalizer.detach()
         self.writer.abort()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False

@@ -34,7 +34,8 @@ from .hashing import hash_hex, tensor_hash
 from .npy import write_npy
 from .schedule import Schedule, snapshot_schedule
 
-__all__ = ["TraceWriter", "optimizer_record", "read_trace", "load_snapshot", "SnapshotFiles", "OPTIMIZER_FORMS"]
+__all__ = ["TraceWriter", "Publishing", "require_form", "optimizer_record", "read_trace", "load_snapshot",
+           "SnapshotFiles", "OPTIMIZER_FORMS"]
 
 HASH_ALGORITHM = "xxh3-64 of the float32 bytes"
 OPTIMIZER_FORMS = ("adam-keras", "adam-pytorch", "sgd-keras", "sgd-pytorch")
@@ -52,6 +53,17 @@ def optimizer_record(form: str, *, lr: float, beta1: float = 0.9, beta2: float =
                 "eps": float(eps)}
     return {"name": "sgd", "variant": variant, "lr": float(lr), "momentum": float(momentum),
             "nesterov": bool(nesterov)}
+
+
+def require_form(record: dict, variant: str, framework: str) -> str:
+    """A trace's optimizer form ("adam-pytorch"), if the framework has it
+    (its own variant); otherwise ValueError saying how to get one it has."""
+    form = f"{record['name']}-{record['variant']}"
+    if record["variant"] != variant:
+        raise ValueError(f"the trace trained with {form}, which {framework} does not have ({framework} has "
+                         f"adam-{variant} and sgd-{variant}): run crossdev with --optimizer {record['name']}-{variant} "
+                         f"to compare with {framework}")
+    return form
 
 
 def _seed(seed) -> Union[int, str]:
@@ -75,7 +87,22 @@ def _hashable(value) -> Union[int, np.ndarray]:
     return tensor_hash(value)
 
 
-class TraceWriter:
+class Publishing:
+    """As a context manager: close() (publish) when the block ends, abort()
+    (publish nothing) when it raises."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False
+
+
+class TraceWriter(Publishing):
     """One trace, built in OUT.tmp-PID/ and published as OUT by close().
 
     Required: out_dir, model (its name), seed, batch, tensors (names in
@@ -249,16 +276,6 @@ class TraceWriter:
         if not self.closed:
             fs.remove_tree(self.tmp)
             self.closed = True
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False
 
 
 def read_trace(path: str) -> dict:
