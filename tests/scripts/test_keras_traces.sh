@@ -21,27 +21,12 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=$PYPI/keras/bin/python
 export PYTHONPATH=$ROOT/tools/python PYTHONDONTWRITEBYTECODE=1 KERAS_BACKEND=jax
 ROUNDING="WITHIN TOLERANCE,ROUNDING-LEVEL"
-if [ ! -x "$PY" ]; then
-  if [ -f "$PYPI/intel-opencl/.requirements" ] || [ -f "$PYPI/pocl/.requirements" ]; then
-    echo "FAIL: tools/setup ran here ($PYPI) but $PY is missing: run tools/setup again (it installs Keras)"
-    exit 1
-  fi
-  echo "SKIP: tools/setup never ran here: no Keras under $PYPI"
-  exit 77
-fi
+require_framework "$PYPI" "Keras ($PY)" test -x "$PY"
 DEV=pocl/pthread
 FASHION=/usr/share/datasets/fashion-mnist
 [ -d "$FASHION" ] || { echo "FAIL: $FASHION missing (tools/setup installs dataset-fashion-mnist)"; exit 1; }
 quiet_keras() { grep -v "UserWarning\|warnings.warn\|saveable.load_own_variables"; }
 FIT=("$PY" "$ROOT/tests/python/keras_fit.py")
-REPORT=(/usr/bin/python3 "$ROOT/tests/python/check_report.py")
-report() { # report NAME CHECK-ARGS...: check_report on $WORK/NAME.json, its lines shown
-  local name=$1; shift
-  local out rc
-  out=$("${REPORT[@]}" "$WORK/$name.json" "$@" 2>&1); rc=$?
-  echo "$out" | sed "s/^/  $name: /"
-  return $rc
-}
 
 # ---- model.fit with TraceCallback against crossdev's training of the same file ---------------------
 "${FIT[@]}" make "$WORK/fit.keras" 2>&1 | quiet_keras
@@ -62,11 +47,12 @@ sys.exit(0 if all(a[k] == b[k] for k in ('model', 'model_spec', 'tensors', 'opti
 "$XD_CLI" diff "$WORK/xd" "$WORK/kf" --json "$WORK/xd-kf.json" >"$WORK/xd-kf.txt" 2>&1; rc=$?
 grep "first divergence\|^  loss\|verdict" "$WORK/xd-kf.txt"
 check "diff crossdev vs Keras fit: no usage error" test "$rc" -ne 2
-check "crossdev vs Keras's fit: rounding-level from identical weights" report xd-kf --verdict "$ROUNDING" \
+check "crossdev vs Keras's fit: rounding-level from identical weights" report_check xd-kf --verdict "$ROUNDING" \
   --first-step 1 --init-identical --magnitudes
 OUT=$("${FIT[@]}" fit "$WORK/fit.keras" "$WORK/xd" "$WORK/kx" 3 2>&1); rc=$?
 check "an exception during fit propagates" test "$rc" -ne 0
-check "... and nothing is published (no trace, no temporary folder)" bash -c "! ls -d '$WORK'/kx* 2>/dev/null | grep -q ."
+check "... and nothing is published (no trace, no temporary folder)" \
+  bash -c "! ls -d '$WORK'/kx* 2>/dev/null | grep -q ."
 
 # ---- mnist-convnet replayed in Keras, crossdev's dropout masks ------------------------------------------
 expect_exit 0 "crossdev mnist-convnet, 6 steps" "$XD_CLI" run --device $DEV --model mnist-convnet --steps 6 \
@@ -76,7 +62,7 @@ rc=${PIPESTATUS[0]}
 check "replay in Keras" test "$rc" -eq 0
 "$XD_CLI" diff "$WORK/mc" "$WORK/mck" --json "$WORK/mc-mck.json" >"$WORK/mc-mck.txt" 2>&1
 grep "first divergence\|^  loss\|verdict\|test accuracy" "$WORK/mc-mck.txt"
-check "crossdev vs its replay in Keras: rounding-level from step 1" report mc-mck --verdict "$ROUNDING" \
+check "crossdev vs its replay in Keras: rounding-level from step 1" report_check mc-mck --verdict "$ROUNDING" \
   --first-step 1 --init-identical --magnitudes
 
 # ---- refusal ----------------------------------------------------------------------------------------------

@@ -21,14 +21,7 @@
 FIX=$1 PYPI=$2
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=$PYPI/keras/bin/python
-if [ ! -x "$PY" ]; then
-  if [ -f "$PYPI/intel-opencl/.requirements" ] || [ -f "$PYPI/pocl/.requirements" ]; then
-    echo "FAIL: tools/setup ran here ($PYPI) but $PY is missing: run tools/setup again (it installs Keras)"
-    exit 1
-  fi
-  echo "SKIP: tools/setup never ran here: no Keras under $PYPI"
-  exit 77
-fi
+require_framework "$PYPI" "Keras ($PY)" test -x "$PY"
 STEPS=("$PY" "$ROOT/tools/keras/compare-steps.py")
 quiet_keras() { grep -v "UserWarning\|warnings.warn\|saveable.load_own_variables"; }
 DEV=pocl/pthread

@@ -26,45 +26,31 @@ PY=/usr/bin/python3
 export PYTHONPATH=$ROOT/tools/python PYTHONDONTWRITEBYTECODE=1
 ROUNDING="WITHIN TOLERANCE,ROUNDING-LEVEL"
 SETTINGS="DIVERGED,DIFFERENT SETTINGS"
-if ! "$PY" -c "import torch" 2>/dev/null; then
-  if [ -f "$PYPI/intel-opencl/.requirements" ] || [ -f "$PYPI/pocl/.requirements" ]; then
-    echo "FAIL: tools/setup ran here ($PYPI) but $PY cannot import torch: run tools/setup again (python3-torch)"
-    exit 1
-  fi
-  echo "SKIP: tools/setup never ran here: no PyTorch"
-  exit 77
-fi
+require_framework "$PYPI" "PyTorch for $PY (python3-torch)" "$PY" -c "import torch"
 DEV=pocl/pthread
 FASHION=/usr/share/datasets/fashion-mnist
 [ -d "$FASHION" ] || { echo "FAIL: $FASHION missing (tools/setup installs dataset-fashion-mnist)"; exit 1; }
 REPLAY=("$PY" -m crossdev.replay)
-REPORT=("$PY" "$ROOT/tests/python/check_report.py")
-report() { # report NAME CHECK-ARGS...: check_report on $WORK/NAME.json, its lines shown
-  local name=$1; shift
-  local out rc
-  out=$("${REPORT[@]}" "$WORK/$name.json" "$@" 2>&1); rc=$?
-  echo "$out" | sed "s/^/  $name: /"
-  return $rc
-}
 
 # ---- crossdev against PyTorch ---------------------------------------------------------------
 expect_exit 0 "crossdev seed-cnn, 20 steps" "$XD_CLI" run --device $DEV --steps 20 --hash-ops --eval-limit 500 \
   --quiet --out "$WORK/xd"
 expect_exit 0 "replay in PyTorch, 2 threads" "${REPLAY[@]}" "$WORK/xd" --framework torch --threads 2 --out "$WORK/pt2"
+P="d['producer']"
 check "the replay names its device" test "$(json_get "$WORK/pt2/trace.json" "d['device']['id']")" = pytorch/cpu-2-threads
 check "... and its determinism settings" test "$(json_get "$WORK/pt2/trace.json" \
-  "d['producer']['framework'], d['producer']['threads'], d['producer']['deterministic_algorithms']")" = "pytorch 2 False"
+  "$P['framework'], $P['threads'], $P['deterministic_algorithms']")" = "pytorch 2 False"
 "$XD_CLI" diff "$WORK/xd" "$WORK/pt2" --json "$WORK/xd-pt2.json" >"$WORK/xd-pt2.txt" 2>&1; rc=$?
 sed -n '/^Pair 1/,/^  verdict/p' "$WORK/xd-pt2.txt" | grep -v "^  reference\|^  other" | head -14
 check "diff crossdev vs PyTorch: no usage error" test "$rc" -ne 2
-check "crossdev vs PyTorch: rounding-level, from step 1, magnitudes shown" report xd-pt2 --verdict "$ROUNDING" \
+check "crossdev vs PyTorch: rounding-level, from step 1, magnitudes shown" report_check xd-pt2 --verdict "$ROUNDING" \
   --first-step 1 --init-identical --magnitudes
 
 # ---- PyTorch against itself: 1 thread vs 2 --------------------------------------------------------
 expect_exit 0 "replay in PyTorch, 1 thread" "${REPLAY[@]}" "$WORK/xd" --framework torch --threads 1 --out "$WORK/pt1"
 "$XD_CLI" diff "$WORK/pt1" "$WORK/pt2" --json "$WORK/pt1-pt2.json" >"$WORK/pt1-pt2.txt" 2>&1
 grep "first divergence\|verdict" "$WORK/pt1-pt2.txt"
-check "1 vs 2 threads: the runs part, diff names the step and the op" report pt1-pt2 --verdict "$ROUNDING" \
+check "1 vs 2 threads: the runs part, diff names the step and the op" report_check pt1-pt2 --verdict "$ROUNDING" \
   --first-step 1 --some-op --init-identical
 expect_exit 0 "replay in PyTorch, 2 threads again" "${REPLAY[@]}" "$WORK/xd" --framework torch --threads 2 \
   --out "$WORK/pt2b"
@@ -78,14 +64,15 @@ expect_exit 0 "user loop, seed 1 again" "${LOOP[@]}" "$WORK/u1b" --seed 1
 expect_exit 0 "user loop, seed 2" "${LOOP[@]}" "$WORK/u2" --seed 2
 expect_exit 0 "same seed twice" "$XD_CLI" diff "$WORK/u1" "$WORK/u1b"
 check "the same loop and seed twice: IDENTICAL" contains "$OUT" "verdict: IDENTICAL"
-check "the Recorder hashed the ops" test "$(json_get "$WORK/u1/trace.json" "d['op_hashes']['ops'][0], d['tensors'][1]")" = \
-  "conv.forward conv.weight.m"
+check "the Recorder hashed the ops" \
+  test "$(json_get "$WORK/u1/trace.json" "d['op_hashes']['ops'][0], d['tensors'][1]")" = "conv.forward conv.weight.m"
 "$XD_CLI" diff "$WORK/u1" "$WORK/u2" --json "$WORK/u1-u2.json" >/dev/null 2>&1; rc=$?
 check "another seed: no usage error" test "$rc" -ne 2
-check "another torch.manual_seed: the seed named" report u1-u2 --verdict "$SETTINGS" --mentions seed
+check "another torch.manual_seed: the seed named" report_check u1-u2 --verdict "$SETTINGS" --mentions seed
 OUT=$("${LOOP[@]}" "$WORK/u3" --seed 1 --fail-at 3 2>&1); rc=$?
 check "an exception in the loop propagates" test "$rc" -ne 0
-check "... and nothing is published (no trace, no temporary folder)" bash -c "! ls -d '$WORK'/u3* 2>/dev/null | grep -q ."
+check "... and nothing is published (no trace, no temporary folder)" \
+  bash -c "! ls -d '$WORK'/u3* 2>/dev/null | grep -q ."
 
 # ---- refusals -------------------------------------------------------------------------------------------
 expect_exit 0 "a synthetic-data trace" "$XD_CLI" run --device $DEV --synthetic --steps 1 --quiet --out "$WORK/syn"
