@@ -9,6 +9,7 @@ diff` finds where two runs part (README, "Your framework's runs").
     crossdev.layout    Keras <-> crossdev names and layouts
     crossdev.philox    crossdev's Philox stream and dropout masks, in numpy
     crossdev.data      the IDX data a trace names, decoded as crossdev decodes it
+    crossdev.spec      crossdev's model spec of a Keras model; the shapes of a spec's layers
 
 Hard dependencies: numpy and xxhash; torch and keras only in their modules.
 """

@@ -241,30 +241,35 @@ class TraceCallback(keras.callbacks.Callback):
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         self.mapping = Mapping(model)
-        state = self._state(model, self.mapping)
+        self.state0 = self._state(model, self.mapping)
+        self.writer = None
+        if self._batch_size():
+            self._open(model, self._batch_size())
+
+    def _open(self, model, batch: int) -> None:
+        """The trace, once the batch size is known, with step 0 recorded."""
         steps = self.params.get("steps")
         total = steps * self.params["epochs"] if steps else None
         prod = producer(model)
-        batch = self._batch_size()
         self.writer = TraceWriter(
-            self.out_dir, model=model.name, seed=self.seed, batch=batch, tensors=list(state),
+            self.out_dir, model=model.name, seed=self.seed, batch=batch, tensors=list(self.state0),
             optimizer=optimizer_form(model.optimizer), data={"name": self.data_name, "synthetic": False, **self.data},
             device=device_record(prod), producer=prod, layout=_layout(model),
             model_spec=self.model_spec or keras_spec(model, source="keras model.fit"),
             guarantee="none: a framework's run (its determinism settings: producer)",
             total_steps=total, snapshot_every=self.snapshot_every, snapshot_at=self.snapshot_at)
         weakref.finalize(self, self.writer.abort)  # training that raises never reaches on_train_end
-        self.writer.init(state)
+        self.writer.init(self.state0)
+        self.state0 = None
 
     def _batch_size(self) -> int:
+        """From the indices [steps, batch] when given so; else 0, and the
+        first batch tells (Keras does not tell its callbacks)."""
         if self.indices is not None and not callable(self.indices):
             a = np.asarray(self.indices)
             if a.ndim == 2:
                 return int(a.shape[1])
-        bs = self.params.get("batch_size")
-        if not bs:
-            raise ValueError("TraceCallback: give indices as an array [steps, batch] (fit's batch size is unknown)")
-        return int(bs)
+        return 0
 
     def _indices(self, step: int, batch: int) -> np.ndarray:
         if self.indices is None:
@@ -284,7 +289,9 @@ class TraceCallback(keras.callbacks.Callback):
         usual running mean put in the logs the other callbacks see."""
         tracker = model._loss_tracker
         total = np.float32(tracker.total.numpy())
-        count = np.float32(tracker.count.numpy())
+        count = np.float32(tracker.count.numpy())  # the batch's samples
+        if self.writer is None:
+            self._open(model, int(count))
         loss = total / count
         self._sum, self._count = np.float32(self._sum + total), np.float32(self._count + count)
         last = self.params.get("steps") is not None and batch + 1 == self.params["steps"]

@@ -434,6 +434,8 @@ class Recorder(Publishing):
         the batch's training-set indices, the state, the op hashes."""
         ops = self.hooks.take() + self._gradients() if self.hooks else None
         value = float(loss.detach().float().cpu()) if isinstance(loss, torch.Tensor) else float(loss)
+        if isinstance(indices, torch.Tensor):
+            indices = indices.detach().cpu().numpy()
         return self.writer.step(value, self.state(), indices, ops=ops)
 
     def close(self, final_eval: Optional[dict] = None) -> str:
