@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # PyTorch's runs as crossdev traces (tools/python/crossdev), real PyTorch
 # (Debian's python3-torch, CPU), nothing mocked:
+#  - the replay's model (Keras's semantics in PyTorch) agrees with crossdev
+#    one step at a time on every layer kind;
 #  - a crossdev seed-cnn trace replayed in PyTorch (python3 -m
 #    crossdev.replay): diff finds it not identical, first divergence at
 #    step 1 from identical initial weights, with the per-tensor magnitudes;
@@ -37,7 +39,8 @@ expect_exit 0 "crossdev seed-cnn, 20 steps" "$XD_CLI" run --device $DEV --steps 
   --quiet --out "$WORK/xd"
 expect_exit 0 "replay in PyTorch, 2 threads" "${REPLAY[@]}" "$WORK/xd" --framework torch --threads 2 --out "$WORK/pt2"
 P="d['producer']"
-check "the replay names its device" test "$(json_get "$WORK/pt2/trace.json" "d['device']['id']")" = pytorch/cpu-2-threads
+check "the replay names its device" \
+  test "$(json_get "$WORK/pt2/trace.json" "d['device']['id']")" = pytorch/cpu-2-threads
 check "... and its determinism settings" test "$(json_get "$WORK/pt2/trace.json" \
   "$P['framework'], $P['threads'], $P['deterministic_algorithms']")" = "pytorch 2 False"
 "$XD_CLI" diff "$WORK/xd" "$WORK/pt2" --json "$WORK/xd-pt2.json" >"$WORK/xd-pt2.txt" 2>&1; rc=$?
@@ -45,6 +48,39 @@ sed -n '/^Pair 1/,/^  verdict/p' "$WORK/xd-pt2.txt" | grep -v "^  reference\|^  
 check "diff crossdev vs PyTorch: no usage error" test "$rc" -ne 2
 check "crossdev vs PyTorch: rounding-level, from step 1, magnitudes shown" report_check xd-pt2 --verdict "$ROUNDING" \
   --first-step 1 --init-identical --magnitudes
+
+# ---- the replay's model against crossdev, one step at a time (tests/python/torch_resync.py) ----------
+# Every layer (all-layers.keras: same padding, BatchNormalization, average
+# pooling, dropout) with PyTorch's SGD form, and mnist-convnet (dropout, max
+# pooling, the loss from probabilities) with PyTorch's Adam.  Adam's first
+# step divides each gradient by itself plus eps: where |g| is near eps (1e-7)
+# the gradient's rounding shows in the update at the 5e-3 level (measured:
+# dense.weight, step 1), so that comparison's tolerance is 1e-2; a convention
+# difference shows at 4e-2 or more (docs/models.md).
+RESYNC=("$PY" "$ROOT/tests/python/torch_resync.py")
+"$PY" "$ROOT/tests/python/make_idx.py" "$WORK/d12"
+AL=$ROOT/tests/fixtures/keras/all-layers.keras
+expect_exit 0 "crossdev all-layers, sgd-pytorch" "$XD_CLI" run --device $DEV --model "$AL" \
+  --optimizer sgd-pytorch --momentum 0.9 --nesterov --data "$WORK/d12" --steps 10 --snapshot-every 1 --eval-limit 0 \
+  --quiet --out "$WORK/al"
+OUT=$("${RESYNC[@]}" "$WORK/al" "$WORK/d12" 2>&1); rc=$?
+echo "$OUT" | tail -1
+check "every layer: PyTorch (Keras's semantics) agrees with crossdev step by step" test "$rc" -eq 0
+# the comparison can fail: told that crossdev's Nesterov SGD was plain SGD
+cp -r "$WORK/al" "$WORK/al-plain"
+/usr/bin/python3 -c "
+import json, sys
+p = sys.argv[1] + '/trace.json'
+t = json.load(open(p))
+t['optimizer']['nesterov'] = False
+json.dump(t, open(p, 'w'))" "$WORK/al-plain"
+OUT=$("${RESYNC[@]}" "$WORK/al-plain" "$WORK/d12" 2>&1); rc=$?
+check "... and a convention difference is caught (plain SGD against Nesterov)" test "$rc" -eq 1
+expect_exit 0 "crossdev mnist-convnet, adam-pytorch" "$XD_CLI" run --device $DEV --model mnist-convnet \
+  --optimizer adam-pytorch --steps 6 --snapshot-every 1 --eval-limit 0 --quiet --out "$WORK/mcp"
+OUT=$("${RESYNC[@]}" "$WORK/mcp" "$FASHION" --tol-update 1e-2 2>&1); rc=$?
+echo "$OUT" | tail -1
+check "mnist-convnet: PyTorch agrees with crossdev step by step" test "$rc" -eq 0
 
 # ---- PyTorch against itself: 1 thread vs 2 --------------------------------------------------------
 expect_exit 0 "replay in PyTorch, 1 thread" "${REPLAY[@]}" "$WORK/xd" --framework torch --threads 1 --out "$WORK/pt1"
