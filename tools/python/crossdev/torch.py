@@ -4,7 +4,8 @@ Record your own training loop:
 
     from crossdev.torch import Recorder
     torch.manual_seed(1)
-    model, opt = Net(), torch.optim.Adam(net.parameters(), lr=1e-3)
+    model = Net()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     with Recorder(model, opt, "run-a", seed=1, batch_size=32, data_name="fashion-mnist") as rec:
         for idx in batches:                     # idx: the batch's training-set indices
             opt.zero_grad()
