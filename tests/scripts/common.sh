@@ -27,3 +27,26 @@ finish() {
   echo "$TEST_NAME: $PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]
 }
+# require_framework PYPI-DIR WHAT COMMAND...: a framework the test needs
+# (COMMAND succeeds when it is there).  Missing where tools/setup ran (its
+# PyPI folders exist) is a FAILURE; only where setup never ran is the test
+# skipped (77).
+require_framework() {
+  local pypi=$1 what=$2; shift 2
+  "$@" >/dev/null 2>&1 && return 0
+  if [ -f "$pypi/intel-opencl/.requirements" ] || [ -f "$pypi/pocl/.requirements" ]; then
+    echo "FAIL: tools/setup ran here ($pypi) but $what is missing: run tools/setup again (it installs it)"
+    exit 1
+  fi
+  echo "SKIP: tools/setup never ran here: no $what"
+  exit 77
+}
+# report_check NAME CHECK-ARGS...: tests/python/check_report.py on
+# $WORK/NAME.json (a diff --json report), its lines shown
+report_check() {
+  local name=$1 out rc; shift
+  out=$(/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../python/check_report.py" "$WORK/$name.json" "$@" 2>&1)
+  rc=$?
+  echo "$out" | sed "s/^/  $name: /"
+  return $rc
+}

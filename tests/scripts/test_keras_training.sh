@@ -21,14 +21,7 @@
 FIX=$1 PYPI=$2
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=$PYPI/keras/bin/python
-if [ ! -x "$PY" ]; then
-  if [ -f "$PYPI/intel-opencl/.requirements" ] || [ -f "$PYPI/pocl/.requirements" ]; then
-    echo "FAIL: tools/setup ran here ($PYPI) but $PY is missing: run tools/setup again (it installs Keras)"
-    exit 1
-  fi
-  echo "SKIP: tools/setup never ran here: no Keras under $PYPI"
-  exit 77
-fi
+require_framework "$PYPI" "Keras ($PY)" test -x "$PY"
 STEPS=("$PY" "$ROOT/tools/keras/compare-steps.py")
 quiet_keras() { grep -v "UserWarning\|warnings.warn\|saveable.load_own_variables"; }
 DEV=pocl/pthread
@@ -37,18 +30,7 @@ FASHION=/usr/share/datasets/fashion-mnist
 
 # MNIST-format data of the all-layers model's shape (12x12x3, channels last
 # in the IDX file, 5 classes): class templates plus noise, learnable
-/usr/bin/python3 - "$WORK/d12" <<'PY'
-import os, struct, sys
-import numpy as np
-d = sys.argv[1]; os.makedirs(d)
-rng = np.random.default_rng(7)
-templ = rng.integers(0, 256, (5, 12, 12, 3))
-for prefix, n in (("train", 4096), ("t10k", 1024)):
-    y = rng.integers(0, 5, n).astype(np.uint8)
-    x = np.clip(templ[y] * 0.5 + rng.integers(0, 128, (n, 12, 12, 3)), 0, 255).astype(np.uint8)
-    open(f"{d}/{prefix}-images-idx3-ubyte", "wb").write(struct.pack(">IIIII", 0x804, n, 12, 12, 3) + x.tobytes())
-    open(f"{d}/{prefix}-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, n) + y.tobytes())
-PY
+/usr/bin/python3 "$ROOT/tests/python/make_idx.py" "$WORK/d12"
 
 # ---- every layer, step by step, and the exported weights ----------------------------
 AL=$FIX/all-layers.keras

@@ -8,7 +8,7 @@ For each NAME, FIXTURES-DIR/NAME.keras is loaded with keras.saving.load_model
 warn that its optimizer was skipped), then
 model.load_weights(OUT-DIR/NAME.weights.h5) loads the file that
 xd_weights_save_h5 wrote; every weight Keras then holds, permuted to
-crossdev's layout with numpy (tools/keras/layout.py), must equal bit for
+crossdev's layout with numpy (crossdev/layout.py in tools/python), must equal bit for
 bit OUT-DIR/NAME/<param>.npy, the weights crossdev saved.  Exit 1 on any
 difference.
 """
@@ -21,8 +21,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import layout  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from crossdev import layout  # noqa: E402
 
 
 def check(fixtures, out, name):

@@ -8,7 +8,7 @@ TRACE is `crossdev-compare run --model MODEL.keras|MODEL.json --data DATA-DIR
 put back on crossdev's state after step t-1 (the weights, BatchNormalization's
 moving statistics, the optimizer's slots and iteration count: the one-step
 resync), trains one step on the batch crossdev drew (batches.npy) with the
-dropout mask crossdev drew (its Philox stream, recomputed here in numpy),
+dropout mask crossdev drew (its Philox stream, recomputed in numpy: crossdev.philox),
 and its loss and resulting state are compared with crossdev's step t.  Any
 difference of convention (a permutation, an optimizer form, a loss detail)
 shows at step 1; what remains is rounding.
@@ -19,47 +19,19 @@ tensors: relative to max|value|), and the loss's relative difference.  Exit
 1 when a figure exceeds the tolerances (--tol-update, --tol-loss).
 """
 import argparse
-import gzip
 import json
 import os
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import layout  # noqa: E402
-
-M32 = np.uint64(0xFFFFFFFF)
-
-
-def philox_words(seed, stream, n):
-    """Words 0..n-1 of crossdev's Philox4x32-10 stream (cl/xd_math.h,
-    xd_philox_word): block j/4 with counter (block lo, block hi, stream lo,
-    stream hi) under key (seed lo, seed hi), word j%4."""
-    blocks = (n + 3) // 4
-    b = np.arange(blocks, dtype=np.uint64)
-    c = [b & M32, b >> np.uint64(32), np.full(blocks, stream & 0xFFFFFFFF, np.uint64),
-         np.full(blocks, stream >> 32, np.uint64)]
-    k0, k1 = seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF
-    for _ in range(10):
-        p0 = np.uint64(0xD2511F53) * c[0]
-        p1 = np.uint64(0xCD9E8D57) * c[2]
-        c = [((p1 >> np.uint64(32)) ^ c[1] ^ np.uint64(k0)) & M32, p1 & M32,
-             ((p0 >> np.uint64(32)) ^ c[3] ^ np.uint64(k1)) & M32, p0 & M32]
-        k0 = (k0 + 0x9E3779B9) & 0xFFFFFFFF
-        k1 = (k1 + 0xBB67AE85) & 0xFFFFFFFF
-    return np.stack(c, axis=1).reshape(-1)[:n].astype(np.uint32)
-
-
-def dropout_keep(seed, layer, step, n, rate):
-    """crossdev's mask (host/train/model_run.c: stream "DROP" << 32 | layer
-    << 24 | step; cl/xd_math.h xd_dropout_keep: kept when (w >> 8) 2^-24 <
-    (float)(1 - rate)), in crossdev's element order."""
-    stream = 0x44524F5000000000 | (layer << 24) | (step & 0xFFFFFF)
-    u = (philox_words(seed, stream, n) >> 8).astype(np.float32) * np.float32(2.0 ** -24)
-    return u < np.float32(1.0 - rate)
+from crossdev.data import load_idx  # noqa: E402
+from crossdev.keras import DropoutMasks, optimizer_slots  # noqa: E402
+from crossdev.layout import Mapping  # noqa: E402
+from crossdev.trace import SnapshotFiles  # noqa: E402
 
 
 def load_model(path, compile=True):
@@ -75,113 +47,10 @@ def load_model(path, compile=True):
     return model
 
 
-def read_idx(path):
-    raw = open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
 def load_data(d):
-    x = read_idx(os.path.join(d, "train-images-idx3-ubyte"))
-    y = read_idx(os.path.join(d, "train-labels-idx1-ubyte")).astype(np.int32)
-    if x.ndim == 3:
-        x = x[..., None]
-    return x.astype(np.float32) / np.float32(255.0), y  # NHWC, as Keras takes it
-
-
-class Masks:
-    """The Dropout layers' masks for the step being run (the layers' call
-    patched to use them; Keras's own formula, select(mask, x / keep, 0))."""
-    current = {}
-
-    @staticmethod
-    def install():
-        def call(self, inputs, training=False):
-            if not training or self.rate == 0:
-                return inputs
-            keep = 1.0 - self.rate
-            return keras.ops.where(Masks.current[self.name], inputs / keep, keras.ops.zeros_like(inputs))
-        keras.layers.Dropout.call = call
-
-
-def keras_order(mask_xd, shape_keras, src):
-    """A mask in crossdev's order (NCHW, or (C, H, W) features after a
-    Flatten) put in Keras's (NHWC, or (H, W, C) features)."""
-    n = shape_keras[0]
-    if len(shape_keras) == 4:
-        _, h, w, c = shape_keras
-        return mask_xd.reshape(n, c, h, w).transpose(0, 2, 3, 1)
-    if src is not None:
-        h, w, c = src
-        return mask_xd.reshape(n, c, h, w).transpose(0, 2, 3, 1).reshape(n, -1)
-    return mask_xd.reshape(shape_keras)
-
-
-def slot_name(opt, var):
-    """The optimizer slots of a variable: crossdev's suffixes -> Keras's
-    variables (Adam: m, v; SGD: its momentum)."""
-    kind = type(opt).__name__
-    if kind == "Adam":
-        return {".m": opt._momentums[opt._get_variable_index(var)],
-                ".v": opt._velocities[opt._get_variable_index(var)]}
-    if kind == "SGD" and opt.momentum:
-        return {".m": opt.momentums[opt._get_variable_index(var)]}
-    return {}
-
-
-class Mapping:
-    """Each Keras variable with its crossdev name and the permutations both
-    ways (layout.py's, inverted by solving on an index array)."""
-
-    def __init__(self, model):
-        self.entries = []  # (crossdev name, keras variable, to_xd, to_keras)
-        for layer, src in zip(model.layers, layout.flatten_sources(model)):
-            cls = type(layer).__name__
-            names = {"Conv2D": ["weight", "bias"], "Dense": ["weight", "bias"],
-                     "BatchNormalization": (["gamma"] if getattr(layer, "scale", 0) else [])
-                     + (["beta"] if getattr(layer, "center", 0) else []) + ["moving_mean", "moving_variance"]}.get(cls, [])
-            for suffix, var in zip(names, layer.weights):
-                to_xd = self.permutation(cls, suffix, tuple(var.shape), src)
-                self.entries.append((layer.name + "." + suffix, var, to_xd))
-
-    @staticmethod
-    def permutation(cls, suffix, shape, src):
-        """Index array p: crossdev_flat = keras_flat[p]."""
-        idx = np.arange(int(np.prod(shape))).reshape(shape)
-        if cls == "Conv2D" and suffix == "weight":
-            return idx.transpose(3, 2, 0, 1).reshape(-1)
-        if cls == "Dense" and suffix == "weight":
-            return layout.features_to_crossdev(idx, src).T.reshape(-1)
-        if cls == "BatchNormalization":
-            return layout.features_to_crossdev(idx, src).reshape(-1)
-        return idx.reshape(-1)
-
-    def set_keras(self, model, snap, opt_slots):
-        for name, var, p in self.entries:
-            flat = np.empty(p.size, np.float32)
-            flat[p] = np.load(os.path.join(snap, name + ".npy")).reshape(-1)
-            var.assign(flat.reshape(var.shape))
-            for suffix, slot in opt_slots(var).items():
-                sflat = np.empty(p.size, np.float32)
-                sflat[p] = np.load(os.path.join(snap, name + suffix + ".npy")).reshape(-1)
-                slot.assign(sflat.reshape(var.shape))
-
-    def keras_state(self, opt_slots):
-        """{crossdev name: array in crossdev's layout (flat)} of Keras's state now."""
-        out = {}
-        for name, var, p in self.entries:
-            out[name] = np.asarray(var.numpy(), np.float32).reshape(-1)[p]
-            for suffix, slot in opt_slots(var).items():
-                out[name + suffix] = np.asarray(slot.numpy(), np.float32).reshape(-1)[p]
-        return out
-
-
-def dropout_layers(model):
-    """(spec layer index, layer, flatten source) of each Dropout: crossdev's
-    spec numbers model.layers from 0 (the InputLayer is not a layer)."""
-    return [(i, l, src) for i, (l, src) in enumerate(zip(model.layers, layout.flatten_sources(model)))
-            if type(l).__name__ == "Dropout"]
+    """The IDX folder as crossdev decodes it, images in Keras's NHWC."""
+    data = load_idx(d)
+    return data, data.nhwc(data.train_x), data.train_y
 
 
 def rel(a, b, scale):
@@ -192,35 +61,30 @@ def rel(a, b, scale):
 def run(args):
     trace = json.load(open(os.path.join(args.trace, "trace.json")))
     batches = np.load(os.path.join(args.trace, "batches.npy"))
-    x_all, y_all = load_data(args.data)
+    _, x_all, y_all = load_data(args.data)
     model = load_model(args.model)
     model.compile(optimizer=model.optimizer, loss=model.loss, run_eagerly=True, jit_compile=False)
     opt = model.optimizer
     opt.build(model.trainable_variables)
     mapping = Mapping(model)
-    Masks.install()
-    drops = dropout_layers(model)
-    seed = int(trace["seed"])
+    masks = DropoutMasks(model, int(trace["seed"])).install()
     steps = min(args.steps or trace["steps"], trace["steps"])
     have = set(trace["snapshots"])
     if not all(t in have for t in range(steps + 1)):
         sys.exit(f"{args.trace}: needs a snapshot at every step 0..{steps} (run with --snapshot-every 1)")
 
     def slots(var):
-        return slot_name(opt, var) if var.trainable else {}
+        return optimizer_slots(opt, var)
 
     rows, worst_upd, worst_loss = [], 0.0, 0.0
     for t in range(1, steps + 1):
         before = os.path.join(args.trace, f"step-{t - 1:06d}")
         after = os.path.join(args.trace, f"step-{t:06d}")
-        mapping.set_keras(model, before, slots)
+        mapping.set_keras(SnapshotFiles(args.trace, t - 1), slots)
         opt.iterations.assign(t - 1)
         idx = batches[t - 1]
         xb, yb = x_all[idx], y_all[idx]
-        for li, layer, src in drops:
-            shape = (len(idx),) + tuple(int(d) for d in layer.input.shape[1:])
-            keep = dropout_keep(seed, li, t, int(np.prod(shape)), layer.rate)
-            Masks.current[layer.name] = keras_order(keep, shape, src)
+        masks.set(t, len(idx))
         logs = model.train_on_batch(xb, yb, return_dict=True)
         loss_k, loss_x = float(logs["loss"]), float(trace["loss"][t - 1])
         loss_rel = abs(loss_k - loss_x) / max(abs(loss_x), 1e-30)
@@ -231,7 +95,7 @@ def run(args):
             prev = np.load(os.path.join(before, name + ".npy")).reshape(-1)
             is_weight = not (name.endswith(".m") or name.endswith(".v"))
             scale = float(np.max(np.abs(ours.astype(np.float64) - prev))) if is_weight else float(np.max(np.abs(ours)))
-            per[name] = rel(got, ours, scale)
+            per[name] = rel(got.reshape(-1), ours, scale)
         upd = max(per.values())
         worst_upd, worst_loss = max(worst_upd, upd), max(worst_loss, loss_rel)
         rows.append({"step": t, "loss_keras": loss_k, "loss_crossdev": loss_x, "loss_rel": loss_rel,
@@ -260,7 +124,8 @@ def check_export(args):
     bad = 0
     for name, got in Mapping(model).keras_state(lambda var: {}).items():
         ours = np.load(os.path.join(last, name + ".npy")).reshape(-1)
-        if not np.array_equal(got.view(np.uint32), ours.view(np.uint32)):
+        if got.shape != np.load(os.path.join(last, name + ".npy")).shape or \
+                not np.array_equal(got.reshape(-1).view(np.uint32), ours.view(np.uint32)):
             print(f"FAIL: {name}: Keras holds other values than crossdev's last snapshot")
             bad += 1
     print(f"compare-steps --export: Keras loaded {os.path.basename(args.export)}: "
@@ -269,10 +134,8 @@ def check_export(args):
 
 
 def test_set(data, n):
-    xt = read_idx(os.path.join(data, "t10k-images-idx3-ubyte"))
-    xt = (xt[..., None] if xt.ndim == 3 else xt).astype(np.float32) / np.float32(255.0)
-    yt = read_idx(os.path.join(data, "t10k-labels-idx1-ubyte")).astype(np.int32)
-    return xt[:n], yt[:n]
+    d = load_idx(data)
+    return d.nhwc(d.test_x[:n]), d.test_y[:n]
 
 
 def check_eval(args):
@@ -284,8 +147,7 @@ def check_eval(args):
     final = trace["eval"]["final"]
     model = load_model(args.model)
     model.compile(loss=model.loss, metrics=["accuracy"])
-    last = os.path.join(args.trace, f"step-{trace['snapshots'][-1]:06d}")
-    Mapping(model).set_keras(model, last, lambda var: {})
+    Mapping(model).set_keras(SnapshotFiles(args.trace, trace["snapshots"][-1]), lambda var: {})
     xt, yt = test_set(args.data, final["n"])
     res = model.evaluate(xt, yt, batch_size=trace["batch"], verbose=0, return_dict=True)
     loss_rel = abs(res["loss"] - final["loss"]) / max(abs(final["loss"]), 1e-30)
@@ -303,25 +165,19 @@ def free_run(args):
     accuracies of the two trainings side by side."""
     trace = json.load(open(os.path.join(args.trace, "trace.json")))
     batches = np.load(os.path.join(args.trace, "batches.npy"))
-    x_all, y_all = load_data(args.data)
+    _, x_all, y_all = load_data(args.data)
     model = load_model(args.model)
     model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], run_eagerly=True,
                   jit_compile=False)
     opt = model.optimizer
     opt.build(model.trainable_variables)
     mapping = Mapping(model)
-    Masks.install()
-    drops = dropout_layers(model)
-    seed = int(trace["seed"])
-    mapping.set_keras(model, os.path.join(args.trace, "step-000000"),
-                      lambda var: slot_name(opt, var) if var.trainable else {})
+    masks = DropoutMasks(model, int(trace["seed"])).install()
+    mapping.set_keras(SnapshotFiles(args.trace, 0), lambda var: optimizer_slots(opt, var))
     opt.iterations.assign(0)
     for t in range(1, trace["steps"] + 1):
         idx = batches[t - 1]
-        for li, layer, src in drops:
-            shape = (len(idx),) + tuple(int(d) for d in layer.input.shape[1:])
-            Masks.current[layer.name] = keras_order(dropout_keep(seed, li, t, int(np.prod(shape)), layer.rate),
-                                                    shape, src)
+        masks.set(t, len(idx))
         model.train_on_batch(x_all[idx], y_all[idx])
     final = trace["eval"]["final"]
     n = final["n"]

@@ -5,7 +5,7 @@
 
 Valid models (.keras archives, a model.to_json() file, a separate
 .weights.h5), each with its weights in crossdev's layout as .npy under
-expected/<fixture>/ (tools/keras/layout.py, numpy transposes of the
+expected/<fixture>/ (crossdev/layout.py in tools/python, numpy transposes of the
 weights Keras holds in memory), and invalid ones that crossdev must refuse
 naming the file, the layer and the option.  manifest.json lists them all
 with what the C test (tests/test_keras.c) checks: for a valid model the
@@ -29,8 +29,8 @@ import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import layout  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from crossdev import layout  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/keras"
 CORPUS = sys.argv[2] if len(sys.argv) > 2 else None  # tests/fuzz/corpus: also write seeds there

@@ -1,0 +1,16 @@
+"""crossdev's Python side: write crossdev traces from PyTorch and Keras runs,
+and replay crossdev traces in those frameworks, so that `crossdev-compare
+diff` finds where two runs part (README, "Your framework's runs").
+
+    crossdev.trace     TraceWriter: trace format v1, byte for byte as the C writer
+    crossdev.torch     Recorder for a PyTorch training loop (imports torch)
+    crossdev.keras     TraceCallback for Keras's model.fit (imports keras)
+    crossdev.replay    python3 -m crossdev.replay TRACE --framework torch|keras --out DIR
+    crossdev.layout    Keras <-> crossdev names and layouts
+    crossdev.philox    crossdev's Philox stream and dropout masks, in numpy
+    crossdev.data      the IDX data a trace names, decoded as crossdev decodes it
+    crossdev.spec      crossdev's model spec of a Keras model; the shapes of a spec's layers
+
+Hard dependencies: numpy and xxhash; torch and keras only in their modules.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,151 @@
+"""crossdev's model spec (trace.json's `model_spec`, docs/models.md) from a
+Keras model's config, written field for field as crossdev writes it for the
+same model (host/io/keras_layers.c, keras_compile.c, spec_json.c): every
+layer has every field, unused ones zero, so that two specs are the same
+exactly when their texts are.  No Keras import: it reads the dicts that
+model.get_config() and the compiled optimizer give.
+
+    >>> spec = keras_spec(model, source="keras model.fit")
+
+Also the shapes a spec's layers produce, for the frameworks' builders.
+"""
+import math
+from typing import List, Optional, Tuple
+
+__all__ = ["keras_spec", "layer_shapes", "SUPPORTED_LAYERS"]
+
+SUPPORTED_LAYERS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dense", "Dropout", "ReLU", "Activation",
+                    "BatchNormalization")
+_INIT_ALIASES = {"glorot_uniform": "GlorotUniform", "glorot_normal": "GlorotNormal", "he_uniform": "HeUniform",
+                 "he_normal": "HeNormal", "zeros": "Zeros", "ones": "Ones", "random_uniform": "RandomUniform",
+                 "random_normal": "RandomNormal"}
+
+
+def _init(value, default: str) -> dict:
+    """An initializer as {kind, a, b}: RandomUniform's minval/maxval,
+    RandomNormal's mean/stddev (Keras's defaults), 0 otherwise."""
+    if value is None:
+        return {"kind": default, "a": 0.0, "b": 0.0}
+    cls = value if isinstance(value, str) else value.get("class_name")
+    cfg = {} if isinstance(value, str) else (value.get("config") or {})
+    kind = _INIT_ALIASES.get(cls, cls)
+    if kind not in _INIT_ALIASES.values():
+        raise ValueError(f"initializer {cls} is not one crossdev knows")
+    if kind == "RandomUniform":
+        return {"kind": kind, "a": float(cfg.get("minval", -0.05)), "b": float(cfg.get("maxval", 0.05))}
+    if kind == "RandomNormal":
+        return {"kind": kind, "a": float(cfg.get("mean", 0.0)), "b": float(cfg.get("stddev", 0.05))}
+    return {"kind": kind, "a": 0.0, "b": 0.0}
+
+
+def _pair(v, default) -> Tuple[int, int]:
+    if v is None:
+        v = default
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _blank(cls: str, name: str) -> dict:
+    zero = {"kind": "GlorotUniform", "a": 0.0, "b": 0.0}
+    return {"type": cls, "name": name, "filters": 0, "units": 0, "kh": 0, "kw": 0, "sh": 0, "sw": 0,
+            "padding": "valid", "activation": "linear", "use_bias": False, "kernel_init": dict(zero),
+            "bias_init": dict(zero), "rate": 0.0, "momentum": 0.0, "epsilon": 0.0, "center": False, "scale": False,
+            "gamma_init": dict(zero), "beta_init": dict(zero), "moving_mean_init": dict(zero),
+            "moving_variance_init": dict(zero)}
+
+
+def _weighted(s: dict, c: dict) -> None:
+    s["activation"] = c.get("activation") or "linear"
+    s["use_bias"] = bool(c.get("use_bias", True))
+    s["kernel_init"] = _init(c.get("kernel_initializer"), "GlorotUniform")
+    s["bias_init"] = _init(c.get("bias_initializer"), "Zeros")
+
+
+def _layer(cls: str, c: dict) -> dict:
+    """One layer's spec from its Keras class and config."""
+    if cls not in SUPPORTED_LAYERS:
+        raise ValueError(f"layer '{c.get('name')}' ({cls}): not a layer crossdev supports "
+                         f"({', '.join(SUPPORTED_LAYERS)})")
+    s = _blank("Activation" if cls == "ReLU" else cls, c["name"])
+    if cls == "Conv2D":
+        s["filters"] = int(c["filters"])
+        (s["kh"], s["kw"]), (s["sh"], s["sw"]) = _pair(c["kernel_size"], None), _pair(c.get("strides"), 1)
+        s["padding"] = c.get("padding", "valid")
+        _weighted(s, c)
+    elif cls in ("MaxPooling2D", "AveragePooling2D"):
+        s["kh"], s["kw"] = _pair(c.get("pool_size"), 2)
+        s["sh"], s["sw"] = _pair(c.get("strides"), (s["kh"], s["kw"]))
+        s["padding"] = c.get("padding", "valid")
+    elif cls == "Dense":
+        s["units"] = int(c["units"])
+        _weighted(s, c)
+    elif cls == "Dropout":
+        s["rate"] = float(c["rate"])
+    elif cls == "ReLU":
+        s["activation"] = "relu"
+    elif cls == "Activation":
+        s["activation"] = c.get("activation") or "linear"
+    elif cls == "BatchNormalization":
+        s.update(momentum=float(c.get("momentum", 0.99)), epsilon=float(c.get("epsilon", 1e-3)),
+                 center=bool(c.get("center", True)), scale=bool(c.get("scale", True)),
+                 gamma_init=_init(c.get("gamma_initializer"), "Ones"),
+                 beta_init=_init(c.get("beta_initializer"), "Zeros"),
+                 moving_mean_init=_init(c.get("moving_mean_initializer"), "Zeros"),
+                 moving_variance_init=_init(c.get("moving_variance_initializer"), "Ones"))
+    return s
+
+
+def _optimizer(opt_config: Optional[dict], kind_name: Optional[str]) -> dict:
+    """The spec's optimizer: Keras's Adam or SGD (Keras's form); Keras's
+    Adam defaults when the model has none."""
+    o = {"kind": "adam-keras", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "momentum": 0.0,
+         "nesterov": False}
+    if opt_config is None:
+        return o
+    c = opt_config
+    if kind_name == "SGD":
+        return {"kind": "sgd-keras", "lr": float(c.get("learning_rate", 0.01)), "beta1": 0.0, "beta2": 0.0,
+                "eps": 0.0, "momentum": float(c.get("momentum", 0.0)), "nesterov": bool(c.get("nesterov", False))}
+    if kind_name != "Adam":
+        raise ValueError(f"optimizer {kind_name}: crossdev has Adam and SGD")
+    o.update(lr=float(c.get("learning_rate", 0.001)), beta1=float(c.get("beta_1", 0.9)),
+             beta2=float(c.get("beta_2", 0.999)), eps=float(c.get("epsilon", 1e-7)))
+    return o
+
+
+def keras_spec(model, source: str) -> dict:
+    """The spec crossdev makes of this Keras Sequential model (its config,
+    input shape, loss and compiled optimizer), `source` as given."""
+    layers = [l for l in model.get_config()["layers"] if l["class_name"] != "InputLayer"]
+    h, w, c = (int(d) for d in model.inputs[0].shape[1:])
+    loss = getattr(model, "loss", None)
+    from_logits = bool(getattr(loss, "from_logits", False)) if not isinstance(loss, str) else False
+    opt = getattr(model, "optimizer", None)
+    return {"name": model.name, "source": source, "in_h": h, "in_w": w, "in_c": c,
+            "classes": int(model.outputs[0].shape[-1]),
+            "layers": [_layer(l["class_name"], l["config"]) for l in layers],
+            "loss": {"from_logits": from_logits}, "has_optimizer": opt is not None,
+            "optimizer": _optimizer(None if opt is None else opt.get_config(),
+                                    None if opt is None else type(opt).__name__)}
+
+
+def _out_size(n: int, k: int, s: int, padding: str) -> int:
+    return (n - k) // s + 1 if padding == "valid" else math.ceil(n / s)
+
+
+def layer_shapes(spec: dict) -> List[tuple]:
+    """The input shape and each layer's output: (C, H, W) for images,
+    (features,) after a Flatten."""
+    shape = (spec["in_c"], spec["in_h"], spec["in_w"])
+    out = [shape]
+    for l in spec["layers"]:
+        t = l["type"]
+        if t == "Conv2D" or t.endswith("Pooling2D"):
+            c = l["filters"] if t == "Conv2D" else shape[0]
+            shape = (c, _out_size(shape[1], l["kh"], l["sh"], l["padding"]),
+                     _out_size(shape[2], l["kw"], l["sw"], l["padding"]))
+        elif t == "Flatten":
+            shape = (int(math.prod(shape)),)
+        elif t == "Dense":
+            shape = (l["units"],)
+        out.append(shape)
+    return out
