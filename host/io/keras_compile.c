@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/keras.h"
@@ -77,6 +78,33 @@ static xd_status optimizer_common(const xd_kopts *o)
     return XD_OK;
 }
 
+/* The value a user wrote for a hyperparameter that Keras holds in float32:
+ * a saved file carries the variable's value (learning_rate=0.001 is saved
+ * as 0.0010000000474974513); the shortest decimal that is the same float32
+ * is what was asked, and what --lr 0.001 and the built-in models record, so
+ * the same request is the same setting however it reached crossdev.  A
+ * value that is not a float32 (a hand-written 0.001) is kept as written. */
+static double asked(double v)
+{
+    float f = (float)v;
+    if ((double)f != v) return v;
+    char text[32];
+    for (int prec = 1; prec <= 9; ++prec) {
+        snprintf(text, sizeof text, "%.*g", prec, (double)f);
+        if (strtof(text, NULL) == f) return strtod(text, NULL);
+    }
+    return v;
+}
+
+static void asked_values(xd_optimizer_spec *o)
+{
+    o->lr = asked(o->lr);
+    o->beta1 = asked(o->beta1);
+    o->beta2 = asked(o->beta2);
+    o->eps = asked(o->eps);
+    o->momentum = asked(o->momentum);
+}
+
 static xd_status parse_adam(const xd_kopts *o, xd_optimizer_spec *out)
 {
     static const char *const known[] = {
@@ -89,6 +117,7 @@ static xd_status parse_adam(const xd_kopts *o, xd_optimizer_spec *out)
     XD_TRY(xd_kopt_number(o, "beta_2", 0.999, 0, 1, 0, &out->beta2));
     XD_TRY(xd_kopt_number(o, "epsilon", 1e-7, 0, 1e30, 1, &out->eps));
     XD_TRY(xd_kopt_false(o, "amsgrad"));
+    asked_values(out);
     return xd_kopt_unknown(o, known);
 }
 
@@ -101,6 +130,7 @@ static xd_status parse_sgd(const xd_kopts *o, xd_optimizer_spec *out)
     XD_TRY(xd_kopt_number(o, "learning_rate", 0.01, 0, 1e30, 1, &out->lr));
     XD_TRY(xd_kopt_number(o, "momentum", 0, 0, 1, 0, &out->momentum));
     XD_TRY(xd_kopt_bool(o, "nesterov", 0, &out->nesterov));
+    asked_values(out);
     return xd_kopt_unknown(o, known);
 }
 

@@ -37,6 +37,9 @@ expect_exit 0 "all-layers.keras" "$XD_CLI" run "${KCOMMON[@]}" --steps $N --out 
 expect_exit 0 "all-layers.keras again" "$XD_CLI" run "${KCOMMON[@]}" --steps $N --out "$WORK/k2"
 check "Keras model run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/k1" "$WORK/k2"
 check "Keras model: the data took the model's shape" test "$(json_get "$WORK/k1/trace.json" "d['data']['height'], d['data']['channels']")" = "12 3"
+# Keras saves its float32 learning_rate (0.05 as 0.05000000074505806): the
+# value asked is recorded, as --lr 0.05 and a framework trace record it
+check "Keras model: the learning rate asked, 0.05" test "$(json_get "$WORK/k1/trace.json" "d['optimizer']['lr']")" = "0.05"
 # resumed without naming the model: the trace's model_spec and optimizer are
 # taken from it, and the result is the uninterrupted run's, bit for bit
 expect_exit 0 "all-layers.keras: the first half" "$XD_CLI" run "${KCOMMON[@]}" --steps $((N / 2)) --out "$WORK/kh"

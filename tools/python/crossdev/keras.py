@@ -34,7 +34,7 @@ from . import __version__
 from .host import cpu_name, slug
 from .layout import Mapping, flatten_sources, keras_mask_order
 from .philox import dropout_keep, dropout_scale
-from .spec import keras_spec
+from .spec import asked, keras_spec
 from .trace import TraceWriter, optimizer_record, require_form
 
 __all__ = ["TraceCallback", "model_from_spec", "compile_for_trace", "DropoutMasks", "optimizer_slots", "producer",
@@ -118,10 +118,10 @@ def optimizer_form(opt) -> dict:
     if kind == "Adam":
         if c.get("amsgrad") or c.get("weight_decay"):
             raise ValueError("Adam with amsgrad or weight_decay is not one of crossdev's optimizer forms")
-        return optimizer_record("adam-keras", lr=float(c["learning_rate"]), beta1=c["beta_1"], beta2=c["beta_2"],
-                                eps=c["epsilon"])
+        return optimizer_record("adam-keras", lr=asked(c["learning_rate"]), beta1=asked(c["beta_1"]),
+                                beta2=asked(c["beta_2"]), eps=asked(c["epsilon"]))
     if kind == "SGD":
-        return optimizer_record("sgd-keras", lr=float(c["learning_rate"]), momentum=c["momentum"],
+        return optimizer_record("sgd-keras", lr=asked(c["learning_rate"]), momentum=asked(c["momentum"]),
                                 nesterov=c["nesterov"])
     raise ValueError(f"optimizer {kind}: crossdev's traces know Adam and SGD")
 

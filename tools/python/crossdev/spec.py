@@ -10,6 +10,7 @@ model.get_config() and the compiled optimizer give.
 Also the shapes a spec's layers produce, for the frameworks' builders.
 """
 import math
+import struct
 from typing import List, Optional, Tuple
 
 __all__ = ["keras_spec", "layer_shapes", "SUPPORTED_LAYERS"]
@@ -94,6 +95,26 @@ def _layer(cls: str, c: dict) -> dict:
     return s
 
 
+def _f32(v: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", v))[0]
+
+
+def asked(v) -> float:
+    """The value a user wrote for a hyperparameter Keras holds in float32:
+    a saved config carries the variable's value (0.001 comes back as
+    0.0010000000474974513); the shortest decimal that is the same float32
+    is what was asked (0.001), as crossdev's Keras reader takes it
+    (host/io/keras_compile.c).  A value that is not a float32 is kept."""
+    v = float(v)
+    if _f32(v) != v:
+        return v
+    for prec in range(1, 10):
+        text = "%.*g" % (prec, v)
+        if _f32(float(text)) == v:
+            return float(text)
+    return v
+
+
 def _optimizer(opt_config: Optional[dict], kind_name: Optional[str]) -> dict:
     """The spec's optimizer: Keras's Adam or SGD (Keras's form); Keras's
     Adam defaults when the model has none."""
@@ -103,12 +124,12 @@ def _optimizer(opt_config: Optional[dict], kind_name: Optional[str]) -> dict:
         return o
     c = opt_config
     if kind_name == "SGD":
-        return {"kind": "sgd-keras", "lr": float(c.get("learning_rate", 0.01)), "beta1": 0.0, "beta2": 0.0,
-                "eps": 0.0, "momentum": float(c.get("momentum", 0.0)), "nesterov": bool(c.get("nesterov", False))}
+        return {"kind": "sgd-keras", "lr": asked(c.get("learning_rate", 0.01)), "beta1": 0.0, "beta2": 0.0,
+                "eps": 0.0, "momentum": asked(c.get("momentum", 0.0)), "nesterov": bool(c.get("nesterov", False))}
     if kind_name != "Adam":
         raise ValueError(f"optimizer {kind_name}: crossdev has Adam and SGD")
-    o.update(lr=float(c.get("learning_rate", 0.001)), beta1=float(c.get("beta_1", 0.9)),
-             beta2=float(c.get("beta_2", 0.999)), eps=float(c.get("epsilon", 1e-7)))
+    o.update(lr=asked(c.get("learning_rate", 0.001)), beta1=asked(c.get("beta_1", 0.9)),
+             beta2=asked(c.get("beta_2", 0.999)), eps=asked(c.get("epsilon", 1e-7)))
     return o
 
 
