@@ -135,6 +135,20 @@ static int get_count(json_t *o, const char *key, int64_t max, int64_t *out)
     return 1;
 }
 
+/* A framework trace's producer as "framework version"; absent or null is a
+ * crossdev trace (""). */
+static int read_producer(json_t *prod, char *out, size_t cap)
+{
+    char fw[40], ver[48];
+    out[0] = '\0';
+    if (!prod || json_is_null(prod)) return 1;
+    if (!json_is_object(prod) || !get_string(prod, "framework", fw, sizeof fw) ||
+        !get_string(prod, "framework_version", ver, sizeof ver))
+        return 0;
+    snprintf(out, cap, "%s %s", fw, ver);
+    return 1;
+}
+
 /* format, version, model, mode, seed, batch, steps, device, build options,
  * guarantee, version, data, training. */
 static xd_status parse_header(json_t *root, const char *name, xd_trace *t, xd_error *err)
@@ -175,6 +189,8 @@ static xd_status parse_header(json_t *root, const char *name, xd_trace *t, xd_er
         FAIL("%s: field 'guarantee' is not a string", name);
     if (!opt_string(root, "crossdev_version", t->crossdev_version, sizeof t->crossdev_version))
         FAIL("%s: field 'crossdev_version' is not a string", name);
+    if (!read_producer(json_object_get(root, "producer"), t->producer, sizeof t->producer))
+        FAIL("%s: field 'producer' is not an object with strings 'framework' and 'framework_version'", name);
     json_t *data = json_object_get(root, "data");
     if (!json_is_object(data)) FAIL("%s: field 'data' missing or not an object", name);
     if (!get_string(data, "name", t->data_name, sizeof t->data_name))
@@ -536,13 +552,37 @@ int xd_trace_has_snapshot(const xd_trace *t, int64_t step)
     return 0;
 }
 
+/* A snapshot file against the hash trace.json recorded for it: an edited or
+ * damaged file would otherwise be measured (or resumed from) as if it were
+ * the run's state.  Tensors the trace does not list are not checked here. */
+static xd_status check_recorded_hash(const xd_trace *t, int64_t step, const char *name, const char *path,
+                                     const xd_npy_array *a, xd_error *err)
+{
+    size_t i = 0;
+    while (i < t->ntensors && strcmp(t->tensor_names[i], name) != 0) ++i;
+    if (i == t->ntensors || step < 0 || step > t->steps) return XD_OK;
+    uint64_t want = step == 0 ? t->init_hashes[i] : t->hashes[(size_t)(step - 1) * t->ntensors + i];
+    if (a->dtype != XD_DTYPE_F32) return XD_OK; /* callers refuse the dtype, naming it */
+    uint64_t got = xd_hash_bytes(a->data, a->count * 4);
+    if (got == want) return XD_OK;
+    char w[24], g[24];
+    xd_hash_hex(want, w);
+    xd_hash_hex(got, g);
+    return xd_error_set(err, XD_FORMAT, 0,
+                        "%s: does not match the hash recorded in trace.json for %s at step %lld (recorded %s, "
+                        "the file's %s): the file was changed or damaged",
+                        path, name, (long long)step, w, g);
+}
+
 xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out, xd_error *err)
 {
     if (!t || !name || !out) return xd_error_return(err, XD_INVALID_ARGUMENT);
     char p[XD_PATH_MAX];
     xd_status st = xd_path(p, sizeof p, err, "%s/step-%06lld/%s.npy", t->dir, (long long)step, name);
     if (st != XD_OK) return xd_error_return(err, st);
-    return xd_npy_read(p, out, err);
+    if ((st = xd_npy_read(p, out, err)) != XD_OK) return st;
+    if ((st = check_recorded_hash(t, step, name, p, out, err)) != XD_OK) xd_npy_free(out);
+    return st;
 }
 
 int xd_trace_has_op_outputs(const xd_trace *t, int64_t step)

@@ -150,12 +150,13 @@ xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpd
                           xd_model *m, xd_error *err)
 {
     xd_trace_writer_adopt(w, old);
-    xd_status st = XD_OK;
+    /* the state first: a file of another shape or dtype is named as such
+     * before the copies check every file's bytes against its hash */
+    xd_status st = xd_snapshot_read(m, dir, start, err);
     for (size_t i = 0; i < old->nsnapshots && st == XD_OK; ++i) {
-        st = xd_snapshot_copy(dir, tmpdir, old->snapshots[i], old, err);
+        st = xd_snapshot_copy(old, tmpdir, old->snapshots[i], err);
         if (st == XD_OK) xd_trace_writer_snapshot(w, old->snapshots[i]);
     }
     if (st == XD_OK) st = copy_op_outputs(old, tmpdir, err);
-    if (st == XD_OK) st = xd_snapshot_read(m, dir, start, err);
     return st;
 }

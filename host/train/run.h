@@ -14,8 +14,9 @@ xd_status xd_snapshot_write(xd_model *m, const float *state, const char *dir, in
 /* Loads every parameter, m and v from trace folder `dir` at `step` into the
  * model, refusing a file of another dtype or shape (naming both). */
 xd_status xd_snapshot_read(xd_model *m, const char *dir, int64_t step, xd_error *err);
-/* Copies the files of src/step-XXXXXX into dst/step-XXXXXX (resume). */
-xd_status xd_snapshot_copy(const char *src, const char *dst, int64_t step, const xd_trace *t, xd_error *err);
+/* Copies trace t's step-XXXXXX into dst/step-XXXXXX (resume), each file checked
+ * against the hash t recorded for it. */
+xd_status xd_snapshot_copy(const xd_trace *t, const char *dst, int64_t step, xd_error *err);
 
 /* The steps a run of `total` steps snapshots, sorted and unique: the
  * explicit list (or the default schedule), plus every `every` steps (0:

@@ -61,18 +61,16 @@ xd_status xd_snapshot_read(xd_model *m, const char *dir, int64_t step, xd_error 
     return st;
 }
 
-xd_status xd_snapshot_copy(const char *src, const char *dst, int64_t step, const xd_trace *t, xd_error *err)
+xd_status xd_snapshot_copy(const xd_trace *t, const char *dst, int64_t step, xd_error *err)
 {
-    char sd[XD_PATH_MAX], dd[XD_PATH_MAX];
-    xd_status st = step_dir(sd, sizeof sd, src, step, err);
-    if (st == XD_OK) st = step_dir(dd, sizeof dd, dst, step, err);
+    char dd[XD_PATH_MAX];
+    xd_status st = step_dir(dd, sizeof dd, dst, step, err);
     if (st == XD_OK) st = xd_mkdir_new(dd, err);
     for (size_t i = 0; st == XD_OK && i < t->ntensors; ++i) {
-        char sp[XD_PATH_MAX], dp[XD_PATH_MAX];
+        char dp[XD_PATH_MAX];
         xd_npy_array a = {0};
-        st = xd_path(sp, sizeof sp, err, "%s/%s.npy", sd, t->tensor_names[i]);
-        if (st == XD_OK) st = xd_path(dp, sizeof dp, err, "%s/%s.npy", dd, t->tensor_names[i]);
-        if (st == XD_OK) st = xd_npy_read(sp, &a, err);
+        st = xd_path(dp, sizeof dp, err, "%s/%s.npy", dd, t->tensor_names[i]);
+        if (st == XD_OK) st = xd_trace_load_tensor(t, step, t->tensor_names[i], &a, err); /* checks its hash */
         if (st == XD_OK) st = xd_npy_write(dp, a.dtype, a.ndim, a.shape, a.data, err);
         xd_npy_free(&a);
     }

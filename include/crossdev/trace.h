@@ -35,6 +35,7 @@ typedef struct xd_trace {
     char build_options[512];
     char guarantee[256];
     char crossdev_version[32];
+    char producer[96]; /* a framework trace's "framework framework_version" ("pytorch 1.13.0"); "" for crossdev's */
     char data_name[64];
     int synthetic;
     int has_data_checksum; /* data.checksum: the decoded arrays' hash, what decides "same data" */

@@ -3,7 +3,8 @@
 # that is not JSON, of another format or version, with missing fields, wrong
 # types, NaN or negative counts, a loss array of the wrong length, hashes
 # missing for a step...; a trace directory with a missing, truncated or
-# corrupt snapshot, a batches.npy of the wrong shape.  Every case must be
+# corrupt snapshot, one whose bytes are not those trace.json recorded, a
+# batches.npy of the wrong shape.  Every case must be
 # refused with exit status 2 and a message naming the file (trace.json or
 # the .npy path) and the field, and must leave nothing half-written: no
 # --json/--html report from `diff`, no trace (nor OUT.tmp-PID) from
@@ -198,6 +199,8 @@ dir_case missing-snapshot-file   "step-000001/dense1.bias.v.npy" "snapshot file 
 dir_case truncated-snapshot      "$LAST/conv1.weight.npy"      "truncated"     "mut json '$plant_hash' && trunc $LAST/conv1.weight.npy 100"
 dir_case short-snapshot-data     "$LAST/conv1.weight.npy"      "bytes of data" "mut json '$plant_hash' && trunc $LAST/conv1.weight.npy 1000"
 dir_case corrupt-snapshot        "$LAST/conv1.weight.npy"      "magic"         "mut json '$plant_hash' && rm $LAST/conv1.weight.npy && printf 'PK\3\4 not numpy at all' >$LAST/conv1.weight.npy"
+# a well-formed file whose bytes are not the ones trace.json recorded
+dir_case snapshot-not-recorded   "$LAST/conv1.weight.npy"      "does not match the hash recorded in trace.json" "mut json '$plant_hash'"
 
 # `run --resume` of a damaged trace (reads every snapshot and batches.npy)
 resume_case() { # resume_case NAME FILE FIELD SHELL-COMMAND
@@ -216,6 +219,7 @@ resume_case resume-corrupt-snapshot     "$LAST/conv1.bias.npy" "magic" "rm $LAST
 # (the expected text is the message's own: case names are in the paths)
 resume_case resume-snapshot-wrong-shape "$LAST/conv1.bias.npy" "holds float32 [4, 8], the model's conv1.bias is float32 [32]" "save_npy $LAST/conv1.bias.npy '(4, 8)' '<f4'"
 resume_case resume-snapshot-wrong-dtype "$LAST/conv1.bias.npy" "holds int32 [32], the model's conv1.bias is float32 [32]" "save_npy $LAST/conv1.bias.npy '(32,)' '<i4'"
+resume_case resume-edited-snapshot      "step-000001/conv1.bias.npy" "does not match the hash recorded in trace.json for conv1.bias at step 1" "save_npy step-000001/conv1.bias.npy '(32,)' '<f4'"
 resume_case resume-batches-missing      batches.npy            "No such file" "rm batches.npy"
 resume_case resume-batches-wrong-shape  batches.npy            "expected int32 [$STEPS, $BATCH]" "save_npy batches.npy '($STEPS + 1, $BATCH)' '<i4'"
 resume_case resume-batches-wrong-dtype  batches.npy            "holds float32 [$STEPS, $BATCH]" "save_npy batches.npy '($STEPS, $BATCH)' '<f4'"
