@@ -164,9 +164,18 @@ static xd_status op_output_diffs(const xd_trace *ref, const xd_trace *o, xd_pair
     int64_t k = p->first_divergent_step;
     if (k < 1) return XD_OK;
     if (!same_ops(ref, o)) {
-        snprintf(p->hint, sizeof p->hint,
-                 "no first op: %s no op hashes (run --hash-ops; compare records them by default)",
-                 ref->nops || o->nops ? "one trace has" : "the traces have");
+        const xd_trace *bare = ref->nops ? o : ref; /* a trace without op hashes */
+        if (ref->nops && o->nops)
+            snprintf(p->hint, sizeof p->hint, "no first op: the traces record different ops");
+        else if (bare->producer[0])
+            snprintf(p->hint, sizeof p->hint,
+                     "no first op: the %s trace has no op hashes (crossdev.torch.Recorder records module outputs; "
+                     "replays and Keras's TraceCallback do not)",
+                     bare->producer);
+        else
+            snprintf(p->hint, sizeof p->hint,
+                     "no first op: %s no op hashes (run --hash-ops; compare records them by default)",
+                     ref->nops || o->nops ? "one trace has" : "the traces have");
         return XD_OK;
     }
     if (!xd_trace_has_op_outputs(ref, k) || !xd_trace_has_op_outputs(o, k)) {

@@ -191,6 +191,8 @@ static json_t *run_json(const xd_run_record *run)
         json_object_set_new(o, "driver", json_string(run->trace->driver));
         json_object_set_new(o, "build_options", json_string(run->trace->build_options));
         json_object_set_new(o, "guarantee", json_string(run->trace->guarantee));
+        json_t *prod = json_object_get((json_t *)run->trace->json, "producer");
+        json_object_set_new(o, "producer", json_is_object(prod) ? json_incref(prod) : json_null());
         json_object_set_new(o, "synthetic_data", json_boolean(run->trace->synthetic));
         json_t *dev = json_object_get((json_t *)run->trace->json, "device");
         if (dev) json_object_set(o, "device_info", dev);

@@ -105,6 +105,9 @@ static void print_runs(const xd_report *r, FILE *out, const term_style *ts)
                 run->trace ? run->trace->driver : "");
         if (run->failed && run->error[0]) fprintf(out, "      error: %s\n", run->error);
         if (run->trace && run->trace->synthetic) fprintf(out, "      data: SYNTHETIC (not real data)\n");
+        if (run->trace && run->trace->producer[0])
+            fprintf(out, "      a framework's run: %s (its settings: producer in its trace.json)\n",
+                    run->trace->producer);
     }
 }
 

@@ -92,11 +92,14 @@ static void diff_members(xd_pair *p, xd_setting_kind kind, const char *path, jso
 }
 
 /* Fields that describe rather than decide what was trained: the file a
- * model came from (the same model may sit anywhere), and the initializers'
- * wording (model_spec holds the initializers; the step-0 hashes the values). */
+ * model came from (the same model may sit anywhere), the initializers'
+ * wording (model_spec holds the initializers; the step-0 hashes the values),
+ * and the input layout a framework feeds its own kernels (NHWC for Keras):
+ * the stored tensors are in the layouts the other layout.* fields name. */
 static int descriptive(const char *path)
 {
-    return strcmp(path, "model_spec.source") == 0 || strcmp(path, "training.init") == 0;
+    return strcmp(path, "model_spec.source") == 0 || strcmp(path, "training.init") == 0 ||
+           strcmp(path, "layout.input") == 0;
 }
 
 /* Every leaf in which a and b differ, named by its path: "optimizer.lr",
@@ -140,6 +143,16 @@ static const struct {
     {"mode", XD_SETTING_COMPUTATION}, {"crossdev_version", XD_SETTING_COMPUTATION},
     {"steps", XD_SETTING_INFO},       {"steps_requested", XD_SETTING_INFO},
 };
+
+/* Two framework runs: their producer records (threads, deterministic
+ * algorithms, backend, versions) leaf by leaf, as how they computed.  A
+ * crossdev run has none; that pairing is named by the mechanism instead of
+ * listing every producer field as absent on one side. */
+static void compare_producers(const xd_trace *ref, const xd_trace *o, xd_pair *p)
+{
+    json_t *a = json_object_get(ref->json, "producer"), *b = json_object_get(o->json, "producer");
+    if (json_is_object(a) && json_is_object(b)) diff_json(p, XD_SETTING_COMPUTATION, "producer", a, b);
+}
 
 /* The data: data.checksum decides (the name says where it came from, not
  * what it is); a trace without a checksum is compared by name, said so. */
@@ -261,7 +274,8 @@ void xd_settings_compare(const xd_trace *ref, const xd_trace *o, xd_pair *p)
     compare_data(ref, o, p);
     compare_initial_weights(ref, o, p);
     compare_batches(ref, o, p);
-    compare_build_options(ref, o, p);
+    if (!ref->producer[0] && !o->producer[0]) compare_build_options(ref, o, p); /* a framework has none */
+    compare_producers(ref, o, p);
     if (strcmp(ref->device_id, o->device_id) == 0 && strcmp(ref->driver, o->driver) != 0)
         add_setting(p, XD_SETTING_COMPUTATION, "device.driver", ref->driver, o->driver);
     if (ref->eval_n != o->eval_n) {
@@ -342,6 +356,30 @@ static int tunables_differ(const xd_pair *p)
     return 0;
 }
 
+/* A framework's run on either side: crossdev's modes, tunables and GEMM
+ * paths say nothing about it.  Returns 1 when it said the mechanism. */
+static int framework_mechanism(xd_pair *p)
+{
+    const xd_trace *a = p->ref, *b = p->other;
+    char text[400];
+    if (!a->producer[0] && !b->producer[0]) return 0;
+    if (a->producer[0] && b->producer[0]) {
+        snprintf(text, sizeof text,
+                 "two framework runs (%s vs %s): their libraries pick summation orders and parallel splits by the "
+                 "settings recorded in producer (threads, deterministic algorithms, backend), so a run differs "
+                 "from another where those settings or the hardware differ",
+                 a->producer, b->producer);
+    } else {
+        snprintf(text, sizeof text,
+                 "one run is %s's (producer in its trace.json): its own kernels and libraries sum, contract and "
+                 "parallelise in their own orders, not in crossdev's documented ones, so the runs part at the "
+                 "first operation that rounds differently",
+                 a->producer[0] ? a->producer : b->producer);
+    }
+    say(p, text);
+    return 1;
+}
+
 /* How the computation differed, in words. */
 static void computation_mechanism(xd_pair *p)
 {
@@ -351,6 +389,7 @@ static void computation_mechanism(xd_pair *p)
     char ga[8], gb[8], text[256];
     define_value(a->build_options, "XD_CLBLAST", ga, sizeof ga);
     define_value(b->build_options, "XD_CLBLAST", gb, sizeof gb);
+    if (framework_mechanism(p)) return;
     if (fast_a != fast_b)
         say(p, "the modes differ: fast mode uses the vendor's division, exp and log and lets the compiler contract "
                "a*b+c into one rounding (-cl-mad-enable), reproducible mode uses exactly rounded operations without "

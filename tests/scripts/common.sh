@@ -20,6 +20,7 @@ expect_exit() {
     FAILED=$((FAILED + 1)); echo "FAIL: $what: exit $rc, expected $want"; echo "$OUT" | tail -5 | sed 's/^/    /'; fi
 }
 contains() { grep -qF -- "$2" <<<"$1"; }
+not_contains() { ! grep -qF -- "$2" <<<"$1"; }
 json_get() { # json_get FILE PYTHON-EXPR-ON-d
   /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
 }

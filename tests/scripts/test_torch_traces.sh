@@ -13,10 +13,7 @@
 #    same seed: identical; with another torch.manual_seed: the seed named;
 #    an exception inside the Recorder: nothing published;
 #  - refusals: synthetic data, an optimizer form PyTorch lacks.
-# Verdict words: today's diff says WITHIN TOLERANCE / DIVERGED where issue
-# 13's says ROUNDING-LEVEL / DIFFERENT SETTINGS; the checks read the verdict
-# from --json and accept both (ROUNDING, SETTINGS below: keep only the new
-# names once issue 13 has landed).
+# Verdicts are read from diff --json (docs/compare.md names them).
 # PyTorch comes from tools/setup (python3-torch): missing where setup ran
 # (its PyPI folders exist) is a FAILURE; only where setup never ran is the
 # test skipped (77).
@@ -26,8 +23,8 @@ PYPI=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 export PYTHONPATH=$ROOT/tools/python PYTHONDONTWRITEBYTECODE=1
-ROUNDING="WITHIN TOLERANCE,ROUNDING-LEVEL"
-SETTINGS="DIVERGED,DIFFERENT SETTINGS"
+ROUNDING="ROUNDING-LEVEL"
+SETTINGS="DIFFERENT SETTINGS"
 require_framework "$PYPI" "PyTorch for $PY (python3-torch)" "$PY" -c "import torch"
 DEV=pocl/pthread
 FASHION=/usr/share/datasets/fashion-mnist
@@ -48,6 +45,13 @@ sed -n '/^Pair 1/,/^  verdict/p' "$WORK/xd-pt2.txt" | grep -v "^  reference\|^  
 check "diff crossdev vs PyTorch: no usage error" test "$rc" -ne 2
 check "crossdev vs PyTorch: rounding-level, from step 1, magnitudes shown" report_check xd-pt2 --verdict "$ROUNDING" \
   --first-step 1 --init-identical --magnitudes
+# the report says which run is the framework's and why such runs part, and
+# does not explain it by crossdev's modes or build options
+check "... the framework run named in the runs table" contains "$(cat "$WORK/xd-pt2.txt")" "a framework's run: pytorch"
+check "... the mechanism names PyTorch's own orders" contains "$(grep 'likely mechanism' "$WORK/xd-pt2.txt")" "own orders"
+check "... not crossdev's fast mode" not_contains "$(grep 'likely mechanism' "$WORK/xd-pt2.txt")" "cl-mad-enable"
+check "... the report JSON carries the producer" test "$(json_get "$WORK/xd-pt2.json" \
+  "d['runs'][1]['producer']['framework'], d['runs'][0]['producer']")" = "pytorch None"
 
 # ---- the replay's model against crossdev, one step at a time (tests/python/torch_resync.py) ----------
 # Every layer (all-layers.keras: same padding, BatchNormalization, average
@@ -88,6 +92,7 @@ expect_exit 0 "replay in PyTorch, 1 thread" "${REPLAY[@]}" "$WORK/xd" --framewor
 grep "first divergence\|verdict" "$WORK/pt1-pt2.txt"
 check "1 vs 2 threads: the runs part, diff names the step and the op" report_check pt1-pt2 --verdict "$ROUNDING" \
   --first-step 1 --some-op --init-identical
+check "... the thread counts named as how they computed" contains "$(cat "$WORK/pt1-pt2.txt")" "producer.threads"
 expect_exit 0 "replay in PyTorch, 2 threads again" "${REPLAY[@]}" "$WORK/xd" --framework torch --threads 2 \
   --out "$WORK/pt2b"
 expect_exit 0 "the same thread count twice" "$XD_CLI" diff "$WORK/pt2" "$WORK/pt2b"
