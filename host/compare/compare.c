@@ -165,8 +165,7 @@ static xd_status op_output_diffs(const xd_trace *ref, const xd_trace *o, xd_pair
     if (k < 1) return XD_OK;
     if (!same_ops(ref, o)) {
         const xd_trace *bare = ref->nops ? o : ref; /* a trace without op hashes */
-        if (ref->nops && o->nops)
-            snprintf(p->hint, sizeof p->hint, "no first op: the traces record different ops");
+        if (ref->nops && o->nops) snprintf(p->hint, sizeof p->hint, "no first op: the traces record different ops");
         else if (bare->producer[0])
             snprintf(p->hint, sizeof p->hint,
                      "no first op: the %s trace has no op hashes (crossdev.torch.Recorder records module outputs; "
