@@ -41,7 +41,9 @@ const char *xd_cl_error_name(cl_int code);
     X(permute3)                   \
     X(add_bias_rows)              \
     X(maxpool_fwd)                \
+    X(maxpool_fwd_v)              \
     X(maxpool_bwd)                \
+    X(maxpool_bwd_disjoint)       \
     X(avgpool_fwd)                \
     X(avgpool_bwd)                \
     X(dropout)                    \
