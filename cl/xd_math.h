@@ -102,6 +102,7 @@ typedef int xd_vi;
 #define XD_VSELECT(a, b, m) ((m) ? (b) : (a))
 #define XD_AS_VI(u) ((int)(u))
 #define XD_AS_VU(i) ((uint)(i))
+#define XD_CONVERT_VF(u) ((float)(u))
 #define XD_VEVEN(a, b) (a)
 #define XD_VODD(a, b) (b)
 #define XD_VZIP_LO(e, o) (e)
@@ -115,6 +116,7 @@ typedef XD_CAT(int, XD_VW) xd_vi;
 #define XD_VSELECT(a, b, m) select((a), (b), (m))
 #define XD_AS_VI(u) XD_CAT(convert_int, XD_VW)(u)
 #define XD_AS_VU(i) XD_CAT(convert_uint, XD_VW)(i)
+#define XD_CONVERT_VF(u) XD_CAT(convert_float, XD_VW)(u)
 #define XD_VEVEN(a, b) ((xd_vf)((a).even, (b).even))
 #define XD_VODD(a, b) ((xd_vf)((a).odd, (b).odd))
 #if XD_VW == 2
