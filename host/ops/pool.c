@@ -77,10 +77,10 @@ static xd_status pool_check(xd_context *ctx, const char *op, const xd_pool2d_par
     XD_ARG((d).NC), XD_ARG((d).H), XD_ARG((d).W), XD_ARG((d).KH), XD_ARG((d).KW), XD_ARG((d).OH), XD_ARG((d).OW), \
         XD_ARG((d).SH), XD_ARG((d).SW), XD_ARG((d).PT), XD_ARG((d).PL)
 
-/* Work-items of the vector-lane kernels: XD_VW windows of one output row each. */
+/* Work-items of the vector-lane kernels: XD_VW windows of every row of a plane each. */
 static size_t vector_items(const xd_context *ctx, const pool_dims *d)
 {
-    return (size_t)d->NC * d->OH * ((d->OW + ctx->params.vw - 1) / ctx->params.vw);
+    return (size_t)d->NC * ((d->OW + ctx->params.vw - 1) / ctx->params.vw);
 }
 
 xd_status xd_maxpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x, xd_tensor *y)
