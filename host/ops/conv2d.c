@@ -3,6 +3,7 @@
  * (fast mode where xd_fast_gemm() says the GEMM pays, host/ops/blas.c). */
 #include "blas.h"
 #include "core/core.h"
+#include "xd_math.h" /* XD_CONV_PB, XD_CONV_OV */
 
 /* Fast mode: the im2col buffer and the GEMM output are each kept under this
  * many bytes by processing the batch in chunks of samples (at least one). */
@@ -224,6 +225,107 @@ static xd_status fast_backward_weights(xd_context *ctx, const char *op, const co
     return XD_OK;
 }
 
+/* ---- valid stride-1 convolutions on a row-extended grid (cl/conv2d.c) ------------------
+ * For rows shorter than a vector, where the row kernels' lanes fall back to
+ * gathers.  Each output's sum is the row kernels' (same order, same bits). */
+
+/* No padding, stride 1: the output is the input less KH-1 rows and KW-1 columns. */
+static int valid_stride1(const conv_dims *d)
+{
+    return d->SH == 1 && d->SW == 1 && d->PT == 0 && d->PL == 0 && d->OH + d->KH - 1 == d->H &&
+           d->OW + d->KW - 1 == d->W;
+}
+
+/* The grid kernels' vectors of positions: a grid of Q positions in XD_CONV_PB-vector blocks. */
+static size_t grid_blocks(const xd_context *ctx, size_t Q, size_t pb)
+{
+    size_t nv = (Q + ctx->params.vw - 1) / ctx->params.vw;
+    return (nv + pb - 1) / pb;
+}
+
+static int forward_on_grid(const xd_context *ctx, const conv_dims *d)
+{
+    size_t vw = ctx->params.vw, Q = (size_t)(d->OH - 1) * d->W + d->OW;
+    return vw > 1 && valid_stride1(d) && d->OW < vw && Q >= vw;
+}
+
+static xd_status grid_forward(xd_context *ctx, const conv_dims *d, const xd_tensor *x, const xd_tensor *w,
+                              const xd_tensor *b, xd_tensor *y, cl_int relu)
+{
+    cl_int has_bias = b != NULL;
+    cl_mem bm = b ? b->mem : w->mem; /* any valid buffer when there is no bias */
+    size_t nob = (d->O + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
+    size_t items = (size_t)d->N * nob * grid_blocks(ctx, (size_t)(d->OH - 1) * d->W + d->OW, XD_CONV_PB);
+    return XD_LAUNCH(ctx, XD_K_conv2d_fwd_grid, items, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(bm), XD_ARG(y->mem),
+                     XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH),
+                     XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(has_bias), XD_ARG(relu));
+}
+
+/* Backward data: the taps reaching an input are a bit mask (at most 32 taps). */
+static int backward_data_on_grid(const xd_context *ctx, const conv_dims *d)
+{
+    size_t vw = ctx->params.vw, Q = (size_t)(d->H - 1) * (d->W + d->KW - 1) + d->W;
+    return vw > 1 && valid_stride1(d) && d->W < vw && Q >= vw && d->KH * d->KW <= 32;
+}
+
+static xd_status grid_backward_data(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *dy,
+                                    const xd_tensor *w, xd_tensor *dx)
+{
+    cl_uint NO = d->N * d->O, Hp = d->OH + 2 * (d->KH - 1), Wp = d->OW + 2 * (d->KW - 1);
+    cl_mem dyp;
+    xd_status st = xd_check_u32(ctx, op, "padded dy", (uint64_t)NO * Hp * Wp);
+    if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)NO * Hp * Wp * 4, &dyp);
+    if (st == XD_OK)
+        st = XD_LAUNCH(ctx, XD_K_conv2d_pad_dy, NO, XD_ARG(dy->mem), XD_ARG(dyp), XD_ARG(NO),
+                       XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->KH), XD_ARG(d->KW));
+    if (st != XD_OK) return st;
+    size_t ncb = (d->C + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
+    size_t items = (size_t)d->N * ncb * grid_blocks(ctx, (size_t)(d->H - 1) * Wp + d->W, XD_CONV_DPB);
+    return XD_LAUNCH(ctx, XD_K_conv2d_bwd_data_grid, items, XD_ARG(dyp), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(d->N),
+                     XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW),
+                     XD_ARG(d->OH), XD_ARG(d->OW));
+}
+
+/* Backward weights from dy channels last: no padding (any stride), vector
+ * lanes, and each dy value used by at least 4 work-items (input channels x
+ * tap blocks; seed-cnn's single input channel: the copy would cost what it saves). */
+static int backward_weights_channels_last(const xd_context *ctx, const conv_dims *d)
+{
+    size_t T = (size_t)d->KH * d->KW, reuse = d->C * ((T + ctx->params.conv_tb - 1) / ctx->params.conv_tb);
+    return ctx->params.vw > 1 && reuse >= 4 && d->PT == 0 && d->PL == 0 && (d->OH - 1) * d->SH + d->KH <= d->H &&
+           (d->OW - 1) * d->SW + d->KW <= d->W;
+}
+
+/* dyt [N, OH*OW, OP], then the kernel: one work-item per (channel block,
+ * input channel, tap block) summing every sample when that gives each
+ * compute unit several, else one per sample too and xd_reduce_rows. */
+static xd_status channels_last_backward_weights(xd_context *ctx, const char *op, const conv_dims *d,
+                                                const xd_tensor *x, const xd_tensor *dy, xd_tensor *dw)
+{
+    cl_uint P = d->OH * d->OW, ob = ctx->params.vw * XD_CONV_OV, OP = (d->O + ob - 1) / ob * ob;
+    cl_mem dyt, part = NULL;
+    xd_status st = xd_check_u32(ctx, op, "channels-last dy", (uint64_t)d->N * P * OP);
+    if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)d->N * P * OP * 4, &dyt);
+    if (st == XD_OK)
+        st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last, (size_t)d->N * P * (OP / ctx->params.vw), XD_ARG(dy->mem),
+                       XD_ARG(dyt), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP));
+    if (st != XD_OK) return st;
+    size_t T = (size_t)d->KH * d->KW, blocks = (size_t)(OP / ob) * d->C * ((T + ctx->params.conv_tb - 1) / ctx->params.conv_tb);
+    cl_int nsplit = blocks < 8 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
+    cl_uint rows = d->O * d->C * (cl_uint)T;
+    if (nsplit && (st = xd_scratch(ctx, 1, (size_t)rows * d->N * 4, &part)) != XD_OK) return st;
+    cl_mem pm = part ? part : dyt; /* any valid buffer when the kernel writes dw */
+    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1), XD_ARG(x->mem), XD_ARG(dyt),
+                   XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W),
+                   XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH),
+                   XD_ARG(d->SW), XD_ARG(OP), XD_ARG(nsplit));
+    if (st != XD_OK || !nsplit) return st;
+    cl_uint mod = 1;
+    cl_int has_bias = 0;
+    return XD_LAUNCH(ctx, XD_K_reduce_rows, rows, XD_ARG(part), XD_ARG(part), XD_ARG(dw->mem), XD_ARG(rows),
+                     XD_ARG(d->N), XD_ARG(mod), XD_ARG(has_bias));
+}
+
 static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params *p, const xd_tensor *x,
                          const xd_tensor *w, const xd_tensor *b, xd_tensor *y, cl_int relu)
 {
@@ -241,6 +343,7 @@ static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params
     size_t ck = (size_t)d.C * d.KH * d.KW;
     if (xd_fast_gemm(ctx, d.O, (size_t)d.N * d.OH * d.OW, ck >= XD_FAST_CONV_MIN_CK ? ck : 0))
         return fast_forward(ctx, op, &d, x, w, b, y, relu);
+    if (forward_on_grid(ctx, &d)) return grid_forward(ctx, &d, x, w, b, y, relu);
     cl_int has_bias = b != NULL;
     cl_mem bm = b ? b->mem : w->mem; /* any valid buffer when there is no bias */
     /* conv_ob output channels x vw outputs of one row per work-item (XD_CONV_OB, XD_VW) */
@@ -272,6 +375,7 @@ xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, co
     if (st != XD_OK) return st;
     if (xd_fast_gemm(ctx, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW, d.O))
         return fast_backward_data(ctx, "conv2d_backward_data", &d, dy, w, dx);
+    if (backward_data_on_grid(ctx, &d)) return grid_backward_data(ctx, "conv2d_backward_data", &d, dy, w, dx);
     /* conv_ob input channels x vw inputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t ncb = (d.C + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
     size_t nv = (d.W + ctx->params.vw - 1) / ctx->params.vw;
@@ -292,6 +396,7 @@ xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p,
                        (long long)dw->shape[0], (long long)dy->shape[1]);
     if (xd_fast_gemm(ctx, d.O, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW))
         return fast_backward_weights(ctx, op, &d, x, dy, dw);
+    if (backward_weights_channels_last(ctx, &d)) return channels_last_backward_weights(ctx, op, &d, x, dy, dw);
     size_t parts = dw->count * d.N;
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;
