@@ -240,211 +240,6 @@ __kernel void xd_conv2d_bwd_bias_partial(__global const float *dy, __global floa
     xd_vscatter_n(acc, part, (o0 + XD_VIOTA) * N + n, min((uint)XD_VW, O - o0));
 }
 
-/* ---- valid convolutions at stride 1 on a row-extended grid --------------------
- * Position q = r * S + s of a plane with rows S floats apart stands for
- * output (r, s) when s is inside the output row and for nothing otherwise;
- * tap (kh, kw) of XD_VW neighbouring positions is then one contiguous load
- * at a fixed offset from q, even where the positions span rows (CPU lanes
- * without gathers however short the rows).  Each work-item takes XD_CONV_OB
- * channels (a tunable) x XD_CONV_PB vectors of positions (fixed in
- * cl/xd_math.h), the grid's last vector shifted back to end at its last
- * output; unused positions compute garbage from in-bounds reads and are
- * never stored.  The sums are the kernels' above, output by output. */
-
-/* Output position p of a grid with rows S apart whose outputs are the first
- * OW of each row: y offset r * OW + s, or -1 for no output (or a lane an
- * earlier vector stores: below `from`). */
-XD_INLINE void xd_grid_offsets_(uint q0, uint from, uint S, uint OW, int *off)
-{
-    uint r = q0 / S, s = q0 % S;
-    for (uint l = 0; l < XD_VW; ++l) {
-        off[l] = (l >= from && s < OW) ? (int)(r * OW + s) : -1;
-        if (++s == S) {
-            s = 0;
-            ++r;
-        }
-    }
-}
-
-/* Stores the lanes of r that are outputs (off >= 0) to p[off]. */
-XD_INLINE void xd_grid_store_(xd_vf r, __global float *p, const int *off)
-{
-    float t[XD_VW];
-    XD_VLANES(r, t);
-    for (uint l = 0; l < XD_VW; ++l)
-        if (off[l] >= 0) p[off[l]] = t[l];
-}
-
-/* The first position of vector v of a grid of Q positions (shifted back). */
-XD_INLINE uint xd_grid_start_(uint v, uint Q) { return min(v * XD_VW, Q - XD_VW); }
-
-/* Forward, rows W apart (the input's): y = fma chain over (c, kh, kw), + b,
- * ReLU, for XD_CONV_OB output channels x XD_CONV_PB position vectors. */
-__kernel void xd_conv2d_fwd_grid(__global const float *x, __global const float *w, __global const float *b,
-                                 __global float *y, const uint N, const uint C, const uint H, const uint W,
-                                 const uint O, const uint KH, const uint KW, const uint OH, const uint OW,
-                                 const int has_bias, const int relu)
-{
-    uint Q = (OH - 1) * W + OW, nv = (Q + XD_VW - 1) / XD_VW;
-    uint npb = (nv + XD_CONV_PB - 1) / XD_CONV_PB, nob = (O + XD_CONV_OB - 1) / XD_CONV_OB;
-    uint g = (uint)get_global_id(0);
-    if (g >= N * nob * npb) return;
-    uint pb = g % npb, ob = (g / npb) % nob, n = g / (npb * nob);
-    uint qs[XD_CONV_PB];
-    xd_vf acc[XD_CONV_OB][XD_CONV_PB];
-    __global const float *wq[XD_CONV_OB];
-    #pragma unroll
-    for (uint p = 0; p < XD_CONV_PB; ++p) qs[p] = xd_grid_start_(min(pb * XD_CONV_PB + p, nv - 1), Q);
-    #pragma unroll
-    for (uint q = 0; q < XD_CONV_OB; ++q) {
-        wq[q] = w + (size_t)min(ob * XD_CONV_OB + q, O - 1) * C * KH * KW;
-        #pragma unroll
-        for (uint p = 0; p < XD_CONV_PB; ++p) acc[q][p] = (xd_vf)0.0f;
-    }
-    for (uint c = 0; c < C; ++c) {
-        __global const float *xc = x + ((size_t)n * C + c) * H * W;
-        for (uint kh = 0; kh < KH; ++kh) {
-            uint tap0 = (c * KH + kh) * KW;
-            XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
-                xd_vf xv[XD_CONV_PB];
-                #pragma unroll
-                for (uint p = 0; p < XD_CONV_PB; ++p) xv[p] = XD_VLOAD(xc + qs[p] + kh * W + kw);
-                #pragma unroll
-                for (uint q = 0; q < XD_CONV_OB; ++q) {
-                    xd_vf wv = (xd_vf)wq[q][tap0 + kw];
-                    #pragma unroll
-                    for (uint p = 0; p < XD_CONV_PB; ++p) acc[q][p] = XD_FMA(xv[p], wv, acc[q][p]);
-                }
-            }
-        }
-    }
-    #pragma unroll
-    for (uint p = 0; p < XD_CONV_PB; ++p) {
-        uint v = pb * XD_CONV_PB + p;
-        if (v >= nv) continue; /* a partial last block: no work, the loop stays unrollable */
-        int off[XD_VW];
-        xd_grid_offsets_(qs[p], v * XD_VW - qs[p], W, OW, off);
-        #pragma unroll
-        for (uint q = 0; q < XD_CONV_OB; ++q) {
-            uint o = ob * XD_CONV_OB + q;
-            if (o >= O) continue;
-            xd_vf r = acc[q][p];
-            if (has_bias) r = r + (xd_vf)b[o];
-            if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
-            xd_grid_store_(r, y + ((size_t)n * O + o) * OH * OW, off);
-        }
-    }
-}
-
-/* dyp[n, o] = dy[n, o] framed by KH - 1 rows above and below and KW - 1
- * columns left and right ([N, O, OH + 2 KH - 2, OW + 2 KW - 2]): the
- * backward-data grid's input, so that every tap's load stays in its plane.
- * Only the interior is written: the grid kernel masks every tap that falls
- * in the frame, so the frame's values are never used.  One work-item: a
- * plane. */
-__kernel void xd_conv2d_pad_dy(__global const float *dy, __global float *dyp, const uint NO, const uint OH,
-                               const uint OW, const uint KH, const uint KW)
-{
-    uint Wp = OW + 2 * (KW - 1);
-    uint plane = (uint)get_global_id(0);
-    if (plane >= NO) return;
-    __global const float *in = dy + (size_t)plane * OH * OW;
-    __global float *out = dyp + ((size_t)plane * (OH + 2 * (KH - 1)) + KH - 1) * Wp + KW - 1;
-    for (uint r = 0; r < OH; ++r)
-        for (uint s = 0; s < OW; ++s) out[(size_t)r * Wp + s] = in[(size_t)r * OW + s];
-}
-
-/* The taps (kh * KW + kw, bit by bit) that reach input (ih, iw) from a valid
- * stride-1 output of OH x OW, for the lanes of a dx grid vector at q0 with
- * rows S apart. */
-XD_INLINE xd_vu xd_grid_taps_(uint q0, uint S, uint OH, uint OW, uint KH, uint KW)
-{
-    uint t[XD_VW];
-    uint r = q0 / S, s = q0 % S;
-    for (uint l = 0; l < XD_VW; ++l) {
-        uint bits = 0;
-        for (uint kh = 0; kh < KH; ++kh)
-            for (uint kw = 0; kw < KW; ++kw)
-                if (r >= kh && r - kh < OH && s >= kw && s - kw < OW) bits |= 1u << (kh * KW + kw);
-        t[l] = bits;
-        if (++s == S) {
-            s = 0;
-            ++r;
-        }
-    }
-    return XD_VLOAD(t);
-}
-
-/* Backward data on the grid of dx with rows Wp = W + KW - 1 apart over the
- * padded dyp: tap (o, kh, kw) of position (ih, iw) is dyp at q + (KH-1-kh)
- * Wp + (KW-1-kw); a lane the tap does not reach keeps its sum (select), so
- * each dx is the fma chain over (o, kh, kw) ascending over the taps that
- * reach it.  XD_CONV_OB input channels x XD_CONV_PB position vectors. */
-__kernel void xd_conv2d_bwd_data_grid(__global const float *dyp, __global const float *w, __global float *dx,
-                                      const uint N, const uint C, const uint H, const uint W, const uint O,
-                                      const uint KH, const uint KW, const uint OH, const uint OW)
-{
-    uint Wp = W + KW - 1, Hp = OH + 2 * (KH - 1);
-    uint Q = (H - 1) * Wp + W, nv = (Q + XD_VW - 1) / XD_VW;
-    uint npb = (nv + XD_CONV_DPB - 1) / XD_CONV_DPB, ncb = (C + XD_CONV_OB - 1) / XD_CONV_OB;
-    uint g = (uint)get_global_id(0);
-    if (g >= N * ncb * npb) return;
-    uint pb = g % npb, cb = (g / npb) % ncb, n = g / (npb * ncb);
-    uint qs[XD_CONV_DPB];
-    xd_vu taps[XD_CONV_DPB];
-    xd_vf acc[XD_CONV_OB][XD_CONV_DPB];
-    __global const float *wq[XD_CONV_OB]; /* w[o, c_q, :, :] is wq[q] + o * C * KH * KW */
-    #pragma unroll
-    for (uint p = 0; p < XD_CONV_DPB; ++p) {
-        qs[p] = xd_grid_start_(min(pb * XD_CONV_DPB + p, nv - 1), Q);
-        taps[p] = xd_grid_taps_(qs[p], Wp, OH, OW, KH, KW);
-    }
-    #pragma unroll
-    for (uint q = 0; q < XD_CONV_OB; ++q) {
-        wq[q] = w + (size_t)min(cb * XD_CONV_OB + q, C - 1) * KH * KW;
-        #pragma unroll
-        for (uint p = 0; p < XD_CONV_DPB; ++p) acc[q][p] = (xd_vf)0.0f;
-    }
-    size_t wstride = (size_t)C * KH * KW;
-    for (uint o = 0; o < O; ++o) {
-        __global const float *dyo = dyp + ((size_t)n * O + o) * Hp * Wp;
-        for (uint kh = 0; kh < KH; ++kh) {
-            XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
-                uint t = kh * KW + kw, d = (KH - 1 - kh) * Wp + (KW - 1 - kw);
-                size_t tap = o * wstride + t;
-                xd_vf dv[XD_CONV_DPB];
-                xd_vi ok[XD_CONV_DPB];
-                #pragma unroll
-                for (uint p = 0; p < XD_CONV_DPB; ++p) {
-                    dv[p] = XD_VLOAD(dyo + qs[p] + d);
-                    /* the tap's bit moved to the sign: a select on `< 0`, which LLVM keeps as
-                     * written (fma merged under the mask) where `!= 0` became an inverted select */
-                    ok[p] = XD_BITS_VI(taps[p] << (31 - t)) < (xd_vi)0;
-                }
-                #pragma unroll
-                for (uint q = 0; q < XD_CONV_OB; ++q) {
-                    xd_vf wv = (xd_vf)wq[q][tap];
-                    #pragma unroll
-                    for (uint p = 0; p < XD_CONV_DPB; ++p)
-                        acc[q][p] = XD_VSELECT(acc[q][p], XD_FMA(dv[p], wv, acc[q][p]), ok[p]);
-                }
-            }
-        }
-    }
-    #pragma unroll
-    for (uint p = 0; p < XD_CONV_DPB; ++p) {
-        uint v = pb * XD_CONV_DPB + p;
-        if (v >= nv) continue;
-        int off[XD_VW];
-        xd_grid_offsets_(qs[p], v * XD_VW - qs[p], Wp, W, off);
-        #pragma unroll
-        for (uint q = 0; q < XD_CONV_OB; ++q) {
-            uint c = cb * XD_CONV_OB + q;
-            if (c < C) xd_grid_store_(acc[q][p], dx + ((size_t)n * C + c) * H * W, off);
-        }
-    }
-}
-
 /* dyt[n, p, o] = dy[n, o, p] with rows of OP >= O floats (OP a multiple of
  * XD_VW; the lanes past O zero): output channels contiguous for the
  * backward-weights kernel below.  One work-item: XD_VW channels of one p. */
@@ -533,4 +328,101 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
             else xd_vscatter_n(tot[v][s], dw, row + tap, k);
         }
     }
+}
+
+/* ---- stride-1 convolutions with channels on the lanes ---------------------------
+ * out[n, k, a, b] for XD_CONV_CV x XD_VW channels k (the lanes, weights wt
+ * [R, KH, KW, KP] channels last) and XD_CONV_QB neighbouring outputs b of
+ * one row a: the fma chain over (r, kh, kw) ascending of src[n, r, tap] *
+ * wt[r, kh, kw, k] over the taps inside src,
+ *   forward (dir 1):        src x, r = c, k = o, tap (a + kh - PT, b + kw - PL)
+ *   backward data (dir -1): src dy, r = o, k = c, tap (a + PT - kh, b + PL - kw)
+ * so each output is exactly the row kernels' sum.  A tap outside src is
+ * skipped by a branch on the tap's mask of the block's outputs, uniform
+ * across the lanes (positions past the row: an empty mask). */
+
+/* Bit j set when tap (kh, kw) of output (a, b0 + j) lies inside src (SH x SW). */
+XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT, uint PL)
+{
+    int sr = a + dir * ((int)kh - (int)PT);
+    uint m = 0;
+    if (sr < 0 || sr >= (int)SH) return 0;
+    for (uint j = 0; j < XD_CONV_QB; ++j) {
+        int sc = b0 + (int)j + dir * ((int)kw - (int)PL);
+        if (b0 + (int)j < (int)OW && sc >= 0 && sc < (int)SW) m |= 1u << j;
+    }
+    return m;
+}
+
+__kernel void xd_conv2d_lanes(__global const float *src, __global const float *wt, __global const float *b,
+                              __global float *out, const uint N, const uint R, const uint K, const uint KP,
+                              const uint SH, const uint SW, const uint OH, const uint OW, const uint KH,
+                              const uint KW, const uint PT, const uint PL, const int dir, const int has_bias,
+                              const int relu)
+{
+    uint nqb = (OW + XD_CONV_QB - 1) / XD_CONV_QB, nkb = KP / (XD_VW * XD_CONV_CV);
+    uint g = (uint)get_global_id(0);
+    if (g >= N * nkb * OH * nqb) return;
+    uint b0 = (g % nqb) * XD_CONV_QB, a = (g / nqb) % OH, kb = (g / (nqb * OH)) % nkb, n = g / (nqb * OH * nkb);
+    uint k0 = kb * XD_VW * XD_CONV_CV;
+    uint mask[32]; /* per tap, the block's outputs it reaches (KH * KW <= 32) */
+    for (uint kh = 0; kh < KH; ++kh)
+        for (uint kw = 0; kw < KW; ++kw)
+            mask[kh * KW + kw] = xd_lanes_mask_((int)a, (int)b0, OW, dir, kh, kw, SH, SW, PT, PL);
+    int base = ((int)a - dir * (int)PT) * (int)SW + (int)b0 - dir * (int)PL; /* output j's tap 0,0 at base + j */
+    xd_vf acc[XD_CONV_QB][XD_CONV_CV];
+    #pragma unroll
+    for (uint j = 0; j < XD_CONV_QB; ++j)
+        #pragma unroll
+        for (uint v = 0; v < XD_CONV_CV; ++v) acc[j][v] = (xd_vf)0.0f;
+    for (uint r = 0; r < R; ++r) {
+        __global const float *sp = src + ((size_t)n * R + r) * SH * SW;
+        for (uint kh = 0; kh < KH; ++kh) {
+            XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
+                uint t = kh * KW + kw, m = mask[t];
+                __global const float *s0 = sp + base + dir * (int)(kh * SW + kw);
+                __global const float *wp = wt + ((size_t)r * KH * KW + t) * KP + k0;
+                xd_vf wv[XD_CONV_CV];
+                #pragma unroll
+                for (uint v = 0; v < XD_CONV_CV; ++v) wv[v] = XD_VLOAD(wp + v * XD_VW);
+                #pragma unroll
+                for (uint j = 0; j < XD_CONV_QB; ++j) {
+                    if (!(m & (1u << j))) continue;
+                    xd_vf s = (xd_vf)s0[j];
+                    #pragma unroll
+                    for (uint v = 0; v < XD_CONV_CV; ++v) acc[j][v] = XD_FMA(s, wv[v], acc[j][v]);
+                }
+            }
+        }
+    }
+    uint P = OH * OW;
+    #pragma unroll
+    for (uint j = 0; j < XD_CONV_QB; ++j) {
+        if (b0 + j >= OW) continue; /* past the row: no work, the loop stays unrollable */
+        #pragma unroll
+        for (uint v = 0; v < XD_CONV_CV; ++v) {
+            uint kv = k0 + v * XD_VW;
+            if (kv >= K) continue;
+            xd_vf r = acc[j][v];
+            if (has_bias) r = r + XD_VGATHER(b, min(kv + XD_VIOTA, (xd_vu)(K - 1)));
+            if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
+            xd_vscatter_n(r, out, ((uint)n * K + kv + XD_VIOTA) * P + a * OW + b0 + j, min((uint)XD_VW, K - kv));
+        }
+    }
+}
+
+/* wt[r, kh, kw, k] = w[k * sk + r * sr + kh * KW + kw] for k < K, 0 up to KP:
+ * the weights channels last for xd_conv2d_lanes (forward: r = c, k = o,
+ * sk = C KH KW, sr = KH KW; backward data: r = o, k = c, sk = KH KW,
+ * sr = C KH KW).  One work-item: XD_VW channels of one (r, tap). */
+__kernel void xd_conv2d_weights_lanes(__global const float *w, __global float *wt, const uint R, const uint K,
+                                      const uint KP, const uint T, const uint sk, const uint sr)
+{
+    uint nkv = KP / XD_VW;
+    uint g = (uint)get_global_id(0);
+    if (g >= R * T * nkv) return;
+    uint v = g % nkv, t = (g / nkv) % T, r = g / (nkv * T);
+    xd_vu k = v * XD_VW + XD_VIOTA;
+    xd_vf x = XD_VGATHER(w, min(k, (xd_vu)(K - 1)) * sk + r * sr + t);
+    xd_vstore_n(XD_VSELECT((xd_vf)0.0f, x, XD_AS_VI(k) < (xd_vi)K), wt + ((size_t)r * T + t) * KP + v * XD_VW, XD_VW);
 }

@@ -48,14 +48,15 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
  * contract, not a tunable: changing it changes bits. */
 #define XD_KCHUNK 256
 
-/* ---- blocking of the grid convolutions (cl/conv2d.cl), shared with the
- * host's launch sizes: XD_CONV_PB position vectors per work-item, and
- * XD_CONV_OV vectors of output channels per backward-weights work-item.
- * Like the tunables they only decide which work-item computes an output;
- * they are fixed here rather than in the tunables table, whose -D options
- * every trace records. */
-#define XD_CONV_PB 1
-#define XD_CONV_DPB 1
+/* ---- blocking of the channel-lane convolutions (cl/conv2d.cl), shared
+ * with the host's launch sizes: XD_CONV_CV vectors of channels x XD_CONV_QB
+ * outputs of a row per work-item (forward, backward data), XD_CONV_OV
+ * vectors of output channels per backward-weights work-item.  Like the
+ * tunables they only decide which work-item computes an output; they are
+ * fixed here rather than in the tunables table, whose -D options every
+ * trace records. */
+#define XD_CONV_CV 2
+#define XD_CONV_QB 8
 #define XD_CONV_OV 2
 
 /* ---- loops whose additions are in a contract order -----------------------
@@ -113,7 +114,6 @@ typedef int xd_vi;
 #define XD_AS_VI(u) ((int)(u))
 #define XD_AS_VU(i) ((uint)(i))
 #define XD_CONVERT_VF(u) ((float)(u))
-#define XD_BITS_VI(u) as_int(u)
 #define XD_VEVEN(a, b) (a)
 #define XD_VODD(a, b) (b)
 #define XD_VZIP_LO(e, o) (e)
@@ -128,7 +128,6 @@ typedef XD_CAT(int, XD_VW) xd_vi;
 #define XD_AS_VI(u) XD_CAT(convert_int, XD_VW)(u)
 #define XD_AS_VU(i) XD_CAT(convert_uint, XD_VW)(i)
 #define XD_CONVERT_VF(u) XD_CAT(convert_float, XD_VW)(u)
-#define XD_BITS_VI(u) XD_CAT(as_int, XD_VW)(u)
 #define XD_VEVEN(a, b) ((xd_vf)((a).even, (b).even))
 #define XD_VODD(a, b) ((xd_vf)((a).odd, (b).odd))
 #if XD_VW == 2

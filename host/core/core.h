@@ -31,9 +31,8 @@ const char *xd_cl_error_name(cl_int code);
     X(conv2d_bwd_data)            \
     X(conv2d_bwd_weights_partial) \
     X(conv2d_bwd_bias_partial)    \
-    X(conv2d_fwd_grid)            \
-    X(conv2d_pad_dy)              \
-    X(conv2d_bwd_data_grid)       \
+    X(conv2d_lanes)               \
+    X(conv2d_weights_lanes)       \
     X(conv2d_dy_channels_last)    \
     X(conv2d_bwd_weights_cl)      \
     X(relu_fwd)                   \

@@ -3,7 +3,7 @@
  * (fast mode where xd_fast_gemm() says the GEMM pays, host/ops/blas.c). */
 #include "blas.h"
 #include "core/core.h"
-#include "xd_math.h" /* XD_CONV_PB, XD_CONV_OV */
+#include "xd_math.h" /* XD_CONV_CV, XD_CONV_QB, XD_CONV_OV */
 
 /* Fast mode: the im2col buffer and the GEMM output are each kept under this
  * many bytes by processing the batch in chunks of samples (at least one). */
@@ -225,65 +225,37 @@ static xd_status fast_backward_weights(xd_context *ctx, const char *op, const co
     return XD_OK;
 }
 
-/* ---- valid stride-1 convolutions on a row-extended grid (cl/conv2d.c) ------------------
- * For rows shorter than a vector, where the row kernels' lanes fall back to
- * gathers.  Each output's sum is the row kernels' (same order, same bits). */
-
-/* No padding, stride 1: the output is the input less KH-1 rows and KW-1 columns. */
-static int valid_stride1(const conv_dims *d)
+/* ---- stride-1 convolutions with channels on the lanes (cl/conv2d.cl) ---------------------
+ * Forward (k = o over r = c) and backward data (k = c over r = o) where the
+ * row kernels' lanes would fall back to gathers (rows of `len` outputs
+ * shorter than a vector) and there is a vector of channels k; a tap mask
+ * fits 32 bits.  Each output's sum is the row kernels' (same order, same bits). */
+static int on_lanes(const xd_context *ctx, const conv_dims *d, cl_uint len, cl_uint K)
 {
-    return d->SH == 1 && d->SW == 1 && d->PT == 0 && d->PL == 0 && d->OH + d->KH - 1 == d->H &&
-           d->OW + d->KW - 1 == d->W;
+    size_t vw = ctx->params.vw;
+    return vw > 1 && len < vw && K >= vw && d->SH == 1 && d->SW == 1 && d->KH * d->KW <= 32;
 }
 
-/* The grid kernels' vectors of positions: a grid of Q positions in XD_CONV_PB-vector blocks. */
-static size_t grid_blocks(const xd_context *ctx, size_t Q, size_t pb)
+/* wt channels last (xd_conv2d_weights_lanes) into scratch 1, then the kernel. */
+static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d, cl_int dir, cl_mem src, cl_mem w,
+                            cl_mem b, cl_mem out, cl_int has_bias, cl_int relu)
 {
-    size_t nv = (Q + ctx->params.vw - 1) / ctx->params.vw;
-    return (nv + pb - 1) / pb;
-}
-
-static int forward_on_grid(const xd_context *ctx, const conv_dims *d)
-{
-    size_t vw = ctx->params.vw, Q = (size_t)(d->OH - 1) * d->W + d->OW;
-    return vw > 1 && valid_stride1(d) && d->OW < vw && Q >= vw;
-}
-
-static xd_status grid_forward(xd_context *ctx, const conv_dims *d, const xd_tensor *x, const xd_tensor *w,
-                              const xd_tensor *b, xd_tensor *y, cl_int relu)
-{
-    cl_int has_bias = b != NULL;
-    cl_mem bm = b ? b->mem : w->mem; /* any valid buffer when there is no bias */
-    size_t nob = (d->O + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
-    size_t items = (size_t)d->N * nob * grid_blocks(ctx, (size_t)(d->OH - 1) * d->W + d->OW, XD_CONV_PB);
-    return XD_LAUNCH(ctx, XD_K_conv2d_fwd_grid, items, XD_ARG(x->mem), XD_ARG(w->mem), XD_ARG(bm), XD_ARG(y->mem),
-                     XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH),
-                     XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(has_bias), XD_ARG(relu));
-}
-
-/* Backward data: the taps reaching an input are a bit mask (at most 32 taps). */
-static int backward_data_on_grid(const xd_context *ctx, const conv_dims *d)
-{
-    size_t vw = ctx->params.vw, Q = (size_t)(d->H - 1) * (d->W + d->KW - 1) + d->W;
-    return vw > 1 && valid_stride1(d) && d->W < vw && Q >= vw && d->KH * d->KW <= 32;
-}
-
-static xd_status grid_backward_data(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *dy,
-                                    const xd_tensor *w, xd_tensor *dx)
-{
-    cl_uint NO = d->N * d->O, Hp = d->OH + 2 * (d->KH - 1), Wp = d->OW + 2 * (d->KW - 1);
-    cl_mem dyp;
-    xd_status st = xd_check_u32(ctx, op, "padded dy", (uint64_t)NO * Hp * Wp);
-    if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)NO * Hp * Wp * 4, &dyp);
+    cl_uint R = dir > 0 ? d->C : d->O, K = dir > 0 ? d->O : d->C, T = d->KH * d->KW;
+    cl_uint kb = ctx->params.vw * XD_CONV_CV, KP = (K + kb - 1) / kb * kb;
+    cl_uint sk = dir > 0 ? d->C * T : T, sr = dir > 0 ? T : d->C * T;
+    cl_uint SH = dir > 0 ? d->H : d->OH, SW = dir > 0 ? d->W : d->OW, OH = dir > 0 ? d->OH : d->H,
+            OW = dir > 0 ? d->OW : d->W;
+    cl_mem wt;
+    xd_status st = xd_check_u32(ctx, op, "channels-last weights", (uint64_t)R * T * KP);
+    if (st == XD_OK) st = xd_scratch(ctx, 1, (size_t)R * T * KP * 4, &wt);
     if (st == XD_OK)
-        st = XD_LAUNCH(ctx, XD_K_conv2d_pad_dy, NO, XD_ARG(dy->mem), XD_ARG(dyp), XD_ARG(NO),
-                       XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->KH), XD_ARG(d->KW));
+        st = XD_LAUNCH(ctx, XD_K_conv2d_weights_lanes, (size_t)R * T * (KP / ctx->params.vw), XD_ARG(w), XD_ARG(wt),
+                       XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(T), XD_ARG(sk), XD_ARG(sr));
     if (st != XD_OK) return st;
-    size_t ncb = (d->C + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
-    size_t items = (size_t)d->N * ncb * grid_blocks(ctx, (size_t)(d->H - 1) * Wp + d->W, XD_CONV_DPB);
-    return XD_LAUNCH(ctx, XD_K_conv2d_bwd_data_grid, items, XD_ARG(dyp), XD_ARG(w->mem), XD_ARG(dx->mem), XD_ARG(d->N),
-                     XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW),
-                     XD_ARG(d->OH), XD_ARG(d->OW));
+    size_t items = (size_t)d->N * (KP / kb) * OH * ((OW + XD_CONV_QB - 1) / XD_CONV_QB);
+    return XD_LAUNCH(ctx, XD_K_conv2d_lanes, items, XD_ARG(src), XD_ARG(wt), XD_ARG(b), XD_ARG(out), XD_ARG(d->N),
+                     XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(SH), XD_ARG(SW), XD_ARG(OH), XD_ARG(OW), XD_ARG(d->KH),
+                     XD_ARG(d->KW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir), XD_ARG(has_bias), XD_ARG(relu));
 }
 
 /* Backward weights from dy channels last: no padding (any stride), vector
@@ -343,9 +315,9 @@ static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params
     size_t ck = (size_t)d.C * d.KH * d.KW;
     if (xd_fast_gemm(ctx, d.O, (size_t)d.N * d.OH * d.OW, ck >= XD_FAST_CONV_MIN_CK ? ck : 0))
         return fast_forward(ctx, op, &d, x, w, b, y, relu);
-    if (forward_on_grid(ctx, &d)) return grid_forward(ctx, &d, x, w, b, y, relu);
     cl_int has_bias = b != NULL;
     cl_mem bm = b ? b->mem : w->mem; /* any valid buffer when there is no bias */
+    if (on_lanes(ctx, &d, d.OW, d.O)) return lanes_conv(ctx, op, &d, 1, x->mem, w->mem, bm, y->mem, has_bias, relu);
     /* conv_ob output channels x vw outputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t nob = (d.O + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
     size_t nv = (d.OW + ctx->params.vw - 1) / ctx->params.vw;
@@ -375,7 +347,9 @@ xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, co
     if (st != XD_OK) return st;
     if (xd_fast_gemm(ctx, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW, d.O))
         return fast_backward_data(ctx, "conv2d_backward_data", &d, dy, w, dx);
-    if (backward_data_on_grid(ctx, &d)) return grid_backward_data(ctx, "conv2d_backward_data", &d, dy, w, dx);
+    cl_int no = 0;
+    if (on_lanes(ctx, &d, d.W, d.C))
+        return lanes_conv(ctx, "conv2d_backward_data", &d, -1, dy->mem, w->mem, w->mem, dx->mem, no, no);
     /* conv_ob input channels x vw inputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t ncb = (d.C + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
     size_t nv = (d.W + ctx->params.vw - 1) / ctx->params.vw;
