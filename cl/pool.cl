@@ -176,7 +176,9 @@ __kernel void xd_maxpool_fwd_v(__global const float *x, __global float *y, XD_PO
 
 /* dx row segment of XD_POOL_PAIRS windows: d0 / d1 the lanes' even / odd
  * columns, interleaved back; the lanes' columns inside the row, or whole
- * vectors where `room` allows (xd_pool_store_). */
+ * vectors where `room` allows (xd_pool_store_).  The second vector's room
+ * is a select, not room - XD_VW clamped at 0: LLVM turns that into
+ * llvm.usub.sat, which Oclgrind 21.10 cannot run. */
 XD_INLINE void xd_pool_store_pairs_(__global float *row, xd_pool_lanes L, uint W, xd_vf d0, xd_vf d1, size_t room)
 {
     uint to = min(2 * L.kst, W - 2 * L.os);
@@ -184,7 +186,7 @@ XD_INLINE void xd_pool_store_pairs_(__global float *row, xd_pool_lanes L, uint W
     xd_pool_store_(XD_VZIP_LO(d0, d1), p, 2 * L.skip, min(to, (uint)XD_VW), room);
     if (to > XD_VW || (L.skip == 0 && room >= 2 * XD_VW))
         xd_pool_store_(XD_VZIP_HI(d0, d1), p + XD_VW, max(2 * L.skip, (uint)XD_VW) - XD_VW, to - min(to, (uint)XD_VW),
-                       room > XD_VW ? room - XD_VW : 0);
+                       room >= 2 * XD_VW ? (size_t)XD_VW : 0);
 }
 
 /* The dx rows of window row L.oh of disjoint windows (below). */
