@@ -271,8 +271,8 @@ static int backward_weights_channels_last(const xd_context *ctx, const conv_dims
 /* dyt [N, OH*OW, OP], then the kernel: one work-item per (channel block,
  * input channel, tap block) summing every sample when that gives each
  * compute unit several, else one per sample too and xd_reduce_rows. */
-static xd_status channels_last_backward_weights(xd_context *ctx, const char *op, const conv_dims *d,
-                                                const xd_tensor *x, const xd_tensor *dy, xd_tensor *dw)
+static xd_status channels_last_backward_weights(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *x,
+                                                const xd_tensor *dy, xd_tensor *dw)
 {
     cl_uint P = d->OH * d->OW, ob = ctx->params.vw * XD_CONV_OV, OP = (d->O + ob - 1) / ob * ob;
     cl_mem dyt, part = NULL;
@@ -282,15 +282,16 @@ static xd_status channels_last_backward_weights(xd_context *ctx, const char *op,
         st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last, (size_t)d->N * P * (OP / ctx->params.vw), XD_ARG(dy->mem),
                        XD_ARG(dyt), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP));
     if (st != XD_OK) return st;
-    size_t T = (size_t)d->KH * d->KW, blocks = (size_t)(OP / ob) * d->C * ((T + ctx->params.conv_tb - 1) / ctx->params.conv_tb);
+    size_t T = (size_t)d->KH * d->KW,
+           blocks = (size_t)(OP / ob) * d->C * ((T + ctx->params.conv_tb - 1) / ctx->params.conv_tb);
     cl_int nsplit = blocks < 8 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
     cl_uint rows = d->O * d->C * (cl_uint)T;
     if (nsplit && (st = xd_scratch(ctx, 1, (size_t)rows * d->N * 4, &part)) != XD_OK) return st;
     cl_mem pm = part ? part : dyt; /* any valid buffer when the kernel writes dw */
     st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1), XD_ARG(x->mem), XD_ARG(dyt),
-                   XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W),
-                   XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH),
-                   XD_ARG(d->SW), XD_ARG(OP), XD_ARG(nsplit));
+                   XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O),
+                   XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP),
+                   XD_ARG(nsplit));
     if (st != XD_OK || !nsplit) return st;
     cl_uint mod = 1;
     cl_int has_bias = 0;
