@@ -85,7 +85,7 @@ static size_t vector_items(const xd_context *ctx, const pool_dims *d)
 
 xd_status xd_maxpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x, xd_tensor *y)
 {
-    pool_dims d;
+    pool_dims d = {0}; /* set by pool_check on success; the analyzer cannot see xd_fail never returns XD_OK */
     xd_status st = pool_check(ctx, "maxpool2d_forward", p, "x", x, "y", y, &d);
     if (st != XD_OK) return st;
     return XD_LAUNCH(ctx, XD_K_maxpool_fwd_v, vector_items(ctx, &d), XD_ARG(x->mem), XD_ARG(y->mem), XD_POOL_GEOM(d));
@@ -95,7 +95,7 @@ xd_status xd_maxpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, cons
                                 xd_tensor *dx)
 {
     const char *op = "maxpool2d_backward";
-    pool_dims d;
+    pool_dims d = {0}; /* as in xd_maxpool2d_forward */
     xd_status st = pool_check(ctx, op, p, "x", x, "dy", dy, &d);
     if (st == XD_OK) st = xd_check_tensor(ctx, op, "dx", dx, XD_DTYPE_F32, 4);
     if (st != XD_OK) return st;
