@@ -1574,6 +1574,7 @@ int main(int argc, char **argv)
         if (XENT[i].small || !t.small) test_xent(&t, &XENT[i], (int)i);
     test_xent_bad_label(&t);
     test_relu(&t, t.small ? 64 : 4096);
+    test_relu(&t, 70); /* a partial last vector (backward: XD_VW elements a work-item) */
     test_adam_scalars(&t);
     test_adam(&t, t.small ? 64 : 4099, 0);
     test_adam(&t, t.small ? 64 : 4099, 1);
