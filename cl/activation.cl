@@ -10,10 +10,19 @@ __kernel void xd_relu_fwd(__global const float *x, __global float *y, const uint
     y[j] = (v > 0.0f) ? v : ((v == v) ? 0.0f : v);
 }
 
+/* One work-item: XD_VW consecutive elements from contiguous loads (a last
+ * partial vector element by element).  One scalar work-item per element
+ * ran at ~1.3 G elements/s on Intel's CPU runtime, 14% of a mnist-convnet
+ * step there; a select moves bits, so the lanes change none. */
 __kernel void xd_relu_bwd(__global const float *y, __global const float *dy,
                           __global float *dx, const uint n)
 {
-    uint j = (uint)get_global_id(0);
-    if (j >= n) return;
-    dx[j] = (y[j] > 0.0f) ? dy[j] : 0.0f;
+    uint j0 = (uint)get_global_id(0) * XD_VW;
+    if (j0 >= n) return;
+    if (n - j0 < XD_VW) {
+        for (uint j = j0; j < n; ++j) dx[j] = (y[j] > 0.0f) ? dy[j] : 0.0f;
+        return;
+    }
+    xd_vf g = XD_VSELECT((xd_vf)0.0f, XD_VLOAD(dy + j0), XD_VLOAD(y + j0) > (xd_vf)0.0f);
+    xd_vstore_n(g, dx + j0, XD_VW);
 }

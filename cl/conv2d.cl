@@ -239,3 +239,190 @@ __kernel void xd_conv2d_bwd_bias_partial(__global const float *dy, __global floa
     XD_ORDERED for (uint k = 0; k < HW; ++k) acc = acc + XD_VGATHER(dy, off + k);
     xd_vscatter_n(acc, part, (o0 + XD_VIOTA) * N + n, min((uint)XD_VW, O - o0));
 }
+
+/* dyt[n, p, o] = dy[n, o, p] with rows of OP >= O floats (OP a multiple of
+ * XD_VW; the lanes past O zero): output channels contiguous for the
+ * backward-weights kernel below.  One work-item: XD_VW channels of one p. */
+__kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global float *dyt, const uint N, const uint O,
+                                         const uint P, const uint OP)
+{
+    uint nov = OP / XD_VW;
+    uint g = (uint)get_global_id(0);
+    if (g >= N * P * nov) return;
+    uint v = g % nov, p = (g / nov) % P, n = g / (nov * P);
+    xd_vu o = v * XD_VW + XD_VIOTA;
+    xd_vi ok = XD_AS_VI(o) < (xd_vi)O;
+    xd_vf d = XD_VGATHER(dy, ((uint)n * O + min(o, (xd_vu)(O - 1))) * P + p);
+    xd_vstore_n(XD_VSELECT((xd_vf)0.0f, d, ok), dyt + ((size_t)n * P + p) * OP + v * XD_VW, XD_VW);
+}
+
+/* Backward weights without padding, dy channels last (dyt, rows OP apart):
+ * per sample, the fma chain over (oh, ow) ascending of dy * x for
+ * XD_CONV_OV x XD_VW output channels (the lanes, contiguous loads) x
+ * XD_CONV_TB taps of one input channel.  nsplit 0: the work-item loops over
+ * the samples and adds their chains in order (0 + s_0 + s_1 ...) into dw;
+ * else one sample per work-item, its chain to part[tap row * N + n] for
+ * xd_reduce_rows, which adds them in the same order. */
+__kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const float *dyt, __global float *dw,
+                                       __global float *part, const uint N, const uint C, const uint H,
+                                       const uint W, const uint O, const uint KH, const uint KW, const uint OH,
+                                       const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit)
+{
+    uint T = KH * KW, ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB, nov = OP / (XD_VW * XD_CONV_OV);
+    uint ns = nsplit ? N : 1;
+    uint g = (uint)get_global_id(0);
+    if (g >= nov * C * ntb * ns) return;
+    uint n0 = nsplit ? g % ns : 0, n1 = nsplit ? n0 + 1 : N;
+    uint t = g / ns, tb = t % ntb, c = (t / ntb) % C, o0 = (t / (ntb * C)) * XD_VW * XD_CONV_OV;
+    uint toff[XD_CONV_TB];
+    #pragma unroll
+    for (uint s = 0; s < XD_CONV_TB; ++s) {
+        uint tap = min(tb * XD_CONV_TB + s, T - 1);
+        toff[s] = (tap / KW) * W + tap % KW;
+    }
+    xd_vf tot[XD_CONV_OV][XD_CONV_TB];
+    #pragma unroll
+    for (uint v = 0; v < XD_CONV_OV; ++v)
+        #pragma unroll
+        for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = (xd_vf)0.0f;
+    for (uint n = n0; n < n1; ++n) {
+        xd_vf acc[XD_CONV_OV][XD_CONV_TB];
+        #pragma unroll
+        for (uint v = 0; v < XD_CONV_OV; ++v)
+            #pragma unroll
+            for (uint s = 0; s < XD_CONV_TB; ++s) acc[v][s] = (xd_vf)0.0f;
+        __global const float *xc = x + ((size_t)n * C + c) * H * W;
+        __global const float *dn = dyt + (size_t)n * OH * OW * OP + o0;
+        for (uint oh = 0; oh < OH; ++oh) {
+            __global const float *xr = xc + (size_t)oh * SH * W;
+            XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {
+                __global const float *d = dn + (size_t)(oh * OW + ow) * OP;
+                xd_vf dv[XD_CONV_OV];
+                #pragma unroll
+                for (uint v = 0; v < XD_CONV_OV; ++v) dv[v] = XD_VLOAD(d + v * XD_VW);
+                #pragma unroll
+                for (uint s = 0; s < XD_CONV_TB; ++s) {
+                    xd_vf xv = (xd_vf)xr[ow * SW + toff[s]];
+                    #pragma unroll
+                    for (uint v = 0; v < XD_CONV_OV; ++v) acc[v][s] = XD_FMA(dv[v], xv, acc[v][s]);
+                }
+            }
+        }
+        /* one sample: its chain is the partial (as xd_conv2d_bwd_weights_partial's) */
+        #pragma unroll
+        for (uint v = 0; v < XD_CONV_OV; ++v)
+            #pragma unroll
+            for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = nsplit ? acc[v][s] : tot[v][s] + acc[v][s];
+    }
+    #pragma unroll
+    for (uint v = 0; v < XD_CONV_OV; ++v) {
+        uint ov = o0 + v * XD_VW;
+        if (ov >= O) continue;
+        uint k = min((uint)XD_VW, O - ov);
+        xd_vu row = ((ov + XD_VIOTA) * C + c) * T;
+        #pragma unroll
+        for (uint s = 0; s < XD_CONV_TB; ++s) {
+            uint tap = tb * XD_CONV_TB + s;
+            if (tap >= T) continue;
+            if (nsplit) xd_vscatter_n(tot[v][s], part, (row + tap) * N + n0, k);
+            else xd_vscatter_n(tot[v][s], dw, row + tap, k);
+        }
+    }
+}
+
+/* ---- stride-1 convolutions with channels on the lanes ---------------------------
+ * out[n, k, a, b] for XD_CONV_CV x XD_VW channels k (the lanes, weights wt
+ * [R, KH, KW, KP] channels last) and XD_CONV_QB neighbouring outputs b of
+ * one row a: the fma chain over (r, kh, kw) ascending of src[n, r, tap] *
+ * wt[r, kh, kw, k] over the taps inside src,
+ *   forward (dir 1):        src x, r = c, k = o, tap (a + kh - PT, b + kw - PL)
+ *   backward data (dir -1): src dy, r = o, k = c, tap (a + PT - kh, b + PL - kw)
+ * so each output is exactly the row kernels' sum.  A tap outside src is
+ * skipped by a branch on the tap's mask of the block's outputs, uniform
+ * across the lanes (positions past the row: an empty mask). */
+
+/* Bit j set when tap (kh, kw) of output (a, b0 + j) lies inside src (SH x SW). */
+XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT, uint PL)
+{
+    int sr = a + dir * ((int)kh - (int)PT);
+    uint m = 0;
+    if (sr < 0 || sr >= (int)SH) return 0;
+    for (uint j = 0; j < XD_CONV_QB; ++j) {
+        int sc = b0 + (int)j + dir * ((int)kw - (int)PL);
+        if (b0 + (int)j < (int)OW && sc >= 0 && sc < (int)SW) m |= 1u << j;
+    }
+    return m;
+}
+
+__kernel void xd_conv2d_lanes(__global const float *src, __global const float *wt, __global const float *b,
+                              __global float *out, const uint N, const uint R, const uint K, const uint KP,
+                              const uint SH, const uint SW, const uint OH, const uint OW, const uint KH,
+                              const uint KW, const uint PT, const uint PL, const int dir, const int has_bias,
+                              const int relu)
+{
+    uint nqb = (OW + XD_CONV_QB - 1) / XD_CONV_QB, nkb = KP / (XD_VW * XD_CONV_CV);
+    uint g = (uint)get_global_id(0);
+    if (g >= N * nkb * OH * nqb) return;
+    uint b0 = (g % nqb) * XD_CONV_QB, a = (g / nqb) % OH, kb = (g / (nqb * OH)) % nkb, n = g / (nqb * OH * nkb);
+    uint k0 = kb * XD_VW * XD_CONV_CV;
+    uint mask[32]; /* per tap, the block's outputs it reaches (KH * KW <= 32) */
+    for (uint kh = 0; kh < KH; ++kh)
+        for (uint kw = 0; kw < KW; ++kw)
+            mask[kh * KW + kw] = xd_lanes_mask_((int)a, (int)b0, OW, dir, kh, kw, SH, SW, PT, PL);
+    int base = ((int)a - dir * (int)PT) * (int)SW + (int)b0 - dir * (int)PL; /* output j's tap 0,0 at base + j */
+    xd_vf acc[XD_CONV_QB][XD_CONV_CV];
+    #pragma unroll
+    for (uint j = 0; j < XD_CONV_QB; ++j)
+        #pragma unroll
+        for (uint v = 0; v < XD_CONV_CV; ++v) acc[j][v] = (xd_vf)0.0f;
+    for (uint r = 0; r < R; ++r) {
+        __global const float *sp = src + ((size_t)n * R + r) * SH * SW;
+        for (uint kh = 0; kh < KH; ++kh) {
+            XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
+                uint t = kh * KW + kw, m = mask[t];
+                __global const float *s0 = sp + base + dir * (int)(kh * SW + kw);
+                __global const float *wp = wt + ((size_t)r * KH * KW + t) * KP + k0;
+                xd_vf wv[XD_CONV_CV];
+                #pragma unroll
+                for (uint v = 0; v < XD_CONV_CV; ++v) wv[v] = XD_VLOAD(wp + v * XD_VW);
+                #pragma unroll
+                for (uint j = 0; j < XD_CONV_QB; ++j) {
+                    if (!(m & (1u << j))) continue;
+                    xd_vf s = (xd_vf)s0[j];
+                    #pragma unroll
+                    for (uint v = 0; v < XD_CONV_CV; ++v) acc[j][v] = XD_FMA(s, wv[v], acc[j][v]);
+                }
+            }
+        }
+    }
+    uint P = OH * OW;
+    #pragma unroll
+    for (uint j = 0; j < XD_CONV_QB; ++j) {
+        if (b0 + j >= OW) continue; /* past the row: no work, the loop stays unrollable */
+        #pragma unroll
+        for (uint v = 0; v < XD_CONV_CV; ++v) {
+            uint kv = k0 + v * XD_VW;
+            if (kv >= K) continue;
+            xd_vf r = acc[j][v];
+            if (has_bias) r = r + XD_VGATHER(b, min(kv + XD_VIOTA, (xd_vu)(K - 1)));
+            if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
+            xd_vscatter_n(r, out, ((uint)n * K + kv + XD_VIOTA) * P + a * OW + b0 + j, min((uint)XD_VW, K - kv));
+        }
+    }
+}
+
+/* wt[r, kh, kw, k] = w[k * sk + r * sr + kh * KW + kw] for k < K, 0 up to KP:
+ * the weights channels last for xd_conv2d_lanes (forward: r = c, k = o,
+ * sk = C KH KW, sr = KH KW; backward data: r = o, k = c, sk = KH KW,
+ * sr = C KH KW).  One work-item: XD_VW channels of one (r, tap). */
+__kernel void xd_conv2d_weights_lanes(__global const float *w, __global float *wt, const uint R, const uint K,
+                                      const uint KP, const uint T, const uint sk, const uint sr)
+{
+    uint nkv = KP / XD_VW;
+    uint g = (uint)get_global_id(0);
+    if (g >= R * T * nkv) return;
+    uint v = g % nkv, t = (g / nkv) % T, r = g / (nkv * T);
+    xd_vu k = v * XD_VW + XD_VIOTA;
+    xd_vf x = XD_VGATHER(w, min(k, (xd_vu)(K - 1)) * sk + r * sr + t);
+    xd_vstore_n(XD_VSELECT((xd_vf)0.0f, x, XD_AS_VI(k) < (xd_vi)K), wt + ((size_t)r * T + t) * KP + v * XD_VW, XD_VW);
+}

@@ -48,6 +48,17 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
  * contract, not a tunable: changing it changes bits. */
 #define XD_KCHUNK 256
 
+/* ---- blocking of the channel-lane convolutions (cl/conv2d.cl), shared
+ * with the host's launch sizes: XD_CONV_CV vectors of channels x XD_CONV_QB
+ * outputs of a row per work-item (forward, backward data), XD_CONV_OV
+ * vectors of output channels per backward-weights work-item.  Like the
+ * tunables they only decide which work-item computes an output; they are
+ * fixed here rather than in the tunables table, whose -D options every
+ * trace records. */
+#define XD_CONV_CV 2
+#define XD_CONV_QB 8
+#define XD_CONV_OV 2
+
 /* ---- loops whose additions are in a contract order -----------------------
  * XD_ORDERED goes before every loop that accumulates floats in the order
  * docs/reproducibility.md states.  OpenCL C forbids reordering those
@@ -79,6 +90,10 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
  *   xd_vstore_n(v, p, k) the first k lanes to p[0..k-1]
  *   xd_vstore_range(v, p, a, b)  lanes a..b-1 to p[a..b-1]
  *   xd_vscatter_n(v, p, idx, k)  the first k lanes to p[idx.sJ]
+ *   XD_VEVEN(a, b), XD_VODD(a, b)  the even / odd elements of a then b (the
+ *                        2*VW floats a, b in order; a stride-2 load)
+ *   XD_VZIP_LO(e, o), XD_VZIP_HI(e, o)  e.s0, o.s0, e.s1, o.s1, ...: the
+ *                        first / second VW of the interleave (its inverse)
  * min/max always take two vectors of one type: Oclgrind 21.10 computes
  * min(uintN, uint) wrongly (found by running the vector paths there). */
 #ifdef __OPENCL_VERSION__
@@ -98,6 +113,11 @@ typedef int xd_vi;
 #define XD_VSELECT(a, b, m) ((m) ? (b) : (a))
 #define XD_AS_VI(u) ((int)(u))
 #define XD_AS_VU(i) ((uint)(i))
+#define XD_CONVERT_VF(u) ((float)(u))
+#define XD_VEVEN(a, b) (a)
+#define XD_VODD(a, b) (b)
+#define XD_VZIP_LO(e, o) (e)
+#define XD_VZIP_HI(e, o) (o)
 #else
 typedef XD_CAT(float, XD_VW) xd_vf;
 typedef XD_CAT(uint, XD_VW) xd_vu;
@@ -107,22 +127,37 @@ typedef XD_CAT(int, XD_VW) xd_vi;
 #define XD_VSELECT(a, b, m) select((a), (b), (m))
 #define XD_AS_VI(u) XD_CAT(convert_int, XD_VW)(u)
 #define XD_AS_VU(i) XD_CAT(convert_uint, XD_VW)(i)
+#define XD_CONVERT_VF(u) XD_CAT(convert_float, XD_VW)(u)
+#define XD_VEVEN(a, b) ((xd_vf)((a).even, (b).even))
+#define XD_VODD(a, b) ((xd_vf)((a).odd, (b).odd))
 #if XD_VW == 2
 #define XD_VGATHER(p, i) ((xd_vf)((p)[(i).s0], (p)[(i).s1]))
 #define XD_VIOTA ((xd_vu)(0, 1))
+#define XD_VZIP_LO(e, o) ((xd_vf)((e).s0, (o).s0))
+#define XD_VZIP_HI(e, o) ((xd_vf)((e).s1, (o).s1))
 #elif XD_VW == 4
 #define XD_VGATHER(p, i) ((xd_vf)((p)[(i).s0], (p)[(i).s1], (p)[(i).s2], (p)[(i).s3]))
 #define XD_VIOTA ((xd_vu)(0, 1, 2, 3))
+#define XD_VZIP_LO(e, o) ((xd_vf)((e).s0, (o).s0, (e).s1, (o).s1))
+#define XD_VZIP_HI(e, o) ((xd_vf)((e).s2, (o).s2, (e).s3, (o).s3))
 #elif XD_VW == 8
 #define XD_VGATHER(p, i) \
     ((xd_vf)((p)[(i).s0], (p)[(i).s1], (p)[(i).s2], (p)[(i).s3], (p)[(i).s4], (p)[(i).s5], (p)[(i).s6], (p)[(i).s7]))
 #define XD_VIOTA ((xd_vu)(0, 1, 2, 3, 4, 5, 6, 7))
+#define XD_VZIP_LO(e, o) ((xd_vf)((e).s0, (o).s0, (e).s1, (o).s1, (e).s2, (o).s2, (e).s3, (o).s3))
+#define XD_VZIP_HI(e, o) ((xd_vf)((e).s4, (o).s4, (e).s5, (o).s5, (e).s6, (o).s6, (e).s7, (o).s7))
 #elif XD_VW == 16
 #define XD_VGATHER(p, i)                                                                                   \
     ((xd_vf)((p)[(i).s0], (p)[(i).s1], (p)[(i).s2], (p)[(i).s3], (p)[(i).s4], (p)[(i).s5], (p)[(i).s6],    \
              (p)[(i).s7], (p)[(i).s8], (p)[(i).s9], (p)[(i).sa], (p)[(i).sb], (p)[(i).sc], (p)[(i).sd],    \
              (p)[(i).se], (p)[(i).sf]))
 #define XD_VIOTA ((xd_vu)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#define XD_VZIP_LO(e, o)                                                                                    \
+    ((xd_vf)((e).s0, (o).s0, (e).s1, (o).s1, (e).s2, (o).s2, (e).s3, (o).s3, (e).s4, (o).s4, (e).s5, (o).s5, \
+             (e).s6, (o).s6, (e).s7, (o).s7))
+#define XD_VZIP_HI(e, o)                                                                                    \
+    ((xd_vf)((e).s8, (o).s8, (e).s9, (o).s9, (e).sa, (o).sa, (e).sb, (o).sb, (e).sc, (o).sc, (e).sd, (o).sd, \
+             (e).se, (o).se, (e).sf, (o).sf))
 #else
 #error "XD_VW must be 1, 2, 4, 8 or 16"
 #endif

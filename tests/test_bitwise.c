@@ -34,6 +34,10 @@ static const bcase CASES[] = {
     {2, 2, 21, 37, 5, 5, 1, 's', 0, 0, 0, 0, 4, 1}, /* stride 1, rows longer than 16: contiguous lanes + padding */
     {8, 3, 33, 33, 16, 5, 2, 's', 0, 0, 0, 0, 10, 0},
     {32, 1, 28, 28, 32, 3, 1, 'v', 0, 0, 0, 0, 10, 0}, /* the seed model */
+    /* rows shorter than 16 with 16+ channels: PoCL's channel-lane kernels
+     * against the default row's row kernels */
+    {2, 17, 9, 9, 18, 3, 1, 'v', 0, 0, 0, 0, 6, 1},
+    {32, 32, 13, 13, 64, 3, 1, 'v', 0, 0, 0, 0, 10, 0}, /* mnist-convnet's conv2d_1 */
 };
 enum { NCASES = sizeof CASES / sizeof CASES[0], MAXDEV = 16 };
 

@@ -238,6 +238,12 @@ static const conv_case CONV[] = {
     {2, 3, 11, 13, 9, 5, 3, 1, 2, 'e', 4, 1, 0, 2, 0},
     {5, 3, 33, 33, 8, 1, 1, 1, 1, 'v', 0, 0, 0, 0, 0},
     {32, 1, 28, 28, 32, 3, 3, 1, 1, 'v', 0, 0, 0, 0, 0}, /* the seed model's conv layer */
+    /* rows shorter than 16 with 16+ channels: the channel-lane kernels on
+     * PoCL's row (and dy channels last for the weights) */
+    {2, 17, 9, 9, 18, 3, 3, 1, 1, 'v', 0, 0, 0, 0, 1},
+    {2, 16, 7, 6, 16, 3, 3, 1, 1, 's', 0, 0, 0, 0, 1},    /* ... with padding */
+    {3, 4, 10, 9, 5, 3, 2, 2, 1, 'v', 0, 0, 0, 0, 1},     /* dy channels last at stride 2, 1 */
+    {32, 32, 13, 13, 64, 3, 3, 1, 1, 'v', 0, 0, 0, 0, 0}, /* mnist-convnet's conv2d_1 */
 };
 
 typedef struct conv_loss {
@@ -723,13 +729,21 @@ typedef struct pool_case {
 } pool_case;
 static const pool_case POOL[] = {
     /* n   c   h   w kh kw sh sw pad small */
-    {1, 1, 4, 4, 2, 2, 2, 2, 'v', 1},     {2, 3, 7, 7, 3, 3, 2, 2, 'v', 1}, /* overlapping windows (pool 3, stride 2) */
-    {1, 2, 7, 5, 3, 3, 2, 2, 's', 1},                                       /* same padding with overlap */
-    {2, 1, 5, 6, 2, 2, 1, 1, 's', 1},                                       /* stride 1 */
+    {1, 1, 4, 4, 2, 2, 2, 2, 'v', 1},
+    {2, 3, 7, 7, 3, 3, 2, 2, 'v', 1}, /* overlapping windows (pool 3, stride 2) */
+    {1, 2, 7, 5, 3, 3, 2, 2, 's', 1}, /* same padding with overlap */
+    {2, 1, 5, 6, 2, 2, 1, 1, 's', 1}, /* stride 1 */
     {1, 2, 7, 8, 2, 3, 3, 2, 'v', 1}, /* stride 3 > pool 2: inputs no window covers */
     {1, 1, 3, 3, 3, 3, 1, 1, 's', 1}, /* every window padded */
-    {3, 4, 13, 11, 3, 2, 2, 3, 's', 0},   {32, 32, 26, 26, 2, 2, 2, 2, 'v', 0}, /* mnist-convnet's first MaxPooling2D */
+    {3, 4, 13, 11, 3, 2, 2, 3, 's', 0},
+    {32, 32, 26, 26, 2, 2, 2, 2, 'v', 0}, /* mnist-convnet's first MaxPooling2D */
     {32, 64, 11, 11, 2, 2, 2, 2, 'v', 0}, /* its second: 11 -> 5, the last row unused */
+    /* disjoint windows (one backward kernel): pairs with a padded last
+     * column, 3x3 with uncovered tails, rows longer than a vector, gaps */
+    {2, 3, 7, 7, 2, 2, 2, 2, 's', 1},
+    {2, 3, 10, 11, 3, 3, 3, 3, 'v', 1},
+    {1, 2, 9, 40, 2, 2, 2, 2, 'v', 1},
+    {2, 2, 8, 9, 2, 1, 3, 2, 'v', 1},
 };
 
 typedef struct pool_loss {
@@ -1560,6 +1574,7 @@ int main(int argc, char **argv)
         if (XENT[i].small || !t.small) test_xent(&t, &XENT[i], (int)i);
     test_xent_bad_label(&t);
     test_relu(&t, t.small ? 64 : 4096);
+    test_relu(&t, 70); /* a partial last vector (backward: XD_VW elements a work-item) */
     test_adam_scalars(&t);
     test_adam(&t, t.small ? 64 : 4099, 0);
     test_adam(&t, t.small ? 64 : 4099, 1);

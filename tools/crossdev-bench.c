@@ -1,12 +1,13 @@
 /* crossdev-bench: throughput of crossdev's ops in both modes on one device,
  * against CLBlast called directly and OpenBLAS on the host (the ceiling).
  *
- *   crossdev-bench --device SEL [--reps N] [--steps N] [--skip-train] [--skip-1024]
+ *   crossdev-bench --device SEL [--reps N] [--steps N] [--skip-train] [--skip-1024] [--mnist-ops]
  *
  * Every figure is the median of --reps timed repetitions after one warm-up
  * (wall clock around enqueue + clFinish/xd_context_finish: CLBlast's event
  * covers only its last kernel).  GEMM shapes are those of seed-cnn at batch
- * 32 (dense layer 21632 -> 10, conv 1 -> 32 3x3 as im2col GEMMs) and 1024^3. */
+ * 32 (dense layer 21632 -> 10, conv 1 -> 32 3x3 as im2col GEMMs) and 1024^3;
+ * mnist-convnet's convolutions, poolings and dropout op by op. */
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 120
 #define CL_USE_DEPRECATED_OPENCL_1_2_APIS
@@ -280,6 +281,97 @@ static void bench_conv(xd_context *ctx, double sec[4])
     xd_tensor_destroy(r.v);
 }
 
+/* ---- mnist-convnet's ops ------------------------------------------------------------
+ * Keras's MNIST example at batch 32, NCHW: conv2d 1->32 3x3 on 28x28, max pool 2,
+ * conv2d_1 32->64 3x3 on 13x13, max pool 2, dropout 0.5 on the 1600 features.
+ * Each op alone, both modes; the ms of one call and GFLOP/s (convolutions) or
+ * M elements/s of the op's input (pooling, dropout). */
+enum mnist_kind { MK_CONV_FWD, MK_CONV_BWD_DATA, MK_CONV_BWD_W, MK_POOL_FWD, MK_POOL_BWD, MK_DROP_FWD, MK_DROP_BWD };
+typedef struct mnist_op {
+    const char *name;
+    enum mnist_kind kind;
+    int64_t n, c, h, w, o; /* input [n,c,h,w]; o output channels (convolutions) */
+} mnist_op;
+static const mnist_op k_mnist_ops[] = {
+    {"conv2d.forward+relu", MK_CONV_FWD, 32, 1, 28, 28, 32},
+    {"conv2d.backward_data (off the path)", MK_CONV_BWD_DATA, 32, 1, 28, 28, 32},
+    {"conv2d.backward_weights", MK_CONV_BWD_W, 32, 1, 28, 28, 32},
+    {"max_pooling2d.forward", MK_POOL_FWD, 32, 32, 26, 26, 0},
+    {"max_pooling2d.backward", MK_POOL_BWD, 32, 32, 26, 26, 0},
+    {"conv2d_1.forward+relu", MK_CONV_FWD, 32, 32, 13, 13, 64},
+    {"conv2d_1.backward_data", MK_CONV_BWD_DATA, 32, 32, 13, 13, 64},
+    {"conv2d_1.backward_weights", MK_CONV_BWD_W, 32, 32, 13, 13, 64},
+    {"max_pooling2d_1.forward", MK_POOL_FWD, 32, 64, 11, 11, 0},
+    {"max_pooling2d_1.backward", MK_POOL_BWD, 32, 64, 11, 11, 0},
+    {"dropout.forward", MK_DROP_FWD, 32, 1600, 1, 1, 0},
+    {"dropout.backward", MK_DROP_BWD, 32, 1600, 1, 1, 0},
+};
+
+typedef struct mnist_run {
+    xd_context *ctx;
+    const mnist_op *op;
+    xd_conv2d_params cp;
+    xd_pool2d_params pp;
+    xd_tensor *in, *w, *b, *out, *dout; /* dout: the pooling backward's dx */
+} mnist_run;
+
+static int mnist_once(void *u)
+{
+    mnist_run *r = u;
+    xd_status st = XD_OK;
+    switch (r->op->kind) {
+    case MK_CONV_FWD: st = xd_conv2d_forward_relu(r->ctx, &r->cp, r->in, r->w, r->b, r->out); break;
+    case MK_CONV_BWD_DATA: st = xd_conv2d_backward_data(r->ctx, &r->cp, r->out, r->w, r->in); break;
+    case MK_CONV_BWD_W: st = xd_conv2d_backward_weights(r->ctx, &r->cp, r->in, r->out, r->w); break;
+    case MK_POOL_FWD: st = xd_maxpool2d_forward(r->ctx, &r->pp, r->in, r->out); break;
+    case MK_POOL_BWD: st = xd_maxpool2d_backward(r->ctx, &r->pp, r->in, r->out, r->dout); break;
+    case MK_DROP_FWD: st = xd_dropout_forward(r->ctx, r->in, 0.5, 42, 7, r->out); break;
+    case MK_DROP_BWD: st = xd_dropout_backward(r->ctx, r->out, 0.5, 42, 7, r->in); break;
+    }
+    if (st == XD_OK) st = xd_context_finish(r->ctx);
+    if (st != XD_OK) fprintf(stderr, "  %s: %s\n", r->op->name, xd_context_last_error(r->ctx));
+    return st != XD_OK;
+}
+
+/* Seconds of one call of op (median), its tensors made and freed here. */
+static double bench_mnist_op(xd_context *ctx, const mnist_op *op)
+{
+    mnist_run r = {ctx, op, xd_conv2d_valid(1, 1), xd_pool2d_valid(2, 2, 2, 2), NULL, NULL, NULL, NULL, NULL};
+    int64_t n = op->n, c = op->c, h = op->h, w = op->w;
+    r.in = tensor(ctx, 4, (int64_t[]){n, c, h, w}, 1);
+    if (op->kind <= MK_CONV_BWD_W) {
+        r.w = tensor(ctx, 4, (int64_t[]){op->o, c, 3, 3}, 2);
+        r.b = tensor(ctx, 1, (int64_t[]){op->o}, 3);
+        r.out = tensor(ctx, 4, (int64_t[]){n, op->o, h - 2, w - 2}, 4);
+    } else if (op->kind <= MK_POOL_BWD) {
+        r.out = tensor(ctx, 4, (int64_t[]){n, c, h / 2, w / 2}, 4);
+        r.dout = tensor(ctx, 4, (int64_t[]){n, c, h, w}, 5);
+    } else {
+        r.out = tensor(ctx, 4, (int64_t[]){n, c, h, w}, 4);
+    }
+    double t = time_median(mnist_once, &r);
+    xd_tensor *all[] = {r.in, r.w, r.b, r.out, r.dout};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i)
+        if (all[i]) xd_tensor_destroy(all[i]);
+    return t;
+}
+
+static void print_mnist_ops(xd_context *const ctx[2])
+{
+    printf("\nmnist-convnet ops, batch 32 (median of one call)   repro ms     fast ms   repro GFLOP/s or Melem/s   "
+           "fast\n");
+    for (size_t i = 0; i < sizeof k_mnist_ops / sizeof k_mnist_ops[0]; ++i) {
+        const mnist_op *op = &k_mnist_ops[i];
+        double s[2] = {bench_mnist_op(ctx[0], op), bench_mnist_op(ctx[1], op)};
+        int conv = op->kind <= MK_CONV_BWD_W;
+        double work = conv ? 2.0 * op->n * op->o * (op->h - 2) * (op->w - 2) * op->c * 9 * 1e-9
+                           : (double)(op->n * op->c * op->h * op->w) * 1e-6;
+        printf("  %-44s %10.3f  %10.3f  %14.2f %-10s %8.2f\n", op->name, s[0] * 1e3, s[1] * 1e3, work / s[0],
+               conv ? "GFLOP/s" : "Melem/s", work / s[1]);
+        fflush(stdout);
+    }
+}
+
 /* ---- training ---------------------------------------------------------------------- */
 typedef struct train_prog {
     double t0;    /* before context creation */
@@ -347,15 +439,17 @@ static int bench_train(const xd_device_info *dev, xd_mode mode, const xd_dataset
 
 static void usage(FILE *o)
 {
-    fprintf(o, "usage: crossdev-bench --device SEL [--reps N] [--steps N] [--skip-train] [--skip-1024]\n"
+    fprintf(o, "usage: crossdev-bench --device SEL [--reps N] [--steps N] [--skip-train] [--skip-1024] [--mnist-ops]\n"
                "  GFLOP/s of crossdev's dense/conv ops (reproducible and fast mode), CLBlast directly and\n"
-               "  OpenBLAS cblas_sgemm on the host; Adam throughput; seed-cnn training images/s.\n");
+               "  OpenBLAS cblas_sgemm on the host; Adam throughput; seed-cnn training images/s;\n"
+               "  mnist-convnet's ops one by one (--mnist-ops: only those).\n");
 }
 
 typedef struct bench_opts {
     const char *sel;
     int64_t steps;
     int skip_train, skip_1024;
+    int mnist_only; /* --mnist-ops: only the mnist-convnet op table */
 } bench_opts;
 
 /* Options; returns -1 to go on, else the exit status. */
@@ -363,13 +457,14 @@ static int parse_options(int argc, char **argv, bench_opts *o)
 {
     o->sel = NULL;
     o->steps = 200;
-    o->skip_train = o->skip_1024 = 0;
+    o->skip_train = o->skip_1024 = o->mnist_only = 0;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) o->sel = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) g_reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) o->steps = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--skip-train")) o->skip_train = 1;
         else if (!strcmp(argv[i], "--skip-1024")) o->skip_1024 = 1;
+        else if (!strcmp(argv[i], "--mnist-ops")) o->mnist_only = o->skip_train = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -490,8 +585,11 @@ int main(int argc, char **argv)
     xd_context *ctx[2] = {NULL, NULL};
     for (int m = 0; m < 2; ++m)
         if (xd_context_create(dev, (xd_mode)m, &ctx[m]) != XD_OK) die("context", xd_context_last_error(ctx[m]));
-    print_gemms(dev, ctx, o.skip_1024);
-    print_conv_adam(ctx);
+    if (!o.mnist_only) {
+        print_gemms(dev, ctx, o.skip_1024);
+        print_conv_adam(ctx);
+    }
+    print_mnist_ops(ctx);
     if (!o.skip_train) print_training(tf, train_ok, o.steps);
     for (int m = 0; m < 2; ++m)
         printf("device bytes peak (%s bench context): %.1f MiB\n", xd_mode_string((xd_mode)m),

@@ -31,6 +31,10 @@ const char *xd_cl_error_name(cl_int code);
     X(conv2d_bwd_data)            \
     X(conv2d_bwd_weights_partial) \
     X(conv2d_bwd_bias_partial)    \
+    X(conv2d_lanes)               \
+    X(conv2d_weights_lanes)       \
+    X(conv2d_dy_channels_last)    \
+    X(conv2d_bwd_weights_cl)      \
     X(relu_fwd)                   \
     X(relu_bwd)                   \
     X(softmax_xent_rows)          \
@@ -41,7 +45,9 @@ const char *xd_cl_error_name(cl_int code);
     X(permute3)                   \
     X(add_bias_rows)              \
     X(maxpool_fwd)                \
+    X(maxpool_fwd_v)              \
     X(maxpool_bwd)                \
+    X(maxpool_bwd_disjoint)       \
     X(avgpool_fwd)                \
     X(avgpool_bwd)                \
     X(dropout)                    \

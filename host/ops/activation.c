@@ -28,5 +28,7 @@ xd_status xd_relu_backward(xd_context *ctx, const xd_tensor *y, const xd_tensor 
     if (st == XD_OK) st = same_shape(ctx, "relu_backward", "dy", dy, "dx", dx);
     if (st != XD_OK) return st;
     cl_uint n = (cl_uint)y->count;
-    return XD_LAUNCH(ctx, XD_K_relu_bwd, n, XD_ARG(y->mem), XD_ARG(dy->mem), XD_ARG(dx->mem), XD_ARG(n));
+    size_t vw = ctx->params.vw; /* XD_VW elements per work-item */
+    return XD_LAUNCH(ctx, XD_K_relu_bwd, (n + vw - 1) / vw, XD_ARG(y->mem), XD_ARG(dy->mem), XD_ARG(dx->mem),
+                     XD_ARG(n));
 }

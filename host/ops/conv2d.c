@@ -3,6 +3,7 @@
  * (fast mode where xd_fast_gemm() says the GEMM pays, host/ops/blas.c). */
 #include "blas.h"
 #include "core/core.h"
+#include "xd_math.h" /* XD_CONV_CV, XD_CONV_QB, XD_CONV_OV */
 
 /* Fast mode: the im2col buffer and the GEMM output are each kept under this
  * many bytes by processing the batch in chunks of samples (at least one). */
@@ -224,6 +225,80 @@ static xd_status fast_backward_weights(xd_context *ctx, const char *op, const co
     return XD_OK;
 }
 
+/* ---- stride-1 convolutions with channels on the lanes (cl/conv2d.cl) ---------------------
+ * Forward (k = o over r = c) and backward data (k = c over r = o) where the
+ * row kernels' lanes would fall back to gathers (rows of `len` outputs
+ * shorter than a vector) and there is a vector of channels k; a tap mask
+ * fits 32 bits.  Each output's sum is the row kernels' (same order, same bits). */
+static int on_lanes(const xd_context *ctx, const conv_dims *d, cl_uint len, cl_uint K)
+{
+    size_t vw = ctx->params.vw;
+    return vw > 1 && len < vw && K >= vw && d->SH == 1 && d->SW == 1 && d->KH * d->KW <= 32;
+}
+
+/* wt channels last (xd_conv2d_weights_lanes) into scratch 1, then the kernel. */
+static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d, cl_int dir, cl_mem src, cl_mem w,
+                            cl_mem b, cl_mem out, cl_int has_bias, cl_int relu)
+{
+    cl_uint R = dir > 0 ? d->C : d->O, K = dir > 0 ? d->O : d->C, T = d->KH * d->KW;
+    cl_uint kb = ctx->params.vw * XD_CONV_CV, KP = (K + kb - 1) / kb * kb;
+    cl_uint sk = dir > 0 ? d->C * T : T, sr = dir > 0 ? T : d->C * T;
+    cl_uint SH = dir > 0 ? d->H : d->OH, SW = dir > 0 ? d->W : d->OW, OH = dir > 0 ? d->OH : d->H,
+            OW = dir > 0 ? d->OW : d->W;
+    cl_mem wt;
+    xd_status st = xd_check_u32(ctx, op, "channels-last weights", (uint64_t)R * T * KP);
+    if (st == XD_OK) st = xd_scratch(ctx, 1, (size_t)R * T * KP * 4, &wt);
+    if (st == XD_OK)
+        st = XD_LAUNCH(ctx, XD_K_conv2d_weights_lanes, (size_t)R * T * (KP / ctx->params.vw), XD_ARG(w), XD_ARG(wt),
+                       XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(T), XD_ARG(sk), XD_ARG(sr));
+    if (st != XD_OK) return st;
+    size_t items = (size_t)d->N * (KP / kb) * OH * ((OW + XD_CONV_QB - 1) / XD_CONV_QB);
+    return XD_LAUNCH(ctx, XD_K_conv2d_lanes, items, XD_ARG(src), XD_ARG(wt), XD_ARG(b), XD_ARG(out), XD_ARG(d->N),
+                     XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(SH), XD_ARG(SW), XD_ARG(OH), XD_ARG(OW), XD_ARG(d->KH),
+                     XD_ARG(d->KW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir), XD_ARG(has_bias), XD_ARG(relu));
+}
+
+/* Backward weights from dy channels last: no padding (any stride), vector
+ * lanes, and each dy value used by at least 4 work-items (input channels x
+ * tap blocks; seed-cnn's single input channel: the copy would cost what it saves). */
+static int backward_weights_channels_last(const xd_context *ctx, const conv_dims *d)
+{
+    size_t T = (size_t)d->KH * d->KW, reuse = d->C * ((T + ctx->params.conv_tb - 1) / ctx->params.conv_tb);
+    return ctx->params.vw > 1 && reuse >= 4 && d->PT == 0 && d->PL == 0 && (d->OH - 1) * d->SH + d->KH <= d->H &&
+           (d->OW - 1) * d->SW + d->KW <= d->W;
+}
+
+/* dyt [N, OH*OW, OP], then the kernel: one work-item per (channel block,
+ * input channel, tap block) summing every sample when that gives each
+ * compute unit several, else one per sample too and xd_reduce_rows. */
+static xd_status channels_last_backward_weights(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *x,
+                                                const xd_tensor *dy, xd_tensor *dw)
+{
+    cl_uint P = d->OH * d->OW, ob = ctx->params.vw * XD_CONV_OV, OP = (d->O + ob - 1) / ob * ob;
+    cl_mem dyt, part = NULL;
+    xd_status st = xd_check_u32(ctx, op, "channels-last dy", (uint64_t)d->N * P * OP);
+    if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)d->N * P * OP * 4, &dyt);
+    if (st == XD_OK)
+        st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last, (size_t)d->N * P * (OP / ctx->params.vw), XD_ARG(dy->mem),
+                       XD_ARG(dyt), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP));
+    if (st != XD_OK) return st;
+    size_t T = (size_t)d->KH * d->KW,
+           blocks = (size_t)(OP / ob) * d->C * ((T + ctx->params.conv_tb - 1) / ctx->params.conv_tb);
+    cl_int nsplit = blocks < 8 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
+    cl_uint rows = d->O * d->C * (cl_uint)T;
+    if (nsplit && (st = xd_scratch(ctx, 1, (size_t)rows * d->N * 4, &part)) != XD_OK) return st;
+    cl_mem pm = part ? part : dyt; /* any valid buffer when the kernel writes dw */
+    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1), XD_ARG(x->mem), XD_ARG(dyt),
+                   XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O),
+                   XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP),
+                   XD_ARG(nsplit));
+    if (st != XD_OK || !nsplit) return st;
+    cl_uint mod = 1;
+    cl_int has_bias = 0;
+    return XD_LAUNCH(ctx, XD_K_reduce_rows, rows, XD_ARG(part), XD_ARG(part), XD_ARG(dw->mem), XD_ARG(rows),
+                     XD_ARG(d->N), XD_ARG(mod), XD_ARG(has_bias));
+}
+
 static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params *p, const xd_tensor *x,
                          const xd_tensor *w, const xd_tensor *b, xd_tensor *y, cl_int relu)
 {
@@ -243,6 +318,7 @@ static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params
         return fast_forward(ctx, op, &d, x, w, b, y, relu);
     cl_int has_bias = b != NULL;
     cl_mem bm = b ? b->mem : w->mem; /* any valid buffer when there is no bias */
+    if (on_lanes(ctx, &d, d.OW, d.O)) return lanes_conv(ctx, op, &d, 1, x->mem, w->mem, bm, y->mem, has_bias, relu);
     /* conv_ob output channels x vw outputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t nob = (d.O + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
     size_t nv = (d.OW + ctx->params.vw - 1) / ctx->params.vw;
@@ -272,6 +348,9 @@ xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, co
     if (st != XD_OK) return st;
     if (xd_fast_gemm(ctx, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW, d.O))
         return fast_backward_data(ctx, "conv2d_backward_data", &d, dy, w, dx);
+    cl_int no = 0;
+    if (on_lanes(ctx, &d, d.W, d.C))
+        return lanes_conv(ctx, "conv2d_backward_data", &d, -1, dy->mem, w->mem, w->mem, dx->mem, no, no);
     /* conv_ob input channels x vw inputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t ncb = (d.C + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
     size_t nv = (d.W + ctx->params.vw - 1) / ctx->params.vw;
@@ -292,6 +371,7 @@ xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p,
                        (long long)dw->shape[0], (long long)dy->shape[1]);
     if (xd_fast_gemm(ctx, d.O, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW))
         return fast_backward_weights(ctx, op, &d, x, dy, dw);
+    if (backward_weights_channels_last(ctx, &d)) return channels_last_backward_weights(ctx, op, &d, x, dy, dw);
     size_t parts = dw->count * d.N;
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;

@@ -19,8 +19,9 @@ static xd_status dropout(xd_context *ctx, const char *op, const char *inn, const
     cl_uint s_lo = (cl_uint)seed, s_hi = (cl_uint)(seed >> 32);
     cl_uint t_lo = (cl_uint)stream, t_hi = (cl_uint)(stream >> 32);
     cl_float keep = xd_dropout_keep_scale(rate);
-    return XD_LAUNCH(ctx, XD_K_dropout, n, XD_ARG(in->mem), XD_ARG(out->mem), XD_ARG(n), XD_ARG(s_lo), XD_ARG(s_hi),
-                     XD_ARG(t_lo), XD_ARG(t_hi), XD_ARG(keep));
+    /* 4 XD_VW elements (XD_VW Philox blocks) per work-item */
+    return XD_LAUNCH(ctx, XD_K_dropout, (n + 4 * ctx->params.vw - 1) / (4 * ctx->params.vw), XD_ARG(in->mem),
+                     XD_ARG(out->mem), XD_ARG(n), XD_ARG(s_lo), XD_ARG(s_hi), XD_ARG(t_lo), XD_ARG(t_hi), XD_ARG(keep));
 }
 
 xd_status xd_dropout_forward(xd_context *ctx, const xd_tensor *x, double rate, uint64_t seed, uint64_t stream,

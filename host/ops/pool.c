@@ -77,28 +77,36 @@ static xd_status pool_check(xd_context *ctx, const char *op, const xd_pool2d_par
     XD_ARG((d).NC), XD_ARG((d).H), XD_ARG((d).W), XD_ARG((d).KH), XD_ARG((d).KW), XD_ARG((d).OH), XD_ARG((d).OW), \
         XD_ARG((d).SH), XD_ARG((d).SW), XD_ARG((d).PT), XD_ARG((d).PL)
 
+/* Work-items of the vector-lane kernels: XD_VW windows of every row of a plane each. */
+static size_t vector_items(const xd_context *ctx, const pool_dims *d)
+{
+    return (size_t)d->NC * ((d->OW + ctx->params.vw - 1) / ctx->params.vw);
+}
+
 xd_status xd_maxpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x, xd_tensor *y)
 {
-    pool_dims d;
+    pool_dims d = {0}; /* set by pool_check on success; the analyzer cannot see xd_fail never returns XD_OK */
     xd_status st = pool_check(ctx, "maxpool2d_forward", p, "x", x, "y", y, &d);
     if (st != XD_OK) return st;
-    cl_int with_index = 0;
-    return XD_LAUNCH(ctx, XD_K_maxpool_fwd, y->count, XD_ARG(x->mem), XD_ARG(y->mem), XD_ARG(y->mem),
-                     XD_ARG(with_index), XD_POOL_GEOM(d));
+    return XD_LAUNCH(ctx, XD_K_maxpool_fwd_v, vector_items(ctx, &d), XD_ARG(x->mem), XD_ARG(y->mem), XD_POOL_GEOM(d));
 }
 
 xd_status xd_maxpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x, const xd_tensor *dy,
                                 xd_tensor *dx)
 {
     const char *op = "maxpool2d_backward";
-    pool_dims d;
+    pool_dims d = {0}; /* as in xd_maxpool2d_forward */
     xd_status st = pool_check(ctx, op, p, "x", x, "dy", dy, &d);
     if (st == XD_OK) st = xd_check_tensor(ctx, op, "dx", dx, XD_DTYPE_F32, 4);
     if (st != XD_OK) return st;
     if (dx->ndim != 4 || dx->shape[0] != x->shape[0] || dx->shape[1] != x->shape[1] || dx->shape[2] != x->shape[2] ||
         dx->shape[3] != x->shape[3])
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: dx must have x's shape", op);
-    /* the argmax of every window (its index in the plane), then the gather */
+    if (d.SH >= d.KH && d.SW >= d.KW)
+        return XD_LAUNCH(ctx, XD_K_maxpool_bwd_disjoint, vector_items(ctx, &d), XD_ARG(x->mem), XD_ARG(dy->mem),
+                         XD_ARG(dx->mem), XD_POOL_GEOM(d));
+    /* overlapping windows: the argmax of every window (its index in the
+     * plane), then the gather */
     cl_mem am;
     if ((st = xd_scratch(ctx, 0, dy->count * sizeof(cl_uint), &am)) != XD_OK) return st;
     cl_int with_index = 1;
