@@ -143,17 +143,33 @@ static int op_differs(const xd_trace *ref, const xd_trace *o, int64_t k, size_t 
     return ref->op_hashes[(size_t)(k - 1) * ref->nops + i] != o->op_hashes[(size_t)(k - 1) * o->nops + i];
 }
 
-/* The first op whose output hash differs at the first divergent step; only
- * when both traces hashed the same ops (--hash-ops). */
-static void first_divergent_op(const xd_trace *ref, const xd_trace *o, xd_pair *p)
+/* The index of op `name` in t's op list, or SIZE_MAX. */
+static size_t op_index(const xd_trace *t, const char *name)
+{
+    for (size_t j = 0; j < t->nops; ++j)
+        if (strcmp(t->op_names[j], name) == 0) return j;
+    return SIZE_MAX;
+}
+
+/* The first op whose output hash differs at the first divergent step, in
+ * the reference's execution order.  Traces with other op lists (crossdev
+ * and a framework's replay: flatten.forward on one side, loss.backward on
+ * the other) are compared on the ops both record, by name; *common counts
+ * them (0 when the lists are the same). */
+static void first_divergent_op(const xd_trace *ref, const xd_trace *o, xd_pair *p, size_t *common)
 {
     int64_t k = p->first_divergent_step;
-    if (k < 1 || !same_ops(ref, o)) return;
-    for (size_t i = 0; i < ref->nops; ++i)
-        if (op_differs(ref, o, k, i)) {
+    *common = 0;
+    if (k < 1 || !ref->nops || !o->nops) return;
+    int same = same_ops(ref, o);
+    for (size_t i = 0; i < ref->nops; ++i) {
+        size_t j = same ? i : op_index(o, ref->op_names[i]);
+        if (j == SIZE_MAX) continue;
+        if (!same) ++*common;
+        if (!p->first_divergent_op[0] && ref->op_hashes[(size_t)(k - 1) * ref->nops + i] !=
+                                             o->op_hashes[(size_t)(k - 1) * o->nops + j])
             snprintf(p->first_divergent_op, sizeof p->first_divergent_op, "%s", ref->op_names[i]);
-            break;
-        }
+    }
 }
 
 /* The size of each op output that differs at the first divergent step,
@@ -165,7 +181,11 @@ static xd_status op_output_diffs(const xd_trace *ref, const xd_trace *o, xd_pair
     if (k < 1) return XD_OK;
     if (!same_ops(ref, o)) {
         const xd_trace *bare = ref->nops ? o : ref; /* a trace without op hashes */
-        if (ref->nops && o->nops) snprintf(p->hint, sizeof p->hint, "no first op: the traces record different ops");
+        if (ref->nops && o->nops)
+            snprintf(p->hint, sizeof p->hint,
+                     "the traces record different ops: the first op is the first of the %zu they both record "
+                     "(by name) whose output differs",
+                     p->common_ops);
         else if (bare->producer[0])
             snprintf(p->hint, sizeof p->hint,
                      "no first op: the %s trace has no op hashes (crossdev.torch.Recorder records module outputs; "
@@ -387,7 +407,7 @@ static xd_status compare_numbers(const xd_trace *ref, const xd_trace *o, const x
 {
     first_divergence_at_init(ref, o, p);
     first_divergent_step(ref, o, p);
-    first_divergent_op(ref, o, p);
+    first_divergent_op(ref, o, p, &p->common_ops);
     loss_trajectory(ref, o, p);
     xd_error e;
     xd_status st = snapshot_diffs(ref, o, p, &e);

@@ -101,6 +101,7 @@ typedef struct xd_pair {
     int64_t first_divergent_step; /* -1: none over the common steps; 0: initial weights */
     char first_divergent_tensor[XD_TRACE_NAME_LEN];
     char first_divergent_op[XD_TRACE_NAME_LEN]; /* "" unless both traces have op hashes */
+    size_t common_ops; /* when the traces' op lists differ: the ops both record, by name (0: the same lists) */
     int64_t first_measured_step; /* the snapshot the first difference is measured at (the divergent step itself,
                                     or the next snapshot both hold); -1: none */
     double first_max_rel;        /* the worst tensor there */

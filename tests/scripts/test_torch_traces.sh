@@ -45,6 +45,9 @@ sed -n '/^Pair 1/,/^  verdict/p' "$WORK/xd-pt2.txt" | grep -v "^  reference\|^  
 check "diff crossdev vs PyTorch: no usage error" test "$rc" -ne 2
 check "crossdev vs PyTorch: rounding-level, from step 1, magnitudes shown" report_check xd-pt2 --verdict "$ROUNDING" \
   --first-step 1 --init-identical --magnitudes
+# the op lists differ (flatten.forward, loss.backward): the first op is found
+# among the ops both record, by name
+check "... the first op among the ops both record" report_check xd-pt2 --some-op
 # the report says which run is the framework's and why such runs part, and
 # does not explain it by crossdev's modes or build options
 check "... the framework run named in the runs table" contains "$(cat "$WORK/xd-pt2.txt")" "a framework's run: pytorch"

@@ -94,6 +94,10 @@ def replay_torch(path: str, trace: dict, ds, args) -> str:
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
+    # the weights come from the trace and the dropout masks from crossdev's
+    # stream: PyTorch's generator decides nothing, but its seed is recorded
+    # (producer.initial_seed), so it is the trace's, not a fresh random one
+    torch.manual_seed(int(trace["seed"]) % 2**63)
     device = torch.device(args.device or "cpu")
     spec = trace["model_spec"]
     try:
