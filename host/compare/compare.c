@@ -166,8 +166,8 @@ static void first_divergent_op(const xd_trace *ref, const xd_trace *o, xd_pair *
         size_t j = same ? i : op_index(o, ref->op_names[i]);
         if (j == SIZE_MAX) continue;
         if (!same) ++*common;
-        if (!p->first_divergent_op[0] && ref->op_hashes[(size_t)(k - 1) * ref->nops + i] !=
-                                             o->op_hashes[(size_t)(k - 1) * o->nops + j])
+        if (!p->first_divergent_op[0] &&
+            ref->op_hashes[(size_t)(k - 1) * ref->nops + i] != o->op_hashes[(size_t)(k - 1) * o->nops + j])
             snprintf(p->first_divergent_op, sizeof p->first_divergent_op, "%s", ref->op_names[i]);
     }
 }
