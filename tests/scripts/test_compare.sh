@@ -39,9 +39,9 @@ fi
 # 2. planted differences in a copy of a PoCL trace
 T=$(ls -d "$WORK"/c/pocl-*reproducible-r0 | head -1)
 [ -n "$T" ] || { echo "FAIL: no PoCL trace"; exit 1; }
-plant() { # plant SRC DST STEP NEWVALUE-EXPR
+plant() { # plant SRC DST STEP NEWVALUE-EXPR: one element of dense1.weight changed, its recorded hash too
   cp -r "$1" "$2"
-  /usr/bin/python3 - "$2" "$3" "$4" <<'PY'
+  /usr/bin/python3 - "$2" "$3" "$4" "$(cd "$(dirname "$0")/../../tools/python" && pwd)" <<'PY'
 import json, struct, sys
 d, step, expr = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 p = "%s/step-%06d/dense1.weight.npy" % (d, step)
@@ -51,10 +51,11 @@ v = struct.unpack("<f", raw[off:off + 4])[0]; bits = struct.unpack("<I", raw[off
 new = eval(expr, {"v": v, "bits": bits, "struct": struct})
 raw[off:off + 4] = struct.pack("<I", new) if isinstance(new, int) else struct.pack("<f", new)
 open(p, "wb").write(raw)
+sys.path.insert(0, sys.argv[4])
+from crossdev.hashing import hash_hex, xxh3_64  # the file's true hash, as a run would record it
 t = json.load(open(d + "/trace.json"))
 i = t["tensors"].index("dense1.weight")
-h = t["hashes"]["steps"][step - 1][i]
-t["hashes"]["steps"][step - 1][i] = h[:-1] + ("0" if h[-1] != "0" else "1")
+t["hashes"]["steps"][step - 1][i] = hash_hex(xxh3_64(bytes(raw[off:])))
 json.dump(t, open(d + "/trace.json", "w"))
 PY
 }
