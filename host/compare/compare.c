@@ -188,13 +188,18 @@ static xd_status op_output_diffs(const xd_trace *ref, const xd_trace *o, xd_pair
                      p->common_ops);
         else if (bare->producer[0])
             snprintf(p->hint, sizeof p->hint,
-                     "no first op: the %s trace has no op hashes (crossdev.torch.Recorder records module outputs; "
-                     "replays and Keras's TraceCallback do not)",
+                     "no first op: the %s trace has no op hashes (crossdev.torch.Recorder and PyTorch replays "
+                     "record module outputs; Keras's TraceCallback and Keras replays do not)",
                      bare->producer);
         else
             snprintf(p->hint, sizeof p->hint,
                      "no first op: %s no op hashes (run --hash-ops; compare records them by default)",
                      ref->nops || o->nops ? "one trace has" : "the traces have");
+        return XD_OK;
+    }
+    if (ref->producer[0] || o->producer[0]) {
+        snprintf(p->hint, sizeof p->hint,
+                 "per-op sizes: a framework trace stores no op outputs, only their hashes (the first op above)");
         return XD_OK;
     }
     if (!xd_trace_has_op_outputs(ref, k) || !xd_trace_has_op_outputs(o, k)) {
