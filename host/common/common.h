@@ -21,6 +21,10 @@
 /* snprintf into an optional buffer (NULL or cap 0: nothing). */
 void xd_format(char *buf, size_t cap, const char *fmt, ...) XD_PRINTF(3, 4);
 char *xd_strdup(const char *s);
+/* v in the fewest significant digits that read back as the same double
+ * (as_float 0: 0.001, not 0.0010000000000000000208) or, as_float 1, as the
+ * same float32 ((float)0.05 as 0.05, not 0.05000000074505806). */
+void xd_format_shortest(double v, int as_float, char *out, size_t cap);
 
 /* Fills err (when not NULL) and returns st, so a failure is one statement:
  * `return xd_error_set(err, XD_IO, 0, "%s: cannot read: %s", path, ...)`. */

@@ -15,6 +15,14 @@ void xd_format(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
+void xd_format_shortest(double v, int as_float, char *out, size_t cap)
+{
+    for (int prec = 1; prec <= 17; ++prec) {
+        snprintf(out, cap, "%.*g", prec, v);
+        if (as_float ? strtof(out, NULL) == (float)v : strtod(out, NULL) == v) return;
+    }
+}
+
 char *xd_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;

@@ -53,19 +53,6 @@ const char *xd_rule_string(xd_rule r)
     }
 }
 
-static int tensor_index(const xd_trace *t, const char *name)
-{
-    for (size_t i = 0; i < t->ntensors; ++i)
-        if (strcmp(t->tensor_names[i], name) == 0) return (int)i;
-    return -1;
-}
-
-/* Hash of tensor i after `step` (0: initial). */
-static uint64_t hash_at(const xd_trace *t, int64_t step, size_t i)
-{
-    return step == 0 ? t->init_hashes[i] : t->hashes[(size_t)(step - 1) * t->ntensors + i];
-}
-
 /* The tensor sets must match for any number to mean something. */
 static int same_tensors(const xd_trace *ref, const xd_trace *o)
 {
@@ -117,7 +104,7 @@ static void first_divergent_step(const xd_trace *ref, const xd_trace *o, xd_pair
             snprintf(p->first_divergent_tensor, sizeof p->first_divergent_tensor, "loss");
         }
         for (size_t i = 0; i < ref->ntensors; ++i)
-            if (hash_at(ref, k, i) != hash_at(o, k, i)) {
+            if (xd_trace_tensor_hash(ref, k, i) != xd_trace_tensor_hash(o, k, i)) {
                 if (p->first_divergent_step < 0) {
                     p->first_divergent_step = k;
                     snprintf(p->first_divergent_tensor, sizeof p->first_divergent_tensor, "%s", ref->tensor_names[i]);
@@ -143,14 +130,6 @@ static int op_differs(const xd_trace *ref, const xd_trace *o, int64_t k, size_t 
     return ref->op_hashes[(size_t)(k - 1) * ref->nops + i] != o->op_hashes[(size_t)(k - 1) * o->nops + i];
 }
 
-/* The index of op `name` in t's op list, or SIZE_MAX. */
-static size_t op_index(const xd_trace *t, const char *name)
-{
-    for (size_t j = 0; j < t->nops; ++j)
-        if (strcmp(t->op_names[j], name) == 0) return j;
-    return SIZE_MAX;
-}
-
 /* The first op whose output hash differs at the first divergent step, in
  * the reference's execution order.  Traces with other op lists (crossdev
  * and a framework's replay: flatten.forward on one side, loss.backward on
@@ -163,8 +142,9 @@ static void first_divergent_op(const xd_trace *ref, const xd_trace *o, xd_pair *
     if (k < 1 || !ref->nops || !o->nops) return;
     int same = same_ops(ref, o);
     for (size_t i = 0; i < ref->nops; ++i) {
-        size_t j = same ? i : op_index(o, ref->op_names[i]);
-        if (j == SIZE_MAX) continue;
+        int oj = same ? (int)i : xd_trace_op_index(o, ref->op_names[i]);
+        if (oj < 0) continue;
+        size_t j = (size_t)oj;
         if (!same) ++*common;
         if (!p->first_divergent_op[0] &&
             ref->op_hashes[(size_t)(k - 1) * ref->nops + i] != o->op_hashes[(size_t)(k - 1) * o->nops + j])
@@ -281,8 +261,8 @@ static xd_status snapshot_diffs(const xd_trace *ref, const xd_trace *o, xd_pair 
             xd_tensor_diff *d = &p->diffs[p->ndiffs++];
             snprintf(d->name, sizeof d->name, "%s", ref->tensor_names[i]);
             d->step = step;
-            int oi = tensor_index(o, ref->tensor_names[i]);
-            if (oi >= 0 && hash_at(ref, step, i) == hash_at(o, step, (size_t)oi)) continue;
+            int oi = xd_trace_tensor_index(o, ref->tensor_names[i]);
+            if (oi >= 0 && xd_trace_tensor_hash(ref, step, i) == xd_trace_tensor_hash(o, step, (size_t)oi)) continue;
             xd_status st = diff_snapshot_tensor(ref, o, step, d, p, err);
             if (st != XD_OK) return st;
         }

@@ -39,23 +39,13 @@ const xd_setting_diff *xd_settings_find(const xd_pair *p, const char *key)
     return NULL;
 }
 
-/* A real in the fewest significant digits that read back as the same
- * double: 0.001, not 0.0010000000000000000208. */
-static void shortest_real(double v, char *out, size_t cap)
-{
-    for (int prec = 1; prec <= 17; ++prec) {
-        snprintf(out, cap, "%.*g", prec, v);
-        if (strtod(out, NULL) == v) return;
-    }
-}
-
 /* A JSON value as a reader writes it: strings bare, reals short. */
 static void value_text(json_t *v, char *out, size_t cap)
 {
     if (!v || json_is_null(v)) snprintf(out, cap, "absent");
     else if (json_is_string(v)) snprintf(out, cap, "%s", json_string_value(v));
     else if (json_is_integer(v)) snprintf(out, cap, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v)) shortest_real(json_real_value(v), out, cap);
+    else if (json_is_real(v)) xd_format_shortest(json_real_value(v), 0, out, cap);
     else {
         char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
         snprintf(out, cap, "%s", s ? s : "?");

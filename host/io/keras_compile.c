@@ -86,14 +86,10 @@ static xd_status optimizer_common(const xd_kopts *o)
  * value that is not a float32 (a hand-written 0.001) is kept as written. */
 static double asked(double v)
 {
-    float f = (float)v;
-    if ((double)f != v) return v;
+    if ((double)(float)v != v) return v;
     char text[32];
-    for (int prec = 1; prec <= 9; ++prec) {
-        snprintf(text, sizeof text, "%.*g", prec, (double)f);
-        if (strtof(text, NULL) == f) return strtod(text, NULL);
-    }
-    return v;
+    xd_format_shortest(v, 1, text, sizeof text);
+    return strtod(text, NULL);
 }
 
 static void asked_values(xd_optimizer_spec *o)

@@ -552,16 +552,34 @@ int xd_trace_has_snapshot(const xd_trace *t, int64_t step)
     return 0;
 }
 
+int xd_trace_tensor_index(const xd_trace *t, const char *name)
+{
+    for (size_t i = 0; t && i < t->ntensors; ++i)
+        if (strcmp(t->tensor_names[i], name) == 0) return (int)i;
+    return -1;
+}
+
+int xd_trace_op_index(const xd_trace *t, const char *name)
+{
+    for (size_t i = 0; t && i < t->nops; ++i)
+        if (strcmp(t->op_names[i], name) == 0) return (int)i;
+    return -1;
+}
+
+uint64_t xd_trace_tensor_hash(const xd_trace *t, int64_t step, size_t i)
+{
+    return step == 0 ? t->init_hashes[i] : t->hashes[(size_t)(step - 1) * t->ntensors + i];
+}
+
 /* A snapshot file against the hash trace.json recorded for it: an edited or
  * damaged file would otherwise be measured (or resumed from) as if it were
  * the run's state.  Tensors the trace does not list are not checked here. */
 static xd_status check_recorded_hash(const xd_trace *t, int64_t step, const char *name, const char *path,
                                      const xd_npy_array *a, xd_error *err)
 {
-    size_t i = 0;
-    while (i < t->ntensors && strcmp(t->tensor_names[i], name) != 0) ++i;
-    if (i == t->ntensors || step < 0 || step > t->steps) return XD_OK;
-    uint64_t want = step == 0 ? t->init_hashes[i] : t->hashes[(size_t)(step - 1) * t->ntensors + i];
+    int i = xd_trace_tensor_index(t, name);
+    if (i < 0 || step < 0 || step > t->steps) return XD_OK;
+    uint64_t want = xd_trace_tensor_hash(t, step, (size_t)i);
     if (a->dtype != XD_DTYPE_F32) return XD_OK; /* callers refuse the dtype, naming it */
     uint64_t got = xd_hash_bytes(a->data, a->count * 4);
     if (got == want) return XD_OK;

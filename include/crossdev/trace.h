@@ -82,6 +82,11 @@ XD_API void xd_trace_close(xd_trace *t);
 XD_API xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out,
                                       xd_error *err);
 XD_API int xd_trace_has_snapshot(const xd_trace *t, int64_t step);
+/* The index of tensor / op `name` in t's lists, or -1. */
+XD_API int xd_trace_tensor_index(const xd_trace *t, const char *name);
+XD_API int xd_trace_op_index(const xd_trace *t, const char *name);
+/* The hash t recorded for tensor i after `step` (0: the initial state). */
+XD_API uint64_t xd_trace_tensor_hash(const xd_trace *t, int64_t step, size_t i);
 /* Op outputs (run --op-outputs-at): whether step has an ops-XXXXXX/ folder,
  * and the output of op `name` there. */
 XD_API int xd_trace_has_op_outputs(const xd_trace *t, int64_t step);
