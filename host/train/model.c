@@ -151,12 +151,20 @@ static int is_relu_layer(const xd_layer *l)
     return l->spec->type == XD_LAYER_ACTIVATION && l->spec->activation == XD_ACT_RELU;
 }
 
+/* Layers whose output is their input's memory: Flatten (an owned view
+ * with another shape) and linear activations. */
+static int is_view_layer(const xd_layer *l)
+{
+    return !l->owns_out || l->spec->type == XD_LAYER_FLATTEN;
+}
+
 /* The layer below i whose output a dense backward sees through views
- * (Flatten, linear activations), or -1. */
+ * (Flatten, linear activations), or -1: seed-cnn's ReLU below its
+ * Flatten, say. */
 static int below_views(const xd_model *m, int i)
 {
     int r = i - 1;
-    while (r >= 0 && !m->layers[r].owns_out) --r;
+    while (r >= 0 && is_view_layer(&m->layers[r])) --r;
     return r;
 }
 
@@ -178,7 +186,7 @@ static void make_plan(xd_model *m)
         }
         int r = below_views(m, i);
         if (l->spec->type == XD_LAYER_DENSE && l->spec->activation == XD_ACT_LINEAR && r > 0 &&
-            is_relu_layer(&m->layers[r])) {
+            is_relu_layer(&m->layers[r]) && m->layers[r - 1].dout) {
             l->plan.fuse_relu_backward = 1;
             l->plan.relu_layer = r;
         }

@@ -50,9 +50,10 @@ check "... refused naming the spec" contains "$OUT" "conflicts with the trace's 
 expect_exit 0 "diff of the two runs" "$XD_CLI" diff "$WORK/a" "$WORK/b"
 check "diff says IDENTICAL" contains "$OUT" "IDENTICAL"
 
-# without op hooks the model fuses conv + bias + ReLU into one kernel:
-# the same bits as the separate ops that --hash-ops runs
-expect_exit 0 "run without --hash-ops (fused conv+ReLU)" "$XD_CLI" run "${COMMON[@]}" --steps $N --out "$WORK/f"
+# without op hooks the model fuses conv + bias + ReLU into one kernel and
+# the ReLU's backward (below the Flatten) into the dense backward data: the
+# same bits as the separate ops that --hash-ops runs
+expect_exit 0 "run without --hash-ops (fused conv+ReLU, dense+ReLU backward)" "$XD_CLI" run "${COMMON[@]}" --steps $N --out "$WORK/f"
 check "fused forward: hashes, loss and eval identical to the unfused run" same_state "$WORK/a" "$WORK/f"
 # the same in fast mode with CLBlast doing every GEMM-shaped op (the fused
 # paths then run CLBlast + a separate ReLU); not on simulators
