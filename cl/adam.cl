@@ -11,7 +11,10 @@ __kernel void xd_adam(__global float *w, __global const float *g, __global float
                       const float b2, const float omb2, const float sqrt_bc2, const float step,
                       const float eps)
 {
-    uint j = (uint)get_global_id(0);
+    /* a size_t index, not uint: Intel's CPU compiler vectorised the uint
+     * form (which may wrap) into gathers and scatters, at 0.34 ms for
+     * seed-cnn's 216,650 parameters; contiguous loads take 0.07-0.10 */
+    size_t j = get_global_id(0);
     if (j >= n) return;
     float gj = g[j];
     float mj = b1 * m[j] + omb1 * gj;

@@ -24,7 +24,7 @@
 __kernel void xd_adam_keras(__global float *w, __global const float *g, __global float *m, __global float *v,
                             const uint n, const float alpha, const float omb1, const float omb2, const float eps)
 {
-    uint j = (uint)get_global_id(0);
+    size_t j = get_global_id(0); /* not uint: see xd_adam */
     if (j >= n) return;
     float gj = g[j];
     float mj = m[j] + (gj - m[j]) * omb1;
@@ -38,7 +38,7 @@ __kernel void xd_adam_keras(__global float *w, __global const float *g, __global
 __kernel void xd_sgd_keras(__global float *w, __global const float *g, __global float *m, const uint n,
                            const float lr, const float momentum, const int has_m, const int nesterov)
 {
-    uint j = (uint)get_global_id(0);
+    size_t j = get_global_id(0); /* not uint: see xd_adam */
     if (j >= n) return;
     float gl = g[j] * lr;
     if (!has_m) {
@@ -55,7 +55,7 @@ __kernel void xd_sgd_torch(__global float *w, __global const float *g, __global 
                            const float lr, const float momentum, const int has_m, const int nesterov,
                            const int first)
 {
-    uint j = (uint)get_global_id(0);
+    size_t j = get_global_id(0); /* not uint: see xd_adam */
     if (j >= n) return;
     float gj = g[j], d = gj;
     if (has_m) {
