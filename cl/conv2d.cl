@@ -170,7 +170,10 @@ __kernel void xd_conv2d_bwd_data(__global const float *dy, __global const float 
  * work-item: sample n, input channel c, XD_CONV_TB taps (flattened kh*KW +
  * kw) sharing each load of dy, XD_VW output channels (the lanes, gathered
  * from their planes of dy); every partial still sums (oh, ow) ascending over
- * the taps inside the input. */
+ * the taps inside the input.  with_bias: the work-items of input channel 0
+ * and the first tap block also write the bias partials bpart[o*N + n], the
+ * sum over (oh, ow) ascending of the dy they gather, added from 0: exactly
+ * xd_conv2d_bwd_bias_partial's sums, without a second pass over dy. */
 #ifndef XD_CONV_TB
 #define XD_CONV_TB 4
 #endif
@@ -179,7 +182,8 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
                                             const uint H, const uint W, const uint O,
                                             const uint KH, const uint KW, const uint OH,
                                             const uint OW, const uint SH, const uint SW,
-                                            const uint PT, const uint PL)
+                                            const uint PT, const uint PL, __global float *bpart,
+                                            const int with_bias)
 {
     uint T = KH * KW;
     uint ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB;
@@ -204,9 +208,11 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
         acc[s] = (xd_vf)0.0f;
     }
     __global const float *xc = x + ((size_t)n * C + c) * H * W;
+    xd_vf accb = (xd_vf)0.0f; /* the bias partial: the dy just gathered, added in the same order */
     for (uint oh = 0; oh < OH; ++oh) {
         XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {
             xd_vf dyv = XD_VGATHER(dy, dyoff + (oh * OW + ow));
+            accb = accb + dyv;
             #pragma unroll
             for (uint s = 0; s < XD_CONV_TB; ++s) {
                 int ih = (int)(oh * SH) + kh[s];
@@ -223,6 +229,7 @@ __kernel void xd_conv2d_bwd_weights_partial(__global const float *x, __global co
         if (tap >= T) break;
         xd_vscatter_n(acc[s], part, (((o0 + XD_VIOTA) * C + c) * T + tap) * N + n, k);
     }
+    if (with_bias && c == 0 && tb == 0) xd_vscatter_n(accb, bpart, (o0 + XD_VIOTA) * N + n, k);
 }
 
 /* part[o*N + n] = sum over (oh, ow) ascending of dy[n, o, oh, ow].  One

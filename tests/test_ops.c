@@ -291,6 +291,7 @@ static void test_conv(xdt *t, const conv_case *cc, int idx)
     xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL), *tyr = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL);
     xd_tensor *ty0 = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
     xd_tensor *tdw = aup(&a, t, XD_DTYPE_F32, 4, ws, NULL), *tdb = aup(&a, t, XD_DTYPE_F32, 1, bs, NULL);
+    xd_tensor *tdw2 = aup(&a, t, XD_DTYPE_F32, 4, ws, NULL), *tdb2 = aup(&a, t, XD_DTYPE_F32, 1, bs, NULL);
     if (a.bad) goto done;
     double kf = (double)(s.c * s.kh * s.kw), kd = (double)(s.o * s.kh * s.kw), kwt = (double)(s.n * s.oh * s.ow);
     out_spec o[6] = {{"forward", T_CONV_FWD, ny, kf, {0}, 0},
@@ -320,6 +321,15 @@ static void test_conv(xdt *t, const conv_case *cc, int idx)
     xdr_conv2d_backward_weights(&s, xd, dyd, o[4].ref);
     xdr_conv2d_backward_bias(&s, dyd, o[5].ref);
     compare_outputs(t, tag, o, 6);
+
+    /* weights and bias from one pass over dy: the separate ops' bits */
+    xdt_ok(t, xd_conv2d_backward_weights_bias(t->ctx, &p, tx, tdy, tdw2, tdb2), "conv2d_backward_weights_bias");
+    float *dw2 = adown(&a, t, tdw2), *db2 = adown(&a, t, tdb2);
+    char both[200];
+    snprintf(both, sizeof both, "%s backward_weights_bias == backward_weights", tag);
+    if (dw2) xdt_bitwise(t, both, dw2, o[4].got[0], nw);
+    snprintf(both, sizeof both, "%s backward_weights_bias == backward_bias", tag);
+    if (db2) xdt_bitwise(t, both, db2, o[5].got[0], no);
 
     /* the fused ReLU is the ReLU of the same sums, bit for bit */
     float *relu = af(&a, ny);
@@ -1460,6 +1470,10 @@ static void test_arguments(xdt *t)
     EXPECT_FAIL(xd_conv2d_backward_weights(c, &p, xb, y, w), XD_SHAPE_MISMATCH, "conv2d_backward_weights");
     EXPECT_FAIL(xd_conv2d_backward_weights(c, &p, x, yb, w), XD_SHAPE_MISMATCH, "conv2d_backward_weights");
     EXPECT_FAIL(xd_conv2d_backward_bias(c, y, b3), XD_SHAPE_MISMATCH, "conv2d_backward_bias");
+    EXPECT_FAIL(xd_conv2d_backward_weights_bias(c, &p, x, y, w, b3), XD_SHAPE_MISMATCH,
+                "conv2d_backward_weights_bias");
+    EXPECT_FAIL(xd_conv2d_backward_weights_bias(c, &p, x, y, w, NULL), XD_INVALID_ARGUMENT,
+                "conv2d_backward_weights_bias");
     EXPECT_FAIL(xd_dense_forward(c, dx, dwb, NULL, dy), XD_SHAPE_MISMATCH, "dense_forward");
     EXPECT_FAIL(xd_dense_forward(c, dx, dw, NULL, z), XD_SHAPE_MISMATCH, "dense_forward");
     EXPECT_FAIL(xd_dense_forward(c, dx, dw, b3, dy), XD_SHAPE_MISMATCH, "dense_forward");

@@ -359,34 +359,69 @@ xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, co
                      XD_ARG(d.KW), XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL));
 }
 
-xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
-                                     const xd_tensor *dy, xd_tensor *dw)
+/* The per-sample partials of dW (and with db, of db in the same pass over
+ * dy: bpart), then the fixed-order reductions over the samples. */
+static xd_status partial_backward_weights(xd_context *ctx, const conv_dims *d, const xd_tensor *x,
+                                          const xd_tensor *dy, xd_tensor *dw, xd_tensor *db)
+{
+    size_t parts = dw->count * d->N;
+    cl_mem part, bpart = NULL;
+    xd_status st = xd_scratch(ctx, 0, parts * 4, &part);
+    if (st == XD_OK && db) st = xd_scratch(ctx, 1, (size_t)d->N * d->O * 4, &bpart);
+    if (st != XD_OK) return st;
+    cl_int with_bias = db != NULL;
+    cl_mem bm = db ? bpart : part; /* any valid buffer without a bias */
+    /* vw output channels x conv_tb taps per work-item (XD_VW, XD_CONV_TB) */
+    size_t taps = (size_t)d->KH * d->KW;
+    size_t items = (size_t)((d->O + ctx->params.vw - 1) / ctx->params.vw) * d->C *
+                   ((taps + ctx->params.conv_tb - 1) / ctx->params.conv_tb) * d->N;
+    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_partial, items, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(part),
+                   XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW),
+                   XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(bm),
+                   XD_ARG(with_bias));
+    cl_uint P = (cl_uint)dw->count, K = d->N, mod = 1;
+    cl_int has_bias = 0;
+    if (st == XD_OK)
+        st = XD_LAUNCH(ctx, XD_K_reduce_rows, P, XD_ARG(part), XD_ARG(part), XD_ARG(dw->mem), XD_ARG(P), XD_ARG(K),
+                       XD_ARG(mod), XD_ARG(has_bias));
+    if (st != XD_OK || !db) return st;
+    return XD_LAUNCH(ctx, XD_K_reduce_rows, d->O, XD_ARG(bpart), XD_ARG(bpart), XD_ARG(db->mem), XD_ARG(d->O),
+                     XD_ARG(K), XD_ARG(mod), XD_ARG(has_bias));
+}
+
+/* dW, and db when given: in one pass over dy on the per-sample path, else
+ * the weights' path followed by xd_conv2d_backward_bias. */
+static xd_status backward_weights(xd_context *ctx, const char *op, const xd_conv2d_params *p, const xd_tensor *x,
+                                  const xd_tensor *dy, xd_tensor *dw, int with_bias, xd_tensor *db)
 {
     conv_dims d = {0};
-    const char *op = "conv2d_backward_weights";
     xd_status st = conv_check(ctx, op, p, x, "x", dw, dy, "dy", &d);
     if (st != XD_OK) return st;
     if (dw->shape[0] != dy->shape[1])
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: dw has %lld output channels, dy %lld", op,
                        (long long)dw->shape[0], (long long)dy->shape[1]);
+    if (with_bias && (st = xd_check_tensor(ctx, op, "db", db, XD_DTYPE_F32, 1)) != XD_OK) return st;
+    if (db && db->count != d.O)
+        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: db has %zu elements, dy %u channels", op, db->count, d.O);
     if (xd_fast_gemm(ctx, d.O, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW))
-        return fast_backward_weights(ctx, op, &d, x, dy, dw);
-    if (backward_weights_channels_last(ctx, &d)) return channels_last_backward_weights(ctx, op, &d, x, dy, dw);
-    size_t parts = dw->count * d.N;
-    cl_mem part;
-    if ((st = xd_scratch(ctx, 0, parts * 4, &part)) != XD_OK) return st;
-    /* vw output channels x conv_tb taps per work-item (XD_VW, XD_CONV_TB) */
-    size_t taps = (size_t)d.KH * d.KW;
-    size_t items = (size_t)((d.O + ctx->params.vw - 1) / ctx->params.vw) * d.C *
-                   ((taps + ctx->params.conv_tb - 1) / ctx->params.conv_tb) * d.N;
-    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_partial, items, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(part),
-                   XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.H), XD_ARG(d.W), XD_ARG(d.O), XD_ARG(d.KH), XD_ARG(d.KW),
-                   XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL));
-    if (st != XD_OK) return st;
-    cl_uint P = (cl_uint)dw->count, K = d.N, mod = 1;
-    cl_int has_bias = 0;
-    return XD_LAUNCH(ctx, XD_K_reduce_rows, P, XD_ARG(part), XD_ARG(part), XD_ARG(dw->mem), XD_ARG(P), XD_ARG(K),
-                     XD_ARG(mod), XD_ARG(has_bias));
+        st = fast_backward_weights(ctx, op, &d, x, dy, dw);
+    else if (backward_weights_channels_last(ctx, &d))
+        st = channels_last_backward_weights(ctx, op, &d, x, dy, dw);
+    else
+        return partial_backward_weights(ctx, &d, x, dy, dw, db);
+    return st == XD_OK && db ? xd_conv2d_backward_bias(ctx, dy, db) : st;
+}
+
+xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
+                                     const xd_tensor *dy, xd_tensor *dw)
+{
+    return backward_weights(ctx, "conv2d_backward_weights", p, x, dy, dw, 0, NULL);
+}
+
+xd_status xd_conv2d_backward_weights_bias(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
+                                          const xd_tensor *dy, xd_tensor *dw, xd_tensor *db)
+{
+    return backward_weights(ctx, "conv2d_backward_weights_bias", p, x, dy, dw, 1, db);
 }
 
 xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tensor *db)

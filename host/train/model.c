@@ -169,9 +169,11 @@ static int below_views(const xd_model *m, int i)
 }
 
 /* Without op hooks: conv + bias + ReLU in one kernel, straight into the
- * ReLU's output (the same roundings: ReLU is exact), and the ReLU backward
+ * ReLU's output (the same roundings: ReLU is exact), the ReLU backward
  * below a dense layer applied inside its backward-data kernel (the same
- * select).  With hooks nothing is fused, so every op's output exists. */
+ * select), and a conv's weight and bias gradients from one pass over its
+ * dy (the same sums).  With hooks nothing is fused, so every op's output
+ * exists and the fused runs are tested against the separate ops. */
 static void make_plan(xd_model *m)
 {
     for (int i = 0; i < m->nlayers; ++i) memset(&m->layers[i].plan, 0, sizeof m->layers[i].plan);
@@ -179,6 +181,7 @@ static void make_plan(xd_model *m)
     for (int i = 0; i < m->nlayers; ++i) {
         xd_layer *l = &m->layers[i];
         if (l->spec->type == XD_LAYER_CONV2D && l->spec->activation == XD_ACT_RELU) l->plan.fuse_relu_forward = 1;
+        if (l->spec->type == XD_LAYER_CONV2D && l->bias) l->plan.fuse_bias_backward = 1;
         if (l->spec->type == XD_LAYER_CONV2D && l->spec->activation == XD_ACT_LINEAR && i + 1 < m->nlayers &&
             is_relu_layer(&m->layers[i + 1])) {
             l->plan.fuse_relu_forward = 1;

@@ -25,6 +25,7 @@ typedef struct xd_param {
 typedef struct xd_layer_plan {
     int fuse_relu_forward;  /* conv + bias + ReLU in one kernel (the next layer's ReLU, or its own) */
     int fuse_relu_backward; /* dense backward data applies the ReLU below it (relu_layer) */
+    int fuse_bias_backward; /* conv backward weights and bias from one pass over dy */
     int relu_layer;         /* with fuse_relu_backward: the layer whose ReLU is applied */
     int skip;               /* a ReLU layer fused into the conv before it: no forward to run */
 } xd_layer_plan;

@@ -236,10 +236,14 @@ static xd_status backward_conv(xd_model *m, xd_layer *l, xd_tensor *din, xd_op_h
     const xd_tensor *g = l->dout;
     const char *name = l->spec->name;
     xd_status st = deactivate(m, l, &g, hook, user);
-    if (st == XD_OK) st = xd_conv2d_backward_weights(m->ctx, &l->conv, l->in, g, l->weight->g);
-    if (st == XD_OK) hook_op(hook, user, name, "backward_weights", l->weight->g);
-    if (st == XD_OK && l->bias) st = xd_conv2d_backward_bias(m->ctx, g, l->bias->g);
-    if (st == XD_OK && l->bias) hook_op(hook, user, name, "backward_bias", l->bias->g);
+    if (st == XD_OK && l->plan.fuse_bias_backward) {
+        st = xd_conv2d_backward_weights_bias(m->ctx, &l->conv, l->in, g, l->weight->g, l->bias->g);
+    } else {
+        if (st == XD_OK) st = xd_conv2d_backward_weights(m->ctx, &l->conv, l->in, g, l->weight->g);
+        if (st == XD_OK) hook_op(hook, user, name, "backward_weights", l->weight->g);
+        if (st == XD_OK && l->bias) st = xd_conv2d_backward_bias(m->ctx, g, l->bias->g);
+        if (st == XD_OK && l->bias) hook_op(hook, user, name, "backward_bias", l->bias->g);
+    }
     if (st == XD_OK && din) st = xd_conv2d_backward_data(m->ctx, &l->conv, g, l->weight->w, din);
     if (st == XD_OK && din) hook_op(hook, user, name, "backward_data", din);
     return st;

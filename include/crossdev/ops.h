@@ -50,6 +50,10 @@ XD_API xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params
 XD_API xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
                                             const xd_tensor *dy, xd_tensor *dw);
 XD_API xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tensor *db);
+/* Both of the above: dw and db (the same bits), with one pass over dy where
+ * the kernels allow. */
+XD_API xd_status xd_conv2d_backward_weights_bias(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
+                                                 const xd_tensor *dy, xd_tensor *dw, xd_tensor *db);
 
 /* ---- activation ---------------------------------------------------------------- */
 XD_API xd_status xd_relu_forward(xd_context *ctx, const xd_tensor *x, xd_tensor *y);
