@@ -81,9 +81,9 @@ __kernel void xd_bn_coeffs(__global const float *mean, __global const float *var
 __kernel void xd_bn_apply(__global const float *x, __global const float *coef, __global float *y, const uint C,
                           const uint HW, const uint n)
 {
-    uint j = (uint)get_global_id(0);
+    size_t j = get_global_id(0); /* size_t: a uint index becomes gathers on Intel's CPU runtime (cl/adam.cl) */
     if (j >= n) return;
-    uint c = (j / HW) % C;
+    uint c = (uint)((j / HW) % C);
     y[j] = x[j] * coef[c] + coef[C + c];
 }
 
@@ -113,9 +113,9 @@ __kernel void xd_bn_bwd_apply(__global const float *x, __global const float *dy,
                               __global const float *coef, __global float *dx, const uint C, const uint HW,
                               const uint n)
 {
-    uint j = (uint)get_global_id(0);
+    size_t j = get_global_id(0); /* size_t: a uint index becomes gathers on Intel's CPU runtime (cl/adam.cl) */
     if (j >= n) return;
-    uint c = (j / HW) % C;
+    uint c = (uint)((j / HW) % C);
     dx[j] = coef[c] * ((dy[j] - coef[C + c]) - (x[j] - mean[c]) * coef[2 * C + c]);
 }
 
