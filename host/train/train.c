@@ -83,12 +83,23 @@ typedef struct run {
 
 /* 1 when no element is Inf or NaN (exponent bits all ones): integer ops
  * and no early exit, so the scan can be vectorised. */
+/* No Inf or NaN in v: an all-ones exponent plus 2^23 sets bit 31, any
+ * other exponent does not.  Sixteen independent lanes of a fixed-length
+ * inner loop, which compilers vectorise at -O2: this scans the whole state
+ * every step, and a scalar compare took 6% of a seed-cnn step. */
 static int all_finite(const float *v, size_t n)
 {
-    const uint32_t *u = (const uint32_t *)(const void *)v;
+    uint32_t lanes[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint32_t w[16];
+        memcpy(w, v + i, sizeof w);
+        for (int k = 0; k < 16; ++k) lanes[k] |= (w[k] & 0x7f800000u) + 0x00800000u;
+    }
     uint32_t bad = 0;
-    for (size_t i = 0; i < n; ++i) bad |= (uint32_t)((u[i] & 0x7f800000u) == 0x7f800000u);
-    return bad == 0;
+    for (int k = 0; k < 16; ++k) bad |= lanes[k];
+    for (; i < n; ++i) bad |= isfinite(v[i]) ? 0u : 0x80000000u;
+    return (bad & 0x80000000u) == 0;
 }
 
 /* Reads a tensor to the host staging buffer; returns its hash. */
