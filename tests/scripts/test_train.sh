@@ -55,6 +55,16 @@ check "diff says IDENTICAL" contains "$OUT" "IDENTICAL"
 # same bits as the separate ops that --hash-ops runs
 expect_exit 0 "run without --hash-ops (fused conv+ReLU, dense+ReLU backward)" "$XD_CLI" run "${COMMON[@]}" --steps $N --out "$WORK/f"
 check "fused forward: hashes, loss and eval identical to the unfused run" same_state "$WORK/a" "$WORK/f"
+# ... and the fusions do apply (the ReLU backward's once stopped at the
+# Flatten unnoticed): the profile of a fused run has no separate ReLU or
+# conv bias kernels, the unfused one has both
+expect_exit 0 "fused run, profiled" env XD_PROFILE=1 "$XD_CLI" run "${COMMON[@]}" --steps 2 --out "$WORK/fp"
+check "fused: no relu_bwd kernel" not_contains "$OUT" " relu_bwd "
+check "fused: no conv2d_bwd_bias_partial kernel" not_contains "$OUT" " conv2d_bwd_bias_partial "
+check "fused: dense_bwd_data ran" contains "$OUT" " dense_bwd_data "
+expect_exit 0 "unfused run, profiled" env XD_PROFILE=1 "$XD_CLI" run "${COMMON[@]}" --steps 2 --out "$WORK/up" --hash-ops
+check "unfused: relu_bwd and conv2d_bwd_bias_partial ran" \
+  bash -c 'grep -qF " relu_bwd " <<<"$1" && grep -qF " conv2d_bwd_bias_partial " <<<"$1"' _ "$OUT"
 # the same in fast mode with CLBlast doing every GEMM-shaped op (the fused
 # paths then run CLBlast + a separate ReLU); not on simulators
 if [ $SMALL -eq 0 ]; then
