@@ -1470,8 +1470,7 @@ static void test_arguments(xdt *t)
     EXPECT_FAIL(xd_conv2d_backward_weights(c, &p, xb, y, w), XD_SHAPE_MISMATCH, "conv2d_backward_weights");
     EXPECT_FAIL(xd_conv2d_backward_weights(c, &p, x, yb, w), XD_SHAPE_MISMATCH, "conv2d_backward_weights");
     EXPECT_FAIL(xd_conv2d_backward_bias(c, y, b3), XD_SHAPE_MISMATCH, "conv2d_backward_bias");
-    EXPECT_FAIL(xd_conv2d_backward_weights_bias(c, &p, x, y, w, b3), XD_SHAPE_MISMATCH,
-                "conv2d_backward_weights_bias");
+    EXPECT_FAIL(xd_conv2d_backward_weights_bias(c, &p, x, y, w, b3), XD_SHAPE_MISMATCH, "conv2d_backward_weights_bias");
     EXPECT_FAIL(xd_conv2d_backward_weights_bias(c, &p, x, y, w, NULL), XD_INVALID_ARGUMENT,
                 "conv2d_backward_weights_bias");
     EXPECT_FAIL(xd_dense_forward(c, dx, dwb, NULL, dy), XD_SHAPE_MISMATCH, "dense_forward");

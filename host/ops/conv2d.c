@@ -361,8 +361,8 @@ xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, co
 
 /* The per-sample partials of dW (and with db, of db in the same pass over
  * dy: bpart), then the fixed-order reductions over the samples. */
-static xd_status partial_backward_weights(xd_context *ctx, const conv_dims *d, const xd_tensor *x,
-                                          const xd_tensor *dy, xd_tensor *dw, xd_tensor *db)
+static xd_status partial_backward_weights(xd_context *ctx, const conv_dims *d, const xd_tensor *x, const xd_tensor *dy,
+                                          xd_tensor *dw, xd_tensor *db)
 {
     size_t parts = dw->count * d->N;
     cl_mem part, bpart = NULL;
@@ -405,10 +405,8 @@ static xd_status backward_weights(xd_context *ctx, const char *op, const xd_conv
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: db has %zu elements, dy %u channels", op, db->count, d.O);
     if (xd_fast_gemm(ctx, d.O, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW))
         st = fast_backward_weights(ctx, op, &d, x, dy, dw);
-    else if (backward_weights_channels_last(ctx, &d))
-        st = channels_last_backward_weights(ctx, op, &d, x, dy, dw);
-    else
-        return partial_backward_weights(ctx, &d, x, dy, dw, db);
+    else if (backward_weights_channels_last(ctx, &d)) st = channels_last_backward_weights(ctx, op, &d, x, dy, dw);
+    else return partial_backward_weights(ctx, &d, x, dy, dw, db);
     return st == XD_OK && db ? xd_conv2d_backward_bias(ctx, dy, db) : st;
 }
 

@@ -153,10 +153,7 @@ static int is_relu_layer(const xd_layer *l)
 
 /* Layers whose output is their input's memory: Flatten (an owned view
  * with another shape) and linear activations. */
-static int is_view_layer(const xd_layer *l)
-{
-    return !l->owns_out || l->spec->type == XD_LAYER_FLATTEN;
-}
+static int is_view_layer(const xd_layer *l) { return !l->owns_out || l->spec->type == XD_LAYER_FLATTEN; }
 
 /* The layer below i whose output a dense backward sees through views
  * (Flatten, linear activations), or -1: seed-cnn's ReLU below its
