@@ -392,7 +392,7 @@ static xd_status partial_backward_weights(xd_context *ctx, const conv_dims *d, c
 /* dW, and db when given: in one pass over dy on the per-sample path, else
  * the weights' path followed by xd_conv2d_backward_bias. */
 static xd_status backward_weights(xd_context *ctx, const char *op, const xd_conv2d_params *p, const xd_tensor *x,
-                                  const xd_tensor *dy, xd_tensor *dw, int with_bias, xd_tensor *db)
+                                  const xd_tensor *dy, xd_tensor *dw, xd_tensor *db)
 {
     conv_dims d = {0};
     xd_status st = conv_check(ctx, op, p, x, "x", dw, dy, "dy", &d);
@@ -400,7 +400,6 @@ static xd_status backward_weights(xd_context *ctx, const char *op, const xd_conv
     if (dw->shape[0] != dy->shape[1])
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: dw has %lld output channels, dy %lld", op,
                        (long long)dw->shape[0], (long long)dy->shape[1]);
-    if (with_bias && (st = xd_check_tensor(ctx, op, "db", db, XD_DTYPE_F32, 1)) != XD_OK) return st;
     if (db && db->count != d.O)
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: db has %zu elements, dy %u channels", op, db->count, d.O);
     if (xd_fast_gemm(ctx, d.O, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW))
@@ -413,13 +412,16 @@ static xd_status backward_weights(xd_context *ctx, const char *op, const xd_conv
 xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
                                      const xd_tensor *dy, xd_tensor *dw)
 {
-    return backward_weights(ctx, "conv2d_backward_weights", p, x, dy, dw, 0, NULL);
+    return backward_weights(ctx, "conv2d_backward_weights", p, x, dy, dw, NULL);
 }
 
 xd_status xd_conv2d_backward_weights_bias(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
                                           const xd_tensor *dy, xd_tensor *dw, xd_tensor *db)
 {
-    return backward_weights(ctx, "conv2d_backward_weights_bias", p, x, dy, dw, 1, db);
+    const char *op = "conv2d_backward_weights_bias";
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    xd_status st = xd_check_tensor(ctx, op, "db", db, XD_DTYPE_F32, 1);
+    return st == XD_OK ? backward_weights(ctx, op, p, x, dy, dw, db) : st;
 }
 
 xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tensor *db)

@@ -63,8 +63,8 @@ check "fused: no relu_bwd kernel" not_contains "$OUT" " relu_bwd "
 check "fused: no conv2d_bwd_bias_partial kernel" not_contains "$OUT" " conv2d_bwd_bias_partial "
 check "fused: dense_bwd_data ran" contains "$OUT" " dense_bwd_data "
 expect_exit 0 "unfused run, profiled" env XD_PROFILE=1 "$XD_CLI" run "${COMMON[@]}" --steps 2 --out "$WORK/up" --hash-ops
-check "unfused: relu_bwd and conv2d_bwd_bias_partial ran" \
-  bash -c 'grep -qF " relu_bwd " <<<"$1" && grep -qF " conv2d_bwd_bias_partial " <<<"$1"' _ "$OUT"
+check "unfused: relu_bwd ran" contains "$OUT" " relu_bwd "
+check "unfused: conv2d_bwd_bias_partial ran" contains "$OUT" " conv2d_bwd_bias_partial "
 # the same in fast mode with CLBlast doing every GEMM-shaped op (the fused
 # paths then run CLBlast + a separate ReLU); not on simulators
 if [ $SMALL -eq 0 ]; then
