@@ -24,8 +24,9 @@ xd_tolerance xd_tolerance_defaults(void)
      * loss by 1.2e-7; a different formula (Keras's Adam vs PyTorch's) by
      * 4e-2.  1e-3 sits 13x above the largest rounding and 40x below the
      * convention.  After 300 steps the two modes end 0.04 points of
-     * accuracy and 5e-5 of test loss apart. */
-    xd_tolerance t = {1e-3, 0.01, 0.01, 0, 0};
+     * accuracy and 5e-5 of test loss apart.  Amplified: an end state more
+     * than 1% of its layer's scale apart (docs/compare.md). */
+    xd_tolerance t = {1e-3, 0.01, 0.01, 0, 0, 1e-2, NULL, 0};
     return t;
 }
 
@@ -39,6 +40,11 @@ const char *xd_verdict_string(xd_verdict v)
     case XD_VERDICT_INCOMPARABLE: return "INCOMPARABLE";
     default: return "FAILED";
     }
+}
+
+const char *xd_pair_verdict_label(const xd_pair *p)
+{
+    return p->amplified ? "ROUNDING-LEVEL, AMPLIFIED" : xd_verdict_string(p->verdict);
 }
 
 const char *xd_rule_string(xd_rule r)
@@ -94,23 +100,30 @@ static double loss_rel(float a, float b)
     return a != 0 ? e / fabs((double)a) : INFINITY;
 }
 
+/* The first tensor whose hash differs at step k, a judged one before one
+ * that is not (a bias with no effect differs at every step of two runs
+ * that round differently); -1 when none differs. */
+static int first_differing_tensor(const xd_trace *ref, const xd_trace *o, const xd_pair *p, int64_t k)
+{
+    int first = -1;
+    for (size_t i = 0; i < ref->ntensors; ++i) {
+        if (xd_trace_tensor_hash(ref, k, i) == xd_trace_tensor_hash(o, k, i)) continue;
+        if (p->roles[i] == XD_ROLE_JUDGED) return (int)i;
+        if (first < 0) first = (int)i;
+    }
+    return first;
+}
+
 /* The first step whose loss or tensor hashes differ.  The loss is checked
  * first because it is computed before that step's update. */
 static void first_divergent_step(const xd_trace *ref, const xd_trace *o, xd_pair *p)
 {
     for (int64_t k = 1; p->first_divergent_step < 0 && k <= p->common_steps; ++k) {
-        if (loss_rel(ref->loss[k - 1], o->loss[k - 1]) != 0) {
-            p->first_divergent_step = k;
-            snprintf(p->first_divergent_tensor, sizeof p->first_divergent_tensor, "loss");
-        }
-        for (size_t i = 0; i < ref->ntensors; ++i)
-            if (xd_trace_tensor_hash(ref, k, i) != xd_trace_tensor_hash(o, k, i)) {
-                if (p->first_divergent_step < 0) {
-                    p->first_divergent_step = k;
-                    snprintf(p->first_divergent_tensor, sizeof p->first_divergent_tensor, "%s", ref->tensor_names[i]);
-                }
-                break;
-            }
+        int i = first_differing_tensor(ref, o, p, k);
+        if (loss_rel(ref->loss[k - 1], o->loss[k - 1]) == 0 && i < 0) continue;
+        p->first_divergent_step = k;
+        snprintf(p->first_divergent_tensor, sizeof p->first_divergent_tensor, "%s",
+                 loss_rel(ref->loss[k - 1], o->loss[k - 1]) != 0 ? "loss" : ref->tensor_names[i]);
     }
     if (p->first_divergent_step > 0)
         p->first_loss_rel = loss_rel(ref->loss[p->first_divergent_step - 1], o->loss[p->first_divergent_step - 1]);
@@ -257,28 +270,34 @@ static xd_status snapshot_diffs(const xd_trace *ref, const xd_trace *o, xd_pair 
     for (size_t si = 0; si < ref->nsnapshots; ++si) {
         int64_t step = ref->snapshots[si];
         if (step > p->common_steps || !xd_trace_has_snapshot(o, step)) continue;
+        xd_tensor_diff *block = &p->diffs[p->ndiffs];
         for (size_t i = 0; i < ref->ntensors; ++i) {
             xd_tensor_diff *d = &p->diffs[p->ndiffs++];
             snprintf(d->name, sizeof d->name, "%s", ref->tensor_names[i]);
             d->step = step;
+            d->ref_max = -1; /* not read */
+            d->role = p->roles[i];
             int oi = xd_trace_tensor_index(o, ref->tensor_names[i]);
             if (oi >= 0 && xd_trace_tensor_hash(ref, step, i) == xd_trace_tensor_hash(o, step, (size_t)oi)) continue;
             xd_status st = diff_snapshot_tensor(ref, o, step, d, p, err);
             if (st != XD_OK) return st;
         }
+        xd_status st = xd_pair_scale_step(ref, block, ref->ntensors, err);
+        if (st != XD_OK) return st;
     }
     return XD_OK;
 }
 
-/* The worst tensor at snapshot `step` (NaN wins). */
+/* The worst judged tensor at snapshot `step`, against its layer's scale
+ * (NaN wins). */
 static double worst_at(const xd_pair *p, int64_t step, char *name, size_t cap)
 {
     double worst = 0;
     for (size_t k = 0; k < p->ndiffs && !isnan(worst); ++k) {
         const xd_tensor_diff *d = &p->diffs[k];
-        if (d->step != step || d->max_rel <= worst) continue;
-        worst = d->max_rel;
-        if (name) snprintf(name, cap, "%s", d->name);
+        if (d->step != step || d->role != XD_ROLE_JUDGED || d->layer_rel <= worst) continue;
+        worst = d->layer_rel;
+        snprintf(name, cap, "%s", d->name);
     }
     return worst;
 }
@@ -297,7 +316,7 @@ static void measure_ends(xd_pair *p)
     }
     if (p->first_measured_step >= 0)
         p->first_max_rel = worst_at(p, p->first_measured_step, p->first_max_tensor, sizeof p->first_max_tensor);
-    if (p->end_step >= 0) p->end_max_rel = worst_at(p, p->end_step, NULL, 0);
+    if (p->end_step >= 0) p->end_max_rel = worst_at(p, p->end_step, p->end_max_tensor, sizeof p->end_max_tensor);
     if (p->first_measured_step > p->first_divergent_step && !p->hint[0])
         snprintf(p->hint, sizeof p->hint,
                  "the first difference is measured at step %lld, the first snapshot after step %lld: for its size "
@@ -355,12 +374,56 @@ static int end_tolerance_within(const xd_pair *p, const xd_tolerance *tol, char 
     return ok;
 }
 
+/* 1 when the loss of the last (up to) 10 common steps is constant to
+ * 1e-6 of its size in t: a model that is not learning (a loss pinned at
+ * ln 10), whose loss cannot show how far apart two runs are. */
+static int loss_flat(const xd_trace *t, int64_t common)
+{
+    if (common < 5) return 0;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t s = common > 10 ? common - 10 : 0; s < common; ++s) {
+        double v = t->loss[s];
+        if (!isfinite(v)) return 0;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    return hi - lo <= 1e-6 * fabs(hi);
+}
+
+/* The end state beside a rounding-level first difference: tensors that
+ * end further apart than tol->amplified_rel make the pair amplified,
+ * said with the figures (and that nothing shows the runs interchangeable
+ * where no test evaluation was compared). */
+static void judge_end_state(xd_pair *p, const xd_tolerance *tol, char *out, size_t cap)
+{
+    out[0] = '\0';
+    p->loss_flat = loss_flat(p->ref, p->common_steps) && loss_flat(p->other, p->common_steps);
+    if (p->end_step < 0) return;
+    int apart = !(p->end_max_rel <= tol->amplified_rel);
+    p->amplified = p->verdict == XD_VERDICT_ROUNDING_LEVEL && apart;
+    size_t len = (size_t)snprintf(
+        out, cap, "; end state (step %lld): max rel %.2g (%s) %s %g, %s", (long long)p->end_step, p->end_max_rel,
+        p->end_max_tensor[0] ? p->end_max_tensor : "-", apart ? ">" : "<=", tol->amplified_rel,
+        !apart         ? "together"
+        : p->amplified ? "AMPLIFIED"
+                       : "apart");
+    if (p->amplified && !p->final_compared && len < cap)
+        len += (size_t)snprintf(out + len, cap - len,
+                                ": no test evaluation was compared, so nothing shows the runs end interchangeable");
+    if (p->loss_flat && len < cap)
+        snprintf(out + len, cap - len,
+                 "; the training loss is flat over the last common steps in both runs (%.5g vs %.5g: the model is "
+                 "not learning), so it cannot show how far apart they are",
+                 (double)p->ref->loss[p->common_steps - 1], (double)p->other->loss[p->common_steps - 1]);
+}
+
 /* Where the runs part decides: the first difference's size, then the
- * final metrics, then a user's end-state tolerance; the rule that decided
- * and every figure it used go into rule_text. */
+ * final metrics, then a user's end-state tolerance; the end state is said
+ * beside (amplified or together); the rule that decided and every figure
+ * it used go into rule_text. */
 static void judge_numbers(xd_pair *p, const xd_tolerance *tol)
 {
-    char fin[256], end[200];
+    char fin[256], end[200], state[400];
     double first =
         p->first_max_rel > p->first_loss_rel || isnan(p->first_max_rel) ? p->first_max_rel : p->first_loss_rel;
     int first_ok = first <= tol->rounding_rel;
@@ -371,18 +434,20 @@ static void judge_numbers(xd_pair *p, const xd_tolerance *tol)
               : !fin_ok ? XD_RULE_FINAL_METRIC
               : !end_ok ? XD_RULE_END_TOLERANCE
                         : XD_RULE_FIRST_DIFFERENCE;
+    judge_end_state(p, tol, state, sizeof state);
     if (p->first_measured_step < 0)
         snprintf(p->rule_text, sizeof p->rule_text,
                  "first difference at step %lld: no common snapshot from there on to measure it, loss rel %.2g %s "
-                 "%g%s%s",
+                 "%g%s%s%s",
                  (long long)p->first_divergent_step, p->first_loss_rel, first_ok ? "<=" : ">", tol->rounding_rel, fin,
-                 end);
+                 end, state);
     else
         snprintf(p->rule_text, sizeof p->rule_text,
                  "first difference (step %lld, measured at step %lld): max rel %.2g (%s), loss rel %.2g: %s %g, "
-                 "the rounding level%s%s",
+                 "the rounding level%s%s%s",
                  (long long)p->first_divergent_step, (long long)p->first_measured_step, p->first_max_rel,
-                 p->first_max_tensor, p->first_loss_rel, first_ok ? "<=" : ">", tol->rounding_rel, fin, end);
+                 p->first_max_tensor[0] ? p->first_max_tensor : "no judged tensor differs", p->first_loss_rel,
+                 first_ok ? "<=" : ">", tol->rounding_rel, fin, end, state);
 }
 
 /* The numbers of a pair of identical settings: where they part, by how
@@ -392,6 +457,10 @@ static xd_status compare_numbers(const xd_trace *ref, const xd_trace *o, const x
 {
     first_divergence_at_init(ref, o, p);
     first_divergent_step(ref, o, p);
+    /* the first loss is computed before any update: beyond rounding, the
+     * forward pass itself differs (xd_pair_mechanism says what may) */
+    p->forward_differs =
+        p->init_identical && p->common_steps >= 1 && !(loss_rel(ref->loss[0], o->loss[0]) <= tol->rounding_rel);
     first_divergent_op(ref, o, p, &p->common_ops);
     loss_trajectory(ref, o, p);
     xd_error e;
@@ -448,8 +517,9 @@ static xd_status compare_pair(const xd_trace *ref, const xd_trace *o, const xd_t
     p->common_steps = ref->steps < o->steps ? ref->steps : o->steps;
     p->same_trace = same_folder(ref, o);
     write_notes(ref, o, p);
+    xd_status st = xd_pair_roles(p, tol, err);
+    if (st != XD_OK) return st;
     xd_settings_compare(ref, o, p);
-    xd_status st = XD_OK;
     if (xd_settings_differ(p, XD_SETTING_TRAINING)) {
         p->verdict = XD_VERDICT_DIFFERENT_SETTINGS;
         p->rule = XD_RULE_SETTINGS;
@@ -467,7 +537,7 @@ static xd_status compare_pair(const xd_trace *ref, const xd_trace *o, const xd_t
                           p->verdict != XD_VERDICT_DIFFERENT_SETTINGS && !xd_settings_find(p, "crossdev_version") &&
                           xd_trace_conforming(ref) && xd_trace_conforming(o);
     p->guarantee_broken = p->guarantee_judged && p->verdict != XD_VERDICT_IDENTICAL;
-    xd_pair_mechanism(p);
+    xd_pair_mechanism(p, tol);
     return XD_OK;
 }
 
@@ -481,6 +551,8 @@ void xd_pair_free(xd_pair *p)
     if (!p) return;
     free(p->diffs);
     free(p->op_diffs);
+    free(p->roles);
+    p->roles = NULL;
     p->diffs = p->op_diffs = NULL;
     p->ndiffs = p->nop_diffs = 0;
 }

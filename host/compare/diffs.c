@@ -81,6 +81,8 @@ void xd_diff_arrays(const float *ref, const float *b, size_t n, xd_tensor_diff *
     }
     if (d->ndiff == 0 || d->max_abs == 0) d->max_rel = 0; /* nothing, or only the sign of a zero, differs */
     else d->max_rel = maxref > 0 ? d->max_abs / maxref : INFINITY;
+    d->ref_max = d->scale = maxref; /* its own scale until its group's is known (xd_pair_scale_step) */
+    d->layer_rel = d->max_rel;
     d->nmse = d->ndiff == 0 ? 0 : (sr > 0 ? se / sr : INFINITY);
 }
 

@@ -4,9 +4,11 @@
 #ifndef XD_HOST_COMPARE_PAIR_H
 #define XD_HOST_COMPARE_PAIR_H
 
+#include <jansson.h>
+
 #include "crossdev/compare.h"
 
-/* ---- settings.c ---------------------------------------------------------------- */
+/* ---- settings.c (mechanism.c: xd_pair_mechanism) ---------------------------------------------------------------- */
 /* Every setting in which the two traces differ, into p->settings: what
  * was trained (generically from trace.json: model, model_spec, seed,
  * batch, every optimizer field, layout, training; data by its checksum;
@@ -18,12 +20,35 @@ void xd_settings_compare(const xd_trace *ref, const xd_trace *o, xd_pair *p);
 int xd_settings_differ(const xd_pair *p, xd_setting_kind kind);
 /* The difference listed under key, or NULL. */
 const xd_setting_diff *xd_settings_find(const xd_pair *p, const char *key);
+/* A JSON value as a reader writes it ("absent" for none), and equality
+ * of values with numbers by value. */
+void xd_json_value_text(json_t *v, char *out, size_t cap);
+int xd_json_same_value(json_t *a, json_t *b);
 /* 1 when the trace's device accepted reproducible mode (a trace without
  * the field made it in reproducible mode, so the device was accepted). */
 int xd_trace_conforming(const xd_trace *t);
 /* p->mechanism: the likely cause of the pair's differences in plain words,
- * from its settings and verdict ("" when the traces do not tell). */
-void xd_pair_mechanism(xd_pair *p);
+ * from its settings, the evidence in the traces and its verdict: a cause
+ * is named only where the traces support it, "unknown" said as such. */
+void xd_pair_mechanism(xd_pair *p, const xd_tolerance *tol);
+
+/* ---- roles.c ------------------------------------------------------------------- */
+/* The group whose largest |value| is a tensor's scale: its layer's
+ * parameters together ("conv2d.weight", "conv2d.bias" -> "conv2d"), their
+ * optimizer state suffix by suffix ("conv2d.m"), a running statistic or a
+ * name without a layer alone. */
+void xd_tensor_group(const char *name, char *out, size_t cap);
+/* p->roles and p->not_judged for p->ref's tensors: --ignore's globs, and
+ * biases with no effect on the outputs (from the model_spec). */
+xd_status xd_pair_roles(xd_pair *p, const xd_tolerance *tol, xd_error *err);
+xd_tensor_role xd_pair_role(const xd_pair *p, const char *name);
+/* The scale and layer_rel of every differing diff of one snapshot's block
+ * (n diffs, one per tensor, of the same step), reading the reference's
+ * tensors whose hashes were equal where a group needs them. */
+xd_status xd_pair_scale_step(const xd_trace *ref, xd_tensor_diff *block, size_t n, xd_error *err);
+
+/* "ROUNDING-LEVEL, AMPLIFIED" for an amplified pair, else its verdict's name. */
+const char *xd_pair_verdict_label(const xd_pair *p);
 
 /* ---- diffs.c ------------------------------------------------------------------- */
 /* d := the element-wise differences of b against ref (n floats each). */

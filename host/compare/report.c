@@ -212,6 +212,9 @@ static json_t *diff_json(const xd_tensor_diff *d, const char *key)
                           "differing", (json_int_t)d->ndiff, "max_rel", num(d->max_rel), "max_abs", num(d->max_abs),
                           "max_ulp", ulp_or_null(d->max_ulp), "sign_flips", (json_int_t)d->sign_flips, "nan",
                           (json_int_t)d->nan, "nmse", num(d->nmse), "ulp_histogram", h);
+    json_object_set_new(o, "layer_rel", num(d->layer_rel));
+    json_object_set_new(o, "scale", d->ref_max < 0 ? json_null() : num(d->scale));
+    json_object_set_new(o, "role", json_string(xd_tensor_role_string(d->role)));
     return o;
 }
 
@@ -250,10 +253,12 @@ static void pair_numbers_json(json_t *o, const xd_pair *p)
                                   p->first_measured_step >= 0 ? json_integer(p->first_measured_step) : json_null(),
                                   "max_rel", num(p->first_max_rel), "tensor", p->first_max_tensor, "loss_rel",
                                   num(p->first_loss_rel), "ops", ops));
-    json_object_set_new(
-        o, "end",
-        json_pack("{s:o, s:o, s:o, s:b}", "step", p->end_step >= 0 ? json_integer(p->end_step) : json_null(), "max_rel",
-                  num(p->end_max_rel), "loss_rel_last_10", num(p->end_loss_rel), "final_compared", p->final_compared));
+    json_object_set_new(o, "end",
+                        json_pack("{s:o, s:o, s:s, s:o, s:b, s:b, s:b}", "step",
+                                  p->end_step >= 0 ? json_integer(p->end_step) : json_null(), "max_rel",
+                                  num(p->end_max_rel), "tensor", p->end_max_tensor, "loss_rel_last_10",
+                                  num(p->end_loss_rel), "final_compared", p->final_compared, "amplified", p->amplified,
+                                  "loss_flat", p->loss_flat));
     double factor =
         p->first_max_rel > 0 && p->end_step > p->first_measured_step ? p->end_max_rel / p->first_max_rel : NAN;
     json_object_set_new(o, "amplification", num(factor));
@@ -269,7 +274,11 @@ static json_t *pair_json(const xd_report *r, const xd_pair *p)
     json_object_set_new(o, "rule_text", json_string(p->rule_text));
     json_object_set_new(o, "guarantee_judged", json_boolean(p->guarantee_judged));
     json_object_set_new(o, "guarantee_broken", json_boolean(p->guarantee_broken));
+    json_object_set_new(o, "amplified", json_boolean(p->amplified));
     json_object_set_new(o, "mechanism", json_string(p->mechanism));
+    json_object_set_new(o, "not_judged", json_string(p->not_judged));
+    json_object_set_new(o, "forward_differs", json_boolean(p->forward_differs));
+    json_object_set_new(o, "batch_order_unknown", json_boolean(p->batch_order_unknown));
     json_object_set_new(o, "hint", json_string(p->hint));
     json_object_set_new(o, "note", json_string(p->note));
     json_object_set_new(o, "same_trace", json_boolean(p->same_trace));
@@ -298,17 +307,20 @@ static json_t *pair_json(const xd_report *r, const xd_pair *p)
 /* The thresholds every pair was judged by; null: not applied. */
 static json_t *rules_json(const xd_tolerance *t)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "rounding_rel", num(t->rounding_rel), "final_accuracy_abs",
+    json_t *ignore = json_array();
+    for (size_t i = 0; t->ignore && i < t->nignore; ++i) json_array_append_new(ignore, json_string(t->ignore[i]));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "rounding_rel", num(t->rounding_rel), "final_accuracy_abs",
                      num(t->acc_abs), "final_loss_rel", num(t->final_loss_rel), "tol_rel",
                      t->rel > 0 ? json_real(t->rel) : json_null(), "tol_loss",
-                     t->loss_rel > 0 ? json_real(t->loss_rel) : json_null());
+                     t->loss_rel > 0 ? json_real(t->loss_rel) : json_null(), "amplified_rel", num(t->amplified_rel),
+                     "ignore", ignore);
 }
 
 static xd_status write_json(const xd_report *r, const char *path, xd_error *err)
 {
     json_t *root = json_object();
     json_object_set_new(root, "format", json_string("crossdev-report"));
-    json_object_set_new(root, "version", json_integer(2));
+    json_object_set_new(root, "version", json_integer(3));
     json_object_set_new(root, "title", json_string(r->title));
     json_object_set_new(root, "partial", json_boolean(r->partial));
     json_object_set_new(root, "seed", json_integer((json_int_t)r->seed));

@@ -35,11 +35,19 @@ static const char *vclass(xd_verdict v)
     }
 }
 
-static void badge(FILE *f, xd_verdict v)
+static void badge(FILE *f, xd_verdict v, const char *label)
 {
     fprintf(f, "<span class=\"badge %s\">", vclass(v));
-    xd_html_esc(f, xd_verdict_string(v));
+    xd_html_esc(f, label ? label : xd_verdict_string(v));
     fputs("</span>", f);
+}
+
+/* "0.8452", or "not evaluated" (as the text report says it). */
+static const char *accuracy_html(double acc, char *buf, size_t cap)
+{
+    if (isnan(acc)) return "not evaluated";
+    snprintf(buf, cap, "%.4f", acc);
+    return buf;
 }
 
 /* Pairs hold trace pointers; the run record (for the repeat) is found by
@@ -336,7 +344,7 @@ static void write_pair_row(FILE *f, const xd_report *r, const xd_pair *p)
                 "<td class=\"n\">%s</td><td class=\"verdict\">",
                 XD_NUM(p->max_rel, 3), p->sign_flips, XD_NUM(ulp_d(p->max_ulp), 0));
     }
-    badge(f, p->verdict);
+    badge(f, p->verdict, xd_pair_verdict_label(p));
     if (p->guarantee_broken) fputs("<span class=\"broken\">guarantee broken</span>", f);
     char rule[64];
     snprintf(rule, sizeof rule, "<div class=\"sub\">rule %s: ", xd_rule_string(p->rule));
@@ -509,7 +517,7 @@ static void snapshot_maxima(pair_series *ps, const xd_pair *p)
     for (size_t i = 0; i < p->ndiffs; ++i) {
         const xd_tensor_diff *d = &p->diffs[i];
         size_t k = (size_t)((int64_t *)bsearch(&d->step, ps->steps, ns, sizeof *ps->steps, cmp_i64) - ps->steps);
-        ps->srel[k] = max_nan(ps->srel[k], d->max_rel);
+        if (d->role == XD_ROLE_JUDGED) ps->srel[k] = max_nan(ps->srel[k], d->layer_rel);
         ps->sulp[k] = max_nan(ps->sulp[k], ulp_d(d->max_ulp));
     }
 }
@@ -569,7 +577,7 @@ static void chart_rel_vs_step(FILE *f, const xd_report *r, const xd_pair *p, con
     if (r->tol.rel > 0) xd_svg_range_add(&pl.y, r->tol.rel);
     if (r->tol.loss_rel > 0) xd_svg_range_add(&pl.y, r->tol.loss_rel);
     xd_svg_axis_fit(&pl.y);
-    svg_series rs[2] = {{"weights and Adam state: max over tensors at each snapshot", "#d55e00", "", 2.2},
+    svg_series rs[2] = {{"weights and optimizer state: max over judged tensors at each snapshot", "#d55e00", "", 2.2},
                         {"loss: |a \xe2\x88\x92 b| / |ref| at each step", "#0072b2", "", 1.4}};
     xd_svg_plot_begin(&pl, f, "Relative difference vs step (log scale)", 580, 260, 62, 22, 2, rs);
     xd_svg_plot_line(&pl, &rs[1], ps->m, ps->ox, ps->oy, ps->m <= 40);
@@ -606,12 +614,17 @@ static void chart_tensors_at(FILE *f, const xd_report *r, const xd_pair *p, pair
         const xd_tensor_diff *d = &p->diffs[i];
         if (d->step != last) continue;
         ps->names[nt] = d->name;
-        ps->tv[nt] = d->max_rel;
-        ps->colors[nt++] = !(d->max_rel <= limit) ? "#cf222e" : d->max_rel > 0 ? "#d4a72c" : "#2da44e";
+        ps->tv[nt] = d->layer_rel;
+        ps->colors[nt++] = d->role != XD_ROLE_JUDGED  ? "#8c959f"
+                           : !(d->layer_rel <= limit) ? "#cf222e"
+                           : d->layer_rel > 0         ? "#d4a72c"
+                                                      : "#2da44e";
         longest = strlen(d->name) > longest ? strlen(d->name) : longest;
     }
     char title[160];
-    snprintf(title, sizeof title, "Max relative difference per tensor at step %lld", (long long)last);
+    snprintf(title, sizeof title,
+             "Max relative difference per tensor at step %lld (of its layer's scale; grey: not judged)",
+             (long long)last);
     svg_plot pl = {
         .x = {.scale = SVG_LOG, .lo = INFINITY, .hi = -INFINITY, .label = "max relative difference (log scale)"},
         .y = {.scale = SVG_CAT, .ncat = nt, .cat = ps->names}};
@@ -702,13 +715,18 @@ static void pair_facts(FILE *f, const xd_pair *p)
             fprintf(f, ": max rel %s (measured at step %lld), loss rel %s", XD_NUM(p->first_max_rel, 3),
                     (long long)p->first_measured_step, XD_NUM(p->first_loss_rel, 3));
         if (p->end_step > p->first_measured_step && p->first_measured_step >= 0)
-            fprintf(f, "; amplified to max rel %s at step %lld", XD_NUM(p->end_max_rel, 3), (long long)p->end_step);
+            fprintf(f, "; %s max rel %s at step %lld%s",
+                    !(p->end_max_rel <= p->first_max_rel) ? "grown to" : "no growth: ", XD_NUM(p->end_max_rel, 3),
+                    (long long)p->end_step, p->amplified ? " (AMPLIFIED beyond the end-state threshold)" : "");
+        char aa[32], ab[32];
         fprintf(f,
-                "; %zu sign flips (values crossing zero), max ULP among values of one sign %s; test accuracy %s vs "
+                "; %zu sign flips summed over the snapshots compared (values crossing zero), max ULP among values of "
+                "one sign %s; test accuracy %s vs "
                 "%s.</p>\n",
-                p->sign_flips, XD_NUM(ulp_d(p->max_ulp), 0), XD_NUM(p->ref->test_accuracy, 4),
-                XD_NUM(p->other->test_accuracy, 4));
+                p->sign_flips, XD_NUM(ulp_d(p->max_ulp), 0), accuracy_html(p->ref->test_accuracy, aa, sizeof aa),
+                accuracy_html(p->other->test_accuracy, ab, sizeof ab));
     }
+    fact(f, "Not judged:", p->not_judged);
     fact(f, "Likely mechanism:", p->mechanism);
     fact(f, "Rule:", p->rule_text);
     fact(f, "Hint:", p->hint);
@@ -736,7 +754,7 @@ static void write_details(FILE *f, const xd_report *r, const size_t *count)
         fputs(" <span class=\"sub\">vs</span> ", f);
         xd_html_esc(f, b);
         fputs(" ", f);
-        badge(f, p->verdict);
+        badge(f, p->verdict, xd_pair_verdict_label(p));
         fputs("</h3>\n", f);
         if (p->verdict == XD_VERDICT_FAILED || p->verdict == XD_VERDICT_INCOMPARABLE || !p->ref || !p->other) {
             fputs("<p class=\"empty\">Nothing compared", f);

@@ -158,16 +158,17 @@ static void print_diff_row(const xd_tensor_diff *d, FILE *out)
 {
     char ulp[32] = "-";
     if (d->ndiff > d->sign_flips + d->nan) snprintf(ulp, sizeof ulp, "%llu", (unsigned long long)d->max_ulp);
-    fprintf(out, "    %-26s %-10zu %-10.3g %-10.3g %-11zu %-10s %-10.3g\n", d->name, d->ndiff, d->max_rel, d->max_abs,
-            d->sign_flips, ulp, d->nmse);
+    fprintf(out, "    %-26s %-10zu %-10.3g %-10.3g %-10.3g %-11zu %-10s %.3g%s%s\n", d->name, d->ndiff, d->layer_rel,
+            d->max_rel, d->max_abs, d->sign_flips, ulp, d->nmse, d->role != XD_ROLE_JUDGED ? " not judged: " : "",
+            d->role != XD_ROLE_JUDGED ? xd_tensor_role_string(d->role) : "");
 }
 
 /* Every tensor (or op output) of one step: relative difference first,
  * sign flips apart, ULP among values of one sign; then the histogram. */
 static void print_diff_table(const xd_tensor_diff *diffs, size_t n, int64_t step, const char *what, FILE *out)
 {
-    fprintf(out, "  %s at step %lld:\n    %-26s %-10s %-10s %-10s %-11s %-10s %s\n", what, (long long)step, "name",
-            "differ", "max rel", "max abs", "sign flips", "max ULP", "NMSE");
+    fprintf(out, "  %s at step %lld:\n    %-26s %-10s %-10s %-10s %-10s %-11s %-10s %s\n", what, (long long)step,
+            "name", "differ", "max rel", "(own max)", "max abs", "sign flips", "max ULP", "NMSE");
     size_t hist[XD_ULP_BINS] = {0};
     for (size_t k = 0; k < n; ++k) {
         if (diffs[k].step != step) continue;
@@ -190,7 +191,7 @@ static void print_snapshot_worst(const xd_pair *p, FILE *out)
         uint64_t mu = 0;
         size_t flips = 0;
         for (; k < p->ndiffs && p->diffs[k].step == s; ++k) {
-            if (!(p->diffs[k].max_rel <= mr)) mr = p->diffs[k].max_rel;
+            if (p->diffs[k].role == XD_ROLE_JUDGED && !(p->diffs[k].layer_rel <= mr)) mr = p->diffs[k].layer_rel;
             if (p->diffs[k].max_ulp > mu) mu = p->diffs[k].max_ulp;
             flips += p->diffs[k].sign_flips;
         }
@@ -209,9 +210,10 @@ static void print_first_difference(const xd_pair *p, FILE *out)
     fprintf(out, "  first divergence: step %lld, %s%s%s\n", (long long)p->first_divergent_step,
             p->first_divergent_tensor, p->first_divergent_op[0] ? ", first op: " : "", p->first_divergent_op);
     if (p->first_measured_step >= 0)
-        fprintf(out, "    its size (at step %lld): max rel %.3g in %s; loss rel %.3g\n",
-                (long long)p->first_measured_step, p->first_max_rel, p->first_max_tensor[0] ? p->first_max_tensor : "-",
-                p->first_loss_rel);
+        fprintf(out, "    its size (at step %lld): max rel %.3g in %s (of its layer's scale); loss rel %.3g\n",
+                (long long)p->first_measured_step, p->first_max_rel,
+                p->first_max_tensor[0] ? p->first_max_tensor : "no judged tensor", p->first_loss_rel);
+    if (p->not_judged[0]) fprintf(out, "    not judged: %s\n", p->not_judged);
     if (p->nop_diffs)
         print_diff_table(p->op_diffs, p->nop_diffs, p->first_divergent_step, "op outputs that differ", out);
     if (p->first_measured_step >= 0 && p->first_measured_step != p->end_step)
@@ -223,11 +225,13 @@ static void print_growth(const xd_pair *p, FILE *out)
 {
     char aa[32], ab[32];
     if (p->end_step > p->first_measured_step && p->first_measured_step >= 0) {
-        fprintf(out, "  amplification: max rel %.3g at step %lld -> %.3g at step %lld", p->first_max_rel,
-                (long long)p->first_measured_step, p->end_max_rel, (long long)p->end_step);
-        if (p->first_max_rel > 0 && isfinite(p->end_max_rel))
-            fprintf(out, " (x%.3g)", p->end_max_rel / p->first_max_rel);
-        fprintf(out, "\n");
+        int grew = !(p->end_max_rel <= p->first_max_rel);
+        fprintf(out, "  %s: max rel %.3g at step %lld -> %.3g at step %lld (%s)", grew ? "amplification" : "no growth",
+                p->first_max_rel, (long long)p->first_measured_step, p->end_max_rel, (long long)p->end_step,
+                p->end_max_tensor[0] ? p->end_max_tensor : "-");
+        if (grew && p->first_max_rel > 0 && isfinite(p->end_max_rel))
+            fprintf(out, " x%.3g", p->end_max_rel / p->first_max_rel);
+        fprintf(out, "%s\n", p->amplified ? ": AMPLIFIED beyond the end-state threshold" : "");
     }
     fprintf(out, "  loss: max abs diff %.3g, max rel diff %.3g (peak at step %lld)\n", p->loss_max_abs, p->loss_max_rel,
             (long long)p->loss_peak_step);
@@ -269,14 +273,14 @@ static void print_pair(const xd_report *r, size_t n, const xd_pair *p, FILE *out
     if (p->note[0]) fprintf(out, "  note: %s\n", p->note);
     if (p->mechanism[0]) fprintf(out, "  likely mechanism: %s\n", p->mechanism);
     fprintf(out, "  verdict: %s%s%s  (rule %s: %s)%s\n", color_of(ts, p->verdict, p->guarantee_broken),
-            xd_verdict_string(p->verdict), ts->off, xd_rule_string(p->rule), p->rule_text,
+            xd_pair_verdict_label(p), ts->off, xd_rule_string(p->rule), p->rule_text,
             p->guarantee_broken ? "\n  ** REPRODUCIBLE-MODE GUARANTEE BROKEN **" : "");
 }
 
 /* One line per pair: who, verdict, where they part, final accuracies. */
 static void print_summary_table(const xd_report *r, FILE *out, const term_style *ts)
 {
-    fprintf(out, "\n%sSummary%s\n  %-5s %-12s %-19s %-30s %s\n", ts->bold, ts->off, "pair", "runs", "verdict",
+    fprintf(out, "\n%sSummary%s\n  %-5s %-12s %-25s %-30s %s\n", ts->bold, ts->off, "pair", "runs", "verdict",
             "first divergence", "test accuracy");
     for (size_t i = 0; i < r->npairs; ++i) {
         const xd_pair *p = &r->pairs[i];
@@ -289,8 +293,8 @@ static void print_summary_table(const xd_report *r, FILE *out, const term_style 
         if (p->ref && p->other)
             snprintf(acc, sizeof acc, "%s vs %s", accuracy_text(p->ref, aa, sizeof aa),
                      accuracy_text(p->other, ab, sizeof ab));
-        fprintf(out, "  %-5zu %-12s %s%-19s%s %-30s %s%s\n", i + 1, runs, color_of(ts, p->verdict, p->guarantee_broken),
-                xd_verdict_string(p->verdict), ts->off, first, acc, p->guarantee_broken ? "  GUARANTEE BROKEN" : "");
+        fprintf(out, "  %-5zu %-12s %s%-25s%s %-30s %s%s\n", i + 1, runs, color_of(ts, p->verdict, p->guarantee_broken),
+                xd_pair_verdict_label(p), ts->off, first, acc, p->guarantee_broken ? "  GUARANTEE BROKEN" : "");
     }
 }
 

@@ -1,8 +1,7 @@
 /* Settings before numbers: every field of trace.json that changes what a
  * run computes is compared key by key, generically (a new optimizer field
  * or a model spec is compared without more code), and each difference is
- * named with both values; then the likely mechanism of a pair's
- * differences in plain words, from those settings. */
+ * named with both values.  The likely mechanism is mechanism.c. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,7 +39,7 @@ const xd_setting_diff *xd_settings_find(const xd_pair *p, const char *key)
 }
 
 /* A JSON value as a reader writes it: strings bare, reals short. */
-static void value_text(json_t *v, char *out, size_t cap)
+void xd_json_value_text(json_t *v, char *out, size_t cap)
 {
     if (!v || json_is_null(v)) snprintf(out, cap, "absent");
     else if (json_is_string(v)) snprintf(out, cap, "%s", json_string_value(v));
@@ -54,7 +53,7 @@ static void value_text(json_t *v, char *out, size_t cap)
 }
 
 /* Numbers by value (1 and 1.0 are one learning rate); null is absent. */
-static int same_value(json_t *a, json_t *b)
+int xd_json_same_value(json_t *a, json_t *b)
 {
     if (!a || json_is_null(a)) return !b || json_is_null(b);
     if (json_is_number(a) && json_is_number(b)) return json_number_value(a) == json_number_value(b);
@@ -84,12 +83,14 @@ static void diff_members(xd_pair *p, xd_setting_kind kind, const char *path, jso
 /* Fields that describe rather than decide what was trained: the file a
  * model came from (the same model may sit anywhere), the initializers'
  * wording (model_spec holds the initializers; the step-0 hashes the values),
- * and the input layout a framework feeds its own kernels (NHWC for Keras):
- * the stored tensors are in the layouts the other layout.* fields name. */
+ * the input layout a framework feeds its own kernels (NHWC for Keras):
+ * the stored tensors are in the layouts the other layout.* fields name;
+ * and a framework's seeding state (what its generators held when training
+ * began: the initial weights and the batches say what it changed). */
 static int descriptive(const char *path)
 {
     return strcmp(path, "model_spec.source") == 0 || strcmp(path, "training.init") == 0 ||
-           strcmp(path, "layout.input") == 0;
+           strcmp(path, "layout.input") == 0 || strncmp(path, "producer.seeding.", 17) == 0;
 }
 
 /* Every leaf in which a and b differ, named by its path: "optimizer.lr",
@@ -110,10 +111,10 @@ static void diff_json(xd_pair *p, xd_setting_kind kind, const char *path, json_t
         snprintf(ta, sizeof ta, "%zu items", json_array_size(a));
         snprintf(tb, sizeof tb, "%zu items", json_array_size(b));
         add_setting(p, kind, path, ta, tb);
-    } else if (!same_value(a, b)) {
+    } else if (!xd_json_same_value(a, b)) {
         char ta[160], tb[160];
-        value_text(a, ta, sizeof ta);
-        value_text(b, tb, sizeof tb);
+        xd_json_value_text(a, ta, sizeof ta);
+        xd_json_value_text(b, tb, sizeof tb);
         /* a field one writer did not know yet (an older trace) is said, not judged */
         int absent = !a || json_is_null(a) || !b || json_is_null(b);
         add_setting(p, absent || descriptive(path) ? XD_SETTING_INFO : kind, path, ta, tb);
@@ -191,6 +192,39 @@ static void batch_row_text(const int32_t *row, int64_t batch, int64_t step, char
     if (batch > 4 && len < cap) snprintf(out + len, cap - len, ", ...");
 }
 
+/* 1 when some row of the first `steps` rows holds an index < 0: a
+ * framework run that did not say which samples it trained on. */
+static int order_unknown(const int32_t *rows, int64_t steps, int64_t batch)
+{
+    for (int64_t k = 0; k < steps * batch; ++k)
+        if (rows[k] < 0) return 1;
+    return 0;
+}
+
+/* Both batch orders over the common steps, known: the first step whose
+ * samples differ is a training difference; unknown on either side (indices
+ * -1), it is said and not compared (never "the same"). */
+static void compare_batch_rows(const xd_npy_array *a, const xd_npy_array *b, xd_pair *p)
+{
+    const int32_t *ra = a->data, *rb = b->data;
+    int64_t batch = p->ref->batch;
+    int ua = order_unknown(ra, p->common_steps, batch), ub = order_unknown(rb, p->common_steps, batch);
+    if (ua || ub) {
+        p->batch_order_unknown = 1;
+        add_setting(p, XD_SETTING_INFO, "batch order", ua ? "unknown (not recorded)" : "recorded",
+                    ub ? "unknown (not recorded): not compared" : "recorded: not compared");
+        return;
+    }
+    for (int64_t k = 0; k < p->common_steps; ++k)
+        if (memcmp(ra + k * batch, rb + k * batch, (size_t)batch * 4) != 0) {
+            char ta[160], tb[160];
+            batch_row_text(ra + k * batch, batch, k + 1, ta, sizeof ta);
+            batch_row_text(rb + k * batch, batch, k + 1, tb, sizeof tb);
+            add_setting(p, XD_SETTING_TRAINING, "batch order", ta, tb);
+            return;
+        }
+}
+
 /* The batch order over the common steps, from both batches.npy; where a
  * file cannot be read, the recorded hashes of runs of one length. */
 static void compare_batches(const xd_trace *ref, const xd_trace *o, xd_pair *p)
@@ -203,21 +237,14 @@ static void compare_batches(const xd_trace *ref, const xd_trace *o, xd_pair *p)
              a.shape[1] == ref->batch && b.shape[1] == ref->batch && a.shape[0] >= p->common_steps &&
              b.shape[0] >= p->common_steps;
     if (ok) {
-        const int32_t *ra = a.data, *rb = b.data;
-        for (int64_t k = 0; k < p->common_steps; ++k)
-            if (memcmp(ra + k * ref->batch, rb + k * ref->batch, (size_t)ref->batch * 4) != 0) {
-                char ta[160], tb[160];
-                batch_row_text(ra + k * ref->batch, ref->batch, k + 1, ta, sizeof ta);
-                batch_row_text(rb + k * ref->batch, ref->batch, k + 1, tb, sizeof tb);
-                add_setting(p, XD_SETTING_TRAINING, "batch order", ta, tb);
-                break;
-            }
+        compare_batch_rows(&a, &b, p);
     } else if (ref->steps == o->steps && ref->has_batches_hash && o->has_batches_hash) {
         char ta[24], tb[24];
         xd_hash_hex(ref->batches_hash, ta);
         xd_hash_hex(o->batches_hash, tb);
         if (ref->batches_hash != o->batches_hash) add_setting(p, XD_SETTING_TRAINING, "batch order", ta, tb);
     } else {
+        p->batch_order_unknown = 1;
         add_setting(p, XD_SETTING_INFO, "batch order", "not checked", "(batches.npy not readable in both)");
     }
     xd_npy_free(&a);
@@ -280,135 +307,4 @@ int xd_trace_conforming(const xd_trace *t)
 {
     json_t *r = json_object_get(json_object_get((json_t *)t->json, "device"), "reproducible");
     return !json_is_false(r);
-}
-
-/* ---- the likely mechanism -------------------------------------------------------- */
-
-/* The value of -DNAME=V in build options, or "" */
-static void define_value(const char *opts, const char *name, char *out, size_t cap)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "-D%s=", name);
-    const char *q = strstr(opts, pat);
-    out[0] = '\0';
-    if (q) snprintf(out, cap, "%.*s", (int)strcspn(q + strlen(pat), " "), q + strlen(pat));
-}
-
-/* Appends "; text" (or text) to the pair's mechanism. */
-static void say(xd_pair *p, const char *text)
-{
-    size_t len = strlen(p->mechanism);
-    if (len < sizeof p->mechanism)
-        snprintf(p->mechanism + len, sizeof p->mechanism - len, "%s%s", len ? "; " : "", text);
-}
-
-/* Training settings in words: what the runs were asked to do differently. */
-static void training_mechanism(xd_pair *p)
-{
-    static const struct {
-        const char *prefix, *words;
-    } WORDS[] = {
-        {"optimizer.variant", "the optimizer variant differs (Keras's and PyTorch's Adam differ by ~4% of a weight at "
-                              "step 1)"},
-        {"optimizer", "optimizer settings differ"},
-        {"data", "the data differs"},
-        {"seed", "the seeds differ: other initial weights and batch order"},
-        {"batch order", "the batch order differs"},
-        {"batch", "the batch sizes differ"},
-        {"model", "the models differ"},
-        {"layout", "the tensor layouts differ"},
-        {"training", "the training procedure differs"},
-    };
-    for (size_t w = 0; w < sizeof WORDS / sizeof *WORDS; ++w)
-        for (size_t i = 0; i < p->nsettings; ++i) {
-            const xd_setting_diff *d = &p->settings[i];
-            if (d->kind != XD_SETTING_TRAINING || strncmp(d->key, WORDS[w].prefix, strlen(WORDS[w].prefix)) != 0)
-                continue;
-            if (strcmp(WORDS[w].prefix, "optimizer") == 0 && xd_settings_find(p, "optimizer.variant")) break;
-            if (strcmp(WORDS[w].prefix, "batch") == 0 && strcmp(d->key, "batch") != 0) continue;
-            say(p, WORDS[w].words);
-            break;
-        }
-}
-
-/* The tunables of build options (-DXD_... besides the mode's and the GEMM
- * path's), for comparing them as one thing. */
-static int tunables_differ(const xd_pair *p)
-{
-    const xd_setting_diff *d = xd_settings_find(p, "build options");
-    if (!d) return 0;
-    const char *sides[2] = {d->ref, d->other};
-    for (int s = 0; s < 2; ++s)
-        for (const char *q = strstr(sides[s], "-DXD_"); q; q = strstr(q + 1, "-DXD_"))
-            if (strncmp(q, "-DXD_FAST=", 10) != 0 && strncmp(q, "-DXD_DIV_MODE=", 14) != 0 &&
-                strncmp(q, "-DXD_CLBLAST=", 13) != 0)
-                return 1;
-    return 0;
-}
-
-/* A framework's run on either side: crossdev's modes, tunables and GEMM
- * paths say nothing about it.  Returns 1 when it said the mechanism. */
-static int framework_mechanism(xd_pair *p)
-{
-    const xd_trace *a = p->ref, *b = p->other;
-    char text[400];
-    if (!a->producer[0] && !b->producer[0]) return 0;
-    if (a->producer[0] && b->producer[0]) {
-        snprintf(text, sizeof text,
-                 "two framework runs (%s vs %s): their libraries pick summation orders and parallel splits by the "
-                 "settings recorded in producer (threads, deterministic algorithms, backend), so a run differs "
-                 "from another where those settings or the hardware differ",
-                 a->producer, b->producer);
-    } else {
-        snprintf(text, sizeof text,
-                 "one run is %s's (producer in its trace.json): its own kernels and libraries sum, contract and "
-                 "parallelise in their own orders, not in crossdev's documented ones, so the runs part at the "
-                 "first operation that rounds differently",
-                 a->producer[0] ? a->producer : b->producer);
-    }
-    say(p, text);
-    return 1;
-}
-
-/* How the computation differed, in words. */
-static void computation_mechanism(xd_pair *p)
-{
-    const xd_trace *a = p->ref, *b = p->other;
-    const int fast_a = strcmp(a->mode, "fast") == 0, fast_b = strcmp(b->mode, "fast") == 0;
-    const xd_setting_diff *v = xd_settings_find(p, "crossdev_version");
-    char ga[8], gb[8], text[256];
-    define_value(a->build_options, "XD_CLBLAST", ga, sizeof ga);
-    define_value(b->build_options, "XD_CLBLAST", gb, sizeof gb);
-    if (framework_mechanism(p)) return;
-    if (fast_a != fast_b)
-        say(p, "the modes differ: fast mode uses the vendor's division, exp and log and lets the compiler contract "
-               "a*b+c into one rounding (-cl-mad-enable), reproducible mode uses exactly rounded operations without "
-               "contraction, so they part at the first operation that rounds differently");
-    if (fast_a && fast_b && strcmp(ga, gb) != 0) {
-        snprintf(text, sizeof text, "the GEMM path differs: %s on one side, %s on the other (XD_CLBLAST=%s vs %s)",
-                 strcmp(ga, "1") == 0 ? "CLBlast's SGEMM" : "crossdev's own kernels",
-                 strcmp(gb, "1") == 0 ? "CLBlast's SGEMM" : "crossdev's own kernels", ga, gb);
-        say(p, text);
-    }
-    if (tunables_differ(p) && (fast_a || fast_b || !xd_trace_conforming(a) || !xd_trace_conforming(b)) &&
-        !p->guarantee_judged)
-        say(p, "the tunables differ (build options): where the rules of reproducible mode do not hold they change "
-               "the order of additions");
-    if (fast_a && fast_b && strcmp(a->device_id, b->device_id) != 0)
-        say(p, "fast mode on two devices: their math libraries and compilers round differently");
-    if (v) {
-        snprintf(text, sizeof text, "the crossdev versions differ (%.40s vs %.40s): the kernels may have changed",
-                 v->ref, v->other);
-        say(p, text);
-    }
-    if (p->guarantee_broken)
-        say(p, "reproducible mode on two conforming devices must give the same bits: the device's compiler or "
-               "driver broke one of its rules (docs/reproducibility.md); please report it with both traces");
-}
-
-void xd_pair_mechanism(xd_pair *p)
-{
-    p->mechanism[0] = '\0';
-    if (p->verdict == XD_VERDICT_DIFFERENT_SETTINGS) training_mechanism(p);
-    else if (p->verdict == XD_VERDICT_ROUNDING_LEVEL || p->verdict == XD_VERDICT_DIVERGED) computation_mechanism(p);
 }

@@ -20,12 +20,17 @@ extern "C" {
 /* The thresholds a pair is judged by (docs/compare.md gives the
  * measurements behind the defaults). */
 typedef struct xd_tolerance {
-    double rounding_rel;   /* first difference at the rounding level: every tensor's max |a-b| / max |ref| at
-                              the first divergent step, and the loss's relative difference there, <= this (1e-4) */
+    double rounding_rel;   /* first difference at the rounding level: every judged tensor's max |a-b| against
+                              its layer's scale at the first divergent step, and the loss's relative difference
+                              there, <= this (1e-3; --rounding-rel) */
     double acc_abs;        /* final test accuracies within this, absolute (0.01) ... */
     double final_loss_rel; /* ... and the final loss within this, relative (0.01) */
     double rel;      /* --tol-rel: optional end-state tolerance on every tensor at the last common snapshot; 0: off */
     double loss_rel; /* --tol-loss: optional tolerance on every step's loss, relative; 0: off */
+    double amplified_rel;      /* a ROUNDING-LEVEL pair whose judged tensors end further apart than this (against
+                             their layer's scale) is reported as amplified (1e-2; --amplified-rel) */
+    const char *const *ignore; /* --ignore: fnmatch globs of tensors never judged (borrowed; NULL: none) */
+    size_t nignore;
 } xd_tolerance;
 XD_API xd_tolerance xd_tolerance_defaults(void);
 
@@ -63,15 +68,28 @@ XD_API const char *xd_ulp_bin_label(int bin);
  * in between: see xd_tensor_diff.sign_flips. */
 XD_API uint64_t xd_ulp_distance(float a, float b);
 
+/* What a tensor's difference counts for in the verdict. */
+typedef enum xd_tensor_role {
+    XD_ROLE_JUDGED,    /* decides the verdict */
+    XD_ROLE_NO_EFFECT, /* its true gradient is zero (a bias feeding BatchNormalization): rounding noise against
+                          rounding noise, no effect on the outputs; shown, never judged */
+    XD_ROLE_IGNORED    /* --ignore: shown, never judged */
+} xd_tensor_role;
+XD_API const char *xd_tensor_role_string(xd_tensor_role r); /* "judged", "no effect", "ignored" */
+
 typedef struct xd_tensor_diff {
     char name[XD_TRACE_NAME_LEN]; /* a tensor, or an op's output */
     int64_t step;
     size_t n, ndiff;         /* elements, elements not bitwise equal */
-    double max_abs, max_rel; /* max_rel: max |a-b| / max |ref| over the tensor (the primary figure) */
-    double nmse;             /* sum (a-b)^2 / sum ref^2 (0 when ref is all zero and equal) */
-    uint64_t max_ulp;        /* over the differing elements of one sign (sign flips and NaNs excluded) */
-    size_t sign_flips;       /* elements whose sign differs */
-    size_t nan;              /* elements NaN in exactly one */
+    double max_abs, max_rel; /* max_rel: max |a-b| / max |ref| over the tensor itself */
+    double ref_max;          /* max |ref| of the tensor (-1: not read, its hash was equal) */
+    double scale;            /* its layer's scale: the largest ref_max of its group (docs/compare.md) */
+    double layer_rel;        /* max_abs / scale: the figure the verdict judges (op outputs: max_rel) */
+    xd_tensor_role role;
+    double nmse;       /* sum (a-b)^2 / sum ref^2 (0 when ref is all zero and equal) */
+    uint64_t max_ulp;  /* over the differing elements of one sign (sign flips and NaNs excluded) */
+    size_t sign_flips; /* elements whose sign differs */
+    size_t nan;        /* elements NaN in exactly one */
     size_t ulp_hist[XD_ULP_BINS];
 } xd_tensor_diff;
 
@@ -101,10 +119,14 @@ typedef struct xd_pair {
     int64_t first_divergent_step; /* -1: none over the common steps; 0: initial weights */
     char first_divergent_tensor[XD_TRACE_NAME_LEN];
     char first_divergent_op[XD_TRACE_NAME_LEN]; /* "" unless both traces have op hashes */
-    size_t common_ops; /* when the traces' op lists differ: the ops both record, by name (0: the same lists) */
+    xd_tensor_role *roles;                      /* [ref->ntensors]: what each tensor's difference counts for */
+    char not_judged[512];    /* the tensors not judged and why, in words ("" when every tensor is judged) */
+    int batch_order_unknown; /* a trace recorded no batch indices (-1): the order was not compared */
+    int forward_differs;     /* the loss differs beyond rounding at step 1, before any update */
+    size_t common_ops;       /* when the traces' op lists differ: the ops both record, by name (0: the same lists) */
     int64_t first_measured_step; /* the snapshot the first difference is measured at (the divergent step itself,
                                     or the next snapshot both hold); -1: none */
-    double first_max_rel;        /* the worst tensor there */
+    double first_max_rel;        /* the worst judged tensor there (layer_rel) */
     char first_max_tensor[XD_TRACE_NAME_LEN];
     double first_loss_rel; /* the loss's relative difference at the first divergent step */
     size_t nop_diffs;      /* op outputs that differ at the first divergent step (stored with --op-outputs-at) */
@@ -120,12 +142,15 @@ typedef struct xd_pair {
     size_t sign_flips;                /* over every diff */
     int64_t end_step;                 /* the last common snapshot; -1: none */
     double end_max_rel, end_loss_rel; /* there (loss: mean of the last 10 common steps, relative) */
-    int final_compared;               /* test metrics compared: same length, both evaluated on the same samples */
+    char end_max_tensor[XD_TRACE_NAME_LEN];
+    int amplified;      /* ROUNDING-LEVEL, but the end state is further apart than tol->amplified_rel */
+    int loss_flat;      /* both runs' training loss constant over the last 10 common steps (not learning) */
+    int final_compared; /* test metrics compared: same length, both evaluated on the same samples */
     /* the judgement */
     xd_verdict verdict;
     xd_rule rule;
-    char rule_text[512];  /* the rule with its figures and thresholds */
-    char mechanism[640];  /* the likely mechanism, where the traces tell it */
+    char rule_text[1024]; /* the rule with its figures and thresholds */
+    char mechanism[1024]; /* the likely mechanism, where the traces tell it; "unknown" said as such */
     int guarantee_judged; /* both reproducible, identical settings and version, conforming devices */
     int guarantee_broken; /* judged, and not IDENTICAL */
     char note[512];       /* why incomparable; remarks (lengths, the same trace twice) */

@@ -43,15 +43,18 @@ typedef int (*option_fn)(int c, void *user, char **argv);
 int parse_options(int argc, char **argv, const struct option *opts, option_fn take, void *user, void (*usage)(void));
 
 /* The options diff and compare share: tolerances and report files. */
+#define XD_MAX_IGNORE 16
 typedef struct report_opts {
     xd_tolerance tol;
     const char *json, *html;
+    const char *ignore[XD_MAX_IGNORE]; /* --ignore's globs: tol.ignore points here */
 } report_opts;
-#define REPORT_LONG_OPTS                                                                   \
-    {"tol-rel", required_argument, NULL, 'T'}, {"tol-loss", required_argument, NULL, 'U'}, \
-        {"json", required_argument, NULL, 'J'},                                            \
-    {                                                                                      \
-        "html", required_argument, NULL, 'W'                                               \
+#define REPORT_LONG_OPTS                                                                                 \
+    {"tol-rel", required_argument, NULL, 'T'}, {"tol-loss", required_argument, NULL, 'U'},               \
+        {"rounding-rel", required_argument, NULL, 'R'}, {"amplified-rel", required_argument, NULL, 'A'}, \
+        {"ignore", required_argument, NULL, 'I'}, {"json", required_argument, NULL, 'J'},                \
+    {                                                                                                    \
+        "html", required_argument, NULL, 'W'                                                             \
     }
 /* 1 taken, 0 a bad value (said), -1 not a report option. */
 int report_option(int c, report_opts *ro);

@@ -41,6 +41,7 @@ static void usage_compare(void)
            "  --jobs J              runs at once (default 2)\n"
            "  --work DIR            where traces and logs go (default crossdev-work/DATE-PID)\n"
            "  --tol-rel X, --tol-loss X   optional end-state tolerances (off by default)\n"
+           "  --rounding-rel X, --amplified-rel X, --ignore GLOB   how pairs are judged (see diff --help)\n"
            "  --json FILE, --html FILE    also write the report there ('-': standard output;\n"
            "                        default: in --work)\n"
            "Ctrl-C stops the runs, reports those that finished (marked partial) and says\n"
@@ -328,7 +329,7 @@ static int compare_finish(xd_report *rep, const compare_opts *o, const char *wor
 
 int cmd_compare(int argc, char **argv)
 {
-    compare_opts o = {.ro = {xd_tolerance_defaults(), NULL, NULL},
+    compare_opts o = {.ro = {.tol = xd_tolerance_defaults()},
                       .sel = "all",
                       .modes_arg = "reproducible,fast",
                       .slow = "oclgrind",

@@ -60,6 +60,10 @@ static void usage_diff(void)
            "  --tol-rel X           also require every tensor's max rel <= X at the last common\n"
            "                        snapshot (an end-state tolerance; off by default)\n"
            "  --tol-loss X          also require every step's loss rel diff <= X (off by default)\n"
+           "  --rounding-rel X      the rounding level a first difference is judged against (1e-3)\n"
+           "  --amplified-rel X     end-state distance beyond which a rounding-level pair is AMPLIFIED (1e-2)\n"
+           "  --ignore GLOB         never judge tensors matching GLOB (e.g. 'conv2d.bias*'; shown, named\n"
+           "                        as ignored; repeatable)\n"
            "  --json FILE           the JSON report (docs/report.schema.json); '-': standard output\n"
            "  --html FILE           the HTML report; '-': standard output\n"
            "Arguments that are compare's own files (.log, report.json, report.html) or\n"
@@ -239,7 +243,7 @@ static int diff_open(xd_report *rep, char **paths)
 
 int cmd_diff(int argc, char **argv)
 {
-    report_opts ro = {xd_tolerance_defaults(), NULL, NULL};
+    report_opts ro = {.tol = xd_tolerance_defaults()};
     int rc = diff_options(argc, argv, &ro), by_mode = 0;
     if (rc != CLI_GO_ON) return rc;
     path_list paths = {0};

@@ -74,11 +74,27 @@ int parse_options(int argc, char **argv, const struct option *opts, option_fn ta
     return ok ? CLI_GO_ON : EXIT_USAGE;
 }
 
+/* --ignore GLOB: tensors (fnmatch, e.g. 'conv2d.bias*') shown but never
+ * judged; tol.ignore points at the list kept in ro. */
+static int add_ignore(report_opts *ro, const char *glob)
+{
+    if (!glob[0] || ro->tol.nignore == XD_MAX_IGNORE) {
+        fprintf(stderr, "%s: --ignore: %s\n", prog, glob[0] ? "at most 16 globs" : "an empty glob");
+        return 0;
+    }
+    ro->ignore[ro->tol.nignore++] = glob;
+    ro->tol.ignore = ro->ignore;
+    return 1;
+}
+
 int report_option(int c, report_opts *ro)
 {
     switch (c) {
     case 'T': return parse_f64("--tol-rel", optarg, &ro->tol.rel);
     case 'U': return parse_f64("--tol-loss", optarg, &ro->tol.loss_rel);
+    case 'R': return parse_f64("--rounding-rel", optarg, &ro->tol.rounding_rel);
+    case 'A': return parse_f64("--amplified-rel", optarg, &ro->tol.amplified_rel);
+    case 'I': return add_ignore(ro, optarg);
     case 'J': ro->json = optarg; return 1;
     case 'W': ro->html = optarg; return 1;
     default: return -1;
