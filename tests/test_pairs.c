@@ -1,0 +1,177 @@
+/* The verdict engine as data (cpu: no device): every case of
+ * tests/fixtures/pairs/manifest.json — two small traces, the options, and
+ * the verdict, rule, first step, first tensor and op, mechanism, settings,
+ * tensors not judged and exit status the pair must get — run through the
+ * library's compare and report (xd_report_build, as `diff REF OTHER`
+ * does), then the text and JSON reports written for every case (the
+ * sanitizer build reads them all).  A new verdict rule comes with its case
+ * (tests/fixtures/pairs/make_pairs.py makes them).
+ * Usage: test_pairs FIXTURES_DIR */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crossdev/crossdev.h"
+#include "harness.h"
+
+static xdt T = {.name = "test_pairs"};
+
+/* The options a case names, as diff's --rounding-rel, --amplified-rel and
+ * --ignore set them. */
+static void case_tolerance(json_t *opts, xd_tolerance *tol, const char **globs, size_t cap)
+{
+    *tol = xd_tolerance_defaults();
+    json_t *v;
+    if ((v = json_object_get(opts, "rounding_rel"))) tol->rounding_rel = json_number_value(v);
+    if ((v = json_object_get(opts, "amplified_rel"))) tol->amplified_rel = json_number_value(v);
+    json_t *ign = json_object_get(opts, "ignore");
+    for (size_t i = 0; i < json_array_size(ign) && tol->nignore < cap; ++i)
+        globs[tol->nignore++] = json_string_value(json_array_get(ign, i));
+    tol->ignore = globs;
+}
+
+/* Every string of the array `key` of e must appear in text (or, with
+ * present 0, none may). */
+static void check_texts(const char *name, json_t *e, const char *key, const char *what, const char *text, int present)
+{
+    json_t *arr = json_object_get(e, key);
+    for (size_t i = 0; i < json_array_size(arr); ++i) {
+        const char *want = json_string_value(json_array_get(arr, i));
+        int found = want && strstr(text, want) != NULL;
+        xdt_check(&T, found == present, "%s: %s %s '%s' (it says: %s)", name, what, present ? "names" : "does not name",
+                  want ? want : "?", text);
+    }
+}
+
+static void check_settings(const char *name, json_t *e, const xd_pair *p)
+{
+    json_t *keys = json_object_get(e, "settings");
+    for (size_t i = 0; i < json_array_size(keys); ++i) {
+        const char *key = json_string_value(json_array_get(keys, i));
+        int found = 0;
+        for (size_t k = 0; k < p->nsettings && key; ++k) found |= strncmp(p->settings[k].key, key, strlen(key)) == 0;
+        xdt_check(&T, found, "%s: settings name '%s'", name, key ? key : "?");
+    }
+}
+
+static void check_flag(const char *name, json_t *e, const char *key, int got)
+{
+    json_t *v = json_object_get(e, key);
+    if (v) xdt_check(&T, json_is_true(v) == got, "%s: %s %d, expected %d", name, key, got, json_is_true(v));
+}
+
+/* The pair against the case's expectations. */
+static void check_pair(const char *name, json_t *e, const xd_report *r)
+{
+    const xd_pair *p = &r->pairs[0];
+    const char *v = json_string_value(json_object_get(e, "verdict")),
+               *rule = json_string_value(json_object_get(e, "rule"));
+    xdt_check(&T, v && strcmp(v, xd_verdict_string(p->verdict)) == 0, "%s: verdict %s, expected %s (rule: %s)", name,
+              xd_verdict_string(p->verdict), v ? v : "?", p->rule_text);
+    if (rule)
+        xdt_check(&T, strcmp(rule, xd_rule_string(p->rule)) == 0, "%s: rule %s, expected %s", name,
+                  xd_rule_string(p->rule), rule);
+    json_t *fs = json_object_get(e, "first_step");
+    if (fs)
+        xdt_check(&T,
+                  json_is_null(fs) ? p->first_divergent_step < 0 : p->first_divergent_step == json_integer_value(fs),
+                  "%s: first divergent step %lld", name, (long long)p->first_divergent_step);
+    const char *ft = json_string_value(json_object_get(e, "first_tensor")),
+               *fo = json_string_value(json_object_get(e, "first_op")),
+               *fnot = json_string_value(json_object_get(e, "first_tensor_not"));
+    if (ft)
+        xdt_check(&T, strcmp(ft, p->first_divergent_tensor) == 0, "%s: first tensor %s, expected %s", name,
+                  p->first_divergent_tensor, ft);
+    if (fo)
+        xdt_check(&T, strcmp(fo, p->first_divergent_op) == 0, "%s: first op '%s', expected %s", name,
+                  p->first_divergent_op, fo);
+    if (fnot)
+        xdt_check(&T, strcmp(fnot, p->first_divergent_tensor) != 0 && strcmp(fnot, p->first_max_tensor) != 0,
+                  "%s: %s named where the runs part (%s, %s)", name, fnot, p->first_divergent_tensor,
+                  p->first_max_tensor);
+    check_flag(name, e, "amplified", p->amplified);
+    check_flag(name, e, "loss_flat", p->loss_flat);
+    check_flag(name, e, "batch_order_unknown", p->batch_order_unknown);
+    check_flag(name, e, "guarantee_broken", p->guarantee_broken);
+    check_texts(name, e, "mechanism", "mechanism", p->mechanism, 1);
+    check_texts(name, e, "mechanism_not", "mechanism", p->mechanism, 0);
+    check_texts(name, e, "rule_text", "rule", p->rule_text, 1);
+    check_texts(name, e, "not_judged", "not judged", p->not_judged, 1);
+    json_t *nj = json_object_get(e, "not_judged");
+    if (json_is_array(nj) && json_array_size(nj) == 0)
+        xdt_check(&T, p->not_judged[0] == '\0', "%s: every tensor judged (it says: %s)", name, p->not_judged);
+    check_settings(name, e, p);
+    json_t *ex = json_object_get(e, "exit");
+    if (ex)
+        xdt_check(&T, xd_report_exit_code(r) == json_integer_value(ex), "%s: exit %d, expected %lld", name,
+                  xd_report_exit_code(r), (long long)json_integer_value(ex));
+}
+
+/* Opens one trace of the case into a run record. */
+static int open_run(const char *dir, const char *trace, xd_run_record *run)
+{
+    xd_error err;
+    snprintf(run->trace_dir, sizeof run->trace_dir, "%s/traces/%s", dir, trace);
+    xd_status st = xd_trace_open(run->trace_dir, &run->trace, &err);
+    if (!xdt_check(&T, st == XD_OK, "%s: %s", run->trace_dir, err.message)) return 0;
+    snprintf(run->device_id, sizeof run->device_id, "%s", run->trace->device_id);
+    snprintf(run->mode, sizeof run->mode, "%s", run->trace->mode);
+    return 1;
+}
+
+static void run_case(const char *dir, json_t *c, FILE *text)
+{
+    const char *name = json_string_value(json_object_get(c, "name"));
+    xd_run_record runs[2];
+    memset(runs, 0, sizeof runs);
+    xd_report rep;
+    memset(&rep, 0, sizeof rep);
+    const char *globs[16];
+    case_tolerance(json_object_get(c, "options"), &rep.tol, globs, 16);
+    snprintf(rep.title, sizeof rep.title, "case %s", name ? name : "?");
+    rep.first_is_reference = 1;
+    rep.runs = runs;
+    rep.nruns = 2;
+    if (open_run(dir, json_string_value(json_object_get(c, "ref")), &runs[0]) &&
+        open_run(dir, json_string_value(json_object_get(c, "other")), &runs[1])) {
+        xd_error err;
+        if (xdt_check(&T, xd_report_build(&rep, &err) == XD_OK && rep.npairs == 1, "%s: report: %s", name,
+                      err.message)) {
+            check_pair(name ? name : "?", json_object_get(c, "expect"), &rep);
+            xd_report_print(&rep, text, 0);
+            xdt_check(&T, xd_report_write_json(&rep, "/dev/null", &err) == XD_OK, "%s: JSON: %s", name, err.message);
+        }
+    }
+    xd_report_free(&rep);
+    for (int i = 0; i < 2; ++i) xd_trace_close(runs[i].trace);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_pairs FIXTURES_DIR (tests/fixtures/pairs)\n");
+        return 2;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", argv[1]);
+    json_error_t je;
+    json_t *m = json_load_file(path, 0, &je);
+    if (!xdt_check(&T, m != NULL, "%s: %s", path, je.text)) return xdt_finish(&T);
+    json_t *cases = json_object_get(m, "cases");
+    xdt_check(&T, json_array_size(cases) >= 18, "%s: %zu cases", path, json_array_size(cases));
+    /* the reports go to a file a failure can be read from */
+    FILE *text = fopen("test_pairs-reports.txt", "w");
+    if (!xdt_check(&T, text != NULL, "cannot write test_pairs-reports.txt")) text = stdout;
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c)
+    {
+        int before = T.failed;
+        run_case(argv[1], c, text);
+        printf("%-26s %s\n", json_string_value(json_object_get(c, "name")), T.failed == before ? "ok" : "FAILED");
+    }
+    if (text != stdout) fclose(text);
+    json_decref(m);
+    return xdt_finish(&T);
+}
