@@ -10,7 +10,8 @@ diff` finds where two runs part (README, "Your framework's runs").
     crossdev.philox    crossdev's Philox stream and dropout masks, in numpy
     crossdev.data      the IDX data a trace names, decoded as crossdev decodes it
     crossdev.spec      crossdev's model spec of a Keras model; the shapes of a spec's layers
+    crossdev.seeding   what the random generators held when a recording began (producer.seeding)
 
 Hard dependencies: numpy and xxhash; torch and keras only in their modules.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import __version__
 from .host import cpu_name, slug
+from .seeding import seeding_record
 from .layout import Mapping, flatten_sources, keras_mask_order
 from .philox import dropout_keep, dropout_scale
 from .spec import asked, keras_spec
@@ -81,8 +82,8 @@ def producer(model=None, recorder: str = "crossdev.keras.TraceCallback") -> dict
         p.update({"jit_compile": bool(getattr(model, "jit_compile", False)),
                   "run_eagerly": bool(getattr(model, "run_eagerly", False)),
                   "steps_per_execution": int(getattr(model, "steps_per_execution", 1) or 1)})
-    p.update({"python": platform.python_version(), "numpy": np.__version__, "crossdev_package": __version__,
-              "recorder": recorder})
+    p.update({"seeding": seeding_record(), "python": platform.python_version(), "numpy": np.__version__,
+              "crossdev_package": __version__, "recorder": recorder})
     return p
 
 

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from . import __version__
 from .host import cpu_name, slug
+from .seeding import seeding_record
 from .philox import dropout_keep, dropout_scale
 from .trace import Publishing, TraceWriter, optimizer_record, require_form
 
@@ -89,8 +90,8 @@ def producer(device=None, recorder: str = "crossdev.torch.Recorder") -> dict:
          "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
          "initial_seed": str(torch.initial_seed())}  # up to 2^64 - 1: more than a JSON integer of jansson's
     p.update(_cuda_info(device))
-    p.update({"python": platform.python_version(), "numpy": np.__version__, "crossdev_package": __version__,
-              "recorder": recorder})
+    p.update({"seeding": seeding_record(), "python": platform.python_version(), "numpy": np.__version__,
+              "crossdev_package": __version__, "recorder": recorder})
     return p
 
 
