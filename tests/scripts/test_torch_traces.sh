@@ -6,9 +6,11 @@
 #  - a crossdev seed-cnn trace replayed in PyTorch (python3 -m
 #    crossdev.replay): diff finds it not identical, first divergence at
 #    step 1 from identical initial weights, with the per-tensor magnitudes;
-#  - the replay with 1 thread and with 2: the runs part (measured here at
-#    step 1, conv1.backward_weights) and diff names the step and the op; the
-#    same thread count twice: identical;
+#  - the replay with 1 thread and with 2: diff reports what the traces hold
+#    (where they part, on an AVX-512 EPYC at step 1 in
+#    conv1.backward_weights: the step, the op and the thread counts; where
+#    every hash is equal, as on an AVX2 EPYC: IDENTICAL); the same thread
+#    count twice: identical;
 #  - a user's own loop recorded with crossdev.torch.Recorder, twice with the
 #    same seed: identical; with another torch.manual_seed: the seed named;
 #    an exception inside the Recorder: nothing published;
@@ -93,8 +95,21 @@ check "mnist-convnet: PyTorch agrees with crossdev step by step" test "$rc" -eq 
 expect_exit 0 "replay in PyTorch, 1 thread" "${REPLAY[@]}" "$WORK/xd" --framework torch --threads 1 --out "$WORK/pt1"
 "$XD_CLI" diff "$WORK/pt1" "$WORK/pt2" --json "$WORK/pt1-pt2.json" >"$WORK/pt1-pt2.txt" 2>&1
 grep "first divergence\|verdict" "$WORK/pt1-pt2.txt"
-check "1 vs 2 threads: the runs part, diff names the step and the op" report_check pt1-pt2 --verdict "$ROUNDING" \
-  --first-step 1 --some-op --init-identical
+# Whether PyTorch's bits change with its thread count depends on the CPU's
+# kernels (they part on an AVX-512 EPYC, not on an AVX2 one): assert that
+# crossdev reports what the two traces hold, not how PyTorch behaves.
+PARTS=$(/usr/bin/python3 -c "
+import json, sys
+a, b = (json.load(open(sys.argv[i] + '/trace.json')) for i in (1, 2))
+steps = [k + 1 for k, (x, y) in enumerate(zip(a['hashes']['steps'], b['hashes']['steps'])) if x != y or a['loss'][k] != b['loss'][k]]
+print(steps[0] if steps else 0)" "$WORK/pt1" "$WORK/pt2")
+if [ "$PARTS" -eq 0 ]; then
+  check "1 vs 2 threads: every hash equal, so IDENTICAL" report_check pt1-pt2 --verdict IDENTICAL --init-identical
+else
+  check "1 vs 2 threads: the runs part at step $PARTS, diff names the step and the op" report_check pt1-pt2 \
+    --verdict "$ROUNDING" --first-step "$PARTS" --some-op --init-identical
+  check "... the thread counts named as what differs" contains "$(cat "$WORK/pt1-pt2.txt")" "threads 1 vs 2"
+fi
 check "... the thread counts named as how they computed" contains "$(cat "$WORK/pt1-pt2.txt")" "producer.threads"
 expect_exit 0 "replay in PyTorch, 2 threads again" "${REPLAY[@]}" "$WORK/xd" --framework torch --threads 2 \
   --out "$WORK/pt2b"
