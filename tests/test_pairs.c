@@ -136,8 +136,12 @@ static void run_case(const char *dir, json_t *c, FILE *text)
     if (open_run(dir, json_string_value(json_object_get(c, "ref")), &runs[0]) &&
         open_run(dir, json_string_value(json_object_get(c, "other")), &runs[1])) {
         xd_error err;
-        if (xdt_check(&T, xd_report_build(&rep, &err) == XD_OK && rep.npairs == 1, "%s: report: %s", name,
-                      err.message)) {
+        xd_status st = xd_report_build(&rep, &err);
+        json_t *want_error = json_object_get(json_object_get(c, "expect"), "error");
+        if (want_error) { /* refused: the CLI says the message and exits 2, writing no report */
+            xdt_check(&T, st != XD_OK, "%s: refused", name);
+            check_texts(name, json_object_get(c, "expect"), "error", "error", st != XD_OK ? err.message : "", 1);
+        } else if (xdt_check(&T, st == XD_OK && rep.npairs == 1, "%s: report: %s", name, err.message)) {
             check_pair(name ? name : "?", json_object_get(c, "expect"), &rep);
             xd_report_print(&rep, text, 0);
             xdt_check(&T, xd_report_write_json(&rep, "/dev/null", &err) == XD_OK, "%s: JSON: %s", name, err.message);
@@ -159,7 +163,7 @@ int main(int argc, char **argv)
     json_t *m = json_load_file(path, 0, &je);
     if (!xdt_check(&T, m != NULL, "%s: %s", path, je.text)) return xdt_finish(&T);
     json_t *cases = json_object_get(m, "cases");
-    xdt_check(&T, json_array_size(cases) >= 18, "%s: %zu cases", path, json_array_size(cases));
+    xdt_check(&T, json_array_size(cases) >= 19, "%s: %zu cases", path, json_array_size(cases));
     /* the reports go to a file a failure can be read from */
     FILE *text = fopen("test_pairs-reports.txt", "w");
     if (!xdt_check(&T, text != NULL, "cannot write test_pairs-reports.txt")) text = stdout;

@@ -80,9 +80,10 @@ static const xd_run_record *mode_reference(const xd_report *r, const char *mode)
 
 /* A pair whose run failed (or whose mode has no reference): FAILED, with the
  * run's error as the note. */
-static void pair_failed(xd_pair *p, const xd_run_record *ref, const xd_run_record *run)
+static void pair_failed(xd_pair *p, const xd_report *r, const xd_run_record *ref, const xd_run_record *run)
 {
     memset(p, 0, sizeof *p);
+    p->failed_run = (size_t)(run - r->runs) + 1;
     p->ref = ref ? ref->trace : NULL;
     p->verdict = XD_VERDICT_FAILED;
     p->first_divergent_step = p->first_measured_step = p->end_step = -1;
@@ -95,7 +96,7 @@ static xd_status add_pair(xd_report *r, const xd_run_record *ref, const xd_run_r
 {
     xd_pair *p = &r->pairs[r->npairs++];
     if (run->failed || !ref || ref->failed) {
-        pair_failed(p, ref, run->failed || !ref ? run : ref);
+        pair_failed(p, r, ref, run->failed || !ref ? run : ref);
         return XD_OK;
     }
     xd_error e;
@@ -130,8 +131,25 @@ static xd_status pairs_by_mode(xd_report *r, xd_error *err)
     return add_pair(r, refs[0], fast, err);
 }
 
+/* Every snapshot file of every trace the report covers, against the hash
+ * its trace.json recorded: a verdict never rests on a file edited after
+ * recording, even one whose hash says it equals the other run's (those
+ * are never read for the numbers).  A file that fails is bad input, as a
+ * damaged trace.json is: an error naming it, and no report. */
+static xd_status verify_runs(const xd_report *r, xd_error *err)
+{
+    for (size_t i = 0; i < r->nruns; ++i) {
+        if (r->runs[i].failed || !r->runs[i].trace) continue;
+        xd_status st = xd_trace_verify_snapshots(r->runs[i].trace, err);
+        if (st != XD_OK) return st;
+    }
+    return XD_OK;
+}
+
 static xd_status report_build(xd_report *r, xd_error *err)
 {
+    xd_status vst = verify_runs(r, err);
+    if (vst != XD_OK) return vst;
     free(r->pairs);
     r->pairs = calloc(r->nruns + 2, sizeof *r->pairs);
     r->npairs = 0;

@@ -250,8 +250,18 @@ static void print_growth(const xd_pair *p, FILE *out)
  * settings, numbers and the verdict. */
 static void print_pair(const xd_report *r, size_t n, const xd_pair *p, FILE *out, const term_style *ts)
 {
+    if (p->verdict == XD_VERDICT_FAILED && p->failed_run && !p->ref) { /* no reference: the run alone */
+        fprintf(out, "\n%sPair %zu%s: #%zu %s\n  %s%s%s: nothing compared: %s\n", ts->bold, n, ts->off, p->failed_run,
+                r->runs[p->failed_run - 1].label, color_of(ts, p->verdict, 1), xd_verdict_string(p->verdict), ts->off,
+                p->note);
+        return;
+    }
+    size_t on = p->other ? run_number(r, p->other) : p->failed_run;
     fprintf(out, "\n%sPair %zu%s: #%zu %s\n     vs #%zu %s\n", ts->bold, n, ts->off, run_number(r, p->ref),
-            label_of(r, p->ref), run_number(r, p->other), p->other ? label_of(r, p->other) : "(failed run)");
+            label_of(r, p->ref), on,
+            p->other ? label_of(r, p->other)
+            : on     ? r->runs[on - 1].label
+                     : "(failed run)");
     if (p->verdict == XD_VERDICT_FAILED || p->verdict == XD_VERDICT_INCOMPARABLE || !p->ref || !p->other) {
         fprintf(out, "  %s%s%s: %s\n", color_of(ts, p->verdict, 1), xd_verdict_string(p->verdict), ts->off, p->note);
         return;
@@ -285,7 +295,11 @@ static void print_summary_table(const xd_report *r, FILE *out, const term_style 
     for (size_t i = 0; i < r->npairs; ++i) {
         const xd_pair *p = &r->pairs[i];
         char runs[48], first[96] = "-", aa[32], ab[32], acc[80] = "-";
-        snprintf(runs, sizeof runs, "#%zu vs #%zu", run_number(r, p->ref), run_number(r, p->other));
+        if (p->verdict == XD_VERDICT_FAILED && p->failed_run && !p->ref)
+            snprintf(runs, sizeof runs, "#%zu alone", p->failed_run);
+        else
+            snprintf(runs, sizeof runs, "#%zu vs #%zu", run_number(r, p->ref),
+                     p->other ? run_number(r, p->other) : p->failed_run);
         if (p->first_divergent_step >= 0)
             snprintf(first, sizeof first, "step %lld %.60s", (long long)p->first_divergent_step,
                      p->first_divergent_tensor);
@@ -302,6 +316,13 @@ static void print_summary_table(const xd_report *r, FILE *out, const term_style 
 static void print_exit(const xd_report *r, FILE *out)
 {
     int code = xd_report_exit_code(r);
+    if (r->partial) { /* the process's own status is the signal's (130, 143): never say 0 */
+        fprintf(out, "\ninterrupted: the process exits 130 (SIGINT) or 143 (SIGTERM); of the runs that finished, %s\n",
+                code == 0   ? "no pair diverged and no reproducible-mode guarantee broke"
+                : code == 1 ? "some pair DIVERGED or a reproducible-mode guarantee broke"
+                            : "a run failed or traces were not comparable");
+        return;
+    }
     fprintf(out, "\nexit %d: %s\n", code,
             code == 0   ? "no pair diverged and no reproducible-mode guarantee broken"
             : code == 1 ? "some pair DIVERGED or a reproducible-mode guarantee broke"

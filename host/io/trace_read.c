@@ -603,6 +603,22 @@ xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name
     return st;
 }
 
+xd_status xd_trace_verify_snapshots(const xd_trace *t, xd_error *err)
+{
+    if (!t) return xd_error_return(err, XD_INVALID_ARGUMENT);
+    for (size_t s = 0; s < t->nsnapshots; ++s)
+        for (size_t i = 0; i < t->ntensors; ++i) {
+            xd_npy_array a = {0};
+            xd_status st = xd_trace_load_tensor(t, t->snapshots[s], t->tensor_names[i], &a, err);
+            if (st == XD_OK && a.dtype != XD_DTYPE_F32)
+                st = xd_error_set(err, XD_FORMAT, 0, "%s/step-%06lld/%s.npy: not float32", t->dir,
+                                  (long long)t->snapshots[s], t->tensor_names[i]);
+            xd_npy_free(&a);
+            if (st != XD_OK) return st;
+        }
+    return XD_OK;
+}
+
 int xd_trace_has_op_outputs(const xd_trace *t, int64_t step)
 {
     for (size_t i = 0; t && i < t->nop_outputs; ++i)

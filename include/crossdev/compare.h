@@ -154,6 +154,7 @@ typedef struct xd_pair {
     int guarantee_judged; /* both reproducible, identical settings and version, conforming devices */
     int guarantee_broken; /* judged, and not IDENTICAL */
     char note[512];       /* why incomparable; remarks (lengths, the same trace twice) */
+    size_t failed_run;    /* FAILED: the number (1-based) of the report's run that failed; 0 otherwise */
 } xd_pair;
 
 /* Compares other against ref over their common steps.  A pair of other

@@ -82,6 +82,11 @@ XD_API void xd_trace_close(xd_trace *t);
 XD_API xd_status xd_trace_load_tensor(const xd_trace *t, int64_t step, const char *name, xd_npy_array *out,
                                       xd_error *err);
 XD_API int xd_trace_has_snapshot(const xd_trace *t, int64_t step);
+/* Reads every snapshot file and checks it against the hash trace.json
+ * recorded for it (a file edited or damaged after recording): XD_FORMAT
+ * naming the file, or an I/O error.  diff and compare verify every trace
+ * a report covers once, before any pair is judged. */
+XD_API xd_status xd_trace_verify_snapshots(const xd_trace *t, xd_error *err);
 /* The index of tensor / op `name` in t's lists, or -1. */
 XD_API int xd_trace_tensor_index(const xd_trace *t, const char *name);
 XD_API int xd_trace_op_index(const xd_trace *t, const char *name);

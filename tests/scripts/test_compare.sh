@@ -89,4 +89,8 @@ expect_exit 2 "hanging child" env XD_FAULT=hang:pocl/basic "$XD_CLI" compare "${
 check "hang: FAILED by timeout" test "$(json_get "$WORK/h.json" "[r['timed_out'] for r in d['runs'] if 'basic' in r['device']]")" = "[True]"
 check "hang: report still printed" contains "$OUT" "FAILED (timeout)"
 check "hang: the message does not end in '; '" test "$(json_get "$WORK/h.json" "[r['error'].endswith('; ') for r in d['runs'] if 'basic' in r['device']]")" = "[False]"
+# 5. --repeat on a slow device (a simulator's runs take minutes): once, said
+expect_exit 0 "--repeat 2 with pthread as the slow device" "$XD_CLI" compare --synthetic --batch 4 --devices pthread \
+  --modes reproducible --slow pthread --slow-steps 1 --repeat 2 --work "$WORK/rs" --json "$WORK/rs.json"
+check "the slow device ran once, and it was said" bash -c 'test "$(/usr/bin/python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))[\"runs\"]))" "$2")" = 1 && grep -q "is slow (--slow .pthread.): run once, not --repeat 2 times" <<<"$1"' _ "$OUT" "$WORK/rs.json"
 finish

@@ -96,5 +96,6 @@ expect_exit 2 "an unknown optimizer" "$XD_CLI" run --device $DEV --optimizer rms
 check "the optimizers named" contains "$OUT" "adam-keras, adam-pytorch"
 expect_exit 2 "a model that is no file" "$XD_CLI" run --device $DEV --model no-such.keras --synthetic --steps 1 --out "$WORK/x4"
 check "the built-in models named" contains "$OUT" "seed-cnn"
+check "... and the file named as missing, once" contains "$OUT" "--model: 'no-such.keras': no such file, and no built-in model"
 check "nothing written by a refusal" bash -c "! ls -d $WORK/x1 $WORK/x2 $WORK/x3 $WORK/x4 2>/dev/null | grep -q ."
 finish

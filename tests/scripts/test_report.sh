@@ -192,7 +192,12 @@ if [ -n "$DEV2" ]; then
   kill -INT $pid; wait $pid; rc=$?
   check "Ctrl-C: exit 130" test $rc -eq 130
   check "Ctrl-C: the report of the finished run, marked partial" test "$(jq_ "$W/int/report.json" "(d['partial'], [r['device'] for r in d['runs']])" 2>/dev/null)" = "(True, ['$DEV'])"
-  check "Ctrl-C: says how to report again and how to rerun" bash -c 'grep -q "diff $2" "$1" && grep -q "run the whole comparison again: .*compare" "$1"' _ "$W/int.out" "$W/int"
+  # one run finished: diff WORK would find one trace, so it is not suggested; the rerun needs no --work
+  # (that folder exists now: compare would refuse it)
+  check "Ctrl-C: says that too few runs finished to report again" grep -q "too few runs finished to compare" "$W/int.out"
+  check "Ctrl-C: never suggests diff WORK with one trace" bash -c '! grep -q "diff $2" "$1"' _ "$W/int.out" "$W/int"
+  check "Ctrl-C: says how to rerun, without the existing --work" bash -c 'grep "run the whole comparison again" "$1" | grep -q "compare" && ! grep "run the whole comparison again" "$1" | grep -q -- "--work"' _ "$W/int.out"
+  check "Ctrl-C: the text says the process exits 130, never exit 0" bash -c 'grep -q "^interrupted: the process exits 130" "$1" && ! grep -q "^exit 0" "$1"' _ "$W/int.out"
   check "Ctrl-C: no temporary folder left" bash -c '! ls -d "$1"/*.tmp-* 2>/dev/null | grep -q .' _ "$W/int"
 fi
 
@@ -242,4 +247,6 @@ check "--out: the missing parent named, no temporary name" bash -c 'grep -q "the
 expect_exit 0 "a repeated --snapshot-at: the last one counts" "$XD_CLI" run "${RUN[@]}" --steps 4 --snapshot-at 1 \
   --snapshot-at 2 --out "$W/snaps"
 check "a repeated --snapshot-at: snapshots 0, 2, 4" test "$(jq_ "$W/snaps/trace.json" "d['snapshots']")" = "[0, 2, 4]"
+check "a repeated --snapshot-at: said, with both values (never silently)" contains "$OUT" \
+  "--snapshot-at given twice ('1', then '2'): the last counts"
 finish

@@ -8,6 +8,8 @@
 #    Keras's replay of its trace, are ROUNDING-LEVEL with the conv bias
 #    named "no effect on the outputs" -- its own difference is far above
 #    the rounding level (checked), so without the rule both were DIVERGED;
+#    The same for PyTorch's replay (crossdev run with --optimizer
+#    sgd-pytorch, which keeps the file's lr, momentum and Nesterov);
 #  - model.fit with its own unseeded shuffle, twice: the batch order is
 #    unknown (never "the same"), the forward pass differs at step 1 and
 #    the batches are named as a possible cause, threads are not;
@@ -62,6 +64,27 @@ check "... the conv bias not judged, its own difference beyond rounding" \
   test "$(no_effect_bias rk)" = "('no effect', True)"
 check "... the framework's own orders named as the mechanism" contains "$(pair rk "d['pairs'][0]['mechanism']")" \
   "rounds differently"
+
+check "... the report with Keras's run in it is valid against docs/report.schema.json" /usr/bin/python3 -c "
+import json, sys, jsonschema
+jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))" "$WORK/rk.json" "$ROOT/docs/report.schema.json"
+"$XD_CLI" diff "$WORK/reproducible/trace.json" "$WORK/fast" --ignore 'dense*' --json "$WORK/ig.json" >"$WORK/ig.txt" 2>&1
+check "diff of a trace.json path and --ignore 'dense*': the globs recorded, the tensors named as ignored" \
+  test "$(pair ig "(d['rules']['ignore'], 'ignored (--ignore): dense.weight' in d['pairs'][0]['not_judged'], d['pairs'][0]['reference']['trace'].endswith('reproducible'))")" = "(['dense*'], True, True)"
+
+# ---- PyTorch's replay of it: crossdev with PyTorch's SGD form (the file's lr, momentum, Nesterov kept) ------
+OUT=$("$XD_CLI" run --device $DEV --model "$WORK/convbn.keras" --optimizer sgd-pytorch --steps 20 --eval-limit 1000 \
+  --hash-ops --quiet --out "$WORK/xdpt" 2>&1)
+check "--optimizer sgd-pytorch keeps the file's hyper-parameters" test "$(json_get "$WORK/xdpt/trace.json" \
+  "(d['optimizer']['variant'], d['optimizer']['lr'], d['optimizer']['momentum'], d['optimizer']['nesterov'])")" = \
+  "('pytorch', 0.05, 0.9, True)"
+OUT=$(/usr/bin/python3 -m crossdev.replay "$WORK/xdpt" --framework torch --threads 1 --out "$WORK/pt" 2>&1)
+echo "$OUT" | tail -1
+diff_pair xp xdpt pt
+check "crossdev vs PyTorch's replay: ROUNDING-LEVEL from step 1, exit 0" report_check xp --verdict ROUNDING-LEVEL \
+  --first-step 1 --init-identical
+check "... the conv bias not judged, its own difference beyond rounding" \
+  test "$(no_effect_bias xp)" = "('no effect', True)"
 
 # ---- model.fit's own shuffle, twice -------------------------------------------------------------------
 for r in s1 s2; do

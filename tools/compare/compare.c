@@ -243,6 +243,8 @@ static void plan_run(xd_run_record *run, const xd_device_info *d, int mode, int6
     snprintf(run->trace_dir, sizeof run->trace_dir, "%s/%s-%s-r%lld", workdir, slug, run->mode, (long long)k);
 }
 
+static int first_mode(const compare_opts *o) { return o->want_modes[0] ? 0 : 1; }
+
 /* The run list: by mode, then device (in --devices order), then repeat;
  * the scheduler starts slow devices first so that they overlap with the
  * rest.  The report's title and notes.  0 when out of memory. */
@@ -261,7 +263,13 @@ static int compare_plan(xd_report *rep, const compare_opts *o, const xd_device_l
         if (!o->want_modes[m]) continue;
         for (size_t i = 0; i < nsel; ++i) {
             const xd_device_info *d = xd_device_list_get(list, idx[i]);
-            for (int64_t k = 0; k < o->repeat; ++k)
+            /* a simulator's runs take minutes each: once, said (--slow '' repeats them too) */
+            int64_t repeats = is_slow(o, d->id) ? 1 : o->repeat;
+            if (repeats < o->repeat && m == first_mode(o))
+                fprintf(stderr,
+                        "%s: %s is slow (--slow '%s'): run once, not --repeat %lld times (--slow '' repeats it)\n",
+                        prog, d->id, o->slow, (long long)o->repeat);
+            for (int64_t k = 0; k < repeats; ++k)
                 plan_run(&rep->runs[rep->nruns++], d, m, k, is_slow(o, d->id) ? o->slow_steps : o->steps, workdir);
         }
     }
@@ -296,12 +304,19 @@ static void keep_finished(xd_report *rep, const unsigned char *started)
                  total - kept - stopped);
 }
 
-/* The command line again, for "run it again with". */
+/* The command line again, for "run it again with": without --work, whose
+ * folder now exists (a new run gets a new one). */
 static void command_line(int argc, char **argv, char *out, size_t cap)
 {
     size_t len = (size_t)snprintf(out, cap, "%s compare", prog);
-    for (int i = 1; i < argc && len < cap; ++i)
+    for (int i = 1; i < argc && len < cap; ++i) {
+        if (strcmp(argv[i], "--work") == 0) {
+            ++i;
+            continue;
+        }
+        if (strncmp(argv[i], "--work=", 7) == 0) continue;
         len += (size_t)snprintf(out + len, cap - len, strpbrk(argv[i], " '\"$") ? " '%s'" : " %s", argv[i]);
+    }
 }
 
 /* The report (into the work folder unless --json/--html say where); after
@@ -319,11 +334,12 @@ static int compare_finish(xd_report *rep, const compare_opts *o, const char *wor
     int rc = finish_report(rep, &ro);
     if (!interrupted) return rc;
     command_line(argc, argv, again, sizeof again);
-    fprintf(stderr,
-            "%s: interrupted: the report above covers the %zu runs that finished (marked partial).\n"
-            "  their traces stay in %s; report on them again: %s diff %s\n"
-            "  run the whole comparison again: %s\n",
-            prog, rep->nruns, workdir, prog, workdir, again);
+    fprintf(stderr, "%s: interrupted: the report above covers the %zu runs that finished (marked partial).\n", prog,
+            rep->nruns);
+    if (rep->nruns >= 2)
+        fprintf(stderr, "  their traces stay in %s; report on them again: %s diff %s\n", workdir, prog, workdir);
+    else fprintf(stderr, "  %s: too few runs finished to compare (diff needs two traces)\n", workdir);
+    fprintf(stderr, "  run the whole comparison again (in a new work folder): %s\n", again);
     return proc_interrupt_status();
 }
 

@@ -190,6 +190,18 @@ static int work_folder_traces(const char *dir, path_list *out)
     return ok && out->n > first;
 }
 
+/* A trace named by its folder, or by the trace.json inside it (what a
+ * shell's completion or `find -name trace.json` gives): the folder. */
+static int push_path_of_trace(path_list *l, const char *arg)
+{
+    size_t n = strlen(arg);
+    int file = ends_with(arg, "trace.json") && !is_dir(arg) && (n == 10 || arg[n - 11] == '/');
+    if (!file) return push_path(l, arg);
+    char dir[XD_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", n == 10 ? 1 : (int)(n - 11), n == 10 ? "." : arg);
+    return push_path(l, dir[0] ? dir : "/");
+}
+
 /* The traces named by the arguments: a work folder stands for the traces
  * inside it; compare's own files are skipped.  *by_mode: one work folder
  * was given, so pair as compare does. */
@@ -213,7 +225,7 @@ static int collect_traces(int n, char **args, path_list *out, int *by_mode)
                 continue;
             }
         }
-        if (!push_path(out, args[i])) return 0;
+        if (!push_path_of_trace(out, args[i])) return 0;
     }
     *by_mode = folders == 1 && n == 1;
     if (out->n < 2) fprintf(stderr, "%s diff: needs at least two traces (found %zu)\n", prog, out->n);

@@ -100,8 +100,14 @@ static int load_spec(const char *model, xd_model_spec *spec, xd_weights *w)
     xd_error err;
     const char *name = model ? model : "seed-cnn";
     xd_status st = xd_model_spec_builtin(name, spec, &err);
-    if (st != XD_OK && access(name, F_OK) == 0) st = xd_model_spec_load(name, spec, w, &err);
-    else if (st != XD_OK) xd_error_prefix(&err, "'%s' is no file, and ", name);
+    if (st != XD_OK && access(name, F_OK) != 0) {
+        fprintf(stderr,
+                "%s: --model: '%s': no such file, and no built-in model of that name (built-in: seed-cnn, "
+                "mnist-convnet; or a Keras .keras or model.to_json() file)\n",
+                prog, name);
+        return 0;
+    }
+    if (st != XD_OK) st = xd_model_spec_load(name, spec, w, &err);
     if (st != XD_OK) {
         fprintf(stderr, "%s: --model: %s\n", prog, err.message);
         return 0;
@@ -109,12 +115,33 @@ static int load_spec(const char *model, xd_model_spec *spec, xd_weights *w)
     return 1;
 }
 
+/* --optimizer naming another form: the other framework's form of the same
+ * optimizer (sgd-keras -> sgd-pytorch) keeps every hyper-parameter the
+ * model's optimizer was given; another optimizer starts from its defaults,
+ * said on stderr so that nothing is reset silently. */
+static void switch_form(xd_optimizer_spec *opt, xd_optimizer_kind kind)
+{
+    const xd_optimizer_spec was = *opt;
+    const char *a = xd_optimizer_kind_name(was.kind), *b = xd_optimizer_kind_name(kind);
+    int same_optimizer = strncmp(a, b, strcspn(a, "-") + 1) == 0;
+    *opt = xd_optimizer_defaults(kind);
+    if (same_optimizer) {
+        opt->lr = was.lr, opt->beta1 = was.beta1, opt->beta2 = was.beta2, opt->eps = was.eps;
+        opt->momentum = was.momentum, opt->nesterov = was.nesterov;
+        return;
+    }
+    fprintf(stderr,
+            "%s: --optimizer %s: the model's optimizer is %s; its hyper-parameters do not carry over, %s starts "
+            "from its defaults (lr %g): give --lr and the others to set them\n",
+            prog, b, a, b, opt->lr);
+}
+
 int model_opts_optimizer(const model_opts *t, const xd_model_spec *spec, xd_optimizer_spec *opt)
 {
     xd_optimizer_kind kind;
     if (t->optimizer) {
         if (!optimizer_kind(t->optimizer, spec, &kind)) return 0;
-        if (kind != opt->kind) *opt = xd_optimizer_defaults(kind);
+        if (kind != opt->kind) switch_form(opt, kind);
     }
     return optimizer_overrides(t, opt);
 }

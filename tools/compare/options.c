@@ -59,16 +59,34 @@ int parse_step_list(const char *opt, const char *s, int64_t **out, size_t *n)
     return 1;
 }
 
+/* Options that may be given more than once (each adds to a list). */
+static int repeatable(int c) { return c == 'I'; }
+
+/* An option given twice: the last counts (so that a script can override
+ * its defaults), said on stderr with both values, never silently. */
+static void given_twice(int c, const char **seen, const struct option *opts, int index)
+{
+    if (c < 1 || c > 255 || c == ':' || c == '?' || repeatable(c)) return;
+    const char *now = optarg ? optarg : "";
+    if (seen[c] && index >= 0)
+        fprintf(stderr, "%s: --%s given twice%s%s%s%s%s: the last counts\n", prog, opts[index].name,
+                optarg ? " ('" : "", optarg ? seen[c] : "", optarg ? "', then '" : "", optarg ? now : "",
+                optarg ? "')" : "");
+    seen[c] = now;
+}
+
 int parse_options(int argc, char **argv, const struct option *opts, option_fn take, void *user, void (*usage)(void))
 {
-    int c, ok = 1;
+    int c, ok = 1, index = -1;
+    const char *seen[256] = {0};
     optind = 1;
     opterr = 0;
-    while (ok && (c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    while (ok && (index = -1, c = getopt_long(argc, argv, ":", opts, &index)) != -1) {
         if (c == 'h') {
             usage();
             return 0;
         }
+        given_twice(c, seen, opts, index);
         ok = take(c, user, argv);
     }
     return ok ? CLI_GO_ON : EXIT_USAGE;

@@ -487,6 +487,19 @@ static int resume_settings(run_opts *o, xd_trace **t)
 }
 
 /* The device, the data, the context, then the training. */
+/* A simulator (Oclgrind: ~2,000x slower than a CPU runtime) evaluating
+ * the whole test set takes an hour and shows no progress meanwhile: said
+ * before training, with the option that bounds it. */
+static void simulator_hint(const run_opts *o, const xd_device_info *dev)
+{
+    if (o->cfg.eval_limit != 0 || !strstr(dev->id, "oclgrind")) return;
+    fprintf(stderr,
+            "%s: %s is a simulator (about 2,000x slower than a CPU runtime): the evaluation at the end covers every "
+            "test sample and takes long, without progress lines; --eval-limit N evaluates the first N, "
+            "--eval-limit 0 none\n",
+            prog, dev->id);
+}
+
 static int run_training(run_opts *o)
 {
     int rc = EXIT_USAGE;
@@ -509,6 +522,7 @@ static int run_training(run_opts *o)
         goto out;
     }
     o->cfg.stop = proc_catch_interrupts();
+    simulator_hint(o, dev);
     if (o->progress_lines) fprintf(stderr, "progress: kernels built, training (step 1 under way)\n");
     if (o->progress_lines) o->cfg.progress = progress_lines;
     else if (!o->quiet && isatty(STDERR_FILENO)) o->cfg.progress = progress;
