@@ -295,7 +295,7 @@ static double worst_at(const xd_pair *p, int64_t step, char *name, size_t cap)
     double worst = 0;
     for (size_t k = 0; k < p->ndiffs && !isnan(worst); ++k) {
         const xd_tensor_diff *d = &p->diffs[k];
-        if (d->step != step || d->role != XD_ROLE_JUDGED || d->layer_rel <= worst) continue;
+        if (d->step != step || d->role != XD_ROLE_JUDGED || d->near_zero_gradient || d->layer_rel <= worst) continue;
         worst = d->layer_rel;
         snprintf(name, cap, "%s", d->name);
     }
@@ -444,10 +444,12 @@ static void judge_numbers(xd_pair *p, const xd_tolerance *tol)
     else
         snprintf(p->rule_text, sizeof p->rule_text,
                  "first difference (step %lld, measured at step %lld): max rel %.2g (%s), loss rel %.2g: %s %g, "
-                 "the rounding level%s%s%s",
+                 "the rounding level%s%s%s%s%s",
                  (long long)p->first_divergent_step, (long long)p->first_measured_step, p->first_max_rel,
                  p->first_max_tensor[0] ? p->first_max_tensor : "no judged tensor differs", p->first_loss_rel,
-                 first_ok ? "<=" : ">", tol->rounding_rel, fin, end, state);
+                 first_ok ? "<=" : ">", tol->rounding_rel,
+                 p->near_zero[0] ? "; not judged there, Adam's first steps on gradients near zero: " : "", p->near_zero,
+                 fin, end, state);
 }
 
 /* The numbers of a pair of identical settings: where they part, by how
@@ -469,6 +471,11 @@ static xd_status compare_numbers(const xd_trace *ref, const xd_trace *o, const x
     if (st == XD_MISMATCH) return incomparable(p, err, e.message); /* shapes differ: never IDENTICAL */
     if (st != XD_OK) return xd_error_set(err, st, e.cl_code, "%s", e.message);
     measure_ends(p);
+    size_t near_zero = 0;
+    if ((st = xd_pair_near_zero_gradients(p, tol, &near_zero, &e)) != XD_OK)
+        return xd_error_set(err, st, e.cl_code, "%s", e.message);
+    if (near_zero) /* measured again without them */
+        p->first_max_rel = worst_at(p, p->first_measured_step, p->first_max_tensor, sizeof p->first_max_tensor);
     p->final_compared = final_comparable(ref, o);
     if (p->first_divergent_step < 0 && p->init_identical) {
         p->verdict = XD_VERDICT_IDENTICAL;

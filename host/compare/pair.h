@@ -46,6 +46,12 @@ xd_tensor_role xd_pair_role(const xd_pair *p, const char *name);
  * (n diffs, one per tensor, of the same step), reading the reference's
  * tensors whose hashes were equal where a group needs them. */
 xd_status xd_pair_scale_step(const xd_trace *ref, xd_tensor_diff *block, size_t n, xd_error *err);
+/* At the first measured step of two Adam runs: each judged parameter
+ * beyond the rounding level whose first moment (.m, the gradients) agrees
+ * to it, and whose elements beyond it are at most max(1, 1%) -- gradients
+ * near zero, which Adam's normalisation divides by themselves -- is marked
+ * near_zero_gradient and said in p->near_zero; *marked counts them. */
+xd_status xd_pair_near_zero_gradients(xd_pair *p, const xd_tolerance *tol, size_t *marked, xd_error *err);
 
 /* "ROUNDING-LEVEL, AMPLIFIED" for an amplified pair, else its verdict's name. */
 const char *xd_pair_verdict_label(const xd_pair *p);

@@ -188,3 +188,91 @@ xd_status xd_pair_scale_step(const xd_trace *ref, xd_tensor_diff *block, size_t 
     }
     return XD_OK;
 }
+
+/* ---- Adam's first steps on near-zero gradients --------------------------------------- */
+
+/* The diff of tensor `name` at `step`, or NULL. */
+static xd_tensor_diff *diff_of(xd_pair *p, const char *name, int64_t step)
+{
+    for (size_t k = 0; k < p->ndiffs; ++k)
+        if (p->diffs[k].step == step && strcmp(p->diffs[k].name, name) == 0) return &p->diffs[k];
+    return NULL;
+}
+
+/* How near zero a gradient must be, against its layer's largest, for
+ * Adam's normalisation to turn its rounding into a step of another size or
+ * sign (a gradient's rounding is ~1e-7 of the layer's scale: 1e-4 leaves a
+ * 1000x margin, and a gradient of ordinary size never qualifies). */
+#define XD_NEAR_ZERO_GRADIENT 1e-4
+
+/* The elements of parameter d beyond `limit` (NaN counts), and those of
+ * them whose gradient (.m, in either run) is not near zero. */
+static xd_status count_beyond(const xd_pair *p, const xd_tensor_diff *d, const xd_tensor_diff *m, double limit,
+                              size_t *beyond, size_t *ordinary, xd_error *err)
+{
+    xd_npy_array a = {0}, b = {0}, ma = {0}, mb = {0};
+    xd_status st = xd_trace_load_tensor(p->ref, d->step, d->name, &a, err);
+    if (st == XD_OK) st = xd_trace_load_tensor(p->other, d->step, d->name, &b, err);
+    if (st == XD_OK) st = xd_trace_load_tensor(p->ref, m->step, m->name, &ma, err);
+    if (st == XD_OK) st = xd_trace_load_tensor(p->other, m->step, m->name, &mb, err);
+    *beyond = *ordinary = 0;
+    int ok = st == XD_OK && a.count == b.count && ma.count == a.count && mb.count == a.count;
+    const float *fa = a.data, *fb = b.data, *ga = ma.data, *gb = mb.data;
+    /* the gradients' scale: their layer's where .m differs (known), else .m's own largest (bitwise equal
+       gradients; never larger than the layer's, so the test is only stricter) */
+    double gscale = m->scale;
+    for (size_t k = 0; ok && m->ndiff == 0 && k < ma.count; ++k)
+        gscale = fabs((double)ga[k]) > gscale ? fabs((double)ga[k]) : gscale;
+    for (size_t k = 0; ok && k < a.count; ++k) {
+        if (fabs((double)fa[k] - (double)fb[k]) <= limit) continue;
+        ++*beyond;
+        double g = fabs((double)ga[k]) > fabs((double)gb[k]) ? fabs((double)ga[k]) : fabs((double)gb[k]);
+        *ordinary += !(g <= XD_NEAR_ZERO_GRADIENT * gscale);
+    }
+    if (st == XD_OK && !ok) *ordinary = 1; /* shapes that do not line up: not this case */
+    xd_npy_free(&a);
+    xd_npy_free(&b);
+    xd_npy_free(&ma);
+    xd_npy_free(&mb);
+    return st;
+}
+
+/* Adam divides each gradient by the root of its own square (plus eps): on
+ * its first steps an element whose gradient is near zero -- rounding noise
+ * around a cancellation -- takes a step of up to a learning rate whose sign
+ * and size that noise decides.  Two runs whose gradients agree to rounding
+ * at their layer's scale then differ by a good part of a learning rate in
+ * those elements: rounding, amplified by the optimizer, which does not
+ * decide the first difference (it still counts at the end).  Every element
+ * beyond the rounding level must have a gradient near zero in both runs;
+ * one of ordinary size (a planted change, a wrong update) is judged. */
+xd_status xd_pair_near_zero_gradients(xd_pair *p, const xd_tolerance *tol, size_t *marked, xd_error *err)
+{
+    *marked = 0;
+    int64_t step = p->first_measured_step;
+    if (step < 0 || strcmp(p->ref->optimizer.name, "adam") != 0 || strcmp(p->other->optimizer.name, "adam") != 0)
+        return XD_OK;
+    for (size_t k = 0; k < p->ndiffs; ++k) {
+        xd_tensor_diff *d = &p->diffs[k];
+        if (d->step != step || d->role != XD_ROLE_JUDGED || state_suffix(d->name)[0] ||
+            d->layer_rel <= tol->rounding_rel || !isfinite(d->layer_rel))
+            continue;
+        char mname[XD_TRACE_NAME_LEN + 4];
+        snprintf(mname, sizeof mname, "%s.m", d->name);
+        const xd_tensor_diff *m = diff_of(p, mname, step);
+        if (!m || !(m->layer_rel <= tol->rounding_rel)) continue; /* the gradients themselves differ */
+        size_t beyond, ordinary;
+        xd_status st = count_beyond(p, d, m, tol->rounding_rel * d->scale, &beyond, &ordinary, err);
+        if (st != XD_OK) return st;
+        if (ordinary || !beyond) continue;
+        d->near_zero_gradient = 1;
+        ++*marked;
+        size_t len = strlen(p->near_zero);
+        if (len < sizeof p->near_zero)
+            snprintf(p->near_zero + len, sizeof p->near_zero - len,
+                     "%s%s (%zu of %zu elements, max rel %.2g, each with a gradient under %g of its layer's; the "
+                     "gradients, .m, agree to %.2g)",
+                     len ? "; " : "", d->name, beyond, d->n, d->layer_rel, XD_NEAR_ZERO_GRADIENT, m->layer_rel);
+    }
+    return XD_OK;
+}

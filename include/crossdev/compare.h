@@ -86,10 +86,13 @@ typedef struct xd_tensor_diff {
     double scale;            /* its layer's scale: the largest ref_max of its group (docs/compare.md) */
     double layer_rel;        /* max_abs / scale: the figure the verdict judges (op outputs: max_rel) */
     xd_tensor_role role;
-    double nmse;       /* sum (a-b)^2 / sum ref^2 (0 when ref is all zero and equal) */
-    uint64_t max_ulp;  /* over the differing elements of one sign (sign flips and NaNs excluded) */
-    size_t sign_flips; /* elements whose sign differs */
-    size_t nan;        /* elements NaN in exactly one */
+    int near_zero_gradient; /* at the first difference: an Adam parameter whose gradients (.m) agree to rounding
+                               and whose few differing elements had gradients near zero (Adam's normalisation
+                               divides them by themselves): shown, not judged there */
+    double nmse;            /* sum (a-b)^2 / sum ref^2 (0 when ref is all zero and equal) */
+    uint64_t max_ulp;       /* over the differing elements of one sign (sign flips and NaNs excluded) */
+    size_t sign_flips;      /* elements whose sign differs */
+    size_t nan;             /* elements NaN in exactly one */
     size_t ulp_hist[XD_ULP_BINS];
 } xd_tensor_diff;
 
@@ -121,6 +124,7 @@ typedef struct xd_pair {
     char first_divergent_op[XD_TRACE_NAME_LEN]; /* "" unless both traces have op hashes */
     xd_tensor_role *roles;                      /* [ref->ntensors]: what each tensor's difference counts for */
     char not_judged[512];    /* the tensors not judged and why, in words ("" when every tensor is judged) */
+    char near_zero[384];     /* parameters not judged at the first difference for near-zero gradients, and why */
     int batch_order_unknown; /* a trace recorded no batch indices (-1): the order was not compared */
     int forward_differs;     /* the loss differs beyond rounding at step 1, before any update */
     size_t common_ops;       /* when the traces' op lists differ: the ops both record, by name (0: the same lists) */
