@@ -91,6 +91,8 @@ for r in s1 s2; do
   OUT=$("${RUNS[@]}" fit "$WORK/convbn.keras" "$WORK/reproducible" "$WORK/$r" own-shuffle 2>&1 | quiet_keras)
   check "model.fit with its own shuffle ($r)" test "${PIPESTATUS[0]}" -eq 0
 done
+check "TraceCallback(seed=None): recorded, and said to be none given" test "$(json_get "$WORK/s1/trace.json" \
+  "(d['seed'], d['producer']['seeding']['trace_seed'])")" = "(0, 'none given: recorded as 0')"
 diff_pair ss s1 s2
 MECH=$(pair ss "d['pairs'][0]['mechanism']")
 check "two fits, unknown orders: DIVERGED, exit 1" test "$(pair ss "d['pairs'][0]['verdict']"),$rc" = "DIVERGED,1"

@@ -43,6 +43,16 @@ __all__ = ["TraceCallback", "model_from_spec", "compile_for_trace", "DropoutMask
 
 
 # ---- what a Keras run is made of ------------------------------------------------------
+def _tf_op_determinism(tf) -> bool:
+    """tf.config.experimental.enable_op_determinism()'s state: TF 2.21 keeps
+    the getter private (tensorflow.python.framework.config)."""
+    getter = getattr(tf.config.experimental, "is_op_determinism_enabled", None)
+    if getter is None:
+        from tensorflow.python.framework import config as tf_config
+        getter = tf_config.is_op_determinism_enabled
+    return bool(getter())
+
+
 def _backend_info() -> dict:
     """The backend's version and the settings that decide its numbers."""
     b = keras.backend.backend()
@@ -59,7 +69,7 @@ def _backend_info() -> dict:
         gpus = tf.config.list_physical_devices("GPU")
         return {"backend_version": tf.__version__, "platform": "gpu" if gpus else "cpu",
                 "device_kind": gpus[0].name if gpus else "cpu",
-                "op_determinism": bool(tf.config.experimental.is_op_determinism_enabled()),
+                "op_determinism": _tf_op_determinism(tf),
                 "tf_deterministic_ops": os.environ.get("TF_DETERMINISTIC_OPS", ""),
                 "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
                 "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
@@ -169,11 +179,13 @@ def model_from_spec(spec: dict):
     return keras.Sequential(layers, name=re.sub(r"[^A-Za-z0-9_.]", "_", spec["name"]))
 
 
-def compile_for_trace(model, spec: dict, optimizer: dict, run_eagerly: bool = False):
-    """Compiles with the trace's optimizer (Keras's form) and the spec's loss."""
+def compile_for_trace(model, spec: dict, optimizer: dict, run_eagerly: bool = False, jit_compile="auto"):
+    """Compiles with the trace's optimizer (Keras's form) and the spec's loss;
+    jit_compile as model.compile takes it ("auto", Keras's default: XLA on
+    JAX, none on TensorFlow's CPU), never with run_eagerly."""
     model.compile(optimizer=keras_optimizer(optimizer),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=spec["loss"]["from_logits"]),
-                  run_eagerly=run_eagerly, jit_compile=not run_eagerly)
+                  run_eagerly=run_eagerly, jit_compile=False if run_eagerly else jit_compile)
     model.optimizer.build(model.trainable_variables)
     return model
 
@@ -213,7 +225,10 @@ class DropoutMasks:
 class TraceCallback(keras.callbacks.Callback):
     """Records model.fit as a crossdev trace in out_dir (see the module's doc).
 
-    seed: the seed the run used (recorded, compared by diff); data_name:
+    seed: the seed the run used (recorded, compared by diff); None for a
+    run that set none: the trace records Keras's global seed if
+    keras.utils.set_random_seed set one, else 0, and says which in
+    producer.seeding.trace_seed; data_name:
     what the data is ("fashion-mnist"); indices: the training-set indices
     of each batch, an array [steps, batch] (or flat), or a function
     step -> indices; data: more of trace.json's `data` (source,
@@ -222,11 +237,11 @@ class TraceCallback(keras.callbacks.Callback):
     spec of this model, crossdev.spec.keras_spec).
     """
 
-    def __init__(self, out_dir: str, *, seed: int, data_name: str,
+    def __init__(self, out_dir: str, *, seed: Optional[int], data_name: str,
                  indices: Union[None, np.ndarray, Callable[[int], np.ndarray]] = None, data: Optional[dict] = None,
                  snapshot_every: int = 0, snapshot_at=None, model_spec: Optional[dict] = None):
         super().__init__()
-        self.out_dir, self.seed, self.data_name = out_dir, int(seed), data_name
+        self.out_dir, self.seed, self.data_name = out_dir, None if seed is None else int(seed), data_name
         self.indices = indices
         self.data = data or {}
         self.snapshot_every, self.snapshot_at, self.model_spec = snapshot_every, snapshot_at, model_spec
@@ -252,8 +267,14 @@ class TraceCallback(keras.callbacks.Callback):
         steps = self.params.get("steps")
         total = steps * self.params["epochs"] if steps else None
         prod = producer(model)
+        seed, said = self.seed, "given to TraceCallback"
+        if seed is None:
+            global_seed = prod["seeding"].get("keras_seed")
+            seed, said = (int(global_seed), "keras.utils.set_random_seed's") if global_seed is not None else \
+                (0, "none given: recorded as 0")
+        prod["seeding"]["trace_seed"] = said
         self.writer = TraceWriter(
-            self.out_dir, model=model.name, seed=self.seed, batch=batch, tensors=list(self.state0),
+            self.out_dir, model=model.name, seed=seed, batch=batch, tensors=list(self.state0),
             optimizer=optimizer_form(model.optimizer), data={"name": self.data_name, "synthetic": False, **self.data},
             device=device_record(prod), producer=prod, layout=_layout(model),
             model_spec=self.model_spec or keras_spec(model, source="keras model.fit"),

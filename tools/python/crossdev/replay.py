@@ -5,7 +5,8 @@ thread counts, settings) say where the framework's own runs part.
 
     python3 -m crossdev.replay TRACE --framework torch|keras --out DIR
                                [--device cpu|cuda|cuda:N|gpu] [--threads N] [--data DIR]
-                               [--steps N] [--deterministic] [--no-hash-ops]
+                               [--steps N] [--deterministic] [--jit-compile auto|true|false]
+                               [--no-hash-ops]
 
 The model is rebuilt from the trace's model_spec (seed-cnn, mnist-convnet,
 a Keras model's spec) with Keras's semantics, starts from the trace's
@@ -141,11 +142,32 @@ def replay_torch(path: str, trace: dict, ds, args) -> str:
 
 
 # ---- Keras -------------------------------------------------------------------------------------------
+def keras_backend_settings(args) -> None:
+    """--threads and --deterministic on Keras's backend, set before it runs
+    an op, or Refused naming the backend's own setting."""
+    import keras
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        if args.threads:
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        if args.deterministic:
+            tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        if args.deterministic:
+            torch.use_deterministic_algorithms(True)
+    elif args.threads or args.deterministic:
+        raise Refused(f"--{'threads' if args.threads else 'deterministic'} on Keras's {backend} backend: set it "
+                      f"before {backend} starts, with XLA_FLAGS (e.g. --xla_cpu_multi_thread_eigen=false "
+                      f"intra_op_parallelism_threads=1; on GPU --xla_gpu_deterministic_ops=true)")
+
+
 def replay_keras(path: str, trace: dict, ds, args) -> str:
     os.environ.setdefault("KERAS_BACKEND", "jax")
-    if args.threads:
-        raise Refused("--threads applies to --framework torch (XLA's CPU threads are set with XLA_FLAGS before "
-                      "JAX starts)")
+    keras_backend_settings(args)
     from . import keras as xdk
     spec = trace["model_spec"]
     try:
@@ -157,7 +179,8 @@ def replay_keras(path: str, trace: dict, ds, args) -> str:
     if prod["platform"] != want:
         raise Refused(f"--device {args.device}: Keras's backend runs on {prod['platform']} here")
     masks = xdk.DropoutMasks(model, int(trace["seed"]))
-    xdk.compile_for_trace(model, spec, trace["optimizer"], run_eagerly=bool(masks.layers))
+    xdk.compile_for_trace(model, spec, trace["optimizer"], run_eagerly=bool(masks.layers),
+                          jit_compile={"auto": "auto", "true": True, "false": False}[args.jit_compile])
     if masks.layers:
         masks.install()
     opt = model.optimizer
@@ -198,10 +221,17 @@ def main(argv=None) -> int:
     ap.add_argument("--framework", required=True, choices=("torch", "keras"))
     ap.add_argument("--out", required=True, help="the replay's trace (must not exist)")
     ap.add_argument("--device", help="torch: cpu (default), cuda, cuda:N; keras: cpu or gpu (its backend's)")
-    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads(N) (default: PyTorch's)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch: torch.set_num_threads(N); keras on tensorflow: intra-op threads, on torch: "
+                         "torch's (on jax: refused, XLA_FLAGS sets them); default: the framework's")
     ap.add_argument("--data", help="the trace's IDX data folder, if not at its data.source")
     ap.add_argument("--steps", type=int, default=0, help="replay the first N steps (default: all)")
-    ap.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)")
+    ap.add_argument("--deterministic", action="store_true",
+                    help="torch (and keras on torch): torch.use_deterministic_algorithms(True); keras on "
+                         "tensorflow: tf.config.experimental.enable_op_determinism() (on jax: refused)")
+    ap.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
+                    help="keras: model.compile's jit_compile (default auto, as a user's compile: XLA on jax, "
+                         "none on tensorflow's CPU)")
     ap.add_argument("--no-hash-ops", action="store_true", help="torch: no per-op hashes")
     args = ap.parse_args(argv)
     t0 = time.monotonic()

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Keras 3 on TensorFlow (tensorflow-cpu 2.21, build/pypi/tensorflow, made by
+# tools/test), the seed question's own framework, nothing mocked:
+#  - crossdev.replay --framework keras under TensorFlow: the user's code path
+#    (jit_compile "auto": no XLA on TensorFlow's CPU), producer naming the
+#    backend, its version, op determinism and threads; crossdev vs the TF
+#    replay of a Conv2D->BatchNormalization file: ROUNDING-LEVEL, the conv
+#    bias not judged; --threads 1 --deterministic set TF's own settings;
+#  - model.fit with crossdev.keras.TraceCallback under TensorFlow on
+#    crossdev's batches (TF 2.21 keeps is_op_determinism_enabled private:
+#    the recorder must not crash on it): a trace that diff reads;
+#  - the question's "Example 2" (np.random.seed(42), a model built and
+#    fitted) twice: other initial weights, DIFFERENT SETTINGS, with the
+#    seeding record and keras.utils.set_random_seed named.
+# TensorFlow missing where tools/test ran is a FAILURE; only where tools/setup
+# never ran is the test skipped (77).
+# usage: test_tensorflow.sh PYPI-DIR
+. "$(dirname "$0")/common.sh"
+PYPI=$1
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PY=$PYPI/tensorflow/bin/python
+export PYTHONPATH=$ROOT/tools/python PYTHONDONTWRITEBYTECODE=1 KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2
+if ! [ -x "$PY" ]; then
+  [ -f "$PYPI/intel-opencl/.requirements" ] || { echo "SKIP: tools/setup never ran here"; exit 77; }
+  echo "FAIL: $PY missing: tools/test makes it (tools/pypi-env $PYPI/tensorflow tools/requirements/tensorflow.txt)"
+  exit 1
+fi
+DEV=pocl/pthread
+RUNS=("$PY" "$ROOT/tests/python/verdict_runs.py")
+quiet() { grep -v "UserWarning\|warnings.warn\|saveable.load_own_variables\|oneDNN\|absl::\|cpu_feature_guard\|rebuild TensorFlow"; }
+pair() { json_get "$WORK/$1.json" "$2"; }
+prod() { json_get "$WORK/$1/trace.json" "$2"; }
+diff_pair() {
+  "$XD_CLI" diff "$WORK/$2" "$WORK/$3" --json "$WORK/$1.json" >"$WORK/$1.txt" 2>&1; rc=$?
+  grep "first divergence\|not judged:\|likely mechanism\|verdict:" "$WORK/$1.txt" | cut -c1-240
+}
+
+check "TensorFlow 2.21 with Keras 3" test "$("$PY" -c "import tensorflow as tf, keras; print(tf.__version__[:4], keras.__version__[0], keras.backend.backend())" 2>/dev/null)" = "2.21 3 tensorflow"
+"${RUNS[@]}" make "$WORK/convbn.keras" 2>&1 | quiet
+expect_exit 0 "crossdev trains the Conv2D->BatchNormalization file" "$XD_CLI" run --device $DEV \
+  --model "$WORK/convbn.keras" --steps 12 --eval-limit 500 --hash-ops --quiet --out "$WORK/xd"
+
+# ---- the replay under TensorFlow -------------------------------------------------------------------
+OUT=$("$PY" -m crossdev.replay "$WORK/xd" --framework keras --out "$WORK/tf" 2>&1 | quiet); rc=${PIPESTATUS[0]}
+echo "$OUT" | tail -1
+check "replay under TensorFlow" test "$rc" -eq 0
+check "... producer: backend, version, the user's path (no XLA on CPU), op determinism, threads, seeding" \
+  test "$(prod tf "(d['device']['id'], d['producer']['backend'], d['producer']['backend_version'], d['producer']['jit_compile'], d['producer']['op_determinism'], 'intra_op_threads' in d['producer'], sorted(d['producer']['seeding']))")" = \
+  "('keras-tensorflow/cpu', 'tensorflow', '2.21.0', False, False, True, ['keras_seed', 'numpy_random', 'python_random', 'tf_global_seed'])"
+diff_pair xt xd tf
+check "crossdev vs the TensorFlow replay: ROUNDING-LEVEL from step 1, exit 0" \
+  bash -c 'test "$1" -eq 0' _ "$rc"
+check "... verdict and the conv bias not judged" test "$(pair xt "(d['pairs'][0]['verdict'], 'no effect on the outputs: conv2d.bias' in d['pairs'][0]['not_judged'])")" = "('ROUNDING-LEVEL', True)"
+OUT=$("$PY" -m crossdev.replay "$WORK/xd" --framework keras --threads 1 --deterministic --steps 3 --out "$WORK/tf1" 2>&1 | quiet)
+check "--threads 1 --deterministic: TensorFlow's own settings, recorded" \
+  test "$(prod tf1 "(d['producer']['op_determinism'], d['producer']['intra_op_threads'])")" = "(True, 1)"
+OUT=$(KERAS_BACKEND=jax "$PYPI/keras/bin/python" -m crossdev.replay "$WORK/xd" --framework keras --threads 1 \
+  --out "$WORK/jx" 2>&1); rc=$?
+check "--threads on Keras's jax backend: refused naming XLA_FLAGS, exit 2" \
+  bash -c 'test "$1" -eq 2 && grep -q "XLA_FLAGS" <<<"$2"' _ "$rc" "$OUT"
+
+# ---- model.fit with TraceCallback under TensorFlow ------------------------------------------------------
+OUT=$("${RUNS[@]}" fit "$WORK/convbn.keras" "$WORK/xd" "$WORK/fit" trace-batches 2>&1 | quiet); rc=${PIPESTATUS[0]}
+echo "$OUT" | tail -1
+check "model.fit with TraceCallback under TensorFlow 2.21 (no crash on op determinism)" test "$rc" -eq 0
+diff_pair xf xd fit
+check "... diff reads it: no usage error, the step-1 forward difference explained by the dropout masks" \
+  bash -c 'test "$1" -ne 2' _ "$rc"
+check "... the dropout masks named" contains "$(pair xf "d['pairs'][0]['mechanism']")" "possible cause: the dropout masks"
+
+# ---- the question's Example 2 on TensorFlow ----------------------------------------------------------------
+for r in e1 e2; do
+  OUT=$("${RUNS[@]}" seeded-fit "$WORK/xd" "$WORK/$r" 2>&1 | quiet)
+  check "np.random.seed(42), a model built and fitted under TensorFlow ($r)" test "${PIPESTATUS[0]}" -eq 0
+done
+diff_pair ee e1 e2
+check "two such runs: DIFFERENT SETTINGS, exit 0" test "$(pair ee "d['pairs'][0]['verdict']"),$rc" = "DIFFERENT SETTINGS,0"
+check "... the seeding record and keras.utils.set_random_seed named" \
+  bash -c 'grep -q "seeding.python_random" <<<"$1" && grep -q "keras.utils.set_random_seed" <<<"$1"' _ "$(pair ee "d['pairs'][0]['mechanism']")"
+finish
