@@ -6,6 +6,7 @@ diff` finds where two runs part (README, "Your framework's runs").
     crossdev.torch     Recorder for a PyTorch training loop (imports torch)
     crossdev.keras     TraceCallback for Keras's model.fit (imports keras)
     crossdev.replay    python3 -m crossdev.replay TRACE --framework torch|keras --out DIR
+    crossdev.record    python -m crossdev.record --out DIR -- script.py ARGS: an unchanged script's Model.fit recorded
     crossdev.layout    Keras <-> crossdev names and layouts
     crossdev.philox    crossdev's Philox stream and dropout masks, in numpy
     crossdev.data      the IDX data a trace names, decoded as crossdev decodes it

@@ -25,7 +25,7 @@ import os
 import platform
 import re
 import weakref
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import keras
 import numpy as np
@@ -234,13 +234,21 @@ class TraceCallback(keras.callbacks.Callback):
     step -> indices; data: more of trace.json's `data` (source,
     checksum, ...); snapshot_every / snapshot_at: as crossdev-compare
     run's options; model_spec: the spec to record (default: crossdev's
-    spec of this model, crossdev.spec.keras_spec).
+    spec of this model, crossdev.spec.keras_spec); evaluate: (x_test,
+    y_test) with integer labels, evaluated when training ends (test loss
+    and accuracy in eval.final, so that diff compares them; crossdev.record
+    passes fit's validation_data).
+
+        model.fit(x, y, callbacks=[TraceCallback("run-a", seed=1, data_name="fashion-mnist",
+                                                 evaluate=(x_test, y_test))])
     """
 
     def __init__(self, out_dir: str, *, seed: Optional[int], data_name: str,
                  indices: Union[None, np.ndarray, Callable[[int], np.ndarray]] = None, data: Optional[dict] = None,
-                 snapshot_every: int = 0, snapshot_at=None, model_spec: Optional[dict] = None):
+                 snapshot_every: int = 0, snapshot_at=None, model_spec: Optional[dict] = None,
+                 evaluate: Optional[Tuple[np.ndarray, np.ndarray]] = None):
         super().__init__()
+        self.evaluate = evaluate
         self.out_dir, self.seed, self.data_name = out_dir, None if seed is None else int(seed), data_name
         self.indices = indices
         self.data = data or {}
@@ -329,9 +337,23 @@ class TraceCallback(keras.callbacks.Callback):
         step = self.writer.steps + 1
         self.writer.step(loss, self._state(model, self.mapping), self._indices(step, self.writer.meta["batch"]))
 
+    def _final_eval(self) -> Optional[dict]:
+        """Test loss (the compiled loss, Keras's evaluate) and accuracy
+        (argmax of predict against the integer labels) at the end."""
+        if self.evaluate is None:
+            return None
+        x, y = self.evaluate
+        y = np.asarray(y).reshape(-1).astype(np.int64)
+        batch = int(self.writer.meta["batch"])
+        res = self.model.evaluate(x, y, batch_size=batch, verbose=0, return_dict=True)
+        pred = np.asarray(self.model.predict(x, batch_size=batch, verbose=0))
+        loss = float(res["loss"])
+        return {"step": self.writer.steps, "loss": loss if np.isfinite(loss) else None,
+                "accuracy": float(np.mean(pred.argmax(-1) == y)), "n": int(len(y))}
+
     def on_train_end(self, logs=None):
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(final_eval=self._final_eval())
 
 
 def _layout(model) -> dict:
