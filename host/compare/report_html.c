@@ -146,9 +146,19 @@ static void write_header(FILE *f, const xd_report *r, const size_t *count)
     fprintf(f, "</h1>\n<div class=\"meta\"><span>seed <b>%llu</b>%s</span>", (unsigned long long)r->seed,
             r->seed_random ? " (random, drawn for this comparison)" : "");
     fprintf(f,
-            "<span>rounding level: first difference <b>max rel &le; %s</b>; final accuracy <b>&plusmn;%s</b>, "
-            "final loss <b>rel &le; %s</b></span>",
-            XD_NUM(r->tol.rounding_rel, 3), XD_NUM(r->tol.acc_abs, 3), XD_NUM(r->tol.final_loss_rel, 3));
+            "<span>rounding level: first difference <b>max rel &le; %s</b> (of its layer's scale); final accuracy "
+            "<b>&plusmn;%s</b>, final loss <b>rel &le; %s</b>; amplified: end state <b>max rel &gt; %s</b></span>",
+            XD_NUM(r->tol.rounding_rel, 3), XD_NUM(r->tol.acc_abs, 3), XD_NUM(r->tol.final_loss_rel, 3),
+            XD_NUM(r->tol.amplified_rel, 3));
+    if (r->tol.nignore) {
+        fputs("<span>ignored (--ignore):", f);
+        for (size_t i = 0; i < r->tol.nignore; ++i) {
+            fputs(" <b>", f);
+            xd_html_esc(f, r->tol.ignore[i]);
+            fputs("</b>", f);
+        }
+        fputs("</span>", f);
+    }
     if (r->tol.rel > 0 || r->tol.loss_rel > 0)
         fprintf(f, "<span>end-state tolerances: <b>rel &le; %s</b>, <b>loss rel &le; %s</b></span>",
                 r->tol.rel > 0 ? XD_NUM(r->tol.rel, 3) : "off",
