@@ -119,11 +119,11 @@ static int first_differing_tensor(const xd_trace *ref, const xd_trace *o, const 
 static void first_divergent_step(const xd_trace *ref, const xd_trace *o, xd_pair *p)
 {
     for (int64_t k = 1; p->first_divergent_step < 0 && k <= p->common_steps; ++k) {
-        int i = first_differing_tensor(ref, o, p, k);
-        if (loss_rel(ref->loss[k - 1], o->loss[k - 1]) == 0 && i < 0) continue;
+        int i = first_differing_tensor(ref, o, p, k), loss_differs = loss_rel(ref->loss[k - 1], o->loss[k - 1]) != 0;
+        if (!loss_differs && i < 0) continue;
         p->first_divergent_step = k;
         snprintf(p->first_divergent_tensor, sizeof p->first_divergent_tensor, "%s",
-                 loss_rel(ref->loss[k - 1], o->loss[k - 1]) != 0 ? "loss" : ref->tensor_names[i]);
+                 loss_differs ? "loss" : ref->tensor_names[i]);
     }
     if (p->first_divergent_step > 0)
         p->first_loss_rel = loss_rel(ref->loss[p->first_divergent_step - 1], o->loss[p->first_divergent_step - 1]);

@@ -72,7 +72,9 @@ def _backend_info() -> dict:
                 "op_determinism": _tf_op_determinism(tf),
                 "tf_deterministic_ops": os.environ.get("TF_DETERMINISTIC_OPS", ""),
                 "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
+                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+                "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""),
+                "xla_flags": os.environ.get("XLA_FLAGS", ""), "tf_xla_flags": os.environ.get("TF_XLA_FLAGS", "")}
     if b == "torch":
         from . import torch as xdtorch
         info = xdtorch.producer(device=None)
