@@ -461,8 +461,8 @@ static xd_status compare_numbers(const xd_trace *ref, const xd_trace *o, const x
     first_divergent_step(ref, o, p);
     /* the first loss is computed before any update: beyond rounding, the
      * forward pass itself differs (xd_pair_mechanism says what may) */
-    p->forward_differs =
-        p->init_identical && p->common_steps >= 1 && !(loss_rel(ref->loss[0], o->loss[0]) <= tol->rounding_rel);
+    p->forward_differs = p->init_identical && p->common_steps >= 1 &&
+                         !(loss_rel(ref->loss[0], o->loss[0]) <= xd_forward_loss_tolerance(p, tol));
     first_divergent_op(ref, o, p, &p->common_ops);
     loss_trajectory(ref, o, p);
     xd_error e;

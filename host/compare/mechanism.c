@@ -78,6 +78,25 @@ static int probabilities_loss_on_non_probabilities(const xd_trace *t)
     return !act || strcmp(act, "softmax") != 0;
 }
 
+/* A framework's run on a GPU may compute float32 matmuls and convolutions
+ * in TF32 (10-bit mantissas: the default of PyTorch's cuDNN convolutions,
+ * TensorFlow's and JAX's on Ampere and later), whose rounding reaches 1e-3
+ * of a value: unless the trace says TF32 was off (PyTorch's tf32_matmul and
+ * tf32_cudnn both false). */
+static int reduced_precision_possible(const xd_trace *t)
+{
+    json_t *dev = json_object_get((json_t *)t->json, "device"), *prod = producer_of(t);
+    const char *type = json_string_value(json_object_get(dev, "type"));
+    if (!t->producer[0] || !type || strcmp(type, "gpu") != 0) return 0;
+    return !(json_is_false(json_object_get(prod, "tf32_matmul")) && json_is_false(json_object_get(prod, "tf32_cudnn")));
+}
+
+double xd_forward_loss_tolerance(const xd_pair *p, const xd_tolerance *tol)
+{
+    return reduced_precision_possible(p->ref) || reduced_precision_possible(p->other) ? tol->rounding_rel
+                                                                                      : XD_FORWARD_LOSS_REL;
+}
+
 /* Appends "; text" (or text) to the pair's mechanism. */
 static void say(xd_pair *p, const char *text)
 {
@@ -98,7 +117,7 @@ static void forward_mechanism(xd_pair *p, const xd_tolerance *tol)
     snprintf(text, sizeof text,
              "the forward pass differs at step 1, before any update, from the same initial weights: loss %.6g vs "
              "%.6g (rel %.2g > %g, beyond rounding)",
-             (double)a->loss[0], (double)b->loss[0], p->first_loss_rel, tol->rounding_rel);
+             (double)a->loss[0], (double)b->loss[0], p->first_loss_rel, xd_forward_loss_tolerance(p, tol));
     say(p, text);
     if (p->batch_order_unknown) {
         say(p, "possible cause: the batches, whose order a trace did not record (batch indices -1: not compared); "

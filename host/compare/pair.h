@@ -31,6 +31,10 @@ int xd_trace_conforming(const xd_trace *t);
  * from its settings, the evidence in the traces and its verdict: a cause
  * is named only where the traces support it, "unknown" said as such. */
 void xd_pair_mechanism(xd_pair *p, const xd_tolerance *tol);
+/* How far the first loss (before any update) may differ by rounding alone:
+ * XD_FORWARD_LOSS_REL, or the rounding level where a framework's GPU run
+ * may have used TF32. */
+double xd_forward_loss_tolerance(const xd_pair *p, const xd_tolerance *tol);
 
 /* ---- roles.c ------------------------------------------------------------------- */
 /* The group whose largest |value| is a tensor's scale: its layer's

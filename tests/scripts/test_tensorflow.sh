@@ -68,6 +68,31 @@ check "... diff reads it: no usage error, the step-1 forward difference explaine
   bash -c 'test "$1" -ne 2' _ "$rc"
 check "... the dropout masks named" contains "$(pair xf "d['pairs'][0]['mechanism']")" "possible cause: the dropout masks"
 
+# ---- python -m crossdev.record on unchanged scripts: every fit, numbered; refusals -----------------------
+cat >"$WORK/twofits.py" <<'PY'
+import sys
+import numpy as np
+import tensorflow as tf
+tf.keras.utils.set_random_seed(int(sys.argv[1]))
+x, y = np.random.rand(64, 28, 28, 1).astype("float32"), np.random.randint(0, 10, 64)
+m = tf.keras.Sequential([tf.keras.Input((28, 28, 1)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+m.compile(optimizer="sgd", loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+m.fit(x, y, batch_size=16, epochs=1, verbose=0, validation_data=(x[:32], y[:32]))
+PY
+OUT=$("$PY" -m crossdev.record --out "$WORK/two" -- "$WORK/twofits.py" 5 2>&1 | quiet); rc=${PIPESTATUS[0]}
+check "crossdev.record: a script with two fits, its own argument passed" test "$rc" -eq 0
+check "... two traces, the second numbered, its validation data evaluated; the global seed recorded" \
+  test "$(json_get "$WORK/two-fit2/trace.json" "(d['steps'], d['eval']['final']['n'], d['seed'], d['producer']['seeding']['trace_seed'])"),$(json_get "$WORK/two/trace.json" "d['steps']")" = \
+  "(4, 32, 5, \"keras.utils.set_random_seed's\"),4"
+echo 'print("no training here")' >"$WORK/nofit.py"
+OUT=$("$PY" -m crossdev.record --out "$WORK/none" -- "$WORK/nofit.py" 2>&1); rc=$?
+check "crossdev.record: a script without fit: exit 2, said" \
+  bash -c 'test "$1" -eq 2 && grep -q "ran no Model.fit: nothing recorded" <<<"$2"' _ "$rc" "$OUT"
+OUT=$("$PY" -m crossdev.record --out "$WORK/two" -- "$WORK/twofits.py" 5 2>&1); rc=$?
+check "crossdev.record: an existing --out: exit 2, nothing overwritten" \
+  bash -c 'test "$1" -eq 2 && grep -q "exists" <<<"$2"' _ "$rc" "$OUT"
+
 # ---- the question's Example 2 on TensorFlow ----------------------------------------------------------------
 for r in e1 e2; do
   OUT=$("${RUNS[@]}" seeded-fit "$WORK/xd" "$WORK/$r" 2>&1 | quiet)
