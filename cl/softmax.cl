@@ -19,7 +19,18 @@
  * exactly lo or hi, 0 outside):
  *   t = clip'(q) / c;   dp_j = ((t * (q - [j == label])) / s) / N
  * (d(-log(p_l / s))/dp_j = (q - [j == l]) / (q s) where unclipped).  A label
- * outside [0, K) gives NaN for that row, as xd_softmax_xent. */
+ * outside [0, K) gives NaN for that row, as xd_softmax_xent.
+ *
+ * The same loss as Keras computes it on TensorFlow
+ * (keras/src/backend/tensorflow/nn.py: clip_by_value(p, eps, 1 - eps), log,
+ * then sparse_softmax_cross_entropy_with_logits): clip each probability
+ * first, renormalise after:
+ *   c_j = clip(p_j, lo, hi);  s = adds of c_j, j ascending;  loss_n = -log(c_label / s)
+ * Gradient (tf.clip_by_value passes it where lo <= p_j <= hi, bounds
+ * included, 0 outside):
+ *   dp_j = (clip'(p_j) * (1/s - [j == label] / c_label)) / N
+ * Where the p_j sum to 1 the two forms agree to rounding; they differ where
+ * a model feeds something else to this loss (a linear last layer). */
 #include "xd_math.h"
 
 __kernel void xd_softmax_fwd(__global const float *z, __global float *y, const uint N, const uint K)
@@ -72,5 +83,33 @@ __kernel void xd_sparse_xent_probs_rows(__global const float *p, __global const 
     for (uint j = 0; j < K; ++j) {
         float delta = (int)j == label ? 1.0f : 0.0f;
         dr[j] = XD_DIV(XD_DIV(t * (q - delta), s), fn);
+    }
+}
+
+__kernel void xd_sparse_xent_probs_clip_rows(__global const float *p, __global const int *labels,
+                                             __global float *row_loss, __global float *dp, const uint N,
+                                             const uint K, const float lo, const float hi)
+{
+    uint n = (uint)get_global_id(0);
+    if (n >= N) return;
+    __global const float *pr = p + (size_t)n * K;
+    __global float *dr = dp + (size_t)n * K;
+    int label = labels[n];
+    if (label < 0 || (uint)label >= K) {
+        float nan = XD_DIV(0.0f, 0.0f);
+        row_loss[n] = nan;
+        for (uint j = 0; j < K; ++j) dr[j] = nan;
+        return;
+    }
+    float s = 0.0f;
+    XD_ORDERED for (uint j = 0; j < K; ++j) s = s + (pr[j] < lo ? lo : (pr[j] > hi ? hi : pr[j]));
+    float pl = pr[label];
+    float cl = pl < lo ? lo : (pl > hi ? hi : pl); /* NaN stays NaN */
+    row_loss[n] = -XD_LOG(XD_DIV(cl, s));
+    float inv_s = XD_DIV(1.0f, s), inv_c = XD_DIV(1.0f, cl), fn = (float)N;
+    for (uint j = 0; j < K; ++j) {
+        float slope = (pr[j] >= lo && pr[j] <= hi) ? 1.0f : 0.0f;
+        float d = (int)j == label ? inv_s - inv_c : inv_s;
+        dr[j] = XD_DIV(slope * d, fn);
     }
 }

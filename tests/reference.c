@@ -385,6 +385,28 @@ double xdr_sparse_xent_probs(int64_t n, int64_t k, const double *p, const int32_
     return total / (double)n;
 }
 
+double xdr_sparse_xent_probs_clip(int64_t n, int64_t k, const double *p, const int32_t *labels, double lo, double hi,
+                                  double *dp, double *row_loss)
+{
+    double total = 0;
+    for (int64_t r = 0; r < n; ++r) {
+        const double *pr = p + r * k;
+        double s = 0;
+        for (int64_t j = 0; j < k; ++j) s += pr[j] < lo ? lo : (pr[j] > hi ? hi : pr[j]);
+        double pl = pr[labels[r]], cl = pl < lo ? lo : (pl > hi ? hi : pl);
+        double loss = -log(cl / s);
+        total += loss;
+        if (row_loss) row_loss[r] = loss;
+        if (!dp) continue;
+        /* d(log s - log c_l)/dp_j = clip'(p_j) (1/s - [j == label] / c_l) */
+        for (int64_t j = 0; j < k; ++j) {
+            double slope = (pr[j] >= lo && pr[j] <= hi) ? 1.0 : 0.0;
+            dp[r * k + j] = slope * (1.0 / s - (j == labels[r] ? 1.0 / cl : 0.0)) / (double)n;
+        }
+    }
+    return total / (double)n;
+}
+
 /* ---- optimizers ---------------------------------------------------------------------------- */
 void xdr_adam_keras_step(const xd_adam_params *p, int64_t t, double *w, const double *g, double *m, double *v, size_t n)
 {

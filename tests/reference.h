@@ -91,6 +91,9 @@ void xdr_softmax_backward(int64_t n, int64_t k, const double *y, const double *d
  * lo or hi exactly, 0 outside); row_loss may be NULL. */
 double xdr_sparse_xent_probs(int64_t n, int64_t k, const double *p, const int32_t *labels, double lo, double hi,
                              double *dp, double *row_loss);
+/* The same loss as Keras on TensorFlow: each p clipped first, then -log(c_label / sum c). */
+double xdr_sparse_xent_probs_clip(int64_t n, int64_t k, const double *p, const int32_t *labels, double lo, double hi,
+                                  double *dp, double *row_loss);
 
 /* One step t >= 1 of Keras 3's Adam / SGD (form Keras or PyTorch) in double. */
 void xdr_adam_keras_step(const xd_adam_params *p, int64_t t, double *w, const double *g, double *m, double *v,

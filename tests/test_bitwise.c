@@ -127,6 +127,8 @@ enum {
     LXLOSS,
     LDPROBS,
     LXROW,
+    LXLOSS2,
+    LDPROBS2,
     LPDY,
     LG,
     LAW,
@@ -162,6 +164,8 @@ static const struct {
     {"sparse_xent_probs loss", LXLOSS},
     {"sparse_xent_probs dprobs", LDPROBS},
     {"sparse_xent_probs row_loss", LXROW},
+    {"sparse_xent_probs TF form loss", LXLOSS2},
+    {"sparse_xent_probs TF form dprobs", LDPROBS2},
     {"adam_keras_step w (t=3)", LAW},
     {"adam_keras_step m (t=3)", LAM},
     {"adam_keras_step v (t=3)", LAV},
@@ -332,6 +336,7 @@ static xd_status run_layer_ops(xd_context *c, const xd_pool2d_params *p, int ci,
     RUN(xd_softmax_forward(c, ts[LZ], ts[LSOFT]));
     RUN(xd_softmax_backward(c, ts[LSOFT], ts[LDZ], ts[LDSOFT]));
     RUN(xd_sparse_xent_probs(c, ts[LSOFT], ts[LLABELS], ts[LXLOSS], ts[LDPROBS], ts[LXROW]));
+    RUN(xd_sparse_xent_probs_form(c, XD_XENT_CLIP_RENORMALISE, ts[LDZ], ts[LLABELS], ts[LXLOSS2], ts[LDPROBS2], NULL));
     for (int64_t t = 1; t <= 3; ++t) {
         RUN(xd_adam_keras_step(c, &ap, t, ts[LAW], ts[LG], ts[LAM], ts[LAV]));
         RUN(xd_sgd_step(c, &ks, t, ts[LKW], ts[LG], ts[LKM]));
@@ -383,8 +388,9 @@ static void run_layers(xdt *T, device_run *d, int ci)
         [LMM] = {1, sc, gb + no}, [LMV] = {1, sc, gb},        [LBNINF] = {4, sx, 0},  [LZ] = {2, sz, z},
         [LDZ] = {2, sz, z + nz},  [LSOFT] = {2, sz, 0},       [LDSOFT] = {2, sz, 0},  [LLABELS] = {1, sn, labels},
         [LXLOSS] = {1, s1, 0},    [LDPROBS] = {2, sz, 0},     [LXROW] = {1, sn, 0},   [LPDY] = {4, sp, pdy},
-        [LG] = {1, sw, w + nw},   [LAW] = {1, sw, w},         [LAM] = {1, sw, 0},     [LAV] = {1, sw, 0},
-        [LKW] = {1, sw, w},       [LKM] = {1, sw, 0},         [LTW] = {1, sw, w},     [LTM] = {1, sw, 0},
+        [LXLOSS2] = {1, s1, 0},   [LDPROBS2] = {2, sz, 0},    [LG] = {1, sw, w + nw}, [LAW] = {1, sw, w},
+        [LAM] = {1, sw, 0},       [LAV] = {1, sw, 0},         [LKW] = {1, sw, w},     [LKM] = {1, sw, 0},
+        [LTW] = {1, sw, w},       [LTM] = {1, sw, 0},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {

@@ -1261,6 +1261,50 @@ done:
     afree(&a);
 }
 
+/* The TensorFlow form (clip each p, then renormalise) on the same cases:
+ * against the double reference, twice bitwise, and by finite differences. */
+static xd_status xent_probs_tf(xd_context *c, const xd_tensor *p, const xd_tensor *l, xd_tensor *loss, xd_tensor *dp,
+                               xd_tensor *row)
+{
+    return xd_sparse_xent_probs_form(c, XD_XENT_CLIP_RENORMALISE, p, l, loss, dp, row);
+}
+
+static double xentp_clip_loss_fn(void *p)
+{
+    xentp_loss *x = p;
+    return xdr_sparse_xent_probs_clip(x->n, x->k, x->p, x->labels, XENTP_LO, XENTP_HI, NULL, NULL);
+}
+
+static void test_xent_probs_tf(xdt *t, const xentp_case *xc, int idx)
+{
+    char tag[96], what[160];
+    snprintf(tag, sizeof tag, "sparse_xent_probs TF form[%d] %dx%d%s", idx, xc->n, xc->k,
+             xc->clipped ? " clipped rows" : "");
+    size_t np = (size_t)xc->n * (size_t)xc->k, nn = (size_t)xc->n;
+    arena a = {0};
+    float *p = af(&a, np);
+    int32_t *labels = akeep(&a, calloc(nn, sizeof *labels));
+    if (a.bad) goto done;
+    xentp_inputs(xc, idx, p, labels);
+    double kk = (double)xc->k;
+    out_spec o[3] = {{"loss", T_XENTP_LOSS, 1, kk + (double)xc->n, {0}, 0},
+                     {"dprobs", T_XENTP_GRAD, np, kk, {0}, 0},
+                     {"row_loss", T_XENTP_LOSS, nn, kk, {0}, 0}};
+    double *pd = adbl(&a, p, np);
+    o[0].ref = ad(&a, 1), o[1].ref = ad(&a, np), o[2].ref = ad(&a, nn);
+    run_loss_op(t, &a, xent_probs_tf, tag, xc->n, xc->k, p, labels, o);
+    if (a.bad) goto done;
+    o[0].ref[0] = xdr_sparse_xent_probs_clip(xc->n, xc->k, pd, labels, XENTP_LO, XENTP_HI, o[1].ref, o[2].ref);
+    compare_outputs(t, tag, o, 3);
+    if (np <= 400 && !xc->clipped) {
+        xentp_loss xl = {xc->n, xc->k, pd, labels};
+        snprintf(what, sizeof what, "%s FD dloss/dprobs", tag);
+        fd_check(t, what, xentp_clip_loss_fn, &xl, pd, np, o[1].got[0], 1e-5);
+    }
+done:
+    afree(&a);
+}
+
 /* jax's clip derivative at a tie: q == lo exactly gives half the gradient.
  * [a, 1] with label 0, a chosen so that a / (a + 1) rounds to lo exactly
  * (reproducible mode: the division is correctly rounded on every device);
@@ -1603,6 +1647,8 @@ int main(int argc, char **argv)
         if (SOFTMAX[i].small || !t.small) test_softmax(&t, &SOFTMAX[i], (int)i);
     for (size_t i = 0; i < sizeof XENTP / sizeof XENTP[0]; ++i)
         if (XENTP[i].small || !t.small) test_xent_probs(&t, &XENTP[i], (int)i);
+    for (size_t i = 0; i < sizeof XENTP / sizeof XENTP[0]; ++i)
+        if (XENTP[i].small || !t.small) test_xent_probs_tf(&t, &XENTP[i], (int)i);
     test_xent_probs_edges(&t);
     for (size_t i = 0; i < sizeof OPTIM / sizeof OPTIM[0]; ++i) test_optimizer(&t, &OPTIM[i], t.small ? 64 : 4099);
     test_optim_forms(&t);

@@ -137,7 +137,11 @@ char *xd_model_spec_json(const xd_model_spec *spec)
         json_array_append_new(layers, o);
     }
     json_object_set_new(root, "layers", layers);
-    json_object_set_new(root, "loss", json_pack("{s:b}", "from_logits", spec->loss.from_logits));
+    json_t *loss = json_pack("{s:b}", "from_logits", spec->loss.from_logits);
+    /* TensorFlow's formula only: written where chosen, so every other spec reads as before */
+    if (!spec->loss.from_logits && spec->loss.form == XD_XENT_CLIP_RENORMALISE)
+        json_object_set_new(loss, "form", json_string("keras-tensorflow"));
+    json_object_set_new(root, "loss", loss);
     json_object_set_new(root, "has_optimizer", json_boolean(spec->has_optimizer));
     json_object_set_new(opt, "kind", json_string(enum_name(OPT_KINDS, (int)spec->optimizer.kind)));
     put_fields(opt, OPT_FIELDS, NFIELDS(OPT_FIELDS), &spec->optimizer);
@@ -263,9 +267,13 @@ static xd_status read_spec(json_t *root, xd_model_spec *out, xd_error *err)
         XD_TRY(read_layer(json_array_get(layers, i), (int)i, &out->layers[i], err));
     out->nlayers = (int)json_array_size(layers);
     json_t *fl = json_object_get(loss, "from_logits"), *ho = json_object_get(root, "has_optimizer");
-    if (!json_is_object(loss) || json_object_size(loss) != 1 || !json_is_boolean(fl))
-        return bad(&c, "loss", "not {\"from_logits\": true|false}");
+    json_t *form = json_object_get(loss, "form");
+    if (!json_is_object(loss) || json_object_size(loss) != 1 + (form != NULL) || !json_is_boolean(fl))
+        return bad(&c, "loss", "not {\"from_logits\": true|false} (with \"form\": \"keras-tensorflow\" optionally)");
+    if (form && (json_is_true(fl) || !json_is_string(form) || strcmp(json_string_value(form), "keras-tensorflow") != 0))
+        return bad(&c, "loss.form", "not \"keras-tensorflow\" beside from_logits false");
     out->loss.from_logits = json_is_true(fl);
+    out->loss.form = form ? XD_XENT_CLIP_RENORMALISE : XD_XENT_RENORMALISE_CLIP;
     if (!json_is_boolean(ho)) return bad(&c, "has_optimizer", "not true or false");
     out->has_optimizer = json_is_true(ho);
     int k = enum_value(OPT_KINDS, json_string_value(json_object_get(opt, "kind")));

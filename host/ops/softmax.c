@@ -42,6 +42,12 @@ xd_status xd_softmax_backward(xd_context *ctx, const xd_tensor *y, const xd_tens
 xd_status xd_sparse_xent_probs(xd_context *ctx, const xd_tensor *probs, const xd_tensor *labels, xd_tensor *loss,
                                xd_tensor *dprobs, xd_tensor *row_loss)
 {
+    return xd_sparse_xent_probs_form(ctx, XD_XENT_RENORMALISE_CLIP, probs, labels, loss, dprobs, row_loss);
+}
+
+xd_status xd_sparse_xent_probs_form(xd_context *ctx, xd_xent_form form, const xd_tensor *probs, const xd_tensor *labels,
+                                    xd_tensor *loss, xd_tensor *dprobs, xd_tensor *row_loss)
+{
     const char *op = "sparse_xent_probs";
     cl_uint N = 0, K = 0;
     xd_status st;
@@ -61,10 +67,12 @@ xd_status xd_sparse_xent_probs(xd_context *ctx, const xd_tensor *probs, const xd
     } else if ((st = xd_scratch(ctx, 1, (size_t)N * 4, &rmem)) != XD_OK) {
         return st;
     }
-    /* jnp.clip(q, epsilon, 1 - epsilon) with Python floats: each rounded to float32 */
+    /* jnp.clip / tf.clip_by_value(x, epsilon, 1 - epsilon) with Python floats: each rounded to float32 */
     cl_float lo = (cl_float)XD_KERAS_EPSILON, hi = (cl_float)(1.0 - XD_KERAS_EPSILON);
-    st = XD_LAUNCH(ctx, XD_K_sparse_xent_probs_rows, N, XD_ARG(probs->mem), XD_ARG(labels->mem), XD_ARG(rmem),
-                   XD_ARG(dprobs->mem), XD_ARG(N), XD_ARG(K), XD_ARG(lo), XD_ARG(hi));
+    st = XD_LAUNCH(ctx,
+                   form == XD_XENT_CLIP_RENORMALISE ? XD_K_sparse_xent_probs_clip_rows : XD_K_sparse_xent_probs_rows, N,
+                   XD_ARG(probs->mem), XD_ARG(labels->mem), XD_ARG(rmem), XD_ARG(dprobs->mem), XD_ARG(N), XD_ARG(K),
+                   XD_ARG(lo), XD_ARG(hi));
     if (st != XD_OK) return st;
     return XD_LAUNCH(ctx, XD_K_mean, 1, XD_ARG(rmem), XD_ARG(loss->mem), XD_ARG(N));
 }

@@ -200,7 +200,8 @@ static xd_status loss_forward(xd_model *m, const xd_tensor *out, xd_op_hook hook
 {
     xd_tensor *grad = m->layers[m->nlayers - 1].dout;
     xd_status st = m->spec.loss.from_logits ? xd_softmax_xent(m->ctx, out, m->labels, m->loss, grad, m->row_loss)
-                                            : xd_sparse_xent_probs(m->ctx, out, m->labels, m->loss, grad, m->row_loss);
+                                            : xd_sparse_xent_probs_form(m->ctx, m->spec.loss.form, out, m->labels,
+                                                                        m->loss, grad, m->row_loss);
     if (st == XD_OK) {
         hook_op(hook, user, "loss", "forward", m->loss);
         hook_op(hook, user, "loss", "backward", grad);

@@ -9,6 +9,7 @@
 #ifndef CROSSDEV_OPS_H
 #define CROSSDEV_OPS_H
 
+#include "crossdev/model.h"
 #include "crossdev/tensor.h"
 
 #ifdef __cplusplus
@@ -181,6 +182,14 @@ XD_API xd_status xd_softmax_backward(xd_context *ctx, const xd_tensor *y, const 
 #define XD_KERAS_EPSILON 1e-7
 XD_API xd_status xd_sparse_xent_probs(xd_context *ctx, const xd_tensor *probs, const xd_tensor *labels, xd_tensor *loss,
                                       xd_tensor *dprobs, xd_tensor *row_loss);
+/* Keras's two formulas of that loss: its JAX and torch backends renormalise
+ * and then clip (xd_sparse_xent_probs), its TensorFlow backend clips each
+ * probability and then renormalises (c = clip(p), -log(c_label / sum c));
+ * they agree to rounding where the rows sum to 1 and differ where a model
+ * feeds this loss something else (cl/softmax.cl gives both gradients). */
+XD_API xd_status xd_sparse_xent_probs_form(xd_context *ctx, xd_xent_form form, const xd_tensor *probs,
+                                           const xd_tensor *labels, xd_tensor *loss, xd_tensor *dprobs,
+                                           xd_tensor *row_loss);
 
 #ifdef __cplusplus
 }

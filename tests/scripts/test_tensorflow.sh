@@ -68,6 +68,28 @@ check "... diff reads it: no usage error, the step-1 forward difference explaine
   bash -c 'test "$1" -ne 2' _ "$rc"
 check "... the dropout masks named" contains "$(pair xf "d['pairs'][0]['mechanism']")" "possible cause: the dropout masks"
 
+# ---- the loss as the seed's model has it (a linear Dense into a probabilities loss): TensorFlow's formula ---
+SEED_MODEL=$ROOT/tests/fixtures/keras/seed-buggy.json
+expect_exit 0 "crossdev, the seed's model as written (JAX's formula, the default)" "$XD_CLI" run --device $DEV \
+  --model "$SEED_MODEL" --steps 8 --eval-limit 300 --quiet --out "$WORK/sj"
+expect_exit 0 "... and with --keras-backend tensorflow" "$XD_CLI" run --device $DEV --model "$SEED_MODEL" \
+  --keras-backend tensorflow --steps 6 --eval-limit 300 --quiet --out "$WORK/st6"
+check "... the formula recorded in model_spec.loss" test "$(prod st6 "d['model_spec']['loss']")" = \
+  "{'from_logits': False, 'form': 'keras-tensorflow'}"
+expect_exit 0 "... resumed to 8 steps: the trace's formula kept" "$XD_CLI" run --device $DEV --resume "$WORK/st6" \
+  --steps 8 --eval-limit 300 --quiet --out "$WORK/st"
+for t in sj st; do
+  OUT=$("$PY" -m crossdev.replay "$WORK/$t" --framework keras --out "$WORK/$t-tf" 2>&1 | quiet)
+  check "replay of $t under TensorFlow" test "${PIPESTATUS[0]}" -eq 0
+done
+diff_pair sjt sj sj-tf
+check "JAX's formula vs TensorFlow's run: the forward differs at step 1, the loss formula named" \
+  bash -c 'grep -q "forward pass differs at step 1" <<<"$1" && grep -q "possible cause: the loss formula" <<<"$1"' _ \
+  "$(pair sjt "d['pairs'][0]['mechanism']")"
+diff_pair stt st st-tf
+check "--keras-backend tensorflow vs TensorFlow's run: ROUNDING-LEVEL, never the loss formula, exit 0" \
+  test "$(pair stt "(d['pairs'][0]['verdict'], 'loss formula' in d['pairs'][0]['mechanism'])"),$rc" = "('ROUNDING-LEVEL', False),0"
+
 # ---- python -m crossdev.record on unchanged scripts: every fit, numbered; refusals -----------------------
 cat >"$WORK/twofits.py" <<'PY'
 import sys

@@ -66,26 +66,41 @@ typedef struct model_opts {
     const char *model, *weights, *optimizer;         /* as given */
     const char *lr, *beta1, *beta2, *eps, *momentum; /* checked numbers, kept as text */
     int nesterov;
+    const char *keras_backend; /* "jax" / "tensorflow": whose formula of the loss from probabilities */
 } model_opts;
-enum { MO_MODEL = 0x100, MO_WEIGHTS, MO_OPTIMIZER, MO_LR, MO_BETA1, MO_BETA2, MO_EPS, MO_MOMENTUM, MO_NESTEROV };
+enum {
+    MO_MODEL = 0x100,
+    MO_WEIGHTS,
+    MO_OPTIMIZER,
+    MO_LR,
+    MO_BETA1,
+    MO_BETA2,
+    MO_EPS,
+    MO_MOMENTUM,
+    MO_NESTEROV,
+    MO_KERAS_BACKEND
+};
 #define MODEL_LONG_OPTS                                                                               \
     {"model", required_argument, NULL, MO_MODEL}, {"weights", required_argument, NULL, MO_WEIGHTS},   \
         {"optimizer", required_argument, NULL, MO_OPTIMIZER}, {"lr", required_argument, NULL, MO_LR}, \
         {"beta1", required_argument, NULL, MO_BETA1}, {"beta2", required_argument, NULL, MO_BETA2},   \
         {"eps", required_argument, NULL, MO_EPS}, {"momentum", required_argument, NULL, MO_MOMENTUM}, \
+        {"keras-backend", required_argument, NULL, MO_KERAS_BACKEND},                                 \
     {                                                                                                 \
         "nesterov", no_argument, NULL, MO_NESTEROV                                                    \
     }
-#define MODEL_USAGE                                                                           \
-    "  --model NAME|FILE     seed-cnn (default), mnist-convnet, a Keras .keras file or a\n"   \
-    "                        model.to_json() file (docs/models.md)\n"                         \
-    "  --weights FILE        initial weights from a Keras .weights.h5 (default: the .keras\n" \
-    "                        file's own, else the initializers its config names)\n"           \
-    "  --optimizer NAME      adam or sgd in the model's form (Keras's for a Keras model,\n"   \
-    "                        PyTorch's for seed-cnn), or adam-keras, adam-pytorch,\n"         \
-    "                        sgd-keras, sgd-pytorch (default: the file's compile_config)\n"   \
-    "  --lr X --beta1 X --beta2 X --eps X   Adam's hyper-parameters\n"                        \
-    "  --lr X --momentum X --nesterov       SGD's\n"
+#define MODEL_USAGE                                                                                \
+    "  --model NAME|FILE     seed-cnn (default), mnist-convnet, a Keras .keras file or a\n"        \
+    "                        model.to_json() file (docs/models.md)\n"                              \
+    "  --weights FILE        initial weights from a Keras .weights.h5 (default: the .keras\n"      \
+    "                        file's own, else the initializers its config names)\n"                \
+    "  --optimizer NAME      adam or sgd in the model's form (Keras's for a Keras model,\n"        \
+    "                        PyTorch's for seed-cnn), or adam-keras, adam-pytorch,\n"              \
+    "                        sgd-keras, sgd-pytorch (default: the file's compile_config)\n"        \
+    "  --lr X --beta1 X --beta2 X --eps X   Adam's hyper-parameters\n"                             \
+    "  --lr X --momentum X --nesterov       SGD's\n"                                               \
+    "  --keras-backend jax|tensorflow   whose formula of a loss from probabilities (from_logits\n" \
+    "                        false) to follow: JAX's and torch's (default) or TensorFlow's\n"
 /* 1 taken, 0 a bad value (said), -1 not a model option. */
 int model_option(int c, model_opts *t);
 /* Loads the model (and its file's weights, or --weights) and settles the
@@ -98,7 +113,7 @@ int model_opts_resolve(const model_opts *t, xd_model_spec *spec, xd_weights *w, 
 int model_opts_optimizer(const model_opts *t, const xd_model_spec *spec, xd_optimizer_spec *opt);
 /* 1 when any model option was given. */
 int model_opts_given(const model_opts *t);
-/* Appends the options given to args[na..] (at most 17 entries); the new count. */
+/* Appends the options given to args[na..] (at most 19 entries); the new count. */
 size_t model_opts_args(const model_opts *t, const char **args, size_t na);
 
 /* ---- devices.c ------------------------------------------------------------------------------ */

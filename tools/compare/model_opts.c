@@ -38,6 +38,12 @@ int model_option(int c, model_opts *t)
     case MO_EPS: t->eps = optarg; return parse_f64("--eps", optarg, &v);
     case MO_MOMENTUM: t->momentum = optarg; return parse_unit("--momentum", optarg, 0, 1, &v);
     case MO_NESTEROV: t->nesterov = 1; return 1;
+    case MO_KERAS_BACKEND:
+        t->keras_backend = optarg;
+        if (strcmp(optarg, "jax") == 0 || strcmp(optarg, "tensorflow") == 0 || strcmp(optarg, "torch") == 0) return 1;
+        fprintf(stderr, "%s: --keras-backend '%s': jax, tensorflow or torch (jax's and torch's formulas are one)\n",
+                prog, optarg);
+        return 0;
     default: return -1;
     }
 }
@@ -149,7 +155,20 @@ int model_opts_optimizer(const model_opts *t, const xd_model_spec *spec, xd_opti
 int model_opts_given(const model_opts *t)
 {
     return t->model || t->weights || t->optimizer || t->lr || t->beta1 || t->beta2 || t->eps || t->momentum ||
-           t->nesterov;
+           t->nesterov || t->keras_backend;
+}
+
+/* --keras-backend: the formula of a loss from probabilities (recorded in
+ * model_spec.loss.form when TensorFlow's); a loss from logits is computed
+ * alike by every backend, and said so. */
+static void keras_backend(const char *backend, xd_model_spec *spec)
+{
+    if (spec->loss.from_logits) {
+        fprintf(stderr, "%s: --keras-backend %s: the loss is from logits, which Keras's backends compute alike\n", prog,
+                backend);
+        return;
+    }
+    spec->loss.form = strcmp(backend, "tensorflow") == 0 ? XD_XENT_CLIP_RENORMALISE : XD_XENT_RENORMALISE_CLIP;
 }
 
 int model_opts_resolve(const model_opts *t, xd_model_spec *spec, xd_weights *w, xd_optimizer_spec *opt)
@@ -164,6 +183,7 @@ int model_opts_resolve(const model_opts *t, xd_model_spec *spec, xd_weights *w, 
             return 0;
         }
     }
+    if (t->keras_backend) keras_backend(t->keras_backend, spec);
     *opt = xd_train_optimizer(spec);
     if (model_opts_optimizer(t, spec, opt)) return 1;
     xd_weights_free(w);
@@ -174,9 +194,9 @@ size_t model_opts_args(const model_opts *t, const char **args, size_t na)
 {
     const struct {
         const char *opt, *val;
-    } pairs[] = {{"--model", t->model}, {"--weights", t->weights},  {"--optimizer", t->optimizer},
-                 {"--lr", t->lr},       {"--beta1", t->beta1},      {"--beta2", t->beta2},
-                 {"--eps", t->eps},     {"--momentum", t->momentum}};
+    } pairs[] = {{"--model", t->model}, {"--weights", t->weights},   {"--optimizer", t->optimizer},
+                 {"--lr", t->lr},       {"--beta1", t->beta1},       {"--beta2", t->beta2},
+                 {"--eps", t->eps},     {"--momentum", t->momentum}, {"--keras-backend", t->keras_backend}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; ++i)
         if (pairs[i].val) args[na++] = pairs[i].opt, args[na++] = pairs[i].val;
     if (t->nesterov) args[na++] = "--nesterov";

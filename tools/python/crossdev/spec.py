@@ -133,9 +133,19 @@ def _optimizer(opt_config: Optional[dict], kind_name: Optional[str]) -> dict:
     return o
 
 
+def _loss_record(from_logits: bool) -> dict:
+    import keras
+    if not from_logits and keras.backend.backend() == "tensorflow":
+        return {"from_logits": False, "form": "keras-tensorflow"}
+    return {"from_logits": from_logits}
+
+
 def keras_spec(model, source: str) -> dict:
     """The spec crossdev makes of this Keras Sequential model (its config,
-    input shape, loss and compiled optimizer), `source` as given."""
+    input shape, loss and compiled optimizer), `source` as given.  A loss
+    from probabilities on Keras's TensorFlow backend records TensorFlow's
+    formula (loss.form "keras-tensorflow": clip, then renormalise), as
+    crossdev's --keras-backend tensorflow does."""
     layers = [l for l in model.get_config()["layers"] if l["class_name"] != "InputLayer"]
     h, w, c = (int(d) for d in model.inputs[0].shape[1:])
     loss = getattr(model, "loss", None)
@@ -144,7 +154,7 @@ def keras_spec(model, source: str) -> dict:
     return {"name": model.name, "source": source, "in_h": h, "in_w": w, "in_c": c,
             "classes": int(model.outputs[0].shape[-1]),
             "layers": [_layer(l["class_name"], l["config"]) for l in layers],
-            "loss": {"from_logits": from_logits}, "has_optimizer": opt is not None,
+            "loss": _loss_record(from_logits), "has_optimizer": opt is not None,
             "optimizer": _optimizer(None if opt is None else opt.get_config(),
                                     None if opt is None else type(opt).__name__)}
 
