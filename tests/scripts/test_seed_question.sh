@@ -46,6 +46,9 @@ else
     bash -c 'grep -q "intra_op_threads 1 vs 2" <<<"$1" && ! grep -q "seed\|batch\|dropout" <<<"$1"' _ \
     "$(p fix-1t-vs-fix-2t "d['pairs'][0]['mechanism']")"
 fi
+check "the recorder warns about the loss as written, naming the layer, and not about the fixed one" \
+  bash -c 'grep -q "crossdev.keras: WARNING: model .*last layer .dense. (Dense) has no softmax" "$1" && ! grep -q "crossdev.keras: WARNING" "$2"' _ \
+  "$WORK/wt/fix-a.log" "$WORK/wt/fixed-loss.log"
 check "the loss as written vs from_logits=True: DIFFERENT SETTINGS naming the loss" \
   test "$(p fix-a-vs-fixed-loss "(d['pairs'][0]['verdict'], [s['key'] for s in d['pairs'][0]['settings']['differences'] if s['kind'] == 'training'])")" = "('DIFFERENT SETTINGS', ['model_spec.loss.from_logits'])"
 finish

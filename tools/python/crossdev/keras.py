@@ -24,6 +24,7 @@ dropout masks in Keras (DropoutMasks), the optimizer slots of a variable
 import os
 import platform
 import re
+import sys
 import weakref
 from typing import Callable, Dict, Optional, Tuple, Union
 
@@ -277,6 +278,8 @@ class TraceCallback(keras.callbacks.Callback):
         steps = self.params.get("steps")
         total = steps * self.params["epochs"] if steps else None
         prod = producer(model)
+        spec = self.model_spec or keras_spec(model, source="keras model.fit")
+        _warn_probabilities_loss(spec)
         seed, said = self.seed, "given to TraceCallback"
         if seed is None:
             global_seed = prod["seeding"].get("keras_seed")
@@ -287,7 +290,7 @@ class TraceCallback(keras.callbacks.Callback):
             self.out_dir, model=model.name, seed=seed, batch=batch, tensors=list(self.state0),
             optimizer=optimizer_form(model.optimizer), data={"name": self.data_name, "synthetic": False, **self.data},
             device=device_record(prod), producer=prod, layout=_layout(model),
-            model_spec=self.model_spec or keras_spec(model, source="keras model.fit"),
+            model_spec=spec,
             guarantee="none: a framework's run (its determinism settings: producer)",
             total_steps=total, snapshot_every=self.snapshot_every, snapshot_at=self.snapshot_at)
         weakref.finalize(self, self.writer.abort)  # training that raises never reaches on_train_end
@@ -356,6 +359,19 @@ class TraceCallback(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.writer is not None:
             self.writer.close(final_eval=self._final_eval())
+
+
+def _warn_probabilities_loss(spec: dict) -> None:
+    """As crossdev-compare run warns: a loss from probabilities fed by a last
+    layer without softmax (Keras treats the outputs as probabilities: the
+    model barely learns), named with the layer and the fix."""
+    last = spec["layers"][-1] if spec.get("layers") else None
+    if last is None or spec["loss"]["from_logits"] or last.get("activation") == "softmax":
+        return
+    print(f"crossdev.keras: WARNING: model '{spec['name']}': the loss is SparseCategoricalCrossentropy"
+          f"(from_logits=False) but the last layer '{last['name']}' ({last['type']}) has no softmax: its outputs are "
+          f"treated as probabilities, as Keras does; training will barely learn.  Give the layer "
+          f"activation=\"softmax\" or the loss from_logits=True", file=sys.stderr)
 
 
 def _layout(model) -> dict:
