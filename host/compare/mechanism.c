@@ -55,12 +55,17 @@ static int masks_from_crossdev(const xd_trace *t)
     return !t->producer[0] || strcmp(producer_text(t, "recorder"), "crossdev.replay") == 0;
 }
 
-/* "crossdev", "keras-tensorflow", "pytorch": whose loss code ran. */
-static void loss_code(const xd_trace *t, char *out, size_t cap)
+/* Whose formula of a loss from probabilities a trace's run followed:
+ * "TensorFlow's" (Keras on TensorFlow; crossdev with --keras-backend
+ * tensorflow, model_spec.loss.form) or "JAX's" (Keras on JAX or torch,
+ * crossdev's default, PyTorch replays of crossdev's traces). */
+static const char *loss_formula(const xd_trace *t)
 {
-    const char *fw = producer_text(t, "framework"), *be = producer_text(t, "backend");
-    if (!t->producer[0]) snprintf(out, cap, "crossdev");
-    else snprintf(out, cap, "%s%s%s", fw, be[0] ? "-" : "", be);
+    json_t *form = json_object_get(json_object_get(json_object_get((json_t *)t->json, "model_spec"), "loss"), "form");
+    int tf = t->producer[0] ? strcmp(producer_text(t, "framework"), "keras") == 0 &&
+                                  strcmp(producer_text(t, "backend"), "tensorflow") == 0
+                            : json_is_string(form) && strcmp(json_string_value(form), "keras-tensorflow") == 0;
+    return tf ? "TensorFlow's (clip, then renormalise)" : "JAX's (renormalise, then clip)";
 }
 
 /* 1 when the model feeds something other than probabilities to a
@@ -112,7 +117,7 @@ static void say(xd_pair *p, const char *text)
 static void forward_mechanism(xd_pair *p, const xd_tolerance *tol)
 {
     const xd_trace *a = p->ref, *b = p->other;
-    char text[512], drop[160], ca[48], cb[48];
+    char text[512], drop[160];
     int causes = 0;
     snprintf(text, sizeof text,
              "the forward pass differs at step 1, before any update, from the same initial weights: loss %.6g vs "
@@ -139,14 +144,13 @@ static void forward_mechanism(xd_pair *p, const xd_tolerance *tol)
         say(p, text);
         ++causes;
     }
-    loss_code(a, ca, sizeof ca);
-    loss_code(b, cb, sizeof cb);
-    if (strcmp(ca, cb) != 0 && probabilities_loss_on_non_probabilities(a)) {
+    const char *fa = loss_formula(a), *fb = loss_formula(b);
+    if (strcmp(fa, fb) != 0 && probabilities_loss_on_non_probabilities(a)) {
         snprintf(text, sizeof text,
                  "possible cause: the loss formula: the model feeds a last layer without softmax to a probabilities "
-                 "loss (from_logits false), which %s and %s compute differently (Keras on TensorFlow clips, then "
-                 "renormalises; on JAX, and crossdev, renormalises, then clips)",
-                 ca, cb);
+                 "loss (from_logits false), and the runs followed %s and %s formula (crossdev follows "
+                 "TensorFlow's with --keras-backend tensorflow)",
+                 fa, fb);
         say(p, text);
         ++causes;
     }
