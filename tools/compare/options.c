@@ -59,6 +59,9 @@ int parse_step_list(const char *opt, const char *s, int64_t **out, size_t *n)
     return 1;
 }
 
+/* Option codes: letters, and the model options' 0x100.. (cli.h). */
+#define XD_OPTION_CODES 0x200
+
 /* Options that may be given more than once (each adds to a list). */
 static int repeatable(int c) { return c == 'I'; }
 
@@ -66,7 +69,7 @@ static int repeatable(int c) { return c == 'I'; }
  * its defaults), said on stderr with both values, never silently. */
 static void given_twice(int c, const char **seen, const struct option *opts, int index)
 {
-    if (c < 1 || c > 255 || c == ':' || c == '?' || repeatable(c)) return;
+    if (c < 1 || c >= XD_OPTION_CODES || c == ':' || c == '?' || repeatable(c)) return;
     const char *now = optarg ? optarg : "";
     if (seen[c] && index >= 0)
         fprintf(stderr, "%s: --%s given twice%s%s%s%s%s: the last counts\n", prog, opts[index].name,
@@ -78,7 +81,7 @@ static void given_twice(int c, const char **seen, const struct option *opts, int
 int parse_options(int argc, char **argv, const struct option *opts, option_fn take, void *user, void (*usage)(void))
 {
     int c, ok = 1, index = -1;
-    const char *seen[256] = {0};
+    const char *seen[XD_OPTION_CODES] = {0};
     optind = 1;
     opterr = 0;
     while (ok && (index = -1, c = getopt_long(argc, argv, ":", opts, &index)) != -1) {
