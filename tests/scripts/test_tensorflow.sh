@@ -52,8 +52,9 @@ check "crossdev vs the TensorFlow replay: ROUNDING-LEVEL from step 1, exit 0" \
   bash -c 'test "$1" -eq 0' _ "$rc"
 check "... verdict and the conv bias not judged" test "$(pair xt "(d['pairs'][0]['verdict'], 'no effect on the outputs: conv2d.bias' in d['pairs'][0]['not_judged'])")" = "('ROUNDING-LEVEL', True)"
 OUT=$("$PY" -m crossdev.replay "$WORK/xd" --framework keras --threads 1 --deterministic --steps 3 --out "$WORK/tf1" 2>&1 | quiet)
-check "--threads 1 --deterministic: TensorFlow's own settings, recorded" \
-  test "$(prod tf1 "(d['producer']['op_determinism'], d['producer']['intra_op_threads'])")" = "(True, 1)"
+check "--threads 1 --deterministic: TensorFlow's own settings, recorded, the threads in the device id" \
+  test "$(prod tf1 "(d['producer']['op_determinism'], d['producer']['intra_op_threads'], d['device']['id'])")" = \
+  "(True, 1, 'keras-tensorflow/cpu-1-threads')"
 OUT=$(KERAS_BACKEND=jax "$PYPI/keras/bin/python" -m crossdev.replay "$WORK/xd" --framework keras --threads 1 \
   --out "$WORK/jx" 2>&1); rc=$?
 check "--threads on Keras's jax backend: refused naming XLA_FLAGS, exit 2" \

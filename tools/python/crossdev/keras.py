@@ -105,6 +105,8 @@ def device_record(prod: dict) -> dict:
     plat = prod.get("platform", "cpu")
     kind = prod.get("device_kind", "")
     dev = "cpu" if plat == "cpu" else f"{plat}-{slug(kind)}"
+    if prod.get("intra_op_threads"):  # TensorFlow told its thread count: named, as pytorch/cpu-N-threads
+        dev += f"-{prod['intra_op_threads']}-threads"
     return {"id": f"keras-{prod['backend']}/{dev}", "name": cpu_name() if plat == "cpu" else kind,
             "type": "cpu" if plat == "cpu" else "gpu",
             "driver": f"keras {prod['framework_version']}, {prod['backend']} {prod.get('backend_version', '')}".strip(),
