@@ -57,6 +57,16 @@ __kernel void xd_softmax_bwd(__global const float *y, __global const float *dy, 
     for (uint j = 0; j < K; ++j) dx[off + j] = y[off + j] * (dy[off + j] - d);
 }
 
+/* A label outside [0, K): the row's loss and gradient are NaN (1). */
+static int nan_row(int label, uint K, __global float *loss, __global float *dr)
+{
+    if (label >= 0 && (uint)label < K) return 0;
+    float nan = XD_DIV(0.0f, 0.0f);
+    *loss = nan;
+    for (uint j = 0; j < K; ++j) dr[j] = nan;
+    return 1;
+}
+
 __kernel void xd_sparse_xent_probs_rows(__global const float *p, __global const int *labels,
                                         __global float *row_loss, __global float *dp, const uint N, const uint K,
                                         const float lo, const float hi)
@@ -66,12 +76,7 @@ __kernel void xd_sparse_xent_probs_rows(__global const float *p, __global const 
     __global const float *pr = p + (size_t)n * K;
     __global float *dr = dp + (size_t)n * K;
     int label = labels[n];
-    if (label < 0 || (uint)label >= K) {
-        float nan = XD_DIV(0.0f, 0.0f);
-        row_loss[n] = nan;
-        for (uint j = 0; j < K; ++j) dr[j] = nan;
-        return;
-    }
+    if (nan_row(label, K, row_loss + n, dr)) return;
     float s = 0.0f;
     XD_ORDERED for (uint j = 0; j < K; ++j) s = s + pr[j];
     float q = XD_DIV(pr[label], s);
@@ -95,12 +100,7 @@ __kernel void xd_sparse_xent_probs_clip_rows(__global const float *p, __global c
     __global const float *pr = p + (size_t)n * K;
     __global float *dr = dp + (size_t)n * K;
     int label = labels[n];
-    if (label < 0 || (uint)label >= K) {
-        float nan = XD_DIV(0.0f, 0.0f);
-        row_loss[n] = nan;
-        for (uint j = 0; j < K; ++j) dr[j] = nan;
-        return;
-    }
+    if (nan_row(label, K, row_loss + n, dr)) return;
     float s = 0.0f;
     XD_ORDERED for (uint j = 0; j < K; ++j) s = s + (pr[j] < lo ? lo : (pr[j] > hi ? hi : pr[j]));
     float pl = pr[label];

@@ -1226,43 +1226,8 @@ static void xentp_inputs(const xentp_case *xc, int idx, float *p, int32_t *label
     }
 }
 
-static void test_xent_probs(xdt *t, const xentp_case *xc, int idx)
-{
-    char tag[96], what[160];
-    snprintf(tag, sizeof tag, "sparse_xent_probs[%d] %dx%d%s", idx, xc->n, xc->k, xc->clipped ? " clipped rows" : "");
-    size_t np = (size_t)xc->n * (size_t)xc->k, nn = (size_t)xc->n;
-    arena a = {0};
-    float *p = af(&a, np);
-    int32_t *labels = akeep(&a, calloc(nn, sizeof *labels));
-    if (a.bad) goto done;
-    xentp_inputs(xc, idx, p, labels);
-    double kk = (double)xc->k;
-    out_spec o[3] = {{"loss", T_XENTP_LOSS, 1, kk + (double)xc->n, {0}, 0},
-                     {"dprobs", T_XENTP_GRAD, np, kk, {0}, 0},
-                     {"row_loss", T_XENTP_LOSS, nn, kk, {0}, 0}};
-    double *pd = adbl(&a, p, np);
-    o[0].ref = ad(&a, 1), o[1].ref = ad(&a, np), o[2].ref = ad(&a, nn);
-    run_loss_op(t, &a, xd_sparse_xent_probs, tag, xc->n, xc->k, p, labels, o);
-    if (a.bad) goto done;
-    o[0].ref[0] = xdr_sparse_xent_probs(xc->n, xc->k, pd, labels, XENTP_LO, XENTP_HI, o[1].ref, o[2].ref);
-    compare_outputs(t, tag, o, 3);
-    /* a clipped row has no gradient at all, and the loss -log(lo) or -log(hi) */
-    size_t nonzero = 0;
-    for (size_t r = 0; r < nn; ++r)
-        if ((xc->clipped && xc->k > 1 && r % 3 < 2) || xc->k == 1)
-            for (size_t j = 0; j < (size_t)xc->k; ++j) nonzero += o[1].got[0][r * (size_t)xc->k + j] != 0;
-    xdt_check(t, nonzero == 0, "%s: %zu non-zero gradients in clipped rows", tag, nonzero);
-    if (np <= 400 && !xc->clipped) {
-        xentp_loss xl = {xc->n, xc->k, pd, labels};
-        snprintf(what, sizeof what, "%s FD dloss/dprobs", tag);
-        fd_check(t, what, xentp_loss_fn, &xl, pd, np, o[1].got[0], 1e-5);
-    }
-done:
-    afree(&a);
-}
-
-/* The TensorFlow form (clip each p, then renormalise) on the same cases:
- * against the double reference, twice bitwise, and by finite differences. */
+/* Keras's two formulas: JAX's (renormalise, then clip: a clipped row has no
+ * gradient at all) and TensorFlow's (clip each p, then renormalise). */
 static xd_status xent_probs_tf(xd_context *c, const xd_tensor *p, const xd_tensor *l, xd_tensor *loss, xd_tensor *dp,
                                xd_tensor *row)
 {
@@ -1275,11 +1240,25 @@ static double xentp_clip_loss_fn(void *p)
     return xdr_sparse_xent_probs_clip(x->n, x->k, x->p, x->labels, XENTP_LO, XENTP_HI, NULL, NULL);
 }
 
-static void test_xent_probs_tf(xdt *t, const xentp_case *xc, int idx)
+typedef struct xentp_form {
+    const char *name;
+    loss_op op;
+    double (*ref)(int64_t n, int64_t k, const double *p, const int32_t *labels, double lo, double hi, double *dp,
+                  double *row_loss);
+    double (*loss_fn)(void *);
+    int clipped_rows_flat; /* a clipped row has no gradient (JAX's formula) */
+} xentp_form;
+static const xentp_form XENTP_FORMS[] = {
+    {"sparse_xent_probs", xd_sparse_xent_probs, xdr_sparse_xent_probs, xentp_loss_fn, 1},
+    {"sparse_xent_probs TF form", xent_probs_tf, xdr_sparse_xent_probs_clip, xentp_clip_loss_fn, 0},
+};
+
+/* One case of one formula: against the double reference, twice bitwise,
+ * and by finite differences where nothing is clipped. */
+static void test_xent_probs(xdt *t, const xentp_case *xc, int idx, const xentp_form *f)
 {
     char tag[96], what[160];
-    snprintf(tag, sizeof tag, "sparse_xent_probs TF form[%d] %dx%d%s", idx, xc->n, xc->k,
-             xc->clipped ? " clipped rows" : "");
+    snprintf(tag, sizeof tag, "%s[%d] %dx%d%s", f->name, idx, xc->n, xc->k, xc->clipped ? " clipped rows" : "");
     size_t np = (size_t)xc->n * (size_t)xc->k, nn = (size_t)xc->n;
     arena a = {0};
     float *p = af(&a, np);
@@ -1292,14 +1271,20 @@ static void test_xent_probs_tf(xdt *t, const xentp_case *xc, int idx)
                      {"row_loss", T_XENTP_LOSS, nn, kk, {0}, 0}};
     double *pd = adbl(&a, p, np);
     o[0].ref = ad(&a, 1), o[1].ref = ad(&a, np), o[2].ref = ad(&a, nn);
-    run_loss_op(t, &a, xent_probs_tf, tag, xc->n, xc->k, p, labels, o);
+    run_loss_op(t, &a, f->op, tag, xc->n, xc->k, p, labels, o);
     if (a.bad) goto done;
-    o[0].ref[0] = xdr_sparse_xent_probs_clip(xc->n, xc->k, pd, labels, XENTP_LO, XENTP_HI, o[1].ref, o[2].ref);
+    o[0].ref[0] = f->ref(xc->n, xc->k, pd, labels, XENTP_LO, XENTP_HI, o[1].ref, o[2].ref);
     compare_outputs(t, tag, o, 3);
+    /* JAX's formula: a clipped row has no gradient at all, and the loss -log(lo) or -log(hi) */
+    size_t nonzero = 0;
+    for (size_t r = 0; f->clipped_rows_flat && r < nn; ++r)
+        if ((xc->clipped && xc->k > 1 && r % 3 < 2) || xc->k == 1)
+            for (size_t j = 0; j < (size_t)xc->k; ++j) nonzero += o[1].got[0][r * (size_t)xc->k + j] != 0;
+    xdt_check(t, nonzero == 0, "%s: %zu non-zero gradients in clipped rows", tag, nonzero);
     if (np <= 400 && !xc->clipped) {
         xentp_loss xl = {xc->n, xc->k, pd, labels};
         snprintf(what, sizeof what, "%s FD dloss/dprobs", tag);
-        fd_check(t, what, xentp_clip_loss_fn, &xl, pd, np, o[1].got[0], 1e-5);
+        fd_check(t, what, f->loss_fn, &xl, pd, np, o[1].got[0], 1e-5);
     }
 done:
     afree(&a);
@@ -1646,9 +1631,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof SOFTMAX / sizeof SOFTMAX[0]; ++i)
         if (SOFTMAX[i].small || !t.small) test_softmax(&t, &SOFTMAX[i], (int)i);
     for (size_t i = 0; i < sizeof XENTP / sizeof XENTP[0]; ++i)
-        if (XENTP[i].small || !t.small) test_xent_probs(&t, &XENTP[i], (int)i);
-    for (size_t i = 0; i < sizeof XENTP / sizeof XENTP[0]; ++i)
-        if (XENTP[i].small || !t.small) test_xent_probs_tf(&t, &XENTP[i], (int)i);
+        for (size_t f = 0; f < sizeof XENTP_FORMS / sizeof XENTP_FORMS[0]; ++f)
+            if (XENTP[i].small || !t.small) test_xent_probs(&t, &XENTP[i], (int)i, &XENTP_FORMS[f]);
     test_xent_probs_edges(&t);
     for (size_t i = 0; i < sizeof OPTIM / sizeof OPTIM[0]; ++i) test_optimizer(&t, &OPTIM[i], t.small ? 64 : 4099);
     test_optim_forms(&t);
