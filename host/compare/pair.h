@@ -37,15 +37,9 @@ void xd_pair_mechanism(xd_pair *p, const xd_tolerance *tol);
 double xd_forward_loss_tolerance(const xd_pair *p, const xd_tolerance *tol);
 
 /* ---- roles.c ------------------------------------------------------------------- */
-/* The group whose largest |value| is a tensor's scale: its layer's
- * parameters together ("conv2d.weight", "conv2d.bias" -> "conv2d"), their
- * optimizer state suffix by suffix ("conv2d.m"), a running statistic or a
- * name without a layer alone. */
-void xd_tensor_group(const char *name, char *out, size_t cap);
 /* p->roles and p->not_judged for p->ref's tensors: --ignore's globs, and
  * biases with no effect on the outputs (from the model_spec). */
 xd_status xd_pair_roles(xd_pair *p, const xd_tolerance *tol, xd_error *err);
-xd_tensor_role xd_pair_role(const xd_pair *p, const char *name);
 /* The scale and layer_rel of every differing diff of one snapshot's block
  * (n diffs, one per tensor, of the same step), reading the reference's
  * tensors whose hashes were equal where a group needs them. */

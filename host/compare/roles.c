@@ -52,7 +52,11 @@ static int running_statistic(const char *leaf)
            strcmp(leaf, "running_mean") == 0 || strcmp(leaf, "running_var") == 0;
 }
 
-void xd_tensor_group(const char *name, char *out, size_t cap)
+/* The group whose largest |value| is a tensor's scale: its layer's
+ * parameters together ("conv2d.weight", "conv2d.bias" -> "conv2d"), their
+ * optimizer state suffix by suffix ("conv2d.m"), a running statistic or a
+ * name without a layer alone. */
+static void tensor_group(const char *name, char *out, size_t cap)
 {
     char param[XD_TRACE_NAME_LEN];
     parameter_of(name, param, sizeof param);
@@ -142,12 +146,6 @@ xd_status xd_pair_roles(xd_pair *p, const xd_tolerance *tol, xd_error *err)
     return XD_OK;
 }
 
-xd_tensor_role xd_pair_role(const xd_pair *p, const char *name)
-{
-    int i = p->roles ? xd_trace_tensor_index(p->ref, name) : -1;
-    return i < 0 ? XD_ROLE_JUDGED : p->roles[i];
-}
-
 /* max |x| of the reference's tensor at a snapshot (read for a group whose
  * member's hash was equal, so it was never read). */
 static xd_status reference_max(const xd_trace *ref, int64_t step, xd_tensor_diff *d, xd_error *err)
@@ -172,10 +170,10 @@ xd_status xd_pair_scale_step(const xd_trace *ref, xd_tensor_diff *block, size_t 
     for (size_t i = 0; i < n; ++i) {
         xd_tensor_diff *d = &block[i];
         if (d->ndiff == 0) continue;
-        xd_tensor_group(d->name, gi, sizeof gi);
+        tensor_group(d->name, gi, sizeof gi);
         double scale = 0;
         for (size_t j = 0; j < n; ++j) {
-            xd_tensor_group(block[j].name, gj, sizeof gj);
+            tensor_group(block[j].name, gj, sizeof gj);
             if (strcmp(gi, gj) != 0) continue;
             if (block[j].ref_max < 0) {
                 xd_status st = reference_max(ref, d->step, &block[j], err);
