@@ -181,8 +181,8 @@ static xd_status op_output_diffs(const xd_trace *ref, const xd_trace *o, xd_pair
                      p->common_ops);
         else if (bare->producer[0])
             snprintf(p->hint, sizeof p->hint,
-                     "no first op: the %s trace has no op hashes (crossdev.torch.Recorder and PyTorch replays "
-                     "record module outputs; Keras's TraceCallback and Keras replays do not)",
+                     "no first op: the %s trace has no op hashes (recorders write them unless told not to: "
+                     "crossdev.torch.Recorder hash_ops, crossdev.keras.TraceCallback ops, crossdev.record --no-ops)",
                      bare->producer);
         else
             snprintf(p->hint, sizeof p->hint,

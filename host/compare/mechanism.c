@@ -171,6 +171,7 @@ static void training_mechanism(xd_pair *p)
         {"data", "the data differs"},
         {"seed", "the seeds differ: other initial weights and batch order"},
         {"batch order", "the batch order differs"},
+        {"batch content", "the batches differ: the steps trained on other samples or values (batch_hashes)"},
         {"batch", "the batch sizes differ"},
         {"model", "the models differ"},
         {"layout", "the tensor layouts differ"},

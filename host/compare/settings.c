@@ -201,32 +201,60 @@ static int order_unknown(const int32_t *rows, int64_t steps, int64_t batch)
     return 0;
 }
 
-/* Both batch orders over the common steps, known: the first step whose
- * samples differ is a training difference; unknown on either side (indices
- * -1), it is said and not compared (never "the same"). */
-static void compare_batch_rows(const xd_npy_array *a, const xd_npy_array *b, xd_pair *p)
+/* The first of the common steps whose recorded batch contents differ
+ * (batch_hashes), 0 when every one is the same. */
+static int64_t first_content_difference(const xd_trace *ref, const xd_trace *o, int64_t steps)
 {
-    const int32_t *ra = a->data, *rb = b->data;
+    for (int64_t k = 0; k < steps; ++k)
+        if (ref->batch_hashes[k] != o->batch_hashes[k]) return k + 1;
+    return 0;
+}
+
+/* Both batch orders over the common steps, known: the first step whose
+ * samples differ is a training difference; 1 when one was found. */
+static int compare_batch_rows(const int32_t *ra, const int32_t *rb, xd_pair *p)
+{
     int64_t batch = p->ref->batch;
-    int ua = order_unknown(ra, p->common_steps, batch), ub = order_unknown(rb, p->common_steps, batch);
-    if (ua || ub) {
-        p->batch_order_unknown = 1;
-        add_setting(p, XD_SETTING_INFO, "batch order", ua ? "unknown (not recorded)" : "recorded",
-                    ub ? "unknown (not recorded): not compared" : "recorded: not compared");
-        return;
-    }
     for (int64_t k = 0; k < p->common_steps; ++k)
         if (memcmp(ra + k * batch, rb + k * batch, (size_t)batch * 4) != 0) {
             char ta[160], tb[160];
             batch_row_text(ra + k * batch, batch, k + 1, ta, sizeof ta);
             batch_row_text(rb + k * batch, batch, k + 1, tb, sizeof tb);
             add_setting(p, XD_SETTING_TRAINING, "batch order", ta, tb);
-            return;
+            return 1;
         }
+    return 0;
 }
 
-/* The batch order over the common steps, from both batches.npy; where a
- * file cannot be read, the recorded hashes of runs of one length. */
+/* What the steps trained on, with both traces' batch contents recorded
+ * (batch_hashes): the same at every common step, or a training difference
+ * from the first step that differs; the indices, where both recorded them,
+ * say whether the samples or their values differ.  Unknown indices are
+ * then no gap: the contents answer. */
+static void compare_batch_contents(const int32_t *ra, const int32_t *rb, int known, xd_pair *p)
+{
+    const xd_trace *ref = p->ref, *o = p->other;
+    int64_t k = first_content_difference(ref, o, p->common_steps);
+    char ta[160], tb[160];
+    if (k == 0) {
+        snprintf(tb, sizeof tb, "recorded: the same at all %lld common steps (batch_hashes)",
+                 (long long)p->common_steps);
+        add_setting(p, XD_SETTING_INFO, "batch content", "recorded", tb);
+        if (known && compare_batch_rows(ra, rb, p)) p->settings[p->nsettings - 1].kind = XD_SETTING_INFO;
+        return;
+    }
+    if (known && compare_batch_rows(ra, rb, p)) return; /* other samples: the order says which */
+    snprintf(ta, sizeof ta, "differs from step %lld", (long long)k);
+    snprintf(tb, sizeof tb, "%s",
+             known ? "the same samples (indices) with other values: the data or its preprocessing"
+                   : "(batch_hashes: other samples, order or preprocessing)");
+    add_setting(p, XD_SETTING_TRAINING, "batch content", ta, tb);
+}
+
+/* What each step trained on: the recorded batch contents where both traces
+ * have them, else the batch order from both batches.npy (unknown on either
+ * side, indices -1, it is said and not compared: never "the same"); where
+ * a file cannot be read, the recorded hashes of runs of one length. */
 static void compare_batches(const xd_trace *ref, const xd_trace *o, xd_pair *p)
 {
     if (p->common_steps < 1 || ref->batch != o->batch) return;
@@ -236,8 +264,16 @@ static void compare_batches(const xd_trace *ref, const xd_trace *o, xd_pair *p)
              a.dtype == XD_DTYPE_I32 && b.dtype == XD_DTYPE_I32 && a.ndim == 2 && b.ndim == 2 &&
              a.shape[1] == ref->batch && b.shape[1] == ref->batch && a.shape[0] >= p->common_steps &&
              b.shape[0] >= p->common_steps;
-    if (ok) {
-        compare_batch_rows(&a, &b, p);
+    int ua = !ok || order_unknown(a.data, p->common_steps, ref->batch);
+    int ub = !ok || order_unknown(b.data, p->common_steps, ref->batch);
+    if (ref->batch_hashes && o->batch_hashes) {
+        compare_batch_contents(a.data, b.data, !ua && !ub, p);
+    } else if (ok && (ua || ub)) {
+        p->batch_order_unknown = 1;
+        add_setting(p, XD_SETTING_INFO, "batch order", ua ? "unknown (not recorded)" : "recorded",
+                    ub ? "unknown (not recorded): not compared" : "recorded: not compared");
+    } else if (ok) {
+        compare_batch_rows(a.data, b.data, p);
     } else if (ref->steps == o->steps && ref->has_batches_hash && o->has_batches_hash) {
         char ta[24], tb[24];
         xd_hash_hex(ref->batches_hash, ta);

@@ -40,7 +40,8 @@ typedef struct xd_trace_meta {
     int64_t steps; /* steps recorded */
     int64_t steps_requested;
     const xd_optimizer_spec *optimizer;
-    uint64_t batches_hash; /* XXH3 of batches.npy's int32 data: the batch order */
+    uint64_t batches_hash;        /* XXH3 of batches.npy's int32 data: the batch order */
+    const uint64_t *batch_hashes; /* [steps]: what each step trained on ("batch_hashes"), or NULL */
     struct {
         const char *name, *layout; /* "conv1.weight", "OIHW" */
     } layouts[XD_MAX_LAYERS * 2];

@@ -22,6 +22,7 @@ void xd_trace_close(xd_trace *t)
     free(t->init_hashes);
     free(t->op_names);
     free(t->op_hashes);
+    free(t->batch_hashes);
     free(t->snapshots);
     free(t->op_outputs);
     if (t->json) json_decref((json_t *)t->json);
@@ -351,6 +352,22 @@ static xd_status parse_op_hashes(json_t *root, const char *name, xd_trace *t, xd
     return parse_hash_matrix(rows, name, "op_hashes.steps", "op", t->steps, t->nops, t->op_hashes, err);
 }
 
+/* batch_hashes: absent (older traces, recorders not given the batches), or
+ * one hash per step of what the step trained on. */
+static xd_status parse_batch_hashes(json_t *root, const char *name, xd_trace *t, xd_error *err)
+{
+    json_t *arr = json_object_get(root, "batch_hashes");
+    if (!arr || json_is_null(arr)) return XD_OK;
+    if (!json_is_array(arr) || (int64_t)json_array_size(arr) != t->steps)
+        FAIL("%s: field 'batch_hashes' must be an array of %lld hashes (one per step)", name, (long long)t->steps);
+    t->batch_hashes = calloc((size_t)t->steps + 1, sizeof *t->batch_hashes);
+    if (!t->batch_hashes) FAIL("%s: out of memory", name);
+    for (int64_t k = 0; k < t->steps; ++k)
+        if (!parse_hash(json_array_get(arr, (size_t)k), &t->batch_hashes[k]))
+            FAIL("%s: field 'batch_hashes[%lld]' is not an \"xxh3:<16 hex>\" hash", name, (long long)k);
+    return XD_OK;
+}
+
 /* A list of steps in 0..steps, increasing (snapshots, op_outputs). */
 static xd_status parse_steps(json_t *arr, const char *name, const char *field, int64_t steps, int64_t **out, size_t *n,
                              xd_error *err)
@@ -431,6 +448,7 @@ static xd_status parse_root(json_t *root, const char *name, xd_trace **out, xd_e
     if (st == XD_OK) st = parse_loss(root, name, t, err);
     if (st == XD_OK) st = parse_tensors_and_hashes(root, name, t, err);
     if (st == XD_OK) st = parse_op_hashes(root, name, t, err);
+    if (st == XD_OK) st = parse_batch_hashes(root, name, t, err);
     if (st == XD_OK) st = parse_snapshots(root, name, t, err);
     if (st == XD_OK) st = parse_outcome(root, name, t, err);
     if (st != XD_OK) {

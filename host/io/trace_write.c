@@ -90,6 +90,14 @@ static void append_hashes(json_t *arr, const uint64_t *hashes, size_t n)
     }
 }
 
+/* A new array of "xxh3:<16 hex>" strings. */
+static json_t *hash_list(const uint64_t *hashes, int64_t n)
+{
+    json_t *arr = json_array();
+    append_hashes(arr, hashes, (size_t)n);
+    return arr;
+}
+
 void xd_trace_writer_tensor(xd_trace_writer *w, const char *name)
 {
     json_array_append_new(w->tensors, json_string(name));
@@ -271,6 +279,7 @@ static json_t *document(const xd_trace_writer *w, const xd_trace_meta *m)
     char bh[24];
     xd_hash_hex(m->batches_hash, bh);
     json_object_set_new(root, "batches_hash", json_string(bh));
+    if (m->batch_hashes) json_object_set_new(root, "batch_hashes", hash_list(m->batch_hashes, m->steps));
     json_object_set_new(root, "optimizer", settings_optimizer(m));
     json_object_set_new(root, "data", settings_data(m));
     json_object_set_new(root, "layout", settings_layout(m));

@@ -47,6 +47,46 @@ static uint64_t checksum(const xd_dataset *d)
     return h;
 }
 
+/* One training sample's image, as float32 in (H, W, C) order: the order
+ * batch hashes are defined in, which every framework can produce. */
+static void sample_hwc(const xd_dataset *d, int32_t i, float *out)
+{
+    const int64_t hw = d->height * d->width, c = d->channels;
+    const float *x = d->train_x + (size_t)i * (size_t)(hw * c);
+    for (int64_t p = 0; p < hw; ++p)
+        for (int64_t ch = 0; ch < c; ++ch) out[p * c + ch] = x[ch * hw + p];
+}
+
+xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *batches, int64_t steps, int64_t batch,
+                                  uint64_t *out)
+{
+    const size_t px = (size_t)(d->height * d->width * d->channels);
+    XXH3_state_t *s = XXH3_createState();
+    float *hwc = malloc(px * sizeof *hwc + 4);
+    int32_t *labels = malloc((size_t)batch * sizeof *labels + 4);
+    if (!s || !hwc || !labels) {
+        XXH3_freeState(s);
+        free(hwc);
+        free(labels);
+        return XD_OUT_OF_HOST_MEMORY;
+    }
+    for (int64_t k = 0; k < steps; ++k) {
+        const int32_t *idx = batches + (size_t)(k * batch);
+        XXH3_64bits_reset(s);
+        for (int64_t j = 0; j < batch; ++j) {
+            sample_hwc(d, idx[j], hwc);
+            XXH3_64bits_update(s, hwc, px * 4);
+            labels[j] = d->train_y[idx[j]];
+        }
+        XXH3_64bits_update(s, labels, (size_t)batch * 4);
+        out[k] = XXH3_64bits_digest(s);
+    }
+    XXH3_freeState(s);
+    free(hwc);
+    free(labels);
+    return XD_OK;
+}
+
 /* Loads one images/labels pair and checks they agree. */
 /* The shape of one split: what load_pair found. */
 typedef struct idx_split {

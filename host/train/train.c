@@ -694,14 +694,19 @@ static xd_status write_trace(run *r)
     if ((st = list_op_outputs(r)) != XD_OK) return st;
     char *device_json = xd_device_info_json(xd_context_device(r->ctx));
     char *spec_json = xd_model_spec_json(&r->spec);
+    uint64_t *batch_hashes = malloc((size_t)r->step * sizeof *batch_hashes + 8);
     xd_trace_meta meta;
     describe_run(r, device_json, &meta);
     meta.model_spec_json = spec_json;
-    st = spec_json ? xd_path(path, sizeof path, r->err, "%s/trace.json", r->tmpdir)
-                   : xd_error_set(r->err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory (model_spec)");
+    meta.batch_hashes = batch_hashes;
+    st = spec_json && batch_hashes ? xd_dataset_batch_hashes(r->d, r->batches, r->step, r->B, batch_hashes)
+                                   : XD_OUT_OF_HOST_MEMORY;
+    if (st == XD_OK) st = xd_path(path, sizeof path, r->err, "%s/trace.json", r->tmpdir);
+    else xd_error_msg(r->err, "out of host memory (trace.json)");
     if (st == XD_OK) st = xd_trace_writer_write(r->w, &meta, path, r->err);
     xd_free(device_json);
     xd_free(spec_json);
+    free(batch_hashes);
     return st;
 }
 

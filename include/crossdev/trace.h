@@ -45,6 +45,10 @@ typedef struct xd_trace {
      * predate the field; 0 when neither is there */
     int has_batches_hash;
     uint64_t batches_hash;
+    /* "batch_hashes": per step, the XXH3 of what it trained on (the
+     * inputs as float32 in (N, H, W, C) order, then the labels as int32);
+     * NULL when the trace does not say */
+    uint64_t *batch_hashes;
     struct {
         char name[32];                          /* "adam", "sgd" */
         char variant[16];                       /* "keras", "pytorch"; "" in traces before models were data */

@@ -29,6 +29,14 @@ typedef struct xd_dataset {
     uint64_t checksum; /* XXH3-64 over the four decoded arrays (bytes as stored) */
 } xd_dataset;
 
+/* What each of `steps` steps trained on, as trace.json's "batch_hashes":
+ * per step, XXH3-64 of its `batch` samples' images as float32 in (H, W, C)
+ * order, one after the other, then their labels as int32 (the indices
+ * batches[k * batch + j] must be training samples of d).  Framework
+ * recorders hash the same bytes (crossdev.hashing.batch_hash). */
+XD_API xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *batches, int64_t steps, int64_t batch,
+                                         uint64_t *out);
+
 #define XD_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 /* Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte

@@ -6,7 +6,8 @@ EVERY-STEP-TRACE is a crossdev trace with a snapshot at every step
 (`run --snapshot-every 1`); REF-TRACE the same run (same device, seed and
 settings, reproducible mode, so the same tensors) with another snapshot
 schedule.  Its tensors are fed to crossdev.trace.TraceWriter with REF's
-metadata and schedule options; every file the writer makes must equal
+metadata and schedule options, and each step's batch from the data it
+names (hashed by crossdev.hashing.batch_hash); every file the writer makes must equal
 REF's byte for byte (trace.json with REF's timing: the only field that is
 not a function of the run).  --online: the writer is not told the number
 of steps ahead (a framework's own loop), and schedules step by step.
@@ -18,6 +19,7 @@ import sys
 
 import numpy as np
 
+from crossdev.data import load_idx
 from crossdev.trace import TraceWriter, load_snapshot, read_trace
 
 
@@ -32,6 +34,7 @@ def rewrite(src, ref_dir, out, online):
     if t["snapshots"] != list(range(t["steps"] + 1)):
         sys.exit(f"{src}: needs a snapshot at every step (crossdev-compare run --snapshot-every 1)")
     batches = np.load(os.path.join(src, "batches.npy"))
+    data = load_idx(ref["data"]["source"])  # each step's batch, hashed by Python (batch_hashes)
     ops = ref["op_hashes"]
     w = TraceWriter(out, model=ref["model"], model_spec=ref["model_spec"], seed=ref["seed"], mode=ref["mode"],
                     batch=ref["batch"], tensors=ref["tensors"], optimizer=ref["optimizer"], data=ref["data"],
@@ -43,7 +46,9 @@ def rewrite(src, ref_dir, out, online):
     for k in range(1, ref["steps"] + 1):
         row = None if ops is None else [(n, int(h[5:], 16)) for n, h in zip(ops["ops"], ops["steps"][k - 1])]
         loss = t["loss"][k - 1]
-        w.step(float("nan") if loss is None else loss, load_snapshot(src, k, t["tensors"]), batches[k - 1], ops=row)
+        rows = batches[k - 1]
+        w.step(float("nan") if loss is None else loss, load_snapshot(src, k, t["tensors"]), rows, ops=row,
+               batch=(data.train_x[rows], data.train_y[rows], "NCHW"))
     for h in ref["eval"]["history"]:
         w.eval(h["step"], float("nan") if h["loss"] is None else h["loss"], h["accuracy"])
     return w.close(final_eval=ref["eval"]["final"], nonfinite=ref["nonfinite"], resumed_from=ref["resumed_from"],

@@ -89,6 +89,37 @@ class Hashing(unittest.TestCase):
         self.assertEqual(s.intdigest(), hashing.xxh3_64(b"abc" + np.arange(3, dtype=np.int32).tobytes()))
 
 
+class BatchHash(unittest.TestCase):
+    """crossdev.hashing.batch_hash: the same bytes however a framework holds the batch."""
+
+    def setUp(self):
+        rng = np.random.default_rng(5)
+        self.x = rng.random((4, 3, 2, 2), np.float32)  # N, H, W, C
+        self.y = np.array([3, 0, 9, 3])
+
+    def test_definition(self):
+        h = hashing.Xxh3Stream()
+        h.update(np.ascontiguousarray(self.x, "<f4"))
+        h.update(self.y.astype("<i4"))
+        self.assertEqual(hashing.batch_hash(self.x, self.y), h.intdigest())
+
+    def test_layouts_and_label_forms_agree(self):
+        want = hashing.batch_hash(self.x, self.y)
+        self.assertEqual(hashing.batch_hash(self.x.transpose(0, 3, 1, 2).copy(), self.y, "NCHW"), want)
+        self.assertEqual(hashing.batch_hash(self.x.astype(np.float64), self.y.astype(np.uint8)), want)
+        self.assertEqual(hashing.batch_hash(self.x, np.eye(10)[self.y]), want)  # one-hot
+        self.assertEqual(hashing.batch_hash(self.x, self.y.astype(np.float32).reshape(-1, 1)), want)
+
+    def test_what_differs(self):
+        want = hashing.batch_hash(self.x, self.y)
+        self.assertNotEqual(hashing.batch_hash(self.x[::-1], self.y[::-1]), want)  # another order
+        self.assertNotEqual(hashing.batch_hash(self.x * 255, self.y), want)  # other scaling
+        soft = np.full((4, 10), 0.1)
+        self.assertEqual(hashing.batch_labels(soft).dtype, np.dtype("<f4"))  # soft labels stay values
+        with self.assertRaises(ValueError):
+            hashing.batch_hash(self.x, self.y, "CHWN")
+
+
 class Schedule(unittest.TestCase):
     def test_step_by_step_equals_planned(self):
         for total in list(range(0, 40)) + [99, 100, 101, 102, 499, 500, 501, 502, 1000, 1001, 1875, 2001]:

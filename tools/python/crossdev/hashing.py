@@ -24,7 +24,7 @@ except ImportError:  # the ctypes path below
 if os.environ.get("CROSSDEV_HASH_BACKEND") == "libxxhash":  # the tests check that both agree
     _xxhash = None
 
-__all__ = ["xxh3_64", "tensor_hash", "hash_hex", "Xxh3Stream", "backend"]
+__all__ = ["xxh3_64", "tensor_hash", "hash_hex", "Xxh3Stream", "backend", "batch_hash", "batch_labels"]
 
 
 def _load_libxxhash():
@@ -111,3 +111,37 @@ class Xxh3Stream:
         if _xxhash is None and getattr(self, "_state", None):
             _lib.XXH3_freeState(self._state)
             self._state = None
+
+
+def batch_labels(y) -> np.ndarray:
+    """A batch's labels as crossdev hashes them: int32 class indices.
+    Integer labels as they are; float labels holding whole numbers (a
+    tf.data pipeline's) converted; one-hot rows (categorical
+    cross-entropy) as the index of their 1; anything else (soft labels)
+    as float32, which no class-index run will equal."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iub":
+        return np.ascontiguousarray(y.reshape(-1), "<i4")
+    if y.ndim == 2 and y.shape[1] > 1 and np.all((y == 0) | (y == 1)) and np.all(y.sum(1) == 1):
+        return np.ascontiguousarray(y.argmax(1), "<i4")
+    flat = y.reshape(-1) if y.ndim <= 1 or y.shape[-1] == 1 else None
+    if flat is not None and np.all(np.isfinite(flat)) and np.all(flat == np.round(flat)):
+        return np.ascontiguousarray(flat, "<i4")
+    return np.ascontiguousarray(y, "<f4")
+
+
+def batch_hash(x, y, layout: str = "NHWC") -> int:
+    """What a training step trained on, as trace.json's batch_hashes records
+    it (crossdev's runs: host/train/dataset.c): XXH3-64 of the batch's
+    inputs as float32 in (N, H, W, C) order, then its labels
+    (batch_labels).  layout "NCHW" (PyTorch's images) is transposed
+    first; inputs of another rank are hashed as they are."""
+    x = np.asarray(x)
+    if layout == "NCHW" and x.ndim == 4:
+        x = x.transpose(0, 2, 3, 1)
+    elif layout not in ("NHWC", "NCHW"):
+        raise ValueError(f"layout {layout!r}: NHWC or NCHW")
+    h = Xxh3Stream()
+    h.update(np.ascontiguousarray(x, "<f4"))
+    h.update(batch_labels(y))
+    return h.intdigest()

@@ -9,7 +9,8 @@ diff` reads a framework's run like any other.
                      device={"id": "pytorch/cpu-2-threads"}, producer={...}) as w:
         w.init(state0)                    # {name: array}, every tensor, crossdev's layouts
         for step in ...:
-            w.step(loss, state, indices)  # after the update; indices: the batch's samples
+            w.step(loss, state, indices, batch=(x, y))  # after the update; indices: the batch's
+                                                        # samples, batch: what it trained on
     # published as run-a/ on leaving the block; an exception publishes nothing
 
 What makes it the same file as the C writer's: the tensor hashes (XXH3-64
@@ -30,7 +31,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Uni
 import numpy as np
 
 from . import __version__, fs, jsontext
-from .hashing import hash_hex, tensor_hash, xxh3_64
+from .hashing import batch_hash, hash_hex, tensor_hash, xxh3_64
 from .npy import write_npy
 from .schedule import Schedule, snapshot_schedule
 
@@ -145,6 +146,7 @@ class TraceWriter(Publishing):
         self.op_names: List[str] = []
         self.op_rows: List[List[str]] = []
         self.batches: List[np.ndarray] = []
+        self.batch_hashes: List[str] = []
         self.snapshots: List[int] = []
         self.history: List[dict] = []
         self.pending: Optional[Tuple[int, Dict[str, np.ndarray]]] = None  # the last step, if not snapshotted
@@ -180,11 +182,14 @@ class TraceWriter(Publishing):
         self._snapshot(0, arrays)
 
     def step(self, loss: float, state: Mapping[str, np.ndarray], indices=None,
-             ops: Optional[Sequence[Tuple[str, object]]] = None) -> int:
+             ops: Optional[Sequence[Tuple[str, object]]] = None, batch=None) -> int:
         """Records the next step: its loss (the batch's mean, before the
         update), the state after its update, the batch's training-set
-        indices, and with op_hashes the outputs (or their hashes) of its
-        ops in execution order.  Returns the step's number."""
+        indices, with op_hashes the outputs (or their hashes) of its ops in
+        execution order, and what it trained on: batch = (inputs, labels) in
+        (N, H, W, C), (inputs, labels, "NCHW"), or their
+        crossdev.hashing.batch_hash (trace.json's batch_hashes: given for
+        every step or for none).  Returns the step's number."""
         if self.init_hashes is None:
             raise RuntimeError("init(state) must record step 0 first")
         step = self.steps + 1
@@ -195,6 +200,8 @@ class TraceWriter(Publishing):
         self.loss.append(_real_or_null(loss))
         if indices is not None:
             self.batches.append(np.asarray(indices, dtype=np.int64).reshape(-1))
+        if batch is not None:
+            self.batch_hashes.append(hash_hex(batch if isinstance(batch, (int, np.integer)) else batch_hash(*batch)))
         if self.op_hashes:
             self._record_ops(step, ops or [])
         if self._wants(step):
@@ -229,6 +236,7 @@ class TraceWriter(Publishing):
                "seed": m["seed"], "mode": m["mode"], "batch": m["batch"], "steps": self.steps,
                "steps_requested": self.total if self.total is not None else self.steps,
                "batches_hash": None if batches is None else hash_hex(xxh3_64(np.ascontiguousarray(batches, "<i4"))),
+               "batch_hashes": self.batch_hashes or None,
                "optimizer": m["optimizer"], "data": m["data"], "layout": m["layout"], "training": m["training"],
                "tensors": self.tensors, "loss": self.loss,
                "hashes": {"algorithm": HASH_ALGORITHM, "init": self.init_hashes, "steps": self.rows},
@@ -237,7 +245,7 @@ class TraceWriter(Publishing):
                "build_options": m["build_options"], "guarantee": m["guarantee"],
                "crossdev_version": m["crossdev_version"], "eval": {"final": final_eval, "history": self.history},
                "nonfinite": nonfinite, "resumed_from": resumed_from}
-        for optional in ("batches_hash", "layout", "training", "producer", "build_options", "guarantee", "crossdev_version"):
+        for optional in ("batches_hash", "batch_hashes", "layout", "training", "producer", "build_options", "guarantee", "crossdev_version"):
             if doc[optional] is None:
                 del doc[optional]
         seconds = time.monotonic() - self.t0
@@ -259,6 +267,8 @@ class TraceWriter(Publishing):
                 self.pending = None
             if self.batches and len(self.batches) != self.steps:
                 raise ValueError(f"batch indices were given for {len(self.batches)} of {self.steps} steps")
+            if self.batch_hashes and len(self.batch_hashes) != self.steps:
+                raise ValueError(f"batch contents were given for {len(self.batch_hashes)} of {self.steps} steps")
             shape = (self.steps, self.meta["batch"])
             rows = np.stack(self.batches).astype(np.int32) if self.batches else np.zeros(shape, np.int32)
             if rows.shape != shape:
