@@ -42,7 +42,7 @@ def main():
             loss = F.cross_entropy(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
-            rec.step(loss, idx.numpy())
+            rec.step(loss, idx.numpy(), batch=(x[idx], y[idx]))
             if t == a.fail_at:
                 raise RuntimeError(f"stopped at step {t} (--fail-at)")
 

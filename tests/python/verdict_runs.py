@@ -10,8 +10,8 @@ AveragePooling -> Flatten -> Dense -> Dense, SGD with Nesterov momentum,
 saved with Keras's initial weights.
 fit: model.fit of that file, recorded with TraceCallback, for as many
 steps as the crossdev trace ran, on the data it names: own-shuffle lets
-fit shuffle as it does by default (unseeded: the order is not known, the
-indices are not given); trace-batches trains on the trace's batches.
+fit shuffle as it does by default (unseeded; the indices are not given:
+the callback records each batch by content); trace-batches trains on the trace's batches.
 seeded-fit: the question's "Example 2" under Keras 3: a model built after
 tf.random.set_seed-style seeding of numpy alone (np.random.seed(42)), so
 its initializers draw from Python's unseeded random, trained on the

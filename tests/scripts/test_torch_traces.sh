@@ -47,6 +47,8 @@ sed -n '/^Pair 1/,/^  verdict/p' "$WORK/xd-pt2.txt" | grep -v "^  reference\|^  
 check "diff crossdev vs PyTorch: no usage error" test "$rc" -ne 2
 check "crossdev vs PyTorch: rounding-level, from step 1, magnitudes shown" report_check xd-pt2 --verdict "$ROUNDING" \
   --first-step 1 --init-identical --magnitudes
+check "... the same batches: crossdev's contents (C, NCHW) equal the replay's (PyTorch's tensors, hashed in Python)" \
+  contains "$(cat "$WORK/xd-pt2.txt")" "batch content          recorded vs recorded: the same at all"
 # the op lists differ (flatten.forward, loss.backward): the first op is found
 # among the ops both record, by name
 check "... the first op among the ops both record" report_check xd-pt2 --some-op
@@ -125,9 +127,26 @@ expect_exit 0 "same seed twice" "$XD_CLI" diff "$WORK/u1" "$WORK/u1b"
 check "the same loop and seed twice: IDENTICAL" contains "$OUT" "verdict: IDENTICAL"
 check "the Recorder hashed the ops" \
   test "$(json_get "$WORK/u1/trace.json" "d['op_hashes']['ops'][0], d['tensors'][1]")" = "conv.forward conv.weight.m"
+CONTENT=$(/usr/bin/python3 - "$WORK/u1" "$ROOT/tools/python" <<'PY'
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+from crossdev.data import load_idx
+from crossdev.hashing import batch_hash, hash_hex
+t = json.load(open(sys.argv[1] + "/trace.json"))
+rows = np.load(sys.argv[1] + "/batches.npy")
+d = load_idx(t["data"]["source"])
+print([hash_hex(batch_hash(d.nhwc(d.train_x[r]), d.train_y[r])) for r in rows] == t["batch_hashes"])
+PY
+)
+check "rec.step(batch=(x, y)): each step's contents, NCHW tensors hashed as NHWC arrays of the same samples" \
+  test "$CONTENT" = True
+check "... the same batches in the same loop and seed twice" contains "$OUT" "recorded: the same at all 8 common steps"
 "$XD_CLI" diff "$WORK/u1" "$WORK/u2" --json "$WORK/u1-u2.json" >/dev/null 2>&1; rc=$?
 check "another seed: no usage error" test "$rc" -ne 2
 check "another torch.manual_seed: the seed named" report_check u1-u2 --verdict "$SETTINGS" --mentions seed
+check "... and the batches, which differ from step 1 (by index, both recorded)" \
+  test "$(json_get "$WORK/u1-u2.json" "[(s['key'], s['reference'][:7]) for s in d['pairs'][0]['settings']['differences'] if s['key'].startswith('batch')]")" = "[('batch order', 'step 1:')]"
 OUT=$("${LOOP[@]}" "$WORK/u3" --seed 1 --fail-at 3 2>&1); rc=$?
 check "an exception in the loop propagates" test "$rc" -ne 0
 check "... and nothing is published (no trace, no temporary folder)" \

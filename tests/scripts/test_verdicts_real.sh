@@ -10,9 +10,10 @@
 #    the rounding level (checked), so without the rule both were DIVERGED;
 #    The same for PyTorch's replay (crossdev run with --optimizer
 #    sgd-pytorch, which keeps the file's lr, momentum and Nesterov);
-#  - model.fit with its own unseeded shuffle, twice: the batch order is
-#    unknown (never "the same"), the forward pass differs at step 1 and
-#    the batches are named as a possible cause, threads are not;
+#  - model.fit with its own unseeded shuffle, twice, no indices given: the
+#    batches are recorded by content inside the step (batch_hashes) and
+#    differ from step 1: DIFFERENT SETTINGS naming the batches, never
+#    "order unknown", threads not blamed;
 #  - model.fit on crossdev's batches vs crossdev, with Dropout: the
 #    dropout masks are named, not the batches, never "rounds differently";
 #  - the question's "Example 2" under Keras 3 (numpy seeded, Python's
@@ -97,11 +98,11 @@ check "TraceCallback(seed=None): recorded, and said to be none given" test "$(js
   "(d['seed'], d['producer']['seeding']['trace_seed'])")" = "(0, 'none given: recorded as 0')"
 diff_pair ss s1 s2
 MECH=$(pair ss "d['pairs'][0]['mechanism']")
-check "two fits, unknown orders: DIVERGED, exit 1" test "$(pair ss "d['pairs'][0]['verdict']"),$rc" = "DIVERGED,1"
-check "... the order said to be unknown, not compared" test "$(pair ss "d['pairs'][0]['batch_order_unknown']")" = True
-check "... and listed as such" contains "$(cat "$WORK/ss.txt")" "unknown (not recorded)"
-check "... the forward pass differs at step 1, the batches a possible cause" \
-  bash -c 'grep -q "forward pass differs at step 1" <<<"$1" && grep -q "possible cause: the batches" <<<"$1"' _ "$MECH"
+check "two fits, their own shuffles: DIFFERENT SETTINGS, exit 0" \
+  test "$(pair ss "d['pairs'][0]['verdict']"),$rc" = "DIFFERENT SETTINGS,0"
+check "... the batches recorded by content without indices: they differ from step 1" \
+  test "$(pair ss "[(s['kind'], s['reference']) for s in d['pairs'][0]['settings']['differences'] if s['key'].startswith('batch')], d['pairs'][0]['batch_order_unknown']")" = "[('training', 'differs from step 1')] False"
+check "... named as what differs" contains "$MECH" "the batches differ"
 check "... threads are not blamed" not_contains "$MECH" "threads"
 
 # ---- model.fit on crossdev's batches: Keras's own dropout masks -------------------------------------------

@@ -36,6 +36,7 @@ from .host import cpu_name, slug
 from .seeding import seeding_record
 from .layout import Mapping, flatten_sources, keras_mask_order
 from .philox import dropout_keep, dropout_scale
+from .keras_tap import SampleIndex, Tap
 from .spec import asked, keras_spec
 from .trace import TraceWriter, optimizer_record, require_form
 
@@ -242,7 +243,13 @@ class TraceCallback(keras.callbacks.Callback):
     spec of this model, crossdev.spec.keras_spec); evaluate: (x_test,
     y_test) with integer labels, evaluated when training ends (test loss
     and accuracy in eval.final, so that diff compares them; crossdev.record
-    passes fit's validation_data).
+    passes fit's validation_data); ops: record each layer's output and each
+    weight gradient per step (op_hashes, named as crossdev names its ops,
+    so that diff names the first op where two runs part; crossdev.keras_tap);
+    train_data: the (x, y) arrays given to fit, so that each batch's
+    training-set indices are found by content even when fit shuffles
+    (crossdev.record passes them).  Every step's batch content is recorded
+    (batch_hashes) whether or not indices are known.
 
         model.fit(x, y, callbacks=[TraceCallback("run-a", seed=1, data_name="fashion-mnist",
                                                  evaluate=(x_test, y_test))])
@@ -251,9 +258,11 @@ class TraceCallback(keras.callbacks.Callback):
     def __init__(self, out_dir: str, *, seed: Optional[int], data_name: str,
                  indices: Union[None, np.ndarray, Callable[[int], np.ndarray]] = None, data: Optional[dict] = None,
                  snapshot_every: int = 0, snapshot_at=None, model_spec: Optional[dict] = None,
-                 evaluate: Optional[Tuple[np.ndarray, np.ndarray]] = None):
+                 evaluate: Optional[Tuple[np.ndarray, np.ndarray]] = None, ops: bool = True,
+                 train_data: Optional[Tuple[np.ndarray, np.ndarray]] = None):
         super().__init__()
-        self.evaluate = evaluate
+        self.evaluate, self.ops, self.train_data = evaluate, ops, train_data
+        self.tap: Optional[Tap] = None
         self.out_dir, self.seed, self.data_name = out_dir, None if seed is None else int(seed), data_name
         self.indices = indices
         self.data = data or {}
@@ -272,6 +281,11 @@ class TraceCallback(keras.callbacks.Callback):
         self.mapping = Mapping(model)
         self.state0 = self._state(model, self.mapping)
         self.writer = None
+        self.spec = self.model_spec or keras_spec(model, source="keras model.fit")
+        samples = None
+        if self.train_data is not None and self.indices is None:
+            samples = SampleIndex(*self.train_data)
+        self.tap = Tap(model, self.spec, ops=self.ops, samples=samples)
         if self._batch_size():
             self._open(model, self._batch_size())
 
@@ -280,7 +294,7 @@ class TraceCallback(keras.callbacks.Callback):
         steps = self.params.get("steps")
         total = steps * self.params["epochs"] if steps else None
         prod = producer(model)
-        spec = self.model_spec or keras_spec(model, source="keras model.fit")
+        spec = self.spec
         _warn_probabilities_loss(spec)
         seed, said = self.seed, "given to TraceCallback"
         if seed is None:
@@ -294,7 +308,8 @@ class TraceCallback(keras.callbacks.Callback):
             device=device_record(prod), producer=prod, layout=_layout(model),
             model_spec=spec,
             guarantee="none: a framework's run (its determinism settings: producer)",
-            total_steps=total, snapshot_every=self.snapshot_every, snapshot_at=self.snapshot_at)
+            total_steps=total, snapshot_every=self.snapshot_every, snapshot_at=self.snapshot_at,
+            op_hashes=bool(self.tap.op_names))
         weakref.finalize(self, self.writer.abort)  # training that raises never reaches on_train_end
         self.writer.init(self.state0)
         self.state0 = None
@@ -308,9 +323,9 @@ class TraceCallback(keras.callbacks.Callback):
                 return int(a.shape[1])
         return 0
 
-    def _indices(self, step: int, batch: int) -> np.ndarray:
+    def _indices(self, step: int, batch: int, found: Optional[np.ndarray]) -> np.ndarray:
         if self.indices is None:
-            return np.full(batch, -1)
+            return found if found is not None and len(found) == batch else np.full(batch, -1)
         if callable(self.indices):
             return np.asarray(self.indices(step))
         return np.asarray(self.indices).reshape(-1, batch)[step - 1]
@@ -342,7 +357,9 @@ class TraceCallback(keras.callbacks.Callback):
         model = self.model  # (on JAX, this brings the step's state back into the variables)
         loss = self._batch_loss(model, batch, logs)
         step = self.writer.steps + 1
-        self.writer.step(loss, self._state(model, self.mapping), self._indices(step, self.writer.meta["batch"]))
+        content, found, ops = self.tap.take()
+        self.writer.step(loss, self._state(model, self.mapping), self._indices(step, self.writer.meta["batch"], found),
+                         ops=ops if self.writer.op_hashes else None, batch=content)
 
     def _final_eval(self) -> Optional[dict]:
         """Test loss (the compiled loss, Keras's evaluate) and accuracy
@@ -359,6 +376,9 @@ class TraceCallback(keras.callbacks.Callback):
                 "accuracy": float(np.mean(pred.argmax(-1) == y)), "n": int(len(y))}
 
     def on_train_end(self, logs=None):
+        if self.tap is not None:
+            self.tap.remove()
+            self.tap = None
         if self.writer is not None:
             self.writer.close(final_eval=self._final_eval())
 

@@ -7,8 +7,12 @@ argv and exit status), with Keras's Model.fit recording itself: every fit
 gets a crossdev.keras.TraceCallback, the first writing DIR, the next
 DIR-fit2, DIR-fit3, ...; fit's validation_data, when given, is evaluated at
 the end (test loss and accuracy compared by diff).  Keras on any backend,
-tf.keras included (it is Keras 3 from TensorFlow 2.16 on).  fit's own
-shuffle leaves the batch order unrecorded (indices -1; diff says "unknown").
+tf.keras included (it is Keras 3 from TensorFlow 2.16 on).  Each step's
+batch is recorded by content (batch_hashes: what it trained on, fit's own
+shuffle included) and, where fit was given arrays, by its training-set
+indices (found by content); each layer's output and weight gradient are
+hashed per step (op_hashes; --no-ops leaves them out), so that diff names
+the first op where two runs part.
 
 PyTorch: a training loop has no fit to hook; PyTorch 2.0 and later let an
 optimizer report its steps (Optimizer.register_step_post_hook), older ones
@@ -59,6 +63,16 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _arrays(args, kwargs):
+    """fit's (x, y) when both are arrays (numpy's or a framework's that
+    numpy reads), else None: datasets and generators have no indices."""
+    x = args[0] if args else kwargs.get("x")
+    y = args[1] if len(args) > 1 else kwargs.get("y")
+    if x is None or y is None or not hasattr(x, "shape") or not hasattr(y, "shape") or len(x) != len(y):
+        return None
+    return x, y
+
+
 class _Recording:
     def __init__(self, args):
         self.args, self.outs = args, []  # type: List[str]
@@ -76,8 +90,9 @@ class _Recording:
             out = rec.out_dir()
             val = kw.get("validation_data")
             cb = TraceCallback(out, seed=rec.args.seed, data_name=rec.args.data_name,
-                               snapshot_every=rec.args.snapshot_every,
-                               evaluate=tuple(val[:2]) if isinstance(val, (tuple, list)) and len(val) >= 2 else None)
+                               snapshot_every=rec.args.snapshot_every, ops=not rec.args.no_ops,
+                               evaluate=tuple(val[:2]) if isinstance(val, (tuple, list)) and len(val) >= 2 else None,
+                               train_data=_arrays(a, kw))
             kw["callbacks"] = list(kw.get("callbacks") or []) + [cb]
             history = fit(model, *a, **kw)
             rec.outs.append(out)
@@ -102,6 +117,8 @@ def main(argv=None) -> int:
                     help="the seed the script uses, recorded (default: Keras's global seed if set, else none)")
     ap.add_argument("--data-name", default="model.fit data", help="what the data is (trace.json's data.name)")
     ap.add_argument("--snapshot-every", type=int, default=0, help="snapshots every K steps (besides the default)")
+    ap.add_argument("--no-ops", action="store_true",
+                    help="no per-op hashes (layer outputs and weight gradients: op_hashes; on by default)")
     ap.add_argument("script", help="the training script, as you run it")
     ap.add_argument("script_args", nargs=argparse.REMAINDER, help="its arguments")
     args = ap.parse_args(argv)

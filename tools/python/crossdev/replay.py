@@ -17,8 +17,10 @@ or --data), which must have the trace's checksum.  A trace of synthetic
 data, or of an optimizer form the framework does not have (PyTorch has
 adam-pytorch and sgd-pytorch, Keras adam-keras and sgd-keras), is
 refused with the reason.  The replay snapshots the steps the trace did,
-evaluates on the same test samples, and records PyTorch's op hashes
-(module outputs and gradients) unless --no-hash-ops.
+evaluates on the same test samples, records what each step trained on
+(batch_hashes), and records the op hashes (PyTorch's module outputs and
+gradients; Keras's layer outputs and weight gradients under crossdev's op
+names) unless --no-hash-ops.
 
 Exit status: 0 written; 2 refused (the message says why).
 """
@@ -126,7 +128,7 @@ def replay_torch(path: str, trace: dict, ds, args) -> str:
             loss = loss_fn(net(x_all[idx].to(device)), y_all[idx].to(device))
             loss.backward()
             opt.step()
-            rec.step(loss, batches[t - 1])
+            rec.step(loss, batches[t - 1], batch=(ds.train_x[batches[t - 1]], ds.train_y[batches[t - 1]]))
 
         def evaluate(n):
             net.eval()
@@ -169,6 +171,7 @@ def replay_keras(path: str, trace: dict, ds, args) -> str:
     os.environ.setdefault("KERAS_BACKEND", "jax")
     keras_backend_settings(args)
     from . import keras as xdk
+    from .keras_tap import Tap
     spec = trace["model_spec"]
     try:
         model = xdk.model_from_spec(spec)
@@ -196,13 +199,17 @@ def replay_keras(path: str, trace: dict, ds, args) -> str:
                      optimizer=xdk.optimizer_form(opt), data=ds.record(), device=xdk.device_record(prod),
                      producer=prod, layout=xdk._layout(model), training=_training(trace, path),
                      guarantee="none: a framework's run (its determinism settings: producer)", total_steps=steps,
-                     snapshot_at=_snapshot_steps(trace, steps)) as w:
+                     snapshot_at=_snapshot_steps(trace, steps), op_hashes=not args.no_hash_ops) as w:
         w.init(mapping.keras_state(slots))
+        tap = Tap(model, spec, ops=not args.no_hash_ops)
         for t in range(1, steps + 1):
             idx = batches[t - 1]
             masks.set(t, len(idx))
             logs = model.train_on_batch(x_all[idx], y_all[idx], return_dict=True)
-            w.step(float(logs["loss"]), mapping.keras_state(slots), idx)
+            content, _, ops = tap.take()
+            w.step(float(logs["loss"]), mapping.keras_state(slots), idx, ops=ops if w.op_hashes else None,
+                   batch=content)
+        tap.remove()
 
         def evaluate(n):
             res = model.evaluate(ds.nhwc(ds.test_x[:n]), ds.test_y[:n], batch_size=int(trace["batch"]), verbose=0,
@@ -232,7 +239,7 @@ def main(argv=None) -> int:
     ap.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
                     help="keras: model.compile's jit_compile (default auto, as a user's compile: XLA on jax, "
                          "none on tensorflow's CPU)")
-    ap.add_argument("--no-hash-ops", action="store_true", help="torch: no per-op hashes")
+    ap.add_argument("--no-hash-ops", action="store_true", help="no per-op hashes")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     try:

@@ -12,7 +12,7 @@ Record your own training loop:
             loss = F.cross_entropy(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
-            rec.step(loss, idx)
+            rec.step(loss, idx, batch=(x[idx], y[idx]))  # what it trained on (batch_hashes)
     # published as run-a/ when the block ends; an exception publishes nothing
 
 Then `crossdev-compare diff run-a run-b` says where two runs part.  Each
@@ -430,15 +430,22 @@ class Recorder(Publishing):
                     ops.append(((path + "." if path else "") + kind, to_numpy(p.grad)))
         return ops
 
-    def step(self, loss, indices=None) -> int:
+    def step(self, loss, indices=None, batch=None) -> int:
         """Records the step just taken (call after optimizer.step()): the
         loss (a tensor or number: the batch's mean, before the update),
-        the batch's training-set indices, the state, the op hashes."""
+        the batch's training-set indices, the state, the op hashes, and
+        batch = (inputs, labels), what it trained on (images NCHW as
+        PyTorch holds them: hashed as trace.json's batch_hashes, so that
+        diff says "same batches" or where they differ even when a
+        DataLoader shuffles; give it at every step or at none)."""
         ops = self.hooks.take() + self._gradients() if self.hooks else None
         value = float(loss.detach().float().cpu()) if isinstance(loss, torch.Tensor) else float(loss)
         if isinstance(indices, torch.Tensor):
             indices = indices.detach().cpu().numpy()
-        return self.writer.step(value, self.state(), indices, ops=ops)
+        if batch is not None:
+            batch = tuple(t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+                          for t in batch[:2]) + ("NCHW",)
+        return self.writer.step(value, self.state(), indices, ops=ops, batch=batch)
 
     def close(self, final_eval: Optional[dict] = None) -> str:
         """Publishes the trace; final_eval: {step, loss, accuracy, n} if evaluated."""
