@@ -9,7 +9,11 @@
 #  - mnist-convnet (dropout, Keras's Adam) trained by crossdev, replayed in
 #    Keras with crossdev's dropout masks (python3 -m crossdev.replay):
 #    rounding-level from step 1;
-#  - refusal: an optimizer form Keras lacks.
+#  - refusal: an optimizer form Keras lacks;
+#  - the tap inside the compiled step (tests/python/keras_tap_check.py):
+#    a fit recorded with TraceCallback ends bit for bit where one without
+#    does; fit's own shuffle recorded by content and indices; the ops under
+#    crossdev's names.
 # Verdicts are read from diff --json (docs/compare.md names them).
 # Keras missing where setup ran is a FAILURE; only where setup never ran is
 # the test skipped (77).
@@ -70,4 +74,9 @@ OUT=$("$PY" -m crossdev.replay "$WORK/sc" --framework keras --out "$WORK/r1" 2>&
 check "replay of adam-pytorch in Keras refused (exit 2)" test "$rc" -eq 2
 check "... naming the form" contains "$OUT" "adam-pytorch, which Keras does not have"
 check "nothing written by the refusal" bash -c "! ls -d '$WORK'/r1* 2>/dev/null | grep -q ."
+# ---- the tap inside the compiled step (JAX): batches, ops, and the run left as it was -----------------
+TAP=$("$PY" "$ROOT/tests/python/keras_tap_check.py" "$WORK/tap" 2>&1 | grep "^ok\|^FAIL"); rc=$?
+echo "$TAP"
+check "fit recorded from inside its step (JAX): keras_tap_check.py, every line ok" \
+  bash -c '[ -n "$1" ] && ! grep -q "^FAIL" <<<"$1" && [ "$(grep -c "^ok" <<<"$1")" -eq 7 ]' _ "$TAP"
 finish

@@ -11,7 +11,10 @@
 #    the recorder must not crash on it): a trace that diff reads;
 #  - the question's "Example 2" (np.random.seed(42), a model built and
 #    fitted) twice: other initial weights, DIFFERENT SETTINGS, with the
-#    seeding record and keras.utils.set_random_seed named.
+#    seeding record and keras.utils.set_random_seed named;
+#  - the tap inside TensorFlow's tf.function (tests/python/keras_tap_check.py):
+#    the recorded fit ends bit for bit where one without a recorder does,
+#    batches by content and index, ops under crossdev's names.
 # TensorFlow missing where tools/test ran is a FAILURE; only where tools/setup
 # never ran is the test skipped (77).
 # usage: test_tensorflow.sh PYPI-DIR
@@ -125,4 +128,9 @@ diff_pair ee e1 e2
 check "two such runs: DIFFERENT SETTINGS, exit 0" test "$(pair ee "d['pairs'][0]['verdict']"),$rc" = "DIFFERENT SETTINGS,0"
 check "... the seeding record and keras.utils.set_random_seed named" \
   bash -c 'grep -q "seeding.python_random" <<<"$1" && grep -q "keras.utils.set_random_seed" <<<"$1"' _ "$(pair ee "d['pairs'][0]['mechanism']")"
+# ---- the tap inside the compiled step (TensorFlow): batches, ops, and the run left as it was -----------------
+TAP=$("$PY" "$ROOT/tests/python/keras_tap_check.py" "$WORK/tap" 2>&1 | grep "^ok\|^FAIL"); rc=$?
+echo "$TAP"
+check "fit recorded from inside its step (TensorFlow): keras_tap_check.py, every line ok" \
+  bash -c '[ -n "$1" ] && ! grep -q "^FAIL" <<<"$1" && [ "$(grep -c "^ok" <<<"$1")" -eq 7 ]' _ "$TAP"
 finish
