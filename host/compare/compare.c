@@ -143,6 +143,16 @@ static int op_differs(const xd_trace *ref, const xd_trace *o, int64_t k, size_t 
     return ref->op_hashes[(size_t)(k - 1) * ref->nops + i] != o->op_hashes[(size_t)(k - 1) * o->nops + i];
 }
 
+/* An update op's hash covers the parameter alone in older traces and the
+ * parameter with its optimizer state in newer ones: between the two it
+ * says nothing, and is skipped. */
+static int comparable_op(const xd_trace *ref, const xd_trace *o, const char *op)
+{
+    size_t n = strlen(op), u = strlen(".update");
+    int update = n > u && strcmp(op + n - u, ".update") == 0;
+    return !update || ref->op_updates_state == o->op_updates_state;
+}
+
 /* The first op whose output hash differs at the first divergent step, in
  * the reference's execution order.  Traces with other op lists (crossdev
  * and a framework's replay: flatten.forward on one side, loss.backward on
@@ -156,7 +166,7 @@ static void first_divergent_op(const xd_trace *ref, const xd_trace *o, xd_pair *
     int same = same_ops(ref, o);
     for (size_t i = 0; i < ref->nops; ++i) {
         int oj = same ? (int)i : xd_trace_op_index(o, ref->op_names[i]);
-        if (oj < 0) continue;
+        if (oj < 0 || !comparable_op(ref, o, ref->op_names[i])) continue;
         size_t j = (size_t)oj;
         if (!same) ++*common;
         if (!p->first_divergent_op[0] &&

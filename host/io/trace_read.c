@@ -347,6 +347,8 @@ static xd_status parse_op_hashes(json_t *root, const char *name, xd_trace *t, xd
         FAIL("%s: field 'op_hashes' must hold 'ops' and 'steps', one row of hashes per step", name);
     xd_status st = parse_names(names, name, "op_hashes.ops", 1, &t->op_names, &t->nops, err);
     if (st != XD_OK) return st;
+    const char *updates = json_string_value(json_object_get(ops, "updates"));
+    t->op_updates_state = updates && strcmp(updates, XD_OP_UPDATES_HASH) == 0;
     t->op_hashes = calloc((size_t)t->steps * t->nops + 1, sizeof *t->op_hashes);
     if (!t->op_hashes) FAIL("%s: out of memory", name);
     return parse_hash_matrix(rows, name, "op_hashes.steps", "op", t->steps, t->nops, t->op_hashes, err);

@@ -257,7 +257,9 @@ static void add_records(json_t *root, const xd_trace_writer *w, const xd_trace_m
         root, "hashes",
         json_pack("{s:s, s:O, s:O}", "algorithm", "xxh3-64 of the float32 bytes", "init", w->init, "steps", w->steps));
     json_object_set_new(root, "op_hashes",
-                        m->op_hashes ? json_pack("{s:O, s:O}", "ops", w->op_names, "steps", w->op_steps) : json_null());
+                        m->op_hashes ? json_pack("{s:O, s:s, s:O}", "ops", w->op_names, "updates", XD_OP_UPDATES_HASH,
+                                                 "steps", w->op_steps)
+                                     : json_null());
     json_object_set(root, "snapshots", w->snapshots);
     json_t *ops = m->nop_outputs ? json_array() : json_null();
     for (size_t i = 0; i < m->nop_outputs; ++i) json_array_append_new(ops, json_integer(m->op_outputs[i]));

@@ -46,8 +46,12 @@ typedef struct xd_layer {
     xd_layer_plan plan;
 } xd_layer;
 
-/* Called after each op when op hashing is on: (user, "dense1.forward", output). */
-typedef void (*xd_op_hook)(void *user, const char *op, const xd_tensor *out);
+/* Called after each op when op hashing is on: (user, "dense1.forward",
+ * what the op wrote, how many).  One output for every op but an update,
+ * which writes the parameter and its optimizer state: `outs` then holds the
+ * parameter, then m, then v (those the optimizer has), so that the op's
+ * hash changes when any of them does. */
+typedef void (*xd_op_hook)(void *user, const char *op, const xd_tensor *const *outs, int nout);
 
 typedef struct xd_model {
     xd_context *ctx;

@@ -109,7 +109,7 @@ static void hook_op(xd_op_hook hook, void *user, const char *layer, const char *
     if (!hook) return;
     char name[XD_PARAM_NAME_LEN + 32];
     snprintf(name, sizeof name, "%s.%s", layer, what);
-    hook(user, name, t);
+    hook(user, name, &t, 1);
 }
 
 /* The activation of a Conv2D/Dense from pre into out (pre is out when linear). */
@@ -350,8 +350,9 @@ xd_status xd_model_update(xd_model *m, int64_t t, xd_op_hook hook, void *user)
         st = update_param(m, q, t);
         if (st == XD_OK && hook) {
             char name[XD_PARAM_NAME_LEN + 16];
+            const xd_tensor *written[3] = {q->w, q->m, q->v};
             snprintf(name, sizeof name, "%s.update", q->name);
-            hook(user, name, q->w);
+            hook(user, name, written, q->v ? 3 : q->m ? 2 : 1);
         }
     }
     return st;

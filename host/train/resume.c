@@ -81,6 +81,10 @@ static int differing_setting(const xd_trace *old, const xd_train_config *cfg, co
     } else if ((old->nops > 0) != (cfg->hash_ops != 0))
         snprintf(why, cap, "'op_hashes' differs: the trace was made %s --hash-ops, this run %s it",
                  old->nops ? "with" : "without", cfg->hash_ops ? "has" : "lacks");
+    else if (old->nops > 0 && !old->op_updates_state)
+        snprintf(why, cap,
+                 "'op_hashes.updates' differs: the trace's update ops hash the parameter alone (an older crossdev), "
+                 "this run's the parameter and its optimizer state");
     else if (old->ntensors != xd_model_state_count(m)) snprintf(why, cap, "'tensors' differs");
     if (!why[0]) differing_spec(old, m, why, cap);
     if (!why[0]) differing_optimizer(old, &m->opt, why, cap);

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "train/run.h"
 #include "xd_math.h"
 
@@ -103,16 +105,24 @@ static int all_finite(const float *v, size_t n)
 }
 
 /* Reads a tensor to the host staging buffer; returns its hash. */
-static xd_status read_hash(run *r, const xd_tensor *t, uint64_t *hash)
+/* The hash of what an op wrote: XXH3-64 of its outputs' float32 bytes one
+ * after the other (one output: that tensor's hash, as the state's).
+ * r->buf holds the last output read afterwards. */
+static xd_status read_hash(run *r, const xd_tensor *const *outs, int nout, uint64_t *hash)
 {
-    size_t n = xd_tensor_count(t);
-    xd_status st = xd_tensor_read(t, r->buf, n * 4);
-    if (st != XD_OK) {
-        xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
-        return st;
+    XXH3_state_t *s = XXH3_createState();
+    if (!s) return xd_error_set(r->err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+    XXH3_64bits_reset(s);
+    xd_status st = XD_OK;
+    for (int k = 0; k < nout && st == XD_OK; ++k) {
+        size_t n = xd_tensor_count(outs[k]);
+        st = xd_tensor_read(outs[k], r->buf, n * 4);
+        if (st == XD_OK) XXH3_64bits_update(s, r->buf, n * 4);
     }
-    *hash = xd_hash_bytes(r->buf, n * 4);
-    return XD_OK;
+    *hash = XXH3_64bits_digest(s);
+    XXH3_freeState(s);
+    if (st != XD_OK) xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
+    return st;
 }
 
 static int in_list(const int64_t *v, size_t n, int64_t x);
@@ -134,15 +144,19 @@ static xd_status store_op_output(run *r, const char *op, const xd_tensor *out)
     return st;
 }
 
-static void op_hook(void *user, const char *op, const xd_tensor *out)
+/* Hashes what the op wrote; with --op-outputs-at stores its first output
+ * (an update's parameter). */
+static void op_hook(void *user, const char *op, const xd_tensor *const *outs, int nout)
 {
     run *r = user;
     if (r->hook_status != XD_OK) return;
-    uint64_t h;
-    r->hook_status = read_hash(r, out, &h);
+    uint64_t h = 0;
+    r->hook_status = read_hash(r, outs, nout, &h);
     if (r->hook_status == XD_OK) xd_trace_writer_op(r->w, op, h);
-    if (r->hook_status == XD_OK && in_list(r->cfg->op_outputs_at, r->cfg->n_op_outputs_at, r->step + 1))
-        r->hook_status = store_op_output(r, op, out);
+    if (r->hook_status != XD_OK || !in_list(r->cfg->op_outputs_at, r->cfg->n_op_outputs_at, r->step + 1)) return;
+    if (nout > 1) r->hook_status = xd_tensor_read(outs[0], r->buf, xd_tensor_count(outs[0]) * 4);
+    if (r->hook_status == XD_OK) r->hook_status = store_op_output(r, op, outs[0]);
+    else xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
 }
 
 /* The training state after a step, read without blocking into host copy

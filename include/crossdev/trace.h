@@ -18,6 +18,8 @@ extern "C" {
 #define XD_TRACE_VERSION 1     /* the version written */
 #define XD_TRACE_VERSION_MIN 1 /* the oldest version read */
 #define XD_TRACE_NAME_LEN 96
+/* op_hashes.updates: what an update op's hash covers, in the order hashed */
+#define XD_OP_UPDATES_HASH "parameter, then its optimizer state (m, v)"
 
 /* A parsed and validated trace.json.  Read-only for callers. */
 typedef struct xd_trace {
@@ -62,6 +64,8 @@ typedef struct xd_trace {
     uint64_t *hashes;      /* [steps][ntensors]: state after each step */
     uint64_t *init_hashes; /* [ntensors]: step 0 */
     size_t nops;           /* 0 unless made with --hash-ops */
+    int op_updates_state;  /* op_hashes.updates is XD_OP_UPDATES_HASH: an update op's hash covers the
+                              parameter and its optimizer state (older traces: the parameter alone) */
     char (*op_names)[XD_TRACE_NAME_LEN];
     uint64_t *op_hashes; /* [steps][nops] */
     size_t nsnapshots;

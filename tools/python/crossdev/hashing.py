@@ -24,7 +24,7 @@ except ImportError:  # the ctypes path below
 if os.environ.get("CROSSDEV_HASH_BACKEND") == "libxxhash":  # the tests check that both agree
     _xxhash = None
 
-__all__ = ["xxh3_64", "tensor_hash", "hash_hex", "Xxh3Stream", "backend", "batch_hash", "batch_labels"]
+__all__ = ["xxh3_64", "tensor_hash", "hash_hex", "Xxh3Stream", "backend", "batch_hash", "batch_labels", "tensors_hash"]
 
 
 def _load_libxxhash():
@@ -111,6 +111,16 @@ class Xxh3Stream:
         if _xxhash is None and getattr(self, "_state", None):
             _lib.XXH3_freeState(self._state)
             self._state = None
+
+
+def tensors_hash(*arrays) -> int:
+    """The hash of an op that writes several tensors (an update: the
+    parameter, then its optimizer state m, v): XXH3-64 of their float32
+    bytes one after the other."""
+    h = Xxh3Stream()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, "<f4"))
+    return h.intdigest()
 
 
 def batch_labels(y) -> np.ndarray:

@@ -39,6 +39,8 @@ __all__ = ["TraceWriter", "Publishing", "require_form", "optimizer_record", "rea
            "SnapshotFiles", "OPTIMIZER_FORMS"]
 
 HASH_ALGORITHM = "xxh3-64 of the float32 bytes"
+# op_hashes.updates: an op "NAME.update" hashes the parameter, then its optimizer state (crossdev.hashing.tensors_hash)
+OP_UPDATES_HASH = "parameter, then its optimizer state (m, v)"
 OPTIMIZER_FORMS = ("adam-keras", "adam-pytorch", "sgd-keras", "sgd-pytorch")
 
 
@@ -240,7 +242,8 @@ class TraceWriter(Publishing):
                "optimizer": m["optimizer"], "data": m["data"], "layout": m["layout"], "training": m["training"],
                "tensors": self.tensors, "loss": self.loss,
                "hashes": {"algorithm": HASH_ALGORITHM, "init": self.init_hashes, "steps": self.rows},
-               "op_hashes": {"ops": self.op_names, "steps": self.op_rows} if self.op_hashes else None,
+               "op_hashes": {"ops": self.op_names, "updates": OP_UPDATES_HASH, "steps": self.op_rows}
+               if self.op_hashes else None,
                "snapshots": self.snapshots, "op_outputs": None, "device": m["device"], "producer": m["producer"],
                "build_options": m["build_options"], "guarantee": m["guarantee"],
                "crossdev_version": m["crossdev_version"], "eval": {"final": final_eval, "history": self.history},
