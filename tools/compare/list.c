@@ -116,13 +116,26 @@ static void human_bytes(uint64_t b, char *out, size_t cap)
     else snprintf(out, cap, "%.0f KiB", (double)b / 1024);
 }
 
-static void print_row(const xd_device_info *d, const char *probe_result)
+/* The driver column as wide as the longest driver string: never cut
+ * (build strings such as 2022.14.10.0.20_160000.xmain-hotfix tell versions
+ * apart). */
+static int driver_width(const xd_device_list *list)
+{
+    int w = 6;
+    for (size_t i = 0; i < xd_device_list_count(list); ++i) {
+        int n = (int)strlen(xd_device_list_get(list, i)->driver_version);
+        if (n > w) w = n;
+    }
+    return w;
+}
+
+static void print_row(const xd_device_info *d, int dw, const char *probe_result)
 {
     char idx[16], local[32], why[256];
     snprintf(idx, sizeof idx, "%u:%u", d->platform_index, d->device_index);
     human_bytes(d->local_mem_size, local, sizeof local);
     int ok = xd_device_check_reproducible(d, why, sizeof why) == XD_OK;
-    printf("%-5s %-52s %-26.26s %-5u %-4s %-4s %-7s %-5s %-4llu %-9s %-13s %s\n", idx, d->id, d->driver_version,
+    printf("%-5s %-52s %-*s %-5u %-4s %-4s %-7s %-5s %-4llu %-9s %-13s %s\n", idx, d->id, dw, d->driver_version,
            d->compute_units, yn(d->fp32_denorm), yn(d->fp32_fma), yn(d->fp32_correctly_rounded_div_sqrt), yn(d->fp64),
            (unsigned long long)d->max_work_group_size, local, ok ? "yes" : "REFUSED", probe_result);
 }
@@ -131,9 +144,10 @@ static void print_row(const xd_device_info *d, const char *probe_result)
 static void print_table(const xd_device_list *list, int probe, const char **result)
 {
     size_t n = xd_device_list_count(list);
-    printf("%-5s %-52s %-26s %-5s %-4s %-4s %-7s %-5s %-4s %-9s %s\n", "P:D", "id", "driver", "CUs", "dnrm", "fma",
+    const int dw = driver_width(list);
+    printf("%-5s %-52s %-*s %-5s %-4s %-4s %-7s %-5s %-4s %-9s %s\n", "P:D", "id", dw, "driver", "CUs", "dnrm", "fma",
            "cr-div", "fp64", "wg", "local", probe ? "reproducible  probe" : "reproducible");
-    for (size_t i = 0; i < n; ++i) print_row(xd_device_list_get(list, i), result && result[i] ? result[i] : "");
+    for (size_t i = 0; i < n; ++i) print_row(xd_device_list_get(list, i), dw, result && result[i] ? result[i] : "");
     printf(
         "\nColumns: P:D, the index pair a selector takes; CUs, compute units; dnrm, fp32 denormals;\n"
         "fma, fp32 fused multiply-add in hardware; cr-div, correctly rounded fp32 divide and sqrt;\n"
