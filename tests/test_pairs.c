@@ -151,6 +151,81 @@ static void run_case(const char *dir, json_t *c, FILE *text)
     for (int i = 0; i < 2; ++i) xd_trace_close(runs[i].trace);
 }
 
+/* The class called `label` in rep, or NULL. */
+static const xd_run_class *class_named(const xd_report *rep, const char *label)
+{
+    for (size_t i = 0; i < rep->nclasses; ++i)
+        if (label && strcmp(rep->classes[i].label, label) == 0) return &rep->classes[i];
+    return NULL;
+}
+
+/* Each expected class holds exactly the runs named (by trace, in order). */
+static void check_classes(const char *name, json_t *want, const xd_report *rep, json_t *runs)
+{
+    xdt_check(&T, rep->nclasses == json_array_size(want), "%s: %zu classes, expected %zu", name, rep->nclasses,
+              json_array_size(want));
+    size_t i;
+    json_t *w;
+    json_array_foreach(want, i, w)
+    {
+        const char *label = json_string_value(json_array_get(w, 0));
+        const xd_run_class *c = class_named(rep, label);
+        json_t *members = json_array_get(w, 1);
+        int ok = c && c->nmembers == json_array_size(members);
+        for (size_t k = 0; ok && k < c->nmembers; ++k)
+            ok = strcmp(json_string_value(json_array_get(runs, c->members[k])),
+                        json_string_value(json_array_get(members, k))) == 0;
+        xdt_check(&T, ok, "%s: class %s holds the runs expected", name, label ? label : "?");
+    }
+}
+
+/* Each expected class pair: [a, b, verdict, first step, first op]. */
+static void check_class_pairs(const char *name, json_t *want, const xd_report *rep)
+{
+    xdt_check(&T, rep->nclass_pairs == json_array_size(want), "%s: %zu class pairs, expected %zu", name,
+              rep->nclass_pairs, json_array_size(want));
+    for (size_t i = 0; i < rep->nclass_pairs && i < json_array_size(want); ++i) {
+        json_t *w = json_array_get(want, i);
+        const xd_class_pair *cp = &rep->class_pairs[i];
+        const xd_pair *p = &cp->pair;
+        int ok = strcmp(rep->classes[cp->a].label, json_string_value(json_array_get(w, 0))) == 0 &&
+                 strcmp(rep->classes[cp->b].label, json_string_value(json_array_get(w, 1))) == 0 &&
+                 strcmp(xd_verdict_string(p->verdict), json_string_value(json_array_get(w, 2))) == 0 &&
+                 p->first_divergent_step == json_integer_value(json_array_get(w, 3)) &&
+                 strcmp(p->first_divergent_op, json_string_value(json_array_get(w, 4))) == 0;
+        xdt_check(&T, ok, "%s: class pair %zu: %s vs %s %s at step %lld, op '%s'", name, i + 1,
+                  rep->classes[cp->a].label, rep->classes[cp->b].label, xd_verdict_string(p->verdict),
+                  (long long)p->first_divergent_step, p->first_divergent_op);
+    }
+}
+
+/* Many runs in classes of bitwise-equal traces, as diff builds them. */
+static void run_classes_case(const char *dir, json_t *c, FILE *text)
+{
+    const char *name = json_string_value(json_object_get(c, "name"));
+    json_t *names = json_object_get(c, "runs");
+    size_t n = json_array_size(names), opened = 0;
+    xd_run_record *runs = calloc(n + 1, sizeof *runs);
+    xd_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.tol = xd_tolerance_defaults();
+    rep.first_is_reference = 1;
+    rep.runs = runs;
+    rep.nruns = n;
+    while (runs && opened < n && open_run(dir, json_string_value(json_array_get(names, opened)), &runs[opened]))
+        ++opened;
+    xd_error err;
+    if (opened == n && xdt_check(&T, xd_report_build(&rep, &err) == XD_OK, "%s: report: %s", name, err.message)) {
+        json_t *expect = json_object_get(c, "expect");
+        check_classes(name ? name : "?", json_object_get(expect, "classes"), &rep, names);
+        check_class_pairs(name ? name : "?", json_object_get(expect, "pairs"), &rep);
+        xd_report_print(&rep, text, 0);
+    }
+    xd_report_free(&rep);
+    for (size_t i = 0; i < opened; ++i) xd_trace_close(runs[i].trace);
+    free(runs);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -175,6 +250,14 @@ int main(int argc, char **argv)
         run_case(argv[1], c, text);
         printf("%-26s %s\n", json_string_value(json_object_get(c, "name")), T.failed == before ? "ok" : "FAILED");
     }
+    json_array_foreach(json_object_get(m, "classes"), i, c)
+    {
+        int before = T.failed;
+        run_classes_case(argv[1], c, text);
+        printf("classes: %-17s %s\n", json_string_value(json_object_get(c, "name")),
+               T.failed == before ? "ok" : "FAILED");
+    }
+    xdt_check(&T, json_array_size(json_object_get(m, "classes")) >= 2, "%s: class cases", path);
     if (text != stdout) fclose(text);
     json_decref(m);
     return xdt_finish(&T);

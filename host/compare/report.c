@@ -156,12 +156,11 @@ static xd_status report_build(xd_report *r, xd_error *err)
     if (!r->pairs) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
     for (size_t i = 0; i < r->nruns; ++i)
         if (!r->runs[i].label[0]) label_run(r, i);
-    if (!r->first_is_reference) return pairs_by_mode(r, err);
-    for (size_t i = 1; i < r->nruns; ++i) {
-        xd_status st = add_pair(r, &r->runs[0], &r->runs[i], err);
-        if (st != XD_OK) return st;
-    }
-    return XD_OK;
+    xd_status st = XD_OK;
+    if (!r->first_is_reference) st = pairs_by_mode(r, err);
+    for (size_t i = 1; r->first_is_reference && i < r->nruns && st == XD_OK; ++i)
+        st = add_pair(r, &r->runs[0], &r->runs[i], err);
+    return st == XD_OK ? xd_report_classes(r, err) : st;
 }
 
 void xd_report_free(xd_report *r)
@@ -171,6 +170,7 @@ void xd_report_free(xd_report *r)
     free(r->pairs);
     r->pairs = NULL;
     r->npairs = 0;
+    xd_report_classes_free(r);
     for (size_t i = 0; i < r->nruns; ++i) {
         xd_trace_close(r->runs[i].trace);
         r->runs[i].trace = NULL;
@@ -334,6 +334,27 @@ static json_t *rules_json(const xd_tolerance *t)
                      "ignore", ignore);
 }
 
+/* "classes" and "class_pairs": runs as their 1-based numbers, classes by label. */
+static void classes_json(const xd_report *r, json_t *root)
+{
+    json_t *classes = json_array(), *pairs = json_array();
+    for (size_t i = 0; i < r->nclasses; ++i) {
+        const xd_run_class *c = &r->classes[i];
+        json_t *members = json_array();
+        for (size_t k = 0; k < c->nmembers; ++k)
+            json_array_append_new(members, json_integer((json_int_t)c->members[k] + 1));
+        json_array_append_new(classes,
+                              json_pack("{s:s, s:s, s:o}", "label", c->label, "mode", c->mode, "runs", members));
+    }
+    for (size_t i = 0; i < r->nclass_pairs; ++i) {
+        const xd_class_pair *cp = &r->class_pairs[i];
+        json_array_append_new(pairs, json_pack("{s:s, s:s, s:o}", "a", r->classes[cp->a].label, "b",
+                                               r->classes[cp->b].label, "pair", pair_json(r, &cp->pair)));
+    }
+    json_object_set_new(root, "classes", classes);
+    json_object_set_new(root, "class_pairs", pairs);
+}
+
 static xd_status write_json(const xd_report *r, const char *path, xd_error *err)
 {
     json_t *root = json_object();
@@ -353,6 +374,7 @@ static xd_status write_json(const xd_report *r, const char *path, xd_error *err)
     for (size_t i = 0; i < r->npairs; ++i) json_array_append_new(pairs, pair_json(r, &r->pairs[i]));
     json_object_set_new(root, "runs", runs);
     json_object_set_new(root, "pairs", pairs);
+    classes_json(r, root);
     json_object_set_new(root, "exit_code", json_integer(xd_report_exit_code(r)));
     xd_status st = xd_json_write_user(root, path, err);
     json_decref(root);

@@ -378,6 +378,50 @@ static void write_pairs(FILE *f, const xd_report *r)
     fputs("</tbody></table></div></section>\n", f);
 }
 
+/* Each mode with three runs or more: its classes of bitwise-equal runs and,
+ * for every two, where they part (their first runs compared). */
+static void write_class_pairs(FILE *f, const xd_report *r)
+{
+    if (!r->nclass_pairs) return;
+    fputs("<div class=\"scroll\"><table><thead><tr><th>Classes</th><th>First divergence</th><th>Verdict</th>"
+          "</tr></thead><tbody>\n",
+          f);
+    for (size_t i = 0; i < r->nclass_pairs; ++i) {
+        const xd_class_pair *cp = &r->class_pairs[i];
+        if (xd_report_mode_runs(r, r->classes[cp->a].mode) < 3) continue;
+        fprintf(f, "<tr><td>%s vs %s</td>", r->classes[cp->a].label, r->classes[cp->b].label);
+        first_divergence_cell(f, &cp->pair);
+        fputs("<td class=\"verdict\">", f);
+        badge(f, cp->pair.verdict, xd_pair_verdict_label(&cp->pair));
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody></table></div>\n", f);
+}
+
+static void write_classes(FILE *f, const xd_report *r)
+{
+    int shown = 0;
+    for (size_t i = 0; i < r->nclasses; ++i) {
+        const xd_run_class *c = &r->classes[i];
+        if (xd_report_mode_runs(r, c->mode) < 3) continue;
+        if (!shown++)
+            fputs("<section><h2>Classes of bitwise-equal runs</h2>\n<p class=\"sub\">Runs of one mode whose losses "
+                  "and tensor hashes are equal bit for bit over their common steps.</p>\n<div class=\"scroll\">"
+                  "<table><thead><tr><th>Class</th><th>Mode</th><th>Runs</th></tr></thead><tbody>\n",
+                  f);
+        fprintf(f, "<tr><td>%s</td><td>%s</td><td>", c->label, c->mode);
+        for (size_t k = 0; k < c->nmembers; ++k) {
+            fprintf(f, "%s#%zu ", k ? "<br>" : "", c->members[k] + 1);
+            xd_html_esc(f, r->runs[c->members[k]].label);
+        }
+        fputs("</td></tr>\n", f);
+    }
+    if (!shown) return;
+    fputs("</tbody></table></div>\n", f);
+    write_class_pairs(f, r);
+    fputs("</section>\n", f);
+}
+
 /* Long runs are thinned to MAXPTS points so a 100k-step trace does not make
  * a megabyte polyline: each bucket of steps keeps its mean (a loss curve) or
  * its largest value (a difference, whose spikes must not be thinned away);
@@ -794,6 +838,7 @@ static void write_page(FILE *f, const xd_report *r)
     write_header(f, r, count);
     write_banner(f, r);
     write_runs(f, r);
+    write_classes(f, r);
     write_pairs(f, r);
     write_losses(f, r);
     write_details(f, r, count);

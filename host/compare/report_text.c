@@ -312,6 +312,55 @@ static void print_summary_table(const xd_report *r, FILE *out, const term_style 
     }
 }
 
+/* "#2 a, #3 b, #5 c" (with a run's steps where it ran fewer than the
+ * class's first). */
+static void members_text(const xd_report *r, const xd_run_class *c, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    const int64_t steps0 = r->runs[c->members[0]].trace->steps;
+    for (size_t k = 0; k < c->nmembers && len + 24 < cap; ++k) {
+        const xd_trace *t = r->runs[c->members[k]].trace;
+        len += (size_t)snprintf(out + len, cap - len, "%s#%zu %.60s", k ? ", " : "", c->members[k] + 1,
+                                r->runs[c->members[k]].label);
+        if (t->steps < steps0) len += (size_t)snprintf(out + len, cap - len, " (%lld steps)", (long long)t->steps);
+    }
+    if (len + 24 >= cap) snprintf(out + cap - 8, 8, ", ...");
+}
+
+/* Each mode with three runs or more: its classes of bitwise-equal runs and
+ * where each two classes part (their first members compared). */
+static void print_classes(const xd_report *r, FILE *out, const term_style *ts)
+{
+    static const char *const modes[2] = {"reproducible", "fast"};
+    for (int m = 0; m < 2; ++m) {
+        size_t nruns = xd_report_mode_runs(r, modes[m]), ncl = 0;
+        for (size_t i = 0; i < r->nclasses; ++i) ncl += strcmp(r->classes[i].mode, modes[m]) == 0;
+        if (nruns < 3) continue;
+        fprintf(out, "\n%sClasses of bitwise-equal runs, %s mode%s: %zu runs, %zu class%s%s\n", ts->bold, modes[m],
+                ts->off, nruns, ncl, ncl == 1 ? "" : "es", ncl == 1 ? " (every run the same, bit for bit)" : "");
+        for (size_t i = 0; i < r->nclasses; ++i) {
+            const xd_run_class *c = &r->classes[i];
+            if (strcmp(c->mode, modes[m]) != 0) continue;
+            char members[1024];
+            members_text(r, c, members, sizeof members);
+            fprintf(out, "  %-4s %s\n", c->label, members);
+        }
+        for (size_t i = 0; i < r->nclass_pairs; ++i) {
+            const xd_class_pair *cp = &r->class_pairs[i];
+            const xd_pair *p = &cp->pair;
+            if (strcmp(r->classes[cp->a].mode, modes[m]) != 0) continue;
+            char where[192] = "no divergence over the common steps";
+            if (p->first_divergent_step >= 0)
+                snprintf(where, sizeof where, "part at step %lld in %.60s%s%.60s, max rel %.2g",
+                         (long long)p->first_divergent_step, p->first_divergent_tensor,
+                         p->first_divergent_op[0] ? ", first op " : "", p->first_divergent_op, p->first_max_rel);
+            fprintf(out, "  %s vs %s: %s%s%s, %s\n", r->classes[cp->a].label, r->classes[cp->b].label,
+                    color_of(ts, p->verdict, 0), xd_pair_verdict_label(p), ts->off, where);
+        }
+    }
+}
+
 /* The exit code and what it means. */
 static void print_exit(const xd_report *r, FILE *out)
 {
@@ -336,5 +385,6 @@ void xd_report_print(const xd_report *r, FILE *out, int color)
     print_runs(r, out, &ts);
     for (size_t i = 0; i < r->npairs; ++i) print_pair(r, i + 1, &r->pairs[i], out, &ts);
     if (r->npairs) print_summary_table(r, out, &ts);
+    print_classes(r, out, &ts);
     print_exit(r, out);
 }

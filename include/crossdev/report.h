@@ -27,6 +27,24 @@ typedef struct xd_run_record {
     xd_trace *trace; /* NULL when failed (owned by the report) */
 } xd_run_record;
 
+/* Runs of one mode whose traces are bitwise equal over their common steps
+ * (every loss, every tensor hash, the initial state): one class.  Labels
+ * "R1", "R2", ... for reproducible runs, "F1", ... for fast ones; the
+ * mode's reference run is the first member of its first class. */
+typedef struct xd_run_class {
+    char label[8];
+    char mode[16];
+    size_t nmembers;
+    size_t *members; /* run indices (0-based), in run order but the reference first */
+} xd_run_class;
+
+/* Two classes of one mode: the comparison of their first members (where the
+ * classes part, how far, the verdict). */
+typedef struct xd_class_pair {
+    size_t a, b; /* class indices */
+    xd_pair pair;
+} xd_class_pair;
+
 typedef struct xd_report {
     char title[256];
     uint64_t seed;
@@ -39,6 +57,10 @@ typedef struct xd_report {
     char notes[1024];       /* e.g. fast mode's state */
     int first_is_reference; /* diff: every run against the first, whatever its mode and length */
     int partial;            /* an interrupted comparison: only the runs that finished */
+    size_t nclasses;        /* xd_report_build: each mode's runs in classes of bitwise-equal traces */
+    xd_run_class *classes;
+    size_t nclass_pairs; /* every two classes of one mode */
+    xd_class_pair *class_pairs;
 } xd_report;
 
 /* Builds the pairs and labels the runs.  With first_is_reference every
@@ -49,6 +71,12 @@ typedef struct xd_report {
  * mode is its own: pairing never rewrites it.  Runs must be filled in. */
 XD_API xd_status xd_report_build(xd_report *r, xd_error *err);
 XD_API void xd_report_free(xd_report *r); /* frees runs' traces and pairs; not r itself */
+/* The classes of bitwise-equal runs and their pairs (xd_report_build makes
+ * them after the pairs); freed by xd_report_free.  Runs of a mode that
+ * belong to some class: xd_report_mode_runs. */
+XD_API xd_status xd_report_classes(xd_report *r, xd_error *err);
+XD_API void xd_report_classes_free(xd_report *r);
+XD_API size_t xd_report_mode_runs(const xd_report *r, const char *mode);
 /* 0 no pair DIVERGED and no reproducible-mode guarantee broken (IDENTICAL,
  * ROUNDING-LEVEL and DIFFERENT SETTINGS pairs); 1 some pair DIVERGED or a
  * guarantee broke; 2 a run failed or a pair was incomparable. */
