@@ -69,11 +69,14 @@ static xd_status class_pairs(xd_report *r, xd_error *err)
     size_t n = 0;
     for (size_t a = 0; a < r->nclasses; ++a)
         for (size_t b = a + 1; b < r->nclasses; ++b) n += strcmp(r->classes[a].mode, r->classes[b].mode) == 0;
+    /* every class has a first member: place_run makes none empty */
     r->class_pairs = calloc(n + 1, sizeof *r->class_pairs);
     if (!r->class_pairs) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
     for (size_t a = 0; a < r->nclasses; ++a)
         for (size_t b = a + 1; b < r->nclasses; ++b) {
-            if (strcmp(r->classes[a].mode, r->classes[b].mode) != 0) continue;
+            if (strcmp(r->classes[a].mode, r->classes[b].mode) != 0 || !r->classes[a].nmembers ||
+                !r->classes[b].nmembers)
+                continue;
             xd_class_pair *cp = &r->class_pairs[r->nclass_pairs++];
             cp->a = a;
             cp->b = b;
