@@ -205,7 +205,11 @@ static void describe(cl_platform_id p, cl_device_id dev, unsigned pi, unsigned d
     else if (strstr(d->platform_name, "NVIDIA")) snprintf(ps, sizeof ps, "nvidia-cuda");
     else xd_slugify(d->platform_name[0] ? d->platform_name : "platform", ps, sizeof ps);
     xd_slugify(d->name[0] ? d->name : "device", ds, sizeof ds);
-    snprintf(d->id, sizeof d->id, "%s/%s", ps, ds);
+    /* A driver chosen by version (crossdev-compare drivers): the process
+     * loads it alone, and its devices say which version they are. */
+    const char *pkg = getenv("XD_DRIVER_PACKAGE"), *ver = pkg ? strstr(pkg, "==") : NULL;
+    if (ver) snprintf(d->driver_package, sizeof d->driver_package, "%s", pkg);
+    snprintf(d->id, sizeof d->id, "%s/%s%s%s", ps, ds, ver ? "@" : "", ver ? ver + 2 : "");
 }
 
 static xd_status list_create(xd_device_list **out, xd_error *err)

@@ -18,6 +18,7 @@ json_t *xd_device_info_to_json(const xd_device_info *d)
     json_object_set_new(o, "name", json_string(d->name));
     json_object_set_new(o, "vendor", json_string(d->vendor));
     json_object_set_new(o, "driver", json_string(d->driver_version));
+    if (d->driver_package[0]) json_object_set_new(o, "driver_package", json_string(d->driver_package));
     json_object_set_new(o, "opencl", json_string(d->device_version));
     json_object_set_new(o, "opencl_c", json_string(d->opencl_c_version));
     json_object_set_new(o, "type", json_string(xd_device_type_string(d->type)));

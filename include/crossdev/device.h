@@ -34,6 +34,7 @@ typedef struct xd_device_info {
     char name[XD_INFO_LEN];
     char vendor[XD_INFO_LEN];
     char driver_version[XD_INFO_LEN];
+    char driver_package[XD_INFO_LEN]; /* "intel-opencl-rt==2021.4.0" for a driver added by version, else "" */
     char device_version[XD_INFO_LEN]; /* "OpenCL 3.0 ..." */
     char opencl_c_version[XD_INFO_LEN];
     xd_device_type type;

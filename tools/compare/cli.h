@@ -176,5 +176,20 @@ void proc_stop(pid_t pid, int grace_s, proc_result *r);
  * killed and *timed_out set).  -1 with msg when no child could start. */
 int proc_capture(const char *const args[], int timeout_s, char *out, size_t cap, proc_result *r, int *timed_out,
                  char *msg, size_t msgcap);
+/* The same for another program, args[0] (PATH searched). */
+int proc_capture_program(const char *const args[], int timeout_s, char *out, size_t cap, proc_result *r, int *timed_out,
+                         char *msg, size_t msgcap);
+/* args[0] (PATH searched) run to its end, stdout and stderr appended to log
+ * (NULL: this process's); 0 when it ran (r filled), -1 when it could not start. */
+int proc_exec(const char *const args[], const char *log, proc_result *r);
+
+/* ---- drivers.c: vendor runtimes by version ------------------------------------------------------ */
+int cmd_drivers(int argc, char **argv);
+const char *drivers_dir(void);
+/* --device SEL@VER: that driver's vendors folder and package into the
+ * environment, SEL left in argv; CLI_GO_ON, or EXIT_USAGE (said). */
+int drivers_select(int argc, char **argv);
+/* list's section: each added driver's devices (children with its vendors). */
+void drivers_print_added(FILE *out);
 
 #endif

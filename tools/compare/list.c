@@ -167,6 +167,7 @@ static void print_table(const xd_device_list *list, int probe, const char **resu
         last = d->platform_version;
         printf("  %u: %s — %s\n", d->platform_index, d->platform_name, d->platform_version);
     }
+    if (!getenv("XD_DRIVER_PACKAGE")) drivers_print_added(stdout);
 }
 
 int cmd_list(int argc, char **argv)

@@ -26,6 +26,8 @@ static void usage_main(FILE *out)
             "  diff       compare traces (from any machine) against the first\n"
             "  compare    run on every selected device and mode, each in its own process,\n"
             "             then diff and report (the default command)\n"
+            "  drivers    vendor runtimes by version, side by side: drivers add intel-opencl-rt==2021.4.0,\n"
+            "             then run --device ID@2021.4.0 (docs/drivers.md)\n"
             "\n"
             "Device selectors: 'all', 'P:D' (platform and device index) or a\n"
             "case-insensitive substring of the id; several separated by commas.\n"
@@ -69,6 +71,10 @@ int main(int argc, char **argv)
         usage_main(stdout);
         return 0;
     }
+    if (strcmp(cmd, "drivers") == 0) return cmd_drivers(argc - 1, argv + 1);
+    if ((strcmp(cmd, "list") == 0 || strcmp(cmd, "run") == 0 || strcmp(cmd, "__probe") == 0) &&
+        drivers_select(argc - 1, argv + 1) != CLI_GO_ON)
+        return EXIT_USAGE;
     if (strcmp(cmd, "list") == 0) return cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "__probe") == 0) return cmd_probe_one(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);

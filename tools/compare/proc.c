@@ -128,8 +128,44 @@ static int read_until(int fd, double deadline, char *out, size_t cap)
     return timed_out;
 }
 
+static int capture(const char *const args[], int self, int timeout_s, char *out, size_t cap, proc_result *r,
+                   int *timed_out, char *msg, size_t msgcap);
+
 int proc_capture(const char *const args[], int timeout_s, char *out, size_t cap, proc_result *r, int *timed_out,
                  char *msg, size_t msgcap)
+{
+    return capture(args, 1, timeout_s, out, cap, r, timed_out, msg, msgcap);
+}
+
+int proc_capture_program(const char *const args[], int timeout_s, char *out, size_t cap, proc_result *r, int *timed_out,
+                         char *msg, size_t msgcap)
+{
+    return capture(args, 0, timeout_s, out, cap, r, timed_out, msg, msgcap);
+}
+
+int proc_exec(const char *const args[], const char *log, proc_result *r)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0666) : -1;
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        execvp(args[0], (char *const *)args);
+        _exit(127);
+    }
+    if (pid < 0) return -1;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    decode(status, r);
+    return 0;
+}
+
+/* This program (self) or args[0] from PATH, its stdout read into out. */
+static int capture(const char *const args[], int self, int timeout_s, char *out, size_t cap, proc_result *r,
+                   int *timed_out, char *msg, size_t msgcap)
 {
     int fds[2];
     out[0] = '\0';
@@ -142,7 +178,8 @@ int proc_capture(const char *const args[], int timeout_s, char *out, size_t cap,
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execv(SELF_EXE, (char *const *)args);
+        if (self) execv(SELF_EXE, (char *const *)args);
+        else execvp(args[0], (char *const *)args);
         _exit(127);
     }
     close(fds[1]);
