@@ -20,9 +20,9 @@
 static const struct {
     const char *package, *library, *companion;
 } RUNTIMES[] = {
-    {"intel-opencl-rt", "libintelocl.so", "intel-cmplr-lib-rt"},
-    {"intel-opencl-fpga-emu-rt", "libintelocl_emu.so", "intel-cmplr-lib-rt"},
-    {"pocl-binary-distribution", "libpocl.so", NULL},
+    {"intel-opencl-rt", "libintelocl", "intel-cmplr-lib-rt"},
+    {"intel-opencl-fpga-emu-rt", "libintelocl_emu", "intel-cmplr-lib-rt"},
+    {"pocl-binary-distribution", "libpocl", NULL},
 };
 #define NRUNTIMES (sizeof RUNTIMES / sizeof *RUNTIMES)
 
@@ -65,21 +65,37 @@ static int parse_spec(const char *spec, char *ver, size_t cap)
     return -1;
 }
 
-/* The first file under dir (depth <= 3) named `name` or `name.*`. */
+/* 1 when file is the library `stem`: stem, an optional "-HASH" (auditwheel's
+ * renaming), ".so", an optional version (".2021.12.9.0"); never a
+ * "libintelocl.so-gdb.py" or another library sharing the prefix. */
+static int is_library(const char *file, const char *stem)
+{
+    size_t n = strlen(stem);
+    if (strncmp(file, stem, n) != 0) return 0;
+    const char *p = file + n;
+    if (*p == '-')
+        for (++p; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');) ++p;
+    if (strncmp(p, ".so", 3) != 0) return 0;
+    for (p += 3; *p; ++p)
+        if (!((*p >= '0' && *p <= '9') || *p == '.')) return 0;
+    return 1;
+}
+
+/* The first library `name` (is_library) under dir, `depth` folders down
+ * (PoCL's wheel: lib/python3.11/site-packages/pyopencl/.libs). */
 static int find_library(const char *dir, const char *name, int depth, char *out, size_t cap)
 {
     DIR *d = opendir(dir);
     if (!d) return 0;
     struct dirent *e;
     int found = 0;
-    size_t n = strlen(name);
     while (!found && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         struct stat sb;
         if (stat(path, &sb) != 0) continue;
-        if (S_ISREG(sb.st_mode) && strncmp(e->d_name, name, n) == 0 && (!e->d_name[n] || e->d_name[n] == '.')) {
+        if (S_ISREG(sb.st_mode) && is_library(e->d_name, name)) {
             snprintf(out, cap, "%s", path);
             found = 1;
         } else if (S_ISDIR(sb.st_mode) && depth > 0) {
@@ -142,6 +158,25 @@ static int driver_devices(const char *dir, const char *spec, char *out, size_t c
     return rc == 0 && !timed_out && r.exit_status == 0 && out[0];
 }
 
+/* The PyPI package that ships a library Intel's runtimes load, or the
+ * runtime's companion; NULL when unknown. */
+static const char *library_package(const char *lib, const char *companion)
+{
+    static const struct {
+        const char *prefix, *package;
+    } KNOWN[] = {{"libimf", "intel-cmplr-lib-rt"},
+                 {"libsvml", "intel-cmplr-lib-rt"},
+                 {"libirng", "intel-cmplr-lib-rt"},
+                 {"libintlc", "intel-cmplr-lib-rt"},
+                 {"libcommon_clang", "intel-opencl-rt"},
+                 {"libOclCpuBackEnd", "intel-opencl-rt"},
+                 {"libtbb", "tbb"},
+                 {"libtcm", "tcmlib"}};
+    for (size_t i = 0; i < sizeof KNOWN / sizeof *KNOWN; ++i)
+        if (strncmp(lib, KNOWN[i].prefix, strlen(KNOWN[i].prefix)) == 0) return KNOWN[i].package;
+    return companion;
+}
+
 /* Why the library does not load: the libraries ldd cannot find, each named
  * with the package that has it. */
 static void diagnose(const char *lib, int rt, const char *ver, const char *log)
@@ -156,7 +191,10 @@ static void diagnose(const char *lib, int rt, const char *ver, const char *log)
         while (*line == ' ' || *line == '\t') ++line;
         char name[256], fix[320] = "";
         snprintf(name, sizeof name, "%.*s", (int)strcspn(line, " ="), line);
-        if (RUNTIMES[rt].companion) snprintf(fix, sizeof fix, ": install %s==%s", RUNTIMES[rt].companion, ver);
+        const char *from = library_package(name, RUNTIMES[rt].companion);
+        if (from)
+            snprintf(fix, sizeof fix, ": it comes with %s (of the version this runtime was built with, e.g. %s==%s)",
+                     from, from, ver);
         fprintf(stderr, "%s: drivers: %s not found (needed by %s)%s\n", prog, name, lib, fix);
     }
     fprintf(stderr, "%s: drivers: the install's log: %s\n", prog, log);
@@ -182,7 +220,7 @@ static int drivers_add(const char *spec)
     snprintf(log, sizeof log, "%s/%s-%s.log", drivers_dir(), RUNTIMES[rt].package, ver);
     int ok = install(rt, ver, tmp, log);
     if (!ok) fprintf(stderr, "%s: drivers: %s: pip failed (is the version on PyPI?); its log: %s\n", prog, spec, log);
-    if (ok && !(ok = find_library(tmp, RUNTIMES[rt].library, 3, lib, sizeof lib)))
+    if (ok && !(ok = find_library(tmp, RUNTIMES[rt].library, 6, lib, sizeof lib)))
         fprintf(stderr, "%s: drivers: %s installed no %s\n", prog, spec, RUNTIMES[rt].library);
     if (ok) {
         snprintf(final_lib, sizeof final_lib, "%s%s", dir, lib + strlen(tmp));
