@@ -6,10 +6,12 @@
 #    a second add says "already added" and downloads nothing;
 #  - its device id carries the version (intel-opencl/amd-epyc@2024.2.1),
 #    `list` and `drivers list` show it, a trace records driver_package;
-#  - seed-cnn in both modes on it, on tools/setup's Intel runtime (2026.2.0)
-#    and on PoCL: reproducible mode one class of three, bit for bit (the
-#    guarantee across driver versions); fast mode's classes as measured,
-#    every two classes parting at a named step and op, rounding-level;
+#  - one `compare --devices pthread,intel --drivers 2024.2.1`: seed-cnn in
+#    both modes on PoCL, tools/setup's Intel runtime (2026.2.0) and the
+#    added version (its own process): reproducible mode one class of three,
+#    bit for bit (the guarantee across driver versions); fast mode's classes
+#    as measured, every two classes parting at a named step and op,
+#    rounding-level;
 #  - bad input: a package crossdev does not know, a version not added
 #    (exit 2, named).
 # Needs the network (PyPI) the first time; Intel's runtime from tools/setup
@@ -36,18 +38,18 @@ expect_exit 2 "run on a version never added" "$XD_CLI" run --device intel@0.0.1 
 check "... refused naming the version" contains "$OUT" "no driver of version 0.0.1 added"
 check "... nothing written" test ! -e "$WORK/never"
 
-mkdir "$WORK/w"
-for m in reproducible fast; do
-  for d in "intel-opencl/amd-epyc@$V:i$V" "intel-opencl/amd-epyc:intel" "pocl/pthread:pocl"; do
-    expect_exit 0 "run $m on ${d%%:*}" "$XD_CLI" run --device "${d%%:*}" --mode $m --steps 20 --hash-ops \
-      --eval-limit 0 --quiet --out "$WORK/w/${d##*:}-$m"
-  done
-done
-check "the trace records the driver package" test "$(json_get "$WORK/w/i$V-fast/trace.json" \
-  "d['device']['id'], d['device']['driver_package']")" = "intel-opencl/amd-epyc@$V intel-opencl-rt==$V"
-"$XD_CLI" diff "$WORK/w" --json "$WORK/r.json" >"$WORK/r.txt" 2>&1; rc=$?
+# one command: PoCL and tools/setup's Intel in this process's devices, the added version in its own
+"$XD_CLI" compare --devices pthread,intel --drivers $V --steps 20 --work "$WORK/w" --json "$WORK/r.json" \
+  >"$WORK/r.txt" 2>&1; rc=$?
 sed -n '/^Classes/,$p' "$WORK/r.txt"
-check "diff over the six runs: no usage error" test "$rc" -ne 2
+check "compare --drivers $V over three devices and both modes: no usage error" test "$rc" -ne 2
+check "... six runs, the added version's named by its id" test "$(json_get "$WORK/r.json" \
+  "len(d['runs']), sum(r['device'] == 'intel-opencl/amd-epyc@$V' for r in d['runs'])")" = "6 2"
+T=$(ls -d "$WORK"/w/intel-opencl-amd-epyc-2024*-fast-r0 | head -1)
+check "the trace records the driver package" test "$(json_get "$T/trace.json" \
+  "d['device']['id'], d['device']['driver_package']")" = "intel-opencl/amd-epyc@$V intel-opencl-rt==$V"
+expect_exit 2 "compare --drivers of a version not added" "$XD_CLI" compare --drivers 0.0.1 --work "$WORK/w2"
+check "... refused naming it" contains "$OUT" "no driver of version 0.0.1 added"
 check "reproducible mode: one class of three across driver versions" \
   test "$(json_get "$WORK/r.json" "[len(c['runs']) for c in d['classes'] if c['mode'] == 'reproducible']")" = "[3]"
 check "fast mode: every run in a class" \

@@ -135,7 +135,10 @@ typedef struct compare_opts {
     int64_t steps, slow_steps, repeat, batch, timeout, jobs, seed;
     const char *op_outputs; /* --op-outputs-at, passed on with op hashes ("none": not) */
     int seed_random, synthetic, hash_ops;
-    int want_modes[2]; /* indexed by xd_mode */
+    int want_modes[2];     /* indexed by xd_mode */
+    const char *drivers;   /* --drivers: versions added with `drivers add` ("all"), or NULL */
+    xd_device_info *extra; /* their devices (id only; platform_index UINT_MAX): each run in a process of its own */
+    size_t nextra;
 } compare_opts;
 /* A device --slow marks (a case-insensitive substring of its id). */
 int is_slow(const compare_opts *o, const char *id);
@@ -191,5 +194,9 @@ const char *drivers_dir(void);
 int drivers_select(int argc, char **argv);
 /* list's section: each added driver's devices (children with its vendors). */
 void drivers_print_added(FILE *out);
+/* compare --drivers: the devices of the added drivers whose versions `which`
+ * lists ("all": every one), with their ids (ID@VERSION) into a new array
+ * *out; 0 with a message when a version was not added or gives no device. */
+int drivers_devices(const char *which, xd_device_info **out, size_t *n);
 
 #endif

@@ -24,6 +24,8 @@ static void usage_compare(void)
            "order); every other run of the mode is compared with it, and the reproducible\n"
            "reference with the fast run on its device.  Verdicts: docs/compare.md.\n"
            "  --devices SEL         devices, in the order given (default all, in 'list' order)\n"
+           "  --drivers LIST|all    also the devices of these driver versions ('drivers add'), each\n"
+           "                        run in a process of its own with that version alone\n"
            "  --modes LIST          reproducible,fast (default both)\n"
            "  --steps N             steps per run (default 100)\n"
            "  --slow-steps N        steps on slow devices (default 1)\n"
@@ -55,6 +57,7 @@ static int compare_option(int c, void *user, char **argv)
     compare_opts *o = user;
     switch (c) {
     case 'd': o->sel = optarg; return 1;
+    case 'V': o->drivers = optarg; return 1;
     case 'm': o->modes_arg = optarg; return 1;
     case 'n': return parse_i64("--steps", optarg, 1, INT64_C(1) << 31, &o->steps);
     case 'N': return parse_i64("--slow-steps", optarg, 1, INT64_C(1) << 31, &o->slow_steps);
@@ -126,6 +129,7 @@ static int compare_options(int argc, char **argv, compare_opts *o)
     static const struct option opts[] = {REPORT_LONG_OPTS,
                                          MODEL_LONG_OPTS,
                                          {"devices", required_argument, NULL, 'd'},
+                                         {"drivers", required_argument, NULL, 'V'},
                                          {"modes", required_argument, NULL, 'm'},
                                          {"steps", required_argument, NULL, 'n'},
                                          {"slow-steps", required_argument, NULL, 'N'},
@@ -254,6 +258,7 @@ static int compare_plan(xd_report *rep, const compare_opts *o, const xd_device_l
     rep->tol = o->ro.tol;
     rep->seed = (uint64_t)o->seed;
     rep->seed_random = o->seed_random;
+    nsel += o->nextra; /* the driver versions' devices are planned after the others */
     rep->runs = calloc(nsel ? nsel * 2 * (size_t)o->repeat : 1, sizeof *rep->runs);
     if (!rep->runs) {
         fprintf(stderr, "%s: out of memory planning %zu runs\n", prog, nsel * 2 * (size_t)o->repeat);
@@ -261,7 +266,7 @@ static int compare_plan(xd_report *rep, const compare_opts *o, const xd_device_l
     }
     for (int m = 0; m < 2; ++m) {
         if (!o->want_modes[m]) continue;
-        for (size_t i = 0; i < nsel; ++i) {
+        for (size_t i = 0; i < nsel - o->nextra; ++i) {
             const xd_device_info *d = xd_device_list_get(list, idx[i]);
             /* a simulator's runs take minutes each: once, said (--slow '' repeats them too) */
             int64_t repeats = is_slow(o, d->id) ? 1 : o->repeat;
@@ -272,6 +277,9 @@ static int compare_plan(xd_report *rep, const compare_opts *o, const xd_device_l
             for (int64_t k = 0; k < repeats; ++k)
                 plan_run(&rep->runs[rep->nruns++], d, m, k, is_slow(o, d->id) ? o->slow_steps : o->steps, workdir);
         }
+        for (size_t i = 0; i < o->nextra; ++i)
+            for (int64_t k = 0; k < o->repeat; ++k)
+                plan_run(&rep->runs[rep->nruns++], &o->extra[i], m, k, o->steps, workdir);
     }
     snprintf(rep->title, sizeof rep->title, "crossdev compare: %s, %zu device(s), %s", o->model_name, nsel,
              o->modes_arg);
@@ -367,6 +375,7 @@ int cmd_compare(int argc, char **argv)
     xd_report rep;
     memset(&rep, 0, sizeof rep);
     rc = compare_devices(o.sel, &list, &idx, &nsel);
+    if (rc == CLI_GO_ON && o.drivers && !drivers_devices(o.drivers, &o.extra, &o.nextra)) rc = EXIT_USAGE;
     if (rc == CLI_GO_ON) rc = compare_work_folder(o.work, workdir, sizeof workdir);
     if (rc == CLI_GO_ON) rc = compare_plan(&rep, &o, list, idx, nsel, workdir) ? CLI_GO_ON : EXIT_USAGE;
     if (rc == CLI_GO_ON && !(started = calloc(rep.nruns ? rep.nruns : 1, 1))) rc = EXIT_USAGE;
@@ -378,6 +387,7 @@ int cmd_compare(int argc, char **argv)
     free(rep.runs);
     free(started);
     free(idx);
+    free(o.extra);
     xd_device_list_destroy(list);
     return rc;
 }

@@ -7,6 +7,7 @@
  * by `--device ID@VER`, and its devices' ids carry the version. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/common.h"
 
 /* The runtimes crossdev knows: the PyPI package, the OpenCL library it
  * ships, and the package of the same version it needs beside it. */
@@ -44,8 +46,8 @@ static void usage_drivers(void)
            prog, drivers_dir(), prog, prog);
 }
 
-/* "pkg==ver" into its runtime's index and the version; -1 (said) when not one. */
-static int parse_spec(const char *spec, char *ver, size_t cap)
+/* "pkg==ver" into its runtime's index and the version; -1 when not one. */
+static int parse_spec_quiet(const char *spec, char *ver, size_t cap)
 {
     const char *eq = strstr(spec, "==");
     for (size_t i = 0; eq && i < NRUNTIMES; ++i)
@@ -57,6 +59,14 @@ static int parse_spec(const char *spec, char *ver, size_t cap)
             if (ok) return (int)i;
             break;
         }
+    return -1;
+}
+
+/* parse_spec_quiet, saying what is wrong. */
+static int parse_spec(const char *spec, char *ver, size_t cap)
+{
+    int rt = parse_spec_quiet(spec, ver, cap);
+    if (rt >= 0) return rt;
     fprintf(stderr,
             "%s: drivers: '%s': give PACKAGE==VERSION, PACKAGE one of intel-opencl-rt, "
             "intel-opencl-fpga-emu-rt, pocl-binary-distribution, VERSION digits and dots (e.g. "
@@ -259,13 +269,83 @@ void drivers_print_added(FILE *out)
         const char *dash = strrchr(e->d_name, '-');
         if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp-") || strstr(e->d_name, ".log") || !dash) continue;
         snprintf(spec, sizeof spec, "%.*s==%s", (int)(dash - e->d_name), e->d_name, dash + 1);
-        if (parse_spec(spec, ver, sizeof ver) < 0) continue;
+        if (parse_spec_quiet(spec, ver, sizeof ver) < 0) continue;
         snprintf(dir, sizeof dir, "%s/%s", drivers_dir(), e->d_name);
         if (!shown++) fprintf(out, "\nDrivers added (%s drivers add), each run in its own process:\n", prog);
         if (!driver_devices(dir, spec, ids, sizeof ids)) snprintf(ids, sizeof ids, "(no device: see drivers add)\n");
         for (char *line = strtok(ids, "\n"); line; line = strtok(NULL, "\n")) fprintf(out, "  %-52s %s\n", line, spec);
     }
     closedir(d);
+}
+
+/* The folder of the added driver of version ver (PKG-VER), into found. */
+static int driver_of_version(const char *ver, char *found, size_t cap)
+{
+    DIR *d = opendir(drivers_dir());
+    struct dirent *e;
+    found[0] = '\0';
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(e->d_name), m = strlen(ver);
+        if (n > m + 1 && strcmp(e->d_name + n - m, ver) == 0 && e->d_name[n - m - 1] == '-' &&
+            !strstr(e->d_name, ".tmp-") && !strstr(e->d_name, ".log"))
+            snprintf(found, cap, "%s", e->d_name);
+    }
+    if (d) closedir(d);
+    return found[0] != '\0';
+}
+
+/* Appends each id of one driver folder to *out. */
+static int append_devices(const char *name, xd_device_info **out, size_t *n)
+{
+    char dir[4096], spec[600], ids[4096];
+    const char *dash = strrchr(name, '-');
+    snprintf(dir, sizeof dir, "%s/%s", drivers_dir(), name);
+    snprintf(spec, sizeof spec, "%.*s==%s", (int)(dash - name), name, dash + 1);
+    if (!driver_devices(dir, spec, ids, sizeof ids)) {
+        fprintf(stderr, "%s: --drivers: %s gives no OpenCL device (see '%s drivers list')\n", prog, spec, prog);
+        return 0;
+    }
+    for (char *line = strtok(ids, "\n"); line; line = strtok(NULL, "\n")) {
+        xd_device_info *grown = realloc(*out, (*n + 1) * sizeof **out);
+        if (!grown) return 0;
+        *out = grown;
+        memset(&grown[*n], 0, sizeof *grown);
+        snprintf(grown[*n].id, sizeof grown[*n].id, "%s", line);
+        grown[*n].platform_index = grown[*n].device_index = UINT_MAX;
+        ++*n;
+    }
+    return 1;
+}
+
+int drivers_devices(const char *which, xd_device_info **out, size_t *n)
+{
+    size_t nitems = 0;
+    char **items = xd_split_commas(which, 1, &nitems);
+    int ok = items != NULL;
+    for (size_t k = 0; ok && k < nitems; ++k) {
+        char found[512];
+        if (strcmp(items[k], "all") == 0) {
+            DIR *d = opendir(drivers_dir());
+            struct dirent *e;
+            char ver[64];
+            while (ok && d && (e = readdir(d))) {
+                const char *dash = strrchr(e->d_name, '-');
+                char spec[600];
+                if (!dash || strstr(e->d_name, ".tmp-") || strstr(e->d_name, ".log")) continue;
+                snprintf(spec, sizeof spec, "%.*s==%s", (int)(dash - e->d_name), e->d_name, dash + 1);
+                if (parse_spec_quiet(spec, ver, sizeof ver) >= 0) ok = append_devices(e->d_name, out, n);
+            }
+            if (d) closedir(d);
+        } else if (!driver_of_version(items[k], found, sizeof found)) {
+            fprintf(stderr, "%s: --drivers: no driver of version %s added (see '%s drivers list')\n", prog, items[k],
+                    prog);
+            ok = 0;
+        } else {
+            ok = append_devices(found, out, n);
+        }
+    }
+    free(items);
+    return ok;
 }
 
 static int drivers_remove(const char *spec)
@@ -312,17 +392,8 @@ int drivers_select(int argc, char **argv)
                                                                      : NULL;
         char *at = v ? strchr(v, '@') : NULL;
         if (!at) continue;
-        DIR *d = opendir(drivers_dir());
-        struct dirent *e;
-        char found[512] = "";
-        while (d && (e = readdir(d))) {
-            size_t n = strlen(e->d_name), m = strlen(at + 1);
-            if (n > m + 1 && strcmp(e->d_name + n - m, at + 1) == 0 && e->d_name[n - m - 1] == '-' &&
-                !strstr(e->d_name, ".tmp-") && !strstr(e->d_name, ".log"))
-                snprintf(found, sizeof found, "%s", e->d_name);
-        }
-        if (d) closedir(d);
-        if (!found[0]) {
+        char found[512];
+        if (!driver_of_version(at + 1, found, sizeof found)) {
             fprintf(stderr, "%s: --device %s: no driver of version %s added (see '%s drivers list')\n", prog, v, at + 1,
                     prog);
             return EXIT_USAGE;

@@ -5,6 +5,7 @@
  * each child's progress (the `progress:` lines `run --progress` writes to
  * its log) is shown on one status line per child. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,8 @@ static const xd_device_info *selected_device(const scheduler *s, const char *id)
     const xd_device_info *d = NULL;
     for (size_t i = 0; i < s->nsel; ++i)
         if (strcmp(xd_device_list_get(s->list, s->idx[i])->id, id) == 0) d = xd_device_list_get(s->list, s->idx[i]);
+    for (size_t i = 0; i < s->o->nextra; ++i) /* a driver version's device: chosen in the child by its id */
+        if (strcmp(s->o->extra[i].id, id) == 0) d = &s->o->extra[i];
     return d;
 }
 
@@ -153,7 +156,8 @@ static void child_args(const scheduler *s, const xd_run_record *run, const xd_de
 {
     const compare_opts *o = s->o;
     int na = 0;
-    snprintf(pd, 32, "%u:%u", d->platform_index, d->device_index);
+    if (d->platform_index == UINT_MAX) snprintf(pd, 384, "%s", d->id); /* ID@VERSION: the child loads that driver */
+    else snprintf(pd, 384, "%u:%u", d->platform_index, d->device_index);
     snprintf(steps_s, 32, "%lld", (long long)run->steps_asked);
     const char *base[] = {prog,      "run",   "--device", pd,        "--mode",  run->mode,  "--out",     run->trace_dir,
                           "--steps", steps_s, "--seed",   s->seed_s, "--batch", s->batch_s, "--progress"};
@@ -173,7 +177,7 @@ static void start_child(scheduler *s, size_t i)
 {
     xd_run_record *run = &s->rep->runs[i];
     const xd_device_info *d = selected_device(s, run->device_id);
-    char pd[32], log[1100], steps_s[32];
+    char pd[384], log[1100], steps_s[32];
     const char *args[48];
     s->started[i] = RUN_FINISHED; /* until it is stopped */
     snprintf(log, sizeof log, "%s.log", run->trace_dir);
