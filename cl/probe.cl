@@ -31,6 +31,9 @@ __kernel void xd_probe_loops(__global const float *a, __global const float *b,
     if (p >= P) return;
     __global const float *row = a + (size_t)p * K;
     float s = 0.0f;
+#ifdef XD_PROBE_PLANT_BUILD_ERROR
+#error "planted build failure (XD_PROBE_PLANT=build-error)"
+#endif
 #ifdef XD_PROBE_PLANT_REASSOC
     float s2 = 0.0f;
     for (uint k = 0; k + 1 < K; k += 2) {

@@ -125,14 +125,20 @@ static xd_status choose_options(xd_context *ctx)
                  ctx->div_mode == 0   ? "correctly rounded builtins"
                  : ctx->div_mode == 1 ? "via fp64, correctly rounded"
                                       : "software with exact residuals, correctly rounded for normal results");
-        /* Test hook (docs/reproducibility.md): XD_PROBE_PLANT=reassoc builds
+        /* Test hooks (docs/reproducibility.md): XD_PROBE_PLANT=reassoc builds
          * the self-test's sum as two interleaved partial sums, so that the
-         * context must be refused.  It reaches the compiler as an option, so
-         * it shows in the build options like every other. */
+         * context must be refused; =build-error makes the build fail with
+         * a log, as a driver that cannot compile crossdev does.  They reach
+         * the compiler as options, so they show in the build options like
+         * every other. */
         const char *plant = getenv("XD_PROBE_PLANT");
-        if (plant && strcmp(plant, "reassoc") != 0)
-            return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "XD_PROBE_PLANT: '%s' is not 'reassoc'", plant);
-        if (plant) strncat(ctx->options, " -DXD_PROBE_PLANT_REASSOC", sizeof ctx->options - strlen(ctx->options) - 1);
+        int reassoc = plant && strcmp(plant, "reassoc") == 0, broken = plant && strcmp(plant, "build-error") == 0;
+        if (plant && !reassoc && !broken)
+            return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "XD_PROBE_PLANT: '%s' is not 'reassoc' or 'build-error'",
+                           plant);
+        if (plant)
+            strncat(ctx->options, reassoc ? " -DXD_PROBE_PLANT_REASSOC" : " -DXD_PROBE_PLANT_BUILD_ERROR",
+                    sizeof ctx->options - strlen(ctx->options) - 1);
     } else {
         ctx->div_mode = -1;
         snprintf(ctx->options, sizeof ctx->options, "-cl-std=CL1.2 -DXD_FAST=1 -cl-mad-enable");

@@ -89,6 +89,13 @@ expect_exit 2 "hanging child" env XD_FAULT=hang:pocl/basic "$XD_CLI" compare "${
 check "hang: FAILED by timeout" test "$(json_get "$WORK/h.json" "[r['timed_out'] for r in d['runs'] if 'basic' in r['device']]")" = "[True]"
 check "hang: report still printed" contains "$OUT" "FAILED (timeout)"
 check "hang: the message does not end in '; '" test "$(json_get "$WORK/h.json" "[r['error'].endswith('; ') for r in d['runs'] if 'basic' in r['device']]")" = "[False]"
+# 4b. a driver that cannot compile crossdev's kernels (PoCL 1.3 from PyPI: "unknown target CPU
+# 'generic'"), planted: list --probe refuses it with its build log's error line, as run says it
+OUT=$(XD_PROBE_PLANT=build-error "$XD_CLI" list --probe 2>&1); rc=$?
+check "list --probe, every build failing: exit 0 (refused is an answer, not an error)" test "$rc" -eq 0
+check "... the probe column says refused" bash -c 'grep -q "pocl/pthread.* refused$" <<<"$1"' _ "$OUT"
+check "... with the build log's error line" contains "$OUT" "cannot compile crossdev's kernels:"
+check "... the planted error quoted" bash -c 'grep "cannot compile" <<<"$1" | grep -q "error.*planted build failure"' _ "$OUT"
 # 5. --repeat on a slow device (a simulator's runs take minutes): once, said
 expect_exit 0 "--repeat 2 with pthread as the slow device" "$XD_CLI" compare --synthetic --batch 4 --devices pthread \
   --modes reproducible --slow pthread --slow-steps 1 --repeat 2 --work "$WORK/rs" --json "$WORK/rs.json"

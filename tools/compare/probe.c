@@ -7,6 +7,34 @@
 
 #include "cli.h"
 
+/* "STATUS message" on one line: the message's own lines (a build log's)
+ * joined with " | ", so that the parent reads all of it. */
+static void print_one_line(const char *status, const char *message)
+{
+    printf("%s ", status);
+    for (const char *c = message; *c; ++c) {
+        if (*c == '\n') {
+            if (c[1]) fputs(" | ", stdout);
+        } else {
+            putchar(*c);
+        }
+    }
+    putchar('\n');
+}
+
+/* A build that failed: the first line of its log that says "error", into
+ * out ("" when the log has none). */
+static void first_build_error(const char *line, char *out, size_t cap)
+{
+    const char *log = strstr(line, "build log:"), *e = log ? strstr(log, "error") : NULL;
+    out[0] = '\0';
+    if (!e) return;
+    const char *start = log + strlen("build log:");
+    while (e > start && e[-1] != '|') --e; /* the start of its line */
+    while (*e == ' ') ++e;
+    snprintf(out, cap, "%.*s", (int)strcspn(e, "|"), e);
+}
+
 /* __probe P:D: creates a reproducible-mode context on device P:D (which
  * runs the self-test) and prints one line, "pass" or "<STATUS> <message>".
  * Output is flushed before the context is destroyed: a driver that aborts
@@ -27,7 +55,7 @@ int cmd_probe_one(int argc, char **argv)
             xd_context *ctx = NULL;
             xd_status st = xd_context_create(xd_device_list_get(list, idx[0]), XD_MODE_REPRODUCIBLE, &ctx);
             if (st == XD_OK) printf("pass\n");
-            else printf("%s %s\n", xd_status_name(st), xd_context_last_error(ctx));
+            else print_one_line(xd_status_name(st), xd_context_last_error(ctx));
             fflush(stdout);
             xd_context_destroy(ctx);
         }
@@ -45,6 +73,13 @@ static const char *probe_verdict(const xd_device_info *d, const char *line, cons
                                  int timeout_s, char *msg, size_t cap)
 {
     if (strcmp(line, "pass") == 0) return "pass";
+    if (strstr(line, "CL_BUILD_PROGRAM_FAILURE")) { /* the device cannot compile crossdev: refused, saying why */
+        char first[512];
+        first_build_error(line, first, sizeof first);
+        snprintf(msg, cap, "%s cannot compile crossdev's kernels: %s", d->id,
+                 first[0] ? first : "CL_BUILD_PROGRAM_FAILURE (its build log says nothing)");
+        return "refused";
+    }
     if (timed_out) snprintf(msg, cap, "%s: the self-test did not finish within %d s", d->id, timeout_s);
     else if (!line[0] && r->term_signal)
         snprintf(msg, cap, "%s: the driver crashed during the self-test (signal %d)", d->id, r->term_signal);
