@@ -207,6 +207,12 @@ static void diagnose(const char *lib, int rt, const char *ver, const char *log)
                      from, from, ver);
         fprintf(stderr, "%s: drivers: %s not found (needed by %s)%s\n", prog, name, lib, fix);
     }
+    if (RUNTIMES[rt].companion && strcmp(RUNTIMES[rt].companion, "intel-cmplr-lib-rt") == 0)
+        fprintf(stderr,
+                "%s: drivers: Intel's runtimes from 2025 on also load oneTBB and TCM newer than Debian 12's "
+                "libtbb12 (ldd then names nothing missing): PyPI's tbb and tcmlib, as "
+                "tools/requirements/drivers/intel-opencl-rt-2025.3.3.txt pins them\n",
+                prog);
     fprintf(stderr, "%s: drivers: the install's log: %s\n", prog, log);
 }
 
