@@ -96,6 +96,15 @@ check "list --probe, every build failing: exit 0 (refused is an answer, not an e
 check "... the probe column says refused" bash -c 'grep -q "pocl/pthread.* refused$" <<<"$1"' _ "$OUT"
 check "... with the build log's error line" contains "$OUT" "cannot compile crossdev's kernels:"
 check "... the planted error quoted" bash -c 'grep "cannot compile" <<<"$1" | grep -q "error.*planted build failure"' _ "$OUT"
+# 4c. a run whose driver crashed (SIGSEGV: Intel 2021.4.0's fast mode) leaves OUT.tmp-PID: the
+# next run of that OUT removes it, saying so, and leaves a live one's alone
+DEAD=$(sh -c 'echo $$')
+mkdir -p "$WORK/st.tmp-$DEAD/step-000000" "$WORK/st.tmp-$$"
+expect_exit 0 "run over a dead run's temporary folder" "$XD_CLI" run --device pthread --steps 1 --eval-limit 0 \
+  --quiet --out "$WORK/st"
+check "... removed and said" bash -c '! [ -e "$1" ] && grep -q "removed .*st.tmp-$2, left by a run of --out .* whose process ($2) died" <<<"$3"' _ \
+  "$WORK/st.tmp-$DEAD" "$DEAD" "$OUT"
+check "... a live process's folder kept" test -d "$WORK/st.tmp-$$"
 # 5. --repeat on a slow device (a simulator's runs take minutes): once, said
 expect_exit 0 "--repeat 2 with pthread as the slow device" "$XD_CLI" compare --synthetic --batch 4 --devices pthread \
   --modes reproducible --slow pthread --slow-steps 1 --repeat 2 --work "$WORK/rs" --json "$WORK/rs.json"

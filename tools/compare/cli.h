@@ -185,6 +185,8 @@ int proc_capture_program(const char *const args[], int timeout_s, char *out, siz
 /* args[0] (PATH searched) run to its end, stdout and stderr appended to log
  * (NULL: this process's); 0 when it ran (r filled), -1 when it could not start. */
 int proc_exec(const char *const args[], const char *log, proc_result *r);
+/* 1 while process pid exists. */
+int proc_alive(pid_t pid);
 
 /* ---- drivers.c: vendor runtimes by version ------------------------------------------------------ */
 int cmd_drivers(int argc, char **argv);

@@ -143,6 +143,8 @@ int proc_capture_program(const char *const args[], int timeout_s, char *out, siz
     return capture(args, 0, timeout_s, out, cap, r, timed_out, msg, msgcap);
 }
 
+int proc_alive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
 int proc_exec(const char *const args[], const char *log, proc_result *r)
 {
     pid_t pid = fork();

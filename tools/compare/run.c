@@ -1,6 +1,7 @@
 /* run: one seeded training on one device, written as a trace.  With
  * --resume, the trace's own settings are taken unless given, and a given
  * value that conflicts with the trace is refused naming both. */
+#include <dirent.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -144,6 +145,34 @@ static int out_parent_exists(const char *out)
     return 0;
 }
 
+/* OUT.tmp-PID folders of earlier runs of this OUT whose process is gone (a
+ * driver that crashed took it down before it could clean up): removed,
+ * and said.  A running one is left alone. */
+static void remove_stale_temps(const char *out)
+{
+    char parent[XD_PATH_MAX], prefix[XD_PATH_MAX];
+    const char *slash = strrchr(out, '/');
+    snprintf(parent, sizeof parent, "%.*s", !slash ? 1 : slash == out ? 1 : (int)(slash - out), slash ? out : ".");
+    snprintf(prefix, sizeof prefix, "%s.tmp-", slash ? slash + 1 : out);
+    DIR *d = opendir(parent);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(prefix);
+        char *end = NULL;
+        if (strncmp(e->d_name, prefix, n) != 0 || !e->d_name[n]) continue;
+        long pid = strtol(e->d_name + n, &end, 10);
+        if (*end || pid <= 0 || proc_alive((pid_t)pid)) continue;
+        char path[XD_PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+        const char *rm[] = {"rm", "-rf", path, NULL};
+        proc_result r;
+        if (proc_exec(rm, NULL, &r) == 0 && r.exit_status == 0)
+            fprintf(stderr, "%s run: removed %s, left by a run of --out %s whose process (%ld) died\n", prog, path, out,
+                    pid);
+    }
+    if (d) closedir(d);
+}
+
 /* What the options say together: required ones, exclusions. */
 static int run_check(int argc, char **argv, run_opts *o)
 {
@@ -169,6 +198,7 @@ static int run_check(int argc, char **argv, run_opts *o)
         return 0;
     }
     if (!out_parent_exists(o->cfg.out_dir)) return 0;
+    remove_stale_temps(o->cfg.out_dir);
     o->cfg.snapshot_at = o->snap_list;
     o->cfg.n_snapshot_at = o->nsnap;
     o->cfg.op_outputs_at = o->op_list;
