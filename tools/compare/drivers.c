@@ -18,13 +18,14 @@
 #include "common/common.h"
 
 /* The runtimes crossdev knows: the PyPI package, the OpenCL library it
- * ships, and the package of the same version it needs beside it. */
+ * ships, and the packages of the same version it needs beside it (the FPGA
+ * emulator loads the CPU runtime's compiler, libcommon_clang). */
 static const struct {
-    const char *package, *library, *companion;
+    const char *package, *library, *companion, *companion2;
 } RUNTIMES[] = {
-    {"intel-opencl-rt", "libintelocl", "intel-cmplr-lib-rt"},
-    {"intel-opencl-fpga-emu-rt", "libintelocl_emu", "intel-cmplr-lib-rt"},
-    {"pocl-binary-distribution", "libpocl", NULL},
+    {"intel-opencl-rt", "libintelocl", "intel-cmplr-lib-rt", NULL},
+    {"intel-opencl-fpga-emu-rt", "libintelocl_emu", "intel-cmplr-lib-rt", "intel-opencl-rt"},
+    {"pocl-binary-distribution", "libpocl", NULL, NULL},
 };
 #define NRUNTIMES (sizeof RUNTIMES / sizeof *RUNTIMES)
 
@@ -120,7 +121,7 @@ static int find_library(const char *dir, const char *name, int depth, char *out,
  * has one, else the package (and its companion) by name. */
 static int install(int rt, const char *ver, const char *tmp, const char *log)
 {
-    char req[4096], venv_py[4096], pkg[256], comp[256];
+    char req[4096], venv_py[4096], pkg[256], comp[256], comp2[256];
     snprintf(req, sizeof req, "%s/%s-%s.txt", XD_DRIVER_REQUIREMENTS_DIR, RUNTIMES[rt].package, ver);
     snprintf(venv_py, sizeof venv_py, "%s/bin/python", tmp);
     const char *venv[] = {"/usr/bin/python3", "-m", "venv", tmp, NULL};
@@ -140,9 +141,17 @@ static int install(int rt, const char *ver, const char *tmp, const char *log)
             prog, RUNTIMES[rt].package, ver, req);
     snprintf(pkg, sizeof pkg, "%s==%s", RUNTIMES[rt].package, ver);
     snprintf(comp, sizeof comp, "%s==%s", RUNTIMES[rt].companion ? RUNTIMES[rt].companion : "", ver);
-    const char *pip[] = {venv_py,     "-m", "pip",
-                         "install",   "-q", "--disable-pip-version-check",
-                         "--no-deps", pkg,  RUNTIMES[rt].companion ? comp : NULL,
+    snprintf(comp2, sizeof comp2, "%s==%s", RUNTIMES[rt].companion2 ? RUNTIMES[rt].companion2 : "", ver);
+    const char *pip[] = {venv_py,
+                         "-m",
+                         "pip",
+                         "install",
+                         "-q",
+                         "--disable-pip-version-check",
+                         "--no-deps",
+                         pkg,
+                         RUNTIMES[rt].companion ? comp : NULL,
+                         RUNTIMES[rt].companion2 ? comp2 : NULL,
                          NULL};
     return proc_exec(pip, log, &r) == 0 && r.exit_status == 0;
 }
