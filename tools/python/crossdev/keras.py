@@ -286,6 +286,7 @@ class TraceCallback(keras.callbacks.Callback):
         if self.train_data is not None and self.indices is None:
             samples = SampleIndex(*self.train_data)
         self.tap = Tap(model, self.spec, ops=self.ops, samples=samples)
+        weakref.finalize(self, self.tap.remove)  # a fit that raises never reaches on_train_end
         if self._batch_size():
             self._open(model, self._batch_size())
 

@@ -236,7 +236,9 @@ class Tap:
         self._set(opt, attr, tapped)
 
     def remove(self) -> None:
-        """Every method back as it was; the compiled step dropped."""
+        """Every method back as it was; the compiled step dropped (once)."""
+        if not self.saved:
+            return
         for obj, attr in reversed(self.saved):
             try:
                 delattr(obj, attr)
