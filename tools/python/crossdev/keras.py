@@ -1,17 +1,18 @@
-"""Keras runs as crossdev traces (imports keras; any backend, JAX tested).
+"""Keras runs as crossdev traces (imports keras; TensorFlow and JAX tested).
 
 Record your own model.fit:
 
     from crossdev.keras import TraceCallback
-    order = np.concatenate([rng.permutation(len(x))[:steps_per_epoch * 32] for _ in range(epochs)])
-    model.fit(x[order], y[order], batch_size=32, shuffle=False, epochs=1,
-              callbacks=[TraceCallback("run-a", seed=1, data_name="fashion-mnist",
-                                       indices=order.reshape(-1, 32))])
+    model.fit(x, y, batch_size=32, epochs=1,
+              callbacks=[TraceCallback("run-a", seed=1, data_name="fashion-mnist", train_data=(x, y))])
 
 Per batch it records the batch's own loss, every weight and optimizer slot
 in crossdev's names and layouts (crossdev.layout; Adam's m and v, SGD's
-momentum as ".m"), and the batch's training-set indices when given
-(otherwise -1: unknown); snapshots on crossdev's schedule; the trace is
+momentum as ".m"), what the batch held (batch_hashes, seen inside the
+compiled step: crossdev.keras_tap), its training-set indices (given as
+indices=, or found by content in train_data; otherwise -1: unknown), and
+each layer's output and weight gradient under crossdev's op names
+(ops=False leaves them out); snapshots on crossdev's schedule; the trace is
 published when training ends (an exception publishes nothing).  Keras's
 dropout masks come from its own RNG: a model with Dropout layers trained
 this way can only agree with another run that drew the same masks
