@@ -187,7 +187,7 @@ static void check_class_pairs(const char *name, json_t *want, const xd_report *r
     for (size_t i = 0; i < rep->nclass_pairs && i < json_array_size(want); ++i) {
         json_t *w = json_array_get(want, i);
         const xd_class_pair *cp = &rep->class_pairs[i];
-        const xd_pair *p = &cp->pair;
+        const xd_pair *p = cp->pair;
         int ok = strcmp(rep->classes[cp->a].label, json_string_value(json_array_get(w, 0))) == 0 &&
                  strcmp(rep->classes[cp->b].label, json_string_value(json_array_get(w, 1))) == 0 &&
                  strcmp(xd_verdict_string(p->verdict), json_string_value(json_array_get(w, 2))) == 0 &&

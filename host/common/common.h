@@ -89,5 +89,14 @@ char **xd_split_commas(const char *s, int trim, size_t *count);
 /* ---- hashes (host/common/hash.c) ------------------------------------------------ */
 uint64_t xd_hash_bytes(const void *p, size_t n); /* XXH3-64 */
 void xd_hash_hex(uint64_t h, char out[24]);      /* "xxh3:0123456789abcdef" */
+/* XXH3-64 of several buffers as if they were one (a checksum over arrays,
+ * what an op wrote, a batch): reset, update with each, digest.  create
+ * returns NULL when out of memory. */
+typedef struct xd_hasher xd_hasher;
+xd_hasher *xd_hasher_create(void);
+void xd_hasher_reset(xd_hasher *h);
+void xd_hasher_update(xd_hasher *h, const void *p, size_t n);
+uint64_t xd_hasher_digest(const xd_hasher *h);
+void xd_hasher_destroy(xd_hasher *h);
 
 #endif

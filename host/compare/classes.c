@@ -6,6 +6,7 @@
 
 #include "crossdev/report.h"
 #include "common/common.h"
+#include "compare/pair.h"
 
 /* 1 when a and b hold the same losses (bit for bit) and the same hashes of
  * the same tensors, initial state included, over their common steps. */
@@ -17,19 +18,6 @@ static int bitwise_equal(const xd_trace *a, const xd_trace *b)
     const int64_t steps = a->steps < b->steps ? a->steps : b->steps;
     return memcmp(a->loss, b->loss, (size_t)steps * sizeof *a->loss) == 0 &&
            memcmp(a->hashes, b->hashes, (size_t)steps * a->ntensors * sizeof *a->hashes) == 0;
-}
-
-/* The mode's reference: its successful run with the most steps, the first
- * among equals (as the pairs take it); -1 when none succeeded. */
-static long mode_reference(const xd_report *r, const char *mode)
-{
-    long ref = -1;
-    for (size_t i = 0; i < r->nruns; ++i) {
-        const xd_run_record *run = &r->runs[i];
-        if (strcmp(run->mode, mode) == 0 && !run->failed && (ref < 0 || run->trace->steps > r->runs[ref].trace->steps))
-            ref = (long)i;
-    }
-    return ref;
 }
 
 /* Run i into the first class of its mode whose first member it equals,
@@ -53,17 +41,26 @@ static xd_status place_run(xd_report *r, size_t i, const char *mode, size_t firs
 
 static xd_status classes_of_mode(xd_report *r, const char *mode)
 {
-    long ref = mode_reference(r, mode);
-    if (ref < 0) return XD_OK;
-    const size_t first = r->nclasses;
-    xd_status st = place_run(r, (size_t)ref, mode, first);
+    const xd_run_record *reference = xd_report_mode_reference(r, mode);
+    if (!reference) return XD_OK;
+    const size_t ref = (size_t)(reference - r->runs), first = r->nclasses;
+    xd_status st = place_run(r, ref, mode, first);
     for (size_t i = 0; i < r->nruns && st == XD_OK; ++i)
-        if ((long)i != ref && strcmp(r->runs[i].mode, mode) == 0 && !r->runs[i].failed)
-            st = place_run(r, i, mode, first);
+        if (i != ref && strcmp(r->runs[i].mode, mode) == 0 && !r->runs[i].failed) st = place_run(r, i, mode, first);
     return st;
 }
 
-/* Every two classes of one mode compared through their first members. */
+/* The report's pair of traces a and b, or NULL. */
+static const xd_pair *existing_pair(const xd_report *r, const xd_trace *a, const xd_trace *b)
+{
+    for (size_t i = 0; i < r->npairs; ++i)
+        if (r->pairs[i].ref == a && r->pairs[i].other == b) return &r->pairs[i];
+    return NULL;
+}
+
+/* Every two classes of one mode compared through their first members: the
+ * report's pair where it compared them already (the reference's class
+ * against another), else compared here. */
 static xd_status class_pairs(xd_report *r, xd_error *err)
 {
     size_t n = 0;
@@ -80,9 +77,11 @@ static xd_status class_pairs(xd_report *r, xd_error *err)
             xd_class_pair *cp = &r->class_pairs[r->nclass_pairs++];
             cp->a = a;
             cp->b = b;
+            const xd_trace *ta = r->runs[r->classes[a].members[0]].trace, *tb = r->runs[r->classes[b].members[0]].trace;
+            if ((cp->pair = existing_pair(r, ta, tb)) != NULL) continue;
+            cp->pair = &cp->own;
             xd_error e;
-            xd_status st = xd_compare_pair(r->runs[r->classes[a].members[0]].trace,
-                                           r->runs[r->classes[b].members[0]].trace, &r->tol, &cp->pair, &e);
+            xd_status st = xd_compare_pair(ta, tb, &r->tol, &cp->own, &e);
             if (st != XD_OK && st != XD_MISMATCH)
                 return xd_error_set(err, st, 0, "comparing classes %s and %s: %s", r->classes[a].label,
                                     r->classes[b].label, e.message);
@@ -103,7 +102,7 @@ xd_status xd_report_classes(xd_report *r, xd_error *err)
 
 void xd_report_classes_free(xd_report *r)
 {
-    for (size_t i = 0; i < r->nclass_pairs; ++i) xd_pair_free(&r->class_pairs[i].pair);
+    for (size_t i = 0; i < r->nclass_pairs; ++i) xd_pair_free(&r->class_pairs[i].own);
     free(r->class_pairs);
     r->class_pairs = NULL;
     r->nclass_pairs = 0;

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "crossdev/compare.h"
+#include "crossdev/report.h"
 
 /* ---- settings.c (mechanism.c: xd_pair_mechanism) ---------------------------------------------------------------- */
 /* Every setting in which the two traces differ, into p->settings: what
@@ -35,6 +36,11 @@ void xd_pair_mechanism(xd_pair *p, const xd_tolerance *tol);
  * XD_FORWARD_LOSS_REL, or the rounding level where a framework's GPU run
  * may have used TF32. */
 double xd_forward_loss_tolerance(const xd_pair *p, const xd_tolerance *tol);
+
+/* ---- report.c (classes.c) ------------------------------------------------------ */
+/* A mode's reference run: its successful run with the most steps, the
+ * first in run order among equals; NULL when none of the mode succeeded. */
+const xd_run_record *xd_report_mode_reference(const xd_report *r, const char *mode);
 
 /* ---- roles.c ------------------------------------------------------------------- */
 /* p->roles and p->not_judged for p->ref's tensors: --ignore's globs, and

@@ -68,7 +68,7 @@ static void label_run(xd_report *r, size_t i)
 /* Reference of a mode: its successful run with the most steps (the first
  * in run order among equals), so slow devices that ran fewer steps never
  * shorten the other comparisons.  NULL: no run of the mode succeeded. */
-static const xd_run_record *mode_reference(const xd_report *r, const char *mode)
+const xd_run_record *xd_report_mode_reference(const xd_report *r, const char *mode)
 {
     const xd_run_record *ref = NULL;
     for (size_t i = 0; i < r->nruns; ++i) {
@@ -111,7 +111,7 @@ static xd_status add_pair(xd_report *r, const xd_run_record *ref, const xd_run_r
 static xd_status pairs_by_mode(xd_report *r, xd_error *err)
 {
     static const char *const modes[2] = {"reproducible", "fast"};
-    const xd_run_record *refs[2] = {mode_reference(r, modes[0]), mode_reference(r, modes[1])};
+    const xd_run_record *refs[2] = {xd_report_mode_reference(r, modes[0]), xd_report_mode_reference(r, modes[1])};
     for (int m = 0; m < 2; ++m)
         for (size_t i = 0; i < r->nruns; ++i) {
             const xd_run_record *run = &r->runs[i];
@@ -349,7 +349,7 @@ static void classes_json(const xd_report *r, json_t *root)
     for (size_t i = 0; i < r->nclass_pairs; ++i) {
         const xd_class_pair *cp = &r->class_pairs[i];
         json_array_append_new(pairs, json_pack("{s:s, s:s, s:o}", "a", r->classes[cp->a].label, "b",
-                                               r->classes[cp->b].label, "pair", pair_json(r, &cp->pair)));
+                                               r->classes[cp->b].label, "pair", pair_json(r, cp->pair)));
     }
     json_object_set_new(root, "classes", classes);
     json_object_set_new(root, "class_pairs", pairs);

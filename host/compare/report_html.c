@@ -390,9 +390,9 @@ static void write_class_pairs(FILE *f, const xd_report *r)
         const xd_class_pair *cp = &r->class_pairs[i];
         if (xd_report_mode_runs(r, r->classes[cp->a].mode) < 3) continue;
         fprintf(f, "<tr><td>%s vs %s</td>", r->classes[cp->a].label, r->classes[cp->b].label);
-        first_divergence_cell(f, &cp->pair);
+        first_divergence_cell(f, cp->pair);
         fputs("<td class=\"verdict\">", f);
-        badge(f, cp->pair.verdict, xd_pair_verdict_label(&cp->pair));
+        badge(f, cp->pair->verdict, xd_pair_verdict_label(cp->pair));
         fputs("</td></tr>\n", f);
     }
     fputs("</tbody></table></div>\n", f);

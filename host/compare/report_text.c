@@ -348,7 +348,7 @@ static void print_classes(const xd_report *r, FILE *out, const term_style *ts)
         }
         for (size_t i = 0; i < r->nclass_pairs; ++i) {
             const xd_class_pair *cp = &r->class_pairs[i];
-            const xd_pair *p = &cp->pair;
+            const xd_pair *p = cp->pair;
             if (strcmp(r->classes[cp->a].mode, modes[m]) != 0) continue;
             char where[192] = "no divergence over the common steps";
             if (p->first_divergent_step >= 0)

@@ -211,8 +211,10 @@ static int64_t first_content_difference(const xd_trace *ref, const xd_trace *o, 
 }
 
 /* Both batch orders over the common steps, known: the first step whose
- * samples differ is a training difference; 1 when one was found. */
-static int compare_batch_rows(const int32_t *ra, const int32_t *rb, xd_pair *p)
+ * samples differ, listed as a difference of that kind (training; for
+ * information where the contents say the batches are the same); 1 when
+ * one was found. */
+static int compare_batch_rows(const int32_t *ra, const int32_t *rb, xd_setting_kind kind, xd_pair *p)
 {
     int64_t batch = p->ref->batch;
     for (int64_t k = 0; k < p->common_steps; ++k)
@@ -220,7 +222,7 @@ static int compare_batch_rows(const int32_t *ra, const int32_t *rb, xd_pair *p)
             char ta[160], tb[160];
             batch_row_text(ra + k * batch, batch, k + 1, ta, sizeof ta);
             batch_row_text(rb + k * batch, batch, k + 1, tb, sizeof tb);
-            add_setting(p, XD_SETTING_TRAINING, "batch order", ta, tb);
+            add_setting(p, kind, "batch order", ta, tb);
             return 1;
         }
     return 0;
@@ -240,10 +242,10 @@ static void compare_batch_contents(const int32_t *ra, const int32_t *rb, int kno
         snprintf(tb, sizeof tb, "recorded: the same at all %lld common steps (batch_hashes)",
                  (long long)p->common_steps);
         add_setting(p, XD_SETTING_INFO, "batch content", "recorded", tb);
-        if (known && compare_batch_rows(ra, rb, p)) p->settings[p->nsettings - 1].kind = XD_SETTING_INFO;
+        if (known) compare_batch_rows(ra, rb, XD_SETTING_INFO, p);
         return;
     }
-    if (known && compare_batch_rows(ra, rb, p)) return; /* other samples: the order says which */
+    if (known && compare_batch_rows(ra, rb, XD_SETTING_TRAINING, p)) return; /* other samples: the order says which */
     snprintf(ta, sizeof ta, "differs from step %lld", (long long)k);
     snprintf(tb, sizeof tb, "%s",
              known ? "the same samples (indices) with other values: the data or its preprocessing"
@@ -273,7 +275,7 @@ static void compare_batches(const xd_trace *ref, const xd_trace *o, xd_pair *p)
         add_setting(p, XD_SETTING_INFO, "batch order", ua ? "unknown (not recorded)" : "recorded",
                     ub ? "unknown (not recorded): not compared" : "recorded: not compared");
     } else if (ok) {
-        compare_batch_rows(a.data, b.data, p);
+        compare_batch_rows(a.data, b.data, XD_SETTING_TRAINING, p);
     } else if (ref->steps == o->steps && ref->has_batches_hash && o->has_batches_hash) {
         char ta[24], tb[24];
         xd_hash_hex(ref->batches_hash, ta);

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <xxhash.h>
 
 #include "xd_math.h"
 #include "common/common.h"
@@ -34,17 +33,16 @@ static int find_file(const char *dir, const char *base, char *path, size_t cap)
 
 static uint64_t checksum(const xd_dataset *d)
 {
-    XXH3_state_t *s = XXH3_createState();
-    if (!s) return 0;
-    XXH3_64bits_reset(s);
+    xd_hasher *h = xd_hasher_create();
+    if (!h) return 0;
     const size_t px = (size_t)(d->height * d->width * d->channels);
-    XXH3_64bits_update(s, d->train_x, (size_t)d->n_train * px * 4);
-    XXH3_64bits_update(s, d->train_y, (size_t)d->n_train * 4);
-    XXH3_64bits_update(s, d->test_x, (size_t)d->n_test * px * 4);
-    XXH3_64bits_update(s, d->test_y, (size_t)d->n_test * 4);
-    uint64_t h = XXH3_64bits_digest(s);
-    XXH3_freeState(s);
-    return h;
+    xd_hasher_update(h, d->train_x, (size_t)d->n_train * px * 4);
+    xd_hasher_update(h, d->train_y, (size_t)d->n_train * 4);
+    xd_hasher_update(h, d->test_x, (size_t)d->n_test * px * 4);
+    xd_hasher_update(h, d->test_y, (size_t)d->n_test * 4);
+    uint64_t sum = xd_hasher_digest(h);
+    xd_hasher_destroy(h);
+    return sum;
 }
 
 /* One training sample's image, as float32 in (H, W, C) order: the order
@@ -61,30 +59,25 @@ xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *batches, i
                                   uint64_t *out)
 {
     const size_t px = (size_t)(d->height * d->width * d->channels);
-    XXH3_state_t *s = XXH3_createState();
+    xd_hasher *h = xd_hasher_create();
     float *hwc = malloc(px * sizeof *hwc + 4);
     int32_t *labels = malloc((size_t)batch * sizeof *labels + 4);
-    if (!s || !hwc || !labels) {
-        XXH3_freeState(s);
-        free(hwc);
-        free(labels);
-        return XD_OUT_OF_HOST_MEMORY;
-    }
-    for (int64_t k = 0; k < steps; ++k) {
+    xd_status st = h && hwc && labels ? XD_OK : XD_OUT_OF_HOST_MEMORY;
+    for (int64_t k = 0; k < steps && st == XD_OK; ++k) {
         const int32_t *idx = batches + (size_t)(k * batch);
-        XXH3_64bits_reset(s);
+        xd_hasher_reset(h);
         for (int64_t j = 0; j < batch; ++j) {
             sample_hwc(d, idx[j], hwc);
-            XXH3_64bits_update(s, hwc, px * 4);
+            xd_hasher_update(h, hwc, px * 4);
             labels[j] = d->train_y[idx[j]];
         }
-        XXH3_64bits_update(s, labels, (size_t)batch * 4);
-        out[k] = XXH3_64bits_digest(s);
+        xd_hasher_update(h, labels, (size_t)batch * 4);
+        out[k] = xd_hasher_digest(h);
     }
-    XXH3_freeState(s);
+    xd_hasher_destroy(h);
     free(hwc);
     free(labels);
-    return XD_OK;
+    return st;
 }
 
 /* Loads one images/labels pair and checks they agree. */

@@ -10,8 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "train/run.h"
 #include "xd_math.h"
 
@@ -63,6 +61,7 @@ typedef struct run {
     float *batch[2];     /* host staging of the input batch, two steps in flight */
     int32_t *labels2[2]; /* and of its labels */
     uint64_t *hashes;    /* the hashes of one copy, trace tensor order */
+    xd_hasher *hasher;   /* the op hashes (--hash-ops): one state for the run */
     int32_t *perm;       /* the training set in this epoch's order */
     int32_t *batches;    /* [total, B]: each step's samples (batches.npy) */
     int64_t *snaps;      /* the snapshot schedule, sorted */
@@ -104,23 +103,19 @@ static int all_finite(const float *v, size_t n)
     return (bad & 0x80000000u) == 0;
 }
 
-/* Reads a tensor to the host staging buffer; returns its hash. */
 /* The hash of what an op wrote: XXH3-64 of its outputs' float32 bytes one
  * after the other (one output: that tensor's hash, as the state's).
  * r->buf holds the last output read afterwards. */
 static xd_status read_hash(run *r, const xd_tensor *const *outs, int nout, uint64_t *hash)
 {
-    XXH3_state_t *s = XXH3_createState();
-    if (!s) return xd_error_set(r->err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
-    XXH3_64bits_reset(s);
     xd_status st = XD_OK;
+    xd_hasher_reset(r->hasher);
     for (int k = 0; k < nout && st == XD_OK; ++k) {
         size_t n = xd_tensor_count(outs[k]);
         st = xd_tensor_read(outs[k], r->buf, n * 4);
-        if (st == XD_OK) XXH3_64bits_update(s, r->buf, n * 4);
+        if (st == XD_OK) xd_hasher_update(r->hasher, r->buf, n * 4);
     }
-    *hash = XXH3_64bits_digest(s);
-    XXH3_freeState(s);
+    *hash = xd_hasher_digest(r->hasher);
     if (st != XD_OK) xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
     return st;
 }
@@ -380,11 +375,12 @@ static xd_status alloc_host(run *r)
         r->labels2[i] = malloc((size_t)B * sizeof *r->labels2[i]);
     }
     r->hashes = malloc(nt * sizeof *r->hashes + 8);
+    r->hasher = xd_hasher_create();
     r->perm = malloc((size_t)d->n_train * sizeof *r->perm);
     r->batches = malloc((size_t)(r->total * B) * sizeof *r->batches + 4);
     r->w = xd_trace_writer_create();
     if (!r->buf || !r->state[0] || !r->state[1] || !r->batch[0] || !r->batch[1] || !r->labels2[0] || !r->labels2[1] ||
-        !r->hashes || !r->perm || !r->batches || !r->w) {
+        !r->hashes || !r->hasher || !r->perm || !r->batches || !r->w) {
         xd_error_msg(r->err, "out of host memory");
         return XD_OUT_OF_HOST_MEMORY;
     }
@@ -770,6 +766,7 @@ static void close_run(run *r)
         xd_event_release(&r->ready[i]);
     }
     free(r->hashes);
+    xd_hasher_destroy(r->hasher);
     free(r->perm);
     free(r->batches);
     free(r->snaps);

@@ -39,10 +39,12 @@ typedef struct xd_run_class {
 } xd_run_class;
 
 /* Two classes of one mode: the comparison of their first members (where the
- * classes part, how far, the verdict). */
+ * classes part, how far, the verdict): the report's own pair of those runs
+ * where it has one (a class against the reference's), else `own`. */
 typedef struct xd_class_pair {
     size_t a, b; /* class indices */
-    xd_pair pair;
+    const xd_pair *pair;
+    xd_pair own;
 } xd_class_pair;
 
 typedef struct xd_report {

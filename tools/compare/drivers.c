@@ -273,49 +273,75 @@ static int drivers_add(const char *spec)
     return 0;
 }
 
-void drivers_print_added(FILE *out)
+/* "intel-opencl-rt==2024.2.1" of a driver folder's name (PKG-VER). */
+static void spec_of(const char *name, char *spec, size_t cap)
+{
+    const char *dash = strrchr(name, '-');
+    snprintf(spec, cap, "%.*s==%s", (int)(dash - name), name, dash + 1);
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(a, b); }
+
+/* The folders of the added drivers (PKG-VER of a runtime crossdev knows;
+ * not a temporary folder or a log), sorted by name: up to cap into names. */
+#define XD_MAX_DRIVERS 64
+static size_t added_drivers(char (*names)[256], size_t cap)
 {
     DIR *d = opendir(drivers_dir());
-    if (!d) return;
     struct dirent *e;
-    int shown = 0;
-    while ((e = readdir(d))) {
-        char ver[64], dir[4096], ids[4096], spec[256];
-        const char *dash = strrchr(e->d_name, '-');
-        if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp-") || strstr(e->d_name, ".log") || !dash) continue;
-        snprintf(spec, sizeof spec, "%.*s==%s", (int)(dash - e->d_name), e->d_name, dash + 1);
-        if (parse_spec_quiet(spec, ver, sizeof ver) < 0) continue;
-        snprintf(dir, sizeof dir, "%s/%s", drivers_dir(), e->d_name);
-        if (!shown++) fprintf(out, "\nDrivers added (%s drivers add), each run in its own process:\n", prog);
+    size_t n = 0;
+    while (d && n < cap && (e = readdir(d))) {
+        char spec[300], ver[64];
+        if (!strrchr(e->d_name, '-') || strstr(e->d_name, ".tmp-") || strstr(e->d_name, ".log") ||
+            strlen(e->d_name) >= sizeof *names)
+            continue;
+        spec_of(e->d_name, spec, sizeof spec);
+        if (parse_spec_quiet(spec, ver, sizeof ver) >= 0) snprintf(names[n++], sizeof *names, "%s", e->d_name);
+    }
+    if (d) closedir(d);
+    qsort(names, n, sizeof *names, by_name);
+    return n;
+}
+
+void drivers_print_added(FILE *out)
+{
+    char names[XD_MAX_DRIVERS][256];
+    size_t n = added_drivers(names, XD_MAX_DRIVERS);
+    if (n) fprintf(out, "\nDrivers added (%s drivers add), each run in its own process:\n", prog);
+    for (size_t i = 0; i < n; ++i) {
+        char dir[4096], ids[4096], spec[300];
+        spec_of(names[i], spec, sizeof spec);
+        snprintf(dir, sizeof dir, "%s/%s", drivers_dir(), names[i]);
         if (!driver_devices(dir, spec, ids, sizeof ids)) snprintf(ids, sizeof ids, "(no device: see drivers add)\n");
         for (char *line = strtok(ids, "\n"); line; line = strtok(NULL, "\n")) fprintf(out, "  %-52s %s\n", line, spec);
     }
-    closedir(d);
 }
 
-/* The folder of the added driver of version ver (PKG-VER), into found. */
-static int driver_of_version(const char *ver, char *found, size_t cap)
+/* The folder of the added driver of version ver (PKG-VER), into found; 0
+ * (said) when none is, or when two packages of that version are. */
+static int driver_of_version(const char *opt, const char *ver, char *found, size_t cap)
 {
-    DIR *d = opendir(drivers_dir());
-    struct dirent *e;
-    found[0] = '\0';
-    while (d && (e = readdir(d))) {
-        size_t n = strlen(e->d_name), m = strlen(ver);
-        if (n > m + 1 && strcmp(e->d_name + n - m, ver) == 0 && e->d_name[n - m - 1] == '-' &&
-            !strstr(e->d_name, ".tmp-") && !strstr(e->d_name, ".log"))
-            snprintf(found, cap, "%s", e->d_name);
+    char names[XD_MAX_DRIVERS][256];
+    size_t n = added_drivers(names, XD_MAX_DRIVERS), hits = 0, m = strlen(ver);
+    for (size_t i = 0; i < n; ++i) {
+        size_t len = strlen(names[i]);
+        if (len > m + 1 && strcmp(names[i] + len - m, ver) == 0 && names[i][len - m - 1] == '-') {
+            if (hits++)
+                fprintf(stderr, "%s: %s: two drivers of version %s are added: %s and %s\n", prog, opt, ver, found,
+                        names[i]);
+            snprintf(found, cap, "%s", names[i]);
+        }
     }
-    if (d) closedir(d);
-    return found[0] != '\0';
+    if (!hits) fprintf(stderr, "%s: %s: no driver of version %s added (see '%s drivers list')\n", prog, opt, ver, prog);
+    return hits == 1;
 }
 
 /* Appends each id of one driver folder to *out. */
 static int append_devices(const char *name, xd_device_info **out, size_t *n)
 {
-    char dir[4096], spec[600], ids[4096];
-    const char *dash = strrchr(name, '-');
+    char dir[4096], spec[300], ids[4096];
     snprintf(dir, sizeof dir, "%s/%s", drivers_dir(), name);
-    snprintf(spec, sizeof spec, "%.*s==%s", (int)(dash - name), name, dash + 1);
+    spec_of(name, spec, sizeof spec);
     if (!driver_devices(dir, spec, ids, sizeof ids)) {
         fprintf(stderr, "%s: --drivers: %s gives no OpenCL device (see '%s drivers list')\n", prog, spec, prog);
         return 0;
@@ -338,25 +364,13 @@ int drivers_devices(const char *which, xd_device_info **out, size_t *n)
     char **items = xd_split_commas(which, 1, &nitems);
     int ok = items != NULL;
     for (size_t k = 0; ok && k < nitems; ++k) {
-        char found[512];
+        char found[256];
         if (strcmp(items[k], "all") == 0) {
-            DIR *d = opendir(drivers_dir());
-            struct dirent *e;
-            char ver[64];
-            while (ok && d && (e = readdir(d))) {
-                const char *dash = strrchr(e->d_name, '-');
-                char spec[600];
-                if (!dash || strstr(e->d_name, ".tmp-") || strstr(e->d_name, ".log")) continue;
-                snprintf(spec, sizeof spec, "%.*s==%s", (int)(dash - e->d_name), e->d_name, dash + 1);
-                if (parse_spec_quiet(spec, ver, sizeof ver) >= 0) ok = append_devices(e->d_name, out, n);
-            }
-            if (d) closedir(d);
-        } else if (!driver_of_version(items[k], found, sizeof found)) {
-            fprintf(stderr, "%s: --drivers: no driver of version %s added (see '%s drivers list')\n", prog, items[k],
-                    prog);
-            ok = 0;
+            char names[XD_MAX_DRIVERS][256];
+            size_t nd = added_drivers(names, XD_MAX_DRIVERS);
+            for (size_t i = 0; ok && i < nd; ++i) ok = append_devices(names[i], out, n);
         } else {
-            ok = append_devices(found, out, n);
+            ok = driver_of_version("--drivers", items[k], found, sizeof found) && append_devices(found, out, n);
         }
     }
     free(items);
@@ -407,15 +421,11 @@ int drivers_select(int argc, char **argv)
                                                                      : NULL;
         char *at = v ? strchr(v, '@') : NULL;
         if (!at) continue;
-        char found[512];
-        if (!driver_of_version(at + 1, found, sizeof found)) {
-            fprintf(stderr, "%s: --device %s: no driver of version %s added (see '%s drivers list')\n", prog, v, at + 1,
-                    prog);
-            return EXIT_USAGE;
-        }
-        char vendors[4096], spec[600];
+        char found[256], opt[512], vendors[4096], spec[300];
+        snprintf(opt, sizeof opt, "--device %s", v);
+        if (!driver_of_version(opt, at + 1, found, sizeof found)) return EXIT_USAGE;
         snprintf(vendors, sizeof vendors, "%s/%s/vendors", drivers_dir(), found);
-        snprintf(spec, sizeof spec, "%.*s==%s", (int)(strlen(found) - strlen(at + 1) - 1), found, at + 1);
+        spec_of(found, spec, sizeof spec);
         setenv("OCL_ICD_VENDORS", vendors, 1);
         setenv("XD_DRIVER_PACKAGE", spec, 1);
         *at = '\0';

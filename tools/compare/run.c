@@ -129,14 +129,22 @@ static int run_option(int c, void *user, char **argv)
     return ok;
 }
 
+/* The folder --out is made in ("." for a bare name); its own name after
+ * the last '/' is returned. */
+static const char *out_parent(const char *out, char *parent, size_t cap)
+{
+    const char *slash = strrchr(out, '/');
+    snprintf(parent, cap, "%.*s", !slash ? 1 : slash == out ? 1 : (int)(slash - out), slash ? out : ".");
+    return slash ? slash + 1 : out;
+}
+
 /* --out: its folder must exist (said before any work, and never under a
  * temporary name). */
 static int out_parent_exists(const char *out)
 {
     char parent[XD_PATH_MAX];
-    const char *slash = strrchr(out, '/');
-    if (!slash) return 1;
-    snprintf(parent, sizeof parent, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+    if (!strchr(out, '/')) return 1;
+    out_parent(out, parent, sizeof parent);
     struct stat sb;
     if (stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode)) return 1;
     fprintf(stderr, "%s run: --out %s: the folder %s %s\n", prog, out, parent,
@@ -151,9 +159,7 @@ static int out_parent_exists(const char *out)
 static void remove_stale_temps(const char *out)
 {
     char parent[XD_PATH_MAX], prefix[XD_PATH_MAX];
-    const char *slash = strrchr(out, '/');
-    snprintf(parent, sizeof parent, "%.*s", !slash ? 1 : slash == out ? 1 : (int)(slash - out), slash ? out : ".");
-    snprintf(prefix, sizeof prefix, "%s.tmp-", slash ? slash + 1 : out);
+    snprintf(prefix, sizeof prefix, "%s.tmp-", out_parent(out, parent, sizeof parent));
     DIR *d = opendir(parent);
     struct dirent *e;
     while (d && (e = readdir(d))) {

@@ -34,15 +34,18 @@ from typing import Dict, List, Optional, Tuple
 import keras
 import numpy as np
 
-from .hashing import Xxh3Stream, batch_hash, batch_labels, tensor_hash
-from .layout import Mapping, features_to_crossdev, flatten_sources
+from .hashing import batch_hash, batch_labels, tensor_hash
+from .layout import Mapping, features_to_crossdev, flatten_sources, variable_suffixes
+from .trace import gradient_op
 
 __all__ = ["Tap", "SampleIndex", "op_plan"]
 
+TRAINED = ("weight", "bias", "gamma", "beta")  # the variable suffixes that get gradients
+
 
 class SampleIndex:
-    """Training-set indices of samples found by content: XXH3 of each
-    sample's float32 inputs and its label; a sample that occurs twice
+    """Training-set indices of samples found by content: each sample's
+    batch_hash as a batch of one; a sample that occurs twice
     keeps its first index (the two train alike)."""
 
     def __init__(self, x, y):
@@ -50,21 +53,14 @@ class SampleIndex:
         labels = batch_labels(y)
         self.index: Dict[int, int] = {}
         for i in range(len(x) - 1, -1, -1):
-            self.index[self._key(x[i], labels[i:i + 1])] = i
-
-    @staticmethod
-    def _key(sample, label) -> int:
-        h = Xxh3Stream()
-        h.update(np.ascontiguousarray(sample, "<f4"))
-        h.update(label)
-        return h.intdigest()
+            self.index[batch_hash(x[i:i + 1], labels[i:i + 1])] = i
 
     def lookup(self, x, y) -> np.ndarray:
         """The index of each sample of a batch, -1 where it is not one of them."""
-        labels = batch_labels(y)
+        x, labels = np.asarray(x), batch_labels(y)
         if len(labels) != len(x):
             return np.full(len(x), -1)
-        return np.array([self.index.get(self._key(x[i], labels[i:i + 1]), -1) for i in range(len(x))])
+        return np.array([self.index.get(batch_hash(x[i:i + 1], labels[i:i + 1]), -1) for i in range(len(x))])
 
 
 def op_plan(model, spec: dict) -> Tuple[Dict[str, Tuple[str, object]], List[str]]:
@@ -82,22 +78,9 @@ def op_plan(model, spec: dict) -> Tuple[Dict[str, Tuple[str, object]], List[str]
         keeps = s["type"] in ("BatchNormalization", "Dropout", "Activation")  # features in their input's order
         forward[layer.name] = (layer.name + (".activation" if fused else ".forward"), src if keeps else None)
         names.append(forward[layer.name][0])
-    for entry in reversed(_grad_names(model)):
-        grads += entry
+    for layer in reversed(model.layers):  # the gradients from the last layer back, in variable order
+        grads += [gradient_op(layer.name, s) for s in variable_suffixes(layer) if s in TRAINED]
     return forward, names + grads
-
-
-def _grad_names(model) -> List[List[str]]:
-    """Per layer, its gradient ops in variable order."""
-    out = []
-    for layer in model.layers:
-        cls = type(layer).__name__
-        if cls in ("Conv2D", "Dense"):
-            out.append([layer.name + ".backward_weights"] + ([layer.name + ".backward_bias"] if layer.use_bias else []))
-        elif cls == "BatchNormalization":
-            out.append(([layer.name + ".backward_gamma"] if layer.scale else [])
-                       + ([layer.name + ".backward_beta"] if layer.center else []))
-    return out
 
 
 def _host_call(fn, *tensors) -> None:
@@ -168,18 +151,13 @@ class Tap:
     # ---- the wrappers -------------------------------------------------------------------
     def _gradient_entries(self):
         """For each trainable variable (the order of the step's gradients):
-        (op name, crossdev permutation, shape) or None."""
-        mapping = Mapping(self.model)
-        by_var = {id(var): (name, p) for name, var, p in mapping.entries}
-        names = {}
-        for layer in self.model.layers:
-            for suffix, op in (("weight", "backward_weights"), ("bias", "backward_bias"), ("gamma", "backward_gamma"),
-                               ("beta", "backward_beta")):
-                names[layer.name + "." + suffix] = layer.name + "." + op
+        (op name, crossdev permutation) or None."""
+        by_var = {id(var): (name, p) for name, var, p in Mapping(self.model).entries}
         out = []
         for var in self.model.trainable_variables:
-            hit = by_var.get(id(var))
-            out.append(None if hit is None or hit[0] not in names else (names[hit[0]], hit[1]))
+            name, p = by_var.get(id(var), ("", None))
+            layer, _, suffix = name.rpartition(".")
+            out.append((gradient_op(layer, suffix), p) if suffix in TRAINED else None)
         return out
 
     def _set(self, obj, attr: str, value) -> None:

@@ -45,7 +45,7 @@ from . import __version__
 from .host import cpu_name, slug
 from .seeding import seeding_record
 from .philox import dropout_keep, dropout_scale
-from .trace import Publishing, TraceWriter, optimizer_record, require_form
+from .trace import Publishing, TraceWriter, gradient_op, optimizer_record, require_form
 
 __all__ = ["Recorder", "SpecNet", "torch_optimizer", "keras_loss", "producer", "device_record", "to_numpy"]
 
@@ -426,8 +426,7 @@ class Recorder(Publishing):
         for path, m in self.model.named_modules():
             for pname, p in m.named_parameters(recurse=False):
                 if p.grad is not None:
-                    kind = {"weight": "backward_weights", "bias": "backward_bias"}.get(pname, "backward_" + pname)
-                    ops.append(((path + "." if path else "") + kind, to_numpy(p.grad)))
+                    ops.append((gradient_op(path, pname), to_numpy(p.grad)))
         return ops
 
     def step(self, loss, indices=None, batch=None) -> int:

@@ -36,7 +36,7 @@ from .npy import write_npy
 from .schedule import Schedule, snapshot_schedule
 
 __all__ = ["TraceWriter", "Publishing", "require_form", "optimizer_record", "read_trace", "load_snapshot",
-           "SnapshotFiles", "OPTIMIZER_FORMS"]
+           "SnapshotFiles", "OPTIMIZER_FORMS", "gradient_op"]
 
 HASH_ALGORITHM = "xxh3-64 of the float32 bytes"
 # op_hashes.updates: an op "NAME.update" hashes the parameter, then its optimizer state (crossdev.hashing.tensors_hash)
@@ -67,6 +67,14 @@ def require_form(record: dict, variant: str, framework: str) -> str:
                          f"adam-{variant} and sgd-{variant}): run crossdev with --optimizer {record['name']}-{variant} "
                          f"to compare with {framework}")
     return form
+
+
+def gradient_op(owner: str, param: str) -> str:
+    """The op name of a parameter's gradient, as crossdev's runs name it:
+    "<owner>.backward_weights" for a weight, "<owner>.backward_<param>"
+    otherwise (bias, gamma, beta); owner "" for a parameter of the root."""
+    kind = "backward_weights" if param == "weight" else "backward_" + param
+    return f"{owner}.{kind}" if owner else kind
 
 
 def _seed(seed) -> Union[int, str]:
