@@ -19,7 +19,7 @@
 
 #include "harness.h"
 #include "crossdev/model.h"
-#include "io/keras.h"
+#include "spec/keras.h"
 
 static xdt T = {.name = "test_keras"};
 static const char *fixtures;

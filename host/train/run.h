@@ -5,7 +5,7 @@
 
 #include "crossdev/trace.h"
 #include "io/io.h"
-#include "train/model.h"
+#include "train/net.h"
 
 /* Writes every parameter, its m and v from `state` (the host copy training
  * keeps, tensors back to back in xd_model_state order) into

@@ -4,7 +4,7 @@
  * Keras files; crossdev computes in NCHW and stores parameters in its own
  * layout, see below), read by one builder.  Built-in models (seed-cnn,
  * mnist-convnet) are specs too; a Keras 3 `.keras` archive or a
- * `model.to_json()` file gives one (host/io/keras.c), optionally with
+ * `model.to_json()` file gives one (host/spec/keras.c), optionally with
  * initial weights from its `model.weights.h5` or a separate
  * `.weights.h5`.  The spec is recorded in every trace as `model_spec`.
  *

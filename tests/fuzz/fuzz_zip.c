@@ -4,7 +4,7 @@
  * leak or an allocation beyond the limits. */
 #include <stdlib.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

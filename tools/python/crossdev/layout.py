@@ -1,6 +1,6 @@
 """Keras's weights in crossdev's names and layouts (docs/models.md, "Names
 and layouts"), with numpy transposes: an implementation independent of
-crossdev's C one (host/io/weights.c), used by the Keras callback and
+crossdev's C one (host/spec/weights.c), used by the Keras callback and
 replay, the test fixtures and the checks of what crossdev exports.
 
     Conv2D kernel   Keras (kh, kw, in, out)  ->  crossdev "NAME.weight" (out, in, kh, kw)

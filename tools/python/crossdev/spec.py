@@ -1,6 +1,6 @@
 """crossdev's model spec (trace.json's `model_spec`, docs/models.md) from a
 Keras model's config, written field for field as crossdev writes it for the
-same model (host/io/keras_layers.c, keras_compile.c, spec_json.c): every
+same model (host/spec/keras_layers.c, keras_compile.c, spec_json.c): every
 layer has every field, unused ones zero, so that two specs are the same
 exactly when their texts are.  No Keras import: it reads the dicts that
 model.get_config() and the compiled optimizer give.
@@ -104,7 +104,7 @@ def asked(v) -> float:
     a saved config carries the variable's value (0.001 comes back as
     0.0010000000474974513); the shortest decimal that is the same float32
     is what was asked (0.001), as crossdev's Keras reader takes it
-    (host/io/keras_compile.c).  A value that is not a float32 is kept."""
+    (host/spec/keras_compile.c).  A value that is not a float32 is kept."""
     v = float(v)
     if _f32(v) != v:
         return v

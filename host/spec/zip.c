@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zip.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 #define ZIP_MAX_ENTRIES 1024
 #define ZIP_BOMB_FLOOR (UINT64_C(64) << 20)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 typedef enum ftype { F_INT, F_I64, F_BOOL, F_REAL, F_INIT, F_PADDING, F_ACTIVATION } ftype;
 

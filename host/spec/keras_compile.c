@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 #define LOSS_LIST "only sparse_categorical_crossentropy or SparseCategoricalCrossentropy"
 

@@ -1,8 +1,8 @@
 /* The model at run time: the spec's layers with their tensors, the plan
  * (fusions and op names, decided before the first step), the loss and the
  * optimizer (internal; the spec is include/crossdev/model.h). */
-#ifndef XD_HOST_MODEL_H
-#define XD_HOST_MODEL_H
+#ifndef XD_HOST_NET_H
+#define XD_HOST_NET_H
 
 #include "core/core.h"
 #include "crossdev/model.h"

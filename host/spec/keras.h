@@ -13,8 +13,8 @@
  *
  * Refusals of a file's content are XD_FORMAT with "FILE: ..." messages;
  * shapes that do not fit are XD_SHAPE_MISMATCH. */
-#ifndef XD_HOST_IO_KERAS_H
-#define XD_HOST_IO_KERAS_H
+#ifndef XD_HOST_SPEC_KERAS_H
+#define XD_HOST_SPEC_KERAS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/model.h"
+#include "train/net.h"
 
 /* ---- building ------------------------------------------------------------------------ */
 

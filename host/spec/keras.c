@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 /* ---- the input ---------------------------------------------------------------------- */
 /* A Keras shape: the batch dimension first when batch (null or a size,

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 xd_status xd_kopt_refuse(const xd_kopts *o, const char *fmt, ...)
 {

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 /* The name the in-memory files get: HDF5's core driver opens a file of
  * that name when one exists (and then refuses the image), so it is one

@@ -1,5 +1,5 @@
 /* The layers of a Keras 3 config: one parser per supported class, each
- * checking every option Keras writes (host/io/keras_options.c).  What
+ * checking every option Keras writes (host/spec/keras_options.c).  What
  * crossdev does not implement is refused naming the file, the layer, the
  * option and what is supported ("my.keras: layer 'conv2d_1' (Conv2D):
  * dilation_rate [2, 2] is not supported (only 1)"); an option crossdev does
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 /* The layer being parsed: its options and the model around it. */
 typedef struct lctx {

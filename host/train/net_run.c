@@ -1,12 +1,12 @@
 /* The model at work: the initial state, then each step's forward pass,
  * loss, backward pass and optimizer update through the op interfaces, in
- * the order and with the op names the plan fixed (host/train/model.c). */
+ * the order and with the op names the plan fixed (host/train/net.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/model.h"
+#include "train/net.h"
 
 /* Dropout masks: Philox keyed by the seed; the stream names the layer and
  * the step ("DROP" << 32 | layer << 24 | step, the step modulo 2^24), so

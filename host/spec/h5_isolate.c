@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 static int put(int fd, const void *p, size_t n)
 {

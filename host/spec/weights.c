@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/keras.h"
+#include "spec/keras.h"
 
 int64_t xd_keras_feature_index(int64_t j, int64_t fc, int64_t fh, int64_t fw)
 {
