@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "crossdev/crossdev.h"
+#include "crossdev/version.h"
 
 void xd_format(char *buf, size_t cap, const char *fmt, ...)
 {

@@ -13,7 +13,7 @@
 
 #include "common/common.h"
 #include "compare/pair.h"
-#include "crossdev/crossdev.h"
+#include "crossdev/report.h"
 
 xd_tolerance xd_tolerance_defaults(void)
 {

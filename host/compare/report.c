@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/common.h"
-#include "crossdev/crossdev.h"
+#include "crossdev/report.h"
 #include "compare/pair.h"
 #include "io/io.h"
 

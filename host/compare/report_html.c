@@ -16,7 +16,8 @@
 #include "common/common.h"
 #include "compare/pair.h"
 #include "compare/svg.h"
-#include "crossdev/crossdev.h"
+#include "crossdev/report.h"
+#include "crossdev/version.h"
 
 /* xd_ulp_distance() says UINT64_MAX for "exactly one is NaN". */
 static double ulp_d(uint64_t u) { return u == UINT64_MAX ? NAN : (double)u; }

@@ -10,7 +10,7 @@
 
 #include "common/common.h"
 #include "compare/pair.h"
-#include "crossdev/crossdev.h"
+#include "crossdev/report.h"
 
 /* Bold/plain and verdict colours: ANSI escapes on a terminal, nothing
  * otherwise. */

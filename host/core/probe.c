@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "crossdev/hostmath.h"
 #include "math/hostmath.h"
 
 enum { MATH_N = 4096, LOOP_OUTS = 3 };

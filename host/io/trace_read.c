@@ -10,7 +10,6 @@
 
 #include "crossdev/trace.h"
 #include "common/common.h"
-#include "crossdev/crossdev.h"
 
 /* ---- reading -------------------------------------------------------------------- */
 void xd_trace_close(xd_trace *t)

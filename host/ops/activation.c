@@ -1,5 +1,6 @@
 /* ReLU host API. */
 #include "core/core.h"
+#include "crossdev/ops.h"
 
 static xd_status same_shape(xd_context *ctx, const char *op, const char *an, const xd_tensor *a, const char *bn,
                             const xd_tensor *b)

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "core/core.h"
+#include "crossdev/ops.h"
 
 xd_adam_params xd_adam_defaults(void)
 {

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "core/core.h"
+#include "crossdev/ops.h"
 
 typedef struct bn_dims {
     cl_uint N, C, HW, count; /* count: all of x's elements */

@@ -3,6 +3,7 @@
  * (fast mode where xd_fast_gemm() says the GEMM pays, host/ops/blas.c). */
 #include "blas.h"
 #include "core/core.h"
+#include "crossdev/ops.h"
 #include "xd_math.h" /* XD_CONV_CV, XD_CONV_QB, XD_CONV_OV */
 
 /* Fast mode: the im2col buffer and the GEMM output are each kept under this

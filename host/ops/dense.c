@@ -5,6 +5,7 @@
 #include "blas.h"
 #include "xd_math.h" /* XD_KCHUNK */
 #include "core/core.h"
+#include "crossdev/ops.h"
 
 /* N and I of x seen as [N, I]. */
 static xd_status flat(xd_context *ctx, const char *op, const char *name, const xd_tensor *x, cl_uint *N, cl_uint *I)

@@ -1,6 +1,8 @@
 /* Dropout host API (cl/dropout.cl): the forward and the backward are the
  * same kernel on (x, y) or (dy, dx), the mask recomputed from seed and stream. */
 #include "core/core.h"
+#include "crossdev/hostmath.h"
+#include "crossdev/ops.h"
 
 static xd_status dropout(xd_context *ctx, const char *op, const char *inn, const xd_tensor *in, double rate,
                          uint64_t seed, uint64_t stream, const char *outn, xd_tensor *out)

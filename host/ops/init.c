@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "crossdev/ops.h"
+#include "crossdev/hostmath.h"
 
 static xd_status launch_draw(xd_context *ctx, xd_kernel_id k, xd_tensor *w, uint64_t seed, uint64_t stream, float param,
                              const char *op)

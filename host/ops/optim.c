@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "core/core.h"
+#include "crossdev/ops.h"
 
 /* Every tensor f32 with w's element count (NULL entries in ts refused). */
 static xd_status same_count(xd_context *ctx, const char *op, const xd_tensor *const *ts, const char *const *names,

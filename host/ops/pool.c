@@ -1,6 +1,7 @@
 /* Max and average pooling host API: geometry and shape checks, then the
  * gather kernels of cl/pool.cl (the same kernels in both modes). */
 #include "core/core.h"
+#include "crossdev/ops.h"
 
 xd_pool2d_params xd_pool2d_valid(int pool_h, int pool_w, int stride_h, int stride_w)
 {

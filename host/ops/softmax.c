@@ -1,6 +1,7 @@
 /* Softmax on rows, and sparse categorical cross-entropy from probabilities
  * (Keras from_logits=False): host API of cl/softmax.cl. */
 #include "core/core.h"
+#include "crossdev/ops.h"
 
 /* a [N, K] f32 and b of the same shape; N and K out. */
 static xd_status rows(xd_context *ctx, const char *op, const char *an, const xd_tensor *a, const char *bn,

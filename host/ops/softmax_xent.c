@@ -1,5 +1,6 @@
 /* Softmax cross-entropy from logits host API. */
 #include "core/core.h"
+#include "crossdev/ops.h"
 
 xd_status xd_softmax_xent(xd_context *ctx, const xd_tensor *logits, const xd_tensor *labels, xd_tensor *loss,
                           xd_tensor *dlogits, xd_tensor *row_loss)

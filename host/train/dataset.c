@@ -5,9 +5,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "xd_math.h"
+#include "crossdev/hostmath.h"
 #include "common/common.h"
-#include "crossdev/crossdev.h"
+#include "crossdev/io.h"
+#include "crossdev/train.h"
 
 #define XD_CLASSES 10
 
@@ -240,7 +241,7 @@ xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_
      * before images had other shapes. */
     for (int64_t c = 0; c < classes; ++c)
         for (size_t p = 0; p < px; ++p)
-            templ[(size_t)c * px + p] = (uint8_t)(xd_philox_word(seed, 0x53594e00u + (uint64_t)c, p) >> 24);
+            templ[(size_t)c * px + p] = (uint8_t)(xd_host_philox_word(seed, 0x53594e00u + (uint64_t)c, p) >> 24);
     for (int part = 0; part < 2; ++part) {
         int64_t n = part ? n_test : n_train;
         float *x = part ? d->test_x : d->train_x;
@@ -248,10 +249,10 @@ xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_
         uint64_t stream = (part ? UINT64_C(0x5445535400000000) : UINT64_C(0x5452414e00000000));
         for (int64_t i = 0; i < n; ++i) {
             uint64_t base = (uint64_t)i * (px + 1);
-            int32_t label = (int32_t)(xd_philox_word(seed, stream, base) % (uint32_t)classes);
+            int32_t label = (int32_t)(xd_host_philox_word(seed, stream, base) % (uint32_t)classes);
             y[i] = label;
             for (size_t p = 0; p < px; ++p) {
-                uint32_t r = xd_philox_word(seed, stream, base + 1 + p);
+                uint32_t r = xd_host_philox_word(seed, stream, base + 1 + p);
                 uint8_t v = (r & 1u) ? templ[(size_t)label * px + p] : (uint8_t)(r >> 24);
                 x[(size_t)i * px + p] = (float)v / 255.0f;
             }

@@ -5,7 +5,9 @@
 #define XD_HOST_NET_H
 
 #include "core/core.h"
+#include "crossdev/hostmath.h"
 #include "crossdev/model.h"
+#include "crossdev/ops.h"
 
 #define XD_MAX_PARAMS (4 * XD_MAX_LAYERS)
 #define XD_PARAM_NAME_LEN (XD_LAYER_NAME_LEN + 24)

@@ -3,6 +3,7 @@
 #ifndef XD_HOST_TRAIN_RUN_H
 #define XD_HOST_TRAIN_RUN_H
 
+#include "crossdev/train.h"
 #include "crossdev/trace.h"
 #include "io/io.h"
 #include "train/net.h"

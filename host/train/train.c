@@ -11,7 +11,8 @@
 #include <unistd.h>
 
 #include "train/run.h"
-#include "xd_math.h"
+#include "crossdev/hostmath.h"
+#include "crossdev/version.h"
 
 #define XD_SHUFFLE_STREAM UINT64_C(0x5348554600000000) /* "SHUF" << 32 | epoch */
 /* How a run draws its batches and starts, as trace.json's "training" says. */
@@ -208,7 +209,7 @@ static void shuffle(int32_t *perm, int64_t n, uint64_t seed, int64_t epoch)
     for (int64_t i = 0; i < n; ++i) perm[i] = (int32_t)i;
     uint64_t stream = XD_SHUFFLE_STREAM | (uint64_t)epoch;
     for (int64_t i = n - 1, k = 0; i > 0; --i, ++k) {
-        uint32_t w = xd_philox_word(seed, stream, (uint64_t)k);
+        uint32_t w = xd_host_philox_word(seed, stream, (uint64_t)k);
         int64_t j = (int64_t)(((uint64_t)w * (uint64_t)(i + 1)) >> 32);
         int32_t t = perm[i];
         perm[i] = perm[j];

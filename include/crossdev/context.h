@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include "crossdev/device.h"
-#include "crossdev/io.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,5 +1,6 @@
 /* crossdev — reproducible deep-learning kernels on any OpenCL device.
- * The umbrella header: include this. */
+ * The umbrella header: include this (the version functions are in
+ * version.h, the rest in one header per stage; host/README.md). */
 #ifndef CROSSDEV_CROSSDEV_H
 #define CROSSDEV_CROSSDEV_H
 
@@ -7,6 +8,7 @@
 #include "crossdev/export.h"
 #include "crossdev/status.h"
 #include "crossdev/error.h"
+#include "crossdev/types.h"
 #include "crossdev/io.h"
 #include "crossdev/device.h"
 #include "crossdev/context.h"
@@ -19,13 +21,4 @@
 #include "crossdev/compare.h"
 #include "crossdev/report.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-/* The library's version at run time, "MAJOR.MINOR.PATCH". */
-XD_API const char *xd_version_string(void);
-XD_API int xd_version_number(void); /* MAJOR*10000 + MINOR*100 + PATCH */
-#ifdef __cplusplus
-}
-#endif
 #endif

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crossdev/types.h"
 #include "crossdev/export.h"
 #include "crossdev/error.h"
 #include "crossdev/status.h"
@@ -22,8 +23,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum xd_dtype { XD_DTYPE_F32, XD_DTYPE_I32 } xd_dtype;
 
 #define XD_NPY_MAX_DIMS 8
 

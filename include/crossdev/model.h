@@ -24,6 +24,7 @@
 #include "crossdev/error.h"
 #include "crossdev/export.h"
 #include "crossdev/status.h"
+#include "crossdev/types.h" /* xd_xent_form */
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,13 +83,6 @@ typedef struct xd_layer_spec {
     int center, scale;
     xd_init_spec gamma_init, beta_init, moving_mean_init, moving_variance_init;
 } xd_layer_spec;
-
-/* Keras's two formulas of the cross-entropy from probabilities (ops.h,
- * xd_sparse_xent_probs_form; docs/models.md). */
-typedef enum xd_xent_form {
-    XD_XENT_RENORMALISE_CLIP, /* Keras on JAX (and torch): p / sum p, then clipped; the default */
-    XD_XENT_CLIP_RENORMALISE  /* Keras on TensorFlow: each p clipped, then c_label / sum c */
-} xd_xent_form;
 
 /* The loss: sparse categorical cross-entropy, Keras's two forms. */
 typedef struct xd_loss_spec {

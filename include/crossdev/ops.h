@@ -9,8 +9,8 @@
 #ifndef CROSSDEV_OPS_H
 #define CROSSDEV_OPS_H
 
-#include "crossdev/model.h"
 #include "crossdev/tensor.h"
+#include "crossdev/types.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "crossdev/context.h"
+#include "crossdev/types.h"
 
 #ifdef __cplusplus
 extern "C" {
