@@ -1,6 +1,25 @@
 /* The core stage's internals (device, context, program, tensors, launches,
  * tunables, profile, self-test), shared with the stages above it; never
- * installed.  The one place the OpenCL headers come in (cl.h). */
+ * installed.  The one place the OpenCL headers come in (cl.h).
+ *
+ * Inside core, each file calls only files listed before it here (so no
+ * call cycle, which tools/check-stages --objects checks):
+ *   cl_error.c       OpenCL error names
+ *   device.c         the device list
+ *   params.c         the tunables table
+ *   profile.c        per-kernel times
+ *   context_base.c   the context's last error (xd_fail), its accessors, the
+ *                    mode's names, xd_context_finish, the scratch buffers
+ *   program.c, tensor.c, launch.c
+ *                    programs, tensors and launches on a context
+ *   probe.c          the self-test, made of those
+ *   context.c        creating a context (tunables, options, queue, program,
+ *                    self-test) and destroying it
+ *   device_json.c    a device as JSON, with context.c's reproducible-mode
+ *                    check
+ * A stage above that caches programs built on a context (ops' CLBlast)
+ * hands core a release hook (xd_context.release_cache) rather than core
+ * calling it. */
 #ifndef XD_HOST_CORE_H
 #define XD_HOST_CORE_H
 
@@ -9,7 +28,9 @@
 
 #include "cl.h"
 #include "common/common.h"
-#include "crossdev/crossdev.h"
+#include "crossdev/context.h"
+#include "crossdev/device.h"
+#include "crossdev/tensor.h"
 
 const char *xd_cl_error_name(cl_int code);
 
@@ -120,7 +141,10 @@ struct xd_context {
     size_t scratch_bytes;
     cl_mem scratch2;
     size_t scratch2_bytes;
-    int clblast_used; /* fast mode called CLBlast: its cache holds programs of this context */
+    /* Set by a stage above that caches programs built on this context (ops'
+     * CLBlast, in fast mode): xd_context_destroy calls it before releasing
+     * the context's own objects, so core never includes CLBlast. */
+    void (*release_cache)(void);
     cl_int last_cl;
     char *last_error;      /* heap: may hold a whole build log */
     uint64_t device_bytes; /* bytes currently allocated by tensors + scratch */

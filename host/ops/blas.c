@@ -89,6 +89,10 @@ int xd_fast_gemm(const xd_context *ctx, size_t m, size_t n, size_t k)
     return m * n >= XD_FAST_GEMM_MIN_OUTPUTS && k >= XD_FAST_GEMM_MIN_K;
 }
 
+/* The context's release hook (core.h): CLBlast's cache holds programs built
+ * on the context once fast mode called it. */
+static void clear_cache(void) { CLBlastClearCache(); }
+
 xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                    cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
                    size_t c_off, size_t ldc)
@@ -99,7 +103,7 @@ xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, si
         clFinish(ctx->queue);
         clock_gettime(CLOCK_MONOTONIC, &t0);
     }
-    ctx->clblast_used = 1;
+    ctx->release_cache = clear_cache;
     CLBlastStatusCode rc = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                         trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off,
                                         lda, b, b_off, ldb, beta, c, c_off, ldc, &ctx->queue, NULL);
