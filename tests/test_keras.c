@@ -17,7 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "check.h"
+#include "crossdev/io.h"
 #include "crossdev/model.h"
 #include "spec/keras.h"
 

@@ -2,7 +2,7 @@
  * "FAIL: ..." per failed check and exits non-zero if any failed. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
+#include "check.h"
 #include "crossdev/io.h"
 
 #include <signal.h>

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crossdev/crossdev.h"
-#include "harness.h"
+#include "check.h"
+#include "crossdev/report.h"
 
 static xdt T = {.name = "test_pairs"};
 

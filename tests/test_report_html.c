@@ -7,8 +7,8 @@
  *                                   there, for tools/check-html-report) */
 #define _POSIX_C_SOURCE 200809L
 
-#include "harness.h"
-#include "crossdev/crossdev.h"
+#include "check.h"
+#include "crossdev/report.h"
 
 #include <ctype.h>
 #include <dirent.h>

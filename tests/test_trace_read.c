@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "check.h"
+#include "crossdev/trace.h"
 
 static xdt T = {.name = "test_trace_read"};
 static const char *corpus;
