@@ -41,21 +41,20 @@ plant() { # plant FILE LINE: LINE added after the file's first #include
 }
 fresh
 expect 0 "the clean copy" "graph, includes in order" -- "$CHECK" --root "$WORK/t"
-fresh; plant host/io/npy.c '#include "crossdev/crossdev.h"'
-expect 1 "umbrella inside host/" "host/io/npy.c:" -- "$CHECK" --root "$WORK/t"
-expect 1 "umbrella inside host/ (why)" "the umbrella header is for users" -- "$CHECK" --root "$WORK/t"
-fresh; plant host/compare/svg.c '#include "core/core.h"'
-expect 1 "compare including core" "compare may not use core" -- "$CHECK" --root "$WORK/t"
-fresh; plant host/io/idx.c '#include "crossdev/tensor.h"'
-expect 1 "io including a public core header" "io may not use core" -- "$CHECK" --root "$WORK/t"
-fresh; plant host/train/train.c '#include "xd_math.h"'
-expect 1 "the kernels' header in train" "the kernels' header is for math and ops alone" -- "$CHECK" --root "$WORK/t"
-fresh; plant host/spec/zip.c '#include <CL/cl.h>'
-expect 1 "OpenCL in spec" "OpenCL is not a library of spec" -- "$CHECK" --root "$WORK/t"
-fresh; plant host/core/tensor.c '#include <clblast_c.h>'
-expect 1 "CLBlast in core" "clblast is not a library of core" -- "$CHECK" --root "$WORK/t"
-fresh; plant include/crossdev/trace.h '#include "crossdev/train.h"'
-expect 1 "a public header up the stages" "include/crossdev/trace.h" -- "$CHECK" --root "$WORK/t"
+# FILE|LINE PLANTED|WHAT THE CHECK MUST SAY (after "FILE:N: LINE: ")
+while IFS='|' read -r file line text; do
+  fresh; plant "$file" "$line"
+  expect 1 "$line in $file" "$line: $text" -- "$CHECK" --root "$WORK/t"
+  expect 1 "$line in $file, named" "$file:" -- "$CHECK" --root "$WORK/t"
+done <<'CASES'
+host/io/npy.c|#include "crossdev/crossdev.h"|the umbrella header is for users
+host/compare/svg.c|#include "core/core.h"|compare may not use core
+host/io/idx.c|#include "crossdev/tensor.h"|io may not use core
+host/train/train.c|#include "xd_math.h"|the kernels' header is for math and ops alone
+host/spec/zip.c|#include <CL/cl.h>|OpenCL is not a library of spec
+host/core/tensor.c|#include <clblast_c.h>|clblast is not a library of core
+include/crossdev/trace.h|#include "crossdev/train.h"|io may not use train
+CASES
 fresh; printf '#include "crossdev/status.h"\n' >"$WORK/t/include/crossdev/extra.h"
 expect 1 "a public header without a stage" "include/crossdev/extra.h: a public header without a stage" -- \
   "$CHECK" --root "$WORK/t"
