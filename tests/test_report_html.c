@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "harness.h"
+#include "io/trace.h"
 #include "crossdev/crossdev.h"
 
 #include <ctype.h>

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "io/trace.h"
 
 static xdt T = {.name = "test_trace_read"};
 static const char *corpus;

@@ -66,8 +66,9 @@ typedef struct run {
     int32_t *batches;    /* [total, B]: each step's samples (batches.npy) */
     int64_t *snaps;      /* the snapshot schedule, sorted */
     size_t nsnaps;
-    xd_trace *old; /* --resume: the trace continued */
-    int64_t start; /* the step training starts from */
+    const xd_trace *old; /* --resume: the trace continued */
+    xd_trace *old_owned; /* it, when this run opened it (cfg->resume without cfg->resume_trace) */
+    int64_t start;       /* the step training starts from */
     /* the loop */
     int64_t step;        /* steps queued so far */
     int64_t epoch_ready; /* the epoch perm holds, -1: none */
@@ -458,8 +459,8 @@ static xd_status plan_snapshots(run *r)
 /* --resume: continue the old trace from its last snapshot (host/train/resume.c). */
 static xd_status resume(run *r)
 {
-    const char *dir = r->cfg->resume;
-    xd_status st = xd_resume_open(r->cfg, r->d, r->m, r->total, &r->old, &r->start, r->err);
+    const char *dir = r->cfg->resume_trace ? xd_trace_dir(r->cfg->resume_trace) : r->cfg->resume;
+    xd_status st = xd_resume_open(r->cfg, r->d, r->m, r->total, &r->old, &r->old_owned, &r->start, r->err);
     if (st == XD_OK) st = xd_resume_batches(dir, r->start, r->B, r->batches, r->err);
     if (st == XD_OK) st = xd_resume_adopt(r->old, dir, r->tmpdir, r->start, r->w, r->m, r->err);
     return st;
@@ -684,7 +685,7 @@ static void describe_run(run *r, const char *device_json, xd_trace_meta *t)
     t->eval.accuracy = r->res->test_accuracy;
     t->nonfinite_step = r->nonfinite_at;
     t->nonfinite_tensor = r->nf_name;
-    t->resumed_from = r->old ? cfg->resume : NULL;
+    t->resumed_from = r->old ? r->old->dir : NULL;
     t->resumed_step = r->start;
     r->res->seconds_total = now() - r->t0;
     r->res->device_bytes_peak = xd_context_device_bytes_peak(r->ctx);
@@ -755,7 +756,7 @@ static void close_run(run *r)
 {
     if (r->tmp_made) xd_remove_tree(r->tmpdir);
     xd_trace_writer_destroy(r->w);
-    xd_trace_close(r->old);
+    xd_trace_close(r->old_owned);
     xd_model_destroy(r->m);
     xd_context_finish(r->ctx); /* no transfer may still use the staging buffers */
     free(r->buf);
@@ -784,7 +785,7 @@ static xd_status train_run(xd_context *ctx, const xd_dataset *d, const xd_train_
     if (st != XD_OK) return st;
     st = open_run(&r);
     if (st == XD_OK) st = plan_snapshots(&r);
-    if (st == XD_OK) st = cfg->resume ? resume(&r) : init_state(&r);
+    if (st == XD_OK) st = cfg->resume || cfg->resume_trace ? resume(&r) : init_state(&r);
     if (st == XD_OK) st = train_loop(&r);
     if (st == XD_OK) st = final_evaluation(&r);
     if (st == XD_OK) st = write_trace(&r);
