@@ -100,7 +100,7 @@ typedef struct xd_params {
 /* The row for a device: id match -> vendor -> default (host/core/params.c). */
 xd_params xd_params_for(const xd_device_info *d);
 /* XD_PARAMS="vw=8,dense_ob=10" applied to p; XD_INVALID_ARGUMENT naming the key. */
-xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t cap);
+xd_status xd_params_override(xd_params *p, const char *spec, xd_error *err);
 /* " -DXD_CONV_OB=8 ... -DXD_DENSE_TILED=0", every tunable in list order. */
 void xd_params_defines(const xd_params *p, char *buf, size_t cap);
 

@@ -122,7 +122,7 @@ static const tunable_key *find_key(const char *s, size_t len)
 /* XD_PARAMS="vw=8,dense_ob=10": override table entries, for tuning runs
  * (crossdev-bench) and for tests that prove a tunable changes no bits.  The
  * options passed to the compiler, and so every trace, show the values used. */
-xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t cap)
+xd_status xd_params_override(xd_params *p, const char *spec, xd_error *err)
 {
     const char *s = spec;
     while (s && *s) {
@@ -136,16 +136,16 @@ xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t c
                 size_t n = strlen(names);
                 snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", k_keys[i].key);
             }
-            xd_format(msg, cap, "XD_PARAMS: '%.*s' is not KEY=VALUE with KEY one of %s", (int)(end - s), s, names);
-            return XD_INVALID_ARGUMENT;
+            return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "XD_PARAMS: '%.*s' is not KEY=VALUE with KEY one of %s",
+                                (int)(end - s), s, names);
         }
         char *num_end = NULL;
         unsigned long v = strtoul(eq + 1, &num_end, 10);
         if (num_end == eq + 1 || num_end != end || v < k->lo || v > k->hi || (k->pow2 && (v & (v - 1)) != 0)) {
             char range[64];
             describe_range(k, range, sizeof range);
-            xd_format(msg, cap, "XD_PARAMS: %s must be %s, got '%.*s'", k->key, range, (int)(end - eq - 1), eq + 1);
-            return XD_INVALID_ARGUMENT;
+            return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "XD_PARAMS: %s must be %s, got '%.*s'", k->key, range,
+                                (int)(end - eq - 1), eq + 1);
         }
         *(unsigned *)(void *)((char *)p + k->off) = (unsigned)v;
         s = *end ? end + 1 : end;
