@@ -1606,6 +1606,18 @@ done:
     afree(&a);
 }
 
+/* XD_FAST_GEMM=always|never sets fast mode's clblast tunable, so the build
+ * options (and every trace) name the GEMM path that runs. */
+static void test_gemm_path_recorded(xdt *t)
+{
+    const char *gemm = getenv("XD_FAST_GEMM"), *opts = xd_context_build_options(t->ctx);
+    if (!gemm || xd_context_mode(t->ctx) != XD_MODE_FAST) return;
+    const char *want = strcmp(gemm, "always") == 0  ? "-DXD_CLBLAST=2 "
+                       : strcmp(gemm, "never") == 0 ? "-DXD_CLBLAST=0 "
+                                                    : NULL;
+    if (want) xdt_check(t, strstr(opts, want) != NULL, "XD_FAST_GEMM=%s recorded as %s: %s", gemm, want, opts);
+}
+
 int main(int argc, char **argv)
 {
     xdt t;
@@ -1613,6 +1625,7 @@ int main(int argc, char **argv)
     if (rc) return rc;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    test_gemm_path_recorded(&t);
     for (size_t i = 0; i < sizeof CONV / sizeof CONV[0]; ++i)
         if (CONV[i].small || !t.small) test_conv(&t, &CONV[i], (int)i);
     for (size_t i = 0; i < sizeof DENSE / sizeof DENSE[0]; ++i)

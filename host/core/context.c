@@ -91,12 +91,12 @@ static cl_command_queue create_queue(cl_context c, cl_device_id dev, cl_int *rc)
     return clCreateCommandQueue(c, dev, CL_QUEUE_PROFILING_ENABLE, rc);
 }
 
-/* The tunables for the device (and XD_PARAMS), the local size, the profile. */
+/* The tunables for the device (and XD_PARAMS, XD_FAST_GEMM), the local size, the profile. */
 static xd_status choose_tunables(xd_context *ctx)
 {
     xd_error err;
     ctx->params = xd_params_for(&ctx->device);
-    xd_status st = xd_params_override(&ctx->params, getenv("XD_PARAMS"), &err);
+    xd_status st = xd_params_from_env(&ctx->params, ctx->mode, &err);
     if (st != XD_OK) return xd_fail(ctx, st, 0, "%s", err.message);
     ctx->local_size = choose_local_size(&ctx->device, ctx->params.local_size);
     ctx->params.local_size = (unsigned)ctx->local_size; /* the size used, as the build options record it */
