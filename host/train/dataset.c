@@ -62,10 +62,8 @@ xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *batches, i
     xd_hasher *h = xd_hasher_create();
     float *hwc = malloc(px * sizeof *hwc + 4);
     int32_t *labels = malloc((size_t)batch * sizeof *labels + 4);
-    xd_status st = XD_OK;
-    if (!h || !hwc || !labels)
-        st = xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory (hashing batches of %lld samples)",
-                          (long long)batch);
+    xd_status st = h && hwc && labels ? XD_OK : XD_OUT_OF_HOST_MEMORY;
+    if (st != XD_OK) xd_error_set(err, st, 0, "out of host memory (hashing batches of %lld samples)", (long long)batch);
     for (int64_t k = 0; k < steps && st == XD_OK; ++k) {
         const int32_t *idx = batches + (size_t)(k * batch);
         xd_hasher_reset(h);
@@ -169,10 +167,10 @@ static xd_status load_pair(const char *dir, const char *img_base, const char *lb
 
 static xd_status load_idx(const char *dir, xd_dataset **out, xd_error *err)
 {
-    if (!dir || !out) return XD_INVALID_ARGUMENT;
+    if (!dir || !out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_dataset_load_idx: a NULL dir or output");
     *out = NULL;
     xd_dataset *d = calloc(1, sizeof *d);
-    if (!d) return XD_OUT_OF_HOST_MEMORY;
+    if (!d) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory", dir);
     idx_split tr = {0}, te = {0};
     xd_status st =
         load_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", &tr, &d->train_x, &d->train_y, err);

@@ -16,11 +16,12 @@
  *   into its xd_error with xd_error_from_context (crossdev/context.h),
  *   which copies the message and the OpenCL code exactly.
  *
- * Two cases return the status alone: a NULL handle or output argument,
- * where there is nowhere to put a message (XD_INVALID_ARGUMENT), and the
- * name parsers xd_mode_parse and xd_optimizer_kind_parse, whose one failure
- * is a name outside their list (XD_INVALID_ARGUMENT; the caller holds the
- * name and says which option it came from). */
+ * Two cases return the status alone: a function on a context given a NULL
+ * context or tensor (or xd_context_create without the memory for one),
+ * where there is nowhere to put a message, and the name parsers
+ * xd_mode_parse and xd_optimizer_kind_parse, whose one failure is a name
+ * outside their list (XD_INVALID_ARGUMENT: the caller holds the name and
+ * says which option it came from). */
 #ifndef CROSSDEV_ERROR_H
 #define CROSSDEV_ERROR_H
 
