@@ -234,6 +234,13 @@ static int framework_mechanism(xd_pair *p)
     return 1;
 }
 
+/* The GEMM path an XD_CLBLAST value names (host/core/core.h). */
+static const char *gemm_path(const char *v)
+{
+    if (strcmp(v, "2") == 0) return "CLBlast's SGEMM for every GEMM";
+    return strcmp(v, "1") == 0 ? "CLBlast's SGEMM" : "crossdev's own kernels";
+}
+
 /* How the computation differed, in words. */
 static void computation_mechanism(xd_pair *p)
 {
@@ -250,8 +257,7 @@ static void computation_mechanism(xd_pair *p)
                "contraction, so they part at the first operation that rounds differently");
     if (fast_a && fast_b && strcmp(ga, gb) != 0) {
         snprintf(text, sizeof text, "the GEMM path differs: %s on one side, %s on the other (XD_CLBLAST=%s vs %s)",
-                 strcmp(ga, "1") == 0 ? "CLBlast's SGEMM" : "crossdev's own kernels",
-                 strcmp(gb, "1") == 0 ? "CLBlast's SGEMM" : "crossdev's own kernels", ga, gb);
+                 gemm_path(ga), gemm_path(gb), ga, gb);
         say(p, text);
     }
     if (tunables_differ(p) && (fast_a || fast_b || !xd_trace_conforming(a) || !xd_trace_conforming(b)) &&

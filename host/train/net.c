@@ -206,7 +206,7 @@ static xd_status build_layers(xd_model *m, xd_error *err)
         l->in_shape = shapes[i];
         l->out_shape = shapes[i + 1];
         st = build_layer(m, l);
-        if (st != XD_OK) xd_error_set(err, st, 0, "%s", xd_context_last_error(m->ctx));
+        if (st != XD_OK) xd_error_from_context(err, st, m->ctx);
     }
     return st;
 }

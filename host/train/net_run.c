@@ -77,7 +77,10 @@ static xd_status init_param(xd_model *m, const xd_param *p, uint64_t seed, const
     xd_status st = xd_tensor_write(p->w, buf, n * sizeof *buf);
     if (st == XD_OK && p->m) st = xd_tensor_fill_zero(p->m);
     if (st == XD_OK && p->v) st = xd_tensor_fill_zero(p->v);
-    if (st != XD_OK) xd_error_set(err, st, 0, "init of %s: %s", p->name, xd_context_last_error(m->ctx));
+    if (st != XD_OK) {
+        xd_error_from_context(err, st, m->ctx);
+        xd_error_prefix(err, "init of %s", p->name);
+    }
     return st;
 }
 

@@ -36,7 +36,7 @@ typedef struct xd_dataset {
  * batches[k * batch + j] must be training samples of d).  Framework
  * recorders hash the same bytes (crossdev.hashing.batch_hash). */
 XD_API xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *batches, int64_t steps, int64_t batch,
-                                         uint64_t *out);
+                                         uint64_t *out, xd_error *err);
 
 #define XD_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -48,10 +48,11 @@ XD_API xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *bat
 XD_API xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, xd_error *err);
 /* A seeded synthetic set of the same shapes (28x28x1, 10 classes): each class a
  * Philox-drawn template plus noise, so a model can learn it. */
-XD_API xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out);
+XD_API xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out, xd_error *err);
 /* The same for any image shape (H, W, C) and number of classes. */
 XD_API xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_test, int64_t height,
-                                             int64_t width, int64_t channels, int64_t classes, xd_dataset **out);
+                                             int64_t width, int64_t channels, int64_t classes, xd_dataset **out,
+                                             xd_error *err);
 XD_API void xd_dataset_destroy(xd_dataset *d);
 
 /* ---- training -------------------------------------------------------------------- */

@@ -314,8 +314,8 @@ static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int 
                     "%s: %s not found (install dataset-fashion-mnist); using a SEEDED SYNTHETIC dataset "
                     "instead — results are NOT from real data\n",
                     prog, path);
-        if (xd_dataset_synthetic_shaped(seed, 6000, 1000, spec->in_h, spec->in_w, spec->in_c, spec->classes, &d) !=
-            XD_OK)
+        if (xd_dataset_synthetic_shaped(seed, 6000, 1000, spec->in_h, spec->in_w, spec->in_c, spec->classes, &d,
+                                        NULL) != XD_OK)
             fprintf(stderr, "%s: cannot make synthetic data\n", prog);
         else if (!fallback && !quiet) fprintf(stderr, "%s: using a SEEDED SYNTHETIC dataset (not real data)\n", prog);
         return d;
