@@ -123,7 +123,10 @@ static void run_case(const char *dir, json_t *c, FILE *text)
 {
     const char *name = json_string_value(json_object_get(c, "name"));
     xd_report *rep = xd_report_create();
-    if (!xdt_check(&T, rep != NULL, "%s: report created", name)) return;
+    if (!rep) {
+        xdt_check(&T, 0, "%s: report created (out of host memory)", name);
+        return;
+    }
     const char *globs[16];
     case_tolerance(json_object_get(c, "options"), &rep->tol, globs, 16);
     snprintf(rep->title, sizeof rep->title, "case %s", name ? name : "?");
@@ -200,7 +203,10 @@ static void run_classes_case(const char *dir, json_t *c, FILE *text)
     json_t *names = json_object_get(c, "runs");
     size_t n = json_array_size(names), opened = 0;
     xd_report *rep = xd_report_create(); /* its tolerances: the defaults */
-    if (!xdt_check(&T, rep != NULL, "%s: report created", name)) return;
+    if (!rep) {
+        xdt_check(&T, 0, "%s: report created (out of host memory)", name);
+        return;
+    }
     rep->first_is_reference = 1;
     while (opened < n && open_run(rep, dir, json_string_value(json_array_get(names, opened)))) ++opened;
     xd_error err;

@@ -186,8 +186,8 @@ static xd_status model_settings(xd_train_config *cfg, xd_train_resume *r, const 
     xd_model_spec *theirs = malloc(sizeof *theirs);
     xd_optimizer_spec opt;
     xd_setting_difference d;
-    xd_status st = theirs ? xd_trace_model_spec(t, theirs, err)
-                          : xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+    if (!theirs) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+    xd_status st = xd_trace_model_spec(t, theirs, err);
     if (st == XD_OK) st = xd_trace_optimizer(t, &opt, err);
     if (st == XD_OK && (given & XD_GIVEN_MODEL) && xd_model_spec_differs(&r->spec, theirs))
         st = conflict(r, XD_GIVEN_MODEL, "model_spec", r->spec.name, theirs->name, t, err);
