@@ -173,6 +173,17 @@ static void golden(const char *dir, const char *name, json_t *doc)
     json_decref(doc);
 }
 
+/* A generated file: what it holds, "made by the C side", and its cases. */
+static json_t *cases_doc(const char *what, json_t *cases)
+{
+    char about[256];
+    snprintf(about, sizeof about, "%s, made by the C side (make.sh); see README.md", what);
+    json_t *d = json_object();
+    json_object_set_new(d, "about", json_string(about));
+    json_object_set_new(d, "cases", cases);
+    return d;
+}
+
 /* ---- Philox: the known answers, crossdev's streams and draws ------------------------------- */
 static uint32_t parse_hex32(json_t *v)
 {
@@ -343,12 +354,7 @@ static json_t *dropout_doc(void)
                                                (json_int_t)c->n, "kept", kept, "mask", mask_json(keep, c->n)));
         free(keep);
     }
-    json_t *d = json_object();
-    json_object_set_new(d, "about",
-                        json_string("dropout masks for (seed, layer, step), made by the C side (make.sh); "
-                                    "see README.md"));
-    json_object_set_new(d, "cases", cases);
-    return d;
+    return cases_doc("dropout masks for (seed, layer, step)", cases);
 }
 
 /* ---- snapshot schedules ----------------------------------------------------------------- */
@@ -400,12 +406,7 @@ static json_t *schedules_doc(void)
 {
     json_t *cases = json_array();
     for (size_t i = 0; i < COUNT(SCHEDULES); ++i) json_array_append_new(cases, schedule_json(&SCHEDULES[i]));
-    json_t *d = json_object();
-    json_object_set_new(d, "about",
-                        json_string("snapshot schedules for (steps, snapshot_at, snapshot_every), made by "
-                                    "the C side (make.sh); see README.md"));
-    json_object_set_new(d, "cases", cases);
-    return d;
+    return cases_doc("snapshot schedules for (steps, snapshot_at, snapshot_every)", cases);
 }
 
 /* ---- the model_spec of every valid Keras fixture ------------------------------------------- */
