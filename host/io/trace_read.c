@@ -441,7 +441,7 @@ static xd_status parse_root(json_t *root, const char *name, xd_trace **out, xd_e
     xd_trace *t = calloc(1, sizeof *t);
     if (!t) {
         json_decref(root);
-        return XD_OUT_OF_HOST_MEMORY;
+        return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory", name);
     }
     t->doc = root;
     t->test_loss = t->test_accuracy = NAN;
