@@ -19,6 +19,22 @@ int main(int argc, char **argv)
     xdt_check(&t, strstr(msg, "undeclared_identifier_xyz") != NULL, "build log names the error: %s", msg);
     xdt_check(&t, xd_context_last_cl_error(t.ctx) != 0, "raw cl_int kept");
 
+    /* xd_error_from_context moves all of it into an xd_error: the status
+     * given, the raw cl_int, the log (cut with "..." past the buffer). */
+    xd_error e;
+    xd_error_clear(&e);
+    xdt_check(&t, xd_error_from_context(&e, st, t.ctx) == st && e.status == st, "status carried: %s",
+              xd_status_name(e.status));
+    xdt_check(&t, e.cl_code == xd_context_last_cl_error(t.ctx) && e.cl_code != 0, "cl_int carried: %d", e.cl_code);
+    const size_t len = strlen(msg), keep = sizeof e.message - 4;
+    xdt_check(&t,
+              len < sizeof e.message ? strcmp(e.message, msg) == 0
+                                     : strncmp(e.message, msg, keep) == 0 && strcmp(e.message + keep, "...") == 0,
+              "message carried (%zu bytes of log): %.200s", len, e.message);
+    xdt_check(&t, xd_error_from_context(NULL, st, t.ctx) == st, "NULL err: the status back");
+    xdt_check(&t, xd_error_from_context(&e, XD_OPENCL, NULL) == XD_OPENCL && !e.message[0] && e.cl_code == 0,
+              "NULL context: no message, no cl_int");
+
     /* The context still works: a good program builds, the library's kernels run. */
     const char *good = "__kernel void fine(__global float *x) { x[get_global_id(0)] *= 2.0f; }\n";
     st = xd_program_create(t.ctx, good, "-DUNUSED=1", &p);

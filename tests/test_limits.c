@@ -21,6 +21,12 @@ int main(int argc, char **argv)
     xdt_check(&t, x == NULL, "no tensor handle after a failed allocation");
     xdt_check(&t, strstr(msg, "137438953472 bytes") != NULL, "message names the size asked for: %s", msg);
     xdt_check(&t, strstr(msg, t.dev->id) != NULL, "message names the device: %s", msg);
+    /* the OpenCL code the refusal stands for goes into an xd_error with the message */
+    xd_error e;
+    xd_error_from_context(&e, st, t.ctx);
+    xdt_check(&t, e.status == st && e.cl_code == -61 && strcmp(e.message, msg) == 0,
+              "xd_error_from_context: status %s, cl_int %d (want CL_INVALID_BUFFER_SIZE, -61), message %s",
+              xd_status_name(e.status), e.cl_code, e.message);
     /* an impossible shape is an argument error, not an allocation attempt */
     int64_t bad[2] = {0, 16};
     st = xd_tensor_create(t.ctx, XD_DTYPE_F32, 2, bad, &x);

@@ -600,7 +600,7 @@ static void test_adam_scalars(xdt *t)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; ++i) {
         int64_t s = steps[i];
         xd_adam_scalars sc;
-        if (!xdt_check(t, xd_adam_scalars_for(&p, s, &sc) == XD_OK, "xd_adam_scalars_for t=%lld", (long long)s))
+        if (!xdt_check(t, xd_adam_scalars_for(&p, s, &sc, NULL) == XD_OK, "xd_adam_scalars_for t=%lld", (long long)s))
             continue;
         double bc1 = 1 - pow(0.9, (double)s), bc2 = 1 - pow(0.999, (double)s);
         xdt_check(t,
@@ -614,12 +614,15 @@ static void test_adam_scalars(xdt *t)
     }
     volatile float b2f = 0.999f; /* the float32 way the scalars must not be computed */
     xd_adam_scalars sc;
-    xd_adam_scalars_for(&p, 1, &sc);
+    xd_adam_scalars_for(&p, 1, &sc, NULL);
     xdt_check(t, sc.omb2 != 1.0f - b2f, "omb2 %a equals 1 - 0.999f in float", (double)sc.omb2);
-    xdt_check(t, xd_adam_scalars_for(&p, 0, &sc) == XD_INVALID_ARGUMENT, "xd_adam_scalars_for t=0 accepted");
+    xd_error err;
+    xdt_check(t, xd_adam_scalars_for(&p, 0, &sc, &err) == XD_INVALID_ARGUMENT && strstr(err.message, "(got 0)"),
+              "xd_adam_scalars_for t=0 accepted or not named: %s", err.message);
     xd_adam_params bad = p;
     bad.beta2 = 1.0;
-    xdt_check(t, xd_adam_scalars_for(&bad, 1, &sc) == XD_INVALID_ARGUMENT, "xd_adam_scalars_for beta2=1 accepted");
+    xdt_check(t, xd_adam_scalars_for(&bad, 1, &sc, &err) == XD_INVALID_ARGUMENT && strstr(err.message, "beta < 1"),
+              "xd_adam_scalars_for beta2=1 accepted or not named: %s", err.message);
 }
 
 /* Fixed gradients (the same array every step) or new ones each step; the
@@ -1418,7 +1421,7 @@ static void test_optim_forms(xdt *t)
 {
     xd_adam_params p = xd_adam_defaults();
     xd_adam_keras_scalars sc;
-    if (xdt_check(t, xd_adam_keras_scalars_for(&p, 3, &sc) == XD_OK, "xd_adam_keras_scalars_for t=3")) {
+    if (xdt_check(t, xd_adam_keras_scalars_for(&p, 3, &sc, NULL) == XD_OK, "xd_adam_keras_scalars_for t=3")) {
         double want = 1e-3 * sqrt(1 - pow(0.999, 3)) / (1 - pow(0.9, 3));
         xdt_check(t,
                   sc.alpha == (float)want && sc.omb1 == (float)(1 - 0.9) && sc.omb2 == (float)(1 - 0.999) &&
@@ -1426,7 +1429,9 @@ static void test_optim_forms(xdt *t)
                   "adam keras scalars: alpha %a (want %a), omb1 %a, omb2 %a", (double)sc.alpha, (double)(float)want,
                   (double)sc.omb1, (double)sc.omb2);
     }
-    xdt_check(t, xd_adam_keras_scalars_for(&p, 0, &sc) == XD_INVALID_ARGUMENT, "adam keras scalars: t=0 accepted");
+    xd_error err;
+    xdt_check(t, xd_adam_keras_scalars_for(&p, 0, &sc, &err) == XD_INVALID_ARGUMENT && strstr(err.message, "(got 0)"),
+              "adam keras scalars: t=0 accepted or not named: %s", err.message);
     arena a = {0};
     int64_t shape[1] = {4};
     float g[4] = {1, -2, 0.5f, 0}, zero[4] = {0};
@@ -1601,6 +1606,18 @@ done:
     afree(&a);
 }
 
+/* XD_FAST_GEMM=always|never sets fast mode's clblast tunable, so the build
+ * options (and every trace) name the GEMM path that runs. */
+static void test_gemm_path_recorded(xdt *t)
+{
+    const char *gemm = getenv("XD_FAST_GEMM"), *opts = xd_context_build_options(t->ctx);
+    if (!gemm || xd_context_mode(t->ctx) != XD_MODE_FAST) return;
+    const char *want = strcmp(gemm, "always") == 0  ? "-DXD_CLBLAST=2 "
+                       : strcmp(gemm, "never") == 0 ? "-DXD_CLBLAST=0 "
+                                                    : NULL;
+    if (want) xdt_check(t, strstr(opts, want) != NULL, "XD_FAST_GEMM=%s recorded as %s: %s", gemm, want, opts);
+}
+
 int main(int argc, char **argv)
 {
     xdt t;
@@ -1608,6 +1625,7 @@ int main(int argc, char **argv)
     if (rc) return rc;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    test_gemm_path_recorded(&t);
     for (size_t i = 0; i < sizeof CONV / sizeof CONV[0]; ++i)
         if (CONV[i].small || !t.small) test_conv(&t, &CONV[i], (int)i);
     for (size_t i = 0; i < sizeof DENSE / sizeof DENSE[0]; ++i)

@@ -108,47 +108,44 @@ static void check_pair(const char *name, json_t *e, const xd_report *r)
                   xd_report_exit_code(r), (long long)json_integer_value(ex));
 }
 
-/* Opens one trace of the case into a run record. */
-static int open_run(const char *dir, const char *trace, xd_run_record *run)
+/* Adds one trace of the case to the report, which opens it. */
+static int open_run(xd_report *rep, const char *dir, const char *trace)
 {
     xd_error err;
-    snprintf(run->trace_dir, sizeof run->trace_dir, "%s/traces/%s", dir, trace);
-    xd_status st = xd_trace_open(run->trace_dir, &run->trace, &err);
-    if (!xdt_check(&T, st == XD_OK, "%s: %s", run->trace_dir, err.message)) return 0;
-    snprintf(run->device_id, sizeof run->device_id, "%s", run->trace->device_id);
-    snprintf(run->mode, sizeof run->mode, "%s", run->trace->mode);
-    return 1;
+    xd_run_record run = {0};
+    snprintf(run.trace_dir, sizeof run.trace_dir, "%s/traces/%s", dir, trace ? trace : "?");
+    xd_status st = xd_report_add_run(rep, &run, &err);
+    if (st == XD_OK) st = xd_report_open_trace(rep, rep->nruns - 1, &err);
+    return xdt_check(&T, st == XD_OK, "%s: %s", run.trace_dir, err.message);
 }
 
 static void run_case(const char *dir, json_t *c, FILE *text)
 {
     const char *name = json_string_value(json_object_get(c, "name"));
-    xd_run_record runs[2];
-    memset(runs, 0, sizeof runs);
-    xd_report rep;
-    memset(&rep, 0, sizeof rep);
+    xd_report *rep = xd_report_create();
+    if (!rep) {
+        xdt_check(&T, 0, "%s: report created (out of host memory)", name);
+        return;
+    }
     const char *globs[16];
-    case_tolerance(json_object_get(c, "options"), &rep.tol, globs, 16);
-    snprintf(rep.title, sizeof rep.title, "case %s", name ? name : "?");
-    rep.first_is_reference = 1;
-    rep.runs = runs;
-    rep.nruns = 2;
-    if (open_run(dir, json_string_value(json_object_get(c, "ref")), &runs[0]) &&
-        open_run(dir, json_string_value(json_object_get(c, "other")), &runs[1])) {
+    case_tolerance(json_object_get(c, "options"), &rep->tol, globs, 16);
+    snprintf(rep->title, sizeof rep->title, "case %s", name ? name : "?");
+    rep->first_is_reference = 1;
+    if (open_run(rep, dir, json_string_value(json_object_get(c, "ref"))) &&
+        open_run(rep, dir, json_string_value(json_object_get(c, "other")))) {
         xd_error err;
-        xd_status st = xd_report_build(&rep, &err);
+        xd_status st = xd_report_build(rep, &err);
         json_t *want_error = json_object_get(json_object_get(c, "expect"), "error");
         if (want_error) { /* refused: the CLI says the message and exits 2, writing no report */
             xdt_check(&T, st != XD_OK, "%s: refused", name);
             check_texts(name, json_object_get(c, "expect"), "error", "error", st != XD_OK ? err.message : "", 1);
-        } else if (xdt_check(&T, st == XD_OK && rep.npairs == 1, "%s: report: %s", name, err.message)) {
-            check_pair(name ? name : "?", json_object_get(c, "expect"), &rep);
-            xd_report_print(&rep, text, 0);
-            xdt_check(&T, xd_report_write_json(&rep, "/dev/null", &err) == XD_OK, "%s: JSON: %s", name, err.message);
+        } else if (xdt_check(&T, st == XD_OK && rep->npairs == 1, "%s: report: %s", name, err.message)) {
+            check_pair(name ? name : "?", json_object_get(c, "expect"), rep);
+            xd_report_print(rep, text, 0);
+            xdt_check(&T, xd_report_write_json(rep, "/dev/null", &err) == XD_OK, "%s: JSON: %s", name, err.message);
         }
     }
-    xd_report_free(&rep);
-    for (int i = 0; i < 2; ++i) xd_trace_close(runs[i].trace);
+    xd_report_destroy(rep);
 }
 
 /* The class called `label` in rep, or NULL. */
@@ -205,25 +202,21 @@ static void run_classes_case(const char *dir, json_t *c, FILE *text)
     const char *name = json_string_value(json_object_get(c, "name"));
     json_t *names = json_object_get(c, "runs");
     size_t n = json_array_size(names), opened = 0;
-    xd_run_record *runs = calloc(n + 1, sizeof *runs);
-    xd_report rep;
-    memset(&rep, 0, sizeof rep);
-    rep.tol = xd_tolerance_defaults();
-    rep.first_is_reference = 1;
-    rep.runs = runs;
-    rep.nruns = n;
-    while (runs && opened < n && open_run(dir, json_string_value(json_array_get(names, opened)), &runs[opened]))
-        ++opened;
-    xd_error err;
-    if (opened == n && xdt_check(&T, xd_report_build(&rep, &err) == XD_OK, "%s: report: %s", name, err.message)) {
-        json_t *expect = json_object_get(c, "expect");
-        check_classes(name ? name : "?", json_object_get(expect, "classes"), &rep, names);
-        check_class_pairs(name ? name : "?", json_object_get(expect, "pairs"), &rep);
-        xd_report_print(&rep, text, 0);
+    xd_report *rep = xd_report_create(); /* its tolerances: the defaults */
+    if (!rep) {
+        xdt_check(&T, 0, "%s: report created (out of host memory)", name);
+        return;
     }
-    xd_report_free(&rep);
-    for (size_t i = 0; i < opened; ++i) xd_trace_close(runs[i].trace);
-    free(runs);
+    rep->first_is_reference = 1;
+    while (opened < n && open_run(rep, dir, json_string_value(json_array_get(names, opened)))) ++opened;
+    xd_error err;
+    if (opened == n && xdt_check(&T, xd_report_build(rep, &err) == XD_OK, "%s: report: %s", name, err.message)) {
+        json_t *expect = json_object_get(c, "expect");
+        check_classes(name ? name : "?", json_object_get(expect, "classes"), rep, names);
+        check_class_pairs(name ? name : "?", json_object_get(expect, "pairs"), rep);
+        xd_report_print(rep, text, 0);
+    }
+    xd_report_destroy(rep);
 }
 
 int main(int argc, char **argv)

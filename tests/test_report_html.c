@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "crossdev/report.h"
+#include "io/trace.h"
 
 #include <ctype.h>
 #include <dirent.h>

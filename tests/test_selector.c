@@ -21,9 +21,9 @@ int main(void)
     xd_device_info infos[] = {fake(0, 0, "oclgrind/oclgrind-simulator"), fake(1, 0, "pocl/basic-skylake"),
                               fake(1, 1, "pocl/pthread-skylake"), fake(2, 0, "nvidia-cuda/nvidia-h100")};
     xd_device_list *list = NULL;
-    xdt_check(&t, xd_device_list_from_infos(infos, 4, &list) == XD_OK, "list from infos");
-    size_t idx[5], n = 99;
     xd_error err;
+    xdt_check(&t, xd_device_list_from_infos(infos, 4, &list, &err) == XD_OK && !err.message[0], "list from infos");
+    size_t idx[5], n = 99;
 
     static const struct {
         const char *sel;
@@ -69,7 +69,7 @@ int main(void)
 
     /* Empty list: nothing matches, not even "all". */
     xd_device_list *empty = NULL;
-    xd_device_list_from_infos(NULL, 0, &empty);
+    xd_device_list_from_infos(NULL, 0, &empty, NULL);
     xdt_check(&t, xd_device_select(empty, "all", NULL, &n, &err) == XD_NO_DEVICE, "all on empty list");
 
     /* Slugs: (R)/(TM) dropped, punctuation collapsed. */
@@ -101,7 +101,13 @@ int main(void)
         snprintf(typed[i].platform_name, sizeof typed[i].platform_name, "%s", vendors[i][2]);
     }
     xd_device_list *tl = NULL;
-    xd_device_list_from_infos(typed, 5, &tl);
+    xd_device_list_from_infos(typed, 5, &tl, NULL);
+    /* A bad call says why, as every function without a context does. */
+    xd_device_list *none = NULL;
+    xdt_check(&t,
+              xd_device_list_from_infos(NULL, 2, &none, &err) == XD_INVALID_ARGUMENT &&
+                  err.status == XD_INVALID_ARGUMENT && strstr(err.message, "NULL infos") && !none,
+              "NULL infos with a count: %s", err.message);
     static const struct {
         const char *sel;
         xd_status st;

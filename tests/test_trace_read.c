@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "crossdev/trace.h"
+#include "io/trace.h"
 
 static xdt T = {.name = "test_trace_read"};
 static const char *corpus;

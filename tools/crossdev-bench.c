@@ -578,7 +578,8 @@ int main(int argc, char **argv)
     int train_ok[2] = {0, 0};
     if (!o.skip_train) {
         xd_dataset *data = NULL;
-        if (xd_dataset_synthetic(42, 2048, 64, &data) != XD_OK) die("dataset", "synthetic");
+        xd_error err;
+        if (xd_dataset_synthetic(42, 2048, 64, &data, &err) != XD_OK) die("dataset", err.message);
         for (int m = 0; m < 2; ++m) train_ok[m] = !bench_train(dev, (xd_mode)m, data, o.steps, &tf[m]);
         xd_dataset_destroy(data);
     }

@@ -42,7 +42,7 @@ xd_status xd_error_set(xd_error *err, xd_status st, int cl_code, const char *fmt
 void xd_error_prefix(xd_error *err, const char *fmt, ...)
 {
     if (!err) return;
-    char prefix[512], rest[sizeof err->message];
+    char prefix[sizeof err->message], rest[sizeof err->message];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);

@@ -14,33 +14,22 @@
 
 /* ---- evidence for a forward pass that differs -------------------------------------- */
 
-static json_t *producer_of(const xd_trace *t) { return json_object_get((json_t *)t->json, "producer"); }
-
-static const char *producer_text(const xd_trace *t, const char *key)
-{
-    const char *s = json_string_value(json_object_get(producer_of(t), key));
-    return s ? s : "";
-}
+static json_t *producer_of(const xd_trace *t) { return xd_trace_section(t, "producer"); }
 
 /* The Dropout layers of the model ("dropout, dropout_1"), from the spec's
  * layers or a PyTorch module's repr; 0 when it has none. */
 static int dropout_layers(const xd_trace *t, char *out, size_t cap)
 {
-    json_t *spec = json_object_get((json_t *)t->json, "model_spec");
-    json_t *layers = json_object_get(spec, "layers"), *l;
-    size_t i, len = 0;
+    size_t len = 0;
     int n = 0;
     out[0] = '\0';
-    json_array_foreach(layers, i, l)
-    {
-        const char *type = json_string_value(json_object_get(l, "type"));
-        if (!type || strcmp(type, "Dropout") != 0 || !(json_number_value(json_object_get(l, "rate")) > 0)) continue;
-        const char *name = json_string_value(json_object_get(l, "name"));
-        if (len < cap) len += (size_t)snprintf(out + len, cap - len, "%s%s", n ? ", " : "", name ? name : "?");
+    for (size_t i = 0; i < xd_trace_layer_count(t); ++i) {
+        xd_trace_layer l = xd_trace_layer_at(t, i);
+        if (strcmp(l.type, "Dropout") != 0 || !(l.rate > 0)) continue;
+        if (len < cap) len += (size_t)snprintf(out + len, cap - len, "%s%s", n ? ", " : "", l.name[0] ? l.name : "?");
         ++n;
     }
-    const char *repr = json_string_value(json_object_get(spec, "repr"));
-    if (!n && repr && strstr(repr, "Dropout(")) {
+    if (!n && strstr(xd_trace_spec_repr(t), "Dropout(")) {
         snprintf(out, cap, "Dropout in the module");
         n = 1;
     }
@@ -52,7 +41,7 @@ static int dropout_layers(const xd_trace *t, char *out, size_t cap)
  * framework's own generator (a recorded run of the user's). */
 static int masks_from_crossdev(const xd_trace *t)
 {
-    return !t->producer[0] || strcmp(producer_text(t, "recorder"), "crossdev.replay") == 0;
+    return !t->producer[0] || strcmp(xd_trace_producer_text(t, "recorder"), "crossdev.replay") == 0;
 }
 
 /* Whose formula of a loss from probabilities a trace's run followed:
@@ -61,10 +50,9 @@ static int masks_from_crossdev(const xd_trace *t)
  * crossdev's default, PyTorch replays of crossdev's traces). */
 static const char *loss_formula(const xd_trace *t)
 {
-    json_t *form = json_object_get(json_object_get(json_object_get((json_t *)t->json, "model_spec"), "loss"), "form");
-    int tf = t->producer[0] ? strcmp(producer_text(t, "framework"), "keras") == 0 &&
-                                  strcmp(producer_text(t, "backend"), "tensorflow") == 0
-                            : json_is_string(form) && strcmp(json_string_value(form), "keras-tensorflow") == 0;
+    int tf = t->producer[0] ? strcmp(xd_trace_producer_text(t, "framework"), "keras") == 0 &&
+                                  strcmp(xd_trace_producer_text(t, "backend"), "tensorflow") == 0
+                            : strcmp(xd_trace_loss_form(t), "keras-tensorflow") == 0;
     return tf ? "TensorFlow's (clip, then renormalise)" : "JAX's (renormalise, then clip)";
 }
 
@@ -74,13 +62,9 @@ static const char *loss_formula(const xd_trace *t)
  * renormalises; on JAX, and crossdev, renormalises, then clips). */
 static int probabilities_loss_on_non_probabilities(const xd_trace *t)
 {
-    json_t *spec = json_object_get((json_t *)t->json, "model_spec");
-    json_t *fl = json_object_get(json_object_get(spec, "loss"), "from_logits");
-    json_t *layers = json_object_get(spec, "layers");
-    size_t n = json_array_size(layers);
-    if (!json_is_false(fl) || !n) return 0;
-    const char *act = json_string_value(json_object_get(json_array_get(layers, n - 1), "activation"));
-    return !act || strcmp(act, "softmax") != 0;
+    size_t n = xd_trace_layer_count(t);
+    if (xd_trace_loss_from_logits(t) != 0 || !n) return 0;
+    return strcmp(xd_trace_layer_at(t, n - 1).activation, "softmax") != 0;
 }
 
 /* A framework's run on a GPU may compute float32 matmuls and convolutions
@@ -90,10 +74,8 @@ static int probabilities_loss_on_non_probabilities(const xd_trace *t)
  * tf32_cudnn both false). */
 static int reduced_precision_possible(const xd_trace *t)
 {
-    json_t *dev = json_object_get((json_t *)t->json, "device"), *prod = producer_of(t);
-    const char *type = json_string_value(json_object_get(dev, "type"));
-    if (!t->producer[0] || !type || strcmp(type, "gpu") != 0) return 0;
-    return !(json_is_false(json_object_get(prod, "tf32_matmul")) && json_is_false(json_object_get(prod, "tf32_cudnn")));
+    if (!t->producer[0] || strcmp(xd_trace_device_type(t), "gpu") != 0) return 0;
+    return !(xd_trace_producer_flag(t, "tf32_matmul") == 0 && xd_trace_producer_flag(t, "tf32_cudnn") == 0);
 }
 
 double xd_forward_loss_tolerance(const xd_pair *p, const xd_tolerance *tol)
@@ -252,6 +234,13 @@ static int framework_mechanism(xd_pair *p)
     return 1;
 }
 
+/* The GEMM path an XD_CLBLAST value names (host/core/core.h). */
+static const char *gemm_path(const char *v)
+{
+    if (strcmp(v, "2") == 0) return "CLBlast's SGEMM for every GEMM";
+    return strcmp(v, "1") == 0 ? "CLBlast's SGEMM" : "crossdev's own kernels";
+}
+
 /* How the computation differed, in words. */
 static void computation_mechanism(xd_pair *p)
 {
@@ -268,8 +257,7 @@ static void computation_mechanism(xd_pair *p)
                "contraction, so they part at the first operation that rounds differently");
     if (fast_a && fast_b && strcmp(ga, gb) != 0) {
         snprintf(text, sizeof text, "the GEMM path differs: %s on one side, %s on the other (XD_CLBLAST=%s vs %s)",
-                 strcmp(ga, "1") == 0 ? "CLBlast's SGEMM" : "crossdev's own kernels",
-                 strcmp(gb, "1") == 0 ? "CLBlast's SGEMM" : "crossdev's own kernels", ga, gb);
+                 gemm_path(ga), gemm_path(gb), ga, gb);
         say(p, text);
     }
     if (tunables_differ(p) && (fast_a || fast_b || !xd_trace_conforming(a) || !xd_trace_conforming(b)) &&
@@ -321,7 +309,7 @@ static void seeding_mechanism(xd_pair *p)
         xd_json_value_text(json_object_get(sb, k), tb, sizeof tb);
         snprintf(text, sizeof text, "the runs started training with different seeding.%s (%s vs %s)", k, ta, tb);
         say(p, text);
-        if (strcmp(k, "python_random") == 0 && strcmp(producer_text(p->ref, "framework"), "keras") == 0)
+        if (strcmp(k, "python_random") == 0 && strcmp(xd_trace_producer_text(p->ref, "framework"), "keras") == 0)
             say(p, "Keras 3 initializers without a seed draw one from Python's random module, which "
                    "tf.random.set_seed and np.random.seed leave unseeded: use keras.utils.set_random_seed(S)");
     }

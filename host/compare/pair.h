@@ -8,6 +8,7 @@
 
 #include "crossdev/compare.h"
 #include "crossdev/report.h"
+#include "io/trace.h"
 
 /* ---- settings.c (mechanism.c: xd_pair_mechanism) ---------------------------------------------------------------- */
 /* Every setting in which the two traces differ, into p->settings: what
@@ -25,9 +26,6 @@ const xd_setting_diff *xd_settings_find(const xd_pair *p, const char *key);
  * of values with numbers by value. */
 void xd_json_value_text(json_t *v, char *out, size_t cap);
 int xd_json_same_value(json_t *a, json_t *b);
-/* 1 when the trace's device accepted reproducible mode (a trace without
- * the field made it in reproducible mode, so the device was accepted). */
-int xd_trace_conforming(const xd_trace *t);
 /* p->mechanism: the likely cause of the pair's differences in plain words,
  * from its settings, the evidence in the traces and its verdict: a cause
  * is named only where the traces support it, "unknown" said as such. */

@@ -163,18 +163,48 @@ static xd_status report_build(xd_report *r, xd_error *err)
     return st == XD_OK ? xd_report_classes(r, err) : st;
 }
 
-void xd_report_free(xd_report *r)
+/* ---- the report's life: it owns its runs and their traces ---------------------------- */
+
+xd_report *xd_report_create(void)
+{
+    xd_report *r = calloc(1, sizeof *r);
+    if (r) r->tol = xd_tolerance_defaults();
+    return r;
+}
+
+xd_status xd_report_add_run(xd_report *r, const xd_run_record *run, xd_error *err)
+{
+    if (!r || !run) return xd_error_return(err, XD_INVALID_ARGUMENT);
+    xd_run_record *grown = realloc(r->runs, (r->nruns + 1) * sizeof *grown);
+    if (!grown) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+    r->runs = grown;
+    r->runs[r->nruns] = *run;
+    r->runs[r->nruns++].trace = NULL; /* the report opens its own (xd_report_open_trace) */
+    return XD_OK;
+}
+
+xd_status xd_report_open_trace(xd_report *r, size_t i, xd_error *err)
+{
+    if (!r || i >= r->nruns) return xd_error_return(err, XD_INVALID_ARGUMENT);
+    xd_run_record *run = &r->runs[i];
+    xd_trace_close(run->trace);
+    run->trace = NULL;
+    xd_status st = xd_trace_open(run->trace_dir, &run->trace, err);
+    if (st != XD_OK) return st;
+    if (!run->device_id[0]) snprintf(run->device_id, sizeof run->device_id, "%s", run->trace->device_id);
+    if (!run->mode[0]) snprintf(run->mode, sizeof run->mode, "%s", run->trace->mode);
+    return XD_OK;
+}
+
+void xd_report_destroy(xd_report *r)
 {
     if (!r) return;
     for (size_t i = 0; i < r->npairs; ++i) xd_pair_free(&r->pairs[i]);
     free(r->pairs);
-    r->pairs = NULL;
-    r->npairs = 0;
     xd_report_classes_free(r);
-    for (size_t i = 0; i < r->nruns; ++i) {
-        xd_trace_close(r->runs[i].trace);
-        r->runs[i].trace = NULL;
-    }
+    for (size_t i = 0; i < r->nruns; ++i) xd_trace_close(r->runs[i].trace);
+    free(r->runs);
+    free(r);
 }
 
 int xd_report_exit_code(const xd_report *r)
@@ -209,10 +239,10 @@ static json_t *run_json(const xd_run_record *run)
         json_object_set_new(o, "driver", json_string(run->trace->driver));
         json_object_set_new(o, "build_options", json_string(run->trace->build_options));
         json_object_set_new(o, "guarantee", json_string(run->trace->guarantee));
-        json_t *prod = json_object_get((json_t *)run->trace->json, "producer");
+        json_t *prod = xd_trace_section(run->trace, "producer");
         json_object_set_new(o, "producer", json_is_object(prod) ? json_incref(prod) : json_null());
         json_object_set_new(o, "synthetic_data", json_boolean(run->trace->synthetic));
-        json_t *dev = json_object_get((json_t *)run->trace->json, "device");
+        json_t *dev = xd_trace_section(run->trace, "device");
         if (dev) json_object_set(o, "device_info", dev);
         json_t *loss = json_array();
         for (int64_t k = 0; k < run->trace->steps; ++k) json_array_append_new(loss, num(run->trace->loss[k]));

@@ -115,7 +115,7 @@ static void print_runs(const xd_report *r, FILE *out, const term_style *ts)
  * data fashion-mnist xxh3:..." from the reference trace. */
 static void settings_summary(const xd_trace *t, char *out, size_t cap)
 {
-    json_t *opt = json_object_get((json_t *)t->json, "optimizer");
+    json_t *opt = xd_trace_section(t, "optimizer");
     size_t len = (size_t)snprintf(out, cap, "model %s, seed %llu, batch %lld, optimizer %s (", t->model,
                                   (unsigned long long)t->seed, (long long)t->batch,
                                   t->optimizer.name[0] ? t->optimizer.name : "?");

@@ -65,36 +65,22 @@ static void tensor_group(const char *name, char *out, size_t cap)
     else snprintf(out, cap, "%.*s%s", (int)(dot - param), param, state_suffix(name));
 }
 
-/* The model's layers, from the reference's model_spec (NULL when the trace
- * has none, or a framework's {name, source, repr}). */
-static json_t *spec_layers(const xd_trace *t)
-{
-    json_t *layers = json_object_get(json_object_get((json_t *)t->json, "model_spec"), "layers");
-    return json_is_array(layers) ? layers : NULL;
-}
-
-static const char *field_text(json_t *layer, const char *key)
-{
-    const char *s = json_string_value(json_object_get(layer, key));
-    return s ? s : "";
-}
-
 /* 1 when parameter `param` is the bias of a layer without activation whose
- * output goes straight into BatchNormalization: in training BN subtracts
- * each channel's batch mean, so a per-channel constant has no effect on
- * the outputs and its true gradient is zero. */
-static int bias_before_batchnorm(json_t *layers, const char *param)
+ * output goes straight into BatchNormalization (the layers of t's
+ * model_spec): in training BN subtracts each channel's batch mean, so a
+ * per-channel constant has no effect on the outputs and its true gradient
+ * is zero. */
+static int bias_before_batchnorm(const xd_trace *t, const char *param)
 {
-    size_t n = json_array_size(layers);
+    size_t n = xd_trace_layer_count(t);
     for (size_t i = 0; i + 1 < n; ++i) {
-        json_t *l = json_array_get(layers, i), *next = json_array_get(layers, i + 1);
+        xd_trace_layer l = xd_trace_layer_at(t, i);
         char bias[XD_TRACE_NAME_LEN + 8];
-        snprintf(bias, sizeof bias, "%s.bias", field_text(l, "name"));
+        snprintf(bias, sizeof bias, "%s.bias", l.name);
         if (strcmp(bias, param) != 0) continue;
-        const char *type = field_text(l, "type"), *act = field_text(l, "activation");
-        return (strcmp(type, "Conv2D") == 0 || strcmp(type, "Dense") == 0) &&
-               json_is_true(json_object_get(l, "use_bias")) && (strcmp(act, "linear") == 0 || !act[0]) &&
-               strcmp(field_text(next, "type"), "BatchNormalization") == 0;
+        return (strcmp(l.type, "Conv2D") == 0 || strcmp(l.type, "Dense") == 0) && l.use_bias &&
+               (strcmp(l.activation, "linear") == 0 || !l.activation[0]) &&
+               strcmp(xd_trace_layer_at(t, i + 1).type, "BatchNormalization") == 0;
     }
     return 0;
 }
@@ -122,7 +108,6 @@ xd_status xd_pair_roles(xd_pair *p, const xd_tolerance *tol, xd_error *err)
     const xd_trace *ref = p->ref;
     p->roles = calloc(ref->ntensors ? ref->ntensors : 1, sizeof *p->roles);
     if (!p->roles) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
-    json_t *layers = spec_layers(ref);
     char no_effect[256] = "", skipped[256] = "", param[XD_TRACE_NAME_LEN];
     for (size_t i = 0; i < ref->ntensors; ++i) {
         const char *name = ref->tensor_names[i];
@@ -130,7 +115,7 @@ xd_status xd_pair_roles(xd_pair *p, const xd_tolerance *tol, xd_error *err)
         if (ignored(tol, name, param)) {
             p->roles[i] = XD_ROLE_IGNORED;
             list_name(skipped, sizeof skipped, name);
-        } else if (layers && bias_before_batchnorm(layers, param)) {
+        } else if (bias_before_batchnorm(ref, param)) {
             p->roles[i] = XD_ROLE_NO_EFFECT;
             list_name(no_effect, sizeof no_effect, name);
         }

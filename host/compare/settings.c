@@ -141,7 +141,7 @@ static const struct {
  * listing every producer field as absent on one side. */
 static void compare_producers(const xd_trace *ref, const xd_trace *o, xd_pair *p)
 {
-    json_t *a = json_object_get(ref->json, "producer"), *b = json_object_get(o->json, "producer");
+    json_t *a = xd_trace_section(ref, "producer"), *b = xd_trace_section(o, "producer");
     if (json_is_object(a) && json_is_object(b)) diff_json(p, XD_SETTING_COMPUTATION, "producer", a, b);
 }
 
@@ -316,16 +316,15 @@ static void compare_build_options(const xd_trace *ref, const xd_trace *o, xd_pai
 
 void xd_settings_compare(const xd_trace *ref, const xd_trace *o, xd_pair *p)
 {
-    json_t *ja = ref->json, *jb = o->json;
     char a[32], b[32];
     if (ref->seed != o->seed) {
         snprintf(a, sizeof a, "%llu", (unsigned long long)ref->seed);
         snprintf(b, sizeof b, "%llu", (unsigned long long)o->seed);
         add_setting(p, XD_SETTING_TRAINING, "seed", a, b);
     }
-    for (size_t i = 0; ja && jb && i < sizeof FIELDS / sizeof *FIELDS; ++i)
-        diff_json(p, FIELDS[i].kind, FIELDS[i].key, json_object_get(ja, FIELDS[i].key),
-                  json_object_get(jb, FIELDS[i].key));
+    for (size_t i = 0; i < sizeof FIELDS / sizeof *FIELDS; ++i)
+        diff_json(p, FIELDS[i].kind, FIELDS[i].key, xd_trace_section(ref, FIELDS[i].key),
+                  xd_trace_section(o, FIELDS[i].key));
     compare_data(ref, o, p);
     compare_initial_weights(ref, o, p);
     compare_batches(ref, o, p);
@@ -339,10 +338,4 @@ void xd_settings_compare(const xd_trace *ref, const xd_trace *o, xd_pair *p)
         add_setting(p, XD_SETTING_INFO, "eval.final.n", ref->eval_n ? a : "not evaluated",
                     o->eval_n ? b : "not evaluated");
     }
-}
-
-int xd_trace_conforming(const xd_trace *t)
-{
-    json_t *r = json_object_get(json_object_get((json_t *)t->json, "device"), "reproducible");
-    return !json_is_false(r);
 }

@@ -9,26 +9,22 @@
 
 #include "core.h"
 
-xd_status xd_device_check_reproducible(const xd_device_info *d, char *msg, size_t cap)
+xd_status xd_device_check_reproducible(const xd_device_info *d, xd_error *err)
 {
-    if (!d) return XD_INVALID_ARGUMENT;
+    if (!d) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_device_check_reproducible: NULL device");
     /* Subnormals are kept (docs/reproducibility.md): a flushing device would
      * give other bits, so it is refused rather than silently different. */
-    if (d->fp32_denorm != XD_CAP_YES) {
-        xd_format(msg, cap, "%s: reproducible mode needs fp32 denormals (CL_FP_DENORM), device reports %s", d->id,
-                  xd_cap_string(d->fp32_denorm));
-        return XD_UNSUPPORTED;
-    }
-    if (d->fp32_round_to_nearest != XD_CAP_YES) {
-        xd_format(msg, cap, "%s: reproducible mode needs round-to-nearest (CL_FP_ROUND_TO_NEAREST)", d->id);
-        return XD_UNSUPPORTED;
-    }
-    if (d->fp32_inf_nan != XD_CAP_YES) {
-        xd_format(msg, cap, "%s: reproducible mode needs IEEE inf and NaN (CL_FP_INF_NAN)", d->id);
-        return XD_UNSUPPORTED;
-    }
-    xd_format(msg, cap, "ok");
-    return XD_OK;
+    if (d->fp32_denorm != XD_CAP_YES)
+        return xd_error_set(err, XD_UNSUPPORTED, 0,
+                            "%s: reproducible mode needs fp32 denormals (CL_FP_DENORM), device reports %s", d->id,
+                            xd_cap_string(d->fp32_denorm));
+    if (d->fp32_round_to_nearest != XD_CAP_YES)
+        return xd_error_set(err, XD_UNSUPPORTED, 0,
+                            "%s: reproducible mode needs round-to-nearest (CL_FP_ROUND_TO_NEAREST)", d->id);
+    if (d->fp32_inf_nan != XD_CAP_YES)
+        return xd_error_set(err, XD_UNSUPPORTED, 0, "%s: reproducible mode needs IEEE inf and NaN (CL_FP_INF_NAN)",
+                            d->id);
+    return xd_error_return(err, XD_OK);
 }
 
 /* Division/sqrt strategy for reproducible mode (cl/xd_math.h XD_DIV_MODE).
@@ -57,13 +53,13 @@ static cl_command_queue create_queue(cl_context c, cl_device_id dev, cl_int *rc)
     return clCreateCommandQueue(c, dev, CL_QUEUE_PROFILING_ENABLE, rc);
 }
 
-/* The tunables for the device (and XD_PARAMS), the local size, the profile. */
+/* The tunables for the device (and XD_PARAMS, XD_FAST_GEMM), the local size, the profile. */
 static xd_status choose_tunables(xd_context *ctx)
 {
-    char msg[512];
+    xd_error err;
     ctx->params = xd_params_for(&ctx->device);
-    xd_status st = xd_params_override(&ctx->params, getenv("XD_PARAMS"), msg, sizeof msg);
-    if (st != XD_OK) return xd_fail(ctx, st, 0, "%s", msg);
+    xd_status st = xd_params_from_env(&ctx->params, ctx->mode, &err);
+    if (st != XD_OK) return xd_fail(ctx, st, 0, "%s", err.message);
     ctx->local_size = choose_local_size(&ctx->device, ctx->params.local_size);
     ctx->params.local_size = (unsigned)ctx->local_size; /* the size used, as the build options record it */
     const char *prof = getenv("XD_PROFILE");
@@ -76,10 +72,10 @@ static xd_status choose_tunables(xd_context *ctx)
  * allows contraction.  Then the tunables as -D options. */
 static xd_status choose_options(xd_context *ctx)
 {
-    char msg[512];
     if (ctx->mode == XD_MODE_REPRODUCIBLE) {
-        xd_status st = xd_device_check_reproducible(&ctx->device, msg, sizeof msg);
-        if (st != XD_OK) return xd_fail(ctx, st, 0, "%s", msg);
+        xd_error err;
+        xd_status st = xd_device_check_reproducible(&ctx->device, &err);
+        if (st != XD_OK) return xd_fail(ctx, st, 0, "%s", err.message);
         ctx->div_mode = choose_div_mode(&ctx->device);
         snprintf(ctx->options, sizeof ctx->options, "-cl-std=CL1.2 -DXD_DIV_MODE=%d%s", ctx->div_mode,
                  ctx->div_mode == 0 ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");

@@ -50,6 +50,12 @@ xd_status xd_fail_cl(xd_context *ctx, cl_int clerr, const char *what)
 
 const char *xd_context_last_error(const xd_context *ctx) { return (ctx && ctx->last_error) ? ctx->last_error : ""; }
 int xd_context_last_cl_error(const xd_context *ctx) { return ctx ? (int)ctx->last_cl : 0; }
+
+xd_status xd_error_from_context(xd_error *err, xd_status st, const xd_context *ctx)
+{
+    return xd_error_set(err, st, xd_context_last_cl_error(ctx), "%s", xd_context_last_error(ctx));
+}
+
 const xd_device_info *xd_context_device(const xd_context *ctx) { return ctx ? &ctx->device : NULL; }
 xd_mode xd_context_mode(const xd_context *ctx) { return ctx ? ctx->mode : XD_MODE_REPRODUCIBLE; }
 const char *xd_context_build_options(const xd_context *ctx) { return ctx ? ctx->options : ""; }

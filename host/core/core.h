@@ -109,7 +109,7 @@ typedef enum xd_kernel_id {
     X(dense_nb, XD_DENSE_NB, 4, 1, 64, 0, "dense backward-data samples per work-item")                          \
     X(vw, XD_VW, 1, 1, 16, 1, "vector lanes per work-item (cl/xd_math.h)")                                      \
     X(local_size, XD_LOCAL_SIZE, 64, 1, 1024, 0, "work-group size of 1-D launches (capped by the device)")      \
-    X(clblast, XD_CLBLAST, 1, 0, 1, 0, "fast mode: CLBlast SGEMM where xd_fast_gemm's size rule says")          \
+    X(clblast, XD_CLBLAST, 1, 0, 2, 0, "fast mode's GEMM path: 0 own kernels, 1 CLBlast by size, 2 CLBlast")    \
     X(dense_tiled, XD_DENSE_TILED, 0, 0, 1, 0, "dense forward from local-memory tiles (GPUs: coalesced loads)")
 
 typedef struct xd_params {
@@ -118,10 +118,18 @@ typedef struct xd_params {
 #undef XD_TUNABLE_FIELD_
     const char *source; /* which table row matched, or "XD_PARAMS" */
 } xd_params;
+/* The values of the clblast tunable: the GEMM path of fast mode's dense and
+ * conv2d ops (host/ops/blas.c); reproducible mode never calls CLBlast. */
+enum { XD_CLBLAST_NEVER = 0, XD_CLBLAST_BY_SIZE = 1, XD_CLBLAST_ALWAYS = 2 };
 /* The row for a device: id match -> vendor -> default (host/core/params.c). */
 xd_params xd_params_for(const xd_device_info *d);
 /* XD_PARAMS="vw=8,dense_ob=10" applied to p; XD_INVALID_ARGUMENT naming the key. */
-xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t cap);
+xd_status xd_params_override(xd_params *p, const char *spec, xd_error *err);
+/* The environment's say for a context of the mode: XD_PARAMS (as
+ * xd_params_override), then, in fast mode, XD_FAST_GEMM=always|never as
+ * clblast=2|0 (any other value: no change), so that the build options, and
+ * with them every trace, name the GEMM path that ran. */
+xd_status xd_params_from_env(xd_params *p, xd_mode mode, xd_error *err);
 /* " -DXD_CONV_OB=8 ... -DXD_DENSE_TILED=0", every tunable in list order. */
 void xd_params_defines(const xd_params *p, char *buf, size_t cap);
 

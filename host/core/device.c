@@ -215,10 +215,10 @@ static void describe(cl_platform_id p, cl_device_id dev, unsigned pi, unsigned d
 static xd_status list_create(xd_device_list **out, xd_error *err)
 {
     cl_platform_id *plats = NULL;
-    if (!out) return XD_INVALID_ARGUMENT;
+    if (!out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_device_list_create: NULL output");
     *out = NULL;
     xd_device_list *list = calloc(1, sizeof *list);
-    if (!list) return XD_OUT_OF_HOST_MEMORY;
+    if (!list) goto fail;
     cl_uint np = 0;
     cl_int rc = clGetPlatformIDs(0, NULL, &np);
     if (rc == CL_PLATFORM_NOT_FOUND_KHR || (rc == CL_SUCCESS && np == 0)) {
@@ -262,22 +262,23 @@ fail:
     return XD_OUT_OF_HOST_MEMORY;
 }
 
-xd_status xd_device_list_from_infos(const xd_device_info *infos, size_t n, xd_device_list **out)
+xd_status xd_device_list_from_infos(const xd_device_info *infos, size_t n, xd_device_list **out, xd_error *err)
 {
-    if (!out || (n && !infos)) return XD_INVALID_ARGUMENT;
+    if (!out || (n && !infos))
+        return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_device_list_from_infos: NULL %s",
+                            out ? "infos with a count" : "output");
     xd_device_list *list = calloc(1, sizeof *list);
-    if (!list) return XD_OUT_OF_HOST_MEMORY;
-    if (n) {
+    if (list && n) {
         list->items = malloc(n * sizeof *list->items);
-        if (!list->items) {
-            free(list);
-            return XD_OUT_OF_HOST_MEMORY;
-        }
-        memcpy(list->items, infos, n * sizeof *infos);
+        if (list->items) memcpy(list->items, infos, n * sizeof *infos);
+    }
+    if (!list || (n && !list->items)) {
+        xd_device_list_destroy(list);
+        return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory (a list of %zu devices)", n);
     }
     list->count = n;
     *out = list;
-    return XD_OK;
+    return xd_error_return(err, XD_OK);
 }
 
 void xd_device_list_destroy(xd_device_list *list)
@@ -405,14 +406,15 @@ static xd_status select_item(const xd_device_list *list, const char *tok, unsign
 static xd_status device_select(const xd_device_list *list, const char *selector, size_t *indices, size_t *count,
                                xd_error *err)
 {
-    if (!list || !selector || !count || (!indices && list->count)) return XD_INVALID_ARGUMENT;
+    if (!list || !selector || !count || (!indices && list->count))
+        return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_device_select: a NULL list, selector, count or indices");
     *count = 0;
     size_t nitems = 0;
     char **items = xd_split_commas(selector, 1, &nitems);
     unsigned char *picked = items ? calloc(list->count ? list->count : 1, 1) : NULL;
     if (!picked) {
         free(items);
-        return XD_OUT_OF_HOST_MEMORY;
+        return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory (device selector '%s')", selector);
     }
     xd_status st = XD_OK;
     for (size_t k = 0; st == XD_OK && k < nitems; ++k) {

@@ -35,10 +35,10 @@ json_t *xd_device_info_to_json(const xd_device_info *d)
     json_object_set_new(fp, "fp32_correctly_rounded_div_sqrt", cap(d->fp32_correctly_rounded_div_sqrt));
     json_object_set_new(fp, "fp64", cap(d->fp64));
     json_object_set_new(o, "fp", fp);
-    char msg[512];
-    xd_status st = xd_device_check_reproducible(d, msg, sizeof msg);
+    xd_error err;
+    xd_status st = xd_device_check_reproducible(d, &err);
     json_object_set_new(o, "reproducible", json_boolean(st == XD_OK));
-    if (st != XD_OK) json_object_set_new(o, "reproducible_refused", json_string(msg));
+    if (st != XD_OK) json_object_set_new(o, "reproducible_refused", json_string(err.message));
     if (d->query_errors[0]) json_object_set_new(o, "query_errors", json_string(d->query_errors));
     return o;
 }

@@ -38,19 +38,27 @@ typedef struct row {
  * pthread); it is kept different from the default on purpose: Oclgrind runs
  * the default row, so the cross-device bitwise tests compare two different
  * tunings and would fail if a tunable ever changed a summation order. */
-#define XD_ROW_(cob, ctb, dob, dnb, w, ls, cb, dt, src)                                                          \
-    {                                                                                                            \
-        .conv_ob = (cob), .conv_tb = (ctb), .dense_ob = (dob), .dense_nb = (dnb), .vw = (w), .local_size = (ls), \
-        .clblast = (cb), .dense_tiled = (dt), .source = (src)                                                    \
-    }
+/* Every row names every tunable (a field left out would be 0), one column
+ * each. */
+/* clang-format off */
 static const row k_table[] = {
-    {.match = "pocl/", .max_llvm = 14, .p = XD_ROW_(8, 9, 16, 16, 8, 64, 0, 0, "pocl (LLVM <= 14)")},
-    {.match = "pocl/", .p = XD_ROW_(8, 9, 16, 16, 16, 64, 0, 0, "pocl")},
-    {.match = "intel-opencl/", .p = XD_ROW_(8, 9, 16, 16, 16, 64, 0, 0, "intel-opencl cpu")},
-    {.match = "", .vendor = "NVIDIA", .p = XD_ROW_(4, 4, 4, 4, 1, 128, 1, 1, "vendor NVIDIA")},
-    {.match = "", .vendor = "Advanced Micro Devices", .p = XD_ROW_(4, 4, 4, 4, 1, 128, 1, 1, "vendor AMD")},
+    {.match = "pocl/", .max_llvm = 14,
+     .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 8,  .local_size = 64,
+           .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl (LLVM <= 14)"}},
+    {.match = "pocl/",
+     .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
+           .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl"}},
+    {.match = "intel-opencl/",
+     .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
+           .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "intel-opencl cpu"}},
+    {.match = "", .vendor = "NVIDIA",
+     .p = {.conv_ob = 4, .conv_tb = 4, .dense_ob = 4,  .dense_nb = 4,  .vw = 1,  .local_size = 128,
+           .clblast = XD_CLBLAST_BY_SIZE, .dense_tiled = 1, .source = "vendor NVIDIA"}},
+    {.match = "", .vendor = "Advanced Micro Devices",
+     .p = {.conv_ob = 4, .conv_tb = 4, .dense_ob = 4,  .dense_nb = 4,  .vw = 1,  .local_size = 128,
+           .clblast = XD_CLBLAST_BY_SIZE, .dense_tiled = 1, .source = "vendor AMD"}},
 };
-#undef XD_ROW_
+/* clang-format on */
 
 /* The default row: every tunable's default from XD_TUNABLES. */
 static const xd_params k_default = {
@@ -111,6 +119,11 @@ static void describe_range(const tunable_key *k, char *out, size_t cap)
     }
 }
 
+static int value_ok(const tunable_key *k, unsigned long v)
+{
+    return v >= k->lo && v <= k->hi && (!k->pow2 || (v & (v - 1)) == 0);
+}
+
 /* The key named by s[0..len), or NULL. */
 static const tunable_key *find_key(const char *s, size_t len)
 {
@@ -122,7 +135,7 @@ static const tunable_key *find_key(const char *s, size_t len)
 /* XD_PARAMS="vw=8,dense_ob=10": override table entries, for tuning runs
  * (crossdev-bench) and for tests that prove a tunable changes no bits.  The
  * options passed to the compiler, and so every trace, show the values used. */
-xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t cap)
+xd_status xd_params_override(xd_params *p, const char *spec, xd_error *err)
 {
     const char *s = spec;
     while (s && *s) {
@@ -136,21 +149,45 @@ xd_status xd_params_override(xd_params *p, const char *spec, char *msg, size_t c
                 size_t n = strlen(names);
                 snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", k_keys[i].key);
             }
-            xd_format(msg, cap, "XD_PARAMS: '%.*s' is not KEY=VALUE with KEY one of %s", (int)(end - s), s, names);
-            return XD_INVALID_ARGUMENT;
+            return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "XD_PARAMS: '%.*s' is not KEY=VALUE with KEY one of %s",
+                                (int)(end - s), s, names);
         }
         char *num_end = NULL;
         unsigned long v = strtoul(eq + 1, &num_end, 10);
-        if (num_end == eq + 1 || num_end != end || v < k->lo || v > k->hi || (k->pow2 && (v & (v - 1)) != 0)) {
+        if (num_end == eq + 1 || num_end != end || !value_ok(k, v)) {
             char range[64];
             describe_range(k, range, sizeof range);
-            xd_format(msg, cap, "XD_PARAMS: %s must be %s, got '%.*s'", k->key, range, (int)(end - eq - 1), eq + 1);
-            return XD_INVALID_ARGUMENT;
+            return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "XD_PARAMS: %s must be %s, got '%.*s'", k->key, range,
+                                (int)(end - eq - 1), eq + 1);
         }
         *(unsigned *)(void *)((char *)p + k->off) = (unsigned)v;
         s = *end ? end + 1 : end;
     }
     if (spec && *spec) p->source = "XD_PARAMS";
+    return XD_OK;
+}
+
+/* A table row that left a field out (0) where 0 is not allowed is a bug
+ * that every device test then reports. */
+static xd_status check_row(const xd_params *p, xd_error *err)
+{
+    for (size_t i = 0; i < NKEYS; ++i) {
+        const unsigned v = *(const unsigned *)(const void *)((const char *)p + k_keys[i].off);
+        if (!value_ok(&k_keys[i], v))
+            return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "tunables table row '%s': %s is %u (host/core/params.c)",
+                                p->source, k_keys[i].key, v);
+    }
+    return XD_OK;
+}
+
+xd_status xd_params_from_env(xd_params *p, xd_mode mode, xd_error *err)
+{
+    xd_status st = check_row(p, err);
+    if (st == XD_OK) st = xd_params_override(p, getenv("XD_PARAMS"), err);
+    const char *gemm = getenv("XD_FAST_GEMM");
+    if (st != XD_OK || mode != XD_MODE_FAST || !gemm) return st;
+    if (strcmp(gemm, "always") == 0) p->clblast = XD_CLBLAST_ALWAYS;
+    else if (strcmp(gemm, "never") == 0) p->clblast = XD_CLBLAST_NEVER;
     return XD_OK;
 }
 

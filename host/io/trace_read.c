@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "crossdev/trace.h"
 #include "common/common.h"
+#include "io/trace.h"
 
 /* ---- reading -------------------------------------------------------------------- */
 void xd_trace_close(xd_trace *t)
@@ -24,7 +24,7 @@ void xd_trace_close(xd_trace *t)
     free(t->batch_hashes);
     free(t->snapshots);
     free(t->op_outputs);
-    if (t->json) json_decref((json_t *)t->json);
+    json_decref(t->doc);
     free(t);
 }
 
@@ -199,6 +199,8 @@ static xd_status parse_header(json_t *root, const char *name, xd_trace *t, xd_er
     json_t *synth = json_object_get(data, "synthetic");
     if (!json_is_boolean(synth)) FAIL("%s: field 'data.synthetic' missing or not true/false", name);
     t->synthetic = json_is_true(synth);
+    const char *source = json_string_value(json_object_get(data, "source"));
+    if (source) snprintf(t->data_source, sizeof t->data_source, "%s", source);
     json_t *training = json_object_get(root, "training");
     if (training && !json_is_object(training)) FAIL("%s: field 'training' is not an object", name);
     if (!opt_string(training, "partial_batch", t->partial_batch, sizeof t->partial_batch))
@@ -439,9 +441,9 @@ static xd_status parse_root(json_t *root, const char *name, xd_trace **out, xd_e
     xd_trace *t = calloc(1, sizeof *t);
     if (!t) {
         json_decref(root);
-        return XD_OUT_OF_HOST_MEMORY;
+        return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory", name);
     }
-    t->json = root;
+    t->doc = root;
     t->test_loss = t->test_accuracy = NAN;
     t->nonfinite_step = -1;
     xd_status st = parse_header(root, name, t, err);
@@ -661,11 +663,4 @@ xd_status xd_trace_load_batches(const xd_trace *t, xd_npy_array *out, xd_error *
     xd_status st = xd_path(p, sizeof p, err, "%s/batches.npy", t->dir);
     if (st != XD_OK) return xd_error_return(err, st);
     return xd_npy_read(p, out, err);
-}
-
-char *xd_trace_device_json(const xd_trace *t)
-{
-    if (!t || !t->json) return NULL;
-    json_t *d = json_object_get((json_t *)t->json, "device");
-    return d ? json_dumps(d, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 }

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crossdev/trace.h"
 #include "io/io.h"
+#include "io/trace.h"
 
 /* The document as text with a final newline, through `write` (atomic, or
  * to a file the user named). */
@@ -153,7 +153,7 @@ void xd_trace_writer_eval(xd_trace_writer *w, int64_t step, double loss, double 
 
 void xd_trace_writer_adopt(xd_trace_writer *w, const xd_trace *old)
 {
-    json_t *root = old->json;
+    json_t *root = old->doc;
     json_array_extend(w->loss, json_object_get(root, "loss"));
     json_array_extend(w->steps, json_object_get(json_object_get(root, "hashes"), "steps"));
     json_array_extend(w->init, json_object_get(json_object_get(root, "hashes"), "init"));

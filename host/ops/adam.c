@@ -11,12 +11,13 @@ xd_adam_params xd_adam_defaults(void)
     return p;
 }
 
-xd_status xd_adam_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_scalars *out)
+xd_status xd_adam_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_scalars *out, xd_error *err)
 {
-    if (!p || !out || t < 1) return XD_INVALID_ARGUMENT;
-    if (!(p->lr > 0) || !(p->beta1 >= 0 && p->beta1 < 1) || !(p->beta2 >= 0 && p->beta2 < 1) || !(p->eps > 0) ||
-        !isfinite(p->lr) || !isfinite(p->eps))
-        return XD_INVALID_ARGUMENT;
+    if (!p || !out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "NULL %s", p ? "output" : "params");
+    if (t < 1 || !(p->lr > 0) || !(p->beta1 >= 0 && p->beta1 < 1) || !(p->beta2 >= 0 && p->beta2 < 1) ||
+        !(p->eps > 0) || !isfinite(p->lr) || !isfinite(p->eps))
+        return xd_error_set(err, XD_INVALID_ARGUMENT, 0,
+                            "need step t >= 1 (got %lld), lr > 0, 0 <= beta < 1 and eps > 0", (long long)t);
     double bc1 = 1.0 - pow(p->beta1, (double)t);
     double bc2 = 1.0 - pow(p->beta2, (double)t);
     out->b1 = (float)p->beta1;
@@ -26,7 +27,7 @@ xd_status xd_adam_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_scalar
     out->sqrt_bc2 = (float)sqrt(bc2);
     out->step = (float)(p->lr / bc1);
     out->eps = (float)p->eps;
-    return XD_OK;
+    return xd_error_return(err, XD_OK);
 }
 
 xd_status xd_adam_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_tensor *w, const xd_tensor *g,
@@ -36,9 +37,8 @@ xd_status xd_adam_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_t
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
     xd_adam_scalars s;
-    if (!p || xd_adam_scalars_for(p, t, &s) != XD_OK)
-        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0,
-                       "%s: need step t >= 1 (got %lld), lr > 0, 0 <= beta < 1 and eps > 0", op, (long long)t);
+    xd_error e;
+    if (xd_adam_scalars_for(p, t, &s, &e) != XD_OK) return xd_fail(ctx, e.status, 0, "%s: %s", op, e.message);
     const xd_tensor *ts[4] = {w, g, m, v};
     static const char *const names[4] = {"w", "g", "m", "v"};
     for (int i = 0; i < 4; ++i) {

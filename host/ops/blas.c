@@ -1,7 +1,5 @@
 /* Fast-mode GEMM through CLBlast; see blas.h. */
 #include <clblast_c.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "blas.h"
@@ -81,11 +79,8 @@ const char *xd_clblast_status_name(int code)
 
 int xd_fast_gemm(const xd_context *ctx, size_t m, size_t n, size_t k)
 {
-    if (ctx->mode != XD_MODE_FAST) return 0;
-    const char *e = getenv("XD_FAST_GEMM");
-    if (e && strcmp(e, "always") == 0) return 1;
-    if (e && strcmp(e, "never") == 0) return 0;
-    if (!ctx->params.clblast) return 0;
+    if (ctx->mode != XD_MODE_FAST || ctx->params.clblast == XD_CLBLAST_NEVER) return 0;
+    if (ctx->params.clblast == XD_CLBLAST_ALWAYS) return 1;
     return m * n >= XD_FAST_GEMM_MIN_OUTPUTS && k >= XD_FAST_GEMM_MIN_K;
 }
 

@@ -21,8 +21,10 @@ xd_status xd_sgemm(xd_context *ctx, const char *op, int trans_a, int trans_b, si
  * the reduction and win where the output is small (CLBlast parallelises over
  * the output only: y = x W^T of seed-cnn has 320 outputs and k = 21632) or
  * the reduction is too short for a GEMM to beat a direct kernel (a conv
- * with C*KH*KW = 9).  $XD_FAST_GEMM=always|never overrides (benchmarks,
- * tests).  Always 0 in reproducible mode. */
+ * with C*KH*KW = 9).  The tunables table's clblast entry decides
+ * (XD_CLBLAST_NEVER, _BY_SIZE: this rule, _ALWAYS); XD_FAST_GEMM=always|never
+ * sets it (host/core/params.c), so the build options say which path ran.
+ * Always 0 in reproducible mode. */
 int xd_fast_gemm(const xd_context *ctx, size_t m, size_t n, size_t k);
 
 /* The name of a CLBlastStatusCode ("CLBlastInvalidLocalMemUsage", ...). */

@@ -19,16 +19,18 @@ static xd_status same_count(xd_context *ctx, const char *op, const xd_tensor *co
     return xd_check_u32(ctx, op, names[0], ts[0]->count);
 }
 
-xd_status xd_adam_keras_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_keras_scalars *out)
+xd_status xd_adam_keras_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_keras_scalars *out, xd_error *err)
 {
     xd_adam_scalars torch; /* the same hyperparameter checks as PyTorch's form */
-    if (!out || xd_adam_scalars_for(p, t, &torch) != XD_OK) return XD_INVALID_ARGUMENT;
+    if (!out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "NULL output");
+    xd_status st = xd_adam_scalars_for(p, t, &torch, err);
+    if (st != XD_OK) return st;
     double bc1 = 1.0 - pow(p->beta1, (double)t), bc2 = 1.0 - pow(p->beta2, (double)t);
     out->alpha = (float)(p->lr * sqrt(bc2) / bc1);
     out->omb1 = (float)(1.0 - p->beta1);
     out->omb2 = (float)(1.0 - p->beta2);
     out->eps = (float)p->eps;
-    return XD_OK;
+    return xd_error_return(err, XD_OK);
 }
 
 xd_status xd_adam_keras_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_tensor *w, const xd_tensor *g,
@@ -37,9 +39,8 @@ xd_status xd_adam_keras_step(xd_context *ctx, const xd_adam_params *p, int64_t t
     const char *op = "adam_keras_step";
     if (!ctx) return XD_INVALID_ARGUMENT;
     xd_adam_keras_scalars s;
-    if (!p || xd_adam_keras_scalars_for(p, t, &s) != XD_OK)
-        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0,
-                       "%s: need step t >= 1 (got %lld), lr > 0, 0 <= beta < 1 and eps > 0", op, (long long)t);
+    xd_error e;
+    if (xd_adam_keras_scalars_for(p, t, &s, &e) != XD_OK) return xd_fail(ctx, e.status, 0, "%s: %s", op, e.message);
     const xd_tensor *ts[4] = {w, g, m, v};
     static const char *const names[4] = {"w", "g", "m", "v"};
     xd_status st = same_count(ctx, op, ts, names, 4);

@@ -130,21 +130,9 @@ static xd_status parse_sgd(const xd_kopts *o, xd_optimizer_spec *out)
     return xd_kopt_unknown(o, known);
 }
 
-/* Keras's Adam with its defaults: what a Keras model trains with when its
- * file names no optimizer. */
-static void keras_adam_defaults(xd_optimizer_spec *o)
-{
-    memset(o, 0, sizeof *o);
-    o->kind = XD_OPT_ADAM_KERAS;
-    o->lr = 0.001;
-    o->beta1 = 0.9;
-    o->beta2 = 0.999;
-    o->eps = 1e-7;
-}
-
 static xd_status parse_optimizer(const char *file, json_t *v, xd_model_spec *out, xd_error *err)
 {
-    keras_adam_defaults(&out->optimizer);
+    out->optimizer = xd_optimizer_defaults(XD_OPT_ADAM_KERAS); /* Keras's Adam: a file without an optimizer */
     out->has_optimizer = 0;
     if (!v || json_is_null(v)) return XD_OK;
     const char *s = json_string_value(v); /* compile(optimizer="adam") as a hand-written config may say */
@@ -169,7 +157,7 @@ static xd_status parse_optimizer(const char *file, json_t *v, xd_model_spec *out
 xd_status xd_keras_compile_parse(const char *file, json_t *cc, xd_model_spec *out, xd_error *err)
 {
     out->loss.from_logits = 0;
-    keras_adam_defaults(&out->optimizer);
+    out->optimizer = xd_optimizer_defaults(XD_OPT_ADAM_KERAS);
     out->has_optimizer = 0;
     if (!cc || json_is_null(cc)) return XD_OK;
     if (!json_is_object(cc)) return xd_error_set(err, XD_FORMAT, 0, "%s: compile_config is not an object", file);

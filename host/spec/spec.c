@@ -21,17 +21,6 @@ const char *xd_layer_type_name(xd_layer_type t)
     return "unknown";
 }
 
-const char *xd_optimizer_kind_name(xd_optimizer_kind k)
-{
-    switch (k) {
-    case XD_OPT_ADAM_PYTORCH: return "adam-pytorch";
-    case XD_OPT_ADAM_KERAS: return "adam-keras";
-    case XD_OPT_SGD_PYTORCH: return "sgd-pytorch";
-    case XD_OPT_SGD_KERAS: return "sgd-keras";
-    }
-    return "unknown";
-}
-
 void xd_weights_free(xd_weights *w)
 {
     if (!w) return;

@@ -57,13 +57,14 @@ static void sample_hwc(const xd_dataset *d, int32_t i, float *out)
 }
 
 xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *batches, int64_t steps, int64_t batch,
-                                  uint64_t *out)
+                                  uint64_t *out, xd_error *err)
 {
     const size_t px = (size_t)(d->height * d->width * d->channels);
     xd_hasher *h = xd_hasher_create();
     float *hwc = malloc(px * sizeof *hwc + 4);
     int32_t *labels = malloc((size_t)batch * sizeof *labels + 4);
     xd_status st = h && hwc && labels ? XD_OK : XD_OUT_OF_HOST_MEMORY;
+    if (st != XD_OK) xd_error_set(err, st, 0, "out of host memory (hashing batches of %lld samples)", (long long)batch);
     for (int64_t k = 0; k < steps && st == XD_OK; ++k) {
         const int32_t *idx = batches + (size_t)(k * batch);
         xd_hasher_reset(h);
@@ -78,7 +79,7 @@ xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *batches, i
     xd_hasher_destroy(h);
     free(hwc);
     free(labels);
-    return st;
+    return xd_error_return(err, st);
 }
 
 /* Loads one images/labels pair and checks they agree. */
@@ -167,10 +168,10 @@ static xd_status load_pair(const char *dir, const char *img_base, const char *lb
 
 static xd_status load_idx(const char *dir, xd_dataset **out, xd_error *err)
 {
-    if (!dir || !out) return XD_INVALID_ARGUMENT;
+    if (!dir || !out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_dataset_load_idx: a NULL dir or output");
     *out = NULL;
     xd_dataset *d = calloc(1, sizeof *d);
-    if (!d) return XD_OUT_OF_HOST_MEMORY;
+    if (!d) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory", dir);
     idx_split tr = {0}, te = {0};
     xd_status st =
         load_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", &tr, &d->train_x, &d->train_y, err);
@@ -203,20 +204,34 @@ xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, xd_error *err)
     return xd_error_return(err, load_idx(dir, out, err));
 }
 
-xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out)
+xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out, xd_error *err)
 {
-    return xd_dataset_synthetic_shaped(seed, n_train, n_test, 28, 28, 1, XD_CLASSES, out);
+    return xd_dataset_synthetic_shaped(seed, n_train, n_test, 28, 28, 1, XD_CLASSES, out, err);
 }
 
-xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_test, int64_t height, int64_t width,
-                                      int64_t channels, int64_t classes, xd_dataset **out)
+/* What a synthetic set may be: XD_INVALID_ARGUMENT naming the limits and the values. */
+static xd_status synthetic_args(int64_t n_train, int64_t n_test, int64_t height, int64_t width, int64_t channels,
+                                int64_t classes, xd_dataset **out, xd_error *err)
 {
-    if (!out || n_train < 1 || n_test < 1 || n_train > 10000000 || n_test > 10000000 || height < 1 || width < 1 ||
+    if (!out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "synthetic dataset: NULL output");
+    if (n_train < 1 || n_test < 1 || n_train > 10000000 || n_test > 10000000 || height < 1 || width < 1 ||
         channels < 1 || height * width * channels > (1 << 24) || classes < 2 || classes > 100000)
-        return XD_INVALID_ARGUMENT;
+        return xd_error_set(err, XD_INVALID_ARGUMENT, 0,
+                            "synthetic dataset: need 1..10000000 training and test samples, images of 1..%d values "
+                            "and 2..100000 classes; got %lld and %lld samples of %lldx%lldx%lld in %lld classes",
+                            1 << 24, (long long)n_train, (long long)n_test, (long long)height, (long long)width,
+                            (long long)channels, (long long)classes);
     *out = NULL;
+    return XD_OK;
+}
+
+static xd_status synthetic(uint64_t seed, int64_t n_train, int64_t n_test, int64_t height, int64_t width,
+                           int64_t channels, int64_t classes, xd_dataset **out, xd_error *err)
+{
+    xd_status st = synthetic_args(n_train, n_test, height, width, channels, classes, out, err);
+    if (st != XD_OK) return st;
     xd_dataset *d = calloc(1, sizeof *d);
-    if (!d) return XD_OUT_OF_HOST_MEMORY;
+    if (!d) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory (synthetic dataset)");
     d->height = height;
     d->width = width;
     d->channels = channels;
@@ -233,7 +248,9 @@ xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_
     if (!d->train_x || !d->train_y || !d->test_x || !d->test_y || !templ) {
         free(templ);
         xd_dataset_destroy(d);
-        return XD_OUT_OF_HOST_MEMORY;
+        return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0,
+                            "out of host memory (synthetic dataset of %lld + %lld images of %zu values)",
+                            (long long)n_train, (long long)n_test, px);
     }
     /* Class templates from stream 0x53594e00 + class; each image is its class
      * template half the time per pixel (NCHW order), noise otherwise
@@ -264,4 +281,10 @@ xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_
     d->checksum = checksum(d);
     *out = d;
     return XD_OK;
+}
+
+xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_test, int64_t height, int64_t width,
+                                      int64_t channels, int64_t classes, xd_dataset **out, xd_error *err)
+{
+    return xd_error_return(err, synthetic(seed, n_train, n_test, height, width, channels, classes, out, err));
 }

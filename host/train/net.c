@@ -206,7 +206,7 @@ static xd_status build_layers(xd_model *m, xd_error *err)
         l->in_shape = shapes[i];
         l->out_shape = shapes[i + 1];
         st = build_layer(m, l);
-        if (st != XD_OK) xd_error_set(err, st, 0, "%s", xd_context_last_error(m->ctx));
+        if (st != XD_OK) xd_error_from_context(err, st, m->ctx);
     }
     return st;
 }
@@ -326,25 +326,6 @@ xd_status xd_model_weights_from_state(const xd_model *m, const float *state, xd_
 }
 
 /* ---- defaults and warnings --------------------------------------------------------------- */
-
-xd_optimizer_spec xd_optimizer_defaults(xd_optimizer_kind kind)
-{
-    xd_optimizer_spec o = {kind, 1e-3, 0.9, 0.999, 1e-7, 0.0, 0};
-    if (kind == XD_OPT_SGD_KERAS || kind == XD_OPT_SGD_PYTORCH) o.lr = 0.01;
-    return o;
-}
-
-xd_status xd_optimizer_kind_parse(const char *name, xd_optimizer_kind *out)
-{
-    static const xd_optimizer_kind kinds[] = {XD_OPT_ADAM_PYTORCH, XD_OPT_ADAM_KERAS, XD_OPT_SGD_PYTORCH,
-                                              XD_OPT_SGD_KERAS};
-    for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; ++i)
-        if (strcmp(name, xd_optimizer_kind_name(kinds[i])) == 0) {
-            *out = kinds[i];
-            return XD_OK;
-        }
-    return XD_INVALID_ARGUMENT;
-}
 
 /* A Keras model without a compile_config trains with Keras's Adam (Keras's
  * own default optimizer is none: compile() must name one, so a file without

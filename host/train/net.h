@@ -12,6 +12,14 @@
 #define XD_MAX_PARAMS (4 * XD_MAX_LAYERS)
 #define XD_PARAM_NAME_LEN (XD_LAYER_NAME_LEN + 24)
 
+/* Dropout masks: Philox keyed by the seed; the stream names the layer and
+ * the step ("DROP" << 32 | layer << 24 | step, the step modulo 2^24), so
+ * every device draws the same mask and evaluation draws none (here, not in
+ * net_run.c, so that tests/test_contracts.c checks the golden masks of
+ * tests/fixtures/contracts against it). */
+#define XD_DROPOUT_STREAM(layer, step) \
+    (UINT64_C(0x44524F5000000000) | ((uint64_t)(layer) << 24) | ((uint64_t)(step)&0xffffffu))
+
 /* A parameter or a non-trainable state tensor (BatchNormalization's moving
  * statistics: no gradient, no optimizer state). */
 typedef struct xd_param {

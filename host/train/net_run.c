@@ -8,11 +8,6 @@
 
 #include "train/net.h"
 
-/* Dropout masks: Philox keyed by the seed; the stream names the layer and
- * the step ("DROP" << 32 | layer << 24 | step, the step modulo 2^24), so
- * every device draws the same mask and evaluation draws none. */
-#define XD_DROPOUT_STREAM(layer, step) \
-    (UINT64_C(0x44524F5000000000) | ((uint64_t)(layer) << 24) | ((uint64_t)(step)&0xffffffu))
 /* Keras's truncated normal: stddev / 0.87962566103423978 (the stddev of a
  * unit normal truncated at 2) keeps the variance the scale asks for. */
 #define XD_TRUNCATED_STDDEV_CORRECTION 0.87962566103423978
@@ -77,7 +72,10 @@ static xd_status init_param(xd_model *m, const xd_param *p, uint64_t seed, const
     xd_status st = xd_tensor_write(p->w, buf, n * sizeof *buf);
     if (st == XD_OK && p->m) st = xd_tensor_fill_zero(p->m);
     if (st == XD_OK && p->v) st = xd_tensor_fill_zero(p->v);
-    if (st != XD_OK) xd_error_set(err, st, 0, "init of %s: %s", p->name, xd_context_last_error(m->ctx));
+    if (st != XD_OK) {
+        xd_error_from_context(err, st, m->ctx);
+        xd_error_prefix(err, "init of %s", p->name);
+    }
     return st;
 }
 

@@ -2,58 +2,29 @@
  * run, then its batches, snapshots, op outputs, records and last state are
  * taken over, so that the resumed trace is the one an uninterrupted run
  * writes. */
-#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "train/run.h"
 
-/* The optimizer the trace records against this run's ("" when the same):
- * its name and form (a trace from before the forms: PyTorch's Adam), then
- * each hyper-parameter it records. */
-static void differing_optimizer(const xd_trace *old, const xd_optimizer_spec *o, char *why, size_t cap)
+/* The trace's optimizer and model against this run's ("" when the same):
+ * the comparators beside the spec (host/spec/optimizer.c). */
+static void differing_model(const xd_trace *old, const xd_model *m, char *why, size_t cap)
 {
-    const char *kind = xd_optimizer_kind_name(o->kind),
-               *variant = old->optimizer.variant[0] ? old->optimizer.variant : "pytorch";
-    char theirs_kind[64];
-    snprintf(theirs_kind, sizeof theirs_kind, "%s-%s", old->optimizer.name[0] ? old->optimizer.name : "adam", variant);
-    if (strcmp(theirs_kind, kind) != 0) {
-        snprintf(why, cap, "'optimizer' differs: the trace has %s, this run %s", theirs_kind, kind);
-        return;
-    }
-    const double mine[5] = {o->lr, o->beta1, o->beta2, o->eps, o->momentum};
-    const double theirs[5] = {old->optimizer.lr, old->optimizer.beta1, old->optimizer.beta2, old->optimizer.eps,
-                              old->optimizer.momentum};
-    static const char *const key[5] = {"lr", "beta1", "beta2", "eps", "momentum"};
-    for (int i = 0; i < 5 && !why[0]; ++i)
-        if (!isnan(theirs[i]) && theirs[i] != mine[i])
-            snprintf(why, cap, "'optimizer.%s' differs: the trace has %.17g, this run %.17g", key[i], theirs[i],
-                     mine[i]);
-    if (!why[0] && old->optimizer.nesterov >= 0 && old->optimizer.nesterov != o->nesterov)
-        snprintf(why, cap, "'optimizer.nesterov' differs: the trace has %s, this run %s",
-                 old->optimizer.nesterov ? "true" : "false", o->nesterov ? "true" : "false");
-}
-
-/* The trace's model_spec against this run's, the file it came from aside
- * ("" when the same, or when the trace predates model_spec). */
-static void differing_spec(const xd_trace *old, const xd_model *m, char *why, size_t cap)
-{
-    json_t *theirs = json_deep_copy(json_object_get((json_t *)old->json, "model_spec"));
-    char *text = xd_model_spec_json(&m->spec);
-    json_t *mine = text ? json_loads(text, 0, NULL) : NULL;
-    if (json_is_object(theirs) && json_is_object(mine)) {
-        json_object_del(theirs, "source");
-        json_object_del(mine, "source");
-        if (!json_equal(theirs, mine))
-            snprintf(why, cap,
-                     "'model_spec' differs: the trace's model '%s' is not this run's '%s' (layers or options)",
-                     old->model, m->kind);
-    }
-    json_decref(theirs);
-    json_decref(mine);
-    xd_free(text);
+    xd_model_spec *theirs = malloc(sizeof *theirs);
+    xd_optimizer_spec opt;
+    xd_setting_difference d;
+    xd_error e;
+    if (!theirs) snprintf(why, cap, "'model_spec' cannot be read: out of host memory");
+    else if (xd_trace_model_spec(old, theirs, &e) != XD_OK) snprintf(why, cap, "'model_spec' %s", e.message);
+    else if (xd_model_spec_differs(theirs, &m->spec))
+        snprintf(why, cap, "'model_spec' differs: the trace's model '%s' is not this run's '%s' (layers or options)",
+                 old->model, m->kind);
+    else if (xd_trace_optimizer(old, &opt, &e) != XD_OK) snprintf(why, cap, "'optimizer' %s", e.message);
+    else if (xd_optimizer_differs(&opt, &m->opt, &d))
+        snprintf(why, cap, "'%s' differs: the trace has %s, this run %s", d.field, d.a, d.b);
+    free(theirs);
 }
 
 /* The first setting in which old differs from this run, with both values
@@ -86,25 +57,29 @@ static int differing_setting(const xd_trace *old, const xd_train_config *cfg, co
                  "'op_hashes.updates' differs: the trace's update ops hash the parameter alone (an older crossdev), "
                  "this run's the parameter and its optimizer state");
     else if (old->ntensors != xd_model_state_count(m)) snprintf(why, cap, "'tensors' differs");
-    if (!why[0]) differing_spec(old, m, why, cap);
-    if (!why[0]) differing_optimizer(old, &m->opt, why, cap);
+    if (!why[0]) differing_model(old, m, why, cap);
     return why[0] != '\0';
 }
 
 xd_status xd_resume_open(const xd_train_config *cfg, const xd_dataset *d, const xd_model *m, int64_t total,
-                         xd_trace **old, int64_t *start, xd_error *err)
+                         const xd_trace **old, xd_trace **owned, int64_t *start, xd_error *err)
 {
-    xd_status st = xd_trace_open(cfg->resume, old, err);
-    if (st != XD_OK) return st;
+    *owned = NULL;
+    if (!cfg->resume_trace) {
+        xd_status st = xd_trace_open(cfg->resume, owned, err);
+        if (st != XD_OK) return st;
+    }
+    *old = cfg->resume_trace ? cfg->resume_trace : *owned;
+    const char *dir = (*old)->dir;
     char why[512] = "";
     if (differing_setting(*old, cfg, d, m, why, sizeof why)) {
-        xd_error_msg(err, "%s: cannot resume: field %s", cfg->resume, why);
+        xd_error_msg(err, "%s: cannot resume: field %s", dir, why);
         return XD_MISMATCH;
     }
     *start = (*old)->snapshots[(*old)->nsnapshots - 1];
     if (*start != (*old)->steps || *start >= total) {
         xd_error_msg(err, "%s: cannot resume: its last snapshot is step %lld of %lld; this run asks for %lld steps",
-                     cfg->resume, (long long)*start, (long long)(*old)->steps, (long long)total);
+                     dir, (long long)*start, (long long)(*old)->steps, (long long)total);
         return XD_MISMATCH;
     }
     return XD_OK;
@@ -163,4 +138,89 @@ xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpd
     }
     if (st == XD_OK) st = copy_op_outputs(old, tmpdir, err);
     return st;
+}
+
+/* ---- the trace's settings unless given (xd_train_config_from_trace) -------------------- */
+
+static xd_status conflict(xd_train_resume *r, unsigned bit, const char *field, const char *given, const char *traced,
+                          const xd_trace *t, xd_error *err)
+{
+    r->conflict_given = bit;
+    snprintf(r->conflict.field, sizeof r->conflict.field, "%s", field);
+    snprintf(r->conflict.a, sizeof r->conflict.a, "%s", given);
+    snprintf(r->conflict.b, sizeof r->conflict.b, "%s", traced);
+    return xd_error_set(err, XD_MISMATCH, 0,
+                        "%s: cannot resume: '%s' given as %s, the trace has %s: a resumed run continues the trace's "
+                        "settings",
+                        t->dir, field, given, traced);
+}
+
+/* seed, batch, mode and op hashing. */
+static xd_status basic_settings(xd_train_config *cfg, xd_train_resume *r, const xd_trace *t, unsigned given,
+                                xd_error *err)
+{
+    char a[32], b[32];
+    xd_mode tm = XD_MODE_REPRODUCIBLE;
+    xd_mode_parse(t->mode, &tm);
+    snprintf(a, sizeof a, "%llu", (unsigned long long)cfg->seed);
+    snprintf(b, sizeof b, "%llu", (unsigned long long)t->seed);
+    if ((given & XD_GIVEN_SEED) && cfg->seed != t->seed) return conflict(r, XD_GIVEN_SEED, "seed", a, b, t, err);
+    snprintf(a, sizeof a, "%lld", (long long)cfg->batch);
+    snprintf(b, sizeof b, "%lld", (long long)t->batch);
+    if ((given & XD_GIVEN_BATCH) && cfg->batch != t->batch) return conflict(r, XD_GIVEN_BATCH, "batch", a, b, t, err);
+    if ((given & XD_GIVEN_MODE) && r->mode != tm)
+        return conflict(r, XD_GIVEN_MODE, "mode", xd_mode_string(r->mode), t->mode, t, err);
+    if ((given & XD_GIVEN_HASH_OPS) && cfg->hash_ops && !t->nops)
+        return conflict(r, XD_GIVEN_HASH_OPS, "op_hashes", "(on)", "null", t, err);
+    cfg->seed = t->seed;
+    cfg->batch = t->batch;
+    r->mode = tm;
+    cfg->hash_ops = t->nops > 0;
+    return XD_OK;
+}
+
+/* The model and the optimizer, with the comparators beside the spec. */
+static xd_status model_settings(xd_train_config *cfg, xd_train_resume *r, const xd_trace *t, unsigned given,
+                                xd_error *err)
+{
+    xd_model_spec *theirs = malloc(sizeof *theirs);
+    xd_optimizer_spec opt;
+    xd_setting_difference d;
+    if (!theirs) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory");
+    xd_status st = xd_trace_model_spec(t, theirs, err);
+    if (st == XD_OK) st = xd_trace_optimizer(t, &opt, err);
+    if (st == XD_OK && (given & XD_GIVEN_MODEL) && xd_model_spec_differs(&r->spec, theirs))
+        st = conflict(r, XD_GIVEN_MODEL, "model_spec", r->spec.name, theirs->name, t, err);
+    if (st == XD_OK && (given & XD_GIVEN_OPTIMIZER) && xd_optimizer_differs(&cfg->optimizer, &opt, &d))
+        st = conflict(r, XD_GIVEN_OPTIMIZER, d.field, d.a, d.b, t, err);
+    if (st == XD_OK) {
+        r->spec = *theirs;
+        cfg->spec = &r->spec;
+        cfg->optimizer = opt;
+    }
+    free(theirs);
+    return st;
+}
+
+static xd_status config_from_trace(xd_train_config *cfg, xd_train_resume *r, const xd_trace *t, unsigned given,
+                                   xd_error *err)
+{
+    if (!cfg || !r || !t) return XD_INVALID_ARGUMENT;
+    r->conflict_given = 0;
+    xd_status st = basic_settings(cfg, r, t, given, err);
+    if (st == XD_OK) st = model_settings(cfg, r, t, given, err);
+    if (st != XD_OK) return st;
+    if (!(given & XD_GIVEN_DATA)) {
+        r->synthetic = t->synthetic;
+        r->data_dir = !t->synthetic && t->data_source[0] && xd_path_exists(t->data_source) ? t->data_source : NULL;
+    }
+    cfg->resume = t->dir;
+    cfg->resume_trace = t;
+    return XD_OK;
+}
+
+xd_status xd_train_config_from_trace(xd_train_config *cfg, xd_train_resume *r, const xd_trace *t, unsigned given,
+                                     xd_error *err)
+{
+    return xd_error_return(err, config_from_trace(cfg, r, t, given, err));
 }

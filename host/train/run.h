@@ -6,6 +6,7 @@
 #include "crossdev/train.h"
 #include "crossdev/trace.h"
 #include "io/io.h"
+#include "io/trace.h"
 #include "train/net.h"
 
 /* Writes every parameter, its m and v from `state` (the host copy training
@@ -25,14 +26,15 @@ xd_status xd_snapshot_copy(const xd_trace *t, const char *dst, int64_t step, xd_
 xd_status xd_snapshot_schedule(int64_t total, const int64_t *at, size_t n_at, int64_t every, int64_t **out, size_t *n,
                                xd_error *err);
 
-/* Resuming (host/train/resume.c), in this order: open cfg->resume and
- * check it against this run (model, batch, seed, mode, data, op hashing,
+/* Resuming (host/train/resume.c), in this order: take cfg->resume_trace
+ * (or open cfg->resume into *owned, which the caller closes) and check it
+ * against this run (model, batch, seed, mode, data, op hashing,
  * tensors; its last snapshot must be its last step and before `total`),
  * *start being that step; read its batches.npy into the first `start`
  * rows of `batches`; copy its snapshots into tmpdir, adopt its records into
- * w and load its last state into the model.  The caller closes *old. */
+ * w and load its last state into the model. */
 xd_status xd_resume_open(const xd_train_config *cfg, const xd_dataset *d, const xd_model *m, int64_t total,
-                         xd_trace **old, int64_t *start, xd_error *err);
+                         const xd_trace **old, xd_trace **owned, int64_t *start, xd_error *err);
 xd_status xd_resume_batches(const char *dir, int64_t start, int64_t batch, int32_t *batches, xd_error *err);
 xd_status xd_resume_adopt(const xd_trace *old, const char *dir, const char *tmpdir, int64_t start, xd_trace_writer *w,
                           xd_model *m, xd_error *err);

@@ -43,7 +43,10 @@ static xd_status restore_one(xd_tensor *t, const char *sdir, const char *name, x
         st = xd_error_set(err, XD_FORMAT, 0, "%s: holds %s, the model's %s is %s", path, got, name, want);
     } else {
         st = xd_tensor_write(t, a.data, t->count * 4);
-        if (st != XD_OK) xd_error_set(err, st, 0, "%s: %s", path, xd_context_last_error(t->ctx));
+        if (st != XD_OK) {
+            xd_error_from_context(err, st, t->ctx);
+            xd_error_prefix(err, "%s", path);
+        }
     }
     xd_npy_free(&a);
     return st;

@@ -67,8 +67,9 @@ typedef struct run {
     int32_t *batches;    /* [total, B]: each step's samples (batches.npy) */
     int64_t *snaps;      /* the snapshot schedule, sorted */
     size_t nsnaps;
-    xd_trace *old; /* --resume: the trace continued */
-    int64_t start; /* the step training starts from */
+    const xd_trace *old; /* --resume: the trace continued */
+    xd_trace *old_owned; /* it, when this run opened it (cfg->resume without cfg->resume_trace) */
+    int64_t start;       /* the step training starts from */
     /* the loop */
     int64_t step;        /* steps queued so far */
     int64_t epoch_ready; /* the epoch perm holds, -1: none */
@@ -117,8 +118,7 @@ static xd_status read_hash(run *r, const xd_tensor *const *outs, int nout, uint6
         if (st == XD_OK) xd_hasher_update(r->hasher, r->buf, n * 4);
     }
     *hash = xd_hasher_digest(r->hasher);
-    if (st != XD_OK) xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
-    return st;
+    return st == XD_OK ? st : xd_error_from_context(r->err, st, r->ctx);
 }
 
 static int in_list(const int64_t *v, size_t n, int64_t x);
@@ -152,7 +152,7 @@ static void op_hook(void *user, const char *op, const xd_tensor *const *outs, in
     if (r->hook_status != XD_OK || !in_list(r->cfg->op_outputs_at, r->cfg->n_op_outputs_at, r->step + 1)) return;
     if (nout > 1) r->hook_status = xd_tensor_read(outs[0], r->buf, xd_tensor_count(outs[0]) * 4);
     if (r->hook_status == XD_OK) r->hook_status = store_op_output(r, op, outs[0]);
-    else xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
+    else xd_error_from_context(r->err, r->hook_status, r->ctx);
 }
 
 /* The training state after a step, read without blocking into host copy
@@ -173,8 +173,7 @@ static xd_status state_enqueue(run *r, int slot, int with_loss)
     }
     if (st == XD_OK && with_loss) st = xd_tensor_read_async(r->m->loss, &r->loss[slot], 4, ev);
     if (st == XD_OK) xd_context_flush(r->ctx);
-    if (st != XD_OK) xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
-    return st;
+    return st == XD_OK ? st : xd_error_from_context(r->err, st, r->ctx);
 }
 
 /* Waits for copy `slot`; puts its hashes in r->hashes (trace tensor
@@ -182,7 +181,8 @@ static xd_status state_enqueue(run *r, int slot, int with_loss)
 static xd_status state_consume(run *r, int slot, int64_t step, int with_loss)
 {
     if (xd_event_wait(r->ctx, &r->ready[slot]) != XD_OK) {
-        xd_error_msg(r->err, "step %lld: reading the state back: %s", (long long)step, xd_context_last_error(r->ctx));
+        xd_error_from_context(r->err, XD_OPENCL, r->ctx);
+        xd_error_prefix(r->err, "step %lld: reading the state back", (long long)step);
         return XD_OPENCL;
     }
     if (with_loss && !isfinite(r->loss[slot]) && r->nonfinite_at < 0) {
@@ -232,8 +232,7 @@ static xd_status load_batch(run *r, int slot, const float *xs, const int32_t *ys
      * ran after this write. */
     xd_status st = xd_tensor_write_async(r->m->input, x, (size_t)B * px * 4);
     if (st == XD_OK) st = xd_tensor_write_async(r->m->labels, labels, (size_t)B * 4);
-    if (st != XD_OK) xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
-    return st;
+    return st == XD_OK ? st : xd_error_from_context(r->err, st, r->ctx);
 }
 
 /* The test samples an evaluation uses: the first eval_limit (0: all). */
@@ -277,7 +276,8 @@ static xd_status evaluate(run *r, double *loss, double *acc)
         if (st == XD_OK) st = xd_tensor_read(r->m->row_loss, rows, (size_t)B * 4);
         if (st == XD_OK) st = xd_tensor_read(xd_model_logits(r->m), logits, (size_t)(B * K) * 4);
         if (st != XD_OK) {
-            xd_error_msg(r->err, "evaluation: %s", xd_context_last_error(r->ctx));
+            xd_error_from_context(r->err, st, r->ctx);
+            xd_error_prefix(r->err, "evaluation");
             break;
         }
         for (int64_t b = 0; b < valid; ++b) {
@@ -434,10 +434,7 @@ static xd_status open_run(run *r)
     r->tmp_made = 1;
     if ((st = resolve_model(r)) != XD_OK) return st;
     st = xd_model_create(r->ctx, &r->spec, &r->cfg->optimizer, r->B, r->cfg->hash_ops, &r->m);
-    if (st != XD_OK) {
-        xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
-        return st;
-    }
+    if (st != XD_OK) return xd_error_from_context(r->err, st, r->ctx);
     r->m->seed = r->cfg->seed; /* dropout's key, for a resumed run too (which reads its state, not init's) */
     if ((st = alloc_host(r)) != XD_OK) return st;
     for (size_t k = 0; k < xd_model_state_count(r->m); ++k) {
@@ -459,8 +456,8 @@ static xd_status plan_snapshots(run *r)
 /* --resume: continue the old trace from its last snapshot (host/train/resume.c). */
 static xd_status resume(run *r)
 {
-    const char *dir = r->cfg->resume;
-    xd_status st = xd_resume_open(r->cfg, r->d, r->m, r->total, &r->old, &r->start, r->err);
+    const char *dir = r->cfg->resume_trace ? xd_trace_dir(r->cfg->resume_trace) : r->cfg->resume;
+    xd_status st = xd_resume_open(r->cfg, r->d, r->m, r->total, &r->old, &r->old_owned, &r->start, r->err);
     if (st == XD_OK) st = xd_resume_batches(dir, r->start, r->B, r->batches, r->err);
     if (st == XD_OK) st = xd_resume_adopt(r->old, dir, r->tmpdir, r->start, r->w, r->m, r->err);
     return st;
@@ -491,7 +488,8 @@ static xd_status run_step(run *r)
     if (st == XD_OK) st = xd_model_backward(r->m, t, hook, r);
     if (st == XD_OK) st = xd_model_update(r->m, t, hook, r);
     if (st != XD_OK) {
-        xd_error_msg(r->err, "step %lld: %s", (long long)r->step + 1, xd_context_last_error(r->ctx));
+        xd_error_from_context(r->err, st, r->ctx);
+        xd_error_prefix(r->err, "step %lld", (long long)r->step + 1);
         return st;
     }
     if (r->hook_status != XD_OK) return r->hook_status;
@@ -591,10 +589,7 @@ static xd_status train_loop(run *r)
             if ((st = consume_step(r, todo[i])) != XD_OK) return st;
         if (!queued && r->pend < 0) break;
     }
-    if ((st = xd_context_finish(r->ctx)) != XD_OK) {
-        xd_error_msg(r->err, "%s", xd_context_last_error(r->ctx));
-        return st;
-    }
+    if ((st = xd_context_finish(r->ctx)) != XD_OK) return xd_error_from_context(r->err, st, r->ctx);
     r->res->steps_done = r->step;
     r->res->seconds_steps = now() - r->ts0;
     r->res->first_nonfinite_step = r->nonfinite_at;
@@ -685,7 +680,7 @@ static void describe_run(run *r, const char *device_json, xd_trace_meta *t)
     t->eval.accuracy = r->res->test_accuracy;
     t->nonfinite_step = r->nonfinite_at;
     t->nonfinite_tensor = r->nf_name;
-    t->resumed_from = r->old ? cfg->resume : NULL;
+    t->resumed_from = r->old ? r->old->dir : NULL;
     t->resumed_step = r->start;
     r->res->seconds_total = now() - r->t0;
     r->res->device_bytes_peak = xd_context_device_bytes_peak(r->ctx);
@@ -710,7 +705,7 @@ static xd_status write_trace(run *r)
     describe_run(r, device_json, &meta);
     meta.model_spec_json = spec_json;
     meta.batch_hashes = batch_hashes;
-    st = spec_json && batch_hashes ? xd_dataset_batch_hashes(r->d, r->batches, r->step, r->B, batch_hashes)
+    st = spec_json && batch_hashes ? xd_dataset_batch_hashes(r->d, r->batches, r->step, r->B, batch_hashes, r->err)
                                    : XD_OUT_OF_HOST_MEMORY;
     if (st == XD_OK) st = xd_path(path, sizeof path, r->err, "%s/trace.json", r->tmpdir);
     else xd_error_msg(r->err, "out of host memory (trace.json)");
@@ -756,7 +751,7 @@ static void close_run(run *r)
 {
     if (r->tmp_made) xd_remove_tree(r->tmpdir);
     xd_trace_writer_destroy(r->w);
-    xd_trace_close(r->old);
+    xd_trace_close(r->old_owned);
     xd_model_destroy(r->m);
     xd_context_finish(r->ctx); /* no transfer may still use the staging buffers */
     free(r->buf);
@@ -777,7 +772,8 @@ static void close_run(run *r)
 static xd_status train_run(xd_context *ctx, const xd_dataset *d, const xd_train_config *cfg, xd_train_result *res,
                            xd_error *err)
 {
-    if (!ctx || !d || !cfg || !cfg->out_dir) return XD_INVALID_ARGUMENT;
+    if (!ctx || !d || !cfg || !cfg->out_dir)
+        return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_train_run: a NULL context, dataset, config or out_dir");
     xd_train_result local;
     run r;
     start_run(&r, ctx, d, cfg, res ? res : &local, err);
@@ -785,7 +781,7 @@ static xd_status train_run(xd_context *ctx, const xd_dataset *d, const xd_train_
     if (st != XD_OK) return st;
     st = open_run(&r);
     if (st == XD_OK) st = plan_snapshots(&r);
-    if (st == XD_OK) st = cfg->resume ? resume(&r) : init_state(&r);
+    if (st == XD_OK) st = cfg->resume || cfg->resume_trace ? resume(&r) : init_state(&r);
     if (st == XD_OK) st = train_loop(&r);
     if (st == XD_OK) st = final_evaluation(&r);
     if (st == XD_OK) st = write_trace(&r);

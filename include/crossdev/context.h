@@ -27,6 +27,13 @@ XD_API void xd_context_destroy(xd_context *ctx);
 
 XD_API const char *xd_context_last_error(const xd_context *ctx); /* "" when none */
 XD_API int xd_context_last_cl_error(const xd_context *ctx);      /* raw cl_int, 0 when none */
+/* The context's last error moved into err (include/crossdev/error.h): status
+ * st, the raw OpenCL code and the message exactly as xd_context_last_error
+ * holds them (a message longer than err's buffer ends in "...").  Returns st,
+ * so that a function taking an xd_error can say `return
+ * xd_error_from_context(err, st, ctx);` after a call on the context failed.
+ * err NULL: nothing; ctx NULL: st with no message and no OpenCL code. */
+XD_API xd_status xd_error_from_context(xd_error *err, xd_status st, const xd_context *ctx);
 XD_API const xd_device_info *xd_context_device(const xd_context *ctx);
 XD_API xd_mode xd_context_mode(const xd_context *ctx);
 XD_API const char *xd_context_build_options(const xd_context *ctx);
@@ -36,8 +43,8 @@ XD_API xd_status xd_context_finish(xd_context *ctx);
 XD_API uint64_t xd_context_device_bytes_peak(const xd_context *ctx);
 
 /* Reproducible-mode requirements for a device, without creating a context:
- * XD_OK, or XD_UNSUPPORTED with the missing capability in msg. */
-XD_API xd_status xd_device_check_reproducible(const xd_device_info *device, char *msg, size_t cap);
+ * XD_OK, or XD_UNSUPPORTED with the missing capability in err. */
+XD_API xd_status xd_device_check_reproducible(const xd_device_info *device, xd_error *err);
 
 /* Self-test (host/core/probe.c): runs the reproducible math and the loop shapes
  * of the contract's reductions (sums, fma chains, vector lanes, a*b + c with

@@ -61,7 +61,7 @@ typedef struct xd_device_list xd_device_list;
  * *out is NULL and err (if given) says why. */
 XD_API xd_status xd_device_list_create(xd_device_list **out, xd_error *err);
 /* A list built from given records (tests, traces from other machines). */
-XD_API xd_status xd_device_list_from_infos(const xd_device_info *infos, size_t n, xd_device_list **out);
+XD_API xd_status xd_device_list_from_infos(const xd_device_info *infos, size_t n, xd_device_list **out, xd_error *err);
 XD_API void xd_device_list_destroy(xd_device_list *list);
 XD_API size_t xd_device_list_count(const xd_device_list *list);
 XD_API const xd_device_info *xd_device_list_get(const xd_device_list *list, size_t i);

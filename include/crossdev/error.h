@@ -1,11 +1,27 @@
 /* crossdev — the error object (SQLite's errcode/errmsg, for functions that
  * have no handle).
  *
- * Functions without a context take an `xd_error *err` (NULL: not wanted)
- * and fill it when they fail: the status they return, the raw OpenCL code
- * where an OpenCL call failed, and a message naming the file, field,
- * option or device.  Functions on a context keep their detail in the
- * context (xd_context_last_error); xd_error_from_context copies it across. */
+ * How every library function says why it failed: it returns an xd_status
+ * and leaves the detail in one of two places, chosen by what it works on.
+ *
+ * - A function on a context, or on a tensor or program of one (the ops,
+ *   tensor transfers, probes, program builds: the calls of the training
+ *   loop), leaves it in the context: xd_context_last_error() and
+ *   xd_context_last_cl_error() (crossdev/context.h), as sqlite3_errmsg(db).
+ * - Every other function takes an `xd_error *err` last (NULL: not wanted)
+ *   and fills it: the status it returns, the raw OpenCL code where an
+ *   OpenCL call failed, and a message naming the file, field, option or
+ *   device.
+ * - A function that has both (xd_train_run) moves the context's detail
+ *   into its xd_error with xd_error_from_context (crossdev/context.h),
+ *   which copies the message and the OpenCL code exactly.
+ *
+ * Two cases return the status alone: a function on a context given a NULL
+ * context or tensor (or xd_context_create without the memory for one),
+ * where there is nowhere to put a message, and the name parsers
+ * xd_mode_parse and xd_optimizer_kind_parse, whose one failure is a name
+ * outside their list (XD_INVALID_ARGUMENT: the caller holds the name and
+ * says which option it came from). */
 #ifndef CROSSDEV_ERROR_H
 #define CROSSDEV_ERROR_H
 

@@ -174,6 +174,20 @@ XD_API xd_status xd_optimizer_kind_parse(const char *name, xd_optimizer_kind *ou
  * 0.01, momentum 0, no Nesterov. */
 XD_API xd_optimizer_spec xd_optimizer_defaults(xd_optimizer_kind kind);
 
+/* The first setting in which two runs differ: its trace field
+ * ("optimizer.lr") and each side's value as the trace writes it. */
+typedef struct xd_setting_difference {
+    char field[32];
+    char a[64], b[64];
+} xd_setting_difference;
+/* 1 when two optimizers differ in kind or in a hyper-parameter the kind
+ * has (Adam: lr, beta1, beta2, eps; SGD: lr, momentum, nesterov), the
+ * first such filled into d (may be NULL); 0 when they train alike. */
+XD_API int xd_optimizer_differs(const xd_optimizer_spec *a, const xd_optimizer_spec *b, xd_setting_difference *d);
+/* 1 when two specs describe different models (layers, options, loss,
+ * optimizer), the file each came from aside. */
+XD_API int xd_model_spec_differs(const xd_model_spec *a, const xd_model_spec *b);
+
 #ifdef __cplusplus
 }
 #endif

@@ -83,7 +83,7 @@ XD_API xd_adam_params xd_adam_defaults(void); /* 1e-3, 0.9, 0.999, 1e-7 */
 typedef struct xd_adam_scalars {
     float b1, omb1, b2, omb2, sqrt_bc2, step, eps;
 } xd_adam_scalars;
-XD_API xd_status xd_adam_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_scalars *out);
+XD_API xd_status xd_adam_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_scalars *out, xd_error *err);
 XD_API xd_status xd_adam_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_tensor *w, const xd_tensor *g,
                               xd_tensor *m, xd_tensor *v);
 
@@ -96,7 +96,8 @@ XD_API xd_status xd_adam_step(xd_context *ctx, const xd_adam_params *p, int64_t 
 typedef struct xd_adam_keras_scalars {
     float alpha, omb1, omb2, eps;
 } xd_adam_keras_scalars;
-XD_API xd_status xd_adam_keras_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_keras_scalars *out);
+XD_API xd_status xd_adam_keras_scalars_for(const xd_adam_params *p, int64_t t, xd_adam_keras_scalars *out,
+                                           xd_error *err);
 XD_API xd_status xd_adam_keras_step(xd_context *ctx, const xd_adam_params *p, int64_t t, xd_tensor *w,
                                     const xd_tensor *g, xd_tensor *m, xd_tensor *v);
 

@@ -24,7 +24,7 @@ typedef struct xd_run_record {
     char trace_dir[1024];
     int64_t steps_asked;
     double seconds;
-    xd_trace *trace; /* NULL when failed (owned by the report) */
+    xd_trace *trace; /* NULL when failed (opened and closed by the report: xd_report_open_trace) */
 } xd_run_record;
 
 /* Runs of one mode whose traces are bitwise equal over their common steps
@@ -65,6 +65,15 @@ typedef struct xd_report {
     xd_class_pair *class_pairs;
 } xd_report;
 
+/* A report owns its runs and their traces: create it, add each run
+ * (copied; xd_report_open_trace opens the trace at its trace_dir, filling
+ * device_id and mode from the trace where the record left them empty),
+ * build, print or write, destroy.  NULL when out of host memory. */
+XD_API xd_report *xd_report_create(void);
+XD_API xd_status xd_report_add_run(xd_report *r, const xd_run_record *run, xd_error *err);
+XD_API xd_status xd_report_open_trace(xd_report *r, size_t i, xd_error *err);
+/* Frees the pairs, the classes, every run's trace, the runs and r. */
+XD_API void xd_report_destroy(xd_report *r);
 /* Builds the pairs and labels the runs.  With first_is_reference every
  * other run is compared with the first; otherwise (compare) within each
  * mode the successful run with the most steps (the first in run order
@@ -72,7 +81,6 @@ typedef struct xd_report {
  * reproducible vs fast on the reproducible reference's device.  A run's
  * mode is its own: pairing never rewrites it.  Runs must be filled in. */
 XD_API xd_status xd_report_build(xd_report *r, xd_error *err);
-XD_API void xd_report_free(xd_report *r); /* frees runs' traces and pairs; not r itself */
 /* The classes of bitwise-equal runs and their pairs (xd_report_build makes
  * them after the pairs); freed by xd_report_free.  Runs of a mode that
  * belong to some class: xd_report_mode_runs. */

@@ -7,8 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crossdev/io.h"
 #include "crossdev/error.h"
+#include "crossdev/io.h"
+#include "crossdev/model.h"
 #include "crossdev/status.h"
 
 #ifdef __cplusplus
@@ -21,63 +22,12 @@ extern "C" {
 /* op_hashes.updates: what an update op's hash covers, in the order hashed */
 #define XD_OP_UPDATES_HASH "parameter, then its optimizer state (m, v)"
 
-/* A parsed and validated trace.json.  Read-only for callers. */
-typedef struct xd_trace {
-    char dir[1024];
-    int version;
-    char model[64];
-    char mode[32];
-    uint64_t seed;
-    int64_t batch;
-    int64_t steps;           /* steps recorded (loss and hashes hold this many) */
-    int64_t steps_requested; /* -1 when the trace does not say */
-    char device_id[320];
-    char device_name[160];
-    char driver[160];
-    char build_options[512];
-    char guarantee[256];
-    char crossdev_version[32];
-    char producer[96]; /* a framework trace's "framework framework_version" ("pytorch 1.13.0"); "" for crossdev's */
-    char data_name[64];
-    int synthetic;
-    int has_data_checksum; /* data.checksum: the decoded arrays' hash, what decides "same data" */
-    uint64_t data_checksum;
-    /* the batch order: "batches_hash" (the XXH3 of batches.npy's int32
-     * data), or computed from batches.npy by xd_trace_open for traces that
-     * predate the field; 0 when neither is there */
-    int has_batches_hash;
-    uint64_t batches_hash;
-    /* "batch_hashes": per step, the XXH3 of what it trained on (the
-     * inputs as float32 in (N, H, W, C) order, then the labels as int32);
-     * NULL when the trace does not say */
-    uint64_t *batch_hashes;
-    struct {
-        char name[32];                          /* "adam", "sgd" */
-        char variant[16];                       /* "keras", "pytorch"; "" in traces before models were data */
-        double lr, beta1, beta2, eps, momentum; /* NaN when absent */
-        int nesterov;                           /* -1 when absent */
-    } optimizer;
-    char partial_batch[32];
-    float *loss; /* [steps], loss[k] after step k+1 */
-    size_t ntensors;
-    char (*tensor_names)[XD_TRACE_NAME_LEN];
-    uint64_t *hashes;      /* [steps][ntensors]: state after each step */
-    uint64_t *init_hashes; /* [ntensors]: step 0 */
-    size_t nops;           /* 0 unless made with --hash-ops */
-    int op_updates_state;  /* op_hashes.updates is XD_OP_UPDATES_HASH: an update op's hash covers the
-                              parameter and its optimizer state (older traces: the parameter alone) */
-    char (*op_names)[XD_TRACE_NAME_LEN];
-    uint64_t *op_hashes; /* [steps][nops] */
-    size_t nsnapshots;
-    int64_t *snapshots;              /* sorted steps with a step-XXXXXX/ folder */
-    double test_loss, test_accuracy; /* NaN when not evaluated */
-    int64_t eval_n;                  /* test samples of that evaluation (0: not said) */
-    size_t nop_outputs;              /* steps with an ops-XXXXXX/ folder (--op-outputs-at) */
-    int64_t *op_outputs;
-    int64_t nonfinite_step; /* first step with a NaN/Inf, -1 when none */
-    char nonfinite_tensor[XD_TRACE_NAME_LEN];
-    void *json; /* the parsed document (jansson json_t *) */
-} xd_trace;
+/* A parsed and validated trace.json (xd_trace_open): opaque.  The reader
+ * parses the document once and owns its backward compatibility (traces
+ * from before a field existed); what a caller needs is asked through the
+ * accessors below, and the library's compare stage reads the rest through
+ * host/io/trace.h. */
+typedef struct xd_trace xd_trace;
 
 /* Opens dir/trace.json and validates every field the tools rely on (types,
  * counts, array lengths, one hash per tensor per step, snapshot folders
@@ -107,6 +57,30 @@ XD_API xd_status xd_trace_load_op_output(const xd_trace *t, int64_t step, const 
                                          xd_error *err);
 /* batches.npy: int32 [steps, batch], the training-set indices of each step. */
 XD_API xd_status xd_trace_load_batches(const xd_trace *t, xd_npy_array *out, xd_error *err);
+/* The trace's directory, device id, mode ("reproducible", "fast"), seed,
+ * steps recorded and model name ("seed-cnn", a Keras model's name). */
+XD_API const char *xd_trace_dir(const xd_trace *t);
+XD_API const char *xd_trace_device_id(const xd_trace *t);
+XD_API const char *xd_trace_mode(const xd_trace *t);
+XD_API uint64_t xd_trace_seed(const xd_trace *t);
+XD_API int64_t xd_trace_steps(const xd_trace *t);
+XD_API const char *xd_trace_model(const xd_trace *t);
+/* The optimizer the run trained with, in full: its kind from name and
+ * variant (a trace from before the forms: PyTorch's Adam), each recorded
+ * hyper-parameter over the kind's defaults.  XD_FORMAT naming the trace
+ * when the kind is not one crossdev knows. */
+XD_API xd_status xd_trace_optimizer(const xd_trace *t, xd_optimizer_spec *out, xd_error *err);
+/* The model: model_spec (a trace from before models were data: the
+ * built-in its 'model' names).  XD_FORMAT naming the trace and field when
+ * neither gives a model crossdev can build. */
+XD_API xd_status xd_trace_model_spec(const xd_trace *t, xd_model_spec *out, xd_error *err);
+/* data.source: where the data came from ("" when not said); whether it was
+ * crossdev's seeded synthetic set. */
+XD_API const char *xd_trace_data_source(const xd_trace *t);
+XD_API int xd_trace_synthetic(const xd_trace *t);
+/* 0 when the device record says the device does not meet reproducible
+ * mode's requirements (device.reproducible false); 1 otherwise. */
+XD_API int xd_trace_conforming(const xd_trace *t);
 /* The trace's device record as JSON text (caller frees with xd_free), or NULL. */
 XD_API char *xd_trace_device_json(const xd_trace *t);
 

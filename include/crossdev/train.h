@@ -8,6 +8,7 @@
 
 #include "crossdev/model.h"
 #include "crossdev/ops.h"
+#include "crossdev/trace.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,7 +36,7 @@ typedef struct xd_dataset {
  * batches[k * batch + j] must be training samples of d).  Framework
  * recorders hash the same bytes (crossdev.hashing.batch_hash). */
 XD_API xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *batches, int64_t steps, int64_t batch,
-                                         uint64_t *out);
+                                         uint64_t *out, xd_error *err);
 
 #define XD_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -47,10 +48,11 @@ XD_API xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *bat
 XD_API xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, xd_error *err);
 /* A seeded synthetic set of the same shapes (28x28x1, 10 classes): each class a
  * Philox-drawn template plus noise, so a model can learn it. */
-XD_API xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out);
+XD_API xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out, xd_error *err);
 /* The same for any image shape (H, W, C) and number of classes. */
 XD_API xd_status xd_dataset_synthetic_shaped(uint64_t seed, int64_t n_train, int64_t n_test, int64_t height,
-                                             int64_t width, int64_t channels, int64_t classes, xd_dataset **out);
+                                             int64_t width, int64_t channels, int64_t classes, xd_dataset **out,
+                                             xd_error *err);
 XD_API void xd_dataset_destroy(xd_dataset *d);
 
 /* ---- training -------------------------------------------------------------------- */
@@ -69,19 +71,57 @@ typedef struct xd_train_config {
     int hash_ops;                 /* record a hash of every op's output per step */
     const int64_t *op_outputs_at; /* with hash_ops: steps whose op outputs are stored (ops-XXXXXX/) */
     size_t n_op_outputs_at;
-    int64_t eval_every;          /* 0: evaluate at the end only */
-    int64_t eval_limit;          /* evaluate on the first N test samples; 0: all; -1: no evaluation */
-    int stop_on_nonfinite;       /* 1: stop at the first NaN/Inf (recorded either way) */
-    const char *out_dir;         /* the trace directory to create (must not exist) */
-    const char *resume;          /* NULL, or a trace to continue from its last snapshot */
-    const char *export_weights;  /* NULL, or a .weights.h5 to write the final weights to (Keras layout) */
-    volatile sig_atomic_t *stop; /* set non-zero (e.g. by SIGINT) to stop cleanly */
+    int64_t eval_every;           /* 0: evaluate at the end only */
+    int64_t eval_limit;           /* evaluate on the first N test samples; 0: all; -1: no evaluation */
+    int stop_on_nonfinite;        /* 1: stop at the first NaN/Inf (recorded either way) */
+    const char *out_dir;          /* the trace directory to create (must not exist) */
+    const char *resume;           /* NULL, or a trace to continue from its last snapshot */
+    const xd_trace *resume_trace; /* that trace, already open (xd_train_config_from_trace); NULL: open resume */
+    const char *export_weights;   /* NULL, or a .weights.h5 to write the final weights to (Keras layout) */
+    volatile sig_atomic_t *stop;  /* set non-zero (e.g. by SIGINT) to stop cleanly */
     /* progress callback, called after each step (may be NULL) */
     void (*progress)(void *user, int64_t step, int64_t steps, float loss, double seconds);
     void *user;
 } xd_train_config;
 
 XD_API xd_train_config xd_train_defaults(void);
+
+/* ---- resuming: the trace's settings unless given --------------------------------- */
+/* The settings a caller gave for a resumed run; xd_train_config_from_trace
+ * takes every other from the trace. */
+enum {
+    XD_GIVEN_SEED = 1u << 0,
+    XD_GIVEN_BATCH = 1u << 1,
+    XD_GIVEN_MODE = 1u << 2,
+    XD_GIVEN_HASH_OPS = 1u << 3,
+    XD_GIVEN_MODEL = 1u << 4,
+    XD_GIVEN_OPTIMIZER = 1u << 5,
+    XD_GIVEN_DATA = 1u << 6
+};
+/* What a resumed run takes from its trace beyond xd_train_config. */
+typedef struct xd_train_resume {
+    xd_mode mode;       /* in: the mode given (XD_GIVEN_MODE); out: the trace's */
+    xd_model_spec spec; /* in: the model given (XD_GIVEN_MODEL); out: the trace's (cfg->spec points here) */
+    /* out, unless XD_GIVEN_DATA: the trace's data folder when it still
+     * exists and the data was real (else NULL), and whether it was the
+     * seeded synthetic set */
+    const char *data_dir;
+    int synthetic;
+    /* out, on XD_MISMATCH: the given setting that conflicts (its XD_GIVEN_
+     * bit; field, the given value in a, the trace's in b) */
+    unsigned conflict_given;
+    xd_setting_difference conflict;
+} xd_train_resume;
+/* Fills cfg for continuing trace t (opened by the caller, who keeps it
+ * open for xd_train_run): seed, batch, op hashing, the model, the
+ * optimizer (cfg->optimizer, in full), the mode and the data are the
+ * trace's unless `given` says the caller set them; a given one that differs
+ * from the trace's is refused (XD_MISMATCH, naming both values: a resumed
+ * run continues the very computation the trace began).  Sets cfg->resume
+ * and cfg->resume_trace.  XD_FORMAT when the trace's model or optimizer is
+ * not one crossdev knows. */
+XD_API xd_status xd_train_config_from_trace(xd_train_config *cfg, xd_train_resume *r, const xd_trace *t, unsigned given,
+                                            xd_error *err);
 /* The optimizer a model trains with unless told otherwise: its file's
  * compile_config, else Adam with its defaults in Keras's form for a Keras
  * model (mnist-convnet included) and in PyTorch's for seed-cnn. */

@@ -3,7 +3,7 @@
  * or a leak. */
 #include <stdlib.h>
 
-#include "crossdev/trace.h"
+#include "io/trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

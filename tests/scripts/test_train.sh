@@ -71,6 +71,7 @@ if [ $SMALL -eq 0 ]; then
   expect_exit 0 "fast mode, CLBlast, op hooks" env XD_FAST_GEMM=always "$XD_CLI" run "${COMMON[@]}" --mode fast --steps $N --out "$WORK/fh" --hash-ops
   expect_exit 0 "fast mode, CLBlast, fused" env XD_FAST_GEMM=always "$XD_CLI" run "${COMMON[@]}" --mode fast --steps $N --out "$WORK/ff"
   check "fast mode: fused and unfused runs identical on one device" same_state "$WORK/fh" "$WORK/ff"
+  check "XD_FAST_GEMM=always: the build options name the GEMM path" test "$(json_get "$WORK/fh/trace.json" "'-DXD_CLBLAST=2' in d['build_options'].split()")" = True
 fi
 
 # tunables (host/core/params.c) move outputs between work-items and lanes, never

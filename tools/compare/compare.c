@@ -235,16 +235,20 @@ int is_slow(const compare_opts *o, const char *id)
     return 0;
 }
 
-static void plan_run(xd_run_record *run, const xd_device_info *d, int mode, int64_t k, int64_t steps,
-                     const char *workdir)
+static int plan_run(xd_report *rep, const xd_device_info *d, int mode, int64_t k, int64_t steps, const char *workdir)
 {
-    snprintf(run->device_id, sizeof run->device_id, "%s", d->id);
-    snprintf(run->mode, sizeof run->mode, "%s", mode ? "fast" : "reproducible");
-    run->repeat = (int)k;
-    run->steps_asked = steps;
+    xd_run_record run = {0};
+    snprintf(run.device_id, sizeof run.device_id, "%s", d->id);
+    snprintf(run.mode, sizeof run.mode, "%s", mode ? "fast" : "reproducible");
+    run.repeat = (int)k;
+    run.steps_asked = steps;
     char slug[128];
     xd_slugify(d->id, slug, sizeof slug);
-    snprintf(run->trace_dir, sizeof run->trace_dir, "%s/%s-%s-r%lld", workdir, slug, run->mode, (long long)k);
+    snprintf(run.trace_dir, sizeof run.trace_dir, "%s/%s-%s-r%lld", workdir, slug, run.mode, (long long)k);
+    xd_error err;
+    if (xd_report_add_run(rep, &run, &err) == XD_OK) return 1;
+    fprintf(stderr, "%s: out of memory planning %zu runs\n", prog, rep->nruns + 1);
+    return 0;
 }
 
 static int first_mode(const compare_opts *o) { return o->want_modes[0] ? 0 : 1; }
@@ -259,11 +263,6 @@ static int compare_plan(xd_report *rep, const compare_opts *o, const xd_device_l
     rep->seed = (uint64_t)o->seed;
     rep->seed_random = o->seed_random;
     nsel += o->nextra; /* the driver versions' devices are planned after the others */
-    rep->runs = calloc(nsel ? nsel * 2 * (size_t)o->repeat : 1, sizeof *rep->runs);
-    if (!rep->runs) {
-        fprintf(stderr, "%s: out of memory planning %zu runs\n", prog, nsel * 2 * (size_t)o->repeat);
-        return 0;
-    }
     for (int m = 0; m < 2; ++m) {
         if (!o->want_modes[m]) continue;
         for (size_t i = 0; i < nsel - o->nextra; ++i) {
@@ -275,11 +274,11 @@ static int compare_plan(xd_report *rep, const compare_opts *o, const xd_device_l
                         "%s: %s is slow (--slow '%s'): run once, not --repeat %lld times (--slow '' repeats it)\n",
                         prog, d->id, o->slow, (long long)o->repeat);
             for (int64_t k = 0; k < repeats; ++k)
-                plan_run(&rep->runs[rep->nruns++], d, m, k, is_slow(o, d->id) ? o->slow_steps : o->steps, workdir);
+                if (!plan_run(rep, d, m, k, is_slow(o, d->id) ? o->slow_steps : o->steps, workdir)) return 0;
         }
         for (size_t i = 0; i < o->nextra; ++i)
             for (int64_t k = 0; k < o->repeat; ++k)
-                plan_run(&rep->runs[rep->nruns++], &o->extra[i], m, k, o->steps, workdir);
+                if (!plan_run(rep, &o->extra[i], m, k, o->steps, workdir)) return 0;
     }
     snprintf(rep->title, sizeof rep->title, "crossdev compare: %s, %zu device(s), %s", o->model_name, nsel,
              o->modes_arg);
@@ -372,19 +371,17 @@ int cmd_compare(int argc, char **argv)
     size_t *idx = NULL, nsel = 0;
     unsigned char *started = NULL;
     char workdir[1024];
-    xd_report rep;
-    memset(&rep, 0, sizeof rep);
-    rc = compare_devices(o.sel, &list, &idx, &nsel);
+    xd_report *rep = xd_report_create();
+    rc = rep ? compare_devices(o.sel, &list, &idx, &nsel) : EXIT_USAGE;
     if (rc == CLI_GO_ON && o.drivers && !drivers_devices(o.drivers, &o.extra, &o.nextra)) rc = EXIT_USAGE;
     if (rc == CLI_GO_ON) rc = compare_work_folder(o.work, workdir, sizeof workdir);
-    if (rc == CLI_GO_ON) rc = compare_plan(&rep, &o, list, idx, nsel, workdir) ? CLI_GO_ON : EXIT_USAGE;
-    if (rc == CLI_GO_ON && !(started = calloc(rep.nruns ? rep.nruns : 1, 1))) rc = EXIT_USAGE;
+    if (rc == CLI_GO_ON) rc = compare_plan(rep, &o, list, idx, nsel, workdir) ? CLI_GO_ON : EXIT_USAGE;
+    if (rc == CLI_GO_ON && !(started = calloc(rep->nruns ? rep->nruns : 1, 1))) rc = EXIT_USAGE;
     if (rc == CLI_GO_ON) {
-        int interrupted = schedule_runs(&rep, &o, list, idx, nsel, started);
-        rc = compare_finish(&rep, &o, workdir, started, interrupted, argc, argv);
+        int interrupted = schedule_runs(rep, &o, list, idx, nsel, started);
+        rc = compare_finish(rep, &o, workdir, started, interrupted, argc, argv);
     }
-    xd_report_free(&rep);
-    free(rep.runs);
+    xd_report_destroy(rep);
     free(started);
     free(idx);
     free(o.extra);

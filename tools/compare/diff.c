@@ -234,21 +234,20 @@ static int collect_traces(int n, char **args, path_list *out, int *by_mode)
 
 /* Opens every trace (each failure said); EXIT_USAGE when one failed.  Each
  * run keeps the mode its trace says: pairing never rewrites a run. */
-static int diff_open(xd_report *rep, char **paths)
+static int diff_open(xd_report *rep, char **paths, size_t n)
 {
     int rc = 0;
-    for (size_t i = 0; i < rep->nruns; ++i) {
-        xd_run_record *run = &rep->runs[i];
+    for (size_t i = 0; i < n; ++i) {
+        xd_run_record run = {0};
         xd_error err;
-        snprintf(run->trace_dir, sizeof run->trace_dir, "%s", paths[i]);
-        if (xd_trace_open(paths[i], &run->trace, &err) != XD_OK) {
+        snprintf(run.trace_dir, sizeof run.trace_dir, "%s", paths[i]);
+        if (xd_report_add_run(rep, &run, &err) != XD_OK) return EXIT_USAGE;
+        if (xd_report_open_trace(rep, i, &err) != XD_OK) {
             fprintf(stderr, "%s: %s\n", prog, err.message);
             rc = EXIT_USAGE;
             continue;
         }
-        snprintf(run->device_id, sizeof run->device_id, "%s", run->trace->device_id);
-        snprintf(run->mode, sizeof run->mode, "%s", run->trace->mode);
-        if (i == 0) rep->seed = run->trace->seed;
+        if (i == 0) rep->seed = xd_trace_seed(rep->runs[0].trace);
     }
     return rc;
 }
@@ -263,20 +262,21 @@ int cmd_diff(int argc, char **argv)
         free_paths(&paths);
         return EXIT_USAGE;
     }
-    xd_report rep;
-    memset(&rep, 0, sizeof rep);
-    rep.tol = ro.tol;
-    rep.first_is_reference = !by_mode;
-    if (by_mode)
-        snprintf(rep.title, sizeof rep.title, "crossdev diff of %zu traces in %.200s (paired by mode, as compare does)",
-                 paths.n, argv[optind]);
-    else snprintf(rep.title, sizeof rep.title, "crossdev diff of %zu traces (reference: %.200s)", paths.n, paths.v[0]);
-    rep.runs = calloc(paths.n, sizeof *rep.runs);
-    rep.nruns = paths.n;
-    rc = rep.runs ? diff_open(&rep, paths.v) : EXIT_USAGE;
-    if (rc == 0) rc = finish_report(&rep, &ro);
-    xd_report_free(&rep);
-    free(rep.runs);
+    xd_report *rep = xd_report_create();
+    rc = rep ? 0 : EXIT_USAGE;
+    if (rep) {
+        rep->tol = ro.tol;
+        rep->first_is_reference = !by_mode;
+        if (by_mode)
+            snprintf(rep->title, sizeof rep->title,
+                     "crossdev diff of %zu traces in %.200s (paired by mode, as compare does)", paths.n, argv[optind]);
+        else
+            snprintf(rep->title, sizeof rep->title, "crossdev diff of %zu traces (reference: %.200s)", paths.n,
+                     paths.v[0]);
+        rc = diff_open(rep, paths.v, paths.n);
+    }
+    if (rc == 0) rc = finish_report(rep, &ro);
+    xd_report_destroy(rep);
     free_paths(&paths);
     return rc;
 }

@@ -131,10 +131,10 @@ static int driver_width(const xd_device_list *list)
 
 static void print_row(const xd_device_info *d, int dw, const char *probe_result)
 {
-    char idx[16], local[32], why[256];
+    char idx[16], local[32];
     snprintf(idx, sizeof idx, "%u:%u", d->platform_index, d->device_index);
     human_bytes(d->local_mem_size, local, sizeof local);
-    int ok = xd_device_check_reproducible(d, why, sizeof why) == XD_OK;
+    int ok = xd_device_check_reproducible(d, NULL) == XD_OK;
     printf("%-5s %-52s %-*s %-5u %-4s %-4s %-7s %-5s %-4llu %-9s %-13s %s\n", idx, d->id, dw, d->driver_version,
            d->compute_units, yn(d->fp32_denorm), yn(d->fp32_fma), yn(d->fp32_correctly_rounded_div_sqrt), yn(d->fp64),
            (unsigned long long)d->max_work_group_size, local, ok ? "yes" : "REFUSED", probe_result);

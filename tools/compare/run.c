@@ -3,7 +3,6 @@
  * value that conflicts with the trace is refused naming both. */
 #include <dirent.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,8 +314,8 @@ static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int 
                     "%s: %s not found (install dataset-fashion-mnist); using a SEEDED SYNTHETIC dataset "
                     "instead — results are NOT from real data\n",
                     prog, path);
-        if (xd_dataset_synthetic_shaped(seed, 6000, 1000, spec->in_h, spec->in_w, spec->in_c, spec->classes, &d) !=
-            XD_OK)
+        if (xd_dataset_synthetic_shaped(seed, 6000, 1000, spec->in_h, spec->in_w, spec->in_c, spec->classes, &d,
+                                        NULL) != XD_OK)
             fprintf(stderr, "%s: cannot make synthetic data\n", prog);
         else if (!fallback && !quiet) fprintf(stderr, "%s: using a SEEDED SYNTHETIC dataset (not real data)\n", prog);
         return d;
@@ -367,146 +366,85 @@ static int run_outcome(xd_status st, const run_opts *o, const xd_device_info *de
     return st == XD_OK ? 0 : 1;
 }
 
-/* ---- --resume: the trace's settings unless given ----------------------------------- */
+/* ---- --resume: the trace's settings unless given (xd_train_config_from_trace) ---------- */
+
+/* The option that sets a trace field, for the library's conflict. */
+static const char *option_of(const char *field)
+{
+    static const struct {
+        const char *field, *opt;
+    } map[] = {{"seed", "--seed"},
+               {"batch", "--batch"},
+               {"mode", "--mode"},
+               {"op_hashes", "--hash-ops"},
+               {"model_spec", "--model"},
+               {"optimizer", "--optimizer"},
+               {"optimizer.lr", "--lr"},
+               {"optimizer.beta1", "--beta1"},
+               {"optimizer.beta2", "--beta2"},
+               {"optimizer.eps", "--eps"},
+               {"optimizer.momentum", "--momentum"},
+               {"optimizer.nesterov", "--nesterov"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; ++i)
+        if (strcmp(map[i].field, field) == 0) return map[i].opt;
+    return field;
+}
 
 /* A given value that differs from the trace's: refused, naming both. */
-static int conflict(const char *opt, const char *given, const char *field, const char *traced, const char *trace)
+static void say_conflict(const run_opts *o, const xd_train_resume *r, const char *trace)
 {
+    const xd_setting_difference *d = &r->conflict;
+    const char *opt = option_of(d->field), *given = d->a;
+    if (r->conflict_given == XD_GIVEN_MODEL) given = o->mo.model; /* the file the user named */
+    else if (strcmp(opt, "--hash-ops") == 0 || strcmp(opt, "--nesterov") == 0) given = "(on)";
     fprintf(stderr,
-            "%s run: %s %s conflicts with the trace's %s %s (%s): a resumed run continues the trace's settings; "
+            "%s run: %s %s conflicts with the trace's '%s' %s (%s): a resumed run continues the trace's settings; "
             "leave %s out to take them\n",
-            prog, opt, given, field, traced, trace, opt);
-    return 0;
+            prog, opt, given, d->field, d->b, trace, opt);
 }
 
-/* seed, mode, batch and hash-ops: taken from the trace unless given. */
-static int resume_basic_settings(run_opts *o, const xd_trace *t)
+/* The optimizer options given, over the trace's optimizer in its model's
+ * form ("adam" is the trace model's Adam). */
+static int given_optimizer(run_opts *o, const xd_trace *t)
 {
-    xd_train_config *cfg = &o->cfg;
-    char a[32], b[32];
-    xd_mode tm = XD_MODE_REPRODUCIBLE;
-    xd_mode_parse(t->mode, &tm);
-    snprintf(a, sizeof a, "%llu", (unsigned long long)cfg->seed);
-    snprintf(b, sizeof b, "%llu", (unsigned long long)t->seed);
-    if (o->given_seed && cfg->seed != t->seed) return conflict("--seed", a, "'seed'", b, t->dir);
-    snprintf(a, sizeof a, "%lld", (long long)cfg->batch);
-    snprintf(b, sizeof b, "%lld", (long long)t->batch);
-    if (o->given_batch && cfg->batch != t->batch) return conflict("--batch", a, "'batch'", b, t->dir);
-    if (o->given_mode && o->mode != tm) return conflict("--mode", xd_mode_string(o->mode), "'mode'", t->mode, t->dir);
-    if (o->given_hash_ops && !t->nops) return conflict("--hash-ops", "(on)", "'op_hashes'", "null", t->dir);
-    cfg->seed = t->seed;
-    cfg->batch = t->batch;
-    o->mode = tm;
-    cfg->hash_ops = t->nops > 0;
-    return 1;
-}
-
-/* The trace's model: its model_spec (a trace from before models were
- * data: the built-in its 'model' names). */
-static int trace_model(const xd_trace *t, xd_model_spec *spec)
-{
-    json_t *js = json_object_get((json_t *)t->json, "model_spec");
     xd_error err;
-    xd_status st = XD_OUT_OF_HOST_MEMORY;
-    if (json_is_object(js)) {
-        char *text = json_dumps(js, JSON_COMPACT);
-        if (text) st = xd_model_spec_from_json(text, spec, &err);
-        free(text);
-    } else {
-        st = xd_model_spec_builtin(t->model, spec, &err);
-    }
-    if (st != XD_OK) fprintf(stderr, "%s: %s: model_spec: %s\n", prog, t->dir, err.message);
-    return st == XD_OK;
+    xd_model_spec *spec = malloc(sizeof *spec);
+    xd_status st = spec ? xd_trace_model_spec(t, spec, &err) : XD_OUT_OF_HOST_MEMORY;
+    if (st == XD_OK) st = xd_trace_optimizer(t, &o->cfg.optimizer, &err);
+    if (st != XD_OK) fprintf(stderr, "%s: %s\n", prog, spec ? err.message : "out of host memory");
+    int ok = st == XD_OK && model_opts_optimizer(&o->mo, spec, &o->cfg.optimizer);
+    free(spec);
+    return ok;
 }
 
-/* The trace's optimizer (a trace from before the forms: PyTorch's Adam). */
-static int trace_optimizer(const xd_trace *t, xd_optimizer_spec *opt)
+/* What was given, loaded where the library compares it with the trace. */
+static int resume_given(run_opts *o, const xd_trace *t, xd_train_resume *r, unsigned *given)
 {
-    char kind[64];
-    xd_optimizer_kind k;
-    snprintf(kind, sizeof kind, "%s-%s", t->optimizer.name[0] ? t->optimizer.name : "adam",
-             t->optimizer.variant[0] ? t->optimizer.variant : "pytorch");
-    if (xd_optimizer_kind_parse(kind, &k) != XD_OK) {
-        fprintf(stderr, "%s: %s: its optimizer %s is not one crossdev knows\n", prog, t->dir, kind);
-        return 0;
-    }
-    *opt = xd_optimizer_defaults(k);
-    const double v[5] = {t->optimizer.lr, t->optimizer.beta1, t->optimizer.beta2, t->optimizer.eps,
-                         t->optimizer.momentum};
-    double *dst[5] = {&opt->lr, &opt->beta1, &opt->beta2, &opt->eps, &opt->momentum};
-    for (int i = 0; i < 5; ++i)
-        if (!isnan(v[i])) *dst[i] = v[i];
-    if (t->optimizer.nesterov >= 0) opt->nesterov = t->optimizer.nesterov;
-    return 1;
-}
-
-/* The given optimizer settings against the trace's: the first that differs
- * is refused, naming both values.  1 when they agree. */
-static int optimizer_conflict(const xd_optimizer_spec *given, const xd_optimizer_spec *was, const char *trace)
-{
-    if (given->kind != was->kind)
-        return conflict("--optimizer", xd_optimizer_kind_name(given->kind), "'optimizer'",
-                        xd_optimizer_kind_name(was->kind), trace);
-    const double a[5] = {given->lr, given->beta1, given->beta2, given->eps, given->momentum};
-    const double b[5] = {was->lr, was->beta1, was->beta2, was->eps, was->momentum};
-    static const char *const opt[5] = {"--lr", "--beta1", "--beta2", "--eps", "--momentum"};
-    static const char *const field[5] = {"'optimizer.lr'", "'optimizer.beta1'", "'optimizer.beta2'", "'optimizer.eps'",
-                                         "'optimizer.momentum'"};
-    char ta[32], tb[32];
-    for (int i = 0; i < 5; ++i)
-        if (a[i] != b[i]) {
-            snprintf(ta, sizeof ta, "%.17g", a[i]);
-            snprintf(tb, sizeof tb, "%.17g", b[i]);
-            return conflict(opt[i], ta, field[i], tb, trace);
-        }
-    if (given->nesterov != was->nesterov) return conflict("--nesterov", "(on)", "'optimizer.nesterov'", "false", trace);
-    return 1;
-}
-
-/* The model and optimizer: the trace's; a given --model whose spec differs,
- * or an optimizer option that changes the trace's, is refused. */
-static int resume_model(run_opts *o, const xd_trace *t)
-{
-    xd_optimizer_spec given;
+    *given = (o->given_seed ? XD_GIVEN_SEED : 0) | (o->given_batch ? XD_GIVEN_BATCH : 0) |
+             (o->given_mode ? XD_GIVEN_MODE : 0) | (o->given_hash_ops ? XD_GIVEN_HASH_OPS : 0) |
+             (o->data_dir || o->synthetic ? XD_GIVEN_DATA : 0);
+    r->mode = o->mode;
     if (o->mo.weights) {
         fprintf(stderr, "%s run: --weights with --resume: a resumed run continues from %s's last snapshot\n", prog,
-                t->dir);
+                xd_trace_dir(t));
         return 0;
     }
-    if (!trace_model(t, &o->spec) || !trace_optimizer(t, &o->cfg.optimizer)) return 0;
     if (o->mo.model) {
-        xd_model_spec mine;
         xd_weights w;
-        if (!model_opts_resolve(&o->mo, &mine, &w, &given)) return 0;
+        xd_optimizer_spec ignored;
+        if (!model_opts_resolve(&o->mo, &r->spec, &w, &ignored)) return 0;
         xd_weights_free(&w);
-        xd_model_spec theirs = o->spec; /* the same model, wherever its file is */
-        mine.source[0] = theirs.source[0] = '\0';
-        char *a = xd_model_spec_json(&mine), *b = xd_model_spec_json(&theirs);
-        int same = a && b && strcmp(a, b) == 0;
-        xd_free(a);
-        xd_free(b);
-        if (!same) return conflict("--model", o->mo.model, "'model_spec'", o->spec.name, t->dir);
+        *given |= XD_GIVEN_MODEL;
     }
-    given = o->cfg.optimizer;
-    if (!model_opts_optimizer(&o->mo, &o->spec, &given)) return 0;
-    if (!optimizer_conflict(&given, &o->cfg.optimizer, t->dir)) return 0;
-    o->cfg.spec = &o->spec;
+    if (o->mo.optimizer || o->mo.lr || o->mo.beta1 || o->mo.beta2 || o->mo.eps || o->mo.momentum || o->mo.nesterov) {
+        if (!given_optimizer(o, t)) return 0;
+        *given |= XD_GIVEN_OPTIMIZER;
+    }
     return 1;
 }
 
-/* The model and optimizer, and the data (the trace's folder, or its
- * synthetic set). */
-static int resume_optimizer_and_data(run_opts *o, const xd_trace *t)
-{
-    if (!resume_model(o, t)) return 0;
-    if (o->data_dir || o->synthetic) return 1; /* its checksum is checked against the trace's */
-    o->synthetic = t->synthetic;
-    const char *src = json_string_value(json_object_get(json_object_get((json_t *)t->json, "data"), "source"));
-    if (!t->synthetic && src && xd_path_exists(src)) o->data_dir = src;
-    return 1;
-}
-
-/* Opens the trace to continue and fills every setting not given from it. */
+/* Opens the trace to continue (once: the library trains from it) and takes
+ * every setting not given from it. */
 static int resume_settings(run_opts *o, xd_trace **t)
 {
     xd_error err;
@@ -514,7 +452,20 @@ static int resume_settings(run_opts *o, xd_trace **t)
         fprintf(stderr, "%s: %s\n", prog, err.message);
         return 0;
     }
-    if (!resume_basic_settings(o, *t) || !resume_optimizer_and_data(o, *t)) return 0;
+    xd_train_resume *r = calloc(1, sizeof *r);
+    unsigned given = 0;
+    int ok = r && resume_given(o, *t, r, &given);
+    xd_status st = ok ? xd_train_config_from_trace(&o->cfg, r, *t, given, &err) : XD_OUT_OF_HOST_MEMORY;
+    if (ok && st == XD_MISMATCH && r->conflict_given) say_conflict(o, r, xd_trace_dir(*t));
+    else if (ok && st != XD_OK) fprintf(stderr, "%s: %s\n", prog, err.message);
+    if (ok && st == XD_OK) {
+        o->mode = r->mode;
+        o->spec = r->spec;
+        o->cfg.spec = &o->spec;
+        if (!(given & XD_GIVEN_DATA)) o->synthetic = r->synthetic, o->data_dir = r->data_dir;
+    }
+    free(r);
+    if (!ok || st != XD_OK) return 0;
     if (o->nop && !o->cfg.hash_ops) {
         fprintf(stderr, "%s run: --op-outputs-at needs op hashes, which %s does not record\n", prog, o->cfg.resume);
         return 0;

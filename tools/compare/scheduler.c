@@ -208,7 +208,7 @@ static void record_result(scheduler *s, xd_run_record *run, const proc_result *r
     run->exit_status = r->exit_status;
     /* exit 1 = a NaN/Inf was recorded: the trace exists and is compared */
     int usable = !run->timed_out && !run->term_signal && (run->exit_status == 0 || run->exit_status == 1);
-    if (usable && xd_trace_open(run->trace_dir, &run->trace, &err) != XD_OK) {
+    if (usable && xd_report_open_trace(s->rep, (size_t)(run - s->rep->runs), &err) != XD_OK) {
         snprintf(run->error, sizeof run->error, "%s", err.message);
         usable = 0;
     }

@@ -13,10 +13,27 @@ puts it in Keras's order).
 """
 import numpy as np
 
-__all__ = ["philox_words", "dropout_stream", "dropout_keep", "dropout_scale"]
+__all__ = ["philox4x32_10", "philox_words", "dropout_stream", "dropout_keep", "dropout_scale"]
 
 _M32 = np.uint64(0xFFFFFFFF)
 _DROP = 0x44524F50  # "DROP"
+
+
+def philox4x32_10(counters, key) -> np.ndarray:
+    """Philox4x32-10 (Salmon et al., SC'11; cl/xd_math.h xd_philox4x32_10)
+    of each row of `counters` ((n, 4) 32-bit words, or one row of 4) under
+    key (k0, k1): the (n, 4) output words, uint32."""
+    c = np.asarray(counters, dtype=np.uint64).reshape(-1, 4) & _M32
+    c = [c[:, 0], c[:, 1], c[:, 2], c[:, 3]]
+    k0, k1 = int(key[0]) & 0xFFFFFFFF, int(key[1]) & 0xFFFFFFFF
+    for _ in range(10):
+        p0 = np.uint64(0xD2511F53) * c[0]
+        p1 = np.uint64(0xCD9E8D57) * c[2]
+        c = [((p1 >> np.uint64(32)) ^ c[1] ^ np.uint64(k0)) & _M32, p1 & _M32,
+             ((p0 >> np.uint64(32)) ^ c[3] ^ np.uint64(k1)) & _M32, p0 & _M32]
+        k0 = (k0 + 0x9E3779B9) & 0xFFFFFFFF
+        k1 = (k1 + 0xBB67AE85) & 0xFFFFFFFF
+    return np.stack(c, axis=1).astype(np.uint32)
 
 
 def philox_words(seed: int, stream: int, n: int) -> np.ndarray:
@@ -25,17 +42,9 @@ def philox_words(seed: int, stream: int, n: int) -> np.ndarray:
     (seed low, seed high)."""
     blocks = (n + 3) // 4
     b = np.arange(blocks, dtype=np.uint64)
-    c = [b & _M32, b >> np.uint64(32), np.full(blocks, stream & 0xFFFFFFFF, np.uint64),
-         np.full(blocks, (stream >> 32) & 0xFFFFFFFF, np.uint64)]
-    k0, k1 = seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF
-    for _ in range(10):
-        p0 = np.uint64(0xD2511F53) * c[0]
-        p1 = np.uint64(0xCD9E8D57) * c[2]
-        c = [((p1 >> np.uint64(32)) ^ c[1] ^ np.uint64(k0)) & _M32, p1 & _M32,
-             ((p0 >> np.uint64(32)) ^ c[3] ^ np.uint64(k1)) & _M32, p0 & _M32]
-        k0 = (k0 + 0x9E3779B9) & 0xFFFFFFFF
-        k1 = (k1 + 0xBB67AE85) & 0xFFFFFFFF
-    return np.stack(c, axis=1).reshape(-1)[:n].astype(np.uint32)
+    ctr = np.stack([b & _M32, b >> np.uint64(32), np.full(blocks, stream & 0xFFFFFFFF, np.uint64),
+                    np.full(blocks, (stream >> 32) & 0xFFFFFFFF, np.uint64)], axis=1)
+    return philox4x32_10(ctr, (seed, seed >> 32)).reshape(-1)[:n]
 
 
 def dropout_stream(layer: int, step: int) -> int:
