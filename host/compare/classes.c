@@ -20,6 +20,19 @@ static int bitwise_equal(const xd_trace *a, const xd_trace *b)
            memcmp(a->hashes, b->hashes, (size_t)steps * a->ntensors * sizeof *a->hashes) == 0;
 }
 
+/* Reference of a mode: its successful run with the most steps (the first
+ * in run order among equals), so slow devices that ran fewer steps never
+ * shorten the other comparisons.  NULL: no run of the mode succeeded. */
+const xd_run_record *xd_report_mode_reference(const xd_report *r, const char *mode)
+{
+    const xd_run_record *ref = NULL;
+    for (size_t i = 0; i < r->nruns; ++i) {
+        const xd_run_record *run = &r->runs[i];
+        if (strcmp(run->mode, mode) == 0 && !run->failed && (!ref || run->trace->steps > ref->trace->steps)) ref = run;
+    }
+    return ref;
+}
+
 /* Run i into the first class of its mode whose first member it equals,
  * else into a new class. */
 static xd_status place_run(xd_report *r, size_t i, const char *mode, size_t first_class)

@@ -35,7 +35,7 @@ void xd_pair_mechanism(xd_pair *p, const xd_tolerance *tol);
  * may have used TF32. */
 double xd_forward_loss_tolerance(const xd_pair *p, const xd_tolerance *tol);
 
-/* ---- report.c (classes.c) ------------------------------------------------------ */
+/* ---- classes.c (report.c) ------------------------------------------------------ */
 /* A mode's reference run: its successful run with the most steps, the
  * first in run order among equals; NULL when none of the mode succeeded. */
 const xd_run_record *xd_report_mode_reference(const xd_report *r, const char *mode);

@@ -65,19 +65,6 @@ static void label_run(xd_report *r, size_t i)
 }
 
 /* ---- pairs ------------------------------------------------------------------------- */
-/* Reference of a mode: its successful run with the most steps (the first
- * in run order among equals), so slow devices that ran fewer steps never
- * shorten the other comparisons.  NULL: no run of the mode succeeded. */
-const xd_run_record *xd_report_mode_reference(const xd_report *r, const char *mode)
-{
-    const xd_run_record *ref = NULL;
-    for (size_t i = 0; i < r->nruns; ++i) {
-        const xd_run_record *run = &r->runs[i];
-        if (same_mode(run, mode) && !run->failed && (!ref || run->trace->steps > ref->trace->steps)) ref = run;
-    }
-    return ref;
-}
-
 /* A pair whose run failed (or whose mode has no reference): FAILED, with the
  * run's error as the note. */
 static void pair_failed(xd_pair *p, const xd_report *r, const xd_run_record *ref, const xd_run_record *run)
