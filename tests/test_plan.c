@@ -21,6 +21,28 @@ typedef struct row {
     const char *fused;
 } row;
 
+/* mnist-convnet: the built-in and Keras's own, the conv's own ReLU fused. */
+static const char mnist_convnet[] =
+    "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "train conv2d_relu conv2d_1.forward+conv2d_1.activation: max_pooling2d.out conv2d_1.weight conv2d_1.bias -> "
+    "conv2d_1.out\n"
+    "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "eval conv2d_relu conv2d_1.forward+conv2d_1.activation: max_pooling2d.out conv2d_1.weight conv2d_1.bias -> "
+    "conv2d_1.out\n"
+    "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: max_pooling2d.out "
+    "conv2d_1.dpre -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+    "conv2d.weight.grad conv2d.bias.grad\n";
+/* all-layers (.keras, and the JSON with its weights): a conv's own ReLU and a
+ * ReLU layer after a conv without bias. */
+static const char all_layers[] =
+    "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "train conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
+    "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "eval conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
+    "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+    "conv2d.weight.grad conv2d.bias.grad\n";
+
 static const row table[] = {
     {"seed-cnn", "train conv2d_relu conv1.forward+relu1.forward: input conv1.weight conv1.bias -> relu1.out\n"
                  "eval conv2d_relu conv1.forward+relu1.forward: input conv1.weight conv1.bias -> relu1.out\n"
@@ -28,47 +50,15 @@ static const row table[] = {
                  "relu1.out -> conv1.dout\n"
                  "backward conv2d_backward_weights_bias conv1.backward_weights+conv1.backward_bias: input conv1.dout "
                  "-> conv1.weight.grad conv1.bias.grad\n"},
-    {"mnist-convnet",
-     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "train conv2d_relu conv2d_1.forward+conv2d_1.activation: max_pooling2d.out conv2d_1.weight conv2d_1.bias -> "
-     "conv2d_1.out\n"
-     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "eval conv2d_relu conv2d_1.forward+conv2d_1.activation: max_pooling2d.out conv2d_1.weight conv2d_1.bias -> "
-     "conv2d_1.out\n"
-     "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: max_pooling2d.out "
-     "conv2d_1.dpre -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
-     "conv2d.weight.grad conv2d.bias.grad\n"},
-    {"mnist-convnet.json",
-     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "train conv2d_relu conv2d_1.forward+conv2d_1.activation: max_pooling2d.out conv2d_1.weight conv2d_1.bias -> "
-     "conv2d_1.out\n"
-     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "eval conv2d_relu conv2d_1.forward+conv2d_1.activation: max_pooling2d.out conv2d_1.weight conv2d_1.bias -> "
-     "conv2d_1.out\n"
-     "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: max_pooling2d.out "
-     "conv2d_1.dpre -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
-     "conv2d.weight.grad conv2d.bias.grad\n"},
+    {"mnist-convnet", mnist_convnet},
+    {"mnist-convnet.json", mnist_convnet},
     {"seed-buggy.json",
      "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
      "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
      "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
      "conv2d.weight.grad conv2d.bias.grad\n"},
-    {"all-layers.keras",
-     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "train conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
-     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "eval conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
-     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
-     "conv2d.weight.grad conv2d.bias.grad\n"},
-    {"all-layers.json",
-     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "train conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
-     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "eval conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
-     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
-     "conv2d.weight.grad conv2d.bias.grad\n"},
+    {"all-layers.keras", all_layers},
+    {"all-layers.json", all_layers},
     {"variants.keras", "backward conv2d_backward_weights_bias c.backward_weights+c.backward_bias: input c.dout -> "
                        "c.weight.grad c.bias.grad\n"},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "

@@ -38,8 +38,8 @@ typedef struct builder {
     const xd_model_spec *spec;
     const xd_optimizer_spec *opt;
     xd_layer_shape shapes[XD_MAX_LAYERS + 1];
-    xd_ref x[XD_MAX_LAYERS + 1]; /* what layer i reads in a training step; [nlayers]: the loss */
-    xd_ref din[XD_MAX_LAYERS];   /* where layer i's backward puts the gradient of its input, or none */
+    xd_ref x[XD_MAX_LAYERS];   /* what layer i reads in a training step */
+    xd_ref din[XD_MAX_LAYERS]; /* where layer i's backward puts the gradient of its input, or none */
 } builder;
 
 #define REFS(...) ((const xd_ref[]){__VA_ARGS__}), (int)(sizeof((xd_ref[]){__VA_ARGS__}) / sizeof(xd_ref))
