@@ -84,10 +84,13 @@ void xd_trace_writer_tensor(xd_trace_writer *w, const char *name);
 void xd_trace_writer_init(xd_trace_writer *w, const uint64_t *hashes, size_t n);
 /* A step: its loss (NaN/Inf recorded as null) and the state's hashes after it. */
 void xd_trace_writer_step(xd_trace_writer *w, float loss, const uint64_t *hashes, size_t n);
-/* A step's op hashes: begin, one xd_trace_writer_op per op output in
- * execution order (the names are kept from the first step recorded), end. */
+/* The next op of a step (its name in "op_hashes"."ops"), given before
+ * step 1: the plan names them. */
+void xd_trace_writer_op_name(xd_trace_writer *w, const char *op);
+/* A step's op hashes: begin, one xd_trace_writer_op per op in the order
+ * named, end. */
 void xd_trace_writer_op_begin(xd_trace_writer *w);
-void xd_trace_writer_op(xd_trace_writer *w, const char *op, uint64_t hash);
+void xd_trace_writer_op(xd_trace_writer *w, uint64_t hash);
 void xd_trace_writer_op_end(xd_trace_writer *w);
 /* Drops the op-hash rows beyond the first `steps` (a step run but not recorded). */
 void xd_trace_writer_op_truncate(xd_trace_writer *w, int64_t steps);
@@ -95,7 +98,8 @@ void xd_trace_writer_snapshot(xd_trace_writer *w, int64_t step);
 /* An evaluation during training (--eval-every): "eval"."history". */
 void xd_trace_writer_eval(xd_trace_writer *w, int64_t step, double loss, double accuracy);
 /* A resumed run continues old's records: losses, hash rows, the initial
- * hashes, the evaluation history and, when old has them, the op hashes. */
+ * hashes, the evaluation history and, when old has them, the op hashes
+ * (their names are this run's, as its tensors' are). */
 void xd_trace_writer_adopt(xd_trace_writer *w, const xd_trace *old);
 /* Writes trace.json (atomically, xd_json_write_file) at path. */
 xd_status xd_trace_writer_write(const xd_trace_writer *w, const xd_trace_meta *meta, const char *path, xd_error *err);

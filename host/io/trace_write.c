@@ -30,14 +30,13 @@ xd_status xd_json_write_user(json_t *root, const char *path, xd_error *err) { re
 /* Each array is a field of trace.json (or of one of its objects); the
  * writer owns them until it is destroyed, the document only borrows them. */
 struct xd_trace_writer {
-    json_t *tensors;  /* "tensors" */
-    json_t *loss;     /* "loss" */
-    json_t *init;     /* "hashes"."init" */
-    json_t *steps;    /* "hashes"."steps" */
-    json_t *op_names; /* "op_hashes"."ops", named during the first recorded step */
-    json_t *op_steps; /* "op_hashes"."steps" */
-    json_t *op_row;   /* the step being recorded, until xd_trace_writer_op_end */
-    int naming_ops;
+    json_t *tensors;   /* "tensors" */
+    json_t *loss;      /* "loss" */
+    json_t *init;      /* "hashes"."init" */
+    json_t *steps;     /* "hashes"."steps" */
+    json_t *op_names;  /* "op_hashes"."ops", named before step 1 */
+    json_t *op_steps;  /* "op_hashes"."steps" */
+    json_t *op_row;    /* the step being recorded, until xd_trace_writer_op_end */
     json_t *snapshots; /* "snapshots" */
     json_t *history;   /* "eval"."history" */
 };
@@ -113,19 +112,22 @@ void xd_trace_writer_step(xd_trace_writer *w, float loss, const uint64_t *hashes
     json_array_append_new(w->loss, real_or_null(loss));
 }
 
+void xd_trace_writer_op_name(xd_trace_writer *w, const char *op)
+{
+    json_array_append_new(w->op_names, json_string(op));
+}
+
 void xd_trace_writer_op_begin(xd_trace_writer *w)
 {
     json_decref(w->op_row);
     w->op_row = json_array();
-    w->naming_ops = json_array_size(w->op_names) == 0;
 }
 
-void xd_trace_writer_op(xd_trace_writer *w, const char *op, uint64_t hash)
+void xd_trace_writer_op(xd_trace_writer *w, uint64_t hash)
 {
     char hex[24];
     xd_hash_hex(hash, hex);
     json_array_append_new(w->op_row, json_string(hex));
-    if (w->naming_ops) json_array_append_new(w->op_names, json_string(op));
 }
 
 void xd_trace_writer_op_end(xd_trace_writer *w)
@@ -158,10 +160,7 @@ void xd_trace_writer_adopt(xd_trace_writer *w, const xd_trace *old)
     json_array_extend(w->steps, json_object_get(json_object_get(root, "hashes"), "steps"));
     json_array_extend(w->init, json_object_get(json_object_get(root, "hashes"), "init"));
     json_array_extend(w->history, json_object_get(json_object_get(root, "eval"), "history"));
-    if (old->nops) {
-        json_array_extend(w->op_steps, json_object_get(json_object_get(root, "op_hashes"), "steps"));
-        json_array_extend(w->op_names, json_object_get(json_object_get(root, "op_hashes"), "ops"));
-    }
+    if (old->nops) json_array_extend(w->op_steps, json_object_get(json_object_get(root, "op_hashes"), "steps"));
 }
 
 /* ---- trace.json --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /* The model: one builder reads the spec's table of layers (Keras
- * semantics, crossdev's NCHW) into layers with their tensors, makes the
- * plan (which ops fuse, what each op is called) before the first step, and
- * runs forward, backward and the optimizer through the op interfaces. */
+ * semantics, crossdev's NCHW) into layers with their tensors, and makes
+ * the plan (host/train/plan.c: the steps, which fuse, what each op is
+ * called) before the first step, its references bound to those tensors;
+ * host/train/net_run.c runs it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,23 +21,22 @@ static xd_status tensor4(xd_model *m, int64_t n, const xd_layer_shape *s, xd_ten
 
 /* A parameter (trainable: with its gradient and the optimizer's state) or
  * a non-trainable state tensor. */
-static xd_status add_param(xd_model *m, const char *layer, const char *what, int ndim, const int64_t *shape,
+static xd_status add_param(xd_model *m, const xd_layer_spec *layer, xd_field what, int ndim, const int64_t *shape,
                            const xd_init_spec *init, int64_t fan_in, int64_t fan_out, int trainable, xd_param **out)
 {
     if (m->nparams >= XD_MAX_PARAMS) return xd_fail(m->ctx, XD_INVALID_ARGUMENT, 0, "model: too many parameters");
     xd_param *p = &m->params[m->nparams];
-    snprintf(p->name, sizeof p->name, "%s.%s", layer, what);
+    snprintf(p->name, sizeof p->name, "%s.%s", layer->name, xd_plan_param_what(layer, what));
     p->init = *init;
     p->fan_in = fan_in;
     p->fan_out = fan_out;
     p->stream = (uint64_t)m->nparams + 1; /* one Philox stream per tensor */
     m->nparams++;
-    int adam = m->opt.kind == XD_OPT_ADAM_PYTORCH || m->opt.kind == XD_OPT_ADAM_KERAS;
-    int momentum = adam || m->opt.momentum != 0.0;
+    const int state = xd_plan_optimizer_state(&m->opt); /* m, then v */
     xd_status st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->w);
     if (st == XD_OK && trainable) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->g);
-    if (st == XD_OK && trainable && momentum) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->m);
-    if (st == XD_OK && trainable && adam) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->v);
+    if (st == XD_OK && trainable && state > 0) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->m);
+    if (st == XD_OK && trainable && state > 1) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, ndim, shape, &p->v);
     *out = p;
     return st;
 }
@@ -75,14 +75,11 @@ static xd_status build_conv(xd_model *m, xd_layer *l)
 {
     const xd_layer_spec *s = l->spec;
     const int64_t C = l->in_shape.c, O = s->filters;
-    l->conv = s->padding == XD_PADDING_SAME
-                  ? xd_conv2d_same((int)l->in_shape.h, (int)l->in_shape.w, s->kh, s->kw, s->sh, s->sw)
-                  : xd_conv2d_valid(s->sh, s->sw);
     const int64_t ws[4] = {O, C, s->kh, s->kw}, bs[1] = {O};
     /* Keras/Glorot fans for a conv kernel: channels x kh x kw */
     xd_status st =
-        add_param(m, s->name, "weight", 4, ws, &s->kernel_init, C * s->kh * s->kw, O * s->kh * s->kw, 1, &l->weight);
-    if (st == XD_OK && s->use_bias) st = add_param(m, s->name, "bias", 1, bs, &s->bias_init, 0, 0, 1, &l->bias);
+        add_param(m, s, XD_FIELD_WEIGHT, 4, ws, &s->kernel_init, C * s->kh * s->kw, O * s->kh * s->kw, 1, &l->weight);
+    if (st == XD_OK && s->use_bias) st = add_param(m, s, XD_FIELD_BIAS, 1, bs, &s->bias_init, 0, 0, 1, &l->bias);
     if (st == XD_OK && s->activation != XD_ACT_LINEAR) st = tensor4(m, m->batch, &l->out_shape, &l->pre);
     if (st == XD_OK && s->activation != XD_ACT_LINEAR) st = tensor4(m, m->batch, &l->out_shape, &l->dpre);
     return st == XD_OK ? layer_io(m, l) : st;
@@ -93,8 +90,8 @@ static xd_status build_dense(xd_model *m, xd_layer *l)
     const xd_layer_spec *s = l->spec;
     const int64_t I = l->in_shape.c * l->in_shape.h * l->in_shape.w, O = s->units;
     const int64_t ws[2] = {O, I}, bs[1] = {O};
-    xd_status st = add_param(m, s->name, "weight", 2, ws, &s->kernel_init, I, O, 1, &l->weight);
-    if (st == XD_OK && s->use_bias) st = add_param(m, s->name, "bias", 1, bs, &s->bias_init, 0, 0, 1, &l->bias);
+    xd_status st = add_param(m, s, XD_FIELD_WEIGHT, 2, ws, &s->kernel_init, I, O, 1, &l->weight);
+    if (st == XD_OK && s->use_bias) st = add_param(m, s, XD_FIELD_BIAS, 1, bs, &s->bias_init, 0, 0, 1, &l->bias);
     if (st == XD_OK && s->activation != XD_ACT_LINEAR) st = tensor4(m, m->batch, &l->out_shape, &l->pre);
     if (st == XD_OK && s->activation != XD_ACT_LINEAR) st = tensor4(m, m->batch, &l->out_shape, &l->dpre);
     return st == XD_OK ? layer_io(m, l) : st;
@@ -105,23 +102,14 @@ static xd_status build_batchnorm(xd_model *m, xd_layer *l)
     const xd_layer_spec *s = l->spec;
     const int64_t cs[1] = {l->in_shape.c};
     xd_status st = XD_OK;
-    if (s->scale) st = add_param(m, s->name, "gamma", 1, cs, &s->gamma_init, 0, 0, 1, &l->weight);
-    if (st == XD_OK && s->center) st = add_param(m, s->name, "beta", 1, cs, &s->beta_init, 0, 0, 1, &l->bias);
-    if (st == XD_OK) st = add_param(m, s->name, "moving_mean", 1, cs, &s->moving_mean_init, 0, 0, 0, &l->moving_mean);
+    if (s->scale) st = add_param(m, s, XD_FIELD_WEIGHT, 1, cs, &s->gamma_init, 0, 0, 1, &l->weight);
+    if (st == XD_OK && s->center) st = add_param(m, s, XD_FIELD_BIAS, 1, cs, &s->beta_init, 0, 0, 1, &l->bias);
+    if (st == XD_OK) st = add_param(m, s, XD_FIELD_MOVING_MEAN, 1, cs, &s->moving_mean_init, 0, 0, 0, &l->moving_mean);
     if (st == XD_OK)
-        st = add_param(m, s->name, "moving_variance", 1, cs, &s->moving_variance_init, 0, 0, 0, &l->moving_var);
+        st = add_param(m, s, XD_FIELD_MOVING_VAR, 1, cs, &s->moving_variance_init, 0, 0, 0, &l->moving_var);
     if (st == XD_OK) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, 1, cs, &l->bn_mean);
     if (st == XD_OK) st = xd_tensor_create(m->ctx, XD_DTYPE_F32, 1, cs, &l->bn_var);
     return st == XD_OK ? layer_io(m, l) : st;
-}
-
-static xd_status build_pool(xd_model *m, xd_layer *l)
-{
-    const xd_layer_spec *s = l->spec;
-    l->pool = s->padding == XD_PADDING_SAME
-                  ? xd_pool2d_same((int)l->in_shape.h, (int)l->in_shape.w, s->kh, s->kw, s->sh, s->sw)
-                  : xd_pool2d_valid(s->kh, s->kw, s->sh, s->sw);
-    return layer_io(m, l);
 }
 
 static xd_status build_layer(xd_model *m, xd_layer *l)
@@ -131,7 +119,7 @@ static xd_status build_layer(xd_model *m, xd_layer *l)
     case XD_LAYER_DENSE: return build_dense(m, l);
     case XD_LAYER_BATCHNORM: return build_batchnorm(m, l);
     case XD_LAYER_MAXPOOL2D:
-    case XD_LAYER_AVGPOOL2D: return build_pool(m, l);
+    case XD_LAYER_AVGPOOL2D:
     case XD_LAYER_DROPOUT: return layer_io(m, l);
     case XD_LAYER_FLATTEN: return build_flatten(m, l);
     case XD_LAYER_ACTIVATION:
@@ -142,55 +130,6 @@ static xd_status build_layer(xd_model *m, xd_layer *l)
         return layer_io(m, l);
     }
     return xd_fail(m->ctx, XD_INVALID_ARGUMENT, 0, "model: layer '%s' has an unknown type", l->spec->name);
-}
-
-/* ---- the plan ------------------------------------------------------------------------ */
-
-static int is_relu_layer(const xd_layer *l)
-{
-    return l->spec->type == XD_LAYER_ACTIVATION && l->spec->activation == XD_ACT_RELU;
-}
-
-/* Layers whose output is their input's memory: Flatten (an owned view
- * with another shape) and linear activations. */
-static int is_view_layer(const xd_layer *l) { return !l->owns_out || l->spec->type == XD_LAYER_FLATTEN; }
-
-/* The layer below i whose output a dense backward sees through views
- * (Flatten, linear activations), or -1: seed-cnn's ReLU below its
- * Flatten, say. */
-static int below_views(const xd_model *m, int i)
-{
-    int r = i - 1;
-    while (r >= 0 && is_view_layer(&m->layers[r])) --r;
-    return r;
-}
-
-/* Without op hooks: conv + bias + ReLU in one kernel, straight into the
- * ReLU's output (the same roundings: ReLU is exact), the ReLU backward
- * below a dense layer applied inside its backward-data kernel (the same
- * select), and a conv's weight and bias gradients from one pass over its
- * dy (the same sums).  With hooks nothing is fused, so every op's output
- * exists and the fused runs are tested against the separate ops. */
-static void make_plan(xd_model *m)
-{
-    for (int i = 0; i < m->nlayers; ++i) memset(&m->layers[i].plan, 0, sizeof m->layers[i].plan);
-    if (m->hooks) return;
-    for (int i = 0; i < m->nlayers; ++i) {
-        xd_layer *l = &m->layers[i];
-        if (l->spec->type == XD_LAYER_CONV2D && l->spec->activation == XD_ACT_RELU) l->plan.fuse_relu_forward = 1;
-        if (l->spec->type == XD_LAYER_CONV2D && l->bias) l->plan.fuse_bias_backward = 1;
-        if (l->spec->type == XD_LAYER_CONV2D && l->spec->activation == XD_ACT_LINEAR && i + 1 < m->nlayers &&
-            is_relu_layer(&m->layers[i + 1])) {
-            l->plan.fuse_relu_forward = 1;
-            m->layers[i + 1].plan.skip = 1;
-        }
-        int r = below_views(m, i);
-        if (l->spec->type == XD_LAYER_DENSE && l->spec->activation == XD_ACT_LINEAR && r > 0 &&
-            is_relu_layer(&m->layers[r]) && m->layers[r - 1].dout) {
-            l->plan.fuse_relu_backward = 1;
-            l->plan.relu_layer = r;
-        }
-    }
 }
 
 /* The spec's layers with their shapes, tensors and parameters. */
@@ -211,6 +150,57 @@ static xd_status build_layers(xd_model *m, xd_error *err)
     return st;
 }
 
+/* Where a parameter's references point: it, its gradient, m and v. */
+static void bind_param(xd_tensor **slot, const xd_param *p)
+{
+    slot[0] = p ? p->w : NULL;
+    slot[1] = p ? p->g : NULL;
+    slot[2] = p ? p->m : NULL;
+    slot[3] = p ? p->v : NULL;
+}
+
+/* A step's reference to a tensor the network lacks: the plan and the
+ * builder disagree (never, unless one of them is wrong). */
+static xd_status check_steps(const xd_model *m, const xd_steps *l)
+{
+    for (int i = 0; i < l->n; ++i)
+        for (int k = 0; k < XD_STEP_INS + XD_STEP_OUTS; ++k) {
+            xd_ref r = k < XD_STEP_INS ? l->v[i].in[k] : l->v[i].out[k - XD_STEP_INS];
+            if (r != XD_REF_NONE && !m->tensors[r])
+                return xd_fail(m->ctx, XD_INVALID_ARGUMENT, 0, "model '%s': step %s uses tensor %d, which it lacks",
+                               m->kind, l->v[i].name, r);
+        }
+    return XD_OK;
+}
+
+/* The plan's references bound to the tensors they name. */
+static xd_status bind_plan(xd_model *m)
+{
+    xd_tensor **t = m->tensors;
+    t[XD_REF_INPUT] = m->input;
+    t[XD_REF_LABELS] = m->labels;
+    t[XD_REF_LOSS] = m->loss;
+    t[XD_REF_ROW_LOSS] = m->row_loss;
+    for (int i = 0; i < m->nlayers; ++i) {
+        const xd_layer *l = &m->layers[i];
+        xd_tensor **f = &t[XD_REF(i, 0)];
+        f[XD_FIELD_OUT] = l->out;
+        f[XD_FIELD_DOUT] = l->dout;
+        f[XD_FIELD_PRE] = l->pre;
+        f[XD_FIELD_DPRE] = l->dpre;
+        f[XD_FIELD_BN_MEAN] = l->bn_mean;
+        f[XD_FIELD_BN_VAR] = l->bn_var;
+        bind_param(f + XD_FIELD_WEIGHT, l->weight);
+        bind_param(f + XD_FIELD_BIAS, l->bias);
+        f[XD_FIELD_MOVING_MEAN] = l->moving_mean ? l->moving_mean->w : NULL;
+        f[XD_FIELD_MOVING_VAR] = l->moving_var ? l->moving_var->w : NULL;
+    }
+    const xd_steps *lists[4] = {&m->plan.train, &m->plan.eval, &m->plan.backward, &m->plan.update};
+    xd_status st = XD_OK;
+    for (int k = 0; k < 4 && st == XD_OK; ++k) st = check_steps(m, lists[k]);
+    return st;
+}
+
 xd_status xd_model_create(xd_context *ctx, const xd_model_spec *spec, const xd_optimizer_spec *opt, int64_t batch,
                           int hooks, xd_model **out)
 {
@@ -222,7 +212,6 @@ xd_status xd_model_create(xd_context *ctx, const xd_model_spec *spec, const xd_o
     m->ctx = ctx;
     m->spec = *spec;
     m->opt = *opt;
-    m->hooks = hooks;
     snprintf(m->kind, sizeof m->kind, "%s", spec->name);
     m->batch = batch;
     m->channels = spec->in_c;
@@ -236,11 +225,13 @@ xd_status xd_model_create(xd_context *ctx, const xd_model_spec *spec, const xd_o
     if (st == XD_OK) st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, one, &m->loss);
     if (st == XD_OK) st = xd_tensor_create(ctx, XD_DTYPE_F32, 1, ys, &m->row_loss);
     if (st == XD_OK && (st = build_layers(m, &e)) != XD_OK) xd_fail(ctx, st, 0, "%s", e.message);
+    if (st == XD_OK && (st = xd_plan_build(&m->spec, opt, hooks, &m->plan, &e)) != XD_OK)
+        xd_fail(ctx, st, 0, "%s", e.message);
+    if (st == XD_OK) st = bind_plan(m);
     if (st != XD_OK) {
         xd_model_destroy(m);
         return st;
     }
-    make_plan(m);
     *out = m;
     return XD_OK;
 }

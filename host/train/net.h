@@ -8,6 +8,7 @@
 #include "crossdev/hostmath.h"
 #include "crossdev/model.h"
 #include "crossdev/ops.h"
+#include "train/plan.h"
 
 #define XD_MAX_PARAMS (4 * XD_MAX_LAYERS)
 #define XD_PARAM_NAME_LEN (XD_LAYER_NAME_LEN + 24)
@@ -31,29 +32,16 @@ typedef struct xd_param {
     uint64_t stream; /* Philox stream of its initialisation: parameter index + 1 */
 } xd_param;
 
-/* What the plan decided for a layer's ops. */
-typedef struct xd_layer_plan {
-    int fuse_relu_forward;  /* conv + bias + ReLU in one kernel (the next layer's ReLU, or its own) */
-    int fuse_relu_backward; /* dense backward data applies the ReLU below it (relu_layer) */
-    int fuse_bias_backward; /* conv backward weights and bias from one pass over dy */
-    int relu_layer;         /* with fuse_relu_backward: the layer whose ReLU is applied */
-    int skip;               /* a ReLU layer fused into the conv before it: no forward to run */
-} xd_layer_plan;
-
 typedef struct xd_layer {
     const xd_layer_spec *spec; /* into xd_model.spec */
     int index;
     xd_layer_shape in_shape, out_shape;
-    xd_conv2d_params conv;
-    xd_pool2d_params pool;
     xd_param *weight, *bias;            /* Conv2D, Dense; BatchNormalization: gamma, beta */
     xd_param *moving_mean, *moving_var; /* BatchNormalization */
     xd_tensor *pre, *dpre;              /* Conv2D/Dense with an activation: before it, and its gradient */
     xd_tensor *out, *dout;              /* output and its gradient; views of the input's for Flatten and linear */
     int owns_out;
     xd_tensor *bn_mean, *bn_var; /* BatchNormalization: the batch's statistics */
-    const xd_tensor *in;         /* the input of the last forward (dropout at evaluation passes through) */
-    xd_layer_plan plan;
 } xd_layer;
 
 /* Called after each op when op hashing is on: (user, "dense1.forward",
@@ -73,8 +61,9 @@ typedef struct xd_model {
     xd_param params[XD_MAX_PARAMS];
     xd_optimizer_spec opt;
     uint64_t seed; /* dropout masks are keyed by it, the layer and the step */
-    int hooks;     /* the plan was made for op hooks (no fusions) */
     xd_tensor *input, *labels, *loss, *row_loss;
+    xd_plan plan;                 /* the steps, made once (host/train/plan.h) */
+    xd_tensor *tensors[XD_NREFS]; /* what the plan's references name (NULL: none) */
 } xd_model;
 
 /* Builds the spec's model for a batch size: every tensor allocated once, up

@@ -27,6 +27,28 @@ static void differing_model(const xd_trace *old, const xd_model *m, char *why, s
     free(theirs);
 }
 
+/* The op names a --hash-ops trace recorded against this run's plan: a
+ * resumed run's op rows continue the old ones column for column. */
+typedef struct op_match {
+    const xd_trace *old;
+    size_t n;
+    int differs;
+} op_match;
+
+static void match_op(void *user, const char *op)
+{
+    op_match *m = user;
+    if (m->n >= m->old->nops || strcmp(m->old->op_names[m->n], op) != 0) m->differs = 1;
+    ++m->n;
+}
+
+static int differing_ops(const xd_trace *old, const xd_model *m)
+{
+    op_match match = {old, 0, 0};
+    xd_plan_each_op(&m->plan, match_op, &match);
+    return match.differs || match.n != old->nops;
+}
+
 /* The first setting in which old differs from this run, with both values
  * ("field 'optimizer.lr' differs: the trace has 0.001, this run 0.01"), or
  * 0.  A resumed run must continue the very computation the trace began. */
@@ -57,6 +79,8 @@ static int differing_setting(const xd_trace *old, const xd_train_config *cfg, co
                  "'op_hashes.updates' differs: the trace's update ops hash the parameter alone (an older crossdev), "
                  "this run's the parameter and its optimizer state");
     else if (old->ntensors != xd_model_state_count(m)) snprintf(why, cap, "'tensors' differs");
+    else if (old->nops > 0 && differing_ops(old, m))
+        snprintf(why, cap, "'op_hashes.ops' differs: the trace's ops are not this run's (another crossdev's plan)");
     if (!why[0]) differing_model(old, m, why, cap);
     return why[0] != '\0';
 }

@@ -148,7 +148,7 @@ static void op_hook(void *user, const char *op, const xd_tensor *const *outs, in
     if (r->hook_status != XD_OK) return;
     uint64_t h = 0;
     r->hook_status = read_hash(r, outs, nout, &h);
-    if (r->hook_status == XD_OK) xd_trace_writer_op(r->w, op, h);
+    if (r->hook_status == XD_OK) xd_trace_writer_op(r->w, h);
     if (r->hook_status != XD_OK || !in_list(r->cfg->op_outputs_at, r->cfg->n_op_outputs_at, r->step + 1)) return;
     if (nout > 1) r->hook_status = xd_tensor_read(outs[0], r->buf, xd_tensor_count(outs[0]) * 4);
     if (r->hook_status == XD_OK) r->hook_status = store_op_output(r, op, outs[0]);
@@ -424,8 +424,11 @@ static xd_status resolve_model(run *r)
     return XD_OK;
 }
 
+static void name_op(void *w, const char *op) { xd_trace_writer_op_name(w, op); }
+
 /* The temporary folder the trace is built in, the model, host buffers, and
- * the trace's tensors (the model's training state). */
+ * the trace's tensors (the model's training state) and, with --hash-ops,
+ * its ops (the plan's names, before step 1). */
 static xd_status open_run(run *r)
 {
     xd_status st = xd_path(r->tmpdir, sizeof r->tmpdir, r->err, "%s.tmp-%ld", r->cfg->out_dir, (long)getpid());
@@ -442,6 +445,7 @@ static xd_status open_run(run *r)
         xd_model_state(r->m, k, name, sizeof name);
         xd_trace_writer_tensor(r->w, name);
     }
+    if (r->cfg->hash_ops) xd_plan_each_op(&r->m->plan, name_op, r->w);
     return XD_OK;
 }
 

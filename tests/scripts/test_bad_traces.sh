@@ -224,4 +224,13 @@ resume_case resume-batches-missing      batches.npy            "No such file" "r
 resume_case resume-batches-wrong-shape  batches.npy            "expected int32 [$STEPS, $BATCH]" "save_npy batches.npy '($STEPS + 1, $BATCH)' '<i4'"
 resume_case resume-batches-wrong-dtype  batches.npy            "holds float32 [$STEPS, $BATCH]" "save_npy batches.npy '($STEPS, $BATCH)' '<f4'"
 resume_case resume-batches-truncated    batches.npy            "truncated" "trunc batches.npy 50"
+# a --hash-ops trace whose op names are not this run's plan (another
+# crossdev's): its op rows cannot be continued column for column
+if "$XD_CLI" run "${RUN[@]}" "${SHAPE[@]}" --hash-ops --out "$WORK/good-ops" >/dev/null 2>&1 &&
+  cp -r "$WORK/good-ops" "$WORK/resume-op-names" &&
+  "$PY" "$WORK/mut.py" "$WORK/good-ops" "$WORK/resume-op-names" json 't["op_hashes"]["ops"][0] = "renamed.forward"'; then
+  resume_refused resume-op-names "$WORK/resume-op-names" "'op_hashes.ops' differs" "$WORK/resume-op-names"
+else
+  FAILED=$((FAILED + 1)); echo "FAIL: resume-op-names: could not make the case"
+fi
 finish

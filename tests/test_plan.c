@@ -1,0 +1,264 @@
+/* The plan as data (host/train/plan.c), no device: which fusions apply to
+ * each built-in model and each valid Keras fixture (a table: every valid
+ * fixture of tests/fixtures/keras/manifest.json must have its row), that
+ * the plan made for op hooks fuses nothing and differs from the fused one
+ * by exactly those rewrites, that its op names are unique, seed-cnn's op
+ * names in order, and the update ops' outputs per optimizer. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "train/plan.h"
+
+static xdt T = {.name = "test_plan"};
+static const char *fixtures;
+
+/* The steps the fusions make, as xd_plan_text lists them. */
+typedef struct row {
+    const char *model; /* a built-in name or a fixture file */
+    const char *fused;
+} row;
+
+/* mnist-convnet: the built-in and Keras's own, the conv's own ReLU fused. */
+static const char mnist_convnet[] =
+    "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "train conv2d_relu conv2d_1.forward+conv2d_1.activation: max_pooling2d.out conv2d_1.weight conv2d_1.bias -> "
+    "conv2d_1.out\n"
+    "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "eval conv2d_relu conv2d_1.forward+conv2d_1.activation: max_pooling2d.out conv2d_1.weight conv2d_1.bias -> "
+    "conv2d_1.out\n"
+    "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: max_pooling2d.out "
+    "conv2d_1.dpre -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+    "conv2d.weight.grad conv2d.bias.grad\n";
+/* all-layers (.keras, and the JSON with its weights): a conv's own ReLU and a
+ * ReLU layer after a conv without bias. */
+static const char all_layers[] =
+    "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "train conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
+    "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "eval conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
+    "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+    "conv2d.weight.grad conv2d.bias.grad\n";
+
+static const row table[] = {
+    {"seed-cnn", "train conv2d_relu conv1.forward+relu1.forward: input conv1.weight conv1.bias -> relu1.out\n"
+                 "eval conv2d_relu conv1.forward+relu1.forward: input conv1.weight conv1.bias -> relu1.out\n"
+                 "backward dense_backward_data_relu dense1.backward_data+relu1.backward: dense1.dout dense1.weight "
+                 "relu1.out -> conv1.dout\n"
+                 "backward conv2d_backward_weights_bias conv1.backward_weights+conv1.backward_bias: input conv1.dout "
+                 "-> conv1.weight.grad conv1.bias.grad\n"},
+    {"mnist-convnet", mnist_convnet},
+    {"mnist-convnet.json", mnist_convnet},
+    {"seed-buggy.json",
+     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+     "conv2d.weight.grad conv2d.bias.grad\n"},
+    {"all-layers.keras", all_layers},
+    {"all-layers.json", all_layers},
+    {"variants.keras", "backward conv2d_backward_weights_bias c.backward_weights+c.backward_bias: input c.dout -> "
+                       "c.weight.grad c.bias.grad\n"},
+    {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
+                  "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
+};
+
+/* The trace's op names of seed-cnn, in the order they run. */
+static const char *const seed_cnn_ops[] = {"conv1.forward",          "relu1.forward",        "dense1.forward",
+                                           "loss.forward",           "loss.backward",        "dense1.backward_weights",
+                                           "dense1.backward_bias",   "dense1.backward_data", "relu1.backward",
+                                           "conv1.backward_weights", "conv1.backward_bias",  "conv1.weight.update",
+                                           "conv1.bias.update",      "dense1.weight.update", "dense1.bias.update"};
+
+static int load(const char *model, xd_model_spec *spec)
+{
+    xd_error err = {0};
+    char path[4096];
+    xd_status st = xd_model_spec_builtin(model, spec, &err);
+    if (st != XD_OK) {
+        snprintf(path, sizeof path, "%s/%s", fixtures, model);
+        st = xd_model_spec_load(path, spec, NULL, &err);
+    }
+    return xdt_check(&T, st == XD_OK, "%s: %s", model, err.message);
+}
+
+static char *text(const xd_plan *p, const xd_model_spec *spec, int fused_only)
+{
+    size_t n = xd_plan_text(p, spec, fused_only, NULL, 0);
+    char *buf = malloc(n + 1);
+    if (buf) xd_plan_text(p, spec, fused_only, buf, n + 1);
+    return buf;
+}
+
+/* How many steps of l a fusion made. */
+static int fused_steps(const xd_steps *l)
+{
+    int n = 0;
+    for (int i = 0; i < l->n; ++i) n += l->v[i].kind >= XD_STEP_CONV_RELU;
+    return n;
+}
+
+typedef struct names {
+    const char *v[4 * XD_PLAN_MAX_STEPS];
+    int n;
+} names;
+
+static void collect(void *user, const char *op)
+{
+    names *ns = user;
+    if (ns->n < (int)(sizeof ns->v / sizeof ns->v[0])) ns->v[ns->n++] = op;
+}
+
+/* Op names are trace keys and --op-outputs-at file names: unique. */
+static void check_unique(const char *model, const names *ns)
+{
+    const char *twice = NULL;
+    for (int i = 0; i < ns->n && !twice; ++i)
+        for (int j = i + 1; j < ns->n && !twice; ++j)
+            if (strcmp(ns->v[i], ns->v[j]) == 0) twice = ns->v[i];
+    xdt_check(&T, ns->n > 0 && !twice, "%s: %d op names, %s twice", model, ns->n, twice ? twice : "none");
+}
+
+/* seed-cnn's hooked plan names its ops as its traces always have. */
+static void check_seed_cnn_ops(const names *ns)
+{
+    const int n = (int)(sizeof seed_cnn_ops / sizeof seed_cnn_ops[0]);
+    int same = ns->n == n;
+    for (int i = 0; same && i < n; ++i) same = strcmp(ns->v[i], seed_cnn_ops[i]) == 0;
+    xdt_check(&T, same, "seed-cnn: %d op names, not the %d expected (or in another order)", ns->n, n);
+    for (int i = 0; !same && i < ns->n; ++i) printf("  %s\n", ns->v[i]);
+}
+
+/* The plan for op hooks fuses nothing, and each fusion replaced two steps
+ * of the unfused lists by one. */
+static void check_against_hooked(const char *model, const xd_model_spec *spec, const xd_plan *hooked,
+                                 const xd_plan *fused)
+{
+    char *none = text(hooked, spec, 1);
+    xdt_check(&T, none && !none[0], "%s: the plan for op hooks fuses:\n%s", model, none ? none : "");
+    free(none);
+    const xd_steps *h[4] = {&hooked->train, &hooked->eval, &hooked->backward, &hooked->update};
+    const xd_steps *f[4] = {&fused->train, &fused->eval, &fused->backward, &fused->update};
+    for (int k = 0; k < 4; ++k)
+        xdt_check(&T, h[k]->n - f[k]->n == fused_steps(f[k]), "%s: list %d: %d steps hooked, %d fused, %d fusions",
+                  model, k, h[k]->n, f[k]->n, fused_steps(f[k]));
+}
+
+/* The spec's plans with and without op hooks; the fusions must be `want`. */
+static void check_plans(const char *model, const xd_model_spec *spec, const char *want)
+{
+    const xd_optimizer_spec opt = xd_train_optimizer(spec);
+    xd_plan *hooked = malloc(sizeof *hooked), *fused = malloc(sizeof *fused);
+    xd_error err = {0};
+    if (!hooked || !fused) {
+        xdt_check(&T, 0, "out of memory");
+    } else if (xdt_check(&T, xd_plan_build(spec, &opt, 1, hooked, &err) == XD_OK, "%s: %s", model, err.message) &&
+               xdt_check(&T, xd_plan_build(spec, &opt, 0, fused, &err) == XD_OK, "%s: %s", model, err.message)) {
+        char *got = text(fused, spec, 1);
+        if (!xdt_check(&T, got && strcmp(got, want) == 0, "%s: the fusions differ from the table", model))
+            printf("  got:\n%s  wanted:\n%s", got ? got : "", want);
+        free(got);
+        check_against_hooked(model, spec, hooked, fused);
+        names ns = {{0}, 0};
+        xd_plan_each_op(hooked, collect, &ns);
+        check_unique(model, &ns);
+        if (strcmp(model, "seed-cnn") == 0) check_seed_cnn_ops(&ns);
+    }
+    free(hooked);
+    free(fused);
+}
+
+static void check_model(const row *r)
+{
+    xd_model_spec spec;
+    if (load(r->model, &spec)) check_plans(r->model, &spec, r->fused);
+}
+
+/* Every valid fixture of the manifest has its row in the table. */
+static void check_manifest(void)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", fixtures);
+    json_error_t je;
+    json_t *manifest = json_load_file(path, 0, &je);
+    json_t *valid = json_object_get(manifest, "valid");
+    xdt_check(&T, json_array_size(valid) > 0, "%s: no valid fixtures (%s)", path, je.text);
+    for (size_t i = 0; i < json_array_size(valid); ++i) {
+        const char *file = json_string_value(json_object_get(json_array_get(valid, i), "file"));
+        int found = 0;
+        for (size_t k = 0; file && k < sizeof table / sizeof table[0]; ++k) found |= strcmp(table[k].model, file) == 0;
+        xdt_check(&T, found, "%s: fixture %s has no row in test_plan's table", path, file ? file : "(no file)");
+    }
+    json_decref(manifest);
+}
+
+/* seed-cnn with layer `l` inserted before layer `at`. */
+static void insert_layer(xd_model_spec *s, int at, const xd_layer_spec *l)
+{
+    memmove(&s->layers[at + 1], &s->layers[at], (size_t)(s->nlayers - at) * sizeof *l);
+    s->layers[at] = *l;
+    s->nlayers++;
+}
+
+/* Where the rules stop: a Dropout between the conv and its ReLU (no
+ * forward fusion, even in evaluation where the dropout passes its input
+ * on; the ReLU's backward still fuses through Flatten), a Dense with an
+ * activation of its own (no backward fusion). */
+static void check_edges(void)
+{
+    xd_model_spec s;
+    if (!load("seed-cnn", &s)) return;
+    xd_layer_spec drop = {.type = XD_LAYER_DROPOUT, .name = "drop", .rate = 0.25};
+    insert_layer(&s, 1, &drop);
+    check_plans("seed-cnn + dropout", &s,
+                "backward dense_backward_data_relu dense1.backward_data+relu1.backward: dense1.dout dense1.weight "
+                "relu1.out -> drop.dout\n"
+                "backward conv2d_backward_weights_bias conv1.backward_weights+conv1.backward_bias: input conv1.dout "
+                "-> conv1.weight.grad conv1.bias.grad\n");
+    if (!load("seed-cnn", &s)) return;
+    s.layers[3].activation = XD_ACT_SOFTMAX;
+    check_plans("seed-cnn, softmax dense", &s,
+                "train conv2d_relu conv1.forward+relu1.forward: input conv1.weight conv1.bias -> relu1.out\n"
+                "eval conv2d_relu conv1.forward+relu1.forward: input conv1.weight conv1.bias -> relu1.out\n"
+                "backward conv2d_backward_weights_bias conv1.backward_weights+conv1.backward_bias: input conv1.dout "
+                "-> conv1.weight.grad conv1.bias.grad\n");
+}
+
+/* An update op hashes the parameter and the optimizer's state: Adam m and
+ * v, SGD with momentum m, plain SGD nothing more. */
+static void check_update_outputs(void)
+{
+    xd_model_spec s;
+    if (!load("seed-cnn", &s)) return;
+    static const struct {
+        double momentum;
+        xd_optimizer_kind kind;
+        int outputs;
+    } cases[] = {
+        {0, XD_OPT_ADAM_PYTORCH, 3}, {0, XD_OPT_ADAM_KERAS, 3}, {0.9, XD_OPT_SGD_KERAS, 2}, {0, XD_OPT_SGD_PYTORCH, 1}};
+    xd_plan *p = malloc(sizeof *p);
+    for (size_t i = 0; p && i < sizeof cases / sizeof cases[0]; ++i) {
+        xd_optimizer_spec o = xd_optimizer_defaults(cases[i].kind);
+        o.momentum = cases[i].momentum;
+        xd_error err = {0};
+        xd_status st = xd_plan_build(&s, &o, 1, p, &err);
+        int ok = st == XD_OK && p->update.n == 4;
+        for (int k = 0; ok && k < p->update.n; ++k) ok = p->update.v[k].ops[0].count == cases[i].outputs;
+        xdt_check(&T, ok, "%s momentum %g: update ops do not hash %d outputs each (%s)",
+                  xd_optimizer_kind_name(cases[i].kind), cases[i].momentum, cases[i].outputs, err.message);
+    }
+    free(p);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return fprintf(stderr, "usage: test_plan KERAS-FIXTURES-DIR\n"), 2;
+    fixtures = argv[1];
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i) check_model(&table[i]);
+    check_manifest();
+    check_edges();
+    check_update_outputs();
+    return xdt_finish(&T);
+}
