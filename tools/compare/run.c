@@ -454,6 +454,7 @@ static int resume_settings(run_opts *o, xd_trace **t)
     }
     xd_train_resume *r = calloc(1, sizeof *r);
     unsigned given = 0;
+    if (!r) fprintf(stderr, "%s: out of host memory\n", prog);
     int ok = r && resume_given(o, *t, r, &given);
     xd_status st = ok ? xd_train_config_from_trace(&o->cfg, r, *t, given, &err) : XD_OUT_OF_HOST_MEMORY;
     if (ok && st == XD_MISMATCH && r->conflict_given) say_conflict(o, r, xd_trace_dir(*t));
