@@ -2,8 +2,10 @@
  * each built-in model and each valid Keras fixture (a table: every valid
  * fixture of tests/fixtures/keras/manifest.json must have its row), that
  * the plan made for op hooks fuses nothing and differs from the fused one
- * by exactly those rewrites, that its op names are unique, seed-cnn's op
- * names in order, and the update ops' outputs per optimizer. */
+ * by exactly those rewrites, that no step reads a tensor nothing wrote
+ * (views followed; a Dropout that is off before a view), that its op names
+ * are unique, seed-cnn's op names in order, and the update ops' outputs per
+ * optimizer. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,12 @@ static const char mnist_convnet[] =
     "conv2d_1.dpre -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
     "conv2d.weight.grad conv2d.bias.grad\n";
+/* seed-buggy, dropout-view: the first conv's own ReLU alone. */
+static const char first_conv_relu[] =
+    "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+    "conv2d.weight.grad conv2d.bias.grad\n";
 /* all-layers (.keras, and the JSON with its weights): a conv's own ReLU and a
  * ReLU layer after a conv without bias. */
 static const char all_layers[] =
@@ -52,15 +60,12 @@ static const row table[] = {
                  "-> conv1.weight.grad conv1.bias.grad\n"},
     {"mnist-convnet", mnist_convnet},
     {"mnist-convnet.json", mnist_convnet},
-    {"seed-buggy.json",
-     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
-     "conv2d.weight.grad conv2d.bias.grad\n"},
+    {"seed-buggy.json", first_conv_relu},
     {"all-layers.keras", all_layers},
     {"all-layers.json", all_layers},
     {"variants.keras", "backward conv2d_backward_weights_bias c.backward_weights+c.backward_bias: input c.dout -> "
                        "c.weight.grad c.bias.grad\n"},
+    {"dropout-view.json", first_conv_relu},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
                   "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
 };
@@ -131,6 +136,65 @@ static void check_seed_cnn_ops(const names *ns)
     for (int i = 0; !same && i < ns->n; ++i) printf("  %s\n", ns->v[i]);
 }
 
+/* The tensor a reference names once views are followed: a Flatten's or a
+ * linear Activation's output (and gradient) is its input's memory
+ * (host/train/net.c builds them so). */
+static xd_ref storage(const xd_model_spec *spec, xd_ref r)
+{
+    while (r >= XD_REF_LAYER0) {
+        const int i = (r - XD_REF_LAYER0) / XD_NFIELDS, f = (r - XD_REF_LAYER0) % XD_NFIELDS;
+        const xd_layer_spec *s = &spec->layers[i];
+        const int view =
+            s->type == XD_LAYER_FLATTEN || (s->type == XD_LAYER_ACTIVATION && s->activation == XD_ACT_LINEAR);
+        if (!view || (f != XD_FIELD_OUT && f != XD_FIELD_DOUT)) return r;
+        if (i == 0) return f == XD_FIELD_OUT ? XD_REF_INPUT : XD_REF_NONE;
+        r = XD_REF(i - 1, f);
+    }
+    return r;
+}
+
+/* What holds its value when a training step or an evaluation starts: the
+ * batch, the parameters, their optimizer state, the moving statistics
+ * (not a gradient). */
+static int is_state(xd_ref r)
+{
+    if (r == XD_REF_INPUT || r == XD_REF_LABELS) return 1;
+    const int f = r >= XD_REF_LAYER0 ? (r - XD_REF_LAYER0) % XD_NFIELDS : -1;
+    return f >= XD_FIELD_MOVING_MEAN || (f >= XD_FIELD_WEIGHT && (f - XD_FIELD_WEIGHT) % 4 != 1);
+}
+
+/* Every tensor a step of the lists reads (views followed) is state or was
+ * written by a step before it: else it reads what an earlier call left
+ * there, or nothing (a Dropout that is off before a Flatten once fed the
+ * Flatten its own unwritten output). */
+static void check_reads(const char *model, const xd_model_spec *spec, const xd_steps *const *lists, int n)
+{
+    static char written[XD_NREFS];
+    const xd_step *bad = NULL;
+    int input = 0;
+    memset(written, 0, sizeof written);
+    for (int k = 0; k < n && !bad; ++k)
+        for (int i = 0; i < lists[k]->n && !bad; ++i) {
+            const xd_step *s = &lists[k]->v[i];
+            for (int j = 0; j < XD_STEP_INS && !bad; ++j) {
+                const xd_ref r = storage(spec, s->in[j]);
+                if (s->in[j] && !is_state(r) && !written[r]) bad = s, input = j;
+            }
+            for (int j = 0; j < XD_STEP_OUTS; ++j) written[storage(spec, s->out[j])] = 1;
+        }
+    xdt_check(&T, !bad, "%s: step %s reads its input %d before any step of the %s writes it", model,
+              bad ? bad->name : "", input, n > 1 ? "training step" : "evaluation");
+}
+
+/* A training step (forward, backward, update) and an evaluation read
+ * nothing unwritten. */
+static void check_plan_reads(const char *model, const xd_model_spec *spec, const xd_plan *p)
+{
+    const xd_steps *step[3] = {&p->train, &p->backward, &p->update}, *eval[1] = {&p->eval};
+    check_reads(model, spec, step, 3);
+    check_reads(model, spec, eval, 1);
+}
+
 /* The plan for op hooks fuses nothing, and each fusion replaced two steps
  * of the unfused lists by one. */
 static void check_against_hooked(const char *model, const xd_model_spec *spec, const xd_plan *hooked,
@@ -161,6 +225,8 @@ static void check_plans(const char *model, const xd_model_spec *spec, const char
             printf("  got:\n%s  wanted:\n%s", got ? got : "", want);
         free(got);
         check_against_hooked(model, spec, hooked, fused);
+        check_plan_reads(model, spec, hooked);
+        check_plan_reads(model, spec, fused);
         names ns = {{0}, 0};
         xd_plan_each_op(hooked, collect, &ns);
         check_unique(model, &ns);
@@ -226,6 +292,57 @@ static void check_edges(void)
                 "-> conv1.weight.grad conv1.bias.grad\n");
 }
 
+/* seed-cnn with a Dropout at `rate` before its Flatten (and a linear
+ * Activation between them when `linear`). */
+static int dropout_before_view(xd_model_spec *s, double rate, int linear)
+{
+    if (!load("seed-cnn", s)) return 0;
+    const xd_layer_spec drop = {.type = XD_LAYER_DROPOUT, .name = "drop", .rate = rate};
+    const xd_layer_spec lin = {.type = XD_LAYER_ACTIVATION, .name = "lin", .activation = XD_ACT_LINEAR};
+    if (linear) insert_layer(s, 2, &lin);
+    insert_layer(s, 2, &drop);
+    return 1;
+}
+
+/* The same steps: kinds, references, names and hooked ops. */
+static int same_steps(const xd_steps *a, const xd_steps *b)
+{
+    int same = a->n == b->n;
+    for (int i = 0; same && i < a->n; ++i) {
+        const xd_step *x = &a->v[i], *y = &b->v[i];
+        same = x->kind == y->kind && x->layer == y->layer && memcmp(x->in, y->in, sizeof x->in) == 0 &&
+               memcmp(x->out, y->out, sizeof x->out) == 0 && strcmp(x->name, y->name) == 0 && x->nops == y->nops;
+    }
+    return same;
+}
+
+/* A Dropout before a view of its output, on and off (rate 0): nothing is
+ * read unwritten, hooked or fused, and an evaluation runs the same steps
+ * whatever the rate. */
+static void check_dropout_views(void)
+{
+    static const double rates[2] = {0.5, 0.0};
+    xd_plan *p = malloc(2 * sizeof *p);
+    for (int linear = 0; p && linear < 2; ++linear)
+        for (int hooked = 0; hooked < 2; ++hooked) {
+            for (int r = 0; r < 2; ++r) {
+                xd_model_spec s;
+                char model[96];
+                xd_error err = {0};
+                snprintf(model, sizeof model, "seed-cnn, dropout %g before a %sflatten%s", rates[r],
+                         linear ? "linear activation and a " : "", hooked ? " (hooked)" : "");
+                memset(&p[r], 0, sizeof p[r]);
+                if (!dropout_before_view(&s, rates[r], linear)) continue;
+                const xd_optimizer_spec opt = xd_train_optimizer(&s);
+                if (xdt_check(&T, xd_plan_build(&s, &opt, hooked, &p[r], &err) == XD_OK, "%s: %s", model, err.message))
+                    check_plan_reads(model, &s, &p[r]);
+            }
+            xdt_check(&T, p[0].eval.n > 0 && same_steps(&p[0].eval, &p[1].eval),
+                      "seed-cnn, dropout before a view: the evaluation's steps depend on the rate");
+        }
+    free(p);
+}
+
 /* An update op hashes the parameter and the optimizer's state: Adam m and
  * v, SGD with momentum m, plain SGD nothing more. */
 static void check_update_outputs(void)
@@ -259,6 +376,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i) check_model(&table[i]);
     check_manifest();
     check_edges();
+    check_dropout_views();
     check_update_outputs();
     return xdt_finish(&T);
 }

@@ -118,6 +118,13 @@ static void weighted_forward(const builder *b, xd_steps *l, int i, xd_ref x)
     if (act) push(b, l, act_kind(s->activation, 0), i, "activation", REFS(pre), REFS(R(i, XD_FIELD_OUT)), 1);
 }
 
+/* Layers whose output is their input's memory: Flatten (a view with
+ * another shape) and linear activations (the very tensor). */
+static int is_view(const xd_layer_spec *s)
+{
+    return s->type == XD_LAYER_FLATTEN || (s->type == XD_LAYER_ACTIVATION && s->activation == XD_ACT_LINEAR);
+}
+
 /* Training: the batch's statistics (hooked), then the moving ones (Keras
  * updates them in the training call); evaluation: the moving ones. */
 static void batchnorm_forward(const builder *b, xd_steps *l, int i, xd_ref x, int training)
@@ -140,7 +147,10 @@ static void batchnorm_forward(const builder *b, xd_steps *l, int i, xd_ref x, in
 }
 
 /* Layer i's forward on x; returns what the next layer reads (its output,
- * or x where it passes its input on: dropout off). */
+ * or x where it passes its input on: dropout off).  A dropout that is off
+ * (evaluation, rate 0) before a view copies x into its output (unhooked):
+ * the view's tensor is that output's memory (host/train/net.c), which
+ * nothing else would write. */
 static xd_ref forward_layer(const builder *b, xd_steps *l, int i, xd_ref x, int training)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
@@ -158,7 +168,11 @@ static xd_ref forward_layer(const builder *b, xd_steps *l, int i, xd_ref x, int 
         break;
     case XD_LAYER_FLATTEN: break; /* its output is a view of its input */
     case XD_LAYER_DROPOUT:
-        if (!training || s->rate == 0.0) return x;
+        if (!training || s->rate == 0.0) {
+            if (i + 1 == b->spec->nlayers || !is_view(&b->spec->layers[i + 1])) return x;
+            push(b, l, XD_STEP_COPY, i, "forward", REFS(x), REFS(out), 0);
+            break;
+        }
         st = push(b, l, XD_STEP_DROPOUT, i, "forward", REFS(x), REFS(out), 1);
         st->p.dropout.rate = s->rate;
         st->p.dropout.layer = i;
@@ -193,13 +207,6 @@ static void forward_list(builder *b, xd_steps *l, int training)
         x = forward_layer(b, l, i, x, training);
     }
     loss_step(b, l, x);
-}
-
-/* Layers whose output is their input's memory: Flatten (a view with
- * another shape) and linear activations (the very tensor). */
-static int is_view(const xd_layer_spec *s)
-{
-    return s->type == XD_LAYER_FLATTEN || (s->type == XD_LAYER_ACTIVATION && s->activation == XD_ACT_LINEAR);
 }
 
 /* Where each layer's backward writes the gradient of its input: the dout

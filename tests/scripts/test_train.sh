@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Training end to end on one device: determinism run to run, resume gives
-# the same bits as an uninterrupted run, numpy reads the trace, bad input.
+# the same bits as an uninterrupted run, a Dropout off (rate 0) before a
+# view trains as none, numpy reads the trace, bad input.
 # usage: test_train.sh --device ID [--small]
 . "$(dirname "$0")/common.sh"
 DEV=""; SMALL=0
@@ -47,6 +48,25 @@ expect_exit 0 "resumed with no --model" "$XD_CLI" run --device "$PD" --resume "$
 check "Keras model resumed: the same record as uninterrupted" same_record "$WORK/k1" "$WORK/k3"
 expect_exit 2 "resumed with another model" "$XD_CLI" run --device "$PD" --resume "$WORK/kh" --steps $N --model mnist-convnet --quiet --out "$WORK/k4"
 check "... refused naming the spec" contains "$OUT" "conflicts with the trace's 'model_spec'"
+# a Dropout before a view of its output (dropout-view.json: a Flatten, a
+# linear Activation): off at rate 0, so the training and the evaluation are
+# those of the model without the Dropouts, bit for bit (the view once read
+# the dropout's own output, which nothing writes when it is off)
+DV="$(dirname "$0")/../fixtures/keras/dropout-view.json"
+/usr/bin/python3 - "$DV" "$WORK" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+for layer in m["config"]["layers"]:
+    if layer["class_name"] == "Dropout":
+        layer["config"]["rate"] = 0.0
+json.dump(m, open(sys.argv[2] + "/dv-rate0.json", "w"))
+m["config"]["layers"] = [l for l in m["config"]["layers"] if l["class_name"] != "Dropout"]
+json.dump(m, open(sys.argv[2] + "/dv-none.json", "w"))
+EOF
+DCOMMON=(--device "$PD" --synthetic --batch $B --steps $N --eval-limit $EVAL --quiet)
+expect_exit 0 "dropout-view, rate 0" "$XD_CLI" run "${DCOMMON[@]}" --model "$WORK/dv-rate0.json" --out "$WORK/dv0"
+expect_exit 0 "dropout-view without its Dropouts" "$XD_CLI" run "${DCOMMON[@]}" --model "$WORK/dv-none.json" --out "$WORK/dvn"
+check "rate-0 dropouts before views: hashes, loss and eval those of no dropout" same_state "$WORK/dv0" "$WORK/dvn"
 expect_exit 0 "diff of the two runs" "$XD_CLI" diff "$WORK/a" "$WORK/b"
 check "diff says IDENTICAL" contains "$OUT" "IDENTICAL"
 

@@ -154,6 +154,27 @@ def variants():
     return m
 
 
+def dropout_view():
+    """A Dropout right before a view of its output (a Flatten; a linear
+    Activation): at evaluation, where the dropout passes its input on, the
+    view must still see that input (crossdev once read the dropout's
+    unwritten output there)."""
+    fresh()
+    m = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(8, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Dropout(0.5),
+        layers.Flatten(),
+        layers.Dense(32, activation="relu"),
+        layers.Dropout(0.25),
+        layers.Activation("linear"),
+        layers.Dense(10, activation="softmax"),
+    ], name="dropout_view")
+    m.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return m
+
+
 def tiny(compiled=True, kernel=3, **conv):
     """A small model for the refusals: one conv (with conv's options) and a Dense."""
     fresh()
@@ -210,6 +231,10 @@ def make_valid():
     randomize(m, 13)
     save(m, "variants.keras")
     record_valid("variants", m, "variants.keras")
+    m = dropout_view()
+    with open(os.path.join(OUT, "dropout-view.json"), "w") as f:
+        f.write(m.to_json())
+    record_valid("dropout-view", m, "dropout-view.json")
 
 
 def rewrite_zip(src, dst, edit):
