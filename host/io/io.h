@@ -12,6 +12,16 @@
 
 /* "float32 [10, 21632]": what an .npy holds, for messages. */
 void xd_npy_describe(const xd_npy_array *a, char *buf, size_t cap);
+/* numpy's name of a dtype: "float32", "int32", "uint8", "int64", "float64". */
+const char *xd_dtype_name(xd_dtype dtype);
+/* An .npy in a buffer of its own (malloc'd, len bytes; always consumed: the
+ * elements are converted in place) whose dtype is one of `dtypes` (bits
+ * 1u << xd_dtype: XD_DTYPE_U8, I64 and F64 are read here besides float32
+ * and int32); another is refused with "NAME: unsupported dtype 'D' (its
+ * numpy name; WHY)".  Otherwise as xd_npy_parse. */
+xd_status xd_npy_parse_owned(unsigned char *own, size_t len, const char *name, unsigned dtypes, const char *why,
+                             xd_npy_array *out, xd_error *err);
+
 /* Writes a JSON document atomically (xd_write_file_atomic), as trace.json
  * and report.json are written: indented, keys in insertion order, reals
  * with 17 significant digits, a final newline. */
