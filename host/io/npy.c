@@ -151,7 +151,7 @@ static size_t dtype_size(xd_dtype dtype)
 }
 
 /* 'fortran_order': False (C order) is all we read. */
-static xd_status parse_fortran(cursor *c, const char *name, xd_error *err)
+static xd_status parse_fortran(cursor *c, const char *name, const npy_accept *acc, xd_error *err)
 {
     skip_ws(c);
     size_t left = (size_t)(c->end - c->p);
@@ -159,7 +159,8 @@ static xd_status parse_fortran(cursor *c, const char *name, xd_error *err)
         c->p += 5;
         return XD_OK;
     }
-    if (left >= 4 && memcmp(c->p, "True", 4) == 0) BAD("Fortran order not supported");
+    if (left >= 4 && memcmp(c->p, "True", 4) == 0)
+        BAD("Fortran order not supported%s", acc == &ACCEPT_TENSORS ? "" : " (np.ascontiguousarray gives C order)");
     BAD("header: 'fortran_order' is not True or False");
 }
 
@@ -204,7 +205,7 @@ static xd_status parse_dict(cursor *c, const char *name, const npy_accept *acc, 
             st = parse_descr(c, name, acc, out, err);
         } else if (strcmp(key, "fortran_order") == 0) {
             if (have_fortran++) BAD("header: duplicate key 'fortran_order'");
-            st = parse_fortran(c, name, err);
+            st = parse_fortran(c, name, acc, err);
         } else if (strcmp(key, "shape") == 0) {
             if (have_shape++) BAD("header: duplicate key 'shape'");
             st = parse_shape(c, name, out, err);

@@ -69,9 +69,9 @@ static xd_status open_source(zip_source_t *src, zip_error_t *ze, const char *fil
     *out = NULL;
     zip_t *z = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, ze) : NULL;
     if (!z) {
-        int code = zip_error_code_zip(ze);
+        int code = zip_error_code_zip(ze); /* the file, not its content */
         xd_status st =
-            code == ZIP_ER_OPEN || code == ZIP_ER_READ
+            code == ZIP_ER_OPEN || code == ZIP_ER_READ || code == ZIP_ER_NOENT
                 ? xd_error_set(err, XD_IO, 0, "%s: cannot read: %s", file, zip_error_strerror(ze))
                 : xd_error_set(err, XD_FORMAT, 0, "%s: not a readable zip archive: %s", file, zip_error_strerror(ze));
         zip_source_free(src);
