@@ -10,7 +10,8 @@
 #     float32 taken as stored, and numpy's float32 x/255 is that same
 #     division; float64 x/255 rounded to float32 is too: double rounding
 #     of a quotient is exact when 53 >= 2*24 + 2);
-#   - data.name/source/scale say what was read; --resume finds the .npz
+#   - data.name/source/scale say what was read (crossdev.data, the Python
+#     twin replays use, records the same); --resume finds the .npz
 #     again (data.source) and refuses it once its content changed;
 #     `compare --data FILE.npz` passes it to its runs;
 #   - every refusal (a missing array, counts that disagree, wrong ndim,
@@ -20,6 +21,7 @@
 # No Fashion-MNIST, no numpy or no OpenCL device besides Oclgrind: SKIP (77).
 . "$(dirname "$0")/common.sh"
 PY=/usr/bin/python3
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 FM=/usr/share/datasets/fashion-mnist
 [ -x "$PY" ] && "$PY" -c "import numpy" 2>/dev/null || { echo "SKIP: $PY with numpy absent"; exit 77; }
 [ -d "$FM" ] || { echo "SKIP: $FM absent (install dataset-fashion-mnist)"; exit 77; }
@@ -87,6 +89,13 @@ check "data.scale of uint8: x/255, as IDX" test "$(json_get "$W/u8/trace.json" "
 check "data.scale of float32: as stored" test "$(json_get "$W/f32/trace.json" "d['data']['scale']")" = "as stored (float32)"
 check "data.scale of float64: rounded" test "$(json_get "$W/f64/trace.json" "d['data']['scale']")" = "float64 rounded to float32"
 check "the IDX trace's data.scale stays x/255" test "$(json_get "$W/idx/trace.json" "d['data']['scale']")" = "x/255"
+# the Python twin (crossdev.data.load_data, what replays read) records what the C run recorded
+for k in u8 f32 f64; do
+  check "$k: crossdev.data's record of $k.npz is the trace's data" env PYTHONPATH="$SRC/tools/python" "$PY" -c "
+import json, sys
+from crossdev.data import load_data
+sys.exit(load_data(sys.argv[1]).record() != json.load(open(sys.argv[2]))['data'])" "$W/$k.npz" "$W/$k/trace.json"
+done
 
 # ---- --resume finds the .npz again, and checks it ---------------------------------------
 expect_exit 0 "--resume of an .npz trace, no --data" "$XD_CLI" run --device "$DEV" --quiet --eval-limit 64 \
