@@ -126,8 +126,10 @@ static xd_status load_images(xd_zip *z, const char *file, const char *array, xd_
         d->channels = a.ndim == 4 ? a.shape[3] : 1;
         d->x_dtype = a.dtype;
     }
-    if (st == XD_OK && !(s->x = malloc(a.count * sizeof *s->x)))
-        st = xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory for %s as float32", file, array);
+    if (st == XD_OK && !(s->x = malloc(a.count * sizeof *s->x))) {
+        xd_npy_free(&a);
+        return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory for %s as float32", file, array);
+    }
     if (st == XD_OK) {
         s->n = a.shape[0];
         int overflow = 0;
@@ -187,9 +189,11 @@ static xd_status load_labels(xd_zip *z, const char *file, const char *array, con
     xd_npy_array a;
     xd_status st = read_array(z, file, array, &a, err);
     if (st == XD_OK) st = check_labels(file, array, images, &a, s->n, err);
-    if (st == XD_OK && !(s->y = malloc((size_t)s->n * sizeof *s->y + 1)))
-        st = xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory for %s", file, array);
-    if (st == XD_OK) st = convert_labels(file, array, &a, d, s->y, err);
+    if (st == XD_OK) {
+        s->y = malloc((size_t)s->n * sizeof *s->y + 1);
+        st = s->y ? convert_labels(file, array, &a, d, s->y, err)
+                  : xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory for %s", file, array);
+    }
     xd_npy_free(&a);
     return st;
 }

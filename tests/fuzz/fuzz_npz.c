@@ -37,7 +37,10 @@ static unsigned char *source_bytes(zip_source_t *src, size_t *len)
     unsigned char *buf = NULL;
     if (zip_source_stat(src, &st) == 0 && (st.valid & ZIP_STAT_SIZE) && zip_source_open(src) == 0) {
         buf = malloc(st.size + 1);
-        if (buf && zip_source_read(src, buf, st.size) != (zip_int64_t)st.size) buf = (free(buf), NULL);
+        if (buf && zip_source_read(src, buf, st.size) != (zip_int64_t)st.size) {
+            free(buf);
+            buf = NULL;
+        }
         zip_source_close(src);
         *len = (size_t)st.size;
     }
