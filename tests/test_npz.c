@@ -240,26 +240,40 @@ static void test_made_archives(void)
     st = xd_npz_parse(zbuf, n, "d.npz", &d, &err);
     xdt_check(&T, st == XD_OK && d.test.y[0] == 1 && d.test.y[1] == 0, "int64 labels of shape (2, 1): %s", err.message);
     xd_npz_data_free(&d);
-    npy(&t.ytr, "<i8", "(3,)", ytr64, 24);
-    expect_refused("a negative label", &t, "y_train[2] is -1: labels are class indices from 0");
-    t = s, npy(&t.ytr, "|u1", "(3, 3)", hot, 9);
-    expect_refused("one-hot labels", &t, "y_train is uint8 [3, 3], one-hot: labels are class indices");
-    t = s, npy(&t.ytr, "|u1", "(2,)", zeros, 2);
-    expect_refused("counts", &t, "y_train holds 2 labels but x_train 3 images");
-    t = s, npy(&t.xte, "<f8", "(2, 2, 2)", xnan, 64);
-    expect_refused("mixed dtypes", &t, "x_test is float64 but x_train uint8");
-    t = s, npy(&t.xte, "|u1", "(2, 3, 3)", zeros, 18);
-    expect_refused("image shapes", &t, "x_test holds 3x3x1 images, x_train 2x2x1");
-    t = s, npy(&t.xtr, "|u1", "(3, 4)", zeros, 12);
-    expect_refused("2-D images", &t, "x_train is uint8 [3, 4]: images are (count, rows, cols)");
-    t = s, npy(&t.xtr, "|u1", "(0, 2, 2)", zeros, 0);
-    expect_refused("no images", &t, "no images");
-    t = s, npy(&t.xtr, "<f8", "(3, 2, 2)", xnan, sizeof xnan);
-    expect_refused("a short array", &t, "x_train: truncated");
-    t = s, npy(&t.xtr, "<i4", "(3, 2, 2)", zeros, 48);
-    expect_refused("int32 images", &t, "x_train is int32: images are uint8");
-    t = s, npy(&t.ytr, "<f4", "(3,)", zeros, 12);
-    expect_refused("float labels", &t, "y_train is float32: labels are integer class indices");
+    /* each case: one array of the good set replaced (0 x_train, 1 y_train, 2 x_test, 3 y_test) */
+    const struct {
+        int which;
+        const char *descr, *shape;
+        const void *src;
+        size_t nbytes;
+        const char *label, *needle;
+    } cases[] = {
+        {1, "<i8", "(3,)", ytr64, 24, "a negative label", "y_train[2] is -1: labels are class indices from 0"},
+        {1, "|u1", "(3, 3)", hot, 9, "one-hot labels", "y_train is uint8 [3, 3], one-hot: labels are class indices"},
+        {1, "|u1", "(2,)", zeros, 2, "counts", "y_train holds 2 labels but x_train 3 images"},
+        {2, "<f8", "(2, 2, 2)", xnan, 64, "mixed dtypes", "x_test is float64 but x_train uint8"},
+        {2, "|u1", "(2, 3, 3)", zeros, 18, "image shapes", "x_test holds 3x3x1 images, x_train 2x2x1"},
+        {0, "|u1", "(3, 4)", zeros, 12, "2-D images", "x_train is uint8 [3, 4]: images are (count, rows, cols)"},
+        {0, "|u1", "(0, 2, 2)", zeros, 0, "no images", "no images"},
+        {0, "<f8", "(3, 2, 2)", xnan, sizeof xnan, "a short array", "x_train: truncated"},
+        {0, "<i4", "(3, 2, 2)", zeros, 48, "int32 images", "x_train is int32: images are uint8"},
+        {1, "<f4", "(3,)", zeros, 12, "float labels", "y_train is float32: labels are integer class indices"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        t = s;
+        bytes *b[4] = {&t.xtr, &t.ytr, &t.xte, &t.yte};
+        npy(b[cases[i].which], cases[i].descr, cases[i].shape, cases[i].src, cases[i].nbytes);
+        expect_refused(cases[i].label, &t, cases[i].needle);
+    }
+}
+
+/* The good set's four entries and one more named extra (first or last),
+ * the first n of them zipped and parsed. */
+static xd_status with_extra(const set *s, const char *extra, int first, int n, xd_npz_data *d)
+{
+    entry e[5] = {{"x_train.npy", &s->xtr}, {"y_train.npy", &s->ytr}, {"x_test.npy", &s->xte}, {"y_test.npy", &s->yte}};
+    if (first) memmove(e + 1, e, 4 * sizeof e[0]);
+    e[first ? 0 : 4] = (entry){extra, &s->ytr};
+    return xd_npz_parse(zbuf, zip(zbuf, e, n), "d.npz", d, &err);
 }
 
 /* The .keras checks hold for an .npz: duplicates, odd names, extra entries ignored. */
@@ -267,38 +281,19 @@ static void test_entries(void)
 {
     set s;
     good_set(&s);
-    const entry dup[5] = {{"x_train.npy", &s.xtr},
-                          {"y_train.npy", &s.ytr},
-                          {"x_test.npy", &s.xte},
-                          {"y_test.npy", &s.yte},
-                          {"x_train.npy", &s.xte}};
     xd_npz_data d;
-    size_t n = zip(zbuf, dup, 5);
-    xd_status st = xd_npz_parse(zbuf, n, "d.npz", &d, &err);
+    xd_status st = with_extra(&s, "x_train.npy", 0, 5, &d);
     /* libzip itself refuses duplicate names when it checks the archive (1.7); zip.c's check is the guard */
     xdt_check(&T,
               st == XD_FORMAT &&
                   (strstr(err.message, "'x_train.npy' appears twice") || strstr(err.message, "File already exists")),
               "a duplicate entry: %s", err.message);
-    const entry odd[5] = {{"x_train.npy", &s.xtr},
-                          {"y_train.npy", &s.ytr},
-                          {"x_test.npy", &s.xte},
-                          {"y_test.npy", &s.yte},
-                          {"../evil.npy", &s.xte}};
-    n = zip(zbuf, odd, 5);
-    st = xd_npz_parse(zbuf, n, "d.npz", &d, &err);
+    st = with_extra(&s, "../evil.npy", 0, 5, &d);
     xdt_check(&T, st == XD_FORMAT && strstr(err.message, "unsafe path"), "an unsafe name: %s", err.message);
-    const entry extra[5] = {{"notes.txt", &s.ytr},
-                            {"x_train.npy", &s.xtr},
-                            {"y_train.npy", &s.ytr},
-                            {"x_test.npy", &s.xte},
-                            {"y_test.npy", &s.yte}};
-    n = zip(zbuf, extra, 5);
-    st = xd_npz_parse(zbuf, n, "d.npz", &d, &err);
+    st = with_extra(&s, "notes.txt", 1, 5, &d);
     xdt_check(&T, st == XD_OK && d.train.n == 3, "an extra entry is ignored: %s", err.message);
     xd_npz_data_free(&d);
-    n = zip(zbuf, extra, 3);
-    st = xd_npz_parse(zbuf, n, "d.npz", &d, &err);
+    st = with_extra(&s, "notes.txt", 1, 3, &d);
     xdt_check(&T,
               st == XD_FORMAT && strstr(err.message, "no array x_test") &&
                   strstr(err.message, "it holds: notes.txt, x_train.npy, y_train.npy"),
