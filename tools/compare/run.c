@@ -303,11 +303,13 @@ static int data_folder_ok(const char *dir)
     char missing[2048] = "", p[XD_PATH_MAX];
     size_t len = 0;
     int is_dir = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+    size_t dl = strlen(dir);
+    int npz_named = !is_dir && dl > 4 && strcmp(dir + dl - 4, ".npz") == 0; /* meant a file: no IDX names */
     for (int i = 0; i < 4; ++i) {
         int found = 0;
         for (int gz = 0; gz < 2 && !found; ++gz)
             found = xd_path(p, sizeof p, NULL, "%s/%s%s", dir, files[i], gz ? ".gz" : "") == XD_OK && stat(p, &sb) == 0;
-        if (!found && is_dir && len < sizeof missing)
+        if (!found && !npz_named && len < sizeof missing)
             len +=
                 (size_t)snprintf(missing + len, sizeof missing - len, "%s%s/%s(.gz)", len ? ", " : "", dir, files[i]);
     }
