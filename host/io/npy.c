@@ -7,7 +7,7 @@
  * can produce for our dtypes, because the input is untrusted.
  *
  * The public reader takes '<f4' and '<i4' (what tensors hold); the data
- * sets' reader (xd_npy_parse_as, for .npz) also '|u1', '<i8' and '<f8',
+ * sets' reader (xd_npy_parse_owned, for .npz) also '|u1', '<i8' and '<f8',
  * each caller naming the dtypes it takes and why. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
