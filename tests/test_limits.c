@@ -31,6 +31,13 @@ int main(int argc, char **argv)
     int64_t bad[2] = {0, 16};
     st = xd_tensor_create(t.ctx, XD_DTYPE_F32, 2, bad, &x);
     xdt_check(&t, st == XD_INVALID_ARGUMENT, "zero dimension: %s", xd_status_name(st));
+    /* the host-only dtypes (an .npz's bytes and 64-bit arrays) are no tensor's */
+    int64_t small[1] = {4};
+    for (xd_dtype dt = XD_DTYPE_U8; dt <= XD_DTYPE_F64; dt++) {
+        st = xd_tensor_create(t.ctx, dt, 1, small, &x);
+        xdt_check(&t, st == XD_INVALID_ARGUMENT && x == NULL, "a tensor of host-only dtype %d refused: %s", (int)dt,
+                  xd_status_name(st));
+    }
     /* many allocations that each fit but together exceed the device's
      * global memory: refused at the one that crosses it, naming the sizes
      * (drivers create such buffers lazily and fail later, at first use) */

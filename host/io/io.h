@@ -12,6 +12,51 @@
 
 /* "float32 [10, 21632]": what an .npy holds, for messages. */
 void xd_npy_describe(const xd_npy_array *a, char *buf, size_t cap);
+/* numpy's name of a dtype: "float32", "int32", "uint8", "int64", "float64". */
+const char *xd_dtype_name(xd_dtype dtype);
+/* An .npy in a buffer of its own (malloc'd, len bytes; always consumed: the
+ * elements are converted in place) whose dtype is one of `dtypes` (bits
+ * 1u << xd_dtype: XD_DTYPE_U8, I64 and F64 are read here besides float32
+ * and int32); another is refused with "NAME: unsupported dtype 'D' (its
+ * numpy name; WHY)".  Otherwise as xd_npy_parse. */
+xd_status xd_npy_parse_owned(unsigned char *own, size_t len, const char *name, unsigned dtypes, const char *why,
+                             xd_npy_array *out, xd_error *err);
+
+/* ---- images as crossdev trains on them (host/io/npz.c) --------------------------------
+ * n images of h x w x c elements of dtype, channels last (as numpy, Keras
+ * and IDX files hold them), into float32 NCHW at x:
+ *   uint8   x/255.0f, one correctly rounded float division (IDX files too)
+ *   float32 as stored
+ *   float64 rounded to the nearest float32, as Keras's fit casts it
+ * Returns the index of the first image holding a NaN or an infinity (or a
+ * float64 beyond float32's range: *overflow set), or -1 when all are
+ * finite. */
+int64_t xd_images_to_nchw(const void *src, xd_dtype dtype, int64_t n, int64_t h, int64_t w, int64_t c, float *x,
+                          int *overflow);
+
+/* ---- .npz data sets (host/io/npz.c) ----------------------------------------------------
+ * numpy's zip of .npy files (np.savez, np.savez_compressed) holding
+ * x_train, y_train, x_test and y_test as Keras's datasets give them:
+ * images (count, rows, cols) or (count, rows, cols, channels) of uint8,
+ * float32 or float64 (both sets the same dtype and image shape), labels
+ * (count,) or (count, 1) of uint8, int32 or int64, from 0; other entries
+ * are ignored.  Refusals name the file and the array: XD_FORMAT. */
+typedef struct xd_npz_split {
+    int64_t n;
+    float *x;   /* [n, C, H, W], xd_images_to_nchw */
+    int32_t *y; /* [n] */
+} xd_npz_split;
+typedef struct xd_npz_data {
+    int64_t height, width, channels;
+    int32_t max_label;
+    xd_dtype x_dtype; /* what the images were stored as */
+    xd_npz_split train, test;
+} xd_npz_data;
+/* An .npz in memory (file names it in messages), or a file. */
+xd_status xd_npz_parse(const void *buf, size_t len, const char *file, xd_npz_data *out, xd_error *err);
+xd_status xd_npz_read(const char *path, xd_npz_data *out, xd_error *err);
+/* Frees the arrays and zeroes *d; NULL-safe. */
+void xd_npz_data_free(xd_npz_data *d);
 /* Writes a JSON document atomically (xd_write_file_atomic), as trace.json
  * and report.json are written: indented, keys in insertion order, reals
  * with 17 significant digits, a final newline. */
@@ -47,7 +92,7 @@ typedef struct xd_trace_meta {
     } layouts[XD_MAX_LAYERS * 2];
     size_t nlayouts;
     struct {
-        const char *name, *source;
+        const char *name, *source, *scale; /* scale: "x/255", "as stored (float32)", ... */
         int synthetic;
         uint64_t checksum;
         int64_t n_train, n_test, height, width, channels, classes;

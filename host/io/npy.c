@@ -4,7 +4,11 @@
  * uint32 LE for 2.x/3.x), an ASCII Python dict literal padded with spaces and
  * a newline, then the raw elements.  The dict is parsed with a small
  * hand-written recursive-descent reader that accepts exactly the subset numpy
- * can produce for our dtypes, because the input is untrusted. */
+ * can produce for our dtypes, because the input is untrusted.
+ *
+ * The public reader takes '<f4' and '<i4' (what tensors hold); the data
+ * sets' reader (xd_npy_parse_owned, for .npz) also '|u1', '<i8' and '<f8',
+ * each caller naming the dtypes it takes and why. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -95,20 +99,59 @@ static int parse_str(cursor *c, char *dst, size_t cap)
 /* In the header parsers: name the file and the problem, return XD_FORMAT. */
 #define BAD(...) return (xd_error_file(err, name, __VA_ARGS__), XD_FORMAT)
 
-/* 'descr': a plain little-endian float32 or int32 dtype string. */
-static xd_status parse_descr(cursor *c, const char *name, xd_npy_array *out, xd_error *err)
+/* The dtypes read, as numpy writes them: '|u1' for bytes (no byte order),
+ * the others little-endian. */
+static const struct {
+    const char *descr;
+    xd_dtype dtype;
+} DESCRS[] = {
+    {"<f4", XD_DTYPE_F32}, {"<i4", XD_DTYPE_I32}, {"|u1", XD_DTYPE_U8}, {"<i8", XD_DTYPE_I64}, {"<f8", XD_DTYPE_F64}};
+
+/* What the caller takes (the public reader: float32 and int32). */
+typedef struct npy_accept {
+    unsigned dtypes;   /* 1u << xd_dtype */
+    const char *which; /* the refusal's reason: "only '<f4' and '<i4' are supported" */
+} npy_accept;
+static const npy_accept ACCEPT_TENSORS = {1u << XD_DTYPE_F32 | 1u << XD_DTYPE_I32,
+                                          "only '<f4' and '<i4' are supported"};
+
+/* numpy's name of a descr (the common ones), for messages. */
+static const char *descr_name(const char *descr)
+{
+    static const char *const names[][2] = {{"f2", "float16"},  {"f4", "float32"}, {"f8", "float64"}, {"i1", "int8"},
+                                           {"i2", "int16"},    {"i4", "int32"},   {"i8", "int64"},   {"u1", "uint8"},
+                                           {"u2", "uint16"},   {"u4", "uint32"},  {"u8", "uint64"},  {"b1", "bool"},
+                                           {"c8", "complex64"}};
+    if (strlen(descr) != 3 || (descr[0] != '<' && descr[0] != '|' && descr[0] != '>')) return NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i)
+        if (strcmp(descr + 1, names[i][0]) == 0) return names[i][1];
+    return NULL;
+}
+
+/* 'descr': a plain dtype string of one the caller takes. */
+static xd_status parse_descr(cursor *c, const char *name, const npy_accept *acc, xd_npy_array *out, xd_error *err)
 {
     char descr[32];
     /* A list here is a structured dtype; we only take plain ones. */
     if (parse_str(c, descr, sizeof descr) != 0) BAD("header: 'descr' is not a simple dtype string");
-    if (strcmp(descr, "<f4") == 0) out->dtype = XD_DTYPE_F32;
-    else if (strcmp(descr, "<i4") == 0) out->dtype = XD_DTYPE_I32;
-    else BAD("unsupported dtype '%s' (only '<f4' and '<i4' are supported)", descr);
-    return XD_OK;
+    for (size_t i = 0; i < sizeof DESCRS / sizeof DESCRS[0]; ++i)
+        if (strcmp(descr, DESCRS[i].descr) == 0 && (acc->dtypes & 1u << DESCRS[i].dtype)) {
+            out->dtype = DESCRS[i].dtype;
+            return XD_OK;
+        }
+    const char *known = acc == &ACCEPT_TENSORS ? NULL : descr_name(descr);
+    if (known) BAD("unsupported dtype '%s' (%s%s; %s)", descr, descr[0] == '>' ? "big-endian " : "", known, acc->which);
+    BAD("unsupported dtype '%s' (%s)", descr, acc->which);
+}
+
+/* Bytes per element of a dtype. */
+static size_t dtype_size(xd_dtype dtype)
+{
+    return dtype == XD_DTYPE_U8 ? 1 : dtype == XD_DTYPE_I64 || dtype == XD_DTYPE_F64 ? 8 : 4;
 }
 
 /* 'fortran_order': False (C order) is all we read. */
-static xd_status parse_fortran(cursor *c, const char *name, xd_error *err)
+static xd_status parse_fortran(cursor *c, const char *name, const npy_accept *acc, xd_error *err)
 {
     skip_ws(c);
     size_t left = (size_t)(c->end - c->p);
@@ -116,7 +159,8 @@ static xd_status parse_fortran(cursor *c, const char *name, xd_error *err)
         c->p += 5;
         return XD_OK;
     }
-    if (left >= 4 && memcmp(c->p, "True", 4) == 0) BAD("Fortran order not supported");
+    if (left >= 4 && memcmp(c->p, "True", 4) == 0)
+        BAD("Fortran order not supported%s", acc == &ACCEPT_TENSORS ? "" : " (np.ascontiguousarray gives C order)");
     BAD("header: 'fortran_order' is not True or False");
 }
 
@@ -147,7 +191,7 @@ static xd_status parse_shape(cursor *c, const char *name, xd_npy_array *out, xd_
 }
 
 /* The header dict: keys descr, fortran_order, shape, each once, any order. */
-static xd_status parse_dict(cursor *c, const char *name, xd_npy_array *out, xd_error *err)
+static xd_status parse_dict(cursor *c, const char *name, const npy_accept *acc, xd_npy_array *out, xd_error *err)
 {
     int have_descr = 0, have_fortran = 0, have_shape = 0;
     if (!eat(c, '{')) BAD("header is not a dict literal");
@@ -158,10 +202,10 @@ static xd_status parse_dict(cursor *c, const char *name, xd_npy_array *out, xd_e
         xd_status st;
         if (strcmp(key, "descr") == 0) {
             if (have_descr++) BAD("header: duplicate key 'descr'");
-            st = parse_descr(c, name, out, err);
+            st = parse_descr(c, name, acc, out, err);
         } else if (strcmp(key, "fortran_order") == 0) {
             if (have_fortran++) BAD("header: duplicate key 'fortran_order'");
-            st = parse_fortran(c, name, err);
+            st = parse_fortran(c, name, acc, err);
         } else if (strcmp(key, "shape") == 0) {
             if (have_shape++) BAD("header: duplicate key 'shape'");
             st = parse_shape(c, name, out, err);
@@ -211,18 +255,30 @@ static xd_status element_count(const xd_npy_array *a, const char *name, size_t *
             zero = 1;
             continue;
         }
-        if (d > SIZE_MAX / 4 / n) BAD("element count overflows");
+        if (d > SIZE_MAX / dtype_size(a->dtype) / n) BAD("element count overflows");
         n *= (size_t)d;
     }
     *count = zero ? 0 : n;
     return XD_OK;
 }
 
-/* Little-endian elements at src into dst as float / int32_t: through a
- * uint32 and memcpy, so the stored objects really are of that type (no
- * aliasing games), whatever the host byte order. */
+/* Little-endian elements at src into dst as float / int32_t (or, for the
+ * data sets, bytes, int64_t, double): through an unsigned integer and
+ * memcpy, so the stored objects really are of that type (no aliasing
+ * games), whatever the host byte order.  src may be dst. */
 static void load_elements(const unsigned char *src, unsigned char *dst, size_t count, xd_dtype dtype)
 {
+    if (dtype == XD_DTYPE_U8) {
+        if (src != dst) memcpy(dst, src, count);
+        return;
+    }
+    if (dtype == XD_DTYPE_I64 || dtype == XD_DTYPE_F64) {
+        for (size_t i = 0; i < count; i++) {
+            uint64_t v = (uint64_t)load_le32(src + 8 * i) | (uint64_t)load_le32(src + 8 * i + 4) << 32;
+            memcpy(dst + 8 * i, &v, 8); /* int64_t and double: the same 8 bytes in host order */
+        }
+        return;
+    }
     for (size_t i = 0; i < count; i++) {
         uint32_t v = load_le32(src + 4 * i);
         if (dtype == XD_DTYPE_F32) {
@@ -242,18 +298,18 @@ static void load_elements(const unsigned char *src, unsigned char *dst, size_t c
  * read of a multi-GiB file then needs no second buffer).  own is always
  * consumed. */
 static xd_status npy_parse(const unsigned char *buf, size_t len, unsigned char *own, const char *name,
-                           xd_npy_array *out, xd_error *err)
+                           const npy_accept *acc, xd_npy_array *out, xd_error *err)
 {
     size_t off = 0, count = 0;
     uint32_t hlen = 0;
     xd_status st = parse_preamble(buf, len, name, &off, &hlen, err);
     if (st == XD_OK) {
         cursor c = {(const char *)buf + off, (const char *)buf + off + hlen};
-        st = parse_dict(&c, name, out, err);
+        st = parse_dict(&c, name, acc, out, err);
         off += hlen;
     }
     if (st == XD_OK) st = element_count(out, name, &count, err);
-    size_t bytes = count * 4, found = len - off;
+    size_t bytes = count * dtype_size(out->dtype), found = len - off;
     if (st == XD_OK && found != bytes) {
         xd_error_file(err, name, "%s: expected %zu bytes of data, found %zu",
                       found < bytes ? "truncated" : "trailing bytes", bytes, found);
@@ -290,7 +346,7 @@ static xd_status npy_parse(const unsigned char *buf, size_t len, unsigned char *
 static xd_status npy_parse_buffer(const void *buf, size_t len, const char *name, xd_npy_array *out, xd_error *err)
 {
     xd_status st = xd_check_parse_args("xd_npy_parse", buf, len, &name, out, sizeof *out, err);
-    return st != XD_OK ? st : npy_parse(buf ? buf : "", len, NULL, name, out, err);
+    return st != XD_OK ? st : npy_parse(buf ? buf : "", len, NULL, name, &ACCEPT_TENSORS, out, err);
 }
 
 static xd_status npy_read_file(const char *path, xd_npy_array *out, xd_error *err)
@@ -343,7 +399,7 @@ static xd_status npy_read_file(const char *path, xd_npy_array *out, xd_error *er
     }
     close(fd);
     fd = -1;
-    st = npy_parse(buf, size, buf, path, out, err);
+    st = npy_parse(buf, size, buf, path, &ACCEPT_TENSORS, out, err);
     buf = NULL; /* consumed by npy_parse */
 done:
     if (fd >= 0) close(fd);
@@ -457,19 +513,36 @@ xd_status xd_npy_read(const char *path, xd_npy_array *out, xd_error *err)
     return xd_error_return(err, npy_read_file(path, out, err));
 }
 
+xd_status xd_npy_parse_owned(unsigned char *own, size_t len, const char *name, unsigned dtypes, const char *why,
+                             xd_npy_array *out, xd_error *err)
+{
+    const npy_accept acc = {dtypes, why};
+    memset(out, 0, sizeof *out);
+    return npy_parse(own, len, own, name, &acc, out, err);
+}
+
 xd_status xd_npy_write(const char *path, xd_dtype dtype, int ndim, const int64_t *shape, const void *data,
                        xd_error *err)
 {
     return xd_error_return(err, npy_write_file(path, dtype, ndim, shape, data, err));
 }
 
+const char *xd_dtype_name(xd_dtype dtype)
+{
+    switch (dtype) {
+    case XD_DTYPE_F32: return "float32";
+    case XD_DTYPE_I32: return "int32";
+    case XD_DTYPE_U8: return "uint8";
+    case XD_DTYPE_I64: return "int64";
+    case XD_DTYPE_F64: return "float64";
+    }
+    return "?";
+}
+
 /* "float32 [10, 21632]": what an .npy holds, for messages. */
 void xd_npy_describe(const xd_npy_array *a, char *buf, size_t cap)
 {
-    size_t n = (size_t)snprintf(buf, cap, "%s [",
-                                a->dtype == XD_DTYPE_F32   ? "float32"
-                                : a->dtype == XD_DTYPE_I32 ? "int32"
-                                                           : "?");
+    size_t n = (size_t)snprintf(buf, cap, "%s [", xd_dtype_name(a->dtype));
     for (int i = 0; i < a->ndim && n < cap; ++i)
         n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)a->shape[i]);
     if (n < cap) snprintf(buf + n, cap - n, "]");

@@ -186,9 +186,9 @@ static json_t *settings_data(const xd_trace_meta *m)
     char sum[24];
     xd_hash_hex(m->data.checksum, sum);
     return json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name", m->data.name, "source",
-                     m->data.source, "synthetic", m->data.synthetic, "scale", "x/255", "checksum", sum, "n_train",
-                     (json_int_t)m->data.n_train, "n_test", (json_int_t)m->data.n_test, "height",
-                     (json_int_t)m->data.height, "width", (json_int_t)m->data.width, "channels",
+                     m->data.source, "synthetic", m->data.synthetic, "scale", m->data.scale ? m->data.scale : "x/255",
+                     "checksum", sum, "n_train", (json_int_t)m->data.n_train, "n_test", (json_int_t)m->data.n_test,
+                     "height", (json_int_t)m->data.height, "width", (json_int_t)m->data.width, "channels",
                      (json_int_t)m->data.channels, "classes", (json_int_t)m->data.classes);
 }
 

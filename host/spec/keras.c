@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "spec/archive.h"
 #include "spec/keras.h"
 
 /* ---- the input ---------------------------------------------------------------------- */
@@ -190,6 +191,38 @@ static xd_status read_model_file(const char *path, char **data, size_t *len, xd_
 static int starts_with(const char *data, size_t len, const char *magic, size_t n)
 {
     return len >= n && memcmp(data, magic, n) == 0;
+}
+
+void xd_keras_archive_free(xd_keras_archive *a)
+{
+    if (!a) return;
+    free(a->config);
+    free(a->weights);
+    memset(a, 0, sizeof *a);
+}
+
+/* config.json and model.weights.h5, each within its limit. */
+static xd_status read_archive(xd_zip *z, const char *file, xd_keras_archive *out, xd_error *err)
+{
+    if (!xd_zip_has(z, "config.json"))
+        return xd_error_set(err, XD_FORMAT, 0, "%s: no config.json (not a Keras 3 .keras archive)", file);
+    if (!xd_zip_has(z, "model.weights.h5"))
+        return xd_error_set(err, XD_FORMAT, 0, "%s: no model.weights.h5 (only Keras's h5 weights are supported)", file);
+    XD_TRY(xd_zip_read(z, "config.json", "config.json", XD_KERAS_MAX_CONFIG, (unsigned char **)&out->config,
+                       &out->config_len, err));
+    return xd_zip_read(z, "model.weights.h5", "model.weights.h5", XD_KERAS_MAX_WEIGHTS, &out->weights,
+                       &out->weights_len, err);
+}
+
+xd_status xd_keras_zip_read(const void *buf, size_t len, const char *file, xd_keras_archive *out, xd_error *err)
+{
+    memset(out, 0, sizeof *out);
+    xd_zip *z = NULL;
+    XD_TRY(xd_zip_open(buf, len, file, &z, err));
+    xd_status st = read_archive(z, file, out, err);
+    xd_zip_close(z);
+    if (st != XD_OK) xd_keras_archive_free(out);
+    return st;
 }
 
 static xd_status load_archive(const char *path, const char *data, size_t len, xd_model_spec *out, xd_weights *weights,

@@ -7,7 +7,7 @@
  *   keras.c         xd_model_spec_load: sniffing the file, the model and compile_config
  *   keras_layers.c  one parser per Keras layer class
  *   keras_options.c the option checks they share with the compile_config parser
- *   zip.c           the .keras archive (libzip), refusing bombs and odd names
+ *   zip.c           zip archives (spec/archive.h: .keras here, .npz in io), refusing bombs and odd names
  *   weights.c       Keras's variables <-> crossdev's names and layouts (the permutations)
  *   h5.c            HDF5 reading and writing of those variables
  *
@@ -95,7 +95,7 @@ void xd_keras_json_text(struct json_t *v, char *buf, size_t cap);
         if (st_ != XD_OK) return st_; \
     } while (0)
 
-/* ---- zip.c: the .keras archive ------------------------------------------------------ */
+/* ---- keras.c: the .keras archive (spec/archive.h) -------------------------------------- */
 typedef struct xd_keras_archive {
     char *config; /* config.json, NUL-terminated */
     size_t config_len;

@@ -1,29 +1,24 @@
-/* The .keras archive: a zip (Keras writes its entries stored, not
- * compressed) holding metadata.json, config.json and model.weights.h5, and
- * assets/ for layers that have them.  Read from memory with libzip; the
- * archive is untrusted, so its directory is checked before anything is
- * allocated for an entry: names (no "..", no absolute or Windows paths, no
- * duplicates, which readers resolve differently), methods (stored or
- * deflate, no encryption) and sizes (a limit per entry, and no deflated
- * entry expanding more than 100 times beyond 64 MiB, as Keras checks). */
+/* Zip archives of named entries (spec/archive.h), read with libzip: a
+ * .keras model (Keras writes its entries stored, not compressed) and an
+ * .npz data set (np.savez stores, np.savez_compressed deflates).  The
+ * directory is checked when the archive is opened; entries are read whole,
+ * one at a time, when asked for. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zip.h>
 
-#include "spec/keras.h"
+#include "spec/archive.h"
 
 #define ZIP_MAX_ENTRIES 1024
 #define ZIP_BOMB_FLOOR (UINT64_C(64) << 20)
 #define ZIP_MAX_EXPANSION 100
 
-void xd_keras_archive_free(xd_keras_archive *a)
-{
-    if (!a) return;
-    free(a->config);
-    free(a->weights);
-    memset(a, 0, sizeof *a);
-}
+struct xd_zip {
+    zip_t *z;
+    zip_int64_t n;
+    char *file;
+};
 
 static int bad_name(const char *name)
 {
@@ -37,13 +32,12 @@ static int bad_name(const char *name)
     return 0;
 }
 
-/* Every entry's name, method and size; the indices of the two we read. */
-static xd_status check_entries(zip_t *z, const char *file, zip_int64_t *cfg, zip_int64_t *h5, xd_error *err)
+/* Every entry's name, method and size. */
+static xd_status check_entries(zip_t *z, const char *file, zip_int64_t *count, xd_error *err)
 {
     zip_int64_t n = zip_get_num_entries(z, 0);
     if (n < 0 || n > ZIP_MAX_ENTRIES)
         return xd_error_set(err, XD_FORMAT, 0, "%s: %lld entries (at most %d)", file, (long long)n, ZIP_MAX_ENTRIES);
-    *cfg = *h5 = -1;
     for (zip_int64_t i = 0; i < n; i++) {
         zip_stat_t s;
         const char *name = zip_get_name(z, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
@@ -64,32 +58,114 @@ static xd_status check_entries(zip_t *z, const char *file, zip_int64_t *cfg, zip
         if (s.size > ZIP_BOMB_FLOOR && s.size / ZIP_MAX_EXPANSION > s.comp_size)
             return xd_error_set(err, XD_FORMAT, 0, "%s: entry '%.200s' declares %llu bytes from %llu (a zip bomb?)",
                                 file, name, (unsigned long long)s.size, (unsigned long long)s.comp_size);
-        if (strcmp(name, "config.json") == 0) *cfg = i;
-        if (strcmp(name, "model.weights.h5") == 0) *h5 = i;
     }
+    *count = n;
     return XD_OK;
 }
 
-/* Entry i whole, at most max bytes: exactly its declared size, its CRC
- * checked by libzip at the end. */
-static xd_status read_entry(zip_t *z, zip_int64_t i, const char *file, const char *name, uint64_t max,
-                            unsigned char **out, size_t *len, xd_error *err)
+/* The archive of src (consumed), its directory checked. */
+static xd_status open_source(zip_source_t *src, zip_error_t *ze, const char *file, xd_zip **out, xd_error *err)
+{
+    *out = NULL;
+    zip_t *z = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, ze) : NULL;
+    if (!z) {
+        int code = zip_error_code_zip(ze); /* the file, not its content */
+        xd_status st =
+            code == ZIP_ER_OPEN || code == ZIP_ER_READ || code == ZIP_ER_NOENT
+                ? xd_error_set(err, XD_IO, 0, "%s: cannot read: %s", file, zip_error_strerror(ze))
+                : xd_error_set(err, XD_FORMAT, 0, "%s: not a readable zip archive: %s", file, zip_error_strerror(ze));
+        zip_source_free(src);
+        return st;
+    }
+    xd_zip *a = calloc(1, sizeof *a);
+    xd_status st = a && (a->file = xd_strdup(file)) ? XD_OK : XD_OUT_OF_HOST_MEMORY;
+    if (st != XD_OK) xd_error_set(err, st, 0, "%s: out of host memory", file);
+    if (st == XD_OK) st = check_entries(z, file, &a->n, err);
+    if (st != XD_OK) {
+        zip_discard(z);
+        if (a) free(a->file);
+        free(a);
+        return st;
+    }
+    a->z = z;
+    *out = a;
+    return XD_OK;
+}
+
+xd_status xd_zip_open(const void *buf, size_t len, const char *file, xd_zip **out, xd_error *err)
+{
+    zip_error_t ze;
+    zip_error_init(&ze);
+    xd_status st = open_source(zip_source_buffer_create(buf, len, 0, &ze), &ze, file, out, err);
+    zip_error_fini(&ze);
+    return st;
+}
+
+xd_status xd_zip_open_file(const char *path, xd_zip **out, xd_error *err)
+{
+    zip_error_t ze;
+    zip_error_init(&ze);
+    xd_status st = open_source(zip_source_file_create(path, 0, -1, &ze), &ze, path, out, err);
+    zip_error_fini(&ze);
+    return st;
+}
+
+void xd_zip_close(xd_zip *z)
+{
+    if (!z) return;
+    zip_discard(z->z);
+    free(z->file);
+    free(z);
+}
+
+static zip_int64_t find(const xd_zip *z, const char *name)
+{
+    for (zip_int64_t i = 0; i < z->n; i++)
+        if (strcmp(name, zip_get_name(z->z, (zip_uint64_t)i, ZIP_FL_ENC_RAW)) == 0) return i;
+    return -1;
+}
+
+int xd_zip_has(const xd_zip *z, const char *name) { return find(z, name) >= 0; }
+
+void xd_zip_names(const xd_zip *z, char *buf, size_t cap)
+{
+    size_t n = 0;
+    if (cap) buf[0] = '\0';
+    for (zip_int64_t i = 0; i < z->n && n < cap; i++) {
+        const char *name = zip_get_name(z->z, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+        size_t want = strlen(name) + (i ? 2 : 0);
+        if (n + want + 4 >= cap) { /* room for "..." and the NUL */
+            snprintf(buf + n, cap - n, "%s...", i ? ", " : "");
+            return;
+        }
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", name);
+    }
+    for (char *p = buf; n && *p; ++p) /* raw names: nothing a terminal would act on */
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) *p = '?';
+}
+
+xd_status xd_zip_read(xd_zip *z, const char *name, const char *what, uint64_t max, unsigned char **out, size_t *len,
+                      xd_error *err)
 {
     zip_stat_t s;
     *out = NULL;
-    if (zip_stat_index(z, (zip_uint64_t)i, 0, &s) != 0 || s.size > max)
-        return xd_error_set(err, XD_FORMAT, 0, "%s: %s is larger than %llu bytes", file, name, (unsigned long long)max);
+    *len = 0;
+    zip_int64_t i = find(z, name);
+    if (i < 0) return xd_error_set(err, XD_FORMAT, 0, "%s: no %s", z->file, name);
+    if (zip_stat_index(z->z, (zip_uint64_t)i, 0, &s) != 0 || s.size > max)
+        return xd_error_set(err, XD_FORMAT, 0, "%s: %s is larger than %llu bytes", z->file, what,
+                            (unsigned long long)max);
     unsigned char *buf = malloc((size_t)s.size + 1);
-    if (!buf) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory reading %s", file, name);
-    zip_file_t *f = zip_fopen_index(z, (zip_uint64_t)i, 0);
+    if (!buf) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory reading %s", z->file, what);
+    zip_file_t *f = zip_fopen_index(z->z, (zip_uint64_t)i, 0);
     zip_int64_t got = 0, r = 0;
     while (f && (uint64_t)got <= s.size && (r = zip_fread(f, buf + got, s.size + 1 - (uint64_t)got)) > 0) got += r;
     xd_status st = XD_OK;
     if (!f || r < 0 || (uint64_t)got != s.size)
-        st = xd_error_set(err, XD_FORMAT, 0, "%s: %s cannot be read: %s", file, name,
+        st = xd_error_set(err, XD_FORMAT, 0, "%s: %s cannot be read: %s", z->file, what,
                           f && r < 0 ? zip_file_strerror(f)
                           : f        ? "wrong size"
-                                     : zip_strerror(z));
+                                     : zip_strerror(z->z));
     if (f) zip_fclose(f);
     if (st != XD_OK) {
         free(buf);
@@ -99,37 +175,4 @@ static xd_status read_entry(zip_t *z, zip_int64_t i, const char *file, const cha
     *out = buf;
     *len = (size_t)s.size;
     return XD_OK;
-}
-
-static xd_status read_archive(zip_t *z, const char *file, xd_keras_archive *out, xd_error *err)
-{
-    zip_int64_t cfg = -1, h5 = -1;
-    XD_TRY(check_entries(z, file, &cfg, &h5, err));
-    if (cfg < 0) return xd_error_set(err, XD_FORMAT, 0, "%s: no config.json (not a Keras 3 .keras archive)", file);
-    if (h5 < 0)
-        return xd_error_set(err, XD_FORMAT, 0, "%s: no model.weights.h5 (only Keras's h5 weights are supported)", file);
-    XD_TRY(read_entry(z, cfg, file, "config.json", XD_KERAS_MAX_CONFIG, (unsigned char **)&out->config,
-                      &out->config_len, err));
-    return read_entry(z, h5, file, "model.weights.h5", XD_KERAS_MAX_WEIGHTS, &out->weights, &out->weights_len, err);
-}
-
-xd_status xd_keras_zip_read(const void *buf, size_t len, const char *file, xd_keras_archive *out, xd_error *err)
-{
-    memset(out, 0, sizeof *out);
-    zip_error_t ze;
-    zip_error_init(&ze);
-    zip_source_t *src = zip_source_buffer_create(buf, len, 0, &ze);
-    zip_t *z = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze) : NULL;
-    if (!z) {
-        xd_status st =
-            xd_error_set(err, XD_FORMAT, 0, "%s: not a readable zip archive: %s", file, zip_error_strerror(&ze));
-        zip_source_free(src);
-        zip_error_fini(&ze);
-        return st;
-    }
-    zip_error_fini(&ze);
-    xd_status st = read_archive(z, file, out, err);
-    zip_discard(z);
-    if (st != XD_OK) xd_keras_archive_free(out);
-    return st;
 }

@@ -1,5 +1,6 @@
-/* Datasets: MNIST-format IDX files (Fashion-MNIST by default) or a seeded
- * synthetic set of the same shapes, clearly labelled as such. */
+/* Datasets: MNIST-format IDX files (Fashion-MNIST by default), an .npz as
+ * Keras users keep theirs (io/npz.c), or a seeded synthetic set of the
+ * same shapes, clearly labelled as such. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "common/common.h"
 #include "crossdev/io.h"
 #include "crossdev/train.h"
+#include "io/io.h"
 
 #define XD_CLASSES 10
 
@@ -90,14 +92,13 @@ typedef struct idx_split {
 } idx_split;
 
 /* Images as float32 x/255.0f in NCHW: channels-last files (count, rows,
- * cols, channels) are transposed; 3-D files have one channel. */
+ * cols, channels) are transposed; 3-D files have one channel.  The rule of
+ * uint8 images in an .npz too (xd_images_to_nchw), so the same bytes give
+ * the same data either way. */
 static void decode_images(const xd_idx_array *img, const idx_split *s, float *x)
 {
-    const size_t hw = (size_t)(s->h * s->w), C = (size_t)s->c;
-    for (size_t i = 0; i < (size_t)s->n; ++i)
-        for (size_t p = 0; p < hw; ++p)
-            for (size_t c = 0; c < C; ++c) /* x/255.0f: one correctly rounded float division on the host. */
-                x[(i * C + c) * hw + p] = (float)img->data[(i * hw + p) * C + c] / 255.0f;
+    int overflow;
+    (void)xd_images_to_nchw(img->data, XD_DTYPE_U8, s->n, s->h, s->w, s->c, x, &overflow); /* bytes: all finite */
 }
 
 static xd_status check_pair(const xd_idx_array *img, const xd_idx_array *lbl, const char *ip, const char *lp,
@@ -194,6 +195,7 @@ static xd_status load_idx(const char *dir, xd_dataset **out, xd_error *err)
     d->classes = (int64_t)(tr.max_label > te.max_label ? tr.max_label : te.max_label) + 1;
     snprintf(d->name, sizeof d->name, "%s", strstr(dir, "fashion") ? "fashion-mnist" : "mnist-format");
     snprintf(d->source, sizeof d->source, "%s", dir);
+    snprintf(d->scale, sizeof d->scale, "x/255");
     d->checksum = checksum(d);
     *out = d;
     return XD_OK;
@@ -202,6 +204,54 @@ static xd_status load_idx(const char *dir, xd_dataset **out, xd_error *err)
 xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, xd_error *err)
 {
     return xd_error_return(err, load_idx(dir, out, err));
+}
+
+/* How an .npz's images became float32 (data.scale). */
+static const char *npz_scale(xd_dtype dtype)
+{
+    return dtype == XD_DTYPE_U8    ? "x/255"
+           : dtype == XD_DTYPE_F32 ? "as stored (float32)"
+                                   : "float64 rounded to float32";
+}
+
+static xd_status load_npz(const char *path, xd_dataset **out, xd_error *err)
+{
+    if (!path || !out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_dataset_load_npz: a NULL path or output");
+    *out = NULL;
+    xd_dataset *d = calloc(1, sizeof *d);
+    if (!d) return xd_error_set(err, XD_OUT_OF_HOST_MEMORY, 0, "%s: out of host memory", path);
+    if (strlen(path) >= sizeof d->source) {
+        free(d);
+        return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "%.200s...: the path is longer than %zu bytes", path,
+                            sizeof d->source - 1);
+    }
+    xd_npz_data z;
+    xd_status st = xd_npz_read(path, &z, err);
+    if (st != XD_OK) {
+        free(d);
+        return st;
+    }
+    d->train_x = z.train.x; /* the arrays move into d */
+    d->train_y = z.train.y;
+    d->test_x = z.test.x;
+    d->test_y = z.test.y;
+    d->n_train = z.train.n;
+    d->n_test = z.test.n;
+    d->height = z.height;
+    d->width = z.width;
+    d->channels = z.channels;
+    d->classes = (int64_t)z.max_label + 1;
+    snprintf(d->name, sizeof d->name, "npz");
+    snprintf(d->source, sizeof d->source, "%s", path);
+    snprintf(d->scale, sizeof d->scale, "%s", npz_scale(z.x_dtype));
+    d->checksum = checksum(d);
+    *out = d;
+    return XD_OK;
+}
+
+xd_status xd_dataset_load_npz(const char *path, xd_dataset **out, xd_error *err)
+{
+    return xd_error_return(err, load_npz(path, out, err));
 }
 
 xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out, xd_error *err)
@@ -277,6 +327,7 @@ static xd_status synthetic(uint64_t seed, int64_t n_train, int64_t n_test, int64
     }
     free(templ);
     snprintf(d->name, sizeof d->name, "synthetic");
+    snprintf(d->scale, sizeof d->scale, "x/255");
     snprintf(d->source, sizeof d->source, "seeded synthetic set (seed %llu), NOT real data", (unsigned long long)seed);
     d->checksum = checksum(d);
     *out = d;

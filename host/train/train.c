@@ -661,6 +661,7 @@ static void describe_run(run *r, const char *device_json, xd_trace_meta *t)
     t->nop_outputs = r->nop_list;
     t->data.name = d->name;
     t->data.source = d->source;
+    t->data.scale = d->scale[0] ? d->scale : "x/255"; /* a set made by hand says nothing */
     t->data.synthetic = d->synthetic;
     t->data.checksum = d->checksum;
     t->data.n_train = d->n_train;

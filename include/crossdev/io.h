@@ -27,7 +27,7 @@ extern "C" {
 #define XD_NPY_MAX_DIMS 8
 
 typedef struct xd_npy_array {
-    xd_dtype dtype;
+    xd_dtype dtype; /* XD_DTYPE_F32 or XD_DTYPE_I32 from these readers (types.h) */
     int ndim;
     int64_t shape[XD_NPY_MAX_DIMS];
     size_t count; /* product of shape (1 for ndim 0) */

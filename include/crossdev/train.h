@@ -15,10 +15,11 @@ extern "C" {
 #endif
 
 /* ---- datasets ------------------------------------------------------------------
- * Images as float32 x/255.0f (computed on the host), NCHW. */
+ * Images as float32 NCHW: bytes x/255.0f (computed on the host), an .npz's
+ * float32 as stored and float64 rounded to float32 (scale says which). */
 typedef struct xd_dataset {
-    char name[64];    /* "fashion-mnist", "mnist-format", "synthetic" */
-    char source[512]; /* directory read, or "seeded synthetic (seed N)" */
+    char name[64];    /* "fashion-mnist", "mnist-format", "npz", "synthetic" */
+    char source[512]; /* directory or .npz file read, or "seeded synthetic (seed N)" */
     int synthetic;    /* 1: made up, labelled so in every output */
     int64_t n_train, n_test;
     int64_t height, width, channels;
@@ -28,6 +29,8 @@ typedef struct xd_dataset {
     float *test_x;
     int32_t *test_y;
     uint64_t checksum; /* XXH3-64 over the four decoded arrays (bytes as stored) */
+    char scale[32];    /* how the stored values became the images: "x/255", "as stored (float32)",
+                          "float64 rounded to float32" (trace.json's data.scale) */
 } xd_dataset;
 
 /* What each of `steps` steps trained on, as trace.json's "batch_hashes":
@@ -46,6 +49,17 @@ XD_API xd_status xd_dataset_batch_hashes(const xd_dataset *d, const int32_t *bat
  * last, (count, rows, cols, channels).  XD_IO when a file is missing,
  * XD_FORMAT when one is malformed; err names the file. */
 XD_API xd_status xd_dataset_load_idx(const char *dir, xd_dataset **out, xd_error *err);
+/* Reads an .npz as Keras users keep their data (np.savez or
+ * np.savez_compressed of keras.datasets.*.load_data()'s arrays): x_train,
+ * y_train, x_test, y_test; images (count, rows, cols) or, channels last,
+ * (count, rows, cols, channels) of uint8 (scaled x/255.0f, as IDX files:
+ * the same bytes give the same data and checksum), float32 (as stored) or
+ * float64 (rounded to float32, as Keras's fit casts it), finite; labels
+ * (count,) or (count, 1) of uint8, int32 or int64, from 0.  XD_FORMAT
+ * naming the file and the array for anything else (one-hot labels, float
+ * labels, a missing array, counts or image shapes that disagree, not a zip
+ * archive), XD_IO when it cannot be opened. */
+XD_API xd_status xd_dataset_load_npz(const char *path, xd_dataset **out, xd_error *err);
 /* A seeded synthetic set of the same shapes (28x28x1, 10 classes): each class a
  * Philox-drawn template plus noise, so a model can learn it. */
 XD_API xd_status xd_dataset_synthetic(uint64_t seed, int64_t n_train, int64_t n_test, xd_dataset **out, xd_error *err);

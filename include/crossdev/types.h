@@ -6,7 +6,16 @@
 #ifndef CROSSDEV_TYPES_H
 #define CROSSDEV_TYPES_H
 
-typedef enum xd_dtype { XD_DTYPE_F32, XD_DTYPE_I32 } xd_dtype;
+/* Device tensors hold XD_DTYPE_F32 and XD_DTYPE_I32 alone (xd_tensor_create
+ * refuses the others); the host's arrays also hold bytes and 64-bit
+ * elements, what an .npz data set may store (io.h, xd_npy_array). */
+typedef enum xd_dtype {
+    XD_DTYPE_F32,
+    XD_DTYPE_I32,
+    XD_DTYPE_U8,  /* numpy '|u1': host arrays only */
+    XD_DTYPE_I64, /* '<i8': host arrays only */
+    XD_DTYPE_F64  /* '<f8': host arrays only */
+} xd_dtype;
 
 /* Keras's two formulas of the cross-entropy from probabilities (ops.h,
  * xd_sparse_xent_probs_form; docs/models.md). */

@@ -33,7 +33,7 @@ static void usage_compare(void)
            "                        (default oclgrind; '' for none); they start first\n"
            "  --repeat R            run each device R times (run-to-run check)\n"
            "  --seed S|random       seed (default 42); random draws one and reports it\n"
-           "  --batch B, --data DIR, --synthetic   as for run\n"
+           "  --batch B, --data DIR|FILE.npz, --synthetic   as for run\n"
            "  --model, --weights, --optimizer, --lr, --beta1, --beta2, --eps, --momentum,\n"
            "  --nesterov            the model and its training, as for run\n"
            "  --no-hash-ops         do not record per-op hashes (first divergent op)\n"

@@ -2,6 +2,7 @@
  * --resume, the trace's own settings are taken unless given, and a given
  * value that conflicts with the trace is refused naming both. */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,11 +40,14 @@ static void usage_run(void)
            "  --steps N | --epochs E  training length in steps, or whole epochs (default: 1 epoch)\n"
            "  --batch B             batch size (default 32; the final partial batch is dropped)\n" MODEL_USAGE
            "  --export-weights FILE  write the final weights as a Keras .weights.h5\n"
-           "  --data DIR            a folder holding the four MNIST-format IDX files\n"
+           "  --data DIR|FILE.npz   a folder holding the four MNIST-format IDX files\n"
            "                        train-images-idx3-ubyte, train-labels-idx1-ubyte,\n"
            "                        t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each may be .gz;\n"
-           "                        images (count, rows, cols) or (count, rows, cols, channels))\n"
-           "                        (default %s)\n"
+           "                        images (count, rows, cols) or (count, rows, cols, channels)),\n"
+           "                        or an .npz holding x_train, y_train, x_test, y_test as\n"
+           "                        keras.datasets give them (np.savez; images channels last,\n"
+           "                        uint8 scaled x/255 or float32/float64 as they are; integer\n"
+           "                        labels) (default %s)\n"
            "  --synthetic           a seeded synthetic dataset of the model's input shape,\n"
            "                        labelled as such everywhere\n"
            "  --snapshot-every K    also snapshot every K steps\n"
@@ -268,6 +272,27 @@ static void progress_lines(void *user, int64_t step, int64_t steps, float loss, 
             (long long)steps, rate, rate > 0 ? (double)(steps - step) / rate : 0.0, (double)loss);
 }
 
+#define DATA_WHAT                                                                                                    \
+    "--data is an .npz file holding x_train, y_train, x_test and y_test, or a folder holding the four MNIST-format " \
+    "IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte " \
+    "(each may be .gz)"
+
+/* --data FILE: a zip archive (an .npz), else said.  0 when refused. */
+static int data_file_ok(const char *path)
+{
+    unsigned char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    const char *why = f ? NULL : strerror(errno);
+    size_t n = f ? fread(magic, 1, sizeof magic, f) : 0;
+    if (f) fclose(f);
+    if (n == 4 && magic[0] == 'P' && magic[1] == 'K' && (magic[2] == 3 || magic[2] == 5)) return 1;
+    if (!why)
+        why = n == 4 && memcmp(magic, "\x93NUM", 4) == 0 ? "an .npy file holds one array, not a data set (not an .npz)"
+                                                         : "not an .npz file (a zip archive) nor a folder";
+    fprintf(stderr, "%s: --data %s: %s.  " DATA_WHAT "\n", prog, path, why);
+    return 0;
+}
+
 /* --data DIR: a folder with the four IDX files; otherwise say which are
  * missing.  0 when refused (said). */
 static int data_folder_ok(const char *dir)
@@ -278,28 +303,27 @@ static int data_folder_ok(const char *dir)
     char missing[2048] = "", p[XD_PATH_MAX];
     size_t len = 0;
     int is_dir = stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
+    size_t dl = strlen(dir);
+    int npz_named = !is_dir && dl > 4 && strcmp(dir + dl - 4, ".npz") == 0; /* meant a file: no IDX names */
     for (int i = 0; i < 4; ++i) {
         int found = 0;
         for (int gz = 0; gz < 2 && !found; ++gz)
             found = xd_path(p, sizeof p, NULL, "%s/%s%s", dir, files[i], gz ? ".gz" : "") == XD_OK && stat(p, &sb) == 0;
-        if (!found && len < sizeof missing)
+        if (!found && !npz_named && len < sizeof missing)
             len +=
                 (size_t)snprintf(missing + len, sizeof missing - len, "%s%s/%s(.gz)", len ? ", " : "", dir, files[i]);
     }
     if (is_dir && !missing[0]) return 1;
-    fprintf(stderr,
-            "%s: --data %s: %s.  --data is a folder holding the four MNIST-format IDX files train-images-idx3-ubyte, "
-            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may be .gz)%s%s\n",
-            prog, dir,
-            !xd_path_exists(dir) ? "no such folder"
+    fprintf(stderr, "%s: --data %s: %s.  " DATA_WHAT "%s%s\n", prog, dir,
+            !xd_path_exists(dir) ? "no such file or folder"
             : !is_dir            ? "not a folder"
                                  : "files missing",
             missing[0] ? "; missing: " : "", missing);
     return 0;
 }
 
-/* Loads --data DIR (or Fashion-MNIST), or the labelled synthetic set in
- * the model's input shape. */
+/* Loads --data DIR or FILE.npz (or Fashion-MNIST), or the labelled
+ * synthetic set in the model's input shape. */
 static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int quiet, const xd_model_spec *spec)
 {
     xd_dataset *d = NULL;
@@ -320,8 +344,9 @@ static xd_dataset *load_data(const char *dir, int synthetic, uint64_t seed, int 
         else if (!fallback && !quiet) fprintf(stderr, "%s: using a SEEDED SYNTHETIC dataset (not real data)\n", prog);
         return d;
     }
-    if (dir && !data_folder_ok(dir)) return NULL;
-    if (xd_dataset_load_idx(path, &d, &err) != XD_OK) {
+    int npz = dir && stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode);
+    if (dir && !(npz ? data_file_ok(dir) : data_folder_ok(dir))) return NULL;
+    if ((npz ? xd_dataset_load_npz(path, &d, &err) : xd_dataset_load_idx(path, &d, &err)) != XD_OK) {
         fprintf(stderr, "%s: data: %s\n", prog, err.message);
         return NULL;
     }

@@ -9,7 +9,7 @@ diff` finds where two runs part (README, "Your framework's runs").
     crossdev.record    python -m crossdev.record --out DIR -- script.py ARGS: an unchanged script's Model.fit recorded
     crossdev.layout    Keras <-> crossdev names and layouts
     crossdev.philox    crossdev's Philox stream and dropout masks, in numpy
-    crossdev.data      the IDX data a trace names, decoded as crossdev decodes it
+    crossdev.data      the IDX or .npz data a trace names, decoded as crossdev decodes it
     crossdev.spec      crossdev's model spec of a Keras model; the shapes of a spec's layers
     crossdev.seeding   what the random generators held when a recording began (producer.seeding)
 

@@ -4,7 +4,7 @@ on this device, is from crossdev's run, and two replays (two devices,
 thread counts, settings) say where the framework's own runs part.
 
     python3 -m crossdev.replay TRACE --framework torch|keras --out DIR
-                               [--device cpu|cuda|cuda:N|gpu] [--threads N] [--data DIR]
+                               [--device cpu|cuda|cuda:N|gpu] [--threads N] [--data DIR|FILE.npz]
                                [--steps N] [--deterministic] [--jit-compile auto|true|false]
                                [--no-hash-ops]
 
@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from .data import load_idx
+from .data import load_data
 from .trace import SnapshotFiles, TraceWriter, read_trace, require_form
 
 __all__ = ["main", "check_trace", "replay_torch", "replay_keras"]
@@ -54,14 +54,14 @@ def check_trace(path: str, trace: dict, framework: str, data_dir):
     data = trace.get("data") or {}
     if data.get("synthetic"):
         raise Refused(f"{path}: trained on synthetic data ({data.get('source', 'seeded')}); a replay needs the "
-                      f"real data: run crossdev with --data DIR (MNIST-format IDX files) and replay that trace")
+                      f"real data: run crossdev with --data (IDX files or an .npz) and replay that trace")
     if not trace.get("model_spec"):
         raise Refused(f"{path}: has no model_spec (made by an older crossdev, or by a framework recorder)")
     folder = data_dir or data.get("source")
     try:
-        ds = load_idx(folder)
+        ds = load_data(folder)
     except (OSError, ValueError) as e:
-        raise Refused(f"{path}: its data ({folder}): {e}; give the folder with --data") from e
+        raise Refused(f"{path}: its data ({folder}): {e}; give the folder or .npz with --data") from e
     if data.get("checksum") and ds.checksum != data["checksum"]:
         raise Refused(f"{folder}: its data has checksum {ds.checksum}, the trace's ({path}) is {data['checksum']}: "
                       f"not the data the trace trained on")
@@ -231,7 +231,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0,
                     help="torch: torch.set_num_threads(N); keras on tensorflow: intra-op threads, on torch: "
                          "torch's (on jax: refused, XLA_FLAGS sets them); default: the framework's")
-    ap.add_argument("--data", help="the trace's IDX data folder, if not at its data.source")
+    ap.add_argument("--data", help="the trace's IDX data folder or .npz, if not at its data.source")
     ap.add_argument("--steps", type=int, default=0, help="replay the first N steps (default: all)")
     ap.add_argument("--deterministic", action="store_true",
                     help="torch (and keras on torch): torch.use_deterministic_algorithms(True); keras on "
