@@ -531,5 +531,7 @@ int main(int argc, char **argv)
     }
     free(dev);
     if (have_re) regfree(&re);
-    return xdt_finish(&T);
+    int rc = xdt_finish(&T); /* T was not made by xdt_init: its device list is this function's */
+    xd_device_list_destroy(T.list);
+    return rc;
 }
