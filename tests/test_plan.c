@@ -33,8 +33,9 @@ static const char mnist_convnet[] =
     "conv2d_1.dpre -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
     "conv2d.weight.grad conv2d.bias.grad\n";
-/* all-layers (.keras, and the JSON with its weights): a conv's own ReLU and a
- * ReLU layer after a conv without bias. */
+/* all-layers (.keras, the JSON with its weights, and the same layers built
+ * with the functional API): a conv's own ReLU and a ReLU layer after a conv
+ * without bias. */
 static const char all_layers[] =
     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
     "train conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
@@ -59,6 +60,7 @@ static const row table[] = {
      "conv2d.weight.grad conv2d.bias.grad\n"},
     {"all-layers.keras", all_layers},
     {"all-layers.json", all_layers},
+    {"all-layers-functional.keras", all_layers},
     {"variants.keras", "backward conv2d_backward_weights_bias c.backward_weights+c.backward_bias: input c.dout -> "
                        "c.weight.grad c.bias.grad\n"},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "

@@ -114,6 +114,47 @@ static xd_status init_of(const lctx *L, const char *key, xd_init_kind def, xd_in
     return st;
 }
 
+/* ---- InputLayer ------------------------------------------------------------------- */
+/* A Keras shape: the batch dimension first when batch (null or a size,
+ * either accepted) then positive sizes, at most 4; XD_FORMAT otherwise. */
+xd_status xd_keras_shape_of(const xd_kopts *o, const char *key, int batch, int64_t dims[4], int *rank)
+{
+    json_t *v = json_object_get(o->cfg, key);
+    size_t n = json_array_size(v);
+    if (!json_is_array(v) || n < (size_t)batch + 1 || n > (size_t)batch + 4)
+        return xd_kopt_unsupported(o, key, "only a shape (height, width, channels)");
+    *rank = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        if (batch && i == 0 && (json_is_null(e) || json_is_integer(e))) continue;
+        if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > XD_KERAS_MAX_DIM)
+            return xd_kopt_unsupported(o, key, "only fixed sizes 1..1048576 after the batch");
+        dims[(*rank)++] = json_integer_value(e);
+    }
+    return XD_OK;
+}
+
+xd_status xd_keras_input_layer(const char *file, json_t *layer, int64_t dims[4], int *rank, xd_error *err)
+{
+    static const char *const known[] = {"name",   "dtype",    "batch_shape", "batch_input_shape", "shape", "sparse",
+                                        "ragged", "optional", NULL};
+    json_t *cfg = json_object_get(layer, "config");
+    const char *name = json_string_value(json_object_get(cfg, "name"));
+    xd_kopts o = {file, "", cfg, err};
+    snprintf(o.where, sizeof o.where, "layer '%.63s' (InputLayer)", name ? name : "?");
+    if (!json_is_object(cfg)) return xd_kopt_refuse(&o, "no config");
+    char dt[96];
+    if (!xd_keras_dtype_is_float32(json_object_get(cfg, "dtype"), dt, sizeof dt))
+        return xd_kopt_refuse(&o, "dtype '%s' is not supported (only float32)", dt);
+    XD_TRY(xd_kopt_false(&o, "sparse"));
+    XD_TRY(xd_kopt_false(&o, "ragged"));
+    XD_TRY(xd_kopt_false(&o, "optional"));
+    XD_TRY(xd_kopt_unknown(&o, known));
+    if (json_object_get(cfg, "batch_shape")) return xd_keras_shape_of(&o, "batch_shape", 1, dims, rank);
+    if (json_object_get(cfg, "batch_input_shape")) return xd_keras_shape_of(&o, "batch_input_shape", 1, dims, rank);
+    return xd_keras_shape_of(&o, "shape", 0, dims, rank);
+}
+
 /* ---- the layer classes ------------------------------------------------------------- */
 static const char *const WEIGHT_EXTRAS[] = {"kernel_regularizer",
                                             "bias_regularizer",

@@ -221,6 +221,59 @@ static xd_status layer_shape(int i, const xd_layer_spec *l, int *flat, const xd_
     return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "unknown layer type");
 }
 
+/* ---- the graph ---------------------------------------------------------------------- */
+int xd_layer_input_count(const xd_model_spec *spec, int i)
+{
+    const int n = spec->layers[i].ninputs;
+    return n > 0 && n <= XD_MAX_INPUTS ? n : 1;
+}
+
+int xd_layer_input(const xd_model_spec *spec, int i, int k)
+{
+    return spec->layers[i].ninputs > 0 ? spec->layers[i].inputs[k] : i - 1;
+}
+
+void xd_layer_set_inputs(xd_layer_spec *l, int i, const int *in, int n)
+{
+    memset(l->inputs, 0, sizeof l->inputs);
+    l->ninputs = n == 1 && in[0] == i - 1 ? 0 : n;
+    for (int k = 0; k < l->ninputs; k++) l->inputs[k] = in[k];
+}
+
+/* How many inputs a layer type takes: exactly one, or (merging layers) two
+ * or more. */
+static int takes_many(xd_layer_type t)
+{
+    (void)t;
+    return 0;
+}
+
+/* Layer i reads layers before it (or the model's input), as many as its
+ * type takes; every layer but the last is read by a later one. */
+static xd_status check_graph(const xd_model_spec *spec, xd_error *err)
+{
+    int used[XD_MAX_LAYERS] = {0};
+    for (int i = 0; i < spec->nlayers; i++) {
+        const xd_layer_spec *l = &spec->layers[i];
+        const int n = xd_layer_input_count(spec, i), many = takes_many(l->type);
+        if (l->ninputs < 0 || l->ninputs > XD_MAX_INPUTS || (many ? n < 2 : n != 1))
+            return shape_fail(err, XD_INVALID_ARGUMENT, i, l,
+                              many ? "takes 2 to 8 inputs" : "takes one input (a layer's output or the model's)");
+        for (int k = 0; k < n; k++) {
+            const int src = xd_layer_input(spec, i, k);
+            if (src < -1 || src >= i)
+                return shape_fail(err, XD_INVALID_ARGUMENT, i, l,
+                                  "reads a layer that does not come before it (layers must be in graph order)");
+            if (src >= 0) used[src] = 1;
+        }
+    }
+    for (int i = 0; i + 1 < spec->nlayers; i++)
+        if (!used[i])
+            return shape_fail(err, XD_INVALID_ARGUMENT, i, &spec->layers[i],
+                              "its output is not read by any layer (the model's output is its last layer)");
+    return XD_OK;
+}
+
 xd_status xd_model_spec_shapes(const xd_model_spec *spec, xd_layer_shape *out, xd_error *err)
 {
     if (!spec || !out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_model_spec_shapes: NULL argument");
@@ -232,11 +285,15 @@ xd_status xd_model_spec_shapes(const xd_model_spec *spec, xd_layer_shape *out, x
         spec->in_h * spec->in_w * spec->in_c > XD_KERAS_MAX_COUNT)
         return xd_error_set(err, XD_SHAPE_MISMATCH, 0, "model '%s': input shape (%lld, %lld, %lld) is not supported",
                             spec->name, (long long)spec->in_h, (long long)spec->in_w, (long long)spec->in_c);
+    xd_status st = check_graph(spec, err);
+    if (st != XD_OK) return xd_error_return(err, st);
     memset(out, 0, sizeof *out * (size_t)(spec->nlayers + 1));
     out[0].c = spec->in_c, out[0].h = spec->in_h, out[0].w = spec->in_w;
-    int flat = 0;
+    int flat[XD_MAX_LAYERS + 1] = {0}; /* out[j] is features rather than an image */
     for (int i = 0; i < spec->nlayers; i++) {
-        xd_status st = layer_shape(i, &spec->layers[i], &flat, &out[i], &out[i + 1], err);
+        const int src = xd_layer_input(spec, i, 0) + 1;
+        flat[i + 1] = flat[src];
+        st = layer_shape(i, &spec->layers[i], &flat[i + 1], &out[src], &out[i + 1], err);
         if (st != XD_OK) return xd_error_return(err, st);
     }
     return xd_error_return(err, XD_OK);
