@@ -1749,6 +1749,16 @@ static void test_arguments_layers(xdt *t)
     EXPECT_FAIL(xd_sparse_xent_probs(c, z, l2, v3, z, NULL), XD_SHAPE_MISMATCH, "sparse_xent_probs");
     EXPECT_FAIL(xd_sparse_xent_probs(c, z, l2, loss, zb, NULL), XD_SHAPE_MISMATCH, "sparse_xent_probs");
     EXPECT_FAIL(xd_sparse_xent_probs(c, z, l2, loss, z, v3), XD_SHAPE_MISMATCH, "sparse_xent_probs");
+    EXPECT_FAIL(xd_global_avgpool2d_forward(c, x, v3), XD_SHAPE_MISMATCH, "global_avgpool2d_forward");
+    EXPECT_FAIL(xd_global_avgpool2d_forward(c, x, z), XD_SHAPE_MISMATCH, "global_avgpool2d_forward");
+    EXPECT_FAIL(xd_global_avgpool2d_backward(c, zb, x), XD_SHAPE_MISMATCH, "global_avgpool2d_backward");
+    EXPECT_FAIL(xd_add_forward(c, x, y2, x2), XD_SHAPE_MISMATCH, "add_forward");
+    EXPECT_FAIL(xd_add_forward(c, x, x, y3), XD_SHAPE_MISMATCH, "add_forward");
+    EXPECT_FAIL(xd_concat_forward(c, x, 1, x2), XD_SHAPE_MISMATCH, "concat_forward");
+    EXPECT_FAIL(xd_concat_forward(c, x, -1, x2), XD_SHAPE_MISMATCH, "concat_forward");
+    EXPECT_FAIL(xd_concat_forward(c, y2, 0, x2), XD_SHAPE_MISMATCH, "concat_forward");
+    EXPECT_FAIL(xd_concat_forward(c, z, 0, x2), XD_SHAPE_MISMATCH, "concat_forward");
+    EXPECT_FAIL(xd_concat_backward(c, x2, 1, 0, x), XD_SHAPE_MISMATCH, "concat_backward");
     xd_adam_params ap = xd_adam_defaults();
     xd_sgd_params sp = {0.01, 0.9, 0, XD_SGD_KERAS}, sneg = sp, snest = {0.01, 0.0, 1, XD_SGD_TORCH};
     sneg.lr = -1;

@@ -63,6 +63,17 @@ static const row table[] = {
     {"all-layers-functional.keras", all_layers},
     {"variants.keras", "backward conv2d_backward_weights_bias c.backward_weights+c.backward_bias: input c.dout -> "
                        "c.weight.grad c.bias.grad\n"},
+    {"residual.keras",
+     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+     "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
+     "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d_2.backward_weights+conv2d_2.backward_bias: re_lu.out "
+     "conv2d_2.dout -> conv2d_2.weight.grad conv2d_2.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: conv2d.out "
+     "conv2d_1.dout -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+     "conv2d.weight.grad conv2d.bias.grad\n"},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
                   "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
 };
@@ -228,6 +239,36 @@ static void check_edges(void)
                 "-> conv1.weight.grad conv1.bias.grad\n");
 }
 
+/* A gradient that fans out is summed in the order the backward pass
+ * reaches its readers, the last layer first: in residual.keras the first
+ * conv's output feeds the block (conv2d_1), the Add and the 1x1
+ * projection (conv2d_3); the projection writes its gradient, the Add's
+ * and the block's are added to it, each an op of its own. */
+static void check_fan_out(void)
+{
+    static const char want[] = "backward conv2d_backward_data conv2d_3.backward_data: conv2d_3.dout conv2d_3.weight -> "
+                               "conv2d.dout\n"
+                               "backward add add.backward_0: conv2d.dout add.dout -> conv2d.dout\n"
+                               "backward add conv2d_1.backward_accumulate: conv2d.dout conv2d_1.din -> conv2d.dout\n";
+    xd_model_spec s;
+    if (!load("residual.keras", &s)) return;
+    const xd_optimizer_spec opt = xd_train_optimizer(&s);
+    xd_plan *p = malloc(sizeof *p);
+    xd_error err = {0};
+    if (!p || !xdt_check(&T, xd_plan_build(&s, &opt, 1, p, &err) == XD_OK, "residual.keras: %s", err.message)) {
+        free(p);
+        return;
+    }
+    char *all = text(p, &s, 0), got[1024] = "";
+    for (char *line = all ? strtok(all, "\n") : NULL; line; line = strtok(NULL, "\n"))
+        if (strstr(line, "-> conv2d.dout") && strlen(got) + strlen(line) + 2 < sizeof got)
+            strcat(strcat(got, line), "\n");
+    if (!xdt_check(&T, strcmp(got, want) == 0, "residual.keras: the steps writing conv2d.dout"))
+        printf("  got:\n%s  wanted:\n%s", got, want);
+    free(all);
+    free(p);
+}
+
 /* An update op hashes the parameter and the optimizer's state: Adam m and
  * v, SGD with momentum m, plain SGD nothing more. */
 static void check_update_outputs(void)
@@ -261,6 +302,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i) check_model(&table[i]);
     check_manifest();
     check_edges();
+    check_fan_out();
     check_update_outputs();
     return xdt_finish(&T);
 }

@@ -279,6 +279,36 @@ static xd_status parse_batchnorm(const lctx *L, xd_layer_spec *s)
     return xd_kopt_null(o, extras);
 }
 
+/* Add: no options of its own. */
+static xd_status parse_add(const lctx *L, xd_layer_spec *s)
+{
+    (void)L;
+    s->type = XD_LAYER_ADD;
+    return XD_OK;
+}
+
+/* Concatenate on the channels: axis -1, or the last by number (3 on
+ * images, 1 on features). */
+static xd_status parse_concatenate(const lctx *L, xd_layer_spec *s)
+{
+    s->type = XD_LAYER_CONCATENATE;
+    json_t *v = json_object_get(L->o.cfg, "axis");
+    if (!v || (json_is_integer(v) && (json_integer_value(v) == -1 || json_integer_value(v) == (L->c->flat ? 1 : 3))))
+        return XD_OK;
+    return xd_kopt_unsupported(&L->o, "axis",
+                               L->c->flat ? "only -1 or 1, the features" : "only -1 or 3, the channels");
+}
+
+/* GlobalAveragePooling2D: the channels of an image as features
+ * (keepdims false). */
+static xd_status parse_global_avgpool(const lctx *L, xd_layer_spec *s)
+{
+    s->type = XD_LAYER_GLOBAL_AVGPOOL2D;
+    L->c->flat = 1;
+    XD_TRY(xd_kopt_false(&L->o, "keepdims"));
+    return channels_last(&L->o);
+}
+
 /* Each class with the options its parser reads; any other option must be
  * null (checked after the parser, whose messages are the more precise).
  * renorm_momentum has no effect while renorm is false. */
@@ -307,10 +337,13 @@ static const struct layer_class {
      {"name", "trainable", "dtype", "axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
       "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer", "synchronized", "renorm",
       "renorm_momentum"}},
+    {"Add", parse_add, {"name", "trainable", "dtype"}},
+    {"Concatenate", parse_concatenate, {"name", "trainable", "dtype", "axis"}},
+    {"GlobalAveragePooling2D", parse_global_avgpool, {"name", "trainable", "dtype", "data_format", "keepdims"}},
 };
 #define CLASS_LIST                                                                                            \
     "InputLayer (first), Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, ReLU, Activation, " \
-    "BatchNormalization"
+    "BatchNormalization, GlobalAveragePooling2D, and in functional models Add, Concatenate"
 
 /* The options every layer has: trained, float32. */
 static xd_status common_options(const xd_kopts *o)

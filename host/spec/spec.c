@@ -17,6 +17,9 @@ const char *xd_layer_type_name(xd_layer_type t)
     case XD_LAYER_DROPOUT: return "Dropout";
     case XD_LAYER_ACTIVATION: return "Activation";
     case XD_LAYER_BATCHNORM: return "BatchNormalization";
+    case XD_LAYER_ADD: return "Add";
+    case XD_LAYER_CONCATENATE: return "Concatenate";
+    case XD_LAYER_GLOBAL_AVGPOOL2D: return "GlobalAveragePooling2D";
     }
     return "unknown";
 }
@@ -217,8 +220,49 @@ static xd_status layer_shape(int i, const xd_layer_spec *l, int *flat, const xd_
     case XD_LAYER_DROPOUT:
     case XD_LAYER_ACTIVATION:
     case XD_LAYER_BATCHNORM: return same_shape(i, l, *flat, err);
+    case XD_LAYER_GLOBAL_AVGPOOL2D: /* an image's channels become features */
+        if (*flat) return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "needs an image (H, W, C) input, not flat features");
+        o->h = o->w = 1;
+        o->fc = o->fh = o->fw = 0;
+        *flat = 1;
+        return XD_OK;
+    case XD_LAYER_ADD:
+    case XD_LAYER_CONCATENATE: break; /* merge_shape */
     }
     return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "unknown layer type");
+}
+
+/* Add: inputs of one shape (features flattened alike: a Dense after it
+ * permutes them once); Concatenate: images of one height and width, their
+ * channels added up, or features none of which a Flatten of a wider image
+ * numbered (Keras's (H, W, C) order and crossdev's (C, H, W) would then
+ * interleave). */
+static xd_status merge_shape(const xd_model_spec *spec, int i, const xd_layer_shape *shapes, const int *flats,
+                             xd_layer_shape *o, xd_error *err)
+{
+    const xd_layer_spec *l = &spec->layers[i];
+    const int add = l->type == XD_LAYER_ADD, n = xd_layer_input_count(spec, i);
+    const int first = xd_layer_input(spec, i, 0) + 1;
+    *o = shapes[first];
+    if (!add) o->c = 0, o->fc = o->fh = o->fw = 0;
+    for (int k = 0; k < n; k++) {
+        const int j = xd_layer_input(spec, i, k) + 1;
+        const xd_layer_shape *in = &shapes[j];
+        int same = in->h == o->h && in->w == o->w && flats[j] == flats[first];
+        if (add) same = same && in->c == o->c && in->fc == o->fc && in->fh == o->fh && in->fw == o->fw;
+        if (!same)
+            return shape_fail(err, XD_SHAPE_MISMATCH, i, l,
+                              add ? "its inputs differ in shape (Add needs one shape)"
+                                  : "its inputs differ in height or width, or are not all images or all features");
+        if (!add && in->fh * in->fw > 1)
+            return shape_fail(err, XD_SHAPE_MISMATCH, i, l,
+                              "concatenating features flattened from an image is not supported (concatenate the "
+                              "images, or features from a Dense or a global pooling)");
+        if (!add) o->c += in->c;
+    }
+    if (o->c * o->h * o->w > XD_KERAS_MAX_COUNT)
+        return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "output has more than 2^31 elements per example");
+    return XD_OK;
 }
 
 /* ---- the graph ---------------------------------------------------------------------- */
@@ -242,11 +286,7 @@ void xd_layer_set_inputs(xd_layer_spec *l, int i, const int *in, int n)
 
 /* How many inputs a layer type takes: exactly one, or (merging layers) two
  * or more. */
-static int takes_many(xd_layer_type t)
-{
-    (void)t;
-    return 0;
-}
+static int takes_many(xd_layer_type t) { return t == XD_LAYER_ADD || t == XD_LAYER_CONCATENATE; }
 
 /* Layer i reads layers before it (or the model's input), as many as its
  * type takes; every layer but the last is read by a later one. */
@@ -293,7 +333,8 @@ xd_status xd_model_spec_shapes(const xd_model_spec *spec, xd_layer_shape *out, x
     for (int i = 0; i < spec->nlayers; i++) {
         const int src = xd_layer_input(spec, i, 0) + 1;
         flat[i + 1] = flat[src];
-        st = layer_shape(i, &spec->layers[i], &flat[i + 1], &out[src], &out[i + 1], err);
+        if (takes_many(spec->layers[i].type)) st = merge_shape(spec, i, out, flat, &out[i + 1], err);
+        else st = layer_shape(i, &spec->layers[i], &flat[i + 1], &out[src], &out[i + 1], err);
         if (st != XD_OK) return xd_error_return(err, st);
     }
     return xd_error_return(err, XD_OK);

@@ -31,6 +31,9 @@ static const char *key_base(xd_layer_type t)
     case XD_LAYER_DROPOUT: return "dropout";
     case XD_LAYER_ACTIVATION: return "activation";
     case XD_LAYER_BATCHNORM: return "batch_normalization";
+    case XD_LAYER_ADD: return "add";
+    case XD_LAYER_CONCATENATE: return "concatenate";
+    case XD_LAYER_GLOBAL_AVGPOOL2D: return "global_average_pooling2d";
     }
     return "layer";
 }

@@ -42,7 +42,10 @@ typedef enum xd_layer_type {
     XD_LAYER_DENSE,
     XD_LAYER_DROPOUT,
     XD_LAYER_ACTIVATION, /* ReLU, Activation("relu"|"softmax"|"linear") */
-    XD_LAYER_BATCHNORM
+    XD_LAYER_BATCHNORM,
+    XD_LAYER_ADD,         /* functional models: two or more inputs of one shape */
+    XD_LAYER_CONCATENATE, /* on the channels (Keras axis -1), two or more inputs */
+    XD_LAYER_GLOBAL_AVGPOOL2D
 } xd_layer_type;
 
 typedef enum xd_activation { XD_ACT_LINEAR, XD_ACT_RELU, XD_ACT_SOFTMAX } xd_activation;

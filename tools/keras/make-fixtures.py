@@ -151,6 +151,31 @@ def all_layers_functional(kernel=3):
     return _all_layers_compile(keras.Model(inputs, x, name="all_layers"))
 
 
+def residual():
+    """A functional model with what a ResNet needs: a residual block
+    (conv-BN-ReLU-conv-BN added to its input, then ReLU), the block's input
+    read three times (the block, the Add, a 1x1 projection: its gradient is
+    a sum of three), a Concatenate of images (channels), global average
+    pooling, a Dropout, and a Concatenate of two Dense layers' features
+    reading the same pooled features; SGD with momentum."""
+    fresh()
+    inputs = keras.Input(shape=(8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    y = layers.Conv2D(4, 3, padding="same")(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(4, 3, padding="same")(y)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(layers.Add()([x, y]))
+    z = layers.Concatenate()([y, layers.Conv2D(2, 1)(x)])
+    g = layers.Dropout(0.25)(layers.GlobalAveragePooling2D()(z))
+    f = layers.Concatenate()([layers.Dense(6, activation="relu")(g), layers.Dense(3)(g)])
+    m = keras.Model(inputs, layers.Dense(5, activation="softmax")(f), name="residual")
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+              loss="sparse_categorical_crossentropy")
+    return m
+
+
 def variants():
     """BatchNormalization without center or scale (their variables are
     absent, the others move up), a custom-named non-square conv, a Dense
@@ -229,6 +254,10 @@ def make_valid():
     randomize(m, 11)
     save(m, "all-layers-functional.keras")
     record_valid("all-layers-functional", m, "all-layers-functional.keras")
+    m = residual()
+    randomize(m, 14)
+    save(m, "residual.keras")
+    record_valid("residual", m, "residual.keras")
     m = variants()
     randomize(m, 13)
     save(m, "variants.keras")
@@ -333,6 +362,10 @@ def make_invalid_files():
             status="XD_SHAPE_MISMATCH", model="tiny.json")
     invalid("hdf5-crash.weights.h5", [], model="tiny.json")  # whatever HDF5 does with it, crossdev lives
     if CORPUS:  # the fuzz targets' seeds: the small model's config, archive and weights
+        with zipfile.ZipFile(os.path.join(OUT, "residual.keras")) as z:  # a functional model's graph
+            os.makedirs(os.path.join(CORPUS, "keras_config"), exist_ok=True)
+            with open(os.path.join(CORPUS, "keras_config", "residual.json"), "wb") as f:
+                f.write(z.read("config.json"))
         for name, target in (("tiny.json", "keras_config"), ("tiny.keras", "zip"), ("tiny.weights.h5", "h5")):
             os.makedirs(os.path.join(CORPUS, target), exist_ok=True)
             shutil.copy(os.path.join(OUT, name), os.path.join(CORPUS, target, name))
