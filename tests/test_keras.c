@@ -461,7 +461,7 @@ static void test_config_refusals(void)
 #define KT(name) "{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"" name "\", 0, 0]}}"
 #define FLAYER(cls, cfg, args)                                                                                     \
     "{\"class_name\": \"" cls "\", \"config\": {" cfg "}, \"inbound_nodes\": [{\"args\": [" args "], \"kwargs\": " \
-                                                                                                 "{}}]}"
+    "{}}]}"
 #define FUNC(layers, out)                                                                                           \
     "{\"class_name\": \"Functional\", \"config\": {\"name\": \"m\", \"layers\": [{\"class_name\": \"InputLayer\", " \
     "\"config\": {\"batch_shape\": [null, 8, 8, 2], \"name\": \"in\"}, \"inbound_nodes\": []}, " layers             \
@@ -556,7 +556,7 @@ int main(int argc, char **argv)
     if (argc < 2) return fprintf(stderr, "usage: test_keras FIXTURES-DIR [--export OUT-DIR]\n"), 2;
     fixtures = argv[1];
     if (argc == 4 && strcmp(argv[2], "--export") == 0)
-        return export_one("all-layers", argv[3]) || export_one("variants", argv[3]);
+        return export_one("all-layers", argv[3]) || export_one("variants", argv[3]) || export_one("residual", argv[3]);
     char path[4096];
     fixture(path, sizeof path, "manifest.json");
     json_error_t je;

@@ -68,10 +68,6 @@ static const row table[] = {
      "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
      "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
      "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d_2.backward_weights+conv2d_2.backward_bias: re_lu.out "
-     "conv2d_2.dout -> conv2d_2.weight.grad conv2d_2.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: conv2d.out "
-     "conv2d_1.dout -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
      "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
      "conv2d.weight.grad conv2d.bias.grad\n"},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "

@@ -2,8 +2,10 @@
 # A user's Keras model trained by crossdev, against real Keras
 # (tools/keras/compare-steps.py), on PoCL pthread:
 #  - every supported layer (all-layers.keras, SGD with Nesterov momentum in
-#    Keras's form, the file's weights) and mnist-convnet (dropout, Keras's
-#    Adam, crossdev's initial weights) agree with Keras step by step when
+#    Keras's form, the file's weights), mnist-convnet (dropout, Keras's
+#    Adam, crossdev's initial weights) and a functional model (residual.keras:
+#    a residual block, a gradient summed from three readers, Concatenate,
+#    GlobalAveragePooling2D) agree with Keras step by step when
 #    Keras is put back on crossdev's state before each step; a wrong
 #    optimizer form is caught (the comparison can fail);
 #  - Keras evaluates crossdev's trained state to the same test loss and
@@ -45,6 +47,25 @@ check "all-layers: crossdev and Keras agree at every step (one-step resync)" tes
 OUT=$("${STEPS[@]}" "$AL" "$WORK/al" "$WORK/d12" --export "$WORK/al.weights.h5" 2>&1 | quiet_keras); rc=$?
 echo "$OUT" | tail -1
 check "all-layers: Keras loads the exported weights, equal to the last snapshot" test "$rc" -eq 0
+
+# ---- a functional model: residual block, fan-out, concatenations, global pooling --------------
+/usr/bin/python3 "$ROOT/tests/python/make_idx.py" "$WORK/d8" 8 8 3 5
+RES=$FIX/residual.keras
+expect_exit 0 "residual: 20 steps" "$XD_CLI" run --device $DEV --model "$RES" --data "$WORK/d8" --steps 20 \
+  --snapshot-every 1 --eval-limit 0 --quiet --export-weights "$WORK/res.weights.h5" --out "$WORK/res"
+check "residual: the graph is recorded (the Add reads two layers)" \
+  test "$(json_get "$WORK/res/trace.json" "[l.get('inputs') for l in d['model_spec']['layers'] if l['type'] == 'Add']")" = "[[0, 5]]"
+OUT=$("${STEPS[@]}" "$RES" "$WORK/res" "$WORK/d8" --json "$WORK/res-steps.json" 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "residual: crossdev and Keras agree at every step (one-step resync)" test "$rc" -eq 0
+OUT=$("${STEPS[@]}" "$RES" "$WORK/res" "$WORK/d8" --export "$WORK/res.weights.h5" 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "residual: Keras loads the exported weights, equal to the last snapshot" test "$rc" -eq 0
+expect_exit 0 "residual: one epoch" "$XD_CLI" run --device $DEV --model "$RES" --data "$WORK/d8" --epochs 1 \
+  --quiet --out "$WORK/rese"
+OUT=$("${STEPS[@]}" "$RES" "$WORK/rese" "$WORK/d8" --eval 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "residual: Keras evaluates crossdev's final state to its test loss and accuracy" test "$rc" -eq 0
 
 # ---- mnist-convnet from crossdev's initial weights: dropout masks, Keras's Adam -----------
 MC=$FIX/mnist-convnet.json

@@ -161,10 +161,10 @@ def residual():
     fresh()
     inputs = keras.Input(shape=(8, 8, 3))
     x = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
-    y = layers.Conv2D(4, 3, padding="same")(x)
-    y = layers.BatchNormalization()(y)
+    y = layers.Conv2D(4, 3, padding="same", use_bias=False)(x)  # before a BatchNormalization, as ResNets have
+    y = layers.BatchNormalization()(y)  # them: a bias there has a gradient of zero plus rounding noise
     y = layers.ReLU()(y)
-    y = layers.Conv2D(4, 3, padding="same")(y)
+    y = layers.Conv2D(4, 3, padding="same", use_bias=False)(y)
     y = layers.BatchNormalization()(y)
     y = layers.ReLU()(layers.Add()([x, y]))
     z = layers.Concatenate()([y, layers.Conv2D(2, 1)(x)])
