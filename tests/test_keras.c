@@ -525,6 +525,45 @@ static void test_graph_refusals(void)
     free(text);
 }
 
+#define F_CONV(name, from) FLAYER("Conv2D", "\"name\": \"" name "\", \"filters\": 2, \"kernel_size\": 3", KT(from))
+#define F_GAP(from, keep) FLAYER("GlobalAveragePooling2D", "\"name\": \"g\", \"keepdims\": " keep, KT(from))
+#define F_MERGE(cls, cfg, a, b) FLAYER(cls, "\"name\": \"m2\"" cfg, "[" KT(a) ", " KT(b) "]")
+
+/* The layers of functional models: their options and shapes. */
+static void test_merge_refusals(void)
+{
+    xd_model_spec q;
+    xd_error err;
+    refused_config("GlobalAveragePooling2D keepdims", FUNC(F_GAP("in", "true") ", " F_DENSE("g"), "d"),
+                   "layer 'g' (GlobalAveragePooling2D): keepdims true is not supported (only false)");
+    refused_config(
+        "Add of two shapes",
+        FUNC(F_CONV("c", "in") ", " F_MERGE("Add", "", "in", "c") ", " F_FLAT("f", "m2") ", " F_DENSE("f"), "d"),
+        "layer 1 'm2' (Add): its inputs differ in shape");
+    refused_config(
+        "Concatenate on the height",
+        FUNC(F_MERGE("Concatenate", ", \"axis\": 1", "in", "in") ", " F_FLAT("f", "m2") ", " F_DENSE("f"), "d"),
+        "layer 'm2' (Concatenate): axis 1 is not supported (only -1 or 3, the channels)");
+    refused_config(
+        "Concatenate of flattened images",
+        FUNC(F_FLAT("f", "in") ", " F_FLAT("f2", "in") ", " F_MERGE("Concatenate", "", "f", "f2") ", " F_DENSE("m2"),
+             "d"),
+        "layer 2 'm2' (Concatenate): concatenating features flattened from an image is not supported");
+    refused_config(
+        "Concatenate of an image and features",
+        FUNC(F_FLAT("f", "in") ", " F_MERGE("Concatenate", "", "in", "f") ", " F_FLAT("f2", "m2") ", " F_DENSE("f2"),
+             "d"),
+        "layer 1 'm2' (Concatenate): its inputs differ in height or width, or are not all images or all features");
+    refused_config("an Add in a Sequential model",
+                   SEQ(INPUT ", {\"class_name\": \"Add\", \"config\": {\"name\": \"a\"}}, " FLAT_DENSE),
+                   "layer 0 'a' (Add): takes 2 to 8 inputs");
+    const char *gap = FUNC(F_CONV("c", "in") ", " F_GAP("c", "false") ", " F_DENSE("g"), "d");
+    xdt_check(&T,
+              xd_keras_config_parse(gap, strlen(gap), "my.json", &q, &err) == XD_OK && q.classes == 3 &&
+                  q.layers[2].ninputs == 0,
+              "a conv, global average pooling and a Dense: a chain (%s)", err.message);
+}
+
 /* ---- --export: weights for real Keras to load (tests/scripts/test_keras_export.sh) ---- */
 static int export_one(const char *name, const char *out)
 {
@@ -572,6 +611,7 @@ int main(int argc, char **argv)
     test_save_refusals();
     test_config_refusals();
     test_graph_refusals();
+    test_merge_refusals();
     json_decref(manifest);
     return xdt_finish(&T);
 }
