@@ -557,6 +557,18 @@ static void test_merge_refusals(void)
     refused_config("an Add in a Sequential model",
                    SEQ(INPUT ", {\"class_name\": \"Add\", \"config\": {\"name\": \"a\"}}, " FLAT_DENSE),
                    "layer 0 'a' (Add): takes 2 to 8 inputs");
+    /* a conv reading the input after a conv of other channels: its kernel is the input's */
+    const char *two =
+        FUNC(FLAYER("Conv2D", "\"name\": \"c\", \"filters\": 5, \"kernel_size\": 3",
+                    KT("in")) ", " FLAYER("Conv2D", "\"name\": \"c2\", \"filters\": 5, \"kernel_size\": 3",
+                                          KT("in")) ", " F_MERGE("Add", "", "c", "c2") ", " F_GAP("m2", "false"),
+             "g");
+    static xd_keras_vars vars;
+    xdt_check(&T,
+              xd_keras_config_parse(two, strlen(two), "my.json", &q, &err) == XD_OK &&
+                  xd_keras_vars_of(&q, &vars, &err) == XD_OK && vars.n == 4 && vars.v[2].shape[1] == 2 &&
+                  vars.v[2].kshape[2] == 2 && q.classes == 5,
+              "a second conv on the input after a conv of 5 channels: its kernel reads 2 (%s)", err.message);
     const char *gap = FUNC(F_CONV("c", "in") ", " F_GAP("c", "false") ", " F_DENSE("g"), "d");
     xdt_check(&T,
               xd_keras_config_parse(gap, strlen(gap), "my.json", &q, &err) == XD_OK && q.classes == 3 &&

@@ -265,6 +265,40 @@ static void check_fan_out(void)
     free(p);
 }
 
+/* A layer's padding is computed from what it reads, not from the layer
+ * before it: conv b reads the 8x8 input after conv a made 7x7, conv c
+ * reads a; both "same" with stride 2 (Keras pads 8 as 0 + 1, 7 as 1 + 1). */
+static void check_input_shapes(void)
+{
+    xd_model_spec s = {.name = "graph", .in_h = 8, .in_w = 8, .in_c = 1, .nlayers = 6};
+    const xd_layer_type types[6] = {XD_LAYER_CONV2D, XD_LAYER_CONV2D,           XD_LAYER_CONV2D,
+                                    XD_LAYER_ADD,    XD_LAYER_GLOBAL_AVGPOOL2D, XD_LAYER_DENSE};
+    for (int i = 0; i < 6; ++i) {
+        xd_layer_spec *l = &s.layers[i];
+        l->type = types[i];
+        snprintf(l->name, sizeof l->name, "%c", 'a' + i);
+        l->filters = 2, l->units = 3, l->kh = l->kw = i == 0 ? 2 : 3, l->sh = l->sw = i == 0 ? 1 : 2;
+        l->padding = i == 0 ? XD_PADDING_VALID : XD_PADDING_SAME;
+    }
+    s.layers[1].ninputs = 1, s.layers[1].inputs[0] = -1;
+    s.layers[2].ninputs = 1, s.layers[2].inputs[0] = 0;
+    s.layers[3].ninputs = 2, s.layers[3].inputs[0] = 1, s.layers[3].inputs[1] = 2;
+    const xd_optimizer_spec opt = xd_optimizer_defaults(XD_OPT_SGD_KERAS);
+    xd_plan *p = malloc(sizeof *p);
+    xd_error err = {0};
+    if (!p || !xdt_check(&T, xd_plan_build(&s, &opt, 1, p, &err) == XD_OK, "a graph of convs: %s", err.message)) {
+        free(p);
+        return;
+    }
+    const xd_conv2d_params *b = &p->train.v[1].p.conv, *c = &p->train.v[2].p.conv;
+    xdt_check(&T,
+              p->train.v[1].layer == 1 && b->pad_top == 0 && b->pad_bottom == 1 && p->train.v[2].layer == 2 &&
+                  c->pad_top == 1 && c->pad_bottom == 1,
+              "a conv's padding from its own input: b %d + %d (want 0 + 1), c %d + %d (want 1 + 1)", b->pad_top,
+              b->pad_bottom, c->pad_top, c->pad_bottom);
+    free(p);
+}
+
 /* An update op hashes the parameter and the optimizer's state: Adam m and
  * v, SGD with momentum m, plain SGD nothing more. */
 static void check_update_outputs(void)
@@ -299,6 +333,7 @@ int main(int argc, char **argv)
     check_manifest();
     check_edges();
     check_fan_out();
+    check_input_shapes();
     check_update_outputs();
     return xdt_finish(&T);
 }

@@ -295,8 +295,7 @@ static xd_status parse_concatenate(const lctx *L, xd_layer_spec *s)
     json_t *v = json_object_get(L->o.cfg, "axis");
     if (!v || (json_is_integer(v) && (json_integer_value(v) == -1 || json_integer_value(v) == (L->c->flat ? 1 : 3))))
         return XD_OK;
-    return xd_kopt_unsupported(&L->o, "axis",
-                               L->c->flat ? "only -1 or 1, the features" : "only -1 or 3, the channels");
+    return xd_kopt_unsupported(&L->o, "axis", L->c->flat ? "only -1 or 1, the features" : "only -1 or 3, the channels");
 }
 
 /* GlobalAveragePooling2D: the channels of an image as features

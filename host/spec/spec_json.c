@@ -74,9 +74,18 @@ static const char *const PADDINGS[] = {"valid", "same", NULL};
 static const char *const ACTIVATIONS[] = {"linear", "relu", "softmax", NULL};
 static const char *const INIT_KINDS[] = {"GlorotUniform", "GlorotNormal",  "HeUniform",    "HeNormal", "Zeros",
                                          "Ones",          "RandomUniform", "RandomNormal", NULL};
-static const char *const LAYER_TYPES[] = {"Conv2D",     "MaxPooling2D", "AveragePooling2D",   "Flatten",
-                                          "Dense",      "Dropout",      "Activation",         "BatchNormalization",
-                                          "Add",        "Concatenate",  "GlobalAveragePooling2D", NULL};
+static const char *const LAYER_TYPES[] = {"Conv2D",
+                                          "MaxPooling2D",
+                                          "AveragePooling2D",
+                                          "Flatten",
+                                          "Dense",
+                                          "Dropout",
+                                          "Activation",
+                                          "BatchNormalization",
+                                          "Add",
+                                          "Concatenate",
+                                          "GlobalAveragePooling2D",
+                                          NULL};
 static const char *const OPT_KINDS[] = {"adam-pytorch", "adam-keras", "sgd-pytorch", "sgd-keras", NULL};
 
 /* names[v], or "unknown" for a value off the list. */

@@ -103,7 +103,8 @@ xd_status xd_keras_vars_of(const xd_model_spec *spec, xd_keras_vars *out, xd_err
     out->n = 0;
     xd_status st = xd_model_spec_shapes(spec, shapes, err);
     if (st != XD_OK) return st;
-    for (int i = 0; i < spec->nlayers; i++) layer_vars(out, i, &spec->layers[i], &shapes[i]);
+    for (int i = 0; i < spec->nlayers; i++)
+        layer_vars(out, i, &spec->layers[i], &shapes[xd_layer_input(spec, i, 0) + 1]);
     return XD_OK;
 }
 

@@ -85,10 +85,16 @@ static xd_ref param(const builder *b, int i, xd_field f, int grad)
     return has_param(&b->spec->layers[i], f) ? R(i, f + grad) : XD_REF_NONE;
 }
 
+/* The shape layer i reads (its first input's). */
+static const xd_layer_shape *input_shape(const builder *b, int i)
+{
+    return &b->shapes[xd_layer_input(b->spec, i, 0) + 1];
+}
+
 static xd_conv2d_params conv_params(const builder *b, int i)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
-    const xd_layer_shape *in = &b->shapes[i];
+    const xd_layer_shape *in = input_shape(b, i);
     return s->padding == XD_PADDING_SAME ? xd_conv2d_same((int)in->h, (int)in->w, s->kh, s->kw, s->sh, s->sw)
                                          : xd_conv2d_valid(s->sh, s->sw);
 }
@@ -96,7 +102,7 @@ static xd_conv2d_params conv_params(const builder *b, int i)
 static xd_pool2d_params pool_params(const builder *b, int i)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
-    const xd_layer_shape *in = &b->shapes[i];
+    const xd_layer_shape *in = input_shape(b, i);
     return s->padding == XD_PADDING_SAME ? xd_pool2d_same((int)in->h, (int)in->w, s->kh, s->kw, s->sh, s->sw)
                                          : xd_pool2d_valid(s->kh, s->kw, s->sh, s->sw);
 }
