@@ -110,7 +110,7 @@ static xd_status graph_layer(graph *g, json_t *l, const char *cls)
         return xd_kopt_refuse(&o, "a nested model is not supported (build the model from its layers)");
     if (g->out->nlayers == XD_MAX_LAYERS)
         return xd_error_set(g->err, XD_FORMAT, 0, "%s: more than %d layers (crossdev's limit)", g->file, XD_MAX_LAYERS);
-    int in[XD_MAX_INPUTS], n = 0;
+    int in[XD_MAX_INPUTS] = {0}, n = 0;
     XD_TRY(call_inputs(g, &o, l, in, &n));
     const int i = g->out->nlayers;
     xd_keras_layer_ctx c = {g->file, g->flat[in[0] + 1]};
