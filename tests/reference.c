@@ -272,6 +272,41 @@ void xdr_dropout(const double *x, const uint8_t *keep, double keep_prob, double 
     for (size_t i = 0; i < n; ++i) y[i] = keep[i] ? x[i] / keep_prob : 0.0;
 }
 
+/* ---- global average pooling, merging ------------------------------------------------------ */
+void xdr_global_avgpool_forward(int64_t nc, int64_t hw, const double *x, double *y)
+{
+    for (int64_t p = 0; p < nc; ++p) {
+        double s = 0;
+        for (int64_t k = 0; k < hw; ++k) s += x[p * hw + k];
+        y[p] = s / (double)hw;
+    }
+}
+
+void xdr_global_avgpool_backward(int64_t nc, int64_t hw, const double *dy, double *dx)
+{
+    for (int64_t p = 0; p < nc; ++p)
+        for (int64_t k = 0; k < hw; ++k) dx[p * hw + k] = dy[p] / (double)hw;
+}
+
+void xdr_concat(int64_t n, int64_t hw, int ninputs, const int64_t *c, const double *const *x, double *y)
+{
+    int64_t cy = 0;
+    for (int k = 0; k < ninputs; ++k) cy += c[k];
+    for (int64_t i = 0; i < n; ++i) {
+        int64_t off = 0;
+        for (int k = 0; k < ninputs; off += c[k], ++k)
+            for (int64_t ch = 0; ch < c[k]; ++ch)
+                for (int64_t p = 0; p < hw; ++p) y[(i * cy + off + ch) * hw + p] = x[k][(i * c[k] + ch) * hw + p];
+    }
+}
+
+void xdr_concat_backward(int64_t n, int64_t hw, int64_t cy, int64_t off, int64_t c, const double *dy, double *dx)
+{
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t ch = 0; ch < c; ++ch)
+            for (int64_t p = 0; p < hw; ++p) dx[(i * c + ch) * hw + p] = dy[(i * cy + off + ch) * hw + p];
+}
+
 /* ---- batch normalization --------------------------------------------------------------- */
 #define BN_AT(i, ch, k) ((((i)*c) + (ch)) * hw + (k))
 

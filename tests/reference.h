@@ -65,6 +65,15 @@ void xdr_maxpool_backward(const xdr_pool *s, const double *x, const double *dy, 
 void xdr_avgpool_forward(const xdr_pool *s, const double *x, double *y);
 void xdr_avgpool_backward(const xdr_pool *s, const double *dy, double *dx);
 
+/* Global average pooling over the hw values of each of nc planes; its
+ * backward spreads dy / hw over the plane. */
+void xdr_global_avgpool_forward(int64_t nc, int64_t hw, const double *x, double *y);
+void xdr_global_avgpool_backward(int64_t nc, int64_t hw, const double *dy, double *dx);
+/* Concatenation on axis 1 of [n, c[k], hw] inputs into y [n, sum c, hw];
+ * the backward gives input (c channels at off) its slice of dy [n, cy, hw]. */
+void xdr_concat(int64_t n, int64_t hw, int ninputs, const int64_t *c, const double *const *x, double *y);
+void xdr_concat_backward(int64_t n, int64_t hw, int64_t cy, int64_t off, int64_t c, const double *dy, double *dx);
+
 /* Dropout with a given mask: y = keep[j] ? x / keep_prob : 0. */
 void xdr_dropout(const double *x, const uint8_t *keep, double keep_prob, double *y, size_t n);
 

@@ -138,6 +138,13 @@ enum {
     LKM,
     LTW,
     LTM,
+    LGAP,
+    LGAPDY,
+    LDGAP,
+    LADD,
+    LACC,
+    LCAT,
+    LDCAT,
     LNT
 };
 static const struct {
@@ -173,6 +180,12 @@ static const struct {
     {"sgd_step keras nesterov m (t=3)", LKM},
     {"sgd_step torch momentum w (t=3)", LTW},
     {"sgd_step torch momentum buf (t=3)", LTM},
+    {"global_avgpool2d_forward", LGAP},
+    {"global_avgpool2d_backward", LDGAP},
+    {"add_forward", LADD},
+    {"add_forward accumulating twice", LACC},
+    {"concat_forward", LCAT},
+    {"concat_backward accumulating", LDCAT},
 };
 enum { NOUT = NOUT_CONV + sizeof LOUTS / sizeof LOUTS[0] };
 static const char *out_name(int k) { return k < NOUT_CONV ? OUTS[k].name : LOUTS[k - NOUT_CONV].name; }
@@ -337,6 +350,14 @@ static xd_status run_layer_ops(xd_context *c, const xd_pool2d_params *p, int ci,
     RUN(xd_softmax_backward(c, ts[LSOFT], ts[LDZ], ts[LDSOFT]));
     RUN(xd_sparse_xent_probs(c, ts[LSOFT], ts[LLABELS], ts[LXLOSS], ts[LDPROBS], ts[LXROW]));
     RUN(xd_sparse_xent_probs_form(c, XD_XENT_CLIP_RENORMALISE, ts[LDZ], ts[LLABELS], ts[LXLOSS2], ts[LDPROBS2], NULL));
+    RUN(xd_global_avgpool2d_forward(c, ts[LX], ts[LGAP]));
+    RUN(xd_global_avgpool2d_backward(c, ts[LGAPDY], ts[LDGAP]));
+    RUN(xd_add_forward(c, ts[LX], ts[LDY], ts[LADD]));
+    RUN(xd_add_forward(c, ts[LACC], ts[LDY], ts[LACC]));
+    RUN(xd_add_forward(c, ts[LACC], ts[LBN], ts[LACC]));
+    RUN(xd_concat_forward(c, ts[LX], 0, ts[LCAT]));
+    RUN(xd_concat_forward(c, ts[LDY], xd_tensor_shape(ts[LX])[1], ts[LCAT]));
+    RUN(xd_concat_backward(c, ts[LCAT], xd_tensor_shape(ts[LX])[1], 1, ts[LDCAT]));
     for (int64_t t = 1; t <= 3; ++t) {
         RUN(xd_adam_keras_step(c, &ap, t, ts[LAW], ts[LG], ts[LAM], ts[LAV]));
         RUN(xd_sgd_step(c, &ks, t, ts[LKW], ts[LG], ts[LKM]));
@@ -376,6 +397,7 @@ static void run_layers(xdt *T, device_run *d, int ci)
     xdr_pool_init(&ps, s.n, s.o, s.oh, s.ow, p);
     int64_t sx[4] = {s.n, s.o, s.oh, s.ow}, sp[4] = {ps.n, ps.c, ps.oh, ps.ow}, sc[1] = {bc->o};
     int64_t sz[2] = {bc->n, bc->classes}, sn[1] = {bc->n}, s1[1] = {1}, sw[1] = {(int64_t)nw};
+    int64_t sg[2] = {s.n, s.o}, s2x[4] = {s.n, 2 * s.o, s.oh, s.ow};
     const struct {
         int nd;
         const int64_t *shape;
@@ -390,7 +412,9 @@ static void run_layers(xdt *T, device_run *d, int ci)
         [LXLOSS] = {1, s1, 0},    [LDPROBS] = {2, sz, 0},     [LXROW] = {1, sn, 0},   [LPDY] = {4, sp, pdy},
         [LXLOSS2] = {1, s1, 0},   [LDPROBS2] = {2, sz, 0},    [LG] = {1, sw, w + nw}, [LAW] = {1, sw, w},
         [LAM] = {1, sw, 0},       [LAV] = {1, sw, 0},         [LKW] = {1, sw, w},     [LKM] = {1, sw, 0},
-        [LTW] = {1, sw, w},       [LTM] = {1, sw, 0},
+        [LTW] = {1, sw, w},       [LTM] = {1, sw, 0},         [LGAP] = {2, sg, 0},    [LGAPDY] = {2, sg, dy},
+        [LDGAP] = {4, sx, 0},     [LADD] = {4, sx, 0},        [LACC] = {4, sx, x},    [LCAT] = {4, s2x, 0},
+        [LDCAT] = {4, sx, x},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {

@@ -348,6 +348,34 @@ static void test_mnist_is_builtin(void)
     check_json_round_trip("mnist-convnet", (xd_model_spec_builtin("mnist-convnet", &b, &err), &b));
 }
 
+/* A chain built with the functional API is the Sequential model: the same
+ * spec (the file aside) and the same weights, bit for bit. */
+static void test_functional_chain(void)
+{
+    char pf[4096], ps[4096];
+    fixture(pf, sizeof pf, "all-layers-functional.keras");
+    fixture(ps, sizeof ps, "all-layers.keras");
+    xd_model_spec f, s;
+    xd_weights wf = {0}, ws = {0};
+    xd_error err;
+    if (!xdt_check(&T, xd_model_spec_load(pf, &f, &wf, &err) == XD_OK, "%s", err.message)) return;
+    if (!xdt_check(&T, xd_model_spec_load(ps, &s, &ws, &err) == XD_OK, "%s", err.message)) return;
+    memset(f.source, 0, sizeof f.source); /* the file aside */
+    memset(s.source, 0, sizeof s.source);
+    char *jf = xd_model_spec_json(&f), *js = xd_model_spec_json(&s);
+    xdt_check(&T, spec_equal(&f, &s) && jf && js && strcmp(jf, js) == 0 && !xd_model_spec_differs(&f, &s),
+              "all-layers as a functional chain: the Sequential model's spec");
+    int same = wf.n == ws.n && wf.n > 0;
+    for (size_t i = 0; same && i < wf.n; i++)
+        same = strcmp(wf.items[i].name, ws.items[i].name) == 0 && wf.items[i].count == ws.items[i].count &&
+               memcmp(wf.items[i].data, ws.items[i].data, wf.items[i].count * sizeof(float)) == 0;
+    xdt_check(&T, same, "all-layers as a functional chain: the same weights");
+    free(jf);
+    free(js);
+    xd_weights_free(&wf);
+    xd_weights_free(&ws);
+}
+
 /* Saving refuses weights that do not fit the model. */
 static void test_save_refusals(void)
 {
@@ -430,6 +458,124 @@ static void test_config_refusals(void)
                    "max_value 6.0 is not supported (only null)");
 }
 
+#define KT(name) "{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"" name "\", 0, 0]}}"
+#define FLAYER(cls, cfg, args)                                                                                     \
+    "{\"class_name\": \"" cls "\", \"config\": {" cfg "}, \"inbound_nodes\": [{\"args\": [" args "], \"kwargs\": " \
+    "{}}]}"
+#define FUNC(layers, out)                                                                                           \
+    "{\"class_name\": \"Functional\", \"config\": {\"name\": \"m\", \"layers\": [{\"class_name\": \"InputLayer\", " \
+    "\"config\": {\"batch_shape\": [null, 8, 8, 2], \"name\": \"in\"}, \"inbound_nodes\": []}, " layers             \
+    "], \"input_layers\": [\"in\", 0, 0], \"output_layers\": [\"" out "\", 0, 0]}}"
+#define F_FLAT(name, from) FLAYER("Flatten", "\"name\": \"" name "\"", KT(from))
+#define F_DENSE(from) FLAYER("Dense", "\"name\": \"d\", \"units\": 3", KT(from))
+
+/* Functional configs: a chain parses to the Sequential spec; what is not
+ * one graph of layers called once on earlier layers is refused. */
+static void test_graph_refusals(void)
+{
+    xd_model_spec s, q;
+    xd_error err;
+    const char *ok = FUNC(F_FLAT("f", "in") ", " F_DENSE("f"), "d"), *seq = SEQ(INPUT ", " FLAT_DENSE);
+    xdt_check(&T,
+              xd_keras_config_parse(ok, strlen(ok), "my.json", &s, &err) == XD_OK &&
+                  xd_keras_config_parse(seq, strlen(seq), "my.json", &q, &err) == XD_OK && spec_equal(&s, &q),
+              "a functional chain is the Sequential spec: %s", err.message);
+    refused_config("a later layer", FUNC(F_FLAT("f", "in") ", " F_DENSE("g"), "d"),
+                   "layer 'd' (Dense): reads 'g', which is not a layer before it");
+    refused_config("output not last", FUNC(F_FLAT("f", "in") ", " F_DENSE("f"), "f"),
+                   "model 'm': its output is 'f', not 'd'");
+    refused_config("unused output", FUNC(F_FLAT("f", "in") ", " F_FLAT("g", "in") ", " F_DENSE("f"), "d"),
+                   "layer 1 'g' (Flatten): its output is not read by any layer");
+    refused_config(
+        "two inputs to a Dense",
+        FUNC(F_FLAT("f", "in") ", " FLAYER("Dense", "\"name\": \"d\", \"units\": 3", "[" KT("f") ", " KT("f") "]"),
+             "d"),
+        "layer 1 'd' (Dense): takes one input");
+    refused_config("a call argument",
+                   FUNC("{\"class_name\": \"Flatten\", \"config\": {\"name\": \"f\"}, \"inbound_nodes\": [{\"args\": "
+                        "[" KT("in") "], \"kwargs\": {\"mask\": 1}}]}, " F_DENSE("f"),
+                        "d"),
+                   "layer 'f' (Flatten): call argument 'mask' is not supported");
+    refused_config("Keras 2 nodes",
+                   FUNC("{\"class_name\": \"Flatten\", \"config\": {\"name\": \"f\"}, \"inbound_nodes\": "
+                        "[[[\"in\", 0, 0, {}]]]}, " F_DENSE("f"),
+                        "d"),
+                   "only Keras 3's {args, kwargs}");
+    refused_config("a second call's output",
+                   FUNC(F_FLAT("f", "in") ", " FLAYER(
+                            "Dense", "\"name\": \"d\", \"units\": 3",
+                            "{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"f\", 1, 0]}}"),
+                        "d"),
+                   "reads output 0 of call 1 of 'f'");
+    /* the spec's JSON holds the graph to the same rules */
+    s.layers[1].ninputs = 1;
+    s.layers[1].inputs[0] = 1;
+    char *text = xd_model_spec_json(&s);
+    xd_status st = xd_model_spec_from_json(text, &q, &err);
+    xdt_check(&T,
+              st == XD_INVALID_ARGUMENT &&
+                  strstr(err.message, "layer 1 'd' (Dense): reads a layer that does not come before it"),
+              "a spec whose layer reads itself is refused: %s", err.message);
+    free(text);
+    s.layers[1].inputs[0] = 0; /* the chain written out: read back as the chain */
+    text = xd_model_spec_json(&s);
+    st = xd_model_spec_from_json(text, &q, &err);
+    xdt_check(&T, st == XD_OK && q.layers[1].ninputs == 0 && strstr(text, "\"inputs\": [") != NULL,
+              "inputs [i - 1] read back as the chain's: %s", err.message);
+    free(text);
+}
+
+#define F_CONV(name, from) FLAYER("Conv2D", "\"name\": \"" name "\", \"filters\": 2, \"kernel_size\": 3", KT(from))
+#define F_GAP(from, keep) FLAYER("GlobalAveragePooling2D", "\"name\": \"g\", \"keepdims\": " keep, KT(from))
+#define F_MERGE(cls, cfg, a, b) FLAYER(cls, "\"name\": \"m2\"" cfg, "[" KT(a) ", " KT(b) "]")
+
+/* The layers of functional models: their options and shapes. */
+static void test_merge_refusals(void)
+{
+    xd_model_spec q;
+    xd_error err;
+    refused_config("GlobalAveragePooling2D keepdims", FUNC(F_GAP("in", "true") ", " F_DENSE("g"), "d"),
+                   "layer 'g' (GlobalAveragePooling2D): keepdims true is not supported (only false)");
+    refused_config(
+        "Add of two shapes",
+        FUNC(F_CONV("c", "in") ", " F_MERGE("Add", "", "in", "c") ", " F_FLAT("f", "m2") ", " F_DENSE("f"), "d"),
+        "layer 1 'm2' (Add): its inputs differ in shape");
+    refused_config(
+        "Concatenate on the height",
+        FUNC(F_MERGE("Concatenate", ", \"axis\": 1", "in", "in") ", " F_FLAT("f", "m2") ", " F_DENSE("f"), "d"),
+        "layer 'm2' (Concatenate): axis 1 is not supported (only -1 or 3, the channels)");
+    refused_config(
+        "Concatenate of flattened images",
+        FUNC(F_FLAT("f", "in") ", " F_FLAT("f2", "in") ", " F_MERGE("Concatenate", "", "f", "f2") ", " F_DENSE("m2"),
+             "d"),
+        "layer 2 'm2' (Concatenate): concatenating features flattened from an image is not supported");
+    refused_config(
+        "Concatenate of an image and features",
+        FUNC(F_FLAT("f", "in") ", " F_MERGE("Concatenate", "", "in", "f") ", " F_FLAT("f2", "m2") ", " F_DENSE("f2"),
+             "d"),
+        "layer 1 'm2' (Concatenate): its inputs differ in height or width, or are not all images or all features");
+    refused_config("an Add in a Sequential model",
+                   SEQ(INPUT ", {\"class_name\": \"Add\", \"config\": {\"name\": \"a\"}}, " FLAT_DENSE),
+                   "layer 0 'a' (Add): takes 2 to 8 inputs");
+    /* a conv reading the input after a conv of other channels: its kernel is the input's */
+    const char *two =
+        FUNC(FLAYER("Conv2D", "\"name\": \"c\", \"filters\": 5, \"kernel_size\": 3",
+                    KT("in")) ", " FLAYER("Conv2D", "\"name\": \"c2\", \"filters\": 5, \"kernel_size\": 3",
+                                          KT("in")) ", " F_MERGE("Add", "", "c", "c2") ", " F_GAP("m2", "false"),
+             "g");
+    static xd_keras_vars vars;
+    xdt_check(&T,
+              xd_keras_config_parse(two, strlen(two), "my.json", &q, &err) == XD_OK &&
+                  xd_keras_vars_of(&q, &vars, &err) == XD_OK && vars.n == 4 && vars.v[2].shape[1] == 2 &&
+                  vars.v[2].kshape[2] == 2 && q.classes == 5,
+              "a second conv on the input after a conv of 5 channels: its kernel reads 2 (%s)", err.message);
+    const char *gap = FUNC(F_CONV("c", "in") ", " F_GAP("c", "false") ", " F_DENSE("g"), "d");
+    xdt_check(&T,
+              xd_keras_config_parse(gap, strlen(gap), "my.json", &q, &err) == XD_OK && q.classes == 3 &&
+                  q.layers[2].ninputs == 0,
+              "a conv, global average pooling and a Dense: a chain (%s)", err.message);
+}
+
 /* ---- --export: weights for real Keras to load (tests/scripts/test_keras_export.sh) ---- */
 static int export_one(const char *name, const char *out)
 {
@@ -461,7 +607,7 @@ int main(int argc, char **argv)
     if (argc < 2) return fprintf(stderr, "usage: test_keras FIXTURES-DIR [--export OUT-DIR]\n"), 2;
     fixtures = argv[1];
     if (argc == 4 && strcmp(argv[2], "--export") == 0)
-        return export_one("all-layers", argv[3]) || export_one("variants", argv[3]);
+        return export_one("all-layers", argv[3]) || export_one("variants", argv[3]) || export_one("residual", argv[3]);
     char path[4096];
     fixture(path, sizeof path, "manifest.json");
     json_error_t je;
@@ -473,8 +619,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < json_array_size(valid); i++) test_valid(json_array_get(valid, i));
     for (size_t i = 0; i < json_array_size(invalid); i++) test_invalid(json_array_get(invalid, i));
     test_mnist_is_builtin();
+    test_functional_chain();
     test_save_refusals();
     test_config_refusals();
+    test_graph_refusals();
+    test_merge_refusals();
     json_decref(manifest);
     return xdt_finish(&T);
 }

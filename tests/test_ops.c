@@ -1186,6 +1186,166 @@ done:
     afree(&a);
 }
 
+/* ---- global average pooling, Add, Concatenate ------------------------------------------------- */
+typedef struct merge_case {
+    int n, c1, c2, h, w; /* h = w = 0: features [n, c] (Concatenate after a Dense) */
+    int small;
+} merge_case;
+static const merge_case MERGE[] = {
+    /* n  c1  c2   h   w small */
+    {1, 1, 1, 1, 1, 1},     {2, 3, 5, 4, 5, 1}, {3, 4, 2, 7, 7, 1},    /* odd planes */
+    {2, 6, 3, 0, 0, 1},     {1, 2, 7, 1, 9, 1}, {32, 64, 64, 8, 8, 0}, /* a ResNet head */
+    {8, 16, 32, 28, 28, 0},
+};
+
+typedef struct gap_loss {
+    int64_t nc, hw;
+    const double *x, *r;
+    double *y;
+} gap_loss;
+/* L = sum(gap(x) * r), so dL/dy = r. */
+static double gap_loss_fn(void *p)
+{
+    gap_loss *l = p;
+    xdr_global_avgpool_forward(l->nc, l->hw, l->x, l->y);
+    double sum = 0;
+    for (int64_t i = 0; i < l->nc; ++i) sum += l->y[i] * l->r[i];
+    return sum;
+}
+
+/* The device's sum of the plane against the double mean (K = H*W), its
+ * backward, finite differences, and the same bits as AveragePooling2D with
+ * the plane as its window. */
+static void test_global_avgpool(xdt *t, const merge_case *mc, int idx)
+{
+    if (mc->h == 0) return;
+    char tag[128], what[200];
+    snprintf(tag, sizeof tag, "global_avgpool[%d] x%dx%dx%dx%d", idx, mc->n, mc->c1, mc->h, mc->w);
+    const int64_t nc = (int64_t)mc->n * mc->c1, hw = (int64_t)mc->h * mc->w;
+    arena a = {0};
+    float *x = afill(&a, (size_t)(nc * hw), 9000u + (uint32_t)idx, -1, 1),
+          *dy = afill(&a, (size_t)nc, 9100u + (uint32_t)idx, -1, 1);
+    int64_t xs[4] = {mc->n, mc->c1, mc->h, mc->w}, ys[2] = {mc->n, mc->c1}, y4[4] = {mc->n, mc->c1, 1, 1};
+    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 4, xs, x), *tdy = aup(&a, t, XD_DTYPE_F32, 2, ys, dy);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, ys, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
+    xd_tensor *tp = aup(&a, t, XD_DTYPE_F32, 4, y4, NULL);
+    if (a.bad) goto done;
+    out_spec o[2] = {{"forward", T_POOL, (size_t)nc, (double)hw, {0}, 0},
+                     {"backward", T_POOL, (size_t)(nc * hw), 1, {0}, 0}};
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, xd_global_avgpool2d_forward(t->ctx, tx, ty), "global_avgpool2d_forward");
+        xdt_ok(t, xd_global_avgpool2d_backward(t->ctx, tdy, tdx), "global_avgpool2d_backward");
+        o[0].got[run] = adown(&a, t, ty);
+        o[1].got[run] = adown(&a, t, tdx);
+    }
+    xd_pool2d_params plane = xd_pool2d_valid(mc->h, mc->w, 1, 1);
+    xdt_ok(t, xd_avgpool2d_forward(t->ctx, &plane, tx, tp), "avgpool2d_forward, the plane as window");
+    float *pooled = adown(&a, t, tp);
+    double *xd = adbl(&a, x, (size_t)(nc * hw)), *dyd = adbl(&a, dy, (size_t)nc);
+    o[0].ref = ad(&a, (size_t)nc), o[1].ref = ad(&a, (size_t)(nc * hw));
+    if (a.bad) goto done;
+    xdr_global_avgpool_forward(nc, hw, xd, o[0].ref);
+    xdr_global_avgpool_backward(nc, hw, dyd, o[1].ref);
+    compare_outputs(t, tag, o, 2);
+    snprintf(what, sizeof what, "%s == AveragePooling2D of the whole plane, bit for bit", tag);
+    xdt_bitwise(t, what, o[0].got[0], pooled, (size_t)nc);
+    if (nc * hw <= 4096) {
+        gap_loss gl = {nc, hw, xd, dyd, ad(&a, (size_t)nc)};
+        if (!gl.y) goto done;
+        snprintf(what, sizeof what, "%s FD dL/dx", tag);
+        fd_check(t, what, gap_loss_fn, &gl, xd, (size_t)(nc * hw), o[1].got[0], 1e-3);
+    }
+done:
+    afree(&a);
+}
+
+/* Float results the host computes the same way (one addition, or a copy). */
+static void host_add(const float *a, const float *b, float *y, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+typedef struct concat_loss {
+    int64_t n, hw;
+    int64_t c[2];
+    const double *x[2], *r;
+    double *y;
+} concat_loss;
+/* L = sum(concat(x0, x1) * r). */
+static double concat_loss_fn(void *p)
+{
+    concat_loss *l = p;
+    xdr_concat(l->n, l->hw, 2, l->c, l->x, l->y);
+    double sum = 0;
+    for (int64_t i = 0; i < l->n * (l->c[0] + l->c[1]) * l->hw; ++i) sum += l->y[i] * l->r[i];
+    return sum;
+}
+
+/* Add (and an accumulation in place) and Concatenate with its backward:
+ * one addition or a copy per element, so bit for bit what the host gives. */
+static void test_merge(xdt *t, const merge_case *mc, int idx)
+{
+    char tag[128], what[200];
+    const int img = mc->h > 0;
+    const int64_t hw = img ? (int64_t)mc->h * mc->w : 1, cy = mc->c1 + mc->c2;
+    const size_t n1 = (size_t)(mc->n * mc->c1 * hw), n2 = (size_t)(mc->n * mc->c2 * hw), ny = n1 + n2;
+    snprintf(tag, sizeof tag, "merge[%d] %dx(%d+%d)x%dx%d", idx, mc->n, mc->c1, mc->c2, mc->h, mc->w);
+    arena a = {0};
+    uint32_t seed = 9200u + 10u * (uint32_t)idx;
+    float *x1 = afill(&a, n1, seed + 1, -1, 1), *b = afill(&a, n1, seed + 2, -1, 1),
+          *x2 = afill(&a, n2, seed + 3, -1, 1);
+    float *dy = afill(&a, ny, seed + 4, -1, 1), *want = af(&a, ny > n2 ? ny : n2);
+    int64_t s1[4] = {mc->n, mc->c1, mc->h, mc->w}, s2[4] = {mc->n, mc->c2, mc->h, mc->w},
+            sy[4] = {mc->n, cy, mc->h, mc->w};
+    const int nd = img ? 4 : 2;
+    xd_tensor *t1 = aup(&a, t, XD_DTYPE_F32, nd, s1, x1), *tb = aup(&a, t, XD_DTYPE_F32, nd, s1, b);
+    xd_tensor *t2 = aup(&a, t, XD_DTYPE_F32, nd, s2, x2), *tdy = aup(&a, t, XD_DTYPE_F32, nd, sy, dy);
+    xd_tensor *tsum = aup(&a, t, XD_DTYPE_F32, nd, s1, NULL), *tacc = aup(&a, t, XD_DTYPE_F32, nd, s1, x1);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, nd, sy, NULL), *td1 = aup(&a, t, XD_DTYPE_F32, nd, s1, NULL);
+    xd_tensor *td2 = aup(&a, t, XD_DTYPE_F32, nd, s2, x2);
+    if (a.bad) goto done;
+    xdt_ok(t, xd_add_forward(t->ctx, t1, tb, tsum), "add_forward");
+    xdt_ok(t, xd_add_forward(t->ctx, tacc, tb, tacc), "add_forward in place");
+    xdt_ok(t, xd_concat_forward(t->ctx, t1, 0, ty), "concat_forward");
+    xdt_ok(t, xd_concat_forward(t->ctx, t2, mc->c1, ty), "concat_forward");
+    xdt_ok(t, xd_concat_backward(t->ctx, tdy, 0, 0, td1), "concat_backward");
+    xdt_ok(t, xd_concat_backward(t->ctx, tdy, mc->c1, 1, td2), "concat_backward, accumulating");
+    float *gsum = adown(&a, t, tsum), *gacc = adown(&a, t, tacc), *gy = adown(&a, t, ty);
+    float *gd1 = adown(&a, t, td1), *gd2 = adown(&a, t, td2);
+    double *ry = ad(&a, ny), *rd = ad(&a, n2), *xd1 = adbl(&a, x1, n1), *xd2 = adbl(&a, x2, n2),
+           *dyd = adbl(&a, dy, ny);
+    if (a.bad) goto done;
+    host_add(x1, b, want, n1);
+    snprintf(what, sizeof what, "%s add", tag);
+    xdt_bitwise(t, what, gsum, want, n1);
+    snprintf(what, sizeof what, "%s add in place (an accumulation)", tag);
+    xdt_bitwise(t, what, gacc, want, n1);
+    const int64_t c[2] = {mc->c1, mc->c2};
+    const double *xs[2] = {xd1, xd2};
+    xdr_concat(mc->n, hw, 2, c, xs, ry);
+    for (size_t i = 0; i < ny; ++i) want[i] = (float)ry[i];
+    snprintf(what, sizeof what, "%s concat forward", tag);
+    xdt_bitwise(t, what, gy, want, ny);
+    xdr_concat_backward(mc->n, hw, cy, 0, mc->c1, dyd, ry);
+    for (size_t i = 0; i < n1; ++i) want[i] = (float)ry[i];
+    snprintf(what, sizeof what, "%s concat backward", tag);
+    xdt_bitwise(t, what, gd1, want, n1);
+    xdr_concat_backward(mc->n, hw, cy, mc->c1, mc->c2, dyd, rd);
+    for (size_t i = 0; i < n2; ++i) want[i] = x2[i] + (float)rd[i];
+    snprintf(what, sizeof what, "%s concat backward accumulating", tag);
+    xdt_bitwise(t, what, gd2, want, n2);
+    if (ny <= 4096) { /* the backward is the forward's gradient */
+        concat_loss cl = {mc->n, hw, {mc->c1, mc->c2}, {xd1, xd2}, dyd, ad(&a, ny)};
+        float *g2 = af(&a, n2);
+        if (!cl.y || !g2) goto done;
+        for (size_t i = 0; i < n2; ++i) g2[i] = gd2[i] - x2[i];
+        snprintf(what, sizeof what, "%s FD concat dL/dx1", tag);
+        fd_check(t, what, concat_loss_fn, &cl, xd2, n2, g2, 1e-3);
+    }
+done:
+    afree(&a);
+}
+
 /* ---- sparse categorical cross-entropy from probabilities ----------------------------------------- */
 typedef struct xentp_case {
     int n, k;
@@ -1589,6 +1749,16 @@ static void test_arguments_layers(xdt *t)
     EXPECT_FAIL(xd_sparse_xent_probs(c, z, l2, v3, z, NULL), XD_SHAPE_MISMATCH, "sparse_xent_probs");
     EXPECT_FAIL(xd_sparse_xent_probs(c, z, l2, loss, zb, NULL), XD_SHAPE_MISMATCH, "sparse_xent_probs");
     EXPECT_FAIL(xd_sparse_xent_probs(c, z, l2, loss, z, v3), XD_SHAPE_MISMATCH, "sparse_xent_probs");
+    EXPECT_FAIL(xd_global_avgpool2d_forward(c, x, v3), XD_SHAPE_MISMATCH, "global_avgpool2d_forward");
+    EXPECT_FAIL(xd_global_avgpool2d_forward(c, x, z), XD_SHAPE_MISMATCH, "global_avgpool2d_forward");
+    EXPECT_FAIL(xd_global_avgpool2d_backward(c, zb, x), XD_SHAPE_MISMATCH, "global_avgpool2d_backward");
+    EXPECT_FAIL(xd_add_forward(c, x, y2, x2), XD_SHAPE_MISMATCH, "add_forward");
+    EXPECT_FAIL(xd_add_forward(c, x, x, y3), XD_SHAPE_MISMATCH, "add_forward");
+    EXPECT_FAIL(xd_concat_forward(c, x, 1, x2), XD_SHAPE_MISMATCH, "concat_forward");
+    EXPECT_FAIL(xd_concat_forward(c, x, -1, x2), XD_SHAPE_MISMATCH, "concat_forward");
+    EXPECT_FAIL(xd_concat_forward(c, y2, 0, x2), XD_SHAPE_MISMATCH, "concat_forward");
+    EXPECT_FAIL(xd_concat_forward(c, z, 0, x2), XD_SHAPE_MISMATCH, "concat_forward");
+    EXPECT_FAIL(xd_concat_backward(c, x2, 1, 0, x), XD_SHAPE_MISMATCH, "concat_backward");
     xd_adam_params ap = xd_adam_defaults();
     xd_sgd_params sp = {0.01, 0.9, 0, XD_SGD_KERAS}, sneg = sp, snest = {0.01, 0.0, 1, XD_SGD_TORCH};
     sneg.lr = -1;
@@ -1652,6 +1822,11 @@ int main(int argc, char **argv)
         for (size_t f = 0; f < sizeof XENTP_FORMS / sizeof XENTP_FORMS[0]; ++f)
             if (XENTP[i].small || !t.small) test_xent_probs(&t, &XENTP[i], (int)i, &XENTP_FORMS[f]);
     test_xent_probs_edges(&t);
+    for (size_t i = 0; i < sizeof MERGE / sizeof MERGE[0]; ++i)
+        if (MERGE[i].small || !t.small) {
+            test_global_avgpool(&t, &MERGE[i], (int)i);
+            test_merge(&t, &MERGE[i], (int)i);
+        }
     for (size_t i = 0; i < sizeof OPTIM / sizeof OPTIM[0]; ++i) test_optimizer(&t, &OPTIM[i], t.small ? 64 : 4099);
     test_optim_forms(&t);
     test_arguments(&t);

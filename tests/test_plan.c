@@ -41,8 +41,9 @@ static const char first_conv_relu[] =
     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
     "conv2d.weight.grad conv2d.bias.grad\n";
-/* all-layers (.keras, and the JSON with its weights): a conv's own ReLU and a
- * ReLU layer after a conv without bias. */
+/* all-layers (.keras, the JSON with its weights, and the same layers built
+ * with the functional API): a conv's own ReLU and a ReLU layer after a conv
+ * without bias. */
 static const char all_layers[] =
     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
     "train conv2d_relu conv2d_1.forward+re_lu.forward: max_pooling2d.out conv2d_1.weight -> re_lu.out\n"
@@ -63,9 +64,17 @@ static const row table[] = {
     {"seed-buggy.json", first_conv_relu},
     {"all-layers.keras", all_layers},
     {"all-layers.json", all_layers},
+    {"all-layers-functional.keras", all_layers},
     {"variants.keras", "backward conv2d_backward_weights_bias c.backward_weights+c.backward_bias: input c.dout -> "
                        "c.weight.grad c.bias.grad\n"},
     {"dropout-view.json", first_conv_relu},
+    {"residual.keras",
+     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+     "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
+     "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+     "conv2d.weight.grad conv2d.bias.grad\n"},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
                   "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
 };
@@ -343,6 +352,71 @@ static void check_dropout_views(void)
     free(p);
 }
 
+/* A gradient that fans out is summed in the order the backward pass
+ * reaches its readers, the last layer first: in residual.keras the first
+ * conv's output feeds the block (conv2d_1), the Add and the 1x1
+ * projection (conv2d_3); the projection writes its gradient, the Add's
+ * and the block's are added to it, each an op of its own. */
+static void check_fan_out(void)
+{
+    static const char want[] = "backward conv2d_backward_data conv2d_3.backward_data: conv2d_3.dout conv2d_3.weight -> "
+                               "conv2d.dout\n"
+                               "backward add add.backward_0: conv2d.dout add.dout -> conv2d.dout\n"
+                               "backward add conv2d_1.backward_accumulate: conv2d.dout conv2d_1.din -> conv2d.dout\n";
+    xd_model_spec s;
+    if (!load("residual.keras", &s)) return;
+    const xd_optimizer_spec opt = xd_train_optimizer(&s);
+    xd_plan *p = malloc(sizeof *p);
+    xd_error err = {0};
+    if (!p || !xdt_check(&T, xd_plan_build(&s, &opt, 1, p, &err) == XD_OK, "residual.keras: %s", err.message)) {
+        free(p);
+        return;
+    }
+    char *all = text(p, &s, 0), got[1024] = "";
+    size_t len = 0;
+    for (char *line = all ? strtok(all, "\n") : NULL; line; line = strtok(NULL, "\n"))
+        if (strstr(line, "-> conv2d.dout") && len < sizeof got)
+            len += (size_t)snprintf(got + len, sizeof got - len, "%s\n", line);
+    if (!xdt_check(&T, strcmp(got, want) == 0, "residual.keras: the steps writing conv2d.dout"))
+        printf("  got:\n%s  wanted:\n%s", got, want);
+    free(all);
+    free(p);
+}
+
+/* A layer's padding is computed from what it reads, not from the layer
+ * before it: conv b reads the 8x8 input after conv a made 7x7, conv c
+ * reads a; both "same" with stride 2 (Keras pads 8 as 0 + 1, 7 as 1 + 1). */
+static void check_input_shapes(void)
+{
+    xd_model_spec s = {.name = "graph", .in_h = 8, .in_w = 8, .in_c = 1, .nlayers = 6};
+    const xd_layer_type types[6] = {XD_LAYER_CONV2D, XD_LAYER_CONV2D,           XD_LAYER_CONV2D,
+                                    XD_LAYER_ADD,    XD_LAYER_GLOBAL_AVGPOOL2D, XD_LAYER_DENSE};
+    for (int i = 0; i < 6; ++i) {
+        xd_layer_spec *l = &s.layers[i];
+        l->type = types[i];
+        snprintf(l->name, sizeof l->name, "%c", 'a' + i);
+        l->filters = 2, l->units = 3, l->kh = l->kw = i == 0 ? 2 : 3, l->sh = l->sw = i == 0 ? 1 : 2;
+        l->padding = i == 0 ? XD_PADDING_VALID : XD_PADDING_SAME;
+    }
+    s.layers[1].ninputs = 1, s.layers[1].inputs[0] = -1;
+    s.layers[2].ninputs = 1, s.layers[2].inputs[0] = 0;
+    s.layers[3].ninputs = 2, s.layers[3].inputs[0] = 1, s.layers[3].inputs[1] = 2;
+    const xd_optimizer_spec opt = xd_optimizer_defaults(XD_OPT_SGD_KERAS);
+    xd_plan *p = malloc(sizeof *p);
+    xd_error err = {0};
+    if (!p || !xdt_check(&T, xd_plan_build(&s, &opt, 1, p, &err) == XD_OK, "a graph of convs: %s", err.message)) {
+        free(p);
+        return;
+    }
+    const xd_conv2d_params *b = &p->train.v[1].p.conv, *c = &p->train.v[2].p.conv;
+    xdt_check(&T,
+              p->train.v[1].layer == 1 && b->pad_top == 0 && b->pad_bottom == 1 && p->train.v[2].layer == 2 &&
+                  c->pad_top == 1 && c->pad_bottom == 1,
+              "a conv's padding from its own input: b %d + %d (want 0 + 1), c %d + %d (want 1 + 1)", b->pad_top,
+              b->pad_bottom, c->pad_top, c->pad_bottom);
+    free(p);
+}
+
 /* An update op hashes the parameter and the optimizer's state: Adam m and
  * v, SGD with momentum m, plain SGD nothing more. */
 static void check_update_outputs(void)
@@ -377,6 +451,8 @@ int main(int argc, char **argv)
     check_manifest();
     check_edges();
     check_dropout_views();
+    check_fan_out();
+    check_input_shapes();
     check_update_outputs();
     return xdt_finish(&T);
 }

@@ -65,11 +65,24 @@ static void tensor_group(const char *name, char *out, size_t cap)
     else snprintf(out, cap, "%.*s%s", (int)(dot - param), param, state_suffix(name));
 }
 
+/* 1 when every layer that reads layer i's output is BatchNormalization
+ * (and one does): a functional model's branch may read it too. */
+static int read_only_by_batchnorm(const xd_trace *t, size_t i)
+{
+    size_t readers = 0, n = xd_trace_layer_count(t);
+    for (size_t j = i + 1; j < n; ++j) {
+        if (!xd_trace_layer_reads(t, j, i)) continue;
+        if (strcmp(xd_trace_layer_at(t, j).type, "BatchNormalization") != 0) return 0;
+        ++readers;
+    }
+    return readers > 0;
+}
+
 /* 1 when parameter `param` is the bias of a layer without activation whose
- * output goes straight into BatchNormalization (the layers of t's
- * model_spec): in training BN subtracts each channel's batch mean, so a
- * per-channel constant has no effect on the outputs and its true gradient
- * is zero. */
+ * output goes straight into BatchNormalization and nowhere else (the layers
+ * of t's model_spec): in training BN subtracts each channel's batch mean,
+ * so a per-channel constant has no effect on the outputs and its true
+ * gradient is zero. */
 static int bias_before_batchnorm(const xd_trace *t, const char *param)
 {
     size_t n = xd_trace_layer_count(t);
@@ -79,8 +92,7 @@ static int bias_before_batchnorm(const xd_trace *t, const char *param)
         snprintf(bias, sizeof bias, "%s.bias", l.name);
         if (strcmp(bias, param) != 0) continue;
         return (strcmp(l.type, "Conv2D") == 0 || strcmp(l.type, "Dense") == 0) && l.use_bias &&
-               (strcmp(l.activation, "linear") == 0 || !l.activation[0]) &&
-               strcmp(xd_trace_layer_at(t, i + 1).type, "BatchNormalization") == 0;
+               (strcmp(l.activation, "linear") == 0 || !l.activation[0]) && read_only_by_batchnorm(t, i);
     }
     return 0;
 }

@@ -85,7 +85,9 @@ const char *xd_cl_error_name(cl_int code);
     X(sparse_xent_probs_clip_rows) \
     X(adam_keras)                  \
     X(sgd_keras)                   \
-    X(sgd_torch)
+    X(sgd_torch)                   \
+    X(add)                         \
+    X(concat_copy)
 /* clang-format on */
 
 typedef enum xd_kernel_id {

@@ -96,6 +96,9 @@ typedef struct xd_trace_layer {
 } xd_trace_layer;
 size_t xd_trace_layer_count(const xd_trace *t);
 xd_trace_layer xd_trace_layer_at(const xd_trace *t, size_t i);
+/* 1 when layer j reads layer i's output (its "inputs", or the layer
+ * before it when the spec names none). */
+int xd_trace_layer_reads(const xd_trace *t, size_t j, size_t i);
 const char *xd_trace_loss_form(const xd_trace *t); /* model_spec.loss.form, "" when absent */
 int xd_trace_loss_from_logits(const xd_trace *t);  /* 1 true, 0 false, -1 absent */
 const char *xd_trace_spec_repr(const xd_trace *t); /* model_spec.repr (a PyTorch module's), "" when absent */

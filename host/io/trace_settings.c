@@ -79,6 +79,17 @@ xd_trace_layer xd_trace_layer_at(const xd_trace *t, size_t i)
                             .use_bias = json_is_true(json_object_get(l, "use_bias"))};
 }
 
+int xd_trace_layer_reads(const xd_trace *t, size_t j, size_t i)
+{
+    json_t *in = json_object_get(json_array_get(layers_of(t), j), "inputs");
+    if (!json_is_array(in)) return j == i + 1;
+    for (size_t k = 0; k < json_array_size(in); ++k) {
+        json_t *v = json_array_get(in, k);
+        if (json_is_integer(v) && json_integer_value(v) == (json_int_t)i) return 1;
+    }
+    return 0;
+}
+
 const char *xd_trace_loss_form(const xd_trace *t)
 {
     return text_or_empty(json_object_get(json_object_get(spec_of(t), "loss"), "form"));

@@ -132,3 +132,40 @@ xd_status xd_avgpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, cons
     if (st != XD_OK) return st;
     return XD_LAUNCH(ctx, XD_K_avgpool_bwd, dx->count, XD_ARG(dy->mem), XD_ARG(dx->mem), XD_POOL_GEOM(d));
 }
+
+/* ---- global average pooling: the window is the whole plane ------------------------------ */
+
+/* x [N, C, H, W] (or [N, C]: a 1x1 plane) and y [N, C] (or [N, C, 1, 1]):
+ * the dims of an average pooling whose one window is the plane. */
+static xd_status global_check(xd_context *ctx, const char *op, const char *xname, const xd_tensor *x, const char *yname,
+                              const xd_tensor *y, pool_dims *d)
+{
+    xd_status st;
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    if ((st = xd_check_tensor(ctx, op, xname, x, XD_DTYPE_F32, 2)) != XD_OK) return st;
+    if ((st = xd_check_tensor(ctx, op, yname, y, XD_DTYPE_F32, 2)) != XD_OK) return st;
+    int flat = y->ndim == 2 || (y->ndim == 4 && y->shape[2] == 1 && y->shape[3] == 1);
+    if ((x->ndim != 4 && x->ndim != 2) || !flat || y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1])
+        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: %s must be [N, C, H, W] and %s [N, C] of the same N and C", op,
+                       xname, yname);
+    if ((st = xd_check_u32(ctx, op, "input size", x->count)) != XD_OK) return st;
+    cl_uint H = x->ndim == 4 ? (cl_uint)x->shape[2] : 1u, W = x->ndim == 4 ? (cl_uint)x->shape[3] : 1u;
+    *d = (pool_dims){(cl_uint)(x->shape[0] * x->shape[1]), H, W, H, W, 1, 1, 1, 1, 0, 0};
+    return XD_OK;
+}
+
+xd_status xd_global_avgpool2d_forward(xd_context *ctx, const xd_tensor *x, xd_tensor *y)
+{
+    pool_dims d;
+    xd_status st = global_check(ctx, "global_avgpool2d_forward", "x", x, "y", y, &d);
+    if (st != XD_OK) return st;
+    return XD_LAUNCH(ctx, XD_K_avgpool_fwd, y->count, XD_ARG(x->mem), XD_ARG(y->mem), XD_POOL_GEOM(d));
+}
+
+xd_status xd_global_avgpool2d_backward(xd_context *ctx, const xd_tensor *dy, xd_tensor *dx)
+{
+    pool_dims d;
+    xd_status st = global_check(ctx, "global_avgpool2d_backward", "dx", dx, "dy", dy, &d);
+    if (st != XD_OK) return st;
+    return XD_LAUNCH(ctx, XD_K_avgpool_bwd, dx->count, XD_ARG(dy->mem), XD_ARG(dx->mem), XD_POOL_GEOM(d));
+}

@@ -2,9 +2,10 @@
  * file into a spec (and the archive's weights).  The config is Keras's
  * serialisation of a Sequential model: {"class_name": "Sequential",
  * "config": {"name", "dtype", "layers": [InputLayer, ...]},
- * "compile_config": {...}}; the layers are parsed in keras_layers.c, the
- * compile_config in keras_compile.c, the archive in zip.c, the weights in
- * h5.c. */
+ * "compile_config": {...}}, or of a functional one ("Functional", its
+ * layers with the calls that connect them: keras_graph.c); the layers are
+ * parsed in keras_layers.c, the compile_config in keras_compile.c, the
+ * archive in zip.c, the weights in h5.c. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,55 +16,16 @@
 #include "spec/keras.h"
 
 /* ---- the input ---------------------------------------------------------------------- */
-/* A Keras shape: the batch dimension first when batch (null or a size,
- * either accepted) then positive sizes, at most 4; XD_FORMAT otherwise. */
-static xd_status shape_of(const xd_kopts *o, const char *key, int batch, int64_t dims[4], int *rank)
-{
-    json_t *v = json_object_get(o->cfg, key);
-    size_t n = json_array_size(v);
-    if (!json_is_array(v) || n < (size_t)batch + 1 || n > (size_t)batch + 4)
-        return xd_kopt_unsupported(o, key, "only a shape (height, width, channels)");
-    *rank = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(v, i);
-        if (batch && i == 0 && (json_is_null(e) || json_is_integer(e))) continue;
-        if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > XD_KERAS_MAX_DIM)
-            return xd_kopt_unsupported(o, key, "only fixed sizes 1..1048576 after the batch");
-        dims[(*rank)++] = json_integer_value(e);
-    }
-    return XD_OK;
-}
-
-static xd_status input_layer(const char *file, json_t *layer, int64_t dims[4], int *rank, xd_error *err)
-{
-    static const char *const known[] = {"name",   "dtype",    "batch_shape", "batch_input_shape", "shape", "sparse",
-                                        "ragged", "optional", NULL};
-    json_t *cfg = json_object_get(layer, "config");
-    const char *name = json_string_value(json_object_get(cfg, "name"));
-    xd_kopts o = {file, "", cfg, err};
-    snprintf(o.where, sizeof o.where, "layer '%.63s' (InputLayer)", name ? name : "?");
-    if (!json_is_object(cfg)) return xd_kopt_refuse(&o, "no config");
-    char dt[96];
-    if (!xd_keras_dtype_is_float32(json_object_get(cfg, "dtype"), dt, sizeof dt))
-        return xd_kopt_refuse(&o, "dtype '%s' is not supported (only float32)", dt);
-    XD_TRY(xd_kopt_false(&o, "sparse"));
-    XD_TRY(xd_kopt_false(&o, "ragged"));
-    XD_TRY(xd_kopt_false(&o, "optional"));
-    XD_TRY(xd_kopt_unknown(&o, known));
-    if (json_object_get(cfg, "batch_shape")) return shape_of(&o, "batch_shape", 1, dims, rank);
-    if (json_object_get(cfg, "batch_input_shape")) return shape_of(&o, "batch_input_shape", 1, dims, rank);
-    return shape_of(&o, "shape", 0, dims, rank);
-}
-
 /* A model built without an InputLayer keeps its input shape in
  * config.build_input_shape or build_config.input_shape. */
 static xd_status build_shape(const char *file, json_t *root, json_t *cfg, int64_t dims[4], int *rank, xd_error *err)
 {
     xd_kopts o = {file, "model", cfg, err};
     if (json_is_array(json_object_get(cfg, "build_input_shape")))
-        return shape_of(&o, "build_input_shape", 1, dims, rank);
+        return xd_keras_shape_of(&o, "build_input_shape", 1, dims, rank);
     o.cfg = json_object_get(root, "build_config");
-    if (json_is_array(json_object_get(o.cfg, "input_shape"))) return shape_of(&o, "input_shape", 1, dims, rank);
+    if (json_is_array(json_object_get(o.cfg, "input_shape")))
+        return xd_keras_shape_of(&o, "input_shape", 1, dims, rank);
     return xd_error_set(err, XD_FORMAT, 0, "%s: the model has no input shape (start it with keras.Input)", file);
 }
 
@@ -80,8 +42,11 @@ static xd_status model_options(const char *file, json_t *root, json_t *cfg, xd_m
     const char *cls = json_string_value(json_object_get(root, "class_name"));
     if (!cls || !json_is_object(cfg))
         return xd_error_set(err, XD_FORMAT, 0, "%s: not a Keras model config (no class_name and config)", file);
-    if (strcmp(cls, "Sequential") != 0)
-        return xd_error_set(err, XD_FORMAT, 0, "%s: model class %s is not supported (only Sequential)", file, cls);
+    if (strcmp(cls, "Sequential") != 0 && strcmp(cls, "Functional") != 0)
+        return xd_error_set(err, XD_FORMAT, 0,
+                            "%s: model class %s is not supported (only Sequential and Functional: keras.Model(inputs, "
+                            "outputs))",
+                            file, cls);
     const char *name = json_string_value(json_object_get(cfg, "name"));
     xd_kopts o = {file, "", cfg, err};
     snprintf(o.where, sizeof o.where, "model '%.63s'", name ? name : "?");
@@ -114,7 +79,7 @@ static xd_status parse_layers(const char *file, json_t *layers, xd_model_spec *o
         json_t *l = json_array_get(layers, i);
         const char *cls = json_string_value(json_object_get(l, "class_name"));
         if (i == 0 && cls && strcmp(cls, "InputLayer") == 0) {
-            XD_TRY(input_layer(file, l, dims, rank, err));
+            XD_TRY(xd_keras_input_layer(file, l, dims, rank, err));
             continue;
         }
         if (out->nlayers == XD_MAX_LAYERS)
@@ -142,7 +107,8 @@ static xd_status check_shapes(const char *file, xd_model_spec *out, xd_error *er
     }
     int flat = 0;
     for (int i = 0; i < out->nlayers; i++)
-        flat |= out->layers[i].type == XD_LAYER_FLATTEN || out->layers[i].type == XD_LAYER_DENSE;
+        flat |= out->layers[i].type == XD_LAYER_FLATTEN || out->layers[i].type == XD_LAYER_DENSE ||
+                out->layers[i].type == XD_LAYER_GLOBAL_AVGPOOL2D;
     if (!flat)
         return xd_error_set(err, XD_SHAPE_MISMATCH, 0,
                             "%s: the model's output is an image, not class scores (end it with Flatten and Dense)",
@@ -161,7 +127,9 @@ xd_status xd_keras_config_parse(const char *text, size_t len, const char *file, 
     int64_t dims[4] = {0};
     int rank = -1;
     xd_status st = model_options(file, root, cfg, out, err);
-    if (st == XD_OK) st = parse_layers(file, json_object_get(cfg, "layers"), out, dims, &rank, err);
+    const char *cls = json_string_value(json_object_get(root, "class_name"));
+    if (st == XD_OK && strcmp(cls, "Functional") == 0) st = xd_keras_graph_parse(file, cfg, out, dims, &rank, err);
+    else if (st == XD_OK) st = parse_layers(file, json_object_get(cfg, "layers"), out, dims, &rank, err);
     if (st == XD_OK && rank < 0) st = build_shape(file, root, cfg, dims, &rank, err);
     if (st == XD_OK && rank != 3)
         st =

@@ -5,6 +5,7 @@
  *   spec.c          built-in models, shape inference, names, xd_weights_free
  *   spec_json.c     the spec as JSON (the trace's model_spec) and back
  *   keras.c         xd_model_spec_load: sniffing the file, the model and compile_config
+ *   keras_graph.c   a functional model's graph: each layer's inputs
  *   keras_layers.c  one parser per Keras layer class
  *   keras_options.c the option checks they share with the compile_config parser
  *   zip.c           zip archives (spec/archive.h: .keras here, .npz in io), refusing bombs and odd names
@@ -30,6 +31,12 @@
 #define XD_KERAS_MAX_CONFIG (16u << 20)          /* config.json */
 #define XD_KERAS_MAX_WEIGHTS (UINT64_C(2) << 30) /* model.weights.h5 or a .weights.h5 */
 
+/* ---- spec.c ------------------------------------------------------------------------ */
+/* Layer i reads in[0 .. n) (1 <= n <= XD_MAX_INPUTS; layer indices, -1 the
+ * model's input), kept in the spec's one form: ninputs 0 when it reads the
+ * layer before it alone. */
+void xd_layer_set_inputs(xd_layer_spec *l, int i, const int *in, int n);
+
 /* ---- keras.c / keras_layers.c: config.json or model.to_json() text ---------------- */
 /* text (len bytes, not necessarily NUL-terminated) into *out; file names
  * the file in messages.  The spec's shapes are checked
@@ -38,6 +45,10 @@ xd_status xd_keras_config_parse(const char *text, size_t len, const char *file, 
 
 /* compile_config (absent, null or {}: Keras's defaults) into out's loss and optimizer. */
 struct json_t;
+/* A Functional model's config.layers, input_layers and output_layers into
+ * out's layers (with their inputs) and the input's shape. */
+xd_status xd_keras_graph_parse(const char *file, struct json_t *cfg, xd_model_spec *out, int64_t dims[4], int *rank,
+                               xd_error *err);
 xd_status xd_keras_compile_parse(const char *file, struct json_t *cc, xd_model_spec *out, xd_error *err);
 
 /* The per-layer parser's view of the file: its name for messages, and the
@@ -88,6 +99,11 @@ int xd_keras_dtype_is_float32(struct json_t *dtype, char *buf, size_t cap);
 int xd_keras_name_ok(const char *name);
 /* A JSON value as text for messages ("[2, 2]", "\"same\""), at most cap bytes. */
 void xd_keras_json_text(struct json_t *v, char *buf, size_t cap);
+
+/* keras_layers.c: a Keras shape o->cfg[key] (the batch first when batch,
+ * then 1..4 sizes); an InputLayer entry of config.layers and its shape. */
+xd_status xd_keras_shape_of(const xd_kopts *o, const char *key, int batch, int64_t dims[4], int *rank);
+xd_status xd_keras_input_layer(const char *file, struct json_t *layer, int64_t dims[4], int *rank, xd_error *err);
 
 #define XD_TRY(x)                     \
     do {                              \

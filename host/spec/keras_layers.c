@@ -114,6 +114,47 @@ static xd_status init_of(const lctx *L, const char *key, xd_init_kind def, xd_in
     return st;
 }
 
+/* ---- InputLayer ------------------------------------------------------------------- */
+/* A Keras shape: the batch dimension first when batch (null or a size,
+ * either accepted) then positive sizes, at most 4; XD_FORMAT otherwise. */
+xd_status xd_keras_shape_of(const xd_kopts *o, const char *key, int batch, int64_t dims[4], int *rank)
+{
+    json_t *v = json_object_get(o->cfg, key);
+    size_t n = json_array_size(v);
+    if (!json_is_array(v) || n < (size_t)batch + 1 || n > (size_t)batch + 4)
+        return xd_kopt_unsupported(o, key, "only a shape (height, width, channels)");
+    *rank = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        if (batch && i == 0 && (json_is_null(e) || json_is_integer(e))) continue;
+        if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > XD_KERAS_MAX_DIM)
+            return xd_kopt_unsupported(o, key, "only fixed sizes 1..1048576 after the batch");
+        dims[(*rank)++] = json_integer_value(e);
+    }
+    return XD_OK;
+}
+
+xd_status xd_keras_input_layer(const char *file, json_t *layer, int64_t dims[4], int *rank, xd_error *err)
+{
+    static const char *const known[] = {"name",   "dtype",    "batch_shape", "batch_input_shape", "shape", "sparse",
+                                        "ragged", "optional", NULL};
+    json_t *cfg = json_object_get(layer, "config");
+    const char *name = json_string_value(json_object_get(cfg, "name"));
+    xd_kopts o = {file, "", cfg, err};
+    snprintf(o.where, sizeof o.where, "layer '%.63s' (InputLayer)", name ? name : "?");
+    if (!json_is_object(cfg)) return xd_kopt_refuse(&o, "no config");
+    char dt[96];
+    if (!xd_keras_dtype_is_float32(json_object_get(cfg, "dtype"), dt, sizeof dt))
+        return xd_kopt_refuse(&o, "dtype '%s' is not supported (only float32)", dt);
+    XD_TRY(xd_kopt_false(&o, "sparse"));
+    XD_TRY(xd_kopt_false(&o, "ragged"));
+    XD_TRY(xd_kopt_false(&o, "optional"));
+    XD_TRY(xd_kopt_unknown(&o, known));
+    if (json_object_get(cfg, "batch_shape")) return xd_keras_shape_of(&o, "batch_shape", 1, dims, rank);
+    if (json_object_get(cfg, "batch_input_shape")) return xd_keras_shape_of(&o, "batch_input_shape", 1, dims, rank);
+    return xd_keras_shape_of(&o, "shape", 0, dims, rank);
+}
+
 /* ---- the layer classes ------------------------------------------------------------- */
 static const char *const WEIGHT_EXTRAS[] = {"kernel_regularizer",
                                             "bias_regularizer",
@@ -238,6 +279,35 @@ static xd_status parse_batchnorm(const lctx *L, xd_layer_spec *s)
     return xd_kopt_null(o, extras);
 }
 
+/* Add: no options of its own. */
+static xd_status parse_add(const lctx *L, xd_layer_spec *s)
+{
+    (void)L;
+    s->type = XD_LAYER_ADD;
+    return XD_OK;
+}
+
+/* Concatenate on the channels: axis -1, or the last by number (3 on
+ * images, 1 on features). */
+static xd_status parse_concatenate(const lctx *L, xd_layer_spec *s)
+{
+    s->type = XD_LAYER_CONCATENATE;
+    json_t *v = json_object_get(L->o.cfg, "axis");
+    if (!v || (json_is_integer(v) && (json_integer_value(v) == -1 || json_integer_value(v) == (L->c->flat ? 1 : 3))))
+        return XD_OK;
+    return xd_kopt_unsupported(&L->o, "axis", L->c->flat ? "only -1 or 1, the features" : "only -1 or 3, the channels");
+}
+
+/* GlobalAveragePooling2D: the channels of an image as features
+ * (keepdims false). */
+static xd_status parse_global_avgpool(const lctx *L, xd_layer_spec *s)
+{
+    s->type = XD_LAYER_GLOBAL_AVGPOOL2D;
+    L->c->flat = 1;
+    XD_TRY(xd_kopt_false(&L->o, "keepdims"));
+    return channels_last(&L->o);
+}
+
 /* Each class with the options its parser reads; any other option must be
  * null (checked after the parser, whose messages are the more precise).
  * renorm_momentum has no effect while renorm is false. */
@@ -266,10 +336,13 @@ static const struct layer_class {
      {"name", "trainable", "dtype", "axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
       "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer", "synchronized", "renorm",
       "renorm_momentum"}},
+    {"Add", parse_add, {"name", "trainable", "dtype"}},
+    {"Concatenate", parse_concatenate, {"name", "trainable", "dtype", "axis"}},
+    {"GlobalAveragePooling2D", parse_global_avgpool, {"name", "trainable", "dtype", "data_format", "keepdims"}},
 };
 #define CLASS_LIST                                                                                            \
     "InputLayer (first), Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, ReLU, Activation, " \
-    "BatchNormalization"
+    "BatchNormalization, GlobalAveragePooling2D, and in functional models Add, Concatenate"
 
 /* The options every layer has: trained, float32. */
 static xd_status common_options(const xd_kopts *o)

@@ -17,6 +17,9 @@ const char *xd_layer_type_name(xd_layer_type t)
     case XD_LAYER_DROPOUT: return "Dropout";
     case XD_LAYER_ACTIVATION: return "Activation";
     case XD_LAYER_BATCHNORM: return "BatchNormalization";
+    case XD_LAYER_ADD: return "Add";
+    case XD_LAYER_CONCATENATE: return "Concatenate";
+    case XD_LAYER_GLOBAL_AVGPOOL2D: return "GlobalAveragePooling2D";
     }
     return "unknown";
 }
@@ -217,8 +220,98 @@ static xd_status layer_shape(int i, const xd_layer_spec *l, int *flat, const xd_
     case XD_LAYER_DROPOUT:
     case XD_LAYER_ACTIVATION:
     case XD_LAYER_BATCHNORM: return same_shape(i, l, *flat, err);
+    case XD_LAYER_GLOBAL_AVGPOOL2D: /* an image's channels become features */
+        if (*flat) return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "needs an image (H, W, C) input, not flat features");
+        o->h = o->w = 1;
+        o->fc = o->fh = o->fw = 0;
+        *flat = 1;
+        return XD_OK;
+    case XD_LAYER_ADD:
+    case XD_LAYER_CONCATENATE: break; /* merge_shape */
     }
     return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "unknown layer type");
+}
+
+/* Add: inputs of one shape (features flattened alike: a Dense after it
+ * permutes them once); Concatenate: images of one height and width, their
+ * channels added up, or features none of which a Flatten of a wider image
+ * numbered (Keras's (H, W, C) order and crossdev's (C, H, W) would then
+ * interleave). */
+static xd_status merge_shape(const xd_model_spec *spec, int i, const xd_layer_shape *shapes, const int *flats,
+                             xd_layer_shape *o, xd_error *err)
+{
+    const xd_layer_spec *l = &spec->layers[i];
+    const int add = l->type == XD_LAYER_ADD, n = xd_layer_input_count(spec, i);
+    const int first = xd_layer_input(spec, i, 0) + 1;
+    *o = shapes[first];
+    if (!add) o->c = 0, o->fc = o->fh = o->fw = 0;
+    for (int k = 0; k < n; k++) {
+        const int j = xd_layer_input(spec, i, k) + 1;
+        const xd_layer_shape *in = &shapes[j];
+        int same = in->h == o->h && in->w == o->w && flats[j] == flats[first];
+        if (add) same = same && in->c == o->c && in->fc == o->fc && in->fh == o->fh && in->fw == o->fw;
+        if (!same)
+            return shape_fail(err, XD_SHAPE_MISMATCH, i, l,
+                              add ? "its inputs differ in shape (Add needs one shape)"
+                                  : "its inputs differ in height or width, or are not all images or all features");
+        if (!add && in->fh * in->fw > 1)
+            return shape_fail(err, XD_SHAPE_MISMATCH, i, l,
+                              "concatenating features flattened from an image is not supported (concatenate the "
+                              "images, or features from a Dense or a global pooling)");
+        if (!add) o->c += in->c;
+    }
+    if (o->c * o->h * o->w > XD_KERAS_MAX_COUNT)
+        return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "output has more than 2^31 elements per example");
+    return XD_OK;
+}
+
+/* ---- the graph ---------------------------------------------------------------------- */
+int xd_layer_input_count(const xd_model_spec *spec, int i)
+{
+    const int n = spec->layers[i].ninputs;
+    return n > 0 && n <= XD_MAX_INPUTS ? n : 1;
+}
+
+int xd_layer_input(const xd_model_spec *spec, int i, int k)
+{
+    return spec->layers[i].ninputs > 0 ? spec->layers[i].inputs[k] : i - 1;
+}
+
+void xd_layer_set_inputs(xd_layer_spec *l, int i, const int *in, int n)
+{
+    memset(l->inputs, 0, sizeof l->inputs);
+    l->ninputs = n == 1 && in[0] == i - 1 ? 0 : n;
+    for (int k = 0; k < l->ninputs; k++) l->inputs[k] = in[k];
+}
+
+/* How many inputs a layer type takes: exactly one, or (merging layers) two
+ * or more. */
+static int takes_many(xd_layer_type t) { return t == XD_LAYER_ADD || t == XD_LAYER_CONCATENATE; }
+
+/* Layer i reads layers before it (or the model's input), as many as its
+ * type takes; every layer but the last is read by a later one. */
+static xd_status check_graph(const xd_model_spec *spec, xd_error *err)
+{
+    int used[XD_MAX_LAYERS] = {0};
+    for (int i = 0; i < spec->nlayers; i++) {
+        const xd_layer_spec *l = &spec->layers[i];
+        const int n = xd_layer_input_count(spec, i), many = takes_many(l->type);
+        if (l->ninputs < 0 || l->ninputs > XD_MAX_INPUTS || (many ? n < 2 : n != 1))
+            return shape_fail(err, XD_INVALID_ARGUMENT, i, l,
+                              many ? "takes 2 to 8 inputs" : "takes one input (a layer's output or the model's)");
+        for (int k = 0; k < n; k++) {
+            const int src = xd_layer_input(spec, i, k);
+            if (src < -1 || src >= i)
+                return shape_fail(err, XD_INVALID_ARGUMENT, i, l,
+                                  "reads a layer that does not come before it (layers must be in graph order)");
+            if (src >= 0) used[src] = 1;
+        }
+    }
+    for (int i = 0; i + 1 < spec->nlayers; i++)
+        if (!used[i])
+            return shape_fail(err, XD_INVALID_ARGUMENT, i, &spec->layers[i],
+                              "its output is not read by any layer (the model's output is its last layer)");
+    return XD_OK;
 }
 
 xd_status xd_model_spec_shapes(const xd_model_spec *spec, xd_layer_shape *out, xd_error *err)
@@ -232,11 +325,16 @@ xd_status xd_model_spec_shapes(const xd_model_spec *spec, xd_layer_shape *out, x
         spec->in_h * spec->in_w * spec->in_c > XD_KERAS_MAX_COUNT)
         return xd_error_set(err, XD_SHAPE_MISMATCH, 0, "model '%s': input shape (%lld, %lld, %lld) is not supported",
                             spec->name, (long long)spec->in_h, (long long)spec->in_w, (long long)spec->in_c);
+    xd_status st = check_graph(spec, err);
+    if (st != XD_OK) return xd_error_return(err, st);
     memset(out, 0, sizeof *out * (size_t)(spec->nlayers + 1));
     out[0].c = spec->in_c, out[0].h = spec->in_h, out[0].w = spec->in_w;
-    int flat = 0;
+    int flat[XD_MAX_LAYERS + 1] = {0}; /* out[j] is features rather than an image */
     for (int i = 0; i < spec->nlayers; i++) {
-        xd_status st = layer_shape(i, &spec->layers[i], &flat, &out[i], &out[i + 1], err);
+        const int src = xd_layer_input(spec, i, 0) + 1;
+        flat[i + 1] = flat[src];
+        if (takes_many(spec->layers[i].type)) st = merge_shape(spec, i, out, flat, &out[i + 1], err);
+        else st = layer_shape(i, &spec->layers[i], &flat[i + 1], &out[src], &out[i + 1], err);
         if (st != XD_OK) return xd_error_return(err, st);
     }
     return xd_error_return(err, XD_OK);

@@ -4,7 +4,10 @@
  * exactly when their JSON texts are, and a round trip gives the same spec.
  * Reals are written with 17 significant digits (exact); the reader refuses
  * a missing or unknown key, a wrong type or a value out of range, naming
- * the field. */
+ * the field.  A layer's `inputs` (a functional model's graph: layer
+ * indices, -1 the model's input) are written only where the layer does not
+ * read the one before it, so that a chain's JSON is the same however the
+ * model was built (and as before functional models). */
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -71,8 +74,18 @@ static const char *const PADDINGS[] = {"valid", "same", NULL};
 static const char *const ACTIVATIONS[] = {"linear", "relu", "softmax", NULL};
 static const char *const INIT_KINDS[] = {"GlorotUniform", "GlorotNormal",  "HeUniform",    "HeNormal", "Zeros",
                                          "Ones",          "RandomUniform", "RandomNormal", NULL};
-static const char *const LAYER_TYPES[] = {"Conv2D",  "MaxPooling2D", "AveragePooling2D",   "Flatten", "Dense",
-                                          "Dropout", "Activation",   "BatchNormalization", NULL};
+static const char *const LAYER_TYPES[] = {"Conv2D",
+                                          "MaxPooling2D",
+                                          "AveragePooling2D",
+                                          "Flatten",
+                                          "Dense",
+                                          "Dropout",
+                                          "Activation",
+                                          "BatchNormalization",
+                                          "Add",
+                                          "Concatenate",
+                                          "GlobalAveragePooling2D",
+                                          NULL};
 static const char *const OPT_KINDS[] = {"adam-pytorch", "adam-keras", "sgd-pytorch", "sgd-keras", NULL};
 
 /* names[v], or "unknown" for a value off the list. */
@@ -134,6 +147,12 @@ char *xd_model_spec_json(const xd_model_spec *spec)
         json_object_set_new(o, "type", json_string(enum_name(LAYER_TYPES, (int)l->type)));
         json_object_set_new(o, "name", json_string(l->name));
         put_fields(o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), l);
+        if (l->ninputs > 0) {
+            json_t *in = json_array();
+            for (int k = 0; k < l->ninputs && k < XD_MAX_INPUTS; k++)
+                json_array_append_new(in, json_integer(l->inputs[k]));
+            json_object_set_new(o, "inputs", in);
+        }
         json_array_append_new(layers, o);
     }
     json_object_set_new(root, "layers", layers);
@@ -241,6 +260,24 @@ static xd_status read_name(const jctx *c, json_t *o, const char *key, char *dst,
     return XD_OK;
 }
 
+/* A layer's inputs, when given: 1..8 integers from -1 (the model's input);
+ * one that is the layer before is the chain's (ninputs 0).  Whether they
+ * name earlier layers is xd_model_spec_shapes's check. */
+static xd_status read_inputs(const jctx *c, json_t *v, int i, xd_layer_spec *l)
+{
+    size_t n = json_array_size(v);
+    if (!json_is_array(v) || n < 1 || n > XD_MAX_INPUTS) return bad(c, "inputs", "not an array of 1..8 layer indices");
+    int in[XD_MAX_INPUTS];
+    for (size_t k = 0; k < n; k++) {
+        json_t *e = json_array_get(v, k);
+        if (!json_is_integer(e) || json_integer_value(e) < -1 || json_integer_value(e) >= XD_MAX_LAYERS)
+            return bad(c, "inputs", "not an array of layer indices (-1: the model's input)");
+        in[k] = (int)json_integer_value(e);
+    }
+    xd_layer_set_inputs(l, i, in, (int)n);
+    return XD_OK;
+}
+
 static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
 {
     char where[32];
@@ -250,7 +287,9 @@ static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
     if (t < 0) return bad(&c, "type", "not a layer type crossdev knows");
     l->type = (xd_layer_type)t;
     XD_TRY(read_name(&c, o, "name", l->name, sizeof l->name, 1));
-    return read_fields(&c, o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), 2, l);
+    json_t *in = json_object_get(o, "inputs");
+    if (in) XD_TRY(read_inputs(&c, in, i, l));
+    return read_fields(&c, o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), 2 + (in != NULL), l);
 }
 
 static xd_status read_spec(json_t *root, xd_model_spec *out, xd_error *err)

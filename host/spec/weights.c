@@ -31,6 +31,9 @@ static const char *key_base(xd_layer_type t)
     case XD_LAYER_DROPOUT: return "dropout";
     case XD_LAYER_ACTIVATION: return "activation";
     case XD_LAYER_BATCHNORM: return "batch_normalization";
+    case XD_LAYER_ADD: return "add";
+    case XD_LAYER_CONCATENATE: return "concatenate";
+    case XD_LAYER_GLOBAL_AVGPOOL2D: return "global_average_pooling2d";
     }
     return "layer";
 }
@@ -100,7 +103,8 @@ xd_status xd_keras_vars_of(const xd_model_spec *spec, xd_keras_vars *out, xd_err
     out->n = 0;
     xd_status st = xd_model_spec_shapes(spec, shapes, err);
     if (st != XD_OK) return st;
-    for (int i = 0; i < spec->nlayers; i++) layer_vars(out, i, &spec->layers[i], &shapes[i]);
+    for (int i = 0; i < spec->nlayers; i++)
+        layer_vars(out, i, &spec->layers[i], &shapes[xd_layer_input(spec, i, 0) + 1]);
     return XD_OK;
 }
 

@@ -50,10 +50,17 @@ static xd_status layer_io(xd_model *m, xd_layer *l)
     return st;
 }
 
+/* The layer whose output layer l reads (its first input), or NULL: the model's input. */
+static const xd_layer *input_layer(const xd_model *m, const xd_layer *l)
+{
+    const int j = xd_layer_input(&m->spec, l->index, 0);
+    return j >= 0 ? &m->layers[j] : NULL;
+}
+
 /* A layer whose output is its input (a linear activation). */
 static void layer_view(xd_model *m, xd_layer *l)
 {
-    const xd_layer *prev = l->index > 0 ? &m->layers[l->index - 1] : NULL;
+    const xd_layer *prev = input_layer(m, l);
     l->owns_out = 0;
     l->out = prev ? prev->out : m->input;
     l->dout = prev ? prev->dout : NULL;
@@ -63,7 +70,7 @@ static void layer_view(xd_model *m, xd_layer *l)
  * gradient are [N, C*H*W] views of its input's (owned: views are freed). */
 static xd_status build_flatten(xd_model *m, xd_layer *l)
 {
-    const xd_layer *prev = l->index > 0 ? &m->layers[l->index - 1] : NULL;
+    const xd_layer *prev = input_layer(m, l);
     const int64_t shape[2] = {m->batch, l->out_shape.c};
     l->owns_out = 1;
     xd_status st = xd_tensor_view(prev ? prev->out : m->input, 2, shape, &l->out);
@@ -120,6 +127,9 @@ static xd_status build_layer(xd_model *m, xd_layer *l)
     case XD_LAYER_BATCHNORM: return build_batchnorm(m, l);
     case XD_LAYER_MAXPOOL2D:
     case XD_LAYER_AVGPOOL2D:
+    case XD_LAYER_GLOBAL_AVGPOOL2D:
+    case XD_LAYER_ADD:
+    case XD_LAYER_CONCATENATE:
     case XD_LAYER_DROPOUT: return layer_io(m, l);
     case XD_LAYER_FLATTEN: return build_flatten(m, l);
     case XD_LAYER_ACTIVATION:
@@ -142,7 +152,7 @@ static xd_status build_layers(xd_model *m, xd_error *err)
         xd_layer *l = &m->layers[m->nlayers++];
         l->spec = &m->spec.layers[i];
         l->index = i;
-        l->in_shape = shapes[i];
+        l->in_shape = shapes[xd_layer_input(&m->spec, i, 0) + 1];
         l->out_shape = shapes[i + 1];
         st = build_layer(m, l);
         if (st != XD_OK) xd_error_from_context(err, st, m->ctx);
@@ -173,6 +183,22 @@ static xd_status check_steps(const xd_model *m, const xd_steps *l)
     return XD_OK;
 }
 
+/* The din of each layer whose backward the plan sums into another's
+ * gradient: its input's shape. */
+static xd_status plan_scratch(xd_model *m)
+{
+    const xd_steps *l = &m->plan.backward;
+    xd_status st = XD_OK;
+    for (int i = 0; i < l->n && st == XD_OK; ++i)
+        for (int k = 0; k < XD_STEP_INS + XD_STEP_OUTS && st == XD_OK; ++k) {
+            const xd_ref r = k < XD_STEP_INS ? l->v[i].in[k] : l->v[i].out[k - XD_STEP_INS];
+            xd_layer *ly = r >= XD_REF_LAYER0 ? &m->layers[(r - XD_REF_LAYER0) / XD_NFIELDS] : NULL;
+            if (ly && (r - XD_REF_LAYER0) % XD_NFIELDS == XD_FIELD_DIN && !ly->din)
+                st = tensor4(m, m->batch, &ly->in_shape, &ly->din);
+        }
+    return st;
+}
+
 /* The plan's references bound to the tensors they name. */
 static xd_status bind_plan(xd_model *m)
 {
@@ -194,6 +220,7 @@ static xd_status bind_plan(xd_model *m)
         bind_param(f + XD_FIELD_BIAS, l->bias);
         f[XD_FIELD_MOVING_MEAN] = l->moving_mean ? l->moving_mean->w : NULL;
         f[XD_FIELD_MOVING_VAR] = l->moving_var ? l->moving_var->w : NULL;
+        f[XD_FIELD_DIN] = l->din;
     }
     const xd_steps *lists[4] = {&m->plan.train, &m->plan.eval, &m->plan.backward, &m->plan.update};
     xd_status st = XD_OK;
@@ -227,6 +254,7 @@ xd_status xd_model_create(xd_context *ctx, const xd_model_spec *spec, const xd_o
     if (st == XD_OK && (st = build_layers(m, &e)) != XD_OK) xd_fail(ctx, st, 0, "%s", e.message);
     if (st == XD_OK && (st = xd_plan_build(&m->spec, opt, hooks, &m->plan, &e)) != XD_OK)
         xd_fail(ctx, st, 0, "%s", e.message);
+    if (st == XD_OK) st = plan_scratch(m);
     if (st == XD_OK) st = bind_plan(m);
     if (st != XD_OK) {
         xd_model_destroy(m);
@@ -249,6 +277,7 @@ void xd_model_destroy(xd_model *m)
         xd_tensor_destroy(l->dpre);
         xd_tensor_destroy(l->bn_mean);
         xd_tensor_destroy(l->bn_var);
+        xd_tensor_destroy(l->din);
     }
     for (int i = 0; i < m->nparams; ++i) {
         xd_tensor_destroy(m->params[i].w);
@@ -332,7 +361,7 @@ xd_optimizer_spec xd_train_optimizer(const xd_model_spec *spec)
  * activation: a Conv2D/Dense's own, or an Activation layer's. */
 static const xd_layer_spec *output_layer(const xd_model_spec *spec)
 {
-    for (int i = spec->nlayers - 1; i >= 0; --i) {
+    for (int i = spec->nlayers - 1; i >= 0; i = xd_layer_input(spec, i, 0)) {
         const xd_layer_spec *l = &spec->layers[i];
         int view = l->type == XD_LAYER_FLATTEN || l->type == XD_LAYER_DROPOUT ||
                    (l->type == XD_LAYER_ACTIVATION && l->activation == XD_ACT_LINEAR);

@@ -40,6 +40,7 @@ typedef struct xd_layer {
     xd_param *moving_mean, *moving_var; /* BatchNormalization */
     xd_tensor *pre, *dpre;              /* Conv2D/Dense with an activation: before it, and its gradient */
     xd_tensor *out, *dout;              /* output and its gradient; views of the input's for Flatten and linear */
+    xd_tensor *din; /* the gradient of its input before it is added to another's (where the plan says) */
     int owns_out;
     xd_tensor *bn_mean, *bn_var; /* BatchNormalization: the batch's statistics */
 } xd_layer;

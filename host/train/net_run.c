@@ -142,6 +142,11 @@ static xd_status run_op(xd_model *m, const xd_step *s, int64_t step)
     case XD_STEP_AVGPOOL_BACKWARD: return xd_avgpool2d_backward(ctx, &p->pool, a, y);
     case XD_STEP_DROPOUT_BACKWARD: return xd_dropout_backward(ctx, a, p->dropout.rate, m->seed, drop, y);
     case XD_STEP_COPY: return xd_tensor_copy(y, a);
+    case XD_STEP_ADD: return xd_add_forward(ctx, a, b, y);
+    case XD_STEP_CONCAT: return xd_concat_forward(ctx, a, p->concat.offset, y);
+    case XD_STEP_CONCAT_BACKWARD: return xd_concat_backward(ctx, a, p->concat.offset, p->concat.accumulate, y);
+    case XD_STEP_GLOBAL_AVGPOOL: return xd_global_avgpool2d_forward(ctx, a, y);
+    case XD_STEP_GLOBAL_AVGPOOL_BACKWARD: return xd_global_avgpool2d_backward(ctx, a, y);
     case XD_STEP_ADAM: return xd_adam_step(ctx, &p->adam, step, y, a, y1, y2);
     case XD_STEP_ADAM_KERAS: return xd_adam_keras_step(ctx, &p->adam, step, y, a, y1, y2);
     case XD_STEP_SGD: return xd_sgd_step(ctx, &p->sgd, step, y, a, y1);

@@ -38,8 +38,8 @@ typedef struct builder {
     const xd_model_spec *spec;
     const xd_optimizer_spec *opt;
     xd_layer_shape shapes[XD_MAX_LAYERS + 1];
-    xd_ref x[XD_MAX_LAYERS];   /* what layer i reads in a training step */
-    xd_ref din[XD_MAX_LAYERS]; /* where layer i's backward puts the gradient of its input, or none */
+    xd_ref x[XD_MAX_LAYERS][XD_MAX_INPUTS]; /* what layer i reads in a training step (input k) */
+    int written[XD_MAX_LAYERS];             /* the backward so far has written layer j's gradient */
 } builder;
 
 #define REFS(...) ((const xd_ref[]){__VA_ARGS__}), (int)(sizeof((xd_ref[]){__VA_ARGS__}) / sizeof(xd_ref))
@@ -47,8 +47,9 @@ typedef struct builder {
 
 /* Appends a step of layer i named "<layer>.<what>", reading in, writing
  * out; the hook sees its first `hashed` outputs as one op of that name.
- * (A list holds at most two steps a layer forward, four backward, two
- * updates, and the loss: XD_PLAN_MAX_STEPS.) */
+ * (A list holds at most XD_MAX_INPUTS steps a layer, forward (a merge of
+ * that many inputs) or backward (a merge's, or a Conv2D's four and a
+ * sum), two updates, and the loss: XD_PLAN_MAX_STEPS.) */
 static xd_step *push(const builder *b, xd_steps *l, xd_step_kind kind, int i, const char *what, const xd_ref *in,
                      int nin, const xd_ref *out, int nout, int hashed)
 {
@@ -84,10 +85,16 @@ static xd_ref param(const builder *b, int i, xd_field f, int grad)
     return has_param(&b->spec->layers[i], f) ? R(i, f + grad) : XD_REF_NONE;
 }
 
+/* The shape layer i reads (its first input's). */
+static const xd_layer_shape *input_shape(const builder *b, int i)
+{
+    return &b->shapes[xd_layer_input(b->spec, i, 0) + 1];
+}
+
 static xd_conv2d_params conv_params(const builder *b, int i)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
-    const xd_layer_shape *in = &b->shapes[i];
+    const xd_layer_shape *in = input_shape(b, i);
     return s->padding == XD_PADDING_SAME ? xd_conv2d_same((int)in->h, (int)in->w, s->kh, s->kw, s->sh, s->sw)
                                          : xd_conv2d_valid(s->sh, s->sw);
 }
@@ -95,7 +102,7 @@ static xd_conv2d_params conv_params(const builder *b, int i)
 static xd_pool2d_params pool_params(const builder *b, int i)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
-    const xd_layer_shape *in = &b->shapes[i];
+    const xd_layer_shape *in = input_shape(b, i);
     return s->padding == XD_PADDING_SAME ? xd_pool2d_same((int)in->h, (int)in->w, s->kh, s->kw, s->sh, s->sw)
                                          : xd_pool2d_valid(s->kh, s->kw, s->sh, s->sw);
 }
@@ -146,15 +153,43 @@ static void batchnorm_forward(const builder *b, xd_steps *l, int i, xd_ref x, in
     st->p.bn.momentum = momentum;
 }
 
-/* Layer i's forward on x; returns what the next layer reads (its output,
- * or x where it passes its input on: dropout off).  A dropout that is off
- * (evaluation, rate 0) before a view copies x into its output (unhooked):
- * the view's tensor is that output's memory (host/train/net.c), which
- * nothing else would write. */
-static xd_ref forward_layer(const builder *b, xd_steps *l, int i, xd_ref x, int training)
+/* Add: the first two inputs, then each next one added to the sum, in the
+ * inputs' order (Keras's); Concatenate: each input copied to its channels.
+ * The hook sees the output once, whole. */
+static void merge_forward(const builder *b, xd_steps *l, int i, const xd_ref *in)
+{
+    const int n = xd_layer_input_count(b->spec, i), add = b->spec->layers[i].type == XD_LAYER_ADD;
+    const xd_ref out = R(i, XD_FIELD_OUT);
+    int64_t offset = 0;
+    for (int k = add ? 1 : 0; k < n; ++k) {
+        if (add) {
+            push(b, l, XD_STEP_ADD, i, "forward", REFS(k == 1 ? in[0] : out, in[k]), REFS(out), k == n - 1);
+            continue;
+        }
+        xd_step *st = push(b, l, XD_STEP_CONCAT, i, "forward", REFS(in[k]), REFS(out), k == n - 1);
+        st->p.concat.offset = offset;
+        offset += b->shapes[xd_layer_input(b->spec, i, k) + 1].c;
+    }
+}
+
+/* 1 when a view (Flatten, a linear activation) reads layer i's output:
+ * the view's tensor is that output's memory (host/train/net.c). */
+static int read_by_view(const xd_model_spec *spec, int i)
+{
+    for (int j = i + 1; j < spec->nlayers; ++j)
+        for (int k = 0; k < xd_layer_input_count(spec, j); ++k)
+            if (xd_layer_input(spec, j, k) == i && is_view(&spec->layers[j])) return 1;
+    return 0;
+}
+
+/* Layer i's forward on its inputs in[]; returns what the layers after it
+ * read (its output, or its input where it passes that on: dropout off).
+ * A dropout that is off (evaluation, rate 0) and read by a view copies its
+ * input into its output (unhooked), which nothing else would write. */
+static xd_ref forward_layer(const builder *b, xd_steps *l, int i, const xd_ref *in, int training)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
-    const xd_ref out = R(i, XD_FIELD_OUT);
+    const xd_ref out = R(i, XD_FIELD_OUT), x = in[0];
     xd_step *st;
     switch (s->type) {
     case XD_LAYER_CONV2D:
@@ -169,7 +204,7 @@ static xd_ref forward_layer(const builder *b, xd_steps *l, int i, xd_ref x, int 
     case XD_LAYER_FLATTEN: break; /* its output is a view of its input */
     case XD_LAYER_DROPOUT:
         if (!training || s->rate == 0.0) {
-            if (i + 1 == b->spec->nlayers || !is_view(&b->spec->layers[i + 1])) return x;
+            if (!read_by_view(b->spec, i)) return x;
             push(b, l, XD_STEP_COPY, i, "forward", REFS(x), REFS(out), 0);
             break;
         }
@@ -180,6 +215,9 @@ static xd_ref forward_layer(const builder *b, xd_steps *l, int i, xd_ref x, int 
     case XD_LAYER_ACTIVATION:
         if (s->activation != XD_ACT_LINEAR) push(b, l, act_kind(s->activation, 0), i, "forward", REFS(x), REFS(out), 1);
         break;
+    case XD_LAYER_GLOBAL_AVGPOOL2D: push(b, l, XD_STEP_GLOBAL_AVGPOOL, i, "forward", REFS(x), REFS(out), 1); break;
+    case XD_LAYER_ADD:
+    case XD_LAYER_CONCATENATE: merge_forward(b, l, i, in); break;
     }
     return out;
 }
@@ -201,38 +239,70 @@ static void loss_step(const builder *b, xd_steps *l, xd_ref x)
 
 static void forward_list(builder *b, xd_steps *l, int training)
 {
-    xd_ref x = XD_REF_INPUT;
+    xd_ref val[XD_MAX_LAYERS + 1] = {XD_REF_INPUT}; /* what holds layer j's output: val[j + 1] (j = -1: the input) */
     for (int i = 0; i < b->spec->nlayers; ++i) {
-        if (training) b->x[i] = x;
-        x = forward_layer(b, l, i, x, training);
+        xd_ref in[XD_MAX_INPUTS] = {0};
+        for (int k = 0; k < xd_layer_input_count(b->spec, i); ++k) in[k] = val[xd_layer_input(b->spec, i, k) + 1];
+        if (training) memcpy(b->x[i], in, sizeof in);
+        val[i + 1] = forward_layer(b, l, i, in, training);
     }
-    loss_step(b, l, x);
+    loss_step(b, l, val[b->spec->nlayers]);
 }
 
-/* Where each layer's backward writes the gradient of its input: the dout
- * of the layer below that has one of its own (a linear activation shares
- * its input's; a Flatten's is a view of its input's, when that exists).
- * None for the first layer's input. */
-static void input_gradients(builder *b)
+/* Where the gradient of layer j's output is kept: its dout (a linear
+ * activation shares its input's; a Flatten's is a view of its input's,
+ * when that exists); none for the model's input (j = -1). */
+static xd_ref grad_of(const xd_model_spec *spec, int j)
 {
-    int has_dout[XD_MAX_LAYERS];
-    xd_ref below = XD_REF_NONE;
-    for (int i = 0; i < b->spec->nlayers; ++i) {
-        const xd_layer_spec *s = &b->spec->layers[i];
-        b->din[i] = below;
-        has_dout[i] = is_view(s) ? i > 0 && has_dout[i - 1] : 1;
-        if (!(s->type == XD_LAYER_ACTIVATION && s->activation == XD_ACT_LINEAR))
-            below = has_dout[i] ? R(i, XD_FIELD_DOUT) : XD_REF_NONE;
+    if (j < 0) return XD_REF_NONE;
+    const xd_layer_spec *s = &spec->layers[j];
+    if (s->type == XD_LAYER_ACTIVATION && s->activation == XD_ACT_LINEAR)
+        return grad_of(spec, xd_layer_input(spec, j, 0));
+    if (s->type == XD_LAYER_FLATTEN && !grad_of(spec, xd_layer_input(spec, j, 0))) return XD_REF_NONE;
+    return R(j, XD_FIELD_DOUT);
+}
+
+/* The layer whose memory layer j's output is (through views), or -1. */
+static int root_of(const xd_model_spec *spec, int j)
+{
+    while (j >= 0 && is_view(&spec->layers[j])) j = xd_layer_input(spec, j, 0);
+    return j;
+}
+
+/* Where the gradient of layer i's input k goes.  A tensor that feeds
+ * several layers (a residual branch) gets the sum of their gradients, in
+ * the order the backward pass reaches them (the last layer first): the
+ * first writes it, each later one writes its own (`to`, its din, or for a
+ * merge its dout or a slice of it) and adds that into it (`sum`). */
+typedef struct input_grad {
+    xd_ref to, sum; /* sum: none, or the gradient `to` is added into */
+} input_grad;
+static input_grad gradient_to(builder *b, int i, int k, xd_ref own)
+{
+    const int src = xd_layer_input(b->spec, i, k), r = root_of(b->spec, src);
+    input_grad g = {grad_of(b->spec, src), XD_REF_NONE};
+    if (!g.to || !b->written[r]) {
+        if (g.to) b->written[r] = 1;
+        return g;
     }
+    g.sum = g.to;
+    g.to = own;
+    return g;
+}
+
+/* The sum's step, where there is one: the hook sees the gradient so far. */
+static void add_into(const builder *b, xd_steps *l, int i, input_grad g, const char *what)
+{
+    if (g.sum) push(b, l, XD_STEP_ADD, i, what, REFS(g.sum, g.to), REFS(g.sum), 1);
 }
 
 /* Conv2D/Dense: the activation's gradient, then the weights', the bias's
  * and the input's. */
-static void weighted_backward(const builder *b, xd_steps *l, int i)
+static void weighted_backward(builder *b, xd_steps *l, int i)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
     const int conv = s->type == XD_LAYER_CONV2D;
-    const xd_ref din = b->din[i], bias = param(b, i, XD_FIELD_BIAS, 1);
+    const xd_ref bias = param(b, i, XD_FIELD_BIAS, 1);
     xd_ref g = R(i, XD_FIELD_DOUT);
     if (s->activation != XD_ACT_LINEAR) {
         push(b, l, act_kind(s->activation, 1), i, "backward_activation", REFS(R(i, XD_FIELD_OUT), g),
@@ -240,38 +310,58 @@ static void weighted_backward(const builder *b, xd_steps *l, int i)
         g = R(i, XD_FIELD_DPRE);
     }
     xd_step *st = push(b, l, conv ? XD_STEP_CONV_BACKWARD_WEIGHTS : XD_STEP_DENSE_BACKWARD_WEIGHTS, i,
-                       "backward_weights", REFS(b->x[i], g), REFS(R(i, XD_FIELD_WEIGHT + 1)), 1);
+                       "backward_weights", REFS(b->x[i][0], g), REFS(R(i, XD_FIELD_WEIGHT + 1)), 1);
     if (conv) st->p.conv = conv_params(b, i);
     if (bias)
         push(b, l, conv ? XD_STEP_CONV_BACKWARD_BIAS : XD_STEP_DENSE_BACKWARD_BIAS, i, "backward_bias", REFS(g),
              REFS(bias), 1);
-    if (!din) return;
+    const input_grad din = gradient_to(b, i, 0, R(i, XD_FIELD_DIN));
+    if (!din.to) return;
     st = push(b, l, conv ? XD_STEP_CONV_BACKWARD_DATA : XD_STEP_DENSE_BACKWARD_DATA, i, "backward_data",
-              REFS(g, R(i, XD_FIELD_WEIGHT)), REFS(din), 1);
+              REFS(g, R(i, XD_FIELD_WEIGHT)), REFS(din.to), 1);
     if (conv) st->p.conv = conv_params(b, i);
+    add_into(b, l, i, din, "backward_accumulate");
 }
 
-/* Layer i's backward from its dout (views have none: the gradient is
- * already where the layer below wants it). */
-static void backward_layer(const builder *b, xd_steps *l, int i)
+/* Add passes its gradient to each input, Concatenate each input's channels
+ * of it: written there, or added to what is there. */
+static void merge_backward(builder *b, xd_steps *l, int i)
+{
+    const int n = xd_layer_input_count(b->spec, i), add = b->spec->layers[i].type == XD_LAYER_ADD;
+    const xd_ref dout = R(i, XD_FIELD_DOUT);
+    int64_t offset = 0;
+    for (int k = 0; k < n; ++k) {
+        char what[24];
+        snprintf(what, sizeof what, "backward_%d", k);
+        const input_grad g = gradient_to(b, i, k, dout);
+        const int64_t c = b->shapes[xd_layer_input(b->spec, i, k) + 1].c;
+        if (g.to && add && g.sum) {
+            push(b, l, XD_STEP_ADD, i, what, REFS(g.sum, dout), REFS(g.sum), 1);
+        } else if (g.to && add) {
+            push(b, l, XD_STEP_COPY, i, what, REFS(dout), REFS(g.to), 1);
+        } else if (g.to) {
+            xd_step *st = push(b, l, XD_STEP_CONCAT_BACKWARD, i, what, REFS(dout), REFS(g.sum ? g.sum : g.to), 1);
+            st->p.concat.offset = offset;
+            st->p.concat.accumulate = g.sum != XD_REF_NONE;
+        }
+        offset += c;
+    }
+}
+
+/* The backward of a layer with one input and no parameters, into din
+ * (none: nothing before it wants a gradient). */
+static void plain_backward(const builder *b, xd_steps *l, int i, xd_ref din)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
-    const xd_ref din = b->din[i], dout = R(i, XD_FIELD_DOUT), out = R(i, XD_FIELD_OUT);
+    const xd_ref dout = R(i, XD_FIELD_DOUT), out = R(i, XD_FIELD_OUT), x = b->x[i][0];
     xd_step *st;
-    if (s->type == XD_LAYER_CONV2D || s->type == XD_LAYER_DENSE) {
-        weighted_backward(b, l, i);
-    } else if (s->type == XD_LAYER_BATCHNORM) {
-        st = push(b, l, XD_STEP_BN_BACKWARD, i, "backward",
-                  REFS(b->x[i], dout, param(b, i, XD_FIELD_WEIGHT, 0), R(i, XD_FIELD_BN_MEAN), R(i, XD_FIELD_BN_VAR)),
-                  REFS(din, param(b, i, XD_FIELD_WEIGHT, 1), param(b, i, XD_FIELD_BIAS, 1)), din != XD_REF_NONE);
-        st->p.bn.epsilon = s->epsilon;
-    } else if (!din || is_view(s)) {
-        return; /* nothing below wants a gradient, or a view */
-    } else if (s->type == XD_LAYER_MAXPOOL2D) {
-        push(b, l, XD_STEP_MAXPOOL_BACKWARD, i, "backward", REFS(b->x[i], dout), REFS(din), 1)->p.pool =
-            pool_params(b, i);
+    if (!din) return;
+    if (s->type == XD_LAYER_MAXPOOL2D) {
+        push(b, l, XD_STEP_MAXPOOL_BACKWARD, i, "backward", REFS(x, dout), REFS(din), 1)->p.pool = pool_params(b, i);
     } else if (s->type == XD_LAYER_AVGPOOL2D) {
         push(b, l, XD_STEP_AVGPOOL_BACKWARD, i, "backward", REFS(dout), REFS(din), 1)->p.pool = pool_params(b, i);
+    } else if (s->type == XD_LAYER_GLOBAL_AVGPOOL2D) {
+        push(b, l, XD_STEP_GLOBAL_AVGPOOL_BACKWARD, i, "backward", REFS(dout), REFS(din), 1);
     } else if (s->type == XD_LAYER_DROPOUT) {
         st = push(b, l, s->rate == 0.0 ? XD_STEP_COPY : XD_STEP_DROPOUT_BACKWARD, i, "backward", REFS(dout), REFS(din),
                   1);
@@ -280,6 +370,34 @@ static void backward_layer(const builder *b, xd_steps *l, int i)
     } else {
         push(b, l, act_kind(s->activation, 1), i, "backward", REFS(out, dout), REFS(din), 1);
     }
+}
+
+/* Layer i's backward from its dout (views have none: the gradient is
+ * already where the layers before want it). */
+static void backward_layer(builder *b, xd_steps *l, int i)
+{
+    const xd_layer_spec *s = &b->spec->layers[i];
+    const xd_ref dout = R(i, XD_FIELD_DOUT);
+    if (s->type == XD_LAYER_CONV2D || s->type == XD_LAYER_DENSE) {
+        weighted_backward(b, l, i);
+        return;
+    }
+    if (s->type == XD_LAYER_ADD || s->type == XD_LAYER_CONCATENATE) {
+        merge_backward(b, l, i);
+        return;
+    }
+    if (is_view(s)) return;
+    const input_grad din = gradient_to(b, i, 0, R(i, XD_FIELD_DIN));
+    if (s->type == XD_LAYER_BATCHNORM) {
+        xd_step *st =
+            push(b, l, XD_STEP_BN_BACKWARD, i, "backward",
+                 REFS(b->x[i][0], dout, param(b, i, XD_FIELD_WEIGHT, 0), R(i, XD_FIELD_BN_MEAN), R(i, XD_FIELD_BN_VAR)),
+                 REFS(din.to, param(b, i, XD_FIELD_WEIGHT, 1), param(b, i, XD_FIELD_BIAS, 1)), din.to != XD_REF_NONE);
+        st->p.bn.epsilon = s->epsilon;
+    } else {
+        plain_backward(b, l, i, din.to);
+    }
+    add_into(b, l, i, din, "backward_accumulate");
 }
 
 /* One step per trainable parameter, in the order the network holds them:
@@ -337,15 +455,23 @@ static xd_step *merge(xd_steps *l, int k, xd_step_kind kind, const xd_ref *in, i
     return a;
 }
 
+/* How many inputs of layers read layer j's output. */
+static int readers(const xd_model_spec *spec, int j)
+{
+    int n = 0;
+    for (int i = j + 1; i < spec->nlayers; ++i)
+        for (int k = 0; k < xd_layer_input_count(spec, i); ++k) n += xd_layer_input(spec, i, k) == j;
+    return n;
+}
+
 /* conv + bias + ReLU in one kernel, straight into the ReLU's output (the
  * same roundings: ReLU is exact): the conv's own ReLU, or the ReLU layer
- * right after it reading its output. */
+ * right after it reading its output, which nothing else reads. */
 static int fuse_conv_relu(const xd_model_spec *spec, xd_steps *l, int k)
 {
-    (void)spec;
     const xd_step *a = &l->v[k], *b = &l->v[k + 1];
     if (a->kind != XD_STEP_CONV || b->kind != XD_STEP_RELU || b->in[0] != a->out[0]) return 0;
-    if (b->layer != a->layer && b->layer != a->layer + 1) return 0;
+    if (b->layer != a->layer && (b->layer != a->layer + 1 || readers(spec, a->layer) != 1)) return 0;
     merge(l, k, XD_STEP_CONV_RELU, a->in, XD_STEP_INS, b->out, 1);
     return 1;
 }
@@ -362,17 +488,18 @@ static int fuse_conv_bias_backward(const xd_model_spec *spec, xd_steps *l, int k
     return 1;
 }
 
-/* The backward of a ReLU layer below a linear Dense (through views: seed-
- * cnn's Flatten) applied inside the Dense's backward-data kernel (the same
- * select), straight into the gradient of the ReLU's input. */
+/* The backward of a ReLU layer below a linear Dense that reads it (through
+ * views: seed-cnn's Flatten) applied inside the Dense's backward-data
+ * kernel (the same select), straight into the gradient of the ReLU's
+ * input.  Next to each other in the list, the Dense's is the whole of the
+ * ReLU's gradient: another reader's would be added in between. */
 static int fuse_dense_relu_backward(const xd_model_spec *spec, xd_steps *l, int k)
 {
     const xd_step *a = &l->v[k], *b = &l->v[k + 1];
     if (a->kind != XD_STEP_DENSE_BACKWARD_DATA || b->kind != XD_STEP_RELU_BACKWARD || b->layer >= a->layer) return 0;
     if (spec->layers[a->layer].activation != XD_ACT_LINEAR || spec->layers[b->layer].type != XD_LAYER_ACTIVATION)
         return 0;
-    for (int i = b->layer + 1; i < a->layer; ++i)
-        if (!is_view(&spec->layers[i])) return 0;
+    if (root_of(spec, xd_layer_input(spec, a->layer, 0)) != b->layer) return 0;
     merge(l, k, XD_STEP_DENSE_BACKWARD_DATA_RELU, REFS(a->in[0], a->in[1], b->in[0]), b->out, 1);
     return 1;
 }
@@ -405,14 +532,15 @@ xd_status xd_plan_build(const xd_model_spec *spec, const xd_optimizer_spec *opt,
     if (spec->nlayers < 1 || spec->nlayers > XD_MAX_LAYERS)
         return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "model '%s': %d layers (1 to %d)", spec->name, spec->nlayers,
                             XD_MAX_LAYERS);
-    builder b = {spec, opt, {{0}}, {0}, {0}};
+    builder b = {spec, opt, {{0}}, {{0}}, {0}};
     xd_status st = xd_model_spec_shapes(spec, b.shapes, err);
     if (st != XD_OK) return st;
     memset(out, 0, sizeof *out);
     out->hooked = hooked;
     forward_list(&b, &out->train, 1);
     forward_list(&b, &out->eval, 0);
-    input_gradients(&b);
+    const int last = root_of(spec, spec->nlayers - 1);
+    if (last >= 0) b.written[last] = 1; /* by the loss */
     for (int i = spec->nlayers - 1; i >= 0; --i) backward_layer(&b, &out->backward, i);
     update_list(&b, &out->update);
     if (!hooked) fuse(spec, out);
@@ -441,6 +569,7 @@ static void ref_name(const xd_model_spec *spec, xd_ref r, char *buf, size_t cap)
     const xd_layer_spec *s = &spec->layers[(r - XD_REF_LAYER0) / XD_NFIELDS];
     const int f = (r - XD_REF_LAYER0) % XD_NFIELDS;
     if (f < XD_FIELD_WEIGHT) snprintf(buf, cap, "%s.%s", s->name, field[f]);
+    else if (f == XD_FIELD_DIN) snprintf(buf, cap, "%s.din", s->name);
     else if (f < XD_FIELD_MOVING_MEAN)
         snprintf(buf, cap, "%s.%s%s", s->name,
                  xd_plan_param_what(s, f < XD_FIELD_BIAS ? XD_FIELD_WEIGHT : XD_FIELD_BIAS),

@@ -31,6 +31,7 @@ typedef enum xd_field {
     XD_FIELD_BIAS = XD_FIELD_WEIGHT + 4, /* bias, beta */
     XD_FIELD_MOVING_MEAN = XD_FIELD_BIAS + 4,
     XD_FIELD_MOVING_VAR,
+    XD_FIELD_DIN, /* the gradient of its input before it is added to another layer's (a tensor read twice) */
     XD_NFIELDS
 } xd_field;
 #define XD_REF(layer, field) (XD_REF_LAYER0 + (layer)*XD_NFIELDS + (field))
@@ -66,6 +67,11 @@ typedef int xd_ref;
     X(AVGPOOL_BACKWARD, "avgpool2d_backward")                     \
     X(DROPOUT_BACKWARD, "dropout_backward")                       \
     X(COPY, "copy")                                               \
+    X(ADD, "add")                                                 \
+    X(CONCAT, "concatenate")                                      \
+    X(CONCAT_BACKWARD, "concatenate_backward")                    \
+    X(GLOBAL_AVGPOOL, "global_avgpool2d")                         \
+    X(GLOBAL_AVGPOOL_BACKWARD, "global_avgpool2d_backward")       \
     X(ADAM, "adam")                                               \
     X(ADAM_KERAS, "adam_keras")                                   \
     X(SGD, "sgd")                                                 \
@@ -89,6 +95,10 @@ typedef union xd_step_params {
     struct {
         double epsilon, momentum;
     } bn;
+    struct {
+        int64_t offset; /* the input's first channel in the output */
+        int accumulate; /* backward: added to the gradient there */
+    } concat;
     xd_xent_form form;
     xd_adam_params adam;
     xd_sgd_params sgd;
@@ -117,7 +127,7 @@ typedef struct xd_step {
     xd_step_op ops[2];
 } xd_step;
 
-#define XD_PLAN_MAX_STEPS (4 * XD_MAX_LAYERS + 2)
+#define XD_PLAN_MAX_STEPS (XD_MAX_INPUTS * XD_MAX_LAYERS + 2)
 typedef struct xd_steps {
     int n;
     xd_step v[XD_PLAN_MAX_STEPS];

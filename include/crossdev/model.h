@@ -32,6 +32,7 @@ extern "C" {
 
 #define XD_MAX_LAYERS 32
 #define XD_LAYER_NAME_LEN 64
+#define XD_MAX_INPUTS 8 /* inputs of one layer (Add, Concatenate) */
 
 typedef enum xd_layer_type {
     XD_LAYER_CONV2D,
@@ -41,7 +42,10 @@ typedef enum xd_layer_type {
     XD_LAYER_DENSE,
     XD_LAYER_DROPOUT,
     XD_LAYER_ACTIVATION, /* ReLU, Activation("relu"|"softmax"|"linear") */
-    XD_LAYER_BATCHNORM
+    XD_LAYER_BATCHNORM,
+    XD_LAYER_ADD,         /* functional models: two or more inputs of one shape */
+    XD_LAYER_CONCATENATE, /* on the channels (Keras axis -1), two or more inputs */
+    XD_LAYER_GLOBAL_AVGPOOL2D
 } xd_layer_type;
 
 typedef enum xd_activation { XD_ACT_LINEAR, XD_ACT_RELU, XD_ACT_SOFTMAX } xd_activation;
@@ -82,6 +86,13 @@ typedef struct xd_layer_spec {
     double momentum, epsilon;
     int center, scale;
     xd_init_spec gamma_init, beta_init, moving_mean_init, moving_variance_init;
+    /* What the layer reads (a Keras functional model's graph): ninputs 0 is
+     * the chain, the layer before it (the model's input for the first);
+     * else inputs[0 .. ninputs) are earlier layers' indices, -1 the model's
+     * input.  A layer that reads just the layer before it always has
+     * ninputs 0, so that a chain has one spec however it was built. */
+    int ninputs;
+    int inputs[XD_MAX_INPUTS];
 } xd_layer_spec;
 
 /* The loss: sparse categorical cross-entropy, Keras's two forms. */
@@ -129,8 +140,15 @@ typedef struct xd_layer_shape {
 } xd_layer_shape;
 /* out[0] is the input, out[i + 1] the output of layer i (nlayers + 1
  * entries).  XD_SHAPE_MISMATCH naming the layer when a shape would be
- * empty or a layer cannot take its input (a Conv2D after a Flatten). */
+ * empty or a layer cannot take its input (a Conv2D after a Flatten);
+ * XD_INVALID_ARGUMENT when a layer reads a later layer or the wrong number
+ * of inputs, or when a layer but the last has an output nobody reads. */
 XD_API xd_status xd_model_spec_shapes(const xd_model_spec *spec, xd_layer_shape *out, xd_error *err);
+
+/* Layer i's inputs: how many (1 for a layer of the chain), and the k-th:
+ * a layer index, or -1 for the model's input. */
+XD_API int xd_layer_input_count(const xd_model_spec *spec, int i);
+XD_API int xd_layer_input(const xd_model_spec *spec, int i, int k);
 
 /* Initial weights in crossdev's names and layout (a file's, permuted). */
 typedef struct xd_weight {

@@ -138,6 +138,29 @@ XD_API xd_status xd_maxpool2d_backward(xd_context *ctx, const xd_pool2d_params *
 XD_API xd_status xd_avgpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *x, xd_tensor *y);
 XD_API xd_status xd_avgpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *dy, xd_tensor *dx);
 
+/* Keras GlobalAveragePooling2D (keepdims=False): x [N,C,H,W] -> y [N,C] (or
+ * [N,C,1,1]), y = (the plane's H*W values added, (h, w) ascending, from 0)
+ * / (float)(H*W), the sum rounded to float at each addition, then one
+ * division, as Keras's ops.mean (jnp.mean: sum, then divide by the count, in
+ * float32).  The average pooling above with the plane as its one window:
+ * the same kernels.  Backward: dx = dy / (float)(H*W) at every element of
+ * the plane. */
+XD_API xd_status xd_global_avgpool2d_forward(xd_context *ctx, const xd_tensor *x, xd_tensor *y);
+XD_API xd_status xd_global_avgpool2d_backward(xd_context *ctx, const xd_tensor *dy, xd_tensor *dx);
+
+/* ---- merging (Keras Add, Concatenate; a gradient that fans out) -------------------------
+ * y = a + b, element by element: any shapes of one count; y may be a (an
+ * accumulation).  Keras's Add of n inputs is n - 1 of these, in the list's
+ * order: ((x0 + x1) + x2) + ... */
+XD_API xd_status xd_add_forward(xd_context *ctx, const xd_tensor *a, const xd_tensor *b, xd_tensor *y);
+/* Concatenate on the channels (Keras axis -1 of NHWC is crossdev's NCHW
+ * axis 1; on features [N, F], axis 1): x [N,C,H,W] (or [N,C]) becomes
+ * channels offset .. offset + C - 1 of y [N,CY,H,W] (or [N,CY]).  Backward:
+ * dx = those channels of dy, or (accumulate) dx + them. */
+XD_API xd_status xd_concat_forward(xd_context *ctx, const xd_tensor *x, int64_t offset, xd_tensor *y);
+XD_API xd_status xd_concat_backward(xd_context *ctx, const xd_tensor *dy, int64_t offset, int accumulate,
+                                    xd_tensor *dx);
+
 /* ---- dropout (training) ---------------------------------------------------------------
  * y = keep_j ? x / keep : 0 with keep = (float)(1 - rate), rate in [0, 1);
  * element j is kept when the Philox draw j of (seed, stream) is below keep

@@ -36,6 +36,14 @@ if [ -x "$SRC/tools/check-html-report" ]; then
   [ $rc -ne 0 ] && [ $rc -ne 77 ] && sed 's/^/    /' "$WORK/html.log"
 fi
 
+# 1b. a functional model (residual block, concatenations, global average
+# pooling, gradients that fan out) on every device: bitwise in reproducible mode
+RES="$SRC/tests/fixtures/keras/residual.keras"
+expect_exit 0 "compare residual.keras on every device" "$XD_CLI" compare --model "$RES" "${RUN[@]}" --steps 4 \
+  --work "$WORK/cr" --json "$WORK/cr.json"
+check "residual.keras: every reproducible pair IDENTICAL" test "$(json_get "$WORK/cr.json" "len(d['pairs']) > 0 and all(p['verdict']=='IDENTICAL' for p in d['pairs'] if p['reference']['mode']==p['other']['mode']=='reproducible')")" = True
+check "residual.keras: no guarantee broken" test "$(json_get "$WORK/cr.json" "any(p['guarantee_broken'] for p in d['pairs'])")" = False
+
 # 2. planted differences in a copy of a PoCL trace
 T=$(ls -d "$WORK"/c/pocl-*reproducible-r0 | head -1)
 [ -n "$T" ] || { echo "FAIL: no PoCL trace"; exit 1; }

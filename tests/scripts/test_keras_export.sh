@@ -21,7 +21,7 @@ if [ ! -x "$PY" ]; then
 fi
 WORK=$(mktemp -d /tmp/xd-keras-export-XXXXXX); trap 'rm -rf "$WORK"' EXIT
 "$TEST_KERAS" "$FIXTURES" --export "$WORK" || { echo "FAIL: test_keras --export"; exit 1; }
-"$PY" "$ROOT/tools/keras/check-export.py" "$FIXTURES" "$WORK" all-layers variants 2>&1 | grep -v "UserWarning\|warnings.warn"
+"$PY" "$ROOT/tools/keras/check-export.py" "$FIXTURES" "$WORK" all-layers variants residual 2>&1 | grep -v "UserWarning\|warnings.warn"
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] && echo "test_keras_export: passed" || echo "test_keras_export: FAILED"
 exit "$rc"

@@ -57,6 +57,18 @@ check "an exception during fit propagates" test "$rc" -ne 0
 check "... and nothing is published (no trace, no temporary folder)" \
   bash -c "! ls -d '$WORK'/kx* 2>/dev/null | grep -q ."
 
+# ---- a functional model replayed in Keras: its graph rebuilt from the spec -------------------------------
+/usr/bin/python3 "$ROOT/tests/python/make_idx.py" "$WORK/d8" 8 8 3 5
+expect_exit 0 "crossdev residual.keras, 6 steps" "$XD_CLI" run --device $DEV --model "$ROOT/tests/fixtures/keras/residual.keras" \
+  --data "$WORK/d8" --steps 6 --eval-limit 300 --quiet --out "$WORK/res"
+OUT=$("$PY" -m crossdev.replay "$WORK/res" --framework keras --out "$WORK/resk" 2>&1 | quiet_keras)
+rc=${PIPESTATUS[0]}
+check "replay of a functional model in Keras" test "$rc" -eq 0
+"$XD_CLI" diff "$WORK/res" "$WORK/resk" --json "$WORK/res-resk.json" >"$WORK/res-resk.txt" 2>&1
+grep "first divergence\|^  loss\|verdict\|test accuracy" "$WORK/res-resk.txt"
+check "crossdev vs its replay of the functional model in Keras: rounding-level from step 1" report_check res-resk \
+  --verdict "$ROUNDING" --first-step 1 --init-identical --magnitudes
+
 # ---- mnist-convnet replayed in Keras, crossdev's dropout masks ------------------------------------------
 expect_exit 0 "crossdev mnist-convnet, 6 steps" "$XD_CLI" run --device $DEV --model mnist-convnet --steps 6 \
   --eval-limit 300 --quiet --out "$WORK/mc"

@@ -2,8 +2,10 @@
 # A user's Keras model trained by crossdev, against real Keras
 # (tools/keras/compare-steps.py), on PoCL pthread:
 #  - every supported layer (all-layers.keras, SGD with Nesterov momentum in
-#    Keras's form, the file's weights) and mnist-convnet (dropout, Keras's
-#    Adam, crossdev's initial weights) agree with Keras step by step when
+#    Keras's form, the file's weights), mnist-convnet (dropout, Keras's
+#    Adam, crossdev's initial weights) and a functional model (residual.keras:
+#    a residual block, a gradient summed from three readers, Concatenate,
+#    GlobalAveragePooling2D) agree with Keras step by step when
 #    Keras is put back on crossdev's state before each step; a wrong
 #    optimizer form is caught (the comparison can fail);
 #  - Keras evaluates crossdev's trained state to the same test loss and
@@ -33,6 +35,17 @@ FASHION=/usr/share/datasets/fashion-mnist
 # in the IDX file, 5 classes): class templates plus noise, learnable
 /usr/bin/python3 "$ROOT/tests/python/make_idx.py" "$WORK/d12"
 
+# keras_agrees NAME MODEL TRACE DATA: compare-steps's one-step resync, then
+# Keras loading the weights the run exported (TRACE.weights.h5)
+keras_agrees() {
+  OUT=$("${STEPS[@]}" "$2" "$3" "$4" --json "$3-steps.json" 2>&1 | quiet_keras); rc=$?
+  echo "$OUT" | tail -1
+  check "$1: crossdev and Keras agree at every step (one-step resync)" test "$rc" -eq 0
+  OUT=$("${STEPS[@]}" "$2" "$3" "$4" --export "$3.weights.h5" 2>&1 | quiet_keras); rc=$?
+  echo "$OUT" | tail -1
+  check "$1: Keras loads the exported weights, equal to the last snapshot" test "$rc" -eq 0
+}
+
 # ---- every layer, step by step, and the exported weights ----------------------------
 AL=$FIX/all-layers.keras
 expect_exit 0 "all-layers: 20 steps" "$XD_CLI" run --device $DEV --model "$AL" --data "$WORK/d12" --steps 20 \
@@ -40,12 +53,21 @@ expect_exit 0 "all-layers: 20 steps" "$XD_CLI" run --device $DEV --model "$AL" -
 check "all-layers: the optimizer is the file's (SGD, Keras's form, Nesterov)" \
   test "$(json_get "$WORK/al/trace.json" "d['optimizer']['name'], d['optimizer']['variant'], d['optimizer']['nesterov']")" = "sgd keras True"
 check "all-layers: the spec is recorded" test "$(json_get "$WORK/al/trace.json" "len(d['model_spec']['layers'])")" = 13
-OUT=$("${STEPS[@]}" "$AL" "$WORK/al" "$WORK/d12" --json "$WORK/al-steps.json" 2>&1 | quiet_keras); rc=$?
+keras_agrees all-layers "$AL" "$WORK/al" "$WORK/d12"
+
+# ---- a functional model: residual block, fan-out, concatenations, global pooling --------------
+/usr/bin/python3 "$ROOT/tests/python/make_idx.py" "$WORK/d8" 8 8 3 5
+RES=$FIX/residual.keras
+expect_exit 0 "residual: 20 steps" "$XD_CLI" run --device $DEV --model "$RES" --data "$WORK/d8" --steps 20 \
+  --snapshot-every 1 --eval-limit 0 --quiet --export-weights "$WORK/res.weights.h5" --out "$WORK/res"
+check "residual: the graph is recorded (the Add reads two layers)" \
+  test "$(json_get "$WORK/res/trace.json" "[l.get('inputs') for l in d['model_spec']['layers'] if l['type'] == 'Add']")" = "[[0, 5]]"
+keras_agrees residual "$RES" "$WORK/res" "$WORK/d8"
+expect_exit 0 "residual: one epoch" "$XD_CLI" run --device $DEV --model "$RES" --data "$WORK/d8" --epochs 1 \
+  --quiet --out "$WORK/rese"
+OUT=$("${STEPS[@]}" "$RES" "$WORK/rese" "$WORK/d8" --eval 2>&1 | quiet_keras); rc=$?
 echo "$OUT" | tail -1
-check "all-layers: crossdev and Keras agree at every step (one-step resync)" test "$rc" -eq 0
-OUT=$("${STEPS[@]}" "$AL" "$WORK/al" "$WORK/d12" --export "$WORK/al.weights.h5" 2>&1 | quiet_keras); rc=$?
-echo "$OUT" | tail -1
-check "all-layers: Keras loads the exported weights, equal to the last snapshot" test "$rc" -eq 0
+check "residual: Keras evaluates crossdev's final state to its test loss and accuracy" test "$rc" -eq 0
 
 # ---- mnist-convnet from crossdev's initial weights: dropout masks, Keras's Adam -----------
 MC=$FIX/mnist-convnet.json

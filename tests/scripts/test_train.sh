@@ -37,6 +37,28 @@ KCOMMON=(--device "$PD" --model "$AL" --synthetic --batch $B --eval-limit $EVAL 
 expect_exit 0 "all-layers.keras" "$XD_CLI" run "${KCOMMON[@]}" --steps $N --out "$WORK/k1"
 expect_exit 0 "all-layers.keras again" "$XD_CLI" run "${KCOMMON[@]}" --steps $N --out "$WORK/k2"
 check "Keras model run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/k1" "$WORK/k2"
+# the same model built with the functional API (keras.Model(inputs, outputs)):
+# the same spec, so the same trace, bit for bit
+ALF="$(dirname "$0")/../fixtures/keras/all-layers-functional.keras"
+expect_exit 0 "all-layers-functional.keras" "$XD_CLI" run --device "$PD" --model "$ALF" --synthetic --batch $B --eval-limit $EVAL --quiet --hash-ops --steps $N --out "$WORK/kf"
+check "functional chain: the Sequential model's record" same_record "$WORK/k1" "$WORK/kf"
+check "functional chain: the same snapshot files" diff -r -q "$WORK/k1" "$WORK/kf" --exclude=trace.json
+check "functional chain: the same model_spec, the file aside" /usr/bin/python3 -c "
+import json, sys
+a, b = (json.load(open(p + '/trace.json'))['model_spec'] for p in sys.argv[1:3])
+a['source'] = b['source'] = ''
+sys.exit(0 if a == b else 1)" "$WORK/k1" "$WORK/kf"
+# a functional model with a residual block, concatenations, global average
+# pooling and gradients that fan out: run to run identical, and the fused
+# plan gives the unfused one's bits
+RES="$(dirname "$0")/../fixtures/keras/residual.keras"
+RCOMMON=(--device "$PD" --model "$RES" --synthetic --batch $B --eval-limit $EVAL --quiet --steps $N)
+expect_exit 0 "residual.keras" "$XD_CLI" run "${RCOMMON[@]}" --hash-ops --out "$WORK/res1"
+expect_exit 0 "residual.keras again" "$XD_CLI" run "${RCOMMON[@]}" --hash-ops --out "$WORK/res2"
+check "residual model run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/res1" "$WORK/res2"
+expect_exit 0 "residual.keras, fused" "$XD_CLI" run "${RCOMMON[@]}" --out "$WORK/res3"
+check "residual model fused: hashes, loss and eval identical to the unfused run" same_state "$WORK/res1" "$WORK/res3"
+check "residual model: its gradient sums are ops of the trace" test "$(json_get "$WORK/res1/trace.json" "'conv2d_1.backward_accumulate' in d['op_hashes']['ops'] and 'add.backward_0' in d['op_hashes']['ops']")" = True
 check "Keras model: the data took the model's shape" test "$(json_get "$WORK/k1/trace.json" "d['data']['height'], d['data']['channels']")" = "12 3"
 # Keras saves its float32 learning_rate (0.05 as 0.05000000074505806): the
 # value asked is recorded, as --lr 0.05 and a framework trace record it

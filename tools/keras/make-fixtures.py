@@ -73,7 +73,8 @@ def record_valid(key, model, file, weights=None):
         "weights": weights,
         "name": model.name,
         "input": [int(d) for d in model.inputs[0].shape[1:]],
-        "layers": [{"name": l.name, "class": type(l).__name__, "output": shape_of(l)} for l in model.layers],
+        "layers": [{"name": l.name, "class": type(l).__name__, "output": shape_of(l)} for l in model.layers
+                   if type(l).__name__ != "InputLayer"],  # a functional model lists its input
         "params": [{"name": n, "shape": list(a.shape)} for n, a in params],
         "expected": "expected/" + key,
         "from_logits": bool(getattr(getattr(model, "loss", None), "from_logits", False)),
@@ -105,14 +106,8 @@ def mnist_convnet():
     return m
 
 
-def all_layers(kernel=3):
-    """Every supported layer and option on a small input: padding same and
-    valid, strides 2, a non-square kernel, both poolings, BatchNormalization
-    after a conv and after a Flatten, Dropout, ReLU and Activation layers,
-    SGD with Nesterov momentum."""
-    fresh()
-    m = keras.Sequential([
-        keras.Input(shape=(12, 12, 3)),
+def _all_layers_list(kernel):
+    return [
         layers.Conv2D(6, kernel, padding="same", activation="relu"),
         layers.BatchNormalization(),
         layers.MaxPooling2D(pool_size=3, strides=2, padding="same"),
@@ -126,9 +121,58 @@ def all_layers(kernel=3):
         layers.Activation("linear"),
         layers.Dense(5),
         layers.Activation("softmax"),
-    ], name="all_layers")
+    ]
+
+
+def _all_layers_compile(m):
     m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False))
+    return m
+
+
+def all_layers(kernel=3):
+    """Every supported layer and option on a small input: padding same and
+    valid, strides 2, a non-square kernel, both poolings, BatchNormalization
+    after a conv and after a Flatten, Dropout, ReLU and Activation layers,
+    SGD with Nesterov momentum."""
+    fresh()
+    m = keras.Sequential([keras.Input(shape=(12, 12, 3))] + _all_layers_list(kernel), name="all_layers")
+    return _all_layers_compile(m)
+
+
+def all_layers_functional(kernel=3):
+    """all_layers() built with the functional API (keras.Model(inputs,
+    outputs)): the same layers, names and weights, so crossdev must give it
+    the same spec, and train it to the same trace."""
+    fresh()
+    x = inputs = keras.Input(shape=(12, 12, 3))
+    for layer in _all_layers_list(kernel):
+        x = layer(x)
+    return _all_layers_compile(keras.Model(inputs, x, name="all_layers"))
+
+
+def residual():
+    """A functional model with what a ResNet needs: a residual block
+    (conv-BN-ReLU-conv-BN added to its input, then ReLU), the block's input
+    read three times (the block, the Add, a 1x1 projection: its gradient is
+    a sum of three), a Concatenate of images (channels), global average
+    pooling, a Dropout, and a Concatenate of two Dense layers' features
+    reading the same pooled features; SGD with momentum."""
+    fresh()
+    inputs = keras.Input(shape=(8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    y = layers.Conv2D(4, 3, padding="same", use_bias=False)(x)  # before a BatchNormalization, as ResNets have
+    y = layers.BatchNormalization()(y)  # them: a bias there has a gradient of zero plus rounding noise
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(4, 3, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(layers.Add()([x, y]))
+    z = layers.Concatenate()([y, layers.Conv2D(2, 1)(x)])
+    g = layers.Dropout(0.25)(layers.GlobalAveragePooling2D()(z))
+    f = layers.Concatenate()([layers.Dense(6, activation="relu")(g), layers.Dense(3)(g)])
+    m = keras.Model(inputs, layers.Dense(5, activation="softmax")(f), name="residual")
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+              loss="sparse_categorical_crossentropy")
     return m
 
 
@@ -227,6 +271,14 @@ def make_valid():
     randomize(m, 12)
     m.save_weights(os.path.join(OUT, "all-layers.weights.h5"))  # a compiled model's: with an optimizer group
     record_valid("all-layers-json", m, "all-layers.json", "all-layers.weights.h5")
+    m = all_layers_functional()
+    randomize(m, 11)
+    save(m, "all-layers-functional.keras")
+    record_valid("all-layers-functional", m, "all-layers-functional.keras")
+    m = residual()
+    randomize(m, 14)
+    save(m, "residual.keras")
+    record_valid("residual", m, "residual.keras")
     m = variants()
     randomize(m, 13)
     save(m, "variants.keras")
@@ -252,10 +304,7 @@ def write(file, text):
 
 def make_invalid_configs():
     """Refusals of the config, as model.to_json() files (a few KiB each)."""
-    fresh()
-    x = keras.Input(shape=(6, 6, 1))
-    write("functional.json", keras.Model(x, layers.Dense(3)(layers.Flatten()(layers.Conv2D(2, 3)(x)))).to_json())
-    invalid("functional.json", ["model class Functional", "only Sequential"])
+    make_invalid_graphs()
     fresh()
     write("lstm.json", keras.Sequential([keras.Input(shape=(5, 4)), layers.LSTM(3), layers.Dense(2)]).to_json())
     invalid("lstm.json", ["layer 'lstm' (LSTM)", "layer class LSTM", "supported: InputLayer"])
@@ -282,6 +331,30 @@ def make_invalid_configs():
     invalid("conv-softmax.json", ["layer 'conv2d' (Conv2D)", "activation \"softmax\"", "only \"linear\", \"relu\""])
     save(tiny(compiled=False, dilation_rate=2), "dilation2.keras")
     invalid("dilation2.keras", ["layer 'conv2d' (Conv2D)", "dilation_rate [2, 2]", "only 1"])
+
+
+def make_invalid_graphs():
+    """Functional models crossdev refuses: several inputs or outputs, a layer
+    called twice, a model inside the model."""
+    fresh()
+    a, b = keras.Input(shape=(4, 4, 1)), keras.Input(shape=(4, 4, 1))
+    write("two-inputs.json", keras.Model([a, b], layers.Dense(3)(layers.Flatten()(layers.Maximum()([a, b])))).to_json())
+    invalid("two-inputs.json", ["a second input 'input_layer_1' (InputLayer)", "several inputs"])
+    fresh()
+    x = keras.Input(shape=(4, 4, 1))
+    f = layers.Flatten()(x)
+    write("two-outputs.json", keras.Model(x, [layers.Dense(3)(f), layers.Dense(2)(f)]).to_json())
+    invalid("two-outputs.json", ["model 'functional'", "2 outputs are not supported (only one)"])
+    fresh()
+    x = keras.Input(shape=(2, 2, 1))
+    d = layers.Dense(4)
+    write("shared.json", keras.Model(x, d(d(layers.Flatten()(x)))).to_json())
+    invalid("shared.json", ["layer 'dense' (Dense)", "called 2 times (a shared layer)"])
+    fresh()
+    inner = keras.Sequential([keras.Input(shape=(4, 4, 1)), layers.Flatten()], name="inner")
+    x = keras.Input(shape=(4, 4, 1))
+    write("nested.json", keras.Model(x, layers.Dense(3)(inner(x))).to_json())
+    invalid("nested.json", ["layer 'inner' (Sequential)", "a nested model is not supported"])
 
 
 def make_invalid_files():
@@ -314,6 +387,10 @@ def make_invalid_files():
             status="XD_SHAPE_MISMATCH", model="tiny.json")
     invalid("hdf5-crash.weights.h5", [], model="tiny.json")  # whatever HDF5 does with it, crossdev lives
     if CORPUS:  # the fuzz targets' seeds: the small model's config, archive and weights
+        with zipfile.ZipFile(os.path.join(OUT, "residual.keras")) as z:  # a functional model's graph
+            os.makedirs(os.path.join(CORPUS, "keras_config"), exist_ok=True)
+            with open(os.path.join(CORPUS, "keras_config", "residual.json"), "wb") as f:
+                f.write(z.read("config.json"))
         for name, target in (("tiny.json", "keras_config"), ("tiny.keras", "zip"), ("tiny.weights.h5", "h5")):
             os.makedirs(os.path.join(CORPUS, target), exist_ok=True)
             shutil.copy(os.path.join(OUT, name), os.path.join(CORPUS, target, name))

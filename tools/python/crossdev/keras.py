@@ -175,15 +175,24 @@ def _spec_layer(l: dict):
     if t == "BatchNormalization":
         return keras.layers.BatchNormalization(momentum=l["momentum"], epsilon=l["epsilon"], center=l["center"],
                                                scale=l["scale"], name=name)
+    if t in ("Add", "Concatenate", "GlobalAveragePooling2D"):
+        return getattr(keras.layers, t)(name=name)
     raise ValueError(f"layer '{name}': type {t} is not one crossdev's specs have")
 
 
 def model_from_spec(spec: dict):
-    """A Keras Sequential model of a crossdev spec (weights: Keras's own
-    draws until a snapshot is loaded)."""
-    layers = [keras.Input(shape=(spec["in_h"], spec["in_w"], spec["in_c"]))]
-    layers += [_spec_layer(l) for l in spec["layers"]]
-    return keras.Sequential(layers, name=re.sub(r"[^A-Za-z0-9_.]", "_", spec["name"]))
+    """A Keras model of a crossdev spec (weights: Keras's own draws until a
+    snapshot is loaded): Sequential for a chain, functional where layers
+    name their inputs."""
+    name = re.sub(r"[^A-Za-z0-9_.]", "_", spec["name"])
+    inputs = keras.Input(shape=(spec["in_h"], spec["in_w"], spec["in_c"]))
+    if not any("inputs" in l for l in spec["layers"]):
+        return keras.Sequential([inputs] + [_spec_layer(l) for l in spec["layers"]], name=name)
+    outs = [inputs]  # outs[j + 1]: layer j's output
+    for i, l in enumerate(spec["layers"]):
+        src = [outs[j + 1] for j in l.get("inputs", [i - 1])]
+        outs.append(_spec_layer(l)(src if l["type"] in ("Add", "Concatenate") else src[0]))
+    return keras.Model(inputs, outs[-1], name=name)
 
 
 def compile_for_trace(model, spec: dict, optimizer: dict, run_eagerly: bool = False, jit_compile="auto"):
@@ -205,8 +214,9 @@ class DropoutMasks:
 
     def __init__(self, model, seed: int):
         self.seed = int(seed)
-        self.layers = [(i, l, src) for i, (l, src) in enumerate(zip(model.layers, flatten_sources(model)))
-                       if type(l).__name__ == "Dropout"]
+        spec_layers = [(l, src) for l, src in zip(model.layers, flatten_sources(model))
+                       if type(l).__name__ != "InputLayer"]  # a functional model lists its input; the spec does not
+        self.layers = [(i, l, src) for i, (l, src) in enumerate(spec_layers) if type(l).__name__ == "Dropout"]
         self.current: Dict[str, object] = {}
 
     def install(self):

@@ -75,7 +75,7 @@ def op_plan(model, spec: dict) -> Tuple[Dict[str, Tuple[str, object]], List[str]
         if s is None or s["type"] == "Flatten" or (s["type"] == "Activation" and s["activation"] == "linear"):
             continue
         fused = s["type"] in ("Conv2D", "Dense") and s.get("activation", "linear") != "linear"
-        keeps = s["type"] in ("BatchNormalization", "Dropout", "Activation")  # features in their input's order
+        keeps = s["type"] in ("BatchNormalization", "Dropout", "Activation", "Add")  # features in their input's order
         forward[layer.name] = (layer.name + (".activation" if fused else ".forward"), src if keeps else None)
         names.append(forward[layer.name][0])
     for layer in reversed(model.layers):  # the gradients from the last layer back, in variable order

@@ -23,18 +23,37 @@ __all__ = ["flatten_sources", "features_to_crossdev", "crossdev_params", "variab
            "Mapping", "keras_mask_order"]
 
 
+def _first_inputs(model):
+    """{layer name: the name of the layer whose output it reads first} from
+    the model's config: a functional model's calls (keras_history), a
+    Sequential model's layer before."""
+    out, prev = {}, None
+    for entry in model.get_config()["layers"]:
+        name, nodes = entry["config"]["name"], entry.get("inbound_nodes")
+        if nodes:
+            arg = nodes[0]["args"][0]
+            out[name] = (arg[0] if isinstance(arg, list) else arg)["config"]["keras_history"][0]
+        else:
+            out[name] = prev
+        prev = name
+    return out
+
+
 def flatten_sources(model):
     """For each layer, the (H, W, C) image that the Flatten before it
     flattened, when the features reaching it still come from that Flatten
-    (no Dense between), else None."""
-    out, src = [], None
+    (no Dense, global pooling or concatenation between), else None.  A
+    functional model's layers follow its graph."""
+    reads, made, out = _first_inputs(model), {}, []
     for layer in model.layers:
+        src = made.get(reads.get(layer.name))
         out.append(src)
         name = type(layer).__name__
         if name == "Flatten" and len(layer.input.shape) == 4:
             src = tuple(int(d) for d in layer.input.shape[1:])
-        elif name == "Dense":
+        elif name in ("Dense", "GlobalAveragePooling2D", "Concatenate"):
             src = None
+        made[layer.name] = src
     return out
 
 

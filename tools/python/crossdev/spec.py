@@ -16,7 +16,7 @@ from typing import List, Optional, Tuple
 __all__ = ["keras_spec", "layer_shapes", "SUPPORTED_LAYERS"]
 
 SUPPORTED_LAYERS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dense", "Dropout", "ReLU", "Activation",
-                    "BatchNormalization")
+                    "BatchNormalization", "Add", "Concatenate", "GlobalAveragePooling2D")
 _INIT_ALIASES = {"glorot_uniform": "GlorotUniform", "glorot_normal": "GlorotNormal", "he_uniform": "HeUniform",
                  "he_normal": "HeNormal", "zeros": "Zeros", "ones": "Ones", "random_uniform": "RandomUniform",
                  "random_normal": "RandomNormal"}
@@ -85,6 +85,8 @@ def _layer(cls: str, c: dict) -> dict:
         s["activation"] = "relu"
     elif cls == "Activation":
         s["activation"] = c.get("activation") or "linear"
+    elif cls == "Concatenate" and c.get("axis", -1) not in (-1, 1, 3):
+        raise ValueError(f"layer '{c.get('name')}' (Concatenate): axis {c.get('axis')} (crossdev: the channels)")
     elif cls == "BatchNormalization":
         s.update(momentum=float(c.get("momentum", 0.99)), epsilon=float(c.get("epsilon", 1e-3)),
                  center=bool(c.get("center", True)), scale=bool(c.get("scale", True)),
@@ -93,6 +95,30 @@ def _layer(cls: str, c: dict) -> dict:
                  moving_mean_init=_init(c.get("moving_mean_initializer"), "Zeros"),
                  moving_variance_init=_init(c.get("moving_variance_initializer"), "Ones"))
     return s
+
+
+def _inputs(layers: List[dict]) -> List[Optional[List[int]]]:
+    """Each layer's inputs as crossdev's spec writes them (host/spec/keras_graph.c):
+    None for a layer that reads the one before it (a chain; every layer of
+    a Sequential model), else the indices of the layers it reads, -1 the
+    model's input, from the layer's one call in a functional config."""
+    index = {}
+    out = []
+    for l in layers:
+        name = l["config"]["name"]
+        if l["class_name"] == "InputLayer":
+            index[name] = -1
+            continue
+        nodes = l.get("inbound_nodes")
+        if not nodes:
+            out.append(None)  # Sequential
+        else:
+            arg = nodes[0]["args"][0]
+            tensors = arg if isinstance(arg, list) else [arg]
+            src = [index[t["config"]["keras_history"][0]] for t in tensors]
+            out.append(None if src == [len(out) - 1] else src)
+        index[name] = len(out) - 1
+    return out
 
 
 def _f32(v: float) -> float:
@@ -141,19 +167,25 @@ def _loss_record(from_logits: bool) -> dict:
 
 
 def keras_spec(model, source: str) -> dict:
-    """The spec crossdev makes of this Keras Sequential model (its config,
-    input shape, loss and compiled optimizer), `source` as given.  A loss
+    """The spec crossdev makes of this Keras model, Sequential or functional
+    (its config and graph, input shape, loss and compiled optimizer),
+    `source` as given.  A loss
     from probabilities on Keras's TensorFlow backend records TensorFlow's
     formula (loss.form "keras-tensorflow": clip, then renormalise), as
     crossdev's --keras-backend tensorflow does."""
-    layers = [l for l in model.get_config()["layers"] if l["class_name"] != "InputLayer"]
+    config = model.get_config()["layers"]
+    layers = [l for l in config if l["class_name"] != "InputLayer"]
+    specs = [_layer(l["class_name"], l["config"]) for l in layers]
+    for s, src in zip(specs, _inputs(config)):
+        if src is not None:
+            s["inputs"] = src
     h, w, c = (int(d) for d in model.inputs[0].shape[1:])
     loss = getattr(model, "loss", None)
     from_logits = bool(getattr(loss, "from_logits", False)) if not isinstance(loss, str) else False
     opt = getattr(model, "optimizer", None)
     return {"name": model.name, "source": source, "in_h": h, "in_w": w, "in_c": c,
             "classes": int(model.outputs[0].shape[-1]),
-            "layers": [_layer(l["class_name"], l["config"]) for l in layers],
+            "layers": specs,
             "loss": _loss_record(from_logits), "has_optimizer": opt is not None,
             "optimizer": _optimizer(None if opt is None else opt.get_config(),
                                     None if opt is None else type(opt).__name__)}
@@ -165,10 +197,11 @@ def _out_size(n: int, k: int, s: int, padding: str) -> int:
 
 def layer_shapes(spec: dict) -> List[tuple]:
     """The input shape and each layer's output: (C, H, W) for images,
-    (features,) after a Flatten."""
-    shape = (spec["in_c"], spec["in_h"], spec["in_w"])
-    out = [shape]
-    for l in spec["layers"]:
+    (features,) after a Flatten, a Dense or a global pooling."""
+    out = [(spec["in_c"], spec["in_h"], spec["in_w"])]
+    for i, l in enumerate(spec["layers"]):
+        src = l.get("inputs", [i - 1])
+        shape = out[src[0] + 1]
         t = l["type"]
         if t == "Conv2D" or t.endswith("Pooling2D"):
             c = l["filters"] if t == "Conv2D" else shape[0]
@@ -178,5 +211,9 @@ def layer_shapes(spec: dict) -> List[tuple]:
             shape = (int(math.prod(shape)),)
         elif t == "Dense":
             shape = (l["units"],)
+        elif t == "GlobalAveragePooling2D":
+            shape = (shape[0],)
+        elif t == "Concatenate":
+            shape = (sum(out[j + 1][0] for j in src),) + shape[1:]
         out.append(shape)
     return out

@@ -1,0 +1,41 @@
+/* The merging layers of a functional model, and the sum of a gradient that
+ * fans out.
+ *
+ * Keras 3 (keras/src/layers/merging/add.py, concatenate.py):
+ *   Add:          output = inputs[0]; output = ops.add(output, inputs[i]) for
+ *                 i = 1, 2, ...: one float32 addition per input after the
+ *                 first, in the list's order (the host launches xd_add once
+ *                 per addition, so the order is the layer's)
+ *   Concatenate:  ops.concatenate(inputs, axis=-1): channels last in Keras,
+ *                 crossdev's NCHW axis 1 (features after a Dense or a
+ *                 global pooling: axis 1 of [N, F]); copies, no arithmetic
+ * Their gradients: Add passes dy to each input, Concatenate gives each
+ * input its channels of dy.  Where a tensor feeds several layers (a
+ * residual branch) its gradient is the sum of what each gives it, added by
+ * xd_add in the order the plan says (host/train/plan.c, docs/reproducibility.md).
+ * Each output element is one addition or one copy: no order to fix within
+ * a kernel. */
+#include "xd_math.h"
+
+/* y[j] = a[j] + b[j]; y may be a (the sum accumulates into it). */
+__kernel void xd_add(__global const float *a, __global const float *b, __global float *y, const uint n)
+{
+    size_t j = get_global_id(0);
+    if (j >= n) return;
+    y[j] = a[j] + b[j];
+}
+
+/* Element g of x [N, C, HW] and its place in y [N, CY, HW] at channel offset
+ * `off`.  mode 0: y[that] = x[g] (forward); 1: x[g] = y[that] (backward, x
+ * is dx); 2: x[g] = x[g] + y[that] (backward, accumulating into dx). */
+__kernel void xd_concat_copy(__global float *x, __global float *y, const uint N, const uint C, const uint HW,
+                             const uint CY, const uint off, const int mode)
+{
+    uint g = (uint)get_global_id(0);
+    if (g >= N * C * HW) return;
+    uint p = g % HW, c = (g / HW) % C, n = g / (HW * C);
+    size_t at = ((size_t)n * CY + off + c) * HW + p;
+    if (mode == 0) y[at] = x[g];
+    else if (mode == 1) x[g] = y[at];
+    else x[g] = x[g] + y[at];
+}
