@@ -113,6 +113,8 @@ int model_opts_resolve(const model_opts *t, xd_model_spec *spec, xd_weights *w, 
 int model_opts_optimizer(const model_opts *t, const xd_model_spec *spec, xd_optimizer_spec *opt);
 /* 1 when any model option was given. */
 int model_opts_given(const model_opts *t);
+/* 1 when --optimizer or one of its hyper-parameters was given. */
+int model_opts_optimizer_given(const model_opts *t);
 /* Appends the options given to args[na..] (at most 19 entries); the new count. */
 size_t model_opts_args(const model_opts *t, const char **args, size_t na);
 

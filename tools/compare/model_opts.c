@@ -152,10 +152,14 @@ int model_opts_optimizer(const model_opts *t, const xd_model_spec *spec, xd_opti
     return optimizer_overrides(t, opt);
 }
 
+int model_opts_optimizer_given(const model_opts *t)
+{
+    return t->optimizer || t->lr || t->beta1 || t->beta2 || t->eps || t->momentum || t->nesterov;
+}
+
 int model_opts_given(const model_opts *t)
 {
-    return t->model || t->weights || t->optimizer || t->lr || t->beta1 || t->beta2 || t->eps || t->momentum ||
-           t->nesterov || t->keras_backend;
+    return t->model || t->weights || t->keras_backend || model_opts_optimizer_given(t);
 }
 
 /* --keras-backend: the formula of a loss from probabilities (recorded in

@@ -461,7 +461,7 @@ static int resume_given(run_opts *o, const xd_trace *t, xd_train_resume *r, unsi
         xd_weights_free(&w);
         *given |= XD_GIVEN_MODEL;
     }
-    if (o->mo.optimizer || o->mo.lr || o->mo.beta1 || o->mo.beta2 || o->mo.eps || o->mo.momentum || o->mo.nesterov) {
+    if (model_opts_optimizer_given(&o->mo)) {
         if (!given_optimizer(o, t)) return 0;
         *given |= XD_GIVEN_OPTIMIZER;
     }
