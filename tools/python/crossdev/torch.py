@@ -47,7 +47,10 @@ from .seeding import seeding_record
 from .philox import dropout_keep, dropout_scale
 from .trace import Publishing, TraceWriter, gradient_op, optimizer_record, require_form
 
-__all__ = ["Recorder", "SpecNet", "torch_optimizer", "keras_loss", "producer", "device_record", "to_numpy"]
+from .torch_export import ExportError, export  # noqa: E402  (a module as a crossdev model file)
+
+__all__ = ["Recorder", "SpecNet", "torch_optimizer", "keras_loss", "producer", "device_record", "to_numpy", "export",
+           "ExportError"]
 
 # ---- what a PyTorch run is made of ----------------------------------------------------------
 def _parallel_backend() -> str:
