@@ -17,6 +17,7 @@
 #include <zip.h>
 
 #include "io/io.h"
+#include "zip_bytes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,23 +29,6 @@ static void check_split(const xd_npz_data *d, const xd_npz_split *s)
         if (!isfinite(s->x[i])) abort();
     for (int64_t i = 0; i < s->n; i++)
         if (s->y[i] < 0 || s->y[i] > d->max_label) abort();
-}
-
-/* The archive's bytes (malloc'd) from an in-memory source libzip wrote. */
-static unsigned char *source_bytes(zip_source_t *src, size_t *len)
-{
-    zip_stat_t st;
-    unsigned char *buf = NULL;
-    if (zip_source_stat(src, &st) == 0 && (st.valid & ZIP_STAT_SIZE) && zip_source_open(src) == 0) {
-        buf = malloc(st.size + 1);
-        if (buf && zip_source_read(src, buf, st.size) != (zip_int64_t)st.size) {
-            free(buf);
-            buf = NULL;
-        }
-        zip_source_close(src);
-        *len = (size_t)st.size;
-    }
-    return buf;
 }
 
 /* The four .npy files of data (after the six length bytes), stored. */

@@ -46,6 +46,16 @@ class Cat(nn.Module):
         return self.fc(torch.flatten(torch.cat([y, y], 1), 1))
 
 
+class Shared(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3, padding=1)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.conv(self.conv(x)), 1))
+
+
 class AddScalar(nn.Module):
     def __init__(self):
         super().__init__()
@@ -78,6 +88,7 @@ CASES = [  # (what, model, optimizer or None for SGD, words the message must hol
     ("torch.cat", Cat(), None, ["cat"]),
     ("a function", Wrap(nn.Sequential(nn.Conv2d(1, 2, 3)), torch.sigmoid), None, ["sigmoid"]),
     ("an addition of a number", AddScalar(), None, ["add", "number"]),
+    ("a module called twice", Shared(), None, ["conv", "called twice"]),
     ("SGD weight_decay", Wrap(nn.Sequential(nn.Conv2d(1, 2, 3))), lambda m: sgd(m, weight_decay=1e-4),
      ["SGD", "weight_decay"]),
     ("SGD dampening", Wrap(nn.Sequential(nn.Conv2d(1, 2, 3))), lambda m: sgd(m, momentum=0.9, dampening=0.1),
