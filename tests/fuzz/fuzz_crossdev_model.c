@@ -37,12 +37,8 @@ static void add(zip_t *z, const char *name, const uint8_t *p, size_t n)
 
 static unsigned char *wrap(const uint8_t *data, size_t size, size_t *len)
 {
-    zip_error_t ze;
-    zip_error_init(&ze);
-    zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, &ze);
-    zip_t *z = src ? zip_open_from_source(src, ZIP_TRUNCATE, &ze) : NULL;
-    unsigned char *out = NULL;
-    zip_source_keep(src);
+    zip_source_t *src = NULL;
+    zip_t *z = archive_new(&src);
     size_t end = field(data, size, 0), at = end + 1;
     if (z) add(z, "crossdev-model.json", data, end);
     while (z && at < size) {
@@ -57,11 +53,7 @@ static unsigned char *wrap(const uint8_t *data, size_t size, size_t *len)
         if (name[0]) add(z, name, data + at, n);
         at += n;
     }
-    if (z && zip_close(z) == 0) out = source_bytes(src, len);
-    else if (z) zip_discard(z);
-    zip_source_free(src);
-    zip_error_fini(&ze);
-    return out;
+    return archive_bytes(z, src, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -36,13 +36,9 @@ static unsigned char *wrap(const uint8_t *data, size_t size, size_t *len)
 {
     static const char *const names[4] = {"x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy"};
     if (size < 6) return NULL;
-    zip_error_t ze;
-    zip_error_init(&ze);
-    zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, &ze);
-    zip_t *z = src ? zip_open_from_source(src, ZIP_TRUNCATE, &ze) : NULL;
-    unsigned char *out = NULL;
+    zip_source_t *src = NULL;
+    zip_t *z = archive_new(&src);
     size_t at = 6;
-    zip_source_keep(src);
     for (int i = 0; z && i < 4; ++i) {
         size_t left = size - at, n = i < 3 ? (size_t)(data[2 * i] | data[2 * i + 1] << 8) : left;
         if (n > left) n = left;
@@ -51,11 +47,7 @@ static unsigned char *wrap(const uint8_t *data, size_t size, size_t *len)
         else zip_set_file_compression(z, (zip_uint64_t)i, ZIP_CM_STORE, 0);
         at += n;
     }
-    if (z && zip_close(z) == 0) out = source_bytes(src, len);
-    else if (z) zip_discard(z);
-    zip_source_free(src);
-    zip_error_fini(&ze);
-    return out;
+    return archive_bytes(z, src, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

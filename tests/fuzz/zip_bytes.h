@@ -24,4 +24,27 @@ static unsigned char *source_bytes(zip_source_t *src, size_t *len)
     return buf;
 }
 
+/* An empty archive written to memory; *src is its source, for archive_bytes. */
+static zip_t *archive_new(zip_source_t **src)
+{
+    zip_error_t ze;
+    zip_error_init(&ze);
+    *src = zip_source_buffer_create(NULL, 0, 0, &ze);
+    zip_t *z = *src ? zip_open_from_source(*src, ZIP_TRUNCATE, &ze) : NULL;
+    if (*src) zip_source_keep(*src);
+    zip_error_fini(&ze);
+    return z;
+}
+
+/* Closes z (NULL: nothing) and gives the archive's bytes (malloc'd, or NULL);
+ * frees src. */
+static unsigned char *archive_bytes(zip_t *z, zip_source_t *src, size_t *len)
+{
+    unsigned char *out = NULL;
+    if (z && zip_close(z) == 0) out = source_bytes(src, len);
+    else if (z) zip_discard(z);
+    zip_source_free(src);
+    return out;
+}
+
 #endif

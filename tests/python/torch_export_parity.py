@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from crossdev.data import load_idx
 from crossdev.torch import export
 from crossdev.trace import SnapshotFiles, read_trace
+from torch_resync import worst  # beside this file: the same measure of a step's change
 
 
 class Block(nn.Module):
@@ -102,17 +103,6 @@ def state_of(net, opt):
             if slot in opt.state[p]:
                 out[key + sfx] = opt.state[p][slot].detach().numpy().reshape(-1)
     return out
-
-
-def worst(got, before, after):
-    rows = []
-    for name, g in got.items():
-        ours, prev = np.asarray(after[name]).reshape(-1), np.asarray(before[name]).reshape(-1)
-        state = name.endswith(".m") or name.endswith(".v")
-        scale = np.abs(ours.astype(np.float64)).max() if state else np.abs(ours.astype(np.float64) - prev).max()
-        d = np.abs(g.astype(np.float64) - ours).max()
-        rows.append((d / scale if scale > 0 else (0.0 if d == 0 else np.inf), name))
-    return max(rows)
 
 
 def check(a):
