@@ -43,6 +43,13 @@ check "the spec records PyTorch's BatchNorm and explicit padding" test \
   "$(json_get "$T" "[(l['name'], l.get('batchnorm'), l.get('pads')) for l in d['model_spec']['layers'][:2]]")" = \
   "[('stem.0', None, [1, 1, 1, 1]), ('stem.1', 'pytorch', None)]"
 
+expect_exit 0 "run --resume continues it (its spec from the trace)" "$XD_CLI" run --device $DEV --resume "$WORK/t-sgd" \
+  --steps 5 --quiet --out "$WORK/t-sgd-5"
+check "... with the module's names" test -f "$WORK/t-sgd-5/step-000005/block.bn1.running_mean.npy"
+expect_exit 2 "--export-weights (Keras's file) refused for BatchNorm2d" "$XD_CLI" run --device $DEV \
+  --model "$WORK/sgd.xdmodel" --synthetic --steps 1 --export-weights "$WORK/w.weights.h5" --quiet --out "$WORK/xw"
+check "... naming the layer" contains "$OUT" "layer 'stem.1' is PyTorch's BatchNorm2d"
+
 # ---- bitwise across devices --------------------------------------------------------------------
 expect_exit 0 "compare the exported module on every device" "$XD_CLI" compare --model "$WORK/sgd.xdmodel" \
   --synthetic --batch 4 --steps 3 --modes reproducible --slow oclgrind --slow-steps 1 --timeout 600 \
