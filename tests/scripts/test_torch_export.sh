@@ -54,6 +54,8 @@ check "... naming the layer" contains "$OUT" "layer 'stem.1' is PyTorch's BatchN
 expect_exit 0 "compare the exported module on every device" "$XD_CLI" compare --model "$WORK/sgd.xdmodel" \
   --synthetic --batch 4 --steps 3 --modes reproducible --slow oclgrind --slow-steps 1 --timeout 600 \
   --work "$WORK/cmp" --json "$WORK/cmp.json"
+check "... every device here ran it" test "$(json_get "$WORK/cmp.json" "len(set(r['device'] for r in d['runs']))")" = \
+  "$("$XD_CLI" list --ids | wc -l)"
 check "every reproducible pair IDENTICAL" test "$(json_get "$WORK/cmp.json" \
   "len(d['pairs']) > 0 and all(p['verdict']=='IDENTICAL' for p in d['pairs'])")" = True
 

@@ -26,6 +26,10 @@ and, after backward, of each parameter's gradient
 the first op where the runs part.  Tensor names are state_dict keys; conv
 and linear weights are in crossdev's layouts already (OIHW, [out, in]).
 
+Your module as a crossdev model (crossdev.torch.export, in torch_export.py):
+export(model, example_input, optimizer, "net.xdmodel"), then
+`crossdev-compare run --model net.xdmodel`.
+
 Also: the model of a crossdev trace's spec with Keras's semantics
 (SpecNet), the optimizer of a trace (torch_optimizer), and what a PyTorch
 run is made of (producer()).
