@@ -129,3 +129,20 @@ __kernel void xd_bn_moving(__global float *moving_mean, __global float *moving_v
     moving_mean[c] = moving_mean[c] * momentum + mean[c] * one_minus;
     moving_var[c] = moving_var[c] * momentum + var[c] * one_minus;
 }
+
+/* PyTorch's BatchNorm2d running statistics (torch/nn/modules/batchnorm.py,
+ * aten batch_norm_cpu_update_stats_template):
+ *   running_mean = momentum * mean + (1 - momentum) * running_mean
+ *   running_var  = momentum * (var * unbias) + (1 - momentum) * running_var
+ * var is the biased batch variance above; unbias = M / (M - 1), momentum
+ * and 1 - momentum are rounded to float on the host from double; each
+ * product rounded, then one addition (no fma). */
+__kernel void xd_bn_running(__global float *running_mean, __global float *running_var, __global const float *mean,
+                            __global const float *var, const uint C, const float momentum, const float one_minus,
+                            const float unbias)
+{
+    uint c = (uint)get_global_id(0);
+    if (c >= C) return;
+    running_mean[c] = momentum * mean[c] + one_minus * running_mean[c];
+    running_var[c] = momentum * (var[c] * unbias) + one_minus * running_var[c];
+}

@@ -369,6 +369,15 @@ void xdr_batchnorm_train_backward(int64_t n, int64_t c, int64_t hw, const double
     }
 }
 
+void xdr_batchnorm_update_running_pytorch(int64_t c, int64_t m, double momentum, const double *mean, const double *var,
+                                          double *running_mean, double *running_var)
+{
+    for (int64_t ch = 0; ch < c; ++ch) {
+        running_mean[ch] = (1 - momentum) * running_mean[ch] + momentum * mean[ch];
+        running_var[ch] = (1 - momentum) * running_var[ch] + momentum * var[ch] * (double)m / (double)(m - 1);
+    }
+}
+
 void xdr_batchnorm_update_moving(int64_t c, double momentum, const double *mean, const double *var, double *moving_mean,
                                  double *moving_var)
 {

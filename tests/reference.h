@@ -86,6 +86,10 @@ void xdr_batchnorm_train_backward(int64_t n, int64_t c, int64_t hw, const double
                                   const double *gamma, double eps, double *dx, double *dgamma, double *dbeta);
 void xdr_batchnorm_inference(int64_t n, int64_t c, int64_t hw, const double *x, const double *gamma, const double *beta,
                              const double *mean, const double *var, double eps, double *y);
+/* PyTorch's BatchNorm2d: running = (1 - m) running + m batch, the variance
+ * var * M / (M - 1) (M values per channel). */
+void xdr_batchnorm_update_running_pytorch(int64_t c, int64_t m, double momentum, const double *mean, const double *var,
+                                          double *running_mean, double *running_var);
 void xdr_batchnorm_update_moving(int64_t c, double momentum, const double *mean, const double *var, double *moving_mean,
                                  double *moving_var);
 

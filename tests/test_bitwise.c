@@ -145,6 +145,8 @@ enum {
     LACC,
     LCAT,
     LDCAT,
+    LRM,
+    LRV,
     LNT
 };
 static const struct {
@@ -186,6 +188,8 @@ static const struct {
     {"add_forward accumulating twice", LACC},
     {"concat_forward", LCAT},
     {"concat_backward accumulating", LDCAT},
+    {"batchnorm running_mean (PyTorch)", LRM},
+    {"batchnorm running_var (PyTorch)", LRV},
 };
 enum { NOUT = NOUT_CONV + sizeof LOUTS / sizeof LOUTS[0] };
 static const char *out_name(int k) { return k < NOUT_CONV ? OUTS[k].name : LOUTS[k - NOUT_CONV].name; }
@@ -358,6 +362,7 @@ static xd_status run_layer_ops(xd_context *c, const xd_pool2d_params *p, int ci,
     RUN(xd_concat_forward(c, ts[LX], 0, ts[LCAT]));
     RUN(xd_concat_forward(c, ts[LDY], xd_tensor_shape(ts[LX])[1], ts[LCAT]));
     RUN(xd_concat_backward(c, ts[LCAT], xd_tensor_shape(ts[LX])[1], 1, ts[LDCAT]));
+    RUN(xd_batchnorm_update_running_pytorch(c, 0.1, ts[LX], ts[LMEAN], ts[LVAR], ts[LRM], ts[LRV]));
     for (int64_t t = 1; t <= 3; ++t) {
         RUN(xd_adam_keras_step(c, &ap, t, ts[LAW], ts[LG], ts[LAM], ts[LAV]));
         RUN(xd_sgd_step(c, &ks, t, ts[LKW], ts[LG], ts[LKM]));
@@ -414,7 +419,7 @@ static void run_layers(xdt *T, device_run *d, int ci)
         [LAM] = {1, sw, 0},       [LAV] = {1, sw, 0},         [LKW] = {1, sw, w},     [LKM] = {1, sw, 0},
         [LTW] = {1, sw, w},       [LTM] = {1, sw, 0},         [LGAP] = {2, sg, 0},    [LGAPDY] = {2, sg, dy},
         [LDGAP] = {4, sx, 0},     [LADD] = {4, sx, 0},        [LACC] = {4, sx, x},    [LCAT] = {4, s2x, 0},
-        [LDCAT] = {4, sx, x},
+        [LDCAT] = {4, sx, x},     [LRM] = {1, sc, gb + no},   [LRV] = {1, sc, gb},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {

@@ -1700,6 +1700,51 @@ done:
     afree(&a);
 }
 
+/* PyTorch's running statistics against the double reference (given mean and
+ * var, so the reduction length is 1), on an image and on features (the
+ * count M = N*H*W), run to run bitwise; one value per channel refused. */
+static void test_batchnorm_running_pytorch(xdt *t, int nd)
+{
+    arena a = {0};
+    const int64_t n = 4, c = 5, xs4[4] = {n, c, 3, 2}, xs2[2] = {n, c}, cs[1] = {c}, one[2] = {1, c};
+    const int64_t m = nd == 4 ? n * 6 : n;
+    const double momentum = 0.1;
+    float *mean = afill(&a, (size_t)c, 9101, -1, 1), *var = afill(&a, (size_t)c, 9102, 0.1f, 2);
+    float *rm = afill(&a, (size_t)c, 9103, -1, 1), *rv = afill(&a, (size_t)c, 9104, 0.5f, 1.5f);
+    xd_tensor *x = aup(&a, t, XD_DTYPE_F32, nd, nd == 4 ? xs4 : xs2, NULL),
+              *x1 = aup(&a, t, XD_DTYPE_F32, 2, one, NULL);
+    xd_tensor *tm = aup(&a, t, XD_DTYPE_F32, 1, cs, mean), *tv = aup(&a, t, XD_DTYPE_F32, 1, cs, var);
+    xd_tensor *trm = aup(&a, t, XD_DTYPE_F32, 1, cs, NULL), *trv = aup(&a, t, XD_DTYPE_F32, 1, cs, NULL);
+    if (a.bad) goto done;
+    out_spec o[2] = {{"running_mean", T_BN_MOVING, (size_t)c, 1, {0}, 0},
+                     {"running_var", T_BN_MOVING, (size_t)c, 1, {0}, 0}};
+    for (int run = 0; run < 2; ++run) {
+        if (xd_tensor_write(trm, rm, (size_t)c * 4) != XD_OK || xd_tensor_write(trv, rv, (size_t)c * 4) != XD_OK) {
+            a.bad = 1;
+            goto done;
+        }
+        xdt_ok(t, xd_batchnorm_update_running_pytorch(t->ctx, momentum, x, tm, tv, trm, trv),
+               "batchnorm_update_running_pytorch");
+        o[0].got[run] = adown(&a, t, trm);
+        o[1].got[run] = adown(&a, t, trv);
+    }
+    o[0].ref = adbl(&a, rm, (size_t)c);
+    o[1].ref = adbl(&a, rv, (size_t)c);
+    double *md = adbl(&a, mean, (size_t)c), *vd = adbl(&a, var, (size_t)c);
+    if (a.bad) goto done;
+    xdr_batchnorm_update_running_pytorch(c, m, momentum, md, vd, o[0].ref, o[1].ref);
+    compare_outputs(t, nd == 4 ? "batchnorm running (PyTorch) 4x5x3x2" : "batchnorm running (PyTorch) 4x5", o, 2);
+    xd_context *ctx = t->ctx;
+    EXPECT_FAIL(xd_batchnorm_update_running_pytorch(ctx, 0.1, x1, tm, tv, trm, trv), XD_INVALID_ARGUMENT,
+                "batchnorm_update_running_pytorch");
+    EXPECT_FAIL(xd_batchnorm_update_running_pytorch(ctx, -0.5, x, tm, tv, trm, trv), XD_INVALID_ARGUMENT,
+                "batchnorm_update_running_pytorch");
+    EXPECT_FAIL(xd_batchnorm_update_running_pytorch(ctx, 0.1, x, tm, tv, x, trv), XD_SHAPE_MISMATCH,
+                "batchnorm_update_running_pytorch");
+done:
+    afree(&a);
+}
+
 /* The refusals of issue 14's ops: each names the op, nothing is launched. */
 static void test_arguments_layers(xdt *t)
 {
@@ -1816,6 +1861,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; ++i) test_dropout(&t, t.small ? 1000 : (size_t)1 << 18, rates[i], i);
     for (size_t i = 0; i < sizeof BN / sizeof BN[0]; ++i)
         if (BN[i].small || !t.small) test_batchnorm(&t, &BN[i], (int)i);
+    test_batchnorm_running_pytorch(&t, 4);
+    test_batchnorm_running_pytorch(&t, 2);
     for (size_t i = 0; i < sizeof SOFTMAX / sizeof SOFTMAX[0]; ++i)
         if (SOFTMAX[i].small || !t.small) test_softmax(&t, &SOFTMAX[i], (int)i);
     for (size_t i = 0; i < sizeof XENTP / sizeof XENTP[0]; ++i)

@@ -169,3 +169,27 @@ xd_status xd_batchnorm_update_moving(xd_context *ctx, double momentum, const xd_
     return XD_LAUNCH(ctx, XD_K_bn_moving, C, XD_ARG(moving_mean->mem), XD_ARG(moving_var->mem), XD_ARG(mean->mem),
                      XD_ARG(var->mem), XD_ARG(C), XD_ARG(mom), XD_ARG(omm));
 }
+
+xd_status xd_batchnorm_update_running_pytorch(xd_context *ctx, double momentum, const xd_tensor *x,
+                                              const xd_tensor *mean, const xd_tensor *var, xd_tensor *running_mean,
+                                              xd_tensor *running_var)
+{
+    const char *op = "batchnorm_update_running_pytorch";
+    bn_dims d = {0};
+    xd_status st;
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    if (!(momentum >= 0.0 && momentum <= 1.0))
+        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: momentum %g must be in [0, 1]", op, momentum);
+    if ((st = check_x(ctx, op, x, "x", x, &d)) != XD_OK) return st;
+    if ((st = check_c(ctx, op, "mean", mean, d.C, 0)) != XD_OK ||
+        (st = check_c(ctx, op, "var", var, d.C, 0)) != XD_OK ||
+        (st = check_c(ctx, op, "running_mean", running_mean, d.C, 0)) != XD_OK ||
+        (st = check_c(ctx, op, "running_var", running_var, d.C, 0)) != XD_OK)
+        return st;
+    const double m = (double)d.N * d.HW;
+    if (m < 2) /* PyTorch: "Expected more than 1 value per channel when training" */
+        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: one value per channel (the unbiased variance needs two)", op);
+    cl_float mom = (cl_float)momentum, omm = (cl_float)(1.0 - momentum), unbias = (cl_float)(m / (m - 1.0));
+    return XD_LAUNCH(ctx, XD_K_bn_running, d.C, XD_ARG(running_mean->mem), XD_ARG(running_var->mem), XD_ARG(mean->mem),
+                     XD_ARG(var->mem), XD_ARG(d.C), XD_ARG(mom), XD_ARG(omm), XD_ARG(unbias));
+}

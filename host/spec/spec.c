@@ -138,11 +138,21 @@ xd_status xd_model_spec_builtin(const char *name, xd_model_spec *out, xd_error *
 
 /* ---- shapes ------------------------------------------------------------------------ */
 /* One spatial side: Keras's "valid" floor((in - k) / s) + 1 (0 when the
- * window does not fit), "same" ceil(in / s). */
-static int64_t out_side(int64_t in, int k, int s, xd_padding p)
+ * window does not fit), "same" ceil(in / s); explicit padding lo, hi as
+ * "valid" on the padded side (PyTorch's floor mode). */
+static int64_t out_side(int64_t in, int k, int s, xd_padding p, int lo, int hi)
 {
     if (p == XD_PADDING_SAME) return (in + s - 1) / s;
+    if (p == XD_PADDING_EXPLICIT) in += (int64_t)lo + hi;
     return in < k ? 0 : (in - k) / s + 1;
+}
+
+/* Explicit padding: each side 0 .. k-1 (the ops' limit); none otherwise. */
+static int pads_ok(const xd_layer_spec *l)
+{
+    if (l->padding != XD_PADDING_EXPLICIT) return !l->pad_top && !l->pad_bottom && !l->pad_left && !l->pad_right;
+    return l->pad_top >= 0 && l->pad_bottom >= 0 && l->pad_left >= 0 && l->pad_right >= 0 && l->pad_top < l->kh &&
+           l->pad_bottom < l->kh && l->pad_left < l->kw && l->pad_right < l->kw;
 }
 
 static xd_status shape_fail(xd_error *err, xd_status st, int i, const xd_layer_spec *l, const char *what)
@@ -158,8 +168,12 @@ static xd_status window_shape(int i, const xd_layer_spec *l, int flat, const xd_
     if (l->kh < 1 || l->kw < 1 || l->sh < 1 || l->sw < 1 || l->kh > XD_KERAS_MAX_KERNEL ||
         l->kw > XD_KERAS_MAX_KERNEL || l->sh > XD_KERAS_MAX_KERNEL || l->sw > XD_KERAS_MAX_KERNEL)
         return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "kernel and strides must be 1..1024");
-    o->h = out_side(in->h, l->kh, l->sh, l->padding);
-    o->w = out_side(in->w, l->kw, l->sw, l->padding);
+    if (!pads_ok(l))
+        return shape_fail(err, XD_INVALID_ARGUMENT, i, l,
+                          "explicit padding must be 0 .. kernel-1 on each side (and given only with padding "
+                          "\"explicit\")");
+    o->h = out_side(in->h, l->kh, l->sh, l->padding, l->pad_top, l->pad_bottom);
+    o->w = out_side(in->w, l->kw, l->sw, l->padding, l->pad_left, l->pad_right);
     o->c = in->c;
     if (l->type == XD_LAYER_CONV2D) {
         if (l->filters < 1 || l->filters > XD_KERAS_MAX_DIM)

@@ -70,7 +70,7 @@ static const field MODEL_FIELDS[] = {
 #undef M_
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const PADDINGS[] = {"valid", "same", NULL};
+static const char *const PADDINGS[] = {"valid", "same", "explicit", NULL};
 static const char *const ACTIVATIONS[] = {"linear", "relu", "softmax", NULL};
 static const char *const INIT_KINDS[] = {"GlorotUniform", "GlorotNormal",  "HeUniform",    "HeNormal", "Zeros",
                                          "Ones",          "RandomUniform", "RandomNormal", NULL};
@@ -134,6 +134,16 @@ static void put_fields(json_t *o, const field *fs, size_t n, const void *base)
     for (size_t i = 0; i < n; i++) json_object_set_new(o, fs[i].key, field_json(&fs[i], base));
 }
 
+/* The fields written only where used, so that every spec without them
+ * reads as before: explicit padding's "pads" [top, bottom, left, right]
+ * and "batchnorm": "pytorch". */
+static void put_layer_extras(json_t *o, const xd_layer_spec *l)
+{
+    if (l->padding == XD_PADDING_EXPLICIT)
+        json_object_set_new(o, "pads", json_pack("[i, i, i, i]", l->pad_top, l->pad_bottom, l->pad_left, l->pad_right));
+    if (l->bn_form == XD_BN_PYTORCH) json_object_set_new(o, "batchnorm", json_string("pytorch"));
+}
+
 char *xd_model_spec_json(const xd_model_spec *spec)
 {
     if (!spec) return NULL;
@@ -147,6 +157,7 @@ char *xd_model_spec_json(const xd_model_spec *spec)
         json_object_set_new(o, "type", json_string(enum_name(LAYER_TYPES, (int)l->type)));
         json_object_set_new(o, "name", json_string(l->name));
         put_fields(o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), l);
+        put_layer_extras(o, l);
         if (l->ninputs > 0) {
             json_t *in = json_array();
             for (int k = 0; k < l->ninputs && k < XD_MAX_INPUTS; k++)
@@ -226,7 +237,9 @@ static xd_status read_field(const jctx *c, const field *f, json_t *v, void *base
     case F_PADDING:
     case F_ACTIVATION:
         e = enum_value(f->type == F_PADDING ? PADDINGS : ACTIVATIONS, json_string_value(v));
-        if (e < 0) return bad(c, f->key, f->type == F_PADDING ? "not \"valid\" or \"same\"" : "not an activation");
+        if (e < 0)
+            return bad(c, f->key,
+                       f->type == F_PADDING ? "not \"valid\", \"same\" or \"explicit\"" : "not an activation");
         if (f->type == F_PADDING) *(xd_padding *)p = (xd_padding)e;
         else *(xd_activation *)p = (xd_activation)e;
         return XD_OK;
@@ -278,6 +291,34 @@ static xd_status read_inputs(const jctx *c, json_t *v, int i, xd_layer_spec *l)
     return XD_OK;
 }
 
+/* "pads" (with padding "explicit" only, which needs them) and
+ * "batchnorm"; *n counts the keys read. */
+static xd_status read_layer_extras(const jctx *c, json_t *o, xd_layer_spec *l, size_t *n)
+{
+    json_t *pads = json_object_get(o, "pads"), *bn = json_object_get(o, "batchnorm");
+    const int explicit_padding = json_is_string(json_object_get(o, "padding")) &&
+                                 strcmp(json_string_value(json_object_get(o, "padding")), "explicit") == 0;
+    if (pads || explicit_padding) {
+        int v[4];
+        for (size_t k = 0; k < 4; k++) {
+            json_t *e = json_array_get(pads, k);
+            if (!json_is_array(pads) || json_array_size(pads) != 4 || !json_is_integer(e) ||
+                json_integer_value(e) < 0 || json_integer_value(e) > XD_KERAS_MAX_KERNEL || !explicit_padding)
+                return bad(c, "pads", "not [top, bottom, left, right] of 0..1024 beside padding \"explicit\"");
+            v[k] = (int)json_integer_value(e);
+        }
+        l->pad_top = v[0], l->pad_bottom = v[1], l->pad_left = v[2], l->pad_right = v[3];
+        (*n)++;
+    }
+    if (bn) {
+        if (!json_is_string(bn) || strcmp(json_string_value(bn), "pytorch") != 0)
+            return bad(c, "batchnorm", "not \"pytorch\" (absent: Keras's form)");
+        l->bn_form = XD_BN_PYTORCH;
+        (*n)++;
+    }
+    return XD_OK;
+}
+
 static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
 {
     char where[32];
@@ -289,7 +330,9 @@ static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
     XD_TRY(read_name(&c, o, "name", l->name, sizeof l->name, 1));
     json_t *in = json_object_get(o, "inputs");
     if (in) XD_TRY(read_inputs(&c, in, i, l));
-    return read_fields(&c, o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), 2 + (in != NULL), l);
+    size_t extras = 2 + (in != NULL);
+    XD_TRY(read_layer_extras(&c, o, l, &extras));
+    return read_fields(&c, o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), extras, l);
 }
 
 static xd_status read_spec(json_t *root, xd_model_spec *out, xd_error *err)

@@ -124,6 +124,7 @@ static xd_status run_op(xd_model *m, const xd_step *s, int64_t step)
     case XD_STEP_DROPOUT: return xd_dropout_forward(ctx, a, p->dropout.rate, m->seed, drop, y);
     case XD_STEP_BN_TRAIN: return xd_batchnorm_train_forward(ctx, a, b, c, p->bn.epsilon, y, y1, y2);
     case XD_STEP_BN_MOVING: return xd_batchnorm_update_moving(ctx, p->bn.momentum, a, b, y, y1);
+    case XD_STEP_BN_RUNNING: return xd_batchnorm_update_running_pytorch(ctx, p->bn.momentum, c, a, b, y, y1);
     case XD_STEP_BN_INFERENCE: return xd_batchnorm_inference_forward(ctx, a, b, c, d, e, p->bn.epsilon, y);
     case XD_STEP_XENT: return xd_softmax_xent(ctx, a, b, y, y1, y2);
     case XD_STEP_XENT_PROBS: return xd_sparse_xent_probs_form(ctx, p->form, a, b, y, y1, y2);

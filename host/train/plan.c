@@ -22,12 +22,12 @@ int xd_plan_optimizer_state(const xd_optimizer_spec *opt)
 
 const char *xd_plan_param_what(const xd_layer_spec *s, xd_field f)
 {
-    int bn = s->type == XD_LAYER_BATCHNORM;
+    int bn = s->type == XD_LAYER_BATCHNORM && s->bn_form == XD_BN_KERAS; /* PyTorch's: the module's names */
     switch (f) {
     case XD_FIELD_WEIGHT: return bn ? "gamma" : "weight";
     case XD_FIELD_BIAS: return bn ? "beta" : "bias";
-    case XD_FIELD_MOVING_MEAN: return "moving_mean";
-    case XD_FIELD_MOVING_VAR: return "moving_variance";
+    case XD_FIELD_MOVING_MEAN: return bn ? "moving_mean" : "running_mean";
+    case XD_FIELD_MOVING_VAR: return bn ? "moving_variance" : "running_var";
     default: return "?";
     }
 }
@@ -95,6 +95,8 @@ static xd_conv2d_params conv_params(const builder *b, int i)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
     const xd_layer_shape *in = input_shape(b, i);
+    if (s->padding == XD_PADDING_EXPLICIT)
+        return (xd_conv2d_params){s->sh, s->sw, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right};
     return s->padding == XD_PADDING_SAME ? xd_conv2d_same((int)in->h, (int)in->w, s->kh, s->kw, s->sh, s->sw)
                                          : xd_conv2d_valid(s->sh, s->sw);
 }
@@ -103,6 +105,8 @@ static xd_pool2d_params pool_params(const builder *b, int i)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
     const xd_layer_shape *in = input_shape(b, i);
+    if (s->padding == XD_PADDING_EXPLICIT)
+        return (xd_pool2d_params){s->kh, s->kw, s->sh, s->sw, s->pad_top, s->pad_bottom, s->pad_left, s->pad_right};
     return s->padding == XD_PADDING_SAME ? xd_pool2d_same((int)in->h, (int)in->w, s->kh, s->kw, s->sh, s->sw)
                                          : xd_pool2d_valid(s->kh, s->kw, s->sh, s->sw);
 }
@@ -149,7 +153,9 @@ static void batchnorm_forward(const builder *b, xd_steps *l, int i, xd_ref x, in
     }
     st = push(b, l, XD_STEP_BN_TRAIN, i, "forward", REFS(x, gamma, beta), REFS(R(i, XD_FIELD_OUT), mean, var), 1);
     st->p.bn.epsilon = eps;
-    st = push(b, l, XD_STEP_BN_MOVING, i, "update_moving", REFS(mean, var), REFS(moving_mean, moving_var), 0);
+    if (b->spec->layers[i].bn_form == XD_BN_PYTORCH) /* the unbiased variance needs x's count */
+        st = push(b, l, XD_STEP_BN_RUNNING, i, "update_running", REFS(mean, var, x), REFS(moving_mean, moving_var), 0);
+    else st = push(b, l, XD_STEP_BN_MOVING, i, "update_moving", REFS(mean, var), REFS(moving_mean, moving_var), 0);
     st->p.bn.momentum = momentum;
 }
 

@@ -77,7 +77,8 @@ typedef int xd_ref;
     X(SGD, "sgd")                                                 \
     X(CONV_RELU, "conv2d_relu")                                   \
     X(CONV_BACKWARD_WEIGHTS_BIAS, "conv2d_backward_weights_bias") \
-    X(DENSE_BACKWARD_DATA_RELU, "dense_backward_data_relu")
+    X(DENSE_BACKWARD_DATA_RELU, "dense_backward_data_relu")       \
+    X(BN_RUNNING, "batchnorm_running_pytorch")
 /* clang-format on */
 #define XD_STEP_ENUM(id, name) XD_STEP_##id,
 typedef enum xd_step_kind { XD_STEP_KIND_LIST(XD_STEP_ENUM) XD_STEP_NKINDS } xd_step_kind;

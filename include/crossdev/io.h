@@ -18,6 +18,7 @@
 #include "crossdev/types.h"
 #include "crossdev/export.h"
 #include "crossdev/error.h"
+#include "crossdev/model.h"
 #include "crossdev/status.h"
 
 #ifdef __cplusplus
@@ -77,6 +78,17 @@ XD_API xd_status xd_idx_read(const char *path, xd_idx_array *out, xd_error *err)
 
 /* Frees data and zeroes the struct; NULL-safe. */
 XD_API void xd_idx_free(xd_idx_array *a);
+
+/* ---- models from files ------------------------------------------------------------------
+ * A crossdev model file (crossdev.torch.export, docs/models.md: a zip of
+ * crossdev-model.json and one .npy per parameter in the module's names),
+ * or else what xd_model_spec_load reads (.keras, model.to_json()).
+ * weights (may be NULL) gets the file's, in crossdev's layout; refusals are
+ * XD_FORMAT naming the file and the entry or field. */
+XD_API xd_status xd_model_file_load(const char *path, xd_model_spec *spec, xd_weights *weights, xd_error *err);
+/* A crossdev model file in memory (file names it in messages). */
+XD_API xd_status xd_crossdev_model_parse(const void *buf, size_t len, const char *file, xd_model_spec *spec,
+                                         xd_weights *weights, xd_error *err);
 
 #ifdef __cplusplus
 }

@@ -49,7 +49,16 @@ typedef enum xd_layer_type {
 } xd_layer_type;
 
 typedef enum xd_activation { XD_ACT_LINEAR, XD_ACT_RELU, XD_ACT_SOFTMAX } xd_activation;
-typedef enum xd_padding { XD_PADDING_VALID, XD_PADDING_SAME } xd_padding;
+/* XD_PADDING_EXPLICIT: the layer's pad_top/bottom/left/right (PyTorch's
+ * padding=int|pair; the output side floor((in + lo + hi - k) / s) + 1). */
+typedef enum xd_padding { XD_PADDING_VALID, XD_PADDING_SAME, XD_PADDING_EXPLICIT } xd_padding;
+/* BatchNormalization's form: Keras's (moving = moving m + batch (1 - m),
+ * the biased variance; parameters .gamma .beta .moving_mean
+ * .moving_variance) or PyTorch's BatchNorm2d (running = running (1 - m) +
+ * batch m, the running variance from the unbiased batch variance;
+ * parameters .weight .bias .running_mean .running_var).  Normalisation
+ * uses the biased variance in both. */
+typedef enum xd_bn_form { XD_BN_KERAS, XD_BN_PYTORCH } xd_bn_form;
 
 /* Initializers for parameters a file does not give: crossdev's Philox
  * streams with Keras's distributions and fans (documented as crossdev's
@@ -93,6 +102,9 @@ typedef struct xd_layer_spec {
      * ninputs 0, so that a chain has one spec however it was built. */
     int ninputs;
     int inputs[XD_MAX_INPUTS];
+    /* padding XD_PADDING_EXPLICIT (Conv2D, the poolings): each 0 .. k-1 */
+    int pad_top, pad_bottom, pad_left, pad_right;
+    xd_bn_form bn_form; /* BatchNormalization */
 } xd_layer_spec;
 
 /* The loss: sparse categorical cross-entropy, Keras's two forms. */

@@ -188,6 +188,12 @@ XD_API xd_status xd_batchnorm_train_backward(xd_context *ctx, const xd_tensor *x
 /* moving = moving momentum + batch (1 - momentum), both scalars from double. */
 XD_API xd_status xd_batchnorm_update_moving(xd_context *ctx, double momentum, const xd_tensor *mean,
                                             const xd_tensor *var, xd_tensor *moving_mean, xd_tensor *moving_var);
+/* PyTorch's BatchNorm2d: running = batch momentum + running (1 - momentum),
+ * the variance made unbiased (var M / (M - 1), M = N*H*W values per channel
+ * of x, the forward's input; M < 2 refused); scalars from double. */
+XD_API xd_status xd_batchnorm_update_running_pytorch(xd_context *ctx, double momentum, const xd_tensor *x,
+                                                     const xd_tensor *mean, const xd_tensor *var,
+                                                     xd_tensor *running_mean, xd_tensor *running_var);
 /* Inference: the same normalisation with the given (moving) mean and var. */
 XD_API xd_status xd_batchnorm_inference_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *gamma,
                                                 const xd_tensor *beta, const xd_tensor *mean, const xd_tensor *var,

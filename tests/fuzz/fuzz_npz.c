@@ -17,6 +17,7 @@
 #include <zip.h>
 
 #include "io/io.h"
+#include "zip_bytes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,35 +31,14 @@ static void check_split(const xd_npz_data *d, const xd_npz_split *s)
         if (s->y[i] < 0 || s->y[i] > d->max_label) abort();
 }
 
-/* The archive's bytes (malloc'd) from an in-memory source libzip wrote. */
-static unsigned char *source_bytes(zip_source_t *src, size_t *len)
-{
-    zip_stat_t st;
-    unsigned char *buf = NULL;
-    if (zip_source_stat(src, &st) == 0 && (st.valid & ZIP_STAT_SIZE) && zip_source_open(src) == 0) {
-        buf = malloc(st.size + 1);
-        if (buf && zip_source_read(src, buf, st.size) != (zip_int64_t)st.size) {
-            free(buf);
-            buf = NULL;
-        }
-        zip_source_close(src);
-        *len = (size_t)st.size;
-    }
-    return buf;
-}
-
 /* The four .npy files of data (after the six length bytes), stored. */
 static unsigned char *wrap(const uint8_t *data, size_t size, size_t *len)
 {
     static const char *const names[4] = {"x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy"};
     if (size < 6) return NULL;
-    zip_error_t ze;
-    zip_error_init(&ze);
-    zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, &ze);
-    zip_t *z = src ? zip_open_from_source(src, ZIP_TRUNCATE, &ze) : NULL;
-    unsigned char *out = NULL;
+    zip_source_t *src = NULL;
+    zip_t *z = archive_new(&src);
     size_t at = 6;
-    zip_source_keep(src);
     for (int i = 0; z && i < 4; ++i) {
         size_t left = size - at, n = i < 3 ? (size_t)(data[2 * i] | data[2 * i + 1] << 8) : left;
         if (n > left) n = left;
@@ -67,11 +47,7 @@ static unsigned char *wrap(const uint8_t *data, size_t size, size_t *len)
         else zip_set_file_compression(z, (zip_uint64_t)i, ZIP_CM_STORE, 0);
         at += n;
     }
-    if (z && zip_close(z) == 0) out = source_bytes(src, len);
-    else if (z) zip_discard(z);
-    zip_source_free(src);
-    zip_error_fini(&ze);
-    return out;
+    return archive_bytes(z, src, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

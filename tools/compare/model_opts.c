@@ -113,7 +113,7 @@ static int load_spec(const char *model, xd_model_spec *spec, xd_weights *w)
                 prog, name);
         return 0;
     }
-    if (st != XD_OK) st = xd_model_spec_load(name, spec, w, &err);
+    if (st != XD_OK) st = xd_model_file_load(name, spec, w, &err);
     if (st != XD_OK) {
         fprintf(stderr, "%s: --model: %s\n", prog, err.message);
         return 0;

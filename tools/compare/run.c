@@ -182,6 +182,21 @@ static void remove_stale_temps(const char *out)
     if (d) closedir(d);
 }
 
+/* --export-weights writes Keras's file: refused for a PyTorch module's
+ * BatchNorm2d, whose names and statistics Keras's layer does not have. */
+static int export_weights_ok(const run_opts *o)
+{
+    for (int i = 0; o->cfg.export_weights && i < o->spec.nlayers; i++)
+        if (o->spec.layers[i].bn_form == XD_BN_PYTORCH) {
+            fprintf(stderr,
+                    "%s run: --export-weights writes a Keras .weights.h5; layer '%s' is PyTorch's BatchNorm2d (the "
+                    "trained weights are in the trace's snapshots under the module's names: --snapshot-every)\n",
+                    prog, o->spec.layers[i].name);
+            return 0;
+        }
+    return 1;
+}
+
 /* What the options say together: required ones, exclusions. */
 static int run_check(int argc, char **argv, run_opts *o)
 {
@@ -216,7 +231,7 @@ static int run_check(int argc, char **argv, run_opts *o)
     if (!model_opts_resolve(&o->mo, &o->spec, &o->weights, &o->cfg.optimizer)) return 0;
     o->cfg.spec = &o->spec;
     o->cfg.weights = o->weights.n ? &o->weights : NULL;
-    return 1;
+    return export_weights_ok(o);
 }
 
 static int run_options(int argc, char **argv, run_opts *o)

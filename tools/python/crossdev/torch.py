@@ -26,6 +26,10 @@ and, after backward, of each parameter's gradient
 the first op where the runs part.  Tensor names are state_dict keys; conv
 and linear weights are in crossdev's layouts already (OIHW, [out, in]).
 
+Your module as a crossdev model (crossdev.torch.export, in torch_export.py):
+export(model, example_input, optimizer, "net.xdmodel"), then
+`crossdev-compare run --model net.xdmodel`.
+
 Also: the model of a crossdev trace's spec with Keras's semantics
 (SpecNet), the optimizer of a trace (torch_optimizer), and what a PyTorch
 run is made of (producer()).
@@ -47,7 +51,10 @@ from .seeding import seeding_record
 from .philox import dropout_keep, dropout_scale
 from .trace import Publishing, TraceWriter, gradient_op, optimizer_record, require_form
 
-__all__ = ["Recorder", "SpecNet", "torch_optimizer", "keras_loss", "producer", "device_record", "to_numpy"]
+from .torch_export import ExportError, export  # noqa: E402  (a module as a crossdev model file)
+
+__all__ = ["Recorder", "SpecNet", "torch_optimizer", "keras_loss", "producer", "device_record", "to_numpy", "export",
+           "ExportError"]
 
 # ---- what a PyTorch run is made of ----------------------------------------------------------
 def _parallel_backend() -> str:
