@@ -87,7 +87,9 @@ const char *xd_cl_error_name(cl_int code);
     X(sgd_keras)                   \
     X(sgd_torch)                   \
     X(add)                         \
-    X(concat_copy)
+    X(concat_copy)                 \
+    X(l2_penalty)                  \
+    X(l2_gradient)
 /* clang-format on */
 
 typedef enum xd_kernel_id {
