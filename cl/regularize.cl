@@ -15,6 +15,7 @@ __kernel void xd_l2_penalty(__global const float *w, const uint n, const float l
 {
     if (get_global_id(0) != 0) return;
     float s = 0.0f;
+    XD_ORDERED
     for (uint j = 0; j < n; ++j) {
         float q = w[j] * w[j];
         s = s + q;
