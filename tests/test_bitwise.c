@@ -145,6 +145,8 @@ enum {
     LACC,
     LCAT,
     LDCAT,
+    LL2LOSS,
+    LL2G,
     LNT
 };
 static const struct {
@@ -186,6 +188,8 @@ static const struct {
     {"add_forward accumulating twice", LACC},
     {"concat_forward", LCAT},
     {"concat_backward accumulating", LDCAT},
+    {"l2_penalty (into a loss)", LL2LOSS},
+    {"l2_gradient", LL2G},
 };
 enum { NOUT = NOUT_CONV + sizeof LOUTS / sizeof LOUTS[0] };
 static const char *out_name(int k) { return k < NOUT_CONV ? OUTS[k].name : LOUTS[k - NOUT_CONV].name; }
@@ -358,6 +362,9 @@ static xd_status run_layer_ops(xd_context *c, const xd_pool2d_params *p, int ci,
     RUN(xd_concat_forward(c, ts[LX], 0, ts[LCAT]));
     RUN(xd_concat_forward(c, ts[LDY], xd_tensor_shape(ts[LX])[1], ts[LCAT]));
     RUN(xd_concat_backward(c, ts[LCAT], xd_tensor_shape(ts[LX])[1], 1, ts[LDCAT]));
+    RUN(xd_l2_penalty(c, ts[LX], 0.01, ts[LL2LOSS]));
+    RUN(xd_l2_penalty(c, ts[LDY], 0.003, ts[LL2LOSS]));
+    RUN(xd_l2_gradient(c, ts[LX], 0.01, ts[LL2G]));
     for (int64_t t = 1; t <= 3; ++t) {
         RUN(xd_adam_keras_step(c, &ap, t, ts[LAW], ts[LG], ts[LAM], ts[LAV]));
         RUN(xd_sgd_step(c, &ks, t, ts[LKW], ts[LG], ts[LKM]));
@@ -414,7 +421,7 @@ static void run_layers(xdt *T, device_run *d, int ci)
         [LAM] = {1, sw, 0},       [LAV] = {1, sw, 0},         [LKW] = {1, sw, w},     [LKM] = {1, sw, 0},
         [LTW] = {1, sw, w},       [LTM] = {1, sw, 0},         [LGAP] = {2, sg, 0},    [LGAPDY] = {2, sg, dy},
         [LDGAP] = {4, sx, 0},     [LADD] = {4, sx, 0},        [LACC] = {4, sx, x},    [LCAT] = {4, s2x, 0},
-        [LDCAT] = {4, sx, x},
+        [LDCAT] = {4, sx, x},     [LL2LOSS] = {1, s1, z},     [LL2G] = {4, sx, dy},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {
