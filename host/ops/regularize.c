@@ -28,7 +28,9 @@ xd_status xd_l2_penalty(xd_context *ctx, const xd_tensor *w, double l2, xd_tenso
 
 xd_status xd_l2_gradient(xd_context *ctx, const xd_tensor *w, double l2, xd_tensor *g)
 {
-    xd_status st = check(ctx, "l2_gradient", w, g, "g", w ? w->count : 0);
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    if (!w) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "l2_gradient: w is NULL");
+    xd_status st = check(ctx, "l2_gradient", w, g, "g", w->count);
     if (st != XD_OK) return st;
     cl_uint n = (cl_uint)w->count;
     cl_float f = (cl_float)l2;

@@ -303,7 +303,7 @@ static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
         json_t *v = json_object_get(o, l2s[k].key);
         if (!v) continue;
         XD_TRY(read_field(&c, &l2s[k], v, l));
-        if (!(*(double *)((char *)l + l2s[k].off) > 0)) return bad(&c, l2s[k].key, "not a number above 0");
+        if (!((k == 0 ? l->kernel_l2 : l->bias_l2) > 0)) return bad(&c, l2s[k].key, "not a number above 0");
         extra++;
     }
     return read_fields(&c, o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), extra, l);
