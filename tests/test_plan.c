@@ -41,6 +41,16 @@ static const char first_conv_relu[] =
     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
     "conv2d.weight.grad conv2d.bias.grad\n";
+/* residual.keras, and the same block with L2 regularizers and a schedule
+ * (residual-l2-schedule.keras): the first conv's ReLU, the 1x1
+ * projection's and the first conv's weight and bias gradients. */
+static const char residual[] =
+    "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
+    "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+    "conv2d.weight.grad conv2d.bias.grad\n";
 /* all-layers (.keras, the JSON with its weights, and the same layers built
  * with the functional API): a conv's own ReLU and a ReLU layer after a conv
  * without bias. */
@@ -68,13 +78,7 @@ static const row table[] = {
     {"variants.keras", "backward conv2d_backward_weights_bias c.backward_weights+c.backward_bias: input c.dout -> "
                        "c.weight.grad c.bias.grad\n"},
     {"dropout-view.json", first_conv_relu},
-    {"residual.keras",
-     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
-     "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
-     "conv2d.weight.grad conv2d.bias.grad\n"},
+    {"residual.keras", residual},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
                   "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
     /* a learning-rate schedule changes no step; an L2 regularizer adds its
@@ -83,13 +87,7 @@ static const row table[] = {
                       "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
     {"regularizer.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
                          "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
-    {"residual-l2-schedule.keras",
-     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
-     "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
-     "conv2d.weight.grad conv2d.bias.grad\n"},
+    {"residual-l2-schedule.keras", residual},
 };
 
 /* The trace's op names of seed-cnn, in the order they run. */
