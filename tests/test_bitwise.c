@@ -147,6 +147,8 @@ enum {
     LDCAT,
     LRM,
     LRV,
+    LL2LOSS,
+    LL2G,
     LNT
 };
 static const struct {
@@ -190,6 +192,8 @@ static const struct {
     {"concat_backward accumulating", LDCAT},
     {"batchnorm running_mean (PyTorch)", LRM},
     {"batchnorm running_var (PyTorch)", LRV},
+    {"l2_penalty (into a loss)", LL2LOSS},
+    {"l2_gradient", LL2G},
 };
 enum { NOUT = NOUT_CONV + sizeof LOUTS / sizeof LOUTS[0] };
 static const char *out_name(int k) { return k < NOUT_CONV ? OUTS[k].name : LOUTS[k - NOUT_CONV].name; }
@@ -363,6 +367,9 @@ static xd_status run_layer_ops(xd_context *c, const xd_pool2d_params *p, int ci,
     RUN(xd_concat_forward(c, ts[LDY], xd_tensor_shape(ts[LX])[1], ts[LCAT]));
     RUN(xd_concat_backward(c, ts[LCAT], xd_tensor_shape(ts[LX])[1], 1, ts[LDCAT]));
     RUN(xd_batchnorm_update_running_pytorch(c, 0.1, ts[LX], ts[LMEAN], ts[LVAR], ts[LRM], ts[LRV]));
+    RUN(xd_l2_penalty(c, ts[LX], 0.01, ts[LL2LOSS]));
+    RUN(xd_l2_penalty(c, ts[LDY], 0.003, ts[LL2LOSS]));
+    RUN(xd_l2_gradient(c, ts[LX], 0.01, ts[LL2G]));
     for (int64_t t = 1; t <= 3; ++t) {
         RUN(xd_adam_keras_step(c, &ap, t, ts[LAW], ts[LG], ts[LAM], ts[LAV]));
         RUN(xd_sgd_step(c, &ks, t, ts[LKW], ts[LG], ts[LKM]));
@@ -420,6 +427,7 @@ static void run_layers(xdt *T, device_run *d, int ci)
         [LTW] = {1, sw, w},       [LTM] = {1, sw, 0},         [LGAP] = {2, sg, 0},    [LGAPDY] = {2, sg, dy},
         [LDGAP] = {4, sx, 0},     [LADD] = {4, sx, 0},        [LACC] = {4, sx, x},    [LCAT] = {4, s2x, 0},
         [LDCAT] = {4, sx, x},     [LRM] = {1, sc, gb + no},   [LRV] = {1, sc, gb},
+        [LDCAT] = {4, sx, x},     [LL2LOSS] = {1, s1, z},     [LL2G] = {4, sx, dy},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {

@@ -156,6 +156,12 @@ static void check_layers(const char *file, const xd_model_spec *s, json_t *m)
                   "%s: Keras says '%s' (%s)", what, json_string_value(json_object_get(l, "name")),
                   json_string_value(json_object_get(l, "class")));
         check_shape(what, &sh[i + 1], c, h, w);
+        /* Keras's L2 factors (absent: none), as the layer's regularizer object holds them */
+        json_t *kl2 = json_object_get(l, "kernel_l2"), *bl2 = json_object_get(l, "bias_l2");
+        xdt_check(&T,
+                  s->layers[i].kernel_l2 == (kl2 ? json_number_value(kl2) : 0.0) &&
+                      s->layers[i].bias_l2 == (bl2 ? json_number_value(bl2) : 0.0),
+                  "%s: L2 factors %g, %g", what, s->layers[i].kernel_l2, s->layers[i].bias_l2);
     }
     json_t *in = json_object_get(m, "input");
     xdt_check(&T,
@@ -213,6 +219,31 @@ static int short_decimal(double v)
     return 0;
 }
 
+/* The learning-rate schedule against Keras's config of it (absent: none). */
+static void check_schedule(const char *file, const xd_lr_schedule *s, json_t *k)
+{
+    const char *cls = json_string_value(json_object_get(k, "class"));
+    xdt_check(&T, strcmp(xd_lr_schedule_name(s->kind), cls ? cls : "constant") == 0, "%s: schedule %s, Keras's %s",
+              file, xd_lr_schedule_name(s->kind), cls ? cls : "constant");
+    if (!k) return;
+    static const char *const keys[] = {"initial_learning_rate", "decay_steps", "decay_rate", "alpha",
+                                       "warmup_target",         "warmup_steps"};
+    const double have[] = {s->initial, s->decay_steps, s->decay_rate, s->alpha, s->warmup_target, s->warmup_steps};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(k, keys[i]);
+        if (v && !json_is_null(v))
+            xdt_check(&T, have[i] == json_number_value(v), "%s: schedule %s %.17g, Keras's %.17g", file, keys[i],
+                      have[i], json_number_value(v));
+    }
+    json_t *vals = json_object_get(k, "values"), *st = json_object_get(k, "staircase");
+    xdt_check(&T, !vals || (size_t)s->nboundaries + 1 == json_array_size(vals), "%s: schedule values", file);
+    xdt_check(&T, !st || s->staircase == json_is_true(st), "%s: schedule staircase", file);
+    xdt_check(&T,
+              s->has_warmup ==
+                  (json_object_get(k, "warmup_target") && !json_is_null(json_object_get(k, "warmup_target"))),
+              "%s: schedule warmup", file);
+}
+
 static void check_compile(const char *file, const xd_model_spec *s, json_t *m)
 {
     json_t *opt = json_object_get(m, "optimizer");
@@ -225,6 +256,7 @@ static void check_compile(const char *file, const xd_model_spec *s, json_t *m)
                   short_decimal(s->optimizer.lr),
               "%s: optimizer %s, learning rate %.17g: Keras's float32, as the decimal asked", file,
               xd_optimizer_kind_name(s->optimizer.kind), s->optimizer.lr);
+    check_schedule(file, &s->optimizer.schedule, json_object_get(opt, "schedule"));
     if (sgd)
         xdt_check(&T,
                   s->optimizer.momentum == json_number_value(json_object_get(opt, "momentum")) &&

@@ -1346,6 +1346,53 @@ done:
     afree(&a);
 }
 
+/* ---- Keras's L2 regularizer: penalty into a loss, gradient into a gradient ------------------------ */
+static void test_l2(xdt *t, size_t n, int idx)
+{
+    char what[160];
+    arena a = {0};
+    const double l2 = 0.003;
+    const float l2f = (float)l2, loss0 = 0.25f;
+    float *w = afill(&a, n, 9700u + (uint32_t)idx, -2, 2), *g = afill(&a, n, 9800u + (uint32_t)idx, -1, 1);
+    int64_t sw[1] = {(int64_t)n}, s1[1] = {1};
+    xd_tensor *tw = aup(&a, t, XD_DTYPE_F32, 1, sw, w), *tg = aup(&a, t, XD_DTYPE_F32, 1, sw, g);
+    xd_tensor *tl = aup(&a, t, XD_DTYPE_F32, 1, s1, &loss0);
+    if (a.bad) goto done;
+    xdt_ok(t, xd_l2_penalty(t->ctx, tw, l2, tl), "l2_penalty");
+    xdt_ok(t, xd_l2_gradient(t->ctx, tw, l2, tg), "l2_gradient");
+    float *gl = adown(&a, t, tl), *gg = adown(&a, t, tg), *want = af(&a, n);
+    if (a.bad) goto done;
+    /* the contract's order in float (squares summed in index order, then one product, one addition) */
+    float sum = 0.0f;
+    double exact = 0;
+    for (size_t j = 0; j < n; ++j) {
+        float q = w[j] * w[j];
+        sum = sum + q;
+        exact += (double)w[j] * w[j];
+    }
+    float pen = l2f * sum, lw = loss0 + pen;
+    snprintf(what, sizeof what, "l2[%d] n=%zu penalty in the contract's order", idx, n);
+    xdt_bitwise(t, what, gl, &lw, 1);
+    double ref = loss0 + (double)l2f * exact;
+    xdt_check(t, fabs((double)gl[0] - ref) <= 1e-5 * fabs(ref), "l2[%d] penalty %.9g, double reference %.9g", idx,
+              (double)gl[0], ref);
+    for (size_t j = 0; j < n; ++j) {
+        float d = l2f * (2.0f * w[j]);
+        want[j] = g[j] + d;
+    }
+    snprintf(what, sizeof what, "l2[%d] n=%zu gradient g + l2 (2 w)", idx, n);
+    xdt_bitwise(t, what, gg, want, n);
+    /* the gradient is the penalty's derivative: 2 l2 w, to rounding */
+    double worst = 0;
+    for (size_t j = 0; j < n; ++j) {
+        double e = fabs(((double)gg[j] - g[j]) - 2.0 * (double)l2f * w[j]);
+        if (e > worst) worst = e;
+    }
+    xdt_check(t, worst <= 1e-6, "l2[%d] gradient - g = d penalty / dw (worst %.2g)", idx, worst);
+done:
+    afree(&a);
+}
+
 /* ---- sparse categorical cross-entropy from probabilities ----------------------------------------- */
 typedef struct xentp_case {
     int n, k;
@@ -1874,6 +1921,8 @@ int main(int argc, char **argv)
             test_global_avgpool(&t, &MERGE[i], (int)i);
             test_merge(&t, &MERGE[i], (int)i);
         }
+    const size_t l2n[3] = {1, 37, 4099};
+    for (int i = 0; i < (t.small ? 2 : 3); ++i) test_l2(&t, l2n[i], i);
     for (size_t i = 0; i < sizeof OPTIM / sizeof OPTIM[0]; ++i) test_optimizer(&t, &OPTIM[i], t.small ? 64 : 4099);
     test_optim_forms(&t);
     test_arguments(&t);

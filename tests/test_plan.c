@@ -41,6 +41,16 @@ static const char first_conv_relu[] =
     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
     "conv2d.weight.grad conv2d.bias.grad\n";
+/* residual.keras, and the same block with L2 regularizers and a schedule
+ * (residual-l2-schedule.keras): the first conv's ReLU, the 1x1
+ * projection's and the first conv's weight and bias gradients. */
+static const char residual[] =
+    "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
+    "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
+    "conv2d.weight.grad conv2d.bias.grad\n";
 /* all-layers (.keras, the JSON with its weights, and the same layers built
  * with the functional API): a conv's own ReLU and a ReLU layer after a conv
  * without bias. */
@@ -68,15 +78,16 @@ static const row table[] = {
     {"variants.keras", "backward conv2d_backward_weights_bias c.backward_weights+c.backward_bias: input c.dout -> "
                        "c.weight.grad c.bias.grad\n"},
     {"dropout-view.json", first_conv_relu},
-    {"residual.keras",
-     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-     "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
-     "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
-     "conv2d.weight.grad conv2d.bias.grad\n"},
+    {"residual.keras", residual},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
                   "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
+    /* a learning-rate schedule changes no step; an L2 regularizer adds its
+     * penalty and gradient steps, which no fusion takes */
+    {"schedule.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
+                      "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
+    {"regularizer.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
+                         "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
+    {"residual-l2-schedule.keras", residual},
 };
 
 /* The trace's op names of seed-cnn, in the order they run. */
@@ -143,6 +154,26 @@ static void check_seed_cnn_ops(const names *ns)
     for (int i = 0; same && i < n; ++i) same = strcmp(ns->v[i], seed_cnn_ops[i]) == 0;
     xdt_check(&T, same, "seed-cnn: %d op names, not the %d expected (or in another order)", ns->n, n);
     for (int i = 0; !same && i < ns->n; ++i) printf("  %s\n", ns->v[i]);
+}
+
+/* regularizer.json (L2 on the conv's kernel alone): the penalty is added
+ * to the loss right after the loss, its gradient after the backward pass,
+ * before the updates; nothing for the bias or the Dense. */
+static void check_regularizer_ops(const names *ns)
+{
+    int loss = -1, pen = -1, grad = -1, upd = -1, others = 0;
+    for (int i = 0; i < ns->n; ++i) {
+        const char *o = ns->v[i];
+        if (strcmp(o, "loss.backward") == 0) loss = i;
+        if (strcmp(o, "conv2d.weight.l2_penalty") == 0) pen = i;
+        if (strcmp(o, "conv2d.weight.l2_gradient") == 0) grad = i;
+        if (upd < 0 && strstr(o, ".update")) upd = i;
+        others += strstr(o, "l2_") != NULL;
+    }
+    xdt_check(&T, loss >= 0 && pen == loss + 1 && grad >= 0 && grad == upd - 1 && others == 2,
+              "regularizer.json: the penalty after the loss (%d, %d), its gradient before the updates (%d, %d), "
+              "%d regularizer ops",
+              loss, pen, grad, upd, others);
 }
 
 /* The tensor a reference names once views are followed: a Flatten's or a
@@ -240,6 +271,7 @@ static void check_plans(const char *model, const xd_model_spec *spec, const char
         xd_plan_each_op(hooked, collect, &ns);
         check_unique(model, &ns);
         if (strcmp(model, "seed-cnn") == 0) check_seed_cnn_ops(&ns);
+        if (strcmp(model, "regularizer.json") == 0) check_regularizer_ops(&ns);
     }
     free(hooked);
     free(fused);

@@ -88,7 +88,9 @@ const char *xd_cl_error_name(cl_int code);
     X(sgd_torch)                   \
     X(add)                         \
     X(concat_copy)                 \
-    X(bn_running)
+    X(bn_running)                  \
+    X(l2_penalty)                  \
+    X(l2_gradient)
 /* clang-format on */
 
 typedef enum xd_kernel_id {

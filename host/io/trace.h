@@ -48,6 +48,7 @@ struct xd_trace {
         char variant[16];                       /* "keras", "pytorch"; "" in traces before models were data */
         double lr, beta1, beta2, eps, momentum; /* NaN when absent */
         int nesterov;                           /* -1 when absent */
+        xd_lr_schedule schedule;                /* "schedule", when present; else CONSTANT */
     } optimizer;
     char partial_batch[32];
     float *loss; /* [steps], loss[k] after step k+1 */

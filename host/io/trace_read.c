@@ -10,6 +10,7 @@
 
 #include "common/common.h"
 #include "io/trace.h"
+#include "spec/keras.h"
 
 /* ---- reading -------------------------------------------------------------------- */
 void xd_trace_close(xd_trace *t)
@@ -256,6 +257,10 @@ static xd_status parse_settings(json_t *root, const char *name, xd_trace *t, xd_
     if (nest && !json_is_boolean(nest) && !json_is_null(nest))
         FAIL("%s: field 'optimizer.nesterov' is not true or false", name);
     t->optimizer.nesterov = json_is_boolean(nest) ? json_is_true(nest) : -1;
+    json_t *sched = json_object_get(opt, "schedule");
+    if (sched &&
+        xd_lr_schedule_from_json(sched, name, "field 'optimizer.schedule'", &t->optimizer.schedule, err) != XD_OK)
+        return XD_FORMAT;
     return XD_OK;
 }
 

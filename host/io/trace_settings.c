@@ -138,5 +138,6 @@ xd_status xd_trace_optimizer(const xd_trace *t, xd_optimizer_spec *out, xd_error
     for (int i = 0; i < 5; ++i)
         if (!isnan(v[i])) *dst[i] = v[i];
     if (t->optimizer.nesterov >= 0) out->nesterov = t->optimizer.nesterov;
+    out->schedule = t->optimizer.schedule;
     return XD_OK;
 }

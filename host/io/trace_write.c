@@ -9,6 +9,7 @@
 
 #include "io/io.h"
 #include "io/trace.h"
+#include "spec/keras.h"
 
 /* The document as text with a final newline, through `write` (atomic, or
  * to a file the user named). */
@@ -174,11 +175,16 @@ static json_t *settings_optimizer(const xd_trace_meta *m)
 {
     const xd_optimizer_spec *o = m->optimizer;
     const char *variant = o->kind == XD_OPT_ADAM_KERAS || o->kind == XD_OPT_SGD_KERAS ? "keras" : "pytorch";
+    json_t *j;
     if (o->kind == XD_OPT_ADAM_PYTORCH || o->kind == XD_OPT_ADAM_KERAS)
-        return json_pack("{s:s, s:s, s:f, s:f, s:f, s:f}", "name", "adam", "variant", variant, "lr", o->lr, "beta1",
-                         o->beta1, "beta2", o->beta2, "eps", o->eps);
-    return json_pack("{s:s, s:s, s:f, s:f, s:b}", "name", "sgd", "variant", variant, "lr", o->lr, "momentum",
-                     o->momentum, "nesterov", o->nesterov);
+        j = json_pack("{s:s, s:s, s:f, s:f, s:f, s:f}", "name", "adam", "variant", variant, "lr", o->lr, "beta1",
+                      o->beta1, "beta2", o->beta2, "eps", o->eps);
+    else
+        j = json_pack("{s:s, s:s, s:f, s:f, s:b}", "name", "sgd", "variant", variant, "lr", o->lr, "momentum",
+                      o->momentum, "nesterov", o->nesterov);
+    /* a learning-rate schedule only where there is one: other traces read as before */
+    if (j && o->schedule.kind != XD_LR_CONSTANT) json_object_set_new(j, "schedule", xd_lr_schedule_json(&o->schedule));
+    return j;
 }
 
 static json_t *settings_data(const xd_trace_meta *m)

@@ -8,6 +8,8 @@
  *   keras_graph.c   a functional model's graph: each layer's inputs
  *   keras_layers.c  one parser per Keras layer class
  *   keras_options.c the option checks they share with the compile_config parser
+ *   lr_schedule.c   Keras's learning-rate schedules: from a config, as JSON, described
+ *   keras_regularize.c Conv2D's and Dense's kernel/bias regularizers
  *   zip.c           zip archives (spec/archive.h: .keras here, .npz in io), refusing bombs and odd names
  *   weights.c       Keras's variables <-> crossdev's names and layouts (the permutations)
  *   h5.c            HDF5 reading and writing of those variables
@@ -104,6 +106,22 @@ void xd_keras_json_text(struct json_t *v, char *buf, size_t cap);
  * then 1..4 sizes); an InputLayer entry of config.layers and its shape. */
 xd_status xd_keras_shape_of(const xd_kopts *o, const char *key, int batch, int64_t dims[4], int *rank);
 xd_status xd_keras_input_layer(const char *file, struct json_t *layer, int64_t dims[4], int *rank, xd_error *err);
+
+/* ---- lr_schedule.c: Keras's learning-rate schedules ---------------------------------- */
+/* A Keras optimizer's learning_rate object (opt: the optimizer's options,
+ * for messages) into out; classes and options crossdev lacks refused. */
+xd_status xd_keras_lr_schedule(const xd_kopts *opt, struct json_t *lr, xd_lr_schedule *out);
+/* The schedule as the traces write it ({"class": ..., Keras's option
+ * names}; never called for CONSTANT) and back (file, where: for messages). */
+struct json_t *xd_lr_schedule_json(const xd_lr_schedule *s);
+xd_status xd_lr_schedule_from_json(struct json_t *v, const char *file, const char *where, xd_lr_schedule *out,
+                                   xd_error *err);
+/* "constant", or the JSON text in one line (settings differences). */
+void xd_lr_schedule_describe(const xd_lr_schedule *s, char *buf, size_t cap);
+
+/* ---- keras_regularize.c: a Conv2D's or Dense's kernel_regularizer and
+ * bias_regularizer (after use_bias is known) into s->kernel_l2, bias_l2. */
+xd_status xd_keras_regularizers(const xd_kopts *o, xd_layer_spec *s);
 
 #define XD_TRY(x)                     \
     do {                              \

@@ -5,7 +5,8 @@
  * Keras's default).  Optimizer: Adam (learning_rate, beta_1, beta_2,
  * epsilon) as adam-keras, SGD (learning_rate, momentum, nesterov) as
  * sgd-keras; the learning rate is kept exactly as the file gives it (Keras
- * writes its float32 value, 0.0010000000474974513). */
+ * writes its float32 value, 0.0010000000474974513), or is a schedule
+ * (lr_schedule.c; lr then its starting rate). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -69,12 +70,17 @@ static xd_status optimizer_common(const xd_kopts *o)
                                          NULL};
     XD_TRY(xd_kopt_null(o, extras));
     XD_TRY(xd_kopt_false(o, "use_ema"));
+    return XD_OK;
+}
+
+/* learning_rate: a number (def when absent), or a schedule object whose
+ * starting rate becomes lr. */
+static xd_status learning_rate(const xd_kopts *o, double def, xd_optimizer_spec *out)
+{
     json_t *lr = json_object_get(o->cfg, "learning_rate");
-    if (json_is_object(lr)) {
-        const char *cls = json_string_value(json_object_get(lr, "class_name"));
-        return xd_kopt_refuse(o, "learning_rate schedule %s is not supported (only a constant number)",
-                              cls ? cls : "(unnamed)");
-    }
+    if (!json_is_object(lr)) return xd_kopt_number(o, "learning_rate", def, 0, 1e30, 1, &out->lr);
+    XD_TRY(xd_keras_lr_schedule(o, lr, &out->schedule));
+    out->lr = out->schedule.initial;
     return XD_OK;
 }
 
@@ -108,7 +114,7 @@ static xd_status parse_adam(const xd_kopts *o, xd_optimizer_spec *out)
         "ema_momentum", "ema_overwrite_frequency", NULL};
     out->kind = XD_OPT_ADAM_KERAS;
     XD_TRY(optimizer_common(o));
-    XD_TRY(xd_kopt_number(o, "learning_rate", 0.001, 0, 1e30, 1, &out->lr));
+    XD_TRY(learning_rate(o, 0.001, out));
     XD_TRY(xd_kopt_number(o, "beta_1", 0.9, 0, 1, 0, &out->beta1));
     XD_TRY(xd_kopt_number(o, "beta_2", 0.999, 0, 1, 0, &out->beta2));
     XD_TRY(xd_kopt_number(o, "epsilon", 1e-7, 0, 1e30, 1, &out->eps));
@@ -123,7 +129,7 @@ static xd_status parse_sgd(const xd_kopts *o, xd_optimizer_spec *out)
                                         "ema_momentum", "ema_overwrite_frequency", NULL};
     out->kind = XD_OPT_SGD_KERAS;
     XD_TRY(optimizer_common(o));
-    XD_TRY(xd_kopt_number(o, "learning_rate", 0.01, 0, 1e30, 1, &out->lr));
+    XD_TRY(learning_rate(o, 0.01, out));
     XD_TRY(xd_kopt_number(o, "momentum", 0, 0, 1, 0, &out->momentum));
     XD_TRY(xd_kopt_bool(o, "nesterov", 0, &out->nesterov));
     asked_values(out);

@@ -156,22 +156,19 @@ xd_status xd_keras_input_layer(const char *file, json_t *layer, int64_t dims[4],
 }
 
 /* ---- the layer classes ------------------------------------------------------------- */
-static const char *const WEIGHT_EXTRAS[] = {"kernel_regularizer",
-                                            "bias_regularizer",
-                                            "activity_regularizer",
-                                            "kernel_constraint",
-                                            "bias_constraint",
-                                            "quantization_config",
-                                            NULL};
+static const char *const WEIGHT_EXTRAS[] = {"activity_regularizer", "kernel_constraint", "bias_constraint",
+                                            "quantization_config", NULL};
 
-/* What Conv2D and Dense share: activation, bias, initializers, and no
- * regularizers or constraints. */
+/* What Conv2D and Dense share: activation, bias, initializers, L2
+ * regularizers (keras_regularize.c), no activity regularizer or
+ * constraints. */
 static xd_status weighted_options(const lctx *L, int softmax_ok, xd_layer_spec *s)
 {
     XD_TRY(activation_of(&L->o, softmax_ok, &s->activation));
     XD_TRY(xd_kopt_bool(&L->o, "use_bias", 1, &s->use_bias));
     XD_TRY(init_of(L, "kernel_initializer", XD_INIT_GLOROT_UNIFORM, &s->kernel_init));
     XD_TRY(init_of(L, "bias_initializer", XD_INIT_ZEROS, &s->bias_init));
+    XD_TRY(xd_keras_regularizers(&L->o, s));
     return xd_kopt_null(&L->o, WEIGHT_EXTRAS);
 }
 
@@ -319,7 +316,8 @@ static const struct layer_class {
     {"Conv2D",
      parse_conv2d,
      {"name", "trainable", "dtype", "filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
-      "groups", "activation", "use_bias", "kernel_initializer", "bias_initializer"}},
+      "groups", "activation", "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer",
+      "bias_regularizer"}},
     {"MaxPooling2D", parse_pooling, {"name", "trainable", "dtype", "pool_size", "strides", "padding", "data_format"}},
     {"AveragePooling2D",
      parse_pooling,
@@ -327,7 +325,8 @@ static const struct layer_class {
     {"Flatten", parse_flatten, {"name", "trainable", "dtype", "data_format"}},
     {"Dense",
      parse_dense,
-     {"name", "trainable", "dtype", "units", "activation", "use_bias", "kernel_initializer", "bias_initializer"}},
+     {"name", "trainable", "dtype", "units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+      "kernel_regularizer", "bias_regularizer"}},
     {"Dropout", parse_dropout, {"name", "trainable", "dtype", "rate", "seed"}},
     {"ReLU", parse_relu, {"name", "trainable", "dtype", "negative_slope", "threshold"}},
     {"Activation", parse_activation, {"name", "trainable", "dtype", "activation"}},

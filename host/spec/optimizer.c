@@ -56,6 +56,17 @@ static int differs(xd_setting_difference *d, const char *field, const char *a, c
     return 1;
 }
 
+/* The learning-rate schedules: the same when their JSON texts are (the
+ * trace's own form of them, every field in a fixed order). */
+static int schedule_differs(const xd_lr_schedule *a, const xd_lr_schedule *b, xd_setting_difference *d)
+{
+    if (a->kind == XD_LR_CONSTANT && b->kind == XD_LR_CONSTANT) return 0;
+    char ta[512], tb[512];
+    xd_lr_schedule_describe(a, ta, sizeof ta);
+    xd_lr_schedule_describe(b, tb, sizeof tb);
+    return strcmp(ta, tb) != 0 ? differs(d, "optimizer.schedule", ta, tb) : 0;
+}
+
 int xd_optimizer_differs(const xd_optimizer_spec *a, const xd_optimizer_spec *b, xd_setting_difference *d)
 {
     if (a->kind != b->kind)
@@ -75,7 +86,7 @@ int xd_optimizer_differs(const xd_optimizer_spec *a, const xd_optimizer_spec *b,
         }
     if (!adam && a->nesterov != b->nesterov)
         return differs(d, "optimizer.nesterov", a->nesterov ? "true" : "false", b->nesterov ? "true" : "false");
-    return 0;
+    return schedule_differs(&a->schedule, &b->schedule, d);
 }
 
 int xd_model_spec_differs(const xd_model_spec *a, const xd_model_spec *b)

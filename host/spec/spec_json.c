@@ -7,7 +7,10 @@
  * the field.  A layer's `inputs` (a functional model's graph: layer
  * indices, -1 the model's input) are written only where the layer does not
  * read the one before it, so that a chain's JSON is the same however the
- * model was built (and as before functional models). */
+ * model was built (and as before functional models).  Likewise written
+ * only where present, so that every spec without them reads as before:
+ * a layer's L2 factors (`kernel_l2`, `bias_l2`, non-zero) and the
+ * optimizer's learning-rate `schedule`. */
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -164,6 +167,8 @@ char *xd_model_spec_json(const xd_model_spec *spec)
                 json_array_append_new(in, json_integer(l->inputs[k]));
             json_object_set_new(o, "inputs", in);
         }
+        if (l->kernel_l2 != 0) json_object_set_new(o, "kernel_l2", json_real(l->kernel_l2));
+        if (l->bias_l2 != 0) json_object_set_new(o, "bias_l2", json_real(l->bias_l2));
         json_array_append_new(layers, o);
     }
     json_object_set_new(root, "layers", layers);
@@ -175,6 +180,8 @@ char *xd_model_spec_json(const xd_model_spec *spec)
     json_object_set_new(root, "has_optimizer", json_boolean(spec->has_optimizer));
     json_object_set_new(opt, "kind", json_string(enum_name(OPT_KINDS, (int)spec->optimizer.kind)));
     put_fields(opt, OPT_FIELDS, NFIELDS(OPT_FIELDS), &spec->optimizer);
+    if (spec->optimizer.schedule.kind != XD_LR_CONSTANT)
+        json_object_set_new(opt, "schedule", xd_lr_schedule_json(&spec->optimizer.schedule));
     json_object_set_new(root, "optimizer", opt);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     json_decref(root);
@@ -319,6 +326,21 @@ static xd_status read_layer_extras(const jctx *c, json_t *o, xd_layer_spec *l, s
     return XD_OK;
 }
 
+/* A Conv2D's or Dense's L2 factors, present only where above 0. */
+static xd_status read_layer_l2(const jctx *c, json_t *o, xd_layer_spec *l, size_t *n)
+{
+    static const field l2s[] = {FIELD(xd_layer_spec, "kernel_l2", F_REAL, kernel_l2),
+                                FIELD(xd_layer_spec, "bias_l2", F_REAL, bias_l2)};
+    for (size_t k = 0; k < NFIELDS(l2s); k++) {
+        json_t *v = json_object_get(o, l2s[k].key);
+        if (!v) continue;
+        XD_TRY(read_field(c, &l2s[k], v, l));
+        if (!((k == 0 ? l->kernel_l2 : l->bias_l2) > 0)) return bad(c, l2s[k].key, "not a number above 0");
+        (*n)++;
+    }
+    return XD_OK;
+}
+
 static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
 {
     char where[32];
@@ -332,6 +354,7 @@ static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
     if (in) XD_TRY(read_inputs(&c, in, i, l));
     size_t extras = 2 + (in != NULL);
     XD_TRY(read_layer_extras(&c, o, l, &extras));
+    XD_TRY(read_layer_l2(&c, o, l, &extras));
     return read_fields(&c, o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), extras, l);
 }
 
@@ -361,7 +384,10 @@ static xd_status read_spec(json_t *root, xd_model_spec *out, xd_error *err)
     int k = enum_value(OPT_KINDS, json_string_value(json_object_get(opt, "kind")));
     if (k < 0) return bad(&co, "kind", "not adam-pytorch, adam-keras, sgd-pytorch or sgd-keras");
     out->optimizer.kind = (xd_optimizer_kind)k;
-    return read_fields(&co, opt, OPT_FIELDS, NFIELDS(OPT_FIELDS), 1, &out->optimizer);
+    json_t *sched = json_object_get(opt, "schedule");
+    if (sched)
+        XD_TRY(xd_lr_schedule_from_json(sched, "model_spec", "optimizer.schedule", &out->optimizer.schedule, err));
+    return read_fields(&co, opt, OPT_FIELDS, NFIELDS(OPT_FIELDS), 1 + (sched != NULL), &out->optimizer);
 }
 
 xd_status xd_model_spec_from_json(const char *text, xd_model_spec *out, xd_error *err)

@@ -65,6 +65,7 @@ typedef struct xd_model {
     xd_tensor *input, *labels, *loss, *row_loss;
     xd_plan plan;                 /* the steps, made once (host/train/plan.h) */
     xd_tensor *tensors[XD_NREFS]; /* what the plan's references name (NULL: none) */
+    double lr_now;                /* the learning rate of the update being run (a schedule's value) */
 } xd_model;
 
 /* Builds the spec's model for a batch size: every tensor allocated once, up
@@ -84,6 +85,10 @@ xd_status xd_model_init(xd_model *m, uint64_t seed, const xd_weights *weights, x
 xd_status xd_model_forward(xd_model *m, int training, int64_t step, xd_op_hook hook, void *user);
 xd_status xd_model_backward(xd_model *m, int64_t step, xd_op_hook hook, void *user);
 xd_status xd_model_update(xd_model *m, int64_t t, xd_op_hook hook, void *user);
+/* The sum of the L2 regularizers' penalties on the current weights, in the
+ * training step's order (0 + p0) + p1 ..., computed on the device into the
+ * loss tensor (which it overwrites) and read back; 0 without regularizers. */
+xd_status xd_model_penalty(xd_model *m, float *out);
 /* The training state in trace order: each parameter, then its optimizer
  * state (".m", ".v"); a non-trainable tensor alone.  xd_model_state(m, k,
  * name, cap) gives tensor k and writes its trace name. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crossdev/train.h"
 #include "train/net.h"
 
 /* Keras's truncated normal: stddev / 0.87962566103423978 (the stddev of a
@@ -103,6 +104,22 @@ xd_status xd_model_init(xd_model *m, uint64_t seed, const xd_weights *weights, x
 
 /* ---- the steps ----------------------------------------------------------------------------- */
 
+/* An update: the plan's hyper-parameters, with this step's learning rate
+ * where the optimizer has a schedule (m->lr_now, set by xd_model_update). */
+static xd_status update_op(xd_model *m, const xd_step *s, int64_t t, const xd_tensor *g, xd_tensor *w, xd_tensor *s1,
+                           xd_tensor *s2)
+{
+    xd_step_params p = s->p;
+    const int scheduled = m->opt.schedule.kind != XD_LR_CONSTANT;
+    if (s->kind == XD_STEP_SGD) {
+        if (scheduled) p.sgd.lr = m->lr_now;
+        return xd_sgd_step(m->ctx, &p.sgd, t, w, g, s1);
+    }
+    if (scheduled) p.adam.lr = m->lr_now;
+    if (s->kind == XD_STEP_ADAM) return xd_adam_step(m->ctx, &p.adam, t, w, g, s1, s2);
+    return xd_adam_keras_step(m->ctx, &p.adam, t, w, g, s1, s2);
+}
+
 /* One step's op: its tensors are those its references name; `step` keys
  * dropout's mask and is the update's t. */
 static xd_status run_op(xd_model *m, const xd_step *s, int64_t step)
@@ -148,9 +165,11 @@ static xd_status run_op(xd_model *m, const xd_step *s, int64_t step)
     case XD_STEP_CONCAT_BACKWARD: return xd_concat_backward(ctx, a, p->concat.offset, p->concat.accumulate, y);
     case XD_STEP_GLOBAL_AVGPOOL: return xd_global_avgpool2d_forward(ctx, a, y);
     case XD_STEP_GLOBAL_AVGPOOL_BACKWARD: return xd_global_avgpool2d_backward(ctx, a, y);
-    case XD_STEP_ADAM: return xd_adam_step(ctx, &p->adam, step, y, a, y1, y2);
-    case XD_STEP_ADAM_KERAS: return xd_adam_keras_step(ctx, &p->adam, step, y, a, y1, y2);
-    case XD_STEP_SGD: return xd_sgd_step(ctx, &p->sgd, step, y, a, y1);
+    case XD_STEP_ADAM:
+    case XD_STEP_ADAM_KERAS:
+    case XD_STEP_SGD: return update_op(m, s, step, a, y, y1, y2);
+    case XD_STEP_L2_PENALTY: return xd_l2_penalty(ctx, a, p->l2, y);
+    case XD_STEP_L2_GRADIENT: return xd_l2_gradient(ctx, a, p->l2, y);
     case XD_STEP_NKINDS: break;
     }
     return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "model: step %s has an unknown kind %d", s->name, (int)s->kind);
@@ -193,5 +212,23 @@ xd_status xd_model_backward(xd_model *m, int64_t step, xd_op_hook hook, void *us
  * selection defeats (docs/performance.md). */
 xd_status xd_model_update(xd_model *m, int64_t t, xd_op_hook hook, void *user)
 {
+    m->lr_now = (double)xd_lr_at(&m->opt, t - 1); /* Keras: the iterations done before this update */
     return run_steps(m, &m->plan.update, t, hook, user);
+}
+
+xd_status xd_model_penalty(xd_model *m, float *out)
+{
+    const xd_steps *l = &m->plan.train;
+    float zero = 0.0f;
+    int any = 0;
+    xd_status st = XD_OK;
+    *out = 0.0f;
+    for (int i = 0; i < l->n && st == XD_OK; ++i) {
+        if (l->v[i].kind != XD_STEP_L2_PENALTY) continue;
+        if (!any) st = xd_tensor_write(m->loss, &zero, sizeof zero);
+        any = 1;
+        if (st == XD_OK) st = run_op(m, &l->v[i], 0);
+    }
+    if (st == XD_OK && any) st = xd_tensor_read(m->loss, out, sizeof *out);
+    return st;
 }

@@ -243,6 +243,27 @@ static void loss_step(const builder *b, xd_steps *l, xd_ref x)
     st->ops[1].count = 1;
 }
 
+/* Keras's L2 regularizers, one step per regularized parameter in the
+ * order the network holds them (layer by layer, kernel then bias): the
+ * penalties added to the training loss after the data loss
+ * (((loss + p0) + p1) + ...), or their gradients added to the parameters'
+ * once the backward pass has made those. */
+static void regularizer_steps(const builder *b, xd_steps *l, xd_step_kind kind)
+{
+    const int penalty = kind == XD_STEP_L2_PENALTY;
+    for (int i = 0; i < b->spec->nlayers; ++i)
+        for (int f = XD_FIELD_WEIGHT; f <= XD_FIELD_BIAS; f += 4) {
+            const xd_layer_spec *s = &b->spec->layers[i];
+            const double l2 = f == XD_FIELD_WEIGHT ? s->kernel_l2 : s->bias_l2;
+            if (!(l2 > 0) || !has_param(s, (xd_field)f)) continue;
+            char what[XD_OP_NAME_LEN];
+            snprintf(what, sizeof what, "%s.%s", xd_plan_param_what(s, (xd_field)f), xd_step_kind_name(kind));
+            xd_step *st = penalty ? push(b, l, kind, i, what, REFS(R(i, f)), REFS(XD_REF_LOSS), 1)
+                                  : push(b, l, kind, i, what, REFS(R(i, f)), REFS(R(i, f + 1)), 1);
+            st->p.l2 = l2;
+        }
+}
+
 static void forward_list(builder *b, xd_steps *l, int training)
 {
     xd_ref val[XD_MAX_LAYERS + 1] = {XD_REF_INPUT}; /* what holds layer j's output: val[j + 1] (j = -1: the input) */
@@ -253,6 +274,7 @@ static void forward_list(builder *b, xd_steps *l, int training)
         val[i + 1] = forward_layer(b, l, i, in, training);
     }
     loss_step(b, l, val[b->spec->nlayers]);
+    if (training) regularizer_steps(b, l, XD_STEP_L2_PENALTY);
 }
 
 /* Where the gradient of layer j's output is kept: its dout (a linear
@@ -548,6 +570,7 @@ xd_status xd_plan_build(const xd_model_spec *spec, const xd_optimizer_spec *opt,
     const int last = root_of(spec, spec->nlayers - 1);
     if (last >= 0) b.written[last] = 1; /* by the loss */
     for (int i = spec->nlayers - 1; i >= 0; --i) backward_layer(&b, &out->backward, i);
+    regularizer_steps(&b, &out->backward, XD_STEP_L2_GRADIENT);
     update_list(&b, &out->update);
     if (!hooked) fuse(spec, out);
     return XD_OK;

@@ -75,6 +75,8 @@ typedef int xd_ref;
     X(ADAM, "adam")                                               \
     X(ADAM_KERAS, "adam_keras")                                   \
     X(SGD, "sgd")                                                 \
+    X(L2_PENALTY, "l2_penalty")                                   \
+    X(L2_GRADIENT, "l2_gradient")                                 \
     X(CONV_RELU, "conv2d_relu")                                   \
     X(CONV_BACKWARD_WEIGHTS_BIAS, "conv2d_backward_weights_bias") \
     X(DENSE_BACKWARD_DATA_RELU, "dense_backward_data_relu")       \
@@ -103,6 +105,7 @@ typedef union xd_step_params {
     xd_xent_form form;
     xd_adam_params adam;
     xd_sgd_params sgd;
+    double l2; /* Keras's L2 regularizer's factor */
 } xd_step_params;
 
 #define XD_OP_NAME_LEN (XD_LAYER_NAME_LEN + 56)
@@ -128,12 +131,15 @@ typedef struct xd_step {
     xd_step_op ops[2];
 } xd_step;
 
-#define XD_PLAN_MAX_STEPS (XD_MAX_INPUTS * XD_MAX_LAYERS + 2)
+#define XD_PLAN_MAX_STEPS ((XD_MAX_INPUTS + 2) * XD_MAX_LAYERS + 2)
 typedef struct xd_steps {
     int n;
     xd_step v[XD_PLAN_MAX_STEPS];
 } xd_steps;
 
+/* A list holds at most XD_MAX_INPUTS steps a layer, plus, in a training
+ * step's forward and in the backward pass, one step per L2-regularized
+ * parameter (two a layer) after the loss and after the layers. */
 typedef struct xd_plan {
     int hooked;           /* made for op hooks: nothing fused, every op's output hashed */
     xd_steps train, eval; /* a training step's forward and loss; an evaluation's */

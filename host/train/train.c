@@ -288,7 +288,10 @@ static xd_status evaluate(run *r, double *loss, double *acc)
             correct += best == r->d->test_y[s + b];
         }
     }
-    *loss = lsum / (double)n;
+    /* Keras's evaluation adds the regularizers' penalties to each batch's loss */
+    float penalty = 0.0f;
+    if (st == XD_OK && (st = xd_model_penalty(r->m, &penalty)) != XD_OK) xd_error_from_context(r->err, st, r->ctx);
+    *loss = lsum / (double)n + (double)penalty;
     *acc = (double)correct / (double)n;
     free(idx);
     free(rows);

@@ -35,6 +35,11 @@ XD_API float xd_uniform_scale(double limit);
  * by, (float)(1.0 - rate); and the mask xd_dropout_forward draws for
  * (seed, stream): keep[j] = 1 where element j is kept, else 0. */
 XD_API float xd_dropout_keep_scale(double rate);
+/* pow(x, y) and cos(x) of floats for host-side scalars (the learning-rate
+ * schedules), computed in crossdev's own double arithmetic and rounded once
+ * (host/math/math_lr.c): the same float on every host. */
+XD_API float xd_host_pow(float x, float y);
+XD_API float xd_host_cos(float x);
 XD_API void xd_host_dropout_mask(uint8_t *keep, size_t n, uint64_t seed, uint64_t stream, double rate);
 
 #ifdef __cplusplus

@@ -105,6 +105,10 @@ typedef struct xd_layer_spec {
     /* padding XD_PADDING_EXPLICIT (Conv2D, the poolings): each 0 .. k-1 */
     int pad_top, pad_bottom, pad_left, pad_right;
     xd_bn_form bn_form; /* BatchNormalization */
+    /* Conv2D, Dense: Keras's L2 regularizers' factors (0: none); the loss
+     * gains l2 * sum(w^2) per regularized parameter, its gradient 2 l2 w
+     * (docs/models.md). */
+    double kernel_l2, bias_l2;
 } xd_layer_spec;
 
 /* The loss: sparse categorical cross-entropy, Keras's two forms. */
@@ -122,11 +126,34 @@ typedef enum xd_optimizer_kind {
     XD_OPT_SGD_KERAS
 } xd_optimizer_kind;
 
+/* Keras's learning-rate schedules (keras.optimizers.schedules), evaluated
+ * at the optimizer's iteration count before the step (0 at step 1), in
+ * float32 as Keras does (xd_lr_at, include/crossdev/train.h).  CONSTANT
+ * (zero): the optimizer's lr. */
+typedef enum xd_lr_schedule_kind {
+    XD_LR_CONSTANT,
+    XD_LR_EXPONENTIAL_DECAY, /* initial * rate^(t / steps), floor of t / steps with staircase */
+    XD_LR_PIECEWISE_CONSTANT,
+    XD_LR_COSINE_DECAY /* with a linear warmup when has_warmup */
+} xd_lr_schedule_kind;
+#define XD_LR_MAX_BOUNDARIES 16
+typedef struct xd_lr_schedule {
+    xd_lr_schedule_kind kind;
+    double initial, decay_steps, decay_rate; /* Exponential, Cosine (initial_learning_rate, decay_steps) */
+    int staircase;                           /* Exponential */
+    double alpha;                            /* Cosine */
+    int has_warmup;                          /* Cosine: warmup_target given */
+    double warmup_target, warmup_steps;      /* Cosine */
+    int nboundaries;                         /* Piecewise: values has nboundaries + 1 */
+    double boundaries[XD_LR_MAX_BOUNDARIES], values[XD_LR_MAX_BOUNDARIES + 1];
+} xd_lr_schedule;
+
 typedef struct xd_optimizer_spec {
     xd_optimizer_kind kind;
     double lr, beta1, beta2, eps; /* Adam */
     double momentum;              /* SGD */
     int nesterov;                 /* SGD */
+    xd_lr_schedule schedule;      /* kind CONSTANT: lr throughout; else lr is the schedule's value at step 1 */
 } xd_optimizer_spec;
 
 typedef struct xd_model_spec {
@@ -203,6 +230,8 @@ XD_API xd_status xd_optimizer_kind_parse(const char *name, xd_optimizer_kind *ou
  * default eps, and crossdev's since the seed; PyTorch's is 1e-8); SGD lr
  * 0.01, momentum 0, no Nesterov. */
 XD_API xd_optimizer_spec xd_optimizer_defaults(xd_optimizer_kind kind);
+/* A schedule's Keras class name ("ExponentialDecay", ...; "constant"). */
+XD_API const char *xd_lr_schedule_name(xd_lr_schedule_kind k);
 
 /* The first setting in which two runs differ: its trace field
  * ("optimizer.lr") and each side's value as the trace writes it. */
@@ -211,7 +240,8 @@ typedef struct xd_setting_difference {
     char a[64], b[64];
 } xd_setting_difference;
 /* 1 when two optimizers differ in kind or in a hyper-parameter the kind
- * has (Adam: lr, beta1, beta2, eps; SGD: lr, momentum, nesterov), the
+ * has (Adam: lr, beta1, beta2, eps; SGD: lr, momentum, nesterov) or in
+ * the learning-rate schedule ("optimizer.schedule..."), the
  * first such filled into d (may be NULL); 0 when they train alike. */
 XD_API int xd_optimizer_differs(const xd_optimizer_spec *a, const xd_optimizer_spec *b, xd_setting_difference *d);
 /* 1 when two specs describe different models (layers, options, loss,

@@ -221,6 +221,13 @@ XD_API xd_status xd_sparse_xent_probs_form(xd_context *ctx, xd_xent_form form, c
                                            const xd_tensor *labels, xd_tensor *loss, xd_tensor *dprobs,
                                            xd_tensor *row_loss);
 
+/* ---- Keras's L2 regularizer (cl/regularize.cl) ----------------------------------------
+ * Penalty: loss[0] += (float)l2 * sum(w^2), the squares summed in index
+ * order by one work-item (loss: one float).  Gradient: g += (float)l2 *
+ * (2 w), element by element (w, g of one count). */
+XD_API xd_status xd_l2_penalty(xd_context *ctx, const xd_tensor *w, double l2, xd_tensor *loss);
+XD_API xd_status xd_l2_gradient(xd_context *ctx, const xd_tensor *w, double l2, xd_tensor *g);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,12 @@ typedef struct xd_dataset {
                           "float64 rounded to float32" (trace.json's data.scale) */
 } xd_dataset;
 
+/* The learning rate of the update at step t (t >= 1) as a float32: the
+ * optimizer's lr, or its Keras schedule at the iteration count Keras passes
+ * it, t - 1 (iterations counts the updates done), computed in float32 in
+ * Keras's order with crossdev's host pow and cos (host/train/lr.c). */
+XD_API float xd_lr_at(const xd_optimizer_spec *o, int64_t iterations);
+
 /* What each of `steps` steps trained on, as trace.json's "batch_hashes":
  * per step, XXH3-64 of its `batch` samples' images as float32 in (H, W, C)
  * order, one after the other, then their labels as int32 (the indices

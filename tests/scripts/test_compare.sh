@@ -44,6 +44,13 @@ expect_exit 0 "compare residual.keras on every device" "$XD_CLI" compare --model
 check "residual.keras: every reproducible pair IDENTICAL" test "$(json_get "$WORK/cr.json" "len(d['pairs']) > 0 and all(p['verdict']=='IDENTICAL' for p in d['pairs'] if p['reference']['mode']==p['other']['mode']=='reproducible')")" = True
 check "residual.keras: no guarantee broken" test "$(json_get "$WORK/cr.json" "any(p['guarantee_broken'] for p in d['pairs'])")" = False
 
+# 1c. L2 regularizers and a learning-rate schedule (the penalty's sum in one
+# work-item, the schedule on the host): bitwise in reproducible mode
+RLS="$SRC/tests/fixtures/keras/residual-l2-schedule.keras"
+expect_exit 0 "compare residual-l2-schedule.keras on every device" "$XD_CLI" compare --model "$RLS" "${RUN[@]}" \
+  --steps 4 --work "$WORK/crl" --json "$WORK/crl.json"
+check "residual-l2-schedule.keras: every reproducible pair IDENTICAL" test "$(json_get "$WORK/crl.json" "len(d['pairs']) > 0 and all(p['verdict']=='IDENTICAL' for p in d['pairs'] if p['reference']['mode']==p['other']['mode']=='reproducible')")" = True
+
 # 2. planted differences in a copy of a PoCL trace
 T=$(ls -d "$WORK"/c/pocl-*reproducible-r0 | head -1)
 [ -n "$T" ] || { echo "FAIL: no PoCL trace"; exit 1; }

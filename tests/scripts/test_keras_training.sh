@@ -5,7 +5,8 @@
 #    Keras's form, the file's weights), mnist-convnet (dropout, Keras's
 #    Adam, crossdev's initial weights) and a functional model (residual.keras:
 #    a residual block, a gradient summed from three readers, Concatenate,
-#    GlobalAveragePooling2D) agree with Keras step by step when
+#    GlobalAveragePooling2D; residual-l2-schedule.keras with L2 regularizers
+#    and a CosineDecay schedule) agree with Keras step by step when
 #    Keras is put back on crossdev's state before each step; a wrong
 #    optimizer form is caught (the comparison can fail);
 #  - Keras evaluates crossdev's trained state to the same test loss and
@@ -68,6 +69,25 @@ expect_exit 0 "residual: one epoch" "$XD_CLI" run --device $DEV --model "$RES" -
 OUT=$("${STEPS[@]}" "$RES" "$WORK/rese" "$WORK/d8" --eval 2>&1 | quiet_keras); rc=$?
 echo "$OUT" | tail -1
 check "residual: Keras evaluates crossdev's final state to its test loss and accuracy" test "$rc" -eq 0
+
+# ---- L2 regularizers and a learning-rate schedule (residual-l2-schedule.keras) ---------------
+# Keras adds each regularizer's penalty to the loss it reports and its
+# gradient to the weight's; Adam's rate comes from CosineDecay with a warmup
+# at the optimizer's iteration count: both must agree step by step
+RLS=$FIX/residual-l2-schedule.keras
+expect_exit 0 "residual-l2-schedule: 20 steps" "$XD_CLI" run --device $DEV --model "$RLS" --data "$WORK/d8" \
+  --steps 20 --snapshot-every 1 --eval-limit 200 --quiet --export-weights "$WORK/rls.weights.h5" --out "$WORK/rls"
+check "residual-l2-schedule: the schedule is recorded in the trace's optimizer" \
+  test "$(json_get "$WORK/rls/trace.json" "d['optimizer']['schedule']['class'], d['optimizer']['schedule']['warmup_steps']")" = "CosineDecay 4.0"
+check "residual-l2-schedule: the regularizers are recorded in the spec" \
+  test "$(json_get "$WORK/rls/trace.json" "[(l['name'], l.get('kernel_l2'), l.get('bias_l2')) for l in d['model_spec']['layers']][0]")" = "('conv2d', 0.001, 0.005)"
+keras_agrees residual-l2-schedule "$RLS" "$WORK/rls" "$WORK/d8"
+OUT=$("${STEPS[@]}" "$RLS" "$WORK/rls" "$WORK/d8" --eval 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "residual-l2-schedule: Keras evaluates crossdev's state to its test loss (the penalties included)" test "$rc" -eq 0
+OUT=$("$XD_CLI" run --device $DEV --model "$RLS" --data "$WORK/d8" --steps 1 --lr 0.01 --out "$WORK/rlslr" 2>&1); rc=$?
+check "--lr with a model whose optimizer has a schedule is refused naming both" \
+  bash -c '[ "$1" -eq 2 ] && grep -q -- "--lr" <<<"$2" && grep -q "CosineDecay" <<<"$2"' _ "$rc" "$OUT"
 
 # ---- mnist-convnet from crossdev's initial weights: dropout masks, Keras's Adam -----------
 MC=$FIX/mnist-convnet.json

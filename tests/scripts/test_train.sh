@@ -59,6 +59,21 @@ check "residual model run to run: hashes, op hashes, loss and eval identical" sa
 expect_exit 0 "residual.keras, fused" "$XD_CLI" run "${RCOMMON[@]}" --out "$WORK/res3"
 check "residual model fused: hashes, loss and eval identical to the unfused run" same_state "$WORK/res1" "$WORK/res3"
 check "residual model: its gradient sums are ops of the trace" test "$(json_get "$WORK/res1/trace.json" "'conv2d_1.backward_accumulate' in d['op_hashes']['ops'] and 'add.backward_0' in d['op_hashes']['ops']")" = True
+# L2 regularizers and a learning-rate schedule (residual-l2-schedule.keras:
+# CosineDecay with a warmup): run to run identical, fused as unfused, the
+# penalties and their gradients ops of the trace, and a resumed run takes
+# the schedule up at the step it left (the same bits as uninterrupted)
+RLS="$(dirname "$0")/../fixtures/keras/residual-l2-schedule.keras"
+LCOMMON=(--device "$PD" --model "$RLS" --synthetic --batch $B --eval-limit $EVAL --quiet)
+expect_exit 0 "residual-l2-schedule.keras" "$XD_CLI" run "${LCOMMON[@]}" --steps $N --hash-ops --out "$WORK/rls1"
+expect_exit 0 "residual-l2-schedule.keras again" "$XD_CLI" run "${LCOMMON[@]}" --steps $N --hash-ops --out "$WORK/rls2"
+check "regularized, scheduled model run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/rls1" "$WORK/rls2"
+expect_exit 0 "residual-l2-schedule.keras, fused" "$XD_CLI" run "${LCOMMON[@]}" --steps $N --out "$WORK/rls3"
+check "regularized model fused: hashes, loss and eval identical to the unfused run" same_state "$WORK/rls1" "$WORK/rls3"
+check "regularized model: penalties and their gradients are ops of the trace" test "$(json_get "$WORK/rls1/trace.json" "'conv2d.bias.l2_penalty' in d['op_hashes']['ops'] and 'dense.weight.l2_gradient' in d['op_hashes']['ops']")" = True
+expect_exit 0 "residual-l2-schedule.keras: the first half" "$XD_CLI" run "${LCOMMON[@]}" --steps $((N / 2)) --out "$WORK/rlsh"
+expect_exit 0 "... resumed" "$XD_CLI" run --device "$PD" --resume "$WORK/rlsh" --steps $N --eval-limit $EVAL --quiet --out "$WORK/rls4"
+check "scheduled model resumed: the same state as uninterrupted" same_state "$WORK/rls3" "$WORK/rls4"
 check "Keras model: the data took the model's shape" test "$(json_get "$WORK/k1/trace.json" "d['data']['height'], d['data']['channels']")" = "12 3"
 # Keras saves its float32 learning_rate (0.05 as 0.05000000074505806): the
 # value asked is recorded, as --lr 0.05 and a framework trace record it

@@ -86,6 +86,13 @@ static int optimizer_overrides(const model_opts *t, xd_optimizer_spec *opt)
                 prog, wrong, xd_optimizer_kind_name(opt->kind));
         return 0;
     }
+    if (t->lr && opt->schedule.kind != XD_LR_CONSTANT) {
+        fprintf(stderr,
+                "%s: --lr sets a constant learning rate, but the model's optimizer has the learning-rate schedule %s; "
+                "give one or the other (edit the schedule in the model's compile_config)\n",
+                prog, xd_lr_schedule_name(opt->schedule.kind));
+        return 0;
+    }
     if (t->lr) opt->lr = strtod(t->lr, NULL);
     if (t->beta1) opt->beta1 = strtod(t->beta1, NULL);
     if (t->beta2) opt->beta2 = strtod(t->beta2, NULL);
@@ -134,6 +141,7 @@ static void switch_form(xd_optimizer_spec *opt, xd_optimizer_kind kind)
     if (same_optimizer) {
         opt->lr = was.lr, opt->beta1 = was.beta1, opt->beta2 = was.beta2, opt->eps = was.eps;
         opt->momentum = was.momentum, opt->nesterov = was.nesterov;
+        opt->schedule = was.schedule;
         return;
     }
     fprintf(stderr,

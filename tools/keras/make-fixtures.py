@@ -68,13 +68,18 @@ def record_valid(key, model, file, weights=None):
     for name, a in params:
         np.save(os.path.join(exp, name + ".npy"), a)
     opt = model.optimizer.get_config() if getattr(model, "optimizer", None) is not None else None
+    schedule = None
+    if opt is not None and isinstance(opt["learning_rate"], dict):  # a schedule: lr is its starting rate
+        c = opt["learning_rate"]["config"]
+        schedule = {"class": opt["learning_rate"]["class_name"], **{k: v for k, v in c.items() if k != "name"}}
+        opt = dict(opt, learning_rate=c["values"][0] if "values" in c else c["initial_learning_rate"])
     MANIFEST["valid"].append({
         "file": file,
         "weights": weights,
         "name": model.name,
         "input": [int(d) for d in model.inputs[0].shape[1:]],
-        "layers": [{"name": l.name, "class": type(l).__name__, "output": shape_of(l)} for l in model.layers
-                   if type(l).__name__ != "InputLayer"],  # a functional model lists its input
+        "layers": [dict({"name": l.name, "class": type(l).__name__, "output": shape_of(l)}, **regularizers(l))
+                   for l in model.layers if type(l).__name__ != "InputLayer"],  # a functional model lists its input
         "params": [{"name": n, "shape": list(a.shape)} for n, a in params],
         "expected": "expected/" + key,
         "from_logits": bool(getattr(getattr(model, "loss", None), "from_logits", False)),
@@ -82,6 +87,18 @@ def record_valid(key, model, file, weights=None):
                                                ("learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "nesterov")
                                                if k in opt},
     })
+    if schedule:
+        MANIFEST["valid"][-1]["optimizer"]["schedule"] = schedule
+
+
+def regularizers(layer):
+    """A layer's L2 factors, where it has regularizers (the manifest's other entries stay as they were)."""
+    out = {}
+    for key, attr in (("kernel_l2", "kernel_regularizer"), ("bias_l2", "bias_regularizer")):
+        r = getattr(layer, attr, None)
+        if r is not None:
+            out[key] = float(r.l2)
+    return out
 
 
 def fresh():
@@ -173,6 +190,31 @@ def residual():
     m = keras.Model(inputs, layers.Dense(5, activation="softmax")(f), name="residual")
     m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
               loss="sparse_categorical_crossentropy")
+    return m
+
+
+def residual_l2_schedule():
+    """residual() as a ResNet is trained: L2 on every kernel and on a bias
+    (Keras adds each penalty to the loss), and a learning-rate schedule
+    (CosineDecay with a linear warmup, evaluated at the optimizer's
+    iteration count); Adam."""
+    fresh()
+    l2 = keras.regularizers.L2(1e-3)
+    inputs = keras.Input(shape=(8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu", kernel_regularizer=l2,
+                      bias_regularizer=keras.regularizers.L2(5e-3))(inputs)
+    y = layers.Conv2D(4, 3, padding="same", use_bias=False, kernel_regularizer=l2)(x)
+    y = layers.ReLU()(layers.BatchNormalization()(y))
+    y = layers.Conv2D(4, 3, padding="same", use_bias=False, kernel_regularizer=l2)(y)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(layers.Add()([x, y]))
+    z = layers.Concatenate()([y, layers.Conv2D(2, 1, kernel_regularizer=l2)(x)])
+    g = layers.GlobalAveragePooling2D()(z)
+    m = keras.Model(inputs, layers.Dense(5, activation="softmax", kernel_regularizer=l2)(g),
+                    name="residual_l2_schedule")
+    schedule = keras.optimizers.schedules.CosineDecay(0.002, decay_steps=12, alpha=0.1, warmup_target=0.01,
+                                                      warmup_steps=4)
+    m.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="sparse_categorical_crossentropy")
     return m
 
 
@@ -279,6 +321,18 @@ def make_valid():
     randomize(m, 14)
     save(m, "residual.keras")
     record_valid("residual", m, "residual.keras")
+    m = residual_l2_schedule()
+    randomize(m, 15)
+    save(m, "residual-l2-schedule.keras")
+    record_valid("residual-l2-schedule", m, "residual-l2-schedule.keras")
+    m = tiny()
+    m.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
+              loss="sparse_categorical_crossentropy")
+    write("schedule.json", m.to_json())
+    record_valid("schedule", m, "schedule.json")
+    m = tiny(kernel_regularizer="l2")
+    write("regularizer.json", m.to_json())
+    record_valid("regularizer", m, "regularizer.json")
     m = variants()
     randomize(m, 13)
     save(m, "variants.keras")
@@ -321,12 +375,15 @@ def make_invalid_configs():
     write("trainable.json", m.to_json())
     invalid("trainable.json", ["layer 'conv2d' (Conv2D)", "trainable false"])
     m = tiny()
-    m.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
+    m.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.PolynomialDecay(0.1, 10)),
               loss="sparse_categorical_crossentropy")
-    write("schedule.json", m.to_json())
-    invalid("schedule.json", ["compile_config: optimizer Adam", "learning_rate schedule ExponentialDecay"])
-    write("regularizer.json", tiny(kernel_regularizer="l2").to_json())
-    invalid("regularizer.json", ["layer 'conv2d' (Conv2D)", "kernel_regularizer", "only null"])
+    write("schedule-polynomial.json", m.to_json())
+    invalid("schedule-polynomial.json", ["compile_config: optimizer SGD", "learning_rate schedule PolynomialDecay",
+                                         "only ExponentialDecay, PiecewiseConstantDecay, CosineDecay"])
+    write("regularizer-l1.json", tiny(bias_regularizer=keras.regularizers.L1(0.01)).to_json())
+    invalid("regularizer-l1.json", ["layer 'conv2d' (Conv2D)", "bias_regularizer L1", "only L2"])
+    write("activity-regularizer.json", tiny(activity_regularizer="l2").to_json())
+    invalid("activity-regularizer.json", ["layer 'conv2d' (Conv2D)", "activity_regularizer", "only null"])
     write("conv-softmax.json", tiny(activation="softmax").to_json())
     invalid("conv-softmax.json", ["layer 'conv2d' (Conv2D)", "activation \"softmax\"", "only \"linear\", \"relu\""])
     save(tiny(compiled=False, dilation_rate=2), "dilation2.keras")
@@ -387,10 +444,11 @@ def make_invalid_files():
             status="XD_SHAPE_MISMATCH", model="tiny.json")
     invalid("hdf5-crash.weights.h5", [], model="tiny.json")  # whatever HDF5 does with it, crossdev lives
     if CORPUS:  # the fuzz targets' seeds: the small model's config, archive and weights
-        with zipfile.ZipFile(os.path.join(OUT, "residual.keras")) as z:  # a functional model's graph
-            os.makedirs(os.path.join(CORPUS, "keras_config"), exist_ok=True)
-            with open(os.path.join(CORPUS, "keras_config", "residual.json"), "wb") as f:
-                f.write(z.read("config.json"))
+        for name in ("residual", "residual-l2-schedule"):  # a functional model's graph; regularizers, a schedule
+            with zipfile.ZipFile(os.path.join(OUT, name + ".keras")) as z:
+                os.makedirs(os.path.join(CORPUS, "keras_config"), exist_ok=True)
+                with open(os.path.join(CORPUS, "keras_config", name + ".json"), "wb") as f:
+                    f.write(z.read("config.json"))
         for name, target in (("tiny.json", "keras_config"), ("tiny.keras", "zip"), ("tiny.weights.h5", "h5")):
             os.makedirs(os.path.join(CORPUS, target), exist_ok=True)
             shutil.copy(os.path.join(OUT, name), os.path.join(CORPUS, target, name))

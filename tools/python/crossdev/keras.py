@@ -38,7 +38,7 @@ from .seeding import seeding_record
 from .layout import Mapping, flatten_sources, keras_mask_order
 from .philox import dropout_keep, dropout_scale
 from .keras_tap import SampleIndex, Tap
-from .spec import asked, keras_spec
+from .spec import asked, keras_spec, lr_schedule_record
 from .trace import TraceWriter, optimizer_record, require_form
 
 __all__ = ["TraceCallback", "model_from_spec", "compile_for_trace", "DropoutMasks", "optimizer_slots", "producer",
@@ -131,17 +131,34 @@ def optimizer_slots(opt, var) -> Dict[str, object]:
 
 
 def optimizer_form(opt) -> dict:
-    """trace.json's `optimizer` for a compiled Keras optimizer (Keras's form)."""
+    """trace.json's `optimizer` for a compiled Keras optimizer (Keras's form);
+    a learning-rate schedule as crossdev records it (`schedule`, lr its
+    starting rate)."""
     kind, c = type(opt).__name__, opt.get_config()
+    schedule = lr_schedule_record(c["learning_rate"])
+    lr = c["learning_rate"] if schedule is None else schedule.get("initial_learning_rate",
+                                                                  (schedule.get("values") or [0.0])[0])
     if kind == "Adam":
         if c.get("amsgrad") or c.get("weight_decay"):
             raise ValueError("Adam with amsgrad or weight_decay is not one of crossdev's optimizer forms")
-        return optimizer_record("adam-keras", lr=asked(c["learning_rate"]), beta1=asked(c["beta_1"]),
-                                beta2=asked(c["beta_2"]), eps=asked(c["epsilon"]))
-    if kind == "SGD":
-        return optimizer_record("sgd-keras", lr=asked(c["learning_rate"]), momentum=asked(c["momentum"]),
-                                nesterov=c["nesterov"])
-    raise ValueError(f"optimizer {kind}: crossdev's traces know Adam and SGD")
+        rec = optimizer_record("adam-keras", lr=asked(lr), beta1=asked(c["beta_1"]), beta2=asked(c["beta_2"]),
+                               eps=asked(c["epsilon"]))
+    elif kind == "SGD":
+        rec = optimizer_record("sgd-keras", lr=asked(lr), momentum=asked(c["momentum"]), nesterov=c["nesterov"])
+    else:
+        raise ValueError(f"optimizer {kind}: crossdev's traces know Adam and SGD")
+    if schedule is not None:
+        rec["schedule"] = schedule
+    return rec
+
+
+def _keras_lr(record: dict):
+    """The learning rate of a trace's `optimizer` for Keras: its schedule
+    rebuilt (Keras's class and option names), else the constant lr."""
+    s = record.get("schedule")
+    if not s:
+        return record["lr"]
+    return getattr(keras.optimizers.schedules, s["class"])(**{k: v for k, v in s.items() if k != "class"})
 
 
 def keras_optimizer(record: dict):
@@ -149,25 +166,33 @@ def keras_optimizer(record: dict):
     Keras does not have, are refused."""
     require_form(record, "keras", "Keras")
     if record["name"] == "adam":
-        return keras.optimizers.Adam(learning_rate=record["lr"], beta_1=record["beta1"], beta_2=record["beta2"],
+        return keras.optimizers.Adam(learning_rate=_keras_lr(record), beta_1=record["beta1"], beta_2=record["beta2"],
                                      epsilon=record["eps"])
-    return keras.optimizers.SGD(learning_rate=record["lr"], momentum=record["momentum"], nesterov=record["nesterov"])
+    return keras.optimizers.SGD(learning_rate=_keras_lr(record), momentum=record["momentum"],
+                                nesterov=record["nesterov"])
 
 
 # ---- the model of a spec -------------------------------------------------------------------
+def _regularizers(l: dict) -> dict:
+    """A Conv2D's or Dense's L2 regularizers from the spec's factors."""
+    return {key: keras.regularizers.L2(l[f]) for key, f in (("kernel_regularizer", "kernel_l2"),
+                                                             ("bias_regularizer", "bias_l2")) if l.get(f)}
+
+
 def _spec_layer(l: dict):
     t, name = l["type"], l["name"]
     if t == "Conv2D":
         return keras.layers.Conv2D(l["filters"], (l["kh"], l["kw"]), strides=(l["sh"], l["sw"]),
                                    padding=l["padding"], activation=l["activation"], use_bias=l["use_bias"],
-                                   name=name)
+                                   name=name, **_regularizers(l))
     if t in ("MaxPooling2D", "AveragePooling2D"):
         return getattr(keras.layers, t)(pool_size=(l["kh"], l["kw"]), strides=(l["sh"], l["sw"]),
                                         padding=l["padding"], name=name)
     if t == "Flatten":
         return keras.layers.Flatten(name=name)
     if t == "Dense":
-        return keras.layers.Dense(l["units"], activation=l["activation"], use_bias=l["use_bias"], name=name)
+        return keras.layers.Dense(l["units"], activation=l["activation"], use_bias=l["use_bias"], name=name,
+                                  **_regularizers(l))
     if t == "Dropout":
         return keras.layers.Dropout(l["rate"], name=name)
     if t == "Activation":

@@ -141,22 +141,81 @@ def asked(v) -> float:
     return v
 
 
+def lr_schedule_record(lr) -> Optional[dict]:
+    """A Keras learning-rate schedule (a serialized LearningRateSchedule) as
+    crossdev's spec writes it (host/spec/lr_schedule.c): {"class", then
+    Keras's option names}; None for a constant rate."""
+    if not isinstance(lr, dict):
+        return None
+    cls, c = lr["class_name"], lr["config"]
+    if cls == "PiecewiseConstantDecay":
+        return {"class": cls, "boundaries": [int(b) for b in c["boundaries"]], "values": [float(v) for v in c["values"]]}
+    if cls not in ("ExponentialDecay", "CosineDecay"):
+        raise ValueError(f"learning_rate schedule {cls}: crossdev has ExponentialDecay, PiecewiseConstantDecay, "
+                         "CosineDecay")
+    s = {"class": cls, "initial_learning_rate": float(c["initial_learning_rate"]),
+         "decay_steps": float(c["decay_steps"])}
+    if cls == "ExponentialDecay":
+        s.update(decay_rate=float(c["decay_rate"]), staircase=bool(c.get("staircase", False)))
+        return s
+    target = c.get("warmup_target")
+    s.update(alpha=float(c.get("alpha", 0.0)), warmup_target=None if target is None else float(target),
+             warmup_steps=float(c.get("warmup_steps", 0)))
+    return s
+
+
 def _optimizer(opt_config: Optional[dict], kind_name: Optional[str]) -> dict:
     """The spec's optimizer: Keras's Adam or SGD (Keras's form); Keras's
-    Adam defaults when the model has none."""
+    Adam defaults when the model has none.  A learning-rate schedule gives
+    lr its starting rate and is recorded as `schedule`."""
     o = {"kind": "adam-keras", "lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7, "momentum": 0.0,
          "nesterov": False}
     if opt_config is None:
         return o
-    c = opt_config
+    c = dict(opt_config)
+    schedule = lr_schedule_record(c.get("learning_rate"))
+    if schedule:
+        c["learning_rate"] = schedule["values"][0] if "values" in schedule else schedule["initial_learning_rate"]
     if kind_name == "SGD":
-        return {"kind": "sgd-keras", "lr": asked(c.get("learning_rate", 0.01)), "beta1": 0.0, "beta2": 0.0,
-                "eps": 0.0, "momentum": asked(c.get("momentum", 0.0)), "nesterov": bool(c.get("nesterov", False))}
-    if kind_name != "Adam":
+        o = {"kind": "sgd-keras", "lr": asked(c.get("learning_rate", 0.01)), "beta1": 0.0, "beta2": 0.0,
+             "eps": 0.0, "momentum": asked(c.get("momentum", 0.0)), "nesterov": bool(c.get("nesterov", False))}
+    elif kind_name == "Adam":
+        o.update(lr=asked(c.get("learning_rate", 0.001)), beta1=asked(c.get("beta_1", 0.9)),
+                 beta2=asked(c.get("beta_2", 0.999)), eps=asked(c.get("epsilon", 1e-7)))
+    else:
         raise ValueError(f"optimizer {kind_name}: crossdev has Adam and SGD")
-    o.update(lr=asked(c.get("learning_rate", 0.001)), beta1=asked(c.get("beta_1", 0.9)),
-             beta2=asked(c.get("beta_2", 0.999)), eps=asked(c.get("epsilon", 1e-7)))
+    if schedule:
+        o["schedule"] = schedule
     return o
+
+
+def _l2(reg) -> float:
+    """A kernel_regularizer or bias_regularizer's L2 factor (0: none):
+    Keras's L2, or L1L2 without its L1 part (host/spec/keras_regularize.c)."""
+    if reg is None:
+        return 0.0
+    if isinstance(reg, str):
+        if reg.lower() == "l2":
+            return 0.01
+        raise ValueError(f"regularizer {reg}: crossdev has L2")
+    cls, c = reg.get("class_name"), reg.get("config") or {}
+    if cls == "L2":
+        return float(0.01 if c.get("l2") is None else c["l2"])
+    if cls == "L1L2" and not c.get("l1"):
+        return float(c.get("l2") or 0.0)
+    raise ValueError(f"regularizer {cls}: crossdev has L2 (and L1L2 with l1 0)")
+
+
+def _regularizers(s: dict, c: dict) -> None:
+    """A Conv2D's or Dense's L2 factors, written only where non-zero (after
+    its inputs, as the C writer does)."""
+    if s["type"] not in ("Conv2D", "Dense"):
+        return
+    k, b = _l2(c.get("kernel_regularizer")), _l2(c.get("bias_regularizer")) if s["use_bias"] else 0.0
+    if k:
+        s["kernel_l2"] = k
+    if b:
+        s["bias_l2"] = b
 
 
 def _loss_record(from_logits: bool) -> dict:
@@ -176,9 +235,10 @@ def keras_spec(model, source: str) -> dict:
     config = model.get_config()["layers"]
     layers = [l for l in config if l["class_name"] != "InputLayer"]
     specs = [_layer(l["class_name"], l["config"]) for l in layers]
-    for s, src in zip(specs, _inputs(config)):
+    for s, src, l in zip(specs, _inputs(config), layers):
         if src is not None:
             s["inputs"] = src
+        _regularizers(s, l["config"])
     h, w, c = (int(d) for d in model.inputs[0].shape[1:])
     loss = getattr(model, "loss", None)
     from_logits = bool(getattr(loss, "from_logits", False)) if not isinstance(loss, str) else False
