@@ -426,8 +426,8 @@ static void run_layers(xdt *T, device_run *d, int ci)
         [LAM] = {1, sw, 0},       [LAV] = {1, sw, 0},         [LKW] = {1, sw, w},     [LKM] = {1, sw, 0},
         [LTW] = {1, sw, w},       [LTM] = {1, sw, 0},         [LGAP] = {2, sg, 0},    [LGAPDY] = {2, sg, dy},
         [LDGAP] = {4, sx, 0},     [LADD] = {4, sx, 0},        [LACC] = {4, sx, x},    [LCAT] = {4, s2x, 0},
-        [LDCAT] = {4, sx, x},     [LRM] = {1, sc, gb + no},   [LRV] = {1, sc, gb},
-        [LDCAT] = {4, sx, x},     [LL2LOSS] = {1, s1, z},     [LL2G] = {4, sx, dy},
+        [LDCAT] = {4, sx, x},     [LRM] = {1, sc, gb + no},   [LRV] = {1, sc, gb},    [LL2LOSS] = {1, s1, z},
+        [LL2G] = {4, sx, dy},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {
