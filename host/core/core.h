@@ -87,7 +87,12 @@ const char *xd_cl_error_name(cl_int code);
     X(sgd_keras)                   \
     X(sgd_torch)                   \
     X(add)                         \
-    X(concat_copy)
+    X(concat_copy)                 \
+    X(act_fwd)                     \
+    X(act_bwd)                     \
+    X(global_maxpool_bwd)          \
+    X(zeropad_fwd)                 \
+    X(zeropad_bwd)
 /* clang-format on */
 
 typedef enum xd_kernel_id {

@@ -45,10 +45,24 @@ typedef enum xd_layer_type {
     XD_LAYER_BATCHNORM,
     XD_LAYER_ADD,         /* functional models: two or more inputs of one shape */
     XD_LAYER_CONCATENATE, /* on the channels (Keras axis -1), two or more inputs */
-    XD_LAYER_GLOBAL_AVGPOOL2D
+    XD_LAYER_GLOBAL_AVGPOOL2D,
+    XD_LAYER_GLOBAL_MAXPOOL2D,
+    XD_LAYER_ZEROPADDING2D /* pad[4]: top, bottom, left, right */
 } xd_layer_type;
 
-typedef enum xd_activation { XD_ACT_LINEAR, XD_ACT_RELU, XD_ACT_SOFTMAX } xd_activation;
+/* Keras's names: "linear", "relu", "softmax", "sigmoid", "tanh",
+ * "leaky_relu" (alpha: negative_slope), "elu" (alpha), "relu6", "silu". */
+typedef enum xd_activation {
+    XD_ACT_LINEAR,
+    XD_ACT_RELU,
+    XD_ACT_SOFTMAX,
+    XD_ACT_SIGMOID,
+    XD_ACT_TANH,
+    XD_ACT_LEAKY_RELU,
+    XD_ACT_ELU,
+    XD_ACT_RELU6,
+    XD_ACT_SILU
+} xd_activation;
 typedef enum xd_padding { XD_PADDING_VALID, XD_PADDING_SAME } xd_padding;
 
 /* Initializers for parameters a file does not give: crossdev's Philox
@@ -93,6 +107,11 @@ typedef struct xd_layer_spec {
      * ninputs 0, so that a chain has one spec however it was built. */
     int ninputs;
     int inputs[XD_MAX_INPUTS];
+    /* The activation's parameter: leaky_relu's negative_slope (Keras's
+     * activation 0.2, its LeakyReLU layer 0.3), elu's alpha (1.0); 0 for
+     * the others. */
+    double alpha;
+    int pad[4]; /* ZeroPadding2D: top, bottom, left, right */
 } xd_layer_spec;
 
 /* The loss: sparse categorical cross-entropy, Keras's two forms. */
