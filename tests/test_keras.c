@@ -416,10 +416,18 @@ static void test_activations_fixture(void)
         xd_activation act;
         float alpha;
     } want[] = {
-        {"conv2d", XD_ACT_TANH, 0},           {"conv2d_1", XD_ACT_SIGMOID, 0}, {"leaky_re_lu", XD_ACT_LEAKY_RELU, 0.3f},
-        {"conv2d_3", XD_ACT_LEAKY_RELU, 0.2f}, {"elu", XD_ACT_ELU, 1.0f},       {"conv2d_4", XD_ACT_ELU, 1.0f},
-        {"activation", XD_ACT_SILU, 0},       {"conv2d_5", XD_ACT_RELU6, 0},   {"dense", XD_ACT_SILU, 0},
-        {"activation_1", XD_ACT_TANH, 0},     {"dense_1", XD_ACT_SIGMOID, 0},  {"softmax", XD_ACT_SOFTMAX, 0},
+        {"conv2d", XD_ACT_TANH, 0},
+        {"conv2d_1", XD_ACT_SIGMOID, 0},
+        {"leaky_re_lu", XD_ACT_LEAKY_RELU, 0.3f},
+        {"conv2d_3", XD_ACT_LEAKY_RELU, 0.2f},
+        {"elu", XD_ACT_ELU, 1.0f},
+        {"conv2d_4", XD_ACT_ELU, 1.0f},
+        {"activation", XD_ACT_SILU, 0},
+        {"conv2d_5", XD_ACT_RELU6, 0},
+        {"dense", XD_ACT_SILU, 0},
+        {"activation_1", XD_ACT_TANH, 0},
+        {"dense_1", XD_ACT_SIGMOID, 0},
+        {"softmax", XD_ACT_SOFTMAX, 0},
     };
     char path[4096];
     xd_model_spec s;
@@ -429,7 +437,8 @@ static void test_activations_fixture(void)
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
         int i = 0;
         while (i < s.nlayers && strcmp(s.layers[i].name, want[k].layer) != 0) i++;
-        xdt_check(&T, i < s.nlayers && s.layers[i].activation == want[k].act && (float)s.layers[i].alpha == want[k].alpha,
+        xdt_check(&T,
+                  i < s.nlayers && s.layers[i].activation == want[k].act && (float)s.layers[i].alpha == want[k].alpha,
                   "activations.keras: layer '%s' has activation %d (alpha %g), Keras's is %d (%g)", want[k].layer,
                   i < s.nlayers ? (int)s.layers[i].activation : -1, i < s.nlayers ? s.layers[i].alpha : 0,
                   (int)want[k].act, (double)want[k].alpha);

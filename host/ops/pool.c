@@ -192,6 +192,6 @@ xd_status xd_global_maxpool2d_backward(xd_context *ctx, const xd_tensor *x, cons
     if (dx->ndim != x->ndim || dx->count != x->count || dx->shape[0] != x->shape[0] || dx->shape[1] != x->shape[1])
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: dx must have x's shape", op);
     cl_uint hw = d.H * d.W;
-    return XD_LAUNCH(ctx, XD_K_global_maxpool_bwd, d.NC, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dx->mem),
-                     XD_ARG(d.NC), XD_ARG(hw));
+    return XD_LAUNCH(ctx, XD_K_global_maxpool_bwd, d.NC, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dx->mem), XD_ARG(d.NC),
+                     XD_ARG(hw));
 }

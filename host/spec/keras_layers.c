@@ -67,9 +67,9 @@ static xd_status activation_of(const xd_kopts *o, int softmax_ok, xd_activation 
                                    "supported: " ACT_LIST ", and \"softmax\" on features");
     if (!s || i == n || (ACTS[i].act == XD_ACT_SOFTMAX && !softmax_ok))
         return xd_kopt_unsupported(o, "activation",
-                                   softmax_ok ? "only " ACT_LIST ", \"softmax\"" : "only " ACT_LIST
-                                                                                   " (softmax over a conv's channels "
-                                                                                   "is not supported)");
+                                   softmax_ok ? "only " ACT_LIST ", \"softmax\""
+                                              : "only " ACT_LIST " (softmax over a conv's channels "
+                                                "is not supported)");
     *out = ACTS[i].act;
     *alpha = ACTS[i].alpha;
     return XD_OK;
@@ -376,7 +376,8 @@ static xd_status parse_zeropadding(const lctx *L, xd_layer_spec *s)
     for (int k = 0; k < 4; k++) {
         json_t *axis = json_is_array(v) ? json_array_get(v, (size_t)(k / 2)) : v;
         json_t *e = json_is_array(axis) ? json_array_get(axis, (size_t)(k % 2)) : axis;
-        ok = ok && (!json_is_array(v) || json_array_size(v) == 2) && (!json_is_array(axis) || json_array_size(axis) == 2);
+        ok = ok && (!json_is_array(v) || json_array_size(v) == 2) &&
+             (!json_is_array(axis) || json_array_size(axis) == 2);
         ok = ok && json_is_integer(e) && json_integer_value(e) >= 0 && json_integer_value(e) <= XD_KERAS_MAX_KERNEL;
         s->pad[k] = ok ? (int)json_integer_value(e) : 0;
     }
@@ -424,9 +425,9 @@ static const struct layer_class {
     {"ELU", parse_elu, {"name", "trainable", "dtype", "alpha"}},
     {"Softmax", parse_softmax, {"name", "trainable", "dtype", "axis"}},
 };
-#define CLASS_LIST                                                                                            \
-    "InputLayer (first), Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, ReLU, Activation, " \
-    "BatchNormalization, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, LeakyReLU, ELU, Softmax, and "  \
+#define CLASS_LIST                                                                                                 \
+    "InputLayer (first), Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, ReLU, Activation, "      \
+    "BatchNormalization, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, LeakyReLU, ELU, Softmax, and " \
     "in functional models Add, Concatenate"
 
 /* The options every layer has: trained, float32. */

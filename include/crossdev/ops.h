@@ -241,8 +241,7 @@ XD_API xd_status xd_activation_backward(xd_context *ctx, xd_act_op op, double al
  * wins).  Backward as JAX's gradient of ops.max: dy split evenly among the
  * plane's maxima, dx = (x == y ? 1 : 0) * (dy / count) (cl/pool.cl). */
 XD_API xd_status xd_global_maxpool2d_forward(xd_context *ctx, const xd_tensor *x, xd_tensor *y);
-XD_API xd_status xd_global_maxpool2d_backward(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy,
-                                              xd_tensor *dx);
+XD_API xd_status xd_global_maxpool2d_backward(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy, xd_tensor *dx);
 
 /* ---- Keras ZeroPadding2D, NCHW ---------------------------------------------------------
  * x [N,C,H,W] -> y [N,C,H+top+bottom,W+left+right], zeros around x;

@@ -5,7 +5,8 @@
 #    Keras's form, the file's weights), mnist-convnet (dropout, Keras's
 #    Adam, crossdev's initial weights) and a functional model (residual.keras:
 #    a residual block, a gradient summed from three readers, Concatenate,
-#    GlobalAveragePooling2D) agree with Keras step by step when
+#    GlobalAveragePooling2D) and activations.keras (every activation,
+#    ZeroPadding2D, GlobalMaxPooling2D) agree with Keras step by step when
 #    Keras is put back on crossdev's state before each step; a wrong
 #    optimizer form is caught (the comparison can fail);
 #  - Keras evaluates crossdev's trained state to the same test loss and
@@ -68,6 +69,14 @@ expect_exit 0 "residual: one epoch" "$XD_CLI" run --device $DEV --model "$RES" -
 OUT=$("${STEPS[@]}" "$RES" "$WORK/rese" "$WORK/d8" --eval 2>&1 | quiet_keras); rc=$?
 echo "$OUT" | tail -1
 check "residual: Keras evaluates crossdev's final state to its test loss and accuracy" test "$rc" -eq 0
+
+# ---- every activation and the padding/global-max layers (activations.keras) ---------------
+ACT=$FIX/activations.keras
+expect_exit 0 "activations: 12 steps" "$XD_CLI" run --device $DEV --model "$ACT" --data "$WORK/d8" --steps 12 \
+  --snapshot-every 1 --eval-limit 0 --quiet --out "$WORK/act"
+OUT=$("${STEPS[@]}" "$ACT" "$WORK/act" "$WORK/d8" 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "activations: crossdev and Keras agree at every step (sigmoid, tanh, leaky_relu, elu, relu6, silu, Softmax, ZeroPadding2D, GlobalMaxPooling2D)" test "$rc" -eq 0
 
 # ---- mnist-convnet from crossdev's initial weights: dropout masks, Keras's Adam -----------
 MC=$FIX/mnist-convnet.json

@@ -34,10 +34,11 @@ def main():
     lines = []
     # files the scripts read beside themselves (not named on their command
     # lines): test_train.sh trains the Keras model with every layer, the
-    # same built with the functional API, a residual model and a Dropout
-    # before views
+    # same built with the functional API, a residual model, a Dropout
+    # before views and every activation
     script_data = ["fixtures/keras/all-layers.keras", "fixtures/keras/all-layers-functional.keras",
-                   "fixtures/keras/residual.keras", "fixtures/keras/dropout-view.json"]
+                   "fixtures/keras/residual.keras", "fixtures/keras/dropout-view.json",
+                   "fixtures/keras/activations.keras"]
 
     def map_path(p):
         for path, repl, kind in mapping:
