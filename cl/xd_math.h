@@ -406,6 +406,51 @@ XD_INLINE float xd_tanh(float x)
 /* sigmoid(x) = 1 / (1 + exp(-x)), as XLA's logistic (jax.nn.sigmoid). */
 XD_INLINE float xd_sigmoid(float x) { return xd_div(1.0f, 1.0f + xd_exp(-x)); }
 
+/* erfc (gelu's exact form).  |z| < 0.5: 1 - erf(z), erf(z) = z P(z^2) with
+ * P the Taylor series of erf(z)/z to z^14 (truncation < 3e-11); z <= -0.5:
+ * 2 - erfc(-z); z >= 0.5: erfc(z) = exp(-z^2) t G(t), t = 1/(1 + z/2), G a
+ * degree-10 polynomial fitted (least squares, relative, in double) to
+ * erfc(z) exp(z^2) / t on z in [0.5, 10.5] (fit error 7e-11), and
+ * exp(-z^2) = exp(-zz) (1 - e) with zz + e = z^2 exactly (e from an fma). */
+XD_INLINE float xd_erfc_pos_(float z)
+{
+    float t = xd_div(1.0f, XD_FMA(z, 0.5f, 1.0f));
+    float g = 6.277789921e-02f;
+    g = XD_FMA(g, t, -3.290703595e-01f);
+    g = XD_FMA(g, t, 6.907233596e-01f);
+    g = XD_FMA(g, t, -6.888299584e-01f);
+    g = XD_FMA(g, t, 3.059770465e-01f);
+    g = XD_FMA(g, t, -1.432700306e-01f);
+    g = XD_FMA(g, t, 1.201177016e-01f);
+    g = XD_FMA(g, t, 1.698665768e-01f);
+    g = XD_FMA(g, t, 2.475709021e-01f);
+    g = XD_FMA(g, t, 2.820455134e-01f);
+    g = XD_FMA(g, t, 2.820962369e-01f);
+    float zz = z * z;
+    float e = XD_FMA(z, z, -zz);
+    return (xd_exp(-zz) * (t * g)) * (1.0f - e);
+}
+XD_INLINE float xd_erfc(float z)
+{
+    if (!(z == z)) return z;
+    float a = z < 0.0f ? -z : z;
+    if (a < 0.5f) {
+        float s = z * z;
+        float p = -1.492565035840625e-05f;
+        p = XD_FMA(p, s, 1.205533298178967e-04f);
+        p = XD_FMA(p, s, -8.548327023450852e-04f);
+        p = XD_FMA(p, s, 5.223977625442187e-03f);
+        p = XD_FMA(p, s, -2.686617064513125e-02f);
+        p = XD_FMA(p, s, 1.128379167095513e-01f);
+        p = XD_FMA(p, s, -3.761263890318375e-01f);
+        p = XD_FMA(p, s, 1.128379167095513e+00f);
+        return 1.0f - z * p;
+    }
+    if (a > 10.5f) return z < 0.0f ? 2.0f : 0.0f; /* erfc(10.5) < 2^-150 */
+    float c = xd_erfc_pos_(a);
+    return z < 0.0f ? 2.0f - c : c;
+}
+
 /* ---- Philox4x32-10 (Salmon et al., SC'11) ------------------------------- */
 XD_INLINE void xd_philox4x32_10(xd_u32 c[4], xd_u32 k0, xd_u32 k1)
 {
@@ -510,6 +555,7 @@ XD_INLINE float xd_normal(xd_u64 seed, xd_u64 stream, xd_u64 j)
 #define XD_EXPM1(x) expm1(x)
 #define XD_TANH(x) tanh(x)
 #define XD_SIGMOID(x) (1.0f / (1.0f + exp(-(x))))
+#define XD_ERFC(x) erfc(x)
 #else
 #define XD_EXP(x) xd_exp(x)
 #define XD_LOG(x) xd_log(x)
@@ -518,6 +564,7 @@ XD_INLINE float xd_normal(xd_u64 seed, xd_u64 stream, xd_u64 j)
 #define XD_EXPM1(x) xd_expm1(x)
 #define XD_TANH(x) xd_tanh(x)
 #define XD_SIGMOID(x) xd_sigmoid(x)
+#define XD_ERFC(x) xd_erfc(x)
 #endif
 
 /* ---- the activations' element functions, Keras 3 on JAX (jax.nn) ---------
@@ -530,6 +577,9 @@ XD_INLINE float xd_normal(xd_u64 seed, xd_u64 stream, xd_u64 j)
  *   elu         y = x > 0 ? x : a expm1(x)      dx = x > 0 ? dy : (dy a) exp(x)
  *   relu6       y = min(max(x, 0), 6)           dx = 0 < x < 6 ? dy : 0
  *   silu        y = x sigmoid(x)                dx = dy s + (dy x)(s (1 - s))
+ *   gelu        y = (0.5 x) erfc(u), u = (-x) r, r = (float)sqrt(1/2)
+ *               (approximate=False, Keras's default: jax.nn.gelu's erfc form)
+ *               dx = (dy e) 0.5 + -(((0.5 x) dy)(-2/sqrt(pi) exp(-(u u))) r), e = erfc(u)
  * NaN propagates through every forward. */
 #define XD_ACTK_SIGMOID 0
 #define XD_ACTK_TANH 1
@@ -537,6 +587,9 @@ XD_INLINE float xd_normal(xd_u64 seed, xd_u64 stream, xd_u64 j)
 #define XD_ACTK_ELU 3
 #define XD_ACTK_RELU6 4
 #define XD_ACTK_SILU 5
+#define XD_ACTK_GELU 6
+#define XD_GELU_R 0.707106769084930419921875f   /* (float)sqrt(0.5) */
+#define XD_GELU_K -1.12837922573089599609375f   /* (float)(-2 / sqrt(pi)) */
 XD_INLINE float xd_act_fwd1(int kind, float a, float x)
 {
     switch (kind) {
@@ -546,6 +599,7 @@ XD_INLINE float xd_act_fwd1(int kind, float a, float x)
     case XD_ACTK_ELU: return x > 0.0f ? x : a * XD_EXPM1(x);
     case XD_ACTK_RELU6: return x != x ? x : x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;
     case XD_ACTK_SILU: return x * XD_SIGMOID(x);
+    case XD_ACTK_GELU: return (0.5f * x) * XD_ERFC(-x * XD_GELU_R);
     default: return x;
     }
 }
@@ -559,6 +613,9 @@ XD_INLINE float xd_act_bwd1(int kind, float a, float x, float y, float dy)
     case XD_ACTK_ELU: return x > 0.0f ? dy : (dy * a) * XD_EXP(x);
     case XD_ACTK_RELU6: return x > 0.0f && x < 6.0f ? dy : 0.0f;
     case XD_ACTK_SILU: s = XD_SIGMOID(x); return dy * s + (dy * x) * (s * (1.0f - s));
+    case XD_ACTK_GELU:
+        s = -x * XD_GELU_R;
+        return (dy * XD_ERFC(s)) * 0.5f + -((((0.5f * x) * dy) * (XD_GELU_K * XD_EXP(-(s * s)))) * XD_GELU_R);
     default: return dy;
     }
 }

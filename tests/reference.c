@@ -487,6 +487,7 @@ static double act1(int op, double a, double x)
     case 3: return x > 0 ? x : a * expm1(x);
     case 4: return x != x ? x : x < 0 ? 0 : x > 6 ? 6 : x;
     case 5: return x * s;
+    case 6: return 0.5 * x * erfc(-x / sqrt(2.0));
     default: return NAN;
     }
 }
@@ -501,6 +502,7 @@ static double dact1(int op, double a, double x)
     case 3: return x > 0 ? 1 : a * exp(x);
     case 4: return x > 0 && x < 6 ? 1 : 0;
     case 5: return s + x * s * (1 - s);
+    case 6: return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2.0 * 3.14159265358979323846);
     default: return NAN;
     }
 }

@@ -149,9 +149,9 @@ enum {
     LDGMP,
     LPAD,
     LDPAD,
-    LACT0, /* six activations (xd_act_op) on the logits: forward, then backward */
-    LDACT0 = LACT0 + 6,
-    LNT = LDACT0 + 6
+    LACT0, /* seven activations (xd_act_op) on the logits: forward, then backward */
+    LDACT0 = LACT0 + 7,
+    LNT = LDACT0 + 7
 };
 static const struct {
     const char *name;
@@ -202,12 +202,14 @@ static const struct {
     {"elu forward", LACT0 + 3},
     {"relu6 forward", LACT0 + 4},
     {"silu forward", LACT0 + 5},
+    {"gelu forward", LACT0 + 6},
     {"sigmoid backward", LDACT0},
     {"tanh backward", LDACT0 + 1},
     {"leaky_relu backward", LDACT0 + 2},
     {"elu backward", LDACT0 + 3},
     {"relu6 backward", LDACT0 + 4},
     {"silu backward", LDACT0 + 5},
+    {"gelu backward", LDACT0 + 6},
 };
 enum { NOUT = NOUT_CONV + sizeof LOUTS / sizeof LOUTS[0] };
 static const char *out_name(int k) { return k < NOUT_CONV ? OUTS[k].name : LOUTS[k - NOUT_CONV].name; }
@@ -385,7 +387,7 @@ static xd_status run_layer_ops(xd_context *c, const xd_pool2d_params *p, int ci,
     const xd_pad2d_params pad = {1, 0, 2, 1};
     RUN(xd_zeropad2d_forward(c, &pad, ts[LX], ts[LPAD]));
     RUN(xd_zeropad2d_backward(c, &pad, ts[LPAD], ts[LDPAD]));
-    for (int k = 0; k < 6; ++k) {
+    for (int k = 0; k < 7; ++k) {
         const double alpha = k == XD_ACT_OP_LEAKY_RELU ? 0.2 : 1.0;
         RUN(xd_activation_forward(c, (xd_act_op)k, alpha, ts[LZ], ts[LACT0 + k]));
         RUN(xd_activation_backward(c, (xd_act_op)k, alpha, ts[LZ], ts[LACT0 + k], ts[LDZ], ts[LDACT0 + k]));
@@ -450,7 +452,7 @@ static void run_layers(xdt *T, device_run *d, int ci)
         [LDPAD] = {4, sx, 0},      [LACT0] = {2, sz, 0},       [LACT0 + 1] = {2, sz, 0},  [LACT0 + 2] = {2, sz, 0},
         [LACT0 + 3] = {2, sz, 0},  [LACT0 + 4] = {2, sz, 0},   [LACT0 + 5] = {2, sz, 0},  [LDACT0] = {2, sz, 0},
         [LDACT0 + 1] = {2, sz, 0}, [LDACT0 + 2] = {2, sz, 0},  [LDACT0 + 3] = {2, sz, 0}, [LDACT0 + 4] = {2, sz, 0},
-        [LDACT0 + 5] = {2, sz, 0},
+        [LDACT0 + 5] = {2, sz, 0}, [LACT0 + 6] = {2, sz, 0},   [LDACT0 + 6] = {2, sz, 0},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {

@@ -69,6 +69,22 @@ int main(void)
                   xd_host_expm1(-INFINITY) == -1.0f && isinf(xd_host_expm1(100.0f)) &&
                   xd_host_sigmoid(-200.0f) == 0.0f && xd_host_sigmoid(200.0f) == 1.0f,
               "tanh, expm1, sigmoid at -0, infinities and far out");
+    /* erfc over -5..11 (where gelu reads it: erfc(-x sqrt(1/2))), relative
+     * to the value, down to 1e-30 (below that the result is subnormal) */
+    double worst_erfc = 0;
+    for (int k = 0; k <= 160000; ++k) {
+        float z = -5.0f + 1e-4f * (float)k;
+        double want = erfc((double)z);
+        if (want < 1e-30) break;
+        double e = ulp_err(xd_host_erfc(z), want);
+        worst_erfc = e > worst_erfc ? e : worst_erfc;
+    }
+    printf("erfc max error %.3f ulp\n", worst_erfc);
+    xdt_check(&t, worst_erfc <= 5.0, "erfc within 5 ulp (%.3f)", worst_erfc);
+    xdt_check(&t,
+              xd_host_erfc(-INFINITY) == 2.0f && xd_host_erfc(INFINITY) == 0.0f && xd_host_erfc(0.0f) == 1.0f &&
+                  isnan(xd_host_erfc(NAN)),
+              "erfc at the infinities, 0 and NaN");
     xdt_check(&t, isnan(xd_host_expm1(NAN)) && isnan(xd_host_tanh(NAN)) && isnan(xd_host_sigmoid(NAN)),
               "NaN propagates through expm1, tanh, sigmoid");
     xdt_check(&t, isinf(xd_host_exp(100.0f)) && xd_host_exp(-200.0f) == 0.0f, "exp overflow/underflow");

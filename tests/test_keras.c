@@ -428,6 +428,7 @@ static void test_activations_fixture(void)
         {"activation_1", XD_ACT_TANH, 0},
         {"dense_1", XD_ACT_SIGMOID, 0},
         {"softmax", XD_ACT_SOFTMAX, 0},
+        {"activation_2", XD_ACT_GELU, 0},
     };
     char path[4096];
     xd_model_spec s;

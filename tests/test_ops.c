@@ -1639,7 +1639,7 @@ typedef struct act_case {
 static const act_case ACT[] = {
     {XD_ACT_OP_SIGMOID, 0, -12, 12},    {XD_ACT_OP_TANH, 0, -6, 6},  {XD_ACT_OP_LEAKY_RELU, 0.2, -3, 3},
     {XD_ACT_OP_LEAKY_RELU, 0.3, -3, 3}, {XD_ACT_OP_ELU, 1.0, -6, 3}, {XD_ACT_OP_ELU, 0.5, -6, 3},
-    {XD_ACT_OP_RELU6, 0, -4, 10},       {XD_ACT_OP_SILU, 0, -8, 8},
+    {XD_ACT_OP_RELU6, 0, -4, 10},       {XD_ACT_OP_SILU, 0, -8, 8},  {XD_ACT_OP_GELU, 0, -9, 6},
 };
 
 typedef struct act_loss {
@@ -1666,7 +1666,8 @@ static int act_near(float got, double want)
 /* NaN through every forward; the infinities where Keras's formulas give a number. */
 static void act_specials(xdt *t, const act_case *c, const char *tag, const float *y)
 {
-    static const double at_inf[][2] = {{0, 1}, {-1, 1}, {-INFINITY, INFINITY}, {-1, INFINITY}, {0, 6}, {NAN, INFINITY}};
+    static const double at_inf[][2] = {{0, 1}, {-1, 1},         {-INFINITY, INFINITY}, {-1, INFINITY},
+                                       {0, 6}, {NAN, INFINITY}, {NAN, INFINITY}};
     double lo = at_inf[c->op][0], hi = at_inf[c->op][1];
     if (c->op == XD_ACT_OP_LEAKY_RELU || c->op == XD_ACT_OP_ELU) lo = c->op == XD_ACT_OP_ELU ? -c->alpha : -INFINITY;
     /* near: fast mode's builtins within their bounds (PoCL's tanh(inf) is 1 - 2^-24) */

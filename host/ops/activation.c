@@ -6,7 +6,7 @@
 /* The kernels' kinds are the public enum's values. */
 _Static_assert(XD_ACT_OP_SIGMOID == XD_ACTK_SIGMOID && XD_ACT_OP_TANH == XD_ACTK_TANH &&
                    XD_ACT_OP_LEAKY_RELU == XD_ACTK_LEAKY_RELU && XD_ACT_OP_ELU == XD_ACTK_ELU &&
-                   XD_ACT_OP_RELU6 == XD_ACTK_RELU6 && XD_ACT_OP_SILU == XD_ACTK_SILU,
+                   XD_ACT_OP_RELU6 == XD_ACTK_RELU6 && XD_ACT_OP_SILU == XD_ACTK_SILU && XD_ACT_OP_GELU == XD_ACTK_GELU,
                "xd_act_op and cl/xd_math.h's XD_ACTK_* differ");
 
 static xd_status same_shape(xd_context *ctx, const char *op, const char *an, const xd_tensor *a, const char *bn,
@@ -43,14 +43,14 @@ xd_status xd_relu_backward(xd_context *ctx, const xd_tensor *y, const xd_tensor 
 
 const char *xd_act_op_name(xd_act_op op)
 {
-    static const char *const names[] = {"sigmoid", "tanh", "leaky_relu", "elu", "relu6", "silu"};
+    static const char *const names[] = {"sigmoid", "tanh", "leaky_relu", "elu", "relu6", "silu", "gelu"};
     return op >= 0 && op < (int)(sizeof names / sizeof names[0]) ? names[op] : "unknown";
 }
 
 static xd_status act_check(xd_context *ctx, const char *op, xd_act_op kind)
 {
     if (!ctx) return XD_INVALID_ARGUMENT;
-    if (kind < XD_ACT_OP_SIGMOID || kind > XD_ACT_OP_SILU)
+    if (kind < XD_ACT_OP_SIGMOID || kind > XD_ACT_OP_GELU)
         return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: unknown activation %d", op, (int)kind);
     return XD_OK;
 }

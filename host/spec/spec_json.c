@@ -74,8 +74,8 @@ static const field MODEL_FIELDS[] = {
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const PADDINGS[] = {"valid", "same", NULL};
-static const char *const ACTIVATIONS[] = {"linear",     "relu", "softmax", "sigmoid", "tanh",
-                                          "leaky_relu", "elu",  "relu6",   "silu",    NULL};
+static const char *const ACTIVATIONS[] = {"linear", "relu",  "softmax", "sigmoid", "tanh", "leaky_relu",
+                                          "elu",    "relu6", "silu",    "gelu",    NULL};
 static const char *const INIT_KINDS[] = {"GlorotUniform", "GlorotNormal",  "HeUniform",    "HeNormal", "Zeros",
                                          "Ones",          "RandomUniform", "RandomNormal", NULL};
 static const char *const LAYER_TYPES[] = {"Conv2D",

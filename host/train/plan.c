@@ -114,9 +114,13 @@ static void push_act(const builder *b, xd_steps *l, int i, int backward, const c
                      xd_ref dy, xd_ref dx)
 {
     const xd_layer_spec *s = &b->spec->layers[i];
-    static const xd_act_op ops[] = {[XD_ACT_SIGMOID] = XD_ACT_OP_SIGMOID,       [XD_ACT_TANH] = XD_ACT_OP_TANH,
-                                    [XD_ACT_LEAKY_RELU] = XD_ACT_OP_LEAKY_RELU, [XD_ACT_ELU] = XD_ACT_OP_ELU,
-                                    [XD_ACT_RELU6] = XD_ACT_OP_RELU6,           [XD_ACT_SILU] = XD_ACT_OP_SILU};
+    static const xd_act_op ops[] = {[XD_ACT_SIGMOID] = XD_ACT_OP_SIGMOID,
+                                    [XD_ACT_TANH] = XD_ACT_OP_TANH,
+                                    [XD_ACT_LEAKY_RELU] = XD_ACT_OP_LEAKY_RELU,
+                                    [XD_ACT_ELU] = XD_ACT_OP_ELU,
+                                    [XD_ACT_RELU6] = XD_ACT_OP_RELU6,
+                                    [XD_ACT_SILU] = XD_ACT_OP_SILU,
+                                    [XD_ACT_GELU] = XD_ACT_OP_GELU};
     if (s->activation == XD_ACT_RELU || s->activation == XD_ACT_SOFTMAX) {
         const int relu = s->activation == XD_ACT_RELU;
         if (backward)

@@ -19,6 +19,7 @@ XD_API float xd_host_sqrt(float a);
 XD_API float xd_host_expm1(float x);
 XD_API float xd_host_tanh(float x);
 XD_API float xd_host_sigmoid(float x);
+XD_API float xd_host_erfc(float x);
 /* An activation's element function and its gradient (op: xd_act_op of
  * crossdev/ops.h), the bits xd_activation_forward/_backward give in
  * reproducible mode. */

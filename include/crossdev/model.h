@@ -51,7 +51,8 @@ typedef enum xd_layer_type {
 } xd_layer_type;
 
 /* Keras's names: "linear", "relu", "softmax", "sigmoid", "tanh",
- * "leaky_relu" (alpha: negative_slope), "elu" (alpha), "relu6", "silu". */
+ * "leaky_relu" (alpha: negative_slope), "elu" (alpha), "relu6", "silu",
+ * "gelu". */
 typedef enum xd_activation {
     XD_ACT_LINEAR,
     XD_ACT_RELU,
@@ -61,7 +62,8 @@ typedef enum xd_activation {
     XD_ACT_LEAKY_RELU,
     XD_ACT_ELU,
     XD_ACT_RELU6,
-    XD_ACT_SILU
+    XD_ACT_SILU,
+    XD_ACT_GELU /* approximate=False (Keras's default): the erfc form */
 } xd_activation;
 typedef enum xd_padding { XD_PADDING_VALID, XD_PADDING_SAME } xd_padding;
 

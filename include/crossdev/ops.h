@@ -220,14 +220,15 @@ XD_API xd_status xd_sparse_xent_probs_form(xd_context *ctx, xd_xent_form form, c
  * activation's parameter (leaky_relu negative_slope, elu alpha; rounded to
  * float), unused by the others.  The formulas and their gradients:
  * cl/xd_math.h (xd_act_fwd1, xd_act_bwd1); reproducible mode computes exp,
- * expm1 and tanh with crossdev's own xd_exp, xd_expm1, xd_tanh. */
+ * expm1, tanh and erfc with crossdev's own xd_exp, xd_expm1, xd_tanh, xd_erfc. */
 typedef enum xd_act_op {
     XD_ACT_OP_SIGMOID,
     XD_ACT_OP_TANH,
     XD_ACT_OP_LEAKY_RELU,
     XD_ACT_OP_ELU,
     XD_ACT_OP_RELU6,
-    XD_ACT_OP_SILU
+    XD_ACT_OP_SILU,
+    XD_ACT_OP_GELU /* Keras's default approximate=False: the erfc form */
 } xd_act_op;
 XD_API const char *xd_act_op_name(xd_act_op op); /* "sigmoid", ..., Keras's names */
 XD_API xd_status xd_activation_forward(xd_context *ctx, xd_act_op op, double alpha, const xd_tensor *x, xd_tensor *y);
