@@ -1208,58 +1208,70 @@ typedef struct gap_loss {
     int64_t nc, hw;
     const double *x, *r;
     double *y;
+    int max; /* GlobalMaxPooling2D */
 } gap_loss;
-/* L = sum(gap(x) * r), so dL/dy = r. */
+/* L = sum(pool(x) * r), so dL/dy = r. */
 static double gap_loss_fn(void *p)
 {
     gap_loss *l = p;
-    xdr_global_avgpool_forward(l->nc, l->hw, l->x, l->y);
+    (l->max ? xdr_global_maxpool_forward : xdr_global_avgpool_forward)(l->nc, l->hw, l->x, l->y);
     double sum = 0;
     for (int64_t i = 0; i < l->nc; ++i) sum += l->y[i] * l->r[i];
     return sum;
 }
 
-/* The device's sum of the plane against the double mean (K = H*W), its
- * backward, finite differences, and the same bits as AveragePooling2D with
- * the plane as its window. */
-static void test_global_avgpool(xdt *t, const merge_case *mc, int idx)
+/* Global average pooling (max: global max pooling): the device's sum of
+ * the plane against the double mean (K = H*W; max: the maximum), its
+ * backward, finite differences, and the same bits as AveragePooling2D
+ * (MaxPooling2D) with the plane as its window.  ties: inputs on a grid of
+ * 1/4, so that a plane often has several maxima (no finite differences). */
+static void test_global_pool(xdt *t, const merge_case *mc, int idx, int max, int ties)
 {
     if (mc->h == 0) return;
     char tag[128], what[200];
-    snprintf(tag, sizeof tag, "global_avgpool[%d] x%dx%dx%dx%d", idx, mc->n, mc->c1, mc->h, mc->w);
+    snprintf(tag, sizeof tag, "global_%spool[%d]%s x%dx%dx%dx%d", max ? "max" : "avg", idx, ties ? " ties" : "", mc->n,
+             mc->c1, mc->h, mc->w);
     const int64_t nc = (int64_t)mc->n * mc->c1, hw = (int64_t)mc->h * mc->w;
     arena a = {0};
-    float *x = afill(&a, (size_t)(nc * hw), 9000u + (uint32_t)idx, -1, 1),
-          *dy = afill(&a, (size_t)nc, 9100u + (uint32_t)idx, -1, 1);
+    float *x = afill(&a, (size_t)(nc * hw), (max ? 9700u : 9000u) + (uint32_t)idx, -1, 1),
+          *dy = afill(&a, (size_t)nc, (max ? 9800u : 9100u) + (uint32_t)idx, -1, 1);
+    if (a.bad) goto done;
+    for (int64_t i = 0; ties && i < nc * hw; ++i) x[i] = roundf(x[i] * 4.0f) / 4.0f;
     int64_t xs[4] = {mc->n, mc->c1, mc->h, mc->w}, ys[2] = {mc->n, mc->c1}, y4[4] = {mc->n, mc->c1, 1, 1};
     xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 4, xs, x), *tdy = aup(&a, t, XD_DTYPE_F32, 2, ys, dy);
     xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, ys, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
     xd_tensor *tp = aup(&a, t, XD_DTYPE_F32, 4, y4, NULL);
     if (a.bad) goto done;
-    out_spec o[2] = {{"forward", T_POOL, (size_t)nc, (double)hw, {0}, 0},
+    out_spec o[2] = {{"forward", T_POOL, (size_t)nc, max ? 1 : (double)hw, {0}, 0},
                      {"backward", T_POOL, (size_t)(nc * hw), 1, {0}, 0}};
     for (int run = 0; run < 2; ++run) {
-        xdt_ok(t, xd_global_avgpool2d_forward(t->ctx, tx, ty), "global_avgpool2d_forward");
-        xdt_ok(t, xd_global_avgpool2d_backward(t->ctx, tdy, tdx), "global_avgpool2d_backward");
+        xdt_ok(t, (max ? xd_global_maxpool2d_forward : xd_global_avgpool2d_forward)(t->ctx, tx, ty), "forward");
+        xdt_ok(t,
+               max ? xd_global_maxpool2d_backward(t->ctx, tx, tdy, tdx)
+                   : xd_global_avgpool2d_backward(t->ctx, tdy, tdx),
+               "backward");
         o[0].got[run] = adown(&a, t, ty);
         o[1].got[run] = adown(&a, t, tdx);
     }
     xd_pool2d_params plane = xd_pool2d_valid(mc->h, mc->w, 1, 1);
-    xdt_ok(t, xd_avgpool2d_forward(t->ctx, &plane, tx, tp), "avgpool2d_forward, the plane as window");
+    xdt_ok(t, (max ? xd_maxpool2d_forward : xd_avgpool2d_forward)(t->ctx, &plane, tx, tp),
+           "pool2d, the plane as window");
     float *pooled = adown(&a, t, tp);
     double *xd = adbl(&a, x, (size_t)(nc * hw)), *dyd = adbl(&a, dy, (size_t)nc);
     o[0].ref = ad(&a, (size_t)nc), o[1].ref = ad(&a, (size_t)(nc * hw));
     if (a.bad) goto done;
-    xdr_global_avgpool_forward(nc, hw, xd, o[0].ref);
-    xdr_global_avgpool_backward(nc, hw, dyd, o[1].ref);
+    (max ? xdr_global_maxpool_forward : xdr_global_avgpool_forward)(nc, hw, xd, o[0].ref);
+    if (max) xdr_global_maxpool_backward(nc, hw, xd, dyd, o[1].ref);
+    else xdr_global_avgpool_backward(nc, hw, dyd, o[1].ref);
     compare_outputs(t, tag, o, 2);
-    snprintf(what, sizeof what, "%s == AveragePooling2D of the whole plane, bit for bit", tag);
+    snprintf(what, sizeof what, "%s == %s of the whole plane, bit for bit", tag,
+             max ? "MaxPooling2D" : "AveragePooling2D");
     xdt_bitwise(t, what, o[0].got[0], pooled, (size_t)nc);
-    if (nc * hw <= 4096) {
-        gap_loss gl = {nc, hw, xd, dyd, ad(&a, (size_t)nc)};
+    if (!ties && nc * hw <= 4096) {
+        gap_loss gl = {nc, hw, xd, dyd, ad(&a, (size_t)nc), max};
         if (!gl.y) goto done;
         snprintf(what, sizeof what, "%s FD dL/dx", tag);
-        fd_check(t, what, gap_loss_fn, &gl, xd, (size_t)(nc * hw), o[1].got[0], 1e-3);
+        fd_check(t, what, gap_loss_fn, &gl, xd, (size_t)(nc * hw), o[1].got[0], max ? 1e-4 : 1e-3);
     }
 done:
     afree(&a);
@@ -1723,69 +1735,6 @@ done:
     afree(&a);
 }
 
-typedef struct gmp_loss {
-    int64_t nc, hw;
-    const double *x, *r;
-    double *y;
-} gmp_loss;
-static double gmp_loss_fn(void *p)
-{
-    gmp_loss *l = p;
-    xdr_global_maxpool_forward(l->nc, l->hw, l->x, l->y);
-    double sum = 0;
-    for (int64_t i = 0; i < l->nc; ++i) sum += l->y[i] * l->r[i];
-    return sum;
-}
-
-/* The plane's maximum (the same bits as MaxPooling2D with the plane as its
- * window), its backward against the reference (ties: inputs on a grid of
- * 1/4, so that a plane often has several maxima), finite differences
- * where there are none. */
-static void test_global_maxpool(xdt *t, const merge_case *mc, int idx, int ties)
-{
-    if (mc->h == 0) return;
-    char tag[128], what[200];
-    snprintf(tag, sizeof tag, "global_maxpool[%d]%s x%dx%dx%dx%d", idx, ties ? " ties" : "", mc->n, mc->c1, mc->h,
-             mc->w);
-    const int64_t nc = (int64_t)mc->n * mc->c1, hw = (int64_t)mc->h * mc->w;
-    arena a = {0};
-    float *x = afill(&a, (size_t)(nc * hw), 9700u + (uint32_t)idx, -1, 1),
-          *dy = afill(&a, (size_t)nc, 9800u + (uint32_t)idx, -1, 1);
-    if (a.bad) goto done;
-    for (int64_t i = 0; ties && i < nc * hw; ++i) x[i] = roundf(x[i] * 4.0f) / 4.0f;
-    int64_t xs[4] = {mc->n, mc->c1, mc->h, mc->w}, ys[2] = {mc->n, mc->c1}, y4[4] = {mc->n, mc->c1, 1, 1};
-    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 4, xs, x), *tdy = aup(&a, t, XD_DTYPE_F32, 2, ys, dy);
-    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, ys, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
-    xd_tensor *tp = aup(&a, t, XD_DTYPE_F32, 4, y4, NULL);
-    if (a.bad) goto done;
-    out_spec o[2] = {{"forward", T_POOL, (size_t)nc, 1, {0}, 0}, {"backward", T_POOL, (size_t)(nc * hw), 1, {0}, 0}};
-    for (int run = 0; run < 2; ++run) {
-        xdt_ok(t, xd_global_maxpool2d_forward(t->ctx, tx, ty), "global_maxpool2d_forward");
-        xdt_ok(t, xd_global_maxpool2d_backward(t->ctx, tx, tdy, tdx), "global_maxpool2d_backward");
-        o[0].got[run] = adown(&a, t, ty);
-        o[1].got[run] = adown(&a, t, tdx);
-    }
-    xd_pool2d_params plane = xd_pool2d_valid(mc->h, mc->w, 1, 1);
-    xdt_ok(t, xd_maxpool2d_forward(t->ctx, &plane, tx, tp), "maxpool2d_forward, the plane as window");
-    float *pooled = adown(&a, t, tp);
-    double *xd = adbl(&a, x, (size_t)(nc * hw)), *dyd = adbl(&a, dy, (size_t)nc);
-    o[0].ref = ad(&a, (size_t)nc), o[1].ref = ad(&a, (size_t)(nc * hw));
-    if (a.bad) goto done;
-    xdr_global_maxpool_forward(nc, hw, xd, o[0].ref);
-    xdr_global_maxpool_backward(nc, hw, xd, dyd, o[1].ref);
-    compare_outputs(t, tag, o, 2);
-    snprintf(what, sizeof what, "%s == MaxPooling2D of the whole plane, bit for bit", tag);
-    xdt_bitwise(t, what, o[0].got[0], pooled, (size_t)nc);
-    if (!ties && nc * hw <= 4096) {
-        gmp_loss gl = {nc, hw, xd, dyd, ad(&a, (size_t)nc)};
-        if (!gl.y) goto done;
-        snprintf(what, sizeof what, "%s FD dL/dx", tag);
-        fd_check(t, what, gmp_loss_fn, &gl, xd, (size_t)(nc * hw), o[1].got[0], 1e-4);
-    }
-done:
-    afree(&a);
-}
-
 /* ZeroPadding2D: copies, so bit for bit against the reference both ways. */
 static void test_zeropad(xdt *t, const merge_case *mc, int idx)
 {
@@ -2022,10 +1971,10 @@ int main(int argc, char **argv)
     test_xent_probs_edges(&t);
     for (size_t i = 0; i < sizeof MERGE / sizeof MERGE[0]; ++i)
         if (MERGE[i].small || !t.small) {
-            test_global_avgpool(&t, &MERGE[i], (int)i);
+            test_global_pool(&t, &MERGE[i], (int)i, 0, 0);
             test_merge(&t, &MERGE[i], (int)i);
-            test_global_maxpool(&t, &MERGE[i], (int)i, 0);
-            test_global_maxpool(&t, &MERGE[i], (int)i, 1);
+            test_global_pool(&t, &MERGE[i], (int)i, 1, 0);
+            test_global_pool(&t, &MERGE[i], (int)i, 1, 1);
             test_zeropad(&t, &MERGE[i], (int)i);
         }
     for (size_t i = 0; i < sizeof OPTIM / sizeof OPTIM[0]; ++i) test_optimizer(&t, &OPTIM[i], t.small ? 64 : 4099);
