@@ -26,3 +26,22 @@ __kernel void xd_relu_bwd(__global const float *y, __global const float *dy,
     xd_vf g = XD_VSELECT((xd_vf)0.0f, XD_VLOAD(dy + j0), XD_VLOAD(y + j0) > (xd_vf)0.0f);
     xd_vstore_n(g, dx + j0, XD_VW);
 }
+
+/* The other activations (sigmoid, tanh, leaky_relu, elu, relu6, silu): one
+ * element per work-item, the element functions of xd_math.h (kind a
+ * XD_ACTK_*, a its parameter).  The backward reads the forward's input x and
+ * output y. */
+__kernel void xd_act_fwd(__global const float *x, __global float *y, const uint n, const int kind, const float a)
+{
+    size_t j = get_global_id(0);
+    if (j >= n) return;
+    y[j] = xd_act_fwd1(kind, a, x[j]);
+}
+
+__kernel void xd_act_bwd(__global const float *x, __global const float *y, __global const float *dy,
+                         __global float *dx, const uint n, const int kind, const float a)
+{
+    size_t j = get_global_id(0);
+    if (j >= n) return;
+    dx[j] = xd_act_bwd1(kind, a, x[j], y[j], dy[j]);
+}

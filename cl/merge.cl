@@ -39,3 +39,25 @@ __kernel void xd_concat_copy(__global float *x, __global float *y, const uint N,
     else if (mode == 1) x[g] = y[at];
     else x[g] = x[g] + y[at];
 }
+
+/* ZeroPadding2D: element g of y [NC, OH, OW] is x [NC, H, W] at (oh - PT,
+ * ow - PL), or 0 outside it (forward); the backward crops: element g of dx
+ * [NC, H, W] is dy at (h + PT, w + PL).  Copies only: no arithmetic. */
+__kernel void xd_zeropad_fwd(__global const float *x, __global float *y, const uint NC, const uint H, const uint W,
+                             const uint OH, const uint OW, const uint PT, const uint PL)
+{
+    uint g = (uint)get_global_id(0);
+    if (g >= NC * OH * OW) return;
+    uint ow = g % OW, oh = (g / OW) % OH, plane = g / (OW * OH);
+    int h = (int)oh - (int)PT, w = (int)ow - (int)PL;
+    y[g] = (h >= 0 && h < (int)H && w >= 0 && w < (int)W) ? x[((size_t)plane * H + (uint)h) * W + (uint)w] : 0.0f;
+}
+
+__kernel void xd_zeropad_bwd(__global const float *dy, __global float *dx, const uint NC, const uint H, const uint W,
+                             const uint OH, const uint OW, const uint PT, const uint PL)
+{
+    uint g = (uint)get_global_id(0);
+    if (g >= NC * H * W) return;
+    uint w = g % W, h = (g / W) % H, plane = g / (W * H);
+    dx[g] = dy[((size_t)plane * OH + h + PT) * OW + w + PL];
+}

@@ -315,3 +315,27 @@ __kernel void xd_avgpool_bwd(__global const float *dy, __global float *dx, XD_PO
     }
     dx[g] = acc;
 }
+
+/* Global max pooling's backward (Keras GlobalMaxPooling2D: ops.max over the
+ * plane, whose JAX gradient splits dy evenly among the plane's maxima): one
+ * work-item a plane.  y = the plane's maximum as the forward finds it (the
+ * first, a NaN over every number), count = how many elements equal it
+ * (added (h, w) ascending), then dx = (x == y ? 1 : 0) * (dy / count), as
+ * XLA's reduce_max gradient (a NaN maximum gives NaN everywhere). */
+__kernel void xd_global_maxpool_bwd(__global const float *x, __global const float *dy, __global float *dx,
+                                    const uint NC, const uint HW)
+{
+    uint plane = (uint)get_global_id(0);
+    if (plane >= NC) return;
+    __global const float *xp = x + (size_t)plane * HW;
+    __global float *dxp = dx + (size_t)plane * HW;
+    float m = xp[0];
+    XD_ORDERED for (uint i = 1; i < HW; ++i) {
+        float v = xp[i];
+        if (v > m || (v != v && m == m)) m = v;
+    }
+    float count = 0.0f;
+    XD_ORDERED for (uint i = 0; i < HW; ++i) count = count + (xp[i] == m ? 1.0f : 0.0f);
+    float g = XD_DIV(dy[plane], count);
+    for (uint i = 0; i < HW; ++i) dxp[i] = (xp[i] == m ? 1.0f : 0.0f) * g;
+}

@@ -360,6 +360,97 @@ XD_INLINE float xd_log(float x)
     return XD_FMA(fe, 0.693145751953125f, XD_FMA(fe, 1.428606765330187045e-06f, logm));
 }
 
+/* ---- expm1, tanh, sigmoid (the activations, cl/activation.cl) -------------
+ * expm1: x = k ln2 + r as in xd_exp; expm1(r) = r + r^2 q(r), q the Taylor
+ * polynomial of (e^r - 1 - r)/r^2 to r^7/9! (truncation < 3e-11 relative)
+ * in Horner form; then expm1(x) = 2^k expm1(r) + (2^k - 1), one fma (2^k - 1
+ * exact for -24 <= k <= 24).  Above 40, e^x - 1 rounds as e^x: xd_exp; below
+ * -17.5 it rounds to -1. */
+XD_INLINE float xd_expm1(float x)
+{
+    if (!(x == x)) return x;
+    if (x > 40.0f) return xd_exp(x);
+    if (x < -17.5f) return -1.0f;
+    float k = XD_RINT(x * 1.44269502162933349609f);
+    float r = XD_FMA(-k, 0.693145751953125f, x);
+    r = XD_FMA(-k, 1.428606765330187045e-06f, r);
+    float q = 2.75573192239858906526e-06f;                 /* 1/9! */
+    q = XD_FMA(q, r, 2.48015873015873015873e-05f);         /* 1/8! */
+    q = XD_FMA(q, r, 1.98412698412698412698e-04f);         /* 1/7! */
+    q = XD_FMA(q, r, 1.38888888888888888889e-03f);         /* 1/6! */
+    q = XD_FMA(q, r, 8.33333333333333333333e-03f);         /* 1/5! */
+    q = XD_FMA(q, r, 4.16666666666666666667e-02f);         /* 1/4! */
+    q = XD_FMA(q, r, 1.66666666666666666667e-01f);         /* 1/3! */
+    q = XD_FMA(q, r, 0.5f);
+    float p = XD_FMA(r * r, q, r);
+    if (k == 0.0f) return p;
+    float t = XD_AS_FLOAT((xd_u32)((xd_i32)k + 127) << 23); /* 2^k, -26 <= k <= 58 */
+    return XD_FMA(t, p, t - 1.0f);
+}
+
+/* tanh(|x|) = e / (e + 2), e = expm1(2|x|) (2|x| exact), one correctly
+ * rounded division; the sign put back; 1 above 9.1 (1 - tanh < 2^-25);
+ * +-0 and NaN returned as they are. */
+XD_INLINE float xd_tanh(float x)
+{
+    float a = x < 0.0f ? -x : x;
+    if (!(a > 0.0f)) return x;
+    float r = 1.0f;
+    if (a <= 9.1f) {
+        float e = xd_expm1(2.0f * a);
+        r = xd_div(e, e + 2.0f);
+    }
+    return x < 0.0f ? -r : r;
+}
+
+/* sigmoid(x) = 1 / (1 + exp(-x)), as XLA's logistic (jax.nn.sigmoid). */
+XD_INLINE float xd_sigmoid(float x) { return xd_div(1.0f, 1.0f + xd_exp(-x)); }
+
+/* erfc (gelu's exact form).  |z| < 0.5: 1 - erf(z), erf(z) = z P(z^2) with
+ * P the Taylor series of erf(z)/z to z^14 (truncation < 3e-11); z <= -0.5:
+ * 2 - erfc(-z); z >= 0.5: erfc(z) = exp(-z^2) t G(t), t = 1/(1 + z/2), G a
+ * degree-10 polynomial fitted (least squares, relative, in double) to
+ * erfc(z) exp(z^2) / t on z in [0.5, 10.5] (fit error 7e-11), and
+ * exp(-z^2) = exp(-zz) (1 - e) with zz + e = z^2 exactly (e from an fma). */
+XD_INLINE float xd_erfc_pos_(float z)
+{
+    float t = xd_div(1.0f, XD_FMA(z, 0.5f, 1.0f));
+    float g = 6.277789921e-02f;
+    g = XD_FMA(g, t, -3.290703595e-01f);
+    g = XD_FMA(g, t, 6.907233596e-01f);
+    g = XD_FMA(g, t, -6.888299584e-01f);
+    g = XD_FMA(g, t, 3.059770465e-01f);
+    g = XD_FMA(g, t, -1.432700306e-01f);
+    g = XD_FMA(g, t, 1.201177016e-01f);
+    g = XD_FMA(g, t, 1.698665768e-01f);
+    g = XD_FMA(g, t, 2.475709021e-01f);
+    g = XD_FMA(g, t, 2.820455134e-01f);
+    g = XD_FMA(g, t, 2.820962369e-01f);
+    float zz = z * z;
+    float e = XD_FMA(z, z, -zz);
+    return (xd_exp(-zz) * (t * g)) * (1.0f - e);
+}
+XD_INLINE float xd_erfc(float z)
+{
+    if (!(z == z)) return z;
+    float a = z < 0.0f ? -z : z;
+    if (a < 0.5f) {
+        float s = z * z;
+        float p = -1.492565035840625e-05f;
+        p = XD_FMA(p, s, 1.205533298178967e-04f);
+        p = XD_FMA(p, s, -8.548327023450852e-04f);
+        p = XD_FMA(p, s, 5.223977625442187e-03f);
+        p = XD_FMA(p, s, -2.686617064513125e-02f);
+        p = XD_FMA(p, s, 1.128379167095513e-01f);
+        p = XD_FMA(p, s, -3.761263890318375e-01f);
+        p = XD_FMA(p, s, 1.128379167095513e+00f);
+        return 1.0f - z * p;
+    }
+    if (a > 10.5f) return z < 0.0f ? 2.0f : 0.0f; /* erfc(10.5) < 2^-150 */
+    float c = xd_erfc_pos_(a);
+    return z < 0.0f ? 2.0f - c : c;
+}
+
 /* ---- Philox4x32-10 (Salmon et al., SC'11) ------------------------------- */
 XD_INLINE void xd_philox4x32_10(xd_u32 c[4], xd_u32 k0, xd_u32 k1)
 {
@@ -461,11 +552,72 @@ XD_INLINE float xd_normal(xd_u64 seed, xd_u64 stream, xd_u64 j)
 #define XD_LOG(x) log(x)
 #define XD_DIV(a, b) ((a) / (b))
 #define XD_SQRT(x) sqrt(x)
+#define XD_EXPM1(x) expm1(x)
+#define XD_TANH(x) tanh(x)
+#define XD_SIGMOID(x) (1.0f / (1.0f + exp(-(x))))
+#define XD_ERFC(x) erfc(x)
 #else
 #define XD_EXP(x) xd_exp(x)
 #define XD_LOG(x) xd_log(x)
 #define XD_DIV(a, b) xd_div((a), (b))
 #define XD_SQRT(x) xd_sqrt(x)
+#define XD_EXPM1(x) xd_expm1(x)
+#define XD_TANH(x) xd_tanh(x)
+#define XD_SIGMOID(x) xd_sigmoid(x)
+#define XD_ERFC(x) xd_erfc(x)
 #endif
+
+/* ---- the activations' element functions, Keras 3 on JAX (jax.nn) ---------
+ * kind: XD_ACTK_* of include/crossdev/ops.h; a = the activation's float
+ * parameter (leaky_relu's negative_slope, elu's alpha).  The backward is
+ * the gradient JAX's autodiff of jax.nn's formula computes, in its order:
+ *   sigmoid     y = 1/(1 + exp(-x))             dx = dy (y (1 - y))
+ *   tanh        y = tanh(x)                     dx = (dy + dy y)(1 - y)
+ *   leaky_relu  y = x >= 0 ? x : a x            dx = x >= 0 ? dy : dy a
+ *   elu         y = x > 0 ? x : a expm1(x)      dx = x > 0 ? dy : (dy a) exp(x)
+ *   relu6       y = min(max(x, 0), 6)           dx = 0 < x < 6 ? dy : 0
+ *   silu        y = x sigmoid(x)                dx = dy s + (dy x)(s (1 - s))
+ *   gelu        y = (0.5 x) erfc(u), u = (-x) r, r = (float)sqrt(1/2)
+ *               (approximate=False, Keras's default: jax.nn.gelu's erfc form)
+ *               dx = (dy e) 0.5 + -(((0.5 x) dy)(-2/sqrt(pi) exp(-(u u))) r), e = erfc(u)
+ * NaN propagates through every forward. */
+#define XD_ACTK_SIGMOID 0
+#define XD_ACTK_TANH 1
+#define XD_ACTK_LEAKY_RELU 2
+#define XD_ACTK_ELU 3
+#define XD_ACTK_RELU6 4
+#define XD_ACTK_SILU 5
+#define XD_ACTK_GELU 6
+#define XD_GELU_R 0.707106769084930419921875f   /* (float)sqrt(0.5) */
+#define XD_GELU_K -1.12837922573089599609375f   /* (float)(-2 / sqrt(pi)) */
+XD_INLINE float xd_act_fwd1(int kind, float a, float x)
+{
+    switch (kind) {
+    case XD_ACTK_SIGMOID: return XD_SIGMOID(x);
+    case XD_ACTK_TANH: return XD_TANH(x);
+    case XD_ACTK_LEAKY_RELU: return x >= 0.0f ? x : a * x;
+    case XD_ACTK_ELU: return x > 0.0f ? x : a * XD_EXPM1(x);
+    case XD_ACTK_RELU6: return x != x ? x : x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;
+    case XD_ACTK_SILU: return x * XD_SIGMOID(x);
+    case XD_ACTK_GELU: return (0.5f * x) * XD_ERFC(-x * XD_GELU_R);
+    default: return x;
+    }
+}
+XD_INLINE float xd_act_bwd1(int kind, float a, float x, float y, float dy)
+{
+    float s;
+    switch (kind) {
+    case XD_ACTK_SIGMOID: return dy * (y * (1.0f - y));
+    case XD_ACTK_TANH: return (dy + dy * y) * (1.0f - y);
+    case XD_ACTK_LEAKY_RELU: return x >= 0.0f ? dy : dy * a;
+    case XD_ACTK_ELU: return x > 0.0f ? dy : (dy * a) * XD_EXP(x);
+    case XD_ACTK_RELU6: return x > 0.0f && x < 6.0f ? dy : 0.0f;
+    case XD_ACTK_SILU: s = XD_SIGMOID(x); return dy * s + (dy * x) * (s * (1.0f - s));
+    case XD_ACTK_GELU:
+        s = -x * XD_GELU_R;
+        return (dy * XD_ERFC(s)) * 0.5f + -((((0.5f * x) * dy) * (XD_GELU_K * XD_EXP(-(s * s)))) * XD_GELU_R);
+    default: return dy;
+    }
+}
 
 #endif /* XD_MATH_H */

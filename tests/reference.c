@@ -484,3 +484,81 @@ double *xdr_from_float(const float *v, size_t n)
         for (size_t i = 0; i < n; ++i) d[i] = v[i];
     return d;
 }
+
+/* ---- the other activations, global max pooling, zero padding ------------------------------- */
+static double act1(int op, double a, double x)
+{
+    double s = 1.0 / (1.0 + exp(-x));
+    switch (op) {
+    case 0: return s;
+    case 1: return tanh(x);
+    case 2: return x >= 0 ? x : a * x;
+    case 3: return x > 0 ? x : a * expm1(x);
+    case 4: return x != x ? x : x < 0 ? 0 : x > 6 ? 6 : x;
+    case 5: return x * s;
+    case 6: return 0.5 * x * erfc(-x / sqrt(2.0));
+    default: return NAN;
+    }
+}
+
+static double dact1(int op, double a, double x)
+{
+    double s = 1.0 / (1.0 + exp(-x)), t = tanh(x);
+    switch (op) {
+    case 0: return s * (1 - s);
+    case 1: return 1 - t * t;
+    case 2: return x >= 0 ? 1 : a;
+    case 3: return x > 0 ? 1 : a * exp(x);
+    case 4: return x > 0 && x < 6 ? 1 : 0;
+    case 5: return s + x * s * (1 - s);
+    case 6: return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2.0 * 3.14159265358979323846);
+    default: return NAN;
+    }
+}
+
+void xdr_activation_forward(int op, double alpha, const double *x, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) y[i] = act1(op, alpha, x[i]);
+}
+
+void xdr_activation_backward(int op, double alpha, const double *x, const double *dy, double *dx, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) dx[i] = dact1(op, alpha, x[i]) * dy[i];
+}
+
+void xdr_global_maxpool_forward(int64_t nc, int64_t hw, const double *x, double *y)
+{
+    for (int64_t p = 0; p < nc; ++p) {
+        double m = x[p * hw];
+        for (int64_t k = 1; k < hw; ++k) m = x[p * hw + k] > m ? x[p * hw + k] : m;
+        y[p] = m;
+    }
+}
+
+void xdr_global_maxpool_backward(int64_t nc, int64_t hw, const double *x, const double *dy, double *dx)
+{
+    for (int64_t p = 0; p < nc; ++p) {
+        double m;
+        xdr_global_maxpool_forward(1, hw, x + p * hw, &m);
+        int64_t count = 0;
+        for (int64_t k = 0; k < hw; ++k) count += x[p * hw + k] == m;
+        for (int64_t k = 0; k < hw; ++k) dx[p * hw + k] = x[p * hw + k] == m ? dy[p] / (double)count : 0.0;
+    }
+}
+
+void xdr_zeropad_forward(int64_t nc, int64_t h, int64_t w, const int pad[4], const double *x, double *y)
+{
+    const int64_t oh = h + pad[0] + pad[1], ow = w + pad[2] + pad[3];
+    memset(y, 0, (size_t)(nc * oh * ow) * sizeof *y);
+    for (int64_t p = 0; p < nc; ++p)
+        for (int64_t i = 0; i < h; ++i)
+            for (int64_t j = 0; j < w; ++j) y[(p * oh + i + pad[0]) * ow + j + pad[2]] = x[(p * h + i) * w + j];
+}
+
+void xdr_zeropad_backward(int64_t nc, int64_t h, int64_t w, const int pad[4], const double *dy, double *dx)
+{
+    const int64_t oh = h + pad[0] + pad[1], ow = w + pad[2] + pad[3];
+    for (int64_t p = 0; p < nc; ++p)
+        for (int64_t i = 0; i < h; ++i)
+            for (int64_t j = 0; j < w; ++j) dx[(p * h + i) * w + j] = dy[(p * oh + i + pad[0]) * ow + j + pad[2]];
+}

@@ -69,6 +69,17 @@ void xdr_avgpool_backward(const xdr_pool *s, const double *dy, double *dx);
  * backward spreads dy / hw over the plane. */
 void xdr_global_avgpool_forward(int64_t nc, int64_t hw, const double *x, double *y);
 void xdr_global_avgpool_backward(int64_t nc, int64_t hw, const double *dy, double *dx);
+/* The activations of xd_activation_forward (op an xd_act_op, alpha its
+ * parameter): y = f(x), and dx = f'(x) dy from the analytic derivative. */
+void xdr_activation_forward(int op, double alpha, const double *x, double *y, size_t n);
+void xdr_activation_backward(int op, double alpha, const double *x, const double *dy, double *dx, size_t n);
+/* Global max pooling: the plane's maximum; backward dy split evenly among
+ * the elements equal to it (JAX's gradient of max). */
+void xdr_global_maxpool_forward(int64_t nc, int64_t hw, const double *x, double *y);
+void xdr_global_maxpool_backward(int64_t nc, int64_t hw, const double *x, const double *dy, double *dx);
+/* ZeroPadding2D of planes [nc, h, w] by (top, bottom, left, right); backward the crop. */
+void xdr_zeropad_forward(int64_t nc, int64_t h, int64_t w, const int pad[4], const double *x, double *y);
+void xdr_zeropad_backward(int64_t nc, int64_t h, int64_t w, const int pad[4], const double *dy, double *dx);
 /* Concatenation on axis 1 of [n, c[k], hw] inputs into y [n, sum c, hw];
  * the backward gives input (c channels at off) its slice of dy [n, cy, hw]. */
 void xdr_concat(int64_t n, int64_t hw, int ninputs, const int64_t *c, const double *const *x, double *y);

@@ -149,7 +149,13 @@ enum {
     LRV,
     LL2LOSS,
     LL2G,
-    LNT
+    LGMP,
+    LDGMP,
+    LPAD,
+    LDPAD,
+    LACT0, /* seven activations (xd_act_op) on the logits: forward, then backward */
+    LDACT0 = LACT0 + 7,
+    LNT = LDACT0 + 7
 };
 static const struct {
     const char *name;
@@ -194,6 +200,24 @@ static const struct {
     {"batchnorm running_var (PyTorch)", LRV},
     {"l2_penalty (into a loss)", LL2LOSS},
     {"l2_gradient", LL2G},
+    {"global_maxpool2d_forward", LGMP},
+    {"global_maxpool2d_backward", LDGMP},
+    {"zeropad2d_forward", LPAD},
+    {"zeropad2d_backward", LDPAD},
+    {"sigmoid forward", LACT0},
+    {"tanh forward", LACT0 + 1},
+    {"leaky_relu forward", LACT0 + 2},
+    {"elu forward", LACT0 + 3},
+    {"relu6 forward", LACT0 + 4},
+    {"silu forward", LACT0 + 5},
+    {"gelu forward", LACT0 + 6},
+    {"sigmoid backward", LDACT0},
+    {"tanh backward", LDACT0 + 1},
+    {"leaky_relu backward", LDACT0 + 2},
+    {"elu backward", LDACT0 + 3},
+    {"relu6 backward", LDACT0 + 4},
+    {"silu backward", LDACT0 + 5},
+    {"gelu backward", LDACT0 + 6},
 };
 enum { NOUT = NOUT_CONV + sizeof LOUTS / sizeof LOUTS[0] };
 static const char *out_name(int k) { return k < NOUT_CONV ? OUTS[k].name : LOUTS[k - NOUT_CONV].name; }
@@ -370,6 +394,16 @@ static xd_status run_layer_ops(xd_context *c, const xd_pool2d_params *p, int ci,
     RUN(xd_l2_penalty(c, ts[LX], 0.01, ts[LL2LOSS]));
     RUN(xd_l2_penalty(c, ts[LDY], 0.003, ts[LL2LOSS]));
     RUN(xd_l2_gradient(c, ts[LX], 0.01, ts[LL2G]));
+    RUN(xd_global_maxpool2d_forward(c, ts[LX], ts[LGMP]));
+    RUN(xd_global_maxpool2d_backward(c, ts[LX], ts[LGAPDY], ts[LDGMP]));
+    const xd_pad2d_params pad = {1, 0, 2, 1};
+    RUN(xd_zeropad2d_forward(c, &pad, ts[LX], ts[LPAD]));
+    RUN(xd_zeropad2d_backward(c, &pad, ts[LPAD], ts[LDPAD]));
+    for (int k = 0; k < 7; ++k) {
+        const double alpha = k == XD_ACT_OP_LEAKY_RELU ? 0.2 : 1.0;
+        RUN(xd_activation_forward(c, (xd_act_op)k, alpha, ts[LZ], ts[LACT0 + k]));
+        RUN(xd_activation_backward(c, (xd_act_op)k, alpha, ts[LZ], ts[LACT0 + k], ts[LDZ], ts[LDACT0 + k]));
+    }
     for (int64_t t = 1; t <= 3; ++t) {
         RUN(xd_adam_keras_step(c, &ap, t, ts[LAW], ts[LG], ts[LAM], ts[LAV]));
         RUN(xd_sgd_step(c, &ks, t, ts[LKW], ts[LG], ts[LKM]));
@@ -409,25 +443,29 @@ static void run_layers(xdt *T, device_run *d, int ci)
     xdr_pool_init(&ps, s.n, s.o, s.oh, s.ow, p);
     int64_t sx[4] = {s.n, s.o, s.oh, s.ow}, sp[4] = {ps.n, ps.c, ps.oh, ps.ow}, sc[1] = {bc->o};
     int64_t sz[2] = {bc->n, bc->classes}, sn[1] = {bc->n}, s1[1] = {1}, sw[1] = {(int64_t)nw};
-    int64_t sg[2] = {s.n, s.o}, s2x[4] = {s.n, 2 * s.o, s.oh, s.ow};
+    int64_t sg[2] = {s.n, s.o}, s2x[4] = {s.n, 2 * s.o, s.oh, s.ow}, spad[4] = {s.n, s.o, s.oh + 1, s.ow + 3};
     const struct {
         int nd;
         const int64_t *shape;
         const void *data;
     } spec[LNT] = {
-        [LX] = {4, sx, x},        [LDY] = {4, sx, dy},        [LMAX] = {4, sp, 0},    [LDMAX] = {4, sx, 0},
-        [LAVG] = {4, sp, 0},      [LDAVG] = {4, sx, 0},       [LDROP] = {4, sx, 0},   [LDDROP] = {4, sx, 0},
-        [LGAMMA] = {1, sc, gb},   [LBETA] = {1, sc, gb + no}, [LBN] = {4, sx, 0},     [LMEAN] = {1, sc, 0},
-        [LVAR] = {1, sc, 0},      [LDBN] = {4, sx, 0},        [LDGAMMA] = {1, sc, 0}, [LDBETA] = {1, sc, 0},
-        [LMM] = {1, sc, gb + no}, [LMV] = {1, sc, gb},        [LBNINF] = {4, sx, 0},  [LZ] = {2, sz, z},
-        [LDZ] = {2, sz, z + nz},  [LSOFT] = {2, sz, 0},       [LDSOFT] = {2, sz, 0},  [LLABELS] = {1, sn, labels},
-        [LXLOSS] = {1, s1, 0},    [LDPROBS] = {2, sz, 0},     [LXROW] = {1, sn, 0},   [LPDY] = {4, sp, pdy},
-        [LXLOSS2] = {1, s1, 0},   [LDPROBS2] = {2, sz, 0},    [LG] = {1, sw, w + nw}, [LAW] = {1, sw, w},
-        [LAM] = {1, sw, 0},       [LAV] = {1, sw, 0},         [LKW] = {1, sw, w},     [LKM] = {1, sw, 0},
-        [LTW] = {1, sw, w},       [LTM] = {1, sw, 0},         [LGAP] = {2, sg, 0},    [LGAPDY] = {2, sg, dy},
-        [LDGAP] = {4, sx, 0},     [LADD] = {4, sx, 0},        [LACC] = {4, sx, x},    [LCAT] = {4, s2x, 0},
-        [LDCAT] = {4, sx, x},     [LRM] = {1, sc, gb + no},   [LRV] = {1, sc, gb},    [LL2LOSS] = {1, s1, z},
-        [LL2G] = {4, sx, dy},
+        [LX] = {4, sx, x},         [LDY] = {4, sx, dy},        [LMAX] = {4, sp, 0},       [LDMAX] = {4, sx, 0},
+        [LAVG] = {4, sp, 0},       [LDAVG] = {4, sx, 0},       [LDROP] = {4, sx, 0},      [LDDROP] = {4, sx, 0},
+        [LGAMMA] = {1, sc, gb},    [LBETA] = {1, sc, gb + no}, [LBN] = {4, sx, 0},        [LMEAN] = {1, sc, 0},
+        [LVAR] = {1, sc, 0},       [LDBN] = {4, sx, 0},        [LDGAMMA] = {1, sc, 0},    [LDBETA] = {1, sc, 0},
+        [LMM] = {1, sc, gb + no},  [LMV] = {1, sc, gb},        [LBNINF] = {4, sx, 0},     [LZ] = {2, sz, z},
+        [LDZ] = {2, sz, z + nz},   [LSOFT] = {2, sz, 0},       [LDSOFT] = {2, sz, 0},     [LLABELS] = {1, sn, labels},
+        [LXLOSS] = {1, s1, 0},     [LDPROBS] = {2, sz, 0},     [LXROW] = {1, sn, 0},      [LPDY] = {4, sp, pdy},
+        [LXLOSS2] = {1, s1, 0},    [LDPROBS2] = {2, sz, 0},    [LG] = {1, sw, w + nw},    [LAW] = {1, sw, w},
+        [LAM] = {1, sw, 0},        [LAV] = {1, sw, 0},         [LKW] = {1, sw, w},        [LKM] = {1, sw, 0},
+        [LTW] = {1, sw, w},        [LTM] = {1, sw, 0},         [LGAP] = {2, sg, 0},       [LGAPDY] = {2, sg, dy},
+        [LDGAP] = {4, sx, 0},      [LADD] = {4, sx, 0},        [LACC] = {4, sx, x},       [LCAT] = {4, s2x, 0},
+        [LDCAT] = {4, sx, x},      [LGMP] = {2, sg, 0},        [LDGMP] = {4, sx, 0},      [LPAD] = {4, spad, 0},
+        [LDPAD] = {4, sx, 0},      [LACT0] = {2, sz, 0},       [LACT0 + 1] = {2, sz, 0},  [LACT0 + 2] = {2, sz, 0},
+        [LACT0 + 3] = {2, sz, 0},  [LACT0 + 4] = {2, sz, 0},   [LACT0 + 5] = {2, sz, 0},  [LDACT0] = {2, sz, 0},
+        [LDACT0 + 1] = {2, sz, 0}, [LDACT0 + 2] = {2, sz, 0},  [LDACT0 + 3] = {2, sz, 0}, [LDACT0 + 4] = {2, sz, 0},
+        [LDACT0 + 5] = {2, sz, 0}, [LACT0 + 6] = {2, sz, 0},   [LDACT0 + 6] = {2, sz, 0}, [LRM] = {1, sc, gb + no},
+        [LRV] = {1, sc, gb},       [LL2LOSS] = {1, s1, z},     [LL2G] = {4, sx, dy},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {

@@ -15,6 +15,59 @@ static double ulp_err(float got, double want)
     return fabs((double)got - want) / ulp;
 }
 
+/* expm1, tanh, sigmoid and erfc (the activations): their worst error in
+ * ulp over sweeps (docs/reproducibility.md quotes the figures), and their
+ * special values. */
+static void test_activation_math(xdt *t)
+{
+    uint32_t bits;
+    /* expm1, tanh, sigmoid (the activations): over a sweep of -20..20 and of
+     * every 6007th float below 1 in magnitude (near 0: expm1 and tanh keep
+     * their relative accuracy there). */
+    double worst_em1 = 0, worst_tanh = 0, worst_sig = 0;
+    for (int k = 0; k <= 400000; ++k) {
+        float x = -20.0f + 1e-4f * (float)k;
+        double e1 = ulp_err(xd_host_expm1(x), expm1((double)x)), e2 = ulp_err(xd_host_tanh(x), tanh((double)x));
+        double e3 = ulp_err(xd_host_sigmoid(x), 1.0 / (1.0 + exp(-(double)x)));
+        worst_em1 = e1 > worst_em1 ? e1 : worst_em1, worst_tanh = e2 > worst_tanh ? e2 : worst_tanh;
+        worst_sig = e3 > worst_sig ? e3 : worst_sig;
+    }
+    for (bits = 0x00800000u; bits < 0x3f800000u; bits += 6007u) {
+        float x, nx;
+        memcpy(&x, &bits, 4);
+        nx = -x;
+        double e1 = fmax(ulp_err(xd_host_expm1(x), expm1((double)x)), ulp_err(xd_host_expm1(nx), expm1((double)nx)));
+        double e2 = ulp_err(xd_host_tanh(x), tanh((double)x));
+        worst_em1 = e1 > worst_em1 ? e1 : worst_em1, worst_tanh = e2 > worst_tanh ? e2 : worst_tanh;
+    }
+    printf("expm1 max error %.3f ulp, tanh %.3f ulp, sigmoid %.3f ulp\n", worst_em1, worst_tanh, worst_sig);
+    xdt_check(t, worst_em1 <= 2.0 && worst_tanh <= 3.0 && worst_sig <= 3.0,
+              "expm1 within 2 ulp (%.3f), tanh and sigmoid within 3 (%.3f, %.3f)", worst_em1, worst_tanh, worst_sig);
+    xdt_check(t,
+              xd_host_tanh(-0.0f) == 0.0f && signbit(xd_host_tanh(-0.0f)) && xd_host_tanh(-INFINITY) == -1.0f &&
+                  xd_host_expm1(-INFINITY) == -1.0f && isinf(xd_host_expm1(100.0f)) &&
+                  xd_host_sigmoid(-200.0f) == 0.0f && xd_host_sigmoid(200.0f) == 1.0f,
+              "tanh, expm1, sigmoid at -0, infinities and far out");
+    /* erfc over -5..11 (where gelu reads it: erfc(-x sqrt(1/2))), relative
+     * to the value, down to 1e-30 (below that the result is subnormal) */
+    double worst_erfc = 0;
+    for (int k = 0; k <= 160000; ++k) {
+        float z = -5.0f + 1e-4f * (float)k;
+        double want = erfc((double)z);
+        if (want < 1e-30) break;
+        double e = ulp_err(xd_host_erfc(z), want);
+        worst_erfc = e > worst_erfc ? e : worst_erfc;
+    }
+    printf("erfc max error %.3f ulp\n", worst_erfc);
+    xdt_check(t, worst_erfc <= 5.0, "erfc within 5 ulp (%.3f)", worst_erfc);
+    xdt_check(t,
+              xd_host_erfc(-INFINITY) == 2.0f && xd_host_erfc(INFINITY) == 0.0f && xd_host_erfc(0.0f) == 1.0f &&
+                  isnan(xd_host_erfc(NAN)),
+              "erfc at the infinities, 0 and NaN");
+    xdt_check(t, isnan(xd_host_expm1(NAN)) && isnan(xd_host_tanh(NAN)) && isnan(xd_host_sigmoid(NAN)),
+              "NaN propagates through expm1, tanh, sigmoid");
+}
+
 int main(void)
 {
     xdt t = {.name = "test_hostmath"};
@@ -42,6 +95,7 @@ int main(void)
     printf("exp max error %.3f ulp, log max error %.3f ulp\n", worst_exp, worst_log);
     xdt_check(&t, worst_exp <= 2.0, "exp within 2 ulp (%.3f)", worst_exp);
     xdt_check(&t, worst_log <= 2.0, "log within 2 ulp (%.3f)", worst_log);
+    test_activation_math(&t);
     xdt_check(&t, isinf(xd_host_exp(100.0f)) && xd_host_exp(-200.0f) == 0.0f, "exp overflow/underflow");
     xdt_check(&t, xd_host_exp(0.0f) == 1.0f && xd_host_log(1.0f) == 0.0f, "exp(0) = 1, log(1) = 0");
     xdt_check(&t, isnan(xd_host_log(-1.0f)) && isinf(xd_host_log(0.0f)) && xd_host_log(0.0f) < 0, "log special");

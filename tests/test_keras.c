@@ -130,7 +130,9 @@ static void test_shape_rules(void)
 /* Keras's class for a spec layer type (ReLU and Activation are one type). */
 static int same_class(const char *keras, xd_layer_type t)
 {
-    if (strcmp(keras, "ReLU") == 0) return t == XD_LAYER_ACTIVATION;
+    static const char *const acts[] = {"ReLU", "LeakyReLU", "ELU", "Softmax"};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        if (strcmp(keras, acts[i]) == 0) return t == XD_LAYER_ACTIVATION;
     return strcmp(keras, xd_layer_type_name(t)) == 0;
 }
 
@@ -437,6 +439,51 @@ static void test_save_refusals(void)
     xd_weights_free(&w);
 }
 
+/* activations.keras (tools/keras/make-fixtures.py activations()): each
+ * layer's activation and parameter as the model was written in Keras. */
+static void test_activations_fixture(void)
+{
+    static const struct {
+        const char *layer;
+        xd_activation act;
+        float alpha;
+    } want[] = {
+        {"conv2d", XD_ACT_TANH, 0},
+        {"conv2d_1", XD_ACT_SIGMOID, 0},
+        {"leaky_re_lu", XD_ACT_LEAKY_RELU, 0.3f},
+        {"conv2d_3", XD_ACT_LEAKY_RELU, 0.2f},
+        {"elu", XD_ACT_ELU, 1.0f},
+        {"conv2d_4", XD_ACT_ELU, 1.0f},
+        {"activation", XD_ACT_SILU, 0},
+        {"conv2d_5", XD_ACT_RELU6, 0},
+        {"dense", XD_ACT_SILU, 0},
+        {"activation_1", XD_ACT_TANH, 0},
+        {"dense_1", XD_ACT_SIGMOID, 0},
+        {"softmax", XD_ACT_SOFTMAX, 0},
+        {"activation_2", XD_ACT_GELU, 0},
+    };
+    char path[4096];
+    xd_model_spec s;
+    xd_error err;
+    fixture(path, sizeof path, "activations.keras");
+    if (!xdt_check(&T, xd_model_spec_load(path, &s, NULL, &err) == XD_OK, "%s", err.message)) return;
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        int i = 0;
+        while (i < s.nlayers && strcmp(s.layers[i].name, want[k].layer) != 0) i++;
+        xdt_check(&T,
+                  i < s.nlayers && s.layers[i].activation == want[k].act && (float)s.layers[i].alpha == want[k].alpha,
+                  "activations.keras: layer '%s' has activation %d (alpha %g), Keras's is %d (%g)", want[k].layer,
+                  i < s.nlayers ? (int)s.layers[i].activation : -1, i < s.nlayers ? s.layers[i].alpha : 0,
+                  (int)want[k].act, (double)want[k].alpha);
+    }
+    const int *p0 = s.layers[0].pad, *p1 = NULL;
+    for (int i = 1; i < s.nlayers; i++)
+        if (s.layers[i].type == XD_LAYER_ZEROPADDING2D) p1 = s.layers[i].pad;
+    xdt_check(&T, s.layers[0].type == XD_LAYER_ZEROPADDING2D && p0[0] == 1 && p0[1] == 0 && p0[2] == 2 && p0[3] == 1,
+              "ZeroPadding2D(((1, 0), (2, 1))): top 1, bottom 0, left 2, right 1");
+    xdt_check(&T, p1 && p1[0] == 1 && p1[1] == 1 && p1[2] == 1 && p1[3] == 1, "ZeroPadding2D(1): 1 on every side");
+}
+
 /* Refusals of hand-made configs (in memory, through the config parser). */
 static void refused_config(const char *what, const char *text, const char *word)
 {
@@ -488,6 +535,30 @@ static void test_config_refusals(void)
                    SEQ(INPUT ", {\"class_name\": \"ReLU\", \"config\": {\"name\": \"r\", "
                              "\"max_value\": 6.0}}, " FLAT_DENSE),
                    "max_value 6.0 is not supported (only null)");
+    refused_config("ZeroPadding2D of three",
+                   SEQ(INPUT ", {\"class_name\": \"ZeroPadding2D\", \"config\": {\"name\": \"z\", "
+                             "\"padding\": [1, 2, 3]}}, " FLAT_DENSE),
+                   "layer 'z' (ZeroPadding2D): padding [1, 2, 3] is not supported");
+    refused_config("ZeroPadding2D negative",
+                   SEQ(INPUT ", {\"class_name\": \"ZeroPadding2D\", \"config\": {\"name\": \"z\", "
+                             "\"padding\": [[1, -1], [0, 0]]}}, " FLAT_DENSE),
+                   "padding [[1, -1], [0, 0]] is not supported");
+    refused_config("ZeroPadding2D channels_first",
+                   SEQ(INPUT ", {\"class_name\": \"ZeroPadding2D\", \"config\": {\"name\": \"z\", "
+                             "\"padding\": 1, \"data_format\": \"channels_first\"}}, " FLAT_DENSE),
+                   "data_format \"channels_first\" is not supported");
+    refused_config("Softmax axis",
+                   SEQ(INPUT ", " FLAT_DENSE ", {\"class_name\": \"Softmax\", \"config\": {\"name\": \"s\", "
+                             "\"axis\": 0}}"),
+                   "layer 's' (Softmax): axis 0 is not supported");
+    refused_config("LeakyReLU negative slope",
+                   SEQ(INPUT ", {\"class_name\": \"LeakyReLU\", \"config\": {\"name\": \"l\", "
+                             "\"negative_slope\": -1}}, " FLAT_DENSE),
+                   "negative_slope");
+    refused_config("an activation crossdev lacks",
+                   SEQ(INPUT ", {\"class_name\": \"Activation\", \"config\": {\"name\": \"a\", "
+                             "\"activation\": \"softplus\"}}, " FLAT_DENSE),
+                   "activation \"softplus\" is not supported (only \"linear\", \"relu\", \"sigmoid\"");
 }
 
 #define KT(name) "{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"" name "\", 0, 0]}}"
@@ -654,6 +725,7 @@ int main(int argc, char **argv)
     test_functional_chain();
     test_save_refusals();
     test_config_refusals();
+    test_activations_fixture();
     test_graph_refusals();
     test_merge_refusals();
     json_decref(manifest);

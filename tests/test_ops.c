@@ -15,6 +15,7 @@
 
 #include "harness.h"
 #include "reference.h"
+#include "crossdev/hostmath.h"
 
 /* ---- tolerances ---------------------------------------------------------------
  * An element passes when |got - ref| <= abs * sqrt(K) * rms(ref) + rel * |ref|,
@@ -50,6 +51,7 @@ enum {
     T_ADAM_KERAS,
     T_SGD,
     T_FD,
+    T_ACT,
     T_COUNT
 };
 static const struct tol {
@@ -81,6 +83,10 @@ static const struct tol {
     [T_SGD] = {"sgd_step w, m", 0, 2.4e-7},                      /* rel x t x scale, as Adam */
     /* device backward vs central differences of the double forward (K = 1) */
     [T_FD] = {"finite differences", 2e-5, 2e-5},
+    /* the activations: exp/expm1/tanh and a division (reproducible <= 2.5
+     * ulp, OpenCL's builtins <= 4); the backward's 1 - y cancels near
+     * saturation, hence the abs part (x rms) */
+    [T_ACT] = {"activations fwd/bwd", 4e-6, 6e-7},
 };
 static struct {
     double max_err, max_ratio; /* largest |got - ref|, largest error / allowed */
@@ -1202,58 +1208,70 @@ typedef struct gap_loss {
     int64_t nc, hw;
     const double *x, *r;
     double *y;
+    int max; /* GlobalMaxPooling2D */
 } gap_loss;
-/* L = sum(gap(x) * r), so dL/dy = r. */
+/* L = sum(pool(x) * r), so dL/dy = r. */
 static double gap_loss_fn(void *p)
 {
     gap_loss *l = p;
-    xdr_global_avgpool_forward(l->nc, l->hw, l->x, l->y);
+    (l->max ? xdr_global_maxpool_forward : xdr_global_avgpool_forward)(l->nc, l->hw, l->x, l->y);
     double sum = 0;
     for (int64_t i = 0; i < l->nc; ++i) sum += l->y[i] * l->r[i];
     return sum;
 }
 
-/* The device's sum of the plane against the double mean (K = H*W), its
- * backward, finite differences, and the same bits as AveragePooling2D with
- * the plane as its window. */
-static void test_global_avgpool(xdt *t, const merge_case *mc, int idx)
+/* Global average pooling (max: global max pooling): the device's sum of
+ * the plane against the double mean (K = H*W; max: the maximum), its
+ * backward, finite differences, and the same bits as AveragePooling2D
+ * (MaxPooling2D) with the plane as its window.  ties: inputs on a grid of
+ * 1/4, so that a plane often has several maxima (no finite differences). */
+static void test_global_pool(xdt *t, const merge_case *mc, int idx, int max, int ties)
 {
     if (mc->h == 0) return;
     char tag[128], what[200];
-    snprintf(tag, sizeof tag, "global_avgpool[%d] x%dx%dx%dx%d", idx, mc->n, mc->c1, mc->h, mc->w);
+    snprintf(tag, sizeof tag, "global_%spool[%d]%s x%dx%dx%dx%d", max ? "max" : "avg", idx, ties ? " ties" : "", mc->n,
+             mc->c1, mc->h, mc->w);
     const int64_t nc = (int64_t)mc->n * mc->c1, hw = (int64_t)mc->h * mc->w;
     arena a = {0};
-    float *x = afill(&a, (size_t)(nc * hw), 9000u + (uint32_t)idx, -1, 1),
-          *dy = afill(&a, (size_t)nc, 9100u + (uint32_t)idx, -1, 1);
+    float *x = afill(&a, (size_t)(nc * hw), (max ? 9700u : 9000u) + (uint32_t)idx, -1, 1),
+          *dy = afill(&a, (size_t)nc, (max ? 9800u : 9100u) + (uint32_t)idx, -1, 1);
+    if (a.bad) goto done;
+    for (int64_t i = 0; ties && i < nc * hw; ++i) x[i] = roundf(x[i] * 4.0f) / 4.0f;
     int64_t xs[4] = {mc->n, mc->c1, mc->h, mc->w}, ys[2] = {mc->n, mc->c1}, y4[4] = {mc->n, mc->c1, 1, 1};
     xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 4, xs, x), *tdy = aup(&a, t, XD_DTYPE_F32, 2, ys, dy);
     xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, ys, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
     xd_tensor *tp = aup(&a, t, XD_DTYPE_F32, 4, y4, NULL);
     if (a.bad) goto done;
-    out_spec o[2] = {{"forward", T_POOL, (size_t)nc, (double)hw, {0}, 0},
+    out_spec o[2] = {{"forward", T_POOL, (size_t)nc, max ? 1 : (double)hw, {0}, 0},
                      {"backward", T_POOL, (size_t)(nc * hw), 1, {0}, 0}};
     for (int run = 0; run < 2; ++run) {
-        xdt_ok(t, xd_global_avgpool2d_forward(t->ctx, tx, ty), "global_avgpool2d_forward");
-        xdt_ok(t, xd_global_avgpool2d_backward(t->ctx, tdy, tdx), "global_avgpool2d_backward");
+        xdt_ok(t, (max ? xd_global_maxpool2d_forward : xd_global_avgpool2d_forward)(t->ctx, tx, ty), "forward");
+        xdt_ok(t,
+               max ? xd_global_maxpool2d_backward(t->ctx, tx, tdy, tdx)
+                   : xd_global_avgpool2d_backward(t->ctx, tdy, tdx),
+               "backward");
         o[0].got[run] = adown(&a, t, ty);
         o[1].got[run] = adown(&a, t, tdx);
     }
     xd_pool2d_params plane = xd_pool2d_valid(mc->h, mc->w, 1, 1);
-    xdt_ok(t, xd_avgpool2d_forward(t->ctx, &plane, tx, tp), "avgpool2d_forward, the plane as window");
+    xdt_ok(t, (max ? xd_maxpool2d_forward : xd_avgpool2d_forward)(t->ctx, &plane, tx, tp),
+           "pool2d, the plane as window");
     float *pooled = adown(&a, t, tp);
     double *xd = adbl(&a, x, (size_t)(nc * hw)), *dyd = adbl(&a, dy, (size_t)nc);
     o[0].ref = ad(&a, (size_t)nc), o[1].ref = ad(&a, (size_t)(nc * hw));
     if (a.bad) goto done;
-    xdr_global_avgpool_forward(nc, hw, xd, o[0].ref);
-    xdr_global_avgpool_backward(nc, hw, dyd, o[1].ref);
+    (max ? xdr_global_maxpool_forward : xdr_global_avgpool_forward)(nc, hw, xd, o[0].ref);
+    if (max) xdr_global_maxpool_backward(nc, hw, xd, dyd, o[1].ref);
+    else xdr_global_avgpool_backward(nc, hw, dyd, o[1].ref);
     compare_outputs(t, tag, o, 2);
-    snprintf(what, sizeof what, "%s == AveragePooling2D of the whole plane, bit for bit", tag);
+    snprintf(what, sizeof what, "%s == %s of the whole plane, bit for bit", tag,
+             max ? "MaxPooling2D" : "AveragePooling2D");
     xdt_bitwise(t, what, o[0].got[0], pooled, (size_t)nc);
-    if (nc * hw <= 4096) {
-        gap_loss gl = {nc, hw, xd, dyd, ad(&a, (size_t)nc)};
+    if (!ties && nc * hw <= 4096) {
+        gap_loss gl = {nc, hw, xd, dyd, ad(&a, (size_t)nc), max};
         if (!gl.y) goto done;
         snprintf(what, sizeof what, "%s FD dL/dx", tag);
-        fd_check(t, what, gap_loss_fn, &gl, xd, (size_t)(nc * hw), o[1].got[0], 1e-3);
+        fd_check(t, what, gap_loss_fn, &gl, xd, (size_t)(nc * hw), o[1].got[0], max ? 1e-4 : 1e-3);
     }
 done:
     afree(&a);
@@ -1671,6 +1689,135 @@ done:
     afree(&a);
 }
 
+/* ---- the other activations, global max pooling, zero padding ------------------------------- */
+typedef struct act_case {
+    xd_act_op op;
+    double alpha;
+    float lo, hi; /* the inputs' range */
+} act_case;
+static const act_case ACT[] = {
+    {XD_ACT_OP_SIGMOID, 0, -12, 12},    {XD_ACT_OP_TANH, 0, -6, 6},  {XD_ACT_OP_LEAKY_RELU, 0.2, -3, 3},
+    {XD_ACT_OP_LEAKY_RELU, 0.3, -3, 3}, {XD_ACT_OP_ELU, 1.0, -6, 3}, {XD_ACT_OP_ELU, 0.5, -6, 3},
+    {XD_ACT_OP_RELU6, 0, -4, 10},       {XD_ACT_OP_SILU, 0, -8, 8},  {XD_ACT_OP_GELU, 0, -9, 6},
+};
+
+typedef struct act_loss {
+    const act_case *c;
+    const double *x, *r;
+    double *y;
+    size_t n;
+} act_loss;
+/* L = sum(f(x) * r), so dL/dy = r. */
+static double act_loss_fn(void *p)
+{
+    act_loss *l = p;
+    xdr_activation_forward(l->c->op, l->c->alpha, l->x, l->y, l->n);
+    double sum = 0;
+    for (size_t i = 0; i < l->n; ++i) sum += l->y[i] * l->r[i];
+    return sum;
+}
+
+static int act_near(float got, double want)
+{
+    return isnan(want) ? isnan(got) : isinf(want) ? (double)got == want : fabs((double)got - want) <= 1e-6;
+}
+
+/* NaN through every forward; the infinities where Keras's formulas give a number. */
+static void act_specials(xdt *t, const act_case *c, const char *tag, const float *y)
+{
+    static const double at_inf[][2] = {{0, 1}, {-1, 1},         {-INFINITY, INFINITY}, {-1, INFINITY},
+                                       {0, 6}, {NAN, INFINITY}, {NAN, INFINITY}};
+    double lo = at_inf[c->op][0], hi = at_inf[c->op][1];
+    if (c->op == XD_ACT_OP_LEAKY_RELU || c->op == XD_ACT_OP_ELU) lo = c->op == XD_ACT_OP_ELU ? -c->alpha : -INFINITY;
+    /* near: fast mode's builtins within their bounds (PoCL's tanh(inf) is 1 - 2^-24) */
+    xdt_check(t, isnan(y[0]) && act_near(y[1], lo) && act_near(y[2], hi),
+              "%s: f(NaN) %g, f(-inf) %g (want %g), f(inf) %g (want %g)", tag, (double)y[0], (double)y[1], lo,
+              (double)y[2], hi);
+}
+
+static void test_activation(xdt *t, const act_case *c, size_t n, int idx)
+{
+    char tag[128], what[200];
+    snprintf(tag, sizeof tag, "%s[%d] alpha %g x%zu", xd_act_op_name(c->op), idx, c->alpha, n);
+    arena a = {0};
+    float *x = afill(&a, n, 9500u + (uint32_t)idx, c->lo, c->hi), *dy = afill(&a, n, 9600u + (uint32_t)idx, -1, 1);
+    int64_t shape[2] = {2, (int64_t)n / 2};
+    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 2, shape, x), *tdy = aup(&a, t, XD_DTYPE_F32, 2, shape, dy);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 2, shape, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 2, shape, NULL);
+    if (a.bad) goto done;
+    out_spec o[2] = {{"forward", T_ACT, n, 1, {0}, 0}, {"backward", T_ACT, n, 1, {0}, 0}};
+    for (int run = 0; run < 2; ++run) {
+        xdt_ok(t, xd_activation_forward(t->ctx, c->op, c->alpha, tx, ty), "activation_forward");
+        xdt_ok(t, xd_activation_backward(t->ctx, c->op, c->alpha, tx, ty, tdy, tdx), "activation_backward");
+        o[0].got[run] = adown(&a, t, ty);
+        o[1].got[run] = adown(&a, t, tdx);
+    }
+    double *xd = adbl(&a, x, n), *dyd = adbl(&a, dy, n);
+    o[0].ref = ad(&a, n), o[1].ref = ad(&a, n);
+    float *hy = af(&a, n), *hdx = af(&a, n);
+    if (a.bad) goto done;
+    xdr_activation_forward(c->op, c->alpha, xd, o[0].ref, n);
+    xdr_activation_backward(c->op, c->alpha, xd, dyd, o[1].ref, n);
+    compare_outputs(t, tag, o, 2);
+    if (xd_context_mode(t->ctx) == XD_MODE_REPRODUCIBLE) { /* the host build of xd_math.h, bit for bit */
+        for (size_t i = 0; i < n; ++i) {
+            hy[i] = xd_host_act_forward(c->op, (float)c->alpha, x[i]);
+            hdx[i] = xd_host_act_backward(c->op, (float)c->alpha, x[i], o[0].got[0][i], dy[i]);
+        }
+        snprintf(what, sizeof what, "%s forward == the host's xd_math.h", tag);
+        xdt_bitwise(t, what, o[0].got[0], hy, n);
+        snprintf(what, sizeof what, "%s backward == the host's xd_math.h", tag);
+        xdt_bitwise(t, what, o[1].got[0], hdx, n);
+    }
+    act_loss al = {c, xd, dyd, ad(&a, n), n};
+    if (!al.y) goto done;
+    snprintf(what, sizeof what, "%s FD dL/dx", tag);
+    fd_check(t, what, act_loss_fn, &al, xd, n, o[1].got[0], 1e-3);
+    x[0] = NAN, x[1] = -INFINITY, x[2] = INFINITY;
+    xd_tensor *ts = aup(&a, t, XD_DTYPE_F32, 2, shape, x);
+    if (!ts || !xdt_ok(t, xd_activation_forward(t->ctx, c->op, c->alpha, ts, ty), "activation_forward")) goto done;
+    float *ys = adown(&a, t, ty);
+    if (ys) act_specials(t, c, tag, ys);
+done:
+    afree(&a);
+}
+
+/* ZeroPadding2D: copies, so bit for bit against the reference both ways. */
+static void test_zeropad(xdt *t, const merge_case *mc, int idx)
+{
+    if (mc->h == 0) return;
+    static const int pads[3][4] = {{1, 1, 1, 1}, {1, 0, 2, 1}, {0, 3, 0, 0}};
+    const int *pad = pads[idx % 3];
+    char tag[128];
+    snprintf(tag, sizeof tag, "zeropad[%d] x%dx%dx%dx%d pad %d,%d,%d,%d", idx, mc->n, mc->c1, mc->h, mc->w, pad[0],
+             pad[1], pad[2], pad[3]);
+    const int64_t nc = (int64_t)mc->n * mc->c1, oh = mc->h + pad[0] + pad[1], ow = mc->w + pad[2] + pad[3];
+    const size_t nx = (size_t)(nc * mc->h * mc->w), ny = (size_t)(nc * oh * ow);
+    arena a = {0};
+    float *x = afill(&a, nx, 9900u + (uint32_t)idx, -1, 1), *dy = afill(&a, ny, 9950u + (uint32_t)idx, -1, 1);
+    int64_t xs[4] = {mc->n, mc->c1, mc->h, mc->w}, ys[4] = {mc->n, mc->c1, oh, ow};
+    xd_tensor *tx = aup(&a, t, XD_DTYPE_F32, 4, xs, x), *tdy = aup(&a, t, XD_DTYPE_F32, 4, ys, dy);
+    xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
+    if (a.bad) goto done;
+    xd_pad2d_params p = {pad[0], pad[1], pad[2], pad[3]};
+    xdt_ok(t, xd_zeropad2d_forward(t->ctx, &p, tx, ty), "zeropad2d_forward");
+    xdt_ok(t, xd_zeropad2d_backward(t->ctx, &p, tdy, tdx), "zeropad2d_backward");
+    float *y = adown(&a, t, ty), *dx = adown(&a, t, tdx), *yf = af(&a, ny), *dxf = af(&a, nx);
+    double *xd = adbl(&a, x, nx), *dyd = adbl(&a, dy, ny), *yr = ad(&a, ny), *dxr = ad(&a, nx);
+    if (a.bad) goto done;
+    xdr_zeropad_forward(nc, mc->h, mc->w, pad, xd, yr);
+    xdr_zeropad_backward(nc, mc->h, mc->w, pad, dyd, dxr);
+    for (size_t i = 0; i < ny; ++i) yf[i] = (float)yr[i];
+    for (size_t i = 0; i < nx; ++i) dxf[i] = (float)dxr[i];
+    char what[200];
+    snprintf(what, sizeof what, "%s forward vs reference", tag);
+    xdt_bitwise(t, what, y, yf, ny);
+    snprintf(what, sizeof what, "%s backward vs reference", tag);
+    xdt_bitwise(t, what, dx, dxf, nx);
+done:
+    afree(&a);
+}
+
 /* ---- argument checks ----------------------------------------------------------------------- */
 static void expect_fail(xdt *t, xd_status got, xd_status want, const char *op, const char *call)
 {
@@ -1918,13 +2065,17 @@ int main(int argc, char **argv)
     test_xent_probs_edges(&t);
     for (size_t i = 0; i < sizeof MERGE / sizeof MERGE[0]; ++i)
         if (MERGE[i].small || !t.small) {
-            test_global_avgpool(&t, &MERGE[i], (int)i);
+            test_global_pool(&t, &MERGE[i], (int)i, 0, 0);
             test_merge(&t, &MERGE[i], (int)i);
+            test_global_pool(&t, &MERGE[i], (int)i, 1, 0);
+            test_global_pool(&t, &MERGE[i], (int)i, 1, 1);
+            test_zeropad(&t, &MERGE[i], (int)i);
         }
     const size_t l2n[3] = {1, 37, 4099};
     for (int i = 0; i < (t.small ? 2 : 3); ++i) test_l2(&t, l2n[i], i);
     for (size_t i = 0; i < sizeof OPTIM / sizeof OPTIM[0]; ++i) test_optimizer(&t, &OPTIM[i], t.small ? 64 : 4099);
     test_optim_forms(&t);
+    for (size_t i = 0; i < sizeof ACT / sizeof ACT[0]; ++i) test_activation(&t, &ACT[i], t.small ? 64 : 4098, (int)i);
     test_arguments(&t);
     test_arguments_layers(&t);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -79,6 +79,19 @@ static const row table[] = {
                        "c.weight.grad c.bias.grad\n"},
     {"dropout-view.json", first_conv_relu},
     {"residual.keras", residual},
+    {"activations.keras", /* no ReLU: only the weights-and-bias fusions */
+     "backward conv2d_backward_weights_bias conv2d_5.backward_weights+conv2d_5.backward_bias: activation.out "
+     "conv2d_5.dpre -> conv2d_5.weight.grad conv2d_5.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d_4.backward_weights+conv2d_4.backward_bias: zero_padding2d_1.out "
+     "conv2d_4.dpre -> conv2d_4.weight.grad conv2d_4.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
+     "conv2d_3.dpre -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: conv2d.out "
+     "conv2d_1.dpre -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d_2.backward_weights+conv2d_2.backward_bias: conv2d.out "
+     "conv2d_2.dout -> conv2d_2.weight.grad conv2d_2.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: zero_padding2d.out "
+     "conv2d.dpre -> conv2d.weight.grad conv2d.bias.grad\n"},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
                   "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
     /* a learning-rate schedule changes no step; an L2 regularizer adds its
@@ -384,6 +397,28 @@ static void check_dropout_views(void)
     free(p);
 }
 
+/* The steps of model's hooked plan whose line contains `key`, against want. */
+static void check_lines(const char *model, const char *key, const char *want)
+{
+    xd_model_spec s;
+    if (!load(model, &s)) return;
+    const xd_optimizer_spec opt = xd_train_optimizer(&s);
+    xd_plan *p = malloc(sizeof *p);
+    xd_error err = {0};
+    if (!p || !xdt_check(&T, xd_plan_build(&s, &opt, 1, p, &err) == XD_OK, "%s: %s", model, err.message)) {
+        free(p);
+        return;
+    }
+    char *all = text(p, &s, 0), got[2048] = "";
+    size_t len = 0;
+    for (char *line = all ? strtok(all, "\n") : NULL; line; line = strtok(NULL, "\n"))
+        if (strstr(line, key) && len < sizeof got) len += (size_t)snprintf(got + len, sizeof got - len, "%s\n", line);
+    if (!xdt_check(&T, strcmp(got, want) == 0, "%s: the steps with '%s'", model, key))
+        printf("  got:\n%s  wanted:\n%s", got, want);
+    free(all);
+    free(p);
+}
+
 /* A gradient that fans out is summed in the order the backward pass
  * reaches its readers, the last layer first: in residual.keras the first
  * conv's output feeds the block (conv2d_1), the Add and the 1x1
@@ -391,28 +426,46 @@ static void check_dropout_views(void)
  * and the block's are added to it, each an op of its own. */
 static void check_fan_out(void)
 {
-    static const char want[] = "backward conv2d_backward_data conv2d_3.backward_data: conv2d_3.dout conv2d_3.weight -> "
-                               "conv2d.dout\n"
-                               "backward add add.backward_0: conv2d.dout add.dout -> conv2d.dout\n"
-                               "backward add conv2d_1.backward_accumulate: conv2d.dout conv2d_1.din -> conv2d.dout\n";
-    xd_model_spec s;
-    if (!load("residual.keras", &s)) return;
-    const xd_optimizer_spec opt = xd_train_optimizer(&s);
-    xd_plan *p = malloc(sizeof *p);
-    xd_error err = {0};
-    if (!p || !xdt_check(&T, xd_plan_build(&s, &opt, 1, p, &err) == XD_OK, "residual.keras: %s", err.message)) {
-        free(p);
-        return;
-    }
-    char *all = text(p, &s, 0), got[1024] = "";
-    size_t len = 0;
-    for (char *line = all ? strtok(all, "\n") : NULL; line; line = strtok(NULL, "\n"))
-        if (strstr(line, "-> conv2d.dout") && len < sizeof got)
-            len += (size_t)snprintf(got + len, sizeof got - len, "%s\n", line);
-    if (!xdt_check(&T, strcmp(got, want) == 0, "residual.keras: the steps writing conv2d.dout"))
-        printf("  got:\n%s  wanted:\n%s", got, want);
-    free(all);
-    free(p);
+    check_lines("residual.keras", "-> conv2d.dout",
+                "backward conv2d_backward_data conv2d_3.backward_data: conv2d_3.dout conv2d_3.weight -> conv2d.dout\n"
+                "backward add add.backward_0: conv2d.dout add.dout -> conv2d.dout\n"
+                "backward add conv2d_1.backward_accumulate: conv2d.dout conv2d_1.din -> conv2d.dout\n");
+}
+
+/* The activations other than ReLU and softmax are one op kind with the
+ * activation's parameter; their backward reads the forward's input, its
+ * output and the gradient (a conv's own: pre, out, dout); global max
+ * pooling's backward reads its input; zero padding a copy each way. */
+static void check_activation_steps(void)
+{
+    check_lines(
+        "activations.keras", "activation_backward",
+        "backward activation_backward dense_1.backward_activation: dense_1.pre dense_1.out dense_1.dout -> "
+        "dense_1.dpre\n"
+        "backward activation_backward activation_2.backward: activation_1.out activation_2.out activation_2.dout -> "
+        "activation_1.dout\n"
+        "backward activation_backward activation_1.backward: dense.out activation_1.out activation_1.dout -> "
+        "dense.dout\n"
+        "backward activation_backward dense.backward_activation: dense.pre dense.out dense.dout -> dense.dpre\n"
+        "backward activation_backward conv2d_5.backward_activation: conv2d_5.pre conv2d_5.out conv2d_5.dout -> "
+        "conv2d_5.dpre\n"
+        "backward activation_backward activation.backward: conv2d_4.out activation.out activation.dout -> "
+        "conv2d_4.dout\n"
+        "backward activation_backward conv2d_4.backward_activation: conv2d_4.pre conv2d_4.out conv2d_4.dout -> "
+        "conv2d_4.dpre\n"
+        "backward activation_backward elu.backward: add.out elu.out elu.dout -> add.dout\n"
+        "backward activation_backward conv2d_3.backward_activation: conv2d_3.pre conv2d_3.out conv2d_3.dout -> "
+        "conv2d_3.dpre\n"
+        "backward activation_backward leaky_re_lu.backward: conv2d_2.out leaky_re_lu.out leaky_re_lu.dout -> "
+        "conv2d_2.dout\n"
+        "backward activation_backward conv2d_1.backward_activation: conv2d_1.pre conv2d_1.out conv2d_1.dout -> "
+        "conv2d_1.dpre\n"
+        "backward activation_backward conv2d.backward_activation: conv2d.pre conv2d.out conv2d.dout -> conv2d.dpre\n");
+    check_lines("activations.keras", "pooling2d.backward:",
+                "backward global_avgpool2d_backward global_average_pooling2d.backward: global_average_pooling2d.dout "
+                "-> conv2d_5.dout\n"
+                "backward global_maxpool2d_backward global_max_pooling2d.backward: conv2d_5.out "
+                "global_max_pooling2d.dout -> global_max_pooling2d.din\n");
 }
 
 /* A layer's padding is computed from what it reads, not from the layer
@@ -484,6 +537,7 @@ int main(int argc, char **argv)
     check_edges();
     check_dropout_views();
     check_fan_out();
+    check_activation_steps();
     check_input_shapes();
     check_update_outputs();
     return xdt_finish(&T);

@@ -90,7 +90,12 @@ const char *xd_cl_error_name(cl_int code);
     X(concat_copy)                 \
     X(bn_running)                  \
     X(l2_penalty)                  \
-    X(l2_gradient)
+    X(l2_gradient)                 \
+    X(act_fwd)                     \
+    X(act_bwd)                     \
+    X(global_maxpool_bwd)          \
+    X(zeropad_fwd)                 \
+    X(zeropad_bwd)
 /* clang-format on */
 
 typedef enum xd_kernel_id {

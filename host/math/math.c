@@ -9,6 +9,12 @@ float xd_host_exp(float x) { return xd_exp(x); }
 float xd_host_log(float x) { return xd_log(x); }
 float xd_host_div(float a, float b) { return xd_div(a, b); }
 float xd_host_sqrt(float a) { return xd_sqrt(a); }
+float xd_host_expm1(float x) { return xd_expm1(x); }
+float xd_host_tanh(float x) { return xd_tanh(x); }
+float xd_host_sigmoid(float x) { return xd_sigmoid(x); }
+float xd_host_erfc(float x) { return xd_erfc(x); }
+float xd_host_act_forward(int op, float alpha, float x) { return xd_act_fwd1(op, alpha, x); }
+float xd_host_act_backward(int op, float alpha, float x, float y, float dy) { return xd_act_bwd1(op, alpha, x, y, dy); }
 void xd_host_philox4x32_10(uint32_t c[4], uint32_t k0, uint32_t k1) { xd_philox4x32_10(c, k0, k1); }
 uint32_t xd_host_philox_word(uint64_t seed, uint64_t stream, uint64_t j) { return xd_philox_word(seed, stream, j); }
 

@@ -53,3 +53,45 @@ xd_status xd_concat_backward(xd_context *ctx, const xd_tensor *dy, int64_t offse
 {
     return concat(ctx, "concat_backward", dx, offset, dy, accumulate ? 2 : 1);
 }
+
+/* ---- ZeroPadding2D ---------------------------------------------------------------------- */
+
+/* x [N, C, H, W] and y [N, C, H + top + bottom, W + left + right]: the
+ * kernels' geometry (NC, H, W, OH, OW, PT, PL). */
+static xd_status pad_check(xd_context *ctx, const char *op, const xd_pad2d_params *p, const xd_tensor *x,
+                           const xd_tensor *y, cl_uint g[7])
+{
+    xd_status st;
+    if (!ctx) return XD_INVALID_ARGUMENT;
+    if (!p || p->top < 0 || p->bottom < 0 || p->left < 0 || p->right < 0)
+        return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "%s: padding must be given and >= 0", op);
+    if ((st = xd_check_tensor(ctx, op, "x", x, XD_DTYPE_F32, 4)) != XD_OK) return st;
+    if ((st = xd_check_tensor(ctx, op, "y", y, XD_DTYPE_F32, 4)) != XD_OK) return st;
+    if (x->ndim != 4 || y->ndim != 4 || y->shape[0] != x->shape[0] || y->shape[1] != x->shape[1] ||
+        y->shape[2] != x->shape[2] + p->top + p->bottom || y->shape[3] != x->shape[3] + p->left + p->right)
+        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: y must be x [N, C, H, W] padded to [N, C, H + %d, W + %d]", op,
+                       p->top + p->bottom, p->left + p->right);
+    if ((st = xd_check_u32(ctx, op, "output size", y->count)) != XD_OK) return st;
+    g[0] = (cl_uint)(x->shape[0] * x->shape[1]), g[1] = (cl_uint)x->shape[2], g[2] = (cl_uint)x->shape[3];
+    g[3] = (cl_uint)y->shape[2], g[4] = (cl_uint)y->shape[3], g[5] = (cl_uint)p->top, g[6] = (cl_uint)p->left;
+    return XD_OK;
+}
+
+#define XD_PAD_GEOM(g) \
+    XD_ARG((g)[0]), XD_ARG((g)[1]), XD_ARG((g)[2]), XD_ARG((g)[3]), XD_ARG((g)[4]), XD_ARG((g)[5]), XD_ARG((g)[6])
+
+xd_status xd_zeropad2d_forward(xd_context *ctx, const xd_pad2d_params *p, const xd_tensor *x, xd_tensor *y)
+{
+    cl_uint g[7] = {0};
+    xd_status st = pad_check(ctx, "zeropad2d_forward", p, x, y, g);
+    if (st != XD_OK) return st;
+    return XD_LAUNCH(ctx, XD_K_zeropad_fwd, y->count, XD_ARG(x->mem), XD_ARG(y->mem), XD_PAD_GEOM(g));
+}
+
+xd_status xd_zeropad2d_backward(xd_context *ctx, const xd_pad2d_params *p, const xd_tensor *dy, xd_tensor *dx)
+{
+    cl_uint g[7] = {0};
+    xd_status st = pad_check(ctx, "zeropad2d_backward", p, dx, dy, g);
+    if (st != XD_OK) return st;
+    return XD_LAUNCH(ctx, XD_K_zeropad_bwd, dx->count, XD_ARG(dy->mem), XD_ARG(dx->mem), XD_PAD_GEOM(g));
+}

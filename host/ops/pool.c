@@ -169,3 +169,29 @@ xd_status xd_global_avgpool2d_backward(xd_context *ctx, const xd_tensor *dy, xd_
     if (st != XD_OK) return st;
     return XD_LAUNCH(ctx, XD_K_avgpool_bwd, dx->count, XD_ARG(dy->mem), XD_ARG(dx->mem), XD_POOL_GEOM(d));
 }
+
+/* ---- global max pooling: the max pooling's forward, its own backward ---------------------- */
+
+xd_status xd_global_maxpool2d_forward(xd_context *ctx, const xd_tensor *x, xd_tensor *y)
+{
+    pool_dims d = {0};
+    xd_status st = global_check(ctx, "global_maxpool2d_forward", "x", x, "y", y, &d);
+    if (st != XD_OK) return st;
+    cl_int with_index = 0;
+    return XD_LAUNCH(ctx, XD_K_maxpool_fwd, y->count, XD_ARG(x->mem), XD_ARG(y->mem), XD_ARG(y->mem),
+                     XD_ARG(with_index), XD_POOL_GEOM(d));
+}
+
+xd_status xd_global_maxpool2d_backward(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy, xd_tensor *dx)
+{
+    const char *op = "global_maxpool2d_backward";
+    pool_dims d = {0};
+    xd_status st = global_check(ctx, op, "x", x, "dy", dy, &d);
+    if (st == XD_OK) st = xd_check_tensor(ctx, op, "dx", dx, XD_DTYPE_F32, 2);
+    if (st != XD_OK) return st;
+    if (dx->ndim != x->ndim || dx->count != x->count || dx->shape[0] != x->shape[0] || dx->shape[1] != x->shape[1])
+        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: dx must have x's shape", op);
+    cl_uint hw = d.H * d.W;
+    return XD_LAUNCH(ctx, XD_K_global_maxpool_bwd, d.NC, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(dx->mem), XD_ARG(d.NC),
+                     XD_ARG(hw));
+}

@@ -108,7 +108,7 @@ static xd_status check_shapes(const char *file, xd_model_spec *out, xd_error *er
     int flat = 0;
     for (int i = 0; i < out->nlayers; i++)
         flat |= out->layers[i].type == XD_LAYER_FLATTEN || out->layers[i].type == XD_LAYER_DENSE ||
-                out->layers[i].type == XD_LAYER_GLOBAL_AVGPOOL2D;
+                out->layers[i].type == XD_LAYER_GLOBAL_AVGPOOL2D || out->layers[i].type == XD_LAYER_GLOBAL_MAXPOOL2D;
     if (!flat)
         return xd_error_set(err, XD_SHAPE_MISMATCH, 0,
                             "%s: the model's output is an image, not class scores (end it with Flatten and Dense)",

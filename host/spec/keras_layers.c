@@ -39,17 +39,38 @@ static xd_status channels_last(const xd_kopts *o)
                : xd_kopt_unsupported(o, "data_format", "only \"channels_last\"");
 }
 
-/* "linear", "relu", and "softmax" where allowed; null is Keras's linear. */
-static xd_status activation_of(const xd_kopts *o, int softmax_ok, xd_activation *out)
+/* Keras's activation names crossdev computes, with the parameter Keras's
+ * function gives by default ("swish" is Keras's other name of silu). */
+static const struct act_name {
+    const char *name;
+    xd_activation act;
+    double alpha;
+} ACTS[] = {
+    {"linear", XD_ACT_LINEAR, 0},   {"relu", XD_ACT_RELU, 0},   {"softmax", XD_ACT_SOFTMAX, 0},
+    {"sigmoid", XD_ACT_SIGMOID, 0}, {"tanh", XD_ACT_TANH, 0},   {"leaky_relu", XD_ACT_LEAKY_RELU, 0.2},
+    {"elu", XD_ACT_ELU, 1.0},       {"relu6", XD_ACT_RELU6, 0}, {"silu", XD_ACT_SILU, 0},
+    {"swish", XD_ACT_SILU, 0},      {"gelu", XD_ACT_GELU, 0},
+};
+#define ACT_LIST \
+    "\"linear\", \"relu\", \"sigmoid\", \"tanh\", \"leaky_relu\", \"elu\", \"relu6\", \"silu\"/\"swish\", \"gelu\""
+
+/* An activation by name (null is Keras's linear), and softmax where
+ * allowed (not over a conv's channels).  "gelu" is Keras's gelu with its
+ * default approximate=False (the erfc form); the string is all a config
+ * can name. */
+static xd_status activation_of(const xd_kopts *o, int softmax_ok, xd_activation *out, double *alpha)
 {
     json_t *v = json_object_get(o->cfg, "activation");
-    const char *s = json_string_value(v);
-    if (!v || json_is_null(v) || (s && strcmp(s, "linear") == 0)) *out = XD_ACT_LINEAR;
-    else if (s && strcmp(s, "relu") == 0) *out = XD_ACT_RELU;
-    else if (s && softmax_ok && strcmp(s, "softmax") == 0) *out = XD_ACT_SOFTMAX;
-    else
+    const char *s = json_is_null(v) || !v ? "linear" : json_string_value(v);
+    size_t i = 0, n = sizeof ACTS / sizeof ACTS[0];
+    while (s && i < n && strcmp(s, ACTS[i].name) != 0) i++;
+    if (!s || i == n || (ACTS[i].act == XD_ACT_SOFTMAX && !softmax_ok))
         return xd_kopt_unsupported(o, "activation",
-                                   softmax_ok ? "only \"linear\", \"relu\", \"softmax\"" : "only \"linear\", \"relu\"");
+                                   softmax_ok ? "only " ACT_LIST ", \"softmax\""
+                                              : "only " ACT_LIST " (softmax over a conv's channels "
+                                                "is not supported)");
+    *out = ACTS[i].act;
+    *alpha = ACTS[i].alpha;
     return XD_OK;
 }
 
@@ -164,7 +185,7 @@ static const char *const WEIGHT_EXTRAS[] = {"activity_regularizer", "kernel_cons
  * constraints. */
 static xd_status weighted_options(const lctx *L, int softmax_ok, xd_layer_spec *s)
 {
-    XD_TRY(activation_of(&L->o, softmax_ok, &s->activation));
+    XD_TRY(activation_of(&L->o, softmax_ok, &s->activation, &s->alpha));
     XD_TRY(xd_kopt_bool(&L->o, "use_bias", 1, &s->use_bias));
     XD_TRY(init_of(L, "kernel_initializer", XD_INIT_GLOROT_UNIFORM, &s->kernel_init));
     XD_TRY(init_of(L, "bias_initializer", XD_INIT_ZEROS, &s->bias_init));
@@ -242,7 +263,35 @@ static xd_status parse_relu(const lctx *L, xd_layer_spec *s)
 static xd_status parse_activation(const lctx *L, xd_layer_spec *s)
 {
     s->type = XD_LAYER_ACTIVATION;
-    return activation_of(&L->o, 1, &s->activation);
+    return activation_of(&L->o, 1, &s->activation, &s->alpha);
+}
+
+/* LeakyReLU(negative_slope=0.3), ELU(alpha=1.0): the activations with the
+ * layer's parameter. */
+static xd_status parse_leaky_relu(const lctx *L, xd_layer_spec *s)
+{
+    s->type = XD_LAYER_ACTIVATION;
+    s->activation = XD_ACT_LEAKY_RELU;
+    return xd_kopt_number(&L->o, "negative_slope", 0.3, 0, 1e30, 1, &s->alpha);
+}
+
+static xd_status parse_elu(const lctx *L, xd_layer_spec *s)
+{
+    s->type = XD_LAYER_ACTIVATION;
+    s->activation = XD_ACT_ELU;
+    return xd_kopt_number(&L->o, "alpha", 1.0, -1e30, 1e30, 1, &s->alpha);
+}
+
+/* Softmax on the last axis (-1, or 1 on features): a softmax Activation. */
+static xd_status parse_softmax(const lctx *L, xd_layer_spec *s)
+{
+    json_t *v = json_object_get(L->o.cfg, "axis");
+    if (json_is_array(v) && json_array_size(v) == 1) v = json_array_get(v, 0);
+    s->type = XD_LAYER_ACTIVATION;
+    s->activation = XD_ACT_SOFTMAX;
+    if (!v || (json_is_integer(v) && (json_integer_value(v) == -1 || (L->c->flat && json_integer_value(v) == 1))))
+        return XD_OK;
+    return xd_kopt_unsupported(&L->o, "axis", "only -1, the features");
 }
 
 /* axis: the channels (-1, or the last axis by number: 3 on an image, 1 on
@@ -305,6 +354,36 @@ static xd_status parse_global_avgpool(const lctx *L, xd_layer_spec *s)
     return channels_last(&L->o);
 }
 
+/* GlobalMaxPooling2D (keepdims false), as the average's. */
+static xd_status parse_global_maxpool(const lctx *L, xd_layer_spec *s)
+{
+    XD_TRY(parse_global_avgpool(L, s));
+    s->type = XD_LAYER_GLOBAL_MAXPOOL2D;
+    return XD_OK;
+}
+
+/* ZeroPadding2D's padding: an integer, a pair (rows, columns), or
+ * ((top, bottom), (left, right)); each 0..1024. */
+static xd_status parse_zeropadding(const lctx *L, xd_layer_spec *s)
+{
+    json_t *v = json_object_get(L->o.cfg, "padding");
+    int ok = 1;
+    s->type = XD_LAYER_ZEROPADDING2D;
+    for (int k = 0; k < 4; k++) {
+        json_t *axis = json_is_array(v) ? json_array_get(v, (size_t)(k / 2)) : v;
+        json_t *e = json_is_array(axis) ? json_array_get(axis, (size_t)(k % 2)) : axis;
+        ok = ok && (!json_is_array(v) || json_array_size(v) == 2) &&
+             (!json_is_array(axis) || json_array_size(axis) == 2);
+        ok = ok && json_is_integer(e) && json_integer_value(e) >= 0 && json_integer_value(e) <= XD_KERAS_MAX_KERNEL;
+        s->pad[k] = ok ? (int)json_integer_value(e) : 0;
+    }
+    if (!ok && v)
+        return xd_kopt_unsupported(&L->o, "padding",
+                                   "only an integer, a pair, or ((top, bottom), (left, right)) of integers 0..1024");
+    if (!v) s->pad[0] = s->pad[1] = s->pad[2] = s->pad[3] = 1; /* Keras's default padding=(1, 1) */
+    return channels_last(&L->o);
+}
+
 /* Each class with the options its parser reads; any other option must be
  * null (checked after the parser, whose messages are the more precise).
  * renorm_momentum has no effect while renorm is false. */
@@ -338,10 +417,16 @@ static const struct layer_class {
     {"Add", parse_add, {"name", "trainable", "dtype"}},
     {"Concatenate", parse_concatenate, {"name", "trainable", "dtype", "axis"}},
     {"GlobalAveragePooling2D", parse_global_avgpool, {"name", "trainable", "dtype", "data_format", "keepdims"}},
+    {"GlobalMaxPooling2D", parse_global_maxpool, {"name", "trainable", "dtype", "data_format", "keepdims"}},
+    {"ZeroPadding2D", parse_zeropadding, {"name", "trainable", "dtype", "padding", "data_format"}},
+    {"LeakyReLU", parse_leaky_relu, {"name", "trainable", "dtype", "negative_slope"}},
+    {"ELU", parse_elu, {"name", "trainable", "dtype", "alpha"}},
+    {"Softmax", parse_softmax, {"name", "trainable", "dtype", "axis"}},
 };
-#define CLASS_LIST                                                                                            \
-    "InputLayer (first), Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, ReLU, Activation, " \
-    "BatchNormalization, GlobalAveragePooling2D, and in functional models Add, Concatenate"
+#define CLASS_LIST                                                                                                 \
+    "InputLayer (first), Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, ReLU, Activation, "      \
+    "BatchNormalization, GlobalAveragePooling2D, GlobalMaxPooling2D, ZeroPadding2D, LeakyReLU, ELU, Softmax, and " \
+    "in functional models Add, Concatenate"
 
 /* The options every layer has: trained, float32. */
 static xd_status common_options(const xd_kopts *o)

@@ -20,6 +20,8 @@ const char *xd_layer_type_name(xd_layer_type t)
     case XD_LAYER_ADD: return "Add";
     case XD_LAYER_CONCATENATE: return "Concatenate";
     case XD_LAYER_GLOBAL_AVGPOOL2D: return "GlobalAveragePooling2D";
+    case XD_LAYER_GLOBAL_MAXPOOL2D: return "GlobalMaxPooling2D";
+    case XD_LAYER_ZEROPADDING2D: return "ZeroPadding2D";
     }
     return "unknown";
 }
@@ -193,6 +195,20 @@ static xd_status window_shape(int i, const xd_layer_spec *l, int flat, const xd_
     return XD_OK;
 }
 
+/* ZeroPadding2D: an image, taller and wider by its padding. */
+static xd_status padded_shape(int i, const xd_layer_spec *l, int flat, xd_layer_shape *o, xd_error *err)
+{
+    if (flat) return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "needs an image (H, W, C) input, not flat features");
+    for (int k = 0; k < 4; k++)
+        if (l->pad[k] < 0 || l->pad[k] > XD_KERAS_MAX_KERNEL)
+            return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "padding must be 0..1024 on each side");
+    o->h += l->pad[0] + l->pad[1];
+    o->w += l->pad[2] + l->pad[3];
+    if (o->c * o->h * o->w > XD_KERAS_MAX_COUNT)
+        return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "output has more than 2^31 elements per example");
+    return XD_OK;
+}
+
 /* The layers that keep their input's shape. */
 static xd_status same_shape(int i, const xd_layer_spec *l, int flat, xd_error *err)
 {
@@ -235,6 +251,7 @@ static xd_status layer_shape(int i, const xd_layer_spec *l, int *flat, const xd_
     case XD_LAYER_ACTIVATION:
     case XD_LAYER_BATCHNORM: return same_shape(i, l, *flat, err);
     case XD_LAYER_GLOBAL_AVGPOOL2D: /* an image's channels become features */
+    case XD_LAYER_GLOBAL_MAXPOOL2D:
         if (*flat) return shape_fail(err, XD_SHAPE_MISMATCH, i, l, "needs an image (H, W, C) input, not flat features");
         o->h = o->w = 1;
         o->fc = o->fh = o->fw = 0;
@@ -242,6 +259,7 @@ static xd_status layer_shape(int i, const xd_layer_spec *l, int *flat, const xd_
         return XD_OK;
     case XD_LAYER_ADD:
     case XD_LAYER_CONCATENATE: break; /* merge_shape */
+    case XD_LAYER_ZEROPADDING2D: return padded_shape(i, l, *flat, o, err);
     }
     return shape_fail(err, XD_INVALID_ARGUMENT, i, l, "unknown layer type");
 }

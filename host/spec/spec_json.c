@@ -9,8 +9,9 @@
  * read the one before it, so that a chain's JSON is the same however the
  * model was built (and as before functional models).  Likewise written
  * only where present, so that every spec without them reads as before:
- * a layer's L2 factors (`kernel_l2`, `bias_l2`, non-zero) and the
- * optimizer's learning-rate `schedule`. */
+ * a layer's L2 factors (`kernel_l2`, `bias_l2`, non-zero), the
+ * optimizer's learning-rate `schedule`, an activation's `alpha` (where
+ * it is not 0) and a ZeroPadding2D's `pad` (top, bottom, left, right). */
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -74,7 +75,8 @@ static const field MODEL_FIELDS[] = {
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const PADDINGS[] = {"valid", "same", "explicit", NULL};
-static const char *const ACTIVATIONS[] = {"linear", "relu", "softmax", NULL};
+static const char *const ACTIVATIONS[] = {"linear", "relu",  "softmax", "sigmoid", "tanh", "leaky_relu",
+                                          "elu",    "relu6", "silu",    "gelu",    NULL};
 static const char *const INIT_KINDS[] = {"GlorotUniform", "GlorotNormal",  "HeUniform",    "HeNormal", "Zeros",
                                          "Ones",          "RandomUniform", "RandomNormal", NULL};
 static const char *const LAYER_TYPES[] = {"Conv2D",
@@ -88,6 +90,8 @@ static const char *const LAYER_TYPES[] = {"Conv2D",
                                           "Add",
                                           "Concatenate",
                                           "GlobalAveragePooling2D",
+                                          "GlobalMaxPooling2D",
+                                          "ZeroPadding2D",
                                           NULL};
 static const char *const OPT_KINDS[] = {"adam-pytorch", "adam-keras", "sgd-pytorch", "sgd-keras", NULL};
 
@@ -161,6 +165,9 @@ char *xd_model_spec_json(const xd_model_spec *spec)
         json_object_set_new(o, "name", json_string(l->name));
         put_fields(o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), l);
         put_layer_extras(o, l);
+        if (l->alpha != 0.0) json_object_set_new(o, "alpha", json_real(l->alpha));
+        if (l->type == XD_LAYER_ZEROPADDING2D)
+            json_object_set_new(o, "pad", json_pack("[i, i, i, i]", l->pad[0], l->pad[1], l->pad[2], l->pad[3]));
         if (l->ninputs > 0) {
             json_t *in = json_array();
             for (int k = 0; k < l->ninputs && k < XD_MAX_INPUTS; k++)
@@ -341,6 +348,30 @@ static xd_status read_layer_l2(const jctx *c, json_t *o, xd_layer_spec *l, size_
     return XD_OK;
 }
 
+/* The optional fields: alpha (a finite number, not 0: 0 is not written)
+ * and a ZeroPadding2D's pad (four integers 0..1024, there only); how many
+ * of them o holds. */
+static xd_status read_optional(const jctx *c, json_t *o, xd_layer_spec *l, size_t *n)
+{
+    json_t *a = json_object_get(o, "alpha"), *pad = json_object_get(o, "pad");
+    *n = (a != NULL) + (pad != NULL);
+    if (a) {
+        if (!json_is_number(a) || !isfinite(json_number_value(a)) || json_number_value(a) == 0.0)
+            return bad(c, "alpha", "not a finite number other than 0");
+        l->alpha = json_number_value(a);
+    }
+    if ((pad != NULL) != (l->type == XD_LAYER_ZEROPADDING2D))
+        return bad(c, "pad", "given where the layer is not ZeroPadding2D, or missing there");
+    for (size_t k = 0; pad && k < 4; k++) {
+        json_t *e = json_array_get(pad, k);
+        if (!json_is_array(pad) || json_array_size(pad) != 4 || !json_is_integer(e) || json_integer_value(e) < 0 ||
+            json_integer_value(e) > XD_KERAS_MAX_KERNEL)
+            return bad(c, "pad", "not four integers 0..1024 (top, bottom, left, right)");
+        l->pad[k] = (int)json_integer_value(e);
+    }
+    return XD_OK;
+}
+
 static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
 {
     char where[32];
@@ -352,10 +383,11 @@ static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
     XD_TRY(read_name(&c, o, "name", l->name, sizeof l->name, 1));
     json_t *in = json_object_get(o, "inputs");
     if (in) XD_TRY(read_inputs(&c, in, i, l));
-    size_t extras = 2 + (in != NULL);
+    size_t extras = 2 + (in != NULL), nopt = 0;
     XD_TRY(read_layer_extras(&c, o, l, &extras));
     XD_TRY(read_layer_l2(&c, o, l, &extras));
-    return read_fields(&c, o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), extras, l);
+    XD_TRY(read_optional(&c, o, l, &nopt));
+    return read_fields(&c, o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), extras + nopt, l);
 }
 
 static xd_status read_spec(json_t *root, xd_model_spec *out, xd_error *err)

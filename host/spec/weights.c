@@ -34,6 +34,8 @@ static const char *key_base(xd_layer_type t)
     case XD_LAYER_ADD: return "add";
     case XD_LAYER_CONCATENATE: return "concatenate";
     case XD_LAYER_GLOBAL_AVGPOOL2D: return "global_average_pooling2d";
+    case XD_LAYER_GLOBAL_MAXPOOL2D: return "global_max_pooling2d";
+    case XD_LAYER_ZEROPADDING2D: return "zero_padding2d";
     }
     return "layer";
 }

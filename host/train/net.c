@@ -128,6 +128,8 @@ static xd_status build_layer(xd_model *m, xd_layer *l)
     case XD_LAYER_MAXPOOL2D:
     case XD_LAYER_AVGPOOL2D:
     case XD_LAYER_GLOBAL_AVGPOOL2D:
+    case XD_LAYER_GLOBAL_MAXPOOL2D:
+    case XD_LAYER_ZEROPADDING2D:
     case XD_LAYER_ADD:
     case XD_LAYER_CONCATENATE:
     case XD_LAYER_DROPOUT: return layer_io(m, l);

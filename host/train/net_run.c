@@ -170,6 +170,12 @@ static xd_status run_op(xd_model *m, const xd_step *s, int64_t step)
     case XD_STEP_SGD: return update_op(m, s, step, a, y, y1, y2);
     case XD_STEP_L2_PENALTY: return xd_l2_penalty(ctx, a, p->l2, y);
     case XD_STEP_L2_GRADIENT: return xd_l2_gradient(ctx, a, p->l2, y);
+    case XD_STEP_ACTIVATION: return xd_activation_forward(ctx, p->act.op, p->act.alpha, a, y);
+    case XD_STEP_ACTIVATION_BACKWARD: return xd_activation_backward(ctx, p->act.op, p->act.alpha, a, b, c, y);
+    case XD_STEP_GLOBAL_MAXPOOL: return xd_global_maxpool2d_forward(ctx, a, y);
+    case XD_STEP_GLOBAL_MAXPOOL_BACKWARD: return xd_global_maxpool2d_backward(ctx, a, b, y);
+    case XD_STEP_ZEROPAD: return xd_zeropad2d_forward(ctx, &p->pad, a, y);
+    case XD_STEP_ZEROPAD_BACKWARD: return xd_zeropad2d_backward(ctx, &p->pad, a, y);
     case XD_STEP_NKINDS: break;
     }
     return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "model: step %s has an unknown kind %d", s->name, (int)s->kind);

@@ -111,10 +111,37 @@ static xd_pool2d_params pool_params(const builder *b, int i)
                                          : xd_pool2d_valid(s->kh, s->kw, s->sh, s->sw);
 }
 
-static xd_step_kind act_kind(xd_activation a, int backward)
+/* Layer i's activation step (forward: x -> y; backward: x, y, dy -> dx):
+ * ReLU and softmax their own ops (which read y alone), the others one op
+ * with the activation's kind and parameter. */
+static void push_act(const builder *b, xd_steps *l, int i, int backward, const char *what, xd_ref x, xd_ref y,
+                     xd_ref dy, xd_ref dx)
 {
-    if (a == XD_ACT_RELU) return backward ? XD_STEP_RELU_BACKWARD : XD_STEP_RELU;
-    return backward ? XD_STEP_SOFTMAX_BACKWARD : XD_STEP_SOFTMAX;
+    const xd_layer_spec *s = &b->spec->layers[i];
+    static const xd_act_op ops[] = {[XD_ACT_SIGMOID] = XD_ACT_OP_SIGMOID,
+                                    [XD_ACT_TANH] = XD_ACT_OP_TANH,
+                                    [XD_ACT_LEAKY_RELU] = XD_ACT_OP_LEAKY_RELU,
+                                    [XD_ACT_ELU] = XD_ACT_OP_ELU,
+                                    [XD_ACT_RELU6] = XD_ACT_OP_RELU6,
+                                    [XD_ACT_SILU] = XD_ACT_OP_SILU,
+                                    [XD_ACT_GELU] = XD_ACT_OP_GELU};
+    if (s->activation == XD_ACT_RELU || s->activation == XD_ACT_SOFTMAX) {
+        const int relu = s->activation == XD_ACT_RELU;
+        if (backward)
+            push(b, l, relu ? XD_STEP_RELU_BACKWARD : XD_STEP_SOFTMAX_BACKWARD, i, what, REFS(y, dy), REFS(dx), 1);
+        else push(b, l, relu ? XD_STEP_RELU : XD_STEP_SOFTMAX, i, what, REFS(x), REFS(y), 1);
+        return;
+    }
+    xd_step *st = backward ? push(b, l, XD_STEP_ACTIVATION_BACKWARD, i, what, REFS(x, y, dy), REFS(dx), 1)
+                           : push(b, l, XD_STEP_ACTIVATION, i, what, REFS(x), REFS(y), 1);
+    st->p.act.op = ops[s->activation];
+    st->p.act.alpha = s->alpha;
+}
+
+static xd_pad2d_params pad_params(const xd_layer_spec *s)
+{
+    xd_pad2d_params p = {s->pad[0], s->pad[1], s->pad[2], s->pad[3]};
+    return p;
 }
 
 /* Conv2D/Dense: the op into pre (out when linear), then the activation. */
@@ -126,7 +153,7 @@ static void weighted_forward(const builder *b, xd_steps *l, int i, xd_ref x)
     xd_step *st = push(b, l, conv ? XD_STEP_CONV : XD_STEP_DENSE, i, "forward",
                        REFS(x, R(i, XD_FIELD_WEIGHT), param(b, i, XD_FIELD_BIAS, 0)), REFS(pre), 1);
     if (conv) st->p.conv = conv_params(b, i);
-    if (act) push(b, l, act_kind(s->activation, 0), i, "activation", REFS(pre), REFS(R(i, XD_FIELD_OUT)), 1);
+    if (act) push_act(b, l, i, 0, "activation", pre, R(i, XD_FIELD_OUT), XD_REF_NONE, XD_REF_NONE);
 }
 
 /* Layers whose output is their input's memory: Flatten (a view with
@@ -219,9 +246,13 @@ static xd_ref forward_layer(const builder *b, xd_steps *l, int i, const xd_ref *
         st->p.dropout.layer = i;
         break;
     case XD_LAYER_ACTIVATION:
-        if (s->activation != XD_ACT_LINEAR) push(b, l, act_kind(s->activation, 0), i, "forward", REFS(x), REFS(out), 1);
+        if (s->activation != XD_ACT_LINEAR) push_act(b, l, i, 0, "forward", x, out, XD_REF_NONE, XD_REF_NONE);
         break;
     case XD_LAYER_GLOBAL_AVGPOOL2D: push(b, l, XD_STEP_GLOBAL_AVGPOOL, i, "forward", REFS(x), REFS(out), 1); break;
+    case XD_LAYER_GLOBAL_MAXPOOL2D: push(b, l, XD_STEP_GLOBAL_MAXPOOL, i, "forward", REFS(x), REFS(out), 1); break;
+    case XD_LAYER_ZEROPADDING2D:
+        push(b, l, XD_STEP_ZEROPAD, i, "forward", REFS(x), REFS(out), 1)->p.pad = pad_params(s);
+        break;
     case XD_LAYER_ADD:
     case XD_LAYER_CONCATENATE: merge_forward(b, l, i, in); break;
     }
@@ -333,8 +364,7 @@ static void weighted_backward(builder *b, xd_steps *l, int i)
     const xd_ref bias = param(b, i, XD_FIELD_BIAS, 1);
     xd_ref g = R(i, XD_FIELD_DOUT);
     if (s->activation != XD_ACT_LINEAR) {
-        push(b, l, act_kind(s->activation, 1), i, "backward_activation", REFS(R(i, XD_FIELD_OUT), g),
-             REFS(R(i, XD_FIELD_DPRE)), 1);
+        push_act(b, l, i, 1, "backward_activation", R(i, XD_FIELD_PRE), R(i, XD_FIELD_OUT), g, R(i, XD_FIELD_DPRE));
         g = R(i, XD_FIELD_DPRE);
     }
     xd_step *st = push(b, l, conv ? XD_STEP_CONV_BACKWARD_WEIGHTS : XD_STEP_DENSE_BACKWARD_WEIGHTS, i,
@@ -390,13 +420,17 @@ static void plain_backward(const builder *b, xd_steps *l, int i, xd_ref din)
         push(b, l, XD_STEP_AVGPOOL_BACKWARD, i, "backward", REFS(dout), REFS(din), 1)->p.pool = pool_params(b, i);
     } else if (s->type == XD_LAYER_GLOBAL_AVGPOOL2D) {
         push(b, l, XD_STEP_GLOBAL_AVGPOOL_BACKWARD, i, "backward", REFS(dout), REFS(din), 1);
+    } else if (s->type == XD_LAYER_GLOBAL_MAXPOOL2D) {
+        push(b, l, XD_STEP_GLOBAL_MAXPOOL_BACKWARD, i, "backward", REFS(x, dout), REFS(din), 1);
+    } else if (s->type == XD_LAYER_ZEROPADDING2D) {
+        push(b, l, XD_STEP_ZEROPAD_BACKWARD, i, "backward", REFS(dout), REFS(din), 1)->p.pad = pad_params(s);
     } else if (s->type == XD_LAYER_DROPOUT) {
         st = push(b, l, s->rate == 0.0 ? XD_STEP_COPY : XD_STEP_DROPOUT_BACKWARD, i, "backward", REFS(dout), REFS(din),
                   1);
         st->p.dropout.rate = s->rate;
         st->p.dropout.layer = i;
     } else {
-        push(b, l, act_kind(s->activation, 1), i, "backward", REFS(out, dout), REFS(din), 1);
+        push_act(b, l, i, 1, "backward", x, out, dout, din);
     }
 }
 

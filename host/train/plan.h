@@ -77,6 +77,12 @@ typedef int xd_ref;
     X(SGD, "sgd")                                                 \
     X(L2_PENALTY, "l2_penalty")                                   \
     X(L2_GRADIENT, "l2_gradient")                                 \
+    X(ACTIVATION, "activation")                                   \
+    X(ACTIVATION_BACKWARD, "activation_backward")                 \
+    X(GLOBAL_MAXPOOL, "global_maxpool2d")                         \
+    X(GLOBAL_MAXPOOL_BACKWARD, "global_maxpool2d_backward")       \
+    X(ZEROPAD, "zeropad2d")                                       \
+    X(ZEROPAD_BACKWARD, "zeropad2d_backward")                     \
     X(CONV_RELU, "conv2d_relu")                                   \
     X(CONV_BACKWARD_WEIGHTS_BIAS, "conv2d_backward_weights_bias") \
     X(DENSE_BACKWARD_DATA_RELU, "dense_backward_data_relu")       \
@@ -103,6 +109,11 @@ typedef union xd_step_params {
         int accumulate; /* backward: added to the gradient there */
     } concat;
     xd_xent_form form;
+    struct {
+        xd_act_op op;
+        double alpha;
+    } act;
+    xd_pad2d_params pad;
     xd_adam_params adam;
     xd_sgd_params sgd;
     double l2; /* Keras's L2 regularizer's factor */

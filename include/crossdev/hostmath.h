@@ -16,6 +16,15 @@ XD_API float xd_host_exp(float x);
 XD_API float xd_host_log(float x);
 XD_API float xd_host_div(float a, float b);
 XD_API float xd_host_sqrt(float a);
+XD_API float xd_host_expm1(float x);
+XD_API float xd_host_tanh(float x);
+XD_API float xd_host_sigmoid(float x);
+XD_API float xd_host_erfc(float x);
+/* An activation's element function and its gradient (op: xd_act_op of
+ * crossdev/ops.h), the bits xd_activation_forward/_backward give in
+ * reproducible mode. */
+XD_API float xd_host_act_forward(int op, float alpha, float x);
+XD_API float xd_host_act_backward(int op, float alpha, float x, float y, float dy);
 /* Software division/sqrt (XD_DIV_MODE 2), for tests of that path. */
 XD_API float xd_host_div_soft(float a, float b);
 XD_API float xd_host_sqrt_soft(float a);

@@ -45,10 +45,26 @@ typedef enum xd_layer_type {
     XD_LAYER_BATCHNORM,
     XD_LAYER_ADD,         /* functional models: two or more inputs of one shape */
     XD_LAYER_CONCATENATE, /* on the channels (Keras axis -1), two or more inputs */
-    XD_LAYER_GLOBAL_AVGPOOL2D
+    XD_LAYER_GLOBAL_AVGPOOL2D,
+    XD_LAYER_GLOBAL_MAXPOOL2D,
+    XD_LAYER_ZEROPADDING2D /* pad[4]: top, bottom, left, right */
 } xd_layer_type;
 
-typedef enum xd_activation { XD_ACT_LINEAR, XD_ACT_RELU, XD_ACT_SOFTMAX } xd_activation;
+/* Keras's names: "linear", "relu", "softmax", "sigmoid", "tanh",
+ * "leaky_relu" (alpha: negative_slope), "elu" (alpha), "relu6", "silu",
+ * "gelu". */
+typedef enum xd_activation {
+    XD_ACT_LINEAR,
+    XD_ACT_RELU,
+    XD_ACT_SOFTMAX,
+    XD_ACT_SIGMOID,
+    XD_ACT_TANH,
+    XD_ACT_LEAKY_RELU,
+    XD_ACT_ELU,
+    XD_ACT_RELU6,
+    XD_ACT_SILU,
+    XD_ACT_GELU /* approximate=False (Keras's default): the erfc form */
+} xd_activation;
 /* XD_PADDING_EXPLICIT: the layer's pad_top/bottom/left/right (PyTorch's
  * padding=int|pair; the output side floor((in + lo + hi - k) / s) + 1). */
 typedef enum xd_padding { XD_PADDING_VALID, XD_PADDING_SAME, XD_PADDING_EXPLICIT } xd_padding;
@@ -109,6 +125,11 @@ typedef struct xd_layer_spec {
      * gains l2 * sum(w^2) per regularized parameter, its gradient 2 l2 w
      * (docs/models.md). */
     double kernel_l2, bias_l2;
+    /* The activation's parameter: leaky_relu's negative_slope (Keras's
+     * activation 0.2, its LeakyReLU layer 0.3), elu's alpha (1.0); 0 for
+     * the others. */
+    double alpha;
+    int pad[4]; /* ZeroPadding2D: top, bottom, left, right */
 } xd_layer_spec;
 
 /* The loss: sparse categorical cross-entropy, Keras's two forms. */

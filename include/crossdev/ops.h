@@ -227,6 +227,43 @@ XD_API xd_status xd_sparse_xent_probs_form(xd_context *ctx, xd_xent_form form, c
  * (2 w), element by element (w, g of one count). */
 XD_API xd_status xd_l2_penalty(xd_context *ctx, const xd_tensor *w, double l2, xd_tensor *loss);
 XD_API xd_status xd_l2_gradient(xd_context *ctx, const xd_tensor *w, double l2, xd_tensor *g);
+/* ---- the other activations (Keras 3 on JAX, jax.nn's formulas) ---------------------------
+ * y = f(x) element by element, any shape of equal counts; alpha is the
+ * activation's parameter (leaky_relu negative_slope, elu alpha; rounded to
+ * float), unused by the others.  The formulas and their gradients:
+ * cl/xd_math.h (xd_act_fwd1, xd_act_bwd1); reproducible mode computes exp,
+ * expm1, tanh and erfc with crossdev's own xd_exp, xd_expm1, xd_tanh, xd_erfc. */
+typedef enum xd_act_op {
+    XD_ACT_OP_SIGMOID,
+    XD_ACT_OP_TANH,
+    XD_ACT_OP_LEAKY_RELU,
+    XD_ACT_OP_ELU,
+    XD_ACT_OP_RELU6,
+    XD_ACT_OP_SILU,
+    XD_ACT_OP_GELU /* Keras's default approximate=False: the erfc form */
+} xd_act_op;
+XD_API const char *xd_act_op_name(xd_act_op op); /* "sigmoid", ..., Keras's names */
+XD_API xd_status xd_activation_forward(xd_context *ctx, xd_act_op op, double alpha, const xd_tensor *x, xd_tensor *y);
+/* dx from the forward's input x, output y and dy. */
+XD_API xd_status xd_activation_backward(xd_context *ctx, xd_act_op op, double alpha, const xd_tensor *x,
+                                        const xd_tensor *y, const xd_tensor *dy, xd_tensor *dx);
+
+/* ---- Keras GlobalMaxPooling2D (keepdims=False), NCHW ------------------------------------
+ * x [N,C,H,W] -> y [N,C] (or [N,C,1,1]): the plane's maximum, as the max
+ * pooling above with the plane as its one window (the first maximum; a NaN
+ * wins).  Backward as JAX's gradient of ops.max: dy split evenly among the
+ * plane's maxima, dx = (x == y ? 1 : 0) * (dy / count) (cl/pool.cl). */
+XD_API xd_status xd_global_maxpool2d_forward(xd_context *ctx, const xd_tensor *x, xd_tensor *y);
+XD_API xd_status xd_global_maxpool2d_backward(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy, xd_tensor *dx);
+
+/* ---- Keras ZeroPadding2D, NCHW ---------------------------------------------------------
+ * x [N,C,H,W] -> y [N,C,H+top+bottom,W+left+right], zeros around x;
+ * backward: dx = the middle of dy (a crop). */
+typedef struct xd_pad2d_params {
+    int top, bottom, left, right;
+} xd_pad2d_params;
+XD_API xd_status xd_zeropad2d_forward(xd_context *ctx, const xd_pad2d_params *p, const xd_tensor *x, xd_tensor *y);
+XD_API xd_status xd_zeropad2d_backward(xd_context *ctx, const xd_pad2d_params *p, const xd_tensor *dy, xd_tensor *dx);
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,13 @@ expect_exit 0 "compare residual.keras on every device" "$XD_CLI" compare --model
   --work "$WORK/cr" --json "$WORK/cr.json"
 check "residual.keras: every reproducible pair IDENTICAL" test "$(json_get "$WORK/cr.json" "len(d['pairs']) > 0 and all(p['verdict']=='IDENTICAL' for p in d['pairs'] if p['reference']['mode']==p['other']['mode']=='reproducible')")" = True
 check "residual.keras: no guarantee broken" test "$(json_get "$WORK/cr.json" "any(p['guarantee_broken'] for p in d['pairs'])")" = False
+# 1c. every activation, ZeroPadding2D and GlobalMaxPooling2D (crossdev's
+# expm1, tanh and sigmoid in reproducible mode): bitwise on every device
+ACT="$SRC/tests/fixtures/keras/activations.keras"
+expect_exit 0 "compare activations.keras on every device" "$XD_CLI" compare --model "$ACT" "${RUN[@]}" --steps 2 \
+  --work "$WORK/ca" --json "$WORK/ca.json"
+check "activations.keras: every reproducible pair IDENTICAL" test "$(json_get "$WORK/ca.json" "len(d['pairs']) > 0 and all(p['verdict']=='IDENTICAL' for p in d['pairs'] if p['reference']['mode']==p['other']['mode']=='reproducible')")" = True
+check "activations.keras: no guarantee broken" test "$(json_get "$WORK/ca.json" "any(p['guarantee_broken'] for p in d['pairs'])")" = False
 
 # 1c. L2 regularizers and a learning-rate schedule (the penalty's sum in one
 # work-item, the schedule on the host): bitwise in reproducible mode

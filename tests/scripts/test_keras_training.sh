@@ -6,7 +6,8 @@
 #    Adam, crossdev's initial weights) and a functional model (residual.keras:
 #    a residual block, a gradient summed from three readers, Concatenate,
 #    GlobalAveragePooling2D; residual-l2-schedule.keras with L2 regularizers
-#    and a CosineDecay schedule) agree with Keras step by step when
+#    and a CosineDecay schedule) and activations.keras (every activation,
+#    ZeroPadding2D, GlobalMaxPooling2D) agree with Keras step by step when
 #    Keras is put back on crossdev's state before each step; a wrong
 #    optimizer form is caught (the comparison can fail);
 #  - Keras evaluates crossdev's trained state to the same test loss and
@@ -88,6 +89,13 @@ check "residual-l2-schedule: Keras evaluates crossdev's state to its test loss (
 OUT=$("$XD_CLI" run --device $DEV --model "$RLS" --data "$WORK/d8" --steps 1 --lr 0.01 --out "$WORK/rlslr" 2>&1); rc=$?
 check "--lr with a model whose optimizer has a schedule is refused naming both" \
   bash -c '[ "$1" -eq 2 ] && grep -q -- "--lr" <<<"$2" && grep -q "CosineDecay" <<<"$2"' _ "$rc" "$OUT"
+# ---- every activation and the padding/global-max layers (activations.keras) ---------------
+ACT=$FIX/activations.keras
+expect_exit 0 "activations: 12 steps" "$XD_CLI" run --device $DEV --model "$ACT" --data "$WORK/d8" --steps 12 \
+  --snapshot-every 1 --eval-limit 0 --quiet --out "$WORK/act"
+OUT=$("${STEPS[@]}" "$ACT" "$WORK/act" "$WORK/d8" 2>&1 | quiet_keras); rc=$?
+echo "$OUT" | tail -1
+check "activations: crossdev and Keras agree at every step (sigmoid, tanh, leaky_relu, elu, relu6, silu, Softmax, ZeroPadding2D, GlobalMaxPooling2D)" test "$rc" -eq 0
 
 # ---- mnist-convnet from crossdev's initial weights: dropout masks, Keras's Adam -----------
 MC=$FIX/mnist-convnet.json

@@ -74,6 +74,13 @@ check "regularized model: penalties and their gradients are ops of the trace" te
 expect_exit 0 "residual-l2-schedule.keras: the first half" "$XD_CLI" run "${LCOMMON[@]}" --steps $((N / 2)) --out "$WORK/rlsh"
 expect_exit 0 "... resumed" "$XD_CLI" run --device "$PD" --resume "$WORK/rlsh" --steps $N --eval-limit $EVAL --quiet --out "$WORK/rls4"
 check "scheduled model resumed: the same state as uninterrupted" same_state "$WORK/rls3" "$WORK/rls4"
+# every activation, ZeroPadding2D and GlobalMaxPooling2D: run to run identical
+ACT="$(dirname "$0")/../fixtures/keras/activations.keras"
+ACOMMON=(--device "$PD" --model "$ACT" --synthetic --batch $B --eval-limit $EVAL --quiet --steps $N --hash-ops)
+expect_exit 0 "activations.keras" "$XD_CLI" run "${ACOMMON[@]}" --out "$WORK/act1"
+expect_exit 0 "activations.keras again" "$XD_CLI" run "${ACOMMON[@]}" --out "$WORK/act2"
+check "activations model run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/act1" "$WORK/act2"
+check "activations model: the new ops are ops of the trace" test "$(json_get "$WORK/act1/trace.json" "all(o in d['op_hashes']['ops'] for o in ('zero_padding2d.forward', 'conv2d.activation', 'leaky_re_lu.backward', 'global_max_pooling2d.backward'))")" = True
 check "Keras model: the data took the model's shape" test "$(json_get "$WORK/k1/trace.json" "d['data']['height'], d['data']['channels']")" = "12 3"
 # Keras saves its float32 learning_rate (0.05 as 0.05000000074505806): the
 # value asked is recorded, as --lr 0.05 and a framework trace record it

@@ -218,6 +218,34 @@ def residual_l2_schedule():
     return m
 
 
+def activations():
+    """Every activation and layer of the activations item: ZeroPadding2D
+    (asymmetric and the int form), conv activations tanh, sigmoid, leaky_relu
+    (the function's slope 0.2), elu, relu6; the LeakyReLU (0.3) and ELU
+    layers; silu, tanh and gelu (Keras's exact, erf form) as Activation layers; GlobalMaxPooling2D beside
+    GlobalAveragePooling2D; swish on a Dense; the Softmax layer last (Keras's
+    probabilities loss); SGD with momentum."""
+    fresh()
+    inputs = keras.Input(shape=(8, 8, 3))
+    x = layers.ZeroPadding2D(((1, 0), (2, 1)))(inputs)
+    x = layers.Conv2D(4, 3, activation="tanh")(x)
+    a = layers.Conv2D(4, 3, padding="same", activation="sigmoid")(x)
+    b = layers.LeakyReLU()(layers.Conv2D(4, 1)(x))
+    c = layers.Conv2D(4, 3, padding="same", activation="leaky_relu")(x)
+    y = layers.ELU()(layers.Add()([a, b, c]))
+    y = layers.Conv2D(6, 3, activation="elu")(layers.ZeroPadding2D(1)(y))
+    y = layers.Conv2D(6, 1, activation="relu6")(layers.Activation("silu")(y))
+    g = layers.Concatenate()([layers.GlobalMaxPooling2D()(y), layers.GlobalAveragePooling2D()(y)])
+    d = layers.Activation("tanh")(layers.Dense(8, activation="swish")(g))
+    d = layers.Dense(7, activation="sigmoid")(layers.Activation("gelu")(d))
+    m = keras.Model(inputs, layers.Softmax()(layers.Dense(5)(d)), name="activations")
+    # SGD: Adam's update normalises each gradient by its own size, so a
+    # weight whose gradient is mostly cancellation shows rounding as a large
+    # share of its step (worst 9e-4 of a step with Adam, 1e-3 the tolerance)
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), loss="sparse_categorical_crossentropy")
+    return m
+
+
 def variants():
     """BatchNormalization without center or scale (their variables are
     absent, the others move up), a custom-named non-square conv, a Dense
@@ -333,6 +361,10 @@ def make_valid():
     m = tiny(kernel_regularizer="l2")
     write("regularizer.json", m.to_json())
     record_valid("regularizer", m, "regularizer.json")
+    m = activations()
+    randomize(m, 15)
+    save(m, "activations.keras")
+    record_valid("activations", m, "activations.keras")
     m = variants()
     randomize(m, 13)
     save(m, "variants.keras")
@@ -386,6 +418,20 @@ def make_invalid_configs():
     invalid("activity-regularizer.json", ["layer 'conv2d' (Conv2D)", "activity_regularizer", "only null"])
     write("conv-softmax.json", tiny(activation="softmax").to_json())
     invalid("conv-softmax.json", ["layer 'conv2d' (Conv2D)", "activation \"softmax\"", "only \"linear\", \"relu\""])
+    fresh()
+    m = keras.Sequential([keras.Input(shape=(4, 4, 2)), layers.GlobalMaxPooling2D(keepdims=True), layers.Flatten(),
+                          layers.Dense(3)])
+    write("gmp-keepdims.json", m.to_json())
+    invalid("gmp-keepdims.json", ["layer 'global_max_pooling2d' (GlobalMaxPooling2D)", "keepdims"])
+    fresh()
+    m = keras.Sequential([keras.Input(shape=(4, 4, 2)), layers.ReLU(max_value=6.0), layers.Flatten(), layers.Dense(3)])
+    write("relu-max-value.json", m.to_json())
+    invalid("relu-max-value.json", ["layer 're_lu' (ReLU)", "max_value"])
+    fresh()
+    m = keras.Sequential([keras.Input(shape=(4, 4, 2)), layers.Softmax(), layers.Flatten(), layers.Dense(3)])
+    write("softmax-image.json", m.to_json())
+    invalid("softmax-image.json", ["layer 0 'softmax' (Activation)", "softmax over the channels of an image"],
+            status="XD_SHAPE_MISMATCH")
     save(tiny(compiled=False, dilation_rate=2), "dilation2.keras")
     invalid("dilation2.keras", ["layer 'conv2d' (Conv2D)", "dilation_rate [2, 2]", "only 1"])
 

@@ -35,10 +35,10 @@ def main():
     # files the scripts read beside themselves (not named on their command
     # lines): test_train.sh trains the Keras model with every layer, the
     # same built with the functional API, a residual model (and one with
-    # L2 regularizers and a learning-rate schedule) and a Dropout before views
+    # L2 regularizers and a learning-rate schedule), a Dropout before views and every activation
     script_data = ["fixtures/keras/all-layers.keras", "fixtures/keras/all-layers-functional.keras",
                    "fixtures/keras/residual.keras", "fixtures/keras/dropout-view.json",
-                   "fixtures/keras/residual-l2-schedule.keras"]
+                   "fixtures/keras/residual-l2-schedule.keras", "fixtures/keras/activations.keras"]
 
     def map_path(p):
         for path, repl, kind in mapping:

@@ -16,7 +16,14 @@ from typing import List, Optional, Tuple
 __all__ = ["keras_spec", "layer_shapes", "SUPPORTED_LAYERS"]
 
 SUPPORTED_LAYERS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dense", "Dropout", "ReLU", "Activation",
-                    "BatchNormalization", "Add", "Concatenate", "GlobalAveragePooling2D")
+                    "BatchNormalization", "Add", "Concatenate", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+                    "ZeroPadding2D", "LeakyReLU", "ELU", "Softmax")
+# Keras's activation names as crossdev records them, with the parameter
+# (alpha) Keras's function gives by default (host/spec/keras_layers.c)
+_ACTIVATIONS = {"swish": ("silu", 0.0), "leaky_relu": ("leaky_relu", 0.2), "elu": ("elu", 1.0)}
+# Layers that are an activation in crossdev's spec: its name and alpha
+_ACTIVATION_LAYERS = {"ReLU": ("relu", None, 0.0), "LeakyReLU": ("leaky_relu", "negative_slope", 0.3),
+                      "ELU": ("elu", "alpha", 1.0), "Softmax": ("softmax", None, 0.0)}
 _INIT_ALIASES = {"glorot_uniform": "GlorotUniform", "glorot_normal": "GlorotNormal", "he_uniform": "HeUniform",
                  "he_normal": "HeNormal", "zeros": "Zeros", "ones": "Ones", "random_uniform": "RandomUniform",
                  "random_normal": "RandomNormal"}
@@ -54,8 +61,26 @@ def _blank(cls: str, name: str) -> dict:
             "moving_variance_init": dict(zero)}
 
 
+def _activation(s: dict, name) -> None:
+    """An activation by Keras's name, with its default parameter."""
+    act, alpha = _ACTIVATIONS.get(name or "linear", (name or "linear", 0.0))
+    s["activation"] = act
+    if alpha:
+        s["alpha"] = alpha
+
+
+def _zero_padding(v) -> List[int]:
+    """ZeroPadding2D's padding as [top, bottom, left, right]."""
+    if isinstance(v, int):
+        return [v, v, v, v]
+    rows, cols = v
+    rows = (rows, rows) if isinstance(rows, int) else rows
+    cols = (cols, cols) if isinstance(cols, int) else cols
+    return [int(rows[0]), int(rows[1]), int(cols[0]), int(cols[1])]
+
+
 def _weighted(s: dict, c: dict) -> None:
-    s["activation"] = c.get("activation") or "linear"
+    _activation(s, c.get("activation"))
     s["use_bias"] = bool(c.get("use_bias", True))
     s["kernel_init"] = _init(c.get("kernel_initializer"), "GlorotUniform")
     s["bias_init"] = _init(c.get("bias_initializer"), "Zeros")
@@ -66,7 +91,7 @@ def _layer(cls: str, c: dict) -> dict:
     if cls not in SUPPORTED_LAYERS:
         raise ValueError(f"layer '{c.get('name')}' ({cls}): not a layer crossdev supports "
                          f"({', '.join(SUPPORTED_LAYERS)})")
-    s = _blank("Activation" if cls == "ReLU" else cls, c["name"])
+    s = _blank("Activation" if cls in _ACTIVATION_LAYERS else cls, c["name"])
     if cls == "Conv2D":
         s["filters"] = int(c["filters"])
         (s["kh"], s["kw"]), (s["sh"], s["sw"]) = _pair(c["kernel_size"], None), _pair(c.get("strides"), 1)
@@ -81,10 +106,15 @@ def _layer(cls: str, c: dict) -> dict:
         _weighted(s, c)
     elif cls == "Dropout":
         s["rate"] = float(c["rate"])
-    elif cls == "ReLU":
-        s["activation"] = "relu"
+    elif cls in _ACTIVATION_LAYERS:
+        act, key, default = _ACTIVATION_LAYERS[cls]
+        s["activation"] = act
+        if key and float(c.get(key, default)):
+            s["alpha"] = float(c.get(key, default))
     elif cls == "Activation":
-        s["activation"] = c.get("activation") or "linear"
+        _activation(s, c.get("activation"))
+    elif cls == "ZeroPadding2D":
+        s["pad"] = _zero_padding(c.get("padding", 1))
     elif cls == "Concatenate" and c.get("axis", -1) not in (-1, 1, 3):
         raise ValueError(f"layer '{c.get('name')}' (Concatenate): axis {c.get('axis')} (crossdev: the channels)")
     elif cls == "BatchNormalization":
