@@ -59,10 +59,16 @@ static void test_builtins(void)
     xdt_check(&T, xd_model_spec_shapes(&s, sh, &err) == XD_OK, "mnist-convnet shapes: %s", err.message);
     check_shape("mnist-convnet max_pooling2d_1", &sh[4], 64, 5, 5);
     check_shape("mnist-convnet dropout", &sh[6], 1600, 1, 1);
-    xd_status st = xd_model_spec_builtin("resnet", &s, &err);
+    xdt_check(&T, xd_model_spec_builtin("resnet", &s, &err) == XD_OK && s.nlayers == 28, "resnet spec");
+    xdt_check(&T, xd_model_spec_shapes(&s, sh, &err) == XD_OK, "resnet shapes: %s", err.message);
+    check_shape("resnet add (stage 1)", &sh[9], 16, 28, 28);
+    check_shape("resnet add_1 (stage 2)", &sh[17], 32, 14, 14);
+    check_shape("resnet add_2 (stage 3)", &sh[25], 64, 7, 7);
+    check_shape("resnet global_average_pooling2d", &sh[27], 64, 1, 1);
+    xd_status st = xd_model_spec_builtin("resnet-20", &s, &err);
     xdt_check(&T,
-              st == XD_INVALID_ARGUMENT && strstr(err.message, "'resnet'") && strstr(err.message, "seed-cnn") &&
-                  strstr(err.message, "mnist-convnet"),
+              st == XD_INVALID_ARGUMENT && strstr(err.message, "'resnet-20'") && strstr(err.message, "seed-cnn") &&
+                  strstr(err.message, "mnist-convnet") && strstr(err.message, "resnet;"),
               "unknown built-in refused naming the known ones: %s", err.message);
     xdt_check(&T,
               strcmp(xd_layer_type_name(XD_LAYER_BATCHNORM), "BatchNormalization") == 0 &&
@@ -348,6 +354,26 @@ static void test_mnist_is_builtin(void)
     check_json_round_trip("mnist-convnet", (xd_model_spec_builtin("mnist-convnet", &b, &err), &b));
 }
 
+/* The resnet that real Keras wrote (resnet.keras, built as keras-team's
+ * example builds it) is the built-in resnet: the same spec, the file aside. */
+static void test_resnet_is_builtin(void)
+{
+    char path[4096];
+    fixture(path, sizeof path, "resnet.keras");
+    xd_model_spec k, b;
+    xd_error err;
+    if (!xdt_check(&T, xd_model_spec_load(path, &k, NULL, &err) == XD_OK, "%s", err.message)) return;
+    xd_model_spec_builtin("resnet", &b, &err);
+    memset(k.source, 0, sizeof k.source);
+    memset(b.source, 0, sizeof b.source);
+    char *jk = xd_model_spec_json(&k), *jb = xd_model_spec_json(&b);
+    xdt_check(&T, spec_equal(&k, &b) && jk && jb && strcmp(jk, jb) == 0 && !xd_model_spec_differs(&k, &b),
+              "Keras's resnet is the built-in resnet:\n keras    %s\n built-in %s", jk ? jk : "?", jb ? jb : "?");
+    check_json_round_trip("resnet", &b);
+    free(jk);
+    free(jb);
+}
+
 /* A chain built with the functional API is the Sequential model: the same
  * spec (the file aside) and the same weights, bit for bit. */
 static void test_functional_chain(void)
@@ -620,6 +646,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < json_array_size(invalid); i++) test_invalid(json_array_get(invalid, i));
     test_mnist_is_builtin();
     test_functional_chain();
+    test_resnet_is_builtin();
     test_save_refusals();
     test_config_refusals();
     test_graph_refusals();
