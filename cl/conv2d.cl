@@ -337,26 +337,39 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
     }
 }
 
-/* ---- stride-1 convolutions with channels on the lanes ---------------------------
+/* ---- convolutions with channels on the lanes ------------------------------------
  * out[n, k, a, b] for XD_CONV_CV x XD_VW channels k (the lanes, weights wt
  * [R, KH, KW, KP] channels last) and XD_CONV_QB neighbouring outputs b of
  * one row a: the fma chain over (r, kh, kw) ascending of src[n, r, tap] *
- * wt[r, kh, kw, k] over the taps inside src,
- *   forward (dir 1):        src x, r = c, k = o, tap (a + kh - PT, b + kw - PL)
- *   backward data (dir -1): src dy, r = o, k = c, tap (a + PT - kh, b + PL - kw)
+ * wt[r, kh, kw, k] over the taps inside src, strides (TH, TW),
+ *   forward (dir 1):        src x, r = c, k = o, tap (a TH + kh - PT, b TW + kw - PL)
+ *   backward data (dir -1): src dy, r = o, k = c, tap ((a + PT - kh) / TH, (b + PL - kw) / TW)
+ *                           where both divide exactly
  * so each output is exactly the row kernels' sum.  A tap outside src is
  * skipped by a branch on the tap's mask of the block's outputs, uniform
- * across the lanes (positions past the row: an empty mask). */
+ * across the lanes (positions past the row: an empty mask).  The outputs a
+ * tap reaches take consecutive columns of src apart by TW (forward) or 1
+ * (backward data: every TW-th output), so a tap keeps the offset of its
+ * first and steps from there. */
 
-/* Bit j set when tap (kh, kw) of output (a, b0 + j) lies inside src (SH x SW). */
-XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT, uint PL)
+/* Bit j set when tap (kh, kw) of output (a, b0 + j) lies inside src (SH x
+ * SW); *first: that tap's offset in src for the first such output. */
+XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT, uint PL,
+                              uint TH, uint TW, int *first)
 {
-    int sr = a + dir * ((int)kh - (int)PT);
+    int tr = dir > 0 ? a * (int)TH + (int)kh - (int)PT : a + (int)PT - (int)kh;
+    int sr = dir > 0 ? tr : (tr >= 0 && tr % (int)TH == 0 ? tr / (int)TH : -1);
     uint m = 0;
+    *first = 0;
     if (sr < 0 || sr >= (int)SH) return 0;
-    for (uint j = 0; j < XD_CONV_QB; ++j) {
-        int sc = b0 + (int)j + dir * ((int)kw - (int)PL);
-        if (b0 + (int)j < (int)OW && sc >= 0 && sc < (int)SW) m |= 1u << j;
+    for (uint j = XD_CONV_QB; j-- > 0;) {
+        int b = b0 + (int)j;
+        int tc = dir > 0 ? b * (int)TW + (int)kw - (int)PL : b + (int)PL - (int)kw;
+        int sc = dir > 0 ? tc : (tc >= 0 && tc % (int)TW == 0 ? tc / (int)TW : -1);
+        if (b < (int)OW && sc >= 0 && sc < (int)SW) {
+            m |= 1u << j;
+            *first = sr * (int)SW + sc;
+        }
     }
     return m;
 }
@@ -365,18 +378,20 @@ __kernel void xd_conv2d_lanes(__global const float *src, __global const float *w
                               __global float *out, const uint N, const uint R, const uint K, const uint KP,
                               const uint SH, const uint SW, const uint OH, const uint OW, const uint KH,
                               const uint KW, const uint PT, const uint PL, const int dir, const int has_bias,
-                              const int relu)
+                              const int relu, const uint TH, const uint TW)
 {
     uint nqb = (OW + XD_CONV_QB - 1) / XD_CONV_QB, nkb = KP / (XD_VW * XD_CONV_CV);
     uint g = (uint)get_global_id(0);
     if (g >= N * nkb * OH * nqb) return;
     uint b0 = (g % nqb) * XD_CONV_QB, a = (g / nqb) % OH, kb = (g / (nqb * OH)) % nkb, n = g / (nqb * OH * nkb);
     uint k0 = kb * XD_VW * XD_CONV_CV;
-    uint mask[32]; /* per tap, the block's outputs it reaches (KH * KW <= 32) */
+    uint step = dir > 0 ? TW : 1; /* src columns between two outputs a tap reaches */
+    uint mask[32];                /* per tap, the block's outputs it reaches (KH * KW <= 32) */
+    int first[32];                /* per tap, its offset in src for the first of them */
     for (uint kh = 0; kh < KH; ++kh)
         for (uint kw = 0; kw < KW; ++kw)
-            mask[kh * KW + kw] = xd_lanes_mask_((int)a, (int)b0, OW, dir, kh, kw, SH, SW, PT, PL);
-    int base = ((int)a - dir * (int)PT) * (int)SW + (int)b0 - dir * (int)PL; /* output j's tap 0,0 at base + j */
+            mask[kh * KW + kw] =
+                xd_lanes_mask_((int)a, (int)b0, OW, dir, kh, kw, SH, SW, PT, PL, TH, TW, &first[kh * KW + kw]);
     xd_vf acc[XD_CONV_QB][XD_CONV_CV];
     #pragma unroll
     for (uint j = 0; j < XD_CONV_QB; ++j)
@@ -386,8 +401,8 @@ __kernel void xd_conv2d_lanes(__global const float *src, __global const float *w
         __global const float *sp = src + ((size_t)n * R + r) * SH * SW;
         for (uint kh = 0; kh < KH; ++kh) {
             XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
-                uint t = kh * KW + kw, m = mask[t];
-                __global const float *s0 = sp + base + dir * (int)(kh * SW + kw);
+                uint t = kh * KW + kw, m = mask[t], i = 0;
+                __global const float *s0 = sp + first[t];
                 __global const float *wp = wt + ((size_t)r * KH * KW + t) * KP + k0;
                 xd_vf wv[XD_CONV_CV];
                 #pragma unroll
@@ -395,7 +410,8 @@ __kernel void xd_conv2d_lanes(__global const float *src, __global const float *w
                 #pragma unroll
                 for (uint j = 0; j < XD_CONV_QB; ++j) {
                     if (!(m & (1u << j))) continue;
-                    xd_vf s = (xd_vf)s0[j];
+                    xd_vf s = (xd_vf)s0[i];
+                    i += step;
                     #pragma unroll
                     for (uint v = 0; v < XD_CONV_CV; ++v) acc[j][v] = XD_FMA(s, wv[v], acc[j][v]);
                 }
