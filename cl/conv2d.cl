@@ -263,17 +263,19 @@ __kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global floa
     xd_vstore_n(XD_VSELECT((xd_vf)0.0f, d, ok), dyt + ((size_t)n * P + p) * OP + v * XD_VW, XD_VW);
 }
 
-/* Backward weights without padding, dy channels last (dyt, rows OP apart):
- * per sample, the fma chain over (oh, ow) ascending of dy * x for
- * XD_CONV_OV x XD_VW output channels (the lanes, contiguous loads) x
- * XD_CONV_TB taps of one input channel.  nsplit 0: the work-item loops over
+/* Backward weights, dy channels last (dyt, rows OP apart): per sample, the
+ * fma chain over (oh, ow) ascending of dy * x for XD_CONV_OV x XD_VW output
+ * channels (the lanes, contiguous loads) x XD_CONV_TB taps of one input
+ * channel, over the taps inside the input (padding PT, PL: a tap in the
+ * padding is skipped, a branch uniform across the lanes).  nsplit 0: the work-item loops over
  * the samples and adds their chains in order (0 + s_0 + s_1 ...) into dw;
  * else one sample per work-item, its chain to part[tap row * N + n] for
  * xd_reduce_rows, which adds them in the same order. */
 __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const float *dyt, __global float *dw,
                                        __global float *part, const uint N, const uint C, const uint H,
                                        const uint W, const uint O, const uint KH, const uint KW, const uint OH,
-                                       const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit)
+                                       const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit,
+                                       const uint PT, const uint PL)
 {
     uint T = KH * KW, ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB, nov = OP / (XD_VW * XD_CONV_OV);
     uint ns = nsplit ? N : 1;
@@ -281,11 +283,12 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
     if (g >= nov * C * ntb * ns) return;
     uint n0 = nsplit ? g % ns : 0, n1 = nsplit ? n0 + 1 : N;
     uint t = g / ns, tb = t % ntb, c = (t / ntb) % C, o0 = (t / (ntb * C)) * XD_VW * XD_CONV_OV;
-    uint toff[XD_CONV_TB];
+    int th[XD_CONV_TB], tw[XD_CONV_TB]; /* a tap's input row and column at output (0, 0) */
     #pragma unroll
     for (uint s = 0; s < XD_CONV_TB; ++s) {
         uint tap = min(tb * XD_CONV_TB + s, T - 1);
-        toff[s] = (tap / KW) * W + tap % KW;
+        th[s] = (int)(tap / KW) - (int)PT;
+        tw[s] = (int)(tap % KW) - (int)PL;
     }
     xd_vf tot[XD_CONV_OV][XD_CONV_TB];
     #pragma unroll
@@ -301,7 +304,6 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
         __global const float *xc = x + ((size_t)n * C + c) * H * W;
         __global const float *dn = dyt + (size_t)n * OH * OW * OP + o0;
         for (uint oh = 0; oh < OH; ++oh) {
-            __global const float *xr = xc + (size_t)oh * SH * W;
             XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {
                 __global const float *d = dn + (size_t)(oh * OW + ow) * OP;
                 xd_vf dv[XD_CONV_OV];
@@ -309,7 +311,9 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
                 for (uint v = 0; v < XD_CONV_OV; ++v) dv[v] = XD_VLOAD(d + v * XD_VW);
                 #pragma unroll
                 for (uint s = 0; s < XD_CONV_TB; ++s) {
-                    xd_vf xv = (xd_vf)xr[ow * SW + toff[s]];
+                    int ih = (int)(oh * SH) + th[s], iw = (int)(ow * SW) + tw[s];
+                    if (ih < 0 || ih >= (int)H || iw < 0 || iw >= (int)W) continue;
+                    xd_vf xv = (xd_vf)xc[ih * (int)W + iw];
                     #pragma unroll
                     for (uint v = 0; v < XD_CONV_OV; ++v) acc[v][s] = XD_FMA(dv[v], xv, acc[v][s]);
                 }

@@ -262,14 +262,13 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
                      XD_ARG(d->SH), XD_ARG(d->SW));
 }
 
-/* Backward weights from dy channels last: no padding (any stride), vector
+/* Backward weights from dy channels last: any stride and padding, vector
  * lanes, and each dy value used by at least 4 work-items (input channels x
  * tap blocks; seed-cnn's single input channel: the copy would cost what it saves). */
 static int backward_weights_channels_last(const xd_context *ctx, const conv_dims *d)
 {
     size_t T = (size_t)d->KH * d->KW, reuse = d->C * ((T + ctx->params.conv_tb - 1) / ctx->params.conv_tb);
-    return ctx->params.vw > 1 && reuse >= 4 && d->PT == 0 && d->PL == 0 && (d->OH - 1) * d->SH + d->KH <= d->H &&
-           (d->OW - 1) * d->SW + d->KW <= d->W;
+    return ctx->params.vw > 1 && reuse >= 4;
 }
 
 /* dyt [N, OH*OW, OP], then the kernel: one work-item per (channel block,
@@ -295,7 +294,7 @@ static xd_status channels_last_backward_weights(xd_context *ctx, const char *op,
     st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1), XD_ARG(x->mem), XD_ARG(dyt),
                    XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O),
                    XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP),
-                   XD_ARG(nsplit));
+                   XD_ARG(nsplit), XD_ARG(d->PT), XD_ARG(d->PL));
     if (st != XD_OK || !nsplit) return st;
     cl_uint mod = 1;
     cl_int has_bias = 0;
