@@ -87,7 +87,10 @@ const char *xd_cl_error_name(cl_int code);
     X(sgd_keras)                   \
     X(sgd_torch)                   \
     X(add)                         \
-    X(concat_copy)
+    X(concat_copy)                 \
+    X(bn_partial_v)                \
+    X(bn_apply_v)                  \
+    X(bn_bwd_apply_v)
 /* clang-format on */
 
 typedef enum xd_kernel_id {
