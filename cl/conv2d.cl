@@ -406,6 +406,7 @@ __kernel void xd_conv2d_lanes(__global const float *src, __global const float *w
         for (uint kh = 0; kh < KH; ++kh) {
             XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
                 uint t = kh * KW + kw, m = mask[t], i = 0;
+                if (!m) continue; /* a tap no output of the block reaches (strided backward data: most) */
                 __global const float *s0 = sp + first[t];
                 __global const float *wp = wt + ((size_t)r * KH * KW + t) * KP + k0;
                 xd_vf wv[XD_CONV_CV];
