@@ -336,15 +336,23 @@ static void test_invalid(json_t *m)
     xd_weights_free(&w);
 }
 
+/* The spec of a fixture real Keras wrote (k) and of a built-in model (b); 0
+ * when the fixture does not load. */
+static int fixture_and_builtin(const char *file, const char *name, xd_model_spec *k, xd_model_spec *b)
+{
+    char path[4096];
+    xd_error err;
+    fixture(path, sizeof path, file);
+    if (!xdt_check(&T, xd_model_spec_load(path, k, NULL, &err) == XD_OK, "%s", err.message)) return 0;
+    return xdt_check(&T, xd_model_spec_builtin(name, b, &err) == XD_OK, "%s", err.message);
+}
+
 /* The mnist-convnet that real Keras wrote is the built-in one. */
 static void test_mnist_is_builtin(void)
 {
-    char path[4096];
-    fixture(path, sizeof path, "mnist-convnet.json");
     xd_model_spec k, b;
     xd_error err;
-    if (!xdt_check(&T, xd_model_spec_load(path, &k, NULL, &err) == XD_OK, "%s", err.message)) return;
-    xd_model_spec_builtin("mnist-convnet", &b, &err);
+    if (!fixture_and_builtin("mnist-convnet.json", "mnist-convnet", &k, &b)) return;
     xdt_check(&T,
               k.nlayers == b.nlayers && memcmp(k.layers, b.layers, sizeof k.layers) == 0 && k.in_h == b.in_h &&
                   k.in_w == b.in_w && k.in_c == b.in_c && k.classes == b.classes &&
@@ -354,24 +362,27 @@ static void test_mnist_is_builtin(void)
     check_json_round_trip("mnist-convnet", (xd_model_spec_builtin("mnist-convnet", &b, &err), &b));
 }
 
+/* Two specs are one model, the file each came from aside: equal as
+ * structs, as JSON, and for xd_model_spec_differs. */
+static void check_same_spec(const char *what, xd_model_spec *a, xd_model_spec *b)
+{
+    memset(a->source, 0, sizeof a->source); /* the file aside */
+    memset(b->source, 0, sizeof b->source);
+    char *ja = xd_model_spec_json(a), *jb = xd_model_spec_json(b);
+    xdt_check(&T, spec_equal(a, b) && ja && jb && strcmp(ja, jb) == 0 && !xd_model_spec_differs(a, b),
+              "%s:\n  %s\n  %s", what, ja ? ja : "?", jb ? jb : "?");
+    free(ja);
+    free(jb);
+}
+
 /* The resnet that real Keras wrote (resnet.keras, built as keras-team's
- * example builds it) is the built-in resnet: the same spec, the file aside. */
+ * example builds it) is the built-in resnet. */
 static void test_resnet_is_builtin(void)
 {
-    char path[4096];
-    fixture(path, sizeof path, "resnet.keras");
     xd_model_spec k, b;
-    xd_error err;
-    if (!xdt_check(&T, xd_model_spec_load(path, &k, NULL, &err) == XD_OK, "%s", err.message)) return;
-    xd_model_spec_builtin("resnet", &b, &err);
-    memset(k.source, 0, sizeof k.source);
-    memset(b.source, 0, sizeof b.source);
-    char *jk = xd_model_spec_json(&k), *jb = xd_model_spec_json(&b);
-    xdt_check(&T, spec_equal(&k, &b) && jk && jb && strcmp(jk, jb) == 0 && !xd_model_spec_differs(&k, &b),
-              "Keras's resnet is the built-in resnet:\n keras    %s\n built-in %s", jk ? jk : "?", jb ? jb : "?");
+    if (!fixture_and_builtin("resnet.keras", "resnet", &k, &b)) return;
+    check_same_spec("Keras's resnet is the built-in resnet", &k, &b);
     check_json_round_trip("resnet", &b);
-    free(jk);
-    free(jb);
 }
 
 /* A chain built with the functional API is the Sequential model: the same
@@ -386,18 +397,12 @@ static void test_functional_chain(void)
     xd_error err;
     if (!xdt_check(&T, xd_model_spec_load(pf, &f, &wf, &err) == XD_OK, "%s", err.message)) return;
     if (!xdt_check(&T, xd_model_spec_load(ps, &s, &ws, &err) == XD_OK, "%s", err.message)) return;
-    memset(f.source, 0, sizeof f.source); /* the file aside */
-    memset(s.source, 0, sizeof s.source);
-    char *jf = xd_model_spec_json(&f), *js = xd_model_spec_json(&s);
-    xdt_check(&T, spec_equal(&f, &s) && jf && js && strcmp(jf, js) == 0 && !xd_model_spec_differs(&f, &s),
-              "all-layers as a functional chain: the Sequential model's spec");
+    check_same_spec("all-layers as a functional chain: the Sequential model's spec", &f, &s);
     int same = wf.n == ws.n && wf.n > 0;
     for (size_t i = 0; same && i < wf.n; i++)
         same = strcmp(wf.items[i].name, ws.items[i].name) == 0 && wf.items[i].count == ws.items[i].count &&
                memcmp(wf.items[i].data, ws.items[i].data, wf.items[i].count * sizeof(float)) == 0;
     xdt_check(&T, same, "all-layers as a functional chain: the same weights");
-    free(jf);
-    free(js);
     xd_weights_free(&wf);
     xd_weights_free(&ws);
 }
