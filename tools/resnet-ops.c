@@ -92,7 +92,7 @@ static xd_status once(run *r)
  * machine the CPU time moves less with the other loads than the wall clock. */
 static double median_ms(run *r, int reps, double *cpu)
 {
-    double t[64], c[64];
+    double t[64] = {0}, c[64] = {0};
     if (reps > 64) reps = 64;
     for (int i = -1; i < reps; ++i) {
         double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
