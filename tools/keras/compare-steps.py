@@ -59,7 +59,7 @@ def rel(a, b, scale):
 
 
 def no_effect(model):
-    """The biases (and their optimizer slots) of the layers only a
+    """The biases (and their optimizer slots) of the linear layers only a
     BatchNormalization reads: its batch mean takes them out again, so their
     true gradient is 0 and what a step computes for them is rounding noise,
     which Adam scales to a full-size step (keras-team's ResNet example
@@ -68,7 +68,8 @@ def no_effect(model):
     out = set()
     for layer in model.layers:
         readers = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
-        if getattr(layer, "use_bias", False) and readers and \
+        linear = layer.get_config().get("activation", "linear") in ("linear", None)  # a ReLU's bias counts
+        if getattr(layer, "use_bias", False) and linear and readers and \
                 all(type(r).__name__ == "BatchNormalization" for r in readers):
             out |= {f"{layer.name}.bias", f"{layer.name}.bias.m", f"{layer.name}.bias.v"}
     return out
