@@ -146,3 +146,64 @@ __kernel void xd_bn_running(__global float *running_mean, __global float *runnin
     running_mean[c] = momentum * mean[c] + one_minus * running_mean[c];
     running_var[c] = momentum * (var[c] * unbias) + one_minus * running_var[c];
 }
+
+/* ---- the same kernels on vector lanes (XD_VW > 1) ---------------------------------
+ * xd_bn_partial on lanes of XD_VW samples (gathered from their planes): each
+ * lane the chain of one (c, n), exactly as above.  One work-item: channel
+ * c, samples n0 .. n0 + XD_VW (past N: clamped, not stored). */
+__kernel void xd_bn_partial_v(__global const float *x, __global const float *mean, __global const float *dy,
+                              __global float *part, const uint N, const uint C, const uint HW, const int kind)
+{
+    uint nnb = (N + XD_VW - 1) / XD_VW;
+    uint g = (uint)get_global_id(0);
+    if (g >= C * nnb) return;
+    uint n0 = (g % nnb) * XD_VW, c = g / nnb, k = min((uint)XD_VW, N - n0);
+    xd_vu off = (min(n0 + XD_VIOTA, (xd_vu)(N - 1)) * C + c) * HW;
+    xd_vf s = (xd_vf)0.0f;
+    if (kind == 0) {
+        XD_ORDERED for (uint i = 0; i < HW; ++i) s = s + XD_VGATHER(x, off + i);
+    } else if (kind == 1) {
+        xd_vf mu = (xd_vf)mean[c];
+        XD_ORDERED for (uint i = 0; i < HW; ++i) {
+            xd_vf d = XD_VGATHER(x, off + i) - mu;
+            s = s + d * d;
+        }
+    } else {
+        xd_vf mu = (xd_vf)mean[c], sx = (xd_vf)0.0f;
+        XD_ORDERED for (uint i = 0; i < HW; ++i) s = s + XD_VGATHER(dy, off + i);
+        XD_ORDERED for (uint i = 0; i < HW; ++i) sx = XD_FMA(XD_VGATHER(dy, off + i), XD_VGATHER(x, off + i) - mu, sx);
+        xd_vstore_n(sx, part + (size_t)C * N + (size_t)c * N + n0, k);
+    }
+    xd_vstore_n(s, part + (size_t)c * N + n0, k);
+}
+
+/* xd_bn_apply and xd_bn_bwd_apply on XD_VW neighbouring elements of one
+ * (n, c) plane (HW >= XD_VW; the plane's last vector shifted back to end at
+ * its end, its first lanes recomputed and not stored; outputs never alias
+ * inputs): the same operations per element, the channel found once per
+ * work-item.  planes = N * C. */
+__kernel void xd_bn_apply_v(__global const float *x, __global const float *coef, __global float *y, const uint C,
+                            const uint HW, const uint planes)
+{
+    uint nv = (HW + XD_VW - 1) / XD_VW;
+    uint g = (uint)get_global_id(0);
+    if (g >= planes * nv) return;
+    uint v = g % nv, p = g / nv, c = p % C, s = min(v * XD_VW, HW - XD_VW);
+    size_t off = (size_t)p * HW + s;
+    xd_vf r = XD_VLOAD(x + off) * (xd_vf)coef[c] + (xd_vf)coef[C + c];
+    xd_vstore_range(r, y + off, v * XD_VW - s, XD_VW);
+}
+
+__kernel void xd_bn_bwd_apply_v(__global const float *x, __global const float *dy, __global const float *mean,
+                                __global const float *coef, __global float *dx, const uint C, const uint HW,
+                                const uint planes)
+{
+    uint nv = (HW + XD_VW - 1) / XD_VW;
+    uint g = (uint)get_global_id(0);
+    if (g >= planes * nv) return;
+    uint v = g % nv, p = g / nv, c = p % C, s = min(v * XD_VW, HW - XD_VW);
+    size_t off = (size_t)p * HW + s;
+    xd_vf r = (xd_vf)coef[c] * ((XD_VLOAD(dy + off) - (xd_vf)coef[C + c]) -
+                                (XD_VLOAD(x + off) - (xd_vf)mean[c]) * (xd_vf)coef[2 * C + c]);
+    xd_vstore_range(r, dx + off, v * XD_VW - s, XD_VW);
+}

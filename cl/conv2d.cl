@@ -263,17 +263,19 @@ __kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global floa
     xd_vstore_n(XD_VSELECT((xd_vf)0.0f, d, ok), dyt + ((size_t)n * P + p) * OP + v * XD_VW, XD_VW);
 }
 
-/* Backward weights without padding, dy channels last (dyt, rows OP apart):
- * per sample, the fma chain over (oh, ow) ascending of dy * x for
- * XD_CONV_OV x XD_VW output channels (the lanes, contiguous loads) x
- * XD_CONV_TB taps of one input channel.  nsplit 0: the work-item loops over
+/* Backward weights, dy channels last (dyt, rows OP apart): per sample, the
+ * fma chain over (oh, ow) ascending of dy * x for XD_CONV_OV x XD_VW output
+ * channels (the lanes, contiguous loads) x XD_CONV_TB taps of one input
+ * channel, over the taps inside the input (padding PT, PL: a tap in the
+ * padding is skipped, a branch uniform across the lanes).  nsplit 0: the work-item loops over
  * the samples and adds their chains in order (0 + s_0 + s_1 ...) into dw;
  * else one sample per work-item, its chain to part[tap row * N + n] for
  * xd_reduce_rows, which adds them in the same order. */
 __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const float *dyt, __global float *dw,
                                        __global float *part, const uint N, const uint C, const uint H,
                                        const uint W, const uint O, const uint KH, const uint KW, const uint OH,
-                                       const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit)
+                                       const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit,
+                                       const uint PT, const uint PL)
 {
     uint T = KH * KW, ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB, nov = OP / (XD_VW * XD_CONV_OV);
     uint ns = nsplit ? N : 1;
@@ -281,11 +283,12 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
     if (g >= nov * C * ntb * ns) return;
     uint n0 = nsplit ? g % ns : 0, n1 = nsplit ? n0 + 1 : N;
     uint t = g / ns, tb = t % ntb, c = (t / ntb) % C, o0 = (t / (ntb * C)) * XD_VW * XD_CONV_OV;
-    uint toff[XD_CONV_TB];
+    int th[XD_CONV_TB], tw[XD_CONV_TB]; /* a tap's input row and column at output (0, 0) */
     #pragma unroll
     for (uint s = 0; s < XD_CONV_TB; ++s) {
         uint tap = min(tb * XD_CONV_TB + s, T - 1);
-        toff[s] = (tap / KW) * W + tap % KW;
+        th[s] = (int)(tap / KW) - (int)PT;
+        tw[s] = (int)(tap % KW) - (int)PL;
     }
     xd_vf tot[XD_CONV_OV][XD_CONV_TB];
     #pragma unroll
@@ -301,7 +304,6 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
         __global const float *xc = x + ((size_t)n * C + c) * H * W;
         __global const float *dn = dyt + (size_t)n * OH * OW * OP + o0;
         for (uint oh = 0; oh < OH; ++oh) {
-            __global const float *xr = xc + (size_t)oh * SH * W;
             XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {
                 __global const float *d = dn + (size_t)(oh * OW + ow) * OP;
                 xd_vf dv[XD_CONV_OV];
@@ -309,7 +311,9 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
                 for (uint v = 0; v < XD_CONV_OV; ++v) dv[v] = XD_VLOAD(d + v * XD_VW);
                 #pragma unroll
                 for (uint s = 0; s < XD_CONV_TB; ++s) {
-                    xd_vf xv = (xd_vf)xr[ow * SW + toff[s]];
+                    int ih = (int)(oh * SH) + th[s], iw = (int)(ow * SW) + tw[s];
+                    if (ih < 0 || ih >= (int)H || iw < 0 || iw >= (int)W) continue;
+                    xd_vf xv = (xd_vf)xc[ih * (int)W + iw];
                     #pragma unroll
                     for (uint v = 0; v < XD_CONV_OV; ++v) acc[v][s] = XD_FMA(dv[v], xv, acc[v][s]);
                 }
@@ -337,26 +341,39 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
     }
 }
 
-/* ---- stride-1 convolutions with channels on the lanes ---------------------------
+/* ---- convolutions with channels on the lanes ------------------------------------
  * out[n, k, a, b] for XD_CONV_CV x XD_VW channels k (the lanes, weights wt
  * [R, KH, KW, KP] channels last) and XD_CONV_QB neighbouring outputs b of
  * one row a: the fma chain over (r, kh, kw) ascending of src[n, r, tap] *
- * wt[r, kh, kw, k] over the taps inside src,
- *   forward (dir 1):        src x, r = c, k = o, tap (a + kh - PT, b + kw - PL)
- *   backward data (dir -1): src dy, r = o, k = c, tap (a + PT - kh, b + PL - kw)
+ * wt[r, kh, kw, k] over the taps inside src, strides (TH, TW),
+ *   forward (dir 1):        src x, r = c, k = o, tap (a TH + kh - PT, b TW + kw - PL)
+ *   backward data (dir -1): src dy, r = o, k = c, tap ((a + PT - kh) / TH, (b + PL - kw) / TW)
+ *                           where both divide exactly
  * so each output is exactly the row kernels' sum.  A tap outside src is
  * skipped by a branch on the tap's mask of the block's outputs, uniform
- * across the lanes (positions past the row: an empty mask). */
+ * across the lanes (positions past the row: an empty mask).  The outputs a
+ * tap reaches take consecutive columns of src apart by TW (forward) or 1
+ * (backward data: every TW-th output), so a tap keeps the offset of its
+ * first and steps from there. */
 
-/* Bit j set when tap (kh, kw) of output (a, b0 + j) lies inside src (SH x SW). */
-XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT, uint PL)
+/* Bit j set when tap (kh, kw) of output (a, b0 + j) lies inside src (SH x
+ * SW); *first: that tap's offset in src for the first such output. */
+XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT, uint PL,
+                              uint TH, uint TW, int *first)
 {
-    int sr = a + dir * ((int)kh - (int)PT);
+    int tr = dir > 0 ? a * (int)TH + (int)kh - (int)PT : a + (int)PT - (int)kh;
+    int sr = dir > 0 ? tr : (tr >= 0 && tr % (int)TH == 0 ? tr / (int)TH : -1);
     uint m = 0;
+    *first = 0;
     if (sr < 0 || sr >= (int)SH) return 0;
-    for (uint j = 0; j < XD_CONV_QB; ++j) {
-        int sc = b0 + (int)j + dir * ((int)kw - (int)PL);
-        if (b0 + (int)j < (int)OW && sc >= 0 && sc < (int)SW) m |= 1u << j;
+    for (uint j = XD_CONV_QB; j-- > 0;) {
+        int b = b0 + (int)j;
+        int tc = dir > 0 ? b * (int)TW + (int)kw - (int)PL : b + (int)PL - (int)kw;
+        int sc = dir > 0 ? tc : (tc >= 0 && tc % (int)TW == 0 ? tc / (int)TW : -1);
+        if (b < (int)OW && sc >= 0 && sc < (int)SW) {
+            m |= 1u << j;
+            *first = sr * (int)SW + sc;
+        }
     }
     return m;
 }
@@ -365,18 +382,20 @@ __kernel void xd_conv2d_lanes(__global const float *src, __global const float *w
                               __global float *out, const uint N, const uint R, const uint K, const uint KP,
                               const uint SH, const uint SW, const uint OH, const uint OW, const uint KH,
                               const uint KW, const uint PT, const uint PL, const int dir, const int has_bias,
-                              const int relu)
+                              const int relu, const uint TH, const uint TW)
 {
     uint nqb = (OW + XD_CONV_QB - 1) / XD_CONV_QB, nkb = KP / (XD_VW * XD_CONV_CV);
     uint g = (uint)get_global_id(0);
     if (g >= N * nkb * OH * nqb) return;
     uint b0 = (g % nqb) * XD_CONV_QB, a = (g / nqb) % OH, kb = (g / (nqb * OH)) % nkb, n = g / (nqb * OH * nkb);
     uint k0 = kb * XD_VW * XD_CONV_CV;
-    uint mask[32]; /* per tap, the block's outputs it reaches (KH * KW <= 32) */
+    uint step = dir > 0 ? TW : 1; /* src columns between two outputs a tap reaches */
+    uint mask[32];                /* per tap, the block's outputs it reaches (KH * KW <= 32) */
+    int first[32];                /* per tap, its offset in src for the first of them */
     for (uint kh = 0; kh < KH; ++kh)
         for (uint kw = 0; kw < KW; ++kw)
-            mask[kh * KW + kw] = xd_lanes_mask_((int)a, (int)b0, OW, dir, kh, kw, SH, SW, PT, PL);
-    int base = ((int)a - dir * (int)PT) * (int)SW + (int)b0 - dir * (int)PL; /* output j's tap 0,0 at base + j */
+            mask[kh * KW + kw] =
+                xd_lanes_mask_((int)a, (int)b0, OW, dir, kh, kw, SH, SW, PT, PL, TH, TW, &first[kh * KW + kw]);
     xd_vf acc[XD_CONV_QB][XD_CONV_CV];
     #pragma unroll
     for (uint j = 0; j < XD_CONV_QB; ++j)
@@ -386,8 +405,9 @@ __kernel void xd_conv2d_lanes(__global const float *src, __global const float *w
         __global const float *sp = src + ((size_t)n * R + r) * SH * SW;
         for (uint kh = 0; kh < KH; ++kh) {
             XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
-                uint t = kh * KW + kw, m = mask[t];
-                __global const float *s0 = sp + base + dir * (int)(kh * SW + kw);
+                uint t = kh * KW + kw, m = mask[t], i = 0;
+                if (!m) continue; /* a tap no output of the block reaches (strided backward data: most) */
+                __global const float *s0 = sp + first[t];
                 __global const float *wp = wt + ((size_t)r * KH * KW + t) * KP + k0;
                 xd_vf wv[XD_CONV_CV];
                 #pragma unroll
@@ -395,7 +415,8 @@ __kernel void xd_conv2d_lanes(__global const float *src, __global const float *w
                 #pragma unroll
                 for (uint j = 0; j < XD_CONV_QB; ++j) {
                     if (!(m & (1u << j))) continue;
-                    xd_vf s = (xd_vf)s0[j];
+                    xd_vf s = (xd_vf)s0[i];
+                    i += step;
                     #pragma unroll
                     for (uint v = 0; v < XD_CONV_CV; ++v) acc[j][v] = XD_FMA(s, wv[v], acc[j][v]);
                 }

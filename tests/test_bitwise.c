@@ -38,6 +38,13 @@ static const bcase CASES[] = {
      * against the default row's row kernels */
     {2, 17, 9, 9, 18, 3, 1, 'v', 0, 0, 0, 0, 6, 1},
     {32, 32, 13, 13, 64, 3, 1, 'v', 0, 0, 0, 0, 10, 0}, /* mnist-convnet's conv2d_1 */
+    /* strides with 16+ channels (resnet's downsampling): the channel-lane
+     * kernels at stride 2, "same" padding (one after, none before) and 1x1
+     * projections, odd sides included */
+    {2, 16, 12, 12, 32, 3, 2, 's', 0, 0, 0, 0, 6, 1},
+    {2, 16, 9, 9, 32, 1, 2, 'v', 0, 0, 0, 0, 5, 1},
+    {2, 17, 11, 11, 18, 3, 2, 's', 0, 0, 0, 0, 4, 1},
+    {8, 32, 14, 14, 64, 3, 2, 's', 0, 0, 0, 0, 10, 0}, /* resnet's conv2d_6 */
 };
 enum { NCASES = sizeof CASES / sizeof CASES[0], MAXDEV = 16 };
 

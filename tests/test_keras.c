@@ -59,10 +59,16 @@ static void test_builtins(void)
     xdt_check(&T, xd_model_spec_shapes(&s, sh, &err) == XD_OK, "mnist-convnet shapes: %s", err.message);
     check_shape("mnist-convnet max_pooling2d_1", &sh[4], 64, 5, 5);
     check_shape("mnist-convnet dropout", &sh[6], 1600, 1, 1);
-    xd_status st = xd_model_spec_builtin("resnet", &s, &err);
+    xdt_check(&T, xd_model_spec_builtin("resnet", &s, &err) == XD_OK && s.nlayers == 28, "resnet spec");
+    xdt_check(&T, xd_model_spec_shapes(&s, sh, &err) == XD_OK, "resnet shapes: %s", err.message);
+    check_shape("resnet add (stage 1)", &sh[9], 16, 28, 28);
+    check_shape("resnet add_1 (stage 2)", &sh[17], 32, 14, 14);
+    check_shape("resnet add_2 (stage 3)", &sh[25], 64, 7, 7);
+    check_shape("resnet global_average_pooling2d", &sh[27], 64, 1, 1);
+    xd_status st = xd_model_spec_builtin("resnet-20", &s, &err);
     xdt_check(&T,
-              st == XD_INVALID_ARGUMENT && strstr(err.message, "'resnet'") && strstr(err.message, "seed-cnn") &&
-                  strstr(err.message, "mnist-convnet"),
+              st == XD_INVALID_ARGUMENT && strstr(err.message, "'resnet-20'") && strstr(err.message, "seed-cnn") &&
+                  strstr(err.message, "mnist-convnet") && strstr(err.message, "resnet;"),
               "unknown built-in refused naming the known ones: %s", err.message);
     xdt_check(&T,
               strcmp(xd_layer_type_name(XD_LAYER_BATCHNORM), "BatchNormalization") == 0 &&
@@ -364,15 +370,23 @@ static void test_invalid(json_t *m)
     xd_weights_free(&w);
 }
 
+/* The spec of a fixture real Keras wrote (k) and of a built-in model (b); 0
+ * when the fixture does not load. */
+static int fixture_and_builtin(const char *file, const char *name, xd_model_spec *k, xd_model_spec *b)
+{
+    char path[4096];
+    xd_error err;
+    fixture(path, sizeof path, file);
+    if (!xdt_check(&T, xd_model_spec_load(path, k, NULL, &err) == XD_OK, "%s", err.message)) return 0;
+    return xdt_check(&T, xd_model_spec_builtin(name, b, &err) == XD_OK, "%s", err.message);
+}
+
 /* The mnist-convnet that real Keras wrote is the built-in one. */
 static void test_mnist_is_builtin(void)
 {
-    char path[4096];
-    fixture(path, sizeof path, "mnist-convnet.json");
     xd_model_spec k, b;
     xd_error err;
-    if (!xdt_check(&T, xd_model_spec_load(path, &k, NULL, &err) == XD_OK, "%s", err.message)) return;
-    xd_model_spec_builtin("mnist-convnet", &b, &err);
+    if (!fixture_and_builtin("mnist-convnet.json", "mnist-convnet", &k, &b)) return;
     xdt_check(&T,
               k.nlayers == b.nlayers && memcmp(k.layers, b.layers, sizeof k.layers) == 0 && k.in_h == b.in_h &&
                   k.in_w == b.in_w && k.in_c == b.in_c && k.classes == b.classes &&
@@ -380,6 +394,29 @@ static void test_mnist_is_builtin(void)
               "Keras's mnist-convnet is the built-in mnist-convnet");
     check_json_round_trip("seed-cnn", (xd_model_spec_builtin("seed-cnn", &b, &err), &b));
     check_json_round_trip("mnist-convnet", (xd_model_spec_builtin("mnist-convnet", &b, &err), &b));
+}
+
+/* Two specs are one model, the file each came from aside: equal as
+ * structs, as JSON, and for xd_model_spec_differs. */
+static void check_same_spec(const char *what, xd_model_spec *a, xd_model_spec *b)
+{
+    memset(a->source, 0, sizeof a->source); /* the file aside */
+    memset(b->source, 0, sizeof b->source);
+    char *ja = xd_model_spec_json(a), *jb = xd_model_spec_json(b);
+    xdt_check(&T, spec_equal(a, b) && ja && jb && strcmp(ja, jb) == 0 && !xd_model_spec_differs(a, b),
+              "%s:\n  %s\n  %s", what, ja ? ja : "?", jb ? jb : "?");
+    free(ja);
+    free(jb);
+}
+
+/* The resnet that real Keras wrote (resnet.keras, built as keras-team's
+ * example builds it) is the built-in resnet. */
+static void test_resnet_is_builtin(void)
+{
+    xd_model_spec k, b;
+    if (!fixture_and_builtin("resnet.keras", "resnet", &k, &b)) return;
+    check_same_spec("Keras's resnet is the built-in resnet", &k, &b);
+    check_json_round_trip("resnet", &b);
 }
 
 /* A chain built with the functional API is the Sequential model: the same
@@ -394,18 +431,12 @@ static void test_functional_chain(void)
     xd_error err;
     if (!xdt_check(&T, xd_model_spec_load(pf, &f, &wf, &err) == XD_OK, "%s", err.message)) return;
     if (!xdt_check(&T, xd_model_spec_load(ps, &s, &ws, &err) == XD_OK, "%s", err.message)) return;
-    memset(f.source, 0, sizeof f.source); /* the file aside */
-    memset(s.source, 0, sizeof s.source);
-    char *jf = xd_model_spec_json(&f), *js = xd_model_spec_json(&s);
-    xdt_check(&T, spec_equal(&f, &s) && jf && js && strcmp(jf, js) == 0 && !xd_model_spec_differs(&f, &s),
-              "all-layers as a functional chain: the Sequential model's spec");
+    check_same_spec("all-layers as a functional chain: the Sequential model's spec", &f, &s);
     int same = wf.n == ws.n && wf.n > 0;
     for (size_t i = 0; same && i < wf.n; i++)
         same = strcmp(wf.items[i].name, ws.items[i].name) == 0 && wf.items[i].count == ws.items[i].count &&
                memcmp(wf.items[i].data, ws.items[i].data, wf.items[i].count * sizeof(float)) == 0;
     xdt_check(&T, same, "all-layers as a functional chain: the same weights");
-    free(jf);
-    free(js);
     xd_weights_free(&wf);
     xd_weights_free(&ws);
 }
@@ -723,6 +754,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < json_array_size(invalid); i++) test_invalid(json_array_get(invalid, i));
     test_mnist_is_builtin();
     test_functional_chain();
+    test_resnet_is_builtin();
     test_save_refusals();
     test_config_refusals();
     test_activations_fixture();

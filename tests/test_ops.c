@@ -250,6 +250,11 @@ static const conv_case CONV[] = {
     {2, 16, 7, 6, 16, 3, 3, 1, 1, 's', 0, 0, 0, 0, 1},    /* ... with padding */
     {3, 4, 10, 9, 5, 3, 2, 2, 1, 'v', 0, 0, 0, 0, 1},     /* dy channels last at stride 2, 1 */
     {32, 32, 13, 13, 64, 3, 3, 1, 1, 'v', 0, 0, 0, 0, 0}, /* mnist-convnet's conv2d_1 */
+    /* strides with 16+ channels: the channel-lane kernels at stride 2 (resnet's downsampling) */
+    {2, 16, 12, 12, 32, 3, 3, 2, 2, 's', 0, 0, 0, 0, 1},
+    {2, 16, 9, 9, 32, 1, 1, 2, 2, 'v', 0, 0, 0, 0, 1},
+    {2, 17, 11, 10, 18, 3, 3, 2, 2, 's', 0, 0, 0, 0, 1},
+    {1, 16, 9, 8, 16, 3, 2, 2, 1, 'e', 2, 0, 1, 1, 1}, /* ... strides 2, 1 and uneven explicit padding */
 };
 
 typedef struct conv_loss {

@@ -62,6 +62,28 @@ static const char all_layers[] =
     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
     "conv2d.weight.grad conv2d.bias.grad\n";
 
+/* resnet (the built-in and Keras's own): each conv's weight and bias
+ * gradients in one pass (every conv feeds a BatchNormalization or an Add,
+ * so no conv + ReLU fusion). */
+static const char resnet[] = "backward conv2d_backward_weights_bias conv2d_8.backward_weights+conv2d_8.backward_bias: "
+                             "activation_4.out conv2d_8.dout -> conv2d_8.weight.grad conv2d_8.bias.grad\n"
+                             "backward conv2d_backward_weights_bias conv2d_7.backward_weights+conv2d_7.backward_bias: "
+                             "activation_5.out conv2d_7.dout -> conv2d_7.weight.grad conv2d_7.bias.grad\n"
+                             "backward conv2d_backward_weights_bias conv2d_6.backward_weights+conv2d_6.backward_bias: "
+                             "activation_4.out conv2d_6.dout -> conv2d_6.weight.grad conv2d_6.bias.grad\n"
+                             "backward conv2d_backward_weights_bias conv2d_5.backward_weights+conv2d_5.backward_bias: "
+                             "activation_2.out conv2d_5.dout -> conv2d_5.weight.grad conv2d_5.bias.grad\n"
+                             "backward conv2d_backward_weights_bias conv2d_4.backward_weights+conv2d_4.backward_bias: "
+                             "activation_3.out conv2d_4.dout -> conv2d_4.weight.grad conv2d_4.bias.grad\n"
+                             "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: "
+                             "activation_2.out conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+                             "backward conv2d_backward_weights_bias conv2d_2.backward_weights+conv2d_2.backward_bias: "
+                             "activation_1.out conv2d_2.dout -> conv2d_2.weight.grad conv2d_2.bias.grad\n"
+                             "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: "
+                             "activation.out conv2d_1.dout -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
+                             "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: "
+                             "input conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n";
+
 static const row table[] = {
     {"seed-cnn", "train conv2d_relu conv1.forward+relu1.forward: input conv1.weight conv1.bias -> relu1.out\n"
                  "eval conv2d_relu conv1.forward+relu1.forward: input conv1.weight conv1.bias -> relu1.out\n"
@@ -101,6 +123,8 @@ static const row table[] = {
     {"regularizer.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "
                          "conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n"},
     {"residual-l2-schedule.keras", residual},
+    {"resnet", resnet},
+    {"resnet.keras", resnet},
 };
 
 /* The trace's op names of seed-cnn, in the order they run. */

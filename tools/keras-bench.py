@@ -2,10 +2,11 @@
 """Keras (3, JAX CPU backend) training throughput of crossdev's built-in
 models, for tools/bench-models: the model from tests/fixtures/keras (its
 to_json(), compiled as Keras's example is: Adam, sparse categorical
-cross-entropy), or seed-cnn built here (Conv2D(32,3) -> ReLU -> Flatten ->
+cross-entropy; resnet from resnet.keras, the built-in's architecture made
+by real Keras), or seed-cnn built here (Conv2D(32,3) -> ReLU -> Flatten ->
 Dense(10), from_logits=True); model.fit, batch 32, on Fashion-MNIST.
 
-    build/pypi/keras/bin/python tools/keras-bench.py [--model seed-cnn|mnist-convnet] [--steps N] [--data DIR]
+    build/pypi/keras/bin/python tools/keras-bench.py [--model seed-cnn|mnist-convnet|resnet] [--steps N] [--data DIR]
 
 Prints images/s (steady: fit over the steps after a warm-up fit that
 compiles; whole: the warm-up included)."""
@@ -32,6 +33,10 @@ def build(name, keras):
         model = keras.models.model_from_json(text)
         model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
         return model
+    if name == "resnet":
+        model = keras.saving.load_model(os.path.join(ROOT, "tests/fixtures/keras/resnet.keras"), compile=False)
+        model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+        return model
     layers = keras.layers
     model = keras.Sequential([keras.Input(shape=(28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
                               layers.Flatten(), layers.Dense(10)])
@@ -42,7 +47,7 @@ def build(name, keras):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "mnist-convnet"])
+    ap.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "mnist-convnet", "resnet"])
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     a = ap.parse_args()

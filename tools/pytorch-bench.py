@@ -3,11 +3,14 @@
 comparison with crossdev-bench and tools/bench-models: seed-cnn is
 Conv2d(1,32,3) -> ReLU -> Flatten -> Linear(21632,10); mnist-convnet is
 Keras's example, Conv2d(1,32,3) -> ReLU -> MaxPool(2) -> Conv2d(32,64,3) ->
-ReLU -> MaxPool(2) -> Flatten -> Dropout(0.5) -> Linear(1600,10); Adam (lr
-1e-3, eps 1e-7), cross-entropy, batch 32, on Fashion-MNIST (gzip or plain
-IDX files).
+ReLU -> MaxPool(2) -> Flatten -> Dropout(0.5) -> Linear(1600,10); resnet is
+Keras's ResNet v1 (depth 8) as crossdev's built-in, Keras's "same" padding
+included (a stride-2 3x3 conv on an even side pads one row and column after,
+none before) and BatchNorm2d with Keras's epsilon 1e-3 and momentum; Adam
+(lr 1e-3, eps 1e-7), cross-entropy, batch 32, on Fashion-MNIST (gzip or
+plain IDX files).
 
-    tools/pytorch-bench.py [--model seed-cnn|mnist-convnet] [--steps N] [--data DIR] [--threads N]
+    tools/pytorch-bench.py [--model seed-cnn|mnist-convnet|resnet] [--steps N] [--data DIR] [--threads N]
 
 Prints images/s (steady: the second half of the steps; whole: every step
 including the first).  Without PyTorch: prints "SKIP: PyTorch not installed"
@@ -36,13 +39,49 @@ def read_idx(path):
     return dims, data[4 + 4 * ndim:]
 
 
+def resnet(nn, side):
+    """crossdev's built-in resnet (host/spec/spec.c): conv-BN-ReLU, then per
+    stage a block conv-BN-ReLU-conv-BN added to its input (a 1x1 strided
+    projection where the block downsamples), ReLU; global average pooling;
+    Linear(64, 10) (the softmax is the loss's)."""
+    import torch
+
+    def conv(cin, cout, k, stride, size):
+        out = -(-size // stride)
+        pad = max((out - 1) * stride + k - size, 0)  # Keras's "same": the odd one after
+        layers = [nn.ZeroPad2d((pad // 2, pad - pad // 2, pad // 2, pad - pad // 2))] if pad else []
+        return nn.Sequential(*layers, nn.Conv2d(cin, cout, k, stride)), out
+
+    def bn(c):
+        return nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride, size):
+            super().__init__()
+            c1, size1 = conv(cin, cout, 3, stride, size)
+            c2, _ = conv(cout, cout, 3, 1, size1)
+            self.body = nn.Sequential(c1, bn(cout), nn.ReLU(), c2, bn(cout))
+            self.proj = conv(cin, cout, 1, stride, size)[0] if stride != 1 else nn.Identity()
+            self.size = size1
+
+        def forward(self, x):
+            return torch.relu(self.proj(x) + self.body(x))
+
+    stem, size = conv(1, 16, 3, 1, side)
+    blocks, c = [], 16
+    for stage in range(3):
+        blocks.append(Block(c, 16 << stage, 2 if stage else 1, size))
+        c, size = 16 << stage, blocks[-1].size
+    return nn.Sequential(stem, bn(16), nn.ReLU(), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "mnist-convnet"])
+    ap.add_argument("--model", default="seed-cnn", choices=["seed-cnn", "mnist-convnet", "resnet"])
     a = ap.parse_args()
     try:
         import torch
@@ -60,6 +99,8 @@ def main():
     nn = torch.nn
     if a.model == "seed-cnn":
         model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Flatten(), nn.Linear(32 * (h - 2) * (w - 2), 10))
+    elif a.model == "resnet":
+        model = resnet(nn, h)
     else:
         side = ((h - 2) // 2 - 2) // 2
         model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),

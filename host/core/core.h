@@ -95,7 +95,10 @@ const char *xd_cl_error_name(cl_int code);
     X(act_bwd)                     \
     X(global_maxpool_bwd)          \
     X(zeropad_fwd)                 \
-    X(zeropad_bwd)
+    X(zeropad_bwd)                 \
+    X(bn_partial_v)                \
+    X(bn_apply_v)                  \
+    X(bn_bwd_apply_v)
 /* clang-format on */
 
 typedef enum xd_kernel_id {

@@ -51,14 +51,34 @@ static xd_status check_eps(xd_context *ctx, const char *op, double eps)
     return XD_OK;
 }
 
+/* The per-(channel, sample) partial sums of kind (cl/batchnorm.cl), on
+ * lanes of samples where the device has vector lanes. */
+static xd_status partials(xd_context *ctx, const bn_dims *d, cl_mem x, cl_mem mean, cl_mem dy, cl_mem part, cl_int kind)
+{
+    size_t vw = ctx->params.vw;
+    if (vw > 1)
+        return XD_LAUNCH(ctx, XD_K_bn_partial_v, (size_t)d->C * ((d->N + vw - 1) / vw), XD_ARG(x), XD_ARG(mean),
+                         XD_ARG(dy), XD_ARG(part), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->HW), XD_ARG(kind));
+    return XD_LAUNCH(ctx, XD_K_bn_partial, (size_t)d->C * d->N, XD_ARG(x), XD_ARG(mean), XD_ARG(dy), XD_ARG(part),
+                     XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->HW), XD_ARG(kind));
+}
+
+/* The elementwise passes on vector lanes: planes of at least a vector,
+ * outputs apart from the inputs (the last vector of a plane recomputes
+ * lanes of the one before).  Else one element per work-item. */
+static size_t plane_vectors(const xd_context *ctx, const bn_dims *d, cl_mem out, cl_mem in0, cl_mem in1)
+{
+    size_t vw = ctx->params.vw;
+    if (vw < 2 || d->HW < vw || out == in0 || out == in1) return 0;
+    return (size_t)d->N * d->C * ((d->HW + vw - 1) / vw);
+}
+
 /* out[c] = the kind-0 (mean) or kind-1 (variance) statistic of x. */
 static xd_status statistic(xd_context *ctx, const bn_dims *d, const xd_tensor *x, cl_mem mean, cl_int kind, cl_mem out)
 {
     cl_mem part;
     xd_status st = xd_scratch(ctx, 0, (size_t)d->C * d->N * 4, &part);
-    if (st == XD_OK)
-        st = XD_LAUNCH(ctx, XD_K_bn_partial, (size_t)d->C * d->N, XD_ARG(x->mem), XD_ARG(mean), XD_ARG(x->mem),
-                       XD_ARG(part), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->HW), XD_ARG(kind));
+    if (st == XD_OK) st = partials(ctx, d, x->mem, mean, x->mem, part, kind);
     if (st == XD_OK)
         st = XD_LAUNCH(ctx, XD_K_bn_stat, d->C, XD_ARG(part), XD_ARG(out), XD_ARG(d->C), XD_ARG(d->N), XD_ARG(d->M));
     return st;
@@ -77,6 +97,11 @@ static xd_status normalize(xd_context *ctx, const bn_dims *d, const xd_tensor *x
     st = XD_LAUNCH(ctx, XD_K_bn_coeffs, d->C, XD_ARG(mean), XD_ARG(var), XD_ARG(gm), XD_ARG(bm), XD_ARG(coef),
                    XD_ARG(d->C), XD_ARG(e), XD_ARG(has_gamma), XD_ARG(has_beta));
     if (st != XD_OK) return st;
+    size_t items = plane_vectors(ctx, d, y->mem, x->mem, x->mem);
+    cl_uint planes = d->N * d->C;
+    if (items)
+        return XD_LAUNCH(ctx, XD_K_bn_apply_v, items, XD_ARG(x->mem), XD_ARG(coef), XD_ARG(y->mem), XD_ARG(d->C),
+                         XD_ARG(d->HW), XD_ARG(planes));
     return XD_LAUNCH(ctx, XD_K_bn_apply, d->count, XD_ARG(x->mem), XD_ARG(coef), XD_ARG(y->mem), XD_ARG(d->C),
                      XD_ARG(d->HW), XD_ARG(d->count));
 }
@@ -136,8 +161,7 @@ xd_status xd_batchnorm_train_backward(xd_context *ctx, const xd_tensor *x, const
     if ((st = xd_scratch(ctx, 0, (size_t)d.C * d.N * 2 * 4, &part)) != XD_OK) return st;
     if ((st = xd_scratch(ctx, 1, (size_t)d.C * 3 * 4, &coef)) != XD_OK) return st;
     cl_int kind = 2;
-    st = XD_LAUNCH(ctx, XD_K_bn_partial, (size_t)d.C * d.N, XD_ARG(x->mem), XD_ARG(mean->mem), XD_ARG(dy->mem),
-                   XD_ARG(part), XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.HW), XD_ARG(kind));
+    st = partials(ctx, &d, x->mem, mean->mem, dy->mem, part, kind);
     if (st != XD_OK) return st;
     cl_float e = (cl_float)eps;
     cl_int has_gamma = gamma != NULL, want_dg = dgamma != NULL, want_db = dbeta != NULL;
@@ -146,6 +170,11 @@ xd_status xd_batchnorm_train_backward(xd_context *ctx, const xd_tensor *x, const
                    XD_ARG(dbm), XD_ARG(d.C), XD_ARG(d.N), XD_ARG(e), XD_ARG(d.M), XD_ARG(has_gamma), XD_ARG(want_dg),
                    XD_ARG(want_db));
     if (st != XD_OK) return st;
+    size_t items = plane_vectors(ctx, &d, dx->mem, x->mem, dy->mem);
+    cl_uint planes = d.N * d.C;
+    if (items)
+        return XD_LAUNCH(ctx, XD_K_bn_bwd_apply_v, items, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(mean->mem),
+                         XD_ARG(coef), XD_ARG(dx->mem), XD_ARG(d.C), XD_ARG(d.HW), XD_ARG(planes));
     return XD_LAUNCH(ctx, XD_K_bn_bwd_apply, d.count, XD_ARG(x->mem), XD_ARG(dy->mem), XD_ARG(mean->mem), XD_ARG(coef),
                      XD_ARG(dx->mem), XD_ARG(d.C), XD_ARG(d.HW), XD_ARG(d.count));
 }

@@ -226,15 +226,17 @@ static xd_status fast_backward_weights(xd_context *ctx, const char *op, const co
     return XD_OK;
 }
 
-/* ---- stride-1 convolutions with channels on the lanes (cl/conv2d.cl) ---------------------
+/* ---- convolutions with channels on the lanes (cl/conv2d.cl) -----------------------------
  * Forward (k = o over r = c) and backward data (k = c over r = o) where the
  * row kernels' lanes would fall back to gathers (rows of `len` outputs
- * shorter than a vector) and there is a vector of channels k; a tap mask
- * fits 32 bits.  Each output's sum is the row kernels' (same order, same bits). */
+ * shorter than a vector, or any stride but 1: a strided row is gathered
+ * forward, and backward every lane selects among taps that mostly miss)
+ * and there is a vector of channels k; a tap mask fits 32 bits.  Each
+ * output's sum is the row kernels' (same order, same bits). */
 static int on_lanes(const xd_context *ctx, const conv_dims *d, cl_uint len, cl_uint K)
 {
     size_t vw = ctx->params.vw;
-    return vw > 1 && len < vw && K >= vw && d->SH == 1 && d->SW == 1 && d->KH * d->KW <= 32;
+    return vw > 1 && (len < vw || d->SH > 1 || d->SW > 1) && K >= vw && d->KH * d->KW <= 32;
 }
 
 /* wt channels last (xd_conv2d_weights_lanes) into scratch 1, then the kernel. */
@@ -256,17 +258,17 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
     size_t items = (size_t)d->N * (KP / kb) * OH * ((OW + XD_CONV_QB - 1) / XD_CONV_QB);
     return XD_LAUNCH(ctx, XD_K_conv2d_lanes, items, XD_ARG(src), XD_ARG(wt), XD_ARG(b), XD_ARG(out), XD_ARG(d->N),
                      XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(SH), XD_ARG(SW), XD_ARG(OH), XD_ARG(OW), XD_ARG(d->KH),
-                     XD_ARG(d->KW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir), XD_ARG(has_bias), XD_ARG(relu));
+                     XD_ARG(d->KW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir), XD_ARG(has_bias), XD_ARG(relu),
+                     XD_ARG(d->SH), XD_ARG(d->SW));
 }
 
-/* Backward weights from dy channels last: no padding (any stride), vector
+/* Backward weights from dy channels last: any stride and padding, vector
  * lanes, and each dy value used by at least 4 work-items (input channels x
  * tap blocks; seed-cnn's single input channel: the copy would cost what it saves). */
 static int backward_weights_channels_last(const xd_context *ctx, const conv_dims *d)
 {
     size_t T = (size_t)d->KH * d->KW, reuse = d->C * ((T + ctx->params.conv_tb - 1) / ctx->params.conv_tb);
-    return ctx->params.vw > 1 && reuse >= 4 && d->PT == 0 && d->PL == 0 && (d->OH - 1) * d->SH + d->KH <= d->H &&
-           (d->OW - 1) * d->SW + d->KW <= d->W;
+    return ctx->params.vw > 1 && reuse >= 4;
 }
 
 /* dyt [N, OH*OW, OP], then the kernel: one work-item per (channel block,
@@ -292,7 +294,7 @@ static xd_status channels_last_backward_weights(xd_context *ctx, const char *op,
     st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1), XD_ARG(x->mem), XD_ARG(dyt),
                    XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O),
                    XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP),
-                   XD_ARG(nsplit));
+                   XD_ARG(nsplit), XD_ARG(d->PT), XD_ARG(d->PL));
     if (st != XD_OK || !nsplit) return st;
     cl_uint mod = 1;
     cl_int has_bias = 0;

@@ -119,6 +119,101 @@ static void builtin_mnist_convnet(xd_model_spec *s)
     set_adam(s, XD_OPT_ADAM_KERAS);
 }
 
+/* Keras's name for the next layer of a kind in a fresh session: "conv2d",
+ * "conv2d_1", ... */
+static void keras_name(const xd_model_spec *s, xd_layer_type type, const char *base, char name[XD_LAYER_NAME_LEN])
+{
+    int n = 0;
+    for (int j = 0; j < s->nlayers; j++) n += s->layers[j].type == type;
+    if (n) snprintf(name, XD_LAYER_NAME_LEN, "%s_%d", base, n);
+    else snprintf(name, XD_LAYER_NAME_LEN, "%s", base);
+}
+
+static xd_layer_spec *add_named(xd_model_spec *s, xd_layer_type type, const char *base)
+{
+    char name[XD_LAYER_NAME_LEN];
+    keras_name(s, type, base, name);
+    return add_layer(s, type, name);
+}
+
+/* A layer reads the one before it unless told (the spec's graph). */
+static void read_from(xd_model_spec *s, int i, int input)
+{
+    if (input != i - 1) s->layers[i].ninputs = 1, s->layers[i].inputs[0] = input;
+}
+
+static int add_rconv(xd_model_spec *s, int filters, int k, int stride, int input)
+{
+    int i = s->nlayers;
+    char name[XD_LAYER_NAME_LEN];
+    keras_name(s, XD_LAYER_CONV2D, "conv2d", name);
+    add_conv(s, name, filters, k, XD_ACT_LINEAR);
+    xd_layer_spec *l = &s->layers[i];
+    l->sh = l->sw = stride;
+    l->padding = XD_PADDING_SAME;
+    l->kernel_init.kind = XD_INIT_HE_NORMAL;
+    read_from(s, i, input);
+    return i;
+}
+
+static int add_bn(xd_model_spec *s, int input)
+{
+    int i = s->nlayers;
+    xd_layer_spec *l = add_named(s, XD_LAYER_BATCHNORM, "batch_normalization");
+    l->momentum = 0.99;
+    l->epsilon = 1e-3;
+    l->center = l->scale = 1;
+    l->gamma_init.kind = l->moving_variance_init.kind = XD_INIT_ONES;
+    l->beta_init.kind = l->moving_mean_init.kind = XD_INIT_ZEROS;
+    read_from(s, i, input);
+    return i;
+}
+
+static int add_relu(xd_model_spec *s)
+{
+    add_named(s, XD_LAYER_ACTIVATION, "activation")->activation = XD_ACT_RELU;
+    return s->nlayers - 1;
+}
+
+/* One residual block: conv-BN-ReLU-conv-BN, added to x (through a 1x1
+ * strided projection when the block downsamples), then ReLU. */
+static int add_resblock(xd_model_spec *s, int x, int filters, int stride)
+{
+    add_rconv(s, filters, 3, stride, x);
+    add_bn(s, s->nlayers - 1);
+    add_relu(s);
+    int y = add_rconv(s, filters, 3, 1, s->nlayers - 1);
+    if (stride != 1) x = add_rconv(s, filters, 1, stride, x);
+    y = add_bn(s, y);
+    xd_layer_spec *a = add_named(s, XD_LAYER_ADD, "add");
+    a->ninputs = 2;
+    a->inputs[0] = x;
+    a->inputs[1] = y;
+    return add_relu(s);
+}
+
+/* ResNet v1 for small images (keras-team's cifar10_resnet.py, resnet_v1
+ * with n = 1: ResNet-8), on Fashion-MNIST's 28x28x1: every conv 3x3 (the
+ * projections 1x1), padding "same", HeNormal kernels, zero biases; Keras's
+ * layer names in a fresh session and its functional config's layer order
+ * (a block's projection after its second conv).  The example's L2 kernel
+ * regularizer is omitted (docs/models.md). */
+static void builtin_resnet(xd_model_spec *s)
+{
+    s->in_h = s->in_w = 28;
+    s->in_c = 1;
+    s->classes = 10;
+    add_rconv(s, 16, 3, 1, -1);
+    add_bn(s, 0);
+    int x = add_relu(s);
+    for (int stage = 0; stage < 3; stage++) x = add_resblock(s, x, 16 << stage, stage ? 2 : 1);
+    add_named(s, XD_LAYER_GLOBAL_AVGPOOL2D, "global_average_pooling2d");
+    add_dense(s, "dense", 10, XD_ACT_SOFTMAX);
+    s->layers[s->nlayers - 1].kernel_init.kind = XD_INIT_HE_NORMAL;
+    s->loss.from_logits = 0;
+    set_adam(s, XD_OPT_ADAM_KERAS);
+}
+
 xd_status xd_model_spec_builtin(const char *name, xd_model_spec *out, xd_error *err)
 {
     if (!out) return xd_error_set(err, XD_INVALID_ARGUMENT, 0, "xd_model_spec_builtin: NULL output");
@@ -127,9 +222,11 @@ xd_status xd_model_spec_builtin(const char *name, xd_model_spec *out, xd_error *
         builtin_seed_cnn(out);
     } else if (name && strcmp(name, "mnist-convnet") == 0) {
         builtin_mnist_convnet(out);
+    } else if (name && strcmp(name, "resnet") == 0) {
+        builtin_resnet(out);
     } else {
         return xd_error_set(err, XD_INVALID_ARGUMENT, 0,
-                            "unknown built-in model '%s' (known: seed-cnn, mnist-convnet; or a .keras or "
+                            "unknown built-in model '%s' (known: seed-cnn, mnist-convnet, resnet; or a .keras or "
                             "model.to_json() file)",
                             name ? name : "(null)");
     }

@@ -3,7 +3,7 @@
  * A model is a table of layer specs with Keras semantics (channels_last in
  * Keras files; crossdev computes in NCHW and stores parameters in its own
  * layout, see below), read by one builder.  Built-in models (seed-cnn,
- * mnist-convnet) are specs too; a Keras 3 `.keras` archive or a
+ * mnist-convnet, resnet) are specs too; a Keras 3 `.keras` archive or a
  * `model.to_json()` file gives one (host/spec/keras.c), optionally with
  * initial weights from its `model.weights.h5` or a separate
  * `.weights.h5`.  The spec is recorded in every trace as `model_spec`.
@@ -224,7 +224,7 @@ typedef struct xd_weights {
 } xd_weights;
 XD_API void xd_weights_free(xd_weights *w);
 
-/* A built-in model by name ("seed-cnn", "mnist-convnet"); XD_INVALID_ARGUMENT
+/* A built-in model by name ("seed-cnn", "mnist-convnet", "resnet"); XD_INVALID_ARGUMENT
  * naming the known ones. */
 XD_API xd_status xd_model_spec_builtin(const char *name, xd_model_spec *out, xd_error *err);
 /* A Keras 3 `.keras` archive (config.json + model.weights.h5) or a

@@ -58,6 +58,16 @@ expect_exit 0 "compare residual-l2-schedule.keras on every device" "$XD_CLI" com
   --steps 4 --work "$WORK/crl" --json "$WORK/crl.json"
 check "residual-l2-schedule.keras: every reproducible pair IDENTICAL" test "$(json_get "$WORK/crl.json" "len(d['pairs']) > 0 and all(p['verdict']=='IDENTICAL' for p in d['pairs'] if p['reference']['mode']==p['other']['mode']=='reproducible')")" = True
 
+# 1c. the built-in resnet (strided convolutions with "same" padding, 1x1
+# projections, three residual Adds, BatchNormalization) on every device but
+# the simulator (one step of it takes Oclgrind over 10 minutes; test_bitwise
+# holds the simulator's kernels to the others' on the same ops, small)
+FASTDEVS=$("$XD_CLI" list --ids | grep -iv "$SLOW" | paste -sd, -)
+expect_exit 0 "compare resnet on every device but $SLOW" "$XD_CLI" compare --model resnet --devices "$FASTDEVS" \
+  --modes reproducible --synthetic --batch 4 --steps 2 --timeout 600 --work "$WORK/crn" \
+  --json "$WORK/crn.json"
+check "resnet: every pair IDENTICAL" test "$(json_get "$WORK/crn.json" "len(d['pairs']) > 0 and all(p['verdict']=='IDENTICAL' for p in d['pairs'])")" = True
+
 # 2. planted differences in a copy of a PoCL trace
 T=$(ls -d "$WORK"/c/pocl-*reproducible-r0 | head -1)
 [ -n "$T" ] || { echo "FAIL: no PoCL trace"; exit 1; }

@@ -90,8 +90,8 @@ enum {
         "nesterov", no_argument, NULL, MO_NESTEROV                                                    \
     }
 #define MODEL_USAGE                                                                                \
-    "  --model NAME|FILE     seed-cnn (default), mnist-convnet, a Keras .keras file or a\n"        \
-    "                        model.to_json() file (docs/models.md)\n"                              \
+    "  --model NAME|FILE     seed-cnn (default), mnist-convnet, resnet, a Keras .keras file\n"     \
+    "                        or a model.to_json() file (docs/models.md)\n"                         \
     "  --weights FILE        initial weights from a Keras .weights.h5 (default: the .keras\n"      \
     "                        file's own, else the initializers its config names)\n"                \
     "  --optimizer NAME      adam or sgd in the model's form (Keras's for a Keras model,\n"        \

@@ -116,7 +116,7 @@ static int load_spec(const char *model, xd_model_spec *spec, xd_weights *w)
     if (st != XD_OK && access(name, F_OK) != 0) {
         fprintf(stderr,
                 "%s: --model: '%s': no such file, and no built-in model of that name (built-in: seed-cnn, "
-                "mnist-convnet; or a Keras .keras or model.to_json() file)\n",
+                "mnist-convnet, resnet; or a Keras .keras or model.to_json() file)\n",
                 prog, name);
         return 0;
     }

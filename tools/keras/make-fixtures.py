@@ -246,6 +246,39 @@ def activations():
     return m
 
 
+def resnet():
+    """crossdev's built-in resnet: Keras's ResNet v1 for small images
+    (keras-team's cifar10_resnet.py, resnet_v1, depth 8: one block per
+    stage) on 28x28x1, built as the example builds it (its resnet_layer),
+    so its layers have the built-in's names and order; the example's L2
+    kernel regularizer left out, as crossdev's built-in does."""
+    fresh()
+
+    def resnet_layer(x, filters=16, kernel_size=3, strides=1, activation="relu", batch_normalization=True):
+        x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", kernel_initializer="he_normal")(x)
+        if batch_normalization:
+            x = layers.BatchNormalization()(x)
+        return layers.Activation(activation)(x) if activation else x
+
+    inputs = keras.Input(shape=(28, 28, 1))
+    x = resnet_layer(inputs)
+    filters = 16
+    for stack in range(3):
+        strides = 2 if stack > 0 else 1
+        y = resnet_layer(x, filters, strides=strides)
+        y = resnet_layer(y, filters, activation=None)
+        if stack > 0:  # the shortcut downsampled: a 1x1 strided projection, no BatchNormalization
+            x = resnet_layer(x, filters, kernel_size=1, strides=strides, activation=None, batch_normalization=False)
+        x = layers.Activation("relu")(layers.add([x, y]))
+        filters *= 2
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(10, activation="softmax", kernel_initializer="he_normal")(x)
+    m = keras.Model(inputs, outputs, name="resnet")
+    m.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+    return m
+
+
 def variants():
     """BatchNormalization without center or scale (their variables are
     absent, the others move up), a custom-named non-square conv, a Dense
@@ -373,6 +406,10 @@ def make_valid():
     with open(os.path.join(OUT, "dropout-view.json"), "w") as f:
         f.write(m.to_json())
     record_valid("dropout-view", m, "dropout-view.json")
+    m = resnet()
+    randomize(m, 15)
+    save(m, "resnet.keras")
+    record_valid("resnet", m, "resnet.keras")
 
 
 def rewrite_zip(src, dst, edit):
