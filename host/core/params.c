@@ -14,6 +14,7 @@ typedef struct row {
     const char *match;  /* substring of the device id; "" = vendor/default row */
     const char *vendor; /* substring of the vendor name; NULL = any */
     int max_llvm;       /* > 0: only when the platform names LLVM <= this major version */
+    xd_isa isa;         /* XD_ISA_UNKNOWN = any; else only a device compiling for it (isa.c) */
     xd_params p;
 } row;
 
@@ -42,6 +43,12 @@ typedef struct row {
  * each. */
 /* clang-format off */
 static const row k_table[] = {
+    {.match = "pocl/", .isa = XD_ISA_AVX2,
+     .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 8,  .local_size = 64,
+           .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl avx2"}},
+    {.match = "intel-opencl/", .isa = XD_ISA_AVX2,
+     .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 8,  .local_size = 64,
+           .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "intel-opencl cpu avx2"}},
     {.match = "pocl/", .max_llvm = 14,
      .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 8,  .local_size = 64,
            .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl (LLVM <= 14)"}},
@@ -75,11 +82,12 @@ static int platform_llvm_major(const xd_device_info *d)
     return p ? atoi(p + 5) : 0;
 }
 
-xd_params xd_params_for(const xd_device_info *d)
+xd_params xd_params_for(const xd_device_info *d, xd_isa isa)
 {
     for (size_t i = 0; i < sizeof k_table / sizeof k_table[0]; ++i) {
         const row *r = &k_table[i];
         if (r->match[0] && !strstr(d->id, r->match)) continue;
+        if (r->isa != XD_ISA_UNKNOWN && r->isa != isa) continue;
         if (!r->match[0] && r->vendor && !strstr(d->vendor, r->vendor) && !strstr(d->platform_vendor, r->vendor))
             continue;
         if (r->max_llvm > 0) {
