@@ -26,30 +26,30 @@ static const char k_pocl14[] = "OpenCL 3.0 PoCL 3.0-rc2  Linux, Release, RELOC, 
 
 static const struct {
     const char *id, *device_version, *platform_version;
-    unsigned width;         /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT */
     const char *intel_arch; /* CL_CONFIG_CPU_TARGET_ARCH */
+    const char *row;        /* the tunables row it gets */
+    unsigned width;         /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT */
     xd_isa isa;
-    const char *row; /* the tunables row it gets */
 } k_cases[] = {
     {"pocl/pthread-skylake-avx512-amd-epyc", "OpenCL 3.0 PoCL HSTR: pthread-x86_64-pc-linux-gnu-skylake-avx512",
-     k_pocl15, 16, NULL, XD_ISA_AVX512, "pocl"},
-    {"pocl/pthread-haswell-amd-epyc", "OpenCL 3.0 PoCL HSTR: pthread-x86_64-pc-linux-gnu-haswell", k_pocl15, 16, NULL,
-     XD_ISA_AVX2, "pocl avx2"},
-    {"pocl/basic-znver3-amd-epyc", "OpenCL 3.0 PoCL HSTR: basic-x86_64-pc-linux-gnu-znver3", k_pocl15, 8, NULL,
-     XD_ISA_AVX2, "pocl avx2"},
-    {"pocl/pthread-amd-epyc", "OpenCL 3.0 PoCL HSTR: pthread-x86_64-unknown-linux-gnu-znver3", k_pocl14, 16, NULL,
-     XD_ISA_AVX2, "pocl (LLVM <= 14)"},
-    {"pocl/pthread-sandybridge-x", "OpenCL 3.0 PoCL HSTR: pthread-x86_64-pc-linux-gnu-sandybridge", k_pocl15, 16, NULL,
-     XD_ISA_OTHER, "pocl"},
-    {"pocl/pthread-newcpu-x", "OpenCL 3.0 PoCL HSTR: pthread-x86_64-pc-linux-gnu-newcpu", k_pocl15, 8, NULL,
-     XD_ISA_AVX2, "pocl avx2"},
-    {"intel-opencl/amd-epyc", "OpenCL 3.1 (Build 0)", "OpenCL 3.0 LINUX", 16, NULL, XD_ISA_AVX512, "intel-opencl cpu"},
-    {"intel-opencl/amd-epyc", "OpenCL 3.1 (Build 0)", "OpenCL 3.0 LINUX", 16, "auto", XD_ISA_AVX512,
-     "intel-opencl cpu"},
-    {"intel-opencl/amd-epyc", "OpenCL 3.1 (Build 0)", "OpenCL 3.0 LINUX", 16, "core-avx2", XD_ISA_AVX2,
-     "intel-opencl cpu avx2"},
-    {"intel-opencl/intel-xeon", "OpenCL 3.1 (Build 0)", "OpenCL 3.0 LINUX", 8, NULL, XD_ISA_AVX2,
-     "intel-opencl cpu avx2"},
+     k_pocl15, NULL, "pocl", 16, XD_ISA_AVX512},
+    {"pocl/pthread-haswell-amd-epyc", "OpenCL 3.0 PoCL HSTR: pthread-x86_64-pc-linux-gnu-haswell", k_pocl15, NULL,
+     "pocl avx2", 16, XD_ISA_AVX2},
+    {"pocl/basic-znver3-amd-epyc", "OpenCL 3.0 PoCL HSTR: basic-x86_64-pc-linux-gnu-znver3", k_pocl15, NULL,
+     "pocl avx2", 8, XD_ISA_AVX2},
+    {"pocl/pthread-amd-epyc", "OpenCL 3.0 PoCL HSTR: pthread-x86_64-unknown-linux-gnu-znver3", k_pocl14, NULL,
+     "pocl (LLVM <= 14)", 16, XD_ISA_AVX2},
+    {"pocl/pthread-sandybridge-x", "OpenCL 3.0 PoCL HSTR: pthread-x86_64-pc-linux-gnu-sandybridge", k_pocl15, NULL,
+     "pocl", 16, XD_ISA_OTHER},
+    {"pocl/pthread-newcpu-x", "OpenCL 3.0 PoCL HSTR: pthread-x86_64-pc-linux-gnu-newcpu", k_pocl15, NULL, "pocl avx2",
+     8, XD_ISA_AVX2},
+    {"intel-opencl/amd-epyc", "OpenCL 3.1 (Build 0)", "OpenCL 3.0 LINUX", NULL, "intel-opencl cpu", 16, XD_ISA_AVX512},
+    {"intel-opencl/amd-epyc", "OpenCL 3.1 (Build 0)", "OpenCL 3.0 LINUX", "auto", "intel-opencl cpu", 16,
+     XD_ISA_AVX512},
+    {"intel-opencl/amd-epyc", "OpenCL 3.1 (Build 0)", "OpenCL 3.0 LINUX", "core-avx2", "intel-opencl cpu avx2", 16,
+     XD_ISA_AVX2},
+    {"intel-opencl/intel-xeon", "OpenCL 3.1 (Build 0)", "OpenCL 3.0 LINUX", NULL, "intel-opencl cpu avx2", 8,
+     XD_ISA_AVX2},
 };
 
 int main(void)

@@ -1,6 +1,6 @@
 /* The tunables table: work-group size and register-blocking factors per
- * device, falling back device -> vendor -> default (CLBlast's
- * Database::GetDefines).  Every entry only moves outputs between
+ * device and the instruction set it compiles for (isa.c), falling back
+ * device -> vendor -> default (CLBlast's Database::GetDefines).  Every entry only moves outputs between
  * work-items; no summation order depends on it (docs/reproducibility.md),
  * which the cross-device bitwise tests check. */
 #include <stddef.h>
@@ -35,6 +35,13 @@ typedef struct row {
  * CLBlast in fast mode, and dense forward from local-memory tiles
  * (dense_tiled: the vector-lane kernel's loads are 1 KiB apart across
  * neighbouring work-items, uncoalesced).  Not yet measured on a GPU.
+ * AVX2 rows (PoCL and Intel compiling for an AVX2 CPU, on one or forced
+ * on an AVX-512 machine: docs/performance.md "Tunables per instruction
+ * set"): the AVX-512 rows' values.  Swept under PoCL forced to haswell,
+ * 8 lanes (with every blocking tried, spills removed) ran 0.64-0.89x of
+ * 16 lanes as two ymm halves on seed-cnn and mnist-convnet; other
+ * blockings at 16 lanes were within the noise.  Intel's AVX2 row is not
+ * measured yet.
  * PoCL's conv_ob 8 measured the same speed as 4 (crossdev-bench, PoCL
  * pthread); it is kept different from the default on purpose: Oclgrind runs
  * the default row, so the cross-device bitwise tests compare two different
