@@ -40,8 +40,8 @@ typedef struct row {
  * set"): the AVX-512 rows' values.  Swept under PoCL forced to haswell,
  * 8 lanes (with every blocking tried, spills removed) ran 0.64-0.89x of
  * 16 lanes as two ymm halves on seed-cnn and mnist-convnet; other
- * blockings at 16 lanes were within the noise.  Intel's AVX2 row is not
- * measured yet.
+ * blockings at 16 lanes were within the noise.  Intel's runtime forced
+ * to core-avx2: 8 lanes 0.66-0.90x of 16 (5 rounds).
  * PoCL's conv_ob 8 measured the same speed as 4 (crossdev-bench, PoCL
  * pthread); it is kept different from the default on purpose: Oclgrind runs
  * the default row, so the cross-device bitwise tests compare two different
