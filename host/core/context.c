@@ -57,7 +57,7 @@ static cl_command_queue create_queue(cl_context c, cl_device_id dev, cl_int *rc)
 static xd_status choose_tunables(xd_context *ctx)
 {
     xd_error err;
-    ctx->params = xd_params_for(&ctx->device);
+    ctx->params = xd_params_for(&ctx->device, xd_device_isa(&ctx->device));
     xd_status st = xd_params_from_env(&ctx->params, ctx->mode, &err);
     if (st != XD_OK) return xd_fail(ctx, st, 0, "%s", err.message);
     ctx->local_size = choose_local_size(&ctx->device, ctx->params.local_size);

@@ -6,6 +6,7 @@
  * call cycle, which tools/check-stages --objects checks):
  *   cl_error.c       OpenCL error names
  *   device.c         the device list
+ *   isa.c            the vector instruction set a CPU device compiles for
  *   params.c         the tunables table
  *   profile.c        per-kernel times
  *   context_base.c   the context's last error (xd_fail), its accessors, the
@@ -134,8 +135,19 @@ typedef struct xd_params {
 /* The values of the clblast tunable: the GEMM path of fast mode's dense and
  * conv2d ops (host/ops/blas.c); reproducible mode never calls CLBlast. */
 enum { XD_CLBLAST_NEVER = 0, XD_CLBLAST_BY_SIZE = 1, XD_CLBLAST_ALWAYS = 2 };
-/* The row for a device: id match -> vendor -> default (host/core/params.c). */
-xd_params xd_params_for(const xd_device_info *d);
+/* The vector instruction set a CPU device's kernels are compiled for
+ * (host/core/isa.c): the tunables table's rows are chosen by it. */
+typedef enum xd_isa { XD_ISA_UNKNOWN = 0, XD_ISA_OTHER, XD_ISA_AVX2, XD_ISA_AVX512 } xd_isa;
+/* From a device's description: PoCL's target CPU in its device version,
+ * Intel's intel_target_arch (CL_CONFIG_CPU_TARGET_ARCH; NULL or "auto":
+ * none), else a CPU's native float vector width (16 AVX-512, 8 AVX2). */
+xd_isa xd_isa_from(const xd_device_info *d, unsigned native_float_width, const char *intel_target_arch);
+/* xd_isa_from with the device's width and the environment's variable. */
+xd_isa xd_device_isa(const xd_device_info *d);
+const char *xd_isa_name(xd_isa isa);
+/* The row for a device compiling for isa: id match (and ISA) -> vendor ->
+ * default (host/core/params.c). */
+xd_params xd_params_for(const xd_device_info *d, xd_isa isa);
 /* XD_PARAMS="vw=8,dense_ob=10" applied to p; XD_INVALID_ARGUMENT naming the key. */
 xd_status xd_params_override(xd_params *p, const char *spec, xd_error *err);
 /* The environment's say for a context of the mode: XD_PARAMS (as

@@ -1,6 +1,6 @@
 /* The tunables table: work-group size and register-blocking factors per
- * device, falling back device -> vendor -> default (CLBlast's
- * Database::GetDefines).  Every entry only moves outputs between
+ * device and the instruction set it compiles for (isa.c), falling back
+ * device -> vendor -> default (CLBlast's Database::GetDefines).  Every entry only moves outputs between
  * work-items; no summation order depends on it (docs/reproducibility.md),
  * which the cross-device bitwise tests check. */
 #include <stddef.h>
@@ -14,6 +14,7 @@ typedef struct row {
     const char *match;  /* substring of the device id; "" = vendor/default row */
     const char *vendor; /* substring of the vendor name; NULL = any */
     int max_llvm;       /* > 0: only when the platform names LLVM <= this major version */
+    xd_isa isa;         /* XD_ISA_UNKNOWN = any; else only a device compiling for it (isa.c) */
     xd_params p;
 } row;
 
@@ -34,6 +35,13 @@ typedef struct row {
  * CLBlast in fast mode, and dense forward from local-memory tiles
  * (dense_tiled: the vector-lane kernel's loads are 1 KiB apart across
  * neighbouring work-items, uncoalesced).  Not yet measured on a GPU.
+ * AVX2 rows (PoCL and Intel compiling for an AVX2 CPU, on one or forced
+ * on an AVX-512 machine: docs/performance.md "Tunables per instruction
+ * set"): the AVX-512 rows' values.  Swept under PoCL forced to haswell,
+ * 8 lanes (with every blocking tried, spills removed) ran 0.64-0.89x of
+ * 16 lanes as two ymm halves on seed-cnn and mnist-convnet; other
+ * blockings at 16 lanes were within the noise.  Intel's runtime forced
+ * to core-avx2: 8 lanes 0.66-0.90x of 16 (5 rounds).
  * PoCL's conv_ob 8 measured the same speed as 4 (crossdev-bench, PoCL
  * pthread); it is kept different from the default on purpose: Oclgrind runs
  * the default row, so the cross-device bitwise tests compare two different
@@ -45,9 +53,15 @@ static const row k_table[] = {
     {.match = "pocl/", .max_llvm = 14,
      .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 8,  .local_size = 64,
            .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl (LLVM <= 14)"}},
+    {.match = "pocl/", .isa = XD_ISA_AVX2,
+     .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
+           .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl avx2"}},
     {.match = "pocl/",
      .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
            .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl"}},
+    {.match = "intel-opencl/", .isa = XD_ISA_AVX2,
+     .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
+           .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "intel-opencl cpu avx2"}},
     {.match = "intel-opencl/",
      .p = {.conv_ob = 8, .conv_tb = 9, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
            .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "intel-opencl cpu"}},
@@ -75,11 +89,12 @@ static int platform_llvm_major(const xd_device_info *d)
     return p ? atoi(p + 5) : 0;
 }
 
-xd_params xd_params_for(const xd_device_info *d)
+xd_params xd_params_for(const xd_device_info *d, xd_isa isa)
 {
     for (size_t i = 0; i < sizeof k_table / sizeof k_table[0]; ++i) {
         const row *r = &k_table[i];
         if (r->match[0] && !strstr(d->id, r->match)) continue;
+        if (r->isa != XD_ISA_UNKNOWN && r->isa != isa) continue;
         if (!r->match[0] && r->vendor && !strstr(d->vendor, r->vendor) && !strstr(d->platform_vendor, r->vendor))
             continue;
         if (r->max_llvm > 0) {

@@ -77,8 +77,8 @@ void xd_profile_report(xd_context *ctx)
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
-    fprintf(stderr, "crossdev profile (%s, %s mode): kernel time from OpenCL events\n", ctx->device.id,
-            ctx->mode == XD_MODE_FAST ? "fast" : "reproducible");
+    fprintf(stderr, "crossdev profile (%s, %s mode, tunables row '%s'): kernel time from OpenCL events\n",
+            ctx->device.id, ctx->mode == XD_MODE_FAST ? "fast" : "reproducible", ctx->params.source);
     fprintf(stderr, "  %-32s %10s %12s %10s %6s\n", "kernel", "launches", "total ms", "us/launch", "share");
     for (int j = 0; j < XD_PROFILE_ROWS; ++j) {
         int i = order[j];
