@@ -6,7 +6,9 @@ Keras's example, Conv2d(1,32,3) -> ReLU -> MaxPool(2) -> Conv2d(32,64,3) ->
 ReLU -> MaxPool(2) -> Flatten -> Dropout(0.5) -> Linear(1600,10); resnet is
 Keras's ResNet v1 (depth 8) as crossdev's built-in, Keras's "same" padding
 included (a stride-2 3x3 conv on an even side pads one row and column after,
-none before) and BatchNorm2d with Keras's epsilon 1e-3 and momentum; Adam
+none before), BatchNorm2d with Keras's epsilon 1e-3 and momentum, and the
+L2(1e-4) of its convs' kernels as Adam's weight decay on them (2e-4 w, the
+penalty's gradient); Adam
 (lr 1e-3, eps 1e-7), cross-entropy, batch 32, on Fashion-MNIST (gzip or
 plain IDX files).
 
@@ -105,7 +107,12 @@ def main():
         side = ((h - 2) // 2 - 2) // 2
         model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
                               nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(64 * side * side, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    params = model.parameters()
+    if a.model == "resnet":  # Keras's L2(1e-4) on every conv kernel: its gradient 2e-4 w, as weight decay
+        convs = [m.weight for m in model.modules() if isinstance(m, nn.Conv2d)]
+        rest = [p for p in model.parameters() if all(p is not c for c in convs)]
+        params = [{"params": convs, "weight_decay": 2e-4}, {"params": rest}]
+    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-7)
     lossf = torch.nn.CrossEntropyLoss()
     B = 32
     perm = torch.randperm(n)

@@ -152,6 +152,7 @@ static int add_rconv(xd_model_spec *s, int filters, int k, int stride, int input
     l->sh = l->sw = stride;
     l->padding = XD_PADDING_SAME;
     l->kernel_init.kind = XD_INIT_HE_NORMAL;
+    l->kernel_l2 = 1e-4; /* the example's kernel_regularizer=l2(1e-4) */
     read_from(s, i, input);
     return i;
 }
@@ -196,8 +197,8 @@ static int add_resblock(xd_model_spec *s, int x, int filters, int stride)
  * with n = 1: ResNet-8), on Fashion-MNIST's 28x28x1: every conv 3x3 (the
  * projections 1x1), padding "same", HeNormal kernels, zero biases; Keras's
  * layer names in a fresh session and its functional config's layer order
- * (a block's projection after its second conv).  The example's L2 kernel
- * regularizer is omitted (docs/models.md). */
+ * (a block's projection after its second conv); every conv with the
+ * example's L2 kernel regularizer (1e-4), the Dense without. */
 static void builtin_resnet(xd_model_spec *s)
 {
     s->in_h = s->in_w = 28;

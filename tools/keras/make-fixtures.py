@@ -250,12 +250,13 @@ def resnet():
     """crossdev's built-in resnet: Keras's ResNet v1 for small images
     (keras-team's cifar10_resnet.py, resnet_v1, depth 8: one block per
     stage) on 28x28x1, built as the example builds it (its resnet_layer),
-    so its layers have the built-in's names and order; the example's L2
-    kernel regularizer left out, as crossdev's built-in does."""
+    so its layers have the built-in's names and order, every conv with the
+    example's L2 kernel regularizer (1e-4)."""
     fresh()
 
     def resnet_layer(x, filters=16, kernel_size=3, strides=1, activation="relu", batch_normalization=True):
-        x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", kernel_initializer="he_normal")(x)
+        x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", kernel_initializer="he_normal",
+                          kernel_regularizer=keras.regularizers.l2(1e-4))(x)
         if batch_normalization:
             x = layers.BatchNormalization()(x)
         return layers.Activation(activation)(x) if activation else x
