@@ -91,7 +91,8 @@ enum {
     }
 #define MODEL_USAGE                                                                                \
     "  --model NAME|FILE     seed-cnn (default), mnist-convnet, resnet, a Keras .keras file\n"     \
-    "                        or a model.to_json() file (docs/models.md)\n"                         \
+    "                        a model.to_json() file, or a PyTorch module's file from\n"            \
+    "                        crossdev.torch.export (docs/models.md)\n"                             \
     "  --weights FILE        initial weights from a Keras .weights.h5 (default: the .keras\n"      \
     "                        file's own, else the initializers its config names)\n"                \
     "  --optimizer NAME      adam or sgd in the model's form (Keras's for a Keras model,\n"        \

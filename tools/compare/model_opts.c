@@ -106,7 +106,8 @@ static int optimizer_overrides(const model_opts *t, xd_optimizer_spec *opt)
     return 1;
 }
 
-/* The model: a built-in name, else a file (.keras or to_json()); a
+/* The model: a built-in name, else a file (.keras, to_json() or
+ * crossdev.torch.export's); a
  * built-in name wins over a file of that name (./seed-cnn is the file). */
 static int load_spec(const char *model, xd_model_spec *spec, xd_weights *w)
 {
@@ -116,7 +117,7 @@ static int load_spec(const char *model, xd_model_spec *spec, xd_weights *w)
     if (st != XD_OK && access(name, F_OK) != 0) {
         fprintf(stderr,
                 "%s: --model: '%s': no such file, and no built-in model of that name (built-in: seed-cnn, "
-                "mnist-convnet, resnet; or a Keras .keras or model.to_json() file)\n",
+                "mnist-convnet, resnet; or a Keras .keras or model.to_json() file, or a crossdev.torch.export file)\n",
                 prog, name);
         return 0;
     }
