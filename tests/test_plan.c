@@ -552,6 +552,43 @@ static void check_update_outputs(void)
     free(p);
 }
 
+/* A model as deep as crossdev takes (XD_MAX_LAYERS: a ResNet-20 has 70
+ * layers): conv-BN-ReLU triples, global pooling and a Dense; its plan
+ * builds fused and hooked, its spec survives JSON, and one layer more is
+ * refused. */
+static void check_deep(void)
+{
+    xd_model_spec *s = calloc(1, sizeof *s), *back = calloc(1, sizeof *back);
+    xd_plan *p = malloc(sizeof *p);
+    if (!xdt_check(&T, s && back && p, "out of memory")) goto done;
+    snprintf(s->name, sizeof s->name, "deep");
+    s->in_h = s->in_w = 8, s->in_c = 1, s->classes = 10, s->nlayers = XD_MAX_LAYERS;
+    for (int i = 0; i < XD_MAX_LAYERS; ++i) {
+        xd_layer_spec *l = &s->layers[i];
+        int last = i == XD_MAX_LAYERS - 1, pool = i == XD_MAX_LAYERS - 2;
+        l->type = last   ? XD_LAYER_DENSE
+                  : pool ? XD_LAYER_GLOBAL_AVGPOOL2D
+                         : (xd_layer_type[]){XD_LAYER_CONV2D, XD_LAYER_BATCHNORM, XD_LAYER_ACTIVATION}[i % 3];
+        snprintf(l->name, sizeof l->name, "layer%d", i);
+        l->filters = 4, l->kh = l->kw = 3, l->sh = l->sw = 1, l->padding = XD_PADDING_SAME, l->use_bias = 1;
+        l->units = 10, l->activation = last ? XD_ACT_SOFTMAX : l->type == XD_LAYER_ACTIVATION ? XD_ACT_RELU : 0;
+        l->momentum = 0.99, l->epsilon = 1e-3, l->center = l->scale = 1;
+    }
+    const xd_optimizer_spec opt = xd_optimizer_defaults(XD_OPT_ADAM_KERAS);
+    xd_error err = {0};
+    for (int hooked = 0; hooked < 2; ++hooked)
+        xdt_check(&T, xd_plan_build(s, &opt, hooked, p, &err) == XD_OK && p->update.n == 42 * 4 + 2,
+                  "%d layers (hooked %d): %s (%d updates, want 170)", XD_MAX_LAYERS, hooked, err.message, p->update.n);
+    char *text = xd_model_spec_json(s);
+    xdt_check(&T, text && xd_model_spec_from_json(text, back, &err) == XD_OK && back->nlayers == XD_MAX_LAYERS,
+              "%d layers: the spec does not come back from its JSON: %s", XD_MAX_LAYERS, err.message);
+    s->nlayers = XD_MAX_LAYERS + 1;
+    xdt_check(&T, xd_plan_build(s, &opt, 1, p, &err) != XD_OK, "%d layers were taken", XD_MAX_LAYERS + 1);
+    xd_free(text);
+done:
+    free(s), free(back), free(p);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return fprintf(stderr, "usage: test_plan KERAS-FIXTURES-DIR\n"), 2;
@@ -564,5 +601,6 @@ int main(int argc, char **argv)
     check_activation_steps();
     check_input_shapes();
     check_update_outputs();
+    check_deep();
     return xdt_finish(&T);
 }

@@ -390,6 +390,8 @@ static xd_status read_layer(json_t *o, int i, xd_layer_spec *l, xd_error *err)
     return read_fields(&c, o, LAYER_FIELDS, NFIELDS(LAYER_FIELDS), extras + nopt, l);
 }
 
+_Static_assert(XD_MAX_LAYERS == 128, "the message on \"layers\" names crossdev's limit");
+
 static xd_status read_spec(json_t *root, xd_model_spec *out, xd_error *err)
 {
     jctx c = {"", err}, co = {"optimizer", err};
@@ -399,7 +401,7 @@ static xd_status read_spec(json_t *root, xd_model_spec *out, xd_error *err)
     XD_TRY(read_name(&c, root, "name", out->name, sizeof out->name, 1));
     XD_TRY(read_name(&c, root, "source", out->source, sizeof out->source, 0));
     if (!json_is_array(layers) || json_array_size(layers) < 1 || json_array_size(layers) > XD_MAX_LAYERS)
-        return bad(&c, "layers", "not an array of 1..32 layers");
+        return bad(&c, "layers", "not an array of 1..128 layers");
     for (size_t i = 0; i < json_array_size(layers); i++)
         XD_TRY(read_layer(json_array_get(layers, i), (int)i, &out->layers[i], err));
     out->nlayers = (int)json_array_size(layers);

@@ -30,7 +30,7 @@
 extern "C" {
 #endif
 
-#define XD_MAX_LAYERS 32
+#define XD_MAX_LAYERS 128
 #define XD_LAYER_NAME_LEN 64
 #define XD_MAX_INPUTS 8 /* inputs of one layer (Add, Concatenate) */
 

@@ -45,7 +45,7 @@ __all__ = ["export", "ExportError", "FORMAT", "MANIFEST"]
 FORMAT = "crossdev-model"
 MANIFEST = "crossdev-model.json"
 NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
-MAX_LAYERS = 32
+MAX_LAYERS = 128
 SUPPORTED = ("Conv2d, BatchNorm2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1), Flatten, Linear, Dropout, "
              "additions of two tensors")
 
