@@ -455,29 +455,29 @@ static void run_layers(xdt *T, device_run *d, int ci)
         int nd;
         const int64_t *shape;
         const void *data;
-    } spec[LNT] = {
-        [LX] = {4, sx, x},         [LDY] = {4, sx, dy},        [LMAX] = {4, sp, 0},       [LDMAX] = {4, sx, 0},
-        [LAVG] = {4, sp, 0},       [LDAVG] = {4, sx, 0},       [LDROP] = {4, sx, 0},      [LDDROP] = {4, sx, 0},
-        [LGAMMA] = {1, sc, gb},    [LBETA] = {1, sc, gb + no}, [LBN] = {4, sx, 0},        [LMEAN] = {1, sc, 0},
-        [LVAR] = {1, sc, 0},       [LDBN] = {4, sx, 0},        [LDGAMMA] = {1, sc, 0},    [LDBETA] = {1, sc, 0},
-        [LMM] = {1, sc, gb + no},  [LMV] = {1, sc, gb},        [LBNINF] = {4, sx, 0},     [LZ] = {2, sz, z},
-        [LDZ] = {2, sz, z + nz},   [LSOFT] = {2, sz, 0},       [LDSOFT] = {2, sz, 0},     [LLABELS] = {1, sn, labels},
-        [LXLOSS] = {1, s1, 0},     [LDPROBS] = {2, sz, 0},     [LXROW] = {1, sn, 0},      [LPDY] = {4, sp, pdy},
-        [LXLOSS2] = {1, s1, 0},    [LDPROBS2] = {2, sz, 0},    [LG] = {1, sw, w + nw},    [LAW] = {1, sw, w},
-        [LAM] = {1, sw, 0},        [LAV] = {1, sw, 0},         [LKW] = {1, sw, w},        [LKM] = {1, sw, 0},
-        [LTW] = {1, sw, w},        [LTM] = {1, sw, 0},         [LGAP] = {2, sg, 0},       [LGAPDY] = {2, sg, dy},
-        [LDGAP] = {4, sx, 0},      [LADD] = {4, sx, 0},        [LACC] = {4, sx, x},       [LCAT] = {4, s2x, 0},
-        [LDCAT] = {4, sx, x},      [LGMP] = {2, sg, 0},        [LDGMP] = {4, sx, 0},      [LPAD] = {4, spad, 0},
-        [LDPAD] = {4, sx, 0},      [LACT0] = {2, sz, 0},       [LACT0 + 1] = {2, sz, 0},  [LACT0 + 2] = {2, sz, 0},
-        [LACT0 + 3] = {2, sz, 0},  [LACT0 + 4] = {2, sz, 0},   [LACT0 + 5] = {2, sz, 0},  [LDACT0] = {2, sz, 0},
-        [LDACT0 + 1] = {2, sz, 0}, [LDACT0 + 2] = {2, sz, 0},  [LDACT0 + 3] = {2, sz, 0}, [LDACT0 + 4] = {2, sz, 0},
-        [LDACT0 + 5] = {2, sz, 0}, [LACT0 + 6] = {2, sz, 0},   [LDACT0 + 6] = {2, sz, 0}, [LRM] = {1, sc, gb + no},
-        [LRV] = {1, sc, gb},       [LL2LOSS] = {1, s1, z},     [LL2G] = {4, sx, dy},
+    } spec[LACT0] = {
+        /* the activations' outputs after them: [n, classes], as the logits */
+        [LX] = {4, sx, x},        [LDY] = {4, sx, dy},        [LMAX] = {4, sp, 0},    [LDMAX] = {4, sx, 0},
+        [LAVG] = {4, sp, 0},      [LDAVG] = {4, sx, 0},       [LDROP] = {4, sx, 0},   [LDDROP] = {4, sx, 0},
+        [LGAMMA] = {1, sc, gb},   [LBETA] = {1, sc, gb + no}, [LBN] = {4, sx, 0},     [LMEAN] = {1, sc, 0},
+        [LVAR] = {1, sc, 0},      [LDBN] = {4, sx, 0},        [LDGAMMA] = {1, sc, 0}, [LDBETA] = {1, sc, 0},
+        [LMM] = {1, sc, gb + no}, [LMV] = {1, sc, gb},        [LBNINF] = {4, sx, 0},  [LZ] = {2, sz, z},
+        [LDZ] = {2, sz, z + nz},  [LSOFT] = {2, sz, 0},       [LDSOFT] = {2, sz, 0},  [LLABELS] = {1, sn, labels},
+        [LXLOSS] = {1, s1, 0},    [LDPROBS] = {2, sz, 0},     [LXROW] = {1, sn, 0},   [LPDY] = {4, sp, pdy},
+        [LXLOSS2] = {1, s1, 0},   [LDPROBS2] = {2, sz, 0},    [LG] = {1, sw, w + nw}, [LAW] = {1, sw, w},
+        [LAM] = {1, sw, 0},       [LAV] = {1, sw, 0},         [LKW] = {1, sw, w},     [LKM] = {1, sw, 0},
+        [LTW] = {1, sw, w},       [LTM] = {1, sw, 0},         [LGAP] = {2, sg, 0},    [LGAPDY] = {2, sg, dy},
+        [LDGAP] = {4, sx, 0},     [LADD] = {4, sx, 0},        [LACC] = {4, sx, x},    [LCAT] = {4, s2x, 0},
+        [LDCAT] = {4, sx, x},     [LRM] = {1, sc, gb + no},   [LRV] = {1, sc, gb},    [LL2LOSS] = {1, s1, z},
+        [LL2G] = {4, sx, dy},     [LGMP] = {2, sg, 0},        [LDGMP] = {4, sx, 0},   [LPAD] = {4, spad, 0},
+        [LDPAD] = {4, sx, 0},
     };
     xd_status st = XD_OK;
     for (int i = 0; i < LNT && st == XD_OK; ++i) {
-        ts[i] = xdt_upload(&d->t, i == LLABELS ? XD_DTYPE_I32 : XD_DTYPE_F32, spec[i].nd, spec[i].shape, spec[i].data);
-        st = !ts[i] ? XD_OUT_OF_DEVICE_MEMORY : spec[i].data ? XD_OK : xd_tensor_fill_zero(ts[i]);
+        const void *data = i < LACT0 ? spec[i].data : NULL;
+        ts[i] = xdt_upload(&d->t, i == LLABELS ? XD_DTYPE_I32 : XD_DTYPE_F32, i < LACT0 ? spec[i].nd : 2,
+                           i < LACT0 ? spec[i].shape : sz, data);
+        st = !ts[i] ? XD_OUT_OF_DEVICE_MEMORY : data ? XD_OK : xd_tensor_fill_zero(ts[i]);
     }
     if (st == XD_OK) st = run_layer_ops(d->t.ctx, &p, ci, ts);
     snprintf(what, sizeof what, "%s: case %d layers", d->t.dev->id, ci);

@@ -560,7 +560,10 @@ static void check_deep(void)
 {
     xd_model_spec *s = calloc(1, sizeof *s), *back = calloc(1, sizeof *back);
     xd_plan *p = malloc(sizeof *p);
-    if (!xdt_check(&T, s && back && p, "out of memory")) goto done;
+    if (!s || !back || !p) {
+        xdt_check(&T, 0, "out of memory");
+        goto done;
+    }
     snprintf(s->name, sizeof s->name, "deep");
     s->in_h = s->in_w = 8, s->in_c = 1, s->classes = 10, s->nlayers = XD_MAX_LAYERS;
     for (int i = 0; i < XD_MAX_LAYERS; ++i) {
