@@ -264,82 +264,87 @@ __kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global floa
 }
 
 /* Backward weights, dy channels last (dyt, rows OP apart): per sample, the
- * fma chain over (oh, ow) ascending of dy * x for XD_CONV_OV x XD_VW output
+ * fma chain over (oh, ow) ascending of dy * x for OV (XD_CONV_OV, or 1) x XD_VW output
  * channels (the lanes, contiguous loads) x XD_CONV_TB taps of one input
  * channel, over the taps inside the input (padding PT, PL: a tap in the
  * padding is skipped, a branch uniform across the lanes).  nsplit 0: the work-item loops over
  * the samples and adds their chains in order (0 + s_0 + s_1 ...) into dw;
  * else one sample per work-item, its chain to part[tap row * N + n] for
  * xd_reduce_rows, which adds them in the same order. */
-__kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const float *dyt, __global float *dw,
-                                       __global float *part, const uint N, const uint C, const uint H,
-                                       const uint W, const uint O, const uint KH, const uint KW, const uint OH,
-                                       const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit,
-                                       const uint PT, const uint PL)
-{
-    uint T = KH * KW, ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB, nov = OP / (XD_VW * XD_CONV_OV);
-    uint ns = nsplit ? N : 1;
-    uint g = (uint)get_global_id(0);
-    if (g >= nov * C * ntb * ns) return;
-    uint n0 = nsplit ? g % ns : 0, n1 = nsplit ? n0 + 1 : N;
-    uint t = g / ns, tb = t % ntb, c = (t / ntb) % C, o0 = (t / (ntb * C)) * XD_VW * XD_CONV_OV;
-    int th[XD_CONV_TB], tw[XD_CONV_TB]; /* a tap's input row and column at output (0, 0) */
-    #pragma unroll
-    for (uint s = 0; s < XD_CONV_TB; ++s) {
-        uint tap = min(tb * XD_CONV_TB + s, T - 1);
-        th[s] = (int)(tap / KW) - (int)PT;
-        tw[s] = (int)(tap % KW) - (int)PL;
-    }
-    xd_vf tot[XD_CONV_OV][XD_CONV_TB];
-    #pragma unroll
-    for (uint v = 0; v < XD_CONV_OV; ++v)
-        #pragma unroll
-        for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = (xd_vf)0.0f;
-    for (uint n = n0; n < n1; ++n) {
-        xd_vf acc[XD_CONV_OV][XD_CONV_TB];
-        #pragma unroll
-        for (uint v = 0; v < XD_CONV_OV; ++v)
-            #pragma unroll
-            for (uint s = 0; s < XD_CONV_TB; ++s) acc[v][s] = (xd_vf)0.0f;
-        __global const float *xc = x + ((size_t)n * C + c) * H * W;
-        __global const float *dn = dyt + (size_t)n * OH * OW * OP + o0;
-        for (uint oh = 0; oh < OH; ++oh) {
-            XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {
-                __global const float *d = dn + (size_t)(oh * OW + ow) * OP;
-                xd_vf dv[XD_CONV_OV];
-                #pragma unroll
-                for (uint v = 0; v < XD_CONV_OV; ++v) dv[v] = XD_VLOAD(d + v * XD_VW);
-                #pragma unroll
-                for (uint s = 0; s < XD_CONV_TB; ++s) {
-                    int ih = (int)(oh * SH) + th[s], iw = (int)(ow * SW) + tw[s];
-                    if (ih < 0 || ih >= (int)H || iw < 0 || iw >= (int)W) continue;
-                    xd_vf xv = (xd_vf)xc[ih * (int)W + iw];
-                    #pragma unroll
-                    for (uint v = 0; v < XD_CONV_OV; ++v) acc[v][s] = XD_FMA(dv[v], xv, acc[v][s]);
-                }
-            }
-        }
-        /* one sample: its chain is the partial (as xd_conv2d_bwd_weights_partial's) */
-        #pragma unroll
-        for (uint v = 0; v < XD_CONV_OV; ++v)
-            #pragma unroll
-            for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = nsplit ? acc[v][s] : tot[v][s] + acc[v][s];
-    }
-    #pragma unroll
-    for (uint v = 0; v < XD_CONV_OV; ++v) {
-        uint ov = o0 + v * XD_VW;
-        if (ov >= O) continue;
-        uint k = min((uint)XD_VW, O - ov);
-        xd_vu row = ((ov + XD_VIOTA) * C + c) * T;
-        #pragma unroll
-        for (uint s = 0; s < XD_CONV_TB; ++s) {
-            uint tap = tb * XD_CONV_TB + s;
-            if (tap >= T) continue;
-            if (nsplit) xd_vscatter_n(tot[v][s], part, (row + tap) * N + n0, k);
-            else xd_vscatter_n(tot[v][s], dw, row + tap, k);
-        }
-    }
+#define XD_CONV_BWD_WEIGHTS_CL_KERNEL(NAME, OV) \
+__kernel void NAME(__global const float *x, __global const float *dyt, __global float *dw,                             \
+                                       __global float *part, const uint N, const uint C, const uint H,                 \
+                                       const uint W, const uint O, const uint KH, const uint KW, const uint OH,        \
+                                       const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit,   \
+                                       const uint PT, const uint PL)                                                   \
+{                                                                                                                      \
+    uint T = KH * KW, ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB, nov = OP / (XD_VW * OV);                                \
+    uint ns = nsplit ? N : 1;                                                                                          \
+    uint g = (uint)get_global_id(0);                                                                                   \
+    if (g >= nov * C * ntb * ns) return;                                                                               \
+    uint n0 = nsplit ? g % ns : 0, n1 = nsplit ? n0 + 1 : N;                                                           \
+    uint t = g / ns, tb = t % ntb, c = (t / ntb) % C, o0 = (t / (ntb * C)) * XD_VW * OV;                               \
+    int th[XD_CONV_TB], tw[XD_CONV_TB]; /* a tap's input row and column at output (0, 0) */                            \
+    _Pragma("unroll")                                                                                                  \
+    for (uint s = 0; s < XD_CONV_TB; ++s) {                                                                            \
+        uint tap = min(tb * XD_CONV_TB + s, T - 1);                                                                    \
+        th[s] = (int)(tap / KW) - (int)PT;                                                                             \
+        tw[s] = (int)(tap % KW) - (int)PL;                                                                             \
+    }                                                                                                                  \
+    xd_vf tot[OV][XD_CONV_TB];                                                                                         \
+    _Pragma("unroll")                                                                                                  \
+    for (uint v = 0; v < OV; ++v)                                                                                      \
+        _Pragma("unroll")                                                                                              \
+        for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = (xd_vf)0.0f;                                                 \
+    for (uint n = n0; n < n1; ++n) {                                                                                   \
+        xd_vf acc[OV][XD_CONV_TB];                                                                                     \
+        _Pragma("unroll")                                                                                              \
+        for (uint v = 0; v < OV; ++v)                                                                                  \
+            _Pragma("unroll")                                                                                          \
+            for (uint s = 0; s < XD_CONV_TB; ++s) acc[v][s] = (xd_vf)0.0f;                                             \
+        __global const float *xc = x + ((size_t)n * C + c) * H * W;                                                    \
+        __global const float *dn = dyt + (size_t)n * OH * OW * OP + o0;                                                \
+        for (uint oh = 0; oh < OH; ++oh) {                                                                             \
+            XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {                                                              \
+                __global const float *d = dn + (size_t)(oh * OW + ow) * OP;                                            \
+                xd_vf dv[OV];                                                                                          \
+                _Pragma("unroll")                                                                                      \
+                for (uint v = 0; v < OV; ++v) dv[v] = XD_VLOAD(d + v * XD_VW);                                         \
+                _Pragma("unroll")                                                                                      \
+                for (uint s = 0; s < XD_CONV_TB; ++s) {                                                                \
+                    int ih = (int)(oh * SH) + th[s], iw = (int)(ow * SW) + tw[s];                                      \
+                    if (ih < 0 || ih >= (int)H || iw < 0 || iw >= (int)W) continue;                                    \
+                    xd_vf xv = (xd_vf)xc[ih * (int)W + iw];                                                            \
+                    _Pragma("unroll")                                                                                  \
+                    for (uint v = 0; v < OV; ++v) acc[v][s] = XD_FMA(dv[v], xv, acc[v][s]);                            \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        /* one sample: its chain is the partial (as xd_conv2d_bwd_weights_partial's) */                                \
+        _Pragma("unroll")                                                                                              \
+        for (uint v = 0; v < OV; ++v)                                                                                  \
+            _Pragma("unroll")                                                                                          \
+            for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = nsplit ? acc[v][s] : tot[v][s] + acc[v][s];              \
+    }                                                                                                                  \
+    _Pragma("unroll")                                                                                                  \
+    for (uint v = 0; v < OV; ++v) {                                                                                    \
+        uint ov = o0 + v * XD_VW;                                                                                      \
+        if (ov >= O) continue;                                                                                         \
+        uint k = min((uint)XD_VW, O - ov);                                                                             \
+        xd_vu row = ((ov + XD_VIOTA) * C + c) * T;                                                                     \
+        _Pragma("unroll")                                                                                              \
+        for (uint s = 0; s < XD_CONV_TB; ++s) {                                                                        \
+            uint tap = tb * XD_CONV_TB + s;                                                                            \
+            if (tap >= T) continue;                                                                                    \
+            if (nsplit) xd_vscatter_n(tot[v][s], part, (row + tap) * N + n0, k);                                       \
+            else xd_vscatter_n(tot[v][s], dw, row + tap, k);                                                           \
+        }                                                                                                              \
+    }                                                                                                                  \
 }
+
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl, XD_CONV_OV)
+/* One vector of output channels (16-channel layers at XD_VW 16). */
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl1, 1)
 
 /* ---- convolutions with channels on the lanes ------------------------------------
  * out[n, k, a, b] for XD_CONV_CV x XD_VW channels k (the lanes, weights wt

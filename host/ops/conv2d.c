@@ -281,7 +281,8 @@ static int backward_weights_channels_last(const xd_context *ctx, const conv_dims
 static xd_status channels_last_backward_weights(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *x,
                                                 const xd_tensor *dy, xd_tensor *dw)
 {
-    cl_uint P = d->OH * d->OW, ob = ctx->params.vw * XD_CONV_OV, OP = (d->O + ob - 1) / ob * ob;
+    int one = d->O <= ctx->params.vw; /* one vector of output channels: xd_conv2d_bwd_weights_cl1 */
+    cl_uint P = d->OH * d->OW, ob = ctx->params.vw * (one ? 1 : XD_CONV_OV), OP = (d->O + ob - 1) / ob * ob;
     cl_mem dyt, part = NULL;
     xd_status st = xd_check_u32(ctx, op, "channels-last dy", (uint64_t)d->N * P * OP);
     if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)d->N * P * OP * 4, &dyt);
@@ -295,10 +296,10 @@ static xd_status channels_last_backward_weights(xd_context *ctx, const char *op,
     cl_uint rows = d->O * d->C * (cl_uint)T;
     if (nsplit && (st = xd_scratch(ctx, 1, (size_t)rows * d->N * 4, &part)) != XD_OK) return st;
     cl_mem pm = part ? part : dyt; /* any valid buffer when the kernel writes dw */
-    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1), XD_ARG(x->mem), XD_ARG(dyt),
-                   XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O),
-                   XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP),
-                   XD_ARG(nsplit), XD_ARG(d->PT), XD_ARG(d->PL));
+    st = XD_LAUNCH(ctx, one ? XD_K_conv2d_bwd_weights_cl1 : XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1),
+                   XD_ARG(x->mem), XD_ARG(dyt), XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H),
+                   XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW),
+                   XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP), XD_ARG(nsplit), XD_ARG(d->PT), XD_ARG(d->PL));
     if (st != XD_OK || !nsplit) return st;
     cl_uint mod = 1;
     cl_int has_bias = 0;
