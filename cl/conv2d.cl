@@ -264,82 +264,87 @@ __kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global floa
 }
 
 /* Backward weights, dy channels last (dyt, rows OP apart): per sample, the
- * fma chain over (oh, ow) ascending of dy * x for XD_CONV_OV x XD_VW output
+ * fma chain over (oh, ow) ascending of dy * x for OV (XD_CONV_OV, or 1) x XD_VW output
  * channels (the lanes, contiguous loads) x XD_CONV_TB taps of one input
  * channel, over the taps inside the input (padding PT, PL: a tap in the
  * padding is skipped, a branch uniform across the lanes).  nsplit 0: the work-item loops over
  * the samples and adds their chains in order (0 + s_0 + s_1 ...) into dw;
  * else one sample per work-item, its chain to part[tap row * N + n] for
  * xd_reduce_rows, which adds them in the same order. */
-__kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const float *dyt, __global float *dw,
-                                       __global float *part, const uint N, const uint C, const uint H,
-                                       const uint W, const uint O, const uint KH, const uint KW, const uint OH,
-                                       const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit,
-                                       const uint PT, const uint PL)
-{
-    uint T = KH * KW, ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB, nov = OP / (XD_VW * XD_CONV_OV);
-    uint ns = nsplit ? N : 1;
-    uint g = (uint)get_global_id(0);
-    if (g >= nov * C * ntb * ns) return;
-    uint n0 = nsplit ? g % ns : 0, n1 = nsplit ? n0 + 1 : N;
-    uint t = g / ns, tb = t % ntb, c = (t / ntb) % C, o0 = (t / (ntb * C)) * XD_VW * XD_CONV_OV;
-    int th[XD_CONV_TB], tw[XD_CONV_TB]; /* a tap's input row and column at output (0, 0) */
-    #pragma unroll
-    for (uint s = 0; s < XD_CONV_TB; ++s) {
-        uint tap = min(tb * XD_CONV_TB + s, T - 1);
-        th[s] = (int)(tap / KW) - (int)PT;
-        tw[s] = (int)(tap % KW) - (int)PL;
-    }
-    xd_vf tot[XD_CONV_OV][XD_CONV_TB];
-    #pragma unroll
-    for (uint v = 0; v < XD_CONV_OV; ++v)
-        #pragma unroll
-        for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = (xd_vf)0.0f;
-    for (uint n = n0; n < n1; ++n) {
-        xd_vf acc[XD_CONV_OV][XD_CONV_TB];
-        #pragma unroll
-        for (uint v = 0; v < XD_CONV_OV; ++v)
-            #pragma unroll
-            for (uint s = 0; s < XD_CONV_TB; ++s) acc[v][s] = (xd_vf)0.0f;
-        __global const float *xc = x + ((size_t)n * C + c) * H * W;
-        __global const float *dn = dyt + (size_t)n * OH * OW * OP + o0;
-        for (uint oh = 0; oh < OH; ++oh) {
-            XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {
-                __global const float *d = dn + (size_t)(oh * OW + ow) * OP;
-                xd_vf dv[XD_CONV_OV];
-                #pragma unroll
-                for (uint v = 0; v < XD_CONV_OV; ++v) dv[v] = XD_VLOAD(d + v * XD_VW);
-                #pragma unroll
-                for (uint s = 0; s < XD_CONV_TB; ++s) {
-                    int ih = (int)(oh * SH) + th[s], iw = (int)(ow * SW) + tw[s];
-                    if (ih < 0 || ih >= (int)H || iw < 0 || iw >= (int)W) continue;
-                    xd_vf xv = (xd_vf)xc[ih * (int)W + iw];
-                    #pragma unroll
-                    for (uint v = 0; v < XD_CONV_OV; ++v) acc[v][s] = XD_FMA(dv[v], xv, acc[v][s]);
-                }
-            }
-        }
-        /* one sample: its chain is the partial (as xd_conv2d_bwd_weights_partial's) */
-        #pragma unroll
-        for (uint v = 0; v < XD_CONV_OV; ++v)
-            #pragma unroll
-            for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = nsplit ? acc[v][s] : tot[v][s] + acc[v][s];
-    }
-    #pragma unroll
-    for (uint v = 0; v < XD_CONV_OV; ++v) {
-        uint ov = o0 + v * XD_VW;
-        if (ov >= O) continue;
-        uint k = min((uint)XD_VW, O - ov);
-        xd_vu row = ((ov + XD_VIOTA) * C + c) * T;
-        #pragma unroll
-        for (uint s = 0; s < XD_CONV_TB; ++s) {
-            uint tap = tb * XD_CONV_TB + s;
-            if (tap >= T) continue;
-            if (nsplit) xd_vscatter_n(tot[v][s], part, (row + tap) * N + n0, k);
-            else xd_vscatter_n(tot[v][s], dw, row + tap, k);
-        }
-    }
+#define XD_CONV_BWD_WEIGHTS_CL_KERNEL(NAME, OV) \
+__kernel void NAME(__global const float *x, __global const float *dyt, __global float *dw,                             \
+                                       __global float *part, const uint N, const uint C, const uint H,                 \
+                                       const uint W, const uint O, const uint KH, const uint KW, const uint OH,        \
+                                       const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit,   \
+                                       const uint PT, const uint PL)                                                   \
+{                                                                                                                      \
+    uint T = KH * KW, ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB, nov = OP / (XD_VW * OV);                                \
+    uint ns = nsplit ? N : 1;                                                                                          \
+    uint g = (uint)get_global_id(0);                                                                                   \
+    if (g >= nov * C * ntb * ns) return;                                                                               \
+    uint n0 = nsplit ? g % ns : 0, n1 = nsplit ? n0 + 1 : N;                                                           \
+    uint t = g / ns, tb = t % ntb, c = (t / ntb) % C, o0 = (t / (ntb * C)) * XD_VW * OV;                               \
+    int th[XD_CONV_TB], tw[XD_CONV_TB]; /* a tap's input row and column at output (0, 0) */                            \
+    _Pragma("unroll")                                                                                                  \
+    for (uint s = 0; s < XD_CONV_TB; ++s) {                                                                            \
+        uint tap = min(tb * XD_CONV_TB + s, T - 1);                                                                    \
+        th[s] = (int)(tap / KW) - (int)PT;                                                                             \
+        tw[s] = (int)(tap % KW) - (int)PL;                                                                             \
+    }                                                                                                                  \
+    xd_vf tot[OV][XD_CONV_TB];                                                                                         \
+    _Pragma("unroll")                                                                                                  \
+    for (uint v = 0; v < OV; ++v)                                                                                      \
+        _Pragma("unroll")                                                                                              \
+        for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = (xd_vf)0.0f;                                                 \
+    for (uint n = n0; n < n1; ++n) {                                                                                   \
+        xd_vf acc[OV][XD_CONV_TB];                                                                                     \
+        _Pragma("unroll")                                                                                              \
+        for (uint v = 0; v < OV; ++v)                                                                                  \
+            _Pragma("unroll")                                                                                          \
+            for (uint s = 0; s < XD_CONV_TB; ++s) acc[v][s] = (xd_vf)0.0f;                                             \
+        __global const float *xc = x + ((size_t)n * C + c) * H * W;                                                    \
+        __global const float *dn = dyt + (size_t)n * OH * OW * OP + o0;                                                \
+        for (uint oh = 0; oh < OH; ++oh) {                                                                             \
+            XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {                                                              \
+                __global const float *d = dn + (size_t)(oh * OW + ow) * OP;                                            \
+                xd_vf dv[OV];                                                                                          \
+                _Pragma("unroll")                                                                                      \
+                for (uint v = 0; v < OV; ++v) dv[v] = XD_VLOAD(d + v * XD_VW);                                         \
+                _Pragma("unroll")                                                                                      \
+                for (uint s = 0; s < XD_CONV_TB; ++s) {                                                                \
+                    int ih = (int)(oh * SH) + th[s], iw = (int)(ow * SW) + tw[s];                                      \
+                    if (ih < 0 || ih >= (int)H || iw < 0 || iw >= (int)W) continue;                                    \
+                    xd_vf xv = (xd_vf)xc[ih * (int)W + iw];                                                            \
+                    _Pragma("unroll")                                                                                  \
+                    for (uint v = 0; v < OV; ++v) acc[v][s] = XD_FMA(dv[v], xv, acc[v][s]);                            \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        /* one sample: its chain is the partial (as xd_conv2d_bwd_weights_partial's) */                                \
+        _Pragma("unroll")                                                                                              \
+        for (uint v = 0; v < OV; ++v)                                                                                  \
+            _Pragma("unroll")                                                                                          \
+            for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = nsplit ? acc[v][s] : tot[v][s] + acc[v][s];              \
+    }                                                                                                                  \
+    _Pragma("unroll")                                                                                                  \
+    for (uint v = 0; v < OV; ++v) {                                                                                    \
+        uint ov = o0 + v * XD_VW;                                                                                      \
+        if (ov >= O) continue;                                                                                         \
+        uint k = min((uint)XD_VW, O - ov);                                                                             \
+        xd_vu row = ((ov + XD_VIOTA) * C + c) * T;                                                                     \
+        _Pragma("unroll")                                                                                              \
+        for (uint s = 0; s < XD_CONV_TB; ++s) {                                                                        \
+            uint tap = tb * XD_CONV_TB + s;                                                                            \
+            if (tap >= T) continue;                                                                                    \
+            if (nsplit) xd_vscatter_n(tot[v][s], part, (row + tap) * N + n0, k);                                       \
+            else xd_vscatter_n(tot[v][s], dw, row + tap, k);                                                           \
+        }                                                                                                              \
+    }                                                                                                                  \
 }
+
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl, XD_CONV_OV)
+/* One vector of output channels (16-channel layers at XD_VW 16). */
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl1, 1)
 
 /* ---- convolutions with channels on the lanes ------------------------------------
  * out[n, k, a, b] for XD_CONV_CV x XD_VW channels k (the lanes, weights wt
@@ -356,17 +361,17 @@ __kernel void xd_conv2d_bwd_weights_cl(__global const float *x, __global const f
  * (backward data: every TW-th output), so a tap keeps the offset of its
  * first and steps from there. */
 
-/* Bit j set when tap (kh, kw) of output (a, b0 + j) lies inside src (SH x
- * SW); *first: that tap's offset in src for the first such output. */
+/* Bit j (j < QB) set when tap (kh, kw) of output (a, b0 + j) lies inside
+ * src (SH x SW); *first: that tap's offset in src for the first such output. */
 XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT, uint PL,
-                              uint TH, uint TW, int *first)
+                              uint TH, uint TW, uint QB, int *first)
 {
     int tr = dir > 0 ? a * (int)TH + (int)kh - (int)PT : a + (int)PT - (int)kh;
     int sr = dir > 0 ? tr : (tr >= 0 && tr % (int)TH == 0 ? tr / (int)TH : -1);
     uint m = 0;
     *first = 0;
     if (sr < 0 || sr >= (int)SH) return 0;
-    for (uint j = XD_CONV_QB; j-- > 0;) {
+    for (uint j = QB; j-- > 0;) {
         int b = b0 + (int)j;
         int tc = dir > 0 ? b * (int)TW + (int)kw - (int)PL : b + (int)PL - (int)kw;
         int sc = dir > 0 ? tc : (tc >= 0 && tc % (int)TW == 0 ? tc / (int)TW : -1);
@@ -378,66 +383,70 @@ XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw,
     return m;
 }
 
-__kernel void xd_conv2d_lanes(__global const float *src, __global const float *wt, __global const float *b,
-                              __global float *out, const uint N, const uint R, const uint K, const uint KP,
-                              const uint SH, const uint SW, const uint OH, const uint OW, const uint KH,
-                              const uint KW, const uint PT, const uint PL, const int dir, const int has_bias,
-                              const int relu, const uint TH, const uint TW)
-{
-    uint nqb = (OW + XD_CONV_QB - 1) / XD_CONV_QB, nkb = KP / (XD_VW * XD_CONV_CV);
-    uint g = (uint)get_global_id(0);
-    if (g >= N * nkb * OH * nqb) return;
-    uint b0 = (g % nqb) * XD_CONV_QB, a = (g / nqb) % OH, kb = (g / (nqb * OH)) % nkb, n = g / (nqb * OH * nkb);
-    uint k0 = kb * XD_VW * XD_CONV_CV;
-    uint step = dir > 0 ? TW : 1; /* src columns between two outputs a tap reaches */
-    uint mask[32];                /* per tap, the block's outputs it reaches (KH * KW <= 32) */
-    int first[32];                /* per tap, its offset in src for the first of them */
-    for (uint kh = 0; kh < KH; ++kh)
-        for (uint kw = 0; kw < KW; ++kw)
-            mask[kh * KW + kw] =
-                xd_lanes_mask_((int)a, (int)b0, OW, dir, kh, kw, SH, SW, PT, PL, TH, TW, &first[kh * KW + kw]);
-    xd_vf acc[XD_CONV_QB][XD_CONV_CV];
-    #pragma unroll
-    for (uint j = 0; j < XD_CONV_QB; ++j)
-        #pragma unroll
-        for (uint v = 0; v < XD_CONV_CV; ++v) acc[j][v] = (xd_vf)0.0f;
-    for (uint r = 0; r < R; ++r) {
-        __global const float *sp = src + ((size_t)n * R + r) * SH * SW;
-        for (uint kh = 0; kh < KH; ++kh) {
-            XD_ORDERED for (uint kw = 0; kw < KW; ++kw) {
-                uint t = kh * KW + kw, m = mask[t], i = 0;
-                if (!m) continue; /* a tap no output of the block reaches (strided backward data: most) */
-                __global const float *s0 = sp + first[t];
-                __global const float *wp = wt + ((size_t)r * KH * KW + t) * KP + k0;
-                xd_vf wv[XD_CONV_CV];
-                #pragma unroll
-                for (uint v = 0; v < XD_CONV_CV; ++v) wv[v] = XD_VLOAD(wp + v * XD_VW);
-                #pragma unroll
-                for (uint j = 0; j < XD_CONV_QB; ++j) {
-                    if (!(m & (1u << j))) continue;
-                    xd_vf s = (xd_vf)s0[i];
-                    i += step;
-                    #pragma unroll
-                    for (uint v = 0; v < XD_CONV_CV; ++v) acc[j][v] = XD_FMA(s, wv[v], acc[j][v]);
-                }
-            }
-        }
+/* One kernel per blocking: CV vectors of channels x QB outputs of a row per
+ * work-item (the sums do not depend on it). */
+#define XD_CONV_LANES_KERNEL(NAME, CV, QB)                                                                            \
+    __kernel void NAME(__global const float *src, __global const float *wt, __global const float *b,               \
+                       __global float *out, const uint N, const uint R, const uint K, const uint KP, const uint SH,  \
+                       const uint SW, const uint OH, const uint OW, const uint KH, const uint KW, const uint PT,     \
+                       const uint PL, const int dir, const int has_bias, const int relu, const uint TH,             \
+                       const uint TW)                                                                               \
+    {                                                                                                               \
+        uint nqb = (OW + QB - 1) / QB, nkb = KP / (XD_VW * CV);                                                     \
+        uint g = (uint)get_global_id(0);                                                                            \
+        if (g >= N * nkb * OH * nqb) return;                                                                        \
+        uint b0 = (g % nqb) * QB, a = (g / nqb) % OH, kb = (g / (nqb * OH)) % nkb, n = g / (nqb * OH * nkb);        \
+        uint k0 = kb * XD_VW * CV;                                                                                  \
+        uint step = dir > 0 ? TW : 1; /* src columns between two outputs a tap reaches */                          \
+        uint mask[32];                /* per tap, the block's outputs it reaches (KH * KW <= 32) */                 \
+        int first[32];                /* per tap, its offset in src for the first of them */                        \
+        for (uint kh = 0; kh < KH; ++kh)                                                                            \
+            for (uint kw = 0; kw < KW; ++kw)                                                                        \
+                mask[kh * KW + kw] = xd_lanes_mask_((int)a, (int)b0, OW, dir, kh, kw, SH, SW, PT, PL, TH, TW, QB,   \
+                                                    &first[kh * KW + kw]);                                          \
+        xd_vf acc[QB][CV];                                                                                          \
+        _Pragma("unroll") for (uint j = 0; j < QB; ++j) _Pragma("unroll") for (uint v = 0; v < CV; ++v)             \
+            acc[j][v] = (xd_vf)0.0f;                                                                                \
+        for (uint r = 0; r < R; ++r) {                                                                              \
+            __global const float *sp = src + ((size_t)n * R + r) * SH * SW;                                         \
+            for (uint kh = 0; kh < KH; ++kh) {                                                                      \
+                XD_ORDERED for (uint kw = 0; kw < KW; ++kw)                                                         \
+                {                                                                                                   \
+                    uint t = kh * KW + kw, m = mask[t], i = 0;                                                      \
+                    if (!m) continue; /* a tap no output of the block reaches (strided backward data: most) */     \
+                    __global const float *s0 = sp + first[t];                                                       \
+                    __global const float *wp = wt + ((size_t)r * KH * KW + t) * KP + k0;                            \
+                    xd_vf wv[CV];                                                                                   \
+                    _Pragma("unroll") for (uint v = 0; v < CV; ++v) wv[v] = XD_VLOAD(wp + v * XD_VW);               \
+                    _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                                 \
+                    {                                                                                               \
+                        if (!(m & (1u << j))) continue;                                                             \
+                        xd_vf s = (xd_vf)s0[i];                                                                     \
+                        i += step;                                                                                  \
+                        _Pragma("unroll") for (uint v = 0; v < CV; ++v) acc[j][v] = XD_FMA(s, wv[v], acc[j][v]);    \
+                    }                                                                                               \
+                }                                                                                                   \
+            }                                                                                                       \
+        }                                                                                                           \
+        uint P = OH * OW;                                                                                           \
+        _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                                             \
+        {                                                                                                           \
+            if (b0 + j >= OW) continue; /* past the row: no work, the loop stays unrollable */                      \
+            _Pragma("unroll") for (uint v = 0; v < CV; ++v)                                                         \
+            {                                                                                                       \
+                uint kv = k0 + v * XD_VW;                                                                           \
+                if (kv >= K) continue;                                                                              \
+                xd_vf r = acc[j][v];                                                                                \
+                if (has_bias) r = r + XD_VGATHER(b, min(kv + XD_VIOTA, (xd_vu)(K - 1)));                            \
+                if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);                   \
+                xd_vscatter_n(r, out, ((uint)n * K + kv + XD_VIOTA) * P + a * OW + b0 + j, min((uint)XD_VW, K - kv)); \
+            }                                                                                                       \
+        }                                                                                                           \
     }
-    uint P = OH * OW;
-    #pragma unroll
-    for (uint j = 0; j < XD_CONV_QB; ++j) {
-        if (b0 + j >= OW) continue; /* past the row: no work, the loop stays unrollable */
-        #pragma unroll
-        for (uint v = 0; v < XD_CONV_CV; ++v) {
-            uint kv = k0 + v * XD_VW;
-            if (kv >= K) continue;
-            xd_vf r = acc[j][v];
-            if (has_bias) r = r + XD_VGATHER(b, min(kv + XD_VIOTA, (xd_vu)(K - 1)));
-            if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
-            xd_vscatter_n(r, out, ((uint)n * K + kv + XD_VIOTA) * P + a * OW + b0 + j, min((uint)XD_VW, K - kv));
-        }
-    }
-}
+
+XD_CONV_LANES_KERNEL(xd_conv2d_lanes, XD_CONV_CV, XD_CONV_QB)
+/* One vector of channels (16-channel layers at XD_VW 16), twice the outputs of a row. */
+XD_CONV_LANES_KERNEL(xd_conv2d_lanes1, 1, XD_CONV_QB1)
 
 /* wt[r, kh, kw, k] = w[k * sk + r * sr + kh * KW + kw] for k < K, 0 up to KP:
  * the weights channels last for xd_conv2d_lanes (forward: r = c, k = o,

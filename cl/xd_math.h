@@ -58,6 +58,8 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
 #define XD_CONV_CV 2
 #define XD_CONV_QB 8
 #define XD_CONV_OV 2
+/* xd_conv2d_lanes1: one vector of channels x XD_CONV_QB1 outputs of a row. */
+#define XD_CONV_QB1 16
 
 /* ---- loops whose additions are in a contract order -----------------------
  * XD_ORDERED goes before every loop that accumulates floats in the order

@@ -45,6 +45,9 @@ static const bcase CASES[] = {
     {2, 16, 9, 9, 32, 1, 2, 'v', 0, 0, 0, 0, 5, 1},
     {2, 17, 11, 11, 18, 3, 2, 's', 0, 0, 0, 0, 4, 1},
     {8, 32, 14, 14, 64, 3, 2, 's', 0, 0, 0, 0, 10, 0}, /* resnet's conv2d_6 */
+    /* 16 -> 16 channels on rows longer than 16 (resnet's conv2d_1): one
+     * vector of channels a work-item (xd_conv2d_lanes1), a partial block */
+    {2, 16, 21, 21, 16, 3, 1, 's', 0, 0, 0, 0, 5, 1},
 };
 enum { NCASES = sizeof CASES / sizeof CASES[0], MAXDEV = 16 };
 

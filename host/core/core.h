@@ -99,7 +99,9 @@ const char *xd_cl_error_name(cl_int code);
     X(zeropad_bwd)                 \
     X(bn_partial_v)                \
     X(bn_apply_v)                  \
-    X(bn_bwd_apply_v)
+    X(bn_bwd_apply_v)              \
+    X(conv2d_lanes1)               \
+    X(conv2d_bwd_weights_cl1)
 /* clang-format on */
 
 typedef enum xd_kernel_id {

@@ -231,12 +231,14 @@ static xd_status fast_backward_weights(xd_context *ctx, const char *op, const co
  * row kernels' lanes would fall back to gathers (rows of `len` outputs
  * shorter than a vector, or any stride but 1: a strided row is gathered
  * forward, and backward every lane selects among taps that mostly miss)
- * and there is a vector of channels k; a tap mask fits 32 bits.  Each
+ * and there is a vector of channels k, or both channel counts are one
+ * vector (xd_conv2d_lanes1 then beats the rows); a tap mask fits 32 bits.  Each
  * output's sum is the row kernels' (same order, same bits). */
 static int on_lanes(const xd_context *ctx, const conv_dims *d, cl_uint len, cl_uint K)
 {
     size_t vw = ctx->params.vw;
-    return vw > 1 && (len < vw || d->SH > 1 || d->SW > 1) && K >= vw && d->KH * d->KW <= 32;
+    int one_vector = d->C == vw && d->O == vw; /* xd_conv2d_lanes1 beats the row kernels (conv2d_1 of resnet) */
+    return vw > 1 && (len < vw || d->SH > 1 || d->SW > 1 || one_vector) && K >= vw && d->KH * d->KW <= 32;
 }
 
 /* wt channels last (xd_conv2d_weights_lanes) into scratch 1, then the kernel. */
@@ -244,7 +246,9 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
                             cl_mem b, cl_mem out, cl_int has_bias, cl_int relu)
 {
     cl_uint R = dir > 0 ? d->C : d->O, K = dir > 0 ? d->O : d->C, T = d->KH * d->KW;
-    cl_uint kb = ctx->params.vw * XD_CONV_CV, KP = (K + kb - 1) / kb * kb;
+    int one = K <= ctx->params.vw; /* one vector of channels: xd_conv2d_lanes1 */
+    cl_uint qb = one ? XD_CONV_QB1 : XD_CONV_QB;
+    cl_uint kb = ctx->params.vw * (one ? 1 : XD_CONV_CV), KP = (K + kb - 1) / kb * kb;
     cl_uint sk = dir > 0 ? d->C * T : T, sr = dir > 0 ? T : d->C * T;
     cl_uint SH = dir > 0 ? d->H : d->OH, SW = dir > 0 ? d->W : d->OW, OH = dir > 0 ? d->OH : d->H,
             OW = dir > 0 ? d->OW : d->W;
@@ -255,11 +259,11 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
         st = XD_LAUNCH(ctx, XD_K_conv2d_weights_lanes, (size_t)R * T * (KP / ctx->params.vw), XD_ARG(w), XD_ARG(wt),
                        XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(T), XD_ARG(sk), XD_ARG(sr));
     if (st != XD_OK) return st;
-    size_t items = (size_t)d->N * (KP / kb) * OH * ((OW + XD_CONV_QB - 1) / XD_CONV_QB);
-    return XD_LAUNCH(ctx, XD_K_conv2d_lanes, items, XD_ARG(src), XD_ARG(wt), XD_ARG(b), XD_ARG(out), XD_ARG(d->N),
-                     XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(SH), XD_ARG(SW), XD_ARG(OH), XD_ARG(OW), XD_ARG(d->KH),
-                     XD_ARG(d->KW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir), XD_ARG(has_bias), XD_ARG(relu),
-                     XD_ARG(d->SH), XD_ARG(d->SW));
+    size_t items = (size_t)d->N * (KP / kb) * OH * ((OW + qb - 1) / qb);
+    return XD_LAUNCH(ctx, one ? XD_K_conv2d_lanes1 : XD_K_conv2d_lanes, items, XD_ARG(src), XD_ARG(wt), XD_ARG(b),
+                     XD_ARG(out), XD_ARG(d->N), XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(SH), XD_ARG(SW), XD_ARG(OH),
+                     XD_ARG(OW), XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir),
+                     XD_ARG(has_bias), XD_ARG(relu), XD_ARG(d->SH), XD_ARG(d->SW));
 }
 
 /* Backward weights from dy channels last: any stride and padding, vector
@@ -277,7 +281,8 @@ static int backward_weights_channels_last(const xd_context *ctx, const conv_dims
 static xd_status channels_last_backward_weights(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *x,
                                                 const xd_tensor *dy, xd_tensor *dw)
 {
-    cl_uint P = d->OH * d->OW, ob = ctx->params.vw * XD_CONV_OV, OP = (d->O + ob - 1) / ob * ob;
+    int one = d->O <= ctx->params.vw; /* one vector of output channels: xd_conv2d_bwd_weights_cl1 */
+    cl_uint P = d->OH * d->OW, ob = ctx->params.vw * (one ? 1 : XD_CONV_OV), OP = (d->O + ob - 1) / ob * ob;
     cl_mem dyt, part = NULL;
     xd_status st = xd_check_u32(ctx, op, "channels-last dy", (uint64_t)d->N * P * OP);
     if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)d->N * P * OP * 4, &dyt);
@@ -291,10 +296,10 @@ static xd_status channels_last_backward_weights(xd_context *ctx, const char *op,
     cl_uint rows = d->O * d->C * (cl_uint)T;
     if (nsplit && (st = xd_scratch(ctx, 1, (size_t)rows * d->N * 4, &part)) != XD_OK) return st;
     cl_mem pm = part ? part : dyt; /* any valid buffer when the kernel writes dw */
-    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1), XD_ARG(x->mem), XD_ARG(dyt),
-                   XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O),
-                   XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP),
-                   XD_ARG(nsplit), XD_ARG(d->PT), XD_ARG(d->PL));
+    st = XD_LAUNCH(ctx, one ? XD_K_conv2d_bwd_weights_cl1 : XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1),
+                   XD_ARG(x->mem), XD_ARG(dyt), XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H),
+                   XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW),
+                   XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP), XD_ARG(nsplit), XD_ARG(d->PT), XD_ARG(d->PL));
     if (st != XD_OK || !nsplit) return st;
     cl_uint mod = 1;
     cl_int has_bias = 0;
