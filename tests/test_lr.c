@@ -99,9 +99,9 @@ static void check_formulas(xdt *T)
         }
     printf("schedules: %d of %d values equal to Keras's formula in float32 with libm's pow and cos, worst %.2f ulp\n",
            exact, n, worst);
-    /* only libm's pow or cos rounding otherwise than crossdev's could part them, by one ulp */
-    xdt_check(T, worst <= 1.0 && exact >= n - 4, "schedules: Keras's float32 formula (%d of %d equal, worst %.2f ulp)",
-              exact, n, worst);
+    /* only libm's pow or cos rounding otherwise than crossdev's could part them, by one ulp; how
+     * many do is the libm's (its version, the CPU's FMA variant), so the count is printed, not held */
+    xdt_check(T, worst <= 1.0, "schedules: Keras's float32 formula (%d of %d equal, worst %.2f ulp)", exact, n, worst);
     const xd_optimizer_spec st = exponential(0.1, 10, 0.9, 1), w = cosine(0.002, 12, 0.1, 1, 0.01, 4);
     xdt_check(T, xd_lr_at(&st, 0) == 0.1f && xd_lr_at(&st, 9) == 0.1f && xd_lr_at(&st, 10) == xd_lr_at(&st, 19),
               "staircase: constant within a stair, the initial rate at 0");

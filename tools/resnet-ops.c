@@ -187,6 +187,7 @@ int main(int argc, char **argv)
     xd_device_list *list = NULL;
     size_t idx[64], cnt = 0;
     if (xd_device_list_create(&list, &err) != XD_OK) die("devices", err.message);
+    if (xd_device_list_count(list) > sizeof idx / sizeof idx[0]) die("devices", "too many");
     if (xd_device_select(list, sel, idx, &cnt, &err) != XD_OK || cnt != 1)
         die("--device", cnt != 1 ? "select one device" : err.message);
     xd_context *ctx = NULL;

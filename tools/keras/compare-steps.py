@@ -58,20 +58,26 @@ def rel(a, b, scale):
     return d / scale if scale > 0 else (0.0 if d == 0 else float("inf"))
 
 
-def no_effect(model):
+def no_effect(spec):
     """The biases (and their optimizer slots) of the linear layers only a
     BatchNormalization reads: its batch mean takes them out again, so their
     true gradient is 0 and what a step computes for them is rounding noise,
     which Adam scales to a full-size step (keras-team's ResNet example
     keeps its conv biases before BN).  Reported apart, never judged (as
-    crossdev's verdict rules treat them)."""
+    crossdev's verdict rules treat them).  The readers come from the
+    trace's model_spec (a layer's `inputs`, else the layer before it), not
+    from Keras's internals."""
+    layers = spec["layers"]
+    readers = [[] for _ in layers]
+    for j, l in enumerate(layers):
+        for i in l.get("inputs", [j - 1]):
+            if i >= 0:
+                readers[i].append(l["type"])
     out = set()
-    for layer in model.layers:
-        readers = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
-        linear = layer.get_config().get("activation", "linear") in ("linear", None)  # a ReLU's bias counts
-        if getattr(layer, "use_bias", False) and linear and readers and \
-                all(type(r).__name__ == "BatchNormalization" for r in readers):
-            out |= {f"{layer.name}.bias", f"{layer.name}.bias.m", f"{layer.name}.bias.v"}
+    for l, r in zip(layers, readers):
+        linear = l.get("activation", "linear") == "linear"  # a ReLU's bias counts
+        if l.get("use_bias") and linear and r and all(t == "BatchNormalization" for t in r):
+            out |= {f"{l['name']}.bias", f"{l['name']}.bias.m", f"{l['name']}.bias.v"}
     return out
 
 
@@ -107,7 +113,7 @@ def run(args):
         return optimizer_slots(opt, var)
 
     rows, worst_upd, worst_loss, worst_noise = [], 0.0, 0.0, 0.0
-    noise = no_effect(model)
+    noise = no_effect(trace["model_spec"])
     for t in range(1, steps + 1):
         before = os.path.join(args.trace, f"step-{t - 1:06d}")
         after = os.path.join(args.trace, f"step-{t:06d}")
