@@ -263,68 +263,108 @@ __kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global floa
     xd_vstore_n(XD_VSELECT((xd_vf)0.0f, d, ok), dyt + ((size_t)n * P + p) * OP + v * XD_VW, XD_VW);
 }
 
+/* The interior of a block of taps: the outputs [*lo, *hi) of a row or
+ * column (stride S) whose taps' offsets t (their input row or column at
+ * output 0) all land inside [0, L). */
+XD_INLINE void xd_conv_bww_interior_(const int *t, uint TB, uint L, uint OUT, uint S, uint *lo, uint *hi)
+{
+    int tmin = 0, tmax = 0;
+    for (uint s = 0; s < TB; ++s) {
+        tmin = min(tmin, t[s]);
+        tmax = max(tmax, t[s]);
+    }
+    *lo = *hi = OUT;
+    if (tmax >= (int)L) return;
+    uint l = (uint)(-tmin + (int)S - 1) / S;              /* the first output with o S + tmin >= 0 */
+    uint h = min(OUT, (uint)((int)L - 1 - tmax) / S + 1); /* past the last with o S + tmax < L */
+    if (l < h) *lo = l, *hi = h;
+}
+
+/* One output (oh, ow) of the weights kernel below: dy's OV vectors times
+ * each tap's x, into the tap's chains; CHECK 0 only where every tap is
+ * inside x (the interior of the row). */
+#define XD_CONV_BWW_AT_(ow, CHECK, OV, TB)                                                                             \
+    {                                                                                                                  \
+        __global const float *d = dn + (size_t)(oh * OW + (ow)) * OP;                                                  \
+        xd_vf dv[OV];                                                                                                  \
+        _Pragma("unroll") for (uint v = 0; v < OV; ++v) dv[v] = XD_VLOAD(d + v * XD_VW);                               \
+        _Pragma("unroll") for (uint s = 0; s < TB; ++s)                                                                \
+        {                                                                                                              \
+            int ih = (int)(oh * SH) + th[s], iw = (int)((ow)*SW) + tw[s];                                              \
+            if (CHECK && (ih < 0 || ih >= (int)H || iw < 0 || iw >= (int)W)) continue;                                 \
+            xd_vf xv = (xd_vf)(CHECK ? xc[ih * (int)W + iw] : xr[s][(ow)*SW]);                                         \
+            _Pragma("unroll") for (uint v = 0; v < OV; ++v) acc[v][s] = XD_FMA(dv[v], xv, acc[v][s]);                  \
+        }                                                                                                              \
+    }
+
 /* Backward weights, dy channels last (dyt, rows OP apart): per sample, the
  * fma chain over (oh, ow) ascending of dy * x for OV (XD_CONV_OV, or 1) x XD_VW output
- * channels (the lanes, contiguous loads) x XD_CONV_TB taps of one input
+ * channels (the lanes, contiguous loads) x TB (XD_CONV_TB, or 1) taps of one input
  * channel, over the taps inside the input (padding PT, PL: a tap in the
- * padding is skipped, a branch uniform across the lanes).  nsplit 0: the work-item loops over
+ * padding is skipped, a branch uniform across the lanes; the interior of a
+ * wide image, where no tap is, is taken without the tests, in the same
+ * order).  nsplit 0: the work-item loops over
  * the samples and adds their chains in order (0 + s_0 + s_1 ...) into dw;
  * else one sample per work-item, its chain to part[tap row * N + n] for
  * xd_reduce_rows, which adds them in the same order. */
-#define XD_CONV_BWD_WEIGHTS_CL_KERNEL(NAME, OV) \
+#define XD_CONV_BWD_WEIGHTS_CL_KERNEL(NAME, OV, TB)                                                                    \
 __kernel void NAME(__global const float *x, __global const float *dyt, __global float *dw,                             \
                                        __global float *part, const uint N, const uint C, const uint H,                 \
                                        const uint W, const uint O, const uint KH, const uint KW, const uint OH,        \
                                        const uint OW, const uint SH, const uint SW, const uint OP, const int nsplit,   \
                                        const uint PT, const uint PL)                                                   \
 {                                                                                                                      \
-    uint T = KH * KW, ntb = (T + XD_CONV_TB - 1) / XD_CONV_TB, nov = OP / (XD_VW * OV);                                \
+    uint T = KH * KW, ntb = (T + TB - 1) / TB, nov = OP / (XD_VW * OV);                                                \
     uint ns = nsplit ? N : 1;                                                                                          \
     uint g = (uint)get_global_id(0);                                                                                   \
     if (g >= nov * C * ntb * ns) return;                                                                               \
     uint n0 = nsplit ? g % ns : 0, n1 = nsplit ? n0 + 1 : N;                                                           \
     uint t = g / ns, tb = t % ntb, c = (t / ntb) % C, o0 = (t / (ntb * C)) * XD_VW * OV;                               \
-    int th[XD_CONV_TB], tw[XD_CONV_TB]; /* a tap's input row and column at output (0, 0) */                            \
+    int th[TB], tw[TB]; /* a tap's input row and column at output (0, 0) */                                            \
     _Pragma("unroll")                                                                                                  \
-    for (uint s = 0; s < XD_CONV_TB; ++s) {                                                                            \
-        uint tap = min(tb * XD_CONV_TB + s, T - 1);                                                                    \
+    for (uint s = 0; s < TB; ++s) {                                                                                    \
+        uint tap = min(tb * TB + s, T - 1);                                                                            \
         th[s] = (int)(tap / KW) - (int)PT;                                                                             \
         tw[s] = (int)(tap % KW) - (int)PL;                                                                             \
     }                                                                                                                  \
-    xd_vf tot[OV][XD_CONV_TB];                                                                                         \
+    uint rlo, rhi, clo, chi; /* the rows and columns of outputs whose taps are all inside x */                         \
+    xd_conv_bww_interior_(th, TB, H, OH, SH, &rlo, &rhi);                                                              \
+    xd_conv_bww_interior_(tw, TB, W, OW, SW, &clo, &chi);                                                              \
+    if (chi - clo < 8) clo = chi = OW; /* a short interior (7x7 images) is slower taken apart: every output checked */ \
+    __global const float *xr[TB]; /* per tap: x at output (oh, 0) of an interior row */                                \
+    xd_vf tot[OV][TB];                                                                                                 \
     _Pragma("unroll")                                                                                                  \
     for (uint v = 0; v < OV; ++v)                                                                                      \
         _Pragma("unroll")                                                                                              \
-        for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = (xd_vf)0.0f;                                                 \
+        for (uint s = 0; s < TB; ++s) tot[v][s] = (xd_vf)0.0f;                                                         \
     for (uint n = n0; n < n1; ++n) {                                                                                   \
-        xd_vf acc[OV][XD_CONV_TB];                                                                                     \
+        xd_vf acc[OV][TB];                                                                                             \
         _Pragma("unroll")                                                                                              \
         for (uint v = 0; v < OV; ++v)                                                                                  \
             _Pragma("unroll")                                                                                          \
-            for (uint s = 0; s < XD_CONV_TB; ++s) acc[v][s] = (xd_vf)0.0f;                                             \
+            for (uint s = 0; s < TB; ++s) acc[v][s] = (xd_vf)0.0f;                                                     \
         __global const float *xc = x + ((size_t)n * C + c) * H * W;                                                    \
         __global const float *dn = dyt + (size_t)n * OH * OW * OP + o0;                                                \
-        for (uint oh = 0; oh < OH; ++oh) {                                                                             \
-            XD_ORDERED for (uint ow = 0; ow < OW; ++ow) {                                                              \
-                __global const float *d = dn + (size_t)(oh * OW + ow) * OP;                                            \
-                xd_vf dv[OV];                                                                                          \
-                _Pragma("unroll")                                                                                      \
-                for (uint v = 0; v < OV; ++v) dv[v] = XD_VLOAD(d + v * XD_VW);                                         \
-                _Pragma("unroll")                                                                                      \
-                for (uint s = 0; s < XD_CONV_TB; ++s) {                                                                \
-                    int ih = (int)(oh * SH) + th[s], iw = (int)(ow * SW) + tw[s];                                      \
-                    if (ih < 0 || ih >= (int)H || iw < 0 || iw >= (int)W) continue;                                    \
-                    xd_vf xv = (xd_vf)xc[ih * (int)W + iw];                                                            \
-                    _Pragma("unroll")                                                                                  \
-                    for (uint v = 0; v < OV; ++v) acc[v][s] = XD_FMA(dv[v], xv, acc[v][s]);                            \
-                }                                                                                                      \
+        for (uint oh = 0; clo >= chi && oh < OH; ++oh) /* no interior worth taking apart: every output checked */      \
+            XD_ORDERED for (uint ow = 0; ow < OW; ++ow) XD_CONV_BWW_AT_(ow, 1, OV, TB);                                \
+        for (uint oh = 0; clo < chi && oh < OH; ++oh) {                                                                \
+            /* [clo, chi) of an interior row: its outputs whose every tap is inside x, taken without the bounds */     \
+            /* tests; the row is still walked in ascending ow, so every chain adds in the same order */                \
+            if (oh < rlo || oh >= rhi) {                                                                               \
+                XD_ORDERED for (uint ow = 0; ow < OW; ++ow) XD_CONV_BWW_AT_(ow, 1, OV, TB);                            \
+                continue;                                                                                              \
             }                                                                                                          \
+            _Pragma("unroll")                                                                                          \
+            for (uint s = 0; s < TB; ++s) xr[s] = xc + ((int)(oh * SH) + th[s]) * (int)W + tw[s];                      \
+            XD_ORDERED for (uint ow = 0; ow < clo; ++ow) XD_CONV_BWW_AT_(ow, 1, OV, TB);                               \
+            XD_ORDERED for (uint ow = clo; ow < chi; ++ow) XD_CONV_BWW_AT_(ow, 0, OV, TB);                             \
+            XD_ORDERED for (uint ow = chi; ow < OW; ++ow) XD_CONV_BWW_AT_(ow, 1, OV, TB);                              \
         }                                                                                                              \
         /* one sample: its chain is the partial (as xd_conv2d_bwd_weights_partial's) */                                \
         _Pragma("unroll")                                                                                              \
         for (uint v = 0; v < OV; ++v)                                                                                  \
             _Pragma("unroll")                                                                                          \
-            for (uint s = 0; s < XD_CONV_TB; ++s) tot[v][s] = nsplit ? acc[v][s] : tot[v][s] + acc[v][s];              \
+            for (uint s = 0; s < TB; ++s) tot[v][s] = nsplit ? acc[v][s] : tot[v][s] + acc[v][s];                      \
     }                                                                                                                  \
     _Pragma("unroll")                                                                                                  \
     for (uint v = 0; v < OV; ++v) {                                                                                    \
@@ -333,8 +373,8 @@ __kernel void NAME(__global const float *x, __global const float *dyt, __global 
         uint k = min((uint)XD_VW, O - ov);                                                                             \
         xd_vu row = ((ov + XD_VIOTA) * C + c) * T;                                                                     \
         _Pragma("unroll")                                                                                              \
-        for (uint s = 0; s < XD_CONV_TB; ++s) {                                                                        \
-            uint tap = tb * XD_CONV_TB + s;                                                                            \
+        for (uint s = 0; s < TB; ++s) {                                                                                \
+            uint tap = tb * TB + s;                                                                                    \
             if (tap >= T) continue;                                                                                    \
             if (nsplit) xd_vscatter_n(tot[v][s], part, (row + tap) * N + n0, k);                                       \
             else xd_vscatter_n(tot[v][s], dw, row + tap, k);                                                           \
@@ -342,9 +382,12 @@ __kernel void NAME(__global const float *x, __global const float *dyt, __global 
     }                                                                                                                  \
 }
 
-XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl, XD_CONV_OV)
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl, XD_CONV_OV, XD_CONV_TB)
 /* One vector of output channels (16-channel layers at XD_VW 16). */
-XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl1, 1)
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl1, 1, XD_CONV_TB)
+/* 1x1 convolutions (resnet's projections): one tap a work-item, where
+ * blocks of XD_CONV_TB would compute the same tap XD_CONV_TB times. */
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl_1x1, XD_CONV_OV, 1)
 
 /* ---- convolutions with channels on the lanes ------------------------------------
  * out[n, k, a, b] for XD_CONV_CV x XD_VW channels k (the lanes, weights wt
@@ -356,15 +399,19 @@ XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl1, 1)
  *                           where both divide exactly
  * so each output is exactly the row kernels' sum.  A tap outside src is
  * skipped by a branch on the tap's mask of the block's outputs, uniform
- * across the lanes (positions past the row: an empty mask).  The outputs a
- * tap reaches take consecutive columns of src apart by TW (forward) or 1
- * (backward data: every TW-th output), so a tap keeps the offset of its
- * first and steps from there. */
+ * across the lanes (positions past the row: an empty mask).  Forward, a
+ * work-item's QB outputs are neighbours in a row and a tap reaches them
+ * TW columns of src apart.  Backward data they are every TW-th output of
+ * a row, of one phase b mod TW (BS = TW): a tap (kw) reaches all of them
+ * or none (the division by TW is exact for every output of a phase or for
+ * none), so the tap loop does not branch output by output, and consecutive
+ * outputs take consecutive columns of src.  Either way a tap keeps the
+ * offset of its first output and steps from there. */
 
-/* Bit j (j < QB) set when tap (kh, kw) of output (a, b0 + j) lies inside
+/* Bit j (j < QB) set when tap (kh, kw) of output (a, b0 + j BS) lies inside
  * src (SH x SW); *first: that tap's offset in src for the first such output. */
-XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT, uint PL,
-                              uint TH, uint TW, uint QB, int *first)
+XD_INLINE uint xd_lanes_mask_(int a, int b0, uint BS, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT,
+                              uint PL, uint TH, uint TW, uint QB, int *first)
 {
     int tr = dir > 0 ? a * (int)TH + (int)kh - (int)PT : a + (int)PT - (int)kh;
     int sr = dir > 0 ? tr : (tr >= 0 && tr % (int)TH == 0 ? tr / (int)TH : -1);
@@ -372,7 +419,7 @@ XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw,
     *first = 0;
     if (sr < 0 || sr >= (int)SH) return 0;
     for (uint j = QB; j-- > 0;) {
-        int b = b0 + (int)j;
+        int b = b0 + (int)(j * BS);
         int tc = dir > 0 ? b * (int)TW + (int)kw - (int)PL : b + (int)PL - (int)kw;
         int sc = dir > 0 ? tc : (tc >= 0 && tc % (int)TW == 0 ? tc / (int)TW : -1);
         if (b < (int)OW && sc >= 0 && sc < (int)SW) {
@@ -392,17 +439,19 @@ XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw,
                        const uint PL, const int dir, const int has_bias, const int relu, const uint TH,             \
                        const uint TW)                                                                               \
     {                                                                                                               \
-        uint nqb = (OW + QB - 1) / QB, nkb = KP / (XD_VW * CV);                                                     \
+        uint BS = dir > 0 ? 1 : TW; /* output columns between two of a work-item's outputs */                      \
+        uint nqb = ((OW + BS - 1) / BS + QB - 1) / QB * BS, nkb = KP / (XD_VW * CV);                               \
         uint g = (uint)get_global_id(0);                                                                            \
         if (g >= N * nkb * OH * nqb) return;                                                                        \
-        uint b0 = (g % nqb) * QB, a = (g / nqb) % OH, kb = (g / (nqb * OH)) % nkb, n = g / (nqb * OH * nkb);        \
+        uint q = g % nqb, b0 = q % BS + q / BS * QB * BS; /* first output: its phase, then its block */           \
+        uint a = (g / nqb) % OH, kb = (g / (nqb * OH)) % nkb, n = g / (nqb * OH * nkb);                            \
         uint k0 = kb * XD_VW * CV;                                                                                  \
         uint step = dir > 0 ? TW : 1; /* src columns between two outputs a tap reaches */                          \
         uint mask[32];                /* per tap, the block's outputs it reaches (KH * KW <= 32) */                 \
         int first[32];                /* per tap, its offset in src for the first of them */                        \
         for (uint kh = 0; kh < KH; ++kh)                                                                            \
             for (uint kw = 0; kw < KW; ++kw)                                                                        \
-                mask[kh * KW + kw] = xd_lanes_mask_((int)a, (int)b0, OW, dir, kh, kw, SH, SW, PT, PL, TH, TW, QB,   \
+                mask[kh * KW + kw] = xd_lanes_mask_((int)a, (int)b0, BS, OW, dir, kh, kw, SH, SW, PT, PL, TH, TW, QB, \
                                                     &first[kh * KW + kw]);                                          \
         xd_vf acc[QB][CV];                                                                                          \
         _Pragma("unroll") for (uint j = 0; j < QB; ++j) _Pragma("unroll") for (uint v = 0; v < CV; ++v)             \
@@ -431,7 +480,8 @@ XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw,
         uint P = OH * OW;                                                                                           \
         _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                                             \
         {                                                                                                           \
-            if (b0 + j >= OW) continue; /* past the row: no work, the loop stays unrollable */                      \
+            uint bj = b0 + j * BS;                                                                                  \
+            if (bj >= OW) continue; /* past the row: no work, the loop stays unrollable */                          \
             _Pragma("unroll") for (uint v = 0; v < CV; ++v)                                                         \
             {                                                                                                       \
                 uint kv = k0 + v * XD_VW;                                                                           \
@@ -439,7 +489,7 @@ XD_INLINE uint xd_lanes_mask_(int a, int b0, uint OW, int dir, uint kh, uint kw,
                 xd_vf r = acc[j][v];                                                                                \
                 if (has_bias) r = r + XD_VGATHER(b, min(kv + XD_VIOTA, (xd_vu)(K - 1)));                            \
                 if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);                   \
-                xd_vscatter_n(r, out, ((uint)n * K + kv + XD_VIOTA) * P + a * OW + b0 + j, min((uint)XD_VW, K - kv)); \
+                xd_vscatter_n(r, out, ((uint)n * K + kv + XD_VIOTA) * P + a * OW + bj, min((uint)XD_VW, K - kv)); \
             }                                                                                                       \
         }                                                                                                           \
     }

@@ -48,6 +48,10 @@ static const bcase CASES[] = {
     /* 16 -> 16 channels on rows longer than 16 (resnet's conv2d_1): one
      * vector of channels a work-item (xd_conv2d_lanes1), a partial block */
     {2, 16, 21, 21, 16, 3, 1, 's', 0, 0, 0, 0, 5, 1},
+    /* stride 2, backward data by phase (every other column of a row a
+     * work-item): rows of more than one block per phase, odd and even */
+    {2, 16, 35, 35, 16, 3, 2, 's', 0, 0, 0, 0, 5, 1},
+    {2, 32, 19, 19, 32, 3, 2, 's', 0, 0, 0, 0, 4, 1},
 };
 enum { NCASES = sizeof CASES / sizeof CASES[0], MAXDEV = 16 };
 

@@ -259,7 +259,8 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
         st = XD_LAUNCH(ctx, XD_K_conv2d_weights_lanes, (size_t)R * T * (KP / ctx->params.vw), XD_ARG(w), XD_ARG(wt),
                        XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(T), XD_ARG(sk), XD_ARG(sr));
     if (st != XD_OK) return st;
-    size_t items = (size_t)d->N * (KP / kb) * OH * ((OW + qb - 1) / qb);
+    cl_uint bs = dir > 0 ? 1 : d->SW; /* backward data: a work-item's outputs are every SW-th of a row */
+    size_t items = (size_t)d->N * (KP / kb) * OH * (((OW + bs - 1) / bs + qb - 1) / qb * bs);
     return XD_LAUNCH(ctx, one ? XD_K_conv2d_lanes1 : XD_K_conv2d_lanes, items, XD_ARG(src), XD_ARG(wt), XD_ARG(b),
                      XD_ARG(out), XD_ARG(d->N), XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(SH), XD_ARG(SW), XD_ARG(OH),
                      XD_ARG(OW), XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir),
@@ -281,7 +282,8 @@ static int backward_weights_channels_last(const xd_context *ctx, const conv_dims
 static xd_status channels_last_backward_weights(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *x,
                                                 const xd_tensor *dy, xd_tensor *dw)
 {
-    int one = d->O <= ctx->params.vw; /* one vector of output channels: xd_conv2d_bwd_weights_cl1 */
+    int one = d->O <= ctx->params.vw;    /* one vector of output channels: xd_conv2d_bwd_weights_cl1 */
+    int t1 = d->KH * d->KW == 1 && !one; /* a 1x1 conv: one tap a work-item (xd_conv2d_bwd_weights_cl_1x1) */
     cl_uint P = d->OH * d->OW, ob = ctx->params.vw * (one ? 1 : XD_CONV_OV), OP = (d->O + ob - 1) / ob * ob;
     cl_mem dyt, part = NULL;
     xd_status st = xd_check_u32(ctx, op, "channels-last dy", (uint64_t)d->N * P * OP);
@@ -290,16 +292,19 @@ static xd_status channels_last_backward_weights(xd_context *ctx, const char *op,
         st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last, (size_t)d->N * P * (OP / ctx->params.vw), XD_ARG(dy->mem),
                        XD_ARG(dyt), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP));
     if (st != XD_OK) return st;
-    size_t T = (size_t)d->KH * d->KW,
-           blocks = (size_t)(OP / ob) * d->C * ((T + ctx->params.conv_tb - 1) / ctx->params.conv_tb);
+    size_t T = (size_t)d->KH * d->KW, tb = t1 ? 1 : ctx->params.conv_tb,
+           blocks = (size_t)(OP / ob) * d->C * ((T + tb - 1) / tb);
     cl_int nsplit = blocks < 8 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
     cl_uint rows = d->O * d->C * (cl_uint)T;
     if (nsplit && (st = xd_scratch(ctx, 1, (size_t)rows * d->N * 4, &part)) != XD_OK) return st;
     cl_mem pm = part ? part : dyt; /* any valid buffer when the kernel writes dw */
-    st = XD_LAUNCH(ctx, one ? XD_K_conv2d_bwd_weights_cl1 : XD_K_conv2d_bwd_weights_cl, blocks * (nsplit ? d->N : 1),
-                   XD_ARG(x->mem), XD_ARG(dyt), XD_ARG(dw->mem), XD_ARG(pm), XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H),
-                   XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->OH), XD_ARG(d->OW),
-                   XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP), XD_ARG(nsplit), XD_ARG(d->PT), XD_ARG(d->PL));
+    xd_kernel_id k = one  ? XD_K_conv2d_bwd_weights_cl1
+                     : t1 ? XD_K_conv2d_bwd_weights_cl_1x1
+                          : XD_K_conv2d_bwd_weights_cl;
+    st = XD_LAUNCH(ctx, k, blocks * (nsplit ? d->N : 1), XD_ARG(x->mem), XD_ARG(dyt), XD_ARG(dw->mem), XD_ARG(pm),
+                   XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW),
+                   XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP), XD_ARG(nsplit),
+                   XD_ARG(d->PT), XD_ARG(d->PL));
     if (st != XD_OK || !nsplit) return st;
     cl_uint mod = 1;
     cl_int has_bias = 0;
