@@ -408,26 +408,41 @@ XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl_1x1, XD_CONV_OV, 1)
  * outputs take consecutive columns of src.  Either way a tap keeps the
  * offset of its first output and steps from there. */
 
+/* floor(x / d) for d > 0, x of either sign. */
+XD_INLINE int xd_floor_div_(int x, int d)
+{
+    return x >= 0 ? x / d : -((-x + d - 1) / d);
+}
+
 /* Bit j (j < QB) set when tap (kh, kw) of output (a, b0 + j BS) lies inside
- * src (SH x SW); *first: that tap's offset in src for the first such output. */
+ * src (SH x SW); *first: that tap's offset in src for the first such output.
+ * The outputs a tap reaches are a run of j (their src columns rise with j),
+ * bounded in closed form: forward, src column (b0 + j) TW + kw - PL in
+ * [0, SW); backward data, (b0 + j TW + PL - kw) / TW, exact for every j of
+ * the phase or for none, in [0, SW); and b0 + j BS < OW. */
 XD_INLINE uint xd_lanes_mask_(int a, int b0, uint BS, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT,
                               uint PL, uint TH, uint TW, uint QB, int *first)
 {
     int tr = dir > 0 ? a * (int)TH + (int)kh - (int)PT : a + (int)PT - (int)kh;
     int sr = dir > 0 ? tr : (tr >= 0 && tr % (int)TH == 0 ? tr / (int)TH : -1);
-    uint m = 0;
     *first = 0;
-    if (sr < 0 || sr >= (int)SH) return 0;
-    for (uint j = QB; j-- > 0;) {
-        int b = b0 + (int)(j * BS);
-        int tc = dir > 0 ? b * (int)TW + (int)kw - (int)PL : b + (int)PL - (int)kw;
-        int sc = dir > 0 ? tc : (tc >= 0 && tc % (int)TW == 0 ? tc / (int)TW : -1);
-        if (b < (int)OW && sc >= 0 && sc < (int)SW) {
-            m |= 1u << j;
-            *first = sr * (int)SW + sc;
-        }
+    if (sr < 0 || sr >= (int)SH || b0 >= (int)OW) return 0;
+    int t = (int)TW, c0, lo, hi = min((int)QB, ((int)OW - b0 + (int)BS - 1) / (int)BS);
+    if (dir > 0) { /* column c0 + j TW: j from ceil(-c0 / TW) to floor((SW - 1 - c0) / TW) */
+        c0 = b0 * t + (int)kw - (int)PL;
+        lo = -xd_floor_div_(c0, t);
+        hi = min(hi, xd_floor_div_((int)SW - 1 - c0, t) + 1);
+    } else { /* column c0 + j, where b0 + PL - kw divides by TW */
+        int u = b0 + (int)PL - (int)kw;
+        if (u - xd_floor_div_(u, t) * t != 0) return 0;
+        c0 = xd_floor_div_(u, t);
+        lo = -c0;
+        hi = min(hi, (int)SW - c0);
     }
-    return m;
+    lo = max(lo, 0);
+    if (lo >= hi) return 0;
+    *first = sr * (int)SW + (dir > 0 ? c0 + lo * t : c0 + lo);
+    return (uint)((1u << hi) - (1u << lo)); /* hi <= QB <= 16 */
 }
 
 /* One kernel per blocking: CV vectors of channels x QB outputs of a row per
