@@ -37,8 +37,7 @@ __kernel void xd_bn_partial(__global const float *x, __global const float *mean,
         XD_ORDERED for (uint k = 0; k < HW; ++k) s = s + xp[k];
     } else if (kind == 1) {
         float mu = mean[c];
-        XD_ORDERED for (uint k = 0; k < HW; ++k)
-        {
+        XD_ORDERED for (uint k = 0; k < HW; ++k) {
             float d = xp[k] - mu;
             s = s + d * d;
         }
@@ -53,7 +52,8 @@ __kernel void xd_bn_partial(__global const float *x, __global const float *mean,
 }
 
 /* out[c] = (adds over n ascending of part[c*N + n]) / count. */
-__kernel void xd_bn_stat(__global const float *part, __global float *out, const uint C, const uint N, const float count)
+__kernel void xd_bn_stat(__global const float *part, __global float *out, const uint C, const uint N,
+                         const float count)
 {
     uint c = (uint)get_global_id(0);
     if (c >= C) return;
@@ -110,7 +110,8 @@ __kernel void xd_bn_bwd_coeffs(__global const float *part, __global const float 
 }
 
 __kernel void xd_bn_bwd_apply(__global const float *x, __global const float *dy, __global const float *mean,
-                              __global const float *coef, __global float *dx, const uint C, const uint HW, const uint n)
+                              __global const float *coef, __global float *dx, const uint C, const uint HW,
+                              const uint n)
 {
     size_t j = get_global_id(0); /* size_t: a uint index becomes gathers on Intel's CPU runtime (cl/adam.cl) */
     if (j >= n) return;
@@ -197,41 +198,34 @@ __kernel void xd_bn_partial_v(__global const float *x, __global const float *mea
     xd_vf s = (xd_vf)0.0f, sx = (xd_vf)0.0f, mu = (xd_vf)(kind == 0 ? 0.0f : mean[c]);
     xd_vf t[XD_VW], e[XD_VW];
     if (kind == 0) {
-        XD_ORDERED for (uint i = 0; i < nb; i += XD_VW)
-        {
+        XD_ORDERED for (uint i = 0; i < nb; i += XD_VW) {
             xd_vblock_(x, u, i, t);
             XD_UNROLL XD_ORDERED for (uint q = 0; q < XD_VW; ++q) s = s + t[q];
         }
         XD_ORDERED for (uint i = nb; i < HW; ++i) s = s + XD_VGATHER(x, off + i);
     } else if (kind == 1) {
-        XD_ORDERED for (uint i = 0; i < nb; i += XD_VW)
-        {
+        XD_ORDERED for (uint i = 0; i < nb; i += XD_VW) {
             xd_vblock_(x, u, i, t);
-            XD_UNROLL XD_ORDERED for (uint q = 0; q < XD_VW; ++q)
-            {
+            XD_UNROLL XD_ORDERED for (uint q = 0; q < XD_VW; ++q) {
                 xd_vf d = t[q] - mu;
                 s = s + d * d;
             }
         }
-        XD_ORDERED for (uint i = nb; i < HW; ++i)
-        {
+        XD_ORDERED for (uint i = nb; i < HW; ++i) {
             xd_vf d = XD_VGATHER(x, off + i) - mu;
             s = s + d * d;
         }
     } else {
         /* the chains of dy and of dy * (x - mean) side by side: independent */
-        XD_ORDERED for (uint i = 0; i < nb; i += XD_VW)
-        {
+        XD_ORDERED for (uint i = 0; i < nb; i += XD_VW) {
             xd_vblock_(dy, u, i, t);
             xd_vblock_(x, u, i, e);
-            XD_UNROLL XD_ORDERED for (uint q = 0; q < XD_VW; ++q)
-            {
+            XD_UNROLL XD_ORDERED for (uint q = 0; q < XD_VW; ++q) {
                 s = s + t[q];
                 sx = XD_FMA(t[q], e[q] - mu, sx);
             }
         }
-        XD_ORDERED for (uint i = nb; i < HW; ++i)
-        {
+        XD_ORDERED for (uint i = nb; i < HW; ++i) {
             xd_vf d = XD_VGATHER(dy, off + i);
             s = s + d;
             sx = XD_FMA(d, XD_VGATHER(x, off + i) - mu, sx);
