@@ -235,33 +235,41 @@ __kernel void xd_bn_partial_v(__global const float *x, __global const float *mea
     xd_vstore_n(s, part + (size_t)c * N + n0, k);
 }
 
-/* xd_bn_apply and xd_bn_bwd_apply on XD_VW neighbouring elements of one
- * (n, c) plane (HW >= XD_VW; the plane's last vector shifted back to end at
- * its end, its first lanes recomputed and not stored; outputs never alias
- * inputs): the same operations per element, the channel found once per
- * work-item.  planes = N * C. */
+/* xd_bn_apply and xd_bn_bwd_apply by vectors of XD_VW neighbouring elements
+ * of one (n, c) plane (HW >= XD_VW; the plane's last vector shifted back to
+ * end at its end, its first lanes recomputed and not stored; outputs never
+ * alias inputs): the same operations per element.  One work-item a plane:
+ * a work-item a vector spent more on finding its plane and channel (two
+ * divisions) than on its 16 elements.  planes = N * C. */
 __kernel void xd_bn_apply_v(__global const float *x, __global const float *coef, __global float *y, const uint C,
                             const uint HW, const uint planes)
 {
-    uint nv = (HW + XD_VW - 1) / XD_VW;
-    uint g = (uint)get_global_id(0);
-    if (g >= planes * nv) return;
-    uint v = g % nv, p = g / nv, c = p % C, s = min(v * XD_VW, HW - XD_VW);
-    size_t off = (size_t)p * HW + s;
-    xd_vf r = XD_VLOAD(x + off) * (xd_vf)coef[c] + (xd_vf)coef[C + c];
-    xd_vstore_range(r, y + off, v * XD_VW - s, XD_VW);
+    uint p = (uint)get_global_id(0);
+    if (p >= planes) return;
+    uint c = p % C, s = 0;
+    size_t base = (size_t)p * HW;
+    xd_vf k = (xd_vf)coef[c], r = (xd_vf)coef[C + c];
+    for (; s + XD_VW <= HW; s += XD_VW) xd_vstore_n(XD_VLOAD(x + base + s) * k + r, y + base + s, XD_VW);
+    if (s < HW) {
+        uint b = HW - XD_VW;
+        xd_vstore_range(XD_VLOAD(x + base + b) * k + r, y + base + b, s - b, XD_VW);
+    }
 }
 
 __kernel void xd_bn_bwd_apply_v(__global const float *x, __global const float *dy, __global const float *mean,
                                 __global const float *coef, __global float *dx, const uint C, const uint HW,
                                 const uint planes)
 {
-    uint nv = (HW + XD_VW - 1) / XD_VW;
-    uint g = (uint)get_global_id(0);
-    if (g >= planes * nv) return;
-    uint v = g % nv, p = g / nv, c = p % C, s = min(v * XD_VW, HW - XD_VW);
-    size_t off = (size_t)p * HW + s;
-    xd_vf r = (xd_vf)coef[c] * ((XD_VLOAD(dy + off) - (xd_vf)coef[C + c]) -
-                                (XD_VLOAD(x + off) - (xd_vf)mean[c]) * (xd_vf)coef[2 * C + c]);
-    xd_vstore_range(r, dx + off, v * XD_VW - s, XD_VW);
+    uint p = (uint)get_global_id(0);
+    if (p >= planes) return;
+    uint c = p % C, s = 0;
+    size_t base = (size_t)p * HW;
+    xd_vf k = (xd_vf)coef[c], a = (xd_vf)coef[C + c], mu = (xd_vf)mean[c], b = (xd_vf)coef[2 * C + c];
+    for (; s + XD_VW <= HW; s += XD_VW)
+        xd_vstore_n(k * ((XD_VLOAD(dy + base + s) - a) - (XD_VLOAD(x + base + s) - mu) * b), dx + base + s, XD_VW);
+    if (s < HW) {
+        uint e = HW - XD_VW;
+        xd_vf r = k * ((XD_VLOAD(dy + base + e) - a) - (XD_VLOAD(x + base + e) - mu) * b);
+        xd_vstore_range(r, dx + base + e, s - e, XD_VW);
+    }
 }
