@@ -140,7 +140,7 @@ xd_status xd_avgpool2d_forward(xd_context *ctx, const xd_pool2d_params *p, const
 
 xd_status xd_avgpool2d_backward(xd_context *ctx, const xd_pool2d_params *p, const xd_tensor *dy, xd_tensor *dx)
 {
-    pool_dims d;
+    pool_dims d = {0}; /* as in xd_maxpool2d_forward */
     xd_status st = pool_check(ctx, "avgpool2d_backward", p, "dx", dx, "dy", dy, &d);
     if (st != XD_OK) return st;
     return avgpool_backward(ctx, &d, dy, dx);
@@ -177,7 +177,7 @@ xd_status xd_global_avgpool2d_forward(xd_context *ctx, const xd_tensor *x, xd_te
 
 xd_status xd_global_avgpool2d_backward(xd_context *ctx, const xd_tensor *dy, xd_tensor *dx)
 {
-    pool_dims d;
+    pool_dims d = {0}; /* as in xd_maxpool2d_forward */
     xd_status st = global_check(ctx, "global_avgpool2d_backward", "dx", dx, "dy", dy, &d);
     if (st != XD_OK) return st;
     return avgpool_backward(ctx, &d, dy, dx);
