@@ -316,6 +316,26 @@ __kernel void xd_avgpool_bwd(__global const float *dy, __global float *dx, XD_PO
     dx[g] = acc;
 }
 
+/* Average pooling's backward where the one window is the whole plane (a
+ * global average pooling, or a pool as large as the input): every element
+ * of plane p is xd_avgpool_bwd's sum over its one window, 0 + dy[p] / (H*W),
+ * the same value (the 0 + keeps its -0 -> +0).  One work-item a plane, the
+ * value stored by vectors; the last one shifted back to end at the plane's
+ * end rewrites equal values. */
+__kernel void xd_avgpool_bwd_plane(__global const float *dy, __global float *dx, const uint NC, const uint HW)
+{
+    uint p = (uint)get_global_id(0);
+    if (p >= NC) return;
+    float q = 0.0f + XD_DIV(dy[p], (float)HW);
+    __global float *dxp = dx + (size_t)p * HW;
+    if (HW < XD_VW) {
+        for (uint i = 0; i < HW; ++i) dxp[i] = q;
+        return;
+    }
+    for (uint i = 0; i + XD_VW <= HW; i += XD_VW) xd_vstore_n((xd_vf)q, dxp + i, XD_VW);
+    if (HW % XD_VW) xd_vstore_n((xd_vf)q, dxp + HW - XD_VW, XD_VW);
+}
+
 /* Global max pooling's backward (Keras GlobalMaxPooling2D: ops.max over the
  * plane, whose JAX gradient splits dy evenly among the plane's maxima): one
  * work-item a plane.  y = the plane's maximum as the forward finds it (the

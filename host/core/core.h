@@ -102,7 +102,8 @@ const char *xd_cl_error_name(cl_int code);
     X(bn_bwd_apply_v)              \
     X(conv2d_lanes1)               \
     X(conv2d_bwd_weights_cl1)      \
-    X(conv2d_bwd_weights_cl_1x1)
+    X(conv2d_bwd_weights_cl_1x1)   \
+    X(avgpool_bwd_plane)
 /* clang-format on */
 
 typedef enum xd_kernel_id {

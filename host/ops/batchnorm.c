@@ -63,14 +63,15 @@ static xd_status partials(xd_context *ctx, const bn_dims *d, cl_mem x, cl_mem me
                      XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->HW), XD_ARG(kind));
 }
 
-/* The elementwise passes on vector lanes: planes of at least a vector,
- * outputs apart from the inputs (the last vector of a plane recomputes
- * lanes of the one before).  Else one element per work-item. */
+/* The elementwise passes on vector lanes, one work-item a plane: planes of
+ * at least a vector, outputs apart from the inputs (the last vector of a
+ * plane recomputes lanes of the one before).  Else one element per
+ * work-item. */
 static size_t plane_vectors(const xd_context *ctx, const bn_dims *d, cl_mem out, cl_mem in0, cl_mem in1)
 {
     size_t vw = ctx->params.vw;
     if (vw < 2 || d->HW < vw || out == in0 || out == in1) return 0;
-    return (size_t)d->N * d->C * ((d->HW + vw - 1) / vw);
+    return (size_t)d->N * d->C;
 }
 
 /* out[c] = the kind-0 (mean) or kind-1 (variance) statistic of x. */
