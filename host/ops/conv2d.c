@@ -451,9 +451,14 @@ xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tenso
     cl_uint HW = (cl_uint)(dy->shape[2] * dy->shape[3]);
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, (size_t)N * O * 4, &part)) != XD_OK) return st;
-    size_t nov = (O + ctx->params.vw - 1) / ctx->params.vw; /* vw channels per work-item */
-    st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_bias_partial, (size_t)N * nov, XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N),
-                   XD_ARG(O), XD_ARG(HW));
+    size_t vw = ctx->params.vw;
+    cl_int sums = 0; /* batch norm's kind 0: the same chains, part[o*N + n] from 0, (h, w) ascending */
+    if (vw > 1)
+        st = XD_LAUNCH(ctx, XD_K_bn_partial_v, (size_t)O * ((N + vw - 1) / vw), XD_ARG(dy->mem), XD_ARG(dy->mem),
+                       XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N), XD_ARG(O), XD_ARG(HW), XD_ARG(sums));
+    else
+        st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_bias_partial, (size_t)N * O, XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N),
+                       XD_ARG(O), XD_ARG(HW));
     if (st != XD_OK) return st;
     cl_uint mod = 1;
     cl_int has_bias = 0;
