@@ -10,7 +10,8 @@
  *
  * - Where: $XD_KERNEL_CACHE ("off" or "0": no cache), else
  *   $XDG_CACHE_HOME/crossdev/kernels, else $HOME/.cache/crossdev/kernels;
- *   missing folders are made 0700.
+ *   missing folders are made 0700, and a folder that is another user's, or
+ *   that others may write to, is not used (its entries are code).
  * - Key: XXH3-128 over the entry format's version, the platform's and the
  *   device's names, vendors and versions, the driver version, the ISA the
  *   device compiles for (isa.c), every POCL_* and CL_CONFIG_* variable of
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "core.h"
@@ -222,6 +224,16 @@ static int kc_make_dir(const char *dir)
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* 1 when the folder is the user's alone: owned by them, writable by no one
+ * else (an entry is code the driver runs: another user must not plant one);
+ * -1 when it cannot be found (the store will try to make it); 0 otherwise. */
+static int kc_dir_private(const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) return -1; /* missing, or cannot be reached: made (or not) when storing */
+    return S_ISDIR(sb.st_mode) && sb.st_uid == geteuid() && (sb.st_mode & 022) == 0;
+}
+
 /* The built program's binary, malloc-ed, or NULL when the driver has none. */
 static unsigned char *kc_binary_of(xd_context *ctx, cl_program prog, size_t *size)
 {
@@ -257,7 +269,7 @@ static void kc_store(xd_context *ctx, const char *dir, const char *path, const k
     const void *parts[2] = {head, bin};
     const size_t sizes[2] = {sizeof head, size};
     xd_error err = {0};
-    if (!kc_make_dir(dir)) kc_log(ctx, "not stored (cannot make the folder)", key, dir);
+    if (!kc_make_dir(dir) || kc_dir_private(dir) != 1) kc_log(ctx, "not stored (cannot make the folder)", key, dir);
     else if (xd_write_file_atomic(path, parts, sizes, 2, &err) != XD_OK) kc_log(ctx, "not stored", key, err.message);
     else kc_log(ctx, "stored", key, path);
     free(bin);
@@ -305,8 +317,13 @@ xd_status xd_program_build(xd_context *ctx, const char *source, const char *opti
     if (!kc_dir(dir, sizeof dir) || !kc_make_key(ctx, source, options, &key) ||
         xd_path(path, sizeof path, NULL, "%s/%s.xdbin", dir, key.hex) != XD_OK)
         return build_from_source(ctx, source, options, out);
+    int private_dir = kc_dir_private(dir);
+    if (private_dir == 0) {
+        kc_log(ctx, "not used (the folder is another user's, or others may write to it)", &key, dir);
+        return build_from_source(ctx, source, options, out);
+    }
     const char *why = NULL;
-    cl_program prog = kc_load(ctx, path, &key, options, &why);
+    cl_program prog = private_dir > 0 ? kc_load(ctx, path, &key, options, &why) : NULL;
     if (prog) {
         kc_log(ctx, "loaded", &key, path);
         *out = prog;

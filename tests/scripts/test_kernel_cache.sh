@@ -14,7 +14,8 @@
 #     default folder ($HOME/.cache/crossdev/...)
 #     when XD_KERNEL_CACHE is unset; the cache off (XD_KERNEL_CACHE=off) writes
 #     nothing and trains IDENTICAL; a cache folder that cannot be made (its
-#     parent is a file) still runs, IDENTICAL.  (On Intel's runtime the first
+#     parent is a file) still runs, IDENTICAL; a folder others may write to
+#     is not used.  (On Intel's runtime the first
 #     run is the compile from source that "off" would be.)
 # No such device: SKIP (77).
 . "$(dirname "$0")/common.sh"
@@ -97,5 +98,10 @@ for DEV in $DEVS; do
   check "$DEV: run with a cache folder that cannot be made" run unwritable "$W/a-file/kernels"
   check "$DEV: that run says why it stored nothing" grep -q "not stored (cannot make the folder)" "$W/unwritable.err"
   check "$DEV: unwritable-cache run IDENTICAL" identical cold unwritable
+  mkdir -p "$W/shared-cache" && cp "$C"/*.xdbin "$W/shared-cache/" && chmod 777 "$W/shared-cache"
+  check "$DEV: run with a cache folder others may write to" run shared "$W/shared-cache"
+  check "$DEV: that folder is not used (its entries are code)" \
+    test "$(grep -c "not used" "$W/shared.err")" -eq "$n" -a "$(count loaded shared)" -eq 0
+  check "$DEV: shared-folder run IDENTICAL" identical cold shared
 done
 finish
