@@ -134,8 +134,10 @@ static int kc_make_key(const xd_context *ctx, const char *source, const char *op
     const xd_device_info *d = &ctx->device;
     char version[32];
     snprintf(version, sizeof version, "crossdev kernel cache %u", KC_VERSION);
-    const char *fields[] = {version,   d->platform_name,  d->platform_vendor, d->platform_version,          d->name,
-                            d->vendor, d->device_version, d->driver_version,  xd_isa_name(xd_device_isa(d))};
+    const char *fields[] = {
+        version,   d->platform_name,  d->platform_vendor, d->platform_version,           d->name,
+        d->vendor, d->device_version, d->driver_version,  xd_isa_name(xd_device_isa(d)),
+    };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; ++i) hash_str(s, fields[i]);
     int ok = hash_env(s);
     hash_str(s, source);
@@ -235,9 +237,8 @@ static int kc_dir_private(const char *dir)
 }
 
 /* The built program's binary, malloc-ed, or NULL when the driver has none. */
-static unsigned char *kc_binary_of(xd_context *ctx, cl_program prog, size_t *size)
+static unsigned char *kc_binary_of(cl_program prog, size_t *size)
 {
-    (void)ctx;
     *size = 0;
     size_t n = 0;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL) != CL_SUCCESS || n == 0) return NULL;
@@ -255,7 +256,7 @@ static unsigned char *kc_binary_of(xd_context *ctx, cl_program prog, size_t *siz
 static void kc_store(xd_context *ctx, const char *dir, const char *path, const kc_key *key, cl_program prog)
 {
     size_t size = 0;
-    unsigned char *bin = kc_binary_of(ctx, prog, &size);
+    unsigned char *bin = kc_binary_of(prog, &size);
     if (!bin) {
         kc_log(ctx, "not stored (the driver gives no binary)", key, NULL);
         return;
