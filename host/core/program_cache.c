@@ -43,7 +43,7 @@ extern char **environ;
  *   0  magic "XDKCACHE"     8  format version (u32), 0 (u32)
  *   16 key (16 bytes: XXH3-128, high half first)
  *   32 binary size (u64)    40 XXH3-64 of the binary (u64)     48 binary */
-#define KC_MAGIC "XDKCACHE"
+static const unsigned char kc_magic[8] = {'X', 'D', 'K', 'C', 'A', 'C', 'H', 'E'};
 #define KC_VERSION 1u
 #define KC_HEADER 48u
 
@@ -155,7 +155,7 @@ static const char *kc_parse(const unsigned char *data, size_t len, const kc_key 
                             size_t *size)
 {
     if (len < KC_HEADER) return "entry shorter than its header";
-    if (memcmp(data, KC_MAGIC, 8) != 0) return "not a crossdev cache entry";
+    if (memcmp(data, kc_magic, sizeof kc_magic) != 0) return "not a crossdev cache entry";
     if (get_le(data + 8, 4) != KC_VERSION) return "another entry format version";
     if (memcmp(data + 16, key->bytes, 16) != 0) return "the entry's key differs from its name";
     uint64_t n = get_le(data + 32, 8);
@@ -262,7 +262,7 @@ static void kc_store(xd_context *ctx, const char *dir, const char *path, const k
         return;
     }
     unsigned char head[KC_HEADER] = {0};
-    memcpy(head, KC_MAGIC, 8);
+    memcpy(head, kc_magic, sizeof kc_magic);
     put_le(head + 8, KC_VERSION, 4);
     memcpy(head + 16, key->bytes, 16);
     put_le(head + 32, (uint64_t)size, 8);
