@@ -8,6 +8,7 @@
  * and built with the same options, and the reproducible-mode self-test
  * (probe.c) runs on what was loaded, every time, as on a fresh compile.
  *
+ * - Which drivers: all but PoCL, which keeps its own (kc_driver_caches).
  * - Where: $XD_KERNEL_CACHE ("off" or "0": no cache), else
  *   $XDG_CACHE_HOME/crossdev/kernels, else $HOME/.cache/crossdev/kernels;
  *   missing folders are made 0700, and a folder that is another user's, or
@@ -226,6 +227,18 @@ static int kc_make_dir(const char *dir)
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* 1 for a driver that keeps its own cache, which crossdev's passes by unless
+ * XD_KERNEL_CACHE_ALL=1: PoCL (~/.cache/pocl/kcache).  Asked for its
+ * binary, PoCL compiles every kernel ahead (a first run on a cold PoCL cache
+ * took 13 s instead of 4), and from its own cache it is as fast as from a
+ * binary. */
+static int kc_driver_caches(const xd_context *ctx)
+{
+    const char *all = getenv("XD_KERNEL_CACHE_ALL");
+    if (all && strcmp(all, "1") == 0) return 0;
+    return strncmp(ctx->device.id, "pocl/", 5) == 0;
+}
+
 /* 1 when the folder is the user's alone: owned by them, writable by no one
  * else (an entry is code the driver runs: another user must not plant one);
  * -1 when it cannot be found (the store will try to make it); 0 otherwise. */
@@ -318,6 +331,10 @@ xd_status xd_program_build(xd_context *ctx, const char *source, const char *opti
     if (!kc_dir(dir, sizeof dir) || !kc_make_key(ctx, source, options, &key) ||
         xd_path(path, sizeof path, NULL, "%s/%s.xdbin", dir, key.hex) != XD_OK)
         return build_from_source(ctx, source, options, out);
+    if (kc_driver_caches(ctx)) {
+        kc_log(ctx, "passed by (PoCL keeps its own cache; XD_KERNEL_CACHE_ALL=1 uses it there too)", &key, NULL);
+        return build_from_source(ctx, source, options, out);
+    }
     int private_dir = kc_dir_private(dir);
     if (private_dir == 0) {
         kc_log(ctx, "not used (the folder is another user's, or others may write to it)", &key, dir);

@@ -10,6 +10,8 @@
 #   - an entry with a byte flipped in the middle, and one cut short, are
 #     refused, recompiled and rewritten, the run IDENTICAL;
 #   - without XD_KERNEL_CACHE_LOG a cached run prints nothing of the cache;
+#   - PoCL keeps its own cache, and crossdev's passes it by (nothing
+#     stored) unless XD_KERNEL_CACHE_ALL=1, which the rest of its runs set;
 #   - on PoCL pthread also: another POCL_* variable is another key; the
 #     default folder ($HOME/.cache/crossdev/...)
 #     when XD_KERNEL_CACHE is unset; the cache off (XD_KERNEL_CACHE=off) writes
@@ -31,7 +33,7 @@ index_of() { # the "P:D" index of an exact device id
 # stderr in $W/NAME.err
 run() {
   local name=$1 cache=$2; shift 2
-  env XD_KERNEL_CACHE="$cache" XD_KERNEL_CACHE_LOG=1 "$@" "$XD_CLI" run "${RUN[@]}" --out "$W/$name" \
+  env XD_KERNEL_CACHE="$cache" XD_KERNEL_CACHE_LOG=1 "${ALL[@]}" "$@" "$XD_CLI" run "${RUN[@]}" --out "$W/$name" \
     >"$W/$name.out" 2>"$W/$name.err"
 }
 identical() { # identical A B: diff's verdict on the pair is IDENTICAL
@@ -54,6 +56,14 @@ for DEV in $DEVS; do
   C=$W/cache
   RUN=(--device "$(index_of "$DEV")" --synthetic --batch 8 --steps 3 --eval-limit 32 --quiet --hash-ops)
   echo "device: $DEV"
+  ALL=()
+  if [[ $DEV == pocl/* ]]; then
+    # PoCL keeps its own cache: crossdev's passes it by, unless told
+    check "$DEV: run without XD_KERNEL_CACHE_ALL" run bypassed "$W/bypassed-cache"
+    check "$DEV: crossdev's cache passes PoCL by and stores nothing" \
+      test "$(grep -c "passed by" "$W/bypassed.err")" -ge 1 -a ! -e "$W/bypassed-cache"
+    ALL=(XD_KERNEL_CACHE_ALL=1)
+  fi
   check "$DEV: first run" run cold "$C"
   n=$(entries "$C")
   check "$DEV: the first run stores an entry per build ($n)" test "$n" -ge 1 -a "$(count stored cold)" -eq "$n"
@@ -77,7 +87,7 @@ for DEV in $DEVS; do
   check "$DEV: the truncated entry is refused and rewritten" \
     test "$(grep -c "refused.*size" "$W/truncated.err")" -eq 1 -a "$(count stored truncated)" -eq 1
   check "$DEV: truncated-entry run IDENTICAL" identical cold truncated
-  check "$DEV: quiet run" env XD_KERNEL_CACHE="$C" "$XD_CLI" run "${RUN[@]}" --out "$W/quiet" >"$W/quiet.out" 2>&1
+  check "$DEV: quiet run" env XD_KERNEL_CACHE="$C" "${ALL[@]}" "$XD_CLI" run "${RUN[@]}" --out "$W/quiet" >"$W/quiet.out" 2>&1
   check "$DEV: without XD_KERNEL_CACHE_LOG the cache prints nothing" not_contains "$(cat "$W/quiet.out")" "kernel cache"
 
   [[ $DEV == pocl/* ]] || continue
@@ -86,7 +96,7 @@ for DEV in $DEVS; do
   check "$DEV: another POCL_ variable misses and stores a new entry" \
     test "$(count missed envvar)" -eq "$n" -a "$(entries "$C")" -eq $((2 * n))
   # the default folder: $XDG_CACHE_HOME/crossdev/kernels, else $HOME/.cache/...
-  check "$DEV: run with the default folder" env -u XD_KERNEL_CACHE XD_KERNEL_CACHE_LOG=1 HOME="$W/home" \
+  check "$DEV: run with the default folder" env -u XD_KERNEL_CACHE XD_KERNEL_CACHE_LOG=1 "${ALL[@]}" HOME="$W/home" \
     XDG_CACHE_HOME= "${POCL_HOME[@]}" "$XD_CLI" run "${RUN[@]}" --out "$W/default" >"$W/default.out" 2>&1
   check "$DEV: without XD_KERNEL_CACHE the entries go to \$HOME/.cache/crossdev/kernels" \
     test "$(entries "$W/home/.cache/crossdev/kernels")" -eq "$n"
