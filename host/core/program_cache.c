@@ -2,11 +2,12 @@
  * entry, else from source (and then the binary is stored for next time).
  *
  * A compiler such as Intel's CPU runtime takes seconds for crossdev's
- * program, every process; PoCL caches its own builds, most drivers do not
- * (NVIDIA's ComputeCache and PoCL's kcache are the models here).  The cache
- * only saves the compile: a binary is loaded with clCreateProgramWithBinary
- * and built with the same options, and the reproducible-mode self-test
- * (probe.c) runs on what was loaded, every time, as on a fresh compile.
+ * program, in every process; some drivers keep their own cache (PoCL's
+ * kcache, NVIDIA's ComputeCache: the models here), that one does not.
+ * The cache only saves the compile: a binary is loaded with
+ * clCreateProgramWithBinary and built with the same options, and the
+ * reproducible-mode self-test (probe.c) runs on what was loaded, every
+ * time, as on a fresh compile.
  *
  * - Which drivers: all but PoCL, which keeps its own (kc_driver_caches).
  * - Where: $XD_KERNEL_CACHE ("off" or "0": no cache), else
@@ -26,7 +27,8 @@
  *   refuses, a folder that cannot be made or written: the program is
  *   compiled from source as without a cache, never an error, and nothing
  *   is printed unless XD_KERNEL_CACHE_LOG=1 asks for one stderr line per
- *   build (hit, miss, why an entry was refused, a failed store). */
+ *   build: loaded, missed, refused (and why), stored, not stored (and
+ *   why), not used (a folder others may write to), passed by (PoCL). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
