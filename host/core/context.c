@@ -132,11 +132,9 @@ static xd_status build_kernels(xd_context *ctx)
     char *src = NULL;
     xd_status st = xd_program_source(ctx, &src);
     if (st != XD_OK) return st;
-    const char *srcs[1] = {src};
-    ctx->program = clCreateProgramWithSource(ctx->cl_ctx, 1, srcs, NULL, &rc);
+    st = xd_program_build(ctx, src, ctx->options, &ctx->program);
     free(src);
-    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateProgramWithSource");
-    if ((st = xd_build(ctx, ctx->program, ctx->options)) != XD_OK) return st;
+    if (st != XD_OK) return st;
     for (int k = 0; k < XD_K_COUNT_; ++k) {
         ctx->kernels[k] = clCreateKernel(ctx->program, names[k], &rc);
         if (rc != CL_SUCCESS)

@@ -11,6 +11,8 @@
  *   profile.c        per-kernel times
  *   context_base.c   the context's last error (xd_fail), its accessors, the
  *                    mode's names, xd_context_finish, the scratch buffers
+ *   program_cache.c  building a program: from the kernel-binary cache or
+ *                    from source (then stored in the cache)
  *   program.c, tensor.c, launch.c
  *                    programs, tensors and launches on a context
  *   probe.c          the self-test, made of those
@@ -208,9 +210,12 @@ xd_status xd_fail_cl(xd_context *ctx, cl_int clerr, const char *what);
 struct json_t;
 struct json_t *xd_device_info_to_json(const xd_device_info *d);
 
-/* clBuildProgram for the context's device; on failure the whole build log
- * goes into the context's last error (XD_BUILD_FAILED). */
-xd_status xd_build(xd_context *ctx, cl_program prog, const char *options);
+/* A program built from source for the context's device with options: from
+ * the kernel-binary cache when it holds a valid entry for them, else
+ * compiled (and then stored); the cache never turns a build into an error
+ * (host/core/program_cache.c, docs/drivers.md).  On a failed compile the
+ * whole build log goes into the context's last error (XD_BUILD_FAILED). */
+xd_status xd_program_build(xd_context *ctx, const char *source, const char *options, cl_program *out);
 
 /* A user (or self-test) program built for a context. */
 struct xd_program {

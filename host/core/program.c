@@ -85,24 +85,6 @@ oom:
     return xd_fail(ctx, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory assembling kernel sources");
 }
 
-xd_status xd_build(xd_context *ctx, cl_program prog, const char *options)
-{
-    cl_device_id dev = (cl_device_id)ctx->device.device_handle;
-    cl_int rc = clBuildProgram(prog, 1, &dev, options, NULL, NULL);
-    if (rc == CL_SUCCESS) return XD_OK;
-    size_t size = 0;
-    char *log = NULL;
-    if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) == CL_SUCCESS && size) {
-        log = calloc(size + 1, 1);
-        if (log && clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, size, log, NULL) != CL_SUCCESS) log[0] = '\0';
-    }
-    xd_status st =
-        xd_fail(ctx, XD_BUILD_FAILED, rc, "clBuildProgram failed on %s: %s (%d), options \"%s\"; build log:\n%s",
-                ctx->device.id, xd_cl_error_name(rc), (int)rc, options, log ? log : "(no log)");
-    free(log);
-    return st;
-}
-
 xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options, xd_program **out)
 {
     if (!ctx || !source || !out) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "xd_program_create: NULL argument");
@@ -110,14 +92,9 @@ xd_status xd_program_create(xd_context *ctx, const char *source, const char *ext
     char options[1024];
     snprintf(options, sizeof options, "%s%s%s", ctx->options, extra_options ? " " : "",
              extra_options ? extra_options : "");
-    cl_int rc;
-    cl_program prog = clCreateProgramWithSource(ctx->cl_ctx, 1, &source, NULL, &rc);
-    if (rc != CL_SUCCESS) return xd_fail_cl(ctx, rc, "clCreateProgramWithSource");
-    xd_status st = xd_build(ctx, prog, options);
-    if (st != XD_OK) {
-        clReleaseProgram(prog);
-        return st;
-    }
+    cl_program prog = NULL;
+    xd_status st = xd_program_build(ctx, source, options, &prog);
+    if (st != XD_OK) return st;
     xd_program *p = calloc(1, sizeof *p);
     if (!p) {
         clReleaseProgram(prog);
