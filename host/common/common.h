@@ -99,4 +99,16 @@ void xd_hasher_update(xd_hasher *h, const void *p, size_t n);
 uint64_t xd_hasher_digest(const xd_hasher *h);
 void xd_hasher_destroy(xd_hasher *h);
 
+/* ---- the kernel cache's entry format (host/common/kcache_entry.c) ---------------- */
+#define XD_KCACHE_HEADER 48u
+#define XD_KCACHE_VERSION 1u                         /* in every entry, and in every key */
+void xd_put_le(unsigned char *p, uint64_t v, int n); /* v's low n bytes, little-endian */
+/* The header of an entry holding `size` bytes of binary under `key`. */
+void xd_kcache_entry_header(unsigned char head[XD_KCACHE_HEADER], const unsigned char key[16], const void *bin,
+                            size_t size);
+/* NULL when data[0, len) is a valid entry for key (*bin points into data,
+ * *size its bytes), else why it is not. */
+const char *xd_kcache_entry_parse(const unsigned char *data, size_t len, const unsigned char key[16],
+                                  const unsigned char **bin, size_t *size);
+
 #endif

@@ -20,7 +20,8 @@
  *   the environment (sorted: they change what the drivers compile for),
  *   the whole source text and the options.  Each field is hashed with its
  *   length, so no two field lists hash the same bytes.
- * - Entry "<key>.xdbin": the header below, then the binary; written to a
+ * - Entry "<key>.xdbin": the header of host/common/kcache_entry.c (which
+ *   also reads it, fuzzed), then the binary; written to a
  *   temporary file beside it and renamed (parallel processes may write
  *   one key: the last rename wins, both files whole).
  * - A missing, short, corrupt or mismatching entry, a binary the driver
@@ -42,30 +43,11 @@
 
 extern char **environ;
 
-/* The entry's header, all integers little-endian:
- *   0  magic "XDKCACHE"     8  format version (u32), 0 (u32)
- *   16 key (16 bytes: XXH3-128, high half first)
- *   32 binary size (u64)    40 XXH3-64 of the binary (u64)     48 binary */
-static const unsigned char kc_magic[8] = {'X', 'D', 'K', 'C', 'A', 'C', 'H', 'E'};
-#define KC_VERSION 1u
-#define KC_HEADER 48u
-
+/* An entry: the header of host/common/kcache_entry.c, then the binary. */
 typedef struct kc_key {
     unsigned char bytes[16];
     char hex[33];
 } kc_key;
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; ++i) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-}
 
 static int kc_log_on(void)
 {
@@ -99,7 +81,7 @@ static int kc_dir(char *out, size_t cap)
 static void hash_field(XXH3_state_t *s, const void *p, size_t n)
 {
     unsigned char len[8];
-    put_le(len, (uint64_t)n, 8);
+    xd_put_le(len, (uint64_t)n, 8);
     XXH3_128bits_update(s, len, sizeof len);
     XXH3_128bits_update(s, p, n);
 }
@@ -123,7 +105,7 @@ static int hash_env(XXH3_state_t *s)
     qsort(vars, k, sizeof *vars, env_cmp);
     for (size_t i = 0; i < k; ++i) hash_str(s, vars[i]);
     unsigned char count[8];
-    put_le(count, (uint64_t)k, 8);
+    xd_put_le(count, (uint64_t)k, 8);
     XXH3_128bits_update(s, count, sizeof count);
     free(vars);
     return 1;
@@ -136,7 +118,7 @@ static int kc_make_key(const xd_context *ctx, const char *source, const char *op
     XXH3_128bits_reset(s);
     const xd_device_info *d = &ctx->device;
     char version[32];
-    snprintf(version, sizeof version, "crossdev kernel cache %u", KC_VERSION);
+    snprintf(version, sizeof version, "crossdev kernel cache %u", XD_KCACHE_VERSION);
     const char *fields[] = {
         version,   d->platform_name,  d->platform_vendor, d->platform_version,           d->name,
         d->vendor, d->device_version, d->driver_version,  xd_isa_name(xd_device_isa(d)),
@@ -147,26 +129,10 @@ static int kc_make_key(const xd_context *ctx, const char *source, const char *op
     hash_str(s, options ? options : "");
     XXH128_hash_t h = XXH3_128bits_digest(s);
     XXH3_freeState(s);
-    put_le(key->bytes, h.high64, 8);
-    put_le(key->bytes + 8, h.low64, 8);
+    xd_put_le(key->bytes, h.high64, 8);
+    xd_put_le(key->bytes + 8, h.low64, 8);
     for (int i = 0; i < 16; ++i) snprintf(key->hex + 2 * i, 3, "%02x", key->bytes[i]);
     return ok;
-}
-
-/* NULL when the entry is valid, else why it is not.  *bin points into data. */
-static const char *kc_parse(const unsigned char *data, size_t len, const kc_key *key, const unsigned char **bin,
-                            size_t *size)
-{
-    if (len < KC_HEADER) return "entry shorter than its header";
-    if (memcmp(data, kc_magic, sizeof kc_magic) != 0) return "not a crossdev cache entry";
-    if (get_le(data + 8, 4) != KC_VERSION) return "another entry format version";
-    if (memcmp(data + 16, key->bytes, 16) != 0) return "the entry's key differs from its name";
-    uint64_t n = get_le(data + 32, 8);
-    if (n == 0 || n != len - KC_HEADER) return "the binary's size differs from the entry's";
-    if (XXH3_64bits(data + KC_HEADER, (size_t)n) != get_le(data + 40, 8)) return "the binary's checksum differs";
-    *bin = data + KC_HEADER;
-    *size = (size_t)n;
-    return NULL;
 }
 
 /* The program from a binary, built with options; NULL (and why) if the
@@ -207,7 +173,7 @@ static cl_program kc_load(xd_context *ctx, const char *path, const kc_key *key, 
     const unsigned char *bin = NULL;
     size_t size = 0;
     cl_program prog = NULL;
-    *why = kc_parse((const unsigned char *)data, len, key, &bin, &size);
+    *why = xd_kcache_entry_parse((const unsigned char *)data, len, key->bytes, &bin, &size);
     if (!*why) prog = kc_program_from(ctx, bin, size, options, why);
     free(data);
     return prog;
@@ -276,12 +242,8 @@ static void kc_store(xd_context *ctx, const char *dir, const char *path, const k
         kc_log(ctx, "not stored (the driver gives no binary)", key, NULL);
         return;
     }
-    unsigned char head[KC_HEADER] = {0};
-    memcpy(head, kc_magic, sizeof kc_magic);
-    put_le(head + 8, KC_VERSION, 4);
-    memcpy(head + 16, key->bytes, 16);
-    put_le(head + 32, (uint64_t)size, 8);
-    put_le(head + 40, XXH3_64bits(bin, size), 8);
+    unsigned char head[XD_KCACHE_HEADER];
+    xd_kcache_entry_header(head, key->bytes, bin, size);
     const void *parts[2] = {head, bin};
     const size_t sizes[2] = {sizeof head, size};
     xd_error err = {0};
