@@ -391,8 +391,8 @@ XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl_1x1, XD_CONV_OV, 1)
 
 /* ---- convolutions with channels on the lanes ------------------------------------
  * out[n, k, a, b] for XD_CONV_CV x XD_VW channels k (the lanes, weights wt
- * [R, KH, KW, KP] channels last) and XD_CONV_QB neighbouring outputs b of
- * one row a: the fma chain over (r, kh, kw) ascending of src[n, r, tap] *
+ * [R, KH, KW, KP] channels last) and XD_CONV_QB outputs b of one row a
+ * (neighbours, or every TW-th backward: below): the fma chain over (r, kh, kw) ascending of src[n, r, tap] *
  * wt[r, kh, kw, k] over the taps inside src, strides (TH, TW),
  *   forward (dir 1):        src x, r = c, k = o, tap (a TH + kh - PT, b TW + kw - PL)
  *   backward data (dir -1): src dy, r = o, k = c, tap ((a + PT - kh) / TH, (b + PL - kw) / TW)

@@ -132,7 +132,7 @@ static xd_status build_kernels(xd_context *ctx)
     char *src = NULL;
     xd_status st = xd_program_source(ctx, &src);
     if (st != XD_OK) return st;
-    st = xd_program_build(ctx, src, ctx->options, &ctx->program);
+    st = xd_program_build(ctx, src, ctx->options, 1, &ctx->program);
     free(src);
     if (st != XD_OK) return st;
     for (int k = 0; k < XD_K_COUNT_; ++k) {

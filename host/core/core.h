@@ -210,12 +210,17 @@ xd_status xd_fail_cl(xd_context *ctx, cl_int clerr, const char *what);
 struct json_t;
 struct json_t *xd_device_info_to_json(const xd_device_info *d);
 
-/* A program built from source for the context's device with options: from
- * the kernel-binary cache when it holds a valid entry for them, else
- * compiled (and then stored); the cache never turns a build into an error
- * (host/core/program_cache.c, docs/drivers.md).  On a failed compile the
- * whole build log goes into the context's last error (XD_BUILD_FAILED). */
-xd_status xd_program_build(xd_context *ctx, const char *source, const char *options, cl_program *out);
+/* A program built from source for the context's device with options.
+ * cached: crossdev's own source (every header inlined, so the text is the
+ * whole program): from the kernel-binary cache when it holds a valid entry,
+ * else compiled (and then stored); the cache never turns a build into an
+ * error (host/core/program_cache.c, docs/drivers.md).  A user's source may
+ * #include files the key cannot see: compiled every time.  On a failed
+ * compile the whole build log goes into the context's last error
+ * (XD_BUILD_FAILED). */
+xd_status xd_program_build(xd_context *ctx, const char *source, const char *options, int cached, cl_program *out);
+/* xd_program_create for crossdev's own source (the self-test's builds): cached. */
+xd_status xd_program_create_own(xd_context *ctx, const char *source, const char *extra_options, xd_program **out);
 
 /* A user (or self-test) program built for a context. */
 struct xd_program {

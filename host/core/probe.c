@@ -254,7 +254,7 @@ xd_status xd_context_probe_options(xd_context *ctx, const char *extra_options, s
     xd_status st = xd_program_source(ctx, &src);
     if (st != XD_OK) return st;
     xd_program *prog = NULL;
-    st = xd_program_create(ctx, src, extra_options, &prog);
+    st = xd_program_create_own(ctx, src, extra_options, &prog);
     free(src);
     if (st != XD_OK) return st;
     probe_kernels k = {NULL, NULL, NULL};

@@ -85,7 +85,8 @@ oom:
     return xd_fail(ctx, XD_OUT_OF_HOST_MEMORY, 0, "out of host memory assembling kernel sources");
 }
 
-xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options, xd_program **out)
+static xd_status program_create(xd_context *ctx, const char *source, const char *extra_options, int cached,
+                                xd_program **out)
 {
     if (!ctx || !source || !out) return xd_fail(ctx, XD_INVALID_ARGUMENT, 0, "xd_program_create: NULL argument");
     *out = NULL;
@@ -93,7 +94,7 @@ xd_status xd_program_create(xd_context *ctx, const char *source, const char *ext
     snprintf(options, sizeof options, "%s%s%s", ctx->options, extra_options ? " " : "",
              extra_options ? extra_options : "");
     cl_program prog = NULL;
-    xd_status st = xd_program_build(ctx, source, options, &prog);
+    xd_status st = xd_program_build(ctx, source, options, cached, &prog);
     if (st != XD_OK) return st;
     xd_program *p = calloc(1, sizeof *p);
     if (!p) {
@@ -104,6 +105,16 @@ xd_status xd_program_create(xd_context *ctx, const char *source, const char *ext
     p->program = prog;
     *out = p;
     return XD_OK;
+}
+
+xd_status xd_program_create(xd_context *ctx, const char *source, const char *extra_options, xd_program **out)
+{
+    return program_create(ctx, source, extra_options, 0, out);
+}
+
+xd_status xd_program_create_own(xd_context *ctx, const char *source, const char *extra_options, xd_program **out)
+{
+    return program_create(ctx, source, extra_options, 1, out);
 }
 
 void xd_program_destroy(xd_program *prog)

@@ -16,10 +16,13 @@
  *   that others may write to, is not used (its entries are code).
  * - Key: XXH3-128 over the entry format's version, the platform's and the
  *   device's names, vendors and versions, the driver version, the ISA the
- *   device compiles for (isa.c), every POCL_* and CL_CONFIG_* variable of
- *   the environment (sorted: they change what the drivers compile for),
- *   the whole source text and the options.  Each field is hashed with its
- *   length, so no two field lists hash the same bytes.
+ *   device compiles for (isa.c), every POCL_*, CL_CONFIG_*, OCLGRIND_* and
+ *   AMD_OCL_* variable of the environment (sorted: they change what the
+ *   drivers compile for), the whole source text and the options.  Each
+ *   field is hashed with its length, so no two field lists hash the same
+ *   bytes.  Only crossdev's own programs (every header inlined: the text is
+ *   the whole program) are cached; a user's (xd_program_create) may
+ *   #include files the key cannot see.
  * - Entry "<key>.xdbin": the header of host/common/kcache_entry.c (which
  *   also reads it, fuzzed), then the binary; written to a
  *   temporary file beside it and renamed (parallel processes may write
@@ -90,9 +93,18 @@ static void hash_str(XXH3_state_t *s, const char *str) { hash_field(s, str, strl
 
 static int env_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-static int env_counts(const char *e) { return strncmp(e, "POCL_", 5) == 0 || strncmp(e, "CL_CONFIG_", 10) == 0; }
+/* The prefixes of the variables drivers read when they compile: PoCL's,
+ * Intel's CPU runtime's, Oclgrind's (OCLGRIND_BUILD_OPTIONS) and AMD's
+ * (AMD_OCL_BUILD_OPTIONS[_APPEND]). */
+static int env_counts(const char *e)
+{
+    static const char *const prefixes[] = {"POCL_", "CL_CONFIG_", "OCLGRIND_", "AMD_OCL_"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; ++i)
+        if (strncmp(e, prefixes[i], strlen(prefixes[i])) == 0) return 1;
+    return 0;
+}
 
-/* Every POCL_* and CL_CONFIG_* "NAME=value", sorted, then their count. */
+/* Every such "NAME=value", sorted, then their count. */
 static int hash_env(XXH3_state_t *s)
 {
     size_t n = 0;
@@ -287,12 +299,12 @@ static xd_status build_from_source(xd_context *ctx, const char *source, const ch
     return XD_OK;
 }
 
-xd_status xd_program_build(xd_context *ctx, const char *source, const char *options, cl_program *out)
+xd_status xd_program_build(xd_context *ctx, const char *source, const char *options, int cached, cl_program *out)
 {
     *out = NULL;
     char dir[XD_PATH_MAX], path[XD_PATH_MAX];
     kc_key key;
-    if (!kc_dir(dir, sizeof dir) || !kc_make_key(ctx, source, options, &key) ||
+    if (!cached || !kc_dir(dir, sizeof dir) || !kc_make_key(ctx, source, options, &key) ||
         xd_path(path, sizeof path, NULL, "%s/%s.xdbin", dir, key.hex) != XD_OK)
         return build_from_source(ctx, source, options, out);
     if (kc_driver_caches(ctx)) {

@@ -452,7 +452,10 @@ xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tenso
     cl_mem part;
     if ((st = xd_scratch(ctx, 0, (size_t)N * O * 4, &part)) != XD_OK) return st;
     size_t vw = ctx->params.vw;
-    cl_int sums = 0; /* batch norm's kind 0: the same chains, part[o*N + n] from 0, (h, w) ascending */
+    /* batch norm's kind 0: the same chains, part[o*N + n] from 0, (h, w)
+     * ascending, of its first buffer (dy here); kind 0 reads neither the
+     * mean nor the dy argument (dy again: any valid buffer) */
+    cl_int sums = 0;
     if (vw > 1)
         st = XD_LAUNCH(ctx, XD_K_bn_partial_v, (size_t)O * ((N + vw - 1) / vw), XD_ARG(dy->mem), XD_ARG(dy->mem),
                        XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N), XD_ARG(O), XD_ARG(HW), XD_ARG(sums));

@@ -12,7 +12,7 @@
 #   - without XD_KERNEL_CACHE_LOG a cached run prints nothing of the cache;
 #   - PoCL keeps its own cache, and crossdev's passes it by (nothing
 #     stored) unless XD_KERNEL_CACHE_ALL=1, which the rest of its runs set;
-#   - on PoCL pthread also: another POCL_* variable is another key; the
+#   - on PoCL pthread also: another POCL_* (or OCLGRIND_*) variable is another key; the
 #     default folder ($HOME/.cache/crossdev/...)
 #     when XD_KERNEL_CACHE is unset; the cache off (XD_KERNEL_CACHE=off) writes
 #     nothing and trains IDENTICAL; a cache folder that cannot be made (its
@@ -95,6 +95,10 @@ for DEV in $DEVS; do
   check "$DEV: run with another POCL_ variable" run envvar "$C" POCL_DEBUG=0
   check "$DEV: another POCL_ variable misses and stores a new entry" \
     test "$(count missed envvar)" -eq "$n" -a "$(entries "$C")" -eq $((2 * n))
+  # so is Oclgrind's (OCLGRIND_BUILD_OPTIONS adds build options), whatever the device
+  check "$DEV: run with an OCLGRIND_ variable" run oclvar "$C" OCLGRIND_BUILD_OPTIONS=
+  check "$DEV: an OCLGRIND_ variable misses and stores a new entry" \
+    test "$(count missed oclvar)" -eq "$n" -a "$(entries "$C")" -eq $((3 * n))
   # the default folder: $XDG_CACHE_HOME/crossdev/kernels, else $HOME/.cache/...
   check "$DEV: run with the default folder" env -u XD_KERNEL_CACHE XD_KERNEL_CACHE_LOG=1 "${ALL[@]}" HOME="$W/home" \
     XDG_CACHE_HOME= "${POCL_HOME[@]}" "$XD_CLI" run "${RUN[@]}" --out "$W/default" >"$W/default.out" 2>&1
