@@ -27,6 +27,8 @@ def main():
         (os.path.join(build, "crossdev-compare"), "@KIT@/bin/crossdev-compare", "exact"),
         (os.path.join(build, "crossdev-bench"), "@KIT@/bin/crossdev-bench", "exact"),
         (os.path.join(build, "vendors"), "@VENDORS@", "exact"),
+        # the tests' kernel-binary cache: a folder of the kit's own on the target, made on first use
+        (os.path.join(build, "kernel-cache"), "@KIT@/kernel-cache", "exact"),
         (os.path.join(build, "tests"), "@KIT@/tests", "file"),
         (os.path.join(source, "tests"), "@KIT@/tests", "folder"),
     ]
