@@ -44,14 +44,6 @@ static uint32_t load_le32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void store_le32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
 /* ---- header dict parsing ------------------------------------------------ */
 
 typedef struct cursor {
@@ -492,7 +484,7 @@ static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, cons
         for (size_t i = 0; i < count; i++) {
             uint32_t v;
             memcpy(&v, (const unsigned char *)data + 4 * i, 4);
-            store_le32(b + 4 * i, v);
+            xd_put_le(b + 4 * i, v, 4);
         }
         body = swapped = b;
     }
