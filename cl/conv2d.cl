@@ -408,41 +408,49 @@ XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl_1x1, XD_CONV_OV, 1)
  * outputs take consecutive columns of src.  Either way a tap keeps the
  * offset of its first output and steps from there. */
 
-/* floor(x / d) for d > 0, x of either sign. */
+/* floor(x / d) for d > 0, x of either sign; no division at d 1 (every
+ * forward conv but a strided one, every backward data at stride 1). */
 XD_INLINE int xd_floor_div_(int x, int d)
 {
-    return x >= 0 ? x / d : -((-x + d - 1) / d);
+    return d == 1 ? x : x >= 0 ? x / d : -((-x + d - 1) / d);
 }
 
-/* Bit j (j < QB) set when tap (kh, kw) of output (a, b0 + j BS) lies inside
- * src (SH x SW); *first: that tap's offset in src for the first such output.
- * The outputs a tap reaches are a run of j (their src columns rise with j),
- * bounded in closed form: forward, src column (b0 + j) TW + kw - PL in
- * [0, SW); backward data, (b0 + j TW + PL - kw) / TW, exact for every j of
- * the phase or for none, in [0, SW); and b0 + j BS < OW. */
-XD_INLINE uint xd_lanes_mask_(int a, int b0, uint BS, uint OW, int dir, uint kh, uint kw, uint SH, uint SW, uint PT,
-                              uint PL, uint TH, uint TW, uint QB, int *first)
+/* Bit j (j < hi, hi <= QB: the block's outputs inside the row) set when
+ * column kw of output b0 + j BS lies inside src (SW columns); *col: its
+ * src column for the first such output.  The outputs a column reaches are
+ * a run of j (their src columns rise with j), bounded in closed form:
+ * forward, src column (b0 + j) TW + kw - PL in [0, SW); backward data,
+ * (b0 + j TW + PL - kw) / TW, exact for every j of the phase or for none,
+ * in [0, SW).  A tap's mask is its column's, where its row lies inside src
+ * (xd_lanes_row_): the same for every kernel row. */
+XD_INLINE uint xd_lanes_cols_(int b0, int hi, int dir, uint kw, uint SW, uint PL, uint TW, int *col)
 {
-    int tr = dir > 0 ? a * (int)TH + (int)kh - (int)PT : a + (int)PT - (int)kh;
-    int sr = dir > 0 ? tr : (tr >= 0 && tr % (int)TH == 0 ? tr / (int)TH : -1);
-    *first = 0;
-    if (sr < 0 || sr >= (int)SH || b0 >= (int)OW) return 0;
-    int t = (int)TW, c0, lo, hi = min((int)QB, ((int)OW - b0 + (int)BS - 1) / (int)BS);
+    int t = (int)TW, c0, lo;
+    *col = 0;
     if (dir > 0) { /* column c0 + j TW: j from ceil(-c0 / TW) to floor((SW - 1 - c0) / TW) */
         c0 = b0 * t + (int)kw - (int)PL;
         lo = -xd_floor_div_(c0, t);
         hi = min(hi, xd_floor_div_((int)SW - 1 - c0, t) + 1);
     } else { /* column c0 + j, where b0 + PL - kw divides by TW */
         int u = b0 + (int)PL - (int)kw;
-        if (u - xd_floor_div_(u, t) * t != 0) return 0;
         c0 = xd_floor_div_(u, t);
+        if (u - c0 * t != 0) return 0;
         lo = -c0;
         hi = min(hi, (int)SW - c0);
     }
     lo = max(lo, 0);
     if (lo >= hi) return 0;
-    *first = sr * (int)SW + (dir > 0 ? c0 + lo * t : c0 + lo);
+    *col = dir > 0 ? c0 + lo * t : c0 + lo;
     return (uint)((1u << hi) - (1u << lo)); /* hi <= QB <= 16 */
+}
+
+/* The src row of kernel row kh for output row a, or -1 when it lies
+ * outside src (SH rows) or, backward data, a + PT - kh does not divide by TH. */
+XD_INLINE int xd_lanes_row_(int a, int dir, uint kh, uint SH, uint PT, uint TH)
+{
+    int tr = dir > 0 ? a * (int)TH + (int)kh - (int)PT : a + (int)PT - (int)kh;
+    int sr = dir > 0 || TH == 1 ? tr : (tr >= 0 && tr % (int)TH == 0 ? tr / (int)TH : -1);
+    return sr >= 0 && sr < (int)SH ? sr : -1;
 }
 
 /* One kernel per blocking: CV vectors of channels x QB outputs of a row per
@@ -464,10 +472,15 @@ XD_INLINE uint xd_lanes_mask_(int a, int b0, uint BS, uint OW, int dir, uint kh,
         uint step = dir > 0 ? TW : 1; /* src columns between two outputs a tap reaches */                          \
         uint mask[32];                /* per tap, the block's outputs it reaches (KH * KW <= 32) */                 \
         int first[32];                /* per tap, its offset in src for the first of them */                        \
-        for (uint kh = 0; kh < KH; ++kh)                                                                            \
-            for (uint kw = 0; kw < KW; ++kw)                                                                        \
-                mask[kh * KW + kw] = xd_lanes_mask_((int)a, (int)b0, BS, OW, dir, kh, kw, SH, SW, PT, PL, TH, TW, QB, \
-                                                    &first[kh * KW + kw]);                                          \
+        int hi = b0 < OW ? min((int)QB, (int)((OW - b0 + BS - 1) / BS)) : 0; /* the block's outputs in the row */  \
+        for (uint kw = 0; kw < KW; ++kw) mask[kw] = xd_lanes_cols_((int)b0, hi, dir, kw, SW, PL, TW, &first[kw]);    \
+        for (uint kh = KH; kh-- > 0;) {                                                                             \
+            int sr = xd_lanes_row_((int)a, dir, kh, SH, PT, TH);                                                    \
+            for (uint kw = 0; kw < KW; ++kw) {                                                                      \
+                mask[kh * KW + kw] = sr < 0 ? 0u : mask[kw];                                                        \
+                first[kh * KW + kw] = sr * (int)SW + first[kw];                                                     \
+            }                                                                                                       \
+        }                                                                                                           \
         xd_vf acc[QB][CV];                                                                                          \
         _Pragma("unroll") for (uint j = 0; j < QB; ++j) _Pragma("unroll") for (uint v = 0; v < CV; ++v)             \
             acc[j][v] = (xd_vf)0.0f;                                                                                \
