@@ -162,27 +162,11 @@ __kernel void xd_bn_running(__global float *running_mean, __global float *runnin
 #define XD_UNROLL _Pragma("unroll")
 #define XD_BN_INLINE inline __attribute__((always_inline))
 
-/* t[XD_VW] rows -> columns: log2(XD_VW) rounds of interleaving row k with
- * row k + XD_VW / 2 (each round rotates the bits of (row, column) by one). */
-XD_BN_INLINE void xd_vtranspose_(xd_vf *t)
-{
-#if XD_VW > 1
-    XD_UNROLL for (uint r = 1; r < XD_VW; r <<= 1) {
-        xd_vf a[XD_VW];
-        XD_UNROLL for (uint k = 0; k < XD_VW / 2; ++k) {
-            a[2 * k] = XD_VZIP_LO(t[k], t[k + XD_VW / 2]);
-            a[2 * k + 1] = XD_VZIP_HI(t[k], t[k + XD_VW / 2]);
-        }
-        XD_UNROLL for (uint k = 0; k < XD_VW; ++k) t[k] = a[k];
-    }
-#endif
-}
-
 /* t[k] = lane j's p[u[j] + i + k] in lane j, k < XD_VW. */
 XD_BN_INLINE void xd_vblock_(__global const float *p, const uint *u, uint i, xd_vf *t)
 {
     XD_UNROLL for (uint j = 0; j < XD_VW; ++j) t[j] = XD_VLOAD(p + u[j] + i);
-    xd_vtranspose_(t);
+    xd_vtranspose(t);
 }
 
 __kernel void xd_bn_partial_v(__global const float *x, __global const float *mean, __global const float *dy,

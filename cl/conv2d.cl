@@ -453,6 +453,41 @@ XD_INLINE int xd_lanes_row_(int a, int dir, uint kh, uint SH, uint PT, uint TH)
     return sr >= 0 && sr < (int)SH ? sr : -1;
 }
 
+/* The outputs of a work-item whose QB outputs are neighbours in a row
+ * (BS 1), XD_VW of them at a time transposed in registers: lanes k (the
+ * channels) become lanes j (the outputs), so each channel's XD_VW outputs
+ * go to out in one store instead of a scatter over XD_VW planes.  The bias
+ * and the ReLU are the scatter path's, value for value. */
+inline __attribute__((always_inline)) void xd_conv_lanes_store_rows_(const xd_vf *acc, uint CV, uint QB,
+                                                                     __global float *out, __global const float *b,
+                                                                     uint n, uint K, uint k0, uint P, uint a, uint OW,
+                                                                     uint b0, int has_bias, int relu)
+{
+    _Pragma("unroll") for (uint v = 0; v < CV; ++v)
+    {
+        uint kv = k0 + v * XD_VW;
+        if (kv >= K) continue;
+        uint nk = min((uint)XD_VW, K - kv);
+        _Pragma("unroll") for (uint jb = 0; jb < QB; jb += XD_VW)
+        {
+            uint bj = b0 + jb;
+            if (bj >= OW) continue;
+            uint nj = min((uint)XD_VW, OW - bj);
+            xd_vf t[XD_VW];
+            _Pragma("unroll") for (uint i = 0; i < XD_VW; ++i) t[i] = acc[(jb + i) * CV + v];
+            xd_vtranspose(t);
+            _Pragma("unroll") for (uint k = 0; k < XD_VW; ++k)
+            {
+                if (k >= nk) break;
+                xd_vf r = t[k];
+                if (has_bias) r = r + (xd_vf)b[kv + k];
+                if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
+                xd_vstore_n(r, out + ((size_t)n * K + kv + k) * P + a * OW + bj, nj);
+            }
+        }
+    }
+}
+
 /* One kernel per blocking: CV vectors of channels x QB outputs of a row per
  * work-item (the sums do not depend on it). */
 #define XD_CONV_LANES_KERNEL(NAME, CV, QB)                                                                            \
@@ -506,6 +541,10 @@ XD_INLINE int xd_lanes_row_(int a, int dir, uint kh, uint SH, uint PT, uint TH)
             }                                                                                                       \
         }                                                                                                           \
         uint P = OH * OW;                                                                                           \
+        if (BS == 1 && QB % XD_VW == 0) {                                                                           \
+            xd_conv_lanes_store_rows_(&acc[0][0], CV, QB, out, b, n, K, k0, P, a, OW, b0, has_bias, relu);          \
+            return;                                                                                                 \
+        }                                                                                                           \
         _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                                             \
         {                                                                                                           \
             uint bj = b0 + j * BS;                                                                                  \

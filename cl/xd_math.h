@@ -181,6 +181,26 @@ XD_INLINE void xd_vstore_range(xd_vf v, __global float *p, uint from, uint to)
     for (uint j = from; j < to && j < XD_VW; ++j) p[j] = t[j];
 }
 #define xd_vstore_n(v, p, k) xd_vstore_range((v), (p), 0u, (k))
+
+/* t[XD_VW] rows -> columns: log2(XD_VW) rounds of interleaving row k with
+ * row k + XD_VW / 2 (each round rotates the bits of (row, column) by one).
+ * Always inlined, its loops unrolled: PoCL keeps a called function's
+ * arrays on the stack. */
+inline __attribute__((always_inline)) void xd_vtranspose(xd_vf *t)
+{
+#if XD_VW > 1
+    _Pragma("unroll") for (uint r = 1; r < XD_VW; r <<= 1)
+    {
+        xd_vf a[XD_VW];
+        _Pragma("unroll") for (uint k = 0; k < XD_VW / 2; ++k)
+        {
+            a[2 * k] = XD_VZIP_LO(t[k], t[k + XD_VW / 2]);
+            a[2 * k + 1] = XD_VZIP_HI(t[k], t[k + XD_VW / 2]);
+        }
+        _Pragma("unroll") for (uint k = 0; k < XD_VW; ++k) t[k] = a[k];
+    }
+#endif
+}
 XD_INLINE void xd_vscatter_n(xd_vf v, __global float *p, xd_vu idx, uint k)
 {
     float t[XD_VW];
