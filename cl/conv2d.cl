@@ -488,6 +488,36 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_rows_(const xd_vf
     }
 }
 
+/* The same where QB is half a vector (xd_conv2d_lanes at XD_VW 16): two
+ * vectors of channels, v and v + 1, transposed together (rows j: v's
+ * channels of output j, rows QB + j: v + 1's), so that each half of a
+ * transposed row holds one channel's QB outputs. */
+inline __attribute__((always_inline)) void xd_conv_lanes_store_halves_(const xd_vf *acc, uint CV, uint QB,
+                                                                       __global float *out, __global const float *b,
+                                                                       uint n, uint K, uint k0, uint P, uint a,
+                                                                       uint OW, uint b0, int has_bias, int relu)
+{
+    uint nj = min(QB, OW - b0);
+    _Pragma("unroll") for (uint v = 0; v < CV; v += 2)
+    {
+        xd_vf t[XD_VW];
+        _Pragma("unroll") for (uint i = 0; i < XD_VW; ++i) t[i] = acc[(i % QB) * CV + v + i / QB];
+        xd_vtranspose(t);
+        _Pragma("unroll") for (uint h = 0; h < 2; ++h)
+        {
+            uint kv = k0 + (v + h) * XD_VW;
+            _Pragma("unroll") for (uint k = 0; k < XD_VW; ++k)
+            {
+                if (kv + k >= K) break;
+                xd_vf r = t[k];
+                if (has_bias) r = r + (xd_vf)b[kv + k];
+                if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
+                xd_vstore_half_n(r, (int)h, out + ((size_t)n * K + kv + k) * P + a * OW + b0, nj);
+            }
+        }
+    }
+}
+
 /* One kernel per blocking: CV vectors of channels x QB outputs of a row per
  * work-item (the sums do not depend on it). */
 #define XD_CONV_LANES_KERNEL(NAME, CV, QB)                                                                            \
@@ -543,6 +573,10 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_rows_(const xd_vf
         uint P = OH * OW;                                                                                           \
         if (BS == 1 && QB % XD_VW == 0) {                                                                           \
             xd_conv_lanes_store_rows_(&acc[0][0], CV, QB, out, b, n, K, k0, P, a, OW, b0, has_bias, relu);          \
+            return;                                                                                                 \
+        }                                                                                                           \
+        if (BS == 1 && 2 * QB == XD_VW && CV % 2 == 0) {                                                            \
+            xd_conv_lanes_store_halves_(&acc[0][0], CV, QB, out, b, n, K, k0, P, a, OW, b0, has_bias, relu);        \
             return;                                                                                                 \
         }                                                                                                           \
         _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                                             \

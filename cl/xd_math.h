@@ -182,6 +182,22 @@ XD_INLINE void xd_vstore_range(xd_vf v, __global float *p, uint from, uint to)
 }
 #define xd_vstore_n(v, p, k) xd_vstore_range((v), (p), 0u, (k))
 
+/* The first k lanes (k <= XD_VW / 2) of v's lower (hi 0) or upper (hi 1)
+ * half to p[0..k-1]. */
+XD_INLINE void xd_vstore_half_n(xd_vf v, int hi, __global float *p, uint k)
+{
+#if XD_VW == 16
+    float8 h = hi ? v.hi : v.lo;
+    if (k >= 8) {
+        vstore8(h, 0, p);
+        return;
+    }
+#endif
+    float t[XD_VW];
+    XD_VLANES(v, t);
+    for (uint j = 0; j < k && j < XD_VW / 2; ++j) p[j] = t[(hi ? XD_VW / 2 : 0) + j];
+}
+
 /* t[XD_VW] rows -> columns: log2(XD_VW) rounds of interleaving row k with
  * row k + XD_VW / 2 (each round rotates the bits of (row, column) by one).
  * Always inlined, its loops unrolled: PoCL keeps a called function's
