@@ -289,8 +289,9 @@ static xd_status channels_last_backward_weights(xd_context *ctx, const char *op,
     xd_status st = xd_check_u32(ctx, op, "channels-last dy", (uint64_t)d->N * P * OP);
     if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)d->N * P * OP * 4, &dyt);
     if (st == XD_OK)
-        st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last, (size_t)d->N * P * (OP / ctx->params.vw), XD_ARG(dy->mem),
-                       XD_ARG(dyt), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP));
+        st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last,
+                       (size_t)d->N * ((P + ctx->params.vw - 1) / ctx->params.vw) * (OP / ctx->params.vw),
+                       XD_ARG(dy->mem), XD_ARG(dyt), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP));
     if (st != XD_OK) return st;
     size_t T = (size_t)d->KH * d->KW, tb = t1 ? 1 : ctx->params.conv_tb,
            blocks = (size_t)(OP / ob) * d->C * ((T + tb - 1) / tb);
