@@ -49,6 +49,8 @@ typedef struct run {
     xd_error *err;
     int64_t B, spe, total; /* batch, steps per epoch (the final partial batch is dropped), steps asked for */
     double t0, ts0;        /* when the run and its steps started */
+    int64_t half;          /* the step after whose record the steady rate is timed, from ts_half */
+    double ts_half;
     /* opened by open_run, released by close_run */
     char tmpdir[XD_PATH_MAX];
     int tmp_made;
@@ -563,6 +565,7 @@ static xd_status consume_step(run *r, int64_t s1)
         if ((st = evaluate(r, &el, &ea)) != XD_OK) return st;
         xd_trace_writer_eval(r->w, s1, el, ea);
     }
+    if (s1 == r->half) r->ts_half = now();
     if (cfg->progress) cfg->progress(cfg->user, s1, r->total, loss, now() - r->ts0);
     if (r->stop_now) {
         /* the step after s1 may have run already: drop what it recorded
@@ -584,6 +587,8 @@ static xd_status train_loop(run *r)
 {
     xd_status st = XD_OK;
     r->ts0 = now();
+    r->half = r->start + (r->total - r->start) / 2;
+    r->ts_half = r->half == r->start ? r->ts0 : 0;
     r->epoch_ready = -1;
     r->step = r->start;
     r->pend = -1;
@@ -599,6 +604,8 @@ static xd_status train_loop(run *r)
     if ((st = xd_context_finish(r->ctx)) != XD_OK) return xd_error_from_context(r->err, st, r->ctx);
     r->res->steps_done = r->step;
     r->res->seconds_steps = now() - r->ts0;
+    r->res->steps_steady = r->ts_half > 0 ? r->step - r->half : r->step - r->start;
+    r->res->seconds_steady = r->ts_half > 0 ? now() - r->ts_half : r->res->seconds_steps;
     r->res->first_nonfinite_step = r->nonfinite_at;
     return XD_OK;
 }

@@ -400,7 +400,7 @@ static int run_outcome(xd_status st, const run_opts *o, const xd_device_info *de
         printf("%s: %lld steps on %s (%s, %s data), final loss %.6f, test accuracy %s, %.1f images/s "
                "(steady), %.2f s total -> %s\n",
                prog, (long long)res->steps_done, dev->id, xd_mode_string(o->mode), data->name, (double)res->final_loss,
-               acc, res->seconds_steps > 0 ? (double)(res->steps_done * o->cfg.batch) / res->seconds_steps : 0.0,
+               acc, res->seconds_steady > 0 ? (double)(res->steps_steady * o->cfg.batch) / res->seconds_steady : 0.0,
                res->seconds_total, o->cfg.out_dir);
     if (st == XD_NOT_FINITE) fprintf(stderr, "%s: %s\n", prog, err->message);
     return st == XD_OK ? 0 : 1;
