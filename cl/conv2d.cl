@@ -466,74 +466,101 @@ XD_INLINE int xd_lanes_row_(int a, int dir, uint kh, uint SH, uint PT, uint TH)
     return sr >= 0 && sr < (int)SH ? sr : -1;
 }
 
-/* The outputs of a work-item whose QB outputs are neighbours in a row
- * (BS 1), XD_VW of them at a time transposed in registers: lanes k (the
- * channels) become lanes j (the outputs), so each channel's XD_VW outputs
- * go to out in one store instead of a scatter over XD_VW planes.  The bias
- * and the ReLU are the scatter path's, value for value. */
-inline __attribute__((always_inline)) void xd_conv_lanes_store_rows_(const xd_vf *acc, uint CV, uint QB,
-                                                                     __global float *out, __global const float *b,
-                                                                     uint n, uint K, uint k0, uint P, uint a, uint OW,
-                                                                     uint b0, int has_bias, int relu)
+/* A work-item's outputs as rows, transposed in registers: lanes k (the
+ * channels) become lanes j (the outputs), so that a channel's outputs go to
+ * out in one store instead of a scatter over XD_VW planes.  QB a multiple
+ * of XD_VW: T[XD_VW (v QB / XD_VW + jb) + k] holds channel k0 + v XD_VW +
+ * k's outputs jb XD_VW ..  jb XD_VW + XD_VW - 1.  QB half a vector (CV
+ * even): T[XD_VW v / 2 + k] holds channel k0 + v XD_VW + k's QB outputs,
+ * then channel k0 + (v + 1) XD_VW + k's. */
+#define XD_CONV_ROWS_OK_(CV, QB) ((QB) % XD_VW == 0 || (2 * (QB) == XD_VW && (CV) % 2 == 0))
+inline __attribute__((always_inline)) void xd_conv_lanes_rows_(const xd_vf *acc, uint CV, uint QB, xd_vf *T)
 {
-    _Pragma("unroll") for (uint v = 0; v < CV; ++v)
-    {
-        uint kv = k0 + v * XD_VW;
-        if (kv >= K) continue;
-        uint nk = min((uint)XD_VW, K - kv);
-        _Pragma("unroll") for (uint jb = 0; jb < QB; jb += XD_VW)
+    if (QB % XD_VW == 0) {
+        _Pragma("unroll") for (uint v = 0; v < CV; ++v) _Pragma("unroll") for (uint jb = 0; jb < QB / XD_VW; ++jb)
         {
-            uint bj = b0 + jb;
-            if (bj >= OW) continue;
-            uint nj = min((uint)XD_VW, OW - bj);
-            xd_vf t[XD_VW];
-            _Pragma("unroll") for (uint i = 0; i < XD_VW; ++i) t[i] = acc[(jb + i) * CV + v];
+            xd_vf *t = T + XD_VW * (v * (QB / XD_VW) + jb);
+            _Pragma("unroll") for (uint i = 0; i < XD_VW; ++i) t[i] = acc[(jb * XD_VW + i) * CV + v];
             xd_vtranspose(t);
-            _Pragma("unroll") for (uint k = 0; k < XD_VW; ++k)
-            {
-                if (k >= nk) break;
-                xd_vf r = t[k];
-                if (has_bias) r = r + (xd_vf)b[kv + k];
-                if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
-                xd_vstore_n(r, out + ((size_t)n * K + kv + k) * P + a * OW + bj, nj);
-            }
+        }
+    } else {
+        _Pragma("unroll") for (uint v = 0; v < CV; v += 2)
+        {
+            xd_vf *t = T + XD_VW * (v / 2);
+            _Pragma("unroll") for (uint i = 0; i < XD_VW; ++i) t[i] = acc[(i % QB) * CV + v + i / QB];
+            xd_vtranspose(t);
         }
     }
 }
 
-/* The same where QB is half a vector (xd_conv2d_lanes at XD_VW 16): two
- * vectors of channels, v and v + 1, transposed together (rows j: v's
- * channels of output j, rows QB + j: v + 1's), so that each half of a
- * transposed row holds one channel's QB outputs. */
-inline __attribute__((always_inline)) void xd_conv_lanes_store_halves_(const xd_vf *acc, uint CV, uint QB,
-                                                                       __global float *out, __global const float *b,
-                                                                       uint n, uint K, uint k0, uint P, uint a,
-                                                                       uint OW, uint b0, int has_bias, int relu)
+/* One row of outputs of channel k (< K): the bias and the ReLU, as the
+ * scatter path's, value for value; then lanes [0, nj) to column c of row a. */
+inline __attribute__((always_inline)) void xd_conv_lanes_row_out_(xd_vf r, int hh, __global float *out,
+                                                                  __global const float *b, uint n, uint K, uint k,
+                                                                  uint P, uint a, uint OW, uint c, int has_bias,
+                                                                  int relu)
 {
-    uint nj = min(QB, OW - b0);
-    _Pragma("unroll") for (uint v = 0; v < CV; v += 2)
-    {
-        xd_vf t[XD_VW];
-        _Pragma("unroll") for (uint i = 0; i < XD_VW; ++i) t[i] = acc[(i % QB) * CV + v + i / QB];
-        xd_vtranspose(t);
-        _Pragma("unroll") for (uint h = 0; h < 2; ++h)
+    if (c >= OW) return;
+    if (has_bias) r = r + (xd_vf)b[k];
+    if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
+    __global float *p = out + ((size_t)n * K + k) * P + a * OW + c;
+    uint nj = OW - c;
+    if (hh < 0) xd_vstore_n(r, p, min((uint)XD_VW, nj));
+    else xd_vstore_half_n(r, hh, p, min((uint)XD_VW / 2, nj));
+}
+
+/* T's rows (xd_conv_lanes_rows_) of outputs that are neighbours in a row
+ * from b0 (BS 1).  With K0, the rows of phase 0 of a pair (backward data at
+ * stride 2, T phase 1's: outputs b0, b0 + 2, ... and b0 + 1, b0 + 3, ...),
+ * interleaved: a row's lanes then are neighbours from b0. */
+inline __attribute__((always_inline)) void xd_conv_lanes_store_(const xd_vf *K0, const xd_vf *T, uint CV, uint QB,
+                                                                __global float *out, __global const float *b,
+                                                                uint n, uint K, uint k0, uint P, uint a, uint OW,
+                                                                uint b0, int has_bias, int relu)
+{
+    if (QB % XD_VW == 0) {
+        _Pragma("unroll") for (uint v = 0; v < CV; ++v) _Pragma("unroll") for (uint jb = 0; jb < QB / XD_VW; ++jb)
         {
-            uint kv = k0 + (v + h) * XD_VW;
+            const uint i0 = XD_VW * (v * (QB / XD_VW) + jb), kv = k0 + v * XD_VW;
             _Pragma("unroll") for (uint k = 0; k < XD_VW; ++k)
             {
                 if (kv + k >= K) break;
-                xd_vf r = t[k];
-                if (has_bias) r = r + (xd_vf)b[kv + k];
-                if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
-                xd_vstore_half_n(r, (int)h, out + ((size_t)n * K + kv + k) * P + a * OW + b0, nj);
+                if (!K0) {
+                    xd_conv_lanes_row_out_(T[i0 + k], -1, out, b, n, K, kv + k, P, a, OW, b0 + jb * XD_VW, has_bias,
+                                           relu);
+                    continue;
+                }
+                const uint c = b0 + 2 * jb * XD_VW;
+                xd_conv_lanes_row_out_(XD_VZIP_LO(K0[i0 + k], T[i0 + k]), -1, out, b, n, K, kv + k, P, a, OW, c,
+                                       has_bias, relu);
+                xd_conv_lanes_row_out_(XD_VZIP_HI(K0[i0 + k], T[i0 + k]), -1, out, b, n, K, kv + k, P, a, OW,
+                                       c + XD_VW, has_bias, relu);
             }
+        }
+        return;
+    }
+    _Pragma("unroll") for (uint v = 0; v < CV; v += 2) _Pragma("unroll") for (uint h = 0; h < 2; ++h)
+    {
+        const uint i0 = XD_VW * (v / 2), kv = k0 + (v + h) * XD_VW;
+        _Pragma("unroll") for (uint k = 0; k < XD_VW; ++k)
+        {
+            if (kv + k >= K) break;
+            if (!K0) {
+                xd_conv_lanes_row_out_(T[i0 + k], (int)h, out, b, n, K, kv + k, P, a, OW, b0, has_bias, relu);
+                continue;
+            }
+            xd_vf z = h ? XD_VZIP_HI(K0[i0 + k], T[i0 + k]) : XD_VZIP_LO(K0[i0 + k], T[i0 + k]);
+            xd_conv_lanes_row_out_(z, -1, out, b, n, K, kv + k, P, a, OW, b0, has_bias, relu);
         }
     }
 }
 
 /* One kernel per blocking: CV vectors of channels x QB outputs of a row per
- * work-item (the sums do not depend on it). */
-#define XD_CONV_LANES_KERNEL(NAME, CV, QB)                                                                            \
+ * work-item (the sums do not depend on it).  Backward data at stride 2 where
+ * the outputs go by rows: a work-item takes a pair of blocks, phase 0 then
+ * phase 1 (PH 2; the host's launch size counts pairs), and stores both
+ * interleaved, its outputs then neighbours in a row. */
+#define XD_CONV_LANES_KERNEL(NAME, CV, QB, PAIRS)                                                                          \
     __kernel void NAME(__global const float *src, __global const float *wt, __global const float *b,               \
                        __global float *out, const uint N, const uint R, const uint K, const uint KP, const uint SH,  \
                        const uint SW, const uint OH, const uint OW, const uint KH, const uint KW, const uint PT,     \
@@ -541,76 +568,83 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_halves_(const xd_
                        const uint TW)                                                                               \
     {                                                                                                               \
         uint BS = dir > 0 ? 1 : TW; /* output columns between two of a work-item's outputs */                      \
-        uint nqb = ((OW + BS - 1) / BS + QB - 1) / QB * BS, nkb = KP / (XD_VW * CV);                               \
+        const uint PH = PAIRS ? 2 : 1; /* the host takes the pairs' kernel only where BS is 2 and rows are ok */   \
+        uint nqb = ((OW + BS - 1) / BS + QB - 1) / QB * BS / PH, nkb = KP / (XD_VW * CV);                          \
         uint g = (uint)get_global_id(0);                                                                            \
         if (g >= N * nkb * OH * nqb) return;                                                                        \
-        uint q = g % nqb, b0 = q % BS + q / BS * QB * BS; /* first output: its phase, then its block */           \
+        uint q = g % nqb, bq = PH == 2 ? q * QB * 2 : q % BS + q / BS * QB * BS; /* its phase, then its block */   \
         uint a = (g / nqb) % OH, kb = (g / (nqb * OH)) % nkb, n = g / (nqb * OH * nkb);                            \
         uint k0 = kb * XD_VW * CV;                                                                                  \
         uint step = dir > 0 ? TW : 1; /* src columns between two outputs a tap reaches */                          \
-        uint mask[32];                /* per tap, the block's outputs it reaches (KH * KW <= 32) */                 \
-        int first[32];                /* per tap, its offset in src for the first of them */                        \
-        int hi = b0 < OW ? min((int)QB, (int)((OW - b0 + BS - 1) / BS)) : 0; /* the block's outputs in the row */  \
-        for (uint kw = 0; kw < KW; ++kw) mask[kw] = xd_lanes_cols_((int)b0, hi, dir, kw, SW, PL, TW, &first[kw]);    \
-        for (uint kh = KH; kh-- > 0;) {                                                                             \
-            int sr = xd_lanes_row_((int)a, dir, kh, SH, PT, TH);                                                    \
-            for (uint kw = 0; kw < KW; ++kw) {                                                                      \
-                mask[kh * KW + kw] = sr < 0 ? 0u : mask[kw];                                                        \
-                first[kh * KW + kw] = sr * (int)SW + first[kw];                                                     \
+        uint P = OH * OW;                                                                                           \
+        xd_vf K0[CV * QB]; /* a pair's phase 0, as rows */                                                          \
+        for (uint ph = 0; ph < PH; ++ph) {                                                                          \
+            uint b0 = bq + ph;                                                                                      \
+            uint mask[32]; /* per tap, the block's outputs it reaches (KH * KW <= 32) */                            \
+            int first[32]; /* per tap, its offset in src for the first of them */                                   \
+            int hi = b0 < OW ? min((int)QB, (int)((OW - b0 + BS - 1) / BS)) : 0; /* the block's outputs in the row */ \
+            for (uint kw = 0; kw < KW; ++kw) mask[kw] = xd_lanes_cols_((int)b0, hi, dir, kw, SW, PL, TW, &first[kw]); \
+            for (uint kh = KH; kh-- > 0;) {                                                                         \
+                int sr = xd_lanes_row_((int)a, dir, kh, SH, PT, TH);                                                \
+                for (uint kw = 0; kw < KW; ++kw) {                                                                  \
+                    mask[kh * KW + kw] = sr < 0 ? 0u : mask[kw];                                                    \
+                    first[kh * KW + kw] = sr * (int)SW + first[kw];                                                 \
+                }                                                                                                   \
             }                                                                                                       \
-        }                                                                                                           \
-        xd_vf acc[QB][CV];                                                                                          \
-        _Pragma("unroll") for (uint j = 0; j < QB; ++j) _Pragma("unroll") for (uint v = 0; v < CV; ++v)             \
-            acc[j][v] = (xd_vf)0.0f;                                                                                \
-        for (uint r = 0; r < R; ++r) {                                                                              \
-            __global const float *sp = src + ((size_t)n * R + r) * SH * SW;                                         \
-            for (uint kh = 0; kh < KH; ++kh) {                                                                      \
-                XD_ORDERED for (uint kw = 0; kw < KW; ++kw)                                                         \
-                {                                                                                                   \
-                    uint t = kh * KW + kw, m = mask[t], i = 0;                                                      \
-                    if (!m) continue; /* a tap no output of the block reaches (strided backward data: most) */     \
-                    __global const float *s0 = sp + first[t];                                                       \
-                    __global const float *wp = wt + ((size_t)r * KH * KW + t) * KP + k0;                            \
-                    xd_vf wv[CV];                                                                                   \
-                    _Pragma("unroll") for (uint v = 0; v < CV; ++v) wv[v] = XD_VLOAD(wp + v * XD_VW);               \
-                    _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                                 \
+            xd_vf acc[QB][CV];                                                                                      \
+            _Pragma("unroll") for (uint j = 0; j < QB; ++j) _Pragma("unroll") for (uint v = 0; v < CV; ++v)         \
+                acc[j][v] = (xd_vf)0.0f;                                                                            \
+            for (uint r = 0; r < R; ++r) {                                                                          \
+                __global const float *sp = src + ((size_t)n * R + r) * SH * SW;                                     \
+                for (uint kh = 0; kh < KH; ++kh) {                                                                  \
+                    XD_ORDERED for (uint kw = 0; kw < KW; ++kw)                                                     \
                     {                                                                                               \
-                        if (!(m & (1u << j))) continue;                                                             \
-                        xd_vf s = (xd_vf)s0[i];                                                                     \
-                        i += step;                                                                                  \
-                        _Pragma("unroll") for (uint v = 0; v < CV; ++v) acc[j][v] = XD_FMA(s, wv[v], acc[j][v]);    \
+                        uint t = kh * KW + kw, m = mask[t], i = 0;                                                  \
+                        if (!m) continue; /* a tap no output of the block reaches (strided backward data: most) */ \
+                        __global const float *s0 = sp + first[t];                                                   \
+                        __global const float *wp = wt + ((size_t)r * KH * KW + t) * KP + k0;                        \
+                        xd_vf wv[CV];                                                                               \
+                        _Pragma("unroll") for (uint v = 0; v < CV; ++v) wv[v] = XD_VLOAD(wp + v * XD_VW);           \
+                        _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                             \
+                        {                                                                                           \
+                            if (!(m & (1u << j))) continue;                                                         \
+                            xd_vf s = (xd_vf)s0[i];                                                                 \
+                            i += step;                                                                              \
+                            _Pragma("unroll") for (uint v = 0; v < CV; ++v) acc[j][v] = XD_FMA(s, wv[v], acc[j][v]); \
+                        }                                                                                           \
                     }                                                                                               \
                 }                                                                                                   \
             }                                                                                                       \
-        }                                                                                                           \
-        uint P = OH * OW;                                                                                           \
-        if (BS == 1 && QB % XD_VW == 0) {                                                                           \
-            xd_conv_lanes_store_rows_(&acc[0][0], CV, QB, out, b, n, K, k0, P, a, OW, b0, has_bias, relu);          \
-            return;                                                                                                 \
-        }                                                                                                           \
-        if (BS == 1 && 2 * QB == XD_VW && CV % 2 == 0) {                                                            \
-            xd_conv_lanes_store_halves_(&acc[0][0], CV, QB, out, b, n, K, k0, P, a, OW, b0, has_bias, relu);        \
-            return;                                                                                                 \
-        }                                                                                                           \
-        _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                                             \
-        {                                                                                                           \
-            uint bj = b0 + j * BS;                                                                                  \
-            if (bj >= OW) continue; /* past the row: no work, the loop stays unrollable */                          \
-            _Pragma("unroll") for (uint v = 0; v < CV; ++v)                                                         \
+            if (XD_CONV_ROWS_OK_(CV, QB) && (BS == 1 || PH == 2)) {                                                 \
+                xd_vf T[CV * QB];                                                                                   \
+                xd_conv_lanes_rows_(&acc[0][0], CV, QB, PH == 2 && ph == 0 ? K0 : T);                               \
+                if (PH == 2 && ph == 0) continue;                                                                   \
+                xd_conv_lanes_store_(PH == 2 ? K0 : 0, T, CV, QB, out, b, n, K, k0, P, a, OW, bq, has_bias, relu);  \
+                return;                                                                                             \
+            }                                                                                                       \
+            _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                                         \
             {                                                                                                       \
-                uint kv = k0 + v * XD_VW;                                                                           \
-                if (kv >= K) continue;                                                                              \
-                xd_vf r = acc[j][v];                                                                                \
-                if (has_bias) r = r + XD_VGATHER(b, min(kv + XD_VIOTA, (xd_vu)(K - 1)));                            \
-                if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);                   \
-                xd_vscatter_n(r, out, ((uint)n * K + kv + XD_VIOTA) * P + a * OW + bj, min((uint)XD_VW, K - kv)); \
+                uint bj = b0 + j * BS;                                                                              \
+                if (bj >= OW) continue; /* past the row: no work, the loop stays unrollable */                      \
+                _Pragma("unroll") for (uint v = 0; v < CV; ++v)                                                     \
+                {                                                                                                   \
+                    uint kv = k0 + v * XD_VW;                                                                       \
+                    if (kv >= K) continue;                                                                          \
+                    xd_vf r = acc[j][v];                                                                            \
+                    if (has_bias) r = r + XD_VGATHER(b, min(kv + XD_VIOTA, (xd_vu)(K - 1)));                        \
+                    if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);               \
+                    xd_vscatter_n(r, out, ((uint)n * K + kv + XD_VIOTA) * P + a * OW + bj, min((uint)XD_VW, K - kv)); \
+                }                                                                                                   \
             }                                                                                                       \
         }                                                                                                           \
     }
 
-XD_CONV_LANES_KERNEL(xd_conv2d_lanes, XD_CONV_CV, XD_CONV_QB)
+XD_CONV_LANES_KERNEL(xd_conv2d_lanes, XD_CONV_CV, XD_CONV_QB, 0)
 /* One vector of channels (16-channel layers at XD_VW 16), twice the outputs of a row. */
-XD_CONV_LANES_KERNEL(xd_conv2d_lanes1, 1, XD_CONV_QB1)
+XD_CONV_LANES_KERNEL(xd_conv2d_lanes1, 1, XD_CONV_QB1, 0)
+/* Backward data at stride 2 by pairs of blocks (where the outputs go by rows). */
+XD_CONV_LANES_KERNEL(xd_conv2d_lanes_pairs, XD_CONV_CV, XD_CONV_QB, 1)
+XD_CONV_LANES_KERNEL(xd_conv2d_lanes1_pairs, 1, XD_CONV_QB1, 1)
 
 /* wt[r, kh, kw, k] = w[k * sk + r * sr + kh * KW + kw] for k < K, 0 up to KP:
  * the weights channels last for xd_conv2d_lanes (forward: r = c, k = o,

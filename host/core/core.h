@@ -105,7 +105,9 @@ const char *xd_cl_error_name(cl_int code);
     X(conv2d_lanes1)               \
     X(conv2d_bwd_weights_cl1)      \
     X(conv2d_bwd_weights_cl_1x1)   \
-    X(avgpool_bwd_plane)
+    X(avgpool_bwd_plane)           \
+    X(conv2d_lanes_pairs)          \
+    X(conv2d_lanes1_pairs)
 /* clang-format on */
 
 typedef enum xd_kernel_id {

@@ -260,11 +260,16 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
                        XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(T), XD_ARG(sk), XD_ARG(sr));
     if (st != XD_OK) return st;
     cl_uint bs = dir > 0 ? 1 : d->SW; /* backward data: a work-item's outputs are every SW-th of a row */
-    size_t items = (size_t)d->N * (KP / kb) * OH * (((OW + bs - 1) / bs + qb - 1) / qb * bs);
-    return XD_LAUNCH(ctx, one ? XD_K_conv2d_lanes1 : XD_K_conv2d_lanes, items, XD_ARG(src), XD_ARG(wt), XD_ARG(b),
-                     XD_ARG(out), XD_ARG(d->N), XD_ARG(R), XD_ARG(K), XD_ARG(KP), XD_ARG(SH), XD_ARG(SW), XD_ARG(OH),
-                     XD_ARG(OW), XD_ARG(d->KH), XD_ARG(d->KW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir),
-                     XD_ARG(has_bias), XD_ARG(relu), XD_ARG(d->SH), XD_ARG(d->SW));
+    /* at stride 2, where its outputs go by rows, a pair of blocks (both phases) */
+    cl_uint vw = ctx->params.vw, cv = one ? 1 : XD_CONV_CV, rows = qb % vw == 0 || (2 * qb == vw && cv % 2 == 0);
+    cl_uint ph = bs == 2 && rows ? 2 : 1;
+    size_t items = (size_t)d->N * (KP / kb) * OH * (((OW + bs - 1) / bs + qb - 1) / qb * bs / ph);
+    xd_kernel_id k = ph == 2 ? (one ? XD_K_conv2d_lanes1_pairs : XD_K_conv2d_lanes_pairs)
+                             : (one ? XD_K_conv2d_lanes1 : XD_K_conv2d_lanes);
+    return XD_LAUNCH(ctx, k, items, XD_ARG(src), XD_ARG(wt), XD_ARG(b), XD_ARG(out), XD_ARG(d->N), XD_ARG(R), XD_ARG(K),
+                     XD_ARG(KP), XD_ARG(SH), XD_ARG(SW), XD_ARG(OH), XD_ARG(OW), XD_ARG(d->KH), XD_ARG(d->KW),
+                     XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir), XD_ARG(has_bias), XD_ARG(relu), XD_ARG(d->SH),
+                     XD_ARG(d->SW));
 }
 
 /* Backward weights from dy channels last: any stride and padding, vector
