@@ -61,6 +61,16 @@ xd_status xd_read_file(const char *path, char **data, size_t *len, xd_error *err
  * Nothing is left half-written on failure. */
 xd_status xd_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes, size_t nparts,
                                xd_error *err);
+/* Writes the parts to path in place, without a sync: for a file inside a
+ * staging folder that is published whole (xd_sync_fs, then
+ * xd_rename_noreplace), so no reader ever sees it half-written.  XD_IO
+ * naming path; a partial file is left for the folder's removal. */
+xd_status xd_write_file_staged(const char *path, const void *const *parts, const size_t *sizes, size_t nparts,
+                               xd_error *err);
+/* Everything written to the file system holding path made durable
+ * (syncfs): one call before a staging folder is published.  XD_IO naming
+ * path when the system reports a write-back error. */
+xd_status xd_sync_fs(const char *path, xd_error *err);
 /* A file the user named (a report): "-" is standard output; an existing
  * target that is not a regular file (a FIFO, a character device such as
  * /dev/stdout, or a symlink to one) is written through, never renamed

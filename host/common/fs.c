@@ -94,6 +94,30 @@ void xd_sync_parent_dir(const char *path)
     }
 }
 
+xd_status xd_write_file_staged(const char *path, const void *const *parts, const size_t *sizes, size_t nparts,
+                               xd_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) return xd_error_set(err, XD_IO, 0, "%s: cannot create it: %s", path, strerror(errno));
+    for (size_t i = 0; i < nparts; ++i)
+        if (write_all(fd, parts[i], sizes[i]) != 0) {
+            int e = errno;
+            close(fd);
+            return xd_error_set(err, XD_IO, 0, "%s: write failed: %s", path, strerror(e));
+        }
+    if (close(fd) != 0) return xd_error_set(err, XD_IO, 0, "%s: close failed: %s", path, strerror(errno));
+    return XD_OK;
+}
+
+xd_status xd_sync_fs(const char *path, xd_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return xd_error_set(err, XD_IO, 0, "%s: cannot open it to sync: %s", path, strerror(errno));
+    int rc = syncfs(fd), e = errno;
+    close(fd);
+    return rc == 0 ? XD_OK : xd_error_set(err, XD_IO, 0, "%s: syncfs failed: %s", path, strerror(e));
+}
+
 xd_status xd_write_file_atomic(const char *path, const void *const *parts, const size_t *sizes, size_t nparts,
                                xd_error *err)
 {

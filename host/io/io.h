@@ -10,6 +10,10 @@
 #include "crossdev/model.h"
 #include "crossdev/trace.h"
 
+/* xd_npy_write for a file inside a staging folder published whole (a
+ * trace's snapshots): written in place, no sync (xd_write_file_staged). */
+xd_status xd_npy_write_staged(const char *path, xd_dtype dtype, int ndim, const int64_t *shape, const void *data,
+                              xd_error *err);
 /* "float32 [10, 21632]": what an .npy holds, for messages. */
 void xd_npy_describe(const xd_npy_array *a, char *buf, size_t cap);
 /* numpy's name of a dtype: "float32", "int32", "uint8", "int64", "float64". */

@@ -462,7 +462,7 @@ static size_t format_header(unsigned char *hdr, xd_dtype dtype, int ndim, const 
 }
 
 static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, const int64_t *shape, const void *data,
-                                xd_error *err)
+                                int staged, xd_error *err)
 {
     const char *name = path;
     size_t count = 0;
@@ -490,7 +490,8 @@ static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, cons
     }
     const void *parts[2] = {hdr, body};
     const size_t sizes[2] = {hbytes, count * 4};
-    xd_status st = xd_write_file_atomic(path, parts, sizes, 2, err);
+    xd_status st = staged ? xd_write_file_staged(path, parts, sizes, 2, err)
+                          : xd_write_file_atomic(path, parts, sizes, 2, err);
     free(swapped);
     return st;
 }
@@ -516,7 +517,13 @@ xd_status xd_npy_parse_owned(unsigned char *own, size_t len, const char *name, u
 xd_status xd_npy_write(const char *path, xd_dtype dtype, int ndim, const int64_t *shape, const void *data,
                        xd_error *err)
 {
-    return xd_error_return(err, npy_write_file(path, dtype, ndim, shape, data, err));
+    return xd_error_return(err, npy_write_file(path, dtype, ndim, shape, data, 0, err));
+}
+
+xd_status xd_npy_write_staged(const char *path, xd_dtype dtype, int ndim, const int64_t *shape, const void *data,
+                              xd_error *err)
+{
+    return xd_error_return(err, npy_write_file(path, dtype, ndim, shape, data, 1, err));
 }
 
 const char *xd_dtype_name(xd_dtype dtype)

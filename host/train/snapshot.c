@@ -1,5 +1,7 @@
 /* Snapshots: the model's training state as one .npy per tensor in
- * step-XXXXXX/ folders of a trace (docs/trace-format.md). */
+ * step-XXXXXX/ folders of a trace (docs/trace-format.md), written into the
+ * trace's staging folder without a sync each: the folder is synced once and
+ * published whole when the run ends (host/train/train.c). */
 #include <stdio.h>
 
 #include "train/run.h"
@@ -19,7 +21,7 @@ xd_status xd_snapshot_write(xd_model *m, const float *state, const char *dir, in
         char name[128], path[XD_PATH_MAX];
         const xd_tensor *t = xd_model_state(m, k, name, sizeof name);
         st = xd_path(path, sizeof path, err, "%s/%s.npy", sdir, name);
-        if (st == XD_OK) st = xd_npy_write(path, XD_DTYPE_F32, t->ndim, t->shape, state + off, err);
+        if (st == XD_OK) st = xd_npy_write_staged(path, XD_DTYPE_F32, t->ndim, t->shape, state + off, err);
         off += t->count;
     }
     return st;

@@ -750,7 +750,10 @@ static xd_status export_weights(run *r)
  * (its trace is kept: it records where). */
 static xd_status publish(run *r)
 {
-    xd_status st = xd_rename_noreplace(r->tmpdir, r->cfg->out_dir, r->err);
+    /* the snapshots went in unsynced (host/train/snapshot.c): every file durable before the name appears */
+    xd_status st = xd_sync_fs(r->tmpdir, r->err);
+    if (st == XD_OK) st = xd_rename_noreplace(r->tmpdir, r->cfg->out_dir, r->err);
+    if (st == XD_OK) xd_sync_parent_dir(r->cfg->out_dir);
     if (st != XD_OK) return st;
     r->tmp_made = 0;
     if (r->nonfinite_at >= 0) {
