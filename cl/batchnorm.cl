@@ -78,13 +78,16 @@ __kernel void xd_bn_coeffs(__global const float *mean, __global const float *var
     coef[C + c] = res;
 }
 
+/* relu: the ReLU after it (a fusion: cl/activation.cl's xd_relu_fwd, value
+ * for value) */
 __kernel void xd_bn_apply(__global const float *x, __global const float *coef, __global float *y, const uint C,
-                          const uint HW, const uint n)
+                          const uint HW, const uint n, const int relu)
 {
     size_t j = get_global_id(0); /* size_t: a uint index becomes gathers on Intel's CPU runtime (cl/adam.cl) */
     if (j >= n) return;
     uint c = (uint)((j / HW) % C);
-    y[j] = x[j] * coef[c] + coef[C + c];
+    float v = x[j] * coef[c] + coef[C + c];
+    y[j] = !relu || v > 0.0f ? v : ((v == v) ? 0.0f : v);
 }
 
 /* The backward's per-channel part: dgamma, dbeta (each optional) and
@@ -225,18 +228,23 @@ __kernel void xd_bn_partial_v(__global const float *x, __global const float *mea
  * alias inputs): the same operations per element.  One work-item a plane:
  * a work-item a vector spent more on finding its plane and channel (two
  * divisions) than on its 16 elements.  planes = N * C. */
+#define XD_BN_RELU_(v) (relu ? XD_VSELECT(XD_VSELECT((v), (xd_vf)0.0f, (v) == (v)), (v), (v) > (xd_vf)0.0f) : (v))
 __kernel void xd_bn_apply_v(__global const float *x, __global const float *coef, __global float *y, const uint C,
-                            const uint HW, const uint planes)
+                            const uint HW, const uint planes, const int relu)
 {
     uint p = (uint)get_global_id(0);
     if (p >= planes) return;
     uint c = p % C, s = 0;
     size_t base = (size_t)p * HW;
     xd_vf k = (xd_vf)coef[c], r = (xd_vf)coef[C + c];
-    for (; s + XD_VW <= HW; s += XD_VW) xd_vstore_n(XD_VLOAD(x + base + s) * k + r, y + base + s, XD_VW);
+    for (; s + XD_VW <= HW; s += XD_VW) {
+        xd_vf v = XD_VLOAD(x + base + s) * k + r;
+        xd_vstore_n(XD_BN_RELU_(v), y + base + s, XD_VW);
+    }
     if (s < HW) {
         uint b = HW - XD_VW;
-        xd_vstore_range(XD_VLOAD(x + base + b) * k + r, y + base + b, s - b, XD_VW);
+        xd_vf v = XD_VLOAD(x + base + b) * k + r;
+        xd_vstore_range(XD_BN_RELU_(v), y + base + b, s - b, XD_VW);
     }
 }
 

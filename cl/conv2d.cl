@@ -498,13 +498,14 @@ inline __attribute__((always_inline)) void xd_conv_lanes_rows_(const xd_vf *acc,
 inline __attribute__((always_inline)) void xd_conv_lanes_row_out_(xd_vf r, int hh, __global float *out,
                                                                   __global const float *b, uint n, uint K, uint k,
                                                                   uint P, uint a, uint OW, uint c, int has_bias,
-                                                                  int relu)
+                                                                  int relu, int accum)
 {
     if (c >= OW) return;
     if (has_bias) r = r + (xd_vf)b[k];
     if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
     __global float *p = out + ((size_t)n * K + k) * P + a * OW + c;
     uint nj = OW - c;
+    if (accum) r = xd_vload_lanes_n(p, hh, min((uint)(hh < 0 ? XD_VW : XD_VW / 2), nj)) + r;
     if (hh < 0) xd_vstore_n(r, p, min((uint)XD_VW, nj));
     else xd_vstore_half_n(r, hh, p, min((uint)XD_VW / 2, nj));
 }
@@ -516,7 +517,7 @@ inline __attribute__((always_inline)) void xd_conv_lanes_row_out_(xd_vf r, int h
 inline __attribute__((always_inline)) void xd_conv_lanes_store_(const xd_vf *K0, const xd_vf *T, uint CV, uint QB,
                                                                 __global float *out, __global const float *b,
                                                                 uint n, uint K, uint k0, uint P, uint a, uint OW,
-                                                                uint b0, int has_bias, int relu)
+                                                                uint b0, int has_bias, int relu, int accum)
 {
     if (QB % XD_VW == 0) {
         _Pragma("unroll") for (uint v = 0; v < CV; ++v) _Pragma("unroll") for (uint jb = 0; jb < QB / XD_VW; ++jb)
@@ -527,14 +528,14 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_(const xd_vf *K0,
                 if (kv + k >= K) break;
                 if (!K0) {
                     xd_conv_lanes_row_out_(T[i0 + k], -1, out, b, n, K, kv + k, P, a, OW, b0 + jb * XD_VW, has_bias,
-                                           relu);
+                                           relu, accum);
                     continue;
                 }
                 const uint c = b0 + 2 * jb * XD_VW;
                 xd_conv_lanes_row_out_(XD_VZIP_LO(K0[i0 + k], T[i0 + k]), -1, out, b, n, K, kv + k, P, a, OW, c,
-                                       has_bias, relu);
+                                       has_bias, relu, accum);
                 xd_conv_lanes_row_out_(XD_VZIP_HI(K0[i0 + k], T[i0 + k]), -1, out, b, n, K, kv + k, P, a, OW,
-                                       c + XD_VW, has_bias, relu);
+                                       c + XD_VW, has_bias, relu, accum);
             }
         }
         return;
@@ -546,11 +547,11 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_(const xd_vf *K0,
         {
             if (kv + k >= K) break;
             if (!K0) {
-                xd_conv_lanes_row_out_(T[i0 + k], (int)h, out, b, n, K, kv + k, P, a, OW, b0, has_bias, relu);
+                xd_conv_lanes_row_out_(T[i0 + k], (int)h, out, b, n, K, kv + k, P, a, OW, b0, has_bias, relu, accum);
                 continue;
             }
             xd_vf z = h ? XD_VZIP_HI(K0[i0 + k], T[i0 + k]) : XD_VZIP_LO(K0[i0 + k], T[i0 + k]);
-            xd_conv_lanes_row_out_(z, -1, out, b, n, K, kv + k, P, a, OW, b0, has_bias, relu);
+            xd_conv_lanes_row_out_(z, -1, out, b, n, K, kv + k, P, a, OW, b0, has_bias, relu, accum);
         }
     }
 }
@@ -565,7 +566,7 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_(const xd_vf *K0,
                        __global float *out, const uint N, const uint R, const uint K, const uint KP, const uint SH,  \
                        const uint SW, const uint OH, const uint OW, const uint KH, const uint KW, const uint PT,     \
                        const uint PL, const int dir, const int has_bias, const int relu, const uint TH,             \
-                       const uint TW)                                                                               \
+                       const uint TW, const int accum)                                                              \
     {                                                                                                               \
         uint BS = dir > 0 ? 1 : TW; /* output columns between two of a work-item's outputs */                      \
         const uint PH = PAIRS ? 2 : 1; /* the host takes the pairs' kernel only where BS is 2 and rows are ok */   \
@@ -619,7 +620,8 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_(const xd_vf *K0,
                 xd_vf T[CV * QB];                                                                                   \
                 xd_conv_lanes_rows_(&acc[0][0], CV, QB, PH == 2 && ph == 0 ? K0 : T);                               \
                 if (PH == 2 && ph == 0) continue;                                                                   \
-                xd_conv_lanes_store_(PH == 2 ? K0 : 0, T, CV, QB, out, b, n, K, k0, P, a, OW, bq, has_bias, relu);  \
+                xd_conv_lanes_store_(PH == 2 ? K0 : 0, T, CV, QB, out, b, n, K, k0, P, a, OW, bq, has_bias, relu,   \
+                                     accum);                                                                        \
                 return;                                                                                             \
             }                                                                                                       \
             _Pragma("unroll") for (uint j = 0; j < QB; ++j)                                                         \
@@ -633,7 +635,9 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_(const xd_vf *K0,
                     xd_vf r = acc[j][v];                                                                            \
                     if (has_bias) r = r + XD_VGATHER(b, min(kv + XD_VIOTA, (xd_vu)(K - 1)));                        \
                     if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);               \
-                    xd_vscatter_n(r, out, ((uint)n * K + kv + XD_VIOTA) * P + a * OW + bj, min((uint)XD_VW, K - kv)); \
+                    xd_vu at = ((uint)n * K + min(kv + XD_VIOTA, (xd_vu)(K - 1))) * P + a * OW + bj;           \
+                    if (accum) r = XD_VGATHER(out, at) + r;                                                         \
+                    xd_vscatter_n(r, out, at, min((uint)XD_VW, K - kv));                                            \
                 }                                                                                                   \
             }                                                                                                       \
         }                                                                                                           \

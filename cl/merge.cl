@@ -18,11 +18,24 @@
 #include "xd_math.h"
 
 /* y[j] = a[j] + b[j]; y may be a (the sum accumulates into it). */
-__kernel void xd_add(__global const float *a, __global const float *b, __global float *y, const uint n)
+/* relu: the ReLU after it (a fusion: cl/activation.cl's xd_relu_fwd, value
+ * for value).  XD_VW elements a work-item (a last partial vector element
+ * by element). */
+__kernel void xd_add(__global const float *a, __global const float *b, __global float *y, const uint n,
+                     const int relu)
 {
-    size_t j = get_global_id(0);
-    if (j >= n) return;
-    y[j] = a[j] + b[j];
+    uint j0 = (uint)get_global_id(0) * XD_VW;
+    if (j0 >= n) return;
+    if (n - j0 < XD_VW) {
+        for (uint j = j0; j < n; ++j) {
+            float v = a[j] + b[j];
+            y[j] = !relu || v > 0.0f ? v : ((v == v) ? 0.0f : v);
+        }
+        return;
+    }
+    xd_vf v = XD_VLOAD(a + j0) + XD_VLOAD(b + j0);
+    if (relu) v = XD_VSELECT(XD_VSELECT(v, (xd_vf)0.0f, v == v), v, v > (xd_vf)0.0f);
+    xd_vstore_n(v, y + j0, XD_VW);
 }
 
 /* Element g of x [N, C, HW] and its place in y [N, CY, HW] at channel offset

@@ -182,6 +182,19 @@ XD_INLINE void xd_vstore_range(xd_vf v, __global float *p, uint from, uint to)
 }
 #define xd_vstore_n(v, p, k) xd_vstore_range((v), (p), 0u, (k))
 
+/* p[0..k-1] into lanes 0..k-1 (hh < 0; k <= XD_VW) or into the lower (hh 0)
+ * or upper (hh 1) half (k <= XD_VW / 2); the other lanes 0.  Reads nothing
+ * past p[k - 1]. */
+XD_INLINE xd_vf xd_vload_lanes_n(__global const float *p, int hh, uint k)
+{
+    if (hh < 0 && k >= XD_VW) return XD_VLOAD(p);
+    float t[XD_VW];
+    uint o = hh > 0 ? XD_VW / 2 : 0;
+    for (uint j = 0; j < XD_VW; ++j) t[j] = 0.0f;
+    for (uint j = 0; j < k && o + j < XD_VW; ++j) t[o + j] = p[j];
+    return XD_VLOAD(t);
+}
+
 /* The first k lanes (k <= XD_VW / 2) of v's lower (hi 0) or upper (hi 1)
  * half to p[0..k-1]. */
 XD_INLINE void xd_vstore_half_n(xd_vf v, int hi, __global float *p, uint k)

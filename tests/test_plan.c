@@ -42,13 +42,20 @@ static const char first_conv_relu[] =
     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
     "conv2d.weight.grad conv2d.bias.grad\n";
 /* residual.keras, and the same block with L2 regularizers and a schedule
- * (residual-l2-schedule.keras): the first conv's ReLU, the 1x1
- * projection's and the first conv's weight and bias gradients. */
+ * (residual-l2-schedule.keras): the first conv's ReLU, BatchNormalization
+ * + ReLU, Add + ReLU, the 1x1 projection's and the first conv's weight and
+ * bias gradients, and the gradient of the first conv's output (read by the
+ * second conv and the Add) added in the second conv's backward data. */
 static const char residual[] =
     "train conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
+    "train batchnorm_train_relu batch_normalization.forward+re_lu.forward: conv2d_1.out batch_normalization.gamma "
+    "batch_normalization.beta -> re_lu.out batch_normalization.batch_mean batch_normalization.batch_var\n"
+    "train add_relu add.forward+re_lu_1.forward: conv2d.out batch_normalization_1.out -> re_lu_1.out\n"
     "eval conv2d_relu conv2d.forward+conv2d.activation: input conv2d.weight conv2d.bias -> conv2d.out\n"
-    "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
-    "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out conv2d_3.dout "
+    "-> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+    "backward conv2d_backward_data_accumulate conv2d_1.backward_data+conv2d_1.backward_accumulate: conv2d_1.dout "
+    "conv2d_1.weight conv2d.dout -> conv2d.dout conv2d_1.din\n"
     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
     "conv2d.weight.grad conv2d.bias.grad\n";
 /* all-layers (.keras, the JSON with its weights, and the same layers built
@@ -62,27 +69,50 @@ static const char all_layers[] =
     "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dpre -> "
     "conv2d.weight.grad conv2d.bias.grad\n";
 
-/* resnet (the built-in and Keras's own): each conv's weight and bias
- * gradients in one pass (every conv feeds a BatchNormalization or an Add,
- * so no conv + ReLU fusion). */
-static const char resnet[] = "backward conv2d_backward_weights_bias conv2d_8.backward_weights+conv2d_8.backward_bias: "
-                             "activation_4.out conv2d_8.dout -> conv2d_8.weight.grad conv2d_8.bias.grad\n"
-                             "backward conv2d_backward_weights_bias conv2d_7.backward_weights+conv2d_7.backward_bias: "
-                             "activation_5.out conv2d_7.dout -> conv2d_7.weight.grad conv2d_7.bias.grad\n"
-                             "backward conv2d_backward_weights_bias conv2d_6.backward_weights+conv2d_6.backward_bias: "
-                             "activation_4.out conv2d_6.dout -> conv2d_6.weight.grad conv2d_6.bias.grad\n"
-                             "backward conv2d_backward_weights_bias conv2d_5.backward_weights+conv2d_5.backward_bias: "
-                             "activation_2.out conv2d_5.dout -> conv2d_5.weight.grad conv2d_5.bias.grad\n"
-                             "backward conv2d_backward_weights_bias conv2d_4.backward_weights+conv2d_4.backward_bias: "
-                             "activation_3.out conv2d_4.dout -> conv2d_4.weight.grad conv2d_4.bias.grad\n"
-                             "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: "
-                             "activation_2.out conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
-                             "backward conv2d_backward_weights_bias conv2d_2.backward_weights+conv2d_2.backward_bias: "
-                             "activation_1.out conv2d_2.dout -> conv2d_2.weight.grad conv2d_2.bias.grad\n"
-                             "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: "
-                             "activation.out conv2d_1.dout -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
-                             "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: "
-                             "input conv2d.dout -> conv2d.weight.grad conv2d.bias.grad\n";
+/* resnet (the built-in and Keras's own): each BatchNormalization + ReLU and
+ * Add + ReLU of the forward, each conv's weight and bias gradients in one
+ * pass, and each gradient that fans out (a block's input, read by its
+ * first conv and its shortcut) added in the first conv's backward data
+ * (every conv feeds a BatchNormalization or an Add, so no conv + ReLU). */
+static const char resnet[] =
+    "train batchnorm_train_relu batch_normalization.forward+activation.forward: conv2d.out batch_normalization.gamma "
+    "batch_normalization.beta -> activation.out batch_normalization.batch_mean batch_normalization.batch_var\n"
+    "train batchnorm_train_relu batch_normalization_1.forward+activation_1.forward: conv2d_1.out "
+    "batch_normalization_1.gamma batch_normalization_1.beta -> activation_1.out batch_normalization_1.batch_mean "
+    "batch_normalization_1.batch_var\n"
+    "train add_relu add.forward+activation_2.forward: activation.out batch_normalization_2.out -> activation_2.out\n"
+    "train batchnorm_train_relu batch_normalization_3.forward+activation_3.forward: conv2d_3.out "
+    "batch_normalization_3.gamma batch_normalization_3.beta -> activation_3.out batch_normalization_3.batch_mean "
+    "batch_normalization_3.batch_var\n"
+    "train add_relu add_1.forward+activation_4.forward: conv2d_5.out batch_normalization_4.out -> activation_4.out\n"
+    "train batchnorm_train_relu batch_normalization_5.forward+activation_5.forward: conv2d_6.out "
+    "batch_normalization_5.gamma batch_normalization_5.beta -> activation_5.out batch_normalization_5.batch_mean "
+    "batch_normalization_5.batch_var\n"
+    "train add_relu add_2.forward+activation_6.forward: conv2d_8.out batch_normalization_6.out -> activation_6.out\n"
+    "backward conv2d_backward_weights_bias conv2d_8.backward_weights+conv2d_8.backward_bias: activation_4.out "
+    "conv2d_8.dout -> conv2d_8.weight.grad conv2d_8.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d_7.backward_weights+conv2d_7.backward_bias: activation_5.out "
+    "conv2d_7.dout -> conv2d_7.weight.grad conv2d_7.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d_6.backward_weights+conv2d_6.backward_bias: activation_4.out "
+    "conv2d_6.dout -> conv2d_6.weight.grad conv2d_6.bias.grad\n"
+    "backward conv2d_backward_data_accumulate conv2d_6.backward_data+conv2d_6.backward_accumulate: conv2d_6.dout "
+    "conv2d_6.weight activation_4.dout -> activation_4.dout conv2d_6.din\n"
+    "backward conv2d_backward_weights_bias conv2d_5.backward_weights+conv2d_5.backward_bias: activation_2.out "
+    "conv2d_5.dout -> conv2d_5.weight.grad conv2d_5.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d_4.backward_weights+conv2d_4.backward_bias: activation_3.out "
+    "conv2d_4.dout -> conv2d_4.weight.grad conv2d_4.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: activation_2.out "
+    "conv2d_3.dout -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+    "backward conv2d_backward_data_accumulate conv2d_3.backward_data+conv2d_3.backward_accumulate: conv2d_3.dout "
+    "conv2d_3.weight activation_2.dout -> activation_2.dout conv2d_3.din\n"
+    "backward conv2d_backward_weights_bias conv2d_2.backward_weights+conv2d_2.backward_bias: activation_1.out "
+    "conv2d_2.dout -> conv2d_2.weight.grad conv2d_2.bias.grad\n"
+    "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: activation.out "
+    "conv2d_1.dout -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
+    "backward conv2d_backward_data_accumulate conv2d_1.backward_data+conv2d_1.backward_accumulate: conv2d_1.dout "
+    "conv2d_1.weight activation.dout -> activation.dout conv2d_1.din\n"
+    "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input conv2d.dout -> "
+    "conv2d.weight.grad conv2d.bias.grad\n";
 
 static const row table[] = {
     {"seed-cnn", "train conv2d_relu conv1.forward+relu1.forward: input conv1.weight conv1.bias -> relu1.out\n"
@@ -101,17 +131,21 @@ static const row table[] = {
                        "c.weight.grad c.bias.grad\n"},
     {"dropout-view.json", first_conv_relu},
     {"residual.keras", residual},
-    {"activations.keras", /* no ReLU: only the weights-and-bias fusions */
+    {"activations.keras", /* no ReLU: the weights-and-bias fusions, the fan-out gradients added in the backward data */
      "backward conv2d_backward_weights_bias conv2d_5.backward_weights+conv2d_5.backward_bias: activation.out "
      "conv2d_5.dpre -> conv2d_5.weight.grad conv2d_5.bias.grad\n"
      "backward conv2d_backward_weights_bias conv2d_4.backward_weights+conv2d_4.backward_bias: zero_padding2d_1.out "
      "conv2d_4.dpre -> conv2d_4.weight.grad conv2d_4.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out "
-     "conv2d_3.dpre -> conv2d_3.weight.grad conv2d_3.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: conv2d.out "
-     "conv2d_1.dpre -> conv2d_1.weight.grad conv2d_1.bias.grad\n"
-     "backward conv2d_backward_weights_bias conv2d_2.backward_weights+conv2d_2.backward_bias: conv2d.out "
-     "conv2d_2.dout -> conv2d_2.weight.grad conv2d_2.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d_3.backward_weights+conv2d_3.backward_bias: conv2d.out conv2d_3.dpre "
+     "-> conv2d_3.weight.grad conv2d_3.bias.grad\n"
+     "backward conv2d_backward_weights_bias conv2d_1.backward_weights+conv2d_1.backward_bias: conv2d.out conv2d_1.dpre "
+     "-> conv2d_1.weight.grad conv2d_1.bias.grad\n"
+     "backward conv2d_backward_data_accumulate conv2d_1.backward_data+conv2d_1.backward_accumulate: conv2d_1.dpre "
+     "conv2d_1.weight conv2d.dout -> conv2d.dout conv2d_1.din\n"
+     "backward conv2d_backward_weights_bias conv2d_2.backward_weights+conv2d_2.backward_bias: conv2d.out conv2d_2.dout "
+     "-> conv2d_2.weight.grad conv2d_2.bias.grad\n"
+     "backward conv2d_backward_data_accumulate conv2d_2.backward_data+conv2d_2.backward_accumulate: conv2d_2.dout "
+     "conv2d_2.weight conv2d.dout -> conv2d.dout conv2d_2.din\n"
      "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: zero_padding2d.out "
      "conv2d.dpre -> conv2d.weight.grad conv2d.bias.grad\n"},
     {"tiny.json", "backward conv2d_backward_weights_bias conv2d.backward_weights+conv2d.backward_bias: input "

@@ -87,7 +87,7 @@ static xd_status statistic(xd_context *ctx, const bn_dims *d, const xd_tensor *x
 
 /* y = x inv + res from mean, var, gamma, beta (coefficients in scratch 1). */
 static xd_status normalize(xd_context *ctx, const bn_dims *d, const xd_tensor *x, const xd_tensor *gamma,
-                           const xd_tensor *beta, cl_mem mean, cl_mem var, double eps, xd_tensor *y)
+                           const xd_tensor *beta, cl_mem mean, cl_mem var, double eps, xd_tensor *y, cl_int relu)
 {
     cl_mem coef;
     xd_status st = xd_scratch(ctx, 1, (size_t)d->C * 2 * 4, &coef);
@@ -102,15 +102,15 @@ static xd_status normalize(xd_context *ctx, const bn_dims *d, const xd_tensor *x
     cl_uint planes = d->N * d->C;
     if (items)
         return XD_LAUNCH(ctx, XD_K_bn_apply_v, items, XD_ARG(x->mem), XD_ARG(coef), XD_ARG(y->mem), XD_ARG(d->C),
-                         XD_ARG(d->HW), XD_ARG(planes));
+                         XD_ARG(d->HW), XD_ARG(planes), XD_ARG(relu));
     return XD_LAUNCH(ctx, XD_K_bn_apply, d->count, XD_ARG(x->mem), XD_ARG(coef), XD_ARG(y->mem), XD_ARG(d->C),
-                     XD_ARG(d->HW), XD_ARG(d->count));
+                     XD_ARG(d->HW), XD_ARG(d->count), XD_ARG(relu));
 }
 
-xd_status xd_batchnorm_train_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *gamma, const xd_tensor *beta,
-                                     double eps, xd_tensor *y, xd_tensor *mean_out, xd_tensor *var_out)
+static xd_status train_forward(xd_context *ctx, const char *op, const xd_tensor *x, const xd_tensor *gamma,
+                               const xd_tensor *beta, double eps, xd_tensor *y, xd_tensor *mean_out, xd_tensor *var_out,
+                               cl_int relu)
 {
-    const char *op = "batchnorm_train_forward";
     bn_dims d = {0};
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
@@ -122,7 +122,20 @@ xd_status xd_batchnorm_train_forward(xd_context *ctx, const xd_tensor *x, const 
         return st;
     if ((st = statistic(ctx, &d, x, x->mem, 0, mean_out->mem)) != XD_OK) return st;
     if ((st = statistic(ctx, &d, x, mean_out->mem, 1, var_out->mem)) != XD_OK) return st;
-    return normalize(ctx, &d, x, gamma, beta, mean_out->mem, var_out->mem, eps, y);
+    return normalize(ctx, &d, x, gamma, beta, mean_out->mem, var_out->mem, eps, y, relu);
+}
+
+xd_status xd_batchnorm_train_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *gamma, const xd_tensor *beta,
+                                     double eps, xd_tensor *y, xd_tensor *mean_out, xd_tensor *var_out)
+{
+    return train_forward(ctx, "batchnorm_train_forward", x, gamma, beta, eps, y, mean_out, var_out, 0);
+}
+
+xd_status xd_batchnorm_train_forward_relu(xd_context *ctx, const xd_tensor *x, const xd_tensor *gamma,
+                                          const xd_tensor *beta, double eps, xd_tensor *y, xd_tensor *mean_out,
+                                          xd_tensor *var_out)
+{
+    return train_forward(ctx, "batchnorm_train_forward_relu", x, gamma, beta, eps, y, mean_out, var_out, 1);
 }
 
 xd_status xd_batchnorm_inference_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *gamma,
@@ -138,7 +151,7 @@ xd_status xd_batchnorm_inference_forward(xd_context *ctx, const xd_tensor *x, co
         (st = check_c(ctx, op, "beta", beta, d.C, 1)) != XD_OK ||
         (st = check_c(ctx, op, "mean", mean, d.C, 0)) != XD_OK || (st = check_c(ctx, op, "var", var, d.C, 0)) != XD_OK)
         return st;
-    return normalize(ctx, &d, x, gamma, beta, mean->mem, var->mem, eps, y);
+    return normalize(ctx, &d, x, gamma, beta, mean->mem, var->mem, eps, y, 0);
 }
 
 xd_status xd_batchnorm_train_backward(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy, const xd_tensor *gamma,

@@ -243,7 +243,7 @@ static int on_lanes(const xd_context *ctx, const conv_dims *d, cl_uint len, cl_u
 
 /* wt channels last (xd_conv2d_weights_lanes) into scratch 1, then the kernel. */
 static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d, cl_int dir, cl_mem src, cl_mem w,
-                            cl_mem b, cl_mem out, cl_int has_bias, cl_int relu)
+                            cl_mem b, cl_mem out, cl_int has_bias, cl_int relu, cl_int accum)
 {
     cl_uint R = dir > 0 ? d->C : d->O, K = dir > 0 ? d->O : d->C, T = d->KH * d->KW;
     int one = K <= ctx->params.vw; /* one vector of channels: xd_conv2d_lanes1 */
@@ -269,7 +269,7 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
     return XD_LAUNCH(ctx, k, items, XD_ARG(src), XD_ARG(wt), XD_ARG(b), XD_ARG(out), XD_ARG(d->N), XD_ARG(R), XD_ARG(K),
                      XD_ARG(KP), XD_ARG(SH), XD_ARG(SW), XD_ARG(OH), XD_ARG(OW), XD_ARG(d->KH), XD_ARG(d->KW),
                      XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(dir), XD_ARG(has_bias), XD_ARG(relu), XD_ARG(d->SH),
-                     XD_ARG(d->SW));
+                     XD_ARG(d->SW), XD_ARG(accum));
 }
 
 /* Backward weights from dy channels last: any stride and padding, vector
@@ -337,7 +337,7 @@ static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params
         return fast_forward(ctx, op, &d, x, w, b, y, relu);
     cl_int has_bias = b != NULL;
     cl_mem bm = b ? b->mem : w->mem; /* any valid buffer when there is no bias */
-    if (on_lanes(ctx, &d, d.OW, d.O)) return lanes_conv(ctx, op, &d, 1, x->mem, w->mem, bm, y->mem, has_bias, relu);
+    if (on_lanes(ctx, &d, d.OW, d.O)) return lanes_conv(ctx, op, &d, 1, x->mem, w->mem, bm, y->mem, has_bias, relu, 0);
     /* conv_ob output channels x vw outputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t nob = (d.O + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
     size_t nv = (d.OW + ctx->params.vw - 1) / ctx->params.vw;
@@ -369,13 +369,32 @@ xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, co
         return fast_backward_data(ctx, "conv2d_backward_data", &d, dy, w, dx);
     cl_int no = 0;
     if (on_lanes(ctx, &d, d.W, d.C))
-        return lanes_conv(ctx, "conv2d_backward_data", &d, -1, dy->mem, w->mem, w->mem, dx->mem, no, no);
+        return lanes_conv(ctx, "conv2d_backward_data", &d, -1, dy->mem, w->mem, w->mem, dx->mem, no, no, no);
     /* conv_ob input channels x vw inputs of one row per work-item (XD_CONV_OB, XD_VW) */
     size_t ncb = (d.C + ctx->params.conv_ob - 1) / ctx->params.conv_ob;
     size_t nv = (d.W + ctx->params.vw - 1) / ctx->params.vw;
     return XD_LAUNCH(ctx, XD_K_conv2d_bwd_data, (size_t)d.N * ncb * d.H * nv, XD_ARG(dy->mem), XD_ARG(w->mem),
                      XD_ARG(dx->mem), XD_ARG(d.N), XD_ARG(d.C), XD_ARG(d.H), XD_ARG(d.W), XD_ARG(d.O), XD_ARG(d.KH),
                      XD_ARG(d.KW), XD_ARG(d.OH), XD_ARG(d.OW), XD_ARG(d.SH), XD_ARG(d.SW), XD_ARG(d.PT), XD_ARG(d.PL));
+}
+
+/* The lanes kernels add into acc in their store (the add step's operands in
+ * its order: acc + dx); the other paths compute into tmp and add. */
+xd_status xd_conv2d_backward_data_accumulate(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *dy,
+                                             const xd_tensor *w, xd_tensor *tmp, xd_tensor *acc)
+{
+    static const char op[] = "conv2d_backward_data_accumulate";
+    conv_dims d = {0};
+    xd_status st = conv_check(ctx, op, p, acc, "acc", w, dy, "dy", &d);
+    if (st != XD_OK) return st;
+    if ((st = xd_check_tensor(ctx, op, "tmp", tmp, XD_DTYPE_F32, 1)) != XD_OK) return st;
+    if (tmp->count != acc->count)
+        return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: tmp has %zu elements, acc %zu", op, tmp->count, acc->count);
+    cl_int no = 0, yes = 1;
+    if (!xd_fast_gemm(ctx, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW, d.O) && on_lanes(ctx, &d, d.W, d.C))
+        return lanes_conv(ctx, op, &d, -1, dy->mem, w->mem, w->mem, acc->mem, no, no, yes);
+    if ((st = xd_conv2d_backward_data(ctx, p, dy, w, tmp)) != XD_OK) return st;
+    return xd_add_forward(ctx, acc, tmp, acc);
 }
 
 /* The per-sample partials of dW (and with db, of db in the same pass over

@@ -3,9 +3,8 @@
 #include "core/core.h"
 #include "crossdev/ops.h"
 
-xd_status xd_add_forward(xd_context *ctx, const xd_tensor *a, const xd_tensor *b, xd_tensor *y)
+static xd_status add(xd_context *ctx, const char *op, const xd_tensor *a, const xd_tensor *b, xd_tensor *y, cl_int relu)
 {
-    static const char op[] = "add_forward";
     xd_status st;
     if (!ctx) return XD_INVALID_ARGUMENT;
     if ((st = xd_check_tensor(ctx, op, "a", a, XD_DTYPE_F32, 1)) != XD_OK) return st;
@@ -16,7 +15,18 @@ xd_status xd_add_forward(xd_context *ctx, const xd_tensor *a, const xd_tensor *b
                        y->count);
     if ((st = xd_check_u32(ctx, op, "element count", a->count)) != XD_OK) return st;
     cl_uint n = (cl_uint)a->count;
-    return XD_LAUNCH(ctx, XD_K_add, n, XD_ARG(a->mem), XD_ARG(b->mem), XD_ARG(y->mem), XD_ARG(n));
+    return XD_LAUNCH(ctx, XD_K_add, (n + ctx->params.vw - 1) / ctx->params.vw, XD_ARG(a->mem), XD_ARG(b->mem),
+                     XD_ARG(y->mem), XD_ARG(n), XD_ARG(relu));
+}
+
+xd_status xd_add_forward(xd_context *ctx, const xd_tensor *a, const xd_tensor *b, xd_tensor *y)
+{
+    return add(ctx, "add_forward", a, b, y, 0);
+}
+
+xd_status xd_add_relu_forward(xd_context *ctx, const xd_tensor *a, const xd_tensor *b, xd_tensor *y)
+{
+    return add(ctx, "add_relu_forward", a, b, y, 1);
 }
 
 /* x [N, C, H, W] (or [N, C]) as channels offset .. offset + C of y [N, CY,

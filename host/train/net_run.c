@@ -141,6 +141,9 @@ static xd_status run_op(xd_model *m, const xd_step *s, int64_t step)
     case XD_STEP_DROPOUT: return xd_dropout_forward(ctx, a, p->dropout.rate, m->seed, drop, y);
     case XD_STEP_BN_TRAIN: return xd_batchnorm_train_forward(ctx, a, b, c, p->bn.epsilon, y, y1, y2);
     case XD_STEP_BN_MOVING: return xd_batchnorm_update_moving(ctx, p->bn.momentum, a, b, y, y1);
+    case XD_STEP_BN_TRAIN_RELU: return xd_batchnorm_train_forward_relu(ctx, a, b, c, p->bn.epsilon, y, y1, y2);
+    case XD_STEP_ADD_RELU: return xd_add_relu_forward(ctx, a, b, y);
+    case XD_STEP_CONV_BACKWARD_DATA_ACCUMULATE: return xd_conv2d_backward_data_accumulate(ctx, &p->conv, a, b, y1, y);
     case XD_STEP_BN_RUNNING: return xd_batchnorm_update_running_pytorch(ctx, p->bn.momentum, c, a, b, y, y1);
     case XD_STEP_BN_INFERENCE: return xd_batchnorm_inference_forward(ctx, a, b, c, d, e, p->bn.epsilon, y);
     case XD_STEP_XENT: return xd_softmax_xent(ctx, a, b, y, y1, y2);

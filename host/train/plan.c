@@ -566,6 +566,60 @@ static int fuse_dense_relu_backward(const xd_model_spec *spec, xd_steps *l, int 
     return 1;
 }
 
+/* A ReLU layer reading step a's output, which nothing else reads: the layer
+ * right after a's, its only reader. */
+static int relu_after(const xd_model_spec *spec, const xd_step *a, const xd_step *b)
+{
+    return b->kind == XD_STEP_RELU && b->in[0] == a->out[0] && b->layer == a->layer + 1 && readers(spec, a->layer) == 1;
+}
+
+/* BatchNormalization's training forward with the ReLU layer after it in
+ * its store (the same select), straight into the ReLU's output: nothing
+ * reads the normalized values themselves (its backward reads its input
+ * and statistics, the ReLU's backward its output).  Its moving averages'
+ * update (Keras's, or PyTorch's running statistics), which reads its input
+ * and statistics, may stand between the two: it moves after them. */
+static int fuse_bn_relu(const xd_model_spec *spec, xd_steps *l, int k)
+{
+    xd_step *a = &l->v[k];
+    if (a->kind != XD_STEP_BN_TRAIN || k + 1 >= l->n) return 0;
+    int r = k + 1;
+    const xd_step_kind between = l->v[r].kind;
+    if ((between == XD_STEP_BN_MOVING || between == XD_STEP_BN_RUNNING) && l->v[r].layer == a->layer && r + 1 < l->n)
+        ++r;
+    if (!relu_after(spec, a, &l->v[r])) return 0;
+    if (r == k + 2) { /* the update after the ReLU (it reads neither's output) */
+        const xd_step moving = l->v[k + 1];
+        l->v[k + 1] = l->v[k + 2];
+        l->v[k + 2] = moving;
+    }
+    merge(l, k, XD_STEP_BN_TRAIN_RELU, a->in, XD_STEP_INS, REFS(l->v[k + 1].out[0], a->out[1], a->out[2]));
+    return 1;
+}
+
+/* Add with the ReLU layer after it in its store (the same select). */
+static int fuse_add_relu(const xd_model_spec *spec, xd_steps *l, int k)
+{
+    const xd_step *a = &l->v[k], *b = &l->v[k + 1];
+    if (a->kind != XD_STEP_ADD || !relu_after(spec, a, b)) return 0;
+    merge(l, k, XD_STEP_ADD_RELU, a->in, 2, b->out, 1);
+    return 1;
+}
+
+/* A conv's input gradient added in the store of its backward data (the
+ * add's operands in its order: the sum so far + this one) where the input
+ * has other readers; the conv's own gradient tensor stays as the
+ * fallback's scratch (xd_conv2d_backward_data_accumulate). */
+static int fuse_conv_accumulate(const xd_model_spec *spec, xd_steps *l, int k)
+{
+    (void)spec;
+    const xd_step *a = &l->v[k], *b = &l->v[k + 1];
+    if (a->kind != XD_STEP_CONV_BACKWARD_DATA || b->kind != XD_STEP_ADD || b->layer != a->layer) return 0;
+    if (b->in[1] != a->out[0] || b->out[0] != b->in[0] || b->in[0] == a->out[0]) return 0;
+    merge(l, k, XD_STEP_CONV_BACKWARD_DATA_ACCUMULATE, REFS(a->in[0], a->in[1], b->in[0]), REFS(b->out[0], a->out[0]));
+    return 1;
+}
+
 typedef int (*fusion)(const xd_model_spec *spec, xd_steps *l, int k);
 
 /* Applies `rule` wherever it matches in l, front to back. */
@@ -581,6 +635,9 @@ static void fuse(const xd_model_spec *spec, xd_plan *p)
     rewrite(spec, &p->eval, fuse_conv_relu);
     rewrite(spec, &p->backward, fuse_conv_bias_backward);
     rewrite(spec, &p->backward, fuse_dense_relu_backward);
+    rewrite(spec, &p->train, fuse_bn_relu);
+    rewrite(spec, &p->train, fuse_add_relu);
+    rewrite(spec, &p->backward, fuse_conv_accumulate);
 }
 
 /* ---- the plan ------------------------------------------------------------------------ */

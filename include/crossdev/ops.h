@@ -48,6 +48,11 @@ XD_API xd_status xd_conv2d_forward_relu(xd_context *ctx, const xd_conv2d_params 
                                         const xd_tensor *w, const xd_tensor *b, xd_tensor *y);
 XD_API xd_status xd_conv2d_backward_data(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *dy,
                                          const xd_tensor *w, xd_tensor *dx);
+/* acc = acc + that gradient (xd_add_forward(acc, dx, acc), value for
+ * value): added in the store where the kernel can, else computed into tmp
+ * (dx's shape) and added. */
+XD_API xd_status xd_conv2d_backward_data_accumulate(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *dy,
+                                                    const xd_tensor *w, xd_tensor *tmp, xd_tensor *acc);
 XD_API xd_status xd_conv2d_backward_weights(xd_context *ctx, const xd_conv2d_params *p, const xd_tensor *x,
                                             const xd_tensor *dy, xd_tensor *dw);
 XD_API xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tensor *db);
@@ -153,6 +158,9 @@ XD_API xd_status xd_global_avgpool2d_backward(xd_context *ctx, const xd_tensor *
  * accumulation).  Keras's Add of n inputs is n - 1 of these, in the list's
  * order: ((x0 + x1) + x2) + ... */
 XD_API xd_status xd_add_forward(xd_context *ctx, const xd_tensor *a, const xd_tensor *b, xd_tensor *y);
+/* The same with ReLU fused into the store (xd_relu_forward of the sum,
+ * value for value). */
+XD_API xd_status xd_add_relu_forward(xd_context *ctx, const xd_tensor *a, const xd_tensor *b, xd_tensor *y);
 /* Concatenate on the channels (Keras axis -1 of NHWC is crossdev's NCHW
  * axis 1; on features [N, F], axis 1): x [N,C,H,W] (or [N,C]) becomes
  * channels offset .. offset + C - 1 of y [N,CY,H,W] (or [N,CY]).  Backward:
@@ -180,6 +188,11 @@ XD_API xd_status xd_dropout_backward(xd_context *ctx, const xd_tensor *dy, doubl
 XD_API xd_status xd_batchnorm_train_forward(xd_context *ctx, const xd_tensor *x, const xd_tensor *gamma,
                                             const xd_tensor *beta, double eps, xd_tensor *y, xd_tensor *mean_out,
                                             xd_tensor *var_out);
+/* The same with ReLU fused into the store (xd_relu_forward of y, value for
+ * value); y itself is not kept. */
+XD_API xd_status xd_batchnorm_train_forward_relu(xd_context *ctx, const xd_tensor *x, const xd_tensor *gamma,
+                                                 const xd_tensor *beta, double eps, xd_tensor *y, xd_tensor *mean_out,
+                                                 xd_tensor *var_out);
 /* The gradient of the training forward (batch statistics), from its x, mean
  * and var; dgamma and dbeta [C] may each be NULL. */
 XD_API xd_status xd_batchnorm_train_backward(xd_context *ctx, const xd_tensor *x, const xd_tensor *dy,

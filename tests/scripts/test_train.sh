@@ -58,6 +58,12 @@ expect_exit 0 "residual.keras again" "$XD_CLI" run "${RCOMMON[@]}" --hash-ops --
 check "residual model run to run: hashes, op hashes, loss and eval identical" same_record "$WORK/res1" "$WORK/res2"
 expect_exit 0 "residual.keras, fused" "$XD_CLI" run "${RCOMMON[@]}" --out "$WORK/res3"
 check "residual model fused: hashes, loss and eval identical to the unfused run" same_state "$WORK/res1" "$WORK/res3"
+# BatchNormalization + ReLU and Add + ReLU fused: no ReLU forward kernel of its own
+PCOMMON=(--device "$PD" --model "$RES" --synthetic --batch $B --eval-limit 0 --quiet --steps 1) # no evaluation: its ReLUs are not fused
+expect_exit 0 "residual.keras, fused, profiled" env XD_PROFILE=1 "$XD_CLI" run "${PCOMMON[@]}" --out "$WORK/res4"
+check "residual model fused: one relu_fwd launch, the Dense's own ReLU (BN + ReLU, Add + ReLU fused)" bash -c 'grep -qE "^ +relu_fwd +1 " <<<"$1"' _ "$OUT"
+expect_exit 0 "residual.keras, unfused, profiled" env XD_PROFILE=1 "$XD_CLI" run "${PCOMMON[@]}" --hash-ops --out "$WORK/res5"
+check "residual model unfused: four relu_fwd launches (the conv's own ReLU too)" bash -c 'grep -qE "^ +relu_fwd +4 " <<<"$1"' _ "$OUT"
 check "residual model: its gradient sums are ops of the trace" test "$(json_get "$WORK/res1/trace.json" "'conv2d_1.backward_accumulate' in d['op_hashes']['ops'] and 'add.backward_0' in d['op_hashes']['ops']")" = True
 # L2 regularizers and a learning-rate schedule (residual-l2-schedule.keras:
 # CosineDecay with a warmup): run to run identical, fused as unfused, the
