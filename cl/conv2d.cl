@@ -466,6 +466,13 @@ XD_INLINE int xd_lanes_row_(int a, int dir, uint kh, uint SH, uint PT, uint TH)
     return sr >= 0 && sr < (int)SH ? sr : -1;
 }
 
+/* (clang warns "loop not unrolled" for the unroll pragmas below in the
+ * kernel instances where a layout's branch or loop is empty; the live
+ * loops are unrolled: without the pragmas the forward ran 1.3-1.4x slower) */
+#ifdef __clang__
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
 /* A work-item's outputs as rows, transposed in registers: lanes k (the
  * channels) become lanes j (the outputs), so that a channel's outputs go to
  * out in one store instead of a scatter over XD_VW planes.  QB a multiple
@@ -555,6 +562,10 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_(const xd_vf *K0,
         }
     }
 }
+
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
 
 /* One kernel per blocking: CV vectors of channels x QB outputs of a row per
  * work-item (the sums do not depend on it).  Backward data at stride 2 where
