@@ -312,7 +312,7 @@ XD_INLINE void xd_conv_bww_interior_(const int *t, uint TB, uint L, uint OUT, ui
 
 /* Backward weights, dy channels last (dyt, rows OP apart): per sample, the
  * fma chain over (oh, ow) ascending of dy * x for OV (XD_CONV_OV, or 1) x XD_VW output
- * channels (the lanes, contiguous loads) x TB (XD_CONV_TB, or 1) taps of one input
+ * channels (the lanes, contiguous loads) x TB (XD_CONV_CL_TB, or 1) taps of one input
  * channel, over the taps inside the input (padding PT, PL: a tap in the
  * padding is skipped, a branch uniform across the lanes; the interior of a
  * wide image, where no tap is, is taken without the tests, in the same
@@ -395,9 +395,12 @@ __kernel void NAME(__global const float *x, __global const float *dyt, __global 
     }                                                                                                                  \
 }
 
-XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl, XD_CONV_OV, XD_CONV_TB)
+#ifndef XD_CONV_CL_TB
+#define XD_CONV_CL_TB 4
+#endif
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl, XD_CONV_OV, XD_CONV_CL_TB)
 /* One vector of output channels (16-channel layers at XD_VW 16). */
-XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl1, 1, XD_CONV_TB)
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl1, 1, XD_CONV_CL_TB)
 /* 1x1 convolutions (resnet's projections): one tap a work-item, where
  * blocks of XD_CONV_TB would compute the same tap XD_CONV_TB times. */
 XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl_1x1, XD_CONV_OV, 1)
