@@ -303,6 +303,8 @@ static void test_conv(xdt *t, const conv_case *cc, int idx)
     xd_tensor *ty0 = aup(&a, t, XD_DTYPE_F32, 4, ys, NULL), *tdx = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
     xd_tensor *tdw = aup(&a, t, XD_DTYPE_F32, 4, ws, NULL), *tdb = aup(&a, t, XD_DTYPE_F32, 1, bs, NULL);
     xd_tensor *tdw2 = aup(&a, t, XD_DTYPE_F32, 4, ws, NULL), *tdb2 = aup(&a, t, XD_DTYPE_F32, 1, bs, NULL);
+    float *acc0 = afill(&a, nx, seed + 5, -1, 1);
+    xd_tensor *tacc = aup(&a, t, XD_DTYPE_F32, 4, xs, acc0), *ttmp = aup(&a, t, XD_DTYPE_F32, 4, xs, NULL);
     if (a.bad) goto done;
     double kf = (double)(s.c * s.kh * s.kw), kd = (double)(s.o * s.kh * s.kw), kwt = (double)(s.n * s.oh * s.ow);
     out_spec o[6] = {{"forward", T_CONV_FWD, ny, kf, {0}, 0},
@@ -349,6 +351,14 @@ static void test_conv(xdt *t, const conv_case *cc, int idx)
     char what[200];
     snprintf(what, sizeof what, "%s forward_relu == relu(forward)", tag);
     xdt_bitwise(t, what, o[1].got[0], relu, ny);
+
+    /* a gradient added into a sum in the store: the sum + backward_data, bit for bit */
+    xdt_ok(t, xd_conv2d_backward_data_accumulate(t->ctx, &p, tdy, tw, ttmp, tacc), "conv2d_backward_data_accumulate");
+    float *gacc = adown(&a, t, tacc), *wacc = af(&a, nx);
+    if (!gacc || !wacc) goto done;
+    for (size_t i = 0; i < nx; ++i) wacc[i] = acc0[i] + o[3].got[0][i];
+    snprintf(what, sizeof what, "%s backward_data_accumulate == acc + backward_data", tag);
+    xdt_bitwise(t, what, gacc, wacc, nx);
 
     /* gradients against finite differences of the double forward (cheap cases) */
     if ((double)ny * kf * (double)(nx + nw + no) < 4e7) {
@@ -1071,6 +1081,22 @@ static void test_batchnorm(xdt *t, const bn_case *bc, int idx)
             a.bad = 1;
         bn_device(t, &a, ts, bc, o, run);
     }
+    /* the ReLU fused into the store: the ReLU of the same y, the same statistics */
+    xd_tensor *try = aup(&a, t, XD_DTYPE_F32, bc->nd, xs, NULL), *trm = aup(&a, t, XD_DTYPE_F32, 1, cs, NULL),
+              *trv = aup(&a, t, XD_DTYPE_F32, 1, cs, NULL);
+    if (a.bad) goto done;
+    xdt_ok(t,
+           xd_batchnorm_train_forward_relu(t->ctx, ts[0], bc->gamma ? ts[2] : NULL, bc->beta ? ts[3] : NULL, BN_EPS,
+                                           try, trm, trv),
+           "batchnorm_train_forward_relu");
+    float *gry = adown(&a, t, try), *grm = adown(&a, t, trm), *grv = adown(&a, t, trv), *wry = af(&a, nx);
+    if (a.bad || !o[BN_Y].got[0] || !o[BN_MEAN].got[0] || !o[BN_VAR].got[0]) goto done;
+    for (size_t i = 0; i < nx; ++i) wry[i] = o[BN_Y].got[0][i] > 0.0f ? o[BN_Y].got[0][i] : 0.0f;
+    snprintf(what, sizeof what, "%s train_forward_relu == relu(train_forward)", tag);
+    xdt_bitwise(t, what, gry, wry, nx);
+    snprintf(what, sizeof what, "%s train_forward_relu: the same mean and var", tag);
+    xdt_bitwise(t, what, grm, o[BN_MEAN].got[0], nc);
+    xdt_bitwise(t, what, grv, o[BN_VAR].got[0], nc);
     double *xd = adbl(&a, x, nx), *dyd = adbl(&a, dy, nx), *gd = adbl(&a, gamma, nc), *bd = adbl(&a, beta, nc);
     for (int i = 0; i < BN_NOUT; ++i) o[i].ref = ad(&a, o[i].n);
     double *mmd = adbl(&a, mm, nc), *mvd = adbl(&a, mv, nc);
@@ -1325,8 +1351,9 @@ static void test_merge(xdt *t, const merge_case *mc, int idx)
     xd_tensor *t2 = aup(&a, t, XD_DTYPE_F32, nd, s2, x2), *tdy = aup(&a, t, XD_DTYPE_F32, nd, sy, dy);
     xd_tensor *tsum = aup(&a, t, XD_DTYPE_F32, nd, s1, NULL), *tacc = aup(&a, t, XD_DTYPE_F32, nd, s1, x1);
     xd_tensor *ty = aup(&a, t, XD_DTYPE_F32, nd, sy, NULL), *td1 = aup(&a, t, XD_DTYPE_F32, nd, s1, NULL);
-    xd_tensor *td2 = aup(&a, t, XD_DTYPE_F32, nd, s2, x2);
+    xd_tensor *td2 = aup(&a, t, XD_DTYPE_F32, nd, s2, x2), *trelu = aup(&a, t, XD_DTYPE_F32, nd, s1, NULL);
     if (a.bad) goto done;
+    xdt_ok(t, xd_add_relu_forward(t->ctx, t1, tb, trelu), "add_relu_forward");
     xdt_ok(t, xd_add_forward(t->ctx, t1, tb, tsum), "add_forward");
     xdt_ok(t, xd_add_forward(t->ctx, tacc, tb, tacc), "add_forward in place");
     xdt_ok(t, xd_concat_forward(t->ctx, t1, 0, ty), "concat_forward");
@@ -1341,6 +1368,12 @@ static void test_merge(xdt *t, const merge_case *mc, int idx)
     host_add(x1, b, want, n1);
     snprintf(what, sizeof what, "%s add", tag);
     xdt_bitwise(t, what, gsum, want, n1);
+    float *grelu = adown(&a, t, trelu);
+    if (!grelu) goto done;
+    for (size_t i = 0; i < n1; ++i) want[i] = want[i] > 0.0f ? want[i] : 0.0f; /* no NaN here */
+    snprintf(what, sizeof what, "%s add_relu == relu(add)", tag);
+    xdt_bitwise(t, what, grelu, want, n1);
+    host_add(x1, b, want, n1);
     snprintf(what, sizeof what, "%s add in place (an accumulation)", tag);
     xdt_bitwise(t, what, gacc, want, n1);
     const int64_t c[2] = {mc->c1, mc->c2};

@@ -604,8 +604,9 @@ static xd_status train_loop(run *r)
     if ((st = xd_context_finish(r->ctx)) != XD_OK) return xd_error_from_context(r->err, st, r->ctx);
     r->res->steps_done = r->step;
     r->res->seconds_steps = now() - r->ts0;
-    r->res->steps_steady = r->ts_half > 0 ? r->step - r->half : r->step - r->start;
-    r->res->seconds_steady = r->ts_half > 0 ? now() - r->ts_half : r->res->seconds_steps;
+    const int half = r->ts_half > 0 && r->step > r->half; /* else (a stop at the half) the whole run */
+    r->res->steps_steady = half ? r->step - r->half : r->step - r->start;
+    r->res->seconds_steady = half ? now() - r->ts_half : r->res->seconds_steps;
     r->res->first_nonfinite_step = r->nonfinite_at;
     return XD_OK;
 }

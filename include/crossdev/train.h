@@ -159,8 +159,9 @@ typedef struct xd_train_result {
     int64_t first_nonfinite_step;    /* -1 when none */
     double seconds_total, seconds_steps;
     uint64_t device_bytes_peak;
-    /* The second half of the steps (those after step total / 2 was
-     * recorded; all of them in a run of one step): the rate once every
+    /* The second half of the steps (those after step start + (total -
+     * start) / 2 was recorded; all of them in a run of one step or one that
+     * stopped before): the rate once every
      * kernel has run and every buffer been touched, as PyTorch's and
      * Keras's benches measure theirs (tools/bench-models). */
     int64_t steps_steady;
