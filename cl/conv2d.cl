@@ -11,6 +11,14 @@
  *  bwd bias     db[o]         = sum over n ascending of the add chain over (oh, ow) */
 #include "xd_math.h"
 
+/* XD_CONV_ROWS (a tunable): the channel-lane kernels store a work-item's
+ * outputs by rows transposed in registers, and dy goes channels last by
+ * transposed blocks; 0: by scatters and gathers (the values stored are the
+ * same either way). */
+#ifndef XD_CONV_ROWS
+#define XD_CONV_ROWS 1
+#endif
+
 /* Output channels per work-item: a tunable (-D from host/core/params.c); it
  * decides which work-item computes an output, never the order of its sum. */
 #ifndef XD_CONV_OB
@@ -261,7 +269,7 @@ __kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global floa
     if (g >= N * npb * nov) return;
     uint v = g % nov, p0 = (g / nov) % npb * XD_VW, n = g / (nov * npb), o0 = v * XD_VW;
     __global float *d0 = dyt + ((size_t)n * P + p0) * OP + o0;
-    if (p0 + XD_VW <= P && o0 + XD_VW <= O) {
+    if (XD_CONV_ROWS && p0 + XD_VW <= P && o0 + XD_VW <= O) {
         xd_vf t[XD_VW];
         _Pragma("unroll") for (uint j = 0; j < XD_VW; ++j) t[j] = XD_VLOAD(dy + ((size_t)n * O + o0 + j) * P + p0);
         xd_vtranspose(t);
@@ -483,7 +491,7 @@ XD_INLINE int xd_lanes_row_(int a, int dir, uint kh, uint SH, uint PT, uint TH)
  * k's outputs jb XD_VW ..  jb XD_VW + XD_VW - 1.  QB half a vector (CV
  * even): T[XD_VW v / 2 + k] holds channel k0 + v XD_VW + k's QB outputs,
  * then channel k0 + (v + 1) XD_VW + k's. */
-#define XD_CONV_ROWS_OK_(CV, QB) ((QB) % XD_VW == 0 || (2 * (QB) == XD_VW && (CV) % 2 == 0))
+#define XD_CONV_ROWS_OK_(CV, QB) (XD_CONV_ROWS && ((QB) % XD_VW == 0 || (2 * (QB) == XD_VW && (CV) % 2 == 0)))
 inline __attribute__((always_inline)) void xd_conv_lanes_rows_(const xd_vf *acc, uint CV, uint QB, xd_vf *T)
 {
     if (QB % XD_VW == 0) {

@@ -128,6 +128,7 @@ typedef enum xd_kernel_id {
     X(conv_ob, XD_CONV_OB, 4, 1, 64, 0, "conv2d output channels (backward data: input channels) per work-item") \
     X(conv_tb, XD_CONV_TB, 4, 1, 64, 0, "conv2d backward-weights taps per work-item")                           \
     X(conv_cl_tb, XD_CONV_CL_TB, 4, 1, 64, 0, "the same for the channels-last backward-weights kernels")         \
+    X(conv_rows, XD_CONV_ROWS, 1, 0, 1, 0, "channel-lane convs store by rows transposed in registers (0: scatter)") \
     X(dense_ob, XD_DENSE_OB, 4, 1, 64, 0, "dense outputs per work-item")                                        \
     X(dense_nb, XD_DENSE_NB, 4, 1, 64, 0, "dense backward-data samples per work-item")                          \
     X(vw, XD_VW, 1, 1, 16, 1, "vector lanes per work-item (cl/xd_math.h)")                                      \
