@@ -490,8 +490,8 @@ static xd_status npy_write_file(const char *path, xd_dtype dtype, int ndim, cons
     }
     const void *parts[2] = {hdr, body};
     const size_t sizes[2] = {hbytes, count * 4};
-    xd_status st = staged ? xd_write_file_staged(path, parts, sizes, 2, err)
-                          : xd_write_file_atomic(path, parts, sizes, 2, err);
+    xd_status st =
+        staged ? xd_write_file_staged(path, parts, sizes, 2, err) : xd_write_file_atomic(path, parts, sizes, 2, err);
     free(swapped);
     return st;
 }
