@@ -525,7 +525,7 @@ inline __attribute__((always_inline)) void xd_conv_lanes_row_out_(xd_vf r, int h
     uint nj = OW - c;
     if (accum) r = xd_vload_lanes_n(p, hh, min((uint)(hh < 0 ? XD_VW : XD_VW / 2), nj)) + r;
     if (hh < 0) xd_vstore_n(r, p, min((uint)XD_VW, nj));
-    else xd_vstore_half_n(r, hh, p, min((uint)XD_VW / 2, nj));
+    else xd_vstore_halfvec_n(r, hh, p, min((uint)XD_VW / 2, nj));
 }
 
 /* T's rows (xd_conv_lanes_rows_) of outputs that are neighbours in a row

@@ -197,7 +197,7 @@ XD_INLINE xd_vf xd_vload_lanes_n(__global const float *p, int hh, uint k)
 
 /* The first k lanes (k <= XD_VW / 2) of v's lower (hi 0) or upper (hi 1)
  * half to p[0..k-1]. */
-XD_INLINE void xd_vstore_half_n(xd_vf v, int hi, __global float *p, uint k)
+XD_INLINE void xd_vstore_halfvec_n(xd_vf v, int hi, __global float *p, uint k)
 {
 #if XD_VW == 16
     float8 h = hi ? v.hi : v.lo;
