@@ -7,7 +7,7 @@ __kernel void xd_relu_fwd(__global const float *x, __global float *y, const uint
     size_t j = get_global_id(0); /* size_t: a uint index becomes gathers on Intel's CPU runtime (cl/adam.cl) */
     if (j >= n) return;
     float v = x[j];
-    y[j] = (v > 0.0f) ? v : ((v == v) ? 0.0f : v);
+    y[j] = xd_relu(v);
 }
 
 /* One work-item: XD_VW consecutive elements from contiguous loads (a last

@@ -87,7 +87,7 @@ __kernel void xd_bn_apply(__global const float *x, __global const float *coef, _
     if (j >= n) return;
     uint c = (uint)((j / HW) % C);
     float v = x[j] * coef[c] + coef[C + c];
-    y[j] = !relu || v > 0.0f ? v : ((v == v) ? 0.0f : v);
+    y[j] = relu ? xd_relu(v) : v;
 }
 
 /* The backward's per-channel part: dgamma, dbeta (each optional) and
@@ -228,7 +228,6 @@ __kernel void xd_bn_partial_v(__global const float *x, __global const float *mea
  * alias inputs): the same operations per element.  One work-item a plane:
  * a work-item a vector spent more on finding its plane and channel (two
  * divisions) than on its 16 elements.  planes = N * C. */
-#define XD_BN_RELU_(v) (relu ? XD_VSELECT(XD_VSELECT((v), (xd_vf)0.0f, (v) == (v)), (v), (v) > (xd_vf)0.0f) : (v))
 __kernel void xd_bn_apply_v(__global const float *x, __global const float *coef, __global float *y, const uint C,
                             const uint HW, const uint planes, const int relu)
 {
@@ -239,12 +238,12 @@ __kernel void xd_bn_apply_v(__global const float *x, __global const float *coef,
     xd_vf k = (xd_vf)coef[c], r = (xd_vf)coef[C + c];
     for (; s + XD_VW <= HW; s += XD_VW) {
         xd_vf v = XD_VLOAD(x + base + s) * k + r;
-        xd_vstore_n(XD_BN_RELU_(v), y + base + s, XD_VW);
+        xd_vstore_n(relu ? xd_vrelu(v) : v, y + base + s, XD_VW);
     }
     if (s < HW) {
         uint b = HW - XD_VW;
         xd_vf v = XD_VLOAD(x + base + b) * k + r;
-        xd_vstore_range(XD_BN_RELU_(v), y + base + b, s - b, XD_VW);
+        xd_vstore_range(relu ? xd_vrelu(v) : v, y + base + b, s - b, XD_VW);
     }
 }
 

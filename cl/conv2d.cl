@@ -94,7 +94,7 @@ __kernel void xd_conv2d_fwd(__global const float *x, __global const float *w,
         if (o >= O) break;
         xd_vf r = acc[q];
         if (has_bias) r = r + (xd_vf)b[o];
-        if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
+        if (relu) r = xd_vrelu(r);
         xd_vstore_range(r, y + (((size_t)n * O + o) * OH + oh) * OW + os, skip, kst);
     }
 }
@@ -491,7 +491,7 @@ XD_INLINE int xd_lanes_row_(int a, int dir, uint kh, uint SH, uint PT, uint TH)
  * k's outputs jb XD_VW ..  jb XD_VW + XD_VW - 1.  QB half a vector (CV
  * even): T[XD_VW v / 2 + k] holds channel k0 + v XD_VW + k's QB outputs,
  * then channel k0 + (v + 1) XD_VW + k's. */
-#define XD_CONV_ROWS_OK_(CV, QB) (XD_CONV_ROWS && ((QB) % XD_VW == 0 || (2 * (QB) == XD_VW && (CV) % 2 == 0)))
+#define XD_CONV_ROWS_OK_(CV, QB) XD_CONV_ROWS_OK(XD_CONV_ROWS, XD_VW, CV, QB)
 inline __attribute__((always_inline)) void xd_conv_lanes_rows_(const xd_vf *acc, uint CV, uint QB, xd_vf *T)
 {
     if (QB % XD_VW == 0) {
@@ -520,7 +520,7 @@ inline __attribute__((always_inline)) void xd_conv_lanes_row_out_(xd_vf r, int h
 {
     if (c >= OW) return;
     if (has_bias) r = r + (xd_vf)b[k];
-    if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);
+    if (relu) r = xd_vrelu(r);
     __global float *p = out + ((size_t)n * K + k) * P + a * OW + c;
     uint nj = OW - c;
     if (accum) r = xd_vload_lanes_n(p, hh, min((uint)(hh < 0 ? XD_VW : XD_VW / 2), nj)) + r;
@@ -656,7 +656,7 @@ inline __attribute__((always_inline)) void xd_conv_lanes_store_(const xd_vf *K0,
                     if (kv >= K) continue;                                                                          \
                     xd_vf r = acc[j][v];                                                                            \
                     if (has_bias) r = r + XD_VGATHER(b, min(kv + XD_VIOTA, (xd_vu)(K - 1)));                        \
-                    if (relu) r = XD_VSELECT(XD_VSELECT(r, (xd_vf)0.0f, r == r), r, r > (xd_vf)0.0f);               \
+                    if (relu) r = xd_vrelu(r);               \
                     xd_vu at = ((uint)n * K + min(kv + XD_VIOTA, (xd_vu)(K - 1))) * P + a * OW + bj;           \
                     if (accum) r = XD_VGATHER(out, at) + r;                                                         \
                     xd_vscatter_n(r, out, at, min((uint)XD_VW, K - kv));                                            \

@@ -79,7 +79,7 @@ __kernel void xd_permute3(__global const float *in, __global const float *bias,
     uint a = t / B;
     float v = in[in_off + (size_t)a * isa + (size_t)b * isb + p];
     if (has_bias) v = v + bias[a];
-    if (relu) v = (v > 0.0f) ? v : ((v == v) ? 0.0f : v);
+    if (relu) v = xd_relu(v);
     out[out_off + (size_t)a * osa + (size_t)b * osb + p] = v;
 }
 

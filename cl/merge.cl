@@ -29,12 +29,12 @@ __kernel void xd_add(__global const float *a, __global const float *b, __global 
     if (n - j0 < XD_VW) {
         for (uint j = j0; j < n; ++j) {
             float v = a[j] + b[j];
-            y[j] = !relu || v > 0.0f ? v : ((v == v) ? 0.0f : v);
+            y[j] = relu ? xd_relu(v) : v;
         }
         return;
     }
     xd_vf v = XD_VLOAD(a + j0) + XD_VLOAD(b + j0);
-    if (relu) v = XD_VSELECT(XD_VSELECT(v, (xd_vf)0.0f, v == v), v, v > (xd_vf)0.0f);
+    if (relu) v = xd_vrelu(v);
     xd_vstore_n(v, y + j0, XD_VW);
 }
 

@@ -61,6 +61,12 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
 /* xd_conv2d_lanes1: one vector of channels x XD_CONV_QB1 outputs of a row. */
 #define XD_CONV_QB1 16
 
+/* Whether the channel-lane convolutions store a work-item's CV vectors x QB
+ * outputs by rows (cl/conv2d.cl): the tunable conv_rows on, and QB a
+ * multiple of a vector or half of one with CV even.  The host's launch
+ * size (host/ops/conv2d.c) asks the same question. */
+#define XD_CONV_ROWS_OK(rows, vw, CV, QB) ((rows) && ((QB) % (vw) == 0 || (2 * (QB) == (vw) && (CV) % 2 == 0)))
+
 /* ---- loops whose additions are in a contract order -----------------------
  * XD_ORDERED goes before every loop that accumulates floats in the order
  * docs/reproducibility.md states.  OpenCL C forbids reordering those
@@ -181,6 +187,17 @@ XD_INLINE void xd_vstore_range(xd_vf v, __global float *p, uint from, uint to)
     for (uint j = from; j < to && j < XD_VW; ++j) p[j] = t[j];
 }
 #define xd_vstore_n(v, p, k) xd_vstore_range((v), (p), 0u, (k))
+
+/* ReLU as every kernel applies it, the fused ones included: x > 0 ? x : 0,
+ * a NaN kept (fmax would drop it), -0 to +0. */
+XD_INLINE float xd_relu(float v)
+{
+    return v > 0.0f ? v : ((v == v) ? 0.0f : v);
+}
+XD_INLINE xd_vf xd_vrelu(xd_vf v)
+{
+    return XD_VSELECT(XD_VSELECT(v, (xd_vf)0.0f, v == v), v, v > (xd_vf)0.0f);
+}
 
 /* p[0..k-1] into lanes 0..k-1 (hh < 0; k <= XD_VW) or into the lower (hh 0)
  * or upper (hh 1) half (k <= XD_VW / 2); the other lanes 0.  Reads nothing

@@ -262,7 +262,7 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
     cl_uint bs = dir > 0 ? 1 : d->SW; /* backward data: a work-item's outputs are every SW-th of a row */
     /* at stride 2, where its outputs go by rows, a pair of blocks (both phases) */
     cl_uint vw = ctx->params.vw, cv = one ? 1 : XD_CONV_CV;
-    cl_uint rows = ctx->params.conv_rows && (qb % vw == 0 || (2 * qb == vw && cv % 2 == 0)); /* XD_CONV_ROWS_OK_ */
+    cl_uint rows = XD_CONV_ROWS_OK(ctx->params.conv_rows, vw, cv, qb);
     cl_uint ph = bs == 2 && rows ? 2 : 1;
     size_t items = (size_t)d->N * (KP / kb) * OH * (((OW + bs - 1) / bs + qb - 1) / qb * bs / ph);
     xd_kernel_id k = ph == 2 ? (one ? XD_K_conv2d_lanes1_pairs : XD_K_conv2d_lanes_pairs)
