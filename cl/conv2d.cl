@@ -11,12 +11,13 @@
  *  bwd bias     db[o]         = sum over n ascending of the add chain over (oh, ow) */
 #include "xd_math.h"
 
-/* XD_CONV_ROWS (a tunable): the channel-lane kernels store a work-item's
- * outputs by rows transposed in registers, and dy goes channels last by
- * transposed blocks; 0: by scatters and gathers (the values stored are the
- * same either way). */
+/* XD_CONV_ROWS (a tunable, bits of cl/xd_math.h): the channel-lane kernels
+ * of one vector of channels (XD_CONV_ROWS_ONE), of more (XD_CONV_ROWS_TWO)
+ * store a work-item's outputs by rows transposed in registers, and dy goes
+ * channels last by transposed blocks (XD_CONV_ROWS_DY); a bit clear: by
+ * scatters, by gathers (the values stored are the same either way). */
 #ifndef XD_CONV_ROWS
-#define XD_CONV_ROWS 1
+#define XD_CONV_ROWS 7
 #endif
 
 /* Output channels per work-item: a tunable (-D from host/core/params.c); it
@@ -269,7 +270,7 @@ __kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global floa
     if (g >= N * npb * nov) return;
     uint v = g % nov, p0 = (g / nov) % npb * XD_VW, n = g / (nov * npb), o0 = v * XD_VW;
     __global float *d0 = dyt + ((size_t)n * P + p0) * OP + o0;
-    if (XD_CONV_ROWS && p0 + XD_VW <= P && o0 + XD_VW <= O) {
+    if ((XD_CONV_ROWS & XD_CONV_ROWS_DY) && p0 + XD_VW <= P && o0 + XD_VW <= O) {
         xd_vf t[XD_VW];
         _Pragma("unroll") for (uint j = 0; j < XD_VW; ++j) t[j] = XD_VLOAD(dy + ((size_t)n * O + o0 + j) * P + p0);
         xd_vtranspose(t);
@@ -406,9 +407,13 @@ __kernel void NAME(__global const float *x, __global const float *dyt, __global 
 #ifndef XD_CONV_CL_TB
 #define XD_CONV_CL_TB 4
 #endif
+#ifndef XD_CONV_CL1_TB
+#define XD_CONV_CL1_TB 4
+#endif
 XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl, XD_CONV_OV, XD_CONV_CL_TB)
-/* One vector of output channels (16-channel layers at XD_VW 16). */
-XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl1, 1, XD_CONV_CL_TB)
+/* One vector of output channels (16-channel layers at XD_VW 16): taps
+ * of its own (a tunable), its accumulators a vector a tap. */
+XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl1, 1, XD_CONV_CL1_TB)
 /* 1x1 convolutions (resnet's projections): one tap a work-item, where
  * blocks of XD_CONV_TB would compute the same tap XD_CONV_TB times. */
 XD_CONV_BWD_WEIGHTS_CL_KERNEL(xd_conv2d_bwd_weights_cl_1x1, XD_CONV_OV, 1)

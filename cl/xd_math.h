@@ -18,6 +18,16 @@
 #ifndef XD_FAST
 #pragma OPENCL FP_CONTRACT OFF
 #endif
+/* clang warns at every call passing a 16-lane vector when it compiles for a
+ * CPU without AVX-512 (PoCL for an AVX2 target: "AVX vector argument of type
+ * 'float16' ... changes the ABI", ~400 of them).  The kernels and PoCL's
+ * built-ins are compiled together, so the ABI is one; the warning says
+ * nothing to a user. */
+#if defined(__clang__) && defined(__has_warning)
+#if __has_warning("-Wpsabi")
+#pragma clang diagnostic ignored "-Wpsabi"
+#endif
+#endif
 #define XD_INLINE inline
 #define XD_FMA(a, b, c) fma((a), (b), (c))
 #define XD_RINT(a) rint(a)
@@ -62,10 +72,17 @@ XD_INLINE float xd_as_float_(xd_u32 u) { float f; memcpy(&f, &u, 4); return f; }
 #define XD_CONV_QB1 16
 
 /* Whether the channel-lane convolutions store a work-item's CV vectors x QB
- * outputs by rows (cl/conv2d.cl): the tunable conv_rows on, and QB a
- * multiple of a vector or half of one with CV even.  The host's launch
- * size (host/ops/conv2d.c) asks the same question. */
-#define XD_CONV_ROWS_OK(rows, vw, CV, QB) ((rows) && ((QB) % (vw) == 0 || (2 * (QB) == (vw) && (CV) % 2 == 0)))
+ * outputs by rows (cl/conv2d.cl): the tunable conv_rows's bit for the
+ * kernel (XD_CONV_ROWS_ONE for one vector of channels, XD_CONV_ROWS_TWO for
+ * more), and QB a multiple of a vector or half of one with CV even.  The
+ * host's launch size (host/ops/conv2d.c) asks the same question.
+ * XD_CONV_ROWS_DY: dy goes channels last by transposed blocks. */
+#define XD_CONV_ROWS_ONE 1
+#define XD_CONV_ROWS_TWO 2
+#define XD_CONV_ROWS_DY 4
+#define XD_CONV_ROWS_OK(rows, vw, CV, QB)                                                                            \
+    (((rows) & ((CV) == 1 ? XD_CONV_ROWS_ONE : XD_CONV_ROWS_TWO)) &&                                                 \
+     ((QB) % (vw) == 0 || (2 * (QB) == (vw) && (CV) % 2 == 0)))
 
 /* ---- loops whose additions are in a contract order -----------------------
  * XD_ORDERED goes before every loop that accumulates floats in the order

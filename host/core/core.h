@@ -124,16 +124,17 @@ typedef enum xd_kernel_id {
  * options in every trace's build_options.  They change scheduling only:
  * which work-item and lane computes an output, never a sum's order
  * (docs/reproducibility.md). */
-#define XD_TUNABLES(X)                                                                                              \
-    X(conv_ob, XD_CONV_OB, 4, 1, 64, 0, "conv2d output channels (backward data: input channels) per work-item")     \
-    X(conv_tb, XD_CONV_TB, 4, 1, 64, 0, "conv2d backward-weights taps per work-item")                               \
-    X(conv_cl_tb, XD_CONV_CL_TB, 4, 1, 64, 0, "the same for the channels-last backward-weights kernels")            \
-    X(conv_rows, XD_CONV_ROWS, 1, 0, 1, 0, "channel-lane convs store by rows transposed in registers (0: scatter)") \
-    X(dense_ob, XD_DENSE_OB, 4, 1, 64, 0, "dense outputs per work-item")                                            \
-    X(dense_nb, XD_DENSE_NB, 4, 1, 64, 0, "dense backward-data samples per work-item")                              \
-    X(vw, XD_VW, 1, 1, 16, 1, "vector lanes per work-item (cl/xd_math.h)")                                          \
-    X(local_size, XD_LOCAL_SIZE, 64, 1, 1024, 0, "work-group size of 1-D launches (capped by the device)")          \
-    X(clblast, XD_CLBLAST, 1, 0, 2, 0, "fast mode's GEMM path: 0 own kernels, 1 CLBlast by size, 2 CLBlast")        \
+#define XD_TUNABLES(X)                                                                                            \
+    X(conv_ob, XD_CONV_OB, 4, 1, 64, 0, "conv2d output channels (backward data: input channels) per work-item")   \
+    X(conv_tb, XD_CONV_TB, 4, 1, 64, 0, "conv2d backward-weights taps per work-item")                             \
+    X(conv_cl_tb, XD_CONV_CL_TB, 4, 1, 64, 0, "the same for the channels-last backward-weights kernels")          \
+    X(conv_cl1_tb, XD_CONV_CL1_TB, 4, 1, 64, 0, "the same for its kernel of one vector of output channels")       \
+    X(conv_rows, XD_CONV_ROWS, 7, 0, 7, 0, "row stores, bits: 1 one-vector convs, 2 wider, 4 dy (else scatters)") \
+    X(dense_ob, XD_DENSE_OB, 4, 1, 64, 0, "dense outputs per work-item")                                          \
+    X(dense_nb, XD_DENSE_NB, 4, 1, 64, 0, "dense backward-data samples per work-item")                            \
+    X(vw, XD_VW, 1, 1, 16, 1, "vector lanes per work-item (cl/xd_math.h)")                                        \
+    X(local_size, XD_LOCAL_SIZE, 64, 1, 1024, 0, "work-group size of 1-D launches (capped by the device)")        \
+    X(clblast, XD_CLBLAST, 1, 0, 2, 0, "fast mode's GEMM path: 0 own kernels, 1 CLBlast by size, 2 CLBlast")      \
     X(dense_tiled, XD_DENSE_TILED, 0, 0, 1, 0, "dense forward from local-memory tiles (GPUs: coalesced loads)")
 
 typedef struct xd_params {

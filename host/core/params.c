@@ -37,21 +37,32 @@ typedef struct row {
  * neighbouring work-items, uncoalesced).  Not yet measured on a GPU.
  * AVX2 rows (PoCL and Intel compiling for an AVX2 CPU, on one or forced
  * on an AVX-512 machine: docs/performance.md "Tunables per instruction
- * set"): the AVX-512 rows' values.  Swept under PoCL forced to haswell,
+ * set"): the AVX-512 rows' values but three.  Swept under PoCL forced to haswell,
  * 8 lanes (with every blocking tried, spills removed) ran 0.64-0.89x of
  * 16 lanes as two ymm halves on seed-cnn and mnist-convnet; other
  * blockings at 16 lanes were within the noise.  Intel's runtime forced
- * to core-avx2: 8 lanes 0.66-0.90x of 16 (5 rounds).  PoCL's AVX2 row
- * takes conv_cl_tb 3 (one kernel row of taps a work-item): at 9, the
- * backward-weights kernels' 9-18 vectors of 16 lanes are 18-36 ymm
- * registers and spill; build/resnet-ops --device basic under haswell,
- * every backward weights of a resnet step 13.5 -> 10.9 CPU ms (conv2d_7
- * 3.5 -> 2.0; 2 and 4 measured 12.0 and 14.2); AVX-512 stays at 9 (3
- * measured slower there).  conv_tb, the per-sample kernel's (seed-cnn's
- * single-channel conv), stays 9: 3 there ran seed-cnn 3-15 % slower.
- * conv_rows 1 everywhere: on AVX2 the scatters (0) were ~5 % faster for
- * the two-vector lane kernels and ~10 % slower for the one-vector ones,
- * no better over a resnet step (build/resnet-ops under haswell).
+ * to core-avx2: 8 lanes 0.66-0.90x of 16 (5 rounds).  Channel-lane
+ * convs in passes of fewer accumulators (4 vectors, 8 ymm, no spill) ran
+ * resnet's 1.4-1.7x slower: a pass repeats every tap's mask and loads for
+ * a quarter of the fmas.  PoCL's AVX2 row takes conv_cl_tb 2 and conv_cl1_tb 3: at 9, the backward-weights
+ * kernels' 9-18 vectors of 16 lanes are 18-36 ymm registers and spill;
+ * build/resnet-ops --device basic under haswell, every backward weights
+ * of a resnet step 13.5 -> 10.9 CPU ms at 3 for both (conv2d_7 3.5 ->
+ * 2.0); then apart, 4 alternations: the two-vector kernel's layers at 2
+ * against 3, conv2d_3 1.26 -> 0.93 ms, conv2d_4 2.23 -> 1.72, conv2d_6
+ * and conv2d_7 +5-8 %; the one-vector kernel's (conv2d_1) at 3: 1.60 ms,
+ * at 2 2.50, at 4 1.81.  AVX-512 stays at 9 (3 measured slower there).
+ * conv_tb, the per-sample kernel's (seed-cnn's single-channel conv),
+ * stays 9: 3 there ran seed-cnn 3-15 % slower.  conv_rows: every row
+ * stores by rows (7) but PoCL's AVX2 row, 5: there the two-vector lane
+ * kernels' scatters beat their row stores (conv2d_4, 6, 7 forward and
+ * backward data 4-9 %, the stride-2 conv2d_8 backward data 0.49 -> 0.36
+ * ms without the pairs kernel); the one-vector kernels' row stores and
+ * dy's blocks stay (6 alternations, every conv op of a step 28.2 -> 27.6
+ * CPU ms; on AVX-512 5 measured 18.0 -> 19.4, so 7 stays there).
+ * Intel's runtime forced to core-avx2 takes the same three (every conv op
+ * of a step 37.0 -> 30.9 CPU ms in 3 alternations, 30.2 -> 29.5 in
+ * another 3; its AVX2 row had the AVX-512 row's values).
  * PoCL's conv_ob 8 measured the same speed as 4 (crossdev-bench, PoCL
  * pthread); it is kept different from the default on purpose: Oclgrind runs
  * the default row, so the cross-device bitwise tests compare two different
@@ -61,25 +72,25 @@ typedef struct row {
 /* clang-format off */
 static const row k_table[] = {
     {.match = "pocl/", .max_llvm = 14,
-     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 9, .conv_rows = 1, .dense_ob = 16, .dense_nb = 16, .vw = 8,  .local_size = 64,
+     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 9, .conv_cl1_tb = 9, .conv_rows = 7, .dense_ob = 16, .dense_nb = 16, .vw = 8,  .local_size = 64,
            .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl (LLVM <= 14)"}},
     {.match = "pocl/", .isa = XD_ISA_AVX2,
-     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 3, .conv_rows = 1, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
+     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 2, .conv_cl1_tb = 3, .conv_rows = 5, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
            .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl avx2"}},
     {.match = "pocl/",
-     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 9, .conv_rows = 1, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
+     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 9, .conv_cl1_tb = 9, .conv_rows = 7, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
            .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "pocl"}},
     {.match = "intel-opencl/", .isa = XD_ISA_AVX2,
-     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 9, .conv_rows = 1, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
+     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 2, .conv_cl1_tb = 3, .conv_rows = 5, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
            .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "intel-opencl cpu avx2"}},
     {.match = "intel-opencl/",
-     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 9, .conv_rows = 1, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
+     .p = {.conv_ob = 8, .conv_tb = 9, .conv_cl_tb = 9, .conv_cl1_tb = 9, .conv_rows = 7, .dense_ob = 16, .dense_nb = 16, .vw = 16, .local_size = 64,
            .clblast = XD_CLBLAST_NEVER,   .dense_tiled = 0, .source = "intel-opencl cpu"}},
     {.match = "", .vendor = "NVIDIA",
-     .p = {.conv_ob = 4, .conv_tb = 4, .conv_cl_tb = 4, .conv_rows = 1, .dense_ob = 4,  .dense_nb = 4,  .vw = 1,  .local_size = 128,
+     .p = {.conv_ob = 4, .conv_tb = 4, .conv_cl_tb = 4, .conv_cl1_tb = 4, .conv_rows = 7, .dense_ob = 4,  .dense_nb = 4,  .vw = 1,  .local_size = 128,
            .clblast = XD_CLBLAST_BY_SIZE, .dense_tiled = 1, .source = "vendor NVIDIA"}},
     {.match = "", .vendor = "Advanced Micro Devices",
-     .p = {.conv_ob = 4, .conv_tb = 4, .conv_cl_tb = 4, .conv_rows = 1, .dense_ob = 4,  .dense_nb = 4,  .vw = 1,  .local_size = 128,
+     .p = {.conv_ob = 4, .conv_tb = 4, .conv_cl_tb = 4, .conv_cl1_tb = 4, .conv_rows = 7, .dense_ob = 4,  .dense_nb = 4,  .vw = 1,  .local_size = 128,
            .clblast = XD_CLBLAST_BY_SIZE, .dense_tiled = 1, .source = "vendor AMD"}},
 };
 /* clang-format on */

@@ -273,12 +273,21 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
                      XD_ARG(d->SW), XD_ARG(accum));
 }
 
+/* Taps per work-item of the channels-last kernel that runs: one vector of
+ * output channels (xd_conv2d_bwd_weights_cl1) conv_cl1_tb, a 1x1 conv
+ * (xd_conv2d_bwd_weights_cl_1x1) 1, else conv_cl_tb. */
+static size_t channels_last_taps(const xd_context *ctx, const conv_dims *d)
+{
+    if (d->O <= ctx->params.vw) return ctx->params.conv_cl1_tb;
+    return d->KH * d->KW == 1 ? 1 : ctx->params.conv_cl_tb;
+}
+
 /* Backward weights from dy channels last: any stride and padding, vector
  * lanes, and each dy value used by at least 4 work-items (input channels x
  * tap blocks; seed-cnn's single input channel: the copy would cost what it saves). */
 static int backward_weights_channels_last(const xd_context *ctx, const conv_dims *d)
 {
-    size_t T = (size_t)d->KH * d->KW, reuse = d->C * ((T + ctx->params.conv_cl_tb - 1) / ctx->params.conv_cl_tb);
+    size_t T = (size_t)d->KH * d->KW, tb = channels_last_taps(ctx, d), reuse = d->C * ((T + tb - 1) / tb);
     return ctx->params.vw > 1 && reuse >= 4;
 }
 
@@ -299,7 +308,7 @@ static xd_status channels_last_backward_weights(xd_context *ctx, const char *op,
                        (size_t)d->N * ((P + ctx->params.vw - 1) / ctx->params.vw) * (OP / ctx->params.vw),
                        XD_ARG(dy->mem), XD_ARG(dyt), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP));
     if (st != XD_OK) return st;
-    size_t T = (size_t)d->KH * d->KW, tb = t1 ? 1 : ctx->params.conv_cl_tb,
+    size_t T = (size_t)d->KH * d->KW, tb = channels_last_taps(ctx, d),
            blocks = (size_t)(OP / ob) * d->C * ((T + tb - 1) / tb);
     cl_int nsplit = blocks < 8 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
     cl_uint rows = d->O * d->C * (cl_uint)T;
