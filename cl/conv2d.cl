@@ -258,31 +258,47 @@ __kernel void xd_conv2d_bwd_bias_partial(__global const float *dy, __global floa
 
 /* dyt[n, p, o] = dy[n, o, p] with rows of OP >= O floats (OP a multiple of
  * XD_VW; the lanes past O zero): output channels contiguous for the
- * backward-weights kernel below.  One work-item: XD_VW channels of XD_VW
- * positions p: a whole block is XD_VW contiguous loads (one a channel)
- * transposed in registers; a block at the end of the planes or of the
- * channels goes position by position, gathering its channels. */
-__kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global float *dyt, const uint N, const uint O,
-                                         const uint P, const uint OP)
+ * backward-weights kernel below.  One work-item: XD_VW channels of one
+ * sample, every position p ascending by blocks of XD_VW: a whole block is
+ * XD_VW contiguous loads (one a channel) transposed in registers; a block
+ * at the end of the planes or of the channels goes position by position,
+ * gathering its channels.  With sums, also the bias gradient's partials:
+ * part[o * N + n] = the add chain from 0 over p ascending of dy[n, o, p],
+ * bn_partial_v's kind 0 value for value (xd_conv2d_backward_bias), summed
+ * on the way. */
+__kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global float *dyt, __global float *part,
+                                         const uint N, const uint O, const uint P, const uint OP, const int sums)
 {
-    uint nov = OP / XD_VW, npb = (P + XD_VW - 1) / XD_VW;
+    uint nov = OP / XD_VW;
     uint g = (uint)get_global_id(0);
-    if (g >= N * npb * nov) return;
-    uint v = g % nov, p0 = (g / nov) % npb * XD_VW, n = g / (nov * npb), o0 = v * XD_VW;
-    __global float *d0 = dyt + ((size_t)n * P + p0) * OP + o0;
-    if ((XD_CONV_ROWS & XD_CONV_ROWS_DY) && p0 + XD_VW <= P && o0 + XD_VW <= O) {
-        xd_vf t[XD_VW];
-        _Pragma("unroll") for (uint j = 0; j < XD_VW; ++j) t[j] = XD_VLOAD(dy + ((size_t)n * O + o0 + j) * P + p0);
-        xd_vtranspose(t);
-        _Pragma("unroll") for (uint i = 0; i < XD_VW; ++i) xd_vstore_n(t[i], d0 + (size_t)i * OP, XD_VW);
-        return;
-    }
+    if (g >= N * nov) return;
+    uint v = g % nov, n = g / nov, o0 = v * XD_VW;
     xd_vu o = o0 + XD_VIOTA;
     xd_vi ok = XD_AS_VI(o) < (xd_vi)O;
-    for (uint i = 0; i < XD_VW && p0 + i < P; ++i) {
-        xd_vf d = XD_VGATHER(dy, ((uint)n * O + min(o, (xd_vu)(O - 1))) * P + p0 + i);
-        xd_vstore_n(XD_VSELECT((xd_vf)0.0f, d, ok), d0 + (size_t)i * OP, XD_VW);
+    xd_vf s = (xd_vf)0.0f;
+    XD_ORDERED for (uint p0 = 0; p0 < P; p0 += XD_VW)
+    {
+        __global float *d0 = dyt + ((size_t)n * P + p0) * OP + o0;
+        if ((XD_CONV_ROWS & XD_CONV_ROWS_DY) && p0 + XD_VW <= P && o0 + XD_VW <= O) {
+            xd_vf t[XD_VW];
+            _Pragma("unroll") for (uint j = 0; j < XD_VW; ++j) t[j] =
+                XD_VLOAD(dy + ((size_t)n * O + o0 + j) * P + p0);
+            xd_vtranspose(t);
+            _Pragma("unroll") XD_ORDERED for (uint i = 0; i < XD_VW; ++i)
+            {
+                xd_vstore_n(t[i], d0 + (size_t)i * OP, XD_VW);
+                s = s + t[i];
+            }
+            continue;
+        }
+        XD_ORDERED for (uint i = 0; i < XD_VW && p0 + i < P; ++i)
+        {
+            xd_vf d = XD_VGATHER(dy, ((uint)n * O + min(o, (xd_vu)(O - 1))) * P + p0 + i);
+            xd_vstore_n(XD_VSELECT((xd_vf)0.0f, d, ok), d0 + (size_t)i * OP, XD_VW);
+            s = s + d;
+        }
     }
+    if (sums) xd_vscatter_n(s, part, min(o, (xd_vu)(O - 1)) * N + n, min((uint)XD_VW, O - o0));
 }
 
 /* The interior of a block of taps: the outputs [*lo, *hi) of a row or

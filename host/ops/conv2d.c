@@ -291,22 +291,39 @@ static int backward_weights_channels_last(const xd_context *ctx, const conv_dims
     return ctx->params.vw > 1 && reuse >= 4;
 }
 
-/* dyt [N, OH*OW, OP], then the kernel: one work-item per (channel block,
- * input channel, tap block) summing every sample when that gives each
- * compute unit several, else one per sample too and xd_reduce_rows. */
+/* dyt [N, OH*OW, OP] into scratch 0 and, when db is given, the bias
+ * gradient from the partials summed on the way (scratch 1, then
+ * xd_reduce_rows: xd_conv2d_backward_bias's chains and order). */
+static xd_status dy_channels_last(xd_context *ctx, const char *op, const conv_dims *d, cl_uint OP, const xd_tensor *dy,
+                                  xd_tensor *db, cl_mem *dyt)
+{
+    cl_uint P = d->OH * d->OW;
+    cl_int sums = db != NULL;
+    xd_status st = xd_check_u32(ctx, op, "channels-last dy", (uint64_t)d->N * P * OP);
+    if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)d->N * P * OP * 4, dyt);
+    cl_mem part = *dyt; /* any valid buffer without sums */
+    if (st == XD_OK && sums) st = xd_scratch(ctx, 1, (size_t)d->N * d->O * 4, &part);
+    if (st == XD_OK)
+        st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last, (size_t)d->N * (OP / ctx->params.vw), XD_ARG(dy->mem),
+                       XD_ARG(*dyt), XD_ARG(part), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP), XD_ARG(sums));
+    if (st != XD_OK || !sums) return st;
+    cl_uint mod = 1;
+    cl_int has_bias = 0;
+    return XD_LAUNCH(ctx, XD_K_reduce_rows, d->O, XD_ARG(part), XD_ARG(part), XD_ARG(db->mem), XD_ARG(d->O),
+                     XD_ARG(d->N), XD_ARG(mod), XD_ARG(has_bias));
+}
+
+/* dyt (and db), then the kernel: one work-item per (channel block, input
+ * channel, tap block) summing every sample when that gives each compute
+ * unit several, else one per sample too and xd_reduce_rows. */
 static xd_status channels_last_backward_weights(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *x,
-                                                const xd_tensor *dy, xd_tensor *dw)
+                                                const xd_tensor *dy, xd_tensor *dw, xd_tensor *db)
 {
     int one = d->O <= ctx->params.vw;    /* one vector of output channels: xd_conv2d_bwd_weights_cl1 */
     int t1 = d->KH * d->KW == 1 && !one; /* a 1x1 conv: one tap a work-item (xd_conv2d_bwd_weights_cl_1x1) */
-    cl_uint P = d->OH * d->OW, ob = ctx->params.vw * (one ? 1 : XD_CONV_OV), OP = (d->O + ob - 1) / ob * ob;
+    cl_uint ob = ctx->params.vw * (one ? 1 : XD_CONV_OV), OP = (d->O + ob - 1) / ob * ob;
     cl_mem dyt, part = NULL;
-    xd_status st = xd_check_u32(ctx, op, "channels-last dy", (uint64_t)d->N * P * OP);
-    if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)d->N * P * OP * 4, &dyt);
-    if (st == XD_OK)
-        st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last,
-                       (size_t)d->N * ((P + ctx->params.vw - 1) / ctx->params.vw) * (OP / ctx->params.vw),
-                       XD_ARG(dy->mem), XD_ARG(dyt), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP));
+    xd_status st = dy_channels_last(ctx, op, d, OP, dy, db, &dyt);
     if (st != XD_OK) return st;
     size_t T = (size_t)d->KH * d->KW, tb = channels_last_taps(ctx, d),
            blocks = (size_t)(OP / ob) * d->C * ((T + tb - 1) / tb);
@@ -437,8 +454,9 @@ static xd_status partial_backward_weights(xd_context *ctx, const conv_dims *d, c
                      XD_ARG(K), XD_ARG(mod), XD_ARG(has_bias));
 }
 
-/* dW, and db when given: in one pass over dy on the per-sample path, else
- * the weights' path followed by xd_conv2d_backward_bias. */
+/* dW, and db when given: in one pass over dy on the per-sample path, with
+ * dy's move to channels last on that path, else the weights' path followed
+ * by xd_conv2d_backward_bias. */
 static xd_status backward_weights(xd_context *ctx, const char *op, const xd_conv2d_params *p, const xd_tensor *x,
                                   const xd_tensor *dy, xd_tensor *dw, xd_tensor *db)
 {
@@ -452,7 +470,7 @@ static xd_status backward_weights(xd_context *ctx, const char *op, const xd_conv
         return xd_fail(ctx, XD_SHAPE_MISMATCH, 0, "%s: db has %zu elements, dy %u channels", op, db->count, d.O);
     if (xd_fast_gemm(ctx, d.O, (size_t)d.C * d.KH * d.KW, (size_t)d.N * d.OH * d.OW))
         st = fast_backward_weights(ctx, op, &d, x, dy, dw);
-    else if (backward_weights_channels_last(ctx, &d)) st = channels_last_backward_weights(ctx, op, &d, x, dy, dw);
+    else if (backward_weights_channels_last(ctx, &d)) return channels_last_backward_weights(ctx, op, &d, x, dy, dw, db);
     else return partial_backward_weights(ctx, &d, x, dy, dw, db);
     return st == XD_OK && db ? xd_conv2d_backward_bias(ctx, dy, db) : st;
 }
