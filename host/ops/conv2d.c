@@ -284,11 +284,15 @@ static size_t channels_last_taps(const xd_context *ctx, const conv_dims *d)
 
 /* Backward weights from dy channels last: any stride and padding, vector
  * lanes, and each dy value used by at least 4 work-items (input channels x
- * tap blocks; seed-cnn's single input channel: the copy would cost what it saves). */
+ * tap blocks; seed-cnn's single input channel: the copy would cost what it
+ * saves).  Tap blocks of less than a kernel row count as one a row: more
+ * of them re-read dy rather than share its copy (the AVX2 rows' 2 taps
+ * would move seed-cnn's conv to channels last, measured 4-10 % slower). */
 static int backward_weights_channels_last(const xd_context *ctx, const conv_dims *d)
 {
-    size_t T = (size_t)d->KH * d->KW, tb = channels_last_taps(ctx, d), reuse = d->C * ((T + tb - 1) / tb);
-    return ctx->params.vw > 1 && reuse >= 4;
+    size_t T = (size_t)d->KH * d->KW, tb = channels_last_taps(ctx, d);
+    if (tb < d->KW) tb = d->KW;
+    return ctx->params.vw > 1 && d->C * ((T + tb - 1) / tb) >= 4;
 }
 
 /* dyt [N, OH*OW, OP] into scratch 0 and, when db is given, the bias
