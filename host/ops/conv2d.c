@@ -305,8 +305,9 @@ static xd_status dy_channels_last(xd_context *ctx, const char *op, const conv_di
     cl_int sums = db != NULL;
     xd_status st = xd_check_u32(ctx, op, "channels-last dy", (uint64_t)d->N * P * OP);
     if (st == XD_OK) st = xd_scratch(ctx, 0, (size_t)d->N * P * OP * 4, dyt);
+    if (st != XD_OK) return st;
     cl_mem part = *dyt; /* any valid buffer without sums */
-    if (st == XD_OK && sums) st = xd_scratch(ctx, 1, (size_t)d->N * d->O * 4, &part);
+    if (sums) st = xd_scratch(ctx, 1, (size_t)d->N * d->O * 4, &part);
     if (st == XD_OK)
         st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last, (size_t)d->N * (OP / ctx->params.vw), XD_ARG(dy->mem),
                        XD_ARG(*dyt), XD_ARG(part), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP), XD_ARG(sums));
