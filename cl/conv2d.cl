@@ -298,7 +298,8 @@ __kernel void xd_conv2d_dy_channels_last(__global const float *dy, __global floa
             s = s + d;
         }
     }
-    if (sums) xd_vscatter_n(s, part, min(o, (xd_vu)(O - 1)) * N + n, min((uint)XD_VW, O - o0));
+    /* a vector wholly past O (OP rounds up to a block of vectors) stores nothing */
+    if (sums && o0 < O) xd_vscatter_n(s, part, min(o, (xd_vu)(O - 1)) * N + n, min((uint)XD_VW, O - o0));
 }
 
 /* The interior of a block of taps: the outputs [*lo, *hi) of a row or

@@ -54,7 +54,7 @@ typedef struct row {
  * at 2 2.50, at 4 1.81.  AVX-512 stays at 9 (3 measured slower there).
  * conv_tb, the per-sample kernel's (seed-cnn's single-channel conv),
  * stays 9: 3 there ran seed-cnn 3-15 % slower.  conv_rows: every row
- * stores by rows (7) but PoCL's AVX2 row, 5: there the two-vector lane
+ * stores by rows (7) but the AVX2 rows, 5: there the two-vector lane
  * kernels' scatters beat their row stores (conv2d_4, 6, 7 forward and
  * backward data 4-9 %, the stride-2 conv2d_8 backward data 0.49 -> 0.36
  * ms without the pairs kernel); the one-vector kernels' row stores and

@@ -273,13 +273,22 @@ static xd_status lanes_conv(xd_context *ctx, const char *op, const conv_dims *d,
                      XD_ARG(d->SW), XD_ARG(accum));
 }
 
-/* Taps per work-item of the channels-last kernel that runs: one vector of
- * output channels (xd_conv2d_bwd_weights_cl1) conv_cl1_tb, a 1x1 conv
- * (xd_conv2d_bwd_weights_cl_1x1) 1, else conv_cl_tb. */
-static size_t channels_last_taps(const xd_context *ctx, const conv_dims *d)
+/* The channels-last backward-weights kernel for d and its taps a
+ * work-item: one vector of output channels xd_conv2d_bwd_weights_cl1
+ * (conv_cl1_tb), a 1x1 conv xd_conv2d_bwd_weights_cl_1x1 (1 tap), else
+ * xd_conv2d_bwd_weights_cl (conv_cl_tb). */
+static xd_kernel_id channels_last_kernel(const xd_context *ctx, const conv_dims *d, size_t *taps)
 {
-    if (d->O <= ctx->params.vw) return ctx->params.conv_cl1_tb;
-    return d->KH * d->KW == 1 ? 1 : ctx->params.conv_cl_tb;
+    if (d->O <= ctx->params.vw) {
+        *taps = ctx->params.conv_cl1_tb;
+        return XD_K_conv2d_bwd_weights_cl1;
+    }
+    if (d->KH * d->KW == 1) {
+        *taps = 1;
+        return XD_K_conv2d_bwd_weights_cl_1x1;
+    }
+    *taps = ctx->params.conv_cl_tb;
+    return XD_K_conv2d_bwd_weights_cl;
 }
 
 /* Backward weights from dy channels last: any stride and padding, vector
@@ -290,7 +299,8 @@ static size_t channels_last_taps(const xd_context *ctx, const conv_dims *d)
  * would move seed-cnn's conv to channels last, measured 4-10 % slower). */
 static int backward_weights_channels_last(const xd_context *ctx, const conv_dims *d)
 {
-    size_t T = (size_t)d->KH * d->KW, tb = channels_last_taps(ctx, d);
+    size_t T = (size_t)d->KH * d->KW, tb;
+    channels_last_kernel(ctx, d, &tb);
     if (tb < d->KW) tb = d->KW;
     return ctx->params.vw > 1 && d->C * ((T + tb - 1) / tb) >= 4;
 }
@@ -324,21 +334,17 @@ static xd_status dy_channels_last(xd_context *ctx, const char *op, const conv_di
 static xd_status channels_last_backward_weights(xd_context *ctx, const char *op, const conv_dims *d, const xd_tensor *x,
                                                 const xd_tensor *dy, xd_tensor *dw, xd_tensor *db)
 {
-    int one = d->O <= ctx->params.vw;    /* one vector of output channels: xd_conv2d_bwd_weights_cl1 */
-    int t1 = d->KH * d->KW == 1 && !one; /* a 1x1 conv: one tap a work-item (xd_conv2d_bwd_weights_cl_1x1) */
-    cl_uint ob = ctx->params.vw * (one ? 1 : XD_CONV_OV), OP = (d->O + ob - 1) / ob * ob;
+    size_t T = (size_t)d->KH * d->KW, tb;
+    xd_kernel_id k = channels_last_kernel(ctx, d, &tb);
+    cl_uint ob = ctx->params.vw * (k == XD_K_conv2d_bwd_weights_cl1 ? 1 : XD_CONV_OV), OP = (d->O + ob - 1) / ob * ob;
     cl_mem dyt, part = NULL;
     xd_status st = dy_channels_last(ctx, op, d, OP, dy, db, &dyt);
     if (st != XD_OK) return st;
-    size_t T = (size_t)d->KH * d->KW, tb = channels_last_taps(ctx, d),
-           blocks = (size_t)(OP / ob) * d->C * ((T + tb - 1) / tb);
+    size_t blocks = (size_t)(OP / ob) * d->C * ((T + tb - 1) / tb);
     cl_int nsplit = blocks < 8 * (size_t)(ctx->device.compute_units ? ctx->device.compute_units : 1);
     cl_uint rows = d->O * d->C * (cl_uint)T;
     if (nsplit && (st = xd_scratch(ctx, 1, (size_t)rows * d->N * 4, &part)) != XD_OK) return st;
     cl_mem pm = part ? part : dyt; /* any valid buffer when the kernel writes dw */
-    xd_kernel_id k = one  ? XD_K_conv2d_bwd_weights_cl1
-                     : t1 ? XD_K_conv2d_bwd_weights_cl_1x1
-                          : XD_K_conv2d_bwd_weights_cl;
     st = XD_LAUNCH(ctx, k, blocks * (nsplit ? d->N : 1), XD_ARG(x->mem), XD_ARG(dyt), XD_ARG(dw->mem), XD_ARG(pm),
                    XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW),
                    XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP), XD_ARG(nsplit),
