@@ -300,6 +300,9 @@ void xd_context_flush(xd_context *ctx);
 
 /* Scratch buffers of at least `bytes`, owned by the context. */
 xd_status xd_scratch(xd_context *ctx, int which, size_t bytes, cl_mem *out);
+/* out[p] = the add chain from 0 over k ascending of part[p * K + k], p < P:
+ * the second stage of every split reduction (cl/reduce.cl, no bias). */
+xd_status xd_reduce_rows(xd_context *ctx, cl_mem part, cl_mem out, cl_uint P, cl_uint K);
 
 /* Shape checks used by the ops: fill the context error and return a status. */
 xd_status xd_check_tensor(xd_context *ctx, const char *op, const char *name, const xd_tensor *t, xd_dtype dtype,

@@ -58,3 +58,11 @@ xd_status xd_launch(xd_context *ctx, xd_kernel_id k, size_t n, const xd_arg *arg
 {
     return xd_launch_kernel(ctx, ctx->kernels[k], (int)k, n, 0, args, nargs);
 }
+
+xd_status xd_reduce_rows(xd_context *ctx, cl_mem part, cl_mem out, cl_uint P, cl_uint K)
+{
+    cl_uint mod = 1;
+    cl_int has_bias = 0;
+    return XD_LAUNCH(ctx, XD_K_reduce_rows, P, XD_ARG(part), XD_ARG(part), XD_ARG(out), XD_ARG(P), XD_ARG(K),
+                     XD_ARG(mod), XD_ARG(has_bias));
+}

@@ -44,8 +44,9 @@ typedef struct row {
  * to core-avx2: 8 lanes 0.66-0.90x of 16 (5 rounds).  Channel-lane
  * convs in passes of fewer accumulators (4 vectors, 8 ymm, no spill) ran
  * resnet's 1.4-1.7x slower: a pass repeats every tap's mask and loads for
- * a quarter of the fmas.  PoCL's AVX2 row takes conv_cl_tb 2 and conv_cl1_tb 3: at 9, the backward-weights
- * kernels' 9-18 vectors of 16 lanes are 18-36 ymm registers and spill;
+ * a quarter of the fmas.  The AVX2 rows take conv_cl_tb 2 and conv_cl1_tb
+ * 3: at 9, the backward-weights kernels' 9-18 vectors of 16 lanes are
+ * 18-36 ymm registers and spill;
  * build/resnet-ops --device basic under haswell, every backward weights
  * of a resnet step 13.5 -> 10.9 CPU ms at 3 for both (conv2d_7 3.5 ->
  * 2.0); then apart, 4 alternations: the two-vector kernel's layers at 2

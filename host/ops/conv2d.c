@@ -321,11 +321,8 @@ static xd_status dy_channels_last(xd_context *ctx, const char *op, const conv_di
     if (st == XD_OK)
         st = XD_LAUNCH(ctx, XD_K_conv2d_dy_channels_last, (size_t)d->N * (OP / ctx->params.vw), XD_ARG(dy->mem),
                        XD_ARG(*dyt), XD_ARG(part), XD_ARG(d->N), XD_ARG(d->O), XD_ARG(P), XD_ARG(OP), XD_ARG(sums));
-    if (st != XD_OK || !sums) return st;
-    cl_uint mod = 1;
-    cl_int has_bias = 0;
-    return XD_LAUNCH(ctx, XD_K_reduce_rows, d->O, XD_ARG(part), XD_ARG(part), XD_ARG(db->mem), XD_ARG(d->O),
-                     XD_ARG(d->N), XD_ARG(mod), XD_ARG(has_bias));
+    if (st != XD_OK || !db) return st;
+    return xd_reduce_rows(ctx, part, db->mem, d->O, d->N);
 }
 
 /* dyt (and db), then the kernel: one work-item per (channel block, input
@@ -350,10 +347,7 @@ static xd_status channels_last_backward_weights(xd_context *ctx, const char *op,
                    XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(OP), XD_ARG(nsplit),
                    XD_ARG(d->PT), XD_ARG(d->PL));
     if (st != XD_OK || !nsplit) return st;
-    cl_uint mod = 1;
-    cl_int has_bias = 0;
-    return XD_LAUNCH(ctx, XD_K_reduce_rows, rows, XD_ARG(part), XD_ARG(part), XD_ARG(dw->mem), XD_ARG(rows),
-                     XD_ARG(d->N), XD_ARG(mod), XD_ARG(has_bias));
+    return xd_reduce_rows(ctx, part, dw->mem, rows, d->N);
 }
 
 static xd_status forward(xd_context *ctx, const char *op, const xd_conv2d_params *p, const xd_tensor *x,
@@ -455,19 +449,14 @@ static xd_status partial_backward_weights(xd_context *ctx, const conv_dims *d, c
                    XD_ARG(d->N), XD_ARG(d->C), XD_ARG(d->H), XD_ARG(d->W), XD_ARG(d->O), XD_ARG(d->KH), XD_ARG(d->KW),
                    XD_ARG(d->OH), XD_ARG(d->OW), XD_ARG(d->SH), XD_ARG(d->SW), XD_ARG(d->PT), XD_ARG(d->PL), XD_ARG(bm),
                    XD_ARG(with_bias));
-    cl_uint P = (cl_uint)dw->count, K = d->N, mod = 1;
-    cl_int has_bias = 0;
-    if (st == XD_OK)
-        st = XD_LAUNCH(ctx, XD_K_reduce_rows, P, XD_ARG(part), XD_ARG(part), XD_ARG(dw->mem), XD_ARG(P), XD_ARG(K),
-                       XD_ARG(mod), XD_ARG(has_bias));
+    if (st == XD_OK) st = xd_reduce_rows(ctx, part, dw->mem, (cl_uint)dw->count, d->N);
     if (st != XD_OK || !db) return st;
-    return XD_LAUNCH(ctx, XD_K_reduce_rows, d->O, XD_ARG(bpart), XD_ARG(bpart), XD_ARG(db->mem), XD_ARG(d->O),
-                     XD_ARG(K), XD_ARG(mod), XD_ARG(has_bias));
+    return xd_reduce_rows(ctx, bpart, db->mem, d->O, d->N);
 }
 
-/* dW, and db when given: in one pass over dy on the per-sample path, with
- * dy's move to channels last on that path, else the weights' path followed
- * by xd_conv2d_backward_bias. */
+/* dW, and db when given: db in the same pass over dy on the per-sample
+ * path, in dy's move to channels last on the channels-last path, else (fast
+ * mode's GEMM) the weights' path followed by xd_conv2d_backward_bias. */
 static xd_status backward_weights(xd_context *ctx, const char *op, const xd_conv2d_params *p, const xd_tensor *x,
                                   const xd_tensor *dy, xd_tensor *dw, xd_tensor *db)
 {
@@ -527,8 +516,5 @@ xd_status xd_conv2d_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tenso
         st = XD_LAUNCH(ctx, XD_K_conv2d_bwd_bias_partial, (size_t)N * O, XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N),
                        XD_ARG(O), XD_ARG(HW));
     if (st != XD_OK) return st;
-    cl_uint mod = 1;
-    cl_int has_bias = 0;
-    return XD_LAUNCH(ctx, XD_K_reduce_rows, O, XD_ARG(part), XD_ARG(part), XD_ARG(db->mem), XD_ARG(O), XD_ARG(N),
-                     XD_ARG(mod), XD_ARG(has_bias));
+    return xd_reduce_rows(ctx, part, db->mem, O, N);
 }

@@ -154,8 +154,5 @@ xd_status xd_dense_backward_bias(xd_context *ctx, const xd_tensor *dy, xd_tensor
     if ((st = xd_scratch(ctx, 0, dy->count * 4, &part)) != XD_OK) return st;
     if ((st = XD_LAUNCH(ctx, XD_K_transpose, dy->count, XD_ARG(dy->mem), XD_ARG(part), XD_ARG(N), XD_ARG(O))) != XD_OK)
         return st;
-    cl_uint mod = 1;
-    cl_int has_bias = 0;
-    return XD_LAUNCH(ctx, XD_K_reduce_rows, O, XD_ARG(part), XD_ARG(part), XD_ARG(db->mem), XD_ARG(O), XD_ARG(N),
-                     XD_ARG(mod), XD_ARG(has_bias));
+    return xd_reduce_rows(ctx, part, db->mem, O, N);
 }
